@@ -1,0 +1,173 @@
+/**
+ * The emulator's storage and execution: DuckDB in memory, one attached catalog per BigQuery
+ * project, one schema per dataset, loaded from `fixtures/<project>/<dataset>/<table>.schema.json`
+ * and `<table>.jsonl.gz`.
+ *
+ * `run(sql, ctx)` translates GoogleSQL to DuckDB (translate.ts), binds query parameters and returns
+ * the BigQuery schema plus the raw DuckDB rows; `encodeRow` turns rows into f/v cells at read time.
+ */
+import { DuckDBInstance, type DuckDBConnection, type DuckDBValue, DuckDBTypeId } from '@duckdb/node-api';
+import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { BigQueryError } from '../bigquery/errors.js';
+import { bqToDuck, duckToField, type BqField } from './encode.js';
+import { toDuckDb } from './translate.js';
+
+export interface TableMeta {
+  projectId: string;
+  datasetId: string;
+  tableId: string;
+  schema: BqField[];
+  numRows: number;
+  creationTime: number;
+}
+
+export interface RunContext {
+  projectId: string;
+  defaultDataset?: { projectId?: string; datasetId: string };
+  /** BigQuery queryParameters as both clients send them (CONTRACT.md §7). */
+  queryParameters?: QueryParameter[];
+}
+
+export interface QueryParameter {
+  name?: string;
+  parameterType: { type: string; arrayType?: { type: string } };
+  parameterValue: { value?: unknown; arrayValues?: Array<{ value?: unknown }> };
+}
+
+export interface RunResult {
+  schema: BqField[];
+  rows: DuckDBValue[][];
+  statementType: string;
+  numDmlAffectedRows?: number;
+}
+
+const quote = (s: string) => `"${s.replace(/"/g, '""')}"`;
+
+export class Engine {
+  private constructor(private readonly db: DuckDBInstance, private readonly tables: Map<string, TableMeta>) {}
+
+  /** Opens DuckDB and loads every table under `fixturesDir`; throws if a fixture cannot be read. */
+  static async open(fixturesDir: string): Promise<Engine> {
+    const db = await DuckDBInstance.create(':memory:');
+    const con = await db.connect();
+    const tables = new Map<string, TableMeta>();
+    const created = Date.UTC(2026, 10, 1);
+    for (const project of existsSync(fixturesDir) ? readdirSync(fixturesDir) : []) {
+      const pdir = join(fixturesDir, project);
+      if (!statSync(pdir).isDirectory()) continue;
+      await con.run(`ATTACH ':memory:' AS ${quote(project)}`);
+      for (const dataset of readdirSync(pdir)) {
+        const ddir = join(pdir, dataset);
+        if (!statSync(ddir).isDirectory()) continue;
+        await con.run(`CREATE SCHEMA ${quote(project)}.${quote(dataset)}`);
+        for (const file of readdirSync(ddir).filter((f) => f.endsWith('.schema.json')).sort()) {
+          const tableId = file.replace(/\.schema\.json$/, '');
+          const schema = JSON.parse(readFileSync(join(ddir, file), 'utf8')) as BqField[];
+          const target = `${quote(project)}.${quote(dataset)}.${quote(tableId)}`;
+          const cols = schema.map((f) => `${quote(f.name)} ${bqToDuck(f)}`).join(', ');
+          await con.run(`CREATE TABLE ${target} (${cols})`);
+          const data = join(ddir, `${tableId}.jsonl.gz`);
+          if (existsSync(data)) {
+            const spec = `{${schema.map((f) => `'${f.name}': '${bqToDuck(f).replace(/'/g, "''")}'`).join(', ')}}`;
+            await con.run(`INSERT INTO ${target} SELECT * FROM read_json('${data.replace(/'/g, "''")}', format='newline_delimited', columns=${spec})`);
+          }
+          const n = Number((await con.runAndReadAll(`SELECT count(*) FROM ${target}`)).getRows()[0][0]);
+          tables.set(`${project}.${dataset}.${tableId}`, { projectId: project, datasetId: dataset, tableId, schema, numRows: n, creationTime: created });
+        }
+      }
+    }
+    con.closeSync();
+    return new Engine(db, tables);
+  }
+
+  /** Every table, in name order. */
+  listTables(): TableMeta[] {
+    return [...this.tables.values()].sort((a, b) => `${a.projectId}.${a.datasetId}.${a.tableId}`.localeCompare(`${b.projectId}.${b.datasetId}.${b.tableId}`));
+  }
+
+  getTable(projectId: string, datasetId: string, tableId: string): TableMeta | undefined {
+    return this.tables.get(`${projectId}.${datasetId}.${tableId}`);
+  }
+
+  /** Reads rows `[start, start+count)` of a table in storage order, every column or `selected` ones. */
+  async readTable(t: TableMeta, start: number, count: number, selected?: string[]): Promise<{ schema: BqField[]; rows: DuckDBValue[][] }> {
+    const fields = selected?.length ? t.schema.filter((f) => selected.includes(f.name)) : t.schema;
+    const con = await this.db.connect();
+    try {
+      const r = await con.runAndReadAll(`SELECT ${fields.map((f) => quote(f.name)).join(', ')} FROM ${quote(t.projectId)}.${quote(t.datasetId)}.${quote(t.tableId)} LIMIT ${count} OFFSET ${start}`);
+      return { schema: fields, rows: r.getRows() as DuckDBValue[][] };
+    } finally { con.closeSync(); }
+  }
+
+  /** Runs one GoogleSQL statement; throws BigQueryError(invalidQuery | notFound) on failure. */
+  async run(sql: string, ctx: RunContext): Promise<RunResult> {
+    const statements = toDuckDb(sql);
+    if (statements.length !== 1) throw new BigQueryError('invalidQuery', 'The emulator runs one statement per job; scripts are not supported.', { location: 'query' });
+    const duck = statements[0];
+    const con = await this.db.connect();
+    try {
+      const project = ctx.defaultDataset?.projectId ?? ctx.projectId;
+      if (this.hasCatalog(con, project)) {
+        await con.run(ctx.defaultDataset ? `USE ${quote(project)}.${quote(ctx.defaultDataset.datasetId)}` : `USE ${quote(project)}`);
+      }
+      const ps = await con.prepare(duck);
+      bindParameters(ps, ctx.queryParameters ?? []);
+      const reader = await ps.runAndReadAll();
+      const kind = statementType(sql);
+      const names = reader.columnNames();
+      const types = reader.columnTypes();
+      const rows = reader.getRows() as DuckDBValue[][];
+      if (kind !== 'SELECT') {
+        const affected = rows.length === 1 && types[0]?.typeId === DuckDBTypeId.BIGINT ? Number(rows[0][0]) : 0;
+        return { schema: [], rows: [], statementType: kind, numDmlAffectedRows: affected };
+      }
+      return { schema: names.map((n, i) => duckToField(n, types[i])), rows, statementType: kind };
+    } catch (err) {
+      if (err instanceof BigQueryError) throw err;
+      throw mapDuckError(err as Error);
+    } finally {
+      con.closeSync();
+    }
+  }
+
+  private hasCatalog(_con: DuckDBConnection, project: string): boolean {
+    for (const t of this.tables.values()) if (t.projectId === project) return true;
+    return false;
+  }
+}
+
+/** BigQuery statement type from the first keyword (statistics.query.statementType). */
+export function statementType(sql: string): string {
+  const m = sql.replace(/^(\s|--[^\n]*\n|#[^\n]*\n|\/\*[\s\S]*?\*\/)*/, '').match(/^\(*\s*([A-Za-z]+)/);
+  const w = (m?.[1] ?? 'SELECT').toUpperCase();
+  return w === 'WITH' ? 'SELECT' : w;
+}
+
+function bindParameters(ps: { bind(v: Record<string, unknown> | unknown[]): void; parameterCount: number }, params: QueryParameter[]) {
+  if (!params.length) return;
+  const value = (p: QueryParameter) => {
+    const t = p.parameterType.type;
+    if (t === 'ARRAY') return (p.parameterValue.arrayValues ?? []).map((v) => scalar(p.parameterType.arrayType?.type ?? 'STRING', v.value));
+    return scalar(t, p.parameterValue.value);
+  };
+  if (params.every((p) => p.name)) ps.bind(Object.fromEntries(params.map((p) => [p.name!, value(p)])) as never);
+  else ps.bind(params.map(value) as never);
+}
+
+function scalar(type: string, v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  switch (type) {
+    case 'INT64': case 'INTEGER': return BigInt(String(v));
+    case 'FLOAT64': case 'FLOAT': return Number(v);
+    case 'BOOL': case 'BOOLEAN': return v === true || String(v).toLowerCase() === 'true';
+    default: return String(v);
+  }
+}
+
+function mapDuckError(err: Error): BigQueryError {
+  const msg = err.message ?? String(err);
+  const missing = msg.match(/Table with name (\S+) does not exist/);
+  if (missing) return new BigQueryError('notFound', `Not found: Table ${missing[1]} was not found in location US`);
+  return new BigQueryError('invalidQuery', msg.split('\n')[0], { location: 'query' });
+}

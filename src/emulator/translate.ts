@@ -1,0 +1,76 @@
+/**
+ * BigQuery GoogleSQL → DuckDB SQL for the emulator, with @polyglot-sql/sdk doing the dialect work.
+ *
+ * Two things are fixed up around polyglot, on a light lexical pass that skips string literals and
+ * comments:
+ * - a backticked path `` `p.d.t` `` is split into `` `p`.`d`.`t` `` so it reaches DuckDB as
+ *   catalog.schema.table rather than one identifier with dots in it;
+ * - query parameters `@name` become `$name` (DuckDB's named parameters); polyglot would otherwise
+ *   read `@x` as an operator. Positional `?` passes through unchanged.
+ *
+ * Throws `BigQueryError('invalidQuery')` when polyglot cannot read the statement.
+ */
+import { transpile, Dialect } from '@polyglot-sql/sdk';
+import { BigQueryError } from '../bigquery/errors.js';
+
+const PARAM_PREFIX = 'bqgate_param__';
+
+/** Calls `visit(kind, start, end)` for every lexical span that is not plain code. */
+function scan(sql: string, visit: (kind: 'string' | 'comment' | 'backtick' | 'param', start: number, end: number) => void) {
+  let i = 0;
+  const n = sql.length;
+  while (i < n) {
+    const c = sql[i];
+    if (c === '-' && sql[i + 1] === '-' || c === '#') {
+      const e = sql.indexOf('\n', i); const end = e < 0 ? n : e;
+      visit('comment', i, end); i = end; continue;
+    }
+    if (c === '/' && sql[i + 1] === '*') {
+      const e = sql.indexOf('*/', i + 2); const end = e < 0 ? n : e + 2;
+      visit('comment', i, end); i = end; continue;
+    }
+    if (c === "'" || c === '"') {
+      const triple = sql.startsWith(c.repeat(3), i);
+      const q = triple ? c.repeat(3) : c;
+      const raw = /[rR]/.test(sql[i - 1] ?? '');
+      let j = i + q.length;
+      while (j < n && !sql.startsWith(q, j)) j += (!raw && sql[j] === '\\') ? 2 : 1;
+      const end = Math.min(n, j + q.length);
+      visit('string', i, end); i = end; continue;
+    }
+    if (c === '`') {
+      let j = i + 1;
+      while (j < n && sql[j] !== '`') j += sql[j] === '\\' ? 2 : 1;
+      visit('backtick', i, j + 1); i = j + 1; continue;
+    }
+    if (c === '@' && sql[i + 1] !== '@' && /[A-Za-z_]/.test(sql[i + 1] ?? '') && sql[i - 1] !== '@') {
+      let j = i + 1;
+      while (j < n && /[A-Za-z0-9_]/.test(sql[j])) j++;
+      visit('param', i, j); i = j; continue;
+    }
+    i++;
+  }
+}
+
+/** Rewrites backticked dotted paths and `@params` so polyglot and DuckDB read them as BigQuery means. */
+export function prepareForPolyglot(sql: string): string {
+  const edits: Array<[number, number, string]> = [];
+  scan(sql, (kind, s, e) => {
+    if (kind === 'backtick') {
+      const inner = sql.slice(s + 1, e - 1);
+      if (inner.includes('.')) edits.push([s, e, inner.split('.').map((p) => `\`${p}\``).join('.')]);
+    } else if (kind === 'param') {
+      edits.push([s, e, PARAM_PREFIX + sql.slice(s + 1, e)]);
+    }
+  });
+  let out = sql;
+  for (const [s, e, text] of edits.reverse()) out = out.slice(0, s) + text + out.slice(e);
+  return out;
+}
+
+/** Translates one or more BigQuery statements to DuckDB statements. */
+export function toDuckDb(sql: string): string[] {
+  const r = transpile(prepareForPolyglot(sql), Dialect.BigQuery, Dialect.DuckDB);
+  if (!r.success || !r.sql) throw new BigQueryError('invalidQuery', `Syntax error: ${r.error ?? 'cannot read the statement'}`, { location: 'query' });
+  return r.sql.map((s) => s.replace(new RegExp(`"?${PARAM_PREFIX}([A-Za-z0-9_]+)"?`, 'g'), '$$$1'));
+}
