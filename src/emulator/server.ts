@@ -194,7 +194,7 @@ export function buildEmulatorApp(engine: Engine, opts: { logger?: boolean } = {}
     });
 
     app.post(`${prefix}/projects/:p/queries`, async (req: Req) => {
-      const b = req.body ?? {};
+      const b: any = req.body ?? {};
       if (typeof b.query !== 'string' || !b.query.trim()) throw new BigQueryError('invalid', 'Required parameter is missing: query');
       const config = { query: { query: b.query, useLegacySql: b.useLegacySql, defaultDataset: b.defaultDataset, queryParameters: b.queryParameters, parameterMode: b.parameterMode }, ...(b.labels ? { labels: b.labels } : {}), ...(b.dryRun ? { dryRun: true } : {}) };
       if (b.dryRun) return dryRun(req.params.p, config);
@@ -213,7 +213,7 @@ export function buildEmulatorApp(engine: Engine, opts: { logger?: boolean } = {}
       };
     });
     app.post(`${prefix}/projects/:p/jobs`, async (req: Req, reply: FastifyReply) => {
-      const b = req.body ?? {};
+      const b: any = req.body ?? {};
       const cfg = b.configuration ?? {};
       if (!cfg.query) throw new BigQueryError('invalid', 'The emulator runs query jobs only; extract, copy and load jobs are not supported.');
       if (cfg.dryRun) return dryRun(req.params.p, cfg);

@@ -1,0 +1,63 @@
+/**
+ * The local development token issuer (embedded default). Its ES256 signing key is created on first
+ * use under `<dataDir>/keys/dev-issuer.jwk.json` (mode 0600) and reused after; the public half is
+ * served as a JWKS by the gateway at `/.well-known/jwks.json`, beside an OIDC discovery document.
+ * Tokens are JWTs per RFC 7519 with `iss`, `aud`, `sub`, `iat`, `exp`, optional `email`, `groups`
+ * and `act` (RFC 8693 actor claim: the agent acting for the subject).
+ */
+import { generateKeyPair, exportJWK, importJWK, SignJWT, calculateJwkThumbprint, type JWK } from 'jose';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface DevIssuer {
+  issuer: string;
+  /** Public keys as a JWKS document. */
+  jwks: { keys: JWK[] };
+  /** Signs a token. `ttlSec` is the lifetime in seconds (default 3600). */
+  sign(claims: TokenClaims, opts?: { audience?: string; ttlSec?: number }): Promise<string>;
+}
+
+export interface TokenClaims {
+  sub: string;
+  email?: string;
+  groups?: string[];
+  /** RFC 8693 actor: `{sub: 'agent-7'}`. */
+  act?: { sub: string };
+  [claim: string]: unknown;
+}
+
+const ALG = 'ES256';
+
+/** Loads the issuer key from `dataDir`, creating it on first use. */
+export async function loadDevIssuer(dataDir: string, issuer: string, audience = 'bqgate'): Promise<DevIssuer> {
+  const dir = join(dataDir, 'keys');
+  const file = join(dir, 'dev-issuer.jwk.json');
+  let priv: JWK;
+  if (existsSync(file)) {
+    priv = JSON.parse(readFileSync(file, 'utf8'));
+  } else {
+    const { privateKey } = await generateKeyPair(ALG, { extractable: true });
+    priv = await exportJWK(privateKey);
+    priv.kid = await calculateJwkThumbprint(priv);
+    priv.alg = ALG;
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(file, JSON.stringify(priv), { mode: 0o600 });
+  }
+  const { d: _d, ...pub } = priv;
+  const key = await importJWK(priv, ALG);
+  return {
+    issuer,
+    jwks: { keys: [{ ...pub, use: 'sig', alg: ALG }] },
+    async sign(claims, opts = {}) {
+      const { sub, ...rest } = claims;
+      return new SignJWT(rest)
+        .setProtectedHeader({ alg: ALG, kid: priv.kid, typ: 'JWT' })
+        .setIssuer(issuer)
+        .setSubject(sub)
+        .setAudience(opts.audience ?? audience)
+        .setIssuedAt()
+        .setExpirationTime(`${opts.ttlSec ?? 3600}s`)
+        .sign(key);
+    },
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * Authentication: the caller's `Authorization: Bearer <JWT>` → a verified `Principal`.
+ *
+ * Verification uses jose `jwtVerify` with issuer, audience and algorithms pinned and `exp`/`nbf`
+ * checked (RFC 7519 §4.1). Keys come from the embedded development issuer's JWKS, or from an external
+ * issuer's JWKS URL (fetched and cached by jose's remote key set, not per request).
+ * Every failure throws `BigQueryError('authError')` (HTTP 401), whose message says what was wrong
+ * without echoing the token.
+ */
+import { jwtVerify, createLocalJWKSet, createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { BigQueryError } from '../bigquery/errors.js';
+
+/** The verified caller. */
+export interface Principal {
+  /** `sub` claim. */
+  subject: string;
+  email?: string;
+  groups: string[];
+  issuer: string;
+  /** The agent acting on the subject's behalf (RFC 8693 `act.sub`), when the token says so. */
+  actor?: string;
+  /** Every verified claim, for policy conditions on arbitrary claims. */
+  claims: JWTPayload;
+}
+
+export interface AuthOptions {
+  issuer: string;
+  audience: string;
+  algorithms: string[];
+  clockToleranceSec: number;
+  groupsClaim: string;
+  /** Local JWKS (embedded issuer) … */
+  jwks?: { keys: object[] };
+  /** … or a remote JWKS URL. */
+  jwksUrl?: string;
+}
+
+export type Authenticator = (authorization: string | undefined) => Promise<Principal>;
+
+/** Builds the authenticator; the key set is created once here, never per request. */
+export function createAuthenticator(opts: AuthOptions): Authenticator {
+  const algorithms = opts.algorithms.filter((a) => a !== 'none' && !a.startsWith('HS'));
+  let keys: JWTVerifyGetKey;
+  if (opts.jwks) keys = createLocalJWKSet(opts.jwks as never);
+  else if (opts.jwksUrl) keys = createRemoteJWKSet(new URL(opts.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 600_000 });
+  else throw new Error('auth: neither a JWKS nor a JWKS URL is configured');
+
+  return async (authorization) => {
+    const m = authorization?.match(/^Bearer\s+(\S+)$/i);
+    if (!m) throw new BigQueryError('authError', 'Request is missing a valid bearer token: send Authorization: Bearer <OIDC token from your issuer>.');
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(m[1], keys, {
+        issuer: opts.issuer, audience: opts.audience, algorithms, clockTolerance: opts.clockToleranceSec, requiredClaims: ['sub', 'exp'],
+      }));
+    } catch (err) {
+      throw new BigQueryError('authError', `Invalid Credentials: ${describe(err)}`);
+    }
+    const rawGroups = payload[opts.groupsClaim];
+    const groups = Array.isArray(rawGroups) ? rawGroups.map(String) : typeof rawGroups === 'string' ? rawGroups.split(/[ ,]+/).filter(Boolean) : [];
+    const act = payload.act as { sub?: string } | undefined;
+    return {
+      subject: String(payload.sub),
+      email: typeof payload.email === 'string' ? payload.email : undefined,
+      groups,
+      issuer: String(payload.iss),
+      actor: typeof act?.sub === 'string' ? act.sub : undefined,
+      claims: payload,
+    };
+  };
+}
+
+function describe(err: unknown): string {
+  if (err instanceof errors.JWTExpired) return 'the token has expired';
+  if (err instanceof errors.JWTClaimValidationFailed) return `claim "${err.claim}" check failed (${err.reason})`;
+  if (err instanceof errors.JWSSignatureVerificationFailed) return 'the token signature does not verify';
+  if (err instanceof errors.JOSEAlgNotAllowed) return 'the token algorithm is not allowed';
+  if (err instanceof errors.JWKSNoMatchingKey) return 'no key of the issuer matches the token';
+  if (err instanceof errors.JWTInvalid || err instanceof errors.JWSInvalid) return 'the token is malformed';
+  return 'the token could not be verified';
+}

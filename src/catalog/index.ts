@@ -1,0 +1,34 @@
+/**
+ * `catalog/`: table names → schemas, from the upstream's tables.get with the gateway's credential,
+ * cached for `ttlMs` (default 60 000 ms). BigQuery policy tags in the schema come through unchanged.
+ * Throws BigQueryError(notFound) for a table the upstream does not have.
+ */
+import { BigQueryError } from '../bigquery/errors.js';
+import type { Upstream } from '../upstream/index.js';
+import type { TableInfo, TableSource } from '../sql/index.js';
+
+export class Catalog implements TableSource {
+  private cache = new Map<string, { at: number; info: Promise<TableInfo> }>();
+
+  constructor(private readonly upstream: Upstream, private readonly ttlMs = 60_000) {}
+
+  /** `project.dataset.table` → schema. */
+  getTable(fullName: string): Promise<TableInfo> {
+    const hit = this.cache.get(fullName);
+    if (hit && Date.now() - hit.at < this.ttlMs) return hit.info;
+    const info = this.fetch(fullName);
+    this.cache.set(fullName, { at: Date.now(), info });
+    info.catch(() => this.cache.delete(fullName));
+    return info;
+  }
+
+  private async fetch(fullName: string): Promise<TableInfo> {
+    const [p, d, t] = fullName.split('.');
+    const r = await this.upstream.call('GET', `/projects/${enc(p)}/datasets/${enc(d)}/tables/${enc(t)}`);
+    if (r.status === 404) throw new BigQueryError('notFound', `Not found: Table ${p}:${d}.${t} was not found in location US`);
+    if (r.status >= 300) throw new BigQueryError('backendError', `Could not read the schema of ${fullName} from the upstream (HTTP ${r.status}); the query was not run.`);
+    return { fullName, schema: r.body.schema?.fields ?? [] };
+  }
+}
+
+const enc = encodeURIComponent;

@@ -1,0 +1,72 @@
+/**
+ * Gateway configuration: embedded defaults, overridden by environment variables and CLI flags.
+ *
+ * | setting | env | default |
+ * |---|---|---|
+ * | listen host / port | BQGATE_HOST, BQGATE_PORT | 127.0.0.1, 9050 |
+ * | data directory (keys, SQLite) | BQGATE_DATA_DIR | ./.bqgate |
+ * | policy files | BQGATE_POLICIES | ./policies |
+ * | upstream | BQGATE_UPSTREAM | `emulator` (embedded), or a URL such as https://bigquery.googleapis.com |
+ * | emulator port / fixtures | BQGATE_EMULATOR_PORT, BQGATE_FIXTURES | 9060, ./fixtures |
+ * | OIDC issuer / audience / JWKS | BQGATE_ISSUER, BQGATE_AUDIENCE, BQGATE_JWKS_URL | the embedded dev issuer at the gateway's URL, `bqgate` |
+ */
+import { resolve } from 'node:path';
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  policiesDir: string;
+  /** `emulator` starts the embedded emulator; otherwise the base URL of the BigQuery REST API. */
+  upstream: string;
+  emulatorPort: number;
+  fixturesDir: string;
+  auth: {
+    /** Expected `iss`. Empty means the embedded development issuer at `http://host:port`. */
+    issuer: string;
+    audience: string;
+    /** JWKS URL of an external issuer; unused with the embedded issuer. */
+    jwksUrl?: string;
+    /** Accepted JWS algorithms (pinned; `none` and HS* are never accepted). */
+    algorithms: string[];
+    /** Allowed clock skew, seconds. */
+    clockToleranceSec: number;
+    /** Claim holding group names. */
+    groupsClaim: string;
+  };
+  /** Default and maximum long-poll wait for getQueryResults / jobs.query, ms. */
+  defaultWaitMs: number;
+  logLevel: string;
+}
+
+/** Builds the configuration from `env` and explicit overrides (CLI flags win). */
+export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const port = Number(overrides.port ?? env.BQGATE_PORT ?? 9050);
+  const host = overrides.host ?? env.BQGATE_HOST ?? '127.0.0.1';
+  const cfg: Config = {
+    host,
+    port,
+    dataDir: resolve(overrides.dataDir ?? env.BQGATE_DATA_DIR ?? '.bqgate'),
+    policiesDir: resolve(overrides.policiesDir ?? env.BQGATE_POLICIES ?? 'policies'),
+    upstream: overrides.upstream ?? env.BQGATE_UPSTREAM ?? 'emulator',
+    emulatorPort: Number(overrides.emulatorPort ?? env.BQGATE_EMULATOR_PORT ?? 9060),
+    fixturesDir: resolve(overrides.fixturesDir ?? env.BQGATE_FIXTURES ?? 'fixtures'),
+    auth: {
+      issuer: env.BQGATE_ISSUER ?? '',
+      audience: env.BQGATE_AUDIENCE ?? 'bqgate',
+      jwksUrl: env.BQGATE_JWKS_URL,
+      algorithms: (env.BQGATE_ALGORITHMS ?? 'RS256,ES256,EdDSA').split(','),
+      clockToleranceSec: Number(env.BQGATE_CLOCK_TOLERANCE_SEC ?? 30),
+      groupsClaim: env.BQGATE_GROUPS_CLAIM ?? 'groups',
+      ...overrides.auth,
+    },
+    defaultWaitMs: Number(overrides.defaultWaitMs ?? env.BQGATE_DEFAULT_WAIT_MS ?? 10_000),
+    logLevel: overrides.logLevel ?? env.BQGATE_LOG_LEVEL ?? 'info',
+  };
+  return cfg;
+}
+
+/** The embedded issuer's URL for a configuration: `http://host:port`. */
+export function devIssuerUrl(cfg: Pick<Config, 'host' | 'port'>): string {
+  return `http://${cfg.host}:${cfg.port}`;
+}

@@ -1,0 +1,203 @@
+/**
+ * `policy/`: Principal + QueryAnalysis → Decision, from the YAML files in the policies directory
+ * (validated against policies/policy.schema.json).
+ *
+ * Semantics: default deny; a deny rule that matches wins over any allow; every table read needs an
+ * allow rule for SELECT, every table written (and every non-SELECT statement) an allow rule for its
+ * verb; a column deny refuses a statement that uses the column anywhere; masks are collected per
+ * column and, where several apply, BigQuery's masking hierarchy picks one
+ * (https://cloud.google.com/bigquery/docs/column-data-masking-intro#masking_hierarchy).
+ * Rules with `not_before` / `expires` apply only inside that window.
+ */
+import AjvModule from 'ajv';
+
+const Ajv = AjvModule.default ?? AjvModule;
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import type { Principal } from '../auth/index.js';
+import type { QueryAnalysis } from '../sql/index.js';
+
+export type MaskRule = 'SHA256' | 'ALWAYS_NULL' | 'DEFAULT_MASKING_VALUE' | 'LAST_FOUR_CHARACTERS' | 'FIRST_FOUR_CHARACTERS' | 'EMAIL_MASK' | 'DATE_YEAR_MASK';
+
+/** BigQuery's masking hierarchy, highest priority first. */
+export const MASK_PRIORITY: MaskRule[] = ['SHA256', 'EMAIL_MASK', 'LAST_FOUR_CHARACTERS', 'FIRST_FOUR_CHARACTERS', 'DATE_YEAR_MASK', 'DEFAULT_MASKING_VALUE', 'ALWAYS_NULL'];
+
+export type PrincipalMatch = '*' | { groups?: string[]; subjects?: string[]; emails?: string[]; actors?: string[]; claims?: Record<string, string | string[]> };
+
+export interface Rule {
+  id: string;
+  description?: string;
+  effect: 'allow' | 'deny' | 'mask';
+  principals: PrincipalMatch;
+  verbs?: string[];
+  tables?: string[];
+  columns?: string[];
+  masks?: Array<{ column: string; rule: MaskRule }>;
+  not_before?: string;
+  expires?: string;
+  /** The file the rule came from. */
+  source?: string;
+}
+
+export interface Policy {
+  rules: Rule[];
+  /** SHA-256 (12 hex) over the policy files' contents. */
+  version: string;
+}
+
+/** What the gateway does with a request. */
+export interface Decision {
+  effect: 'allow' | 'deny';
+  /** Ids of the rules that decided: the allows used, the denial, the masks applied. */
+  matchedRules: string[];
+  /** Human-readable reasons, one per check that failed or passed notably. */
+  reasons: string[];
+  /** table → column → masking rule (and the rule id that set it). */
+  masks: Record<string, Record<string, { rule: MaskRule; ruleId: string }>>;
+  /** table → columns that must never reach the caller (projected as NULL if unreferenced). */
+  deniedColumns: Record<string, string[]>;
+  policyVersion: string;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const SCHEMA_FILE = join(here, '..', '..', 'policies', 'policy.schema.json');
+
+/** Reads and validates every `*.yaml`/`*.yml` in `dir`. Throws with file and path on an invalid file. */
+export function loadPolicy(dir: string): Policy {
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  const validate = ajv.compile(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')));
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort() : [];
+  const hash = createHash('sha256');
+  const rules: Rule[] = [];
+  const ids = new Set<string>();
+  for (const f of files) {
+    const text = readFileSync(join(dir, f), 'utf8');
+    hash.update(f).update('\0').update(text);
+    const doc = parseYaml(text);
+    if (!validate(doc)) {
+      const e = validate.errors?.[0];
+      throw new Error(`policy ${f}: ${e?.instancePath || '/'} ${e?.message}`);
+    }
+    for (const r of (doc as { rules: Rule[] }).rules) {
+      if (ids.has(r.id)) throw new Error(`policy ${f}: duplicate rule id ${r.id}`);
+      ids.add(r.id);
+      rules.push({ ...r, source: f });
+    }
+  }
+  return { rules, version: hash.digest('hex').slice(0, 12) };
+}
+
+function glob(pattern: string, value: string): boolean {
+  if (pattern === '*') return true;
+  const re = new RegExp('^' + pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^.]*') + '$', 'i');
+  return re.test(value);
+}
+const anyGlob = (patterns: string[] | undefined, value: string) => !patterns || patterns.some((p) => glob(p, value));
+
+export function principalMatches(m: PrincipalMatch, p: Principal): boolean {
+  if (m === '*') return true;
+  if (m.groups && !m.groups.some((g) => p.groups.includes(g))) return false;
+  if (m.subjects && !m.subjects.some((s) => glob(s, p.subject))) return false;
+  if (m.emails && !(p.email && m.emails.some((e) => glob(e, p.email!)))) return false;
+  if (m.actors && !(p.actor && m.actors.some((a) => glob(a, p.actor!)))) return false;
+  for (const [claim, want] of Object.entries(m.claims ?? {})) {
+    const got = p.claims[claim];
+    const values = Array.isArray(got) ? got.map(String) : got === undefined ? [] : [String(got)];
+    const wants = Array.isArray(want) ? want : [want];
+    if (!values.some((v) => wants.includes(v))) return false;
+  }
+  return true;
+}
+
+function inWindow(r: Rule, now: number): boolean {
+  if (r.not_before && now < Date.parse(r.not_before)) return false;
+  if (r.expires && now >= Date.parse(r.expires)) return false;
+  return true;
+}
+
+/** The rules that apply to `principal` now. */
+export function rulesFor(policy: Policy, principal: Principal, now = Date.now()): Rule[] {
+  return policy.rules.filter((r) => inWindow(r, now) && principalMatches(r.principals, principal));
+}
+
+export const who = (p: Principal) => `${p.subject}${p.actor ? ` (actor ${p.actor})` : ''}${p.groups.length ? ` [groups: ${p.groups.join(', ')}]` : ' [no groups]'}`;
+
+/** Decides a statement. Pure: same inputs, same Decision. */
+export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalysis, 'statementKind' | 'tablesRead' | 'tablesWritten' | 'columnsRead' | 'tables'>, now = Date.now()): Decision {
+  const rules = rulesFor(policy, principal, now);
+  const d: Decision = { effect: 'allow', matchedRules: [], reasons: [], masks: {}, deniedColumns: {}, policyVersion: policy.version };
+  const deny = (ruleId: string | undefined, reason: string): Decision => {
+    if (ruleId) d.matchedRules.push(ruleId);
+    return { ...d, effect: 'deny', reasons: [reason], masks: {} };
+  };
+  const verb = a.statementKind;
+  const verbRule = (r: Rule, v: string) => !r.columns && !r.masks && anyGlob(r.verbs, v);
+
+  // Statement verb: non-SELECT statements need their verb allowed on what they write (or anywhere).
+  const targets: Array<[string, string]> = [
+    ...a.tablesRead.map((t) => ['SELECT', t] as [string, string]),
+    ...a.tablesWritten.map((t) => [verb, t] as [string, string]),
+  ];
+  if (verb !== 'SELECT' && a.tablesWritten.length === 0) targets.push([verb, '*']);
+  for (const [v, table] of targets) {
+    const denial = rules.find((r) => r.effect === 'deny' && verbRule(r, v) && (table === '*' || anyGlob(r.tables, table)) && (r.verbs || r.tables));
+    if (denial) return deny(denial.id, `Access Denied: bqgate rule ${denial.id} denies ${v} on ${table === '*' ? 'any table' : table} to ${who(principal)}.${denial.description ? ` ${denial.description}` : ''}`);
+    const allow = rules.find((r) => r.effect === 'allow' && verbRule(r, v) && (table === '*' ? !r.tables || r.tables.includes('*') : anyGlob(r.tables, table)));
+    if (!allow) {
+      const allowed = rules.filter((r) => r.effect === 'allow').map((r) => `${(r.verbs ?? ['any verb']).join('/')} on ${(r.tables ?? ['any table']).join(', ')}`);
+      return deny(undefined, `Access Denied: no bqgate policy rule allows ${who(principal)} to ${v} ${table === '*' ? '' : table + ' '}(default deny).${allowed.length ? ` Allowed: ${allowed.join('; ')}.` : ' This principal has no allow rules.'}`);
+    }
+    if (!d.matchedRules.includes(allow.id)) d.matchedRules.push(allow.id);
+  }
+
+  // Column denies: a denied column used anywhere refuses the statement.
+  for (const { table, column } of a.columnsRead) {
+    const denial = rules.find((r) => r.effect === 'deny' && r.columns?.some((c) => glob(c, `${table}.${column}`)));
+    if (denial) {
+      return deny(denial.id, `Access Denied: bqgate rule ${denial.id} denies column ${table}.${column} to ${who(principal)}. Remove it from the query; for SELECT * use SELECT * EXCEPT (${column}).`);
+    }
+  }
+
+  // Denied columns not referenced, and masks, for every column of every table read.
+  for (const table of a.tablesRead) {
+    for (const field of a.tables[table] ?? []) {
+      const full = `${table}.${field.name}`;
+      if (rules.some((r) => r.effect === 'deny' && r.columns?.some((c) => glob(c, full)))) {
+        (d.deniedColumns[table] ??= []).push(field.name);
+        continue;
+      }
+      let best: { rule: MaskRule; ruleId: string } | undefined;
+      for (const r of rules) {
+        if (r.effect !== 'mask') continue;
+        for (const m of r.masks ?? []) {
+          if (glob(m.column, full) && (!best || MASK_PRIORITY.indexOf(m.rule) < MASK_PRIORITY.indexOf(best.rule))) best = { rule: m.rule, ruleId: r.id };
+        }
+      }
+      if (best) {
+        (d.masks[table] ??= {})[field.name] = best;
+        if (!d.matchedRules.includes(best.ruleId)) d.matchedRules.push(best.ruleId);
+      }
+    }
+  }
+  d.reasons.push(`Allowed by ${d.matchedRules.join(', ')}`);
+  return d;
+}
+
+/** Whether `principal` may see metadata of `table` (tables.get, tabledata.list): some allow rule covers it. */
+export function canSeeTable(policy: Policy, principal: Principal, table: string, now = Date.now()): boolean {
+  const rules = rulesFor(policy, principal, now);
+  if (rules.some((r) => r.effect === 'deny' && !r.columns && !r.masks && !r.verbs && anyGlob(r.tables, table))) return false;
+  return rules.some((r) => r.effect === 'allow' && anyGlob(r.tables, table));
+}
+
+/** Whether some table of `project.dataset` could be visible to `principal`. */
+export function canSeeDataset(policy: Policy, principal: Principal, project: string, dataset: string, now = Date.now()): boolean {
+  return rulesFor(policy, principal, now).some((r) => r.effect === 'allow' && (!r.tables || r.tables.some((t) => {
+    if (t === '*') return true;
+    const [p, d] = t.split('.');
+    return glob(p ?? '*', project) && glob(d ?? '*', dataset);
+  })));
+}

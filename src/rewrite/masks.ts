@@ -1,0 +1,80 @@
+/**
+ * Masking rules as GoogleSQL expressions, with BigQuery's per-type semantics
+ * (https://cloud.google.com/bigquery/docs/column-data-masking-intro#masking_options):
+ *
+ * | rule | types | result |
+ * |---|---|---|
+ * | SHA256 | STRING, BYTES | SHA-256 of the value (STRING: lowercase hex) |
+ * | EMAIL_MASK | STRING | `XXXXX@domain` for a syntax-valid address, else SHA256 |
+ * | LAST_FOUR_CHARACTERS | STRING | `XXXXX` + last 4 characters when longer than 4, else SHA256 |
+ * | FIRST_FOUR_CHARACTERS | STRING | first 4 characters + `XXXXX` when longer than 4, else SHA256 |
+ * | DATE_YEAR_MASK | DATE, DATETIME, TIMESTAMP | truncated to 1 January of its year (UTC) |
+ * | DEFAULT_MASKING_VALUE | any but STRUCT | the type's default ("" , 0, FALSE, 1970-01-01, []…) |
+ * | ALWAYS_NULL | any | NULL of the column's type |
+ *
+ * `maskExpression` throws BigQueryError(accessDenied) when a rule does not apply to a column's type,
+ * so a misconfigured policy refuses instead of leaking.
+ */
+import { BigQueryError } from '../bigquery/errors.js';
+import type { BqField } from '../emulator/encode.js';
+import type { MaskRule } from '../policy/index.js';
+import { typeSql } from '../sql/index.js';
+
+const q = (name: string) => `\`${name.replace(/`/g, '\\`')}\``;
+const sha = (c: string) => `TO_HEX(SHA256(${c}))`;
+
+const DEFAULTS: Record<string, string> = {
+  STRING: "''", BYTES: "b''", INTEGER: '0', INT64: '0', FLOAT: '0.0', FLOAT64: '0.0', NUMERIC: "NUMERIC '0'",
+  BIGNUMERIC: "BIGNUMERIC '0'", BOOLEAN: 'FALSE', BOOL: 'FALSE', TIMESTAMP: "TIMESTAMP '1970-01-01 00:00:00+00'",
+  DATE: "DATE '1970-01-01'", TIME: "TIME '00:00:00'", DATETIME: "DATETIME '1970-01-01 00:00:00'",
+  GEOGRAPHY: 'ST_GEOGPOINT(0, 0)',
+};
+
+/** The expression that replaces column `field` under `rule`, aliased back to the column name. */
+export function maskExpression(field: BqField, rule: MaskRule, table: string): string {
+  const c = q(field.name);
+  const t = field.mode === 'REPEATED' ? 'ARRAY' : field.type;
+  const bad = () => new BigQueryError('accessDenied', `Access Denied: masking rule ${rule} cannot apply to ${table}.${field.name} (type ${typeSql(field)}); fix the policy. The query was not run.`);
+  let e: string;
+  switch (rule) {
+    case 'ALWAYS_NULL':
+      e = `CAST(NULL AS ${typeSql(field)})`; break;
+    case 'SHA256':
+      if (t === 'STRING') e = sha(c); else if (t === 'BYTES') e = `SHA256(${c})`; else throw bad();
+      break;
+    case 'EMAIL_MASK':
+      if (t !== 'STRING') throw bad();
+      e = `IF(REGEXP_CONTAINS(${c}, r'^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$'), CONCAT('XXXXX', REGEXP_EXTRACT(${c}, r'(@[^@\\s]+)$')), ${sha(c)})`;
+      break;
+    case 'LAST_FOUR_CHARACTERS':
+      if (t !== 'STRING') throw bad();
+      e = `IF(CHAR_LENGTH(${c}) > 4, CONCAT('XXXXX', SUBSTR(${c}, -4)), ${sha(c)})`;
+      break;
+    case 'FIRST_FOUR_CHARACTERS':
+      if (t !== 'STRING') throw bad();
+      e = `IF(CHAR_LENGTH(${c}) > 4, CONCAT(SUBSTR(${c}, 1, 4), 'XXXXX'), ${sha(c)})`;
+      break;
+    case 'DATE_YEAR_MASK':
+      if (t === 'DATE') e = `CAST(DATE_TRUNC(${c}, YEAR) AS DATE)`;
+      else if (t === 'DATETIME') e = `DATETIME_TRUNC(${c}, YEAR)`;
+      else if (t === 'TIMESTAMP') e = `TIMESTAMP_TRUNC(${c}, YEAR, 'UTC')`;
+      else throw bad();
+      break;
+    case 'DEFAULT_MASKING_VALUE':
+      if (t === 'ARRAY') e = `IF(${c} IS NULL, NULL, CAST([] AS ${typeSql(field)}))`;
+      else if (DEFAULTS[t]) e = `IF(${c} IS NULL, NULL, ${DEFAULTS[t]})`;
+      else if (t === 'JSON') e = `CAST(NULL AS JSON)`;
+      else throw bad();
+      break;
+    default:
+      throw bad();
+  }
+  return `${e} AS ${c}`;
+}
+
+/** A column the caller may never see, kept in the projection as a typed NULL so names still resolve. */
+export function nullColumn(field: BqField): string {
+  return `CAST(NULL AS ${typeSql(field)}) AS ${q(field.name)}`;
+}
+
+export const quoteIdent = q;

@@ -1,0 +1,340 @@
+/**
+ * The gateway: one request, end to end (DESIGN.md):
+ *
+ *   authenticate → route → analyze → decide → rewrite → upstream → deliver → record
+ *
+ * `createGateway(config)` starts the ZetaSQL analyzer, the embedded emulator when the upstream is
+ * `emulator`, opens the store and returns a listening fastify server. Every refusal is a BigQuery
+ * error envelope; every request, refused or not, leaves an audit record written before its response.
+ */
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { createAuthenticator, type Principal } from './auth/index.js';
+import { loadDevIssuer } from './auth/dev-issuer.js';
+import { ROUTES, BigQueryError, asBigQueryError, discoveryDocument, type ApiRequest, type Operation } from './bigquery/index.js';
+import { Catalog } from './catalog/index.js';
+import { Analyzer, ZetaSqlServer, type QueryAnalysis } from './sql/index.js';
+import { loadPolicy, decide, canSeeTable, canSeeDataset, type Decision, type Policy } from './policy/index.js';
+import { rewriteQuery, governedProjection, isGoverned } from './rewrite/index.js';
+import { Upstream, upstreamError } from './upstream/index.js';
+import { deliverPage, deliverJob, tableDataFromQuery } from './deliver/index.js';
+import { Store, type AuditFinish } from './audit/index.js';
+import { startEmulator, type RunningEmulator } from './emulator/index.js';
+import { devIssuerUrl, type Config } from './config.js';
+
+export interface Gateway {
+  url: string;
+  upstreamUrl: string;
+  store: Store;
+  zetasql: ZetaSqlServer;
+  close(): Promise<void>;
+}
+
+/** What an operation handler returns: the HTTP answer plus what the audit record should add. */
+interface Outcome { status?: number; body: unknown; audit?: Partial<AuditFinish> }
+
+interface Ctx { principal: Principal; req: ApiRequest }
+
+const enc = encodeURIComponent;
+
+export async function createGateway(cfg: Config): Promise<Gateway> {
+  // ── the parts ─────────────────────────────────────────────────────────────
+  let emulator: RunningEmulator | undefined;
+  const upstreamUrl = cfg.upstream === 'emulator'
+    ? (emulator = await startEmulator({ host: '127.0.0.1', port: cfg.emulatorPort, fixturesDir: cfg.fixturesDir })).url
+    : cfg.upstream;
+  const upstream = new Upstream({ baseUrl: upstreamUrl });
+  const catalog = new Catalog(upstream);
+  const zetasql = new ZetaSqlServer();
+  await zetasql.start();
+  const analyzer = new Analyzer(zetasql, catalog);
+  const policy: Policy = loadPolicy(cfg.policiesDir);
+  const store = new Store(cfg.dataDir);
+
+  const issuer = cfg.auth.issuer || devIssuerUrl(cfg);
+  const dev = cfg.auth.jwksUrl ? undefined : await loadDevIssuer(cfg.dataDir, issuer, cfg.auth.audience);
+  const authenticate = createAuthenticator({ ...cfg.auth, issuer, jwks: dev?.jwks, jwksUrl: cfg.auth.jwksUrl });
+
+  // ── HTTP ──────────────────────────────────────────────────────────────────
+  const app = Fastify({ logger: { level: cfg.logLevel }, bodyLimit: 10 * 1024 * 1024, genReqId: () => randomUUID() });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body ?? '');
+    if (!text.trim()) return done(null, {});
+    try { done(null, JSON.parse(text)); } catch { done(new BigQueryError('invalid', 'Request body is not valid JSON'), undefined); }
+  });
+  const sendError = (reply: FastifyReply, e: BigQueryError) => {
+    if (e.reason === 'authError') reply.header('www-authenticate', 'Bearer realm="bqgate", error="invalid_token"');
+    return reply.code(e.httpStatus).type('application/json; charset=UTF-8').send(e.toEnvelope());
+  };
+  app.setErrorHandler((err, req, reply) => {
+    const e = asBigQueryError(err);
+    if (e.reason === 'internalError') req.log.error({ err }, 'unhandled error');
+    return sendError(reply, e);
+  });
+  app.setNotFoundHandler((req, reply) => sendError(reply, new BigQueryError('notFound', `Not found: ${req.method} ${req.url.split('?')[0]} is not a BigQuery v2 method bqgate serves`)));
+
+  app.get('/$discovery/rest', async (_req, reply) => {
+    const doc = discoveryDocument();
+    if (!doc) throw new BigQueryError('notFound', 'No BigQuery discovery document on this machine; set BQGATE_DISCOVERY_FILE or pass bq --discovery_file');
+    return reply.type('application/json; charset=UTF-8').send(doc);
+  });
+  app.get('/.well-known/jwks.json', async () => dev?.jwks ?? { keys: [] });
+  app.get('/.well-known/openid-configuration', async () => ({ issuer, jwks_uri: `${issuer}/.well-known/jwks.json`, id_token_signing_alg_values_supported: ['ES256'] }));
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const z = zetasql.status();
+    return reply.code(z.ready ? 200 : 503).send({ zetasql: z.ready ? 'ready' : 'down', policyVersion: policy.version });
+  });
+
+  // authenticate → route → (operation) → record
+  const handle = (op: Operation) => async (req: FastifyRequest<{ Params: any; Querystring: any; Body: any }>, reply: FastifyReply) => {
+    const t0 = performance.now();
+    const api: ApiRequest = { op, params: req.params ?? {}, query: (req.query ?? {}) as Record<string, string | undefined>, body: req.body ?? {}, client: req.headers['user-agent'] };
+    const sql = op === 'jobs.query' ? api.body.query : op === 'jobs.insert' ? api.body.configuration?.query?.query : undefined;
+    const resource = [api.params.projectId, api.params.datasetId, api.params.tableId ?? api.params.jobId].filter(Boolean).join('/');
+    let principal: Principal;
+    try {
+      principal = await authenticate(req.headers.authorization);
+    } catch (err) {
+      const e = asBigQueryError(err);
+      const id = store.begin({ principal: '(unauthenticated)', issuer: '', groups: [], operation: op, projectId: api.params.projectId, resource, sql, client: api.client });
+      store.finish(id, { status: e.httpStatus, decision: 'deny', errorReason: e.reason, errorMessage: e.message }, performance.now() - t0);
+      return sendError(reply, e);
+    }
+    const auditId = store.begin({
+      principal: principal.subject, issuer: principal.issuer, actor: principal.actor, groups: principal.groups,
+      operation: op, projectId: api.params.projectId, jobId: api.params.jobId, resource, sql, client: api.client,
+    });
+    let out: Outcome;
+    try {
+      out = await operations[op]({ principal, req: api });
+    } catch (err) {
+      const e = err instanceof BigQueryError ? err : asBigQueryError(err);
+      if (!(err instanceof BigQueryError)) req.log.error({ err }, 'operation failed');
+      const denial = (err as { decision?: Decision }).decision;
+      store.finish(auditId, {
+        status: e.httpStatus, errorReason: e.reason, errorMessage: e.message, decision: e.reason === 'accessDenied' ? 'deny' : undefined,
+        matchedRules: denial?.matchedRules, reasons: denial?.reasons, policyVersion: denial?.policyVersion,
+      }, performance.now() - t0);
+      return sendError(reply, e);
+    }
+    store.finish(auditId, { status: out.status ?? 200, ...out.audit }, performance.now() - t0);
+    return reply.code(out.status ?? 200).type('application/json; charset=UTF-8').send(out.body);
+  };
+
+  // ── the query pipeline: analyze → decide → rewrite ───────────────────────
+  /** Analyzes, decides and rewrites one statement; throws the refusal (with its decision attached). */
+  async function check(principal: Principal, projectId: string, q: { query?: unknown; useLegacySql?: unknown; defaultDataset?: any; queryParameters?: any[] }) {
+    if (typeof q.query !== 'string' || !q.query.trim()) throw new BigQueryError('invalid', 'Required parameter is missing: query');
+    if (q.useLegacySql !== false) {
+      throw new BigQueryError('invalidQuery', 'bqgate accepts GoogleSQL only; legacy SQL is refused. Set useLegacySql=false (bq: --nouse_legacy_sql, or "[query] --use_legacy_sql=false" in ~/.bigqueryrc).', { location: 'q' });
+    }
+    const analysis: QueryAnalysis = await analyzer.analyze({ sql: q.query, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters });
+    const decision = decide(policy, principal, analysis);
+    if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision });
+    const rewritten = rewriteQuery(q.query, analysis, decision);
+    if (rewritten.governedTables.length) await analyzer.analyze({ sql: rewritten.sql, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters });
+    return { analysis, decision, sql: rewritten.sql };
+  }
+
+  const decisionAudit = (d: Decision, sql: string): Partial<AuditFinish> => ({ decision: 'allow', matchedRules: d.matchedRules, reasons: d.reasons, policyVersion: d.policyVersion, upstreamSql: sql });
+
+  /** The caller's job, or notFound (also for another principal's job: its existence is not revealed). */
+  const ownJob = (c: Ctx) => {
+    const { projectId, jobId } = c.req.params;
+    const j = store.getJob(projectId!, jobId!, c.principal.issuer, c.principal.subject);
+    if (!j) throw new BigQueryError('notFound', `Not found: Job ${projectId}:${jobId}`);
+    return j;
+  };
+
+  const resultsQuery = (q: Record<string, string | undefined>, extra: Record<string, string | undefined> = {}) => ({
+    location: q.location, maxResults: q.maxResults, pageToken: q.pageToken, startIndex: q.startIndex,
+    timeoutMs: String(Math.min(Number(q.timeoutMs ?? cfg.defaultWaitMs), cfg.defaultWaitMs)),
+    'formatOptions.useInt64Timestamp': q['formatOptions.useInt64Timestamp'], ...extra,
+  });
+
+  /** Creates the job upstream under a gateway-chosen id, recorded (with its owner) first. */
+  async function insertJob(c: Ctx, jobId: string, location: string | undefined, original: string, checked: { sql: string; analysis: QueryAnalysis }, queryConfig: any, extra: any, requestId?: string) {
+    const projectId = c.req.params.projectId!;
+    store.insertJob({
+      projectId, jobId, location: location ?? 'US', ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject,
+      query: original, upstreamQuery: checked.sql, statementType: checked.analysis.statementKind, createdAt: Date.now(), requestId,
+    });
+    const r = await upstream.call('POST', `/projects/${enc(projectId)}/jobs`, {
+      body: {
+        jobReference: { projectId, jobId, ...(location ? { location } : {}) },
+        configuration: { ...extra, query: { ...queryConfig, query: checked.sql, useLegacySql: false } },
+      },
+    });
+    if (r.status >= 300) throw upstreamError(r);
+    return r.body;
+  }
+
+  const pick = (o: any, keys: string[]) => Object.fromEntries(keys.filter((k) => o?.[k] !== undefined).map((k) => [k, o[k]]));
+  const QUERY_KEYS = ['defaultDataset', 'queryParameters', 'parameterMode', 'maximumBytesBilled', 'useQueryCache', 'priority'];
+
+  const operations: Record<Operation, (c: Ctx) => Promise<Outcome>> = {
+    'jobs.query': async (c) => {
+      const b = c.req.body;
+      const projectId = c.req.params.projectId!;
+      if (b.requestId) {
+        const prior = store.getJobByRequestId(projectId, String(b.requestId), c.principal.issuer, c.principal.subject);
+        if (prior) return results(c, prior.jobId, prior.location, 'bigquery#queryResponse', { maxResults: b.maxResults, timeoutMs: b.timeoutMs, 'formatOptions.useInt64Timestamp': b.formatOptions?.useInt64Timestamp ? 'true' : undefined });
+      }
+      const checked = await check(c.principal, projectId, b);
+      if (b.dryRun) {
+        const r = await upstream.ok('POST', `/projects/${enc(projectId)}/queries`, { body: { ...b, query: checked.sql, useLegacySql: false } });
+        return { body: { ...r, kind: 'bigquery#queryResponse' }, audit: decisionAudit(checked.decision, checked.sql) };
+      }
+      const jobId = `bqgate_${randomUUID().replace(/-/g, '')}`;
+      await insertJob(c, jobId, b.location, b.query, checked, pick(b, QUERY_KEYS), pick(b, ['labels']), b.requestId ? String(b.requestId) : undefined);
+      const page = await results(c, jobId, b.location, 'bigquery#queryResponse', {
+        maxResults: b.maxResults !== undefined ? String(b.maxResults) : undefined, timeoutMs: b.timeoutMs !== undefined ? String(b.timeoutMs) : undefined,
+        'formatOptions.useInt64Timestamp': b.formatOptions?.useInt64Timestamp ? 'true' : undefined,
+      });
+      return { ...page, audit: { ...decisionAudit(checked.decision, checked.sql), ...page.audit, jobId } };
+    },
+
+    'jobs.getQueryResults': async (c) => {
+      const j = ownJob(c);
+      return results(c, j.jobId, c.req.query.location ?? j.location, 'bigquery#getQueryResultsResponse', c.req.query);
+    },
+
+    'jobs.insert': async (c) => {
+      const b = c.req.body;
+      const cfgIn = b.configuration ?? {};
+      if (!cfgIn.query) throw new BigQueryError('accessDenied', 'Access Denied: bqgate runs query jobs only; extract, copy and load jobs are refused.');
+      if (cfgIn.query.tableDefinitions) throw new BigQueryError('accessDenied', 'Access Denied: tableDefinitions (external tables in a job) are refused by bqgate.');
+      if (cfgIn.query.destinationTable) throw new BigQueryError('accessDenied', 'Access Denied: destinationTable is refused by bqgate: results may not be copied into a table.');
+      const projectId = c.req.params.projectId!;
+      const checked = await check(c.principal, projectId, cfgIn.query);
+      if (cfgIn.dryRun) {
+        const r = await upstream.ok('POST', `/projects/${enc(projectId)}/jobs`, { body: { ...b, configuration: { ...cfgIn, query: { ...cfgIn.query, query: checked.sql } } } });
+        return { body: deliverJob(r, cfgIn.query.query), audit: decisionAudit(checked.decision, checked.sql) };
+      }
+      const jobId = String(b.jobReference?.jobId ?? `bqgate_${randomUUID().replace(/-/g, '')}`);
+      const job = await insertJob(c, jobId, b.jobReference?.location, cfgIn.query.query, checked, pick(cfgIn.query, QUERY_KEYS), pick(cfgIn, ['labels', 'jobTimeoutMs']));
+      return { body: deliverJob(job, cfgIn.query.query), audit: { ...decisionAudit(checked.decision, checked.sql), jobId } };
+    },
+
+    'jobs.get': async (c) => {
+      const j = ownJob(c);
+      const r = await upstream.ok('GET', `/projects/${enc(j.projectId)}/jobs/${enc(j.jobId)}`, { query: { location: c.req.query.location ?? j.location } });
+      return { body: deliverJob(r, j.query) };
+    },
+
+    'jobs.cancel': async (c) => {
+      const j = ownJob(c);
+      const r = await upstream.ok('POST', `/projects/${enc(j.projectId)}/jobs/${enc(j.jobId)}/cancel`, { query: { location: c.req.query.location ?? j.location } });
+      return { body: { ...r, job: deliverJob(r.job, j.query) } };
+    },
+
+    'jobs.list': async (c) => {
+      const projectId = c.req.params.projectId!;
+      const max = Math.min(Number(c.req.query.maxResults ?? 50), 1000);
+      const offset = c.req.query.pageToken ? Number(Buffer.from(c.req.query.pageToken, 'base64url').toString()) || 0 : 0;
+      const mine = store.listJobs(projectId, c.principal.issuer, c.principal.subject, max + 1, offset);
+      const jobs = await Promise.all(mine.slice(0, max).map(async (j) => {
+        const r = await upstream.call('GET', `/projects/${enc(projectId)}/jobs/${enc(j.jobId)}`, { query: { location: j.location } });
+        const job = r.status < 300 ? deliverJob(r.body, j.query) : { kind: 'bigquery#job', jobReference: { projectId, jobId: j.jobId, location: j.location }, status: { state: 'DONE' }, configuration: { query: { query: j.query } }, statistics: { creationTime: String(j.createdAt) } };
+        return { ...job, state: job.status?.state ?? 'DONE', id: `${projectId}:${j.location}.${j.jobId}` };
+      }));
+      const body: Record<string, unknown> = { kind: 'bigquery#jobList', jobs };
+      if (mine.length > max) body.nextPageToken = Buffer.from(String(offset + max)).toString('base64url');
+      return { body };
+    },
+
+    'tabledata.list': async (c) => {
+      const { projectId, datasetId, tableId } = c.req.params;
+      const table = `${projectId}.${datasetId}.${tableId}`;
+      if (!canSeeTable(policy, c.principal, table)) throw new BigQueryError('accessDenied', `Access Denied: Table ${table}: no bqgate policy rule lets ${c.principal.subject} read it.`);
+      const info = await catalog.getTable(table);
+      const selected = c.req.query.selectedFields?.split(',').map((s) => s.trim().split('.')[0]).filter(Boolean);
+      const columns = selected?.length ? selected : info.schema.map((f) => f.name);
+      const analysis = { statementKind: 'SELECT', tablesRead: [table], tablesWritten: [], columnsRead: columns.map((column) => ({ table, column })), tables: { [table]: info.schema } };
+      const decision = decide(policy, c.principal, analysis);
+      if (decision.effect === 'deny') {
+        throw Object.assign(new BigQueryError('accessDenied', `${decision.reasons[0]} (tabledata.list reads every column unless selectedFields names some.)`), { decision });
+      }
+      const q = c.req.query;
+      if (!isGoverned(decision, table)) {
+        const r = await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables/${enc(tableId!)}/data`, { query: pick(q, ['maxResults', 'pageToken', 'startIndex', 'selectedFields', 'formatOptions.useInt64Timestamp']) });
+        return { body: r, audit: { ...decisionAudit(decision, ''), rowsReturned: r.rows?.length ?? 0 } };
+      }
+      // Masked read: the same rows, through the masking projection, in storage order.
+      const start = q.pageToken ? Number(Buffer.from(q.pageToken, 'base64url').toString().replace(/^row:/, '')) : Number(q.startIndex ?? 0);
+      const max = Math.min(Number(q.maxResults ?? 10_000), 100_000);
+      const sql = `${governedProjection(table, analysis, decision, columns)} LIMIT ${max} OFFSET ${start}`;
+      const r = await upstream.ok('POST', `/projects/${enc(projectId!)}/queries`, { body: { query: sql, useLegacySql: false, timeoutMs: cfg.defaultWaitMs, formatOptions: { useInt64Timestamp: q['formatOptions.useInt64Timestamp'] === 'true' } } });
+      const total = Number((await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables/${enc(tableId!)}`)).numRows ?? 0);
+      const got = r.rows?.length ?? 0;
+      return { body: tableDataFromQuery(r, String(total), start + got < total && got > 0 ? start + got : undefined), audit: { ...decisionAudit(decision, sql), rowsReturned: got } };
+    },
+
+    'tables.get': async (c) => {
+      const { projectId, datasetId, tableId } = c.req.params;
+      const table = `${projectId}.${datasetId}.${tableId}`;
+      if (!canSeeTable(policy, c.principal, table)) throw new BigQueryError('accessDenied', `Access Denied: Table ${table}: no bqgate policy rule lets ${c.principal.subject} read it.`);
+      return { body: await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables/${enc(tableId!)}`) };
+    },
+
+    'tables.list': async (c) => {
+      const { projectId, datasetId } = c.req.params;
+      if (!canSeeDataset(policy, c.principal, projectId!, datasetId!)) throw new BigQueryError('accessDenied', `Access Denied: Dataset ${projectId}:${datasetId}: no bqgate policy rule covers it for ${c.principal.subject}.`);
+      const r = await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables`, { query: pick(c.req.query, ['maxResults', 'pageToken']) });
+      const tables = (r.tables ?? []).filter((t: any) => canSeeTable(policy, c.principal, `${projectId}.${datasetId}.${t.tableReference?.tableId}`));
+      return { body: { ...r, tables, totalItems: tables.length } };
+    },
+
+    'datasets.get': async (c) => {
+      const { projectId, datasetId } = c.req.params;
+      if (!canSeeDataset(policy, c.principal, projectId!, datasetId!)) throw new BigQueryError('accessDenied', `Access Denied: Dataset ${projectId}:${datasetId}: no bqgate policy rule covers it for ${c.principal.subject}.`);
+      const r = await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}`);
+      const { access: _access, ...rest } = r;
+      return { body: rest };
+    },
+
+    'datasets.list': async (c) => {
+      const projectId = c.req.params.projectId!;
+      const r = await upstream.ok('GET', `/projects/${enc(projectId)}/datasets`, { query: pick(c.req.query, ['maxResults', 'pageToken', 'all']) });
+      const datasets = (r.datasets ?? []).filter((d: any) => canSeeDataset(policy, c.principal, projectId, d.datasetReference?.datasetId));
+      return { body: { ...r, datasets } };
+    },
+
+    'projects.list': async (c) => {
+      const r = await upstream.ok('GET', '/projects', { query: pick(c.req.query, ['maxResults', 'pageToken']) });
+      const projects = (r.projects ?? []).filter((p: any) => canSeeDataset(policy, c.principal, p.projectReference?.projectId, '*'));
+      return { body: { ...r, projects, totalItems: projects.length } };
+    },
+  };
+
+  /** getQueryResults upstream → deliver, for jobs.query and jobs.getQueryResults. */
+  async function results(c: Ctx, jobId: string, location: string | undefined, kind: 'bigquery#queryResponse' | 'bigquery#getQueryResultsResponse', q: Record<string, any>): Promise<Outcome> {
+    const projectId = c.req.params.projectId!;
+    const r = await upstream.call('GET', `/projects/${enc(projectId)}/queries/${enc(jobId)}`, { query: resultsQuery(q, { location }) });
+    if (r.status >= 300) throw upstreamError(r);
+    const page = deliverPage(r.body, kind);
+    return { body: page.body, audit: { jobId, rowsReturned: page.rows } };
+  }
+
+  for (const r of ROUTES) {
+    for (const prefix of ['/bigquery/v2', '']) app.route({ method: r.method, url: prefix + r.path, handler: handle(r.op) });
+  }
+
+  await app.listen({ host: cfg.host, port: cfg.port });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : cfg.port;
+  return {
+    url: `http://${cfg.host}:${port}`,
+    upstreamUrl,
+    store,
+    zetasql,
+    async close() {
+      await app.close();
+      await zetasql.stop();
+      await emulator?.close();
+      store.close();
+    },
+  };
+}

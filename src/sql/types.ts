@@ -1,0 +1,54 @@
+/**
+ * BigQuery types → ZetaSQL TypeProto (zetasql/public/type.proto), for catalog columns and query
+ * parameters. Throws `BigQueryError('invalid')` on a parameter type bqgate cannot declare.
+ */
+import { BigQueryError } from '../bigquery/errors.js';
+import type { BqField } from '../emulator/encode.js';
+
+export interface TypeProto {
+  typeKind: string;
+  arrayType?: { elementType: TypeProto };
+  structType?: { field: Array<{ fieldName: string; fieldType: TypeProto }> };
+}
+
+const SCALARS: Record<string, string> = {
+  INTEGER: 'TYPE_INT64', INT64: 'TYPE_INT64', FLOAT: 'TYPE_DOUBLE', FLOAT64: 'TYPE_DOUBLE',
+  NUMERIC: 'TYPE_NUMERIC', BIGNUMERIC: 'TYPE_BIGNUMERIC', BOOLEAN: 'TYPE_BOOL', BOOL: 'TYPE_BOOL',
+  STRING: 'TYPE_STRING', BYTES: 'TYPE_BYTES', DATE: 'TYPE_DATE', DATETIME: 'TYPE_DATETIME',
+  TIME: 'TYPE_TIME', TIMESTAMP: 'TYPE_TIMESTAMP', GEOGRAPHY: 'TYPE_GEOGRAPHY', JSON: 'TYPE_JSON',
+  INTERVAL: 'TYPE_INTERVAL',
+};
+
+/** A table column's type, REPEATED mode included. Unknown types become STRING-free TYPE_UNKNOWN errors. */
+export function fieldType(f: BqField): TypeProto {
+  let t: TypeProto;
+  if (f.type === 'RECORD' || f.type === 'STRUCT') {
+    t = { typeKind: 'TYPE_STRUCT', structType: { field: (f.fields ?? []).map((c) => ({ fieldName: c.name, fieldType: fieldType(c) })) } };
+  } else {
+    t = { typeKind: SCALARS[f.type] ?? 'TYPE_STRING' };
+  }
+  return f.mode === 'REPEATED' ? { typeKind: 'TYPE_ARRAY', arrayType: { elementType: t } } : t;
+}
+
+/** A BigQuery `parameterType` ({type, arrayType?, structTypes?}) as ZetaSQL declares it. */
+export function parameterType(p: { type: string; arrayType?: any; structTypes?: Array<{ name?: string; type: any }> }): TypeProto {
+  if (p.type === 'ARRAY') {
+    if (!p.arrayType) throw new BigQueryError('invalid', 'Query parameter of type ARRAY needs parameterType.arrayType');
+    return { typeKind: 'TYPE_ARRAY', arrayType: { elementType: parameterType(p.arrayType) } };
+  }
+  if (p.type === 'STRUCT') {
+    return { typeKind: 'TYPE_STRUCT', structType: { field: (p.structTypes ?? []).map((s) => ({ fieldName: s.name ?? '', fieldType: parameterType(s.type) })) } };
+  }
+  const k = SCALARS[p.type];
+  if (!k) throw new BigQueryError('invalid', `Unsupported query parameter type ${p.type}`);
+  return { typeKind: k };
+}
+
+/** GoogleSQL type text for a column (for CAST in rewritten SQL), e.g. `ARRAY<STRING>`. */
+export function typeSql(f: BqField): string {
+  const names: Record<string, string> = { INTEGER: 'INT64', FLOAT: 'FLOAT64', BOOLEAN: 'BOOL' };
+  const base = f.type === 'RECORD' || f.type === 'STRUCT'
+    ? `STRUCT<${(f.fields ?? []).map((c) => `\`${c.name}\` ${typeSql(c)}`).join(', ')}>`
+    : (names[f.type] ?? f.type);
+  return f.mode === 'REPEATED' ? `ARRAY<${base}>` : base;
+}

@@ -1,0 +1,83 @@
+/**
+ * Reading ZetaSQL's resolved AST (protobuf-as-JSON, zetasql/resolved_ast/resolved_ast.proto) for what
+ * the policy needs: the statement kind, every table scan with its columns, its byte range in the
+ * SQL text and alias, and the DML/DDL target.
+ *
+ * With `prune_unused_columns`, a scan's `column_list` holds exactly the columns the statement uses
+ * anywhere (select list, predicates, joins, grouping, ordering, whole-row references), so the
+ * union of scan column lists is the set of columns read.
+ */
+
+/** One `ResolvedTableScan`. `start`/`end` are UTF-8 byte offsets of the table path in the SQL. */
+export interface TableScan {
+  table: string;
+  columns: string[];
+  alias: string;
+  start?: number;
+  end?: number;
+  /** `FOR SYSTEM_TIME AS OF` is present. */
+  timeTravel: boolean;
+}
+
+const STMT_VERBS: Record<string, string> = {
+  resolvedQueryStmtNode: 'SELECT', resolvedInsertStmtNode: 'INSERT', resolvedUpdateStmtNode: 'UPDATE',
+  resolvedDeleteStmtNode: 'DELETE', resolvedMergeStmtNode: 'MERGE', resolvedTruncateStmtNode: 'TRUNCATE',
+  resolvedCreateTableAsSelectStmtNode: 'CREATE_TABLE_AS_SELECT', resolvedCreateTableStmtNode: 'CREATE_TABLE',
+  resolvedCreateViewStmtNode: 'CREATE_VIEW', resolvedCreateMaterializedViewStmtNode: 'CREATE_MATERIALIZED_VIEW',
+  resolvedCreateFunctionStmtNode: 'CREATE_FUNCTION', resolvedCreateTableFunctionStmtNode: 'CREATE_TABLE_FUNCTION',
+  resolvedCreateProcedureStmtNode: 'CREATE_PROCEDURE', resolvedCreateSchemaStmtNode: 'CREATE_SCHEMA',
+  resolvedDropStmtNode: 'DROP', resolvedAlterTableStmtNode: 'ALTER_TABLE', resolvedExportDataStmtNode: 'EXPORT_DATA',
+  resolvedCallStmtNode: 'CALL', resolvedExecuteImmediateStmtNode: 'EXECUTE_IMMEDIATE',
+};
+
+/** The statement's kind: BigQuery statementType spelling where one exists, else the node name. */
+export function statementKind(resolvedStatement: Record<string, unknown>): string {
+  const key = Object.keys(resolvedStatement)[0] ?? 'unknown';
+  return STMT_VERBS[key] ?? key.replace(/^resolved|StmtNode$/g, '').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+/** Every table scan anywhere in the tree, in document order. */
+export function tableScans(node: unknown, out: TableScan[] = []): TableScan[] {
+  if (Array.isArray(node)) { for (const n of node) tableScans(n, out); return out; }
+  if (!node || typeof node !== 'object') return out;
+  for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+    if (k === 'resolvedTableScanNode' && v && typeof v === 'object') {
+      const s = v as any;
+      const loc = s.parent?.parent?.parseLocationRange;
+      out.push({
+        table: s.table?.fullName ?? s.table?.name,
+        columns: (s.parent?.columnList ?? []).map((c: any) => c.name),
+        alias: s.alias ?? '',
+        start: loc?.start !== undefined ? Number(loc.start) : undefined,
+        end: loc?.end !== undefined ? Number(loc.end) : undefined,
+        timeTravel: !!s.forSystemTimeExpr,
+      });
+    }
+    tableScans(v, out);
+  }
+  return out;
+}
+
+/** The target table scan of a DML statement (INSERT/UPDATE/DELETE/MERGE/TRUNCATE), if any. */
+export function dmlTarget(resolvedStatement: Record<string, any>): string | undefined {
+  const body = Object.values(resolvedStatement)[0] as any;
+  const scan = body?.tableScan?.resolvedTableScanNode ?? body?.tableScan;
+  return scan?.table?.fullName ?? scan?.table?.name;
+}
+
+/** Output column names of a query statement, in order. */
+export function outputColumns(resolvedStatement: Record<string, any>): string[] {
+  const q = resolvedStatement.resolvedQueryStmtNode;
+  return (q?.outputColumnList ?? []).map((c: any) => c.name);
+}
+
+/** Names of functions called anywhere, e.g. `ZetaSQL:sha256`, to flag UDFs and external calls. */
+export function functionNames(node: unknown, out = new Set<string>()): Set<string> {
+  if (Array.isArray(node)) { for (const n of node) functionNames(n, out); return out; }
+  if (!node || typeof node !== 'object') return out;
+  for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+    if (k === 'function' && v && typeof v === 'object' && typeof (v as any).name === 'string') out.add((v as any).name);
+    functionNames(v, out);
+  }
+  return out;
+}

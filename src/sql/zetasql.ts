@@ -1,0 +1,145 @@
+/**
+ * The ZetaSQL analyzer process: `remote_server` from @fivetrandevelopers/zetasql, a local gRPC
+ * server (zetasql.local_service.ZetaSqlLocalService) that bqgate starts on a free loopback port,
+ * waits for, watches and restarts if it dies. While it is down `call()` throws
+ * `BigQueryError('backendError')` (503), so queries are refused rather than guessed at.
+ *
+ * `generation` increases on every (re)start: catalogs registered with an earlier generation are
+ * gone and must be registered again.
+ */
+import grpc from '@grpc/grpc-js';
+import protoLoader from '@grpc/proto-loader';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { BigQueryError } from '../bigquery/errors.js';
+
+const require = createRequire(import.meta.url);
+const PKG_DIR = join(dirname(require.resolve('@fivetrandevelopers/zetasql')), 'zetasql');
+const BINARY = join(PKG_DIR, `remote_server${process.arch.startsWith('arm') ? '_arm' : ''}${process.platform === 'darwin' ? '' : '.so'}`);
+
+type Callback = (err: grpc.ServiceError | null, value: any) => void;
+type ServiceClient = grpc.Client & Record<string, (req: unknown, opts: grpc.CallOptions, cb: Callback) => void>;
+
+const packageDefinition = protoLoader.loadSync('local_service.proto', {
+  includeDirs: [join(PKG_DIR, 'protos')], longs: String, enums: String, defaults: false, oneofs: true,
+});
+
+/** Every `RESOLVED_*_STMT` kind, so Analyze accepts DML, DDL and the rest (DESIGN.md, ZetaSQL notes). */
+export function allStatementKinds(): string[] {
+  const e = (packageDefinition['zetasql.ResolvedNodeKind'] as { type: { value: Array<{ name: string }> } }).type.value;
+  return e.map((v) => v.name).filter((n) => n.endsWith('_STMT'));
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+  });
+}
+
+export interface ZetaSqlStatus { ready: boolean; generation: number; restarts: number; pid?: number }
+
+/** Supervises one remote_server process. */
+export class ZetaSqlServer {
+  private child?: ChildProcess;
+  private client?: ServiceClient;
+  private stopping = false;
+  private readyFlag = false;
+  generation = 0;
+  restarts = 0;
+  private onReady: Array<() => void> = [];
+
+  /** Starts the process and resolves when it answers; rejects after `timeoutMs`. */
+  async start(timeoutMs = 20_000): Promise<void> {
+    this.stopping = false;
+    await this.spawnOnce(timeoutMs);
+  }
+
+  private async spawnOnce(timeoutMs: number) {
+    const port = await freePort();
+    const child = spawn(BINARY, ['127.0.0.1', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    child.stderr?.on('data', () => { /* the server logs every call; nothing to keep */ });
+    child.once('exit', () => this.onExit(child));
+    const proto = grpc.loadPackageDefinition(packageDefinition) as any;
+    this.client?.close();
+    this.client = new proto.zetasql.local_service.ZetaSqlLocalService(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
+      'grpc.max_send_message_length': 256 * 1024 * 1024, 'grpc.max_receive_message_length': 256 * 1024 * 1024,
+    }) as ServiceClient;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await this.rawCall('formatSql', { sql: 'SELECT 1' }, 1000);
+        break;
+      } catch (err) {
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`ZetaSQL server did not start: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    this.generation++;
+    this.readyFlag = true;
+    this.onReady.splice(0).forEach((f) => f());
+  }
+
+  private onExit(child: ChildProcess) {
+    if (child !== this.child) return;
+    this.readyFlag = false;
+    if (this.stopping) return;
+    this.restarts++;
+    const retry = (delay: number) => setTimeout(() => {
+      if (this.stopping) return;
+      this.spawnOnce(20_000).catch(() => retry(Math.min(delay * 2, 5000)));
+    }, delay);
+    retry(100);
+  }
+
+  status(): ZetaSqlStatus { return { ready: this.readyFlag, generation: this.generation, restarts: this.restarts, pid: this.child?.pid }; }
+
+  /** Resolves when the server is ready (immediately if it is). */
+  whenReady(): Promise<void> {
+    return this.readyFlag ? Promise.resolve() : new Promise((r) => this.onReady.push(r));
+  }
+
+  private rawCall(method: string, req: unknown, timeoutMs: number): Promise<any> {
+    const c = this.client!;
+    return new Promise((resolve, reject) => {
+      c[method](req, { deadline: Date.now() + timeoutMs }, (err, v) => (err ? reject(err) : resolve(v)));
+    });
+  }
+
+  /**
+   * Calls a LocalService method (camelCase, e.g. `analyze`). Throws the gRPC error for analysis
+   * errors (code 3 INVALID_ARGUMENT, with `details`), or BigQueryError(backendError) when the
+   * server is down.
+   */
+  async call(method: string, req: unknown, timeoutMs = 10_000): Promise<any> {
+    if (!this.readyFlag || !this.client) throw analyzerDown();
+    try {
+      return await this.rawCall(method, req, timeoutMs);
+    } catch (err) {
+      const code = (err as grpc.ServiceError).code;
+      if (code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED || code === grpc.status.CANCELLED) throw analyzerDown();
+      throw err;
+    }
+  }
+
+  /** The server process id, for fault tests. */
+  get pid(): number | undefined { return this.child?.pid; }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.readyFlag = false;
+    this.client?.close();
+    const child = this.child;
+    if (child && child.exitCode === null) {
+      await new Promise<void>((r) => { child.once('exit', () => r()); child.kill('SIGKILL'); });
+    }
+  }
+}
+
+function analyzerDown() {
+  return new BigQueryError('backendError', 'The SQL analyzer is not available (restarting); bqgate refuses queries it cannot analyze. Retry shortly.');
+}
