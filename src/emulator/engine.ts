@@ -122,7 +122,9 @@ export class Engine {
         const affected = rows.length === 1 && types[0]?.typeId === DuckDBTypeId.BIGINT ? Number(rows[0][0]) : 0;
         return { schema: [], rows: [], statementType: kind, numDmlAffectedRows: affected };
       }
-      return { schema: names.map((n, i) => duckToField(n, types[i])), rows, statementType: kind };
+      // BigQuery names an unnamed result column f<i>_; DuckDB names it after its expression.
+      const bqName = (n: string, i: number) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(n) ? n : `f${i}_`);
+      return { schema: names.map((n, i) => duckToField(bqName(n, i), types[i])), rows, statementType: kind };
     } catch (err) {
       if (err instanceof BigQueryError) throw err;
       throw mapDuckError(err as Error);

@@ -1,0 +1,246 @@
+/**
+ * The main job end to end (issue 2): the real @google-cloud/bigquery SDK and the real `bq` CLI
+ * against a real gateway process, its embedded DuckDB emulator and the ZetaSQL analyzer.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateKeyPair, SignJWT } from 'jose';
+import { startGateway, type TestGateway } from './helpers/gateway.ts';
+import { Store } from '../src/audit/index.ts';
+
+let gw: TestGateway;
+let analyst: string;
+let support: string;
+let outsider: string;
+
+beforeAll(async () => {
+  gw = await startGateway();
+  analyst = await gw.token({ sub: 'agent-7', groups: ['analysts'], act: { sub: 'reporting-bot' } });
+  support = await gw.token({ sub: 'support-1', groups: ['support'] });
+  outsider = await gw.token({ sub: 'stranger', groups: ['marketing'] });
+});
+afterAll(async () => { await gw?.stop(); });
+
+/** Rejection of a promise, as the SDK's ApiError. */
+async function apiError(p: Promise<unknown>): Promise<{ code?: number; message: string; errors?: Array<{ reason: string; message: string }> }> {
+  try { await p; } catch (err) { return err as never; }
+  throw new Error('expected the call to fail');
+}
+
+/** The raw rows, straight from the emulator, for comparison with what the gateway delivered. */
+async function raw(sql: string) {
+  const [rows] = await gw.emulatorSdk().query({ query: sql, useLegacySql: false });
+  return rows as Array<Record<string, any>>;
+}
+
+describe('SDK through the gateway', () => {
+  it('masks email and card number for an analyst (EMAIL_MASK, LAST_FOUR_CHARACTERS)', async () => {
+    const [rows] = await gw.sdk(analyst).query({ query: 'SELECT customer_id, email, card_number FROM shop.customers ORDER BY customer_id LIMIT 5', useLegacySql: false });
+    const truth = await raw('SELECT customer_id, email, card_number FROM shop.customers ORDER BY customer_id LIMIT 5');
+    expect(rows).toHaveLength(5);
+    rows.forEach((r: any, i: number) => {
+      expect(r.customer_id).toBe(truth[i].customer_id);
+      expect(r.email).toBe('XXXXX' + truth[i].email.slice(truth[i].email.indexOf('@')));
+      expect(r.card_number).toBe('XXXXX' + truth[i].card_number.slice(-4));
+      expect(r.email).not.toBe(truth[i].email);
+    });
+  });
+
+  it('the spec query without ORDER BY returns 5 masked rows', async () => {
+    const [rows] = await gw.sdk(analyst).query({ query: 'SELECT customer_id, email, card_number FROM shop.customers LIMIT 5', useLegacySql: false });
+    expect(rows).toHaveLength(5);
+    for (const r of rows) {
+      expect(r.email).toMatch(/^XXXXX@[^@]+$/);
+      expect(r.card_number).toMatch(/^XXXXX\d{4}$/);
+    }
+  });
+
+  it('masks at the scan: a predicate on the raw email value matches nothing', async () => {
+    const [first] = await raw('SELECT email FROM shop.customers WHERE customer_id = 1');
+    const [rows] = await gw.sdk(analyst).query({ query: 'SELECT customer_id FROM shop.customers WHERE email = @e', params: { e: first.email }, useLegacySql: false });
+    expect(rows).toHaveLength(0);
+    const [masked] = await gw.sdk(analyst).query({ query: 'SELECT count(*) AS n FROM shop.customers WHERE STARTS_WITH(email, "XXXXX@")', useLegacySql: false });
+    expect(masked[0].n).toBe(10_000);
+  });
+
+  it('applies SHA256 and DATE_YEAR_MASK', async () => {
+    const [rows] = await gw.sdk(analyst).query({ query: 'SELECT full_name, birth_date FROM shop.customers WHERE customer_id = 1', useLegacySql: false });
+    const [truth] = await raw('SELECT full_name, birth_date FROM shop.customers WHERE customer_id = 1');
+    const { createHash } = await import('node:crypto');
+    expect(rows[0].full_name).toBe(createHash('sha256').update(truth.full_name).digest('hex'));
+    expect(rows[0].birth_date.value).toBe(truth.birth_date.value.slice(0, 4) + '-01-01');
+  });
+
+  it('refuses ssn for an analyst with accessDenied naming the rule and column', async () => {
+    const e = await apiError(gw.sdk(analyst).query({ query: 'SELECT ssn FROM shop.customers LIMIT 5', useLegacySql: false }));
+    expect(e.code).toBe(403);
+    expect(e.errors?.[0].reason).toBe('accessDenied');
+    expect(e.message).toContain('analysts-deny-ssn');
+    expect(e.message).toContain('demo-project.shop.customers.ssn');
+  });
+
+  it('refuses ssn used only in a predicate, and SELECT * (whole row)', async () => {
+    for (const q of ['SELECT customer_id FROM shop.customers WHERE ssn LIKE "0%"', 'SELECT * FROM shop.customers LIMIT 1', 'SELECT TO_JSON_STRING(c) FROM shop.customers c LIMIT 1']) {
+      const e = await apiError(gw.sdk(analyst).query({ query: q, useLegacySql: false }));
+      expect(e.errors?.[0].reason, q).toBe('accessDenied');
+    }
+  });
+
+  it('masks inside whole-row values once the denied column is excluded', async () => {
+    const [rows] = await gw.sdk(analyst).query({ query: 'SELECT TO_JSON_STRING(c) AS j FROM (SELECT * EXCEPT (ssn) FROM shop.customers) AS c ORDER BY c.customer_id LIMIT 1', useLegacySql: false });
+    const [truth] = await raw('SELECT email FROM shop.customers WHERE customer_id = 1');
+    expect(rows[0].j).toContain('XXXXX@');
+    expect(rows[0].j).not.toContain(truth.email);
+  });
+
+  it('denies writes for an analyst', async () => {
+    const e = await apiError(gw.sdk(analyst).query({ query: 'DELETE FROM shop.orders WHERE order_id = 1', useLegacySql: false }));
+    expect(e.errors?.[0].reason).toBe('accessDenied');
+    expect(e.message).toContain('analysts-no-writes');
+  });
+
+  it('denies a principal no rule allows (default deny)', async () => {
+    const e = await apiError(gw.sdk(outsider).query({ query: 'SELECT order_id FROM shop.orders LIMIT 1', useLegacySql: false }));
+    expect(e.code).toBe(403);
+    expect(e.message).toContain('default deny');
+  });
+
+  it('shows support the email in the clear and the ssn as last four', async () => {
+    const [rows] = await gw.sdk(support).query({ query: 'SELECT email, ssn FROM shop.customers WHERE customer_id IN (1, 2) ORDER BY customer_id', useLegacySql: false });
+    const truth = await raw('SELECT email, ssn FROM shop.customers WHERE customer_id IN (1, 2) ORDER BY customer_id');
+    expect(rows.map((r: any) => r.email)).toEqual(truth.map((r) => r.email));
+    expect(rows.map((r: any) => r.ssn)).toEqual(truth.map((r) => 'XXXXX' + r.ssn.slice(-4)));
+  });
+
+  it('answers 401 to an expired, wrong-audience, foreign-signed or missing token', async () => {
+    const expired = await gw.token({ sub: 'agent-7', groups: ['analysts'] }, { ttlSec: -120 });
+    const wrongAud = await gw.token({ sub: 'agent-7', groups: ['analysts'] }, { audience: 'someone-else' });
+    const { privateKey } = await generateKeyPair('ES256');
+    const forged = await new SignJWT({ groups: ['analysts'] }).setProtectedHeader({ alg: 'ES256' }).setIssuer(gw.url).setAudience('bqgate')
+      .setSubject('agent-7').setIssuedAt().setExpirationTime('1h').sign(privateKey);
+    for (const t of [expired, wrongAud, forged]) {
+      const e = await apiError(gw.sdk(t).query({ query: 'SELECT 1', useLegacySql: false }));
+      expect(e.code).toBe(401);
+      expect(e.errors?.[0].reason).toBe('authError');
+    }
+    const r = await fetch(`${gw.url}/bigquery/v2/projects/demo-project/queries`, { method: 'POST', body: '{"query":"SELECT 1"}' });
+    expect(r.status).toBe(401);
+    expect((await r.json()).error.errors[0].reason).toBe('authError');
+  });
+
+  it('refuses unparseable SQL with invalidQuery', async () => {
+    const e = await apiError(gw.sdk(analyst).query({ query: 'SELEC customer_id FROM shop.customers', useLegacySql: false }));
+    expect(e.code).toBe(400);
+    expect(e.errors?.[0].reason).toBe('invalidQuery');
+  });
+
+  it("does not let a second principal read the first one's job", async () => {
+    const [job] = await gw.sdk(analyst).createQueryJob({ query: 'SELECT order_id FROM shop.orders LIMIT 3', useLegacySql: false });
+    const [rows] = await job.getQueryResults();
+    expect(rows).toHaveLength(3);
+    const other = await gw.token({ sub: 'agent-8', groups: ['analysts'] });
+    const stolen = gw.sdk(other).job(job.id!, { location: 'US' });
+    const e1 = await apiError(stolen.getQueryResults());
+    expect(e1.code).toBe(404);
+    expect(e1.errors?.[0].reason).toBe('notFound');
+    const e2 = await apiError(stolen.getMetadata());
+    expect(e2.code).toBe(404);
+    const [mine] = await gw.sdk(other).getJobs();
+    expect(mine.map((j) => j.id)).not.toContain(job.id);
+    const [theirs] = await gw.sdk(analyst).getJobs();
+    expect(theirs.map((j) => j.id)).toContain(job.id);
+  });
+
+  it('pages a multi-page result correctly (pageToken)', async () => {
+    const sql = 'SELECT order_id FROM shop.orders WHERE order_id <= 2500 ORDER BY order_id';
+    const [all] = await gw.sdk(analyst).query({ query: sql, useLegacySql: false, maxResults: 700 });
+    expect(all.map((r: any) => r.order_id)).toEqual(Array.from({ length: 2500 }, (_, i) => i + 1));
+    const [job] = await gw.sdk(analyst).createQueryJob({ query: sql, useLegacySql: false });
+    const pages: number[][] = [];
+    let next: any = { maxResults: 1000, autoPaginate: false };
+    while (next) {
+      const [rows, nextQuery] = await job.getQueryResults(next);
+      pages.push(rows.map((r: any) => r.order_id));
+      next = nextQuery;
+    }
+    expect(pages.map((p) => p.length)).toEqual([1000, 1000, 500]);
+    expect(pages.flat()).toEqual(Array.from({ length: 2500 }, (_, i) => i + 1));
+  });
+
+  it('serves metadata only for tables the policy covers', async () => {
+    const [tables] = await gw.sdk(support).dataset('shop').getTables();
+    expect(tables.map((t) => t.id)).toEqual(['customers']);
+    const e = await apiError(gw.sdk(support).dataset('shop').table('orders').getMetadata());
+    expect(e.code).toBe(403);
+  });
+
+  it('masks tabledata.list for support (getRows)', async () => {
+    const [rows] = await gw.sdk(support).dataset('shop').table('customers').getRows({ maxResults: 3 });
+    expect(rows).toHaveLength(3);
+    for (const r of rows) expect(r.ssn).toMatch(/^XXXXX\d{4}$/);
+  });
+});
+
+describe('bq CLI through the gateway', () => {
+  it('queries with masked rows', async () => {
+    const r = await gw.bq(analyst, ['--format=json', 'query', '--nouse_legacy_sql', 'SELECT customer_id, email, card_number FROM shop.customers ORDER BY customer_id LIMIT 5']);
+    expect(r.code).toBe(0);
+    const rows = JSON.parse(r.stdout.slice(r.stdout.indexOf('[')));
+    expect(rows).toHaveLength(5);
+    for (const row of rows) {
+      expect(row.email).toMatch(/^XXXXX@/);
+      expect(row.card_number).toMatch(/^XXXXX\d{4}$/);
+    }
+  });
+
+  it('prints the refusal for ssn and exits non-zero', async () => {
+    const r = await gw.bq(analyst, ['query', '--nouse_legacy_sql', 'SELECT ssn FROM shop.customers LIMIT 5']);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout + r.stderr).toContain('Access Denied');
+    expect(r.stdout + r.stderr).toContain('analysts-deny-ssn');
+  });
+
+  it('refuses legacy SQL with a hint', async () => {
+    const r = await gw.bq(analyst, ['query', 'SELECT 1']);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout + r.stderr).toContain('--nouse_legacy_sql');
+  });
+
+  it('pages with small pages (--max_rows_per_request) and reads tables with head', async () => {
+    const q = await gw.bq(analyst, ['--format=json', '--max_rows_per_request=3', 'query', '--nouse_legacy_sql', '--max_rows=10', 'SELECT order_id FROM shop.orders ORDER BY order_id LIMIT 10']);
+    expect(q.code).toBe(0);
+    expect(JSON.parse(q.stdout.slice(q.stdout.indexOf('['))).map((r: any) => Number(r.order_id))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const h = await gw.bq(analyst, ['--format=json', 'head', '-n', '4', 'shop.orders']);
+    expect(h.code).toBe(0);
+    expect(JSON.parse(h.stdout.slice(h.stdout.indexOf('[')))).toHaveLength(4);
+  });
+
+  it('gets 401 with an expired token', async () => {
+    const expired = await gw.token({ sub: 'agent-7', groups: ['analysts'] }, { ttlSec: -120 });
+    const r = await gw.bq(expired, ['ls']);
+    expect(r.code).not.toBe(0);
+  });
+});
+
+describe('audit', () => {
+  it('left a record for every request above, with decision and rules', () => {
+    const store = new Store(gw.dataDir);
+    try {
+      const events = store.events({ limit: 10_000 });
+      const agent = events.filter((e) => e.principal === 'agent-7');
+      expect(agent.every((e) => e.status !== null && e.durationMs !== undefined)).toBe(true);
+      expect(agent.some((e) => e.actor === 'reporting-bot')).toBe(true);
+      const denied = agent.find((e) => e.sql === 'SELECT ssn FROM shop.customers LIMIT 5' && e.decision === 'deny');
+      expect(denied?.matchedRules).toContain('analysts-deny-ssn');
+      expect(denied?.status).toBe(403);
+      const allowed = agent.find((e) => e.operation === 'jobs.query' && e.sql?.startsWith('SELECT customer_id, email, card_number') && e.status === 200);
+      expect(allowed?.decision).toBe('allow');
+      expect(allowed?.matchedRules).toEqual(expect.arrayContaining(['analysts-read-shop', 'analysts-mask-pii']));
+      expect(allowed?.rowsReturned).toBe(5);
+      expect(allowed?.upstreamSql).toContain("CONCAT('XXXXX'");
+      expect(events.filter((e) => e.principal === '(unauthenticated)' && e.status === 401).length).toBeGreaterThanOrEqual(5);
+      expect(events.some((e) => e.principal === 'support-1' && e.operation === 'tabledata.list')).toBe(true);
+      expect(events.some((e) => e.errorReason === 'invalidQuery')).toBe(true);
+      expect(store.sessions().some((s) => s.principal === 'agent-7' && s.denied > 0)).toBe(true);
+    } finally { store.close(); }
+  });
+});

@@ -1,0 +1,96 @@
+/**
+ * Test harness: a real gateway process (`bin/bqgate.js serve`, with its embedded emulator and the
+ * ZetaSQL server) on free loopback ports and a fresh data directory; tokens from the same local
+ * development issuer; clients for the real SDK and the real `bq` CLI.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createServer } from 'node:net';
+import { promisify } from 'node:util';
+import { BigQuery } from '@google-cloud/bigquery';
+import { OAuth2Client } from 'google-auth-library';
+import { loadDevIssuer, type TokenClaims } from '../../src/auth/dev-issuer.ts';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const execFileP = promisify(execFile);
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); });
+  });
+}
+
+/** Environment that keeps Google client libraries off the network (no metadata server probe). */
+export const OFFLINE_ENV = { METADATA_SERVER_DETECTION: 'none', GCE_METADATA_HOST: '127.0.0.1:1', GCE_METADATA_IP: '127.0.0.1:1' };
+Object.assign(process.env, OFFLINE_ENV);
+
+export interface TestGateway {
+  url: string;
+  emulatorUrl: string;
+  dataDir: string;
+  token(claims: TokenClaims, opts?: { ttlSec?: number; audience?: string }): Promise<string>;
+  sdk(token: string): BigQuery;
+  /** The emulator directly, for ground truth. */
+  emulatorSdk(): BigQuery;
+  bq(token: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  stop(): Promise<void>;
+}
+
+export async function startGateway(): Promise<TestGateway> {
+  const port = await freePort();
+  const emulatorPort = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'bqgate-test-'));
+  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'bin', 'bqgate.js'), 'serve'], {
+    cwd: ROOT,
+    env: { ...process.env, ...OFFLINE_ENV, BQGATE_PORT: String(port), BQGATE_EMULATOR_PORT: String(emulatorPort), BQGATE_DATA_DIR: dataDir, BQGATE_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  child.stdout!.on('data', (d) => { log += d; });
+  child.stderr!.on('data', (d) => { log += d; });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`gateway exited: ${log}`);
+    try { if ((await fetch(`${url}/readyz`)).ok) break; } catch { /* not yet */ }
+    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`gateway did not start: ${log}`); }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const issuer = await loadDevIssuer(dataDir, url);
+  const cloudsdk = join(dataDir, 'gcloud');
+  mkdirSync(cloudsdk, { recursive: true });
+  const sdkFor = (apiEndpoint: string, token: string) => {
+    const authClient = new OAuth2Client();
+    authClient.setCredentials({ access_token: token });
+    return new BigQuery({ projectId: 'demo-project', apiEndpoint, authClient, autoRetry: false });
+  };
+  return {
+    url,
+    emulatorUrl: `http://127.0.0.1:${emulatorPort}`,
+    dataDir,
+    token: (claims, opts) => issuer.sign(claims, opts),
+    sdk: (token) => sdkFor(url, token),
+    emulatorSdk: () => sdkFor(`http://127.0.0.1:${emulatorPort}`, 'emulator'),
+    async bq(token, args) {
+      try {
+        const r = await execFileP('bq', [`--api=${url}`, '--project_id=demo-project', `--oauth_access_token=${token}`, '--headless', ...args], {
+          env: { ...process.env, CLOUDSDK_CONFIG: cloudsdk, CLOUDSDK_CORE_DISABLE_USAGE_REPORTING: 'true', CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK: '1' },
+          timeout: 60_000,
+        });
+        return { code: 0, stdout: r.stdout, stderr: r.stderr };
+      } catch (err) {
+        const e = err as { code?: number; stdout?: string; stderr?: string };
+        return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+      }
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        await new Promise<void>((r) => { child.once('exit', () => r()); child.kill('SIGTERM'); setTimeout(() => child.kill('SIGKILL'), 5000).unref(); });
+      }
+    },
+  };
+}
