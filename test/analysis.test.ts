@@ -1,0 +1,180 @@
+/**
+ * sql/ + policy/ + rewrite/ against the real ZetaSQL server and a catalog read from the real
+ * emulator over HTTP.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolve } from 'node:path';
+import { Analyzer, ZetaSqlServer, qualify } from '../src/sql/index.ts';
+import { Catalog } from '../src/catalog/index.ts';
+import { Upstream } from '../src/upstream/index.ts';
+import { startEmulator, type RunningEmulator } from '../src/emulator/index.ts';
+import { loadPolicy, decide, MASK_PRIORITY, type Policy } from '../src/policy/index.ts';
+import { rewriteQuery } from '../src/rewrite/index.ts';
+import type { Principal } from '../src/auth/index.ts';
+
+let emu: RunningEmulator;
+let zeta: ZetaSqlServer;
+let analyzer: Analyzer;
+let policy: Policy;
+const ctx = { projectId: 'demo-project' };
+const analyst: Principal = { subject: 'a', groups: ['analysts'], issuer: 'i', claims: {} };
+
+beforeAll(async () => {
+  emu = await startEmulator({ fixturesDir: resolve('fixtures'), port: 0 });
+  zeta = new ZetaSqlServer();
+  await zeta.start();
+  analyzer = new Analyzer(zeta, new Catalog(new Upstream({ baseUrl: emu.url })));
+  policy = loadPolicy(resolve('policies'));
+});
+afterAll(async () => { await zeta?.stop(); await emu?.close(); });
+
+describe('analysis', () => {
+  it('resolves every spelling of a table to project.dataset.table', async () => {
+    for (const sql of [
+      'SELECT email FROM shop.customers',
+      'SELECT email FROM `demo-project.shop.customers`',
+      'SELECT email FROM `demo-project`.shop.customers',
+      'SELECT email FROM `shop.customers`',
+    ]) {
+      const a = await analyzer.analyze({ sql, ...ctx });
+      expect(a.tablesRead, sql).toEqual(['demo-project.shop.customers']);
+      expect(a.columnsRead, sql).toEqual([{ table: 'demo-project.shop.customers', column: 'email' }]);
+    }
+    const a = await analyzer.analyze({ sql: 'SELECT email FROM customers', ...ctx, defaultDataset: { datasetId: 'shop' } });
+    expect(a.tablesRead).toEqual(['demo-project.shop.customers']);
+  });
+
+  it('finds columns used only in predicates, joins, grouping and ordering; CTE names are not tables', async () => {
+    const a = await analyzer.analyze({
+      sql: `WITH big AS (SELECT customer_id, amount FROM shop.orders WHERE status = 'paid')
+            SELECT c.country, SUM(b.amount) FROM big b JOIN shop.customers c ON c.customer_id = b.customer_id
+            WHERE c.ssn IS NOT NULL GROUP BY c.country ORDER BY MAX(c.city)`, ...ctx,
+    });
+    expect(a.statementKind).toBe('SELECT');
+    expect(a.tablesRead).toEqual(['demo-project.shop.customers', 'demo-project.shop.orders']);
+    const cols = a.columnsRead.map((c) => `${c.table.split('.').pop()}.${c.column}`);
+    expect(cols).toEqual(expect.arrayContaining(['customers.ssn', 'customers.city', 'customers.country', 'customers.customer_id', 'orders.status', 'orders.amount']));
+    expect(cols).not.toContain('customers.email');
+  });
+
+  it('counts a whole-row reference as every column', async () => {
+    const a = await analyzer.analyze({ sql: 'SELECT TO_JSON_STRING(c) FROM shop.customers c', ...ctx });
+    expect(a.columnsRead.map((c) => c.column)).toContain('ssn');
+    expect(a.columnsRead).toHaveLength(12);
+  });
+
+  it('reports DML verbs and the table written', async () => {
+    const del = await analyzer.analyze({ sql: 'DELETE FROM `demo-project.shop.orders` WHERE order_id = 1', ...ctx });
+    expect(del.statementKind).toBe('DELETE');
+    expect(del.tablesWritten).toEqual(['demo-project.shop.orders']);
+    const upd = await analyzer.analyze({ sql: "UPDATE shop.orders SET status = 'x' WHERE order_id = 1", ...ctx });
+    expect(upd.statementKind).toBe('UPDATE');
+    const ins = await analyzer.analyze({ sql: 'INSERT INTO shop.orders (order_id) SELECT customer_id FROM shop.customers', ...ctx });
+    expect(ins.statementKind).toBe('INSERT');
+    expect(ins.tablesWritten).toEqual(['demo-project.shop.orders']);
+    expect(ins.tablesRead).toEqual(['demo-project.shop.customers']);
+  });
+
+  it('types named and positional parameters', async () => {
+    const n = await analyzer.analyze({ sql: 'SELECT order_id FROM shop.orders WHERE customer_id = @cid', ...ctx, queryParameters: [{ name: 'cid', parameterType: { type: 'INT64' } }] });
+    expect(n.columnsRead.map((c) => c.column)).toEqual(['customer_id', 'order_id']);
+    await expect(analyzer.analyze({ sql: 'SELECT order_id FROM shop.orders WHERE customer_id = ?', ...ctx, queryParameters: [{ parameterType: { type: 'INT64' } }] })).resolves.toBeTruthy();
+  });
+
+  it('refuses what it cannot analyze with invalidQuery, and missing tables with notFound', async () => {
+    await expect(analyzer.analyze({ sql: 'SELEC 1', ...ctx })).rejects.toMatchObject({ reason: 'invalidQuery' });
+    await expect(analyzer.analyze({ sql: 'SELECT nope FROM shop.orders', ...ctx })).rejects.toMatchObject({ reason: 'invalidQuery' });
+    await expect(analyzer.analyze({ sql: 'SELECT * FROM shop.nope', ...ctx })).rejects.toMatchObject({ reason: 'notFound' });
+    await expect(analyzer.analyze({ sql: 'SELECT * FROM `demo-project.shop.events_*`', ...ctx })).rejects.toMatchObject({ reason: 'invalidQuery' });
+    await expect(analyzer.analyze({ sql: 'SELECT 1; SELECT 2', ...ctx })).rejects.toMatchObject({ reason: 'invalidQuery' });
+    expect(() => qualify(['customers'], ctx)).toThrow(/missing dataset/);
+  });
+});
+
+describe('ZetaSQL supervision', () => {
+  it('refuses while the server is down and recovers after a restart', async () => {
+    const before = zeta.status();
+    process.kill(zeta.pid!, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 20));
+    const during = await analyzer.analyze({ sql: 'SELECT order_id FROM shop.orders', ...ctx }).then(() => 'ok', (e) => e.reason);
+    expect(['backendError', 'ok']).toContain(during);
+    await zeta.whenReady();
+    expect(zeta.status().generation).toBeGreaterThan(before.generation);
+    expect(zeta.status().restarts).toBe(before.restarts + 1);
+    const a = await analyzer.analyze({ sql: 'SELECT order_id FROM shop.orders', ...ctx });
+    expect(a.tablesRead).toEqual(['demo-project.shop.orders']);
+  });
+});
+
+describe('policy', () => {
+  const a = (over: Record<string, unknown>) => ({
+    statementKind: 'SELECT', tablesRead: ['demo-project.shop.customers'], tablesWritten: [] as string[],
+    columnsRead: [{ table: 'demo-project.shop.customers', column: 'email' }],
+    tables: { 'demo-project.shop.customers': [{ name: 'email', type: 'STRING' }, { name: 'ssn', type: 'STRING' }, { name: 'city', type: 'STRING' }] },
+    ...over,
+  });
+
+  it('default deny, deny wins, masks for what is read', () => {
+    expect(decide(policy, { ...analyst, groups: [] }, a({})).effect).toBe('deny');
+    const d = decide(policy, analyst, a({}));
+    expect(d.effect).toBe('allow');
+    expect(d.masks['demo-project.shop.customers'].email.rule).toBe('EMAIL_MASK');
+    expect(d.deniedColumns['demo-project.shop.customers']).toEqual(['ssn']);
+    expect(d.masks['demo-project.shop.customers'].city).toBeUndefined();
+    const both = decide(policy, { ...analyst, groups: ['analysts', 'support'] }, a({ columnsRead: [{ table: 'demo-project.shop.customers', column: 'ssn' }] }));
+    expect(both.effect).toBe('deny');
+    expect(both.matchedRules).toContain('analysts-deny-ssn');
+  });
+
+  it('picks the mask by BigQuery hierarchy and honours expiry', () => {
+    const p: Policy = {
+      version: 't', rules: [
+        { id: 'allow', effect: 'allow', principals: '*', verbs: ['SELECT'], tables: ['*'] },
+        { id: 'm1', effect: 'mask', principals: '*', masks: [{ column: '*.*.*.email', rule: 'ALWAYS_NULL' }] },
+        { id: 'm2', effect: 'mask', principals: '*', masks: [{ column: 'demo-project.shop.customers.email', rule: 'SHA256' }], expires: '2000-01-01T00:00:00Z' },
+        { id: 'm3', effect: 'mask', principals: '*', masks: [{ column: 'demo-project.shop.customers.email', rule: 'LAST_FOUR_CHARACTERS' }] },
+      ],
+    };
+    const d = decide(p, analyst, a({}));
+    expect(d.masks['demo-project.shop.customers'].email).toEqual({ rule: 'LAST_FOUR_CHARACTERS', ruleId: 'm3' });
+    expect(MASK_PRIORITY.indexOf('LAST_FOUR_CHARACTERS')).toBeLessThan(MASK_PRIORITY.indexOf('ALWAYS_NULL'));
+  });
+
+  it('denies writes by verb', () => {
+    const d = decide(policy, analyst, a({ statementKind: 'DELETE', tablesRead: [], tablesWritten: ['demo-project.shop.orders'], columnsRead: [] }));
+    expect(d.effect).toBe('deny');
+    expect(d.reasons[0]).toContain('analysts-no-writes');
+  });
+});
+
+describe('rewrite', () => {
+  const run = async (sql: string) => {
+    const an = await analyzer.analyze({ sql, ...ctx });
+    const d = decide(policy, analyst, an);
+    return rewriteQuery(sql, an, d);
+  };
+
+  it('keeps explicit aliases and adds the implicit one', async () => {
+    const r1 = await run('SELECT c.email FROM shop.customers AS c');
+    expect(r1.sql).toMatch(/^SELECT c\.email FROM \(SELECT .* FROM `demo-project\.shop\.customers`\) AS c$/);
+    const r2 = await run('SELECT customers.email FROM shop.customers /* note */ WHERE customers.city = "x"');
+    expect(r2.sql).toContain(') AS `customers` /* note */ WHERE');
+    const r3 = await run('SELECT x.email FROM `demo-project.shop.customers` x JOIN shop.orders o ON o.customer_id = x.customer_id');
+    expect(r3.sql).toContain(') x JOIN shop.orders o');
+    expect(r3.governedTables).toEqual(['demo-project.shop.customers']);
+  });
+
+  it('leaves ungoverned tables alone and hides denied columns as NULL', async () => {
+    expect((await run('SELECT order_id FROM shop.orders')).sql).toBe('SELECT order_id FROM shop.orders');
+    const r = await run('SELECT city FROM shop.customers');
+    expect(r.sql).toContain('CAST(NULL AS STRING) AS `ssn`');
+    expect(r.sql).not.toMatch(/(SELECT|,) `ssn`(,| FROM)/);
+  });
+
+  it('rewrites every reference, including in subqueries, and the result re-analyzes', async () => {
+    const sql = 'SELECT email FROM shop.customers WHERE customer_id IN (SELECT customer_id FROM shop.customers WHERE email LIKE "%@gmail.com")';
+    const r = await run(sql);
+    expect(r.sql.match(/FROM `demo-project\.shop\.customers`/g)).toHaveLength(2);
+    await expect(analyzer.analyze({ sql: r.sql, ...ctx })).resolves.toBeTruthy();
+  });
+});
