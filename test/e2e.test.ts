@@ -180,6 +180,58 @@ describe('SDK through the gateway', () => {
   });
 });
 
+describe('REST details through the gateway', () => {
+  const SLOW_SQL = 'SELECT COUNT(DISTINCT MOD(x * 7919, 1000003)) AS n FROM UNNEST(GENERATE_ARRAY(1, 3000000)) AS x';
+  const call = async (token: string, method: string, path: string, body?: unknown) => {
+    const r = await fetch(`${gw.url}/bigquery/v2/projects/demo-project${path}`, { method, headers: { authorization: `Bearer ${token}` }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: r.status, body: await r.json() as any };
+  };
+
+  it('long-polls: jobs.query answers jobComplete:false at timeoutMs, getQueryResults waits for the result', async () => {
+    const q = await call(analyst, 'POST', '/queries', { query: SLOW_SQL, useLegacySql: false, timeoutMs: 1 });
+    expect(q.status).toBe(200);
+    expect(q.body.jobComplete).toBe(false);
+    const job = q.body.jobReference.jobId;
+    const r = await call(analyst, 'GET', `/queries/${job}?timeoutMs=10000`);
+    const done = r.body.jobComplete ? r : await call(analyst, 'GET', `/queries/${job}?timeoutMs=10000`);
+    expect(done.body.jobComplete).toBe(true);
+    expect(done.body.rows[0].f[0].v).toBe('1000003');
+  });
+
+  it('cancels the caller\'s own running job only', async () => {
+    const q = await call(analyst, 'POST', '/queries', { query: SLOW_SQL, useLegacySql: false, timeoutMs: 1 });
+    const job = q.body.jobReference.jobId;
+    const other = await gw.token({ sub: 'agent-9', groups: ['analysts'] });
+    expect((await call(other, 'POST', `/jobs/${job}/cancel`)).status).toBe(404);
+    const c = await call(analyst, 'POST', `/jobs/${job}/cancel`);
+    expect(c.status).toBe(200);
+    expect(c.body.job.status.state).toBe('DONE');
+    expect(c.body.job.configuration.query.query).toBe(SLOW_SQL);
+  });
+
+  it('runs a jobs.query retried with the same requestId once', async () => {
+    const body = { query: 'SELECT order_id FROM shop.orders ORDER BY order_id LIMIT 2', useLegacySql: false, requestId: 'req-1234' };
+    const a = await call(analyst, 'POST', '/queries', body);
+    const b = await call(analyst, 'POST', '/queries', body);
+    expect(a.body.jobReference.jobId).toBe(b.body.jobReference.jobId);
+    expect(b.body.rows).toHaveLength(2);
+  });
+
+  it('refuses non-query jobs and unknown methods with an envelope', async () => {
+    const ex = await call(analyst, 'POST', '/jobs', { configuration: { extract: { sourceTable: { projectId: 'demo-project', datasetId: 'shop', tableId: 'customers' } } } });
+    expect(ex.status).toBe(403);
+    expect(ex.body.error.errors[0].reason).toBe('accessDenied');
+    const nf = await call(analyst, 'DELETE', '/datasets/shop');
+    expect(nf.status).toBe(404);
+    expect(nf.body.error.errors[0].reason).toBe('notFound');
+  });
+
+  it('refuses a table-less query from a principal with no allow rules', async () => {
+    const r = await call(outsider, 'POST', '/queries', { query: 'SELECT 1', useLegacySql: false });
+    expect(r.status).toBe(403);
+  });
+});
+
 describe('bq CLI through the gateway', () => {
   it('queries with masked rows', async () => {
     const r = await gw.bq(analyst, ['--format=json', 'query', '--nouse_legacy_sql', 'SELECT customer_id, email, card_number FROM shop.customers ORDER BY customer_id LIMIT 5']);

@@ -142,6 +142,9 @@ export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalys
     ...a.tablesWritten.map((t) => [verb, t] as [string, string]),
   ];
   if (verb !== 'SELECT' && a.tablesWritten.length === 0) targets.push([verb, '*']);
+  if (targets.length === 0 && !rules.some((r) => r.effect === 'allow')) {
+    return deny(undefined, `Access Denied: no bqgate policy rule allows ${who(principal)} to run queries (default deny). This principal has no allow rules.`);
+  }
   for (const [v, table] of targets) {
     const denial = rules.find((r) => r.effect === 'deny' && verbRule(r, v) && (table === '*' || anyGlob(r.tables, table)) && (r.verbs || r.tables));
     if (denial) return deny(denial.id, `Access Denied: bqgate rule ${denial.id} denies ${v} on ${table === '*' ? 'any table' : table} to ${who(principal)}.${denial.description ? ` ${denial.description}` : ''}`);
