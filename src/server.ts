@@ -11,7 +11,7 @@ import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { createAuthenticator, type Principal } from './auth/index.js';
 import { loadDevIssuer } from './auth/dev-issuer.js';
-import { ROUTES, BigQueryError, asBigQueryError, discoveryDocument, type ApiRequest, type Operation } from './bigquery/index.js';
+import { ROUTES, BigQueryError, asBigQueryError, installBigQueryHttp, sendError, fromPageToken, type ApiRequest, type Operation } from './bigquery/index.js';
 import { Catalog } from './catalog/index.js';
 import { Analyzer, ZetaSqlServer, type QueryAnalysis } from './sql/index.js';
 import { loadPolicy, decide, canSeeTable, canSeeDataset, type Decision, type Policy } from './policy/index.js';
@@ -57,28 +57,8 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
 
   // ── HTTP ──────────────────────────────────────────────────────────────────
   const app = Fastify({ logger: { level: cfg.logLevel }, bodyLimit: 10 * 1024 * 1024, genReqId: () => randomUUID() });
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
-    const text = String(body ?? '');
-    if (!text.trim()) return done(null, {});
-    try { done(null, JSON.parse(text)); } catch { done(new BigQueryError('invalid', 'Request body is not valid JSON'), undefined); }
-  });
-  const sendError = (reply: FastifyReply, e: BigQueryError) => {
-    if (e.reason === 'authError') reply.header('www-authenticate', 'Bearer realm="bqgate", error="invalid_token"');
-    return reply.code(e.httpStatus).type('application/json; charset=UTF-8').send(e.toEnvelope());
-  };
-  app.setErrorHandler((err, req, reply) => {
-    const e = asBigQueryError(err);
-    if (e.reason === 'internalError') req.log.error({ err }, 'unhandled error');
-    return sendError(reply, e);
-  });
-  app.setNotFoundHandler((req, reply) => sendError(reply, new BigQueryError('notFound', `Not found: ${req.method} ${req.url.split('?')[0]} is not a BigQuery v2 method bqgate serves`)));
+  installBigQueryHttp(app, 'bqgate');
 
-  app.get('/$discovery/rest', async (_req, reply) => {
-    const doc = discoveryDocument();
-    if (!doc) throw new BigQueryError('notFound', 'No BigQuery discovery document on this machine; set BQGATE_DISCOVERY_FILE or pass bq --discovery_file');
-    return reply.type('application/json; charset=UTF-8').send(doc);
-  });
   app.get('/.well-known/jwks.json', async () => dev?.jwks ?? { keys: [] });
   app.get('/.well-known/openid-configuration', async () => ({ issuer, jwks_uri: `${issuer}/.well-known/jwks.json`, id_token_signing_alg_values_supported: ['ES256'] }));
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -263,7 +243,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
         return { body: r, audit: { ...decisionAudit(decision, ''), rowsReturned: r.rows?.length ?? 0 } };
       }
       // Masked read: the same rows, through the masking projection, in storage order.
-      const start = q.pageToken ? Number(Buffer.from(q.pageToken, 'base64url').toString().replace(/^row:/, '')) : Number(q.startIndex ?? 0);
+      const start = fromPageToken(q.pageToken) ?? Number(q.startIndex ?? 0);
       const max = Math.min(Number(q.maxResults ?? 10_000), 100_000);
       const sql = `${governedProjection(table, analysis, decision, columns)} LIMIT ${max} OFFSET ${start}`;
       const r = await upstream.ok('POST', `/projects/${enc(projectId!)}/queries`, { body: { query: sql, useLegacySql: false, timeoutMs: cfg.defaultWaitMs, formatOptions: { useInt64Timestamp: q['formatOptions.useInt64Timestamp'] === 'true' } } });

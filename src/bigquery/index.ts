@@ -5,6 +5,7 @@
  */
 export { BigQueryError, envelope, asBigQueryError, type Reason } from './errors.js';
 export { discoveryDocument } from './discovery.js';
+export { installBigQueryHttp, sendError, pageToken, fromPageToken } from './http.js';
 
 export type Operation =
   | 'jobs.query' | 'jobs.getQueryResults' | 'jobs.insert' | 'jobs.get' | 'jobs.cancel' | 'jobs.list'

@@ -5,6 +5,7 @@
  * and only reshapes: the response `kind` of the method the client called, the job's original SQL
  * in job resources (not the rewritten one), and the row count the audit records.
  */
+import { pageToken } from '../bigquery/http.js';
 
 /** A jobs.query or getQueryResults page for the client; `rows` counts the rows in this page. */
 export function deliverPage(body: any, kind: 'bigquery#queryResponse' | 'bigquery#getQueryResultsResponse'): { body: any; rows: number } {
@@ -26,6 +27,6 @@ export function deliverJob(job: any, originalSql: string | undefined): any {
 /** A tabledata.list page built from a query page (masked reads of a table). */
 export function tableDataFromQuery(body: any, totalRows: string | undefined, nextStart: number | undefined): any {
   const out: Record<string, unknown> = { kind: 'bigquery#tableDataList', totalRows: totalRows ?? body.totalRows, rows: body.rows ?? [] };
-  if (nextStart !== undefined) out.pageToken = Buffer.from(`row:${nextStart}`).toString('base64url');
+  if (nextStart !== undefined) out.pageToken = pageToken(nextStart);
   return out;
 }

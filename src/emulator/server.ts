@@ -8,8 +8,8 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import { BigQueryError, asBigQueryError } from '../bigquery/errors.js';
-import { discoveryDocument } from '../bigquery/discovery.js';
+import { BigQueryError } from '../bigquery/errors.js';
+import { installBigQueryHttp, pageToken, fromPageToken } from '../bigquery/http.js';
 import { encodeRow, type BqField } from './encode.js';
 import { Engine, statementType, type RunResult, type QueryParameter, type TableMeta } from './engine.js';
 
@@ -33,13 +33,6 @@ interface Job {
 type Q = Record<string, string | undefined>;
 type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Q; Body: any }>;
 
-const pageToken = (n: number) => Buffer.from(`row:${n}`).toString('base64url');
-const fromPageToken = (t?: string) => {
-  if (!t) return undefined;
-  const m = Buffer.from(t, 'base64url').toString().match(/^row:(\d+)$/);
-  if (!m) throw new BigQueryError('invalid', `Invalid page token: ${t}`);
-  return Number(m[1]);
-};
 const int64Ts = (q: Q, body?: any) => q['formatOptions.useInt64Timestamp'] === 'true' || body?.formatOptions?.useInt64Timestamp === true;
 
 /** Builds the emulator's fastify app over an opened Engine. */
@@ -47,26 +40,8 @@ export function buildEmulatorApp(engine: Engine, opts: { logger?: boolean } = {}
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 10 * 1024 * 1024 });
   const jobs = new Map<string, Job>();
 
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
-    const text = String(body ?? '');
-    if (!text.trim()) return done(null, {});
-    try { done(null, JSON.parse(text)); } catch { done(new BigQueryError('invalid', 'Request body is not valid JSON'), undefined); }
-  });
-  app.setErrorHandler((err, _req, reply) => {
-    const e = asBigQueryError(err);
-    reply.code(e.httpStatus).type('application/json; charset=UTF-8').send(e.toEnvelope());
-  });
-  app.setNotFoundHandler((req, reply) => {
-    const e = new BigQueryError('notFound', `Not found: ${req.method} ${req.url.split('?')[0]} is not a BigQuery v2 method the emulator serves`);
-    reply.code(404).type('application/json; charset=UTF-8').send(e.toEnvelope());
-  });
+  installBigQueryHttp(app, 'the emulator');
 
-  app.get('/$discovery/rest', async (_req, reply) => {
-    const doc = discoveryDocument();
-    if (!doc) throw new BigQueryError('notFound', 'No BigQuery discovery document on this machine; pass bq --discovery_file');
-    reply.type('application/json; charset=UTF-8').send(doc);
-  });
 
   const datasets = (p: string) => [...new Set(engine.listTables().filter((t) => t.projectId === p).map((t) => t.datasetId))];
   const projects = () => [...new Set(engine.listTables().map((t) => t.projectId))];
