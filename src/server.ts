@@ -14,7 +14,7 @@ import { loadDevIssuer } from './auth/dev-issuer.js';
 import { ROUTES, BigQueryError, asBigQueryError, installBigQueryHttp, sendError, fromPageToken, type ApiRequest, type Operation } from './bigquery/index.js';
 import { Catalog } from './catalog/index.js';
 import { Analyzer, ZetaSqlServer, type QueryAnalysis } from './sql/index.js';
-import { loadPolicy, decide, canSeeTable, canSeeDataset, type Decision, type Policy } from './policy/index.js';
+import { loadPolicy, decide, canSeeTable, canSeeDataset, canSeeProject, type Decision, type Policy } from './policy/index.js';
 import { rewriteQuery, governedProjection, isGoverned } from './rewrite/index.js';
 import { Upstream, upstreamError } from './upstream/index.js';
 import { deliverPage, deliverJob, tableDataFromQuery } from './deliver/index.js';
@@ -36,6 +36,8 @@ interface Outcome { status?: number; body: unknown; audit?: Partial<AuditFinish>
 interface Ctx { principal: Principal; req: ApiRequest }
 
 const enc = encodeURIComponent;
+/** How a job's owner is shown in `user_email`. */
+const owner = (c: Ctx) => c.principal.email ?? c.principal.subject;
 
 export async function createGateway(cfg: Config): Promise<Gateway> {
   // ── the parts ─────────────────────────────────────────────────────────────
@@ -191,23 +193,23 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       const checked = await check(c.principal, projectId, cfgIn.query);
       if (cfgIn.dryRun) {
         const r = await upstream.ok('POST', `/projects/${enc(projectId)}/jobs`, { body: { ...b, configuration: { ...cfgIn, query: { ...cfgIn.query, query: checked.sql } } } });
-        return { body: deliverJob(r, cfgIn.query.query), audit: decisionAudit(checked.decision, checked.sql) };
+        return { body: deliverJob(r, cfgIn.query.query, owner(c)), audit: decisionAudit(checked.decision, checked.sql) };
       }
       const jobId = String(b.jobReference?.jobId ?? `bqgate_${randomUUID().replace(/-/g, '')}`);
       const job = await insertJob(c, jobId, b.jobReference?.location, cfgIn.query.query, checked, pick(cfgIn.query, QUERY_KEYS), pick(cfgIn, ['labels', 'jobTimeoutMs']));
-      return { body: deliverJob(job, cfgIn.query.query), audit: { ...decisionAudit(checked.decision, checked.sql), jobId } };
+      return { body: deliverJob(job, cfgIn.query.query, owner(c)), audit: { ...decisionAudit(checked.decision, checked.sql), jobId } };
     },
 
     'jobs.get': async (c) => {
       const j = ownJob(c);
       const r = await upstream.ok('GET', `/projects/${enc(j.projectId)}/jobs/${enc(j.jobId)}`, { query: { location: c.req.query.location ?? j.location } });
-      return { body: deliverJob(r, j.query) };
+      return { body: deliverJob(r, j.query, owner(c)) };
     },
 
     'jobs.cancel': async (c) => {
       const j = ownJob(c);
       const r = await upstream.ok('POST', `/projects/${enc(j.projectId)}/jobs/${enc(j.jobId)}/cancel`, { query: { location: c.req.query.location ?? j.location } });
-      return { body: { ...r, job: deliverJob(r.job, j.query) } };
+      return { body: { ...r, job: deliverJob(r.job, j.query, owner(c)) } };
     },
 
     'jobs.list': async (c) => {
@@ -217,7 +219,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       const mine = store.listJobs(projectId, c.principal.issuer, c.principal.subject, max + 1, offset);
       const jobs = await Promise.all(mine.slice(0, max).map(async (j) => {
         const r = await upstream.call('GET', `/projects/${enc(projectId)}/jobs/${enc(j.jobId)}`, { query: { location: j.location } });
-        const job = r.status < 300 ? deliverJob(r.body, j.query) : { kind: 'bigquery#job', jobReference: { projectId, jobId: j.jobId, location: j.location }, status: { state: 'DONE' }, configuration: { query: { query: j.query } }, statistics: { creationTime: String(j.createdAt) } };
+        const job = r.status < 300 ? deliverJob(r.body, j.query, owner(c)) : { kind: 'bigquery#job', jobReference: { projectId, jobId: j.jobId, location: j.location }, status: { state: 'DONE' }, configuration: { query: { query: j.query } }, statistics: { creationTime: String(j.createdAt) } };
         return { ...job, state: job.status?.state ?? 'DONE', id: `${projectId}:${j.location}.${j.jobId}` };
       }));
       const body: Record<string, unknown> = { kind: 'bigquery#jobList', jobs };
@@ -284,7 +286,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
 
     'projects.list': async (c) => {
       const r = await upstream.ok('GET', '/projects', { query: pick(c.req.query, ['maxResults', 'pageToken']) });
-      const projects = (r.projects ?? []).filter((p: any) => canSeeDataset(policy, c.principal, p.projectReference?.projectId, '*'));
+      const projects = (r.projects ?? []).filter((p: any) => canSeeProject(policy, c.principal, p.projectReference?.projectId));
       return { body: { ...r, projects, totalItems: projects.length } };
     },
   };

@@ -266,6 +266,24 @@ describe('bq CLI through the gateway', () => {
     expect(JSON.parse(h.stdout.slice(h.stdout.indexOf('[')))).toHaveLength(4);
   });
 
+  it('dry-runs a query and lists only the caller\'s own jobs', async () => {
+    const d = await gw.bq(analyst, ['query', '--nouse_legacy_sql', '--dry_run', 'SELECT email FROM shop.customers']);
+    expect(d.code).toBe(0);
+    expect(d.stdout).toContain('Query successfully validated');
+    const denied = await gw.bq(analyst, ['query', '--nouse_legacy_sql', '--dry_run', 'SELECT ssn FROM shop.customers']);
+    expect(denied.code).not.toBe(0);
+    const fresh = await gw.token({ sub: 'agent-fresh', groups: ['analysts'] });
+    const ran = await gw.bq(fresh, ['--format=json', 'query', '--nouse_legacy_sql', 'SELECT 1 AS one']);
+    expect(ran.code).toBe(0);
+    const ls = await gw.bq(fresh, ['--format=json', 'ls', '-j']);
+    expect(ls.code).toBe(0);
+    const jobs = JSON.parse(ls.stdout.slice(ls.stdout.indexOf('[')));
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0].user_email).toBe('agent-fresh');
+    const projects = await gw.bq(fresh, ['--format=json', 'ls', '-p']);
+    expect(JSON.parse(projects.stdout.slice(projects.stdout.indexOf('['))).map((p: any) => p.projectReference.projectId)).toEqual(['demo-project']);
+  });
+
   it('gets 401 with an expired token', async () => {
     const expired = await gw.token({ sub: 'agent-7', groups: ['analysts'] }, { ttlSec: -120 });
     const r = await gw.bq(expired, ['ls']);

@@ -14,10 +14,14 @@ export function deliverPage(body: any, kind: 'bigquery#queryResponse' | 'bigquer
   return { body: out, rows: Array.isArray(out.rows) ? out.rows.length : 0 };
 }
 
-/** A job resource for the client: the caller's own SQL in `configuration.query.query`. */
-export function deliverJob(job: any, originalSql: string | undefined): any {
+/**
+ * A job resource for the client: the caller's own SQL in `configuration.query.query` and the
+ * owner (principal email, else subject) as `user_email`, not the gateway's upstream identity.
+ */
+export function deliverJob(job: any, originalSql: string | undefined, owner?: string): any {
   if (!job || typeof job !== 'object') return job;
   const out = { ...job };
+  if (owner !== undefined) out.user_email = owner;
   if (out.configuration?.query && originalSql !== undefined) {
     out.configuration = { ...out.configuration, query: { ...out.configuration.query, query: originalSql } };
   }

@@ -204,3 +204,8 @@ export function canSeeDataset(policy: Policy, principal: Principal, project: str
     return glob(p ?? '*', project) && glob(d ?? '*', dataset);
   })));
 }
+
+/** Whether some table of `project` could be visible to `principal` (projects.list). */
+export function canSeeProject(policy: Policy, principal: Principal, project: string, now = Date.now()): boolean {
+  return rulesFor(policy, principal, now).some((r) => r.effect === 'allow' && (!r.tables || r.tables.some((t) => t === '*' || glob(t.split('.')[0] ?? '*', project))));
+}
