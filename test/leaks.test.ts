@@ -1,0 +1,241 @@
+/**
+ * Leak attempts (DESIGN.md hazards) through the real SDK and `bq` against the demo data and policy.
+ * Each query must be refused, or answered with masked values only: every delivered cell is checked
+ * against the raw fixture values read straight from the emulator.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGateway, type TestGateway } from './helpers/gateway.ts';
+
+let gw: TestGateway;
+let analyst: string;
+let support: string;
+let raw: Array<{ customer_id: number; email: string; full_name: string; card_number: string; ssn: string; birth_date: string; phone: string }>;
+
+/** Strings whose appearance in a delivered cell is a leak, per principal. */
+let analystSecrets: Set<string>;
+let supportSecrets: Set<string>;
+let analystGrams: Set<string>;
+const phones = new Set<string>();
+
+beforeAll(async () => {
+  gw = await startGateway();
+  analyst = await gw.token({ sub: 'leak-analyst', groups: ['analysts'] });
+  support = await gw.token({ sub: 'leak-support', groups: ['support'] });
+  const [rows] = await gw.emulatorSdk().query({ query: 'SELECT customer_id, email, full_name, card_number, ssn, birth_date, phone FROM shop.customers', useLegacySql: false });
+  raw = rows.map((r: any) => ({ ...r, birth_date: r.birth_date.value }));
+  const rev = (s: string) => [...s].reverse().join('');
+  analystSecrets = new Set();
+  supportSecrets = new Set();
+  analystGrams = new Set();
+  for (const r of raw) {
+    for (const s of [r.email, rev(r.email), r.full_name, rev(r.full_name), r.card_number, rev(r.card_number), r.ssn, r.ssn.replace(/-/g, '')]) analystSecrets.add(s);
+    const local = r.email.split('@')[0];
+    if (local.length >= 6 && /[g-z_.]/.test(local)) { analystSecrets.add(local); analystSecrets.add(rev(local)); }
+    if (!r.birth_date.endsWith('-01-01')) analystSecrets.add(r.birth_date);
+    for (let i = 0; i + 8 <= 12; i++) analystGrams.add(r.card_number.slice(i, i + 8));
+    phones.add(r.phone.replace(/^\+/, ''));
+    for (const s of [r.card_number, rev(r.card_number), r.ssn, r.ssn.replace(/-/g, '')]) supportSecrets.add(s);
+  }
+}, 180_000);
+afterAll(async () => { await gw?.stop(); });
+
+/** Every string in a delivered value, flattened. */
+function strings(v: unknown, out: string[] = []): string[] {
+  if (v === null || v === undefined) return out;
+  if (typeof v === 'string') out.push(v);
+  else if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') out.push(String(v));
+  else if (Buffer.isBuffer(v)) out.push(v.toString('utf8'), v.toString('hex'));
+  else if (Array.isArray(v)) v.forEach((x) => strings(x, out));
+  else if (typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if (typeof o.value === 'string' && Object.keys(o).length <= 2) out.push(o.value);
+    else Object.values(o).forEach((x) => strings(x, out));
+  }
+  return out;
+}
+
+/**
+ * Raw values found in `text`: exact secrets as tokens or inside longer strings, secrets hidden in hex
+ * (TO_HEX), and for analysts any 8-digit window of a card number's first twelve digits (prefix leaks
+ * through SUBSTR/LEFT). Hashes (64 hex digits) and phone numbers (not protected) are not digit-scanned.
+ */
+function leaks(text: string, who: 'analyst' | 'support'): string[] {
+  const secrets = who === 'analyst' ? analystSecrets : supportSecrets;
+  const found = new Set<string>();
+  for (const s of secrets) if (s.length >= 9 && text.includes(s)) found.add(s);
+  for (const token of text.split(/[^A-Za-z0-9@._+-]+/).filter(Boolean)) {
+    if (secrets.has(token)) found.add(token);
+    if (/^([0-9a-f]{2})+$/.test(token) && token.length >= 16 && token.length !== 64) {
+      const decoded = Buffer.from(token, 'hex').toString('latin1');
+      for (const s of secrets) if (s.length >= 4 && decoded.includes(s)) found.add(`hex:${s}`);
+    }
+    if (who !== 'analyst' || /^[0-9a-f]{64}$/.test(token) || phones.has(token.replace(/^\+/, ''))) continue;
+    for (const m of token.matchAll(/\d{8,}/g)) {
+      for (let i = 0; i + 8 <= m[0].length; i++) if (analystGrams.has(m[0].slice(i, i + 8))) found.add(m[0]);
+    }
+  }
+  return [...found];
+}
+
+type Expect = 'refused' | 'masked' | 'empty' | 'zero';
+/**
+ * `emulatorGap`: valid GoogleSQL the DuckDB emulator cannot run yet (polyglot leaves PIVOT bodies,
+ * WITH OFFSET and APPROX_TOP_COUNT untranslated); there an upstream invalidQuery is accepted, but
+ * its message is still checked for leaks.
+ */
+interface Case { name: string; sql: string; expect: Expect; who?: 'analyst' | 'support'; emulatorGap?: boolean }
+
+const raw1 = () => raw.find((r) => r.customer_id === 1)!;
+
+const CASES: Array<Case | (() => Case)> = [
+  // whole rows, JSON, FORMAT
+  { name: 'TO_JSON_STRING of a row', sql: 'SELECT TO_JSON_STRING(c) FROM (SELECT * EXCEPT (ssn) FROM shop.customers) c LIMIT 50', expect: 'masked' },
+  { name: "FORMAT('%T') of a row", sql: "SELECT FORMAT('%T', c) FROM (SELECT * EXCEPT (ssn) FROM shop.customers) c LIMIT 50", expect: 'masked' },
+  { name: 'ARRAY_AGG of rows', sql: 'SELECT ARRAY_AGG(c) FROM (SELECT * EXCEPT (ssn) FROM shop.customers LIMIT 20) c', expect: 'masked' },
+  { name: 'row as struct', sql: 'SELECT c FROM (SELECT email, card_number, full_name FROM shop.customers) c LIMIT 50', expect: 'masked' },
+  { name: 'TO_JSON of a struct', sql: 'SELECT TO_JSON(STRUCT(email, full_name, card_number)) AS j FROM shop.customers LIMIT 50', expect: 'masked' },
+  { name: 'TO_JSON_STRING of the whole table row', sql: 'SELECT TO_JSON_STRING(c) FROM shop.customers c LIMIT 1', expect: 'refused' },
+  { name: "FORMAT('%t') of a row with ssn", sql: "SELECT FORMAT('%t', c) FROM shop.customers c LIMIT 1", expect: 'refused' },
+  { name: 'SELECT *', sql: 'SELECT * FROM shop.customers LIMIT 1', expect: 'refused' },
+  { name: 'SELECT * EXCEPT (ssn)', sql: 'SELECT * EXCEPT (ssn) FROM shop.customers LIMIT 50', expect: 'masked' },
+  { name: 'SELECT * REPLACE', sql: 'SELECT * EXCEPT (ssn) REPLACE (LOWER(email) AS email) FROM shop.customers LIMIT 50', expect: 'masked' },
+  { name: 'qualified star', sql: 'SELECT c.* EXCEPT (ssn), o.amount FROM shop.customers c JOIN shop.orders o USING (customer_id) LIMIT 50', expect: 'masked' },
+  // CTEs and subqueries
+  { name: 'CTE', sql: 'WITH x AS (SELECT email FROM shop.customers) SELECT * FROM x LIMIT 50', expect: 'masked' },
+  { name: 'chained CTEs with renames', sql: 'WITH x AS (SELECT card_number AS n FROM shop.customers), y AS (SELECT n AS m FROM x) SELECT m FROM y LIMIT 50', expect: 'masked' },
+  { name: 'scalar subquery', sql: 'SELECT (SELECT email FROM shop.customers WHERE customer_id = 1) AS e', expect: 'masked' },
+  { name: 'correlated subquery', sql: 'SELECT o.order_id, (SELECT c.full_name FROM shop.customers c WHERE c.customer_id = o.customer_id) AS n FROM shop.orders o LIMIT 50', expect: 'masked' },
+  { name: 'derived tables', sql: 'SELECT * FROM (SELECT full_name FROM (SELECT full_name, email FROM shop.customers)) LIMIT 50', expect: 'masked' },
+  { name: 'IN subquery', sql: 'SELECT email FROM shop.customers WHERE customer_id IN (SELECT customer_id FROM shop.orders WHERE amount > 1000) LIMIT 50', expect: 'masked' },
+  { name: 'ssn in a subquery predicate', sql: 'SELECT order_id FROM shop.orders WHERE customer_id IN (SELECT customer_id FROM shop.customers WHERE ssn LIKE "1%")', expect: 'refused' },
+  { name: 'ssn in a CTE', sql: 'WITH s AS (SELECT ssn FROM shop.customers) SELECT COUNT(*) FROM s', expect: 'refused' },
+  // set operations
+  { name: 'UNION ALL', sql: "SELECT email FROM shop.customers UNION ALL SELECT 'x' LIMIT 50", expect: 'masked' },
+  { name: 'UNION DISTINCT of two masked columns', sql: 'SELECT email AS v FROM shop.customers UNION DISTINCT SELECT full_name FROM shop.customers LIMIT 50', expect: 'masked' },
+  { name: 'INTERSECT', sql: 'SELECT email FROM shop.customers INTERSECT DISTINCT SELECT email FROM shop.customers LIMIT 50', expect: 'masked' },
+  { name: 'EXCEPT DISTINCT', sql: "SELECT card_number FROM shop.customers EXCEPT DISTINCT SELECT 'nothing' LIMIT 50", expect: 'masked' },
+  { name: 'UNION ALL with ssn on one side', sql: 'SELECT email FROM shop.customers UNION ALL SELECT ssn FROM shop.customers', expect: 'refused' },
+  // JOIN USING and self joins
+  { name: 'JOIN USING a masked column', sql: 'SELECT email FROM shop.customers JOIN shop.customers c2 USING (email) LIMIT 50', expect: 'masked' },
+  { name: 'JOIN USING with a derived side', sql: 'SELECT * FROM shop.orders JOIN (SELECT customer_id, email FROM shop.customers) USING (customer_id) LIMIT 50', expect: 'masked' },
+  { name: 'self join', sql: 'SELECT a.email, b.card_number FROM shop.customers a JOIN shop.customers b ON a.customer_id = b.customer_id LIMIT 50', expect: 'masked' },
+  { name: 'join on ssn', sql: 'SELECT c.customer_id FROM shop.customers c JOIN shop.orders o ON c.ssn = CAST(o.order_id AS STRING) LIMIT 1', expect: 'refused' },
+  // UNNEST
+  { name: 'UNNEST of masked values', sql: 'SELECT e FROM shop.customers, UNNEST([email, card_number, full_name]) e LIMIT 60', expect: 'masked' },
+  { name: 'UNNEST WITH OFFSET of split email', sql: "SELECT STRING_AGG(ch, '' ORDER BY off) FROM shop.customers, UNNEST(SPLIT(email, '')) ch WITH OFFSET off WHERE customer_id = 1", expect: 'masked', emulatorGap: true },
+  { name: 'UNNEST of an aggregated array', sql: 'SELECT x FROM UNNEST((SELECT ARRAY_AGG(full_name) FROM shop.customers)) x LIMIT 50', expect: 'masked' },
+  { name: 'UNNEST of ssn', sql: 'SELECT x FROM UNNEST((SELECT ARRAY_AGG(ssn) FROM shop.customers)) x LIMIT 5', expect: 'refused' },
+  { name: 'correlated UNNEST of tags', sql: 'SELECT t, email FROM shop.customers, UNNEST(tags) t LIMIT 50', expect: 'masked' },
+  // PIVOT / UNPIVOT
+  { name: 'PIVOT', sql: "SELECT * FROM (SELECT country, email FROM shop.customers) PIVOT (ANY_VALUE(email) FOR country IN ('US', 'DE'))", expect: 'masked', emulatorGap: true },
+  { name: 'UNPIVOT', sql: 'SELECT * FROM (SELECT customer_id, email, card_number FROM shop.customers WHERE customer_id < 20) UNPIVOT (v FOR k IN (email, card_number))', expect: 'masked', emulatorGap: true },
+  // wildcard, time travel, INFORMATION_SCHEMA
+  { name: 'wildcard table over customers', sql: 'SELECT * FROM `demo-project.shop.customer*` LIMIT 5', expect: 'refused' },
+  { name: 'time travel on a masked table', sql: 'SELECT email FROM shop.customers FOR SYSTEM_TIME AS OF TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 HOUR) LIMIT 5', expect: 'refused' },
+  { name: 'INFORMATION_SCHEMA', sql: 'SELECT * FROM `demo-project.shop.INFORMATION_SCHEMA.COLUMNS`', expect: 'refused' },
+  // scripts, temp tables, DDL/DML, dynamic SQL, export
+  { name: 'script with a variable', sql: 'DECLARE x STRING; SET x = (SELECT ssn FROM shop.customers LIMIT 1); SELECT x;', expect: 'refused' },
+  { name: 'BEGIN…END block', sql: 'BEGIN SELECT email FROM shop.customers LIMIT 5; END', expect: 'refused' },
+  { name: 'temp table', sql: 'CREATE TEMP TABLE t AS SELECT email FROM shop.customers; SELECT * FROM t', expect: 'refused' },
+  { name: 'CTAS', sql: 'CREATE TABLE shop.leak AS SELECT ssn FROM shop.customers', expect: 'refused' },
+  { name: 'CTAS of masked columns', sql: 'CREATE TABLE shop.leak2 AS SELECT email FROM shop.customers', expect: 'refused' },
+  { name: 'EXPORT DATA', sql: "EXPORT DATA OPTIONS (uri = 'gs://bucket/leak-*.csv', format = 'CSV') AS SELECT email FROM shop.customers", expect: 'refused' },
+  { name: 'EXECUTE IMMEDIATE', sql: "EXECUTE IMMEDIATE 'SELECT ssn FROM shop.customers'", expect: 'refused' },
+  { name: 'INSERT … SELECT', sql: 'INSERT INTO shop.orders (order_id) SELECT customer_id FROM shop.customers', expect: 'refused' },
+  { name: 'UPDATE', sql: "UPDATE shop.customers SET email = 'x' WHERE TRUE", expect: 'refused' },
+  { name: 'MERGE', sql: 'MERGE shop.orders o USING shop.customers c ON o.customer_id = c.customer_id WHEN MATCHED THEN DELETE', expect: 'refused' },
+  { name: 'temp function', sql: 'CREATE TEMP FUNCTION f(x STRING) AS (x); SELECT f(ssn) FROM shop.customers', expect: 'refused' },
+  { name: 'JavaScript UDF', sql: 'CREATE TEMP FUNCTION f(x STRING) RETURNS STRING LANGUAGE js AS "return x;"; SELECT f(email) FROM shop.customers', expect: 'refused' },
+  { name: 'DROP TABLE', sql: 'DROP TABLE shop.orders', expect: 'refused' },
+  // predicates and aggregates as oracles on masked columns
+  () => ({ name: 'equality oracle on email', sql: `SELECT COUNT(*) AS n FROM shop.customers WHERE email = '${raw1().email}'`, expect: 'zero' }),
+  () => ({ name: 'equality oracle on full_name', sql: `SELECT COUNT(*) AS n FROM shop.customers WHERE full_name = '${raw1().full_name.replace(/'/g, "\\'")}'`, expect: 'zero' }),
+  () => ({ name: 'prefix oracle on card_number', sql: `SELECT customer_id FROM shop.customers WHERE STARTS_WITH(card_number, '${raw1().card_number.slice(0, 4)}')`, expect: 'empty' }),
+  () => ({ name: 'LIKE oracle on email', sql: `SELECT customer_id FROM shop.customers WHERE email LIKE '${raw1().email.split('@')[0]}%'`, expect: 'empty' }),
+  () => ({ name: 'date oracle on birth_date', sql: `SELECT customer_id FROM shop.customers WHERE birth_date = DATE '${raw.find((r) => !r.birth_date.endsWith('-01-01'))!.birth_date}'`, expect: 'empty' }),
+  { name: 'MIN/MAX of masked columns', sql: 'SELECT MIN(email), MAX(email), MIN(full_name), MAX(card_number) FROM shop.customers', expect: 'masked' },
+  { name: 'STRING_AGG', sql: "SELECT STRING_AGG(card_number, ',' LIMIT 50) FROM shop.customers", expect: 'masked' },
+  { name: 'APPROX_TOP_COUNT', sql: 'SELECT APPROX_TOP_COUNT(email, 5) FROM shop.customers', expect: 'masked', emulatorGap: true },
+  { name: 'GROUP BY a masked column', sql: 'SELECT email, COUNT(*) FROM shop.customers GROUP BY email ORDER BY 2 DESC LIMIT 20', expect: 'masked' },
+  { name: 'ORDER BY ssn', sql: 'SELECT customer_id FROM shop.customers ORDER BY ssn LIMIT 5', expect: 'refused' },
+  { name: 'COUNT DISTINCT ssn', sql: 'SELECT COUNT(DISTINCT ssn) FROM shop.customers', expect: 'refused' },
+  { name: 'GROUP BY ssn', sql: 'SELECT customer_id FROM shop.customers GROUP BY customer_id, ssn LIMIT 1', expect: 'refused' },
+  { name: 'ssn in a CASE', sql: "SELECT IF(SUBSTR(ssn, 1, 1) = '0', 1, 0) FROM shop.customers LIMIT 1", expect: 'refused' },
+  { name: 'ssn in WHERE FALSE', sql: 'SELECT ssn FROM shop.customers WHERE FALSE', expect: 'refused' },
+  { name: 'QUALIFY over ssn', sql: 'SELECT customer_id FROM shop.customers WHERE TRUE QUALIFY ROW_NUMBER() OVER (PARTITION BY ssn) = 1', expect: 'refused' },
+  { name: 'window ordered by a masked column', sql: 'SELECT customer_id, email, ROW_NUMBER() OVER (ORDER BY email) FROM shop.customers LIMIT 50', expect: 'masked' },
+  // partial-mask defeats
+  { name: 'REVERSE', sql: 'SELECT REVERSE(card_number), REVERSE(email), REVERSE(full_name) FROM shop.customers LIMIT 50', expect: 'masked' },
+  { name: 'SUBSTR of a card number', sql: 'SELECT SUBSTR(card_number, 1, 12), LEFT(card_number, 6) FROM shop.customers LIMIT 50', expect: 'masked' },
+  { name: 'REGEXP_EXTRACT of the email user', sql: "SELECT REGEXP_EXTRACT(email, r'^([^@]+)') FROM shop.customers LIMIT 50", expect: 'masked' },
+  { name: 'SPLIT of the email', sql: "SELECT SPLIT(email, '@')[OFFSET(0)] FROM shop.customers LIMIT 50", expect: 'masked' },
+  { name: 'CONCAT of masked columns', sql: 'SELECT CONCAT(full_name, email, card_number) FROM shop.customers LIMIT 50', expect: 'masked' },
+  { name: 'TO_HEX of bytes', sql: 'SELECT TO_HEX(CAST(card_number AS BYTES)) FROM shop.customers LIMIT 50', expect: 'masked' },
+  { name: 'EXTRACT from a masked date', sql: 'SELECT EXTRACT(MONTH FROM birth_date) AS m, EXTRACT(DAY FROM birth_date) AS d FROM shop.customers LIMIT 50', expect: 'masked' },
+  // values echoed back in errors
+  { name: 'CAST error on a masked value', sql: 'SELECT CAST(email AS INT64) FROM shop.customers', expect: 'masked' },
+  { name: 'ERROR() with a masked value', sql: 'SELECT ERROR(card_number) FROM shop.customers', expect: 'masked' },
+  // support: sees email in clear, ssn and card as last four
+  { name: 'support ssn and card', sql: 'SELECT ssn, card_number FROM shop.customers LIMIT 50', expect: 'masked', who: 'support' },
+  { name: 'support REVERSE(ssn)', sql: 'SELECT REVERSE(ssn), SUBSTR(card_number, 1, 8) FROM shop.customers LIMIT 50', expect: 'masked', who: 'support' },
+  () => ({ name: 'support ssn oracle', sql: `SELECT COUNT(*) AS n FROM shop.customers WHERE ssn = '${raw1().ssn}'`, expect: 'zero', who: 'support' }),
+  { name: 'support on orders (not allowed)', sql: 'SELECT * FROM shop.orders LIMIT 1', expect: 'refused', who: 'support' },
+];
+
+/** The outcome of one case through the SDK: rows, or the error. */
+async function viaSdk(c: Case) {
+  const token = c.who === 'support' ? support : analyst;
+  try {
+    const [rows] = await gw.sdk(token).query({ query: c.sql, useLegacySql: false });
+    return { rows: rows as unknown[] };
+  } catch (err) {
+    return { error: err as { code?: number; message: string; errors?: Array<{ reason: string }> } };
+  }
+}
+
+function check(c: Case, out: { rows?: unknown[]; error?: { code?: number; message: string; errors?: Array<{ reason: string }> } }) {
+  const who = c.who ?? 'analyst';
+  if (out.error) {
+    expect(leaks(out.error.message, who), `${c.name}: error message leaks`).toEqual([]);
+    if (c.expect === 'refused') expect(['accessDenied', 'invalidQuery', 'notFound']).toContain(out.error.errors?.[0]?.reason);
+    else if (c.expect === 'masked' && /CAST|ERROR/.test(c.sql)) return; // an error is an acceptable answer there
+    else if (c.emulatorGap && out.error.errors?.[0]?.reason === 'invalidQuery') return;
+    else throw new Error(`${c.name}: expected ${c.expect}, got error ${out.error.message}`);
+    return;
+  }
+  expect(c.expect, `${c.name}: should have been refused`).not.toBe('refused');
+  const text = strings(out.rows).join('\n');
+  expect(leaks(text, who), `${c.name}: delivered raw values`).toEqual([]);
+  if (c.expect === 'empty') expect(out.rows).toHaveLength(0);
+  if (c.expect === 'zero') expect(strings(out.rows)).toEqual(['0']);
+  if (c.expect === 'masked') expect(out.rows!.length, `${c.name}: returned no rows to check`).toBeGreaterThan(0);
+}
+
+describe('leak attempts through the SDK', () => {
+  it.each(CASES.map((c, i) => [i, c] as const))('case %i', async (_i, mk) => {
+    const c = typeof mk === 'function' ? mk() : mk;
+    check(c, await viaSdk(c));
+  });
+
+  it('the leak oracle itself catches raw values', () => {
+    const r = raw1();
+    expect(leaks(`{"e":"${r.email}"}`, 'analyst')).not.toEqual([]);
+    expect(leaks(`x ${[...r.card_number].reverse().join('')} y`, 'analyst')).not.toEqual([]);
+    expect(leaks(r.card_number.slice(0, 12), 'analyst')).not.toEqual([]);
+    expect(leaks(r.ssn, 'support')).not.toEqual([]);
+    expect(leaks('XXXXX@gmail.com XXXXX4701', 'analyst')).toEqual([]);
+  });
+});
+
+describe('leak attempts through bq', () => {
+  const BQ_CASES = ['TO_JSON_STRING of a row', 'SELECT * EXCEPT (ssn)', 'chained CTEs with renames', 'UNION ALL', 'JOIN USING a masked column',
+    'UNNEST of masked values', 'script with a variable', 'wildcard table over customers', 'REVERSE', 'support ssn and card'];
+  it.each(BQ_CASES)('%s', async (name) => {
+    const c = CASES.map((mk) => (typeof mk === 'function' ? mk() : mk)).find((x) => x.name === name)!;
+    const r = await gw.bq(c.who === 'support' ? support : analyst, ['--format=json', 'query', '--nouse_legacy_sql', c.sql]);
+    const text = r.stdout + r.stderr;
+    expect(leaks(text, c.who ?? 'analyst'), c.name).toEqual([]);
+    if (c.expect === 'refused') expect(r.code, c.name).not.toBe(0);
+    else expect(r.code, `${c.name}: ${text}`).toBe(0);
+  });
+});
