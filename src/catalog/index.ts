@@ -1,7 +1,8 @@
 /**
  * `catalog/`: table names → schemas, from the upstream's tables.get with the gateway's credential,
- * cached for `ttlMs` (default 60 000 ms). BigQuery policy tags in the schema come through unchanged.
- * Throws BigQueryError(notFound) for a table the upstream does not have.
+ * cached for `ttlMs` (default 60 000 ms), and dataset table lists from tables.list (wildcard tables).
+ * BigQuery policy tags in the schema come through unchanged. Throws BigQueryError(notFound) for a
+ * table or dataset the upstream does not have.
  */
 import { BigQueryError } from '../bigquery/errors.js';
 import type { Upstream } from '../upstream/index.js';
@@ -9,6 +10,7 @@ import type { TableInfo, TableSource } from '../sql/index.js';
 
 export class Catalog implements TableSource {
   private cache = new Map<string, { at: number; info: Promise<TableInfo> }>();
+  private lists = new Map<string, { at: number; ids: Promise<string[]> }>();
 
   constructor(private readonly upstream: Upstream, private readonly ttlMs = 60_000) {}
 
@@ -20,6 +22,28 @@ export class Catalog implements TableSource {
     this.cache.set(fullName, { at: Date.now(), info });
     info.catch(() => this.cache.delete(fullName));
     return info;
+  }
+
+  /** Table ids of `project.dataset` (tables.list, every page), cached like schemas. */
+  listTables(projectId: string, datasetId: string): Promise<string[]> {
+    const key = `list:${projectId}.${datasetId}`;
+    const hit = this.lists.get(key);
+    if (hit && Date.now() - hit.at < this.ttlMs) return hit.ids;
+    const ids = (async () => {
+      const out: string[] = [];
+      let pageToken: string | undefined;
+      do {
+        const r = await this.upstream.call('GET', `/projects/${enc(projectId)}/datasets/${enc(datasetId)}/tables`, { query: { maxResults: '1000', pageToken } });
+        if (r.status === 404) throw new BigQueryError('notFound', `Not found: Dataset ${projectId}:${datasetId}`);
+        if (r.status >= 300) throw new BigQueryError('backendError', `Could not list the tables of ${projectId}.${datasetId} from the upstream (HTTP ${r.status}).`);
+        out.push(...(r.body.tables ?? []).map((t: any) => String(t.tableReference.tableId)));
+        pageToken = r.body.nextPageToken;
+      } while (pageToken);
+      return out;
+    })();
+    this.lists.set(key, { at: Date.now(), ids });
+    ids.catch(() => this.lists.delete(key));
+    return ids;
   }
 
   private async fetch(fullName: string): Promise<TableInfo> {

@@ -102,12 +102,12 @@ export class Engine {
 
   /** Runs one GoogleSQL statement; throws BigQueryError(invalidQuery | notFound) on failure. */
   async run(sql: string, ctx: RunContext): Promise<RunResult> {
-    const statements = toDuckDb(sql);
+    const project = ctx.defaultDataset?.projectId ?? ctx.projectId;
+    const statements = toDuckDb(sql, (path) => this.matchWildcard(path, project, ctx.defaultDataset?.datasetId));
     if (statements.length !== 1) throw new BigQueryError('invalidQuery', 'The emulator runs one statement per job; scripts are not supported.', { location: 'query' });
     const duck = statements[0];
     const con = await this.db.connect();
     try {
-      const project = ctx.defaultDataset?.projectId ?? ctx.projectId;
       if (this.hasCatalog(con, project)) {
         await con.run(ctx.defaultDataset ? `USE ${quote(project)}.${quote(ctx.defaultDataset.datasetId)}` : `USE ${quote(project)}`);
       }
@@ -131,6 +131,16 @@ export class Engine {
     } finally {
       con.closeSync();
     }
+  }
+
+  /** Tables a wildcard path (`[p.]d.prefix*`) matches, with their `_TABLE_SUFFIX`. */
+  private matchWildcard(path: string, project: string, dataset?: string): Array<[string, string, string, string]> {
+    const parts = path.split('.');
+    const prefix = parts.pop()!.replace(/\*$/, '');
+    const d = parts.pop() ?? dataset;
+    const p = parts.pop() ?? project;
+    return this.listTables().filter((t) => t.projectId === p && t.datasetId === d && t.tableId.startsWith(prefix))
+      .map((t) => [t.projectId, t.datasetId, t.tableId, t.tableId.slice(prefix.length)]);
   }
 
   private hasCatalog(_con: DuckDBConnection, project: string): boolean {

@@ -6,7 +6,10 @@
  * - a backticked path `` `p.d.t` `` is split into `` `p`.`d`.`t` `` so it reaches DuckDB as
  *   catalog.schema.table rather than one identifier with dots in it;
  * - query parameters `@name` become `$name` (DuckDB's named parameters); polyglot would otherwise
- *   read `@x` as an operator. Positional `?` passes through unchanged.
+ *   read `@x` as an operator. Positional `?` passes through unchanged;
+ * - a wildcard table `` `p.d.prefix*` `` becomes the UNION ALL BY NAME of the matching tables, each
+ *   with its `_TABLE_SUFFIX`, as BigQuery's wildcard tables behave (the pseudo-column is a real column
+ *   here, so `SELECT *` over a wildcard also returns it).
  *
  * Throws `BigQueryError('invalidQuery')` when polyglot cannot read the statement.
  */
@@ -14,6 +17,10 @@ import { transpile, Dialect } from '@polyglot-sql/sdk';
 import { BigQueryError } from '../bigquery/errors.js';
 
 const PARAM_PREFIX = 'bqgate_param__';
+const WILDCARD_PREFIX = 'bqgate_wildcard__';
+
+/** Resolves a wildcard path (`p.d.prefix*`, project/dataset optional) to DuckDB `[catalog, schema, table, suffix]` tuples. */
+export type WildcardResolver = (path: string) => Array<[string, string, string, string]>;
 
 /** Calls `visit(kind, start, end)` for every lexical span that is not plain code. */
 function scan(sql: string, visit: (kind: 'string' | 'comment' | 'backtick' | 'param', start: number, end: number) => void) {
@@ -52,13 +59,14 @@ function scan(sql: string, visit: (kind: 'string' | 'comment' | 'backtick' | 'pa
   }
 }
 
-/** Rewrites backticked dotted paths and `@params` so polyglot and DuckDB read them as BigQuery means. */
-export function prepareForPolyglot(sql: string): string {
+/** Rewrites backticked dotted paths, wildcard tables and `@params` so polyglot and DuckDB read them as BigQuery means. */
+export function prepareForPolyglot(sql: string, wildcards: string[] = []): string {
   const edits: Array<[number, number, string]> = [];
   scan(sql, (kind, s, e) => {
     if (kind === 'backtick') {
       const inner = sql.slice(s + 1, e - 1);
-      if (inner.includes('.')) edits.push([s, e, inner.split('.').map((p) => `\`${p}\``).join('.')]);
+      if (inner.endsWith('*')) { edits.push([s, e, WILDCARD_PREFIX + wildcards.length]); wildcards.push(inner); }
+      else if (inner.includes('.')) edits.push([s, e, inner.split('.').map((p) => `\`${p}\``).join('.')]);
     } else if (kind === 'param') {
       edits.push([s, e, PARAM_PREFIX + sql.slice(s + 1, e)]);
     }
@@ -68,9 +76,19 @@ export function prepareForPolyglot(sql: string): string {
   return out;
 }
 
+const dq = (s: string) => `"${s.replace(/"/g, '""')}"`;
+
 /** Translates one or more BigQuery statements to DuckDB statements. */
-export function toDuckDb(sql: string): string[] {
-  const r = transpile(prepareForPolyglot(sql), Dialect.BigQuery, Dialect.DuckDB);
+export function toDuckDb(sql: string, resolveWildcard?: WildcardResolver): string[] {
+  const wildcards: string[] = [];
+  const r = transpile(prepareForPolyglot(sql, wildcards), Dialect.BigQuery, Dialect.DuckDB);
   if (!r.success || !r.sql) throw new BigQueryError('invalidQuery', `Syntax error: ${r.error ?? 'cannot read the statement'}`, { location: 'query' });
-  return r.sql.map((s) => s.replace(new RegExp(`"?${PARAM_PREFIX}([A-Za-z0-9_]+)"?`, 'g'), '$$$1'));
+  const unions = wildcards.map((path) => {
+    const tables = resolveWildcard?.(path) ?? [];
+    if (!tables.length) throw new BigQueryError('notFound', `Not found: Table ${path} (no table matches the wildcard)`);
+    return '(' + tables.map(([c, d, t, suffix]) => `SELECT *, '${suffix.replace(/'/g, "''")}' AS _TABLE_SUFFIX FROM ${dq(c)}.${dq(d)}.${dq(t)}`).join(' UNION ALL BY NAME ') + ')';
+  });
+  return r.sql.map((s) => s
+    .replace(new RegExp(`"?${PARAM_PREFIX}([A-Za-z0-9_]+)"?`, 'g'), '$$$1')
+    .replace(new RegExp(`"?${WILDCARD_PREFIX}(\\d+)"?`, 'g'), (_m, i) => unions[Number(i)]));
 }

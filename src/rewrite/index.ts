@@ -43,6 +43,10 @@ export const isGoverned = (d: Decision, table: string) =>
 
 /** Rewrites `sql` (see the module comment). */
 export function rewriteQuery(sql: string, analysis: QueryAnalysis, decision: Decision): Rewrite {
+  const wild = analysis.scans.find((s) => s.members?.some((m) => isGoverned(decision, m)));
+  if (wild) {
+    throw new BigQueryError('accessDenied', `Access Denied: ${wild.table} reads ${wild.members!.find((m) => isGoverned(decision, m))}, which has masked or denied columns for you; masking through wildcard tables is not supported by bqgate yet. Query the tables by name.`);
+  }
   const governed = analysis.scans.filter((s) => isGoverned(decision, s.table));
   if (governed.length === 0) return { sql, governedTables: [] };
   if (analysis.statementKind !== 'SELECT') {

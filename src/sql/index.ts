@@ -17,6 +17,7 @@ import type { BqField } from '../emulator/encode.js';
 import { ZetaSqlServer, allStatementKinds } from './zetasql.js';
 import { fieldType, parameterType } from './types.js';
 import { dmlTarget, functionNames, outputColumns, statementKind, tableScans, type TableScan } from './walk.js';
+import { SUFFIX_COLUMN, unionSchema, wildcardFilters } from './wildcard.js';
 
 export { ZetaSqlServer } from './zetasql.js';
 export { typeSql } from './types.js';
@@ -31,6 +32,8 @@ export interface TableInfo {
 /** Where table schemas come from (the catalog stage). Throws BigQueryError(notFound) for a missing table. */
 export interface TableSource {
   getTable(fullName: string): Promise<TableInfo>;
+  /** Table ids of a dataset (for wildcard tables). */
+  listTables(projectId: string, datasetId: string): Promise<string[]>;
 }
 
 export interface QueryParameter {
@@ -63,8 +66,10 @@ export interface QueryAnalysis {
   outputColumns: string[];
   /** Functions called (ZetaSQL names). */
   functions: string[];
-  /** Schemas of the tables involved, by full name. */
+  /** Schemas of the tables involved, by full name (wildcard members included). */
   tables: Record<string, BqField[]>;
+  /** Wildcard tables used (`p.d.prefix*`) → the tables they read after `_TABLE_SUFFIX` narrowing. */
+  wildcards: Record<string, string[]>;
 }
 
 let cachedOptions: { generation: number; value: any } | undefined;
@@ -97,7 +102,19 @@ export class Analyzer {
     const spelled = new Map<string, { segments: string[]; full: string }>();
     for (const segs of names) spelled.set(segs.join('\u0000'), { segments: segs, full: qualify(segs, input) });
     const infos = new Map<string, TableInfo>();
-    for (const { full } of spelled.values()) if (!infos.has(full)) infos.set(full, await this.source.getTable(full));
+    const members = new Map<string, string[]>();
+    for (const { full } of spelled.values()) {
+      if (infos.has(full)) continue;
+      if (!full.endsWith('*')) { infos.set(full, await this.source.getTable(full)); continue; }
+      const [p, d, pattern] = full.split('.');
+      const prefix = pattern.slice(0, -1);
+      const ids = (await this.source.listTables(p, d)).filter((t) => t.startsWith(prefix)).sort();
+      if (!ids.length) throw new BigQueryError('notFound', `Not found: Table ${p}:${d}.${pattern} (no table matches the wildcard)`);
+      const member = await Promise.all(ids.map((t) => this.source.getTable(`${p}.${d}.${t}`)));
+      for (const m of member) infos.set(m.fullName, m);
+      members.set(full, member.map((m) => m.fullName));
+      infos.set(full, { fullName: full, schema: unionSchema(member.map((m) => m.schema)) });
+    }
 
     const catalogId = await this.registerCatalog([...spelled.values()], infos, lo);
     const options: Record<string, unknown> = {
@@ -122,17 +139,29 @@ export class Analyzer {
     if (!resolved) throw new BigQueryError('invalidQuery', 'bqgate could not analyze this statement (the analyzer returned nothing); it was not run.', { location: 'q' });
 
     const kind = statementKind(resolved);
-    const scans = tableScans(resolved);
+    const filters = wildcardFilters(resolved);
+    const scans = tableScans(resolved, (node, table) => {
+      const all = members.get(table);
+      if (!all) return undefined;
+      const tests = filters.get(node) ?? [];
+      const prefix = table.split('.')[2].slice(0, -1);
+      return all.filter((m) => tests.every((t) => t(m.split('.')[2].slice(prefix.length))));
+    });
     const target = dmlTarget(resolved);
     const read = new Map<string, Set<string>>();
     for (const s of scans) {
-      if (!read.has(s.table)) read.set(s.table, new Set());
-      for (const c of s.columns) read.get(s.table)!.add(c);
+      for (const t of s.members ?? [s.table]) {
+        if (!read.has(t)) read.set(t, new Set());
+        const has = s.members ? new Set(infos.get(t)!.schema.map((f) => f.name)) : undefined;
+        for (const c of s.columns) if (!has || has.has(c)) read.get(t)!.add(c);
+      }
     }
     const written = target ? [target] : [];
     if (target && kind === 'INSERT') read.delete(target); // an INSERT's target scan lists the columns written, not read
     const tables: Record<string, BqField[]> = {};
-    for (const [full, info] of infos) tables[full] = info.schema;
+    for (const [full, info] of infos) if (!full.endsWith('*')) tables[full] = info.schema;
+    const wildcards: Record<string, string[]> = {};
+    for (const s of scans) if (s.members) wildcards[s.table] = [...new Set([...(wildcards[s.table] ?? []), ...s.members])].sort();
     return {
       statementKind: kind,
       tablesRead: [...read.keys()].sort(),
@@ -142,6 +171,7 @@ export class Analyzer {
       outputColumns: outputColumns(resolved),
       functions: [...functionNames(resolved)].sort(),
       tables,
+      wildcards,
     };
   }
 
@@ -161,10 +191,9 @@ export class Analyzer {
       }
       const name = e.segments[e.segments.length - 1];
       if (cat.table.some((t: any) => t.name === name)) continue;
-      cat.table.push({
-        name, fullName: e.full, serializationId: String(serial++),
-        column: infos.get(e.full)!.schema.map((f) => ({ name: f.name, type: fieldType(f) })),
-      });
+      const columns = infos.get(e.full)!.schema.map((f) => ({ name: f.name, type: fieldType(f) }));
+      if (e.full.endsWith('*')) columns.push({ name: SUFFIX_COLUMN, type: { typeKind: 'TYPE_STRING' }, isPseudoColumn: true } as never);
+      cat.table.push({ name, fullName: e.full, serializationId: String(serial++), column: columns });
     }
     const r = await this.server.call('registerCatalog', { simpleCatalog: root });
     if (this.catalogs.size > 500) {
@@ -181,8 +210,8 @@ export class Analyzer {
 export function qualify(segments: string[], input: Pick<AnalyzeInput, 'projectId' | 'defaultDataset'>): string {
   const parts = segments.flatMap((s) => s.split('.'));
   const shown = parts.join('.');
-  if (parts.some((p) => p.includes('*'))) {
-    throw new BigQueryError('invalidQuery', `Wildcard table ${shown} is not supported by bqgate yet; name the tables explicitly (UNION ALL).`, { location: 'q' });
+  if (parts.slice(0, -1).some((p) => p.includes('*')) || (parts[parts.length - 1].indexOf('*') !== parts[parts.length - 1].length - 1 && parts[parts.length - 1].includes('*'))) {
+    throw new BigQueryError('invalidQuery', `Invalid wildcard table name ${shown}: only a trailing * in the table name is allowed.`, { location: 'q' });
   }
   if (parts.some((p) => p.toUpperCase() === 'INFORMATION_SCHEMA')) {
     throw new BigQueryError('invalidQuery', `INFORMATION_SCHEMA views (${shown}) are not supported by bqgate yet; use tables.get / tables.list instead.`, { location: 'q' });

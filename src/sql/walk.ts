@@ -17,6 +17,8 @@ export interface TableScan {
   end?: number;
   /** `FOR SYSTEM_TIME AS OF` is present. */
   timeTravel: boolean;
+  /** For a wildcard table: the tables it reads, after `_TABLE_SUFFIX` narrowing. */
+  members?: string[];
 }
 
 const STMT_VERBS: Record<string, string> = {
@@ -36,16 +38,19 @@ export function statementKind(resolvedStatement: Record<string, unknown>): strin
   return STMT_VERBS[key] ?? key.replace(/^resolved|StmtNode$/g, '').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
 }
 
-/** Every table scan anywhere in the tree, in document order. */
-export function tableScans(node: unknown, out: TableScan[] = []): TableScan[] {
-  if (Array.isArray(node)) { for (const n of node) tableScans(n, out); return out; }
+/** Every table scan anywhere in the tree, in document order; `members` (if given) expands wildcard scans. */
+export function tableScans(node: unknown, members?: (scanNode: object, table: string) => string[] | undefined, out: TableScan[] = []): TableScan[] {
+  if (Array.isArray(node)) { for (const n of node) tableScans(n, members, out); return out; }
   if (!node || typeof node !== 'object') return out;
   for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
     if (k === 'resolvedTableScanNode' && v && typeof v === 'object') {
       const s = v as any;
       const loc = s.parent?.parent?.parseLocationRange;
+      const table = s.table?.fullName ?? s.table?.name;
+      const m = members?.(s, table);
       out.push({
-        table: s.table?.fullName ?? s.table?.name,
+        table,
+        ...(m ? { members: m } : {}),
         columns: (s.parent?.columnList ?? []).map((c: any) => c.name),
         alias: s.alias ?? '',
         start: loc?.start !== undefined ? Number(loc.start) : undefined,
@@ -53,7 +58,7 @@ export function tableScans(node: unknown, out: TableScan[] = []): TableScan[] {
         timeTravel: !!s.forSystemTimeExpr,
       });
     }
-    tableScans(v, out);
+    tableScans(v, members, out);
   }
   return out;
 }
