@@ -98,6 +98,20 @@ describe('analysis', () => {
     await expect(analyzer.analyze({ sql: 'SELECT 1 FROM `shop.nothing_*`', ...ctx })).rejects.toMatchObject({ reason: 'notFound' });
   });
 
+  it('caches analyses per (SQL, parameters, default dataset) while the schemas are current', async () => {
+    const sql = 'SELECT order_id FROM shop.orders WHERE amount > 10';
+    const a1 = await analyzer.analyze({ sql, ...ctx });
+    const a2 = await analyzer.analyze({ sql, ...ctx });
+    expect(a2).toBe(a1);
+    const other = await analyzer.analyze({ sql, ...ctx, defaultDataset: { datasetId: 'shop' } });
+    expect(other).not.toBe(a1);
+    const shortLived = new Analyzer(zeta, new Catalog(new Upstream({ baseUrl: emu.url }), 0));
+    const b1 = await shortLived.analyze({ sql, ...ctx });
+    const b2 = await shortLived.analyze({ sql, ...ctx });
+    expect(b2).not.toBe(b1); // the catalog refetched the schema: the cached analysis is not trusted
+    expect(b2).toEqual(b1);
+  });
+
   it('refuses what it cannot analyze with invalidQuery, and missing tables with notFound', async () => {
     await expect(analyzer.analyze({ sql: 'SELEC 1', ...ctx })).rejects.toMatchObject({ reason: 'invalidQuery' });
     await expect(analyzer.analyze({ sql: 'SELECT nope FROM shop.orders', ...ctx })).rejects.toMatchObject({ reason: 'invalidQuery' });

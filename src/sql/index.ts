@@ -74,11 +74,45 @@ export interface QueryAnalysis {
 
 let cachedOptions: { generation: number; value: any } | undefined;
 
-/** The analyzer. One per gateway; safe for concurrent use. */
+interface CachedAnalysis { analysis: QueryAnalysis; infos: Map<string, TableInfo>; lists: Map<string, string[]> }
+
+/**
+ * The analyzer. One per gateway; safe for concurrent use. Analyses are cached by (SQL, parameter
+ * types, project, default dataset) and reused only while every table schema (and, for wildcards,
+ * every dataset listing) they were built from is still the catalog's current one — so a schema
+ * change upstream (the catalog's TTL) invalidates them.
+ */
 export class Analyzer {
   private catalogs = new Map<string, { id: string; generation: number }>();
+  private cache = new Map<string, CachedAnalysis>();
 
-  constructor(private readonly server: ZetaSqlServer, private readonly source: TableSource) {}
+  constructor(private readonly server: ZetaSqlServer, private readonly source: TableSource, private readonly cacheSize = 10_000) {}
+
+  /** Analyzes one statement, from the cache when still valid. See the module comment for the errors thrown. */
+  async analyze(input: AnalyzeInput): Promise<QueryAnalysis> {
+    const key = JSON.stringify([input.sql, input.projectId, input.defaultDataset ?? null, (input.queryParameters ?? []).map((p) => [p.name ?? null, p.parameterType])]);
+    const hit = this.cache.get(key);
+    if (hit && await this.stillValid(hit)) {
+      this.cache.delete(key); // LRU: move to the back
+      this.cache.set(key, hit);
+      return hit.analysis;
+    }
+    const infos = new Map<string, TableInfo>();
+    const lists = new Map<string, string[]>();
+    const analysis = await this.analyzeUncached(input, infos, lists);
+    this.cache.set(key, { analysis, infos, lists });
+    if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
+    return analysis;
+  }
+
+  private async stillValid(c: CachedAnalysis): Promise<boolean> {
+    for (const [full, info] of c.infos) if ((await this.source.getTable(full).catch(() => undefined)) !== info) return false;
+    for (const [pd, ids] of c.lists) {
+      const [p, d] = pd.split('.');
+      if ((await this.source.listTables(p, d).catch(() => undefined)) !== ids) return false;
+    }
+    return true;
+  }
 
   private async languageOptions(): Promise<any> {
     const gen = this.server.generation;
@@ -89,8 +123,7 @@ export class Analyzer {
     return value;
   }
 
-  /** Analyzes one statement. See the module comment for the errors thrown. */
-  async analyze(input: AnalyzeInput): Promise<QueryAnalysis> {
+  private async analyzeUncached(input: AnalyzeInput, fetched: Map<string, TableInfo>, lists: Map<string, string[]>): Promise<QueryAnalysis> {
     const lo = await this.languageOptions();
     let names: string[][];
     try {
@@ -105,13 +138,15 @@ export class Analyzer {
     const members = new Map<string, string[]>();
     for (const { full } of spelled.values()) {
       if (infos.has(full)) continue;
-      if (!full.endsWith('*')) { infos.set(full, await this.source.getTable(full)); continue; }
+      if (!full.endsWith('*')) { infos.set(full, await this.source.getTable(full)); fetched.set(full, infos.get(full)!); continue; }
       const [p, d, pattern] = full.split('.');
       const prefix = pattern.slice(0, -1);
-      const ids = (await this.source.listTables(p, d)).filter((t) => t.startsWith(prefix)).sort();
+      const listed = await this.source.listTables(p, d);
+      lists.set(`${p}.${d}`, listed);
+      const ids = listed.filter((t) => t.startsWith(prefix)).sort();
       if (!ids.length) throw new BigQueryError('notFound', `Not found: Table ${p}:${d}.${pattern} (no table matches the wildcard)`);
       const member = await Promise.all(ids.map((t) => this.source.getTable(`${p}.${d}.${t}`)));
-      for (const m of member) infos.set(m.fullName, m);
+      for (const m of member) { infos.set(m.fullName, m); fetched.set(m.fullName, m); }
       members.set(full, member.map((m) => m.fullName));
       infos.set(full, { fullName: full, schema: unionSchema(member.map((m) => m.schema)) });
     }
