@@ -208,3 +208,46 @@ describe('rewrite', () => {
     await expect(analyzer.analyze({ sql: r.sql, ...ctx })).resolves.toBeTruthy();
   });
 });
+
+describe('lineage', () => {
+  const short = (r: { table: string; column: string }) => `${r.table.split('.').pop()}.${r.column}`;
+  const lin = async (sql: string) => {
+    const a = await analyzer.analyze({ sql, ...ctx });
+    return {
+      out: Object.fromEntries(a.lineage.map((l) => [l.name, `${l.direct ? 'copy' : 'expr'}:${l.sources.map(short).join(',')}`])),
+      clauses: Object.fromEntries(Object.entries(a.columnsByClause).map(([k, v]) => [k, v!.map(short).join(',')])),
+    };
+  };
+
+  it('follows CTEs, renames, expressions, scalar subqueries and windows; splits columns by clause', async () => {
+    const r = await lin(`WITH w AS (SELECT customer_id AS cid, email FROM shop.customers)
+      SELECT UPPER(w.email) AS e, w.email AS raw_e, o.amount,
+             (SELECT MAX(city) FROM shop.customers c2 WHERE c2.customer_id = w.cid) AS mc,
+             SUM(o.amount) OVER (PARTITION BY w.email ORDER BY o.created_at) AS s
+      FROM w JOIN shop.orders o ON o.customer_id = w.cid WHERE o.status = 'paid' ORDER BY o.order_id`);
+    expect(r.out).toEqual({
+      e: 'expr:customers.email', raw_e: 'copy:customers.email', amount: 'copy:orders.amount',
+      mc: 'expr:customers.city,customers.customer_id', s: 'expr:orders.amount',
+    });
+    expect(r.clauses.where).toBe('customers.customer_id,orders.status');
+    expect(r.clauses.join).toBe('customers.customer_id,orders.customer_id');
+    expect(r.clauses.order_by).toBe('orders.order_id');
+    expect(r.clauses.window).toBe('customers.email,orders.created_at');
+  });
+
+  it('maps set operations, GROUP BY/HAVING, UNNEST WITH OFFSET, PIVOT, UNPIVOT, JOIN USING and whole rows', async () => {
+    const u = await lin("SELECT email, COUNT(*) n FROM shop.customers GROUP BY email HAVING MAX(city) > 'a' UNION ALL SELECT currency, 1 FROM shop.orders");
+    expect(u.out).toEqual({ email: 'copy:customers.email,orders.currency', n: 'expr:' });
+    expect(u.clauses).toMatchObject({ group_by: 'customers.email', having: 'customers.city' });
+    expect((await lin('SELECT t, off FROM shop.customers, UNNEST(tags) t WITH OFFSET off')).out).toEqual({ t: 'expr:customers.tags', off: 'expr:' });
+    expect((await lin("SELECT * FROM (SELECT country, email FROM shop.customers) PIVOT (ANY_VALUE(email) AS e FOR country IN ('US', 'DE'))")).out)
+      .toEqual({ e_US: 'expr:customers.country,customers.email', e_DE: 'expr:customers.country,customers.email' });
+    expect((await lin('SELECT * FROM (SELECT customer_id, email, city FROM shop.customers) UNPIVOT (v FOR k IN (email, city))')).out)
+      .toEqual({ customer_id: 'copy:customers.customer_id', v: 'copy:customers.city,customers.email', k: 'expr:' });
+    expect((await lin('SELECT * FROM shop.orders JOIN (SELECT customer_id, email FROM shop.customers) USING (customer_id)')).out)
+      .toMatchObject({ customer_id: 'copy:orders.customer_id', email: 'copy:customers.email' });
+    const whole = await lin('SELECT c FROM shop.customers c');
+    expect(whole.out.c.split(',')).toHaveLength(12);
+    expect(whole.out.c).toContain('customers.ssn');
+  });
+});

@@ -18,6 +18,9 @@ import { ZetaSqlServer, allStatementKinds } from './zetasql.js';
 import { fieldType, parameterType } from './types.js';
 import { dmlTarget, functionNames, outputColumns, statementKind, tableScans, type TableScan } from './walk.js';
 import { SUFFIX_COLUMN, unionSchema, wildcardFilters } from './wildcard.js';
+import { lineage, type OutputLineage, type Clause } from './lineage.js';
+
+export type { OutputLineage, Clause } from './lineage.js';
 
 export { ZetaSqlServer } from './zetasql.js';
 export { typeSql } from './types.js';
@@ -64,6 +67,10 @@ export interface QueryAnalysis {
   scans: TableScan[];
   /** Result column names (queries). */
   outputColumns: string[];
+  /** Per result column: the table columns it derives from, and whether it is a plain copy. */
+  lineage: OutputLineage[];
+  /** Table columns used per clause (select, where, join, group_by, having, qualify, order_by, window). */
+  columnsByClause: Partial<Record<Clause, ColumnRef[]>>;
   /** Functions called (ZetaSQL names). */
   functions: string[];
   /** Schemas of the tables involved, by full name (wildcard members included). */
@@ -197,6 +204,7 @@ export class Analyzer {
     for (const [full, info] of infos) if (!full.endsWith('*')) tables[full] = info.schema;
     const wildcards: Record<string, string[]> = {};
     for (const s of scans) if (s.members) wildcards[s.table] = [...new Set([...(wildcards[s.table] ?? []), ...s.members])].sort();
+    const lin = lineage(resolved);
     return {
       statementKind: kind,
       tablesRead: [...read.keys()].sort(),
@@ -204,6 +212,8 @@ export class Analyzer {
       columnsRead: [...read.entries()].flatMap(([table, cols]) => [...cols].sort().map((column) => ({ table, column }))),
       scans,
       outputColumns: outputColumns(resolved),
+      lineage: lin.outputs,
+      columnsByClause: lin.byClause,
       functions: [...functionNames(resolved)].sort(),
       tables,
       wildcards,

@@ -1,0 +1,171 @@
+/**
+ * Column lineage over ZetaSQL's resolved AST: for each result column, the table columns it derives
+ * from and whether it is a plain copy; and the table columns each clause uses.
+ *
+ * Every resolved column has an id. Table scans create ids for table columns (the leaves); computed
+ * columns (select expressions, aggregates, window functions, GROUP BY keys) derive from the columns
+ * their expression references; set operations, WITH references, UNNEST, PIVOT and UNPIVOT map their
+ * output columns onto their inputs. Following those edges back to the leaves gives the sources.
+ * Subqueries inside an expression contribute everything they reference (a superset, never less).
+ */
+import type { ColumnRef } from './index.js';
+
+export type Clause = 'select' | 'where' | 'join' | 'group_by' | 'having' | 'qualify' | 'order_by' | 'window';
+
+export interface OutputLineage {
+  name: string;
+  sources: ColumnRef[];
+  /** True when the value is a source column copied unchanged (through any renames, CTEs, set operations). */
+  direct: boolean;
+}
+
+export interface Lineage {
+  outputs: OutputLineage[];
+  byClause: Partial<Record<Clause, ColumnRef[]>>;
+}
+
+interface Edge { deps: string[]; direct: boolean }
+
+const id = (c: any): string | undefined => (c?.columnId !== undefined ? String(c.columnId) : undefined);
+
+/** Column ids referenced anywhere inside `node` (column refs, subquery outputs, correlated parameters). */
+function refs(node: unknown, out: string[] = []): string[] {
+  if (Array.isArray(node)) { node.forEach((n) => refs(n, out)); return out; }
+  if (!node || typeof node !== 'object') return out;
+  const o = node as Record<string, any>;
+  if (o.resolvedColumnRefNode) { const i = id(o.resolvedColumnRefNode.column); if (i) out.push(i); }
+  // a bare ResolvedColumnRefProto (ORDER BY items, PARTITION BY lists)
+  if (o.column && 'isCorrelated' in o) { const i = id(o.column); if (i) out.push(i); }
+  if (o.resolvedSubqueryExprNode) out.push(...scanColumns(o.resolvedSubqueryExprNode.subquery));
+  for (const v of Object.values(o)) refs(v, out);
+  return out;
+}
+
+const isPlainRef = (expr: any) => !!expr?.resolvedColumnRefNode;
+
+/** Output column ids of a scan given in its Any-wrapper form (`{resolvedProjectScanNode: {…}}`, possibly nested). */
+function scanColumns(wrapper: any): string[] {
+  if (!wrapper || typeof wrapper !== 'object') return [];
+  const list = wrapper.parent?.columnList ?? wrapper.parent?.parent?.columnList;
+  if (Array.isArray(list)) return list.map(id).filter(Boolean) as string[];
+  for (const [k, v] of Object.entries(wrapper)) if (k.startsWith('resolved') && v && typeof v === 'object') return scanColumns(v);
+  return [];
+}
+
+/** Builds the lineage of a resolved statement. */
+export function lineage(resolved: Record<string, any>): Lineage {
+  const leaves = new Map<string, ColumnRef>();
+  const edges = new Map<string, Edge>();
+  const withEntries = new Map<string, string[]>();
+  const withRefs: Array<{ name: string; cols: string[] }> = [];
+  const clauseRefs: Array<[Clause, string[]]> = [];
+  const addEdge = (col: any, deps: string[], direct: boolean) => {
+    const i = id(col);
+    if (!i) return;
+    const prev = edges.get(i);
+    edges.set(i, prev ? { deps: [...prev.deps, ...deps], direct: prev.direct && direct } : { deps, direct });
+  };
+
+  const visit = (node: unknown) => {
+    if (Array.isArray(node)) { node.forEach((n) => visit(n)); return; }
+    if (!node || typeof node !== 'object') return;
+    const o = node as Record<string, any>;
+    // computed columns: {column, expr}
+    if (o.column && o.expr && id(o.column)) addEdge(o.column, refs(o.expr), isPlainRef(o.expr));
+    if (o.resolvedTableScanNode) {
+      const s = o.resolvedTableScanNode;
+      const table = s.table?.fullName ?? s.table?.name;
+      for (const c of s.parent?.columnList ?? []) leaves.set(String(c.columnId), { table, column: c.name });
+    }
+    if (o.resolvedSetOperationScanNode) {
+      const s = o.resolvedSetOperationScanNode;
+      (s.parent?.columnList ?? []).forEach((c: any, i: number) => {
+        addEdge(c, (s.inputItemList ?? []).map((it: any) => id(it.outputColumnList?.[i])).filter(Boolean), true);
+      });
+    }
+    if (o.resolvedWithScanNode) {
+      for (const e of o.resolvedWithScanNode.withEntryList ?? []) withEntries.set(e.withQueryName, scanColumns(e.withSubquery));
+    }
+    if (o.resolvedWithRefScanNode) {
+      const s = o.resolvedWithRefScanNode;
+      withRefs.push({ name: s.withQueryName, cols: (s.parent?.columnList ?? []).map(id) });
+    }
+    if (o.resolvedArrayScanNode) {
+      const s = o.resolvedArrayScanNode;
+      const deps = refs(s.arrayExpr ?? s.arrayExprList);
+      for (const c of [s.elementColumn, ...(s.elementColumnList ?? [])]) if (c) addEdge(c, deps, false);
+      if (s.joinExpr) clauseRefs.push(['join', refs(s.joinExpr)]);
+    }
+    if (o.resolvedPivotScanNode) {
+      const s = o.resolvedPivotScanNode;
+      const forRefs = refs(s.forExpr);
+      for (const p of s.pivotColumnList ?? []) addEdge(p.column, [...refs(s.pivotExprList?.[Number(p.pivotExprIndex ?? 0)]), ...forRefs], false);
+      clauseRefs.push(['group_by', forRefs]);
+    }
+    if (o.resolvedUnpivotScanNode) {
+      const s = o.resolvedUnpivotScanNode;
+      (s.valueColumnList ?? []).forEach((c: any, i: number) => {
+        addEdge(c, (s.unpivotArgList ?? []).map((a: any) => id(a.columnList?.[i]?.column)).filter(Boolean), true);
+      });
+    }
+    if (o.resolvedFilterScanNode) {
+      const s = o.resolvedFilterScanNode;
+      const input = s.inputScan ?? {};
+      const clause: Clause = input.resolvedAggregateScanBaseNode ? 'having' : input.resolvedAnalyticScanNode ? 'qualify' : 'where';
+      clauseRefs.push([clause, refs(s.filterExpr)]);
+    }
+    if (o.resolvedJoinScanNode?.joinExpr) clauseRefs.push(['join', refs(o.resolvedJoinScanNode.joinExpr)]);
+    if (o.resolvedAggregateScanNode) {
+      const p = o.resolvedAggregateScanNode.parent ?? {};
+      clauseRefs.push(['group_by', refs((p.groupByList ?? []).map((g: any) => g.expr))]);
+    }
+    if (o.resolvedOrderByScanNode) clauseRefs.push(['order_by', refs(o.resolvedOrderByScanNode.orderByItemList)]);
+    if (o.resolvedAnalyticScanNode) {
+      for (const g of o.resolvedAnalyticScanNode.functionGroupList ?? []) clauseRefs.push(['window', refs([g.partitionBy, g.orderBy])]);
+    }
+    for (const v of Object.values(o)) visit(v);
+  };
+  visit(resolved);
+  for (const r of withRefs) {
+    const src = withEntries.get(r.name) ?? [];
+    r.cols.forEach((c, i) => { if (c && src[i]) addEdge({ columnId: c }, [src[i]], true); });
+  }
+
+  const memo = new Map<string, { sources: Map<string, ColumnRef>; direct: boolean }>();
+  const resolve = (col: string, seen = new Set<string>()): { sources: Map<string, ColumnRef>; direct: boolean } => {
+    const hit = memo.get(col);
+    if (hit) return hit;
+    const leaf = leaves.get(col);
+    if (leaf && !edges.has(col)) { const r = { sources: new Map([[`${leaf.table}.${leaf.column}`, leaf]]), direct: true }; memo.set(col, r); return r; }
+    const e = edges.get(col);
+    if (!e || seen.has(col)) return { sources: new Map(), direct: false };
+    seen.add(col);
+    const sources = new Map<string, ColumnRef>();
+    let direct = e.direct && e.deps.length > 0;
+    for (const d of e.deps) {
+      const r = resolve(d, seen);
+      r.sources.forEach((v, k) => sources.set(k, v));
+      direct = direct && r.direct;
+    }
+    const out = { sources, direct: direct && sources.size > 0 };
+    memo.set(col, out);
+    return out;
+  };
+  const toRefs = (ids: string[]) => {
+    const m = new Map<string, ColumnRef>();
+    for (const i of ids) resolve(i).sources.forEach((v, k) => m.set(k, v));
+    return [...m.values()].sort((a, b) => `${a.table}.${a.column}`.localeCompare(`${b.table}.${b.column}`));
+  };
+
+  const stmt = Object.values(resolved)[0] as any;
+  const outputs: OutputLineage[] = (stmt?.outputColumnList ?? []).map((oc: any) => {
+    const r = resolve(String(oc.column.columnId));
+    return { name: oc.name, sources: toRefs([String(oc.column.columnId)]), direct: r.direct };
+  });
+  const byClause: Partial<Record<Clause, ColumnRef[]>> = {};
+  const outIds = (stmt?.outputColumnList ?? []).map((oc: any) => String(oc.column.columnId));
+  const grouped = new Map<Clause, string[]>([['select', outIds]]);
+  for (const [clause, ids] of clauseRefs) grouped.set(clause, [...(grouped.get(clause) ?? []), ...ids]);
+  for (const [clause, ids] of grouped) { const r = toRefs(ids); if (r.length) byClause[clause] = r; }
+  return { outputs, byClause };
+}
