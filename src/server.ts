@@ -33,9 +33,25 @@ export interface Gateway {
 /** What an operation handler returns: the HTTP answer plus what the audit record should add. */
 interface Outcome { status?: number; body: unknown; audit?: Partial<AuditFinish> }
 
-interface Ctx { principal: Principal; req: ApiRequest }
+/** One authenticated request: who, what, and the id of its audit record. */
+interface Ctx { principal: Principal; req: ApiRequest; auditId: string }
 
 const enc = encodeURIComponent;
+/**
+ * Labels stamped on every upstream job so BigQuery's own audit logs and INFORMATION_SCHEMA.JOBS join
+ * back to bqgate's records: the principal, the actor and the audit record id. Label values are
+ * lowercased and limited to [a-z0-9_-], 63 characters (BigQuery's label rules).
+ */
+export function jobLabels(c: { principal: Principal; auditId: string }, client: Record<string, string> = {}): Record<string, string> {
+  const v = (s: string) => s.toLowerCase().replace(/[^a-z0-9_-]/g, '_').slice(0, 63);
+  return {
+    ...client,
+    bqgate_principal: v(c.principal.subject),
+    ...(c.principal.actor ? { bqgate_actor: v(c.principal.actor) } : {}),
+    bqgate_request: v(c.auditId),
+  };
+}
+
 /** How a job's owner is shown in `user_email`. */
 const owner = (c: Ctx) => c.principal.email ?? c.principal.subject;
 
@@ -90,7 +106,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     });
     let out: Outcome;
     try {
-      out = await operations[op]({ principal, req: api });
+      out = await operations[op]({ principal, req: api, auditId });
     } catch (err) {
       const e = err instanceof BigQueryError ? err : asBigQueryError(err);
       if (!(err instanceof BigQueryError)) req.log.error({ err }, 'operation failed');
@@ -146,7 +162,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     const r = await upstream.call('POST', `/projects/${enc(projectId)}/jobs`, {
       body: {
         jobReference: { projectId, jobId, ...(location ? { location } : {}) },
-        configuration: { ...extra, query: { ...queryConfig, query: checked.sql, useLegacySql: false } },
+        configuration: { ...extra, labels: jobLabels(c, extra.labels), query: { ...queryConfig, query: checked.sql, useLegacySql: false } },
       },
     });
     if (r.status >= 300) throw upstreamError(r);

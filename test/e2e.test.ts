@@ -157,6 +157,17 @@ describe('SDK through the gateway', () => {
     expect(theirs.map((j) => j.id)).toContain(job.id);
   });
 
+  it('stamps upstream jobs with the principal, actor and audit record id', async () => {
+    const [job] = await gw.sdk(analyst).createQueryJob({ query: 'SELECT order_id FROM shop.orders LIMIT 1', useLegacySql: false, labels: { team: 'bi' } });
+    const [upstream] = await gw.emulatorSdk().job(job.id!).getMetadata();
+    expect(upstream.configuration.labels).toMatchObject({ team: 'bi', bqgate_principal: 'agent-7', bqgate_actor: 'reporting-bot' });
+    const store = new Store(gw.dataDir);
+    try {
+      const rec = store.events({ principal: 'agent-7' }).find((e) => e.jobId === job.id && e.operation === 'jobs.insert');
+      expect(upstream.configuration.labels.bqgate_request).toBe(rec?.id);
+    } finally { store.close(); }
+  });
+
   it('pages a multi-page result correctly (pageToken)', async () => {
     const sql = 'SELECT order_id FROM shop.orders WHERE order_id <= 2500 ORDER BY order_id';
     const [all] = await gw.sdk(analyst).query({ query: sql, useLegacySql: false, maxResults: 700 });
