@@ -14,7 +14,8 @@ import { loadDevIssuer } from './auth/dev-issuer.js';
 import { ROUTES, BigQueryError, asBigQueryError, installBigQueryHttp, sendError, fromPageToken, type ApiRequest, type Operation } from './bigquery/index.js';
 import { Catalog } from './catalog/index.js';
 import { Analyzer, ZetaSqlServer, type QueryAnalysis } from './sql/index.js';
-import { loadPolicy, decide, canSeeTable, canSeeDataset, canSeeProject, type Decision, type Policy } from './policy/index.js';
+import { decide, canSeeTable, canSeeDataset, canSeeProject, type Decision, type Policy } from './policy/index.js';
+import { PolicyStore } from './policy/store.js';
 import { rewriteQuery, governedProjection, isGoverned } from './rewrite/index.js';
 import { Upstream, upstreamError } from './upstream/index.js';
 import { deliverPage, deliverJob, tableDataFromQuery } from './deliver/index.js';
@@ -34,7 +35,7 @@ export interface Gateway {
 interface Outcome { status?: number; body: unknown; audit?: Partial<AuditFinish> }
 
 /** One authenticated request: who, what, and the id of its audit record. */
-interface Ctx { principal: Principal; req: ApiRequest; auditId: string }
+interface Ctx { principal: Principal; req: ApiRequest; auditId: string; policy: Policy }
 
 const enc = encodeURIComponent;
 /**
@@ -66,7 +67,6 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   const zetasql = new ZetaSqlServer();
   await zetasql.start();
   const analyzer = new Analyzer(zetasql, catalog);
-  const policy: Policy = loadPolicy(cfg.policiesDir);
   const store = new Store(cfg.dataDir);
 
   const issuer = cfg.auth.issuer || devIssuerUrl(cfg);
@@ -75,6 +75,8 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
 
   // ── HTTP ──────────────────────────────────────────────────────────────────
   const app = Fastify({ logger: { level: cfg.logLevel }, bodyLimit: 10 * 1024 * 1024, genReqId: () => randomUUID() });
+  const policies = new PolicyStore(cfg.policiesDir, (level, msg) => app.log[level](msg));
+  policies.watch();
   installBigQueryHttp(app, 'bqgate');
 
   app.get('/.well-known/jwks.json', async () => dev?.jwks ?? { keys: [] });
@@ -82,7 +84,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const z = zetasql.status();
-    return reply.code(z.ready ? 200 : 503).send({ zetasql: z.ready ? 'ready' : 'down', policyVersion: policy.version });
+    return reply.code(z.ready ? 200 : 503).send({ zetasql: z.ready ? 'ready' : 'down', policyVersion: policies.current().version });
   });
 
   // authenticate → route → (operation) → record
@@ -106,7 +108,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     });
     let out: Outcome;
     try {
-      out = await operations[op]({ principal, req: api, auditId });
+      out = await operations[op]({ principal, req: api, auditId, policy: policies.current() });
     } catch (err) {
       const e = err instanceof BigQueryError ? err : asBigQueryError(err);
       if (!(err instanceof BigQueryError)) req.log.error({ err }, 'operation failed');
@@ -123,7 +125,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
 
   // ── the query pipeline: analyze → decide → rewrite ───────────────────────
   /** Analyzes, decides and rewrites one statement; throws the refusal (with its decision attached). */
-  async function check(principal: Principal, projectId: string, q: { query?: unknown; useLegacySql?: unknown; defaultDataset?: any; queryParameters?: any[] }) {
+  async function check(policy: Policy, principal: Principal, projectId: string, q: { query?: unknown; useLegacySql?: unknown; defaultDataset?: any; queryParameters?: any[] }) {
     if (typeof q.query !== 'string' || !q.query.trim()) throw new BigQueryError('invalid', 'Required parameter is missing: query');
     if (q.useLegacySql !== false) {
       throw new BigQueryError('invalidQuery', 'bqgate accepts GoogleSQL only; legacy SQL is refused. Set useLegacySql=false (bq: --nouse_legacy_sql, or "[query] --use_legacy_sql=false" in ~/.bigqueryrc).', { location: 'q' });
@@ -180,7 +182,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
         const prior = store.getJobByRequestId(projectId, String(b.requestId), c.principal.issuer, c.principal.subject);
         if (prior) return results(c, prior.jobId, prior.location, 'bigquery#queryResponse', { maxResults: b.maxResults, timeoutMs: b.timeoutMs, 'formatOptions.useInt64Timestamp': b.formatOptions?.useInt64Timestamp ? 'true' : undefined });
       }
-      const checked = await check(c.principal, projectId, b);
+      const checked = await check(c.policy, c.principal, projectId, b);
       if (b.dryRun) {
         const r = await upstream.ok('POST', `/projects/${enc(projectId)}/queries`, { body: { ...b, query: checked.sql, useLegacySql: false } });
         return { body: { ...r, kind: 'bigquery#queryResponse' }, audit: decisionAudit(checked.decision, checked.sql) };
@@ -206,7 +208,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       if (cfgIn.query.tableDefinitions) throw new BigQueryError('accessDenied', 'Access Denied: tableDefinitions (external tables in a job) are refused by bqgate.');
       if (cfgIn.query.destinationTable) throw new BigQueryError('accessDenied', 'Access Denied: destinationTable is refused by bqgate: results may not be copied into a table.');
       const projectId = c.req.params.projectId!;
-      const checked = await check(c.principal, projectId, cfgIn.query);
+      const checked = await check(c.policy, c.principal, projectId, cfgIn.query);
       if (cfgIn.dryRun) {
         const r = await upstream.ok('POST', `/projects/${enc(projectId)}/jobs`, { body: { ...b, configuration: { ...cfgIn, query: { ...cfgIn.query, query: checked.sql } } } });
         return { body: deliverJob(r, cfgIn.query.query, owner(c)), audit: decisionAudit(checked.decision, checked.sql) };
@@ -246,12 +248,12 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     'tabledata.list': async (c) => {
       const { projectId, datasetId, tableId } = c.req.params;
       const table = `${projectId}.${datasetId}.${tableId}`;
-      if (!canSeeTable(policy, c.principal, table)) throw new BigQueryError('accessDenied', `Access Denied: Table ${table}: no bqgate policy rule lets ${c.principal.subject} read it.`);
+      if (!canSeeTable(c.policy, c.principal, table)) throw new BigQueryError('accessDenied', `Access Denied: Table ${table}: no bqgate policy rule lets ${c.principal.subject} read it.`);
       const info = await catalog.getTable(table);
       const selected = c.req.query.selectedFields?.split(',').map((s) => s.trim().split('.')[0]).filter(Boolean);
       const columns = selected?.length ? selected : info.schema.map((f) => f.name);
       const analysis = { statementKind: 'SELECT', tablesRead: [table], tablesWritten: [], columnsRead: columns.map((column) => ({ table, column })), tables: { [table]: info.schema } };
-      const decision = decide(policy, c.principal, analysis);
+      const decision = decide(c.policy, c.principal, analysis);
       if (decision.effect === 'deny') {
         throw Object.assign(new BigQueryError('accessDenied', `${decision.reasons[0]} (tabledata.list reads every column unless selectedFields names some.)`), { decision });
       }
@@ -273,21 +275,21 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     'tables.get': async (c) => {
       const { projectId, datasetId, tableId } = c.req.params;
       const table = `${projectId}.${datasetId}.${tableId}`;
-      if (!canSeeTable(policy, c.principal, table)) throw new BigQueryError('accessDenied', `Access Denied: Table ${table}: no bqgate policy rule lets ${c.principal.subject} read it.`);
+      if (!canSeeTable(c.policy, c.principal, table)) throw new BigQueryError('accessDenied', `Access Denied: Table ${table}: no bqgate policy rule lets ${c.principal.subject} read it.`);
       return { body: await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables/${enc(tableId!)}`) };
     },
 
     'tables.list': async (c) => {
       const { projectId, datasetId } = c.req.params;
-      if (!canSeeDataset(policy, c.principal, projectId!, datasetId!)) throw new BigQueryError('accessDenied', `Access Denied: Dataset ${projectId}:${datasetId}: no bqgate policy rule covers it for ${c.principal.subject}.`);
+      if (!canSeeDataset(c.policy, c.principal, projectId!, datasetId!)) throw new BigQueryError('accessDenied', `Access Denied: Dataset ${projectId}:${datasetId}: no bqgate policy rule covers it for ${c.principal.subject}.`);
       const r = await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables`, { query: pick(c.req.query, ['maxResults', 'pageToken']) });
-      const tables = (r.tables ?? []).filter((t: any) => canSeeTable(policy, c.principal, `${projectId}.${datasetId}.${t.tableReference?.tableId}`));
+      const tables = (r.tables ?? []).filter((t: any) => canSeeTable(c.policy, c.principal, `${projectId}.${datasetId}.${t.tableReference?.tableId}`));
       return { body: { ...r, tables, totalItems: tables.length } };
     },
 
     'datasets.get': async (c) => {
       const { projectId, datasetId } = c.req.params;
-      if (!canSeeDataset(policy, c.principal, projectId!, datasetId!)) throw new BigQueryError('accessDenied', `Access Denied: Dataset ${projectId}:${datasetId}: no bqgate policy rule covers it for ${c.principal.subject}.`);
+      if (!canSeeDataset(c.policy, c.principal, projectId!, datasetId!)) throw new BigQueryError('accessDenied', `Access Denied: Dataset ${projectId}:${datasetId}: no bqgate policy rule covers it for ${c.principal.subject}.`);
       const r = await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}`);
       const { access: _access, ...rest } = r;
       return { body: rest };
@@ -296,13 +298,13 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     'datasets.list': async (c) => {
       const projectId = c.req.params.projectId!;
       const r = await upstream.ok('GET', `/projects/${enc(projectId)}/datasets`, { query: pick(c.req.query, ['maxResults', 'pageToken', 'all']) });
-      const datasets = (r.datasets ?? []).filter((d: any) => canSeeDataset(policy, c.principal, projectId, d.datasetReference?.datasetId));
+      const datasets = (r.datasets ?? []).filter((d: any) => canSeeDataset(c.policy, c.principal, projectId, d.datasetReference?.datasetId));
       return { body: { ...r, datasets } };
     },
 
     'projects.list': async (c) => {
       const r = await upstream.ok('GET', '/projects', { query: pick(c.req.query, ['maxResults', 'pageToken']) });
-      const projects = (r.projects ?? []).filter((p: any) => canSeeProject(policy, c.principal, p.projectReference?.projectId));
+      const projects = (r.projects ?? []).filter((p: any) => canSeeProject(c.policy, c.principal, p.projectReference?.projectId));
       return { body: { ...r, projects, totalItems: projects.length } };
     },
   };
@@ -329,6 +331,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     store,
     zetasql,
     async close() {
+      policies.close();
       await app.close();
       await zetasql.stop();
       await emulator?.close();

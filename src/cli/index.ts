@@ -7,7 +7,10 @@
  *   sessions list [--json]     audit sessions (a principal's requests split by 30 min idle gaps)
  *   sessions show <principal> [--json]
  *                              that principal's audit records, newest first
- *   policy lint                validate the policy files
+ *   policy lint [--offline]    validate the policy files (schema, file:line, live-catalog patterns)
+ *   policy test                run policies/tests/*.yaml; prints "N passed, N failed"
+ *   policy explain --as CLAIMS --sql SQL
+ *                              the decision with the rule trace
  */
 import { Command } from 'commander';
 import { loadConfig, devIssuerUrl } from '../config.js';
@@ -86,11 +89,83 @@ sessions.command('show <principal>').option('--json').option('--limit <n>', 'rec
   ]));
 });
 
-program.command('policy').description('policy files').command('lint').option('--policies <dir>').action(async (o) => {
-  const { loadPolicy } = await import('../policy/index.js');
-  const p = loadPolicy(cfgFrom(o).policiesDir);
-  process.stdout.write(`${p.rules.length} rules, policy version ${p.version}: OK\n`);
-});
+const policyCmd = program.command('policy').description('policy files: lint, test, explain');
+policyCmd.command('lint').description('validate the policy files; with the live catalog, patterns must match real tables and columns')
+  .option('--policies <dir>').option('--offline', 'skip the live-catalog checks')
+  .action(async (o) => {
+    const { lintPolicies } = await import('../policy/lint.js');
+    const { loadPolicy } = await import('../policy/index.js');
+    const cfg = cfgFrom(o);
+    let listing;
+    if (!o.offline) {
+      const { openAnalysis } = await import('./analysis.js');
+      const stack = await openAnalysis(cfg);
+      try {
+        const projects = [...new Set(loadSafe(() => loadPolicy(cfg.policiesDir).rules, []).flatMap((r) => [...(r.tables ?? []), ...(r.columns ?? []), ...(r.masks ?? []).map((m) => m.column)])
+          .map((t) => t.split('.')[0]).filter((p) => p && !p.includes('*')))];
+        listing = await stack.listing(projects);
+      } finally { await stack.close(); }
+    }
+    const problems = lintPolicies(cfg.policiesDir, listing);
+    for (const p of problems) process.stdout.write(`${p.file}:${p.line}:${p.col}: ${p.message}\n`);
+    if (problems.length) { process.stdout.write(`${problems.length} problem(s)\n`); process.exitCode = 1; return; }
+    const policy = loadPolicy(cfg.policiesDir);
+    process.stdout.write(`${policy.rules.length} rules, policy version ${policy.version}: OK${listing ? ` (checked against ${listing.length} tables)` : ''}\n`);
+  });
+
+policyCmd.command('test').description('run the policy test files (principal + SQL → expected decision)')
+  .option('--policies <dir>').option('--tests <dir>', 'test files directory (default: <policies>/tests)')
+  .action(async (o) => {
+    const { loadPolicy } = await import('../policy/index.js');
+    const { loadPolicyTests, runPolicyTests } = await import('../policy/testing.js');
+    const { openAnalysis } = await import('./analysis.js');
+    const cfg = cfgFrom(o);
+    const policy = loadPolicy(cfg.policiesDir);
+    const cases = loadPolicyTests(o.tests ?? `${cfg.policiesDir}/tests`);
+    const stack = await openAnalysis(cfg);
+    try {
+      const results = await runPolicyTests(policy, cases, (c) => stack.analyzer.analyze({
+        sql: c.sql, projectId: c.project ?? 'demo-project', ...(c.default_dataset ? { defaultDataset: { datasetId: c.default_dataset } } : {}),
+      }));
+      for (const r of results) {
+        process.stdout.write(`${r.ok ? 'ok  ' : 'FAIL'} ${r.case.file}: ${r.case.name}\n`);
+        for (const p of r.problems) process.stdout.write(`       ${p}\n`);
+      }
+      const failed = results.filter((r) => !r.ok).length;
+      process.stdout.write(`${results.length - failed} passed, ${failed} failed\n`);
+      if (failed) process.exitCode = 1;
+    } finally { await stack.close(); }
+  });
+
+policyCmd.command('explain').description('the decision for a principal and a statement, with the rule trace')
+  .requiredOption('--as <claims>', 'principal claims as JSON, e.g. {"sub":"agent-7","groups":["analysts"]}')
+  .requiredOption('--sql <sql>').option('--project <id>', 'project of the job', 'demo-project').option('--default-dataset <id>')
+  .option('--policies <dir>').option('--json')
+  .action(async (o) => {
+    const { loadPolicy, explain } = await import('../policy/index.js');
+    const { principalFromClaims } = await import('../policy/testing.js');
+    const { openAnalysis } = await import('./analysis.js');
+    const cfg = cfgFrom(o);
+    const policy = loadPolicy(cfg.policiesDir);
+    const principal = principalFromClaims(JSON.parse(o.as));
+    const stack = await openAnalysis(cfg);
+    try {
+      const analysis = await stack.analyzer.analyze({ sql: o.sql, projectId: o.project, ...(o.defaultDataset ? { defaultDataset: { datasetId: o.defaultDataset } } : {}) });
+      const { decision, trace } = explain(policy, principal, analysis);
+      if (o.json) { process.stdout.write(JSON.stringify({ analysis: { statementKind: analysis.statementKind, tablesRead: analysis.tablesRead, tablesWritten: analysis.tablesWritten, columnsRead: analysis.columnsRead, lineage: analysis.lineage }, decision, trace }, null, 2) + '\n'); return; }
+      process.stdout.write(`statement: ${analysis.statementKind}; reads ${analysis.tablesRead.join(', ') || 'no table'}${analysis.tablesWritten.length ? `; writes ${analysis.tablesWritten.join(', ')}` : ''}\n`);
+      process.stdout.write(`columns:   ${analysis.columnsRead.map((c) => `${c.table.split('.').pop()}.${c.column}`).join(', ') || '-'}\n`);
+      process.stdout.write(`decision:  ${decision.effect.toUpperCase()} — ${decision.reasons.join(' ')}\n`);
+      for (const [t, cols] of Object.entries(decision.masks)) for (const [c, m] of Object.entries(cols)) process.stdout.write(`mask:      ${t}.${c} → ${m.rule} (rule ${m.ruleId})\n`);
+      process.stdout.write('trace:\n');
+      for (const r of trace) process.stdout.write(`  ${r.applies ? '●' : '○'} ${r.id} (${r.effect})${r.why ? ` — ${r.why}` : ''}${r.covers.length ? `: ${r.covers.join('; ')}` : ''}\n`);
+    } catch (err) {
+      process.stdout.write(`refused: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+    } finally { await stack.close(); }
+  });
+
+function loadSafe<T>(f: () => T, fallback: T): T { try { return f(); } catch { return fallback; } }
 
 function printTable(head: string[], rows: string[][]) {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

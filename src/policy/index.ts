@@ -63,12 +63,13 @@ export interface Decision {
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
-const SCHEMA_FILE = join(here, '..', '..', 'policies', 'policy.schema.json');
+/** The JSON Schema policy files follow (for editors, lint and loading). */
+export const POLICY_SCHEMA_FILE = join(here, '..', '..', 'policies', 'policy.schema.json');
 
 /** Reads and validates every `*.yaml`/`*.yml` in `dir`. Throws with file and path on an invalid file. */
 export function loadPolicy(dir: string): Policy {
   const ajv = new Ajv({ allErrors: true, strict: false });
-  const validate = ajv.compile(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')));
+  const validate = ajv.compile(JSON.parse(readFileSync(POLICY_SCHEMA_FILE, 'utf8')));
   const files = existsSync(dir) ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort() : [];
   const hash = createHash('sha256');
   const rules: Rule[] = [];
@@ -208,4 +209,31 @@ export function canSeeDataset(policy: Policy, principal: Principal, project: str
 /** Whether some table of `project` could be visible to `principal` (projects.list). */
 export function canSeeProject(policy: Policy, principal: Principal, project: string, now = Date.now()): boolean {
   return rulesFor(policy, principal, now).some((r) => r.effect === 'allow' && (!r.tables || r.tables.some((t) => t === '*' || glob(t.split('.')[0] ?? '*', project))));
+}
+
+/** One rule's part in a decision, for `policy explain`. */
+export interface RuleTrace {
+  id: string;
+  effect: Rule['effect'];
+  /** Whether the rule is for this principal, and if not, why not. */
+  applies: boolean;
+  why?: string;
+  /** What of the statement the rule covers (tables, columns, masked columns). */
+  covers: string[];
+}
+
+/** The decision plus, for every rule, whether it applied and what it covered. */
+export function explain(policy: Policy, principal: Principal, a: Pick<QueryAnalysis, 'statementKind' | 'tablesRead' | 'tablesWritten' | 'columnsRead' | 'tables'>, now = Date.now()): { decision: Decision; trace: RuleTrace[] } {
+  const decision = decide(policy, principal, a, now);
+  const trace = policy.rules.map((r): RuleTrace => {
+    const applies = inWindow(r, now) && principalMatches(r.principals, principal);
+    const why = !inWindow(r, now) ? 'outside its validity window' : !principalMatches(r.principals, principal) ? 'not for this principal' : undefined;
+    const covers: string[] = [];
+    const tables = [...a.tablesRead, ...a.tablesWritten];
+    if (r.tables || r.verbs) for (const t of tables) if (anyGlob(r.tables, t)) covers.push(`${(r.verbs ?? ['*']).join('/')} ${t}`);
+    for (const c of a.columnsRead) if (r.columns?.some((p) => glob(p, `${c.table}.${c.column}`))) covers.push(`column ${c.table}.${c.column}`);
+    for (const t of a.tablesRead) for (const f of a.tables[t] ?? []) for (const m of r.masks ?? []) if (glob(m.column, `${t}.${f.name}`)) covers.push(`${m.rule} ${t}.${f.name}`);
+    return { id: r.id, effect: r.effect, applies, ...(why ? { why } : {}), covers };
+  });
+  return { decision, trace };
 }

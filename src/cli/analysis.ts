@@ -1,0 +1,49 @@
+/**
+ * The analysis stack for CLI commands that need it (policy lint with the live catalog, explain,
+ * test): the upstream from the configuration (the embedded emulator on a free port by default),
+ * the catalog, and a ZetaSQL server of its own. `close()` stops what was started.
+ */
+import type { Config } from '../config.js';
+import { Analyzer, ZetaSqlServer } from '../sql/index.js';
+import { Catalog } from '../catalog/index.js';
+import { Upstream } from '../upstream/index.js';
+import { startEmulator, type RunningEmulator } from '../emulator/index.js';
+import type { CatalogListing } from '../policy/lint.js';
+
+export interface AnalysisStack {
+  analyzer: Analyzer;
+  catalog: Catalog;
+  upstream: Upstream;
+  /** Every table of every dataset of `projects`, with column names (for lint). */
+  listing(projects: string[]): Promise<CatalogListing>;
+  close(): Promise<void>;
+}
+
+export async function openAnalysis(cfg: Config): Promise<AnalysisStack> {
+  let emulator: RunningEmulator | undefined;
+  const baseUrl = cfg.upstream === 'emulator' ? (emulator = await startEmulator({ port: 0, fixturesDir: cfg.fixturesDir })).url : cfg.upstream;
+  const upstream = new Upstream({ baseUrl });
+  const catalog = new Catalog(upstream);
+  const zetasql = new ZetaSqlServer();
+  await zetasql.start();
+  return {
+    analyzer: new Analyzer(zetasql, catalog),
+    catalog,
+    upstream,
+    async listing(projects) {
+      const out: CatalogListing = [];
+      for (const p of projects) {
+        const ds = await upstream.ok('GET', `/projects/${encodeURIComponent(p)}/datasets`);
+        for (const d of ds.datasets ?? []) {
+          const dataset = d.datasetReference.datasetId;
+          for (const t of await catalog.listTables(p, dataset)) {
+            const info = await catalog.getTable(`${p}.${dataset}.${t}`);
+            out.push({ table: info.fullName, columns: info.schema.map((f) => f.name) });
+          }
+        }
+      }
+      return out;
+    },
+    async close() { await zetasql.stop(); await emulator?.close(); },
+  };
+}

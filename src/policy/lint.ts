@@ -1,0 +1,66 @@
+/**
+ * Policy lint: schema errors with file, line and column (from the YAML document's source ranges),
+ * duplicate rule ids, and — given the live catalog — table and column patterns that match nothing,
+ * so a typo cannot silently disable a mask or a deny.
+ */
+import AjvModule from 'ajv';
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseDocument, LineCounter, isNode } from 'yaml';
+import { POLICY_SCHEMA_FILE, type Rule } from './index.js';
+
+const Ajv = (AjvModule as any).default ?? AjvModule;
+
+export interface LintProblem { file: string; line: number; col: number; message: string }
+
+/** The live catalog for lint: every table with its column names. */
+export type CatalogListing = Array<{ table: string; columns: string[] }>;
+
+function glob(pattern: string, value: string): boolean {
+  if (pattern === '*') return true;
+  return new RegExp('^' + pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^.]*') + '$', 'i').test(value);
+}
+
+/** Lints every policy file in `dir`; with `catalog`, also checks that patterns match something. */
+export function lintPolicies(dir: string, catalog?: CatalogListing): LintProblem[] {
+  const validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(POLICY_SCHEMA_FILE, 'utf8')));
+  const problems: LintProblem[] = [];
+  const ids = new Map<string, string>();
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort() : [];
+  for (const f of files) {
+    const lc = new LineCounter();
+    const doc = parseDocument(readFileSync(join(dir, f), 'utf8'), { lineCounter: lc });
+    const at = (path: Array<string | number>, message: string) => {
+      let node: unknown = doc.getIn(path, true);
+      while (!isNode(node) && path.length) { path = path.slice(0, -1); node = doc.getIn(path, true); }
+      const offset = isNode(node) && node.range ? node.range[0] : 0;
+      const pos = lc.linePos(offset);
+      problems.push({ file: f, line: pos.line, col: pos.col, message });
+    };
+    for (const e of doc.errors) { const pos = lc.linePos(e.pos[0]); problems.push({ file: f, line: pos.line, col: pos.col, message: e.message }); }
+    if (doc.errors.length) continue;
+    const data = doc.toJS();
+    if (!validate(data)) {
+      for (const e of validate.errors ?? []) {
+        const path = e.instancePath.split('/').slice(1).map((p: string) => (/^\d+$/.test(p) ? Number(p) : p));
+        at(path, `${e.instancePath || '/'} ${e.message}${e.params?.allowedValues ? ` (${e.params.allowedValues.join(', ')})` : ''}${e.params?.additionalProperty ? ` (${e.params.additionalProperty})` : ''}`);
+      }
+      continue;
+    }
+    (data.rules as Rule[]).forEach((r, i) => {
+      if (ids.has(r.id)) at(['rules', i, 'id'], `duplicate rule id ${r.id} (also in ${ids.get(r.id)})`);
+      ids.set(r.id, f);
+      for (const k of ['not_before', 'expires'] as const) if (r[k] && Number.isNaN(Date.parse(r[k]!))) at(['rules', i, k], `${k} is not an RFC 3339 date-time`);
+      if (r.effect === 'mask' && !r.masks?.length) at(['rules', i], 'a mask rule needs masks');
+      if (r.effect !== 'mask' && r.masks) at(['rules', i, 'masks'], 'masks are only read on effect: mask rules');
+      if (!catalog) return;
+      (r.tables ?? []).forEach((t, j) => {
+        if (!catalog.some((c) => glob(t, c.table))) at(['rules', i, 'tables', j], `table pattern ${t} matches no table in the catalog`);
+      });
+      const cols = catalog.flatMap((c) => c.columns.map((col) => `${c.table}.${col}`));
+      (r.columns ?? []).forEach((c, j) => { if (!cols.some((x) => glob(c, x))) at(['rules', i, 'columns', j], `column pattern ${c} matches no column in the catalog`); });
+      (r.masks ?? []).forEach((m, j) => { if (!cols.some((x) => glob(m.column, x))) at(['rules', i, 'masks', j, 'column'], `masked column ${m.column} matches no column in the catalog: the mask would never apply`); });
+    });
+  }
+  return problems;
+}
