@@ -14,12 +14,12 @@ import { loadDevIssuer } from './auth/dev-issuer.js';
 import { ROUTES, BigQueryError, asBigQueryError, installBigQueryHttp, sendError, fromPageToken, type ApiRequest, type Operation } from './bigquery/index.js';
 import { Catalog } from './catalog/index.js';
 import { Analyzer, ZetaSqlServer, type QueryAnalysis } from './sql/index.js';
-import { decide, canSeeTable, canSeeDataset, canSeeProject, type Decision, type Policy } from './policy/index.js';
+import { decide, canSeeTable, canSeeDataset, canSeeProject, backstopColumns, isDeclared, type Decision, type Policy } from './policy/index.js';
 import { PolicyStore } from './policy/store.js';
 import { rewriteQuery, governedProjection, isGoverned } from './rewrite/index.js';
 import { Upstream, upstreamError } from './upstream/index.js';
-import { deliverPage, deliverJob, tableDataFromQuery } from './deliver/index.js';
-import { Store, type AuditFinish } from './audit/index.js';
+import { deliverPage, deliverJob, tableDataFromQuery, backstop } from './deliver/index.js';
+import { Store, type AuditFinish, type JobRecord } from './audit/index.js';
 import { startEmulator, type RunningEmulator } from './emulator/index.js';
 import { devIssuerUrl, type Config } from './config.js';
 
@@ -141,8 +141,9 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   const decisionAudit = (d: Decision, sql: string): Partial<AuditFinish> => ({ decision: 'allow', matchedRules: d.matchedRules, reasons: d.reasons, policyVersion: d.policyVersion, upstreamSql: sql });
 
   /** The caller's job, or notFound (also for another principal's job: its existence is not revealed). */
-  const ownJob = (c: Ctx) => {
-    const { projectId, jobId } = c.req.params;
+  const ownJob = (c: Ctx, id?: string) => {
+    const { projectId } = c.req.params;
+    const jobId = id ?? c.req.params.jobId;
     const j = store.getJob(projectId!, jobId!, c.principal.issuer, c.principal.subject);
     if (!j) throw new BigQueryError('notFound', `Not found: Job ${projectId}:${jobId}`);
     return j;
@@ -160,6 +161,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     store.insertJob({
       projectId, jobId, location: location ?? 'US', ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject,
       query: original, upstreamQuery: checked.sql, statementType: checked.analysis.statementKind, createdAt: Date.now(), requestId,
+      backstopColumns: backstopColumns(c.policy, checked.analysis.lineage),
     });
     const r = await upstream.call('POST', `/projects/${enc(projectId)}/jobs`, {
       body: {
@@ -180,7 +182,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       const projectId = c.req.params.projectId!;
       if (b.requestId) {
         const prior = store.getJobByRequestId(projectId, String(b.requestId), c.principal.issuer, c.principal.subject);
-        if (prior) return results(c, prior.jobId, prior.location, 'bigquery#queryResponse', { maxResults: b.maxResults, timeoutMs: b.timeoutMs, 'formatOptions.useInt64Timestamp': b.formatOptions?.useInt64Timestamp ? 'true' : undefined });
+        if (prior) return results(c, prior, 'bigquery#queryResponse', { maxResults: b.maxResults, timeoutMs: b.timeoutMs, 'formatOptions.useInt64Timestamp': b.formatOptions?.useInt64Timestamp ? 'true' : undefined });
       }
       const checked = await check(c.policy, c.principal, projectId, b);
       if (b.dryRun) {
@@ -189,7 +191,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       }
       const jobId = `bqgate_${randomUUID().replace(/-/g, '')}`;
       await insertJob(c, jobId, b.location, b.query, checked, pick(b, QUERY_KEYS), pick(b, ['labels']), b.requestId ? String(b.requestId) : undefined);
-      const page = await results(c, jobId, b.location, 'bigquery#queryResponse', {
+      const page = await results(c, ownJob(c, jobId), 'bigquery#queryResponse', {
         maxResults: b.maxResults !== undefined ? String(b.maxResults) : undefined, timeoutMs: b.timeoutMs !== undefined ? String(b.timeoutMs) : undefined,
         'formatOptions.useInt64Timestamp': b.formatOptions?.useInt64Timestamp ? 'true' : undefined,
       });
@@ -197,8 +199,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     },
 
     'jobs.getQueryResults': async (c) => {
-      const j = ownJob(c);
-      return results(c, j.jobId, c.req.query.location ?? j.location, 'bigquery#getQueryResultsResponse', c.req.query);
+      return results(c, ownJob(c), 'bigquery#getQueryResultsResponse', c.req.query);
     },
 
     'jobs.insert': async (c) => {
@@ -258,9 +259,12 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
         throw Object.assign(new BigQueryError('accessDenied', `${decision.reasons[0]} (tabledata.list reads every column unless selectedFields names some.)`), { decision });
       }
       const q = c.req.query;
+      const fields = info.schema.filter((f) => columns.includes(f.name));
+      const scan = fields.flatMap((f, i) => (isDeclared(c.policy, table, f.name) ? [] : [i]));
       if (!isGoverned(decision, table)) {
         const r = await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables/${enc(tableId!)}/data`, { query: pick(q, ['maxResults', 'pageToken', 'startIndex', 'selectedFields', 'formatOptions.useInt64Timestamp']) });
-        return { body: r, audit: { ...decisionAudit(decision, ''), rowsReturned: r.rows?.length ?? 0 } };
+        const b = backstop(r.rows, selected?.length ? fields : info.schema, scan);
+        return { body: { ...r, ...(b.rows ? { rows: b.rows } : {}) }, audit: { ...decisionAudit(decision, ''), rowsReturned: r.rows?.length ?? 0, detections: b.detections } };
       }
       // Masked read: the same rows, through the masking projection, in storage order.
       const start = fromPageToken(q.pageToken) ?? Number(q.startIndex ?? 0);
@@ -269,7 +273,8 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       const r = await upstream.ok('POST', `/projects/${enc(projectId!)}/queries`, { body: { query: sql, useLegacySql: false, timeoutMs: cfg.defaultWaitMs, formatOptions: { useInt64Timestamp: q['formatOptions.useInt64Timestamp'] === 'true' } } });
       const total = Number((await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables/${enc(tableId!)}`)).numRows ?? 0);
       const got = r.rows?.length ?? 0;
-      return { body: tableDataFromQuery(r, String(total), start + got < total && got > 0 ? start + got : undefined), audit: { ...decisionAudit(decision, sql), rowsReturned: got } };
+      const b = backstop(r.rows, r.schema?.fields, scan);
+      return { body: tableDataFromQuery({ ...r, rows: b.rows }, String(total), start + got < total && got > 0 ? start + got : undefined), audit: { ...decisionAudit(decision, sql), rowsReturned: got, detections: b.detections } };
     },
 
     'tables.get': async (c) => {
@@ -309,13 +314,12 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     },
   };
 
-  /** getQueryResults upstream → deliver, for jobs.query and jobs.getQueryResults. */
-  async function results(c: Ctx, jobId: string, location: string | undefined, kind: 'bigquery#queryResponse' | 'bigquery#getQueryResultsResponse', q: Record<string, any>): Promise<Outcome> {
-    const projectId = c.req.params.projectId!;
-    const r = await upstream.call('GET', `/projects/${enc(projectId)}/queries/${enc(jobId)}`, { query: resultsQuery(q, { location }) });
+  /** getQueryResults upstream → deliver (with the job's backstop columns), for jobs.query and jobs.getQueryResults. */
+  async function results(c: Ctx, job: JobRecord, kind: 'bigquery#queryResponse' | 'bigquery#getQueryResultsResponse', q: Record<string, any>): Promise<Outcome> {
+    const r = await upstream.call('GET', `/projects/${enc(job.projectId)}/queries/${enc(job.jobId)}`, { query: resultsQuery(q, { location: q.location ?? job.location }) });
     if (r.status >= 300) throw upstreamError(r);
-    const page = deliverPage(r.body, kind);
-    return { body: page.body, audit: { jobId, rowsReturned: page.rows } };
+    const page = deliverPage(r.body, kind, job.backstopColumns);
+    return { body: page.body, audit: { jobId: job.jobId, rowsReturned: page.rows, detections: page.detections } };
   }
 
   for (const r of ROUTES) {

@@ -99,6 +99,18 @@ describe('SDK through the gateway', () => {
     expect(e.errors?.[0].reason).toBe('accessDenied');
   });
 
+  it('redacts card numbers and emails in undeclared result columns (backstop) and flags them in the audit', async () => {
+    const [rows] = await gw.sdk(analyst).query({ query: "SELECT CONCAT('paid with ', '4111111111111111') AS note, 'ops@example.com' AS contact, order_id FROM shop.orders WHERE order_id = 1", useLegacySql: false });
+    expect(rows).toEqual([{ note: 'paid with XXXXX1111', contact: 'XXXXX@example.com', order_id: 1 }]);
+    const store = new Store(gw.dataDir);
+    try {
+      const rec = store.events({ principal: 'agent-7' }).find((e) => e.sql?.startsWith("SELECT CONCAT('paid with '"));
+      expect(rec?.detections).toEqual({ card: 1, email: 1 });
+    } finally { store.close(); }
+    const [declared] = await gw.sdk(support).query({ query: 'SELECT email FROM shop.customers WHERE customer_id = 1', useLegacySql: false });
+    expect(declared[0].email).not.toMatch(/^XXXXX/); // declared clear for support: not second-guessed
+  });
+
   it('denies writes for an analyst', async () => {
     const e = await apiError(gw.sdk(analyst).query({ query: 'DELETE FROM shop.orders WHERE order_id = 1', useLegacySql: false }));
     expect(e.errors?.[0].reason).toBe('accessDenied');

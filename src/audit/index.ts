@@ -27,6 +27,8 @@ export interface JobRecord {
   statementType: string;
   createdAt: number;
   requestId?: string;
+  /** Result column indexes the delivery backstop scans (deliver/). */
+  backstopColumns?: number[];
 }
 
 export interface AuditBegin {
@@ -53,6 +55,8 @@ export interface AuditFinish {
   rowsReturned?: number;
   errorReason?: string;
   errorMessage?: string;
+  /** What the delivery backstop found and redacted, by detector. */
+  detections?: Record<string, number>;
 }
 
 export interface AuditRecord extends AuditBegin, AuditFinish {
@@ -86,7 +90,7 @@ export class Store {
         project_id TEXT NOT NULL, job_id TEXT NOT NULL, location TEXT NOT NULL,
         owner_issuer TEXT NOT NULL, owner_subject TEXT NOT NULL,
         query TEXT NOT NULL, upstream_query TEXT NOT NULL, statement_type TEXT NOT NULL,
-        created_at INTEGER NOT NULL, request_id TEXT,
+        created_at INTEGER NOT NULL, request_id TEXT, backstop_columns TEXT,
         PRIMARY KEY (project_id, job_id));
       CREATE INDEX IF NOT EXISTS jobs_owner ON jobs(owner_issuer, owner_subject, created_at);
       CREATE TABLE IF NOT EXISTS audit_events (
@@ -94,7 +98,7 @@ export class Store {
         actor TEXT, groups_json TEXT NOT NULL, operation TEXT NOT NULL, project_id TEXT, job_id TEXT,
         resource TEXT, sql TEXT, client TEXT, status INTEGER, decision TEXT, matched_rules TEXT,
         reasons TEXT, policy_version TEXT, upstream_sql TEXT, rows_returned INTEGER, error_reason TEXT,
-        error_message TEXT, duration_ms INTEGER);
+        error_message TEXT, duration_ms INTEGER, detections TEXT);
       CREATE INDEX IF NOT EXISTS audit_principal ON audit_events(principal, ts);
     `);
   }
@@ -102,8 +106,9 @@ export class Store {
   /** Records a job before it is sent upstream. Throws BigQueryError(duplicate) if the id exists. */
   insertJob(j: JobRecord): void {
     try {
-      this.db.prepare(`INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?)`).run(
-        j.projectId, j.jobId, j.location, j.ownerIssuer, j.ownerSubject, j.query, j.upstreamQuery, j.statementType, j.createdAt, j.requestId ?? null);
+      this.db.prepare(`INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?)`).run(
+        j.projectId, j.jobId, j.location, j.ownerIssuer, j.ownerSubject, j.query, j.upstreamQuery, j.statementType, j.createdAt, j.requestId ?? null,
+        JSON.stringify(j.backstopColumns ?? []));
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new BigQueryError('duplicate', `Already Exists: Job ${j.projectId}:${j.location}.${j.jobId}`);
       throw auditDown();
@@ -143,9 +148,10 @@ export class Store {
   /** Completes an audit record. Throws BigQueryError(backendError) if it cannot be written. */
   finish(id: string, f: AuditFinish, durationMs: number): void {
     try {
-      this.db.prepare(`UPDATE audit_events SET status=?, decision=?, matched_rules=?, reasons=?, policy_version=?, job_id=COALESCE(?, job_id), upstream_sql=?, rows_returned=?, error_reason=?, error_message=?, duration_ms=? WHERE id=?`)
+      this.db.prepare(`UPDATE audit_events SET status=?, decision=?, matched_rules=?, reasons=?, policy_version=?, job_id=COALESCE(?, job_id), upstream_sql=?, rows_returned=?, error_reason=?, error_message=?, duration_ms=?, detections=? WHERE id=?`)
         .run(f.status, f.decision ?? null, f.matchedRules ? JSON.stringify(f.matchedRules) : null, f.reasons ? JSON.stringify(f.reasons) : null,
-          f.policyVersion ?? null, f.jobId ?? null, f.upstreamSql ?? null, f.rowsReturned ?? null, f.errorReason ?? null, f.errorMessage ?? null, Math.round(durationMs), id);
+          f.policyVersion ?? null, f.jobId ?? null, f.upstreamSql ?? null, f.rowsReturned ?? null, f.errorReason ?? null, f.errorMessage ?? null, Math.round(durationMs),
+          f.detections && Object.keys(f.detections).length ? JSON.stringify(f.detections) : null, id);
     } catch {
       throw auditDown();
     }
@@ -187,6 +193,7 @@ function rowToJob(r: any): JobRecord {
   return {
     projectId: r.project_id, jobId: r.job_id, location: r.location, ownerIssuer: r.owner_issuer, ownerSubject: r.owner_subject,
     query: r.query, upstreamQuery: r.upstream_query, statementType: r.statement_type, createdAt: r.created_at, requestId: r.request_id ?? undefined,
+    backstopColumns: r.backstop_columns ? JSON.parse(r.backstop_columns) : [],
   };
 }
 
@@ -198,5 +205,6 @@ function rowToEvent(r: any): AuditRecord {
     matchedRules: r.matched_rules ? JSON.parse(r.matched_rules) : undefined, reasons: r.reasons ? JSON.parse(r.reasons) : undefined,
     policyVersion: r.policy_version ?? undefined, upstreamSql: r.upstream_sql ?? undefined, rowsReturned: r.rows_returned ?? undefined,
     errorReason: r.error_reason ?? undefined, errorMessage: r.error_message ?? undefined, durationMs: r.duration_ms ?? undefined,
+    detections: r.detections ? JSON.parse(r.detections) : undefined,
   };
 }

@@ -237,3 +237,17 @@ export function explain(policy: Policy, principal: Principal, a: Pick<QueryAnaly
   });
   return { decision, trace };
 }
+
+/** Whether any rule of the policy (for anyone) masks or denies `table.column`: the policy "declares" it. */
+export function isDeclared(policy: Policy, table: string, column: string): boolean {
+  const full = `${table}.${column}`;
+  return policy.rules.some((r) => r.columns?.some((c) => glob(c, full)) || r.masks?.some((m) => glob(m.column, full)));
+}
+
+/**
+ * Result column indexes the delivery backstop must scan: those whose lineage reaches no column the
+ * policy declares (declared columns are already masked, denied or deliberately clear).
+ */
+export function backstopColumns(policy: Policy, lineage: Array<{ sources: Array<{ table: string; column: string }> }>): number[] {
+  return lineage.flatMap((l, i) => (l.sources.some((s) => isDeclared(policy, s.table, s.column)) ? [] : [i]));
+}
