@@ -24,6 +24,17 @@ export class Catalog implements TableSource {
     return info;
   }
 
+  /**
+   * INFORMATION_SCHEMA views (`project.scope.INFORMATION_SCHEMA.VIEW`) have no tables.get; their
+   * schema comes from a dry run of `SELECT * FROM` the view, which also proves the upstream serves it.
+   */
+  private async fetchView(fullName: string): Promise<TableInfo> {
+    const [p] = fullName.split('.');
+    const r = await this.upstream.call('POST', `/projects/${enc(p)}/queries`, { body: { query: `SELECT * FROM \`${fullName}\``, useLegacySql: false, dryRun: true } });
+    if (r.status >= 300 || !r.body.schema?.fields) throw new BigQueryError('notFound', `Not found: ${fullName} is not available from the upstream.`);
+    return { fullName, schema: r.body.schema.fields };
+  }
+
   /** Table ids of `project.dataset` (tables.list, every page), cached like schemas. */
   listTables(projectId: string, datasetId: string): Promise<string[]> {
     const key = `list:${projectId}.${datasetId}`;
@@ -47,6 +58,7 @@ export class Catalog implements TableSource {
   }
 
   private async fetch(fullName: string): Promise<TableInfo> {
+    if (fullName.split('.').length === 4) return this.fetchView(fullName);
     const [p, d, t] = fullName.split('.');
     const r = await this.upstream.call('GET', `/projects/${enc(p)}/datasets/${enc(d)}/tables/${enc(t)}`);
     if (r.status === 404) throw new BigQueryError('notFound', `Not found: Table ${p}:${d}.${t} was not found in location US`);
@@ -56,3 +68,4 @@ export class Catalog implements TableSource {
 }
 
 const enc = encodeURIComponent;
+

@@ -240,7 +240,13 @@ export class Analyzer {
       if (e.full.endsWith('*')) columns.push({ name: SUFFIX_COLUMN, type: { typeKind: 'TYPE_STRING' }, isPseudoColumn: true } as never);
       cat.table.push({ name, fullName: e.full, serializationId: String(serial++), column: columns });
     }
-    const r = await this.server.call('registerCatalog', { simpleCatalog: root });
+    let r: { registeredId: string };
+    try {
+      r = await this.server.call('registerCatalog', { simpleCatalog: root });
+    } catch (err) {
+      if (err instanceof BigQueryError) throw err;
+      throw new BigQueryError('invalidQuery', `bqgate could not build the catalog for this statement, so it was not run: ${(err as { details?: string }).details ?? (err as Error).message}`, { location: 'q' });
+    }
     if (this.catalogs.size > 500) {
       const [oldKey, old] = this.catalogs.entries().next().value as [string, { id: string; generation: number }];
       this.catalogs.delete(oldKey);
@@ -258,8 +264,15 @@ export function qualify(segments: string[], input: Pick<AnalyzeInput, 'projectId
   if (parts.slice(0, -1).some((p) => p.includes('*')) || (parts[parts.length - 1].indexOf('*') !== parts[parts.length - 1].length - 1 && parts[parts.length - 1].includes('*'))) {
     throw new BigQueryError('invalidQuery', `Invalid wildcard table name ${shown}: only a trailing * in the table name is allowed.`, { location: 'q' });
   }
-  if (parts.some((p) => p.toUpperCase() === 'INFORMATION_SCHEMA')) {
-    throw new BigQueryError('invalidQuery', `INFORMATION_SCHEMA views (${shown}) are not supported by bqgate yet; use tables.get / tables.list instead.`, { location: 'q' });
+  const is = parts.findIndex((p) => p.toUpperCase() === 'INFORMATION_SCHEMA');
+  if (is >= 0) {
+    // INFORMATION_SCHEMA views: [[project.]dataset-or-region.]INFORMATION_SCHEMA.VIEW → project.scope.INFORMATION_SCHEMA.VIEW
+    if (is !== parts.length - 2) throw new BigQueryError('invalidQuery', `Invalid INFORMATION_SCHEMA name ${shown}.`, { location: 'q' });
+    const view = parts.slice(is).map((p, i) => (i === 0 ? 'INFORMATION_SCHEMA' : p.toUpperCase()));
+    if (is === 2) return [...parts.slice(0, 2), ...view].join('.');
+    if (is === 1) return [input.projectId, parts[0], ...view].join('.');
+    if (!input.defaultDataset) throw new BigQueryError('invalidQuery', `${shown} needs a dataset or region qualifier (e.g. \`region-us\`.INFORMATION_SCHEMA.JOBS).`, { location: 'q' });
+    return [input.defaultDataset.projectId ?? input.projectId, input.defaultDataset.datasetId, ...view].join('.');
   }
   if (parts.length === 3) return shown;
   if (parts.length === 2) return `${input.projectId}.${shown}`;

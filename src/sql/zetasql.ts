@@ -75,7 +75,7 @@ export class ZetaSqlServer {
         await this.rawCall('formatSql', { sql: 'SELECT 1' }, 1000);
         break;
       } catch (err) {
-        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`ZetaSQL server did not start: ${(err as Error).message}`);
+        if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) throw new Error(`ZetaSQL server did not start: ${(err as Error).message}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     }
@@ -134,7 +134,7 @@ export class ZetaSqlServer {
     this.readyFlag = false;
     this.client?.close();
     const child = this.child;
-    if (child && child.exitCode === null) {
+    if (child && child.exitCode === null && child.signalCode === null) {
       await new Promise<void>((r) => { child.once('exit', () => r()); child.kill('SIGKILL'); });
     }
   }
