@@ -137,7 +137,7 @@ export class Analyzer {
       const r = await this.server.call('extractTableNamesFromStatement', { sqlStatement: input.sql, options: lo, allowScript: false });
       names = (r.tableName ?? []).map((t: any) => t.tableNameSegment as string[]);
     } catch (err) {
-      throw analysisError(err, input.sql);
+      throw (await this.scriptRefusal(input.sql, lo)) ?? analysisError(err, input.sql);
     }
     const spelled = new Map<string, { segments: string[]; full: string }>();
     for (const segs of names) spelled.set(segs.join('\u0000'), { segments: segs, full: qualify(segs, input) });
@@ -218,6 +218,22 @@ export class Analyzer {
       tables,
       wildcards,
     };
+  }
+
+  /**
+   * When the text is a script (several statements, DECLARE/SET/IF/LOOP/BEGIN…), the refusal that
+   * says so; undefined when it is not a script either.
+   */
+  private async scriptRefusal(sql: string, lo: unknown): Promise<BigQueryError | undefined> {
+    let parsed: any;
+    try { parsed = (await this.server.call('parse', { sqlStatement: sql, options: lo, allowScript: true })).parsedScript; } catch { return undefined; }
+    const kinds = (parsed?.statementListNode?.statementList ?? []).map((st: any) => {
+      const k = Object.keys(st).find((x) => x.startsWith('ast')) ?? 'statement';
+      const inner = st[k] && Object.keys(st[k]).find((x) => x.startsWith('ast'));
+      return (inner ?? k).replace(/^ast|Node$/g, '').replace(/Statement$/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase();
+    });
+    if (!kinds.length) return undefined;
+    return new BigQueryError('invalidQuery', `bqgate does not run scripts yet (${kinds.length} statement${kinds.length > 1 ? 's' : ''}: ${kinds.join(', ')}); send one statement per query job. The script was not run.`, { location: 'q' });
   }
 
   private async registerCatalog(entries: Array<{ segments: string[]; full: string }>, infos: Map<string, TableInfo>, lo: any): Promise<string> {
