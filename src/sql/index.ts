@@ -16,7 +16,7 @@ import { BigQueryError } from '../bigquery/errors.js';
 import type { BqField } from '../emulator/encode.js';
 import { ZetaSqlServer, allStatementKinds } from './zetasql.js';
 import { fieldType, parameterType } from './types.js';
-import { dmlTarget, functionNames, outputColumns, statementKind, tableScans, type TableScan } from './walk.js';
+import { ddlTarget, dmlTarget, functionNames, outputColumns, statementKind, tableScans, type TableScan } from './walk.js';
 import { SUFFIX_COLUMN, unionSchema, wildcardFilters } from './wildcard.js';
 import { lineage, type OutputLineage, type Clause } from './lineage.js';
 
@@ -139,6 +139,21 @@ export class Analyzer {
     } catch (err) {
       throw (await this.scriptRefusal(input.sql, lo)) ?? analysisError(err, input.sql);
     }
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.analyzeWith(input, names, lo, fetched, lists);
+      } catch (err) {
+        // Some statements (ALTER TABLE, …) name tables ExtractTableNames does not report: add the
+        // one the analyzer could not find, once each, and try again.
+        const m = (err as Error).message.match(/Table not found: `?([^`\s\[]+)`?/);
+        const segs = m?.[1].split('.');
+        if (!segs || attempt >= 3 || names.some((n) => n.join('.') === segs.join('.'))) throw err;
+        names.push(segs);
+      }
+    }
+  }
+
+  private async analyzeWith(input: AnalyzeInput, names: string[][], lo: any, fetched: Map<string, TableInfo>, lists: Map<string, string[]>): Promise<QueryAnalysis> {
     const spelled = new Map<string, { segments: string[]; full: string }>();
     for (const segs of names) spelled.set(segs.join('\u0000'), { segments: segs, full: qualify(segs, input) });
     const infos = new Map<string, TableInfo>();
@@ -198,7 +213,8 @@ export class Analyzer {
         for (const c of s.columns) if (!has || has.has(c)) read.get(t)!.add(c);
       }
     }
-    const written = target ? [target] : [];
+    const created = !target && /^(CREATE|DROP|ALTER|LOAD)/.test(kind) ? ddlTarget(resolved) : undefined;
+    const written = target ? [target] : created ? [qualifyObject(created, input)] : [];
     if (target && kind === 'INSERT') read.delete(target); // an INSERT's target scan lists the columns written, not read
     const tables: Record<string, BqField[]> = {};
     for (const [full, info] of infos) if (!full.endsWith('*')) tables[full] = info.schema;
@@ -271,6 +287,14 @@ export class Analyzer {
     this.catalogs.set(key, { id: r.registeredId, generation: gen });
     return r.registeredId;
   }
+}
+
+/** A DDL object name (table, view, function, schema) → fully qualified, leniently (no throw). */
+function qualifyObject(segments: string[], input: Pick<AnalyzeInput, 'projectId' | 'defaultDataset'>): string {
+  const parts = segments.flatMap((s) => s.split('.'));
+  if (parts.length >= 3) return parts.join('.');
+  if (parts.length === 2) return `${input.projectId}.${parts.join('.')}`;
+  return input.defaultDataset ? `${input.defaultDataset.projectId ?? input.projectId}.${input.defaultDataset.datasetId}.${parts[0]}` : parts[0];
 }
 
 /** `segments` as written → `project.dataset.table`, per BigQuery's name resolution. */

@@ -9,6 +9,7 @@
  * Subqueries inside an expression contribute everything they reference (a superset, never less).
  */
 import type { ColumnRef } from './index.js';
+import { statementNode } from './walk.js';
 
 export type Clause = 'select' | 'where' | 'join' | 'group_by' | 'having' | 'qualify' | 'order_by' | 'window';
 
@@ -157,7 +158,7 @@ export function lineage(resolved: Record<string, any>): Lineage {
     return [...m.values()].sort((a, b) => `${a.table}.${a.column}`.localeCompare(`${b.table}.${b.column}`));
   };
 
-  const stmt = Object.values(resolved)[0] as any;
+  const stmt = statementNode(resolved)[1];
   const outputs: OutputLineage[] = (stmt?.outputColumnList ?? []).map((oc: any) => {
     const r = resolve(String(oc.column.columnId));
     return { name: oc.name, sources: toRefs([String(oc.column.columnId)]), direct: r.direct };

@@ -28,14 +28,47 @@ const STMT_VERBS: Record<string, string> = {
   resolvedCreateViewStmtNode: 'CREATE_VIEW', resolvedCreateMaterializedViewStmtNode: 'CREATE_MATERIALIZED_VIEW',
   resolvedCreateFunctionStmtNode: 'CREATE_FUNCTION', resolvedCreateTableFunctionStmtNode: 'CREATE_TABLE_FUNCTION',
   resolvedCreateProcedureStmtNode: 'CREATE_PROCEDURE', resolvedCreateSchemaStmtNode: 'CREATE_SCHEMA',
-  resolvedDropStmtNode: 'DROP', resolvedAlterTableStmtNode: 'ALTER_TABLE', resolvedExportDataStmtNode: 'EXPORT_DATA',
+  resolvedDropStmtNode: 'DROP', resolvedAlterTableStmtNode: 'ALTER_TABLE', resolvedAlterViewStmtNode: 'ALTER_VIEW',
+  resolvedAlterMaterializedViewStmtNode: 'ALTER_MATERIALIZED_VIEW', resolvedAlterSchemaStmtNode: 'ALTER_SCHEMA',
+  resolvedDropFunctionStmtNode: 'DROP_FUNCTION', resolvedDropMaterializedViewStmtNode: 'DROP_MATERIALIZED_VIEW',
+  resolvedDropTableFunctionStmtNode: 'DROP_TABLE_FUNCTION', resolvedCreateExternalTableStmtNode: 'CREATE_EXTERNAL_TABLE',
+  resolvedCreateSnapshotTableStmtNode: 'CREATE_SNAPSHOT_TABLE', resolvedAuxLoadDataStmtNode: 'LOAD_DATA',
+  resolvedGrantStmtNode: 'GRANT', resolvedRevokeStmtNode: 'REVOKE', resolvedAssertStmtNode: 'ASSERT', resolvedExportDataStmtNode: 'EXPORT_DATA',
   resolvedCallStmtNode: 'CALL', resolvedExecuteImmediateStmtNode: 'EXECUTE_IMMEDIATE',
 };
 
+/**
+ * The concrete statement node: `[key, body]`, descending through the abstract wrappers the proto
+ * uses for class hierarchies (`{resolvedCreateStatementNode: {resolvedCreateTableStmtNode: …}}`).
+ */
+export function statementNode(resolvedStatement: Record<string, any>): [string, any] {
+  let key = Object.keys(resolvedStatement).find((k) => k.startsWith('resolved')) ?? 'unknown';
+  let body = resolvedStatement[key];
+  for (;;) {
+    if (!body || typeof body !== 'object') break;
+    const next = Object.keys(body).find((k) => k.startsWith('resolved') && k.endsWith('Node'));
+    if (!next || (key.endsWith('StmtNode') && !/StmtNode$/.test(next))) break;
+    key = next;
+    body = body[next];
+  }
+  return [key, body];
+}
+
 /** The statement's kind: BigQuery statementType spelling where one exists, else the node name. */
 export function statementKind(resolvedStatement: Record<string, unknown>): string {
-  const key = Object.keys(resolvedStatement)[0] ?? 'unknown';
+  const [key] = statementNode(resolvedStatement);
   return STMT_VERBS[key] ?? key.replace(/^resolved|StmtNode$/g, '').replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+/** The object a DDL statement creates, alters or drops, as written (`name_path`), if any. */
+export function ddlTarget(resolvedStatement: Record<string, any>): string[] | undefined {
+  const [, body] = statementNode(resolvedStatement);
+  const find = (o: any, depth = 0): string[] | undefined => {
+    if (!o || typeof o !== 'object' || depth > 4) return undefined;
+    if (Array.isArray(o.namePath) && o.namePath.length) return o.namePath;
+    return find(o.parent, depth + 1);
+  };
+  return find(body);
 }
 
 /** Every table scan anywhere in the tree, in document order; `members` (if given) expands wildcard scans. */
@@ -65,14 +98,15 @@ export function tableScans(node: unknown, members?: (scanNode: object, table: st
 
 /** The target table scan of a DML statement (INSERT/UPDATE/DELETE/MERGE/TRUNCATE), if any. */
 export function dmlTarget(resolvedStatement: Record<string, any>): string | undefined {
-  const body = Object.values(resolvedStatement)[0] as any;
+  const [, body] = statementNode(resolvedStatement);
   const scan = body?.tableScan?.resolvedTableScanNode ?? body?.tableScan;
   return scan?.table?.fullName ?? scan?.table?.name;
 }
 
 /** Output column names of a query statement, in order. */
 export function outputColumns(resolvedStatement: Record<string, any>): string[] {
-  const q = resolvedStatement.resolvedQueryStmtNode;
+  const [key, q] = statementNode(resolvedStatement);
+  if (key !== 'resolvedQueryStmtNode') return [];
   return (q?.outputColumnList ?? []).map((c: any) => c.name);
 }
 
