@@ -125,8 +125,14 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
 
   // ── the query pipeline: analyze → decide → rewrite ───────────────────────
   /** Analyzes, decides and rewrites one statement; throws the refusal (with its decision attached). */
-  async function check(policy: Policy, principal: Principal, projectId: string, q: { query?: unknown; useLegacySql?: unknown; defaultDataset?: any; queryParameters?: any[] }) {
+  async function check(policy: Policy, principal: Principal, projectId: string, q: { query?: unknown; useLegacySql?: unknown; defaultDataset?: any; queryParameters?: any[]; [k: string]: unknown }) {
     if (typeof q.query !== 'string' || !q.query.trim()) throw new BigQueryError('invalid', 'Required parameter is missing: query');
+    // Job options whose effect the analysis cannot see are refused (fail closed).
+    if (q.tableDefinitions) throw new BigQueryError('accessDenied', 'Access Denied: tableDefinitions (external tables defined in the job) are refused by bqgate; query tables by name.');
+    if (Array.isArray(q.userDefinedFunctionResources) && q.userDefinedFunctionResources.length) throw new BigQueryError('accessDenied', 'Access Denied: userDefinedFunctionResources (JavaScript UDF code attached to the job) are refused by bqgate.');
+    if (q.createSession || (Array.isArray(q.connectionProperties) && q.connectionProperties.some((p: any) => p?.key === 'session_id'))) {
+      throw new BigQueryError('accessDenied', 'Access Denied: session mode (createSession / session_id) is refused by bqgate: session state (temp tables, variables) is invisible to its analysis. Send self-contained statements.');
+    }
     if (q.useLegacySql !== false) {
       throw new BigQueryError('invalidQuery', 'bqgate accepts GoogleSQL only; legacy SQL is refused. Set useLegacySql=false (bq: --nouse_legacy_sql, or "[query] --use_legacy_sql=false" in ~/.bigqueryrc).', { location: 'q' });
     }
@@ -206,7 +212,6 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       const b = c.req.body;
       const cfgIn = b.configuration ?? {};
       if (!cfgIn.query) throw new BigQueryError('accessDenied', 'Access Denied: bqgate runs query jobs only; extract, copy and load jobs are refused.');
-      if (cfgIn.query.tableDefinitions) throw new BigQueryError('accessDenied', 'Access Denied: tableDefinitions (external tables in a job) are refused by bqgate.');
       if (cfgIn.query.destinationTable) throw new BigQueryError('accessDenied', 'Access Denied: destinationTable is refused by bqgate: results may not be copied into a table.');
       const projectId = c.req.params.projectId!;
       const checked = await check(c.policy, c.principal, projectId, cfgIn.query);

@@ -251,6 +251,16 @@ describe('REST details through the gateway', () => {
     const ex = await call(analyst, 'POST', '/jobs', { configuration: { extract: { sourceTable: { projectId: 'demo-project', datasetId: 'shop', tableId: 'customers' } } } });
     expect(ex.status).toBe(403);
     expect(ex.body.error.errors[0].reason).toBe('accessDenied');
+    for (const cfg of [
+      { query: { query: 'SELECT 1', useLegacySql: false, tableDefinitions: { ext: { sourceUris: ['gs://b/x.csv'], sourceFormat: 'CSV' } } } },
+      { query: { query: 'SELECT 1', useLegacySql: false, userDefinedFunctionResources: [{ inlineCode: 'function f(){}' }] } },
+    ]) {
+      const r = await call(analyst, 'POST', '/jobs', { configuration: cfg });
+      expect(r.status).toBe(403);
+    }
+    const session = await call(analyst, 'POST', '/queries', { query: 'SELECT 1', useLegacySql: false, createSession: true });
+    expect(session.status).toBe(403);
+    expect(session.body.error.message).toContain('session mode');
     const nf = await call(analyst, 'DELETE', '/datasets/shop');
     expect(nf.status).toBe(404);
     expect(nf.body.error.errors[0].reason).toBe('notFound');
