@@ -139,8 +139,8 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     const analysis: QueryAnalysis = await analyzer.analyze({ sql: q.query, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters });
     const decision = decide(policy, principal, analysis);
     if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision });
-    const rewritten = rewriteQuery(q.query, analysis, decision);
-    if (rewritten.governedTables.length) await analyzer.analyze({ sql: rewritten.sql, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters });
+    const rewritten = rewriteQuery(analysis.effectiveSql, analysis, decision);
+    if (rewritten.sql !== q.query) await analyzer.analyze({ sql: rewritten.sql, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters });
     return { analysis, decision, sql: rewritten.sql };
   }
 

@@ -92,7 +92,7 @@ describe('analysis', () => {
     expect(flipped.tablesRead).toEqual(['demo-project.shop.events_20261106', 'demo-project.shop.events_20261107']);
     const orNotNarrowed = await analyzer.analyze({ sql: "SELECT 1 FROM `shop.events_*` WHERE _TABLE_SUFFIX = '20261101' OR customer_id = 3", ...ctx });
     expect(orNotNarrowed.tablesRead).toHaveLength(7);
-    const cust = await analyzer.analyze({ sql: 'SELECT * FROM `demo-project.shop.customer*`', ...ctx });
+    const cust = await analyzer.analyze({ sql: 'SELECT * FROM `demo-project.shop.customers*`', ...ctx });
     expect(cust.tablesRead).toEqual(['demo-project.shop.customers']);
     expect(cust.columnsRead.map((c) => c.column)).toContain('ssn');
     await expect(analyzer.analyze({ sql: 'SELECT 1 FROM `shop.nothing_*`', ...ctx })).rejects.toMatchObject({ reason: 'notFound' });

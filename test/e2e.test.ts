@@ -95,7 +95,7 @@ describe('SDK through the gateway', () => {
   it('queries wildcard tables with _TABLE_SUFFIX', async () => {
     const [rows] = await gw.sdk(analyst).query({ query: "SELECT _TABLE_SUFFIX AS day, COUNT(*) AS n FROM `demo-project.shop.events_*` WHERE _TABLE_SUFFIX >= '20261106' GROUP BY day ORDER BY day", useLegacySql: false });
     expect(rows).toEqual([{ day: '20261106', n: 4000 }, { day: '20261107', n: 4000 }]);
-    const e = await apiError(gw.sdk(analyst).query({ query: 'SELECT email FROM `demo-project.shop.customer*`', useLegacySql: false }));
+    const e = await apiError(gw.sdk(analyst).query({ query: 'SELECT email FROM `demo-project.shop.customers*`', useLegacySql: false }));
     expect(e.errors?.[0].reason).toBe('accessDenied');
   });
 

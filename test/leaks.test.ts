@@ -129,6 +129,12 @@ const CASES: Array<Case | (() => Case)> = [
   // PIVOT / UNPIVOT
   { name: 'PIVOT', sql: "SELECT * FROM (SELECT country, email FROM shop.customers) PIVOT (ANY_VALUE(email) FOR country IN ('US', 'DE'))", expect: 'masked', emulatorGap: true },
   { name: 'UNPIVOT', sql: 'SELECT * FROM (SELECT customer_id, email, card_number FROM shop.customers WHERE customer_id < 20) UNPIVOT (v FOR k IN (email, card_number))', expect: 'masked', emulatorGap: true },
+  // views: read through, masked and denied like the tables underneath
+  { name: 'view over customers', sql: 'SELECT email, full_name, phone FROM shop.customer_contacts LIMIT 50', expect: 'masked' },
+  { name: 'ssn through a view', sql: 'SELECT ssn FROM shop.customer_contacts LIMIT 5', expect: 'refused' },
+  { name: 'whole view row', sql: 'SELECT TO_JSON_STRING(v) FROM shop.customer_contacts v LIMIT 5', expect: 'refused' },
+  { name: 'view row without ssn', sql: 'SELECT TO_JSON_STRING(v) FROM (SELECT * EXCEPT (ssn) FROM shop.customer_contacts) v LIMIT 50', expect: 'masked' },
+  { name: 'view for support (not allowed)', sql: 'SELECT email FROM shop.customer_contacts LIMIT 5', expect: 'refused', who: 'support' },
   // wildcard, time travel, INFORMATION_SCHEMA
   { name: 'wildcard table over customers', sql: 'SELECT * FROM `demo-project.shop.customer*` LIMIT 5', expect: 'refused' },
   { name: 'time travel on a masked table', sql: 'SELECT email FROM shop.customers FOR SYSTEM_TIME AS OF TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 HOUR) LIMIT 5', expect: 'refused' },

@@ -60,7 +60,7 @@ describe('policy tooling', () => {
     expect(r.out).toMatch(/p\.yaml:7:\d+: masked column demo-project\.shop\.customers\.emial matches no column/);
     const good = await run(['policy', 'lint']);
     expect(good.code).toBe(0);
-    expect(good.out).toContain('checked against 9 tables');
+    expect(good.out).toContain('checked against 10 tables');
   });
 
   it('policy explain shows the decision, masks and rule trace', async () => {

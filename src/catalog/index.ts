@@ -63,7 +63,7 @@ export class Catalog implements TableSource {
     const r = await this.upstream.call('GET', `/projects/${enc(p)}/datasets/${enc(d)}/tables/${enc(t)}`);
     if (r.status === 404) throw new BigQueryError('notFound', `Not found: Table ${p}:${d}.${t} was not found in location US`);
     if (r.status >= 300) throw new BigQueryError('backendError', `Could not read the schema of ${fullName} from the upstream (HTTP ${r.status}); the query was not run.`);
-    return { fullName, schema: r.body.schema?.fields ?? [] };
+    return { fullName, schema: r.body.schema?.fields ?? [], ...(r.body.type === 'VIEW' && r.body.view?.query ? { viewQuery: String(r.body.view.query), viewLegacySql: r.body.view.useLegacySql === true } : {}) };
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * The emulator's storage and execution: DuckDB in memory, one attached catalog per BigQuery
  * project, one schema per dataset, loaded from `fixtures/<project>/<dataset>/<table>.schema.json`
- * and `<table>.jsonl.gz`.
+ * and `<table>.jsonl.gz`; views from `<view>.view.sql` (GoogleSQL, translated like any query).
  *
  * `run(sql, ctx)` translates GoogleSQL to DuckDB (translate.ts), binds query parameters and returns
  * the BigQuery schema plus the raw DuckDB rows; `encodeRow` turns rows into f/v cells at read time.
@@ -20,6 +20,8 @@ export interface TableMeta {
   schema: BqField[];
   numRows: number;
   creationTime: number;
+  /** For a view: its GoogleSQL definition (tables.get `view.query`). */
+  viewQuery?: string;
 }
 
 export interface RunContext {
@@ -77,8 +79,25 @@ export class Engine {
         }
       }
     }
+    const engine = new Engine(db, tables);
+    for (const project of existsSync(fixturesDir) ? readdirSync(fixturesDir) : []) {
+      const pdir = join(fixturesDir, project);
+      if (!statSync(pdir).isDirectory()) continue;
+      for (const dataset of readdirSync(pdir)) {
+        const ddir = join(pdir, dataset);
+        if (!statSync(ddir).isDirectory()) continue;
+        for (const file of readdirSync(ddir).filter((f) => f.endsWith('.view.sql')).sort()) {
+          const viewId = file.replace(/\.view\.sql$/, '');
+          const query = readFileSync(join(ddir, file), 'utf8').trim();
+          const [duck] = toDuckDb(query, (path) => engine.matchWildcard(path, project));
+          await con.run(`CREATE VIEW ${quote(project)}.${quote(dataset)}.${quote(viewId)} AS ${duck}`);
+          const r = await engine.run(`SELECT * FROM \`${project}.${dataset}.${viewId}\` LIMIT 0`, { projectId: project });
+          tables.set(`${project}.${dataset}.${viewId}`, { projectId: project, datasetId: dataset, tableId: viewId, schema: r.schema, numRows: 0, creationTime: created, viewQuery: query });
+        }
+      }
+    }
     con.closeSync();
-    return new Engine(db, tables);
+    return engine;
   }
 
   /** Every table, in name order. */
@@ -134,7 +153,7 @@ export class Engine {
   }
 
   /** Tables a wildcard path (`[p.]d.prefix*`) matches, with their `_TABLE_SUFFIX`. */
-  private matchWildcard(path: string, project: string, dataset?: string): Array<[string, string, string, string]> {
+  matchWildcard(path: string, project: string, dataset?: string): Array<[string, string, string, string]> {
     const parts = path.split('.');
     const prefix = parts.pop()!.replace(/\*$/, '');
     const d = parts.pop() ?? dataset;

@@ -56,8 +56,9 @@ export function buildEmulatorApp(engine: Engine, opts: { logger?: boolean } = {}
   const tableResource = (t: TableMeta) => ({
     kind: 'bigquery#table', id: `${t.projectId}:${t.datasetId}.${t.tableId}`, etag: `"${t.numRows}"`,
     tableReference: { projectId: t.projectId, datasetId: t.datasetId, tableId: t.tableId },
-    schema: { fields: t.schema }, type: 'TABLE', numRows: String(t.numRows), numBytes: String(t.numRows * 64),
+    schema: { fields: t.schema }, type: t.viewQuery ? 'VIEW' : 'TABLE', numRows: String(t.numRows), numBytes: String(t.numRows * 64),
     creationTime: String(t.creationTime), lastModifiedTime: String(t.creationTime), location: LOCATION,
+    ...(t.viewQuery ? { view: { query: t.viewQuery, useLegacySql: false } } : {}),
   });
   const datasetResource = (p: string, d: string) => ({
     kind: 'bigquery#dataset', id: `${p}:${d}`, datasetReference: { projectId: p, datasetId: d }, location: LOCATION,

@@ -13,7 +13,7 @@
  */
 import { BigQueryError } from '../bigquery/errors.js';
 import type { Decision } from '../policy/index.js';
-import type { QueryAnalysis } from '../sql/index.js';
+import { spliceScans, type QueryAnalysis } from '../sql/index.js';
 import { maskExpression, nullColumn, quoteIdent } from './masks.js';
 
 export interface Rewrite {
@@ -52,34 +52,11 @@ export function rewriteQuery(sql: string, analysis: QueryAnalysis, decision: Dec
   if (analysis.statementKind !== 'SELECT') {
     throw new BigQueryError('accessDenied', `Access Denied: ${analysis.statementKind} statements that read masked tables (${governed[0].table}) are not supported by bqgate yet; the statement was not run.`);
   }
-  const bytes = Buffer.from(sql, 'utf8');
-  const edits = governed.map((s) => {
-    if (s.start === undefined || s.end === undefined) {
-      throw new BigQueryError('accessDenied', `Access Denied: bqgate could not place the masking projection for ${s.table}; the query was not run.`);
-    }
+  for (const s of governed) {
     if (s.timeTravel) {
       throw new BigQueryError('accessDenied', `Access Denied: FOR SYSTEM_TIME AS OF on ${s.table}, which has masked columns, is not supported by bqgate yet; the query was not run.`);
     }
-    const after = bytes.subarray(s.end).toString('utf8');
-    const alias = s.alias || s.table.split('.').pop()!;
-    const text = `(${governedProjection(s.table, analysis, decision)})${hasExplicitAlias(after, alias) ? '' : ` AS ${quoteIdent(alias)}`}`;
-    return { start: s.start, end: s.end, text };
-  }).sort((x, y) => y.start - x.start);
-  let out = bytes;
-  let last = Infinity;
-  for (const e of edits) {
-    if (e.end > last) throw new BigQueryError('accessDenied', 'Access Denied: overlapping table references; bqgate could not rewrite the query safely.');
-    out = Buffer.concat([out.subarray(0, e.start), Buffer.from(e.text, 'utf8'), out.subarray(e.end)]);
-    last = e.start;
   }
-  return { sql: out.toString('utf8'), governedTables: [...new Set(governed.map((s) => s.table))] };
-}
-
-/** Whether the text after a table path starts with an explicit alias (`AS x` or `x`). */
-function hasExplicitAlias(after: string, alias: string): boolean {
-  const rest = after.replace(/^(\s|--[^\n]*(\n|$)|#[^\n]*(\n|$)|\/\*[\s\S]*?\*\/)*/, '');
-  if (/^AS\b/i.test(rest)) return true;
-  const m = rest.match(/^(`[^`]+`|[A-Za-z_][A-Za-z0-9_]*)/);
-  if (!m) return false;
-  return m[1].replace(/`/g, '').toLowerCase() === alias.toLowerCase();
+  const out = spliceScans(sql, governed.map((scan) => ({ scan, text: governedProjection(scan.table, analysis, decision) })), 'masking projection');
+  return { sql: out, governedTables: [...new Set(governed.map((s) => s.table))] };
 }

@@ -19,17 +19,22 @@ import { fieldType, parameterType } from './types.js';
 import { ddlTarget, dmlTarget, functionNames, outputColumns, statementKind, tableScans, type TableScan } from './walk.js';
 import { SUFFIX_COLUMN, unionSchema, wildcardFilters } from './wildcard.js';
 import { lineage, type OutputLineage, type Clause } from './lineage.js';
+import { spliceScans } from './splice.js';
 
 export type { OutputLineage, Clause } from './lineage.js';
 
 export { ZetaSqlServer } from './zetasql.js';
 export { typeSql } from './types.js';
 export type { TableScan } from './walk.js';
+export { spliceScans } from './splice.js';
 
 export interface TableInfo {
   /** `project.dataset.table` */
   fullName: string;
   schema: BqField[];
+  /** For a view: its definition (tables.get `view.query`); the analysis reads through it. */
+  viewQuery?: string;
+  viewLegacySql?: boolean;
 }
 
 /** Where table schemas come from (the catalog stage). Throws BigQueryError(notFound) for a missing table. */
@@ -61,8 +66,14 @@ export interface QueryAnalysis {
   statementKind: string;
   tablesRead: string[];
   tablesWritten: string[];
-  /** Every column of every table read, used anywhere in the statement. */
+  /**
+   * Every column the statement references anywhere (select list, predicates, joins, grouping,
+   * ordering, whole-row values, projections of subqueries and CTEs) — what column denies check.
+   * Through a view, only the underlying columns the statement actually uses count.
+   */
   columnsRead: ColumnRef[];
+  /** The columns that reach a result column or a clause (a subset of columnsRead). */
+  columnsUsed: ColumnRef[];
   /** Table scans with their byte ranges, for the rewrite stage. */
   scans: TableScan[];
   /** Result column names (queries). */
@@ -77,6 +88,10 @@ export interface QueryAnalysis {
   tables: Record<string, BqField[]>;
   /** Wildcard tables used (`p.d.prefix*`) → the tables they read after `_TABLE_SUFFIX` narrowing. */
   wildcards: Record<string, string[]>;
+  /** Views read → the tables underneath them (views are inlined; they also appear in tablesRead). */
+  views: Record<string, string[]>;
+  /** The statement with every view inlined: what later stages rewrite and send (equal to the input when no view is read). */
+  effectiveSql: string;
 }
 
 let cachedOptions: { generation: number; value: any } | undefined;
@@ -141,7 +156,8 @@ export class Analyzer {
     }
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.analyzeWith(input, names, lo, fetched, lists);
+        const a = await this.analyzeWith(input, names, lo, fetched, lists);
+        return a.scans.some((sc) => fetched.get(sc.table)?.viewQuery !== undefined) ? await this.inlineViews(input, a, fetched, lists) : a;
       } catch (err) {
         // Some statements (ALTER TABLE, …) name tables ExtractTableNames does not report: add the
         // one the analyzer could not find, once each, and try again.
@@ -168,6 +184,8 @@ export class Analyzer {
       const ids = listed.filter((t) => t.startsWith(prefix)).sort();
       if (!ids.length) throw new BigQueryError('notFound', `Not found: Table ${p}:${d}.${pattern} (no table matches the wildcard)`);
       const member = await Promise.all(ids.map((t) => this.source.getTable(`${p}.${d}.${t}`)));
+      const view = member.find((m) => m.viewQuery !== undefined);
+      if (view) throw new BigQueryError('invalidQuery', `Wildcard table ${full} matches the view ${view.fullName}; views cannot be read through a wildcard.`, { location: 'q' });
       for (const m of member) { infos.set(m.fullName, m); fetched.set(m.fullName, m); }
       members.set(full, member.map((m) => m.fullName));
       infos.set(full, { fullName: full, schema: unionSchema(member.map((m) => m.schema)) });
@@ -205,27 +223,40 @@ export class Analyzer {
       return all.filter((m) => tests.every((t) => t(m.split('.')[2].slice(prefix.length))));
     });
     const target = dmlTarget(resolved);
+    const lin = lineage(resolved);
+    // `used`: for a query, the columns that reach a result column or a clause (WHERE, JOIN, GROUP BY,
+    // ORDER BY, window, HAVING, QUALIFY) — not those a subquery or view merely projects. Other
+    // statements use every column their scans touch.
+    const used = kind === 'SELECT'
+      ? new Set([...lin.outputs.flatMap((o) => o.sources), ...Object.values(lin.byClause).flat()].map((r) => `${r!.table}\u0000${r!.column}`))
+      : undefined;
     const read = new Map<string, Set<string>>();
+    const usedBy = new Map<string, Set<string>>();
     for (const s of scans) {
       for (const t of s.members ?? [s.table]) {
         if (!read.has(t)) read.set(t, new Set());
         const has = s.members ? new Set(infos.get(t)!.schema.map((f) => f.name)) : undefined;
-        for (const c of s.columns) if (!has || has.has(c)) read.get(t)!.add(c);
+        for (const c of s.columns) {
+          if (has && !has.has(c)) continue;
+          read.get(t)!.add(c);
+          if (!used || used.has(`${s.table}\u0000${c}`)) (usedBy.get(t) ?? usedBy.set(t, new Set()).get(t)!).add(c);
+        }
       }
     }
     const created = !target && /^(CREATE|DROP|ALTER|LOAD)/.test(kind) ? ddlTarget(resolved) : undefined;
     const written = target ? [target] : created ? [qualifyObject(created, input)] : [];
-    if (target && kind === 'INSERT') read.delete(target); // an INSERT's target scan lists the columns written, not read
+    if (target && kind === 'INSERT') { read.delete(target); usedBy.delete(target); } // an INSERT's target scan lists the columns written, not read
+    const pairs = (m: Map<string, Set<string>>) => [...m.entries()].flatMap(([table, cols]) => [...cols].sort().map((column) => ({ table, column })));
     const tables: Record<string, BqField[]> = {};
     for (const [full, info] of infos) if (!full.endsWith('*')) tables[full] = info.schema;
     const wildcards: Record<string, string[]> = {};
     for (const s of scans) if (s.members) wildcards[s.table] = [...new Set([...(wildcards[s.table] ?? []), ...s.members])].sort();
-    const lin = lineage(resolved);
     return {
       statementKind: kind,
       tablesRead: [...read.keys()].sort(),
       tablesWritten: written,
-      columnsRead: [...read.entries()].flatMap(([table, cols]) => [...cols].sort().map((column) => ({ table, column }))),
+      columnsRead: pairs(read),
+      columnsUsed: pairs(usedBy),
       scans,
       outputColumns: outputColumns(resolved),
       lineage: lin.outputs,
@@ -233,7 +264,39 @@ export class Analyzer {
       functions: [...functionNames(resolved)].sort(),
       tables,
       wildcards,
+      views: {},
+      effectiveSql: input.sql,
     };
+  }
+
+  /**
+   * Views: each scan of a view is replaced by its definition and the result analyzed again (up to 8
+   * levels of nesting), so the policy sees — and the rewrite masks — the tables underneath, and the
+   * upstream never reads a view whose own columns no policy declares.
+   */
+  private async inlineViews(input: AnalyzeInput, a: QueryAnalysis, fetched: Map<string, TableInfo>, lists: Map<string, string[]>, depth = 0): Promise<QueryAnalysis> {
+    if (depth >= 8) throw new BigQueryError('invalidQuery', 'Views nested more than 8 deep are not supported by bqgate; the query was not run.', { location: 'q' });
+    const viewScans = a.scans.filter((s) => fetched.get(s.table)?.viewQuery !== undefined);
+    for (const s of viewScans) {
+      const v = fetched.get(s.table)!;
+      if (v.viewLegacySql) throw new BigQueryError('invalidQuery', `View ${s.table} is defined in legacy SQL, which bqgate cannot analyze; the query was not run.`, { location: 'q' });
+      if (s.timeTravel) throw new BigQueryError('invalidQuery', `FOR SYSTEM_TIME AS OF on the view ${s.table} is not supported by bqgate; the query was not run.`, { location: 'q' });
+      if (s.table.split('.')[0] !== input.projectId && /(^|[^.`\w-])`?[A-Za-z_][\w]*`?\.`?[A-Za-z_]\w*`?(?![.\w`])/.test(v.viewQuery!)) {
+        // A view's dataset-qualified names resolve in the view's project, not the job's.
+        throw new BigQueryError('invalidQuery', `View ${s.table} is in another project than the job and uses dataset-qualified names; bqgate cannot inline it safely. Run the job in project ${s.table.split('.')[0]}.`, { location: 'q' });
+      }
+    }
+    const sql = spliceScans(a.effectiveSql, viewScans.map((scan) => ({ scan, text: fetched.get(scan.table)!.viewQuery! })), 'view definition');
+    const inner = await this.analyzeUncached({ ...input, sql }, fetched, lists);
+    const views: Record<string, string[]> = { ...inner.views };
+    for (const s of viewScans) views[s.table] = [...new Set([...(views[s.table] ?? []), ...inner.tablesRead.filter((t) => !(t in inner.views))])].sort();
+    // Columns the user's own text references keep their "referenced anywhere" reading; through the
+    // view bodies, only what the statement uses counts (a view may project columns nobody asked for).
+    const direct = a.columnsRead.filter((c) => fetched.get(c.table)?.viewQuery === undefined);
+    const key = (c: ColumnRef) => `${c.table}\u0000${c.column}`;
+    const columnsRead = [...new Map([...direct, ...inner.columnsUsed].map((c) => [key(c), c])).values()]
+      .sort((x, y) => key(x).localeCompare(key(y)));
+    return { ...inner, columnsRead, tablesRead: [...new Set([...inner.tablesRead, ...Object.keys(views)])].sort(), views, effectiveSql: inner.effectiveSql };
   }
 
   /**

@@ -1,0 +1,44 @@
+/**
+ * Replacing table references in SQL text at the byte ranges ZetaSQL reported for their scans, keeping
+ * the name the rest of the statement uses for them: an explicit alias stays where it is; an implicit
+ * one (the table's own name) is added as `AS \`name\``. Used to mask at the scan (rewrite/) and to
+ * inline views (sql/).
+ */
+import { BigQueryError } from '../bigquery/errors.js';
+import type { TableScan } from './walk.js';
+
+const quote = (name: string) => `\`${name.replace(/`/g, '\\`')}\``;
+
+/** Whether the text after a table path starts with an explicit alias (`AS x` or `x`). */
+export function hasExplicitAlias(after: string, alias: string): boolean {
+  const rest = after.replace(/^(\s|--[^\n]*(\n|$)|#[^\n]*(\n|$)|\/\*[\s\S]*?\*\/)*/, '');
+  if (/^AS\b/i.test(rest)) return true;
+  const m = rest.match(/^(`[^`]+`|[A-Za-z_][A-Za-z0-9_]*)/);
+  if (!m) return false;
+  return m[1].replace(/`/g, '').toLowerCase() === alias.toLowerCase();
+}
+
+/**
+ * Replaces each scan's table path by `(<text>)` plus the alias the statement needs. Throws
+ * BigQueryError(accessDenied) when a scan has no parse location or two ranges overlap: the
+ * statement is refused rather than sent half-rewritten.
+ */
+export function spliceScans(sql: string, items: Array<{ scan: TableScan; text: string }>, what: string): string {
+  const bytes = Buffer.from(sql, 'utf8');
+  const edits = items.map(({ scan, text }) => {
+    if (scan.start === undefined || scan.end === undefined) {
+      throw new BigQueryError('accessDenied', `Access Denied: bqgate could not place the ${what} for ${scan.table}; the query was not run.`);
+    }
+    const alias = scan.alias || scan.table.split('.').pop()!;
+    const after = bytes.subarray(scan.end).toString('utf8');
+    return { start: scan.start, end: scan.end, text: `(${text})${hasExplicitAlias(after, alias) ? '' : ` AS ${quote(alias)}`}` };
+  }).sort((x, y) => y.start - x.start);
+  let out = bytes;
+  let last = Infinity;
+  for (const e of edits) {
+    if (e.end > last) throw new BigQueryError('accessDenied', `Access Denied: overlapping table references; bqgate could not place the ${what} safely.`);
+    out = Buffer.concat([out.subarray(0, e.start), Buffer.from(e.text, 'utf8'), out.subarray(e.end)]);
+    last = e.start;
+  }
+  return out.toString('utf8');
+}
