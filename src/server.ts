@@ -138,6 +138,9 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     }
     const analysis: QueryAnalysis = await analyzer.analyze({ sql: q.query, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters });
     const decision = decide(policy, principal, analysis);
+    if (decision.effect === 'allow' && /^(CREATE|ALTER|DROP|TRUNCATE|LOAD)/.test(analysis.statementKind)) {
+      for (const t of analysis.tablesWritten) catalog.invalidate(t); // DDL through the gateway: the schema cache must not outlive it
+    }
     if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision });
     const rewritten = rewriteQuery(analysis.effectiveSql, analysis, decision);
     if (rewritten.sql !== q.query) await analyzer.analyze({ sql: rewritten.sql, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters });

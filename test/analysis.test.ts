@@ -172,6 +172,18 @@ describe('policy', () => {
     expect(MASK_PRIORITY.indexOf('LAST_FOUR_CHARACTERS')).toBeLessThan(MASK_PRIORITY.indexOf('ALWAYS_NULL'));
   });
 
+  it('allows EXPORT DATA only to destinations an allow rule lists', () => {
+    const p: Policy = { version: 't', rules: [
+      { id: 'read', effect: 'allow', principals: '*', verbs: ['SELECT'], tables: ['*'] },
+      { id: 'export', effect: 'allow', principals: '*', verbs: ['EXPORT_DATA'], export_destinations: ['gs://exports/**'] },
+    ] };
+    const ex = (uri: string) => decide(p, analyst, a({ statementKind: 'EXPORT_DATA', flags: { exportUri: uri } }));
+    expect(ex('gs://exports/team/x-*.csv').effect).toBe('allow');
+    expect(ex('gs://exports/team/x-*.csv').matchedRules).toContain('export');
+    expect(ex('gs://elsewhere/x-*.csv').effect).toBe('deny');
+    expect(ex('gs://elsewhere/x-*.csv').reasons[0]).toContain('export_destinations');
+  });
+
   it('denies writes by verb', () => {
     const d = decide(policy, analyst, a({ statementKind: 'DELETE', tablesRead: [], tablesWritten: ['demo-project.shop.orders'], columnsRead: [] }));
     expect(d.effect).toBe('deny');

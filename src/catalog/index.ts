@@ -14,6 +14,13 @@ export class Catalog implements TableSource {
 
   constructor(private readonly upstream: Upstream, private readonly ttlMs = 60_000) {}
 
+  /** Forgets what is cached of a table (and its dataset's listing), e.g. after DDL through the gateway. */
+  invalidate(fullName: string): void {
+    this.cache.delete(fullName);
+    const [p, d] = fullName.split('.');
+    this.lists.delete(`list:${p}.${d}`);
+  }
+
   /** `project.dataset.table` → schema. */
   getTable(fullName: string): Promise<TableInfo> {
     const hit = this.cache.get(fullName);

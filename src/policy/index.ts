@@ -36,6 +36,8 @@ export interface Rule {
   tables?: string[];
   columns?: string[];
   masks?: Array<{ column: string; rule: MaskRule }>;
+  /** EXPORT_DATA: destination URI globs this allow permits. */
+  export_destinations?: string[];
   not_before?: string;
   expires?: string;
   /** The file the rule came from. */
@@ -96,6 +98,11 @@ function glob(pattern: string, value: string): boolean {
   const re = new RegExp('^' + pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^.]*') + '$', 'i');
   return re.test(value);
 }
+/** URI globs: `*` within a path segment, `**` across segments. */
+function uriGlob(pattern: string, uri: string): boolean {
+  const re = pattern.split('**').map((part) => part.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')).join('.*');
+  return new RegExp(`^${re}$`).test(uri);
+}
 const anyGlob = (patterns: string[] | undefined, value: string) => !patterns || patterns.some((p) => glob(p, value));
 
 export function principalMatches(m: PrincipalMatch, p: Principal): boolean {
@@ -127,7 +134,7 @@ export function rulesFor(policy: Policy, principal: Principal, now = Date.now())
 export const who = (p: Principal) => `${p.subject}${p.actor ? ` (actor ${p.actor})` : ''}${p.groups.length ? ` [groups: ${p.groups.join(', ')}]` : ' [no groups]'}`;
 
 /** Decides a statement. Pure: same inputs, same Decision. */
-export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalysis, 'statementKind' | 'tablesRead' | 'tablesWritten' | 'columnsRead' | 'tables'>, now = Date.now()): Decision {
+export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalysis, 'statementKind' | 'tablesRead' | 'tablesWritten' | 'columnsRead' | 'tables'> & { flags?: { exportUri?: string } }, now = Date.now()): Decision {
   const rules = rulesFor(policy, principal, now);
   const d: Decision = { effect: 'allow', matchedRules: [], reasons: [], masks: {}, deniedColumns: {}, policyVersion: policy.version };
   const deny = (ruleId: string | undefined, reason: string): Decision => {
@@ -155,6 +162,14 @@ export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalys
       return deny(undefined, `Access Denied: no bqgate policy rule allows ${who(principal)} to ${v} ${table === '*' ? '' : table + ' '}(default deny).${allowed.length ? ` Allowed: ${allowed.join('; ')}.` : ' This principal has no allow rules.'}`);
     }
     if (!d.matchedRules.includes(allow.id)) d.matchedRules.push(allow.id);
+  }
+
+  // EXPORT DATA: the destination must be one an allow rule names.
+  if (verb === 'EXPORT_DATA') {
+    const uri = a.flags?.exportUri;
+    const ok = uri && rules.find((r) => r.effect === 'allow' && verbRule(r, verb) && r.export_destinations?.some((d) => uriGlob(d, uri)));
+    if (!ok) return deny(undefined, `Access Denied: no bqgate policy rule allows ${who(principal)} to EXPORT DATA to ${uri ?? 'an unknown destination'}; allow rules must list it in export_destinations.`);
+    if (!d.matchedRules.includes(ok.id)) d.matchedRules.push(ok.id);
   }
 
   // Column denies: a denied column used anywhere refuses the statement.

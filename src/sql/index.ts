@@ -16,7 +16,7 @@ import { BigQueryError } from '../bigquery/errors.js';
 import type { BqField } from '../emulator/encode.js';
 import { ZetaSqlServer, allStatementKinds } from './zetasql.js';
 import { fieldType, parameterType } from './types.js';
-import { ddlTarget, dmlTarget, functionNames, outputColumns, statementKind, tableScans, type TableScan } from './walk.js';
+import { ddlTarget, dmlTarget, functionNames, outputColumns, statementFlags, statementKind, tableScans, type StatementFlags, type TableScan } from './walk.js';
 import { SUFFIX_COLUMN, unionSchema, wildcardFilters } from './wildcard.js';
 import { lineage, type OutputLineage, type Clause } from './lineage.js';
 import { spliceScans } from './splice.js';
@@ -25,7 +25,7 @@ export type { OutputLineage, Clause } from './lineage.js';
 
 export { ZetaSqlServer } from './zetasql.js';
 export { typeSql } from './types.js';
-export type { TableScan } from './walk.js';
+export type { TableScan, StatementFlags } from './walk.js';
 export { spliceScans } from './splice.js';
 
 export interface TableInfo {
@@ -84,6 +84,8 @@ export interface QueryAnalysis {
   columnsByClause: Partial<Record<Clause, ColumnRef[]>>;
   /** Functions called (ZetaSQL names). */
   functions: string[];
+  /** Dynamic SQL, export destination, temp objects, system variables, time travel, UDFs. */
+  flags: StatementFlags;
   /** Schemas of the tables involved, by full name (wildcard members included). */
   tables: Record<string, BqField[]>;
   /** Wildcard tables used (`p.d.prefix*`) → the tables they read after `_TABLE_SUFFIX` narrowing. */
@@ -95,6 +97,15 @@ export interface QueryAnalysis {
 }
 
 let cachedOptions: { generation: number; value: any } | undefined;
+
+/** BigQuery's system variables (https://cloud.google.com/bigquery/docs/reference/system-variables). */
+const SYSTEM_VARIABLES = [
+  ['current_job_id', 'TYPE_STRING'], ['dataset_id', 'TYPE_STRING'], ['dataset_project_id', 'TYPE_STRING'], ['last_job_id', 'TYPE_STRING'],
+  ['location', 'TYPE_STRING'], ['project_id', 'TYPE_STRING'], ['query_label', 'TYPE_STRING'], ['reservation', 'TYPE_STRING'],
+  ['row_count', 'TYPE_INT64'], ['session_id', 'TYPE_STRING'], ['time_zone', 'TYPE_STRING'], ['error.message', 'TYPE_STRING'],
+  ['script.bytes_billed', 'TYPE_INT64'], ['script.bytes_processed', 'TYPE_INT64'], ['script.creation_time', 'TYPE_TIMESTAMP'],
+  ['script.job_id', 'TYPE_STRING'], ['script.num_child_jobs', 'TYPE_INT64'], ['script.slot_ms', 'TYPE_INT64'],
+].map(([name, kind]) => ({ namePath: name.split('.'), type: { typeKind: kind } }));
 
 interface CachedAnalysis { analysis: QueryAnalysis; infos: Map<string, TableInfo>; lists: Map<string, string[]> }
 
@@ -194,7 +205,7 @@ export class Analyzer {
     const catalogId = await this.registerCatalog([...spelled.values()], infos, lo);
     const options: Record<string, unknown> = {
       languageOptions: lo, pruneUnusedColumns: true, parseLocationRecordType: 'PARSE_LOCATION_RECORD_CODE_SEARCH',
-      errorMessageMode: 'ERROR_MESSAGE_ONE_LINE', defaultTimezone: 'UTC',
+      errorMessageMode: 'ERROR_MESSAGE_ONE_LINE', defaultTimezone: 'UTC', systemVariables: SYSTEM_VARIABLES,
     };
     const params = input.queryParameters ?? [];
     if (params.length && params.every((p) => p.name)) {
@@ -262,6 +273,7 @@ export class Analyzer {
       lineage: lin.outputs,
       columnsByClause: lin.byClause,
       functions: [...functionNames(resolved)].sort(),
+      flags: statementFlags(resolved, [...functionNames(resolved)], scans),
       tables,
       wildcards,
       views: {},

@@ -120,3 +120,48 @@ export function functionNames(node: unknown, out = new Set<string>()): Set<strin
   }
   return out;
 }
+
+/** What the policy needs to know beyond tables and columns. */
+export interface StatementFlags {
+  /** EXECUTE IMMEDIATE: the text it runs cannot be seen. */
+  dynamicSql: boolean;
+  /** EXPORT DATA `uri` option. */
+  exportUri?: string;
+  /** CREATE TEMP TABLE / TEMP FUNCTION. */
+  temporary: boolean;
+  /** `@@name` system variables read. */
+  systemVariables: string[];
+  /** FOR SYSTEM_TIME AS OF on some table. */
+  timeTravel: boolean;
+  /** Functions that are not ZetaSQL built-ins (UDFs, TVFs), by name. */
+  userFunctions: string[];
+  /** JavaScript or remote function bodies created by the statement (CREATE FUNCTION … LANGUAGE js). */
+  language?: string;
+}
+
+/** Reads the flags of a resolved statement. */
+export function statementFlags(resolvedStatement: Record<string, any>, functions: string[], scans: TableScan[]): StatementFlags {
+  const [key, body] = statementNode(resolvedStatement);
+  const sysvars = new Set<string>();
+  const walk = (n: unknown) => {
+    if (Array.isArray(n)) { n.forEach(walk); return; }
+    if (!n || typeof n !== 'object') return;
+    const o = n as Record<string, any>;
+    if (o.resolvedSystemVariableNode) sysvars.add((o.resolvedSystemVariableNode.namePath ?? []).join('.'));
+    Object.values(o).forEach(walk);
+  };
+  walk(resolvedStatement);
+  const uri = key === 'resolvedExportDataStmtNode'
+    ? (body.optionList ?? []).find((opt: any) => String(opt.name).toLowerCase() === 'uri')?.value?.resolvedLiteralNode?.value?.value?.stringValue
+    : undefined;
+  const scope = (o: any, d = 0): string | undefined => (!o || d > 4 ? undefined : o.createScope ?? scope(o.parent, d + 1));
+  return {
+    dynamicSql: key === 'resolvedExecuteImmediateStmtNode',
+    ...(uri ? { exportUri: String(uri) } : {}),
+    temporary: scope(body) === 'CREATE_TEMP',
+    systemVariables: [...sysvars].sort(),
+    timeTravel: scans.some((s) => s.timeTravel),
+    userFunctions: functions.filter((f) => !f.startsWith('ZetaSQL:')),
+    ...(body?.language ? { language: String(body.language) } : {}),
+  };
+}
