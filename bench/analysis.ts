@@ -10,21 +10,16 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
-import { Analyzer, ZetaSqlServer } from '../src/sql/index.js';
-import { Catalog } from '../src/catalog/index.js';
-import { Upstream } from '../src/upstream/index.js';
-import { startEmulator } from '../src/emulator/index.js';
+import { Analyzer } from '../src/sql/index.js';
+import { openAnalysis } from '../src/cli/analysis.js';
 
 const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]; };
 
 export async function benchAnalysis(rounds = 5) {
   const cases: Array<{ sql: string; error?: string; params?: unknown; default_dataset?: string }> = parse(readFileSync(resolve('test/cases/analysis.yaml'), 'utf8')).cases;
   const ok = cases.filter((c) => !c.error && !c.params && !c.default_dataset);
-  const emu = await startEmulator({ fixturesDir: resolve('fixtures'), port: 0 });
-  const zeta = new ZetaSqlServer();
-  await zeta.start();
-  const catalog = new Catalog(new Upstream({ baseUrl: emu.url }), 3_600_000);
-  const warmAnalyzer = new Analyzer(zeta, catalog);
+  const stack = await openAnalysis({ upstream: 'emulator', fixturesDir: resolve('fixtures') }, 3_600_000);
+  const { zetasql: zeta, catalog, analyzer: warmAnalyzer } = stack;
   for (const c of ok) await warmAnalyzer.analyze({ sql: c.sql, projectId: 'demo-project' }); // fill schema cache
   const cold: number[] = [];
   const warm: number[] = [];
@@ -39,8 +34,7 @@ export async function benchAnalysis(rounds = 5) {
       warm.push(performance.now() - t);
     }
   }
-  await zeta.stop();
-  await emu.close();
+  await stack.close();
   const row = (name: string, xs: number[]) => ({
     name, statements: ok.length, samples: xs.length,
     p50_ms: +pct(xs, 50).toFixed(3), p99_ms: +pct(xs, 99).toFixed(3),

@@ -149,6 +149,14 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
 
   const decisionAudit = (d: Decision, sql: string): Partial<AuditFinish> => ({ decision: 'allow', matchedRules: d.matchedRules, reasons: d.reasons, policyVersion: d.policyVersion, upstreamSql: sql });
 
+  /** Metadata visibility: some allow rule must cover the table / dataset (accessDenied otherwise). */
+  const mustSeeTable = (c: Ctx, table: string) => {
+    if (!canSeeTable(c.policy, c.principal, table)) throw new BigQueryError('accessDenied', `Access Denied: Table ${table}: no bqgate policy rule lets ${c.principal.subject} read it.`);
+  };
+  const mustSeeDataset = (c: Ctx, projectId: string, datasetId: string) => {
+    if (!canSeeDataset(c.policy, c.principal, projectId, datasetId)) throw new BigQueryError('accessDenied', `Access Denied: Dataset ${projectId}:${datasetId}: no bqgate policy rule covers it for ${c.principal.subject}.`);
+  };
+
   /** The caller's job, or notFound (also for another principal's job: its existence is not revealed). */
   const ownJob = (c: Ctx, id?: string) => {
     const { projectId } = c.req.params;
@@ -257,7 +265,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     'tabledata.list': async (c) => {
       const { projectId, datasetId, tableId } = c.req.params;
       const table = `${projectId}.${datasetId}.${tableId}`;
-      if (!canSeeTable(c.policy, c.principal, table)) throw new BigQueryError('accessDenied', `Access Denied: Table ${table}: no bqgate policy rule lets ${c.principal.subject} read it.`);
+      mustSeeTable(c, table);
       const info = await catalog.getTable(table);
       const selected = c.req.query.selectedFields?.split(',').map((s) => s.trim().split('.')[0]).filter(Boolean);
       const columns = selected?.length ? selected : info.schema.map((f) => f.name);
@@ -288,13 +296,13 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     'tables.get': async (c) => {
       const { projectId, datasetId, tableId } = c.req.params;
       const table = `${projectId}.${datasetId}.${tableId}`;
-      if (!canSeeTable(c.policy, c.principal, table)) throw new BigQueryError('accessDenied', `Access Denied: Table ${table}: no bqgate policy rule lets ${c.principal.subject} read it.`);
+      mustSeeTable(c, table);
       return { body: await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables/${enc(tableId!)}`) };
     },
 
     'tables.list': async (c) => {
       const { projectId, datasetId } = c.req.params;
-      if (!canSeeDataset(c.policy, c.principal, projectId!, datasetId!)) throw new BigQueryError('accessDenied', `Access Denied: Dataset ${projectId}:${datasetId}: no bqgate policy rule covers it for ${c.principal.subject}.`);
+      mustSeeDataset(c, projectId!, datasetId!);
       const r = await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables`, { query: pick(c.req.query, ['maxResults', 'pageToken']) });
       const tables = (r.tables ?? []).filter((t: any) => canSeeTable(c.policy, c.principal, `${projectId}.${datasetId}.${t.tableReference?.tableId}`));
       return { body: { ...r, tables, totalItems: tables.length } };
@@ -302,7 +310,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
 
     'datasets.get': async (c) => {
       const { projectId, datasetId } = c.req.params;
-      if (!canSeeDataset(c.policy, c.principal, projectId!, datasetId!)) throw new BigQueryError('accessDenied', `Access Denied: Dataset ${projectId}:${datasetId}: no bqgate policy rule covers it for ${c.principal.subject}.`);
+      mustSeeDataset(c, projectId!, datasetId!);
       const r = await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}`);
       const { access: _access, ...rest } = r;
       return { body: rest };

@@ -6,13 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
 import { Analyzer, ZetaSqlServer, qualify } from '../src/sql/index.ts';
 import { Catalog } from '../src/catalog/index.ts';
-import { Upstream } from '../src/upstream/index.ts';
-import { startEmulator, type RunningEmulator } from '../src/emulator/index.ts';
+import { openAnalysis, type AnalysisStack } from '../src/cli/analysis.ts';
 import { loadPolicy, decide, MASK_PRIORITY, type Policy } from '../src/policy/index.ts';
 import { rewriteQuery } from '../src/rewrite/index.ts';
 import type { Principal } from '../src/auth/index.ts';
 
-let emu: RunningEmulator;
+let stack: AnalysisStack;
 let zeta: ZetaSqlServer;
 let analyzer: Analyzer;
 let policy: Policy;
@@ -20,13 +19,11 @@ const ctx = { projectId: 'demo-project' };
 const analyst: Principal = { subject: 'a', groups: ['analysts'], issuer: 'i', claims: {} };
 
 beforeAll(async () => {
-  emu = await startEmulator({ fixturesDir: resolve('fixtures'), port: 0 });
-  zeta = new ZetaSqlServer();
-  await zeta.start();
-  analyzer = new Analyzer(zeta, new Catalog(new Upstream({ baseUrl: emu.url })));
+  stack = await openAnalysis({ upstream: 'emulator', fixturesDir: resolve('fixtures') });
+  ({ analyzer, zetasql: zeta } = stack);
   policy = loadPolicy(resolve('policies'));
 });
-afterAll(async () => { await zeta?.stop(); await emu?.close(); });
+afterAll(async () => { await stack?.close(); });
 
 describe('analysis', () => {
   it('resolves every spelling of a table to project.dataset.table', async () => {
@@ -105,7 +102,7 @@ describe('analysis', () => {
     expect(a2).toBe(a1);
     const other = await analyzer.analyze({ sql, ...ctx, defaultDataset: { datasetId: 'shop' } });
     expect(other).not.toBe(a1);
-    const shortLived = new Analyzer(zeta, new Catalog(new Upstream({ baseUrl: emu.url }), 0));
+    const shortLived = new Analyzer(zeta, new Catalog(stack.upstream, 0));
     const b1 = await shortLived.analyze({ sql, ...ctx });
     const b2 = await shortLived.analyze({ sql, ...ctx });
     expect(b2).not.toBe(b1); // the catalog refetched the schema: the cached analysis is not trusted

@@ -6,10 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
-import { Analyzer, ZetaSqlServer, type QueryParameter } from '../src/sql/index.ts';
-import { Catalog } from '../src/catalog/index.ts';
-import { Upstream } from '../src/upstream/index.ts';
-import { startEmulator, type RunningEmulator } from '../src/emulator/index.ts';
+import type { Analyzer, QueryParameter } from '../src/sql/index.ts';
+import { openAnalysis, type AnalysisStack } from '../src/cli/analysis.ts';
 
 interface Case {
   sql: string; kind?: string; read?: string[]; written?: string[]; cols?: string[]; error?: string; default_dataset?: string;
@@ -20,16 +18,13 @@ const CASES: Case[] = parse(readFileSync(resolve('test/cases/analysis.yaml'), 'u
 const full = (t: string) => `demo-project.shop.${t}`;
 const short = (r: { table: string; column: string }) => `${r.table.split('.').pop()}.${r.column}`;
 
-let emu: RunningEmulator;
-let zeta: ZetaSqlServer;
+let stack: AnalysisStack;
 let analyzer: Analyzer;
 beforeAll(async () => {
-  emu = await startEmulator({ fixturesDir: resolve('fixtures'), port: 0 });
-  zeta = new ZetaSqlServer();
-  await zeta.start();
-  analyzer = new Analyzer(zeta, new Catalog(new Upstream({ baseUrl: emu.url })));
+  stack = await openAnalysis({ upstream: 'emulator', fixturesDir: resolve('fixtures') });
+  analyzer = stack.analyzer;
 });
-afterAll(async () => { await zeta?.stop(); await emu?.close(); });
+afterAll(async () => { await stack?.close(); });
 
 describe('hand-checked analysis cases', () => {
   it('has at least 150 cases', () => expect(CASES.length).toBeGreaterThanOrEqual(150));

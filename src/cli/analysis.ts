@@ -12,6 +12,7 @@ import type { CatalogListing } from '../policy/lint.js';
 
 export interface AnalysisStack {
   analyzer: Analyzer;
+  zetasql: ZetaSqlServer;
   catalog: Catalog;
   upstream: Upstream;
   /** Every table of every dataset of `projects`, with column names (for lint). */
@@ -19,15 +20,17 @@ export interface AnalysisStack {
   close(): Promise<void>;
 }
 
-export async function openAnalysis(cfg: Config): Promise<AnalysisStack> {
+/** Starts the stack for `cfg` (only `upstream` and `fixturesDir` are read); `catalogTtlMs` defaults to the catalog's. */
+export async function openAnalysis(cfg: Pick<Config, 'upstream' | 'fixturesDir'>, catalogTtlMs?: number): Promise<AnalysisStack> {
   let emulator: RunningEmulator | undefined;
   const baseUrl = cfg.upstream === 'emulator' ? (emulator = await startEmulator({ port: 0, fixturesDir: cfg.fixturesDir })).url : cfg.upstream;
   const upstream = new Upstream({ baseUrl });
-  const catalog = new Catalog(upstream);
+  const catalog = new Catalog(upstream, catalogTtlMs);
   const zetasql = new ZetaSqlServer();
   await zetasql.start();
   return {
     analyzer: new Analyzer(zetasql, catalog),
+    zetasql,
     catalog,
     upstream,
     async listing(projects) {

@@ -46,6 +46,12 @@ export interface RunResult {
 
 const quote = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
+/** `fixtures/<project>/<dataset>/` directories. */
+function fixtureDatasets(fixturesDir: string): Array<{ project: string; dataset: string; dir: string }> {
+  const dirs = (d: string) => (existsSync(d) ? readdirSync(d).filter((n) => statSync(join(d, n)).isDirectory()) : []);
+  return dirs(fixturesDir).flatMap((project) => dirs(join(fixturesDir, project)).map((dataset) => ({ project, dataset, dir: join(fixturesDir, project, dataset) })));
+}
+
 export class Engine {
   private constructor(private readonly db: DuckDBInstance, private readonly tables: Map<string, TableMeta>) {}
 
@@ -55,45 +61,35 @@ export class Engine {
     const con = await db.connect();
     const tables = new Map<string, TableMeta>();
     const created = Date.UTC(2026, 10, 1);
-    for (const project of existsSync(fixturesDir) ? readdirSync(fixturesDir) : []) {
-      const pdir = join(fixturesDir, project);
-      if (!statSync(pdir).isDirectory()) continue;
-      await con.run(`ATTACH ':memory:' AS ${quote(project)}`);
-      for (const dataset of readdirSync(pdir)) {
-        const ddir = join(pdir, dataset);
-        if (!statSync(ddir).isDirectory()) continue;
-        await con.run(`CREATE SCHEMA ${quote(project)}.${quote(dataset)}`);
-        for (const file of readdirSync(ddir).filter((f) => f.endsWith('.schema.json')).sort()) {
-          const tableId = file.replace(/\.schema\.json$/, '');
-          const schema = JSON.parse(readFileSync(join(ddir, file), 'utf8')) as BqField[];
-          const target = `${quote(project)}.${quote(dataset)}.${quote(tableId)}`;
-          const cols = schema.map((f) => `${quote(f.name)} ${bqToDuck(f)}`).join(', ');
-          await con.run(`CREATE TABLE ${target} (${cols})`);
-          const data = join(ddir, `${tableId}.jsonl.gz`);
-          if (existsSync(data)) {
-            const spec = `{${schema.map((f) => `'${f.name}': '${bqToDuck(f).replace(/'/g, "''")}'`).join(', ')}}`;
-            await con.run(`INSERT INTO ${target} SELECT * FROM read_json('${data.replace(/'/g, "''")}', format='newline_delimited', columns=${spec})`);
-          }
-          const n = Number((await con.runAndReadAll(`SELECT count(*) FROM ${target}`)).getRows()[0][0]);
-          tables.set(`${project}.${dataset}.${tableId}`, { projectId: project, datasetId: dataset, tableId, schema, numRows: n, creationTime: created });
+    const datasets = fixtureDatasets(fixturesDir);
+    for (const project of new Set(datasets.map((d) => d.project))) await con.run(`ATTACH ':memory:' AS ${quote(project)}`);
+    for (const { project, dataset, dir } of datasets) {
+      await con.run(`CREATE SCHEMA ${quote(project)}.${quote(dataset)}`);
+      for (const file of readdirSync(dir).filter((f) => f.endsWith('.schema.json')).sort()) {
+        const tableId = file.replace(/\.schema\.json$/, '');
+        const schema = JSON.parse(readFileSync(join(dir, file), 'utf8')) as BqField[];
+        const target = `${quote(project)}.${quote(dataset)}.${quote(tableId)}`;
+        const cols = schema.map((f) => `${quote(f.name)} ${bqToDuck(f)}`).join(', ');
+        await con.run(`CREATE TABLE ${target} (${cols})`);
+        const data = join(dir, `${tableId}.jsonl.gz`);
+        if (existsSync(data)) {
+          const spec = `{${schema.map((f) => `'${f.name}': '${bqToDuck(f).replace(/'/g, "''")}'`).join(', ')}}`;
+          await con.run(`INSERT INTO ${target} SELECT * FROM read_json('${data.replace(/'/g, "''")}', format='newline_delimited', columns=${spec})`);
         }
+        const n = Number((await con.runAndReadAll(`SELECT count(*) FROM ${target}`)).getRows()[0][0]);
+        tables.set(`${project}.${dataset}.${tableId}`, { projectId: project, datasetId: dataset, tableId, schema, numRows: n, creationTime: created });
       }
     }
+    // Views last: their definitions may read any table.
     const engine = new Engine(db, tables);
-    for (const project of existsSync(fixturesDir) ? readdirSync(fixturesDir) : []) {
-      const pdir = join(fixturesDir, project);
-      if (!statSync(pdir).isDirectory()) continue;
-      for (const dataset of readdirSync(pdir)) {
-        const ddir = join(pdir, dataset);
-        if (!statSync(ddir).isDirectory()) continue;
-        for (const file of readdirSync(ddir).filter((f) => f.endsWith('.view.sql')).sort()) {
-          const viewId = file.replace(/\.view\.sql$/, '');
-          const query = readFileSync(join(ddir, file), 'utf8').trim();
-          const [duck] = toDuckDb(query, (path) => engine.matchWildcard(path, project));
-          await con.run(`CREATE VIEW ${quote(project)}.${quote(dataset)}.${quote(viewId)} AS ${duck}`);
-          const r = await engine.run(`SELECT * FROM \`${project}.${dataset}.${viewId}\` LIMIT 0`, { projectId: project });
-          tables.set(`${project}.${dataset}.${viewId}`, { projectId: project, datasetId: dataset, tableId: viewId, schema: r.schema, numRows: 0, creationTime: created, viewQuery: query });
-        }
+    for (const { project, dataset, dir } of datasets) {
+      for (const file of readdirSync(dir).filter((f) => f.endsWith('.view.sql')).sort()) {
+        const viewId = file.replace(/\.view\.sql$/, '');
+        const query = readFileSync(join(dir, file), 'utf8').trim();
+        const [duck] = toDuckDb(query, (path) => engine.matchWildcard(path, project));
+        await con.run(`CREATE VIEW ${quote(project)}.${quote(dataset)}.${quote(viewId)} AS ${duck}`);
+        const r = await engine.run(`SELECT * FROM \`${project}.${dataset}.${viewId}\` LIMIT 0`, { projectId: project });
+        tables.set(`${project}.${dataset}.${viewId}`, { projectId: project, datasetId: dataset, tableId: viewId, schema: r.schema, numRows: 0, creationTime: created, viewQuery: query });
       }
     }
     con.closeSync();

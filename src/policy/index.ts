@@ -93,7 +93,8 @@ export function loadPolicy(dir: string): Policy {
   return { rules, version: hash.digest('hex').slice(0, 12) };
 }
 
-function glob(pattern: string, value: string): boolean {
+/** Name globs for project.dataset.table[.column]: `*` matches within one dotted segment; case-insensitive. */
+export function glob(pattern: string, value: string): boolean {
   if (pattern === '*') return true;
   const re = new RegExp('^' + pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^.]*') + '$', 'i');
   return re.test(value);

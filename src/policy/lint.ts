@@ -7,7 +7,7 @@ import AjvModule from 'ajv';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument, LineCounter, isNode } from 'yaml';
-import { POLICY_SCHEMA_FILE, type Rule } from './index.js';
+import { POLICY_SCHEMA_FILE, glob, type Rule } from './index.js';
 
 const Ajv = (AjvModule as any).default ?? AjvModule;
 
@@ -15,11 +15,6 @@ export interface LintProblem { file: string; line: number; col: number; message:
 
 /** The live catalog for lint: every table with its column names. */
 export type CatalogListing = Array<{ table: string; columns: string[] }>;
-
-function glob(pattern: string, value: string): boolean {
-  if (pattern === '*') return true;
-  return new RegExp('^' + pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^.]*') + '$', 'i').test(value);
-}
 
 /** Lints every policy file in `dir`; with `catalog`, also checks that patterns match something. */
 export function lintPolicies(dir: string, catalog?: CatalogListing): LintProblem[] {

@@ -13,8 +13,8 @@
  */
 import { BigQueryError } from '../bigquery/errors.js';
 import type { Decision } from '../policy/index.js';
-import { spliceScans, type QueryAnalysis } from '../sql/index.js';
-import { maskExpression, nullColumn, quoteIdent } from './masks.js';
+import { spliceScans, quoteIdent, type QueryAnalysis } from '../sql/index.js';
+import { maskExpression, nullColumn } from './masks.js';
 
 export interface Rewrite {
   sql: string;

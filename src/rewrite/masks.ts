@@ -18,9 +18,7 @@
 import { BigQueryError } from '../bigquery/errors.js';
 import type { BqField } from '../emulator/encode.js';
 import type { MaskRule } from '../policy/index.js';
-import { typeSql } from '../sql/index.js';
-
-const q = (name: string) => `\`${name.replace(/`/g, '\\`')}\``;
+import { typeSql, quoteIdent as q } from '../sql/index.js';
 const sha = (c: string) => `TO_HEX(SHA256(${c}))`;
 
 const DEFAULTS: Record<string, string> = {
@@ -77,4 +75,3 @@ export function nullColumn(field: BqField): string {
   return `CAST(NULL AS ${typeSql(field)}) AS ${q(field.name)}`;
 }
 
-export const quoteIdent = q;

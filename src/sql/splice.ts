@@ -7,7 +7,8 @@
 import { BigQueryError } from '../bigquery/errors.js';
 import type { TableScan } from './walk.js';
 
-const quote = (name: string) => `\`${name.replace(/`/g, '\\`')}\``;
+/** A GoogleSQL quoted identifier or path: `` `name` ``. */
+export const quoteIdent = (name: string) => `\`${name.replace(/`/g, '\\`')}\``;
 
 /** Whether the text after a table path starts with an explicit alias (`AS x` or `x`). */
 export function hasExplicitAlias(after: string, alias: string): boolean {
@@ -31,7 +32,7 @@ export function spliceScans(sql: string, items: Array<{ scan: TableScan; text: s
     }
     const alias = scan.alias || scan.table.split('.').pop()!;
     const after = bytes.subarray(scan.end).toString('utf8');
-    return { start: scan.start, end: scan.end, text: `(${text})${hasExplicitAlias(after, alias) ? '' : ` AS ${quote(alias)}`}` };
+    return { start: scan.start, end: scan.end, text: `(${text})${hasExplicitAlias(after, alias) ? '' : ` AS ${quoteIdent(alias)}`}` };
   }).sort((x, y) => y.start - x.start);
   let out = bytes;
   let last = Infinity;
