@@ -20,6 +20,10 @@ import { ddlTarget, dmlTarget, functionNames, outputColumns, statementFlags, sta
 import { SUFFIX_COLUMN, unionSchema, wildcardFilters } from './wildcard.js';
 import { lineage, type OutputLineage, type Clause } from './lineage.js';
 import { spliceScans } from './splice.js';
+import { qualify, qualifyObject } from './names.js';
+import { SYSTEM_VARIABLES } from './options.js';
+
+export { qualify } from './names.js';
 
 export type { OutputLineage, Clause } from './lineage.js';
 
@@ -96,16 +100,6 @@ export interface QueryAnalysis {
   effectiveSql: string;
 }
 
-let cachedOptions: { generation: number; value: any } | undefined;
-
-/** BigQuery's system variables (https://cloud.google.com/bigquery/docs/reference/system-variables). */
-const SYSTEM_VARIABLES = [
-  ['current_job_id', 'TYPE_STRING'], ['dataset_id', 'TYPE_STRING'], ['dataset_project_id', 'TYPE_STRING'], ['last_job_id', 'TYPE_STRING'],
-  ['location', 'TYPE_STRING'], ['project_id', 'TYPE_STRING'], ['query_label', 'TYPE_STRING'], ['reservation', 'TYPE_STRING'],
-  ['row_count', 'TYPE_INT64'], ['session_id', 'TYPE_STRING'], ['time_zone', 'TYPE_STRING'], ['error.message', 'TYPE_STRING'],
-  ['script.bytes_billed', 'TYPE_INT64'], ['script.bytes_processed', 'TYPE_INT64'], ['script.creation_time', 'TYPE_TIMESTAMP'],
-  ['script.job_id', 'TYPE_STRING'], ['script.num_child_jobs', 'TYPE_INT64'], ['script.slot_ms', 'TYPE_INT64'],
-].map(([name, kind]) => ({ namePath: name.split('.'), type: { typeKind: kind } }));
 
 interface CachedAnalysis { analysis: QueryAnalysis; infos: Map<string, TableInfo>; lists: Map<string, string[]> }
 
@@ -118,6 +112,7 @@ interface CachedAnalysis { analysis: QueryAnalysis; infos: Map<string, TableInfo
 export class Analyzer {
   private catalogs = new Map<string, { id: string; generation: number }>();
   private cache = new Map<string, CachedAnalysis>();
+  private options?: { generation: number; value: any };
 
   constructor(private readonly server: ZetaSqlServer, private readonly source: TableSource, private readonly cacheSize = 10_000) {}
 
@@ -149,10 +144,10 @@ export class Analyzer {
 
   private async languageOptions(): Promise<any> {
     const gen = this.server.generation;
-    if (cachedOptions?.generation === gen) return cachedOptions.value;
+    if (this.options?.generation === gen) return this.options.value;
     const max = await this.server.call('getLanguageOptions', { maximumFeatures: true });
     const value = { ...max, productMode: 'PRODUCT_EXTERNAL', supportedStatementKinds: allStatementKinds() };
-    cachedOptions = { generation: gen, value };
+    this.options = { generation: gen, value };
     return value;
   }
 
@@ -362,40 +357,6 @@ export class Analyzer {
     this.catalogs.set(key, { id: r.registeredId, generation: gen });
     return r.registeredId;
   }
-}
-
-/** A DDL object name (table, view, function, schema) → fully qualified, leniently (no throw). */
-function qualifyObject(segments: string[], input: Pick<AnalyzeInput, 'projectId' | 'defaultDataset'>): string {
-  const parts = segments.flatMap((s) => s.split('.'));
-  if (parts.length >= 3) return parts.join('.');
-  if (parts.length === 2) return `${input.projectId}.${parts.join('.')}`;
-  return input.defaultDataset ? `${input.defaultDataset.projectId ?? input.projectId}.${input.defaultDataset.datasetId}.${parts[0]}` : parts[0];
-}
-
-/** `segments` as written → `project.dataset.table`, per BigQuery's name resolution. */
-export function qualify(segments: string[], input: Pick<AnalyzeInput, 'projectId' | 'defaultDataset'>): string {
-  const parts = segments.flatMap((s) => s.split('.'));
-  const shown = parts.join('.');
-  if (parts.slice(0, -1).some((p) => p.includes('*')) || (parts[parts.length - 1].indexOf('*') !== parts[parts.length - 1].length - 1 && parts[parts.length - 1].includes('*'))) {
-    throw new BigQueryError('invalidQuery', `Invalid wildcard table name ${shown}: only a trailing * in the table name is allowed.`, { location: 'q' });
-  }
-  const is = parts.findIndex((p) => p.toUpperCase() === 'INFORMATION_SCHEMA');
-  if (is >= 0) {
-    // INFORMATION_SCHEMA views: [[project.]dataset-or-region.]INFORMATION_SCHEMA.VIEW → project.scope.INFORMATION_SCHEMA.VIEW
-    if (is !== parts.length - 2) throw new BigQueryError('invalidQuery', `Invalid INFORMATION_SCHEMA name ${shown}.`, { location: 'q' });
-    const view = parts.slice(is).map((p, i) => (i === 0 ? 'INFORMATION_SCHEMA' : p.toUpperCase()));
-    if (is === 2) return [...parts.slice(0, 2), ...view].join('.');
-    if (is === 1) return [input.projectId, parts[0], ...view].join('.');
-    if (!input.defaultDataset) throw new BigQueryError('invalidQuery', `${shown} needs a dataset or region qualifier (e.g. \`region-us\`.INFORMATION_SCHEMA.JOBS).`, { location: 'q' });
-    return [input.defaultDataset.projectId ?? input.projectId, input.defaultDataset.datasetId, ...view].join('.');
-  }
-  if (parts.length === 3) return shown;
-  if (parts.length === 2) return `${input.projectId}.${shown}`;
-  if (parts.length === 1) {
-    if (!input.defaultDataset) throw new BigQueryError('invalidQuery', `Table name "${shown}" missing dataset while no default dataset is set in the request.`, { location: 'q' });
-    return `${input.defaultDataset.projectId ?? input.projectId}.${input.defaultDataset.datasetId}.${shown}`;
-  }
-  throw new BigQueryError('invalidQuery', `Table name "${shown}" has ${parts.length} parts; bqgate expects project.dataset.table.`, { location: 'q' });
 }
 
 function analysisError(err: unknown, _sql: string): BigQueryError {
