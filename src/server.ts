@@ -21,6 +21,7 @@ import { Upstream, upstreamError } from './upstream/index.js';
 import { deliverPage, deliverJob, tableDataFromQuery, backstop } from './deliver/index.js';
 import { Store, type AuditFinish, type JobRecord } from './audit/index.js';
 import { startEmulator, type RunningEmulator } from './emulator/index.js';
+import type { BqField } from './emulator/encode.js';
 import { devIssuerUrl, type Config } from './config.js';
 
 export interface Gateway {
@@ -157,6 +158,19 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     if (!canSeeDataset(c.policy, c.principal, projectId, datasetId)) throw new BigQueryError('accessDenied', `Access Denied: Dataset ${projectId}:${datasetId}: no bqgate policy rule covers it for ${c.principal.subject}.`);
   };
 
+  /**
+   * The schema the caller may know about: denied columns left out, masked ones described as such
+   * (tables.get, and the default column set of tabledata.list).
+   */
+  const visibleSchema = (c: Ctx, table: string, fields: BqField[]): BqField[] => {
+    const d = decide(c.policy, c.principal, { statementKind: 'SELECT', tablesRead: [table], tablesWritten: [], columnsRead: [], tables: { [table]: fields } });
+    const denied = new Set(d.deniedColumns[table] ?? []);
+    return fields.filter((f) => !denied.has(f.name)).map((f) => {
+      const m = d.masks[table]?.[f.name];
+      return m ? { ...f, description: `${f.description ? `${f.description} ` : ''}(masked for you by bqgate: ${m.rule}, rule ${m.ruleId})` } : f;
+    });
+  };
+
   /** The caller's job, or notFound (also for another principal's job: its existence is not revealed). */
   const ownJob = (c: Ctx, id?: string) => {
     const { projectId } = c.req.params;
@@ -267,13 +281,13 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       const table = `${projectId}.${datasetId}.${tableId}`;
       mustSeeTable(c, table);
       const info = await catalog.getTable(table);
+      if (info.viewQuery !== undefined) throw new BigQueryError('invalid', `Cannot read rows of the view ${table} with tabledata.list; query it instead.`);
       const selected = c.req.query.selectedFields?.split(',').map((s) => s.trim().split('.')[0]).filter(Boolean);
-      const columns = selected?.length ? selected : info.schema.map((f) => f.name);
+      // Without selectedFields: the columns the caller may know about (as tables.get shows them).
+      const columns = selected?.length ? selected : visibleSchema(c, table, info.schema).map((f) => f.name);
       const analysis = { statementKind: 'SELECT', tablesRead: [table], tablesWritten: [], columnsRead: columns.map((column) => ({ table, column })), tables: { [table]: info.schema } };
       const decision = decide(c.policy, c.principal, analysis);
-      if (decision.effect === 'deny') {
-        throw Object.assign(new BigQueryError('accessDenied', `${decision.reasons[0]} (tabledata.list reads every column unless selectedFields names some.)`), { decision });
-      }
+      if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision });
       const q = c.req.query;
       const fields = info.schema.filter((f) => columns.includes(f.name));
       const scan = fields.flatMap((f, i) => (isDeclared(c.policy, table, f.name) ? [] : [i]));
@@ -297,7 +311,8 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       const { projectId, datasetId, tableId } = c.req.params;
       const table = `${projectId}.${datasetId}.${tableId}`;
       mustSeeTable(c, table);
-      return { body: await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables/${enc(tableId!)}`) };
+      const r = await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables/${enc(tableId!)}`);
+      return { body: r.schema?.fields ? { ...r, schema: { ...r.schema, fields: visibleSchema(c, table, r.schema.fields) } } : r };
     },
 
     'tables.list': async (c) => {

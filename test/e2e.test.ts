@@ -203,6 +203,22 @@ describe('SDK through the gateway', () => {
     expect(e.code).toBe(403);
   });
 
+  it('shows the schema the caller may know (tables.get) and reads rows to match it (bq head)', async () => {
+    const [meta] = await gw.sdk(analyst).dataset('shop').table('customers').getMetadata();
+    const names = meta.schema.fields.map((f: any) => f.name);
+    expect(names).not.toContain('ssn');
+    expect(names).toContain('email');
+    expect(meta.schema.fields.find((f: any) => f.name === 'email').description).toContain('EMAIL_MASK');
+    const h = await gw.bq(analyst, ['--format=json', 'head', '-n', '3', 'shop.customers']);
+    expect(h.code).toBe(0);
+    const rows = JSON.parse(h.stdout.slice(h.stdout.indexOf('[')));
+    expect(rows).toHaveLength(3);
+    expect(rows[0].ssn).toBeUndefined();
+    expect(rows[0].email).toMatch(/^XXXXX@/);
+    const e = await apiError(gw.sdk(analyst).dataset('shop').table('customers').getRows({ maxResults: 1, selectedFields: 'customer_id,ssn' }));
+    expect(e.code).toBe(403);
+  });
+
   it('masks tabledata.list for support (getRows)', async () => {
     const [rows] = await gw.sdk(support).dataset('shop').table('customers').getRows({ maxResults: 3 });
     expect(rows).toHaveLength(3);
