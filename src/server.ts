@@ -16,7 +16,7 @@ import { Catalog } from './catalog/index.js';
 import { Analyzer, ZetaSqlServer, type QueryAnalysis } from './sql/index.js';
 import { decide, canSeeTable, canSeeDataset, canSeeProject, backstopColumns, isDeclared, type Decision, type Policy } from './policy/index.js';
 import { PolicyStore } from './policy/store.js';
-import { rewriteQuery, governedProjection, isGoverned } from './rewrite/index.js';
+import { rewriteQuery, verifyRewrite, governedProjection, isGoverned } from './rewrite/index.js';
 import { Upstream, upstreamError } from './upstream/index.js';
 import { deliverPage, deliverJob, tableDataFromQuery, backstop } from './deliver/index.js';
 import { Store, type AuditFinish, type JobRecord } from './audit/index.js';
@@ -144,7 +144,10 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     }
     if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision });
     const rewritten = rewriteQuery(analysis.effectiveSql, analysis, decision);
-    if (rewritten.sql !== q.query) await analyzer.analyze({ sql: rewritten.sql, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters });
+    if (rewritten.sql !== q.query) {
+      const again = await analyzer.analyze({ sql: rewritten.sql, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters });
+      verifyRewrite(again, rewritten, decision);
+    }
     return { analysis, decision, sql: rewritten.sql };
   }
 

@@ -8,7 +8,7 @@ import { Analyzer, ZetaSqlServer, qualify } from '../src/sql/index.ts';
 import { Catalog } from '../src/catalog/index.ts';
 import { openAnalysis, type AnalysisStack } from '../src/cli/analysis.ts';
 import { loadPolicy, decide, MASK_PRIORITY, type Policy } from '../src/policy/index.ts';
-import { rewriteQuery } from '../src/rewrite/index.ts';
+import { rewriteQuery, verifyRewrite } from '../src/rewrite/index.ts';
 import type { Principal } from '../src/auth/index.ts';
 
 let stack: AnalysisStack;
@@ -210,6 +210,23 @@ describe('rewrite', () => {
     const r = await run('SELECT city FROM shop.customers');
     expect(r.sql).toContain('CAST(NULL AS STRING) AS `ssn`');
     expect(r.sql).not.toMatch(/(SELECT|,) `ssn`(,| FROM)/);
+  });
+
+  it('masks what writes copy, refuses governed write targets, and verifies the result', async () => {
+    const p: Policy = { version: 't', rules: [
+      { id: 'rw', effect: 'allow', principals: '*', verbs: ['SELECT', 'CREATE_TABLE_AS_SELECT', 'INSERT', 'UPDATE'], tables: ['*'] },
+      { id: 'm', effect: 'mask', principals: '*', masks: [{ column: 'demo-project.shop.customers.email', rule: 'EMAIL_MASK' }] },
+    ] };
+    const ctas = 'CREATE TABLE shop.copy AS SELECT email FROM shop.customers';
+    const an = await analyzer.analyze({ sql: ctas, ...ctx });
+    const d = decide(p, analyst, an);
+    const r = rewriteQuery(ctas, an, d);
+    expect(r.sql).toMatch(/^CREATE TABLE shop\.copy AS SELECT email FROM \(SELECT .*EMAIL|REGEXP_CONTAINS/);
+    verifyRewrite(await analyzer.analyze({ sql: r.sql, ...ctx }), r, d);
+    expect(() => verifyRewrite(an, { ...r, projections: [] }, d)).toThrow(/outside its masking projection/);
+    const upd = "UPDATE shop.customers SET city = 'x' WHERE email = 'a@b.c'";
+    const ua = await analyzer.analyze({ sql: upd, ...ctx });
+    expect(() => rewriteQuery(upd, ua, decide(p, analyst, ua))).toThrow(/conditions would read raw values/);
   });
 
   it('rewrites every reference, including in subqueries, and the result re-analyzes', async () => {

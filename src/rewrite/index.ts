@@ -7,19 +7,28 @@
  * expression, predicate, join, aggregate and whole-row reference sees masked values, as BigQuery's
  * dynamic data masking does. Tables with nothing governed are left as written.
  *
+ * Writes (CREATE TABLE AS SELECT, INSERT … SELECT, EXPORT DATA, MERGE/UPDATE/DELETE sources, views)
+ * that read governed tables are rewritten the same way, so what they copy is masked; a governed
+ * table that is itself the target of UPDATE/DELETE/MERGE is refused (its predicates would read raw
+ * values).
+ *
+ * `verifyRewrite` checks the re-analyzed result: every scan of a governed table must lie inside a
+ * projection the rewrite placed, so no raw governed column is reachable.
+ *
  * Throws BigQueryError when a rewrite cannot be placed safely (no parse location, time travel on a
- * governed table, a governed table in a non-query statement): the statement is refused, never sent
- * raw.
+ * governed table, a governed write target): the statement is refused, never sent raw.
  */
 import { BigQueryError } from '../bigquery/errors.js';
 import type { Decision } from '../policy/index.js';
-import { spliceScans, quoteIdent, type QueryAnalysis } from '../sql/index.js';
+import { spliceScansWithRanges, quoteIdent, type QueryAnalysis } from '../sql/index.js';
 import { maskExpression, nullColumn } from './masks.js';
 
 export interface Rewrite {
   sql: string;
   /** Tables whose references were replaced by a masking projection. */
   governedTables: string[];
+  /** Where the projections are in `sql` (UTF-8 byte offsets), for verifyRewrite. */
+  projections: Array<[number, number]>;
 }
 
 /** Projection SQL of one governed table for `decision` (used for queries and for tabledata.list). */
@@ -48,15 +57,29 @@ export function rewriteQuery(sql: string, analysis: QueryAnalysis, decision: Dec
     throw new BigQueryError('accessDenied', `Access Denied: ${wild.table} reads ${wild.members!.find((m) => isGoverned(decision, m))}, which has masked or denied columns for you; masking through wildcard tables is not supported by bqgate yet. Query the tables by name.`);
   }
   const governed = analysis.scans.filter((s) => isGoverned(decision, s.table));
-  if (governed.length === 0) return { sql, governedTables: [] };
-  if (analysis.statementKind !== 'SELECT') {
-    throw new BigQueryError('accessDenied', `Access Denied: ${analysis.statementKind} statements that read masked tables (${governed[0].table}) are not supported by bqgate yet; the statement was not run.`);
+  if (governed.length === 0) return { sql, governedTables: [], projections: [] };
+  const target = governed.find((s) => analysis.tablesWritten.includes(s.table));
+  if (target) {
+    throw new BigQueryError('accessDenied', `Access Denied: ${analysis.statementKind} on ${target.table}, which has masked or denied columns for you, is refused: its conditions would read raw values. The statement was not run.`);
   }
   for (const s of governed) {
     if (s.timeTravel) {
       throw new BigQueryError('accessDenied', `Access Denied: FOR SYSTEM_TIME AS OF on ${s.table}, which has masked columns, is not supported by bqgate yet; the query was not run.`);
     }
   }
-  const out = spliceScans(sql, governed.map((scan) => ({ scan, text: governedProjection(scan.table, analysis, decision) })), 'masking projection');
-  return { sql: out, governedTables: [...new Set(governed.map((s) => s.table))] };
+  const out = spliceScansWithRanges(sql, governed.map((scan) => ({ scan, text: governedProjection(scan.table, analysis, decision) })), 'masking projection');
+  return { sql: out.sql, governedTables: [...new Set(governed.map((s) => s.table))], projections: out.ranges };
+}
+
+/**
+ * Checks the analysis of the rewritten SQL: every scan of a table with masked or denied columns must
+ * sit inside one of the rewrite's projections. Throws BigQueryError(accessDenied) otherwise.
+ */
+export function verifyRewrite(rewritten: Pick<QueryAnalysis, 'scans'>, r: Rewrite, decision: Decision): void {
+  for (const s of rewritten.scans) {
+    const governed = isGoverned(decision, s.table) || s.members?.some((m) => isGoverned(decision, m));
+    if (!governed) continue;
+    const inside = s.start !== undefined && r.projections.some(([a, b]) => s.start! >= a && s.end! <= b);
+    if (!inside) throw new BigQueryError('accessDenied', `Access Denied: bqgate's check found ${s.table} readable outside its masking projection after the rewrite; the query was not run.`);
+  }
 }

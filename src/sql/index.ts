@@ -30,7 +30,7 @@ export type { OutputLineage, Clause } from './lineage.js';
 export { ZetaSqlServer } from './zetasql.js';
 export { typeSql } from './types.js';
 export type { TableScan, StatementFlags } from './walk.js';
-export { spliceScans, quoteIdent } from './splice.js';
+export { spliceScans, spliceScansWithRanges, quoteIdent } from './splice.js';
 
 export interface TableInfo {
   /** `project.dataset.table` */

@@ -73,8 +73,8 @@ export function lineage(resolved: Record<string, any>): Lineage {
     const o = node as Record<string, any>;
     // computed columns: {column, expr}
     if (o.column && o.expr && id(o.column)) addEdge(o.column, refs(o.expr), isPlainRef(o.expr));
-    if (o.resolvedTableScanNode) {
-      const s = o.resolvedTableScanNode;
+    if (o.resolvedTableScanNode || (o.tableScan?.table && !o.tableScan.resolvedTableScanNode)) {
+      const s = o.resolvedTableScanNode ?? o.tableScan;
       const table = s.table?.fullName ?? s.table?.name;
       for (const c of s.parent?.columnList ?? []) leaves.set(String(c.columnId), { table, column: c.name });
     }

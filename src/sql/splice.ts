@@ -25,6 +25,11 @@ export function hasExplicitAlias(after: string, alias: string): boolean {
  * statement is refused rather than sent half-rewritten.
  */
 export function spliceScans(sql: string, items: Array<{ scan: TableScan; text: string }>, what: string): string {
+  return spliceScansWithRanges(sql, items, what).sql;
+}
+
+/** Like spliceScans, also returning where each inserted `(<text>)` landed (UTF-8 byte offsets in the result). */
+export function spliceScansWithRanges(sql: string, items: Array<{ scan: TableScan; text: string }>, what: string): { sql: string; ranges: Array<[number, number]> } {
   const bytes = Buffer.from(sql, 'utf8');
   const edits = items.map(({ scan, text }) => {
     if (scan.start === undefined || scan.end === undefined) {
@@ -41,5 +46,13 @@ export function spliceScans(sql: string, items: Array<{ scan: TableScan; text: s
     out = Buffer.concat([out.subarray(0, e.start), Buffer.from(e.text, 'utf8'), out.subarray(e.end)]);
     last = e.start;
   }
-  return out.toString('utf8');
+  // Final positions: each edit shifts by the growth of every edit before it in the text.
+  const ranges: Array<[number, number]> = [];
+  let shift = 0;
+  for (const e of [...edits].reverse()) {
+    const len = Buffer.byteLength(e.text, 'utf8');
+    ranges.push([e.start + shift, e.start + shift + len]);
+    shift += len - (e.end - e.start);
+  }
+  return { sql: out.toString('utf8'), ranges };
 }

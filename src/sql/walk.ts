@@ -76,7 +76,9 @@ export function tableScans(node: unknown, members?: (scanNode: object, table: st
   if (Array.isArray(node)) { for (const n of node) tableScans(n, members, out); return out; }
   if (!node || typeof node !== 'object') return out;
   for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
-    if (k === 'resolvedTableScanNode' && v && typeof v === 'object') {
+    // Scans arrive wrapped (`resolvedTableScanNode`) or, as DML targets, bare (`tableScan: {table, …}`).
+    const bare = k === 'tableScan' && v && typeof v === 'object' && (v as any).table && !(v as any).resolvedTableScanNode;
+    if ((k === 'resolvedTableScanNode' || bare) && v && typeof v === 'object') {
       const s = v as any;
       const loc = s.parent?.parent?.parseLocationRange;
       const table = s.table?.fullName ?? s.table?.name;
