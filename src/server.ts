@@ -8,7 +8,9 @@
  * error envelope; every request, refused or not, leaves an audit record written before its response.
  */
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createAuthenticator, type Principal } from './auth/index.js';
 import { loadDevIssuer } from './auth/dev-issuer.js';
 import { ROUTES, BigQueryError, asBigQueryError, installBigQueryHttp, sendError, fromPageToken, type ApiRequest, type Operation } from './bigquery/index.js';
@@ -23,6 +25,20 @@ import { Store, type AuditFinish, type JobRecord } from './audit/index.js';
 import { startEmulator, type RunningEmulator } from './emulator/index.js';
 import type { BqField } from './emulator/encode.js';
 import { devIssuerUrl, type Config } from './config.js';
+
+/**
+ * The gateway's HMAC_SHA256 masking key: `BQGATE_HMAC_KEY` (hex) when set, else 32 random bytes
+ * created on first start in `<dataDir>/keys/hmac.key` (mode 0600). Never sent to callers.
+ */
+export function loadHmacKey(dataDir: string): Buffer {
+  if (process.env.BQGATE_HMAC_KEY) return Buffer.from(process.env.BQGATE_HMAC_KEY, 'hex');
+  const file = join(dataDir, 'keys', 'hmac.key');
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
+  }
+  return Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+}
 
 export interface Gateway {
   url: string;
@@ -69,6 +85,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   await zetasql.start();
   const analyzer = new Analyzer(zetasql, catalog);
   const store = new Store(cfg.dataDir);
+  const hmacKey = loadHmacKey(cfg.dataDir);
 
   const issuer = cfg.auth.issuer || devIssuerUrl(cfg);
   const dev = cfg.auth.jwksUrl ? undefined : await loadDevIssuer(cfg.dataDir, issuer, cfg.auth.audience);
@@ -143,7 +160,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       for (const t of analysis.tablesWritten) catalog.invalidate(t); // DDL through the gateway: the schema cache must not outlive it
     }
     if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision });
-    const rewritten = rewriteQuery(analysis.effectiveSql, analysis, decision);
+    const rewritten = rewriteQuery(analysis.effectiveSql, analysis, decision, hmacKey);
     if (rewritten.sql !== q.query) {
       const again = await analyzer.analyze({ sql: rewritten.sql, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters });
       verifyRewrite(again, rewritten, decision);
@@ -302,7 +319,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       // Masked read: the same rows, through the masking projection, in storage order.
       const start = fromPageToken(q.pageToken) ?? Number(q.startIndex ?? 0);
       const max = Math.min(Number(q.maxResults ?? 10_000), 100_000);
-      const sql = `${governedProjection(table, analysis, decision, columns)} LIMIT ${max} OFFSET ${start}`;
+      const sql = `${governedProjection(table, analysis, decision, { hmacKey, salt: randomBytes(16) }, columns)} LIMIT ${max} OFFSET ${start}`;
       const r = await upstream.ok('POST', `/projects/${enc(projectId!)}/queries`, { body: { query: sql, useLegacySql: false, timeoutMs: cfg.defaultWaitMs, formatOptions: { useInt64Timestamp: q['formatOptions.useInt64Timestamp'] === 'true' } } });
       const total = Number((await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables/${enc(tableId!)}`)).numRows ?? 0);
       const got = r.rows?.length ?? 0;

@@ -192,7 +192,7 @@ describe('rewrite', () => {
   const run = async (sql: string) => {
     const an = await analyzer.analyze({ sql, ...ctx });
     const d = decide(policy, analyst, an);
-    return rewriteQuery(sql, an, d);
+    return rewriteQuery(sql, an, d, Buffer.from('test-key'));
   };
 
   it('keeps explicit aliases and adds the implicit one', async () => {
@@ -220,13 +220,37 @@ describe('rewrite', () => {
     const ctas = 'CREATE TABLE shop.copy AS SELECT email FROM shop.customers';
     const an = await analyzer.analyze({ sql: ctas, ...ctx });
     const d = decide(p, analyst, an);
-    const r = rewriteQuery(ctas, an, d);
+    const r = rewriteQuery(ctas, an, d, Buffer.from('test-key'));
     expect(r.sql).toMatch(/^CREATE TABLE shop\.copy AS SELECT email FROM \(SELECT .*EMAIL|REGEXP_CONTAINS/);
     verifyRewrite(await analyzer.analyze({ sql: r.sql, ...ctx }), r, d);
     expect(() => verifyRewrite(an, { ...r, projections: [] }, d)).toThrow(/outside its masking projection/);
     const upd = "UPDATE shop.customers SET city = 'x' WHERE email = 'a@b.c'";
     const ua = await analyzer.analyze({ sql: upd, ...ctx });
-    expect(() => rewriteQuery(upd, ua, decide(p, analyst, ua))).toThrow(/conditions would read raw values/);
+    expect(() => rewriteQuery(upd, ua, decide(p, analyst, ua), Buffer.from('test-key'))).toThrow(/conditions would read raw values/);
+  });
+
+  it('computes HMAC_SHA256 with the gateway key and RANDOM_HASH with a per-query salt', async () => {
+    const { createHmac } = await import('node:crypto');
+    const p: Policy = { version: 't', rules: [
+      { id: 'r', effect: 'allow', principals: '*', verbs: ['SELECT'], tables: ['*'] },
+      { id: 'm', effect: 'mask', principals: '*', masks: [
+        { column: 'demo-project.shop.customers.email', rule: 'HMAC_SHA256' }, { column: 'demo-project.shop.customers.full_name', rule: 'RANDOM_HASH' }] },
+    ] };
+    const sql = 'SELECT a.email, a.full_name, b.full_name AS again FROM shop.customers a JOIN shop.customers b USING (customer_id) WHERE customer_id = 1';
+    const an = await analyzer.analyze({ sql, ...ctx });
+    const d = decide(p, analyst, an);
+    const key = Buffer.from('0123456789abcdef0123456789abcdef', 'hex');
+    const run = async () => {
+      const r = await stack.upstream.ok('POST', '/projects/demo-project/queries', { body: { query: rewriteQuery(sql, an, d, key).sql, useLegacySql: false } });
+      return r.rows[0].f.map((c: any) => c.v) as string[];
+    };
+    const [raw] = (await stack.upstream.ok('POST', '/projects/demo-project/queries', { body: { query: 'SELECT email FROM shop.customers WHERE customer_id = 1', useLegacySql: false } })).rows[0].f.map((c: any) => c.v);
+    const [h1, r1, r1b] = await run();
+    const [h2, r2] = await run();
+    expect(h1).toBe(createHmac('sha256', key).update(raw).digest('hex'));
+    expect(h2).toBe(h1);
+    expect(r1).toBe(r1b); // one salt per query: joins still match
+    expect(r2).not.toBe(r1); // a new salt next query: no linkage across queries
   });
 
   it('rewrites every reference, including in subqueries, and the result re-analyzes', async () => {

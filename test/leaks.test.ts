@@ -28,7 +28,7 @@ beforeAll(async () => {
   supportSecrets = new Set();
   analystGrams = new Set();
   for (const r of raw) {
-    for (const s of [r.email, rev(r.email), r.full_name, rev(r.full_name), r.card_number, rev(r.card_number), r.ssn, r.ssn.replace(/-/g, '')]) analystSecrets.add(s);
+    for (const s of [r.email, rev(r.email), r.full_name, rev(r.full_name), r.card_number, rev(r.card_number), r.ssn, r.ssn.replace(/-/g, ''), r.phone]) analystSecrets.add(s);
     const local = r.email.split('@')[0];
     if (local.length >= 6 && /[g-z_.]/.test(local)) { analystSecrets.add(local); analystSecrets.add(rev(local)); }
     if (!r.birth_date.endsWith('-01-01')) analystSecrets.add(r.birth_date);
@@ -176,6 +176,7 @@ const CASES: Array<Case | (() => Case)> = [
   { name: 'REGEXP_EXTRACT of the email user', sql: "SELECT REGEXP_EXTRACT(email, r'^([^@]+)') FROM shop.customers LIMIT 50", expect: 'masked' },
   { name: 'SPLIT of the email', sql: "SELECT SPLIT(email, '@')[OFFSET(0)] FROM shop.customers LIMIT 50", expect: 'masked' },
   { name: 'CONCAT of masked columns', sql: 'SELECT CONCAT(full_name, email, card_number) FROM shop.customers LIMIT 50', expect: 'masked' },
+  { name: 'keyed hash of phone, and its parts', sql: 'SELECT phone, SUBSTR(phone, 1, 12) AS p FROM shop.customers LIMIT 50', expect: 'masked' },
   { name: 'TO_HEX of bytes', sql: 'SELECT TO_HEX(CAST(card_number AS BYTES)) FROM shop.customers LIMIT 50', expect: 'masked' },
   { name: 'EXTRACT from a masked date', sql: 'SELECT EXTRACT(MONTH FROM birth_date) AS m, EXTRACT(DAY FROM birth_date) AS d FROM shop.customers LIMIT 50', expect: 'masked' },
   // values echoed back in errors

@@ -20,10 +20,13 @@ import { parse as parseYaml } from 'yaml';
 import type { Principal } from '../auth/index.js';
 import type { QueryAnalysis } from '../sql/index.js';
 
-export type MaskRule = 'SHA256' | 'ALWAYS_NULL' | 'DEFAULT_MASKING_VALUE' | 'LAST_FOUR_CHARACTERS' | 'FIRST_FOUR_CHARACTERS' | 'EMAIL_MASK' | 'DATE_YEAR_MASK';
+export type MaskRule = 'SHA256' | 'HMAC_SHA256' | 'RANDOM_HASH' | 'ALWAYS_NULL' | 'DEFAULT_MASKING_VALUE' | 'LAST_FOUR_CHARACTERS' | 'FIRST_FOUR_CHARACTERS' | 'EMAIL_MASK' | 'DATE_YEAR_MASK';
 
-/** BigQuery's masking hierarchy, highest priority first. */
-export const MASK_PRIORITY: MaskRule[] = ['SHA256', 'EMAIL_MASK', 'LAST_FOUR_CHARACTERS', 'FIRST_FOUR_CHARACTERS', 'DATE_YEAR_MASK', 'DEFAULT_MASKING_VALUE', 'ALWAYS_NULL'];
+/**
+ * BigQuery's masking hierarchy, highest priority first; bqgate's keyed HMAC_SHA256 ranks where
+ * BigQuery puts custom masking routines (first), RANDOM_HASH beside SHA256.
+ */
+export const MASK_PRIORITY: MaskRule[] = ['HMAC_SHA256', 'SHA256', 'RANDOM_HASH', 'EMAIL_MASK', 'LAST_FOUR_CHARACTERS', 'FIRST_FOUR_CHARACTERS', 'DATE_YEAR_MASK', 'DEFAULT_MASKING_VALUE', 'ALWAYS_NULL'];
 
 export type PrincipalMatch = '*' | { groups?: string[]; subjects?: string[]; emails?: string[]; actors?: string[]; claims?: Record<string, string | string[]> };
 

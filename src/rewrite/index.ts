@@ -21,7 +21,10 @@
 import { BigQueryError } from '../bigquery/errors.js';
 import type { Decision } from '../policy/index.js';
 import { spliceScansWithRanges, quoteIdent, type QueryAnalysis } from '../sql/index.js';
-import { maskExpression, nullColumn } from './masks.js';
+import { randomBytes } from 'node:crypto';
+import { maskExpression, nullColumn, type MaskKeys } from './masks.js';
+
+export type { MaskKeys } from './masks.js';
 
 export interface Rewrite {
   sql: string;
@@ -32,7 +35,7 @@ export interface Rewrite {
 }
 
 /** Projection SQL of one governed table for `decision` (used for queries and for tabledata.list). */
-export function governedProjection(table: string, analysis: Pick<QueryAnalysis, 'tables'>, decision: Decision, columns?: string[]): string {
+export function governedProjection(table: string, analysis: Pick<QueryAnalysis, 'tables'>, decision: Decision, keys: MaskKeys, columns?: string[]): string {
   const schema = analysis.tables[table];
   if (!schema) throw new BigQueryError('internalError', `No schema for ${table}`);
   const masks = decision.masks[table] ?? {};
@@ -41,7 +44,7 @@ export function governedProjection(table: string, analysis: Pick<QueryAnalysis, 
   const items = fields.map((f) => {
     if (denied.has(f.name)) return nullColumn(f);
     const m = masks[f.name];
-    return m ? maskExpression(f, m.rule, table) : quoteIdent(f.name);
+    return m ? maskExpression(f, m.rule, table, keys) : quoteIdent(f.name);
   });
   return `SELECT ${items.join(', ')} FROM ${quoteIdent(table)}`;
 }
@@ -50,8 +53,9 @@ export function governedProjection(table: string, analysis: Pick<QueryAnalysis, 
 export const isGoverned = (d: Decision, table: string) =>
   Object.keys(d.masks[table] ?? {}).length > 0 || (d.deniedColumns[table]?.length ?? 0) > 0;
 
-/** Rewrites `sql` (see the module comment). */
-export function rewriteQuery(sql: string, analysis: QueryAnalysis, decision: Decision): Rewrite {
+/** Rewrites `sql` (see the module comment). `hmacKey` is the gateway's key for HMAC_SHA256; RANDOM_HASH gets a fresh salt per call. */
+export function rewriteQuery(sql: string, analysis: QueryAnalysis, decision: Decision, hmacKey: Buffer): Rewrite {
+  const keys: MaskKeys = { hmacKey, salt: randomBytes(16) };
   const wild = analysis.scans.find((s) => s.members?.some((m) => isGoverned(decision, m)));
   if (wild) {
     throw new BigQueryError('accessDenied', `Access Denied: ${wild.table} reads ${wild.members!.find((m) => isGoverned(decision, m))}, which has masked or denied columns for you; masking through wildcard tables is not supported by bqgate yet. Query the tables by name.`);
@@ -67,7 +71,7 @@ export function rewriteQuery(sql: string, analysis: QueryAnalysis, decision: Dec
       throw new BigQueryError('accessDenied', `Access Denied: FOR SYSTEM_TIME AS OF on ${s.table}, which has masked columns, is not supported by bqgate yet; the query was not run.`);
     }
   }
-  const out = spliceScansWithRanges(sql, governed.map((scan) => ({ scan, text: governedProjection(scan.table, analysis, decision) })), 'masking projection');
+  const out = spliceScansWithRanges(sql, governed.map((scan) => ({ scan, text: governedProjection(scan.table, analysis, decision, keys) })), 'masking projection');
   return { sql: out.sql, governedTables: [...new Set(governed.map((s) => s.table))], projections: out.ranges };
 }
 

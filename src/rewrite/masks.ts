@@ -5,6 +5,8 @@
  * | rule | types | result |
  * |---|---|---|
  * | SHA256 | STRING, BYTES | SHA-256 of the value (STRING: lowercase hex) |
+ * | HMAC_SHA256 | STRING, BYTES, INT64, NUMERIC | HMAC-SHA256 (RFC 2104) with the gateway's key, lowercase hex: not reversible by brute force without the key |
+ * | RANDOM_HASH | STRING, BYTES, INT64, NUMERIC | SHA-256 of a per-query random salt and the value, lowercase hex: joins within a query, no linkage across queries |
  * | EMAIL_MASK | STRING | `XXXXX@domain` for a syntax-valid address, else SHA256 |
  * | LAST_FOUR_CHARACTERS | STRING | `XXXXX` + last 4 characters when longer than 4, else SHA256 |
  * | FIRST_FOUR_CHARACTERS | STRING | first 4 characters + `XXXXX` when longer than 4, else SHA256 |
@@ -15,6 +17,7 @@
  * `maskExpression` throws BigQueryError(accessDenied) when a rule does not apply to a column's type,
  * so a misconfigured policy refuses instead of leaking.
  */
+import { createHash } from 'node:crypto';
 import { BigQueryError } from '../bigquery/errors.js';
 import type { BqField } from '../emulator/encode.js';
 import type { MaskRule } from '../policy/index.js';
@@ -28,8 +31,33 @@ const DEFAULTS: Record<string, string> = {
   GEOGRAPHY: 'ST_GEOGPOINT(0, 0)',
 };
 
+/** Secrets a rewrite needs: the gateway's HMAC key and this query's salt for RANDOM_HASH. */
+export interface MaskKeys {
+  /** HMAC_SHA256 key (any length; keys over 64 bytes are hashed first, RFC 2104 §2). */
+  hmacKey: Buffer;
+  /** Per-query salt for RANDOM_HASH. */
+  salt: Buffer;
+}
+
+/** HMAC-SHA256 as GoogleSQL: H((K0 ⊕ opad) || H((K0 ⊕ ipad) || m)), with the pads as BYTES literals. */
+function hmacSql(bytesExpr: string, key: Buffer): string {
+  const k0 = Buffer.alloc(64);
+  (key.length > 64 ? createHash('sha256').update(key).digest() : key).copy(k0);
+  const ipad = Buffer.from(k0.map((b) => b ^ 0x36)).toString('hex');
+  const opad = Buffer.from(k0.map((b) => b ^ 0x5c)).toString('hex');
+  return `TO_HEX(SHA256(FROM_HEX('${opad}') || SHA256(FROM_HEX('${ipad}') || ${bytesExpr})))`;
+}
+
+/** The column as BYTES for keyed hashing, or undefined for a type the keyed rules do not take. */
+function asBytes(c: string, t: string): string | undefined {
+  if (t === 'BYTES') return c;
+  if (t === 'STRING') return `CAST(${c} AS BYTES)`;
+  if (['INTEGER', 'INT64', 'NUMERIC', 'BIGNUMERIC'].includes(t)) return `CAST(CAST(${c} AS STRING) AS BYTES)`;
+  return undefined;
+}
+
 /** The expression that replaces column `field` under `rule`, aliased back to the column name. */
-export function maskExpression(field: BqField, rule: MaskRule, table: string): string {
+export function maskExpression(field: BqField, rule: MaskRule, table: string, keys?: MaskKeys): string {
   const c = q(field.name);
   const t = field.mode === 'REPEATED' ? 'ARRAY' : field.type;
   const bad = () => new BigQueryError('accessDenied', `Access Denied: masking rule ${rule} cannot apply to ${table}.${field.name} (type ${typeSql(field)}); fix the policy. The query was not run.`);
@@ -40,6 +68,18 @@ export function maskExpression(field: BqField, rule: MaskRule, table: string): s
     case 'SHA256':
       if (t === 'STRING') e = sha(c); else if (t === 'BYTES') e = `SHA256(${c})`; else throw bad();
       break;
+    case 'HMAC_SHA256': {
+      const b = asBytes(c, t);
+      if (!b || !keys) throw bad();
+      e = hmacSql(b, keys.hmacKey);
+      break;
+    }
+    case 'RANDOM_HASH': {
+      const b = asBytes(c, t);
+      if (!b || !keys) throw bad();
+      e = `TO_HEX(SHA256(FROM_HEX('${keys.salt.toString('hex')}') || ${b}))`;
+      break;
+    }
     case 'EMAIL_MASK':
       if (t !== 'STRING') throw bad();
       e = `IF(REGEXP_CONTAINS(${c}, r'^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$'), CONCAT('XXXXX', REGEXP_EXTRACT(${c}, r'(@[^@\\s]+)$')), ${sha(c)})`;
