@@ -181,6 +181,22 @@ describe('policy', () => {
     expect(ex('gs://elsewhere/x-*.csv').reasons[0]).toContain('export_destinations');
   });
 
+  it('row filters: union of the caller\'s filters, no rows when none applies, principal values as escaped literals', async () => {
+    const { substitutePrincipal } = await import('../src/policy/index.ts');
+    const p: Policy = { version: 't', rules: [
+      { id: 'r', effect: 'allow', principals: '*', verbs: ['SELECT'], tables: ['*'] },
+      { id: 'f1', effect: 'filter', principals: { groups: ['a'] }, tables: ['demo-project.shop.customers'], filter: "country = 'DE'" },
+      { id: 'f2', effect: 'filter', principals: { groups: ['b'] }, tables: ['demo-project.shop.customers'], filter: 'city = {{principal.claims.city}}' },
+    ] };
+    const who = (groups: string[], claims = {}) => ({ subject: 's', groups, issuer: 'i', claims });
+    expect(decide(p, who(['a', 'b'], { city: 'Berlin' }), a({})).rowFilters['demo-project.shop.customers']).toEqual(["country = 'DE'", "city = 'Berlin'"]);
+    expect(decide(p, who(['c']), a({})).rowFilters['demo-project.shop.customers']).toEqual([]);
+    expect(decide(p, who(['c']), a({ tablesRead: ['demo-project.shop.orders'], columnsRead: [] })).rowFilters).toEqual({});
+    expect(substitutePrincipal("x = SESSION_USER() AND g IN UNNEST({{principal.groups}}) AND c = {{principal.claims.k}}",
+      { subject: 's', email: "o'brien@x.com", groups: ['g1', "g'2"], issuer: 'i', claims: { k: 'a\\b' } }))
+      .toBe("x = 'o\\'brien@x.com' AND g IN UNNEST(['g1', 'g\\'2']) AND c = 'a\\\\b'");
+  });
+
   it('denies writes by verb', () => {
     const d = decide(policy, analyst, a({ statementKind: 'DELETE', tablesRead: [], tablesWritten: ['demo-project.shop.orders'], columnsRead: [] }));
     expect(d.effect).toBe('deny');
@@ -197,7 +213,7 @@ describe('rewrite', () => {
 
   it('keeps explicit aliases and adds the implicit one', async () => {
     const r1 = await run('SELECT c.email FROM shop.customers AS c');
-    expect(r1.sql).toMatch(/^SELECT c\.email FROM \(SELECT .* FROM `demo-project\.shop\.customers`\) AS c$/);
+    expect(r1.sql).toMatch(/^SELECT c\.email FROM \(SELECT .* FROM `demo-project\.shop\.customers` WHERE \(TRUE\)\) AS c$/);
     const r2 = await run('SELECT customers.email FROM shop.customers /* note */ WHERE customers.city = "x"');
     expect(r2.sql).toContain(') AS `customers` /* note */ WHERE');
     const r3 = await run('SELECT x.email FROM `demo-project.shop.customers` x JOIN shop.orders o ON o.customer_id = x.customer_id');

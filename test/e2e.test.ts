@@ -130,6 +130,18 @@ describe('SDK through the gateway', () => {
     expect(rows.map((r: any) => r.ssn)).toEqual(truth.map((r) => 'XXXXX' + r.ssn.slice(-4)));
   });
 
+  it('applies row filters: EU support sees EU customers only, with masks', async () => {
+    const eu = await gw.token({ sub: 'eu-1', groups: ['eu-support'] });
+    const [rows] = await gw.sdk(eu).query({ query: 'SELECT country, COUNT(*) AS n FROM shop.customers GROUP BY country ORDER BY country', useLegacySql: false });
+    expect(rows.map((r: any) => r.country)).toEqual(['DE', 'ES', 'FR', 'IT', 'NL']);
+    const truth = await raw("SELECT COUNT(*) AS n FROM shop.customers WHERE country IN ('DE', 'FR', 'NL', 'ES', 'IT')");
+    expect(rows.reduce((a: number, r: any) => a + r.n, 0)).toBe(truth[0].n);
+    const [one] = await gw.sdk(eu).query({ query: "SELECT ssn, email FROM shop.customers WHERE country = 'US' OR TRUE LIMIT 5", useLegacySql: false });
+    expect(one.every((r: any) => r.ssn === null && /^XXXXX@/.test(r.email))).toBe(true);
+    const [us] = await gw.sdk(eu).query({ query: "SELECT COUNT(*) AS n FROM shop.customers WHERE country = 'US'", useLegacySql: false });
+    expect(us[0].n).toBe(0);
+  });
+
   it('answers 401 to an expired, wrong-audience, foreign-signed or missing token', async () => {
     const expired = await gw.token({ sub: 'agent-7', groups: ['analysts'] }, { ttlSec: -120 });
     const wrongAud = await gw.token({ sub: 'agent-7', groups: ['analysts'] }, { audience: 'someone-else' });

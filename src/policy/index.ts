@@ -33,12 +33,14 @@ export type PrincipalMatch = '*' | { groups?: string[]; subjects?: string[]; ema
 export interface Rule {
   id: string;
   description?: string;
-  effect: 'allow' | 'deny' | 'mask';
+  effect: 'allow' | 'deny' | 'mask' | 'filter';
   principals: PrincipalMatch;
   verbs?: string[];
   tables?: string[];
   columns?: string[];
   masks?: Array<{ column: string; rule: MaskRule }>;
+  /** effect: filter — the row predicate (see policy.schema.json). */
+  filter?: string;
   /** EXPORT_DATA: destination URI globs this allow permits. */
   export_destinations?: string[];
   not_before?: string;
@@ -64,6 +66,11 @@ export interface Decision {
   masks: Record<string, Record<string, { rule: MaskRule; ruleId: string }>>;
   /** table → columns that must never reach the caller (projected as NULL if unreferenced). */
   deniedColumns: Record<string, string[]>;
+  /**
+   * table → the row filters (GoogleSQL predicates, principal values substituted) whose union the
+   * caller sees; an empty list means no rows. Tables without filter rules are absent.
+   */
+  rowFilters: Record<string, string[]>;
   policyVersion: string;
 }
 
@@ -140,13 +147,13 @@ export const who = (p: Principal) => `${p.subject}${p.actor ? ` (actor ${p.actor
 /** Decides a statement. Pure: same inputs, same Decision. */
 export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalysis, 'statementKind' | 'tablesRead' | 'tablesWritten' | 'columnsRead' | 'tables'> & { flags?: { exportUri?: string } }, now = Date.now()): Decision {
   const rules = rulesFor(policy, principal, now);
-  const d: Decision = { effect: 'allow', matchedRules: [], reasons: [], masks: {}, deniedColumns: {}, policyVersion: policy.version };
+  const d: Decision = { effect: 'allow', matchedRules: [], reasons: [], masks: {}, deniedColumns: {}, rowFilters: {}, policyVersion: policy.version };
   const deny = (ruleId: string | undefined, reason: string): Decision => {
     if (ruleId) d.matchedRules.push(ruleId);
-    return { ...d, effect: 'deny', reasons: [reason], masks: {} };
+    return { ...d, effect: 'deny', reasons: [reason], masks: {}, rowFilters: {} };
   };
   const verb = a.statementKind;
-  const verbRule = (r: Rule, v: string) => !r.columns && !r.masks && anyGlob(r.verbs, v);
+  const verbRule = (r: Rule, v: string) => (r.effect === 'allow' || r.effect === 'deny') && !r.columns && !r.masks && anyGlob(r.verbs, v);
 
   // Statement verb: non-SELECT statements need their verb allowed on what they write (or anywhere).
   const targets: Array<[string, string]> = [
@@ -205,8 +212,34 @@ export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalys
       }
     }
   }
-  d.reasons.push(`Allowed by ${d.matchedRules.join(', ')}`);
+  // Row filters (row access policies): the union of the caller's filters, or no rows at all.
+  for (const table of a.tablesRead) {
+    const all = policy.rules.filter((r) => r.effect === 'filter' && inWindow(r, now) && anyGlob(r.tables, table));
+    if (!all.length) continue;
+    const mine = all.filter((r) => principalMatches(r.principals, principal));
+    d.rowFilters[table] = mine.map((r) => substitutePrincipal(r.filter ?? 'FALSE', principal));
+    for (const r of mine) if (!d.matchedRules.includes(r.id)) d.matchedRules.push(r.id);
+    if (!mine.length) d.reasons.push(`No row filter of ${table} applies to ${principal.subject}: no rows.`);
+  }
+  d.reasons.unshift(`Allowed by ${d.matchedRules.join(', ')}`);
   return d;
+}
+
+/** GoogleSQL string literal. */
+const lit = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n')}'`;
+
+/**
+ * A filter with the caller's values in place: SESSION_USER() → email (else subject);
+ * {{principal.subject|email|actor|groups|claims.NAME}} → literals (arrays for lists).
+ */
+export function substitutePrincipal(filter: string, p: Principal): string {
+  const value = (v: unknown): string => (Array.isArray(v) ? `[${v.map((x) => lit(String(x))).join(', ')}]` : v === undefined || v === null ? 'NULL' : lit(String(v)));
+  return filter
+    .replace(/\bSESSION_USER\s*\(\s*\)/gi, lit(p.email ?? p.subject))
+    .replace(/\{\{\s*principal\.(subject|email|actor|groups|claims\.([A-Za-z0-9_:-]+))\s*\}\}/g, (_m, what: string, claim?: string) => {
+      if (claim) return value(p.claims[claim]);
+      return value(what === 'subject' ? p.subject : what === 'email' ? p.email : what === 'actor' ? p.actor : p.groups);
+    });
 }
 
 /** Whether `principal` may see metadata of `table` (tables.get, tabledata.list): some allow rule covers it. */
@@ -249,7 +282,8 @@ export function explain(policy: Policy, principal: Principal, a: Pick<QueryAnaly
     const why = !inWindow(r, now) ? 'outside its validity window' : !principalMatches(r.principals, principal) ? 'not for this principal' : undefined;
     const covers: string[] = [];
     const tables = [...a.tablesRead, ...a.tablesWritten];
-    if (r.tables || r.verbs) for (const t of tables) if (anyGlob(r.tables, t)) covers.push(`${(r.verbs ?? ['*']).join('/')} ${t}`);
+    if (r.effect === 'filter') { for (const t of a.tablesRead) if (anyGlob(r.tables, t)) covers.push(`rows of ${t} where ${r.filter}`); }
+    else if (r.tables || r.verbs) for (const t of tables) if (anyGlob(r.tables, t)) covers.push(`${(r.verbs ?? ['*']).join('/')} ${t}`);
     for (const c of a.columnsRead) if (r.columns?.some((p) => glob(p, `${c.table}.${c.column}`))) covers.push(`column ${c.table}.${c.column}`);
     for (const t of a.tablesRead) for (const f of a.tables[t] ?? []) for (const m of r.masks ?? []) if (glob(m.column, `${t}.${f.name}`)) covers.push(`${m.rule} ${t}.${f.name}`);
     return { id: r.id, effect: r.effect, applies, ...(why ? { why } : {}), covers };

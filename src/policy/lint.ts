@@ -48,6 +48,8 @@ export function lintPolicies(dir: string, catalog?: CatalogListing): LintProblem
       for (const k of ['not_before', 'expires'] as const) if (r[k] && Number.isNaN(Date.parse(r[k]!))) at(['rules', i, k], `${k} is not an RFC 3339 date-time`);
       if (r.effect === 'mask' && !r.masks?.length) at(['rules', i], 'a mask rule needs masks');
       if (r.effect !== 'mask' && r.masks) at(['rules', i, 'masks'], 'masks are only read on effect: mask rules');
+      if (r.effect === 'filter' && (!r.filter || !r.tables?.length)) at(['rules', i], 'a filter rule needs tables and a filter predicate');
+      if (r.effect !== 'filter' && r.filter) at(['rules', i, 'filter'], 'filter is only read on effect: filter rules');
       if (!catalog) return;
       (r.tables ?? []).forEach((t, j) => {
         if (!catalog.some((c) => glob(t, c.table))) at(['rules', i, 'tables', j], `table pattern ${t} matches no table in the catalog`);

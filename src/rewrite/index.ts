@@ -3,7 +3,7 @@
  *
  * Each reference to a table with masked or denied columns is replaced, at its exact byte range in
  * the text (from ZetaSQL's parse locations), by a projection of that table:
- * `(SELECT <col or mask(col) AS col or NULL AS col>, … FROM \`p.d.t\`) AS alias`, so every
+ * `(SELECT <col or mask(col) AS col or NULL AS col>, … FROM \`p.d.t\` [WHERE <row filters>]) AS alias`, so every
  * expression, predicate, join, aggregate and whole-row reference sees masked values, as BigQuery's
  * dynamic data masking does. Tables with nothing governed are left as written.
  *
@@ -46,12 +46,14 @@ export function governedProjection(table: string, analysis: Pick<QueryAnalysis, 
     const m = masks[f.name];
     return m ? maskExpression(f, m.rule, table, keys) : quoteIdent(f.name);
   });
-  return `SELECT ${items.join(', ')} FROM ${quoteIdent(table)}`;
+  const filters = decision.rowFilters[table];
+  const where = filters === undefined ? '' : filters.length ? ` WHERE ${filters.map((f) => `(${f})`).join(' OR ')}` : ' WHERE FALSE';
+  return `SELECT ${items.join(', ')} FROM ${quoteIdent(table)}${where}`;
 }
 
-/** True when `table` has anything to mask or hide for this decision. */
+/** True when `table` has anything to mask, hide or filter for this decision. */
 export const isGoverned = (d: Decision, table: string) =>
-  Object.keys(d.masks[table] ?? {}).length > 0 || (d.deniedColumns[table]?.length ?? 0) > 0;
+  Object.keys(d.masks[table] ?? {}).length > 0 || (d.deniedColumns[table]?.length ?? 0) > 0 || d.rowFilters[table] !== undefined;
 
 /** Rewrites `sql` (see the module comment). `hmacKey` is the gateway's key for HMAC_SHA256; RANDOM_HASH gets a fresh salt per call. */
 export function rewriteQuery(sql: string, analysis: QueryAnalysis, decision: Decision, hmacKey: Buffer): Rewrite {
