@@ -212,7 +212,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     store.insertJob({
       projectId, jobId, location: location ?? 'US', ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject,
       query: original, upstreamQuery: checked.sql, statementType: checked.analysis.statementKind, createdAt: Date.now(), requestId,
-      backstopColumns: backstopColumns(c.policy, checked.analysis.lineage),
+      backstopColumns: backstopColumns(c.policy, checked.analysis.lineage, checked.analysis.tables),
     });
     const r = await upstream.call('POST', `/projects/${enc(projectId)}/jobs`, {
       body: {
@@ -310,7 +310,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision });
       const q = c.req.query;
       const fields = info.schema.filter((f) => columns.includes(f.name));
-      const scan = fields.flatMap((f, i) => (isDeclared(c.policy, table, f.name) ? [] : [i]));
+      const scan = fields.flatMap((f, i) => (isDeclared(c.policy, table, f.name, info.schema) ? [] : [i]));
       if (!isGoverned(decision, table)) {
         const r = await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables/${enc(tableId!)}/data`, { query: pick(q, ['maxResults', 'pageToken', 'startIndex', 'selectedFields', 'formatOptions.useInt64Timestamp']) });
         const b = backstop(r.rows, selected?.length ? fields : info.schema, scan);

@@ -139,7 +139,7 @@ describe('policy', () => {
   const a = (over: Record<string, unknown>) => ({
     statementKind: 'SELECT', tablesRead: ['demo-project.shop.customers'], tablesWritten: [] as string[],
     columnsRead: [{ table: 'demo-project.shop.customers', column: 'email' }],
-    tables: { 'demo-project.shop.customers': [{ name: 'email', type: 'STRING' }, { name: 'ssn', type: 'STRING' }, { name: 'city', type: 'STRING' }] },
+    tables: { 'demo-project.shop.customers': [{ name: 'email', type: 'STRING' }, { name: 'ssn', type: 'STRING', policyTags: { names: ['projects/demo-project/locations/us/taxonomies/1001/policyTags/ssn'] } }, { name: 'city', type: 'STRING' }] },
     ...over,
   });
 
@@ -153,6 +153,18 @@ describe('policy', () => {
     const both = decide(policy, { ...analyst, groups: ['analysts', 'support'] }, a({ columnsRead: [{ table: 'demo-project.shop.customers', column: 'ssn' }] }));
     expect(both.effect).toBe('deny');
     expect(both.matchedRules).toContain('analysts-deny-ssn');
+  });
+
+  it('matches columns by BigQuery policy tag and by declared classification', () => {
+    const p: Policy = { version: 't', classifications: { 'pii.contact': ['*.*.customers.email'] }, rules: [
+      { id: 'r', effect: 'allow', principals: '*', verbs: ['SELECT'], tables: ['*'] },
+      { id: 'd', effect: 'deny', principals: '*', columns: ['tag:**/policyTags/ssn'] },
+      { id: 'm', effect: 'mask', principals: '*', masks: [{ column: 'tag:pii.*', rule: 'SHA256' }] },
+    ] };
+    const d = decide(p, analyst, a({}));
+    expect(d.deniedColumns['demo-project.shop.customers']).toEqual(['ssn']);
+    expect(d.masks['demo-project.shop.customers']).toEqual({ email: { rule: 'SHA256', ruleId: 'm' } });
+    expect(decide(p, analyst, a({ columnsRead: [{ table: 'demo-project.shop.customers', column: 'ssn' }] })).reasons[0]).toContain('rule d denies column demo-project.shop.customers.ssn');
   });
 
   it('picks the mask by BigQuery hierarchy and honours expiry', () => {

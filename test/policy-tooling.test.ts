@@ -58,6 +58,11 @@ describe('policy tooling', () => {
     const r = await run(['policy', 'lint', '--policies', dir]);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/p\.yaml:7:\d+: masked column demo-project\.shop\.customers\.emial matches no column/);
+    const tags = tmpPolicies('version: 1\nrules:\n  - id: d\n    effect: deny\n    principals: "*"\n    columns: ["tag:**/policyTags/ssn", "tag:**/policyTags/no_such_tag"]\n');
+    const t = await run(['policy', 'lint', '--policies', tags]);
+    expect(t.code).toBe(1);
+    expect(t.out).toContain('column pattern tag:**/policyTags/no_such_tag matches no column');
+    expect(t.out).not.toContain('policyTags/ssn matches no column');
     const good = await run(['policy', 'lint']);
     expect(good.code).toBe(0);
     expect(good.out).toContain('checked against 10 tables');

@@ -41,7 +41,7 @@ export async function openAnalysis(cfg: Pick<Config, 'upstream' | 'fixturesDir'>
           const dataset = d.datasetReference.datasetId;
           for (const t of await catalog.listTables(p, dataset)) {
             const info = await catalog.getTable(`${p}.${dataset}.${t}`);
-            out.push({ table: info.fullName, columns: info.schema.map((f) => f.name) });
+            out.push({ table: info.fullName, columns: info.schema.map((f) => f.name), policyTags: Object.fromEntries(info.schema.filter((f) => f.policyTags?.names?.length).map((f) => [f.name, f.policyTags!.names])) });
           }
         }
       }

@@ -101,8 +101,12 @@ policyCmd.command('lint').description('validate the policy files; with the live 
       const { openAnalysis } = await import('./analysis.js');
       const stack = await openAnalysis(cfg);
       try {
-        const projects = [...new Set(loadSafe(() => loadPolicy(cfg.policiesDir).rules, []).flatMap((r) => [...(r.tables ?? []), ...(r.columns ?? []), ...(r.masks ?? []).map((m) => m.column)])
-          .map((t) => t.split('.')[0]).filter((p) => p && !p.includes('*')))];
+        const patterns = loadSafe(() => loadPolicy(cfg.policiesDir).rules, []).flatMap((r) => [...(r.tables ?? []), ...(r.columns ?? []), ...(r.masks ?? []).map((m) => m.column)]);
+        let projects = [...new Set(patterns.filter((t) => !t.startsWith('tag:')).map((t) => t.split('.')[0]).filter((p) => p && !p.includes('*')))];
+        if (!projects.length || patterns.some((t) => t.startsWith('tag:') || t.startsWith('*'))) {
+          // Tag patterns and project wildcards can match anywhere: list every project the upstream shows.
+          projects = [...new Set([...projects, ...((await stack.upstream.ok('GET', '/projects')).projects ?? []).map((p: any) => p.projectReference.projectId)])];
+        }
         listing = await stack.listing(projects);
       } finally { await stack.close(); }
     }

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import type { Principal } from '../auth/index.js';
 import type { QueryAnalysis } from '../sql/index.js';
+import type { BqField } from '../emulator/encode.js';
 
 export type MaskRule = 'SHA256' | 'HMAC_SHA256' | 'RANDOM_HASH' | 'ALWAYS_NULL' | 'DEFAULT_MASKING_VALUE' | 'LAST_FOUR_CHARACTERS' | 'FIRST_FOUR_CHARACTERS' | 'EMAIL_MASK' | 'DATE_YEAR_MASK';
 
@@ -51,6 +52,8 @@ export interface Rule {
 
 export interface Policy {
   rules: Rule[];
+  /** Declared classification tags: tag → column globs (merged over the files). */
+  classifications?: Record<string, string[]>;
   /** SHA-256 (12 hex) over the policy files' contents. */
   version: string;
 }
@@ -85,6 +88,7 @@ export function loadPolicy(dir: string): Policy {
   const files = existsSync(dir) ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort() : [];
   const hash = createHash('sha256');
   const rules: Rule[] = [];
+  const classifications: Record<string, string[]> = {};
   const ids = new Set<string>();
   for (const f of files) {
     const text = readFileSync(join(dir, f), 'utf8');
@@ -94,13 +98,16 @@ export function loadPolicy(dir: string): Policy {
       const e = validate.errors?.[0];
       throw new Error(`policy ${f}: ${e?.instancePath || '/'} ${e?.message}`);
     }
+    for (const [tag, cols] of Object.entries((doc as { classifications?: Record<string, string[]> }).classifications ?? {})) {
+      classifications[tag] = [...(classifications[tag] ?? []), ...cols];
+    }
     for (const r of (doc as { rules: Rule[] }).rules) {
       if (ids.has(r.id)) throw new Error(`policy ${f}: duplicate rule id ${r.id}`);
       ids.add(r.id);
       rules.push({ ...r, source: f });
     }
   }
-  return { rules, version: hash.digest('hex').slice(0, 12) };
+  return { rules, classifications, version: hash.digest('hex').slice(0, 12) };
 }
 
 /** Name globs for project.dataset.table[.column]: `*` matches within one dotted segment; case-insensitive. */
@@ -114,6 +121,25 @@ function uriGlob(pattern: string, uri: string): boolean {
   const re = pattern.split('**').map((part) => part.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')).join('.*');
   return new RegExp(`^${re}$`).test(uri);
 }
+/** A column as rules see it: `project.dataset.table.column` and its classification tags. */
+export interface ColumnId { full: string; tags: string[] }
+
+/**
+ * The column's tags: the declared classifications whose globs match it, and the BigQuery policy
+ * tags (resource names) on its schema field.
+ */
+export function columnId(policy: Pick<Policy, 'classifications'>, table: string, column: string, schema?: BqField[]): ColumnId {
+  const full = `${table}.${column}`;
+  const tags = Object.entries(policy.classifications ?? {}).filter(([, globs]) => globs.some((g) => glob(g, full))).map(([t]) => t);
+  const field = schema?.find((f) => f.name === column);
+  return { full, tags: [...tags, ...(field?.policyTags?.names ?? [])] };
+}
+
+/** A rule's column pattern against a column: a name glob, or `tag:GLOB` over its tags (`*` within a path segment, `**` across). */
+export function columnMatches(pattern: string, c: ColumnId): boolean {
+  return pattern.startsWith('tag:') ? c.tags.some((t) => uriGlob(pattern.slice(4), t)) : glob(pattern, c.full);
+}
+
 const anyGlob = (patterns: string[] | undefined, value: string) => !patterns || patterns.some((p) => glob(p, value));
 
 export function principalMatches(m: PrincipalMatch, p: Principal): boolean {
@@ -185,7 +211,8 @@ export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalys
 
   // Column denies: a denied column used anywhere refuses the statement.
   for (const { table, column } of a.columnsRead) {
-    const denial = rules.find((r) => r.effect === 'deny' && r.columns?.some((c) => glob(c, `${table}.${column}`)));
+    const col = columnId(policy, table, column, a.tables[table]);
+    const denial = rules.find((r) => r.effect === 'deny' && r.columns?.some((c) => columnMatches(c, col)));
     if (denial) {
       return deny(denial.id, `Access Denied: bqgate rule ${denial.id} denies column ${table}.${column} to ${who(principal)}. Remove it from the query; for SELECT * use SELECT * EXCEPT (${column}).`);
     }
@@ -194,8 +221,8 @@ export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalys
   // Denied columns not referenced, and masks, for every column of every table read.
   for (const table of a.tablesRead) {
     for (const field of a.tables[table] ?? []) {
-      const full = `${table}.${field.name}`;
-      if (rules.some((r) => r.effect === 'deny' && r.columns?.some((c) => glob(c, full)))) {
+      const col = columnId(policy, table, field.name, a.tables[table]);
+      if (rules.some((r) => r.effect === 'deny' && r.columns?.some((c) => columnMatches(c, col)))) {
         (d.deniedColumns[table] ??= []).push(field.name);
         continue;
       }
@@ -203,7 +230,7 @@ export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalys
       for (const r of rules) {
         if (r.effect !== 'mask') continue;
         for (const m of r.masks ?? []) {
-          if (glob(m.column, full) && (!best || MASK_PRIORITY.indexOf(m.rule) < MASK_PRIORITY.indexOf(best.rule))) best = { rule: m.rule, ruleId: r.id };
+          if (columnMatches(m.column, col) && (!best || MASK_PRIORITY.indexOf(m.rule) < MASK_PRIORITY.indexOf(best.rule))) best = { rule: m.rule, ruleId: r.id };
         }
       }
       if (best) {
@@ -284,23 +311,23 @@ export function explain(policy: Policy, principal: Principal, a: Pick<QueryAnaly
     const tables = [...a.tablesRead, ...a.tablesWritten];
     if (r.effect === 'filter') { for (const t of a.tablesRead) if (anyGlob(r.tables, t)) covers.push(`rows of ${t} where ${r.filter}`); }
     else if (r.tables || r.verbs) for (const t of tables) if (anyGlob(r.tables, t)) covers.push(`${(r.verbs ?? ['*']).join('/')} ${t}`);
-    for (const c of a.columnsRead) if (r.columns?.some((p) => glob(p, `${c.table}.${c.column}`))) covers.push(`column ${c.table}.${c.column}`);
-    for (const t of a.tablesRead) for (const f of a.tables[t] ?? []) for (const m of r.masks ?? []) if (glob(m.column, `${t}.${f.name}`)) covers.push(`${m.rule} ${t}.${f.name}`);
+    for (const c of a.columnsRead) if (r.columns?.some((p) => columnMatches(p, columnId(policy, c.table, c.column, a.tables[c.table])))) covers.push(`column ${c.table}.${c.column}`);
+    for (const t of a.tablesRead) for (const f of a.tables[t] ?? []) for (const m of r.masks ?? []) if (columnMatches(m.column, columnId(policy, t, f.name, a.tables[t]))) covers.push(`${m.rule} ${t}.${f.name}`);
     return { id: r.id, effect: r.effect, applies, ...(why ? { why } : {}), covers };
   });
   return { decision, trace };
 }
 
-/** Whether any rule of the policy (for anyone) masks or denies `table.column`: the policy "declares" it. */
-export function isDeclared(policy: Policy, table: string, column: string): boolean {
-  const full = `${table}.${column}`;
-  return policy.rules.some((r) => r.columns?.some((c) => glob(c, full)) || r.masks?.some((m) => glob(m.column, full)));
+/** Whether any rule of the policy (for anyone) masks or denies `table.column`, or it carries a tag: the policy "declares" it. */
+export function isDeclared(policy: Policy, table: string, column: string, schema?: BqField[]): boolean {
+  const col = columnId(policy, table, column, schema);
+  return col.tags.length > 0 || policy.rules.some((r) => r.columns?.some((c) => columnMatches(c, col)) || r.masks?.some((m) => columnMatches(m.column, col)));
 }
 
 /**
  * Result column indexes the delivery backstop must scan: those whose lineage reaches no column the
  * policy declares (declared columns are already masked, denied or deliberately clear).
  */
-export function backstopColumns(policy: Policy, lineage: Array<{ sources: Array<{ table: string; column: string }> }>): number[] {
-  return lineage.flatMap((l, i) => (l.sources.some((s) => isDeclared(policy, s.table, s.column)) ? [] : [i]));
+export function backstopColumns(policy: Policy, lineage: Array<{ sources: Array<{ table: string; column: string }> }>, tables: Record<string, BqField[]> = {}): number[] {
+  return lineage.flatMap((l, i) => (l.sources.some((s) => isDeclared(policy, s.table, s.column, tables[s.table])) ? [] : [i]));
 }

@@ -7,20 +7,22 @@ import AjvModule from 'ajv';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument, LineCounter, isNode } from 'yaml';
-import { POLICY_SCHEMA_FILE, glob, type Rule } from './index.js';
+import { POLICY_SCHEMA_FILE, glob, columnMatches, type Rule } from './index.js';
 
 const Ajv = (AjvModule as any).default ?? AjvModule;
 
 export interface LintProblem { file: string; line: number; col: number; message: string }
 
-/** The live catalog for lint: every table with its column names. */
-export type CatalogListing = Array<{ table: string; columns: string[] }>;
+/** The live catalog for lint: every table with its column names and their BigQuery policy tags. */
+export type CatalogListing = Array<{ table: string; columns: string[]; policyTags?: Record<string, string[]> }>;
 
 /** Lints every policy file in `dir`; with `catalog`, also checks that patterns match something. */
 export function lintPolicies(dir: string, catalog?: CatalogListing): LintProblem[] {
   const validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(readFileSync(POLICY_SCHEMA_FILE, 'utf8')));
   const problems: LintProblem[] = [];
   const ids = new Map<string, string>();
+  const classifications: Record<string, string[]> = {};
+  const pending: Array<() => void> = [];
   const files = existsSync(dir) ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort() : [];
   for (const f of files) {
     const lc = new LineCounter();
@@ -42,6 +44,7 @@ export function lintPolicies(dir: string, catalog?: CatalogListing): LintProblem
       }
       continue;
     }
+    for (const [tag, globs] of Object.entries((data.classifications ?? {}) as Record<string, string[]>)) classifications[tag] = [...(classifications[tag] ?? []), ...globs];
     (data.rules as Rule[]).forEach((r, i) => {
       if (ids.has(r.id)) at(['rules', i, 'id'], `duplicate rule id ${r.id} (also in ${ids.get(r.id)})`);
       ids.set(r.id, f);
@@ -51,13 +54,21 @@ export function lintPolicies(dir: string, catalog?: CatalogListing): LintProblem
       if (r.effect === 'filter' && (!r.filter || !r.tables?.length)) at(['rules', i], 'a filter rule needs tables and a filter predicate');
       if (r.effect !== 'filter' && r.filter) at(['rules', i, 'filter'], 'filter is only read on effect: filter rules');
       if (!catalog) return;
-      (r.tables ?? []).forEach((t, j) => {
-        if (!catalog.some((c) => glob(t, c.table))) at(['rules', i, 'tables', j], `table pattern ${t} matches no table in the catalog`);
+      // Checked once every file's classifications are known.
+      pending.push(() => {
+        (r.tables ?? []).forEach((t, j) => {
+          if (!catalog.some((c) => glob(t, c.table))) at(['rules', i, 'tables', j], `table pattern ${t} matches no table in the catalog`);
+        });
+        const cols = catalog.flatMap((c) => c.columns.map((col) => {
+          const full = `${c.table}.${col}`;
+          const declared = Object.entries(classifications).filter(([, globs]) => globs.some((g) => glob(g, full))).map(([tag]) => tag);
+          return { full, tags: [...declared, ...(c.policyTags?.[col] ?? [])] };
+        }));
+        (r.columns ?? []).forEach((c, j) => { if (!cols.some((x) => columnMatches(c, x))) at(['rules', i, 'columns', j], `column pattern ${c} matches no column in the catalog`); });
+        (r.masks ?? []).forEach((m, j) => { if (!cols.some((x) => columnMatches(m.column, x))) at(['rules', i, 'masks', j, 'column'], `masked column ${m.column} matches no column in the catalog: the mask would never apply`); });
       });
-      const cols = catalog.flatMap((c) => c.columns.map((col) => `${c.table}.${col}`));
-      (r.columns ?? []).forEach((c, j) => { if (!cols.some((x) => glob(c, x))) at(['rules', i, 'columns', j], `column pattern ${c} matches no column in the catalog`); });
-      (r.masks ?? []).forEach((m, j) => { if (!cols.some((x) => glob(m.column, x))) at(['rules', i, 'masks', j, 'column'], `masked column ${m.column} matches no column in the catalog: the mask would never apply`); });
     });
   }
+  pending.forEach((f) => f());
   return problems;
 }
