@@ -27,6 +27,21 @@ import type { BqField } from './emulator/encode.js';
 import { devIssuerUrl, type Config } from './config.js';
 
 /**
+ * Applies a row cap to a delivered page that starts at row `start`: rows past `max` are dropped, the
+ * page token goes once the cap is reached, totalRows says at most `max`. `remember` records where
+ * the next page (if any) starts.
+ */
+function capRows(page: { body: any; rows: number }, start: number, max: number, remember: (token: string, next: number) => void) {
+  const rows: unknown[] = page.body.rows ?? [];
+  const allowed = Math.max(0, max - start);
+  if (rows.length > allowed) page.body.rows = rows.slice(0, allowed);
+  page.rows = page.body.rows?.length ?? 0;
+  if (page.body.totalRows !== undefined && Number(page.body.totalRows) > max) page.body.totalRows = String(max);
+  if (start + page.rows >= max) delete page.body.pageToken;
+  else if (page.body.pageToken) remember(page.body.pageToken, start + page.rows);
+}
+
+/**
  * The gateway's HMAC_SHA256 masking key: `BQGATE_HMAC_KEY` (hex) when set, else 32 random bytes
  * created on first start in `<dataDir>/keys/hmac.key` (mode 0600). Never sent to callers.
  */
@@ -207,12 +222,17 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   });
 
   /** Creates the job upstream under a gateway-chosen id, recorded (with its owner) first. */
-  async function insertJob(c: Ctx, jobId: string, location: string | undefined, original: string, checked: { sql: string; analysis: QueryAnalysis }, queryConfig: any, extra: any, requestId?: string) {
+  async function insertJob(c: Ctx, jobId: string, location: string | undefined, original: string, checked: { sql: string; analysis: QueryAnalysis; decision: Decision }, queryConfig: any, extra: any, requestId?: string) {
+    const { maximumBytesBilled: cap, maximumRows } = checked.decision.limits;
+    if (cap !== undefined) {
+      const asked = queryConfig.maximumBytesBilled !== undefined ? Number(queryConfig.maximumBytesBilled) : Infinity;
+      queryConfig = { ...queryConfig, maximumBytesBilled: String(Math.min(asked, cap)) };
+    }
     const projectId = c.req.params.projectId!;
     store.insertJob({
       projectId, jobId, location: location ?? 'US', ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject,
       query: original, upstreamQuery: checked.sql, statementType: checked.analysis.statementKind, createdAt: Date.now(), requestId,
-      backstopColumns: backstopColumns(c.policy, checked.analysis.lineage, checked.analysis.tables),
+      backstopColumns: backstopColumns(c.policy, checked.analysis.lineage, checked.analysis.tables), maxRows: maximumRows,
     });
     const r = await upstream.call('POST', `/projects/${enc(projectId)}/jobs`, {
       body: {
@@ -311,17 +331,19 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       const q = c.req.query;
       const fields = info.schema.filter((f) => columns.includes(f.name));
       const scan = fields.flatMap((f, i) => (isDeclared(c.policy, table, f.name, info.schema) ? [] : [i]));
-      if (!isGoverned(decision, table)) {
+      const cap = decision.limits.maximumRows;
+      if (!isGoverned(decision, table) && cap === undefined) {
         const r = await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables/${enc(tableId!)}/data`, { query: pick(q, ['maxResults', 'pageToken', 'startIndex', 'selectedFields', 'formatOptions.useInt64Timestamp']) });
         const b = backstop(r.rows, selected?.length ? fields : info.schema, scan);
         return { body: { ...r, ...(b.rows ? { rows: b.rows } : {}) }, audit: { ...decisionAudit(decision, ''), rowsReturned: r.rows?.length ?? 0, detections: b.detections } };
       }
-      // Masked read: the same rows, through the masking projection, in storage order.
+      // Masked (or capped) read: the same rows, through the masking projection, in storage order.
       const start = fromPageToken(q.pageToken) ?? Number(q.startIndex ?? 0);
-      const max = Math.min(Number(q.maxResults ?? 10_000), 100_000);
+      const max = Math.max(0, Math.min(Number(q.maxResults ?? 10_000), 100_000, cap === undefined ? Infinity : cap - start));
       const sql = `${governedProjection(table, analysis, decision, { hmacKey, salt: randomBytes(16) }, columns)} LIMIT ${max} OFFSET ${start}`;
       const r = await upstream.ok('POST', `/projects/${enc(projectId!)}/queries`, { body: { query: sql, useLegacySql: false, timeoutMs: cfg.defaultWaitMs, formatOptions: { useInt64Timestamp: q['formatOptions.useInt64Timestamp'] === 'true' } } });
-      const total = Number((await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables/${enc(tableId!)}`)).numRows ?? 0);
+      const stored = Number((await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables/${enc(tableId!)}`)).numRows ?? 0);
+      const total = cap === undefined ? stored : Math.min(stored, cap);
       const got = r.rows?.length ?? 0;
       const b = backstop(r.rows, r.schema?.fields, scan);
       return { body: tableDataFromQuery({ ...r, rows: b.rows }, String(total), start + got < total && got > 0 ? start + got : undefined), audit: { ...decisionAudit(decision, sql), rowsReturned: got, detections: b.detections } };
@@ -365,11 +387,24 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     },
   };
 
-  /** getQueryResults upstream → deliver (with the job's backstop columns), for jobs.query and jobs.getQueryResults. */
+  /**
+   * Row offsets of the page tokens handed out for jobs with a row cap (`jobId\0token` → first row),
+   * so a later page knows where it starts. Tokens from before a restart are unknown: refused.
+   */
+  const tokenStarts = new Map<string, number>();
+
+  /** getQueryResults upstream → deliver (backstop columns, row cap), for jobs.query and jobs.getQueryResults. */
   async function results(c: Ctx, job: JobRecord, kind: 'bigquery#queryResponse' | 'bigquery#getQueryResultsResponse', q: Record<string, any>): Promise<Outcome> {
+    let start = 0;
+    if (job.maxRows !== undefined && q.pageToken) {
+      const known = tokenStarts.get(`${job.jobId}\0${q.pageToken}`);
+      if (known === undefined) throw new BigQueryError('invalid', 'This page token is not known to bqgate (it may predate a restart); read the results again from startIndex=0.');
+      start = known;
+    } else if (q.startIndex !== undefined) start = Number(q.startIndex);
     const r = await upstream.call('GET', `/projects/${enc(job.projectId)}/queries/${enc(job.jobId)}`, { query: resultsQuery(q, { location: q.location ?? job.location }) });
     if (r.status >= 300) throw upstreamError(r);
     const page = deliverPage(r.body, kind, job.backstopColumns);
+    if (job.maxRows !== undefined && page.body.jobComplete) capRows(page, start, job.maxRows, (token, next) => tokenStarts.set(`${job.jobId}\0${token}`, next));
     return { body: page.body, audit: { jobId: job.jobId, rowsReturned: page.rows, detections: page.detections } };
   }
 

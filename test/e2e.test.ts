@@ -192,6 +192,21 @@ describe('SDK through the gateway', () => {
     } finally { store.close(); }
   });
 
+  it('applies the analysts\' limits: maximumBytesBilled injected, at most 5,000 rows delivered', async () => {
+    const [job] = await gw.sdk(analyst).createQueryJob({ query: 'SELECT order_id FROM shop.orders WHERE order_id <= 6000 ORDER BY order_id', useLegacySql: false, maximumBytesBilled: '99999999999' });
+    const [upstream] = await gw.emulatorSdk().job(job.id!).getMetadata();
+    expect(upstream.configuration.query.maximumBytesBilled).toBe('10000000000');
+    const [rows] = await job.getQueryResults();
+    expect(rows).toHaveLength(5000);
+    expect(rows.at(-1).order_id).toBe(5000);
+    const pages: number[] = [];
+    let next: any = { maxResults: 2000, autoPaginate: false };
+    while (next) { const [r, n] = await job.getQueryResults(next); pages.push(r.length); next = n; }
+    expect(pages).toEqual([2000, 2000, 1000]);
+    const [beyond] = await job.getQueryResults({ startIndex: '5500', maxResults: 10, autoPaginate: false } as any);
+    expect(beyond).toHaveLength(0);
+  });
+
   it('pages a multi-page result correctly (pageToken)', async () => {
     const sql = 'SELECT order_id FROM shop.orders WHERE order_id <= 2500 ORDER BY order_id';
     const [all] = await gw.sdk(analyst).query({ query: sql, useLegacySql: false, maxResults: 700 });

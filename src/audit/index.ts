@@ -29,6 +29,8 @@ export interface JobRecord {
   requestId?: string;
   /** Result column indexes the delivery backstop scans (deliver/). */
   backstopColumns?: number[];
+  /** Policy cap on result rows delivered for this job. */
+  maxRows?: number;
 }
 
 export interface AuditBegin {
@@ -90,7 +92,7 @@ export class Store {
         project_id TEXT NOT NULL, job_id TEXT NOT NULL, location TEXT NOT NULL,
         owner_issuer TEXT NOT NULL, owner_subject TEXT NOT NULL,
         query TEXT NOT NULL, upstream_query TEXT NOT NULL, statement_type TEXT NOT NULL,
-        created_at INTEGER NOT NULL, request_id TEXT, backstop_columns TEXT,
+        created_at INTEGER NOT NULL, request_id TEXT, backstop_columns TEXT, max_rows INTEGER,
         PRIMARY KEY (project_id, job_id));
       CREATE INDEX IF NOT EXISTS jobs_owner ON jobs(owner_issuer, owner_subject, created_at);
       CREATE TABLE IF NOT EXISTS audit_events (
@@ -106,9 +108,9 @@ export class Store {
   /** Records a job before it is sent upstream. Throws BigQueryError(duplicate) if the id exists. */
   insertJob(j: JobRecord): void {
     try {
-      this.db.prepare(`INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?)`).run(
+      this.db.prepare(`INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`).run(
         j.projectId, j.jobId, j.location, j.ownerIssuer, j.ownerSubject, j.query, j.upstreamQuery, j.statementType, j.createdAt, j.requestId ?? null,
-        JSON.stringify(j.backstopColumns ?? []));
+        JSON.stringify(j.backstopColumns ?? []), j.maxRows ?? null);
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new BigQueryError('duplicate', `Already Exists: Job ${j.projectId}:${j.location}.${j.jobId}`);
       throw auditDown();
@@ -194,6 +196,7 @@ function rowToJob(r: any): JobRecord {
     projectId: r.project_id, jobId: r.job_id, location: r.location, ownerIssuer: r.owner_issuer, ownerSubject: r.owner_subject,
     query: r.query, upstreamQuery: r.upstream_query, statementType: r.statement_type, createdAt: r.created_at, requestId: r.request_id ?? undefined,
     backstopColumns: r.backstop_columns ? JSON.parse(r.backstop_columns) : [],
+    maxRows: r.max_rows ?? undefined,
   };
 }
 

@@ -34,12 +34,14 @@ export type PrincipalMatch = '*' | { groups?: string[]; subjects?: string[]; ema
 export interface Rule {
   id: string;
   description?: string;
-  effect: 'allow' | 'deny' | 'mask' | 'filter';
+  effect: 'allow' | 'deny' | 'mask' | 'filter' | 'limit';
   principals: PrincipalMatch;
   verbs?: string[];
   tables?: string[];
   columns?: string[];
   masks?: Array<{ column: string; rule: MaskRule }>;
+  /** effect: limit — caps (see policy.schema.json). */
+  limits?: { maximum_bytes_billed?: number; maximum_rows?: number };
   /** effect: filter — the row predicate (see policy.schema.json). */
   filter?: string;
   /** EXPORT_DATA: destination URI globs this allow permits. */
@@ -74,6 +76,8 @@ export interface Decision {
    * caller sees; an empty list means no rows. Tables without filter rules are absent.
    */
   rowFilters: Record<string, string[]>;
+  /** The smallest caps of the limit rules that apply: bytes billed per job, rows delivered per job. */
+  limits: { maximumBytesBilled?: number; maximumRows?: number };
   policyVersion: string;
 }
 
@@ -173,7 +177,7 @@ export const who = (p: Principal) => `${p.subject}${p.actor ? ` (actor ${p.actor
 /** Decides a statement. Pure: same inputs, same Decision. */
 export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalysis, 'statementKind' | 'tablesRead' | 'tablesWritten' | 'columnsRead' | 'tables'> & { flags?: { exportUri?: string } }, now = Date.now()): Decision {
   const rules = rulesFor(policy, principal, now);
-  const d: Decision = { effect: 'allow', matchedRules: [], reasons: [], masks: {}, deniedColumns: {}, rowFilters: {}, policyVersion: policy.version };
+  const d: Decision = { effect: 'allow', matchedRules: [], reasons: [], masks: {}, deniedColumns: {}, rowFilters: {}, limits: limitsFor(rules), policyVersion: policy.version };
   const deny = (ruleId: string | undefined, reason: string): Decision => {
     if (ruleId) d.matchedRules.push(ruleId);
     return { ...d, effect: 'deny', reasons: [reason], masks: {}, rowFilters: {} };
@@ -250,6 +254,18 @@ export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalys
   }
   d.reasons.unshift(`Allowed by ${d.matchedRules.join(', ')}`);
   return d;
+}
+
+/** The smallest caps among the limit rules in `rules`. */
+export function limitsFor(rules: Rule[]): Decision['limits'] {
+  const min = (xs: Array<number | undefined>) => { const v = xs.filter((x): x is number => x !== undefined); return v.length ? Math.min(...v) : undefined; };
+  const ls = rules.filter((r) => r.effect === 'limit').map((r) => r.limits ?? {});
+  const out: Decision['limits'] = {};
+  const bytes = min(ls.map((l) => l.maximum_bytes_billed));
+  const rows = min(ls.map((l) => l.maximum_rows));
+  if (bytes !== undefined) out.maximumBytesBilled = bytes;
+  if (rows !== undefined) out.maximumRows = rows;
+  return out;
 }
 
 /** GoogleSQL string literal. */

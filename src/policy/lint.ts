@@ -53,6 +53,7 @@ export function lintPolicies(dir: string, catalog?: CatalogListing): LintProblem
       if (r.effect !== 'mask' && r.masks) at(['rules', i, 'masks'], 'masks are only read on effect: mask rules');
       if (r.effect === 'filter' && (!r.filter || !r.tables?.length)) at(['rules', i], 'a filter rule needs tables and a filter predicate');
       if (r.effect !== 'filter' && r.filter) at(['rules', i, 'filter'], 'filter is only read on effect: filter rules');
+      if (r.effect === 'limit' && !r.limits) at(['rules', i], 'a limit rule needs limits');
       if (!catalog) return;
       // Checked once every file's classifications are known.
       pending.push(() => {
