@@ -276,7 +276,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     'jobs.insert': async (c) => {
       const b = c.req.body;
       const cfgIn = b.configuration ?? {};
-      if (!cfgIn.query) throw new BigQueryError('accessDenied', 'Access Denied: bqgate runs query jobs only; extract, copy and load jobs are refused.');
+      if (!cfgIn.query) return nonQueryJob(c, b);
       if (cfgIn.query.destinationTable) throw new BigQueryError('accessDenied', 'Access Denied: destinationTable is refused by bqgate: results may not be copied into a table.');
       const projectId = c.req.params.projectId!;
       const checked = await check(c.policy, c.principal, projectId, cfgIn.query);
@@ -392,6 +392,47 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
    * so a later page knows where it starts. Tokens from before a restart are unknown: refused.
    */
   const tokenStarts = new Map<string, number>();
+
+  /**
+   * Copy, extract and load jobs: decided like statements whose verb (COPY, EXTRACT, LOAD) applies
+   * to the tables named — sources are read whole, so every column counts — with extract
+   * destinations checked against export_destinations. A source with masks, denied columns or row
+   * filters for the caller is refused: these jobs would move raw values. Allowed jobs are recorded
+   * with their owner and sent upstream unchanged (with bqgate's labels).
+   */
+  async function nonQueryJob(c: Ctx, b: any): Promise<Outcome> {
+    const cfg = b.configuration ?? {};
+    const name = (t: any) => (t ? `${t.projectId ?? c.req.params.projectId}.${t.datasetId}.${t.tableId}` : undefined);
+    let verb: 'COPY' | 'EXTRACT' | 'LOAD';
+    let sources: string[] = [];
+    let targets: string[];
+    let uris: string[] | undefined;
+    if (cfg.copy) { verb = 'COPY'; sources = [...(cfg.copy.sourceTables ?? []), ...(cfg.copy.sourceTable ? [cfg.copy.sourceTable] : [])].map(name) as string[]; targets = [name(cfg.copy.destinationTable)!]; }
+    else if (cfg.extract) { verb = 'EXTRACT'; sources = [name(cfg.extract.sourceTable)!]; targets = sources; uris = cfg.extract.destinationUris ?? (cfg.extract.destinationUri ? [cfg.extract.destinationUri] : []); }
+    else if (cfg.load) { verb = 'LOAD'; targets = [name(cfg.load.destinationTable)!]; }
+    else throw new BigQueryError('invalid', 'The job configuration names no query, copy, extract or load.');
+    if ([...sources, ...targets].some((t) => !t || t.includes('undefined'))) throw new BigQueryError('invalid', `The ${verb.toLowerCase()} job does not name its tables fully.`);
+    const tables: Record<string, BqField[]> = {};
+    for (const t of sources) tables[t] = (await catalog.getTable(t)).schema;
+    const analysis = {
+      statementKind: verb, tablesRead: sources, tablesWritten: targets, tables,
+      columnsRead: sources.flatMap((t) => tables[t].map((f) => ({ table: t, column: f.name }))),
+      flags: { exportUris: uris },
+    };
+    const decision = decide(c.policy, c.principal, analysis);
+    if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision });
+    const governed = sources.find((t) => isGoverned(decision, t));
+    if (governed) throw Object.assign(new BigQueryError('accessDenied', `Access Denied: ${verb.toLowerCase()} of ${governed} is refused: it has masked, denied or filtered rows or columns for ${c.principal.subject}, and a ${verb.toLowerCase()} job would move raw values. Use a query instead.`), { decision });
+    const projectId = c.req.params.projectId!;
+    const jobId = String(b.jobReference?.jobId ?? `bqgate_${randomUUID().replace(/-/g, '')}`);
+    const location = b.jobReference?.location;
+    store.insertJob({ projectId, jobId, location: location ?? 'US', ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject, query: '', upstreamQuery: '', statementType: verb, createdAt: Date.now() });
+    const r = await upstream.call('POST', `/projects/${enc(projectId)}/jobs`, {
+      body: { ...b, jobReference: { projectId, jobId, ...(location ? { location } : {}) }, configuration: { ...cfg, labels: jobLabels(c, cfg.labels) } },
+    });
+    if (r.status >= 300) throw upstreamError(r);
+    return { body: deliverJob(r.body, undefined, owner(c)), audit: { ...decisionAudit(decision, ''), jobId } };
+  }
 
   /** getQueryResults upstream → deliver (backstop columns, row cap), for jobs.query and jobs.getQueryResults. */
   async function results(c: Ctx, job: JobRecord, kind: 'bigquery#queryResponse' | 'bigquery#getQueryResultsResponse', q: Record<string, any>): Promise<Outcome> {

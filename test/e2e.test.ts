@@ -291,9 +291,17 @@ describe('REST details through the gateway', () => {
   });
 
   it('refuses non-query jobs and unknown methods with an envelope', async () => {
-    const ex = await call(analyst, 'POST', '/jobs', { configuration: { extract: { sourceTable: { projectId: 'demo-project', datasetId: 'shop', tableId: 'customers' } } } });
+    const ex = await call(analyst, 'POST', '/jobs', { configuration: { extract: { sourceTable: { projectId: 'demo-project', datasetId: 'shop', tableId: 'customers' }, destinationUris: ['gs://demo-exports/c-*.csv'] } } });
     expect(ex.status).toBe(403);
     expect(ex.body.error.errors[0].reason).toBe('accessDenied');
+    const exporter = await gw.token({ sub: 'pipeline-1', groups: ['exporters'] });
+    const extract = (table: string, uri: string) => call(exporter, 'POST', '/jobs', { configuration: { extract: { sourceTable: { projectId: 'demo-project', datasetId: 'shop', tableId: table }, destinationUris: [uri] } } });
+    expect((await extract('orders', 'gs://elsewhere/o-*.csv')).body.error.message).toContain('export_destinations');
+    expect((await extract('customers', 'gs://demo-exports/c-*.csv')).status).toBe(403);
+    const allowed = await extract('orders', 'gs://demo-exports/o-*.csv');
+    expect(allowed.body.error.message).toContain('query jobs only'); // past the policy: the emulator itself runs no extract jobs
+    const copy = await call(analyst, 'POST', '/jobs', { configuration: { copy: { sourceTable: { projectId: 'demo-project', datasetId: 'shop', tableId: 'customers' }, destinationTable: { projectId: 'demo-project', datasetId: 'shop', tableId: 'c2' } } } });
+    expect(copy.status).toBe(403);
     for (const cfg of [
       { query: { query: 'SELECT 1', useLegacySql: false, tableDefinitions: { ext: { sourceUris: ['gs://b/x.csv'], sourceFormat: 'CSV' } } } },
       { query: { query: 'SELECT 1', useLegacySql: false, userDefinedFunctionResources: [{ inlineCode: 'function f(){}' }] } },

@@ -175,7 +175,7 @@ export function rulesFor(policy: Policy, principal: Principal, now = Date.now())
 export const who = (p: Principal) => `${p.subject}${p.actor ? ` (actor ${p.actor})` : ''}${p.groups.length ? ` [groups: ${p.groups.join(', ')}]` : ' [no groups]'}`;
 
 /** Decides a statement. Pure: same inputs, same Decision. */
-export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalysis, 'statementKind' | 'tablesRead' | 'tablesWritten' | 'columnsRead' | 'tables'> & { flags?: { exportUri?: string } }, now = Date.now()): Decision {
+export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalysis, 'statementKind' | 'tablesRead' | 'tablesWritten' | 'columnsRead' | 'tables'> & { flags?: { exportUri?: string; exportUris?: string[] } }, now = Date.now()): Decision {
   const rules = rulesFor(policy, principal, now);
   const d: Decision = { effect: 'allow', matchedRules: [], reasons: [], masks: {}, deniedColumns: {}, rowFilters: {}, limits: limitsFor(rules), policyVersion: policy.version };
   const deny = (ruleId: string | undefined, reason: string): Decision => {
@@ -205,12 +205,15 @@ export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalys
     if (!d.matchedRules.includes(allow.id)) d.matchedRules.push(allow.id);
   }
 
-  // EXPORT DATA: the destination must be one an allow rule names.
-  if (verb === 'EXPORT_DATA') {
-    const uri = a.flags?.exportUri;
-    const ok = uri && rules.find((r) => r.effect === 'allow' && verbRule(r, verb) && r.export_destinations?.some((d) => uriGlob(d, uri)));
-    if (!ok) return deny(undefined, `Access Denied: no bqgate policy rule allows ${who(principal)} to EXPORT DATA to ${uri ?? 'an unknown destination'}; allow rules must list it in export_destinations.`);
-    if (!d.matchedRules.includes(ok.id)) d.matchedRules.push(ok.id);
+  // EXPORT DATA and extract jobs: every destination must be one an allow rule names.
+  if (verb === 'EXPORT_DATA' || verb === 'EXTRACT') {
+    const uris = a.flags?.exportUris ?? (a.flags?.exportUri ? [a.flags.exportUri] : []);
+    if (!uris.length) return deny(undefined, `Access Denied: ${verb} without a destination bqgate can read is refused.`);
+    for (const uri of uris) {
+      const ok = rules.find((r) => r.effect === 'allow' && verbRule(r, verb) && r.export_destinations?.some((dst) => uriGlob(dst, uri)));
+      if (!ok) return deny(undefined, `Access Denied: no bqgate policy rule allows ${who(principal)} to ${verb === 'EXTRACT' ? 'extract' : 'EXPORT DATA'} to ${uri}; allow rules must list it in export_destinations.`);
+      if (!d.matchedRules.includes(ok.id)) d.matchedRules.push(ok.id);
+    }
   }
 
   // Column denies: a denied column used anywhere refuses the statement.
