@@ -16,7 +16,7 @@ import { loadDevIssuer } from './auth/dev-issuer.js';
 import { ROUTES, BigQueryError, asBigQueryError, installBigQueryHttp, sendError, fromPageToken, type ApiRequest, type Operation } from './bigquery/index.js';
 import { Catalog } from './catalog/index.js';
 import { Analyzer, ZetaSqlServer, type QueryAnalysis } from './sql/index.js';
-import { decide, canSeeTable, canSeeDataset, canSeeProject, backstopColumns, isDeclared, type Decision, type Policy } from './policy/index.js';
+import { decide, decideStatement, canSeeTable, canSeeDataset, canSeeProject, backstopColumns, isDeclared, type Decision, type Policy } from './policy/index.js';
 import { PolicyStore } from './policy/store.js';
 import { rewriteQuery, verifyRewrite, governedProjection, isGoverned } from './rewrite/index.js';
 import { Upstream, upstreamError } from './upstream/index.js';
@@ -170,7 +170,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       throw new BigQueryError('invalidQuery', 'bqgate accepts GoogleSQL only; legacy SQL is refused. Set useLegacySql=false (bq: --nouse_legacy_sql, or "[query] --use_legacy_sql=false" in ~/.bigqueryrc).', { location: 'q' });
     }
     const analysis: QueryAnalysis = await analyzer.analyze({ sql: q.query, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters });
-    const decision = decide(policy, principal, analysis);
+    const decision = decideStatement(policy, principal, analysis);
     if (decision.effect === 'allow' && /^(CREATE|ALTER|DROP|TRUNCATE|LOAD)/.test(analysis.statementKind)) {
       for (const t of analysis.tablesWritten) catalog.invalidate(t); // DDL through the gateway: the schema cache must not outlive it
     }

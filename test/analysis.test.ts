@@ -113,9 +113,12 @@ describe('analysis', () => {
     await expect(analyzer.analyze({ sql: 'SELEC 1', ...ctx })).rejects.toMatchObject({ reason: 'invalidQuery' });
     await expect(analyzer.analyze({ sql: 'SELECT nope FROM shop.orders', ...ctx })).rejects.toMatchObject({ reason: 'invalidQuery' });
     await expect(analyzer.analyze({ sql: 'SELECT * FROM shop.nope', ...ctx })).rejects.toMatchObject({ reason: 'notFound' });
-    await expect(analyzer.analyze({ sql: 'SELECT 1; SELECT 2', ...ctx })).rejects.toMatchObject({ reason: 'invalidQuery', message: expect.stringContaining('does not run scripts yet (2 statements: QUERY, QUERY)') });
-    await expect(analyzer.analyze({ sql: 'DECLARE x STRING; SET x = (SELECT ssn FROM shop.customers LIMIT 1); SELECT x;', ...ctx }))
-      .rejects.toMatchObject({ reason: 'invalidQuery', message: expect.stringContaining('3 statements: VARIABLE DECLARATION') });
+    const script = await analyzer.analyze({ sql: 'DECLARE x STRING; SET x = (SELECT ssn FROM shop.customers LIMIT 1); SELECT x;', ...ctx });
+    expect(script.statementKind).toBe('SCRIPT');
+    expect(script.columnsRead).toEqual([{ table: 'demo-project.shop.customers', column: 'ssn' }]);
+    const sql = 'DECLARE x STRING; SET x = (SELECT ssn FROM shop.customers LIMIT 1); SELECT x;';
+    const scan = script.scans[0];
+    expect(Buffer.from(sql).subarray(scan.start!, scan.end!).toString()).toBe('shop.customers'); // positions in the whole script
     expect(() => qualify(['customers'], ctx)).toThrow(/missing dataset/);
   });
 });

@@ -350,3 +350,24 @@ export function isDeclared(policy: Policy, table: string, column: string, schema
 export function backstopColumns(policy: Policy, lineage: Array<{ sources: Array<{ table: string; column: string }> }>, tables: Record<string, BqField[]> = {}): number[] {
   return lineage.flatMap((l, i) => (l.sources.some((s) => isDeclared(policy, s.table, s.column, tables[s.table])) ? [] : [i]));
 }
+
+/**
+ * Decides a statement, or a script unit by unit (`units`): the first refusal wins; otherwise the
+ * units' masks, denied columns, row filters and matched rules together (they depend on the
+ * principal and the table only, so they agree wherever units share a table).
+ */
+export function decideStatement(policy: Policy, principal: Principal, a: Parameters<typeof decide>[2] & { units?: Array<Parameters<typeof decide>[2]> }, now = Date.now()): Decision {
+  if (!a.units?.length) return decide(policy, principal, a, now);
+  const ds = a.units.map((u) => decide(policy, principal, u, now));
+  const denied = ds.find((d) => d.effect === 'deny');
+  if (denied) return denied;
+  const merged: Decision = { ...ds[0], matchedRules: [], reasons: [], masks: {}, deniedColumns: {}, rowFilters: {} };
+  for (const d of ds) {
+    for (const r of d.matchedRules) if (!merged.matchedRules.includes(r)) merged.matchedRules.push(r);
+    for (const [t, m] of Object.entries(d.masks)) merged.masks[t] = { ...merged.masks[t], ...m };
+    for (const [t, cols] of Object.entries(d.deniedColumns)) merged.deniedColumns[t] = [...new Set([...(merged.deniedColumns[t] ?? []), ...cols])];
+    Object.assign(merged.rowFilters, d.rowFilters);
+  }
+  merged.reasons = [`Allowed by ${merged.matchedRules.join(', ')} (${ds.length} script statements)`];
+  return merged;
+}

@@ -15,8 +15,9 @@ import { createHash } from 'node:crypto';
 import { BigQueryError } from '../bigquery/errors.js';
 import type { BqField } from '../emulator/encode.js';
 import { ZetaSqlServer, allStatementKinds } from './zetasql.js';
-import { fieldType, parameterType } from './types.js';
-import { ddlTarget, dmlTarget, functionNames, outputColumns, statementFlags, statementKind, tableScans, type StatementFlags, type TableScan } from './walk.js';
+import { fieldType, parameterType, type TypeProto } from './types.js';
+import { scriptUnits, type ScriptUnit } from './script.js';
+import { ddlTarget, dmlTarget, functionNames, outputColumns, statementFlags, statementKind, statementNode, tableScans, type StatementFlags, type TableScan } from './walk.js';
 import { SUFFIX_COLUMN, unionSchema, wildcardFilters } from './wildcard.js';
 import { lineage, type OutputLineage, type Clause } from './lineage.js';
 import { spliceScans } from './splice.js';
@@ -56,6 +57,8 @@ export interface QueryParameter {
 
 export interface AnalyzeInput {
   sql: string;
+  /** Script variables in scope (named constants to the analyzer); set by script analysis. */
+  scriptVariables?: Array<{ name: string; type: TypeProto }>;
   /** The job's project: qualifies `dataset.table`. */
   projectId: string;
   defaultDataset?: { projectId?: string; datasetId: string };
@@ -82,6 +85,10 @@ export interface QueryAnalysis {
   scans: TableScan[];
   /** Result column names (queries). */
   outputColumns: string[];
+  /** Result column types (ZetaSQL TypeProto), in order. */
+  outputTypes: TypeProto[];
+  /** For a script: the analysis of each unit (statements and evaluated expressions), positions in the whole text. */
+  units?: QueryAnalysis[];
   /** Per result column: the table columns it derives from, and whether it is a plain copy. */
   lineage: OutputLineage[];
   /** Table columns used per clause (select, where, join, group_by, having, qualify, order_by, window). */
@@ -151,14 +158,16 @@ export class Analyzer {
     return value;
   }
 
-  private async analyzeUncached(input: AnalyzeInput, fetched: Map<string, TableInfo>, lists: Map<string, string[]>): Promise<QueryAnalysis> {
+  private async analyzeUncached(input: AnalyzeInput, fetched: Map<string, TableInfo>, lists: Map<string, string[]>, inScript = false): Promise<QueryAnalysis> {
     const lo = await this.languageOptions();
     let names: string[][];
     try {
       const r = await this.server.call('extractTableNamesFromStatement', { sqlStatement: input.sql, options: lo, allowScript: false });
       names = (r.tableName ?? []).map((t: any) => t.tableNameSegment as string[]);
     } catch (err) {
-      throw (await this.scriptRefusal(input.sql, lo)) ?? analysisError(err, input.sql);
+      const parsed = inScript ? undefined : await this.parseScript(input.sql, lo);
+      if (parsed) return this.analyzeScript(input, parsed, fetched, lists);
+      throw analysisError(err, input.sql);
     }
     for (let attempt = 0; ; attempt++) {
       try {
@@ -197,7 +206,7 @@ export class Analyzer {
       infos.set(full, { fullName: full, schema: unionSchema(member.map((m) => m.schema)) });
     }
 
-    const catalogId = await this.registerCatalog([...spelled.values()], infos, lo);
+    const catalogId = await this.registerCatalog([...spelled.values()], infos, lo, input.scriptVariables ?? []);
     const options: Record<string, unknown> = {
       languageOptions: lo, pruneUnusedColumns: true, parseLocationRecordType: 'PARSE_LOCATION_RECORD_CODE_SEARCH',
       errorMessageMode: 'ERROR_MESSAGE_ONE_LINE', defaultTimezone: 'UTC', systemVariables: SYSTEM_VARIABLES,
@@ -265,6 +274,7 @@ export class Analyzer {
       columnsUsed: pairs(usedBy),
       scans,
       outputColumns: outputColumns(resolved),
+      outputTypes: (statementNode(resolved)[1]?.outputColumnList ?? []).map((c: any) => c.column.type as TypeProto),
       lineage: lin.outputs,
       columnsByClause: lin.byClause,
       functions: [...functionNames(resolved)].sort(),
@@ -306,28 +316,56 @@ export class Analyzer {
     return { ...inner, columnsRead, tablesRead: [...new Set([...inner.tablesRead, ...Object.keys(views)])].sort(), views, effectiveSql: inner.effectiveSql };
   }
 
-  /**
-   * When the text is a script (several statements, DECLARE/SET/IF/LOOP/BEGIN…), the refusal that
-   * says so; undefined when it is not a script either.
-   */
-  private async scriptRefusal(sql: string, lo: unknown): Promise<BigQueryError | undefined> {
-    let parsed: any;
-    try { parsed = (await this.server.call('parse', { sqlStatement: sql, options: lo, allowScript: true })).parsedScript; } catch { return undefined; }
-    const kinds = (parsed?.statementListNode?.statementList ?? []).map((st: any) => {
-      const k = Object.keys(st).find((x) => x.startsWith('ast')) ?? 'statement';
-      const inner = st[k] && Object.keys(st[k]).find((x) => x.startsWith('ast'));
-      return (inner ?? k).replace(/^ast|Node$/g, '').replace(/Statement$/, '').replace(/([a-z])([A-Z])/g, '$1 $2').toUpperCase();
-    });
-    if (!kinds.length) return undefined;
-    return new BigQueryError('invalidQuery', `bqgate does not run scripts yet (${kinds.length} statement${kinds.length > 1 ? 's' : ''}: ${kinds.join(', ')}); send one statement per query job. The script was not run.`, { location: 'q' });
+  /** The parsed script when `sql` parses as one (several statements or script control flow). */
+  private async parseScript(sql: string, lo: unknown): Promise<any | undefined> {
+    try { return (await this.server.call('parse', { sqlStatement: sql, options: lo, allowScript: true })).parsedScript; } catch { return undefined; }
   }
 
-  private async registerCatalog(entries: Array<{ segments: string[]; full: string }>, infos: Map<string, TableInfo>, lo: any): Promise<string> {
+  /**
+   * A script, unit by unit (script.ts): each statement and each evaluated expression analyzed with
+   * the variables declared before it in scope (as named constants), their positions moved into the
+   * whole text; the result is their union, with `units` kept for per-statement decisions.
+   */
+  private async analyzeScript(input: AnalyzeInput, parsed: any, fetched: Map<string, TableInfo>, lists: Map<string, string[]>): Promise<QueryAnalysis> {
+    let units: ScriptUnit[];
+    try { units = scriptUnits(parsed, input.sql); } catch (err) {
+      throw new BigQueryError('invalidQuery', `bqgate cannot analyze this script (${(err as Error).message}); it was not run.`, { location: 'q' });
+    }
+    const bytes = Buffer.from(input.sql, 'utf8');
+    const variables: Array<{ name: string; type: TypeProto }> = [...(input.scriptVariables ?? [])];
+    const parts: QueryAnalysis[] = [];
+    const unit = (sql: string) => this.analyzeUncached({ ...input, sql, scriptVariables: [...variables] }, fetched, lists, true);
+    for (const u of units) {
+      const body = bytes.subarray(u.start, u.end).toString('utf8');
+      const prefix = u.kind === 'expression' ? 'SELECT (' : '';
+      const a = body ? await unit(u.kind === 'expression' ? `${prefix}${body}) AS v` : body) : undefined;
+      if (a && Object.keys(a.views).length) throw new BigQueryError('invalidQuery', `Views inside scripts (${Object.keys(a.views)[0]}) are not supported by bqgate yet; the script was not run.`, { location: 'q' });
+      if (u.declares) {
+        const type = u.typeText ? (await unit(`SELECT CAST(NULL AS ${u.typeText}) AS v`)).outputTypes[0] : a?.outputTypes[0];
+        if (!type) throw new BigQueryError('invalidQuery', `DECLARE ${u.declares.join(', ')} needs a type or a default value.`, { location: 'q' });
+        for (const name of u.declares) variables.push({ name, type });
+      }
+      if (u.loopVariable && a) {
+        variables.push({ name: u.loopVariable, type: { typeKind: 'TYPE_STRUCT', structType: { field: a.outputColumns.map((n, i) => ({ fieldName: n, fieldType: a.outputTypes[i] })) } } });
+      }
+      if (a) {
+        const shift = u.start - Buffer.byteLength(prefix, 'utf8');
+        parts.push({ ...a, scans: a.scans.map((sc) => ({ ...sc, ...(sc.start !== undefined ? { start: sc.start + shift, end: sc.end! + shift } : {}) })) });
+      }
+    }
+    return combineUnits(parts, input.sql);
+  }
+
+  private async registerCatalog(entries: Array<{ segments: string[]; full: string }>, infos: Map<string, TableInfo>, lo: any, constants: Array<{ name: string; type: TypeProto }>): Promise<string> {
     const gen = this.server.generation;
-    const key = createHash('sha256').update(JSON.stringify(entries.map((e) => [e.segments, e.full, infos.get(e.full)!.schema]))).digest('hex');
+    const key = createHash('sha256').update(JSON.stringify([entries.map((e) => [e.segments, e.full, infos.get(e.full)!.schema]), constants])).digest('hex');
     const hit = this.catalogs.get(key);
     if (hit && hit.generation === gen) return hit.id;
-    const root: any = { name: 'bqgate', table: [], catalog: [], builtinFunctionOptions: { languageOptions: lo } };
+    const root: any = {
+      name: 'bqgate', table: [], catalog: [], builtinFunctionOptions: { languageOptions: lo },
+      // Script variables: named constants (NULL-valued; only their types matter), shadowed by columns as in BigQuery.
+      constant: constants.map((c) => ({ namePath: [c.name], type: c.type, value: {} })),
+    };
     let serial = 1;
     for (const e of entries) {
       let cat = root;
@@ -367,4 +405,39 @@ function analysisError(err: unknown, _sql: string): BigQueryError {
   }
   if (/Syntax error/i.test(details)) return new BigQueryError('invalidQuery', details, { location: 'q' });
   return new BigQueryError('invalidQuery', `bqgate could not analyze the query, so it was not run: ${details}`, { location: 'q' });
+}
+
+/** The union of a script's unit analyses (positions already in the whole text). */
+function combineUnits(parts: QueryAnalysis[], sql: string): QueryAnalysis {
+  const uniq = <T>(xs: T[], key: (x: T) => string) => [...new Map(xs.map((x) => [key(x), x])).values()];
+  const col = (c: ColumnRef) => `${c.table}\u0000${c.column}`;
+  const last = parts.at(-1);
+  const byClause: QueryAnalysis['columnsByClause'] = {};
+  for (const p of parts) for (const [k, v] of Object.entries(p.columnsByClause)) byClause[k as Clause] = uniq([...(byClause[k as Clause] ?? []), ...v!], col);
+  return {
+    statementKind: 'SCRIPT',
+    tablesRead: [...new Set(parts.flatMap((p) => p.tablesRead))].sort(),
+    tablesWritten: [...new Set(parts.flatMap((p) => p.tablesWritten))].sort(),
+    columnsRead: uniq(parts.flatMap((p) => p.columnsRead), col).sort((a, b) => col(a).localeCompare(col(b))),
+    columnsUsed: uniq(parts.flatMap((p) => p.columnsUsed), col).sort((a, b) => col(a).localeCompare(col(b))),
+    scans: parts.flatMap((p) => p.scans),
+    outputColumns: last?.statementKind === 'SELECT' ? last.outputColumns : [],
+    outputTypes: last?.statementKind === 'SELECT' ? last.outputTypes : [],
+    lineage: last?.statementKind === 'SELECT' ? last.lineage : [],
+    columnsByClause: byClause,
+    functions: [...new Set(parts.flatMap((p) => p.functions))].sort(),
+    flags: {
+      dynamicSql: parts.some((p) => p.flags.dynamicSql),
+      ...(parts.find((p) => p.flags.exportUri) ? { exportUri: parts.find((p) => p.flags.exportUri)!.flags.exportUri } : {}),
+      temporary: parts.some((p) => p.flags.temporary),
+      systemVariables: [...new Set(parts.flatMap((p) => p.flags.systemVariables))].sort(),
+      timeTravel: parts.some((p) => p.flags.timeTravel),
+      userFunctions: [...new Set(parts.flatMap((p) => p.flags.userFunctions))].sort(),
+    },
+    tables: Object.assign({}, ...parts.map((p) => p.tables)),
+    wildcards: Object.assign({}, ...parts.map((p) => p.wildcards)),
+    views: {},
+    effectiveSql: sql,
+    units: parts,
+  };
 }
