@@ -67,7 +67,11 @@ export interface Gateway {
 interface Outcome { status?: number; body: unknown; audit?: Partial<AuditFinish> }
 
 /** One authenticated request: who, what, and the id of its audit record. */
-interface Ctx { principal: Principal; req: ApiRequest; auditId: string; policy: Policy }
+interface Ctx {
+  principal: Principal; req: ApiRequest; auditId: string; policy: Policy;
+  /** What the audit record should hold even if a later stage fails (the decision, the SQL sent). */
+  audit: Partial<AuditFinish>;
+}
 
 const enc = encodeURIComponent;
 /**
@@ -140,15 +144,17 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       operation: op, projectId: api.params.projectId, jobId: api.params.jobId, resource, sql, client: api.client,
     });
     let out: Outcome;
+    const ctx: Ctx = { principal, req: api, auditId, policy: policies.current(), audit: {} };
     try {
-      out = await operations[op]({ principal, req: api, auditId, policy: policies.current() });
+      out = await operations[op](ctx);
     } catch (err) {
       const e = err instanceof BigQueryError ? err : asBigQueryError(err);
       if (!(err instanceof BigQueryError)) req.log.error({ err }, 'operation failed');
       const denial = (err as { decision?: Decision }).decision;
       store.finish(auditId, {
-        status: e.httpStatus, errorReason: e.reason, errorMessage: e.message, decision: e.reason === 'accessDenied' ? 'deny' : undefined,
-        matchedRules: denial?.matchedRules, reasons: denial?.reasons, policyVersion: denial?.policyVersion,
+        ...ctx.audit,
+        status: e.httpStatus, errorReason: e.reason, errorMessage: e.message,
+        ...(denial || e.reason === 'accessDenied' ? { decision: 'deny' as const, matchedRules: denial?.matchedRules, reasons: denial?.reasons, policyVersion: denial?.policyVersion } : {}),
       }, performance.now() - t0);
       return sendError(reply, e);
     }
@@ -158,7 +164,8 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
 
   // ── the query pipeline: analyze → decide → rewrite ───────────────────────
   /** Analyzes, decides and rewrites one statement; throws the refusal (with its decision attached). */
-  async function check(policy: Policy, principal: Principal, projectId: string, q: { query?: unknown; useLegacySql?: unknown; defaultDataset?: any; queryParameters?: any[]; [k: string]: unknown }) {
+  async function check(c: Ctx, projectId: string, q: { query?: unknown; useLegacySql?: unknown; defaultDataset?: any; queryParameters?: any[]; [k: string]: unknown }) {
+    const { policy, principal } = c;
     if (typeof q.query !== 'string' || !q.query.trim()) throw new BigQueryError('invalid', 'Required parameter is missing: query');
     // Job options whose effect the analysis cannot see are refused (fail closed).
     if (q.tableDefinitions) throw new BigQueryError('accessDenied', 'Access Denied: tableDefinitions (external tables defined in the job) are refused by bqgate; query tables by name.');
@@ -180,6 +187,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       const again = await analyzer.analyze({ sql: rewritten.sql, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters });
       verifyRewrite(again, rewritten, decision);
     }
+    c.audit = decisionAudit(decision, rewritten.sql);
     return { analysis, decision, sql: rewritten.sql };
   }
 
@@ -255,7 +263,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
         const prior = store.getJobByRequestId(projectId, String(b.requestId), c.principal.issuer, c.principal.subject);
         if (prior) return results(c, prior, 'bigquery#queryResponse', { maxResults: b.maxResults, timeoutMs: b.timeoutMs, 'formatOptions.useInt64Timestamp': b.formatOptions?.useInt64Timestamp ? 'true' : undefined });
       }
-      const checked = await check(c.policy, c.principal, projectId, b);
+      const checked = await check(c, projectId, b);
       if (b.dryRun) {
         const r = await upstream.ok('POST', `/projects/${enc(projectId)}/queries`, { body: { ...b, query: checked.sql, useLegacySql: false } });
         return { body: { ...r, kind: 'bigquery#queryResponse' }, audit: decisionAudit(checked.decision, checked.sql) };
@@ -279,7 +287,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       if (!cfgIn.query) return nonQueryJob(c, b);
       if (cfgIn.query.destinationTable) throw new BigQueryError('accessDenied', 'Access Denied: destinationTable is refused by bqgate: results may not be copied into a table.');
       const projectId = c.req.params.projectId!;
-      const checked = await check(c.policy, c.principal, projectId, cfgIn.query);
+      const checked = await check(c, projectId, cfgIn.query);
       if (cfgIn.dryRun) {
         const r = await upstream.ok('POST', `/projects/${enc(projectId)}/jobs`, { body: { ...b, configuration: { ...cfgIn, query: { ...cfgIn.query, query: checked.sql } } } });
         return { body: deliverJob(r, cfgIn.query.query, owner(c)), audit: decisionAudit(checked.decision, checked.sql) };

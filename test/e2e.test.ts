@@ -111,6 +111,23 @@ describe('SDK through the gateway', () => {
     expect(declared[0].email).not.toMatch(/^XXXXX/); // declared clear for support: not second-guessed
   });
 
+  it('decides scripts statement by statement', async () => {
+    const e = await apiError(gw.sdk(analyst).query({ query: 'DECLARE x STRING; SET x = (SELECT ssn FROM shop.customers LIMIT 1); SELECT x;', useLegacySql: false }));
+    expect(e.code).toBe(403);
+    expect(e.message).toContain('analysts-deny-ssn');
+    const w = await apiError(gw.sdk(analyst).query({ query: 'SELECT 1; DELETE FROM shop.orders WHERE TRUE', useLegacySql: false }));
+    expect(w.message).toContain('analysts-no-writes');
+    // Allowed by the policy and masked; the DuckDB emulator itself runs one statement per job.
+    const ok = await apiError(gw.sdk(analyst).query({ query: 'DECLARE x STRING; SET x = (SELECT MAX(email) FROM shop.customers); SELECT x;', useLegacySql: false }));
+    expect(ok.message).toContain('one statement per job');
+    const store = new Store(gw.dataDir);
+    try {
+      const rec = store.events({ principal: 'agent-7' }).find((r) => r.sql?.startsWith('DECLARE x STRING; SET x = (SELECT MAX(email)'));
+      expect(rec?.decision).toBe('allow');
+      expect(rec?.upstreamSql).toContain("CONCAT('XXXXX'");
+    } finally { store.close(); }
+  });
+
   it('denies writes for an analyst', async () => {
     const e = await apiError(gw.sdk(analyst).query({ query: 'DELETE FROM shop.orders WHERE order_id = 1', useLegacySql: false }));
     expect(e.errors?.[0].reason).toBe('accessDenied');
