@@ -1,0 +1,113 @@
+/**
+ * The metadata and row-read methods (tables.get/list, datasets.get/list, projects.list,
+ * tabledata.list), with the policy applied: only what some allow rule covers is shown, tables.get
+ * leaves out the columns the caller may not see and says which are masked, and tabledata.list reads
+ * through the masking projection (masks, row filters, row caps) when anything is governed.
+ */
+import { randomBytes } from 'node:crypto';
+import { BigQueryError, fromPageToken } from './bigquery/index.js';
+import type { Catalog } from './catalog/index.js';
+import { decide, canSeeTable, canSeeDataset, canSeeProject, isDeclared } from './policy/index.js';
+import { governedProjection, isGoverned } from './rewrite/index.js';
+import type { Upstream } from './upstream/index.js';
+import { tableDataFromQuery, backstop } from './deliver/index.js';
+import type { BqField } from './emulator/encode.js';
+import { enc, pick, decisionAudit, type Ctx, type Outcome } from './context.js';
+
+type MetadataOperation = 'tabledata.list' | 'tables.get' | 'tables.list' | 'datasets.get' | 'datasets.list' | 'projects.list';
+
+/** The handlers, over the gateway's upstream, catalog and HMAC key; `waitMs` bounds a masked read's wait for its query (ms). */
+export function metadataOperations({ upstream, catalog, hmacKey, waitMs }: { upstream: Upstream; catalog: Catalog; hmacKey: Buffer; waitMs: number }): Record<MetadataOperation, (c: Ctx) => Promise<Outcome>> {
+  /** Metadata visibility: some allow rule must cover the table / dataset (accessDenied otherwise). */
+  const mustSeeTable = (c: Ctx, table: string) => {
+    if (!canSeeTable(c.policy, c.principal, table)) throw new BigQueryError('accessDenied', `Access Denied: Table ${table}: no bqgate policy rule lets ${c.principal.subject} read it.`);
+  };
+  const mustSeeDataset = (c: Ctx, projectId: string, datasetId: string) => {
+    if (!canSeeDataset(c.policy, c.principal, projectId, datasetId)) throw new BigQueryError('accessDenied', `Access Denied: Dataset ${projectId}:${datasetId}: no bqgate policy rule covers it for ${c.principal.subject}.`);
+  };
+
+  /**
+   * The schema the caller may know about: denied columns left out, masked ones described as such
+   * (tables.get, and the default column set of tabledata.list).
+   */
+  const visibleSchema = (c: Ctx, table: string, fields: BqField[]): BqField[] => {
+    const d = decide(c.policy, c.principal, { statementKind: 'SELECT', tablesRead: [table], tablesWritten: [], columnsRead: [], tables: { [table]: fields } });
+    const denied = new Set(d.deniedColumns[table] ?? []);
+    return fields.filter((f) => !denied.has(f.name)).map((f) => {
+      const m = d.masks[table]?.[f.name];
+      return m ? { ...f, description: `${f.description ? `${f.description} ` : ''}(masked for you by bqgate: ${m.rule}, rule ${m.ruleId})` } : f;
+    });
+  };
+
+  return {
+    'tabledata.list': async (c) => {
+      const { projectId, datasetId, tableId } = c.req.params;
+      const table = `${projectId}.${datasetId}.${tableId}`;
+      mustSeeTable(c, table);
+      const info = await catalog.getTable(table);
+      if (info.viewQuery !== undefined) throw new BigQueryError('invalid', `Cannot read rows of the view ${table} with tabledata.list; query it instead.`);
+      const selected = c.req.query.selectedFields?.split(',').map((s) => s.trim().split('.')[0]).filter(Boolean);
+      // Without selectedFields: the columns the caller may know about (as tables.get shows them).
+      const columns = selected?.length ? selected : visibleSchema(c, table, info.schema).map((f) => f.name);
+      const analysis = { statementKind: 'SELECT', tablesRead: [table], tablesWritten: [], columnsRead: columns.map((column) => ({ table, column })), tables: { [table]: info.schema } };
+      const decision = decide(c.policy, c.principal, analysis);
+      if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision });
+      const q = c.req.query;
+      const fields = info.schema.filter((f) => columns.includes(f.name));
+      const scan = fields.flatMap((f, i) => (isDeclared(c.policy, table, f.name, info.schema) ? [] : [i]));
+      const cap = decision.limits.maximumRows;
+      if (!isGoverned(decision, table) && cap === undefined) {
+        const r = await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables/${enc(tableId!)}/data`, { query: pick(q, ['maxResults', 'pageToken', 'startIndex', 'selectedFields', 'formatOptions.useInt64Timestamp']) });
+        const b = backstop(r.rows, selected?.length ? fields : info.schema, scan);
+        return { body: { ...r, ...(b.rows ? { rows: b.rows } : {}) }, audit: { ...decisionAudit(decision, ''), rowsReturned: r.rows?.length ?? 0, detections: b.detections } };
+      }
+      // Masked (or capped) read: the same rows, through the masking projection, in storage order.
+      const start = fromPageToken(q.pageToken) ?? Number(q.startIndex ?? 0);
+      const max = Math.max(0, Math.min(Number(q.maxResults ?? 10_000), 100_000, cap === undefined ? Infinity : cap - start));
+      const sql = `${governedProjection(table, analysis, decision, { hmacKey, salt: randomBytes(16) }, columns)} LIMIT ${max} OFFSET ${start}`;
+      const r = await upstream.ok('POST', `/projects/${enc(projectId!)}/queries`, { body: { query: sql, useLegacySql: false, timeoutMs: waitMs, formatOptions: { useInt64Timestamp: q['formatOptions.useInt64Timestamp'] === 'true' } } });
+      const stored = Number((await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables/${enc(tableId!)}`)).numRows ?? 0);
+      const total = cap === undefined ? stored : Math.min(stored, cap);
+      const got = r.rows?.length ?? 0;
+      const b = backstop(r.rows, r.schema?.fields, scan);
+      return { body: tableDataFromQuery({ ...r, rows: b.rows }, String(total), start + got < total && got > 0 ? start + got : undefined), audit: { ...decisionAudit(decision, sql), rowsReturned: got, detections: b.detections } };
+    },
+
+    'tables.get': async (c) => {
+      const { projectId, datasetId, tableId } = c.req.params;
+      const table = `${projectId}.${datasetId}.${tableId}`;
+      mustSeeTable(c, table);
+      const r = await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables/${enc(tableId!)}`);
+      return { body: r.schema?.fields ? { ...r, schema: { ...r.schema, fields: visibleSchema(c, table, r.schema.fields) } } : r };
+    },
+
+    'tables.list': async (c) => {
+      const { projectId, datasetId } = c.req.params;
+      mustSeeDataset(c, projectId!, datasetId!);
+      const r = await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables`, { query: pick(c.req.query, ['maxResults', 'pageToken']) });
+      const tables = (r.tables ?? []).filter((t: any) => canSeeTable(c.policy, c.principal, `${projectId}.${datasetId}.${t.tableReference?.tableId}`));
+      return { body: { ...r, tables, totalItems: tables.length } };
+    },
+
+    'datasets.get': async (c) => {
+      const { projectId, datasetId } = c.req.params;
+      mustSeeDataset(c, projectId!, datasetId!);
+      const r = await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}`);
+      const { access: _access, ...rest } = r;
+      return { body: rest };
+    },
+
+    'datasets.list': async (c) => {
+      const projectId = c.req.params.projectId!;
+      const r = await upstream.ok('GET', `/projects/${enc(projectId)}/datasets`, { query: pick(c.req.query, ['maxResults', 'pageToken', 'all']) });
+      const datasets = (r.datasets ?? []).filter((d: any) => canSeeDataset(c.policy, c.principal, projectId, d.datasetReference?.datasetId));
+      return { body: { ...r, datasets } };
+    },
+
+    'projects.list': async (c) => {
+      const r = await upstream.ok('GET', '/projects', { query: pick(c.req.query, ['maxResults', 'pageToken']) });
+      const projects = (r.projects ?? []).filter((p: any) => canSeeProject(c.policy, c.principal, p.projectReference?.projectId));
+      return { body: { ...r, projects, totalItems: projects.length } };
+    },
+  };
+}
