@@ -15,7 +15,7 @@ interface Case {
   params?: Array<{ name?: string; type: string; arrayType?: string }>;
 }
 const CASES: Case[] = parse(readFileSync(resolve('test/cases/analysis.yaml'), 'utf8')).cases;
-const full = (t: string) => `demo-project.shop.${t}`;
+const full = (t: string) => (t.startsWith('_SESSION.') ? t : `demo-project.shop.${t}`);
 const short = (r: { table: string; column: string }) => `${r.table.split('.').pop()}.${r.column}`;
 
 let stack: AnalysisStack;

@@ -182,13 +182,17 @@ export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalys
     if (ruleId) d.matchedRules.push(ruleId);
     return { ...d, effect: 'deny', reasons: [reason], masks: {}, rowFilters: {} };
   };
-  const verb = a.statementKind;
+  // Temp tables of a script (_SESSION.*) are its own scratch space: reading and filling them needs
+  // no rule (what goes in was read, and masked, under the rules).
+  const scratch = (t: string) => t.startsWith('_SESSION.');
+  const tempOnly = a.statementKind === 'CREATE_TABLE_AS_SELECT' && a.tablesWritten.length > 0 && a.tablesWritten.every(scratch);
+  const verb = tempOnly ? 'SELECT' : a.statementKind;
   const verbRule = (r: Rule, v: string) => (r.effect === 'allow' || r.effect === 'deny') && !r.columns && !r.masks && anyGlob(r.verbs, v);
 
   // Statement verb: non-SELECT statements need their verb allowed on what they write (or anywhere).
   const targets: Array<[string, string]> = [
-    ...a.tablesRead.map((t) => ['SELECT', t] as [string, string]),
-    ...a.tablesWritten.map((t) => [verb, t] as [string, string]),
+    ...a.tablesRead.filter((t) => !scratch(t)).map((t) => ['SELECT', t] as [string, string]),
+    ...a.tablesWritten.filter((t) => !scratch(t)).map((t) => [verb, t] as [string, string]),
   ];
   if (verb !== 'SELECT' && a.tablesWritten.length === 0) targets.push([verb, '*']);
   if (targets.length === 0 && !rules.some((r) => r.effect === 'allow')) {

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { BigQueryError } from '../bigquery/errors.js';
 import type { BqField } from '../emulator/encode.js';
 import { ZetaSqlServer, allStatementKinds } from './zetasql.js';
-import { fieldType, parameterType, type TypeProto } from './types.js';
+import { fieldType, parameterType, typeToField, type TypeProto } from './types.js';
 import { scriptUnits, type ScriptUnit } from './script.js';
 import { ddlTarget, dmlTarget, functionNames, outputColumns, statementFlags, statementKind, statementNode, tableScans, type StatementFlags, type TableScan } from './walk.js';
 import { SUFFIX_COLUMN, unionSchema, wildcardFilters } from './wildcard.js';
@@ -59,6 +59,8 @@ export interface AnalyzeInput {
   sql: string;
   /** Script variables in scope (named constants to the analyzer); set by script analysis. */
   scriptVariables?: Array<{ name: string; type: TypeProto }>;
+  /** Temp tables created earlier in the same script, by name (`_SESSION.<name>` in analyses). */
+  scriptTables?: Map<string, TableInfo>;
   /** The job's project: qualifies `dataset.table`. */
   projectId: string;
   defaultDataset?: { projectId?: string; datasetId: string };
@@ -186,11 +188,18 @@ export class Analyzer {
 
   private async analyzeWith(input: AnalyzeInput, names: string[][], lo: any, fetched: Map<string, TableInfo>, lists: Map<string, string[]>): Promise<QueryAnalysis> {
     const spelled = new Map<string, { segments: string[]; full: string }>();
-    for (const segs of names) spelled.set(segs.join('\u0000'), { segments: segs, full: qualify(segs, input) });
+    const local = (segs: string[]) => {
+      const parts = segs.flatMap((x) => x.split('.'));
+      const name = (parts.length === 2 && parts[0].toLowerCase() === '_session' ? parts[1] : parts.length === 1 ? parts[0] : '').toLowerCase();
+      return name ? input.scriptTables?.get(name) : undefined;
+    };
+    for (const segs of names) spelled.set(segs.join('\u0000'), { segments: segs, full: local(segs)?.fullName ?? qualify(segs, input) });
     const infos = new Map<string, TableInfo>();
     const members = new Map<string, string[]>();
     for (const { full } of spelled.values()) {
       if (infos.has(full)) continue;
+      const temp = full.startsWith('_SESSION.') ? input.scriptTables?.get(full.slice(9).toLowerCase()) : undefined;
+      if (temp) { infos.set(full, temp); continue; }
       if (!full.endsWith('*')) { infos.set(full, await this.source.getTable(full)); fetched.set(full, infos.get(full)!); continue; }
       const [p, d, pattern] = full.split('.');
       const prefix = pattern.slice(0, -1);
@@ -333,8 +342,9 @@ export class Analyzer {
     }
     const bytes = Buffer.from(input.sql, 'utf8');
     const variables: Array<{ name: string; type: TypeProto }> = [...(input.scriptVariables ?? [])];
+    const temps = new Map<string, TableInfo>(input.scriptTables ?? []);
     const parts: QueryAnalysis[] = [];
-    const unit = (sql: string) => this.analyzeUncached({ ...input, sql, scriptVariables: [...variables] }, fetched, lists, true);
+    const unit = (sql: string) => this.analyzeUncached({ ...input, sql, scriptVariables: [...variables], scriptTables: new Map(temps) }, fetched, lists, true);
     for (const u of units) {
       const body = bytes.subarray(u.start, u.end).toString('utf8');
       const prefix = u.kind === 'expression' ? 'SELECT (' : '';
@@ -347,6 +357,12 @@ export class Analyzer {
       }
       if (u.loopVariable && a) {
         variables.push({ name: u.loopVariable, type: { typeKind: 'TYPE_STRUCT', structType: { field: a.outputColumns.map((n, i) => ({ fieldName: n, fieldType: a.outputTypes[i] })) } } });
+      }
+      if (a?.statementKind === 'CREATE_TABLE_AS_SELECT' && a.flags.temporary && a.tablesWritten.length === 1) {
+        // A temp table lives for the script: later statements read it as _SESSION.<name>.
+        const name = a.tablesWritten[0].split('.').pop()!;
+        temps.set(name.toLowerCase(), { fullName: `_SESSION.${name}`, schema: a.outputColumns.map((n, i) => typeToField(n, a.outputTypes[i])) });
+        a.tablesWritten = [`_SESSION.${name}`];
       }
       if (a) {
         const shift = u.start - Buffer.byteLength(prefix, 'utf8');

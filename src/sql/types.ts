@@ -52,3 +52,12 @@ export function typeSql(f: BqField): string {
     : (names[f.type] ?? f.type);
   return f.mode === 'REPEATED' ? `ARRAY<${base}>` : base;
 }
+
+const KIND_NAMES: Record<string, string> = Object.fromEntries(Object.entries(SCALARS).filter(([k]) => !['INT64', 'FLOAT64', 'BOOL'].includes(k)).map(([bq, kind]) => [kind, bq]));
+
+/** A ZetaSQL type as a BigQuery schema field (for tables a script creates). */
+export function typeToField(name: string, t: TypeProto): BqField {
+  if (t.typeKind === 'TYPE_ARRAY' && t.arrayType) return { ...typeToField(name, t.arrayType.elementType), mode: 'REPEATED' };
+  if (t.typeKind === 'TYPE_STRUCT') return { name, type: 'RECORD', mode: 'NULLABLE', fields: (t.structType?.field ?? []).map((f) => typeToField(f.fieldName, f.fieldType)) };
+  return { name, type: KIND_NAMES[t.typeKind] ?? 'STRING', mode: 'NULLABLE' };
+}

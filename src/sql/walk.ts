@@ -105,10 +105,9 @@ export function dmlTarget(resolvedStatement: Record<string, any>): string | unde
   return scan?.table?.fullName ?? scan?.table?.name;
 }
 
-/** Output column names of a query statement, in order. */
+/** Output column names of a statement with a result (query, CTAS, EXPORT DATA), in order. */
 export function outputColumns(resolvedStatement: Record<string, any>): string[] {
-  const [key, q] = statementNode(resolvedStatement);
-  if (key !== 'resolvedQueryStmtNode') return [];
+  const [, q] = statementNode(resolvedStatement); // queries, CREATE … AS SELECT, EXPORT DATA
   return (q?.outputColumnList ?? []).map((c: any) => c.name);
 }
 
