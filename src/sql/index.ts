@@ -173,7 +173,12 @@ export class Analyzer {
     }
     for (let attempt = 0; ; attempt++) {
       try {
-        const a = await this.analyzeWith(input, names, lo, fetched, lists);
+        const a = await this.analyzeWith(input, names, lo, fetched, lists).catch(async (err) => {
+          // A lone script statement (SET x = …, SET (a, b) = …) parses as one statement but is not one.
+          const parsed = !inScript && /Statement not supported: (SingleAssignment|AssignmentFromStruct)/.test(String((err as Error).message)) ? await this.parseScript(input.sql, lo) : undefined;
+          if (parsed) return this.analyzeScript(input, parsed, fetched, lists);
+          throw err;
+        });
         return a.scans.some((sc) => fetched.get(sc.table)?.viewQuery !== undefined) ? await this.inlineViews(input, a, fetched, lists) : a;
       } catch (err) {
         // Some statements (ALTER TABLE, …) name tables ExtractTableNames does not report: add the
