@@ -169,10 +169,10 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     }
     const analysis: QueryAnalysis = await analyzer.analyze({ sql: q.query, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters });
     const decision = decideStatement(policy, principal, analysis);
-    if (decision.effect === 'allow' && /^(CREATE|ALTER|DROP|TRUNCATE|LOAD)/.test(analysis.statementKind)) {
+    if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision });
+    if (/^(CREATE|ALTER|DROP|TRUNCATE|LOAD|SCRIPT)/.test(analysis.statementKind)) {
       for (const t of analysis.tablesWritten) catalog.invalidate(t); // DDL through the gateway: the schema cache must not outlive it
     }
-    if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision });
     const rewritten = rewriteQuery(analysis.effectiveSql, analysis, decision, hmacKey);
     if (rewritten.sql !== q.query) {
       const again = await analyzer.analyze({ sql: rewritten.sql, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters });
@@ -181,7 +181,6 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     c.audit = decisionAudit(decision, rewritten.sql);
     return { analysis, decision, sql: rewritten.sql };
   }
-
 
   /** The caller's job, or notFound (also for another principal's job: its existence is not revealed). */
   const ownJob = (c: Ctx, id?: string) => {
