@@ -11,7 +11,7 @@ import { openAnalysis, type AnalysisStack } from '../src/cli/analysis.ts';
 
 interface Case {
   sql: string; kind?: string; read?: string[]; written?: string[]; cols?: string[]; error?: string; default_dataset?: string;
-  out?: Record<string, string>; clauses?: Record<string, string[]>; time_travel?: boolean; views?: Record<string, string[]>; flags?: Record<string, unknown>; units?: string[];
+  out?: Record<string, string>; clauses?: Record<string, string[]>; time_travel?: boolean; views?: Record<string, string[]>; flags?: Record<string, unknown>; units?: string[]; fields?: string[];
   params?: Array<{ name?: string; type: string; arrayType?: string }>;
 }
 const CASES: Case[] = parse(readFileSync(resolve('test/cases/analysis.yaml'), 'utf8')).cases;
@@ -50,6 +50,7 @@ describe('hand-checked analysis cases', () => {
     if (c.views) expect(a.views).toEqual(Object.fromEntries(Object.entries(c.views).map(([v, ts]) => [full(v), ts.map(full)])));
     if (c.flags) expect(a.flags).toMatchObject(c.flags);
     if (c.units) expect(a.units?.map((u) => u.statementKind)).toEqual(c.units);
+    if (c.fields) expect(a.fieldsRead.map((f) => [short(f), ...f.path].join('.')).sort()).toEqual([...c.fields].sort());
     if (c.time_travel !== undefined) expect(a.scans.some((s) => s.timeTravel)).toBe(c.time_travel);
   });
 });

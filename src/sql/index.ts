@@ -19,14 +19,14 @@ import { fieldType, parameterType, typeToField, type TypeProto } from './types.j
 import { scriptUnits, type ScriptUnit } from './script.js';
 import { ddlTarget, dmlTarget, functionNames, outputColumns, statementFlags, statementKind, statementNode, tableScans, type StatementFlags, type TableScan } from './walk.js';
 import { SUFFIX_COLUMN, unionSchema, wildcardFilters } from './wildcard.js';
-import { lineage, type OutputLineage, type Clause } from './lineage.js';
+import { lineage, fieldsRead, type OutputLineage, type Clause, type FieldRef } from './lineage.js';
 import { spliceScans } from './splice.js';
 import { qualify, qualifyObject } from './names.js';
 import { SYSTEM_VARIABLES } from './options.js';
 
 export { qualify } from './names.js';
 
-export type { OutputLineage, Clause } from './lineage.js';
+export type { OutputLineage, Clause, FieldRef } from './lineage.js';
 
 export { ZetaSqlServer } from './zetasql.js';
 export { typeSql } from './types.js';
@@ -83,6 +83,8 @@ export interface QueryAnalysis {
   columnsRead: ColumnRef[];
   /** The columns that reach a result column or a clause (a subset of columnsRead). */
   columnsUsed: ColumnRef[];
+  /** STRUCT fields read, by path under their column (`path: []` = the column used whole). */
+  fieldsRead: FieldRef[];
   /** Table scans with their byte ranges, for the rewrite stage. */
   scans: TableScan[];
   /** Result column names (queries). */
@@ -286,6 +288,7 @@ export class Analyzer {
       tablesWritten: written,
       columnsRead: pairs(read),
       columnsUsed: pairs(usedBy),
+      fieldsRead: fieldsRead(resolved),
       scans,
       outputColumns: outputColumns(resolved),
       outputTypes: (statementNode(resolved)[1]?.outputColumnList ?? []).map((c: any) => c.column.type as TypeProto),
@@ -441,6 +444,7 @@ function combineUnits(parts: QueryAnalysis[], sql: string): QueryAnalysis {
     tablesWritten: [...new Set(parts.flatMap((p) => p.tablesWritten))].sort(),
     columnsRead: uniq(parts.flatMap((p) => p.columnsRead), col).sort((a, b) => col(a).localeCompare(col(b))),
     columnsUsed: uniq(parts.flatMap((p) => p.columnsUsed), col).sort((a, b) => col(a).localeCompare(col(b))),
+    fieldsRead: uniq(parts.flatMap((p) => p.fieldsRead), (f) => `${col(f)}\u0000${f.path.join('.')}`),
     scans: parts.flatMap((p) => p.scans),
     outputColumns: last?.statementKind === 'SELECT' ? last.outputColumns : [],
     outputTypes: last?.statementKind === 'SELECT' ? last.outputTypes : [],

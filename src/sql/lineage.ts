@@ -170,3 +170,67 @@ export function lineage(resolved: Record<string, any>): Lineage {
   for (const [clause, ids] of grouped) { const r = toRefs(ids); if (r.length) byClause[clause] = r; }
   return { outputs, byClause };
 }
+
+/** A nested field used through a STRUCT column: `path` under `column` (`[]` = the whole column). */
+export interface FieldRef { table: string; column: string; path: string[] }
+
+/**
+ * The STRUCT fields a statement reads, per table column: each chain of field accesses
+ * (`address.zip`) that ends in a table column — directly or through plain copies (CTE and subquery
+ * renames) — gives its path; a column used otherwise counts whole (`path: []`).
+ */
+export function fieldsRead(resolved: Record<string, any>): FieldRef[] {
+  const leaves = new Map<string, { table: string; column: string }>();
+  const copies = new Map<string, string>();
+  const uses: Array<{ id: string; path: string[] }> = [];
+  const collect = (n: unknown) => {
+    if (Array.isArray(n)) { n.forEach(collect); return; }
+    if (!n || typeof n !== 'object') return;
+    const o = n as Record<string, any>;
+    const scan = o.resolvedTableScanNode ?? (o.tableScan?.table && !o.tableScan.resolvedTableScanNode ? o.tableScan : undefined);
+    if (scan) for (const c of scan.parent?.columnList ?? []) leaves.set(String(c.columnId), { table: scan.table?.fullName ?? scan.table?.name, column: c.name });
+    if (o.column && o.expr?.resolvedColumnRefNode) copies.set(String(o.column.columnId), String(o.expr.resolvedColumnRefNode.column.columnId));
+    if (o.resolvedWithScanNode) for (const e of o.resolvedWithScanNode.withEntryList ?? []) withEntries.set(e.withQueryName, scanColumns(e.withSubquery));
+    if (o.resolvedWithRefScanNode) withRefs.push({ name: o.resolvedWithRefScanNode.withQueryName, cols: (o.resolvedWithRefScanNode.parent?.columnList ?? []).map(id) });
+    Object.values(o).forEach(collect);
+  };
+  const withEntries = new Map<string, string[]>();
+  const withRefs: Array<{ name: string; cols: Array<string | undefined> }> = [];
+  collect(resolved);
+  for (const r of withRefs) r.cols.forEach((c, i) => { const src = withEntries.get(r.name)?.[i]; if (c && src) copies.set(c, src); });
+  // Result columns that are table columns passed through are whole-column uses too.
+  for (const oc of statementNode(resolved)[1]?.outputColumnList ?? []) uses.push({ id: String(oc.column.columnId), path: [] });
+  const visit = (n: unknown) => {
+    if (Array.isArray(n)) { n.forEach(visit); return; }
+    if (!n || typeof n !== 'object') return;
+    const o = n as Record<string, any>;
+    if (o.resolvedGetStructFieldNode) {
+      // Walk down the chain of field accesses to what it reads.
+      const path: string[] = [];
+      let cur: any = o;
+      while (cur?.resolvedGetStructFieldNode) {
+        const g = cur.resolvedGetStructFieldNode;
+        const inner = g.expr && (Object.values(g.expr).find((v) => v && typeof v === 'object') as any);
+        const name = inner?.parent?.type?.structType?.field?.[Number(g.fieldIdx ?? 0)]?.fieldName ?? inner?.parent?.parent?.type?.structType?.field?.[Number(g.fieldIdx ?? 0)]?.fieldName;
+        path.unshift(String(name ?? `#${g.fieldIdx ?? 0}`));
+        cur = g.expr;
+      }
+      if (cur?.resolvedColumnRefNode) { uses.push({ id: String(cur.resolvedColumnRefNode.column.columnId), path }); return; }
+      visit(cur);
+      return;
+    }
+    if (o.resolvedColumnRefNode) uses.push({ id: String(o.resolvedColumnRefNode.column.columnId), path: [] });
+    Object.entries(o).forEach(([k, v]) => { if (k !== 'resolvedColumnRefNode') visit(v); });
+  };
+  visit(resolved);
+  const out = new Map<string, FieldRef>();
+  for (const u of uses) {
+    let id = u.id;
+    for (let i = 0; i < 32 && !leaves.has(id) && copies.has(id); i++) id = copies.get(id)!;
+    const leaf = leaves.get(id);
+    if (!leaf) continue;
+    const ref = { ...leaf, path: u.path };
+    out.set(`${ref.table}\u0000${ref.column}\u0000${ref.path.join('.')}`, ref);
+  }
+  return [...out.values()].sort((a, b) => `${a.table}.${a.column}.${a.path.join('.')}`.localeCompare(`${b.table}.${b.column}.${b.path.join('.')}`));
+}
