@@ -325,8 +325,8 @@ export interface RuleTrace {
 }
 
 /** The decision plus, for every rule, whether it applied and what it covered. */
-export function explain(policy: Policy, principal: Principal, a: Pick<QueryAnalysis, 'statementKind' | 'tablesRead' | 'tablesWritten' | 'columnsRead' | 'tables'>, now = Date.now()): { decision: Decision; trace: RuleTrace[] } {
-  const decision = decide(policy, principal, a, now);
+export function explain(policy: Policy, principal: Principal, a: Parameters<typeof decideStatement>[2], now = Date.now()): { decision: Decision; trace: RuleTrace[] } {
+  const decision = decideStatement(policy, principal, a, now);
   const trace = policy.rules.map((r): RuleTrace => {
     const applies = inWindow(r, now) && principalMatches(r.principals, principal);
     const why = !inWindow(r, now) ? 'outside its validity window' : !principalMatches(r.principals, principal) ? 'not for this principal' : undefined;

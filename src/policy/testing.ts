@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Principal } from '../auth/index.js';
 import type { QueryAnalysis } from '../sql/index.js';
-import { decide, type Policy } from './index.js';
+import { decideStatement, type Policy } from './index.js';
 
 export interface PolicyTestCase {
   name: string;
@@ -62,7 +62,7 @@ export async function runPolicyTests(policy: Policy, cases: PolicyTestCase[], an
     }
     if (analysis) {
       if (c.expect.error) problems.push(`expected error ${c.expect.error}, but the statement analyzed`);
-      const d = decide(policy, principalFromClaims(c.principal), analysis);
+      const d = decideStatement(policy, principalFromClaims(c.principal), analysis);
       if (c.expect.decision && d.effect !== c.expect.decision) problems.push(`decision ${d.effect}, expected ${c.expect.decision}: ${d.reasons.join(' ')}`);
       if (c.expect.rule && !d.matchedRules.includes(c.expect.rule)) problems.push(`rule ${c.expect.rule} did not match (matched: ${d.matchedRules.join(', ') || 'none'})`);
       for (const [col, rule] of Object.entries(c.expect.masks ?? {})) {
