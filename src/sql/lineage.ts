@@ -53,8 +53,8 @@ function scanColumns(wrapper: any): string[] {
   return [];
 }
 
-/** Builds the lineage of a resolved statement. */
-export function lineage(resolved: Record<string, any>): Lineage {
+/** The column graph of a resolved statement: table columns (leaves), derivation edges, clause uses. */
+function columnGraph(resolved: Record<string, any>) {
   const leaves = new Map<string, ColumnRef>();
   const edges = new Map<string, Edge>();
   const withEntries = new Map<string, string[]>();
@@ -131,6 +131,12 @@ export function lineage(resolved: Record<string, any>): Lineage {
     const src = withEntries.get(r.name) ?? [];
     r.cols.forEach((c, i) => { if (c && src[i]) addEdge({ columnId: c }, [src[i]], true); });
   }
+  return { leaves, edges, clauseRefs };
+}
+
+/** Builds the lineage of a resolved statement. */
+export function lineage(resolved: Record<string, any>): Lineage {
+  const { leaves, edges, clauseRefs } = columnGraph(resolved);
 
   const memo = new Map<string, { sources: Map<string, ColumnRef>; direct: boolean }>();
   const resolve = (col: string, seen = new Set<string>()): { sources: Map<string, ColumnRef>; direct: boolean } => {
@@ -180,24 +186,10 @@ export interface FieldRef { table: string; column: string; path: string[] }
  * renames) — gives its path; a column used otherwise counts whole (`path: []`).
  */
 export function fieldsRead(resolved: Record<string, any>): FieldRef[] {
-  const leaves = new Map<string, { table: string; column: string }>();
-  const copies = new Map<string, string>();
+  const { leaves, edges } = columnGraph(resolved);
+  // Plain copies (renames through CTEs, subqueries, WITH references) lead back to the table column.
+  const copies = new Map([...edges].filter(([, e]) => e.direct && e.deps.length === 1).map(([k, e]) => [k, e.deps[0]]));
   const uses: Array<{ id: string; path: string[] }> = [];
-  const collect = (n: unknown) => {
-    if (Array.isArray(n)) { n.forEach(collect); return; }
-    if (!n || typeof n !== 'object') return;
-    const o = n as Record<string, any>;
-    const scan = o.resolvedTableScanNode ?? (o.tableScan?.table && !o.tableScan.resolvedTableScanNode ? o.tableScan : undefined);
-    if (scan) for (const c of scan.parent?.columnList ?? []) leaves.set(String(c.columnId), { table: scan.table?.fullName ?? scan.table?.name, column: c.name });
-    if (o.column && o.expr?.resolvedColumnRefNode) copies.set(String(o.column.columnId), String(o.expr.resolvedColumnRefNode.column.columnId));
-    if (o.resolvedWithScanNode) for (const e of o.resolvedWithScanNode.withEntryList ?? []) withEntries.set(e.withQueryName, scanColumns(e.withSubquery));
-    if (o.resolvedWithRefScanNode) withRefs.push({ name: o.resolvedWithRefScanNode.withQueryName, cols: (o.resolvedWithRefScanNode.parent?.columnList ?? []).map(id) });
-    Object.values(o).forEach(collect);
-  };
-  const withEntries = new Map<string, string[]>();
-  const withRefs: Array<{ name: string; cols: Array<string | undefined> }> = [];
-  collect(resolved);
-  for (const r of withRefs) r.cols.forEach((c, i) => { const src = withEntries.get(r.name)?.[i]; if (c && src) copies.set(c, src); });
   // Result columns that are table columns passed through are whole-column uses too.
   for (const oc of statementNode(resolved)[1]?.outputColumnList ?? []) uses.push({ id: String(oc.column.columnId), path: [] });
   const visit = (n: unknown) => {
