@@ -80,6 +80,9 @@ export function jobLabels(c: { principal: Principal; auditId: string }, client: 
   };
 }
 
+/** A job id chosen by the gateway. */
+const newJobId = () => `bqgate_${randomUUID().replace(/-/g, '')}`;
+
 /** How a job's owner is shown in `user_email`. */
 const owner = (c: Ctx) => c.principal.email ?? c.principal.subject;
 
@@ -204,17 +207,21 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       const asked = queryConfig.maximumBytesBilled !== undefined ? Number(queryConfig.maximumBytesBilled) : Infinity;
       queryConfig = { ...queryConfig, maximumBytesBilled: String(Math.min(asked, cap)) };
     }
-    const projectId = c.req.params.projectId!;
-    store.insertJob({
-      projectId, jobId, location: location ?? 'US', ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject,
-      query: original, upstreamQuery: checked.sql, statementType: checked.analysis.statementKind, createdAt: Date.now(), requestId,
+    return submitJob(c, jobId, location, {
+      query: original, upstreamQuery: checked.sql, statementType: checked.analysis.statementKind, requestId,
       backstopColumns: backstopColumns(c.policy, checked.analysis.lineage, checked.analysis.tables), maxRows: maximumRows,
-    });
+    }, { ...extra, query: { ...queryConfig, query: checked.sql, useLegacySql: false } });
+  }
+
+  /**
+   * Records a job with its owner (before anything reaches the upstream), then creates it upstream
+   * under the same id with `configuration` plus bqgate's labels. Returns the upstream job resource.
+   */
+  async function submitJob(c: Ctx, jobId: string, location: string | undefined, rec: Pick<JobRecord, 'query' | 'upstreamQuery' | 'statementType'> & Partial<JobRecord>, configuration: any) {
+    const projectId = c.req.params.projectId!;
+    store.insertJob({ ...rec, projectId, jobId, location: location ?? 'US', ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject, createdAt: Date.now() });
     const r = await upstream.call('POST', `/projects/${enc(projectId)}/jobs`, {
-      body: {
-        jobReference: { projectId, jobId, ...(location ? { location } : {}) },
-        configuration: { ...extra, labels: jobLabels(c, extra.labels), query: { ...queryConfig, query: checked.sql, useLegacySql: false } },
-      },
+      body: { jobReference: { projectId, jobId, ...(location ? { location } : {}) }, configuration: { ...configuration, labels: jobLabels(c, configuration.labels) } },
     });
     if (r.status >= 300) throw upstreamError(r);
     return r.body;
@@ -236,7 +243,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
         const r = await upstream.ok('POST', `/projects/${enc(projectId)}/queries`, { body: { ...b, query: checked.sql, useLegacySql: false } });
         return { body: { ...r, kind: 'bigquery#queryResponse' }, audit: decisionAudit(checked.decision, checked.sql) };
       }
-      const jobId = `bqgate_${randomUUID().replace(/-/g, '')}`;
+      const jobId = newJobId();
       await insertJob(c, jobId, b.location, b.query, checked, pick(b, QUERY_KEYS), pick(b, ['labels']), b.requestId ? String(b.requestId) : undefined);
       const page = await results(c, ownJob(c, jobId), 'bigquery#queryResponse', {
         maxResults: b.maxResults !== undefined ? String(b.maxResults) : undefined, timeoutMs: b.timeoutMs !== undefined ? String(b.timeoutMs) : undefined,
@@ -260,7 +267,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
         const r = await upstream.ok('POST', `/projects/${enc(projectId)}/jobs`, { body: { ...b, configuration: { ...cfgIn, query: { ...cfgIn.query, query: checked.sql } } } });
         return { body: deliverJob(r, cfgIn.query.query, owner(c)), audit: decisionAudit(checked.decision, checked.sql) };
       }
-      const jobId = String(b.jobReference?.jobId ?? `bqgate_${randomUUID().replace(/-/g, '')}`);
+      const jobId = String(b.jobReference?.jobId ?? newJobId());
       const job = await insertJob(c, jobId, b.jobReference?.location, cfgIn.query.query, checked, pick(cfgIn.query, QUERY_KEYS), pick(cfgIn, ['labels', 'jobTimeoutMs']));
       return { body: deliverJob(job, cfgIn.query.query, owner(c)), audit: { ...decisionAudit(checked.decision, checked.sql), jobId } };
     },
@@ -330,15 +337,9 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision });
     const governed = sources.find((t) => isGoverned(decision, t));
     if (governed) throw Object.assign(new BigQueryError('accessDenied', `Access Denied: ${verb.toLowerCase()} of ${governed} is refused: it has masked, denied or filtered rows or columns for ${c.principal.subject}, and a ${verb.toLowerCase()} job would move raw values. Use a query instead.`), { decision });
-    const projectId = c.req.params.projectId!;
-    const jobId = String(b.jobReference?.jobId ?? `bqgate_${randomUUID().replace(/-/g, '')}`);
-    const location = b.jobReference?.location;
-    store.insertJob({ projectId, jobId, location: location ?? 'US', ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject, query: '', upstreamQuery: '', statementType: verb, createdAt: Date.now() });
-    const r = await upstream.call('POST', `/projects/${enc(projectId)}/jobs`, {
-      body: { ...b, jobReference: { projectId, jobId, ...(location ? { location } : {}) }, configuration: { ...cfg, labels: jobLabels(c, cfg.labels) } },
-    });
-    if (r.status >= 300) throw upstreamError(r);
-    return { body: deliverJob(r.body, undefined, owner(c)), audit: { ...decisionAudit(decision, ''), jobId } };
+    const jobId = String(b.jobReference?.jobId ?? newJobId());
+    const job = await submitJob(c, jobId, b.jobReference?.location, { query: '', upstreamQuery: '', statementType: verb }, cfg);
+    return { body: deliverJob(job, undefined, owner(c)), audit: { ...decisionAudit(decision, ''), jobId } };
   }
 
   /** getQueryResults upstream → deliver (backstop columns, row cap), for jobs.query and jobs.getQueryResults. */

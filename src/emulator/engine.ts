@@ -6,7 +6,7 @@
  * `run(sql, ctx)` translates GoogleSQL to DuckDB (translate.ts), binds query parameters and returns
  * the BigQuery schema plus the raw DuckDB rows; `encodeRow` turns rows into f/v cells at read time.
  */
-import { DuckDBInstance, type DuckDBConnection, type DuckDBValue, DuckDBTypeId } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBValue, DuckDBTypeId } from '@duckdb/node-api';
 import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BigQueryError } from '../bigquery/errors.js';
@@ -123,7 +123,7 @@ export class Engine {
     const duck = statements[0];
     const con = await this.db.connect();
     try {
-      if (this.hasCatalog(con, project)) {
+      if (this.hasCatalog(project)) {
         await con.run(ctx.defaultDataset ? `USE ${quote(project)}.${quote(ctx.defaultDataset.datasetId)}` : `USE ${quote(project)}`);
       }
       const ps = await con.prepare(duck);
@@ -158,7 +158,8 @@ export class Engine {
       .map((t) => [t.projectId, t.datasetId, t.tableId, t.tableId.slice(prefix.length)]);
   }
 
-  private hasCatalog(_con: DuckDBConnection, project: string): boolean {
+  /** Whether fixtures made a DuckDB catalog for `project`. */
+  private hasCatalog(project: string): boolean {
     for (const t of this.tables.values()) if (t.projectId === project) return true;
     return false;
   }

@@ -116,14 +116,16 @@ export function loadPolicy(dir: string): Policy {
 
 /** Name globs for project.dataset.table[.column]: `*` matches within one dotted segment; case-insensitive. */
 export function glob(pattern: string, value: string): boolean {
-  if (pattern === '*') return true;
-  const re = new RegExp('^' + pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^.]*') + '$', 'i');
-  return re.test(value);
+  return pattern === '*' || globRegex(pattern, '.', false, 'i').test(value);
 }
 /** URI globs: `*` within a path segment, `**` across segments. */
 function uriGlob(pattern: string, uri: string): boolean {
-  const re = pattern.split('**').map((part) => part.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')).join('.*');
-  return new RegExp(`^${re}$`).test(uri);
+  return globRegex(pattern, '/', true).test(uri);
+}
+/** The anchored regex of a glob whose `*` stays within `sep`-separated segments (and `**` crosses them when `deep`). */
+function globRegex(pattern: string, sep: string, deep: boolean, flags = ''): RegExp {
+  const part = (p: string) => p.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join(`[^${sep}]*`);
+  return new RegExp(`^${(deep ? pattern.split('**') : [pattern]).map(part).join('.*')}$`, flags);
 }
 /** A column as rules see it: `project.dataset.table.column` and its classification tags. */
 export interface ColumnId { full: string; tags: string[] }
@@ -301,16 +303,21 @@ export function canSeeTable(policy: Policy, principal: Principal, table: string,
 
 /** Whether some table of `project.dataset` could be visible to `principal`. */
 export function canSeeDataset(policy: Policy, principal: Principal, project: string, dataset: string, now = Date.now()): boolean {
-  return rulesFor(policy, principal, now).some((r) => r.effect === 'allow' && (!r.tables || r.tables.some((t) => {
-    if (t === '*') return true;
-    const [p, d] = t.split('.');
-    return glob(p ?? '*', project) && glob(d ?? '*', dataset);
-  })));
+  return allowsUnder(policy, principal, [project, dataset], now);
 }
 
 /** Whether some table of `project` could be visible to `principal` (projects.list). */
 export function canSeeProject(policy: Policy, principal: Principal, project: string, now = Date.now()): boolean {
-  return rulesFor(policy, principal, now).some((r) => r.effect === 'allow' && (!r.tables || r.tables.some((t) => t === '*' || glob(t.split('.')[0] ?? '*', project))));
+  return allowsUnder(policy, principal, [project], now);
+}
+
+/** Whether some allow rule's table pattern could cover a table under `prefix` ([project] or [project, dataset]). */
+function allowsUnder(policy: Policy, principal: Principal, prefix: string[], now: number): boolean {
+  return rulesFor(policy, principal, now).some((r) => r.effect === 'allow' && (!r.tables || r.tables.some((t) => {
+    if (t === '*') return true;
+    const segs = t.split('.');
+    return prefix.every((v, i) => glob(segs[i] ?? '*', v));
+  })));
 }
 
 /** One rule's part in a decision, for `policy explain`. */

@@ -9,7 +9,7 @@
  * Subqueries inside an expression contribute everything they reference (a superset, never less).
  */
 import type { ColumnRef } from './index.js';
-import { statementNode } from './walk.js';
+import { statementNode, tableScanNode } from './walk.js';
 
 export type Clause = 'select' | 'where' | 'join' | 'group_by' | 'having' | 'qualify' | 'order_by' | 'window';
 
@@ -73,8 +73,8 @@ function columnGraph(resolved: Record<string, any>) {
     const o = node as Record<string, any>;
     // computed columns: {column, expr}
     if (o.column && o.expr && id(o.column)) addEdge(o.column, refs(o.expr), isPlainRef(o.expr));
-    if (o.resolvedTableScanNode || (o.tableScan?.table && !o.tableScan.resolvedTableScanNode)) {
-      const s = o.resolvedTableScanNode ?? o.tableScan;
+    const s = tableScanNode(o);
+    if (s) {
       const table = s.table?.fullName ?? s.table?.name;
       for (const c of s.parent?.columnList ?? []) leaves.set(String(c.columnId), { table, column: c.name });
     }

@@ -71,15 +71,23 @@ export function ddlTarget(resolvedStatement: Record<string, any>): string[] | un
   return find(body);
 }
 
+/**
+ * The ResolvedTableScan held by `o`, if any: scans arrive wrapped (`resolvedTableScanNode`) or, as
+ * DML targets, bare (`tableScan: {table, …}`).
+ */
+export function tableScanNode(o: Record<string, any>): any | undefined {
+  if (o.resolvedTableScanNode && typeof o.resolvedTableScanNode === 'object') return o.resolvedTableScanNode;
+  if (o.tableScan && typeof o.tableScan === 'object' && o.tableScan.table && !o.tableScan.resolvedTableScanNode) return o.tableScan;
+  return undefined;
+}
+
 /** Every table scan anywhere in the tree, in document order; `members` (if given) expands wildcard scans. */
 export function tableScans(node: unknown, members?: (scanNode: object, table: string) => string[] | undefined, out: TableScan[] = []): TableScan[] {
   if (Array.isArray(node)) { for (const n of node) tableScans(n, members, out); return out; }
   if (!node || typeof node !== 'object') return out;
   for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
-    // Scans arrive wrapped (`resolvedTableScanNode`) or, as DML targets, bare (`tableScan: {table, …}`).
-    const bare = k === 'tableScan' && v && typeof v === 'object' && (v as any).table && !(v as any).resolvedTableScanNode;
-    if ((k === 'resolvedTableScanNode' || bare) && v && typeof v === 'object') {
-      const s = v as any;
+    const s = k === 'resolvedTableScanNode' || k === 'tableScan' ? tableScanNode({ [k]: v }) : undefined;
+    if (s) {
       const loc = s.parent?.parent?.parseLocationRange;
       const table = s.table?.fullName ?? s.table?.name;
       const m = members?.(s, table);
