@@ -1,15 +1,100 @@
 /**
- * `npm run bench`: prints a table of measured figures and writes them to `bench-results.json`.
- * Sections so far: SQL analysis (cold and cached). Figures are measured on this machine in this run;
- * nothing is hard-coded.
+ * `npm run bench`: what the gateway costs, side by side with the direct path, measured in one run
+ * on this machine. Prints a table per section and writes everything to `bench-results.json`.
+ * Nothing is hard-coded: every figure is measured in this run.
+ *
+ * Sections: 1 added latency (direct / plain proxy / bqgate, concurrency 1, 16, 64); 2 SQL analysis
+ * over the corpus (cold, cached); 3 delivery of a 1,000,000-row masked result (rows/s, peak RSS);
+ * 4 audit events written durably per second (SQLite, PostgreSQL); 5 sustained queries per second at
+ * 64 callers with p99 ≤ 100 ms.
+ *
+ * Usage: npm run bench [-- --quick] [--only latency,analysis,delivery,audit,throughput]
  */
 import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { startStack } from './stack.js';
+import { benchLatency, benchThroughput, type LatencyRow } from './latency.js';
+import { benchDelivery } from './delivery.js';
 import { benchAnalysis } from './analysis.js';
+import { benchAudit } from './audit.js';
 
-const results = { machine: { node: process.version, cpus: (await import('node:os')).cpus().length }, analysis: await benchAnalysis() };
-console.log('section                       statements  samples   p50 ms   p99 ms   per second');
-for (const r of results.analysis) {
-  console.log(`${r.name.padEnd(29)} ${String(r.statements).padStart(10)} ${String(r.samples).padStart(8)} ${r.p50_ms.toFixed(3).padStart(8)} ${r.p99_ms.toFixed(3).padStart(8)} ${String(r.per_second).padStart(12)}`);
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = (args[args.indexOf('--only') + 1] ?? '').split(',').filter((s) => args.includes('--only') && s);
+const want = (s: string) => only.length === 0 || only.includes(s);
+const TARGETS = { addedP50Ms: 2, cachedAnalysisP99Ms: 0.5, maskedRowsPerSec: 200_000, peakRssMb: 300 };
+
+const results: Record<string, unknown> = { machine: { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model }, targets: TARGETS, quick };
+const table = (rows: Array<Record<string, unknown>>) => {
+  if (!rows.length) return;
+  const keys = Object.keys(rows[0]);
+  const w = keys.map((k) => Math.max(k.length, ...rows.map((r) => String(r[k]).length)));
+  console.log(keys.map((k, i) => k.padStart(w[i])).join('  '));
+  for (const r of rows) console.log(keys.map((k, i) => String(r[k]).padStart(w[i])).join('  '));
+  console.log();
+};
+const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
+
+if (want('latency') || want('delivery') || want('throughput')) {
+  const stack = await startStack();
+  try {
+    const token = await stack.token('bench-agent');
+    if (want('delivery')) {
+      console.log('== 3. result delivery: 1,000,000 rows with masked columns, paged with getQueryResults');
+      const d = await benchDelivery({ ...stack, token }, quick ? 50_000 : 20_000);
+      results.delivery = d;
+      table([{ rows: d.rows, page_rows: d.page_rows, pages: d.pages, direct_rows_per_s: d.direct_rows_per_sec, bqgate_rows_per_s: d.gateway_rows_per_sec, bqgate_peak_rss_mb: d.gateway_peak_rss_after_mb }]);
+      console.log(`   masked sample row: ${d.masked_sample}`);
+      console.log(`   target ≥ ${TARGETS.maskedRowsPerSec} rows/s: ${verdict(d.gateway_rows_per_sec >= TARGETS.maskedRowsPerSec)}; peak RSS ≤ ${TARGETS.peakRssMb} MB: ${verdict(d.gateway_peak_rss_after_mb <= TARGETS.peakRssMb)}\n`);
+    }
+    if (want('latency')) {
+      console.log('== 1. added latency: 100-row jobs.query, ms');
+      const rows = await benchLatency([
+        { name: 'direct (emulator)', url: stack.emulatorUrl },
+        { name: 'plain proxy', url: stack.proxyUrl },
+        { name: 'bqgate', url: stack.gatewayUrl, token },
+      ], [1, 16, 64], quick ? 3 : 10);
+      table(rows as unknown as Array<Record<string, unknown>>);
+      const at = (t: string, c: number) => rows.find((r) => r.target === t && r.concurrency === c)!;
+      const added = [1, 16, 64].map((c) => {
+        const g = at('bqgate', c); const d = at('direct (emulator)', c); const p = at('plain proxy', c);
+        const diff = (k: keyof LatencyRow) => +((g[k] as number) - (d[k] as number)).toFixed(3);
+        const diffP = (k: keyof LatencyRow) => +((g[k] as number) - (p[k] as number)).toFixed(3);
+        return { concurrency: c, added_p50_over_direct: diff('p50_ms'), added_p99_over_direct: diff('p99_ms'), added_p50_over_proxy: diffP('p50_ms'), added_p99_over_proxy: diffP('p99_ms') };
+      });
+      table(added);
+      const a16 = added.find((a) => a.concurrency === 16)!;
+      console.log(`   target added p50 ≤ ${TARGETS.addedP50Ms} ms over direct at concurrency 16: ${verdict(a16.added_p50_over_direct <= TARGETS.addedP50Ms)}\n`);
+      results.latency = { rows, added };
+    }
+    if (want('throughput')) {
+      console.log('== 5. throughput: queries/s at 64 concurrent callers with p99 ≤ 100 ms (bqgate)');
+      const t = await benchThroughput(stack.gatewayUrl, token, { connections: 64, stepSec: quick ? 3 : 6, p99LimitMs: 100, startRate: 50 });
+      table(t.steps);
+      console.log(`   sustained: ${t.sustained_qps} queries/s (p99 ${t.p99_at_sustained_ms} ms)\n`);
+      results.throughput = t;
+    }
+  } finally {
+    await stack.stop();
+  }
 }
+
+if (want('analysis')) {
+  console.log('== 2. SQL analysis over the corpus');
+  const a = await benchAnalysis({ limit: quick ? 500 : undefined });
+  results.analysis = a;
+  console.log(`   ${a.analyzed} of ${a.corpus_statements} corpus statements analyze (synthesized catalogs); timed:`);
+  table(a.rows);
+  console.log(`   target cached p99 ≤ ${TARGETS.cachedAnalysisP99Ms} ms: ${verdict(a.rows[1].p99_ms <= TARGETS.cachedAnalysisP99Ms)}\n`);
+}
+
+if (want('audit')) {
+  console.log('== 4. audit: events written durably per second');
+  const a = await benchAudit({ events: quick ? 2_000 : 20_000 });
+  results.audit = a;
+  table(a);
+}
+
 writeFileSync('bench-results.json', JSON.stringify(results, null, 2));
+console.log('written: bench-results.json');
 process.exit(0);

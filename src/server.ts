@@ -27,6 +27,7 @@ import { enc, pick, decisionAudit, type Ctx, type Outcome } from './context.js';
 import { startEmulator, type RunningEmulator } from './emulator/index.js';
 import type { BqField } from './emulator/encode.js';
 import { devIssuerUrl, type Config } from './config.js';
+import { stage, withTimings, serverTiming, type Timings } from './timing.js';
 
 /**
  * Applies a row cap to a delivered page that starts at row `start`: rows past `max` are dropped, the
@@ -120,23 +121,38 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
 
   // authenticate → route → (operation) → record
   const handle = (op: Operation) => async (req: FastifyRequest<{ Params: any; Querystring: any; Body: any }>, reply: FastifyReply) => {
+    const timings: Timings = {};
     const t0 = performance.now();
+    stageTimes.set(req, { timings, t0 });
+    return withTimings(timings, () => serve(op, req, reply, t0));
+  };
+  // Server-Timing: the stages of this request (ms), set just before the response is written.
+  const stageTimes = new WeakMap<FastifyRequest, { timings: Timings; t0: number }>();
+  app.addHook('onSend', async (req, reply) => {
+    const st = stageTimes.get(req);
+    if (st) reply.header('server-timing', serverTiming({ ...st.timings, total: performance.now() - st.t0 }));
+  });
+
+  /** One request through the pipeline; every audit write is durable before the response leaves. */
+  async function serve(op: Operation, req: FastifyRequest<{ Params: any; Querystring: any; Body: any }>, reply: FastifyReply, t0: number) {
     const api: ApiRequest = { op, params: req.params ?? {}, query: (req.query ?? {}) as Record<string, string | undefined>, body: req.body ?? {}, client: req.headers['user-agent'] };
     const sql = op === 'jobs.query' ? api.body.query : op === 'jobs.insert' ? api.body.configuration?.query?.query : undefined;
     const resource = [api.params.projectId, api.params.datasetId, api.params.tableId ?? api.params.jobId].filter(Boolean).join('/');
     let principal: Principal;
     try {
-      principal = await authenticate(req.headers.authorization);
+      principal = await stage('auth', () => authenticate(req.headers.authorization));
     } catch (err) {
       const e = asBigQueryError(err);
-      const id = store.begin({ principal: '(unauthenticated)', issuer: '', groups: [], operation: op, projectId: api.params.projectId, resource, sql, client: api.client });
-      store.finish(id, { status: e.httpStatus, decision: 'deny', errorReason: e.reason, errorMessage: e.message }, performance.now() - t0);
+      await stage('audit', () => {
+        const id = store.begin({ principal: '(unauthenticated)', issuer: '', groups: [], operation: op, projectId: api.params.projectId, resource, sql, client: api.client });
+        store.finish(id, { status: e.httpStatus, decision: 'deny', errorReason: e.reason, errorMessage: e.message }, performance.now() - t0);
+      });
       return sendError(reply, e);
     }
-    const auditId = store.begin({
+    const auditId = await stage('audit', () => store.begin({
       principal: principal.subject, issuer: principal.issuer, actor: principal.actor, groups: principal.groups,
       operation: op, projectId: api.params.projectId, jobId: api.params.jobId, resource, sql, client: api.client,
-    });
+    }));
     let out: Outcome;
     const ctx: Ctx = { principal, req: api, auditId, policy: policies.current(), audit: {} };
     try {
@@ -145,16 +161,16 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       const e = err instanceof BigQueryError ? err : asBigQueryError(err);
       if (!(err instanceof BigQueryError)) req.log.error({ err }, 'operation failed');
       const denial = (err as { decision?: Decision }).decision;
-      store.finish(auditId, {
+      await stage('audit', () => store.finish(auditId, {
         ...ctx.audit,
         status: e.httpStatus, errorReason: e.reason, errorMessage: e.message,
         ...(denial || e.reason === 'accessDenied' ? { decision: 'deny' as const, matchedRules: denial?.matchedRules, reasons: denial?.reasons, policyVersion: denial?.policyVersion } : {}),
-      }, performance.now() - t0);
+      }, performance.now() - t0));
       return sendError(reply, e);
     }
-    store.finish(auditId, { status: out.status ?? 200, ...out.audit }, performance.now() - t0);
+    await stage('audit', () => store.finish(auditId, { status: out.status ?? 200, ...out.audit }, performance.now() - t0));
     return reply.code(out.status ?? 200).type('application/json; charset=UTF-8').send(out.body);
-  };
+  }
 
   // ── the query pipeline: analyze → decide → rewrite ───────────────────────
   /** Analyzes, decides and rewrites one statement; throws the refusal (with its decision attached). */
@@ -170,15 +186,16 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     if (q.useLegacySql !== false) {
       throw new BigQueryError('invalidQuery', 'bqgate accepts GoogleSQL only; legacy SQL is refused. Set useLegacySql=false (bq: --nouse_legacy_sql, or "[query] --use_legacy_sql=false" in ~/.bigqueryrc).', { location: 'q' });
     }
-    const analysis: QueryAnalysis = await analyzer.analyze({ sql: q.query, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters });
-    const decision = decideStatement(policy, principal, analysis);
+    const text = q.query;
+    const analysis: QueryAnalysis = await stage('analyze', () => analyzer.analyze({ sql: text, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters }));
+    const decision = await stage('policy', () => decideStatement(policy, principal, analysis));
     if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision });
     if (/^(CREATE|ALTER|DROP|TRUNCATE|LOAD|SCRIPT)/.test(analysis.statementKind)) {
       for (const t of analysis.tablesWritten) catalog.invalidate(t); // DDL through the gateway: the schema cache must not outlive it
     }
-    const rewritten = rewriteQuery(analysis.effectiveSql, analysis, decision, hmacKey);
+    const rewritten = await stage('rewrite', () => rewriteQuery(analysis.effectiveSql, analysis, decision, hmacKey));
     if (rewritten.sql !== q.query) {
-      const again = await analyzer.analyze({ sql: rewritten.sql, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters });
+      const again = await stage('analyze', () => analyzer.analyze({ sql: rewritten.sql, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters }));
       verifyRewrite(again, rewritten, decision);
     }
     c.audit = decisionAudit(decision, rewritten.sql);

@@ -52,6 +52,9 @@ program.command('emulator').description('run the BigQuery emulator alone')
     const { startEmulator } = await import('../emulator/index.js');
     const cfg = loadConfig(o.fixtures ? { fixturesDir: o.fixtures } : {});
     const emu = await startEmulator({ host: o.host, port: Number(o.port), fixturesDir: cfg.fixturesDir });
+    const stop = async () => { await emu.close(); process.exit(0); };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
     process.stderr.write(`bqgate emulator listening on ${emu.url}\n`);
   });
 

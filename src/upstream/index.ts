@@ -10,6 +10,7 @@
  */
 import { GoogleAuth, OAuth2Client, type AuthClient } from 'google-auth-library';
 import { BigQueryError } from '../bigquery/errors.js';
+import { stage } from '../timing.js';
 
 export interface UpstreamResponse { status: number; body: any }
 
@@ -50,6 +51,10 @@ export class Upstream {
 
   /** One REST call. `path` is relative to `/bigquery/v2`, e.g. `/projects/p/queries`. */
   async call(method: 'GET' | 'POST', path: string, opts: { query?: Record<string, string | undefined>; body?: unknown } = {}): Promise<UpstreamResponse> {
+    return stage('upstream', () => this.send(method, path, opts));
+  }
+
+  private async send(method: 'GET' | 'POST', path: string, opts: { query?: Record<string, string | undefined>; body?: unknown }): Promise<UpstreamResponse> {
     const url = new URL(`${this.baseUrl}/bigquery/v2${path}`);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
     const headers = { ...(await this.headers()), accept: 'application/json' } as Record<string, string>;

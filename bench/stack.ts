@@ -1,0 +1,90 @@
+/**
+ * The processes the benchmark measures, each on its own free loopback port:
+ * - the emulator (`bqgate emulator`), the upstream of both other paths;
+ * - a plain pass-through proxy (bench/proxy.ts) in front of it;
+ * - the gateway (`bqgate serve --upstream <emulator URL>`) with the benchmark policy
+ *   (bench/policies), a fresh data directory (SQLite audit store, keys) and default logging.
+ * Separate processes, so the load generator, the gateway and the emulator do not share an event loop.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createServer } from 'node:net';
+import { loadDevIssuer } from '../src/auth/dev-issuer.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const OFFLINE = { METADATA_SERVER_DETECTION: 'none', GCE_METADATA_HOST: '127.0.0.1:1', GCE_METADATA_IP: '127.0.0.1:1' };
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); });
+  });
+}
+
+async function waitFor(url: string, child: ChildProcess, log: () => string) {
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode) throw new Error(`${url}: process exited: ${log()}`);
+    try { if ((await fetch(url)).status < 500) return; } catch { /* not yet */ }
+    if (Date.now() > deadline) throw new Error(`${url} did not come up: ${log()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** With BQGATE_BENCH_PROF=DIR, the gateway and the emulator write V8 CPU profiles there on exit. */
+const PROF = process.env.BQGATE_BENCH_PROF;
+
+function launch(args: string[], env: Record<string, string> = {}, profile = false) {
+  const prof = profile && PROF ? ['--cpu-prof', `--cpu-prof-dir=${resolve(PROF)}`] : [];
+  const child = spawn(process.execPath, [...prof, ...args], { cwd: ROOT, env: { ...process.env, ...OFFLINE, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr!.on('data', (d) => { log = (log + d).slice(-4000); });
+  return { child, log: () => log };
+}
+
+export interface Stack {
+  emulatorUrl: string;
+  proxyUrl: string;
+  gatewayUrl: string;
+  /** The gateway's process id (for its peak RSS, /proc/PID/status VmHWM). */
+  gatewayPid: number;
+  /** The gateway's data directory (SQLite store, keys). */
+  dataDir: string;
+  /** A token for `sub` in the benchmark group (bench-agents). */
+  token(sub: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(): Promise<Stack> {
+  const [emuPort, proxyPort, gwPort] = [await freePort(), await freePort(), await freePort()];
+  const dataDir = mkdtempSync(join(tmpdir(), 'bqgate-bench-'));
+  const emulatorUrl = `http://127.0.0.1:${emuPort}`;
+  const emu = launch([join(ROOT, 'bin', 'bqgate.js'), 'emulator', '--port', String(emuPort)], {}, true);
+  await waitFor(`${emulatorUrl}/bigquery/v2/projects/demo-project/datasets`, emu.child, emu.log);
+  const px = launch(['--import', 'tsx', join(ROOT, 'bench', 'proxy.ts'), String(proxyPort), emulatorUrl]);
+  const proxyUrl = `http://127.0.0.1:${proxyPort}`;
+  await waitFor(`${proxyUrl}/bigquery/v2/projects/demo-project/datasets`, px.child, px.log);
+  const gw = launch([join(ROOT, 'bin', 'bqgate.js'), 'serve', '--port', String(gwPort), '--upstream', emulatorUrl, '--policies', join(ROOT, 'bench', 'policies')],
+    { BQGATE_DATA_DIR: dataDir }, true);
+  const gatewayUrl = `http://127.0.0.1:${gwPort}`;
+  await waitFor(`${gatewayUrl}/readyz`, gw.child, gw.log);
+  const issuer = await loadDevIssuer(dataDir, gatewayUrl);
+  return {
+    emulatorUrl, proxyUrl, gatewayUrl, gatewayPid: gw.child.pid!, dataDir,
+    token: (sub) => issuer.sign({ sub, groups: ['bench-agents'] }, { ttlSec: 3600 }),
+    async stop() {
+      for (const p of [gw, px, emu]) { p.child.kill('SIGTERM'); }
+      await Promise.all([gw, px, emu].map((p) => new Promise((r) => (p.child.exitCode !== null ? r(null) : p.child.once('exit', r)))));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Peak resident set size of a process so far, bytes (Linux /proc/PID/status VmHWM). */
+export function peakRss(pid: number): number {
+  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
+  return m ? Number(m[1]) * 1024 : NaN;
+}
