@@ -9,6 +9,11 @@
  * | upstream | BQGATE_UPSTREAM | `emulator` (embedded), or a URL such as https://bigquery.googleapis.com |
  * | emulator port / fixtures | BQGATE_EMULATOR_PORT, BQGATE_FIXTURES | 9060, ./fixtures |
  * | OIDC issuer / audience / JWKS | BQGATE_ISSUER, BQGATE_AUDIENCE, BQGATE_JWKS_URL | the embedded dev issuer at the gateway's URL, `bqgate` |
+ * | audit log in PostgreSQL | BQGATE_AUDIT_POSTGRES (postgres://…) | SQLite `<data dir>/audit.sqlite` |
+ * | delivered rows recorded per page | BQGATE_AUDIT_ROWS | 100 |
+ * | checkpoint every N events / T ms | BQGATE_AUDIT_CHECKPOINT_EVERY, BQGATE_AUDIT_CHECKPOINT_MS | 1000, 10000 |
+ * | retention of event bodies, days | BQGATE_AUDIT_RETENTION_DAYS | unset (kept) |
+ * | session idle gap, minutes | BQGATE_SESSION_GAP_MIN | 30 |
  */
 import { resolve } from 'node:path';
 
@@ -37,6 +42,15 @@ export interface Config {
   /** Default and maximum long-poll wait for getQueryResults / jobs.query, ms. */
   defaultWaitMs: number;
   logLevel: string;
+  audit: {
+    postgresUrl?: string;
+    /** Delivered rows recorded per page in `delivery` events. */
+    rowsCap: number;
+    checkpointEvery: number;
+    checkpointIntervalMs: number;
+    retentionMs?: number;
+    sessionGapMs: number;
+  };
 }
 
 /** Builds the configuration from `env` and explicit overrides (CLI flags win). */
@@ -62,6 +76,15 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     },
     defaultWaitMs: Number(overrides.defaultWaitMs ?? env.BQGATE_DEFAULT_WAIT_MS ?? 10_000),
     logLevel: overrides.logLevel ?? env.BQGATE_LOG_LEVEL ?? 'info',
+    audit: {
+      postgresUrl: env.BQGATE_AUDIT_POSTGRES || undefined,
+      rowsCap: Number(env.BQGATE_AUDIT_ROWS ?? 100),
+      checkpointEvery: Number(env.BQGATE_AUDIT_CHECKPOINT_EVERY ?? 1000),
+      checkpointIntervalMs: Number(env.BQGATE_AUDIT_CHECKPOINT_MS ?? 10_000),
+      retentionMs: env.BQGATE_AUDIT_RETENTION_DAYS ? Number(env.BQGATE_AUDIT_RETENTION_DAYS) * 86_400_000 : undefined,
+      sessionGapMs: Number(env.BQGATE_SESSION_GAP_MIN ?? 30) * 60_000,
+      ...overrides.audit,
+    },
   };
   return cfg;
 }

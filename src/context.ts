@@ -5,23 +5,29 @@
 import type { Principal } from './auth/index.js';
 import type { ApiRequest } from './bigquery/index.js';
 import type { Decision, Policy } from './policy/index.js';
-import type { AuditFinish } from './audit/index.js';
+import type { RequestSummary } from './audit/index.js';
+
+/**
+ * What a request's audit events say beyond the request itself (server.ts hands it to the
+ * request's recorder, which turns it into `decision`, `upstream`, `delivery` and `response` events).
+ */
+export type AuditSummary = RequestSummary;
 
 /** What an operation handler returns: the HTTP answer plus what the audit record should add. */
-export interface Outcome { status?: number; body: unknown; audit?: Partial<AuditFinish> }
+export interface Outcome { status?: number; body: unknown; audit?: AuditSummary }
 
-/** One authenticated request: who, what, and the id of its audit record. */
+/** One authenticated request: who, what, and the gateway's request id (shared by its audit events). */
 export interface Ctx {
   principal: Principal; req: ApiRequest; auditId: string; policy: Policy;
   /** What the audit record should hold even if a later stage fails (the decision, the SQL sent). */
-  audit: Partial<AuditFinish>;
+  audit: AuditSummary;
 }
 
 
 export const enc = encodeURIComponent;
 
 /** The audit fields of an allow decision and the SQL sent upstream. */
-export const decisionAudit = (d: Decision, sql: string): Partial<AuditFinish> => ({ decision: 'allow', matchedRules: d.matchedRules, reasons: d.reasons, policyVersion: d.policyVersion, upstreamSql: sql });
+export const decisionAudit = (d: Decision, sql: string): AuditSummary => ({ decision: 'allow', matchedRules: d.matchedRules, reasons: d.reasons, policyVersion: d.policyVersion, upstreamSql: sql });
 
 /** The keys of `o` that are set. */
 export const pick = (o: any, keys: string[]) => Object.fromEntries(keys.filter((k) => o?.[k] !== undefined).map((k) => [k, o[k]]));

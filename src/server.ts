@@ -21,13 +21,13 @@ import { PolicyStore } from './policy/store.js';
 import { rewriteQuery, verifyRewrite, isGoverned } from './rewrite/index.js';
 import { Upstream, upstreamError } from './upstream/index.js';
 import { deliverPage, deliverJob } from './deliver/index.js';
-import { Store, type JobRecord } from './audit/index.js';
+import { Store, AuditLog, RequestRecorder, auditDown, type JobRecord } from './audit/index.js';
 import { metadataOperations } from './metadata.js';
 import { enc, pick, decisionAudit, type Ctx, type Outcome } from './context.js';
 import { startEmulator, type RunningEmulator } from './emulator/index.js';
 import type { BqField } from './emulator/encode.js';
 import { devIssuerUrl, type Config } from './config.js';
-import { stage, withTimings, serverTiming, type Timings } from './timing.js';
+import { stage, withScope, serverTiming, type RequestScope } from './request-scope.js';
 
 /**
  * Applies a row cap to a delivered page that starts at row `start`: rows past `max` are dropped, the
@@ -62,6 +62,7 @@ export interface Gateway {
   url: string;
   upstreamUrl: string;
   store: Store;
+  auditLog: AuditLog;
   zetasql: ZetaSqlServer;
   close(): Promise<void>;
 }
@@ -84,6 +85,13 @@ export function jobLabels(c: { principal: Principal; auditId: string }, client: 
 /** A job id chosen by the gateway. */
 const newJobId = () => `bqgate_${randomUUID().replace(/-/g, '')}`;
 
+/** The tables and columns a statement touches, for the audit `decision` event. */
+const analysisAudit = (a: QueryAnalysis) => ({
+  statementKind: a.statementKind,
+  tables: [...new Set([...a.tablesRead, ...a.tablesWritten])],
+  columns: [...new Set(a.columnsRead.map((c) => `${c.table}.${c.column}`))],
+});
+
 /** How a job's owner is shown in `user_email`. */
 const owner = (c: Ctx) => c.principal.email ?? c.principal.subject;
 
@@ -99,6 +107,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   await zetasql.start();
   const analyzer = new Analyzer(zetasql, catalog);
   const store = new Store(cfg.dataDir);
+  const auditLog = await AuditLog.open(cfg.dataDir, cfg.audit);
   const hmacKey = loadHmacKey(cfg.dataDir);
 
   const issuer = cfg.auth.issuer || devIssuerUrl(cfg);
@@ -121,54 +130,72 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
 
   // authenticate → route → (operation) → record
   const handle = (op: Operation) => async (req: FastifyRequest<{ Params: any; Querystring: any; Body: any }>, reply: FastifyReply) => {
-    const timings: Timings = {};
+    const scope: RequestScope = { timings: {} };
     const t0 = performance.now();
-    stageTimes.set(req, { timings, t0 });
-    return withTimings(timings, () => serve(op, req, reply, t0));
+    scopes.set(req, { scope, t0 });
+    return withScope(scope, () => serve(op, req, reply, t0, scope));
   };
   // Server-Timing: the stages of this request (ms), set just before the response is written.
-  const stageTimes = new WeakMap<FastifyRequest, { timings: Timings; t0: number }>();
+  const scopes = new WeakMap<FastifyRequest, { scope: RequestScope; t0: number }>();
   app.addHook('onSend', async (req, reply) => {
-    const st = stageTimes.get(req);
-    if (st) reply.header('server-timing', serverTiming({ ...st.timings, total: performance.now() - st.t0 }));
+    const st = scopes.get(req);
+    if (st) reply.header('server-timing', serverTiming({ ...st.scope.timings, total: performance.now() - st.t0 }));
   });
 
-  /** One request through the pipeline; every audit write is durable before the response leaves. */
-  async function serve(op: Operation, req: FastifyRequest<{ Params: any; Querystring: any; Body: any }>, reply: FastifyReply, t0: number) {
+  /**
+   * One request through the pipeline. Its audit events: `request` and `decision` are durable before
+   * anything goes upstream (the scope's gate), the rest before the response leaves; if the log
+   * cannot write, the caller gets backendError and nothing (more) happens.
+   */
+  async function serve(op: Operation, req: FastifyRequest<{ Params: any; Querystring: any; Body: any }>, reply: FastifyReply, t0: number, scope: RequestScope) {
     const api: ApiRequest = { op, params: req.params ?? {}, query: (req.query ?? {}) as Record<string, string | undefined>, body: req.body ?? {}, client: req.headers['user-agent'] };
-    const sql = op === 'jobs.query' ? api.body.query : op === 'jobs.insert' ? api.body.configuration?.query?.query : undefined;
+    const jobConfig = op === 'jobs.insert' ? api.body.configuration : undefined;
+    const sql = op === 'jobs.query' ? api.body.query : jobConfig?.query?.query;
     const resource = [api.params.projectId, api.params.datasetId, api.params.tableId ?? api.params.jobId].filter(Boolean).join('/');
+    const header = req.headers['x-bqgate-session'];
+    const sessionKey = (Array.isArray(header) ? header[0] : header) || jobConfig?.labels?.bqgate_session || api.body?.labels?.bqgate_session || undefined;
+    const requestData = {
+      operation: op, projectId: api.params.projectId, resource, sql, client: api.client,
+      parameters: (op === 'jobs.query' ? api.body.queryParameters : jobConfig?.query?.queryParameters) ?? undefined,
+      configuration: jobConfig ? { ...jobConfig, query: jobConfig.query ? { ...jobConfig.query, query: undefined } : undefined } : undefined,
+      query: Object.keys(api.query).length ? api.query : undefined,
+    };
+    const finish = async (rec: RequestRecorder, summary: Ctx['audit'], body: unknown, status: number, e?: BigQueryError) => {
+      try {
+        await stage('audit', () => rec.finish(summary, body, { status, errorReason: e?.reason, errorMessage: e?.message, durationMs: performance.now() - t0, timings: scope.timings }));
+        return true;
+      } catch {
+        return false;
+      }
+    };
     let principal: Principal;
     try {
       principal = await stage('auth', () => authenticate(req.headers.authorization));
     } catch (err) {
       const e = asBigQueryError(err);
-      await stage('audit', () => {
-        const id = store.begin({ principal: '(unauthenticated)', issuer: '', groups: [], operation: op, projectId: api.params.projectId, resource, sql, client: api.client });
-        store.finish(id, { status: e.httpStatus, decision: 'deny', errorReason: e.reason, errorMessage: e.message }, performance.now() - t0);
-      });
-      return sendError(reply, e);
+      const rec = new RequestRecorder(auditLog, { requestId: req.id, principal: '(unauthenticated)', issuer: '', sessionKey }, 0);
+      rec.add('request', requestData);
+      return sendError(reply, (await finish(rec, { decision: 'deny' }, undefined, e.httpStatus, e)) ? e : auditDown());
     }
-    const auditId = await stage('audit', () => store.begin({
-      principal: principal.subject, issuer: principal.issuer, actor: principal.actor, groups: principal.groups,
-      operation: op, projectId: api.params.projectId, jobId: api.params.jobId, resource, sql, client: api.client,
-    }));
+    const rec = new RequestRecorder(auditLog, { requestId: req.id, principal: principal.subject, issuer: principal.issuer, actor: principal.actor, sessionKey }, cfg.audit.rowsCap);
+    rec.add('request', { ...requestData, groups: principal.groups, email: principal.email });
+    const ctx: Ctx = { principal, req: api, auditId: req.id, policy: policies.current(), audit: {} };
+    scope.beforeUpstream = () => rec.flush(ctx.audit);
     let out: Outcome;
-    const ctx: Ctx = { principal, req: api, auditId, policy: policies.current(), audit: {} };
     try {
       out = await operations[op](ctx);
     } catch (err) {
       const e = err instanceof BigQueryError ? err : asBigQueryError(err);
       if (!(err instanceof BigQueryError)) req.log.error({ err }, 'operation failed');
-      const denial = (err as { decision?: Decision }).decision;
-      await stage('audit', () => store.finish(auditId, {
+      const denial = (err as { decision?: Decision; analysis?: QueryAnalysis });
+      const summary = {
         ...ctx.audit,
-        status: e.httpStatus, errorReason: e.reason, errorMessage: e.message,
-        ...(denial || e.reason === 'accessDenied' ? { decision: 'deny' as const, matchedRules: denial?.matchedRules, reasons: denial?.reasons, policyVersion: denial?.policyVersion } : {}),
-      }, performance.now() - t0));
-      return sendError(reply, e);
+        ...(denial.analysis ? analysisAudit(denial.analysis) : {}),
+        ...(denial.decision || e.reason === 'accessDenied' ? { decision: 'deny' as const, matchedRules: denial.decision?.matchedRules, reasons: denial.decision?.reasons ?? [e.message], policyVersion: denial.decision?.policyVersion ?? ctx.policy.version } : {}),
+      };
+      return sendError(reply, (await finish(rec, summary, undefined, e.httpStatus, e)) ? e : auditDown());
     }
-    await stage('audit', () => store.finish(auditId, { status: out.status ?? 200, ...out.audit }, performance.now() - t0));
+    if (!(await finish(rec, { ...ctx.audit, ...out.audit }, out.body, out.status ?? 200))) return sendError(reply, auditDown());
     return reply.code(out.status ?? 200).type('application/json; charset=UTF-8').send(out.body);
   }
 
@@ -189,7 +216,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     const text = q.query;
     const analysis: QueryAnalysis = await stage('analyze', () => analyzer.analyze({ sql: text, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters }));
     const decision = await stage('policy', () => decideStatement(policy, principal, analysis));
-    if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision });
+    if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision, analysis });
     if (/^(CREATE|ALTER|DROP|TRUNCATE|LOAD|SCRIPT)/.test(analysis.statementKind)) {
       for (const t of analysis.tablesWritten) catalog.invalidate(t); // DDL through the gateway: the schema cache must not outlive it
     }
@@ -198,7 +225,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       const again = await stage('analyze', () => analyzer.analyze({ sql: rewritten.sql, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters }));
       verifyRewrite(again, rewritten, decision);
     }
-    c.audit = decisionAudit(decision, rewritten.sql);
+    c.audit = { ...decisionAudit(decision, rewritten.sql), ...analysisAudit(analysis) };
     return { analysis, decision, sql: rewritten.sql };
   }
 
@@ -351,7 +378,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       flags: { exportUris: uris },
     };
     const decision = decide(c.policy, c.principal, analysis);
-    if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision });
+    if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision, analysis });
     const governed = sources.find((t) => isGoverned(decision, t));
     if (governed) throw Object.assign(new BigQueryError('accessDenied', `Access Denied: ${verb.toLowerCase()} of ${governed} is refused: it has masked, denied or filtered rows or columns for ${c.principal.subject}, and a ${verb.toLowerCase()} job would move raw values. Use a query instead.`), { decision });
     const jobId = String(b.jobReference?.jobId ?? newJobId());
@@ -385,6 +412,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     url: `http://${cfg.host}:${port}`,
     upstreamUrl,
     store,
+    auditLog,
     zetasql,
     async close() {
       policies.close();
@@ -392,6 +420,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       await zetasql.stop();
       await emulator?.close();
       store.close();
+      await auditLog.close();
     },
   };
 }

@@ -4,8 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, SignJWT } from 'jose';
-import { startGateway, type TestGateway } from './helpers/gateway.ts';
-import { Store } from '../src/audit/index.ts';
+import { startGateway, auditRequests, type TestGateway } from './helpers/gateway.ts';
+import { sessionsOf } from '../src/audit/index.ts';
 
 let gw: TestGateway;
 let analyst: string;
@@ -102,11 +102,8 @@ describe('SDK through the gateway', () => {
   it('redacts card numbers and emails in undeclared result columns (backstop) and flags them in the audit', async () => {
     const [rows] = await gw.sdk(analyst).query({ query: "SELECT CONCAT('paid with ', '4111111111111111') AS note, 'ops@example.com' AS contact, order_id FROM shop.orders WHERE order_id = 1", useLegacySql: false });
     expect(rows).toEqual([{ note: 'paid with XXXXX1111', contact: 'XXXXX@example.com', order_id: 1 }]);
-    const store = new Store(gw.dataDir);
-    try {
-      const rec = store.events({ principal: 'agent-7' }).find((e) => e.sql?.startsWith("SELECT CONCAT('paid with '"));
-      expect(rec?.detections).toEqual({ card: 1, email: 1 });
-    } finally { store.close(); }
+    const rec = (await auditRequests(gw.dataDir)).find((r) => r.principal === 'agent-7' && r.sql?.startsWith("SELECT CONCAT('paid with '"));
+    expect(rec?.deliveries[0].detections).toEqual({ card: 1, email: 1 });
     const [declared] = await gw.sdk(support).query({ query: 'SELECT email FROM shop.customers WHERE customer_id = 1', useLegacySql: false });
     expect(declared[0].email).not.toMatch(/^XXXXX/); // declared clear for support: not second-guessed
   });
@@ -120,12 +117,9 @@ describe('SDK through the gateway', () => {
     // Allowed by the policy and masked; the DuckDB emulator itself runs one statement per job.
     const ok = await apiError(gw.sdk(analyst).query({ query: 'DECLARE x STRING; SET x = (SELECT MAX(email) FROM shop.customers); SELECT x;', useLegacySql: false }));
     expect(ok.message).toContain('one statement per job');
-    const store = new Store(gw.dataDir);
-    try {
-      const rec = store.events({ principal: 'agent-7' }).find((r) => r.sql?.startsWith('DECLARE x STRING; SET x = (SELECT MAX(email)'));
-      expect(rec?.decision).toBe('allow');
-      expect(rec?.upstreamSql).toContain("CONCAT('XXXXX'");
-    } finally { store.close(); }
+    const rec = (await auditRequests(gw.dataDir)).find((r) => r.principal === 'agent-7' && r.sql?.startsWith('DECLARE x STRING; SET x = (SELECT MAX(email)'));
+    expect(rec?.decision?.effect).toBe('allow');
+    expect(rec?.upstream?.sql).toContain("CONCAT('XXXXX'");
   });
 
   it('denies writes for an analyst', async () => {
@@ -202,11 +196,8 @@ describe('SDK through the gateway', () => {
     const [job] = await gw.sdk(analyst).createQueryJob({ query: 'SELECT order_id FROM shop.orders LIMIT 1', useLegacySql: false, labels: { team: 'bi' } });
     const [upstream] = await gw.emulatorSdk().job(job.id!).getMetadata();
     expect(upstream.configuration.labels).toMatchObject({ team: 'bi', bqgate_principal: 'agent-7', bqgate_actor: 'reporting-bot' });
-    const store = new Store(gw.dataDir);
-    try {
-      const rec = store.events({ principal: 'agent-7' }).find((e) => e.jobId === job.id && e.operation === 'jobs.insert');
-      expect(upstream.configuration.labels.bqgate_request).toBe(rec?.id);
-    } finally { store.close(); }
+    const rec = (await auditRequests(gw.dataDir)).find((r) => r.upstream?.jobId === job.id && r.operation === 'jobs.insert');
+    expect(upstream.configuration.labels.bqgate_request).toBe(rec?.requestId);
   });
 
   it('applies the analysts\' limits: maximumBytesBilled injected, at most 5,000 rows delivered', async () => {
@@ -400,25 +391,24 @@ describe('bq CLI through the gateway', () => {
 });
 
 describe('audit', () => {
-  it('left a record for every request above, with decision and rules', () => {
-    const store = new Store(gw.dataDir);
-    try {
-      const events = store.events({ limit: 10_000 });
-      const agent = events.filter((e) => e.principal === 'agent-7');
-      expect(agent.every((e) => e.status !== null && e.durationMs !== undefined)).toBe(true);
-      expect(agent.some((e) => e.actor === 'reporting-bot')).toBe(true);
-      const denied = agent.find((e) => e.sql === 'SELECT ssn FROM shop.customers LIMIT 5' && e.decision === 'deny');
-      expect(denied?.matchedRules).toContain('analysts-deny-ssn');
-      expect(denied?.status).toBe(403);
-      const allowed = agent.find((e) => e.operation === 'jobs.query' && e.sql?.startsWith('SELECT customer_id, email, card_number') && e.status === 200);
-      expect(allowed?.decision).toBe('allow');
-      expect(allowed?.matchedRules).toEqual(expect.arrayContaining(['analysts-read-shop', 'analysts-mask-pii']));
-      expect(allowed?.rowsReturned).toBe(5);
-      expect(allowed?.upstreamSql).toContain("CONCAT('XXXXX'");
-      expect(events.filter((e) => e.principal === '(unauthenticated)' && e.status === 401).length).toBeGreaterThanOrEqual(5);
-      expect(events.some((e) => e.principal === 'support-1' && e.operation === 'tabledata.list')).toBe(true);
-      expect(events.some((e) => e.errorReason === 'invalidQuery')).toBe(true);
-      expect(store.sessions().some((s) => s.principal === 'agent-7' && s.denied > 0)).toBe(true);
-    } finally { store.close(); }
+  it('left a record for every request above, with decision and rules', async () => {
+    const requests = await auditRequests(gw.dataDir);
+    const agent = requests.filter((r) => r.principal === 'agent-7');
+    expect(agent.every((r) => r.response?.status !== undefined && r.response.durationMs >= 0)).toBe(true);
+    expect(agent.some((r) => r.actor === 'reporting-bot')).toBe(true);
+    const denied = agent.find((r) => r.sql === 'SELECT ssn FROM shop.customers LIMIT 5' && r.decision?.effect === 'deny');
+    expect(denied?.decision?.matchedRules).toContain('analysts-deny-ssn');
+    expect(denied?.decision?.tables).toEqual(['demo-project.shop.customers']);
+    expect(denied?.response?.status).toBe(403);
+    const allowed = agent.find((r) => r.operation === 'jobs.query' && r.sql?.startsWith('SELECT customer_id, email, card_number') && r.response?.status === 200);
+    expect(allowed?.decision?.effect).toBe('allow');
+    expect(allowed?.decision?.matchedRules).toEqual(expect.arrayContaining(['analysts-read-shop', 'analysts-mask-pii']));
+    expect(allowed?.deliveries[0].rows).toBe(5);
+    expect(allowed?.deliveries[0].sample).toHaveLength(5);
+    expect(allowed?.upstream?.sql).toContain("CONCAT('XXXXX'");
+    expect(requests.filter((r) => r.principal === '(unauthenticated)' && r.response?.status === 401).length).toBeGreaterThanOrEqual(5);
+    expect(requests.some((r) => r.principal === 'support-1' && r.operation === 'tabledata.list')).toBe(true);
+    expect(requests.some((r) => r.response?.errorReason === 'invalidQuery')).toBe(true);
+    expect(sessionsOf(requests).some((s) => s.principal === 'agent-7' && s.denied > 0)).toBe(true);
   });
 });

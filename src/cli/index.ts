@@ -71,26 +71,88 @@ program.command('token').description('print a token from the local development i
     process.stdout.write(token + '\n');
   });
 
-const sessions = program.command('sessions').description('audit sessions');
-sessions.command('list').option('--json').option('--gap <minutes>', 'idle gap that ends a session', '30').action(async (o) => {
-  const { Store } = await import('../audit/index.js');
-  const store = new Store(cfgFrom().dataDir);
-  const list = store.sessions(Number(o.gap) * 60_000);
+/** The audit log of this data directory (or BQGATE_AUDIT_POSTGRES), for reading. */
+async function openAuditLog(readOnly = true) {
+  const { AuditLog } = await import('../audit/index.js');
+  const cfg = cfgFrom();
+  return AuditLog.open(cfg.dataDir, { ...cfg.audit, readOnly });
+}
+
+/** Requests matching the filter options, grouped into sessions. */
+async function findSessions(o: Record<string, string | undefined>) {
+  const { requestsOf, sessionsOf } = await import('../audit/index.js');
+  const log = await openAuditLog();
+  try {
+    const events = await log.events({
+      principal: o.principal, actor: o.actor, table: o.table, column: o.column, decision: o.decision as 'allow' | 'deny' | undefined,
+      since: o.since ? Date.parse(o.since) : undefined, until: o.until ? Date.parse(o.until) : undefined,
+    });
+    const requests = requestsOf(events);
+    return { requests, sessions: sessionsOf(requests, Number(o.gap ?? 30) * 60_000) };
+  } finally {
+    await log.close();
+  }
+}
+
+const filterOptions = (c: Command) => c.option('--json', 'machine-readable output')
+  .option('--principal <sub>').option('--actor <agent>').option('--table <project.dataset.table>').option('--column <project.dataset.table.column>')
+  .option('--decision <allow|deny>').option('--since <ISO time>').option('--until <ISO time>').option('--gap <minutes>', 'idle gap that ends a session', '30');
+
+const sessions = program.command('sessions').description('audit sessions: list, show, replay');
+filterOptions(sessions.command('list').description('sessions, newest first')).action(async (o) => {
+  const { sessions: list } = await findSessions(o);
   if (o.json) { process.stdout.write(JSON.stringify(list, null, 2) + '\n'); return; }
-  const rows = list.map((s) => [new Date(s.start).toISOString(), new Date(s.end).toISOString(), s.principal, s.actor ?? '', String(s.requests), String(s.denied)]);
-  printTable(['start', 'end', 'principal', 'actor', 'requests', 'denied'], rows);
-});
-sessions.command('show <principal>').option('--json').option('--limit <n>', 'records', '50').action(async (principal, o) => {
-  const { Store } = await import('../audit/index.js');
-  const store = new Store(cfgFrom().dataDir);
-  const events = store.events({ principal, limit: Number(o.limit) });
-  if (o.json) { process.stdout.write(JSON.stringify(events, null, 2) + '\n'); return; }
-  printTable(['time', 'operation', 'status', 'decision', 'rules', 'rows', 'ms', 'sql / error'], events.map((e) => [
-    new Date(e.ts).toISOString(), e.operation, String(e.status ?? ''), e.decision ?? '', (e.matchedRules ?? []).join(','),
-    e.rowsReturned === undefined ? '' : String(e.rowsReturned), String(e.durationMs ?? ''),
-    (e.errorMessage ?? e.sql ?? e.resource ?? '').replace(/\s+/g, ' ').slice(0, 100),
+  printTable(['session', 'start', 'end', 'principal', 'actor', 'requests', 'denied', 'tables'], list.map((s) => [
+    s.id, new Date(s.start).toISOString(), new Date(s.end).toISOString(), s.principal, s.actor ?? '', String(s.requests), String(s.denied), s.tables.join(' ').slice(0, 80),
   ]));
 });
+for (const [name, desc] of [['show', 'one session: its requests, a line each'], ['replay', 'one session as a timeline: each query, its decision and why, approvals, the rows the caller received']] as const) {
+  filterOptions(sessions.command(`${name} <session>`).description(desc)).action(async (id: string, o) => {
+    const { renderTimeline } = await import('../audit/index.js');
+    const { sessions: list, requests } = await findSessions(o);
+    const s = list.find((x) => x.id === id);
+    if (!s) { process.stderr.write(`no session ${id} (see: bqgate sessions list)\n`); process.exit(2); }
+    const mine = requests.filter((r) => s.requestIds.includes(r.requestId));
+    if (o.json) { process.stdout.write(JSON.stringify({ session: s, requests: mine }, null, 2) + '\n'); return; }
+    if (name === 'replay') { process.stdout.write(renderTimeline(s, mine) + '\n'); return; }
+    printTable(['time', 'operation', 'status', 'decision', 'rules', 'rows', 'ms', 'sql / error'], mine.map((r) => [
+      new Date(r.ts).toISOString(), r.operation, String(r.response?.status ?? ''), r.decision?.effect ?? '', (r.decision?.matchedRules ?? []).join(','),
+      String(r.deliveries.reduce((a, d) => a + d.rows, 0)), r.response ? r.response.durationMs.toFixed(1) : '',
+      (r.response?.errorMessage ?? r.sql ?? '').replace(/\s+/g, ' ').slice(0, 100),
+    ]));
+  });
+}
+
+const auditCmd = program.command('audit').description('the tamper-evident audit log: export, verify');
+auditCmd.command('export').description('write the log as JSON Lines (events with inclusion proofs, signed checkpoints with consistency proofs)')
+  .option('--out <file>', 'file to write (default: standard output)')
+  .action(async (o) => {
+    const { exportLog } = await import('../audit/index.js');
+    const { createWriteStream } = await import('node:fs');
+    const log = await openAuditLog(false);
+    const out = o.out ? createWriteStream(o.out) : process.stdout;
+    try {
+      for await (const line of exportLog(log)) out.write(JSON.stringify(line) + '\n');
+    } finally {
+      await log.close();
+      if (o.out) await new Promise<void>((r) => (out as NodeJS.WritableStream).end(() => r()));
+    }
+  });
+auditCmd.command('verify <file>').description('verify an export offline: inclusion of every event, checkpoint signatures, consistency between checkpoints')
+  .option('--json').option('--public-key <pem file>', 'the gateway\'s published key, to check the export was signed by it')
+  .action(async (file: string, o) => {
+    const { verifyExport } = await import('../audit/index.js');
+    const { readFileSync } = await import('node:fs');
+    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    let report = verifyExport(lines);
+    if (o.publicKey && lines[0]?.publicKey?.trim() !== readFileSync(o.publicKey, 'utf8').trim()) {
+      report = { ...report, ok: false, failure: { kind: 'signature', message: 'the export is signed with a different key than the one given' } };
+    }
+    if (o.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    else if (report.ok) process.stdout.write(`OK: ${report.events} events (${report.pruned} pruned), ${report.checkpoints} signed checkpoints, tree size ${report.treeSize}\n`);
+    else process.stdout.write(`FAILED (${report.failure!.kind}${report.failure!.seq !== undefined ? ` at seq ${report.failure!.seq}` : ''}): ${report.failure!.message}\n`);
+    process.exit(report.ok ? 0 : 1);
+  });
 
 const policyCmd = program.command('policy').description('policy files: lint, test, explain');
 policyCmd.command('lint').description('validate the policy files; with the live catalog, patterns must match real tables and columns')

@@ -10,7 +10,7 @@
  */
 import { GoogleAuth, OAuth2Client, type AuthClient } from 'google-auth-library';
 import { BigQueryError } from '../bigquery/errors.js';
-import { stage } from '../timing.js';
+import { stage, beforeUpstream } from '../request-scope.js';
 
 export interface UpstreamResponse { status: number; body: any }
 
@@ -51,6 +51,7 @@ export class Upstream {
 
   /** One REST call. `path` is relative to `/bigquery/v2`, e.g. `/projects/p/queries`. */
   async call(method: 'GET' | 'POST', path: string, opts: { query?: Record<string, string | undefined>; body?: unknown } = {}): Promise<UpstreamResponse> {
+    await beforeUpstream(); // the request's audit events are durable before anything is sent
     return stage('upstream', () => this.send(method, path, opts));
   }
 

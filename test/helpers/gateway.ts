@@ -12,6 +12,13 @@ import { promisify } from 'node:util';
 import { BigQuery } from '@google-cloud/bigquery';
 import { OAuth2Client } from 'google-auth-library';
 import { loadDevIssuer, type TokenClaims } from '../../src/auth/dev-issuer.ts';
+import { AuditLog, requestsOf, type RequestRecord } from '../../src/audit/index.ts';
+
+/** Every request the gateway's audit log recorded (read-only; oldest first). */
+export async function auditRequests(dataDir: string, postgresUrl?: string): Promise<RequestRecord[]> {
+  const log = await AuditLog.open(dataDir, { readOnly: true, postgresUrl });
+  try { return requestsOf(await log.events()); } finally { await log.close(); }
+}
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const execFileP = promisify(execFile);

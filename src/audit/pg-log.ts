@@ -1,0 +1,98 @@
+/**
+ * The audit log in PostgreSQL (node-postgres), for several gateway replicas sharing one log.
+ * Writers take a transaction-scoped advisory lock, so seq (the leaf index) follows commit order
+ * across replicas; a batch is one transaction, durable at COMMIT (synchronous_commit on, the
+ * server default). Same schema and contract as sqlite-log.ts (backend.ts).
+ */
+import pg from 'pg';
+import { logSchema, type LogBackend, type PendingEvent } from './backend.js';
+import type { AuditEvent, Checkpoint, EventQuery } from './events.js';
+import { eventFilter, rowToCheckpoint, rowToEvent, rowToStored, sealBatch } from './sqlite-log.js';
+
+/** Advisory lock key of the audit log's writer (an arbitrary constant: "bqgate" in ASCII). */
+const WRITER_LOCK = 0x627167617465;
+
+const SCHEMA = logSchema('BIGINT', 'JSONB');
+
+export class PostgresLog implements LogBackend {
+  readonly kind = 'postgres' as const;
+  private constructor(private readonly pool: pg.Pool) {}
+
+  /** Connects to `url` (postgres://…) and creates the tables if missing. */
+  static async open(url: string): Promise<PostgresLog> {
+    const pool = new pg.Pool({ connectionString: url, max: 8, connectionTimeoutMillis: 5000 });
+    pool.on('error', () => { /* an idle client died; the next query reconnects */ });
+    const c = await pool.connect();
+    try {
+      await c.query('SELECT pg_advisory_lock($1)', [WRITER_LOCK]); // replicas starting together
+      await c.query(SCHEMA);
+    } finally {
+      await c.query('SELECT pg_advisory_unlock($1)', [WRITER_LOCK]).catch(() => {});
+      c.release();
+    }
+    return new PostgresLog(pool);
+  }
+
+  private async locked<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query('SELECT pg_advisory_xact_lock($1)', [WRITER_LOCK]);
+      const out = await fn(c);
+      await c.query('COMMIT');
+      return out;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      c.release();
+    }
+  }
+
+  async append(batch: PendingEvent[]): Promise<AuditEvent[]> {
+    return this.locked(async (c) => {
+      const size = Number((await c.query('SELECT COALESCE(MAX(seq) + 1, 0) AS n FROM audit_log')).rows[0].n);
+      const sealed = sealBatch(batch, size);
+      const cols = 14;
+      const values: unknown[] = [];
+      const tuples = sealed.map(({ event: e, body, index }, i) => {
+        values.push(e.seq, e.id, e.ts, e.type, e.requestId, e.sessionKey ?? null, e.principal, e.issuer, e.actor ?? null, index.decision ?? null, index.tables ?? null, index.columns ?? null, body, e.leaf);
+        return `(${Array.from({ length: cols }, (_, j) => `$${i * cols + j + 1}`).join(',')})`;
+      });
+      await c.query(`INSERT INTO audit_log (seq, id, ts, type, request_id, session_key, principal, issuer, actor, decision, tables, columns, body, leaf) VALUES ${tuples.join(',')}`, values);
+      return sealed.map((s) => s.event);
+    });
+  }
+
+  async checkpoint(make: (latest: Checkpoint | undefined, leavesAfter: Buffer[]) => Checkpoint | undefined) {
+    return this.locked(async (c) => {
+      const l = (await c.query('SELECT * FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1')).rows[0];
+      const latest = l ? rowToCheckpoint(l) : undefined;
+      const leaves = (await c.query('SELECT leaf FROM audit_log WHERE seq >= $1 ORDER BY seq', [latest?.treeSize ?? 0])).rows.map((r) => Buffer.from(r.leaf, 'hex'));
+      const cp = make(latest, leaves);
+      if (cp) await c.query('INSERT INTO audit_checkpoints VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING', [cp.treeSize, cp.root, cp.ts, cp.signature, cp.keyId, JSON.stringify(cp.range)]);
+      return cp;
+    });
+  }
+
+  async events(q: EventQuery) {
+    const { sql, args } = eventFilter(q, '$');
+    args.push(q.limit ?? 100_000);
+    return (await this.pool.query(`SELECT * FROM audit_log WHERE ${sql} ORDER BY seq LIMIT $${args.length}`, args)).rows.map(rowToEvent);
+  }
+
+  async entries(fromSeq: number, toSeq: number) {
+    return (await this.pool.query('SELECT * FROM audit_log WHERE seq >= $1 AND seq < $2 ORDER BY seq', [fromSeq, toSeq])).rows.map(rowToStored);
+  }
+
+  async checkpoints() { return (await this.pool.query('SELECT * FROM audit_checkpoints ORDER BY tree_size')).rows.map(rowToCheckpoint); }
+  async size() { return Number((await this.pool.query('SELECT COALESCE(MAX(seq) + 1, 0) AS n FROM audit_log')).rows[0].n); }
+
+  async prune(beforeTs: number) {
+    const r = await this.pool.query(`UPDATE audit_log SET body = NULL, tables = NULL, columns = NULL
+      WHERE ts < $1 AND seq < (SELECT COALESCE(MAX(tree_size), 0) FROM audit_checkpoints) AND body IS NOT NULL`, [beforeTs]);
+    return r.rowCount ?? 0;
+  }
+
+  async close() { await this.pool.end(); }
+}

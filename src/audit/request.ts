@@ -1,0 +1,79 @@
+/**
+ * One request's audit events, recorded as the pipeline goes: `request` first; `decision` as soon
+ * as the policy decided; `upstream`, `delivery` (per page delivered) and `response` at the end.
+ * `flush()` makes what is pending durable (the gateway calls it before anything goes upstream);
+ * `finish()` before the response leaves. Both throw BigQueryError(backendError) when the log
+ * cannot write, and the gateway then fails the request closed.
+ */
+import { createHash } from 'node:crypto';
+import type { AuditLog } from './log.js';
+import type { AuditEventInput, AuditEventType } from './events.js';
+
+/** The audit-relevant outcome of a request so far (see context.ts AuditSummary). */
+export interface RequestSummary {
+  decision?: 'allow' | 'deny';
+  matchedRules?: string[];
+  reasons?: string[];
+  policyVersion?: string;
+  tables?: string[];
+  columns?: string[];
+  statementKind?: string;
+  jobId?: string;
+  upstreamSql?: string;
+  labels?: Record<string, string>;
+  rowsReturned?: number;
+  detections?: Record<string, number>;
+}
+
+export interface ResponseRecord { status: number; errorReason?: string; errorMessage?: string; durationMs: number; timings?: Record<string, number> }
+
+type Base = Pick<AuditEventInput, 'requestId' | 'principal' | 'issuer' | 'actor' | 'sessionKey'>;
+
+export class RequestRecorder {
+  private pending: AuditEventInput[] = [];
+  private decided = false;
+
+  /** `rowsCap`: delivered rows recorded per page (0 records none; the digest covers all). */
+  constructor(private readonly log: AuditLog, private readonly base: Base, private readonly rowsCap = 100) {}
+
+  add(type: AuditEventType, data: Record<string, unknown>): void {
+    this.pending.push({ ...this.base, type, data });
+  }
+
+  /** Adds the decision event once, when the summary holds one. */
+  private decision(s: RequestSummary) {
+    if (this.decided || !s.decision) return;
+    this.decided = true;
+    this.add('decision', {
+      effect: s.decision, matchedRules: s.matchedRules ?? [], reasons: s.reasons ?? [], policyVersion: s.policyVersion,
+      statementKind: s.statementKind, tables: s.tables ?? [], columns: s.columns ?? [],
+    });
+  }
+
+  /** Makes the pending events (and the decision, if made) durable. */
+  async flush(s: RequestSummary = {}): Promise<void> {
+    this.decision(s);
+    if (this.pending.length === 0) return;
+    const batch = this.pending.splice(0);
+    await this.log.append(batch);
+  }
+
+  /** Records what went upstream, what was delivered (from the response `body`) and the response. */
+  async finish(s: RequestSummary, body: unknown, response: ResponseRecord): Promise<void> {
+    this.decision(s);
+    if (s.jobId || s.upstreamSql) this.add('upstream', { jobId: s.jobId, sql: s.upstreamSql, labels: s.labels });
+    const rows = (body as { rows?: unknown[] } | undefined)?.rows;
+    if (Array.isArray(rows)) {
+      const json = JSON.stringify(rows);
+      const fields = (body as { schema?: { fields?: Array<{ name: string }> } }).schema?.fields;
+      this.add('delivery', {
+        columns: fields?.map((f) => f.name) ?? [], rows: rows.length, bytes: Buffer.byteLength(json),
+        sha256: createHash('sha256').update(json).digest('hex'),
+        sample: rows.slice(0, this.rowsCap), sampleTruncated: rows.length > this.rowsCap,
+        ...(s.detections && Object.keys(s.detections).length ? { detections: s.detections } : {}),
+      });
+    }
+    this.add('response', { ...response, durationMs: +response.durationMs.toFixed(3), ...(response.timings ? { timings: Object.fromEntries(Object.entries(response.timings).map(([k, v]) => [k, +v.toFixed(3)])) } : {}) });
+    await this.flush(s);
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Sessions and their timelines, from audit events (plain data in, plain data out).
+ *
+ * A session groups one principal's requests: by the explicit session key the client sent
+ * (x-bqgate-session header or the bqgate_session job label), otherwise by idle gap — a new session
+ * starts when the principal's previous request is more than `gapMs` older (default 30 minutes).
+ * Session ids: `key:<principal>:<session key>`, or `<principal>@<ISO start time>`.
+ */
+import type { AuditEvent } from './events.js';
+
+/** One request as the audit recorded it. Times in ms since epoch; `durationMs` in ms. */
+export interface RequestRecord {
+  requestId: string;
+  ts: number;
+  principal: string;
+  issuer: string;
+  actor?: string;
+  sessionKey?: string;
+  operation: string;
+  sql?: string;
+  parameters?: unknown;
+  decision?: { effect: string; matchedRules: string[]; reasons: string[]; policyVersion?: string; tables?: string[]; columns?: string[] };
+  upstream?: { jobId?: string; sql?: string; labels?: Record<string, string> };
+  deliveries: Array<{ columns: string[]; rows: number; bytes: number; sha256: string; sample: unknown[]; sampleTruncated: boolean; detections?: Record<string, number> }>;
+  approvals: Array<Record<string, unknown>>;
+  response?: { status: number; errorReason?: string; errorMessage?: string; durationMs: number; timings?: Record<string, number> };
+  /** seq of every event of the request, in order. */
+  seqs: number[];
+}
+
+export interface Session {
+  id: string;
+  principal: string;
+  actor?: string;
+  start: number;
+  end: number;
+  requests: number;
+  denied: number;
+  tables: string[];
+}
+
+/** Folds events (any order) into requests, oldest first. */
+export function requestsOf(events: AuditEvent[]): RequestRecord[] {
+  const byId = new Map<string, RequestRecord>();
+  for (const e of [...events].sort((a, b) => a.seq - b.seq)) {
+    let r = byId.get(e.requestId);
+    if (!r) {
+      r = { requestId: e.requestId, ts: e.ts, principal: e.principal, issuer: e.issuer, actor: e.actor, sessionKey: e.sessionKey, operation: '', deliveries: [], approvals: [], seqs: [] };
+      byId.set(e.requestId, r);
+    }
+    r.seqs.push(e.seq);
+    const d = e.data as any;
+    if (e.type === 'request') { r.ts = e.ts; r.operation = d.operation; r.sql = d.sql; r.parameters = d.parameters; }
+    else if (e.type === 'decision') r.decision = d;
+    else if (e.type === 'upstream') r.upstream = d;
+    else if (e.type === 'delivery') r.deliveries.push(d);
+    else if (e.type === 'approval') r.approvals.push(d);
+    else if (e.type === 'response') r.response = d;
+  }
+  return [...byId.values()].sort((a, b) => a.ts - b.ts);
+}
+
+const denied = (r: RequestRecord) => r.decision?.effect === 'deny' || r.response?.status === 403;
+
+/** Groups requests into sessions, newest first. */
+export function sessionsOf(requests: RequestRecord[], gapMs = 30 * 60_000): Array<Session & { requestIds: string[] }> {
+  const out: Array<Session & { requestIds: string[]; last: number }> = [];
+  const open = new Map<string, Session & { requestIds: string[]; last: number }>();
+  for (const r of [...requests].sort((a, b) => a.ts - b.ts)) {
+    const key = r.sessionKey ? `key:${r.principal}:${r.sessionKey}` : `gap:${r.principal}`;
+    let s = open.get(key);
+    if (!s || (!r.sessionKey && r.ts - s.last > gapMs)) {
+      s = { id: r.sessionKey ? key : `${r.principal}@${new Date(r.ts).toISOString()}`, principal: r.principal, actor: r.actor, start: r.ts, end: r.ts, last: r.ts, requests: 0, denied: 0, tables: [], requestIds: [] };
+      open.set(key, s);
+      out.push(s);
+    }
+    s.end = Math.max(s.end, r.ts + (r.response?.durationMs ?? 0));
+    s.last = r.ts;
+    s.requests++;
+    if (denied(r)) s.denied++;
+    for (const t of r.decision?.tables ?? []) if (!s.tables.includes(t)) s.tables.push(t);
+    s.requestIds.push(r.requestId);
+  }
+  return out.map(({ last: _l, ...s }) => s).sort((a, b) => b.start - a.start);
+}
+
+/** A terminal timeline of one session's requests. */
+export function renderTimeline(s: Session, requests: RequestRecord[]): string {
+  const lines = [`session ${s.id}`, `principal ${s.principal}${s.actor ? ` (actor ${s.actor})` : ''}, ${new Date(s.start).toISOString()} → ${new Date(s.end).toISOString()}, ${s.requests} request(s), ${s.denied} denied`, ''];
+  for (const r of requests) {
+    const status = r.response ? `${r.response.status}${r.response.errorReason ? ` ${r.response.errorReason}` : ''} in ${r.response.durationMs.toFixed(1)} ms` : 'no response recorded';
+    lines.push(`${new Date(r.ts).toISOString()}  ${r.operation}  → ${status}`);
+    if (r.sql) lines.push(`    sql:      ${r.sql.replace(/\s+/g, ' ').slice(0, 300)}`);
+    if (r.decision) {
+      lines.push(`    decision: ${r.decision.effect.toUpperCase()} by ${r.decision.matchedRules.join(', ') || '(default deny)'}${r.decision.policyVersion ? ` (policy ${r.decision.policyVersion})` : ''}`);
+      for (const why of r.decision.reasons.slice(0, 5)) lines.push(`              ${why}`);
+    }
+    for (const a of r.approvals) lines.push(`    approval: ${JSON.stringify(a)}`);
+    if (r.upstream?.jobId) lines.push(`    job:      ${r.upstream.jobId}`);
+    for (const d of r.deliveries) {
+      lines.push(`    rows:     ${d.rows} delivered (${d.columns.join(', ')}), sha256 ${d.sha256.slice(0, 16)}…`);
+      for (const row of d.sample.slice(0, 5)) lines.push(`              ${JSON.stringify(row)}`);
+      if (d.sample.length > 5 || d.sampleTruncated) lines.push(`              … (${d.sample.length} recorded of ${d.rows})`);
+    }
+    if (r.response?.errorMessage) lines.push(`    error:    ${r.response.errorMessage}`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}

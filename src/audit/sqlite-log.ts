@@ -1,0 +1,109 @@
+/**
+ * The audit log in SQLite (better-sqlite3): `<dataDir>/audit.sqlite`, WAL journal,
+ * synchronous=FULL (each commit fsyncs the WAL before `append` resolves). One connection writes;
+ * a batch is one transaction (group commit). Implements backend.ts.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { logSchema, type LogBackend, type PendingEvent, type StoredEvent } from './backend.js';
+import { indexFields, leafBytes, type AuditEvent, type Checkpoint, type EventQuery } from './events.js';
+import { leafHash } from './merkle.js';
+
+const SCHEMA = logSchema('INTEGER', 'TEXT');
+
+export function rowToEvent(r: any): AuditEvent {
+  const b = JSON.parse(r.body);
+  return { id: b.id, seq: Number(r.seq), ts: Number(b.ts), type: b.type, requestId: b.requestId, principal: b.principal, issuer: b.issuer,
+    ...(b.actor !== null ? { actor: b.actor } : {}), ...(b.sessionKey !== null ? { sessionKey: b.sessionKey } : {}), data: b.data, leaf: r.leaf };
+}
+export const rowToStored = (r: any): StoredEvent => (r.body === null ? { seq: Number(r.seq), ts: Number(r.ts), leaf: r.leaf, pruned: true } : rowToEvent(r));
+export const rowToCheckpoint = (r: any): Checkpoint => ({ treeSize: Number(r.tree_size), root: r.root, ts: Number(r.ts), signature: r.signature, keyId: r.key_id, range: typeof r.range === 'string' ? JSON.parse(r.range) : r.range });
+
+/** Numbers and seals a batch after `size` existing events. */
+export function sealBatch(batch: PendingEvent[], size: number) {
+  return batch.map((p, i) => {
+    const e = { ...p, seq: size + i };
+    const body = leafBytes(e);
+    return { event: { ...e, leaf: leafHash(body).toString('hex') } as AuditEvent, body, index: indexFields(p) };
+  });
+}
+
+export class SqliteLog implements LogBackend {
+  readonly kind = 'sqlite' as const;
+  private db: Database.Database;
+  private next: number;
+
+  constructor(dataDir: string) {
+    mkdirSync(dataDir, { recursive: true });
+    this.db = new Database(join(dataDir, 'audit.sqlite'));
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    this.next = Number((this.db.prepare('SELECT COALESCE(MAX(seq) + 1, 0) AS n FROM audit_log').get() as { n: number }).n);
+  }
+
+  async append(batch: PendingEvent[]): Promise<AuditEvent[]> {
+    const sealed = sealBatch(batch, this.next);
+    const ins = this.db.prepare(`INSERT INTO audit_log (seq, id, ts, type, request_id, session_key, principal, issuer, actor, decision, tables, columns, body, leaf)
+      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
+    this.db.transaction(() => {
+      for (const { event: e, body, index } of sealed) {
+        ins.run(e.seq, e.id, e.ts, e.type, e.requestId, e.sessionKey ?? null, e.principal, e.issuer, e.actor ?? null, index.decision ?? null, index.tables ?? null, index.columns ?? null, body, e.leaf);
+      }
+    })();
+    this.next += sealed.length;
+    return sealed.map((s) => s.event);
+  }
+
+  async checkpoint(make: (latest: Checkpoint | undefined, leavesAfter: Buffer[]) => Checkpoint | undefined) {
+    const latestRow = this.db.prepare('SELECT * FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1').get();
+    const latest = latestRow ? rowToCheckpoint(latestRow) : undefined;
+    const leaves = (this.db.prepare('SELECT leaf FROM audit_log WHERE seq >= ? ORDER BY seq').all(latest?.treeSize ?? 0) as Array<{ leaf: string }>).map((r) => Buffer.from(r.leaf, 'hex'));
+    const cp = make(latest, leaves);
+    if (cp) this.db.prepare('INSERT OR IGNORE INTO audit_checkpoints VALUES (?,?,?,?,?,?)').run(cp.treeSize, cp.root, cp.ts, cp.signature, cp.keyId, JSON.stringify(cp.range));
+    return cp;
+  }
+
+  async events(q: EventQuery): Promise<AuditEvent[]> {
+    const { sql, args } = eventFilter(q, '?');
+    return (this.db.prepare(`SELECT * FROM audit_log WHERE ${sql} ORDER BY seq LIMIT ?`).all(...args, q.limit ?? 100_000) as any[]).map(rowToEvent);
+  }
+
+  async entries(fromSeq: number, toSeq: number) {
+    return (this.db.prepare('SELECT * FROM audit_log WHERE seq >= ? AND seq < ? ORDER BY seq').all(fromSeq, toSeq) as any[]).map(rowToStored);
+  }
+
+  async checkpoints() { return (this.db.prepare('SELECT * FROM audit_checkpoints ORDER BY tree_size').all() as any[]).map(rowToCheckpoint); }
+  async size() { return this.next; }
+
+  async prune(beforeTs: number) {
+    const covered = (this.db.prepare('SELECT COALESCE(MAX(tree_size), 0) AS n FROM audit_checkpoints').get() as { n: number }).n;
+    return this.db.prepare('UPDATE audit_log SET body = NULL, tables = NULL, columns = NULL WHERE ts < ? AND seq < ? AND body IS NOT NULL').run(beforeTs, covered).changes;
+  }
+
+  async close() { this.db.close(); }
+}
+
+/**
+ * The WHERE clause of an event query, with placeholders `?` (SQLite) or `$n` (PostgreSQL).
+ * Table / column / decision select whole requests: every event of a request whose decision matched.
+ */
+export function eventFilter(q: EventQuery, ph: '?' | '$'): { sql: string; args: unknown[] } {
+  const args: unknown[] = [];
+  const p = (v: unknown) => { args.push(v); return ph === '?' ? '?' : `$${args.length}`; };
+  const where = ['body IS NOT NULL'];
+  if (q.principal) where.push(`principal = ${p(q.principal)}`);
+  if (q.actor) where.push(`actor = ${p(q.actor)}`);
+  if (q.requestId) where.push(`request_id = ${p(q.requestId)}`);
+  if (q.since !== undefined) where.push(`ts >= ${p(q.since)}`);
+  if (q.until !== undefined) where.push(`ts <= ${p(q.until)}`);
+  if (q.fromSeq !== undefined) where.push(`seq >= ${p(q.fromSeq)}`);
+  const sub: string[] = [];
+  if (q.table) sub.push(`tables LIKE ${p(`% ${q.table} %`)}`);
+  if (q.column) sub.push(`columns LIKE ${p(`% ${q.column} %`)}`);
+  if (q.decision) sub.push(`decision = ${p(q.decision)}`);
+  if (sub.length) where.push(`request_id IN (SELECT request_id FROM audit_log WHERE type = 'decision' AND ${sub.join(' AND ')})`);
+  return { sql: where.join(' AND '), args };
+}

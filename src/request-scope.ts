@@ -1,0 +1,50 @@
+/**
+ * Per-request scope, carried with AsyncLocalStorage so a stage (the upstream client, the analyzer)
+ * can act for the request without being handed it:
+ * - stage timings: milliseconds (performance.now()) summed per stage name (`analyze` runs for the
+ *   statement and for its rewrite). They leave the gateway in the W3C Server-Timing response header
+ *   (https://www.w3.org/TR/server-timing/) and in the request's audit `response` event;
+ * - the audit gate: `beforeUpstream()` makes the request's audit events so far durable; the
+ *   upstream client awaits it before every call, so nothing reaches BigQuery that the audit log
+ *   could not record (it throws, and the call is not made).
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/** Stage name → milliseconds spent in it during one request. */
+export type Timings = Record<string, number>;
+
+export interface RequestScope {
+  timings: Timings;
+  /** Resolves once the request's pending audit events are durable; throws if they cannot be. */
+  beforeUpstream?: () => Promise<void>;
+}
+
+const current = new AsyncLocalStorage<RequestScope>();
+
+/** Runs `fn` within the request scope `s`. */
+export function withScope<T>(s: RequestScope, fn: () => Promise<T>): Promise<T> {
+  return current.run(s, fn);
+}
+
+/** Runs `fn` as stage `name` of the current request (if any), adding its wall time, ms. */
+export async function stage<T>(name: string, fn: () => Promise<T> | T): Promise<T> {
+  const t = current.getStore()?.timings;
+  if (!t) return fn();
+  const start = performance.now();
+  try {
+    return await fn();
+  } finally {
+    t[name] = (t[name] ?? 0) + performance.now() - start;
+  }
+}
+
+/** The audit gate of the current request (a no-op outside requests, e.g. the CLI). */
+export async function beforeUpstream(): Promise<void> {
+  const gate = current.getStore()?.beforeUpstream;
+  if (gate) await stage('audit', gate);
+}
+
+/** The Server-Timing header value: `name;dur=ms, …` with 3 decimals. */
+export function serverTiming(t: Timings): string {
+  return Object.entries(t).map(([k, v]) => `${k};dur=${v.toFixed(3)}`).join(', ');
+}
