@@ -19,6 +19,8 @@ export interface Outcome { status?: number; body: unknown; audit?: AuditSummary 
 /** One authenticated request: who, what, and the gateway's request id (shared by its audit events). */
 export interface Ctx {
   principal: Principal; req: ApiRequest; auditId: string; policy: Policy;
+  /** The audit session key of the request (x-bqgate-session, the bqgate_session label, or the job's). */
+  sessionKey?: string;
   /** What the audit record should hold even if a later stage fails (the decision, the SQL sent). */
   audit: AuditSummary;
 }

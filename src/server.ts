@@ -123,6 +123,8 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   app.get('/.well-known/jwks.json', async () => dev?.jwks ?? { keys: [] });
   app.get('/.well-known/openid-configuration', async () => ({ issuer, jwks_uri: `${issuer}/.well-known/jwks.json`, id_token_signing_alg_values_supported: ['ES256'] }));
   app.get('/healthz', async () => ({ status: 'ok' }));
+  /** The Ed25519 public key (SPKI PEM) that signs audit checkpoints, for `bqgate audit verify --public-key`. */
+  app.get('/bqgate/v1/audit/public-key', async (_req, reply) => reply.type('application/x-pem-file').send(auditLog.signer.publicKeyPem));
   app.get('/readyz', async (_req, reply) => {
     const z = zetasql.status();
     return reply.code(z.ready ? 200 : 503).send({ zetasql: z.ready ? 'ready' : 'down', policyVersion: policies.current().version });
@@ -177,9 +179,11 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       rec.add('request', requestData);
       return sendError(reply, (await finish(rec, { decision: 'deny' }, undefined, e.httpStatus, e)) ? e : auditDown());
     }
-    const rec = new RequestRecorder(auditLog, { requestId: req.id, principal: principal.subject, issuer: principal.issuer, actor: principal.actor, sessionKey }, cfg.audit.rowsCap);
+    // A job's polls (jobs.get, getQueryResults, cancel) join the session the job was created in.
+    const jobSession = !sessionKey && api.params.jobId ? store.getJob(api.params.projectId ?? '', api.params.jobId, principal.issuer, principal.subject)?.sessionKey : undefined;
+    const rec = new RequestRecorder(auditLog, { requestId: req.id, principal: principal.subject, issuer: principal.issuer, actor: principal.actor, sessionKey: sessionKey ?? jobSession }, cfg.audit.rowsCap);
     rec.add('request', { ...requestData, groups: principal.groups, email: principal.email });
-    const ctx: Ctx = { principal, req: api, auditId: req.id, policy: policies.current(), audit: {} };
+    const ctx: Ctx = { principal, req: api, auditId: req.id, sessionKey: sessionKey ?? jobSession, policy: policies.current(), audit: {} };
     scope.beforeUpstream = () => rec.flush(ctx.audit);
     let out: Outcome;
     try {
@@ -263,7 +267,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
    */
   async function submitJob(c: Ctx, jobId: string, location: string | undefined, rec: Pick<JobRecord, 'query' | 'upstreamQuery' | 'statementType'> & Partial<JobRecord>, configuration: any) {
     const projectId = c.req.params.projectId!;
-    store.insertJob({ ...rec, projectId, jobId, location: location ?? 'US', ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject, createdAt: Date.now() });
+    store.insertJob({ ...rec, projectId, jobId, location: location ?? 'US', ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject, createdAt: Date.now(), sessionKey: c.sessionKey });
     const r = await upstream.call('POST', `/projects/${enc(projectId)}/jobs`, {
       body: { jobReference: { projectId, jobId, ...(location ? { location } : {}) }, configuration: { ...configuration, labels: jobLabels(c, configuration.labels) } },
     });

@@ -30,6 +30,8 @@ export interface JobRecord {
   backstopColumns?: number[];
   /** Policy cap on result rows delivered for this job. */
   maxRows?: number;
+  /** The audit session key the job was created in (its polls join that session). */
+  sessionKey?: string;
 }
 
 export class Store {
@@ -47,18 +49,21 @@ export class Store {
         project_id TEXT NOT NULL, job_id TEXT NOT NULL, location TEXT NOT NULL,
         owner_issuer TEXT NOT NULL, owner_subject TEXT NOT NULL,
         query TEXT NOT NULL, upstream_query TEXT NOT NULL, statement_type TEXT NOT NULL,
-        created_at INTEGER NOT NULL, request_id TEXT, backstop_columns TEXT, max_rows INTEGER,
+        created_at INTEGER NOT NULL, request_id TEXT, backstop_columns TEXT, max_rows INTEGER, session_key TEXT,
         PRIMARY KEY (project_id, job_id));
       CREATE INDEX IF NOT EXISTS jobs_owner ON jobs(owner_issuer, owner_subject, created_at);
     `);
+    // Stores made before jobs had session keys.
+    const cols = (this.db.prepare('PRAGMA table_info(jobs)').all() as Array<{ name: string }>).map((c) => c.name);
+    if (!cols.includes('session_key')) this.db.exec('ALTER TABLE jobs ADD COLUMN session_key TEXT');
   }
 
   /** Records a job before it is sent upstream. Throws BigQueryError(duplicate) if the id exists. */
   insertJob(j: JobRecord): void {
     try {
-      this.db.prepare(`INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`).run(
+      this.db.prepare(`INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`).run(
         j.projectId, j.jobId, j.location, j.ownerIssuer, j.ownerSubject, j.query, j.upstreamQuery, j.statementType, j.createdAt, j.requestId ?? null,
-        JSON.stringify(j.backstopColumns ?? []), j.maxRows ?? null);
+        JSON.stringify(j.backstopColumns ?? []), j.maxRows ?? null, j.sessionKey ?? null);
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new BigQueryError('duplicate', `Already Exists: Job ${j.projectId}:${j.location}.${j.jobId}`);
       throw auditDown();
@@ -93,6 +98,7 @@ function rowToJob(r: any): JobRecord {
     query: r.query, upstreamQuery: r.upstream_query, statementType: r.statement_type, createdAt: r.created_at, requestId: r.request_id ?? undefined,
     backstopColumns: r.backstop_columns ? JSON.parse(r.backstop_columns) : [],
     maxRows: r.max_rows ?? undefined,
+    sessionKey: r.session_key ?? undefined,
   };
 }
 

@@ -34,14 +34,16 @@ export async function* exportLog(log: AuditLog): AsyncGenerator<ExportLine> {
   const leaves = entries.map((e) => Buffer.from(e.leaf, 'hex'));
   const covered = new MerkleTree(leaves.slice(0, latest?.treeSize ?? 0));
   const all = new MerkleTree(leaves);
-  for (const e of entries) {
+  // Proofs come from the stored leaves by position; a store that lost or gained rows yields proofs
+  // that fail, which is what the verifier should see.
+  for (const [i, e] of entries.entries()) {
     if ('pruned' in e) { yield { kind: 'pruned', seq: e.seq, ts: e.ts, leaf: e.leaf }; continue; }
-    const inTree = latest !== undefined && e.seq < latest.treeSize;
-    yield { kind: 'event', ...e, proofSize: inTree ? latest.treeSize : 0, proof: inTree ? covered.inclusionProof(e.seq).map((b) => b.toString('base64')) : [] };
+    const inTree = latest !== undefined && i < covered.leaves.length;
+    yield { kind: 'event', ...e, proofSize: inTree ? latest.treeSize : 0, proof: inTree ? covered.inclusionProof(i).map((b) => b.toString('base64')) : [] };
   }
   let prev = 0;
   for (const cp of checkpoints) {
-    yield { kind: 'checkpoint', ...cp, fromSize: prev, consistency: prev > 0 ? all.consistencyProof(prev, cp.treeSize).map((b) => b.toString('base64')) : [] };
+    yield { kind: 'checkpoint', ...cp, fromSize: prev, consistency: prev > 0 && cp.treeSize <= leaves.length ? all.consistencyProof(prev, cp.treeSize).map((b) => b.toString('base64')) : [] };
     prev = cp.treeSize;
   }
 }
@@ -65,7 +67,9 @@ export function verifyExport(lines: ExportLine[]): VerifyReport {
   const entries = lines.filter((l): l is Extract<ExportLine, { kind: 'event' | 'pruned' }> => l.kind === 'event' || l.kind === 'pruned');
   const checkpoints = lines.filter((l): l is Extract<ExportLine, { kind: 'checkpoint' }> => l.kind === 'checkpoint');
   const leaves: Buffer[] = [];
+  const present = new Set(entries.map((e) => e.seq));
   for (const [i, e] of entries.entries()) {
+    if (e.seq > i && present.has(i)) return fail('reordered', `event seq ${i} is out of place (entry ${i} is seq ${e.seq}): events were reordered`, i);
     if (e.seq > i) return fail('missing', `event seq ${i} is missing (the next entry is seq ${e.seq})`, i);
     if (e.seq < i) return fail('reordered', `entry ${i} has seq ${e.seq}: events are reordered or duplicated`, e.seq);
     if (e.kind === 'event') {

@@ -44,16 +44,21 @@ export interface TestGateway {
   /** The emulator directly, for ground truth. */
   emulatorSdk(): BigQuery;
   bq(token: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Runs the `bqgate` CLI against this gateway's data directory. */
+  cli(args: string[], env?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Kills the gateway process with `signal` and waits for it to exit. */
+  kill(signal: NodeJS.Signals): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startGateway(): Promise<TestGateway> {
+/** `env`: extra environment for the gateway process (e.g. BQGATE_AUDIT_POSTGRES). */
+export async function startGateway(opts: { env?: Record<string, string> } = {}): Promise<TestGateway> {
   const port = await freePort();
   const emulatorPort = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'bqgate-test-'));
   const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'bin', 'bqgate.js'), 'serve'], {
     cwd: ROOT,
-    env: { ...process.env, ...OFFLINE_ENV, BQGATE_PORT: String(port), BQGATE_EMULATOR_PORT: String(emulatorPort), BQGATE_DATA_DIR: dataDir, BQGATE_LOG_LEVEL: 'warn' },
+    env: { ...process.env, ...OFFLINE_ENV, BQGATE_PORT: String(port), BQGATE_EMULATOR_PORT: String(emulatorPort), BQGATE_DATA_DIR: dataDir, BQGATE_LOG_LEVEL: 'warn', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
@@ -94,8 +99,25 @@ export async function startGateway(): Promise<TestGateway> {
         return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
       }
     },
+    async cli(args, env = {}) {
+      try {
+        const r = await execFileP(process.execPath, [join(ROOT, 'bin', 'bqgate.js'), '--data-dir', dataDir, ...args], { cwd: ROOT, env: { ...process.env, ...OFFLINE_ENV, ...opts.env, ...env }, timeout: 60_000 });
+        return { code: 0, stdout: r.stdout, stderr: r.stderr };
+      } catch (err) {
+        const e = err as { code?: number; stdout?: string; stderr?: string };
+        return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+      }
+    },
+    async kill(signal) {
+      if (child.exitCode !== null || child.signalCode) return;
+      // The gateway's own children (the ZetaSQL server) outlive a SIGKILL; a supervisor would reap
+      // the process group, the test does it by hand after the crash.
+      const kids = await execFileP('ps', ['-o', 'pid=', '--ppid', String(child.pid)]).then((r) => r.stdout.split(/\s+/).filter(Boolean).map(Number), () => [] as number[]);
+      await new Promise<void>((r) => { child.once('exit', () => r()); child.kill(signal); });
+      for (const pid of kids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    },
     async stop() {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && !child.signalCode) {
         await new Promise<void>((r) => { child.once('exit', () => r()); child.kill('SIGTERM'); setTimeout(() => child.kill('SIGKILL'), 5000).unref(); });
       }
     },
