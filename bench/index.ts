@@ -52,9 +52,11 @@ if (want('latency') || want('delivery') || want('throughput')) {
       const rows = await benchLatency([
         { name: 'direct (emulator)', url: stack.emulatorUrl },
         { name: 'plain proxy', url: stack.proxyUrl },
+        { name: 'bqgate, allow only', url: stack.gatewayUrl, token: await stack.token('bench-plain', 'bench-plain') },
         { name: 'bqgate', url: stack.gatewayUrl, token },
       ], [1, 16, 64], quick ? 3 : 10);
-      table(rows as unknown as Array<Record<string, unknown>>);
+      table(rows.map((r) => ({ ...r, own_p50_ms: r.own_p50_ms ?? '', own_p99_ms: r.own_p99_ms ?? '', audit_p50_ms: r.audit_p50_ms ?? '' })));
+      console.log('   own_*: the gateway\'s time not waiting on the upstream (Server-Timing total − upstream); audit: durable audit writes.\n');
       const at = (t: string, c: number) => rows.find((r) => r.target === t && r.concurrency === c)!;
       const added = [1, 16, 64].map((c) => {
         const g = at('bqgate', c); const d = at('direct (emulator)', c); const p = at('plain proxy', c);

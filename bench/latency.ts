@@ -11,7 +11,11 @@ import autocannon from 'autocannon';
 
 export const SMALL_QUERY = 'SELECT customer_id, full_name, email, phone, country FROM `demo-project.shop.customers` ORDER BY customer_id LIMIT 100';
 
-export interface LatencyRow { target: string; concurrency: number; requests: number; errors: number; rps: number; p50_ms: number; p90_ms: number; p99_ms: number }
+export interface LatencyRow {
+  target: string; concurrency: number; requests: number; errors: number; rps: number; p50_ms: number; p90_ms: number; p99_ms: number;
+  /** bqgate only, from its Server-Timing header: time not spent waiting on the upstream (total − upstream), and in the audit log. */
+  own_p50_ms?: number; own_p99_ms?: number; audit_p50_ms?: number;
+}
 
 export const pct = (xs: number[], p: number) => { const s = Float64Array.from(xs).sort(); return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN; };
 const round = (x: number, d = 3) => +x.toFixed(d);
@@ -19,6 +23,8 @@ const round = (x: number, d = 3) => +x.toFixed(d);
 /** Runs autocannon against `base` and returns precise latency percentiles (ms) of 2xx responses. */
 export async function load(base: string, token: string | undefined, o: { connections: number; durationSec: number; overallRate?: number }): Promise<Omit<LatencyRow, 'target'>> {
   const latencies: number[] = [];
+  const own: number[] = [];
+  const audit: number[] = [];
   let errors = 0;
   let done!: (r: autocannon.Result) => void;
   let fail!: (e: Error) => void;
@@ -31,13 +37,24 @@ export async function load(base: string, token: string | undefined, o: { connect
     connections: o.connections,
     duration: o.durationSec,
     ...(o.overallRate ? { overallRate: o.overallRate } : {}),
-  }, (err, r) => (err ? fail(err) : done(r)));
+    setupClient: (client: any) => {
+      client.on('headers', (h: { headers: string[] }) => {
+        for (let i = 0; i < h.headers.length; i += 2) {
+          if (h.headers[i].toLowerCase() !== 'server-timing') continue;
+          const t = Object.fromEntries([...h.headers[i + 1].matchAll(/(\w+);dur=([\d.]+)/g)].map((m) => [m[1], Number(m[2])]));
+          own.push(t.total - (t.upstream ?? 0));
+          audit.push(t.audit ?? 0);
+        }
+      });
+    },
+  } as autocannon.Options, (err, r) => (err ? fail(err) : done(r)));
   inst.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => { if (status >= 200 && status < 300) latencies.push(ms); else errors++; });
   const res = await finished;
   return {
     concurrency: o.connections, requests: latencies.length, errors: errors + res.errors + res.timeouts,
     rps: Math.round(latencies.length / o.durationSec),
     p50_ms: round(pct(latencies, 50)), p90_ms: round(pct(latencies, 90)), p99_ms: round(pct(latencies, 99)),
+    ...(own.length ? { own_p50_ms: round(pct(own, 50)), own_p99_ms: round(pct(own, 99)), audit_p50_ms: round(pct(audit, 50)) } : {}),
   };
 }
 

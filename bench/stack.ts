@@ -53,8 +53,8 @@ export interface Stack {
   gatewayPid: number;
   /** The gateway's data directory (SQLite store, keys). */
   dataDir: string;
-  /** A token for `sub` in the benchmark group (bench-agents). */
-  token(sub: string): Promise<string>;
+  /** A token for `sub` in `group` (bench-agents: masks and a row filter; bench-plain: allow only). */
+  token(sub: string, group?: 'bench-agents' | 'bench-plain'): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -74,7 +74,7 @@ export async function startStack(): Promise<Stack> {
   const issuer = await loadDevIssuer(dataDir, gatewayUrl);
   return {
     emulatorUrl, proxyUrl, gatewayUrl, gatewayPid: gw.child.pid!, dataDir,
-    token: (sub) => issuer.sign({ sub, groups: ['bench-agents'] }, { ttlSec: 3600 }),
+    token: (sub, group = 'bench-agents') => issuer.sign({ sub, groups: [group] }, { ttlSec: 3600 }),
     async stop() {
       for (const p of [gw, px, emu]) { p.child.kill('SIGTERM'); }
       await Promise.all([gw, px, emu].map((p) => new Promise((r) => (p.child.exitCode !== null ? r(null) : p.child.once('exit', r)))));

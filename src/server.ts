@@ -162,9 +162,9 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       configuration: jobConfig ? { ...jobConfig, query: jobConfig.query ? { ...jobConfig.query, query: undefined } : undefined } : undefined,
       query: Object.keys(api.query).length ? api.query : undefined,
     };
-    const finish = async (rec: RequestRecorder, summary: Ctx['audit'], body: unknown, status: number, e?: BigQueryError) => {
+    const finish = async (rec: RequestRecorder, summary: Ctx['audit'], page: { body: unknown; payload: string } | undefined, status: number, e?: BigQueryError) => {
       try {
-        await stage('audit', () => rec.finish(summary, body, { status, errorReason: e?.reason, errorMessage: e?.message, durationMs: performance.now() - t0, timings: scope.timings }));
+        await stage('audit', () => rec.finish(summary, page, { status, errorReason: e?.reason, errorMessage: e?.message, durationMs: performance.now() - t0, timings: scope.timings }));
         return true;
       } catch {
         return false;
@@ -199,8 +199,10 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       };
       return sendError(reply, (await finish(rec, summary, undefined, e.httpStatus, e)) ? e : auditDown());
     }
-    if (!(await finish(rec, { ...ctx.audit, ...out.audit }, out.body, out.status ?? 200))) return sendError(reply, auditDown());
-    return reply.code(out.status ?? 200).type('application/json; charset=UTF-8').send(out.body);
+    // Serialized once: what is hashed into the audit is byte for byte what the caller receives.
+    const payload = JSON.stringify(out.body);
+    if (!(await finish(rec, { ...ctx.audit, ...out.audit }, { body: out.body, payload }, out.status ?? 200))) return sendError(reply, auditDown());
+    return reply.code(out.status ?? 200).type('application/json; charset=UTF-8').send(payload);
   }
 
   // ── the query pipeline: analyze → decide → rewrite ───────────────────────

@@ -58,6 +58,18 @@ describe.each([{ store: 'SQLite' }, { store: 'PostgreSQL' }])('audit through the
     expect(text.stdout).toMatch(/XXXXX@/);
   });
 
+  it('records the SHA-256 of each page exactly as the caller received it', async () => {
+    const token = await gw.token({ sub: 'hasher', groups: ['analysts'] });
+    const r = await fetch(`${gw.url}/bigquery/v2/projects/demo-project/queries`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'SELECT customer_id, email FROM shop.customers ORDER BY customer_id LIMIT 4', useLegacySql: false }),
+    });
+    const raw = Buffer.from(await r.arrayBuffer());
+    const { createHash } = await import('node:crypto');
+    const rec = (await auditRequests(gw.dataDir, env.BQGATE_AUDIT_POSTGRES)).find((x) => x.principal === 'hasher');
+    expect(rec?.deliveries[0]).toMatchObject({ rows: 4, bytes: raw.length, sha256: createHash('sha256').update(raw).digest('hex') });
+  });
+
   it('exports a log that `bqgate audit verify` accepts, and rejects once an event is edited', async () => {
     const file = join(gw.dataDir, 'export.jsonl');
     const ex = await gw.cli(['audit', 'export', '--out', file]);

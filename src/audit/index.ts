@@ -4,7 +4,7 @@
  *   response leaves, in an RFC 6962 Merkle tree with signed Ed25519 checkpoints (merkle.ts,
  *   signer.ts); SQLite or PostgreSQL (backend.ts); export and offline verification (verify.ts);
  *   sessions and timelines (sessions.ts).
- * - The job store (`Store`, SQLite via better-sqlite3, WAL, synchronous=FULL): every job the gateway
+ * - The job store (`Store`, SQLite via better-sqlite3, WAL, synchronous=NORMAL): every job the gateway
  *   created, with its owner (issuer + subject), so a caller reads only its own jobs.
  */
 import Database from 'better-sqlite3';
@@ -42,7 +42,9 @@ export class Store {
     mkdirSync(dataDir, { recursive: true });
     this.db = new Database(join(dataDir, 'bqgate.sqlite'));
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    // Jobs are operational state (the audit log is the durable record): WAL with synchronous=NORMAL
+    // survives a crash of the process, and spares the query path an fsync.
+    this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS jobs (

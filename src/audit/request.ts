@@ -58,17 +58,19 @@ export class RequestRecorder {
     await this.log.append(batch);
   }
 
-  /** Records what went upstream, what was delivered (from the response `body`) and the response. */
-  async finish(s: RequestSummary, body: unknown, response: ResponseRecord): Promise<void> {
+  /**
+   * Records what went upstream, what was delivered and the response. `page`: the response body and
+   * its serialization as sent (`bytes` and `sha256` are of that payload, UTF-8).
+   */
+  async finish(s: RequestSummary, page: { body: unknown; payload: string } | undefined, response: ResponseRecord): Promise<void> {
     this.decision(s);
     if (s.jobId || s.upstreamSql) this.add('upstream', { jobId: s.jobId, sql: s.upstreamSql, labels: s.labels });
-    const rows = (body as { rows?: unknown[] } | undefined)?.rows;
-    if (Array.isArray(rows)) {
-      const json = JSON.stringify(rows);
-      const fields = (body as { schema?: { fields?: Array<{ name: string }> } }).schema?.fields;
+    const rows = (page?.body as { rows?: unknown[] } | undefined)?.rows;
+    if (page && Array.isArray(rows)) {
+      const fields = (page.body as { schema?: { fields?: Array<{ name: string }> } }).schema?.fields;
       this.add('delivery', {
-        columns: fields?.map((f) => f.name) ?? [], rows: rows.length, bytes: Buffer.byteLength(json),
-        sha256: createHash('sha256').update(json).digest('hex'),
+        columns: fields?.map((f) => f.name) ?? [], rows: rows.length, bytes: Buffer.byteLength(page.payload),
+        sha256: createHash('sha256').update(page.payload).digest('hex'),
         sample: rows.slice(0, this.rowsCap), sampleTruncated: rows.length > this.rowsCap,
         ...(s.detections && Object.keys(s.detections).length ? { detections: s.detections } : {}),
       });
