@@ -14,6 +14,7 @@
  * | checkpoint every N events / T ms | BQGATE_AUDIT_CHECKPOINT_EVERY, BQGATE_AUDIT_CHECKPOINT_MS | 1000, 10000 |
  * | retention of event bodies, days | BQGATE_AUDIT_RETENTION_DAYS | unset (kept) |
  * | session idle gap, minutes | BQGATE_SESSION_GAP_MIN | 30 |
+ * | SQLite audit log on a worker thread | BQGATE_AUDIT_SQLITE_THREAD=1 | off |
  */
 import { resolve } from 'node:path';
 
@@ -50,6 +51,7 @@ export interface Config {
     checkpointIntervalMs: number;
     retentionMs?: number;
     sessionGapMs: number;
+    sqliteThread: boolean;
   };
 }
 
@@ -83,6 +85,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
       checkpointIntervalMs: Number(env.BQGATE_AUDIT_CHECKPOINT_MS ?? 10_000),
       retentionMs: env.BQGATE_AUDIT_RETENTION_DAYS ? Number(env.BQGATE_AUDIT_RETENTION_DAYS) * 86_400_000 : undefined,
       sessionGapMs: Number(env.BQGATE_SESSION_GAP_MIN ?? 30) * 60_000,
+      sqliteThread: env.BQGATE_AUDIT_SQLITE_THREAD === '1',
       ...overrides.audit,
     },
   };

@@ -35,6 +35,14 @@ const stores: Array<{ name: string; open: (dir: string) => Promise<{ log: AuditL
     }),
   },
   {
+    name: 'SQLite on a worker thread',
+    open: async (dir) => ({
+      log: await AuditLog.open(dir, { checkpointEvery: 10, sqliteThread: true }),
+      raw: async () => { const db = new Database(join(dir, 'audit.sqlite')); return { exec: async (sql) => { db.exec(sql); }, close: async () => { db.close(); } }; },
+      reopen: () => AuditLog.open(dir, { checkpointEvery: 10, sqliteThread: true }),
+    }),
+  },
+  {
     name: 'PostgreSQL',
     open: async (dir) => {
       const schema = `t${Math.random().toString(36).slice(2, 10)}`;

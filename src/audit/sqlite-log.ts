@@ -58,12 +58,22 @@ export class SqliteLog implements LogBackend {
   }
 
   async checkpoint(make: (latest: Checkpoint | undefined, leavesAfter: Buffer[]) => Checkpoint | undefined) {
+    const { latest, leaves } = await this.checkpointInputs();
+    const cp = make(latest, leaves.map((l) => Buffer.from(l, 'hex')));
+    if (cp) await this.insertCheckpoint(cp);
+    return cp;
+  }
+
+  /** The latest checkpoint and the hex leaf hashes after it (a checkpoint's inputs). */
+  async checkpointInputs(): Promise<{ latest?: Checkpoint; leaves: string[] }> {
     const latestRow = this.db.prepare('SELECT * FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1').get();
     const latest = latestRow ? rowToCheckpoint(latestRow) : undefined;
-    const leaves = (this.db.prepare('SELECT leaf FROM audit_log WHERE seq >= ? ORDER BY seq').all(latest?.treeSize ?? 0) as Array<{ leaf: string }>).map((r) => Buffer.from(r.leaf, 'hex'));
-    const cp = make(latest, leaves);
-    if (cp) this.db.prepare('INSERT OR IGNORE INTO audit_checkpoints VALUES (?,?,?,?,?,?)').run(cp.treeSize, cp.root, cp.ts, cp.signature, cp.keyId, JSON.stringify(cp.range));
-    return cp;
+    const leaves = (this.db.prepare('SELECT leaf FROM audit_log WHERE seq >= ? ORDER BY seq').all(latest?.treeSize ?? 0) as Array<{ leaf: string }>).map((r) => r.leaf);
+    return { latest, leaves };
+  }
+
+  async insertCheckpoint(cp: Checkpoint): Promise<void> {
+    this.db.prepare('INSERT OR IGNORE INTO audit_checkpoints VALUES (?,?,?,?,?,?)').run(cp.treeSize, cp.root, cp.ts, cp.signature, cp.keyId, JSON.stringify(cp.range));
   }
 
   async events(q: EventQuery): Promise<AuditEvent[]> {

@@ -1,0 +1,67 @@
+/**
+ * The SQLite audit log on its own worker thread: better-sqlite3 is synchronous, and an fsync per
+ * commit on the gateway's event loop would stall every request in flight. The worker owns the
+ * connection (sqlite-log.ts) and answers calls by message; the gateway thread only waits.
+ * If the worker dies, every pending and later call rejects, and the gateway fails closed.
+ */
+import { Worker } from 'node:worker_threads';
+import type { LogBackend, PendingEvent, StoredEvent } from './backend.js';
+import type { AuditEvent, Checkpoint, EventQuery } from './events.js';
+
+export class SqliteThreadLog implements LogBackend {
+  readonly kind = 'sqlite' as const;
+  private worker: Worker;
+  private next = 0;
+  private pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
+  private dead?: Error;
+
+  constructor(dataDir: string) {
+    this.worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), {
+      workerData: { entry: new URL('./sqlite-worker.ts', import.meta.url).href, dataDir },
+    });
+    this.worker.on('message', (m: { id: number; result?: unknown; error?: string }) => {
+      const p = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      if (m.error !== undefined) p?.reject(new Error(m.error)); else p?.resolve(m.result);
+    });
+    const die = (err: Error) => {
+      this.dead = err;
+      for (const p of this.pending.values()) p.reject(err);
+      this.pending.clear();
+    };
+    this.worker.on('error', die);
+    this.worker.on('exit', (code) => die(new Error(`audit log worker exited (${code})`)));
+  }
+
+  private call<T>(method: string, ...args: unknown[]): Promise<T> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.next++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, method, args });
+    });
+  }
+
+  /** Resolves once the worker opened the database (throws if it could not). */
+  ready(): Promise<number> { return this.call('size'); }
+
+  append(batch: PendingEvent[]): Promise<AuditEvent[]> { return this.call('append', batch); }
+
+  async checkpoint(make: (latest: Checkpoint | undefined, leavesAfter: Buffer[]) => Checkpoint | undefined) {
+    const { latest, leaves } = await this.call<{ latest?: Checkpoint; leaves: string[] }>('checkpointInputs');
+    const cp = make(latest, leaves.map((l) => Buffer.from(l, 'hex')));
+    if (cp) await this.call('insertCheckpoint', cp);
+    return cp;
+  }
+
+  events(q: EventQuery): Promise<AuditEvent[]> { return this.call('events', q); }
+  entries(fromSeq: number, toSeq: number): Promise<StoredEvent[]> { return this.call('entries', fromSeq, toSeq); }
+  checkpoints(): Promise<Checkpoint[]> { return this.call('checkpoints'); }
+  size(): Promise<number> { return this.call('size'); }
+  prune(beforeTs: number): Promise<number> { return this.call('prune', beforeTs); }
+
+  async close() {
+    if (!this.dead) await this.call('close').catch(() => {});
+    await this.worker.terminate();
+  }
+}
