@@ -293,12 +293,25 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
         const r = await upstream.ok('POST', `/projects/${enc(projectId)}/queries`, { body: { ...b, query: checked.sql, useLegacySql: false } });
         return { body: { ...r, kind: 'bigquery#queryResponse' }, audit: decisionAudit(checked.decision, checked.sql) };
       }
-      const jobId = newJobId();
-      await insertJob(c, jobId, b.location, b.query, checked, pick(b, QUERY_KEYS), pick(b, ['labels']), b.requestId ? String(b.requestId) : undefined);
-      const page = await results(c, ownJob(c, jobId), 'bigquery#queryResponse', {
-        maxResults: b.maxResults !== undefined ? String(b.maxResults) : undefined, timeoutMs: b.timeoutMs !== undefined ? String(b.timeoutMs) : undefined,
-        'formatOptions.useInt64Timestamp': b.formatOptions?.useInt64Timestamp ? 'true' : undefined,
-      });
+      // One upstream round trip (jobs.query), as the client asked; the job is recorded as the
+      // caller's before its id is returned to anyone.
+      const { maximumBytesBilled: cap, maximumRows } = checked.decision.limits;
+      const q: Record<string, unknown> = pick(b, [...QUERY_KEYS, 'maxResults', 'formatOptions', 'location', 'requestId']);
+      if (cap !== undefined) q.maximumBytesBilled = String(Math.min(b.maximumBytesBilled !== undefined ? Number(b.maximumBytesBilled) : Infinity, cap));
+      const timeoutMs = Math.min(Number(b.timeoutMs ?? cfg.defaultWaitMs), cfg.defaultWaitMs);
+      const r = await upstream.call('POST', `/projects/${enc(projectId)}/queries`, { body: { ...q, timeoutMs, query: checked.sql, useLegacySql: false, labels: jobLabels(c, b.labels) } });
+      if (r.status >= 300) throw upstreamError(r);
+      const ref = r.body.jobReference;
+      if (!ref?.jobId) throw new BigQueryError('backendError', 'The upstream answered jobs.query without a job reference; the result cannot be delivered.');
+      const job: JobRecord = {
+        projectId, jobId: ref.jobId, location: ref.location ?? b.location ?? 'US', ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject,
+        query: b.query, upstreamQuery: checked.sql, statementType: checked.analysis.statementKind, createdAt: Date.now(),
+        requestId: b.requestId ? String(b.requestId) : undefined, sessionKey: c.sessionKey, maxRows: maximumRows,
+        backstopColumns: backstopColumns(c.policy, checked.analysis.lineage, checked.analysis.tables),
+      };
+      store.insertJob(job);
+      const jobId = job.jobId;
+      const page = present(job, r.body, 'bigquery#queryResponse', 0);
       return { ...page, audit: { ...decisionAudit(checked.decision, checked.sql), ...page.audit, jobId } };
     },
 
@@ -402,10 +415,16 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     } else if (q.startIndex !== undefined) start = Number(q.startIndex);
     const r = await upstream.call('GET', `/projects/${enc(job.projectId)}/queries/${enc(job.jobId)}`, { query: resultsQuery(q, { location: q.location ?? job.location }) });
     if (r.status >= 300) throw upstreamError(r);
-    const page = deliverPage(r.body, kind, job.backstopColumns);
+    return present(job, r.body, kind, start);
+  }
+
+  /** An upstream result page as the caller may receive it: backstop, row cap from `start`. */
+  function present(job: JobRecord, body: any, kind: 'bigquery#queryResponse' | 'bigquery#getQueryResultsResponse', start: number): Outcome {
+    const page = deliverPage(body, kind, job.backstopColumns);
     if (job.maxRows !== undefined && page.body.jobComplete) capRows(page, start, job.maxRows, (token, next) => tokenStarts.set(`${job.jobId}\0${token}`, next));
     return { body: page.body, audit: { jobId: job.jobId, rowsReturned: page.rows, detections: page.detections } };
   }
+
 
   for (const r of ROUTES) {
     for (const prefix of ['/bigquery/v2', '']) app.route({ method: r.method, url: prefix + r.path, handler: handle(r.op) });
