@@ -257,7 +257,9 @@ export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalys
     const all = policy.rules.filter((r) => r.effect === 'filter' && inWindow(r, now) && anyGlob(r.tables, table));
     if (!all.length) continue;
     const mine = all.filter((r) => principalMatches(r.principals, principal));
-    d.rowFilters[table] = mine.map((r) => substitutePrincipal(r.filter ?? 'FALSE', principal));
+    const filters = mine.map((r) => substitutePrincipal(r.filter ?? 'FALSE', principal));
+    // A TRUE in the union means every row: nothing to filter (and no projection needed for it).
+    if (!filters.some((f) => /^\s*\(?\s*TRUE\s*\)?\s*$/i.test(f))) d.rowFilters[table] = filters;
     for (const r of mine) if (!d.matchedRules.includes(r.id)) d.matchedRules.push(r.id);
     if (!mine.length) d.reasons.push(`No row filter of ${table} applies to ${principal.subject}: no rows.`);
   }
