@@ -15,6 +15,7 @@
  * | retention of event bodies, days | BQGATE_AUDIT_RETENTION_DAYS | unset (kept) |
  * | session idle gap, minutes | BQGATE_SESSION_GAP_MIN | 30 |
  * | SQLite audit log on a worker thread | BQGATE_AUDIT_SQLITE_THREAD=1 | off |
+ * | SIEM sinks (comma-separated: jsonl:PATH, https://…, syslog+tcp://…, syslog+tls://…) | BQGATE_AUDIT_SINKS | none |
  */
 import { resolve } from 'node:path';
 
@@ -52,6 +53,8 @@ export interface Config {
     retentionMs?: number;
     sessionGapMs: number;
     sqliteThread: boolean;
+    /** Sink addresses (audit/sinks.ts). */
+    sinks: string[];
   };
 }
 
@@ -86,6 +89,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
       retentionMs: env.BQGATE_AUDIT_RETENTION_DAYS ? Number(env.BQGATE_AUDIT_RETENTION_DAYS) * 86_400_000 : undefined,
       sessionGapMs: Number(env.BQGATE_SESSION_GAP_MIN ?? 30) * 60_000,
       sqliteThread: env.BQGATE_AUDIT_SQLITE_THREAD === '1',
+      sinks: (env.BQGATE_AUDIT_SINKS ?? '').split(',').map((x) => x.trim()).filter(Boolean),
       ...overrides.audit,
     },
   };

@@ -21,7 +21,7 @@ import { PolicyStore } from './policy/store.js';
 import { rewriteQuery, verifyRewrite, isGoverned } from './rewrite/index.js';
 import { Upstream, upstreamError } from './upstream/index.js';
 import { deliverPage, deliverJob } from './deliver/index.js';
-import { Store, AuditLog, RequestRecorder, auditDown, type JobRecord } from './audit/index.js';
+import { Store, AuditLog, RequestRecorder, SinkRunner, sinkTarget, auditDown, type JobRecord } from './audit/index.js';
 import { metadataOperations } from './metadata.js';
 import { enc, pick, decisionAudit, type Ctx, type Outcome } from './context.js';
 import { startEmulator, type RunningEmulator } from './emulator/index.js';
@@ -107,7 +107,8 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   await zetasql.start();
   const analyzer = new Analyzer(zetasql, catalog);
   const store = new Store(cfg.dataDir);
-  const auditLog = await AuditLog.open(cfg.dataDir, cfg.audit);
+  const sinks: SinkRunner[] = [];
+  const auditLog = await AuditLog.open(cfg.dataDir, { ...cfg.audit, onCommit: () => { for (const r of sinks) r.kick(); } });
   const hmacKey = loadHmacKey(cfg.dataDir);
 
   const issuer = cfg.auth.issuer || devIssuerUrl(cfg);
@@ -117,6 +118,9 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   // ── HTTP ──────────────────────────────────────────────────────────────────
   const app = Fastify({ logger: { level: cfg.logLevel }, bodyLimit: 10 * 1024 * 1024, genReqId: () => randomUUID() });
   const policies = new PolicyStore(cfg.policiesDir, (level, msg) => app.log[level](msg));
+  for (const address of cfg.audit.sinks) {
+    sinks.push(new SinkRunner(auditLog, address, sinkTarget(address), { onError: (err) => app.log.warn({ sink: address, err: err.message }, 'audit sink delivery failed; retrying') }).start());
+  }
   policies.watch();
   installBigQueryHttp(app, 'bqgate');
 
@@ -445,6 +449,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       await zetasql.stop();
       await emulator?.close();
       store.close();
+      for (const r of sinks) await r.stop();
       await auditLog.close();
     },
   };

@@ -21,6 +21,8 @@ export interface PendingEvent extends AuditEventInput { id: string; ts: number }
 /** A stored entry: the event, or for a pruned one only its seq, time and leaf hash. */
 export type StoredEvent = AuditEvent | { seq: number; ts: number; leaf: string; pruned: true };
 
+export interface SinkLease { next: number; advance(next: number): Promise<void>; release(): Promise<void> }
+
 export interface LogBackend {
   readonly kind: 'sqlite' | 'postgres';
   append(batch: PendingEvent[]): Promise<AuditEvent[]>;
@@ -32,6 +34,12 @@ export interface LogBackend {
   checkpoints(): Promise<Checkpoint[]>;
   /** Number of events ever appended (the tree size). */
   size(): Promise<number>;
+  /**
+   * A sink's delivery cursor, leased so only one gateway (replica) delivers for `name` at a time:
+   * undefined when another holds it. `next` is the first seq not yet delivered; `advance` stores a
+   * new one (durably) and ends the lease; `release` ends it unchanged.
+   */
+  leaseSink(name: string): Promise<SinkLease | undefined>;
   /** Drops the bodies of events older than `beforeTs` (ms) that a checkpoint covers; returns how many. */
   prune(beforeTs: number): Promise<number>;
   close(): Promise<void>;
@@ -50,4 +58,5 @@ export const logSchema = (int: string, json: string) => `
   CREATE TABLE IF NOT EXISTS audit_checkpoints (
     tree_size ${int} PRIMARY KEY, root TEXT NOT NULL, ts ${int} NOT NULL, signature TEXT NOT NULL,
     key_id TEXT NOT NULL, range ${json} NOT NULL);
+  CREATE TABLE IF NOT EXISTS audit_sink_cursors (name TEXT PRIMARY KEY, next_seq ${int} NOT NULL);
 `;

@@ -109,3 +109,4 @@ export type { AuditEvent, AuditEventInput, AuditEventType, Checkpoint, EventQuer
 export { exportLog, verifyExport, type ExportLine, type VerifyReport } from './verify.js';
 export { requestsOf, sessionsOf, renderTimeline, type RequestRecord, type Session } from './sessions.js';
 export { RequestRecorder, type RequestSummary, type ResponseRecord } from './request.js';
+export { SinkRunner, sinkTarget, jsonlTarget, webhookTarget, syslogTarget, syslogMessage, type SinkTarget } from './sinks.js';

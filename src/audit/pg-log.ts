@@ -94,5 +94,27 @@ export class PostgresLog implements LogBackend {
     return r.rowCount ?? 0;
   }
 
+  /** The lease is a transaction holding a per-sink advisory lock (try-lock: another replica skips). */
+  async leaseSink(name: string) {
+    const c = await this.pool.connect();
+    let open = true;
+    const end = async (sql: string) => { if (!open) return; open = false; try { await c.query(sql); } finally { c.release(); } };
+    try {
+      await c.query('BEGIN');
+      const got = (await c.query('SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS ok', [WRITER_LOCK & 0x7fffffff, `sink:${name}`])).rows[0].ok;
+      if (!got) { await end('ROLLBACK'); return undefined; }
+      await c.query('INSERT INTO audit_sink_cursors (name, next_seq) VALUES ($1, 0) ON CONFLICT DO NOTHING', [name]);
+      const next = Number((await c.query('SELECT next_seq FROM audit_sink_cursors WHERE name = $1', [name])).rows[0].next_seq);
+      return {
+        next,
+        advance: async (n: number) => { try { await c.query('UPDATE audit_sink_cursors SET next_seq = $2 WHERE name = $1', [name, n]); } finally { await end('COMMIT'); } },
+        release: () => end('ROLLBACK'),
+      };
+    } catch (err) {
+      await end('ROLLBACK').catch(() => {});
+      throw err;
+    }
+  }
+
   async close() { await this.pool.end(); }
 }

@@ -93,6 +93,19 @@ export class SqliteLog implements LogBackend {
     return this.db.prepare('UPDATE audit_log SET body = NULL, tables = NULL, columns = NULL WHERE ts < ? AND seq < ? AND body IS NOT NULL').run(beforeTs, covered).changes;
   }
 
+  async sinkCursor(name: string): Promise<number> {
+    return Number((this.db.prepare('SELECT next_seq FROM audit_sink_cursors WHERE name = ?').get(name) as { next_seq: number } | undefined)?.next_seq ?? 0);
+  }
+
+  async setSinkCursor(name: string, next: number): Promise<void> {
+    this.db.prepare('INSERT INTO audit_sink_cursors (name, next_seq) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET next_seq = excluded.next_seq').run(name, next);
+  }
+
+  /** One process owns a SQLite log, so the lease is just the cursor. */
+  async leaseSink(name: string) {
+    return { next: await this.sinkCursor(name), advance: (n: number) => this.setSinkCursor(name, n), release: async () => {} };
+  }
+
   async close() { this.db.close(); }
 }
 

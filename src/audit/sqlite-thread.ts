@@ -60,6 +60,10 @@ export class SqliteThreadLog implements LogBackend {
   size(): Promise<number> { return this.call('size'); }
   prune(beforeTs: number): Promise<number> { return this.call('prune', beforeTs); }
 
+  async leaseSink(name: string) {
+    return { next: await this.call<number>('sinkCursor', name), advance: (n: number) => this.call<void>('setSinkCursor', name, n), release: async () => {} };
+  }
+
   async close() {
     if (!this.dead) await this.call('close').catch(() => {});
     await this.worker.terminate();

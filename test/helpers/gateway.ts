@@ -51,11 +51,14 @@ export interface TestGateway {
   stop(): Promise<void>;
 }
 
-/** `env`: extra environment for the gateway process (e.g. BQGATE_AUDIT_POSTGRES). */
-export async function startGateway(opts: { env?: Record<string, string> } = {}): Promise<TestGateway> {
+/**
+ * `env`: extra environment for the gateway process (e.g. BQGATE_AUDIT_POSTGRES); `dataDir`: reuse
+ * a data directory (a restart), else a fresh one.
+ */
+export async function startGateway(opts: { env?: Record<string, string>; dataDir?: string } = {}): Promise<TestGateway> {
   const port = await freePort();
   const emulatorPort = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'bqgate-test-'));
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'bqgate-test-'));
   const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'bin', 'bqgate.js'), 'serve'], {
     cwd: ROOT,
     env: { ...process.env, ...OFFLINE_ENV, BQGATE_PORT: String(port), BQGATE_EMULATOR_PORT: String(emulatorPort), BQGATE_DATA_DIR: dataDir, BQGATE_LOG_LEVEL: 'warn', ...opts.env },
