@@ -15,6 +15,7 @@
  * | retention of event bodies, days | BQGATE_AUDIT_RETENTION_DAYS | unset (kept) |
  * | session idle gap, minutes | BQGATE_SESSION_GAP_MIN | 30 |
  * | SQLite audit log on a worker thread | BQGATE_AUDIT_SQLITE_THREAD=1 | off |
+ * | approval notifications: generic JSON / Slack incoming webhooks (comma-separated URLs) | BQGATE_APPROVAL_WEBHOOKS, BQGATE_APPROVAL_SLACK_WEBHOOKS | none |
  * | SIEM sinks (comma-separated: jsonl:PATH, https://…, syslog+tcp://…, syslog+tls://…) | BQGATE_AUDIT_SINKS | none |
  */
 import { resolve } from 'node:path';
@@ -44,6 +45,7 @@ export interface Config {
   /** Default and maximum long-poll wait for getQueryResults / jobs.query, ms. */
   defaultWaitMs: number;
   logLevel: string;
+  approvals: { webhooks: string[]; slackWebhooks: string[] };
   audit: {
     postgresUrl?: string;
     /** Delivered rows recorded per page in `delivery` events. */
@@ -81,6 +83,11 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     },
     defaultWaitMs: Number(overrides.defaultWaitMs ?? env.BQGATE_DEFAULT_WAIT_MS ?? 10_000),
     logLevel: overrides.logLevel ?? env.BQGATE_LOG_LEVEL ?? 'info',
+    approvals: {
+      webhooks: (env.BQGATE_APPROVAL_WEBHOOKS ?? '').split(',').map((x) => x.trim()).filter(Boolean),
+      slackWebhooks: (env.BQGATE_APPROVAL_SLACK_WEBHOOKS ?? '').split(',').map((x) => x.trim()).filter(Boolean),
+      ...overrides.approvals,
+    },
     audit: {
       postgresUrl: env.BQGATE_AUDIT_POSTGRES || undefined,
       rowsCap: Number(env.BQGATE_AUDIT_ROWS ?? 100),

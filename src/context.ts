@@ -21,6 +21,8 @@ export interface Ctx {
   principal: Principal; req: ApiRequest; auditId: string; policy: Policy;
   /** The audit session key of the request (x-bqgate-session, the bqgate_session label, or the job's). */
   sessionKey?: string;
+  /** Further audit events of this request (e.g. approval steps), recorded with its response. */
+  events?: Array<{ type: 'approval'; data: Record<string, unknown> }>;
   /** What the audit record should hold even if a later stage fails (the decision, the SQL sent). */
   audit: AuditSummary;
 }

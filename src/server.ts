@@ -28,6 +28,8 @@ import { startEmulator, type RunningEmulator } from './emulator/index.js';
 import type { BqField } from './emulator/encode.js';
 import { devIssuerUrl, type Config } from './config.js';
 import { stage, withScope, serverTiming, type RequestScope } from './request-scope.js';
+import { ApprovalStore, ApprovalError, type ApprovalRecord, type Person } from './approvals/index.js';
+import { createApprovalGate, type Hold } from './approvals/gate.js';
 
 /**
  * Applies a row cap to a delivered page that starts at row `start`: rows past `max` are dropped, the
@@ -92,6 +94,15 @@ const analysisAudit = (a: QueryAnalysis) => ({
   columns: [...new Set(a.columnsRead.map((c) => `${c.table}.${c.column}`))],
 });
 
+/** The caller as an approvals party. */
+const person = (c: Ctx): Person => ({ subject: c.principal.subject, issuer: c.principal.issuer, email: c.principal.email, actor: c.principal.actor, groups: c.principal.groups });
+
+/** An approval as the API shows it (the rewritten SQL stays inside: it carries keyed-mask material). */
+const approvalView = (r: ApprovalRecord) => {
+  const { upstreamSql: _sql, binding: _b, ...view } = r;
+  return { kind: 'bqgate#approval', ...view, createdAt: new Date(r.createdAt).toISOString(), expiresAt: new Date(r.expiresAt).toISOString(), ...(r.decidedAt ? { decidedAt: new Date(r.decidedAt).toISOString() } : {}) };
+};
+
 /** How a job's owner is shown in `user_email`. */
 const owner = (c: Ctx) => c.principal.email ?? c.principal.subject;
 
@@ -110,6 +121,23 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   const sinks: SinkRunner[] = [];
   const auditLog = await AuditLog.open(cfg.dataDir, { ...cfg.audit, onCommit: () => { for (const r of sinks) r.kick(); } });
   const hmacKey = loadHmacKey(cfg.dataDir);
+  const approvals = new ApprovalStore(cfg.dataDir);
+  const gate = createApprovalGate({
+    approvals,
+    async estimateBytes(projectId, sql, query) {
+      const r = await upstream.call('POST', `/projects/${enc(projectId)}/queries`, { body: { ...pick(query, ['defaultDataset', 'queryParameters', 'parameterMode']), query: sql, useLegacySql: false, dryRun: true } });
+      if (r.status >= 300) throw upstreamError(r);
+      return r.body.totalBytesProcessed !== undefined ? Number(r.body.totalBytesProcessed) : undefined;
+    },
+    async submit(projectId, jobId, location, configuration) {
+      const r = await upstream.call('POST', `/projects/${enc(projectId)}/jobs`, { body: { jobReference: { projectId, jobId, location }, configuration } });
+      if (r.status >= 300 && r.status !== 409) throw upstreamError(r);
+    },
+    markSubmitted: (projectId, jobId) => store.markSubmitted(projectId, jobId),
+    webhooks: { generic: cfg.approvals.webhooks, slack: cfg.approvals.slackWebhooks },
+    baseUrl: `http://${cfg.host}:${cfg.port}`,
+    warn: (msg) => app.log.warn(msg),
+  });
 
   const issuer = cfg.auth.issuer || devIssuerUrl(cfg);
   const dev = cfg.auth.jwksUrl ? undefined : await loadDevIssuer(cfg.dataDir, issuer, cfg.auth.audience);
@@ -201,10 +229,12 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
         ...(denial.analysis ? analysisAudit(denial.analysis) : {}),
         ...(denial.decision || e.reason === 'accessDenied' ? { decision: 'deny' as const, matchedRules: denial.decision?.matchedRules, reasons: denial.decision?.reasons ?? [e.message], policyVersion: denial.decision?.policyVersion ?? ctx.policy.version } : {}),
       };
+      for (const ev of ctx.events ?? []) rec.add(ev.type, ev.data);
       return sendError(reply, (await finish(rec, summary, undefined, e.httpStatus, e)) ? e : auditDown());
     }
     // Serialized once: what is hashed into the audit is byte for byte what the caller receives.
     const payload = JSON.stringify(out.body);
+    for (const e of ctx.events ?? []) rec.add(e.type, e.data);
     if (!(await finish(rec, { ...ctx.audit, ...out.audit }, { body: out.body, payload }, out.status ?? 200))) return sendError(reply, auditDown());
     return reply.code(out.status ?? 200).type('application/json; charset=UTF-8').send(payload);
   }
@@ -255,17 +285,59 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   });
 
   /** Creates the job upstream under a gateway-chosen id, recorded (with its owner) first. */
-  async function insertJob(c: Ctx, jobId: string, location: string | undefined, original: string, checked: { sql: string; analysis: QueryAnalysis; decision: Decision }, queryConfig: any, extra: any, requestId?: string) {
+  /** The job record and upstream configuration of a checked query job (limits applied). */
+  function prepareJob(c: Ctx, original: string, checked: { sql: string; analysis: QueryAnalysis; decision: Decision }, queryConfig: any, extra: any, requestId?: string) {
     const { maximumBytesBilled: cap, maximumRows } = checked.decision.limits;
     if (cap !== undefined) {
       const asked = queryConfig.maximumBytesBilled !== undefined ? Number(queryConfig.maximumBytesBilled) : Infinity;
       queryConfig = { ...queryConfig, maximumBytesBilled: String(Math.min(asked, cap)) };
     }
-    return submitJob(c, jobId, location, {
-      query: original, upstreamQuery: checked.sql, statementType: checked.analysis.statementKind, requestId,
-      backstopColumns: backstopColumns(c.policy, checked.analysis.lineage, checked.analysis.tables), maxRows: maximumRows,
-    }, { ...extra, query: { ...queryConfig, query: checked.sql, useLegacySql: false } });
+    return {
+      rec: {
+        query: original, upstreamQuery: checked.sql, statementType: checked.analysis.statementKind, requestId,
+        backstopColumns: backstopColumns(c.policy, checked.analysis.lineage, checked.analysis.tables), maxRows: maximumRows,
+      },
+      configuration: { ...extra, query: { ...queryConfig, query: checked.sql, useLegacySql: false } },
+    };
   }
+
+  /**
+   * Runs a checked query job: parked as PENDING when it needs approval (returns the job resource
+   * the caller sees), else recorded and submitted upstream (returns the upstream job).
+   */
+  async function insertJob(c: Ctx, jobId: string, location: string | undefined, original: string, checked: { sql: string; analysis: QueryAnalysis; decision: Decision }, queryConfig: any, extra: any, requestId?: string) {
+    const prepared = prepareJob(c, original, checked, queryConfig, extra, requestId);
+    const hold = await approvalHold(c, checked, queryConfig);
+    if (!hold) return submitJob(c, jobId, location, prepared.rec, prepared.configuration);
+    return parkJob(c, jobId, location, original, checked, prepared, hold).resource;
+  }
+
+  /** Records a job that waits for approval, and its pending approval; nothing goes upstream. */
+  function parkJob(c: Ctx, jobId: string, location: string | undefined, original: string, checked: { sql: string; analysis: QueryAnalysis; decision: Decision }, prepared: ReturnType<typeof prepareJob>, hold: Hold) {
+    const projectId = c.req.params.projectId!;
+    const apr = gate.park({
+      hold, requester: person(c), projectId, jobId, policyVersion: checked.decision.policyVersion, sql: original, upstreamSql: checked.sql,
+      tables: [...new Set([...checked.analysis.tablesRead, ...checked.analysis.tablesWritten])], requestId: c.auditId, sessionKey: c.sessionKey,
+    });
+    const job: JobRecord = {
+      ...prepared.rec, projectId, jobId, location: location ?? 'US', ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject, createdAt: Date.now(),
+      sessionKey: c.sessionKey, approvalId: apr.id, pendingConfiguration: { ...prepared.configuration, labels: jobLabels(c, prepared.configuration.labels) },
+    };
+    store.insertJob(job);
+    (c.events ??= []).push({ type: 'approval', data: { step: 'requested', approvalId: apr.id, requirements: hold.requirements.map((q) => q.ruleId), bytesEstimate: hold.bytesEstimate, expiresAt: apr.expiresAt } });
+    return { job, resource: gate.jobResource(job, apr, { query: { query: original, useLegacySql: false } }, owner(c)) };
+  }
+
+  /** The approval hold of a checked statement, if it needs one (reused approvals are audited). */
+  async function approvalHold(c: Ctx, checked: { sql: string; analysis: QueryAnalysis; decision: Decision }, query: Record<string, unknown>): Promise<Hold | undefined> {
+    const { hold, reused } = await gate.needs({
+      requester: person(c), projectId: c.req.params.projectId!, requirements: checked.decision.approvals, fingerprint: checked.analysis.fingerprint,
+      parameters: query.queryParameters, policyVersion: checked.decision.policyVersion, sql: checked.sql, query,
+    });
+    if (reused) (c.events ??= []).push({ type: 'approval', data: { step: 'reused', approvalId: reused.id, uses: reused.used } });
+    return hold;
+  }
+
 
   /**
    * Records a job with its owner (before anything reaches the upstream), then creates it upstream
@@ -285,6 +357,22 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
 
   const operations: Record<Operation, (c: Ctx) => Promise<Outcome>> = {
     ...metadataOperations({ upstream, catalog, hmacKey, waitMs: cfg.defaultWaitMs }),
+    // ── approvals API (/bqgate/v1/approvals): approvers act with their own token ──
+    'approvals.list': async (c) => {
+      const mine = (r: ApprovalRecord) => r.requester.subject === c.principal.subject && r.requester.issuer === c.principal.issuer;
+      const canDecide = (r: ApprovalRecord) => r.requirements.some((q) => [...q.approverGroups, ...q.breakGlassGroups].some((g) => c.principal.groups.includes(g)));
+      const status = c.req.query.status as ApprovalRecord['status'] | undefined;
+      const items = approvals.list({ status: status ?? 'pending' }).filter((r) => mine(r) || canDecide(r));
+      return { body: { kind: 'bqgate#approvalList', approvals: items.map(approvalView) } };
+    },
+    'approvals.get': async (c) => {
+      const r = approvals.get(c.req.params.approvalId!);
+      const visible = r && ((r.requester.subject === c.principal.subject && r.requester.issuer === c.principal.issuer) || r.requirements.some((q) => [...q.approverGroups, ...q.breakGlassGroups].some((g) => c.principal.groups.includes(g))));
+      if (!visible) throw new BigQueryError('notFound', `Not found: approval ${c.req.params.approvalId}`);
+      return { body: approvalView(r!) };
+    },
+    'approvals.approve': (c) => decideApproval(c, 'approve'),
+    'approvals.deny': (c) => decideApproval(c, 'deny'),
     'jobs.query': async (c) => {
       const b = c.req.body;
       const projectId = c.req.params.projectId!;
@@ -296,6 +384,14 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       if (b.dryRun) {
         const r = await upstream.ok('POST', `/projects/${enc(projectId)}/queries`, { body: { ...b, query: checked.sql, useLegacySql: false } });
         return { body: { ...r, kind: 'bigquery#queryResponse' }, audit: decisionAudit(checked.decision, checked.sql) };
+      }
+      const hold = await approvalHold(c, checked, b);
+      if (hold) {
+        // Parked: the caller long-polls like any slow query, and gets the result once approved.
+        const { job } = parkJob(c, newJobId(), b.location, b.query, checked, prepareJob(c, b.query, checked, pick(b, QUERY_KEYS), pick(b, ['labels']), b.requestId ? String(b.requestId) : undefined), hold);
+        const q = { maxResults: b.maxResults !== undefined ? String(b.maxResults) : undefined, timeoutMs: b.timeoutMs !== undefined ? String(b.timeoutMs) : undefined, 'formatOptions.useInt64Timestamp': b.formatOptions?.useInt64Timestamp ? 'true' : undefined };
+        const page = await gatedResults(c, job, 'bigquery#queryResponse', q);
+        return { ...page, audit: { ...decisionAudit(checked.decision, checked.sql), ...page.audit, jobId: job.jobId } };
       }
       // One upstream round trip (jobs.query), as the client asked; the job is recorded as the
       // caller's before its id is returned to anyone.
@@ -319,9 +415,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       return { ...page, audit: { ...decisionAudit(checked.decision, checked.sql), ...page.audit, jobId } };
     },
 
-    'jobs.getQueryResults': async (c) => {
-      return results(c, ownJob(c), 'bigquery#getQueryResultsResponse', c.req.query);
-    },
+    'jobs.getQueryResults': async (c) => gatedResults(c, ownJob(c), 'bigquery#getQueryResultsResponse', c.req.query),
 
     'jobs.insert': async (c) => {
       const b = c.req.body;
@@ -341,6 +435,8 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
 
     'jobs.get': async (c) => {
       const j = ownJob(c);
+      const st = await gate.state(j);
+      if (st.status === 'pending' || st.status === 'refused') return { body: gate.jobResource(j, st.record, { query: { query: j.query, useLegacySql: false } }, owner(c)) };
       const r = await upstream.ok('GET', `/projects/${enc(j.projectId)}/jobs/${enc(j.jobId)}`, { query: { location: c.req.query.location ?? j.location } });
       return { body: deliverJob(r, j.query, owner(c)) };
     },
@@ -410,6 +506,44 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   }
 
   /** getQueryResults upstream → deliver (backstop columns, row cap), for jobs.query and jobs.getQueryResults. */
+  /**
+   * An approver's decision. The step is recorded in the approver's request and in the requester's
+   * session; an approval that is complete sends the job upstream before the answer.
+   */
+  async function decideApproval(c: Ctx, decision: 'approve' | 'deny'): Promise<Outcome> {
+    const id = c.req.params.approvalId!;
+    const comment = typeof c.req.body?.comment === 'string' ? c.req.body.comment.slice(0, 2000) : undefined;
+    let r: ApprovalRecord;
+    try {
+      r = approvals.decide(id, person(c), decision, comment);
+    } catch (err) {
+      if (err instanceof ApprovalError) throw new BigQueryError(err.reason, err.message);
+      throw err;
+    }
+    const step = r.steps[r.steps.length - 1];
+    const data = { step: decision, approvalId: id, approver: c.principal.subject, approverActor: c.principal.actor, comment, breakGlass: step.breakGlass, status: r.status };
+    (c.events ??= []).push({ type: 'approval', data: { ...data, requester: r.requester.subject } });
+    await auditLog.append([{ type: 'approval', requestId: r.requestId, principal: r.requester.subject, issuer: r.requester.issuer, actor: r.requester.actor, sessionKey: r.sessionKey, data }]);
+    if (r.status === 'approved') {
+      const job = store.getJobAnyOwner(r.projectId, r.jobId);
+      if (job) await gate.ensureSubmitted(job);
+    }
+    return { body: approvalView(r) };
+  }
+
+  /**
+   * Results of a job that may wait for approval: long-polls while pending (jobComplete false),
+   * answers accessDenied once denied or expired, and reads the upstream once approved.
+   */
+  async function gatedResults(c: Ctx, job: JobRecord, kind: 'bigquery#queryResponse' | 'bigquery#getQueryResultsResponse', q: Record<string, any>): Promise<Outcome> {
+    if (job.approvalId) {
+      const st = await gate.state(job, Math.min(Number(q.timeoutMs ?? cfg.defaultWaitMs), cfg.defaultWaitMs));
+      if (st.status === 'pending') return { body: { kind, jobReference: { projectId: job.projectId, jobId: job.jobId, location: job.location }, jobComplete: false }, audit: { jobId: job.jobId } };
+      if (st.status === 'refused') throw new BigQueryError('accessDenied', gate.refusalMessage(st.record!));
+    }
+    return results(c, job, kind, q);
+  }
+
   async function results(c: Ctx, job: JobRecord, kind: 'bigquery#queryResponse' | 'bigquery#getQueryResultsResponse', q: Record<string, any>): Promise<Outcome> {
     let start = 0;
     if (job.maxRows !== undefined && q.pageToken) {
@@ -430,6 +564,10 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   }
 
 
+  app.get('/bqgate/v1/approvals', handle('approvals.list'));
+  app.get('/bqgate/v1/approvals/:approvalId', handle('approvals.get'));
+  app.post('/bqgate/v1/approvals/:approvalId/approve', handle('approvals.approve'));
+  app.post('/bqgate/v1/approvals/:approvalId/deny', handle('approvals.deny'));
   for (const r of ROUTES) {
     for (const prefix of ['/bigquery/v2', '']) app.route({ method: r.method, url: prefix + r.path, handler: handle(r.op) });
   }
@@ -449,6 +587,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       await zetasql.stop();
       await emulator?.close();
       store.close();
+      approvals.close();
       for (const r of sinks) await r.stop();
       await auditLog.close();
     },

@@ -32,6 +32,10 @@ export interface JobRecord {
   maxRows?: number;
   /** The audit session key the job was created in (its polls join that session). */
   sessionKey?: string;
+  /** The approval the job waits for (approvals/), if it needed one. */
+  approvalId?: string;
+  /** The upstream job configuration to submit once approved; cleared when submitted. */
+  pendingConfiguration?: Record<string, unknown>;
 }
 
 export class Store {
@@ -57,15 +61,16 @@ export class Store {
     `);
     // Stores made before jobs had session keys.
     const cols = (this.db.prepare('PRAGMA table_info(jobs)').all() as Array<{ name: string }>).map((c) => c.name);
-    if (!cols.includes('session_key')) this.db.exec('ALTER TABLE jobs ADD COLUMN session_key TEXT');
+    for (const c of ['session_key', 'approval_id', 'pending_config']) if (!cols.includes(c)) this.db.exec(`ALTER TABLE jobs ADD COLUMN ${c} TEXT`);
   }
 
   /** Records a job before it is sent upstream. Throws BigQueryError(duplicate) if the id exists. */
   insertJob(j: JobRecord): void {
     try {
-      this.db.prepare(`INSERT INTO jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`).run(
+      this.db.prepare(`INSERT INTO jobs (project_id, job_id, location, owner_issuer, owner_subject, query, upstream_query, statement_type, created_at, request_id, backstop_columns, max_rows, session_key, approval_id, pending_config)
+        VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`).run(
         j.projectId, j.jobId, j.location, j.ownerIssuer, j.ownerSubject, j.query, j.upstreamQuery, j.statementType, j.createdAt, j.requestId ?? null,
-        JSON.stringify(j.backstopColumns ?? []), j.maxRows ?? null, j.sessionKey ?? null);
+        JSON.stringify(j.backstopColumns ?? []), j.maxRows ?? null, j.sessionKey ?? null, j.approvalId ?? null, j.pendingConfiguration ? JSON.stringify(j.pendingConfiguration) : null);
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new BigQueryError('duplicate', `Already Exists: Job ${j.projectId}:${j.location}.${j.jobId}`);
       throw auditDown();
@@ -76,6 +81,17 @@ export class Store {
   getJob(projectId: string, jobId: string, issuer: string, subject: string): JobRecord | undefined {
     const r = this.db.prepare(`SELECT * FROM jobs WHERE project_id = ? AND job_id = ? AND owner_issuer = ? AND owner_subject = ?`).get(projectId, jobId, issuer, subject) as any;
     return r ? rowToJob(r) : undefined;
+  }
+
+  /** A job whoever owns it (the approval flow submits a requester's job when an approver decides). */
+  getJobAnyOwner(projectId: string, jobId: string): JobRecord | undefined {
+    const r = this.db.prepare(`SELECT * FROM jobs WHERE project_id = ? AND job_id = ?`).get(projectId, jobId) as any;
+    return r ? rowToJob(r) : undefined;
+  }
+
+  /** Marks a waiting job as sent upstream; false if it already was (another request did it). */
+  markSubmitted(projectId: string, jobId: string): boolean {
+    return this.db.prepare(`UPDATE jobs SET pending_config = NULL WHERE project_id = ? AND job_id = ? AND pending_config IS NOT NULL`).run(projectId, jobId).changes === 1;
   }
 
   /** A job of this owner created with `requestId` (jobs.query idempotency). */
@@ -101,6 +117,8 @@ function rowToJob(r: any): JobRecord {
     backstopColumns: r.backstop_columns ? JSON.parse(r.backstop_columns) : [],
     maxRows: r.max_rows ?? undefined,
     sessionKey: r.session_key ?? undefined,
+    approvalId: r.approval_id ?? undefined,
+    pendingConfiguration: r.pending_config ? JSON.parse(r.pending_config) : undefined,
   };
 }
 

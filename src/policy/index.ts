@@ -34,7 +34,7 @@ export type PrincipalMatch = '*' | { groups?: string[]; subjects?: string[]; ema
 export interface Rule {
   id: string;
   description?: string;
-  effect: 'allow' | 'deny' | 'mask' | 'filter' | 'limit';
+  effect: 'allow' | 'deny' | 'mask' | 'filter' | 'limit' | 'require_approval';
   principals: PrincipalMatch;
   verbs?: string[];
   tables?: string[];
@@ -44,6 +44,14 @@ export interface Rule {
   limits?: { maximum_bytes_billed?: number; maximum_rows?: number };
   /** effect: filter — the row predicate (see policy.schema.json). */
   filter?: string;
+  /** effect: require_approval — who approves, and when the rule applies (see policy.schema.json). */
+  approval?: {
+    approvers: { groups: string[]; count?: number };
+    min_bytes_processed?: number;
+    expires_after_seconds?: number;
+    reuse_seconds?: number;
+    break_glass_groups?: string[];
+  };
   /** EXPORT_DATA: destination URI globs this allow permits. */
   export_destinations?: string[];
   not_before?: string;
@@ -78,7 +86,23 @@ export interface Decision {
   rowFilters: Record<string, string[]>;
   /** The smallest caps of the limit rules that apply: bytes billed per job, rows delivered per job. */
   limits: { maximumBytesBilled?: number; maximumRows?: number };
+  /** Approvals the statement needs before it runs (require_approval rules that matched); none when absent. */
+  approvals?: ApprovalRequirement[];
   policyVersion: string;
+}
+
+/** One require_approval rule a statement matched. Times in seconds; bytes in bytes. */
+export interface ApprovalRequirement {
+  ruleId: string;
+  description?: string;
+  approverGroups: string[];
+  /** Distinct approvers from `approverGroups` needed. */
+  count: number;
+  /** The rule applies only if the dry-run estimate is at least this (decided by the gateway). */
+  minBytesProcessed?: number;
+  expiresAfterSeconds: number;
+  reuseSeconds: number;
+  breakGlassGroups: string[];
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -263,7 +287,25 @@ export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalys
     for (const r of mine) if (!d.matchedRules.includes(r.id)) d.matchedRules.push(r.id);
     if (!mine.length) d.reasons.push(`No row filter of ${table} applies to ${principal.subject}: no rows.`);
   }
+  // Approvals: require_approval rules matching the statement's verb, tables or columns.
+  const touched = [...a.tablesRead.map((t) => ['SELECT', t]), ...a.tablesWritten.map((t) => [verb, t])] as Array<[string, string]>;
+  if (verb !== 'SELECT' && !a.tablesWritten.length) touched.push([verb, '*']);
+  for (const r of rules) {
+    if (r.effect !== 'require_approval' || !r.approval) continue;
+    const verbOk = (v: string) => !r.verbs || anyGlob(r.verbs, v);
+    const tableOk = (t: string) => !r.tables || (t !== '*' && anyGlob(r.tables, t));
+    const hit = r.columns
+      ? a.columnsRead.some(({ table, column }) => verbOk(a.tablesWritten.includes(table) ? verb : 'SELECT') && tableOk(table) && r.columns!.some((c) => columnMatches(c, columnId(policy, table, column, a.tables[table]))))
+      : touched.some(([v, t]) => verbOk(v) && tableOk(t));
+    if (!hit) continue;
+    (d.approvals ??= []).push({
+      ruleId: r.id, description: r.description, approverGroups: r.approval.approvers.groups, count: r.approval.approvers.count ?? 1,
+      minBytesProcessed: r.approval.min_bytes_processed, expiresAfterSeconds: r.approval.expires_after_seconds ?? 3600,
+      reuseSeconds: r.approval.reuse_seconds ?? 0, breakGlassGroups: r.approval.break_glass_groups ?? [],
+    });
+  }
   d.reasons.unshift(`Allowed by ${d.matchedRules.join(', ')}`);
+  if (d.approvals) d.reasons.push(`Needs approval: ${d.approvals.map((q) => `${q.count} of ${q.approverGroups.join('/')} (rule ${q.ruleId}${q.minBytesProcessed !== undefined ? `, if over ${q.minBytesProcessed} bytes` : ''})`).join('; ')}.`);
   return d;
 }
 
@@ -374,13 +416,15 @@ export function decideStatement(policy: Policy, principal: Principal, a: Paramet
   const ds = a.units.map((u) => decide(policy, principal, u, now));
   const denied = ds.find((d) => d.effect === 'deny');
   if (denied) return denied;
-  const merged: Decision = { ...ds[0], matchedRules: [], reasons: [], masks: {}, deniedColumns: {}, rowFilters: {} };
+  const merged: Decision = { ...ds[0], matchedRules: [], reasons: [], masks: {}, deniedColumns: {}, rowFilters: {}, approvals: undefined };
   for (const d of ds) {
     for (const r of d.matchedRules) if (!merged.matchedRules.includes(r)) merged.matchedRules.push(r);
     for (const [t, m] of Object.entries(d.masks)) merged.masks[t] = { ...merged.masks[t], ...m };
     for (const [t, cols] of Object.entries(d.deniedColumns)) merged.deniedColumns[t] = [...new Set([...(merged.deniedColumns[t] ?? []), ...cols])];
     Object.assign(merged.rowFilters, d.rowFilters);
+    for (const q of d.approvals ?? []) if (!merged.approvals?.some((x) => x.ruleId === q.ruleId)) (merged.approvals ??= []).push(q);
   }
+  if (!merged.approvals) delete merged.approvals;
   merged.reasons = [`Allowed by ${merged.matchedRules.join(', ')} (${ds.length} script statements)`];
   return merged;
 }

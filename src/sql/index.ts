@@ -109,6 +109,12 @@ export interface QueryAnalysis {
   views: Record<string, string[]>;
   /** The statement with every view inlined: what later stages rewrite and send (equal to the input when no view is read). */
   effectiveSql: string;
+  /**
+   * SHA-256 (hex) of the resolved statement (ZetaSQL's resolved AST, parse locations removed): the
+   * same for texts that differ only in spacing, comments or keyword case, different for
+   * any other difference (literals included). Parameter values are not part of it.
+   */
+  fingerprint: string;
 }
 
 
@@ -300,6 +306,7 @@ export class Analyzer {
       wildcards,
       views: {},
       effectiveSql: input.sql,
+      fingerprint: resolvedFingerprint(resolved),
     };
   }
 
@@ -463,6 +470,14 @@ function combineUnits(parts: QueryAnalysis[], sql: string): QueryAnalysis {
     wildcards: Object.assign({}, ...parts.map((p) => p.wildcards)),
     views: {},
     effectiveSql: sql,
+    fingerprint: createHash('sha256').update(parts.map((p) => p.fingerprint).join('\n')).digest('hex'),
     units: parts,
   };
+}
+
+/** See QueryAnalysis.fingerprint. */
+function resolvedFingerprint(resolved: unknown): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify(resolved, (k, v) => (/parseLocation/i.test(k) ? undefined : v)));
+  return h.digest('hex');
 }

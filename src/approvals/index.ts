@@ -1,0 +1,205 @@
+/**
+ * `approvals/`: just-in-time approval of risky statements.
+ *
+ * A statement that matched require_approval rules (policy Decision.approvals) becomes a pending
+ * approval bound to the requester (issuer + subject), the statement fingerprint (resolved
+ * structure, sql/) plus parameter values, the policy version and the dry-run byte estimate. The
+ * job stays PENDING until:
+ * - every requirement has its count of distinct approvers from its groups (N of M), or one member
+ *   of a break-glass group approves (flagged in the audit) → approved, and the gateway submits the
+ *   job upstream;
+ * - an approver denies → denied; the job ends DONE with accessDenied and the approver's comment;
+ * - `expires_after_seconds` pass → expired, likewise.
+ * Nobody approves their own request. An approval is single-use unless its rule gives
+ * `reuse_seconds`: then the same principal may run the same bound statement again in that window.
+ *
+ * State is in `<dataDir>/approvals.sqlite` (WAL, synchronous=FULL), so pending approvals survive a
+ * restart; replicas sharing state need the shared store of issue 10. Times are ms since epoch.
+ */
+import Database from 'better-sqlite3';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import canonicalize from 'canonicalize';
+import type { ApprovalRequirement } from '../policy/index.js';
+
+export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired';
+
+export interface Person { subject: string; issuer: string; email?: string; actor?: string; groups: string[] }
+
+export interface ApprovalStep { approver: Person; decision: 'approve' | 'deny'; comment?: string; at: number; breakGlass: boolean; requirements: string[] }
+
+export interface ApprovalRecord {
+  id: string;
+  status: ApprovalStatus;
+  createdAt: number;
+  expiresAt: number;
+  decidedAt?: number;
+  /** Until when the approval may be reused (approved, reusable rules only). */
+  reusableUntil?: number;
+  used: number;
+  requester: Person;
+  projectId: string;
+  jobId: string;
+  /** The binding: statement fingerprint + parameter values (SHA-256 hex), policy version, bytes. */
+  binding: string;
+  policyVersion: string;
+  bytesEstimate?: number;
+  requirements: ApprovalRequirement[];
+  steps: ApprovalStep[];
+  /** The caller's SQL and the SQL that will be sent (masks applied). */
+  sql: string;
+  upstreamSql: string;
+  tables: string[];
+  /** The gateway request that asked, and its audit session key. */
+  requestId: string;
+  sessionKey?: string;
+}
+
+/** The binding of a statement: SHA-256 of its fingerprint and its parameters' values (canonical JSON). */
+export function bindingOf(fingerprint: string, queryParameters: unknown): string {
+  return createHash('sha256').update(fingerprint).update('\0').update(canonicalize(queryParameters ?? []) ?? '').digest('hex');
+}
+
+/** Why an approver's decision is refused (BigQuery-style reasons: accessDenied, invalid, notFound). */
+export class ApprovalError extends Error {
+  constructor(readonly reason: 'accessDenied' | 'invalid' | 'notFound', message: string) { super(message); }
+}
+
+const same = (a: Person, b: Person) => a.subject === b.subject && a.issuer === b.issuer;
+
+/** Requirement ids satisfied by `steps` (approvals only). */
+export function satisfied(r: Pick<ApprovalRecord, 'requirements' | 'steps'>): { done: boolean; missing: string[] } {
+  const approvals = r.steps.filter((s) => s.decision === 'approve');
+  if (approvals.some((s) => s.breakGlass)) return { done: true, missing: [] };
+  const missing = r.requirements.filter((q) => new Set(approvals.filter((s) => s.requirements.includes(q.ruleId)).map((s) => `${s.approver.issuer}\0${s.approver.subject}`)).size < q.count)
+    .map((q) => `${q.ruleId} (${q.count} of ${q.approverGroups.join('/')})`);
+  return { done: missing.length === 0, missing };
+}
+
+export class ApprovalStore {
+  private db: Database.Database;
+
+  constructor(dataDir: string) {
+    mkdirSync(dataDir, { recursive: true });
+    this.db = new Database(join(dataDir, 'approvals.sqlite'));
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(`CREATE TABLE IF NOT EXISTS approvals (
+      id TEXT PRIMARY KEY, status TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+      requester_issuer TEXT NOT NULL, requester_subject TEXT NOT NULL, binding TEXT NOT NULL, policy_version TEXT NOT NULL,
+      record TEXT NOT NULL);
+      CREATE INDEX IF NOT EXISTS approvals_status ON approvals(status, created_at);
+      CREATE INDEX IF NOT EXISTS approvals_binding ON approvals(requester_issuer, requester_subject, binding);`);
+  }
+
+  private save(r: ApprovalRecord) {
+    this.db.prepare(`INSERT INTO approvals VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET status = excluded.status, record = excluded.record`)
+      .run(r.id, r.status, r.createdAt, r.expiresAt, r.requester.issuer, r.requester.subject, r.binding, r.policyVersion, JSON.stringify(r));
+  }
+
+  /** Creates a pending approval; `expiresAt` from the shortest expiry of its requirements. */
+  create(r: Omit<ApprovalRecord, 'id' | 'status' | 'createdAt' | 'expiresAt' | 'steps' | 'used'>, now = Date.now()): ApprovalRecord {
+    const rec: ApprovalRecord = {
+      ...r, id: `apr_${randomUUID().replace(/-/g, '')}`, status: 'pending', createdAt: now, used: 0, steps: [],
+      expiresAt: now + 1000 * Math.min(...r.requirements.map((q) => q.expiresAfterSeconds)),
+    };
+    this.save(rec);
+    return rec;
+  }
+
+  /** The record, with a pending one past its expiry turned expired (and saved). */
+  get(id: string, now = Date.now()): ApprovalRecord | undefined {
+    const row = this.db.prepare('SELECT record FROM approvals WHERE id = ?').get(id) as { record: string } | undefined;
+    if (!row) return undefined;
+    const r = JSON.parse(row.record) as ApprovalRecord;
+    if (r.status === 'pending' && now >= r.expiresAt) { r.status = 'expired'; r.decidedAt = r.expiresAt; this.save(r); }
+    return r;
+  }
+
+  /** Records, newest first; `status` filters, `limit` caps. */
+  list(o: { status?: ApprovalStatus; limit?: number } = {}, now = Date.now()): ApprovalRecord[] {
+    const ids = this.db.prepare('SELECT id FROM approvals WHERE (? IS NULL OR status = ?) ORDER BY created_at DESC LIMIT ?').all(o.status ?? null, o.status ?? null, o.limit ?? 200) as Array<{ id: string }>;
+    return ids.map(({ id }) => this.get(id, now)!).filter((r) => !o.status || r.status === o.status);
+  }
+
+  /**
+   * An approver's decision. Throws ApprovalError: notFound; invalid (not pending any more, or this
+   * approver already approved); accessDenied (own request, or not in an approver or break-glass
+   * group of a requirement still missing). Returns the record after the step.
+   */
+  decide(id: string, approver: Person, decision: 'approve' | 'deny', comment: string | undefined, now = Date.now()): ApprovalRecord {
+    const r = this.get(id, now);
+    if (!r) throw new ApprovalError('notFound', `Not found: approval ${id}`);
+    if (r.status !== 'pending') throw new ApprovalError('invalid', `Approval ${id} is ${r.status}; it can no longer be decided.`);
+    if (same(r.requester, approver)) throw new ApprovalError('accessDenied', `Access Denied: ${approver.subject} requested ${id} and cannot decide it; nobody approves their own request.`);
+    const open = r.requirements.filter((q) => satisfied({ requirements: [q], steps: r.steps }).done === false);
+    const mine = open.filter((q) => q.approverGroups.some((g) => approver.groups.includes(g))).map((q) => q.ruleId);
+    const breakGlass = mine.length === 0 && r.requirements.some((q) => q.breakGlassGroups.some((g) => approver.groups.includes(g)));
+    if (!mine.length && !breakGlass) {
+      throw new ApprovalError('accessDenied', `Access Denied: ${approver.subject} is in none of the approver groups still needed for ${id} (${open.map((q) => q.approverGroups.join('/')).join('; ') || 'none'}).`);
+    }
+    if (decision === 'approve' && r.steps.some((s) => same(s.approver, approver) && s.decision === 'approve')) {
+      throw new ApprovalError('invalid', `${approver.subject} already approved ${id}; N-of-M approvals need distinct approvers.`);
+    }
+    r.steps.push({ approver, decision, comment, at: now, breakGlass, requirements: mine });
+    if (decision === 'deny') { r.status = 'denied'; r.decidedAt = now; }
+    else if (satisfied(r).done) {
+      r.status = 'approved';
+      r.decidedAt = now;
+      const reuse = Math.min(...r.requirements.map((q) => q.reuseSeconds));
+      if (reuse > 0) r.reusableUntil = now + reuse * 1000;
+    }
+    this.save(r);
+    return r;
+  }
+
+  /**
+   * An approved, reusable approval of this requester for this binding and policy version whose
+   * byte estimate covers `bytes`; counts the use. Single-use approvals are never returned.
+   */
+  reuse(requester: Person, binding: string, policyVersion: string, bytes: number | undefined, now = Date.now()): ApprovalRecord | undefined {
+    const rows = this.db.prepare(`SELECT id FROM approvals WHERE requester_issuer = ? AND requester_subject = ? AND binding = ? AND policy_version = ? AND status = 'approved' ORDER BY created_at DESC`)
+      .all(requester.issuer, requester.subject, binding, policyVersion) as Array<{ id: string }>;
+    for (const { id } of rows) {
+      const r = this.get(id, now)!;
+      if (!r.reusableUntil || now > r.reusableUntil) continue;
+      if (bytes !== undefined && r.bytesEstimate !== undefined && bytes > r.bytesEstimate) continue;
+      r.used++;
+      this.save(r);
+      return r;
+    }
+    return undefined;
+  }
+
+  close() { this.db.close(); }
+}
+
+/** The error a denied or expired approval gives the job (accessDenied), with the approver's comment. */
+export function refusalMessage(r: ApprovalRecord): string {
+  if (r.status === 'expired') return `Access Denied: approval ${r.id} expired at ${new Date(r.expiresAt).toISOString()} without a decision; the statement was not run. Send it again to request a new approval.`;
+  const d = [...r.steps].reverse().find((s) => s.decision === 'deny');
+  return `Access Denied: approval ${r.id} was denied by ${d?.approver.email ?? d?.approver.subject ?? 'an approver'}${d?.comment ? `: "${d.comment}"` : ''}; the statement was not run.`;
+}
+
+/**
+ * Notifications of a new pending approval: a Slack-compatible incoming-webhook payload
+ * (`text` + `blocks`) and a generic JSON one. `link` points at the approval in the REST API.
+ */
+export function notificationPayloads(r: ApprovalRecord, link: string) {
+  const who = `${r.requester.email ?? r.requester.subject}${r.requester.actor ? ` (agent ${r.requester.actor})` : ''}`;
+  const needs = r.requirements.map((q) => `${q.count} of ${q.approverGroups.join('/')} (rule ${q.ruleId}${q.description ? `: ${q.description}` : ''})`).join('; ');
+  const text = `bqgate: ${who} asks to run a statement on ${r.tables.join(', ') || 'BigQuery'} — needs ${needs}. Approve or deny: ${link}`;
+  return {
+    slack: {
+      text,
+      blocks: [
+        { type: 'section', text: { type: 'mrkdwn', text: `*bqgate approval ${r.id}*\n*Requester:* ${who}\n*Needs:* ${needs}${r.bytesEstimate !== undefined ? `\n*Estimated bytes:* ${r.bytesEstimate}` : ''}` } },
+        { type: 'section', text: { type: 'mrkdwn', text: '```' + r.sql.slice(0, 2800) + '```' } },
+        { type: 'section', text: { type: 'mrkdwn', text: `<${link}|Open the approval> · expires ${new Date(r.expiresAt).toISOString()}` } },
+      ],
+    },
+    generic: { kind: 'bqgate#approvalRequest', id: r.id, requester: r.requester, sql: r.sql, tables: r.tables, bytesEstimate: r.bytesEstimate, requirements: r.requirements, expiresAt: new Date(r.expiresAt).toISOString(), link },
+  };
+}
