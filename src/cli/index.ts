@@ -123,6 +123,31 @@ for (const [name, desc] of [['show', 'one session: its requests, a line each'], 
   });
 }
 
+const approvalsCmd = program.command('approvals').description('pending approvals: list, approve, deny (as yourself: your own OIDC token)');
+const approvalsApi = async (o: { gateway?: string; token?: string }, method: 'GET' | 'POST', path: string, body?: unknown) => {
+  const token = o.token ?? process.env.BQGATE_TOKEN;
+  if (!token) { process.stderr.write('an approver token is needed: --token TOKEN or BQGATE_TOKEN\n'); process.exit(2); }
+  const base = o.gateway ?? process.env.BQGATE_URL ?? devIssuerUrl(cfgFrom());
+  const r = await fetch(`${base}/bqgate/v1/approvals${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+  const j = await r.json() as any;
+  if (r.status >= 300) { process.stderr.write(`${j.error?.message ?? r.status}\n`); process.exit(1); }
+  return j;
+};
+const approverOptions = (c: Command) => c.option('--gateway <url>', 'gateway URL (default: BQGATE_URL or the local gateway)').option('--token <jwt>', 'your token (default: BQGATE_TOKEN)').option('--json');
+approverOptions(approvalsCmd.command('list').description('approvals you may decide or asked for').option('--status <pending|approved|denied|expired>', '', 'pending')).action(async (o) => {
+  const j = await approvalsApi(o, 'GET', `?status=${encodeURIComponent(o.status)}`);
+  if (o.json) { process.stdout.write(JSON.stringify(j.approvals, null, 2) + '\n'); return; }
+  printTable(['id', 'status', 'requester', 'actor', 'needs', 'expires', 'sql'], j.approvals.map((a: any) => [
+    a.id, a.status, a.requester.subject, a.requester.actor ?? '', a.requirements.map((q: any) => `${q.count}×${q.approverGroups.join('/')}`).join(' '), a.expiresAt, a.sql.replace(/\s+/g, ' ').slice(0, 80),
+  ]));
+});
+for (const decision of ['approve', 'deny'] as const) {
+  approverOptions(approvalsCmd.command(`${decision} <id>`).description(`${decision} a pending approval`).option('--comment <text>')).action(async (id: string, o) => {
+    const j = await approvalsApi(o, 'POST', `/${encodeURIComponent(id)}/${decision}`, { comment: o.comment });
+    process.stdout.write(o.json ? JSON.stringify(j, null, 2) + '\n' : `${j.id}: ${j.status}\n`);
+  });
+}
+
 const auditCmd = program.command('audit').description('the tamper-evident audit log: export, verify');
 auditCmd.command('export').description('write the log as JSON Lines (events with inclusion proofs, signed checkpoints with consistency proofs)')
   .option('--out <file>', 'file to write (default: standard output)')
