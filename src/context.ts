@@ -6,6 +6,7 @@ import type { Principal } from './auth/index.js';
 import type { ApiRequest } from './bigquery/index.js';
 import type { Decision, Policy } from './policy/index.js';
 import type { RequestSummary } from './audit/index.js';
+import { redactMaskSecrets } from './rewrite/index.js';
 
 /**
  * What a request's audit events say beyond the request itself (server.ts hands it to the
@@ -31,7 +32,7 @@ export interface Ctx {
 export const enc = encodeURIComponent;
 
 /** The audit fields of an allow decision and the SQL sent upstream. */
-export const decisionAudit = (d: Decision, sql: string): AuditSummary => ({ decision: 'allow', matchedRules: d.matchedRules, reasons: d.reasons, policyVersion: d.policyVersion, upstreamSql: sql });
+export const decisionAudit = (d: Decision, sql: string): AuditSummary => ({ decision: 'allow', matchedRules: d.matchedRules, reasons: d.reasons, policyVersion: d.policyVersion, upstreamSql: redactMaskSecrets(sql) });
 
 /** The keys of `o` that are set. */
 export const pick = (o: any, keys: string[]) => Object.fromEntries(keys.filter((k) => o?.[k] !== undefined).map((k) => [k, o[k]]));

@@ -120,6 +120,15 @@ describe('SDK through the gateway', () => {
     const rec = (await auditRequests(gw.dataDir)).find((r) => r.principal === 'agent-7' && r.sql?.startsWith('DECLARE x STRING; SET x = (SELECT MAX(email)'));
     expect(rec?.decision?.effect).toBe('allow');
     expect(rec?.upstream?.sql).toContain("CONCAT('XXXXX'");
+    // The keyed hash's pads (the HMAC key XOR ipad/opad) never reach the audit log.
+    const [phones] = await gw.sdk(analyst).query({ query: 'SELECT phone FROM shop.customers WHERE customer_id = 1', useLegacySql: false });
+    expect(phones[0].phone).toMatch(/^[0-9a-f]{64}$/);
+    const hmac = (await auditRequests(gw.dataDir)).find((r) => r.sql === 'SELECT phone FROM shop.customers WHERE customer_id = 1');
+    expect(hmac?.upstream?.sql).toContain("SHA256(FROM_HEX('<redacted>')");
+    const { readFileSync } = await import('node:fs');
+    const key = readFileSync(`${gw.dataDir}/keys/hmac.key`, 'utf8').trim();
+    const ipad = Buffer.from(Buffer.from(key, 'hex').map((b) => b ^ 0x36)).toString('hex');
+    expect(JSON.stringify(await auditRequests(gw.dataDir))).not.toContain(ipad.slice(0, 32));
   });
 
   it('denies writes for an analyst', async () => {

@@ -89,3 +89,13 @@ export function verifyRewrite(rewritten: Pick<QueryAnalysis, 'scans'>, r: Rewrit
     if (!inside) throw new BigQueryError('accessDenied', `Access Denied: bqgate's check found ${s.table} readable outside its masking projection after the rewrite; the query was not run.`);
   }
 }
+
+/**
+ * The rewritten SQL with the masks' secret material replaced by `<redacted>`: the HMAC_SHA256 pads
+ * (the gateway's key XOR ipad/opad, from which the key follows) and RANDOM_HASH salts, both written
+ * as FROM_HEX literals of 16+ bytes. For copies that leave the gateway's key boundary (the audit
+ * log and its SIEM sinks).
+ */
+export function redactMaskSecrets(sql: string): string {
+  return sql.replace(/FROM_HEX\('[0-9a-f]{32,}'\)/g, "FROM_HEX('<redacted>')");
+}
