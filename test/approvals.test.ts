@@ -74,6 +74,10 @@ describe('approvals with the SDK', () => {
     // The requester's audit session shows the request, the approval and the approver.
     const rec = (await auditRequests(gw.dataDir)).find((r) => r.operation === 'jobs.insert' && r.upstream?.jobId === job.id);
     expect(rec?.approvals.map((a: any) => [a.step, a.approver ?? null])).toEqual([['requested', null], ['approve', 'owner-1']]);
+    const sessions = JSON.parse((await gw.cli(['sessions', 'list', '--json', '--principal', 'etl-1'])).stdout);
+    const replay = await gw.cli(['sessions', 'replay', sessions[0].id, '--principal', 'etl-1']);
+    expect(replay.stdout).toContain('approval: approved by owner-1: "ticket OPS-42" → approved');
+    expect(replay.stdout).toMatch(/approval: requested \(apr_\w+; needs etl-writes-need-owner\)/);
   });
 
   it('surfaces a denial as accessDenied with the approver\'s comment', async () => {
@@ -108,6 +112,22 @@ describe('approvals with the SDK', () => {
     expect(generic?.body).toMatchObject({ kind: 'bqgate#approvalRequest', requester: { subject: 'etl-1' } });
     expect(generic?.body.link).toMatch(/\/bqgate\/v1\/approvals\/apr_/);
   });
+});
+
+describe('approvals across a restart', () => {
+  it('keeps a pending approval; the client\'s next poll after approval completes', async () => {
+    const [job] = await gw.sdk(etl).createQueryJob({ query: "UPDATE shop.orders SET status = 'restart' WHERE order_id = 18", useLegacySql: false });
+    await pendingFor(gw, owner, (a) => a.jobId === job.id);
+    await gw.stop();
+    gw = await startGateway({ dataDir: gw.dataDir, port: Number(new URL(gw.url).port) });
+    const apr = await pendingFor(gw, owner, (a) => a.jobId === job.id);
+    const [meta] = await gw.sdk(etl).job(job.id!).getMetadata();
+    expect(meta.status.state).toBe('PENDING');
+    await api(gw, owner).decide(apr.id, 'approve');
+    await gw.sdk(etl).job(job.id!).getQueryResults();
+    const [after] = await gw.sdk(etl).job(job.id!).getMetadata();
+    expect(after.statistics.query.numDmlAffectedRows).toBe('1');
+  }, 120_000);
 });
 
 describe('approvals with the bqgate CLI', () => {

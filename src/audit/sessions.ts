@@ -95,7 +95,12 @@ export function renderTimeline(s: Session, requests: RequestRecord[]): string {
       lines.push(`    decision: ${r.decision.effect.toUpperCase()} by ${r.decision.matchedRules.join(', ') || '(default deny)'}${r.decision.policyVersion ? ` (policy ${r.decision.policyVersion})` : ''}`);
       for (const why of r.decision.reasons.slice(0, 5)) lines.push(`              ${why}`);
     }
-    for (const a of r.approvals) lines.push(`    approval: ${JSON.stringify(a)}`);
+    for (const a of r.approvals as Array<Record<string, any>>) {
+      const what = a.step === 'requested' ? `requested (${a.approvalId}; needs ${(a.requirements ?? []).join(', ')})`
+        : a.step === 'reused' ? `reused ${a.approvalId}`
+        : `${a.step === 'approve' ? 'approved' : 'denied'} by ${a.approver}${a.breakGlass ? ' (BREAK-GLASS)' : ''}${a.comment ? `: "${a.comment}"` : ''} → ${a.status}`;
+      lines.push(`    approval: ${what}`);
+    }
     if (r.upstream?.jobId) lines.push(`    job:      ${r.upstream.jobId}`);
     for (const d of r.deliveries) {
       lines.push(`    rows:     ${d.rows} delivered (${d.columns.join(', ')}), sha256 ${d.sha256.slice(0, 16)}…`);

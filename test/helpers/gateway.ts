@@ -52,11 +52,12 @@ export interface TestGateway {
 }
 
 /**
- * `env`: extra environment for the gateway process (e.g. BQGATE_AUDIT_POSTGRES); `dataDir`: reuse
- * a data directory (a restart), else a fresh one.
+ * `env`: extra environment for the gateway process (e.g. BQGATE_AUDIT_POSTGRES); `dataDir` and
+ * `port`: reuse a data directory and the port (a restart: the development issuer's URL, the `iss` of
+ * its tokens, stays the same), else fresh ones.
  */
-export async function startGateway(opts: { env?: Record<string, string>; dataDir?: string } = {}): Promise<TestGateway> {
-  const port = await freePort();
+export async function startGateway(opts: { env?: Record<string, string>; dataDir?: string; port?: number } = {}): Promise<TestGateway> {
+  const port = opts.port ?? await freePort();
   const emulatorPort = await freePort();
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'bqgate-test-'));
   const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'bin', 'bqgate.js'), 'serve'], {
