@@ -10,7 +10,7 @@
  *
  * Usage: npm run bench [-- --quick] [--only latency,analysis,delivery,audit,throughput]
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { startStack } from './stack.js';
 import { benchLatency, benchThroughput, type LatencyRow } from './latency.js';
@@ -102,6 +102,8 @@ if (want('audit')) {
   table(a);
 }
 
-writeFileSync('bench-results.json', JSON.stringify(results, null, 2));
+// With --only, the other sections of an earlier run are kept.
+const earlier = only.length && existsSync('bench-results.json') ? JSON.parse(readFileSync('bench-results.json', 'utf8')) : {};
+writeFileSync('bench-results.json', JSON.stringify({ ...earlier, ...results }, null, 2));
 console.log('written: bench-results.json');
 process.exit(0);
