@@ -1,0 +1,330 @@
+/**
+ * Jobs (`jobs.query`, `jobs.insert`, `jobs.get`, `jobs.getQueryResults`, `jobs.cancel`, `jobs.list`):
+ * checked statements become jobs recorded with their owner (a caller sees only its own jobs), are
+ * sent upstream with bqgate's labels and limits — or parked PENDING when they need approval
+ * (approvals/gate.ts) — and their result pages are delivered through the backstop and row cap.
+ * Copy, extract and load jobs are decided by their verb. The query pipeline itself (`check`:
+ * analyze → decide → rewrite) is the gateway's and comes in as a function.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Principal } from './auth/index.js';
+import { BigQueryError, type Operation } from './bigquery/index.js';
+import type { Catalog } from './catalog/index.js';
+import type { QueryAnalysis } from './sql/index.js';
+import { decide, backstopColumns, type Decision } from './policy/index.js';
+import { isGoverned } from './rewrite/index.js';
+import { upstreamError, type Upstream } from './upstream/index.js';
+import { deliverPage, deliverJob } from './deliver/index.js';
+import type { Store, JobRecord } from './audit/index.js';
+import { enc, pick, decisionAudit, type Ctx, type Outcome } from './context.js';
+import type { BqField } from './emulator/encode.js';
+import type { Config } from './config.js';
+import type { Person } from './approvals/index.js';
+import type { ApprovalGate, Hold } from './approvals/gate.js';
+
+/** A statement the pipeline allowed: its analysis, decision and the SQL to send. */
+export interface Checked { analysis: QueryAnalysis; decision: Decision; sql: string }
+
+export interface JobDeps {
+  cfg: Config;
+  store: Store;
+  upstream: Upstream;
+  catalog: Catalog;
+  gate: ApprovalGate;
+  /** The query pipeline: throws the refusal, with its decision attached. */
+  check(c: Ctx, projectId: string, q: Record<string, unknown>): Promise<Checked>;
+}
+
+/**
+ * Applies a row cap to a delivered page that starts at row `start`: rows past `max` are dropped, the
+ * page token goes once the cap is reached, totalRows says at most `max`. `remember` records where
+ * the next page (if any) starts.
+ */
+function capRows(page: { body: any; rows: number }, start: number, max: number, remember: (token: string, next: number) => void) {
+  const rows: unknown[] = page.body.rows ?? [];
+  const allowed = Math.max(0, max - start);
+  if (rows.length > allowed) page.body.rows = rows.slice(0, allowed);
+  page.rows = page.body.rows?.length ?? 0;
+  if (page.body.totalRows !== undefined && Number(page.body.totalRows) > max) page.body.totalRows = String(max);
+  if (start + page.rows >= max) delete page.body.pageToken;
+  else if (page.body.pageToken) remember(page.body.pageToken, start + page.rows);
+}
+
+/**
+ * Labels stamped on every upstream job so BigQuery's own audit logs and INFORMATION_SCHEMA.JOBS join
+ * back to bqgate's records: the principal, the actor and the audit record id. Label values are
+ * lowercased and limited to [a-z0-9_-], 63 characters (BigQuery's label rules).
+ */
+export function jobLabels(c: { principal: Principal; auditId: string }, client: Record<string, string> = {}): Record<string, string> {
+  const v = (s: string) => s.toLowerCase().replace(/[^a-z0-9_-]/g, '_').slice(0, 63);
+  return {
+    ...client,
+    bqgate_principal: v(c.principal.subject),
+    ...(c.principal.actor ? { bqgate_actor: v(c.principal.actor) } : {}),
+    bqgate_request: v(c.auditId),
+  };
+}
+
+/** A job id chosen by the gateway. */
+const newJobId = () => `bqgate_${randomUUID().replace(/-/g, '')}`;
+
+/** The caller as an approvals party. */
+export const person = (c: Ctx): Person => ({ subject: c.principal.subject, issuer: c.principal.issuer, email: c.principal.email, actor: c.principal.actor, groups: c.principal.groups });
+
+/** How a job's owner is shown in `user_email`. */
+export const owner = (c: Ctx) => c.principal.email ?? c.principal.subject;
+
+/** The job operations, for the gateway's pipeline. */
+export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Promise<Outcome>>, 'jobs.query' | 'jobs.insert' | 'jobs.get' | 'jobs.getQueryResults' | 'jobs.cancel' | 'jobs.list'> {
+  const { cfg, store, upstream, catalog, gate, check } = d;
+
+  /** The caller's job, or notFound (also for another principal's job: its existence is not revealed). */
+  const ownJob = (c: Ctx, id?: string) => {
+    const { projectId } = c.req.params;
+    const jobId = id ?? c.req.params.jobId;
+    const j = store.getJob(projectId!, jobId!, c.principal.issuer, c.principal.subject);
+    if (!j) throw new BigQueryError('notFound', `Not found: Job ${projectId}:${jobId}`);
+    return j;
+  };
+
+  const resultsQuery = (q: Record<string, string | undefined>, extra: Record<string, string | undefined> = {}) => ({
+    location: q.location, maxResults: q.maxResults, pageToken: q.pageToken, startIndex: q.startIndex,
+    timeoutMs: String(Math.min(Number(q.timeoutMs ?? cfg.defaultWaitMs), cfg.defaultWaitMs)),
+    'formatOptions.useInt64Timestamp': q['formatOptions.useInt64Timestamp'], ...extra,
+  });
+
+  /** Creates the job upstream under a gateway-chosen id, recorded (with its owner) first. */
+  /** The job record and upstream configuration of a checked query job (limits applied). */
+  function prepareJob(c: Ctx, original: string, checked: { sql: string; analysis: QueryAnalysis; decision: Decision }, queryConfig: any, extra: any, requestId?: string) {
+    const { maximumBytesBilled: cap, maximumRows } = checked.decision.limits;
+    if (cap !== undefined) {
+      const asked = queryConfig.maximumBytesBilled !== undefined ? Number(queryConfig.maximumBytesBilled) : Infinity;
+      queryConfig = { ...queryConfig, maximumBytesBilled: String(Math.min(asked, cap)) };
+    }
+    return {
+      rec: {
+        query: original, upstreamQuery: checked.sql, statementType: checked.analysis.statementKind, requestId,
+        backstopColumns: backstopColumns(c.policy, checked.analysis.lineage, checked.analysis.tables), maxRows: maximumRows,
+      },
+      configuration: { ...extra, query: { ...queryConfig, query: checked.sql, useLegacySql: false } },
+    };
+  }
+
+  /**
+   * Runs a checked query job: parked as PENDING when it needs approval (returns the job resource
+   * the caller sees), else recorded and submitted upstream (returns the upstream job).
+   */
+  async function insertJob(c: Ctx, jobId: string, location: string | undefined, original: string, checked: { sql: string; analysis: QueryAnalysis; decision: Decision }, queryConfig: any, extra: any, requestId?: string) {
+    const prepared = prepareJob(c, original, checked, queryConfig, extra, requestId);
+    const hold = await approvalHold(c, checked, queryConfig);
+    if (!hold) return submitJob(c, jobId, location, prepared.rec, prepared.configuration);
+    return parkJob(c, jobId, location, original, checked, prepared, hold).resource;
+  }
+
+  /** Records a job that waits for approval, and its pending approval; nothing goes upstream. */
+  function parkJob(c: Ctx, jobId: string, location: string | undefined, original: string, checked: { sql: string; analysis: QueryAnalysis; decision: Decision }, prepared: ReturnType<typeof prepareJob>, hold: Hold) {
+    const projectId = c.req.params.projectId!;
+    const apr = gate.park({
+      hold, requester: person(c), projectId, jobId, policyVersion: checked.decision.policyVersion, sql: original, upstreamSql: checked.sql,
+      tables: [...new Set([...checked.analysis.tablesRead, ...checked.analysis.tablesWritten])], requestId: c.auditId, sessionKey: c.sessionKey,
+    });
+    const job: JobRecord = {
+      ...prepared.rec, projectId, jobId, location: location ?? 'US', ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject, createdAt: Date.now(),
+      sessionKey: c.sessionKey, approvalId: apr.id, pendingConfiguration: { ...prepared.configuration, labels: jobLabels(c, prepared.configuration.labels) },
+    };
+    store.insertJob(job);
+    (c.events ??= []).push({ type: 'approval', data: { step: 'requested', approvalId: apr.id, requirements: hold.requirements.map((q) => q.ruleId), bytesEstimate: hold.bytesEstimate, expiresAt: apr.expiresAt } });
+    return { job, resource: gate.jobResource(job, apr, { query: { query: original, useLegacySql: false } }, owner(c)) };
+  }
+
+  /** The approval hold of a checked statement, if it needs one (reused approvals are audited). */
+  async function approvalHold(c: Ctx, checked: { sql: string; analysis: QueryAnalysis; decision: Decision }, query: Record<string, unknown>): Promise<Hold | undefined> {
+    const { hold, reused } = await gate.needs({
+      requester: person(c), projectId: c.req.params.projectId!, requirements: checked.decision.approvals, fingerprint: checked.analysis.fingerprint,
+      parameters: query.queryParameters, policyVersion: checked.decision.policyVersion, sql: checked.sql, query,
+    });
+    if (reused) (c.events ??= []).push({ type: 'approval', data: { step: 'reused', approvalId: reused.id, uses: reused.used } });
+    return hold;
+  }
+
+
+  /**
+   * Records a job with its owner (before anything reaches the upstream), then creates it upstream
+   * under the same id with `configuration` plus bqgate's labels. Returns the upstream job resource.
+   */
+  async function submitJob(c: Ctx, jobId: string, location: string | undefined, rec: Pick<JobRecord, 'query' | 'upstreamQuery' | 'statementType'> & Partial<JobRecord>, configuration: any) {
+    const projectId = c.req.params.projectId!;
+    store.insertJob({ ...rec, projectId, jobId, location: location ?? 'US', ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject, createdAt: Date.now(), sessionKey: c.sessionKey });
+    const r = await upstream.call('POST', `/projects/${enc(projectId)}/jobs`, {
+      body: { jobReference: { projectId, jobId, ...(location ? { location } : {}) }, configuration: { ...configuration, labels: jobLabels(c, configuration.labels) } },
+    });
+    if (r.status >= 300) throw upstreamError(r);
+    return r.body;
+  }
+
+  const QUERY_KEYS = ['defaultDataset', 'queryParameters', 'parameterMode', 'maximumBytesBilled', 'useQueryCache', 'priority'];
+
+  /**
+   * Row offsets of the page tokens handed out for jobs with a row cap (`jobId\0token` → first row),
+   * so a later page knows where it starts. Tokens from before a restart are unknown: refused.
+   */
+  const tokenStarts = new Map<string, number>();
+
+  /**
+   * Copy, extract and load jobs: decided like statements whose verb (COPY, EXTRACT, LOAD) applies
+   * to the tables named — sources are read whole, so every column counts — with extract
+   * destinations checked against export_destinations. A source with masks, denied columns or row
+   * filters for the caller is refused: these jobs would move raw values. Allowed jobs are recorded
+   * with their owner and sent upstream unchanged (with bqgate's labels).
+   */
+  async function nonQueryJob(c: Ctx, b: any): Promise<Outcome> {
+    const cfg = b.configuration ?? {};
+    const name = (t: any) => (t ? `${t.projectId ?? c.req.params.projectId}.${t.datasetId}.${t.tableId}` : undefined);
+    let verb: 'COPY' | 'EXTRACT' | 'LOAD';
+    let sources: string[] = [];
+    let targets: string[];
+    let uris: string[] | undefined;
+    if (cfg.copy) { verb = 'COPY'; sources = [...(cfg.copy.sourceTables ?? []), ...(cfg.copy.sourceTable ? [cfg.copy.sourceTable] : [])].map(name) as string[]; targets = [name(cfg.copy.destinationTable)!]; }
+    else if (cfg.extract) { verb = 'EXTRACT'; sources = [name(cfg.extract.sourceTable)!]; targets = sources; uris = cfg.extract.destinationUris ?? (cfg.extract.destinationUri ? [cfg.extract.destinationUri] : []); }
+    else if (cfg.load) { verb = 'LOAD'; targets = [name(cfg.load.destinationTable)!]; }
+    else throw new BigQueryError('invalid', 'The job configuration names no query, copy, extract or load.');
+    if ([...sources, ...targets].some((t) => !t || t.includes('undefined'))) throw new BigQueryError('invalid', `The ${verb.toLowerCase()} job does not name its tables fully.`);
+    const tables: Record<string, BqField[]> = {};
+    for (const t of sources) tables[t] = (await catalog.getTable(t)).schema;
+    const analysis = {
+      statementKind: verb, tablesRead: sources, tablesWritten: targets, tables,
+      columnsRead: sources.flatMap((t) => tables[t].map((f) => ({ table: t, column: f.name }))),
+      flags: { exportUris: uris },
+    };
+    const decision = decide(c.policy, c.principal, analysis);
+    if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision, analysis });
+    const governed = sources.find((t) => isGoverned(decision, t));
+    if (governed) throw Object.assign(new BigQueryError('accessDenied', `Access Denied: ${verb.toLowerCase()} of ${governed} is refused: it has masked, denied or filtered rows or columns for ${c.principal.subject}, and a ${verb.toLowerCase()} job would move raw values. Use a query instead.`), { decision });
+    const jobId = String(b.jobReference?.jobId ?? newJobId());
+    const job = await submitJob(c, jobId, b.jobReference?.location, { query: '', upstreamQuery: '', statementType: verb }, cfg);
+    return { body: deliverJob(job, undefined, owner(c)), audit: { ...decisionAudit(decision, ''), jobId } };
+  }
+
+  /**
+   * Results of a job that may wait for approval: long-polls while pending (jobComplete false),
+   * answers accessDenied once denied or expired, and reads the upstream once approved.
+   */
+  async function gatedResults(c: Ctx, job: JobRecord, kind: 'bigquery#queryResponse' | 'bigquery#getQueryResultsResponse', q: Record<string, any>): Promise<Outcome> {
+    if (job.approvalId) {
+      const st = await gate.state(job, Math.min(Number(q.timeoutMs ?? cfg.defaultWaitMs), cfg.defaultWaitMs));
+      if (st.status === 'pending') return { body: { kind, jobReference: { projectId: job.projectId, jobId: job.jobId, location: job.location }, jobComplete: false }, audit: { jobId: job.jobId } };
+      if (st.status === 'refused') throw new BigQueryError('accessDenied', gate.refusalMessage(st.record!));
+    }
+    return results(c, job, kind, q);
+  }
+
+  async function results(c: Ctx, job: JobRecord, kind: 'bigquery#queryResponse' | 'bigquery#getQueryResultsResponse', q: Record<string, any>): Promise<Outcome> {
+    let start = 0;
+    if (job.maxRows !== undefined && q.pageToken) {
+      const known = tokenStarts.get(`${job.jobId}\0${q.pageToken}`);
+      if (known === undefined) throw new BigQueryError('invalid', 'This page token is not known to bqgate (it may predate a restart); read the results again from startIndex=0.');
+      start = known;
+    } else if (q.startIndex !== undefined) start = Number(q.startIndex);
+    const r = await upstream.call('GET', `/projects/${enc(job.projectId)}/queries/${enc(job.jobId)}`, { query: resultsQuery(q, { location: q.location ?? job.location }) });
+    if (r.status >= 300) throw upstreamError(r);
+    return present(job, r.body, kind, start);
+  }
+
+  /** An upstream result page as the caller may receive it: backstop, row cap from `start`. */
+  function present(job: JobRecord, body: any, kind: 'bigquery#queryResponse' | 'bigquery#getQueryResultsResponse', start: number): Outcome {
+    const page = deliverPage(body, kind, job.backstopColumns);
+    if (job.maxRows !== undefined && page.body.jobComplete) capRows(page, start, job.maxRows, (token, next) => tokenStarts.set(`${job.jobId}\0${token}`, next));
+    return { body: page.body, audit: { jobId: job.jobId, rowsReturned: page.rows, detections: page.detections } };
+  }
+
+  return {
+    'jobs.query': async (c) => {
+      const b = c.req.body;
+      const projectId = c.req.params.projectId!;
+      if (b.requestId) {
+        const prior = store.getJobByRequestId(projectId, String(b.requestId), c.principal.issuer, c.principal.subject);
+        if (prior) return results(c, prior, 'bigquery#queryResponse', { maxResults: b.maxResults, timeoutMs: b.timeoutMs, 'formatOptions.useInt64Timestamp': b.formatOptions?.useInt64Timestamp ? 'true' : undefined });
+      }
+      const checked = await check(c, projectId, b);
+      if (b.dryRun) {
+        const r = await upstream.ok('POST', `/projects/${enc(projectId)}/queries`, { body: { ...b, query: checked.sql, useLegacySql: false } });
+        return { body: { ...r, kind: 'bigquery#queryResponse' }, audit: decisionAudit(checked.decision, checked.sql) };
+      }
+      const hold = await approvalHold(c, checked, b);
+      if (hold) {
+        // Parked: the caller long-polls like any slow query, and gets the result once approved.
+        const { job } = parkJob(c, newJobId(), b.location, b.query, checked, prepareJob(c, b.query, checked, pick(b, QUERY_KEYS), pick(b, ['labels']), b.requestId ? String(b.requestId) : undefined), hold);
+        const q = { maxResults: b.maxResults !== undefined ? String(b.maxResults) : undefined, timeoutMs: b.timeoutMs !== undefined ? String(b.timeoutMs) : undefined, 'formatOptions.useInt64Timestamp': b.formatOptions?.useInt64Timestamp ? 'true' : undefined };
+        const page = await gatedResults(c, job, 'bigquery#queryResponse', q);
+        return { ...page, audit: { ...decisionAudit(checked.decision, checked.sql), ...page.audit, jobId: job.jobId } };
+      }
+      // One upstream round trip (jobs.query), as the client asked; the job is recorded as the
+      // caller's before its id is returned to anyone.
+      const { maximumBytesBilled: cap, maximumRows } = checked.decision.limits;
+      const q: Record<string, unknown> = pick(b, [...QUERY_KEYS, 'maxResults', 'formatOptions', 'location', 'requestId']);
+      if (cap !== undefined) q.maximumBytesBilled = String(Math.min(b.maximumBytesBilled !== undefined ? Number(b.maximumBytesBilled) : Infinity, cap));
+      const timeoutMs = Math.min(Number(b.timeoutMs ?? cfg.defaultWaitMs), cfg.defaultWaitMs);
+      const r = await upstream.call('POST', `/projects/${enc(projectId)}/queries`, { body: { ...q, timeoutMs, query: checked.sql, useLegacySql: false, labels: jobLabels(c, b.labels) } });
+      if (r.status >= 300) throw upstreamError(r);
+      const ref = r.body.jobReference;
+      if (!ref?.jobId) throw new BigQueryError('backendError', 'The upstream answered jobs.query without a job reference; the result cannot be delivered.');
+      const job: JobRecord = {
+        projectId, jobId: ref.jobId, location: ref.location ?? b.location ?? 'US', ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject,
+        query: b.query, upstreamQuery: checked.sql, statementType: checked.analysis.statementKind, createdAt: Date.now(),
+        requestId: b.requestId ? String(b.requestId) : undefined, sessionKey: c.sessionKey, maxRows: maximumRows,
+        backstopColumns: backstopColumns(c.policy, checked.analysis.lineage, checked.analysis.tables),
+      };
+      store.insertJob(job);
+      const jobId = job.jobId;
+      const page = present(job, r.body, 'bigquery#queryResponse', 0);
+      return { ...page, audit: { ...decisionAudit(checked.decision, checked.sql), ...page.audit, jobId } };
+    },
+
+    'jobs.getQueryResults': async (c) => gatedResults(c, ownJob(c), 'bigquery#getQueryResultsResponse', c.req.query),
+
+    'jobs.insert': async (c) => {
+      const b = c.req.body;
+      const cfgIn = b.configuration ?? {};
+      if (!cfgIn.query) return nonQueryJob(c, b);
+      if (cfgIn.query.destinationTable) throw new BigQueryError('accessDenied', 'Access Denied: destinationTable is refused by bqgate: results may not be copied into a table.');
+      const projectId = c.req.params.projectId!;
+      const checked = await check(c, projectId, cfgIn.query);
+      if (cfgIn.dryRun) {
+        const r = await upstream.ok('POST', `/projects/${enc(projectId)}/jobs`, { body: { ...b, configuration: { ...cfgIn, query: { ...cfgIn.query, query: checked.sql } } } });
+        return { body: deliverJob(r, cfgIn.query.query, owner(c)), audit: decisionAudit(checked.decision, checked.sql) };
+      }
+      const jobId = String(b.jobReference?.jobId ?? newJobId());
+      const job = await insertJob(c, jobId, b.jobReference?.location, cfgIn.query.query, checked, pick(cfgIn.query, QUERY_KEYS), pick(cfgIn, ['labels', 'jobTimeoutMs']));
+      return { body: deliverJob(job, cfgIn.query.query, owner(c)), audit: { ...decisionAudit(checked.decision, checked.sql), jobId } };
+    },
+
+    'jobs.get': async (c) => {
+      const j = ownJob(c);
+      const st = await gate.state(j);
+      if (st.status === 'pending' || st.status === 'refused') return { body: gate.jobResource(j, st.record, { query: { query: j.query, useLegacySql: false } }, owner(c)) };
+      const r = await upstream.ok('GET', `/projects/${enc(j.projectId)}/jobs/${enc(j.jobId)}`, { query: { location: c.req.query.location ?? j.location } });
+      return { body: deliverJob(r, j.query, owner(c)) };
+    },
+
+    'jobs.cancel': async (c) => {
+      const j = ownJob(c);
+      const r = await upstream.ok('POST', `/projects/${enc(j.projectId)}/jobs/${enc(j.jobId)}/cancel`, { query: { location: c.req.query.location ?? j.location } });
+      return { body: { ...r, job: deliverJob(r.job, j.query, owner(c)) } };
+    },
+
+    'jobs.list': async (c) => {
+      const projectId = c.req.params.projectId!;
+      const max = Math.min(Number(c.req.query.maxResults ?? 50), 1000);
+      const offset = c.req.query.pageToken ? Number(Buffer.from(c.req.query.pageToken, 'base64url').toString()) || 0 : 0;
+      const mine = store.listJobs(projectId, c.principal.issuer, c.principal.subject, max + 1, offset);
+      const jobs = await Promise.all(mine.slice(0, max).map(async (j) => {
+        const r = await upstream.call('GET', `/projects/${enc(projectId)}/jobs/${enc(j.jobId)}`, { query: { location: j.location } });
+        const job = r.status < 300 ? deliverJob(r.body, j.query, owner(c)) : { kind: 'bigquery#job', jobReference: { projectId, jobId: j.jobId, location: j.location }, status: { state: 'DONE' }, configuration: { query: { query: j.query } }, statistics: { creationTime: String(j.createdAt) } };
+        return { ...job, state: job.status?.state ?? 'DONE', id: `${projectId}:${j.location}.${j.jobId}` };
+      }));
+      const body: Record<string, unknown> = { kind: 'bigquery#jobList', jobs };
+      if (mine.length > max) body.nextPageToken = Buffer.from(String(offset + max)).toString('base64url');
+      return { body };
+    },
+  };
+}
