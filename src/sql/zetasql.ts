@@ -11,7 +11,7 @@ import grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
+import { freePort } from '../net.js';
 import { dirname, join } from 'node:path';
 import { BigQueryError } from '../bigquery/errors.js';
 
@@ -32,13 +32,6 @@ export function allStatementKinds(): string[] {
   return e.map((v) => v.name).filter((n) => n.endsWith('_STMT'));
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
-  });
-}
 
 export interface ZetaSqlStatus { ready: boolean; generation: number; restarts: number; pid?: number }
 

@@ -7,7 +7,9 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createServer } from 'node:net';
+import { freePort } from '../../src/net.ts';
+
+export { freePort };
 import { promisify } from 'node:util';
 import { BigQuery } from '@google-cloud/bigquery';
 import { OAuth2Client } from 'google-auth-library';
@@ -23,13 +25,6 @@ export async function auditRequests(dataDir: string, postgresUrl?: string): Prom
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const execFileP = promisify(execFile);
 
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); });
-  });
-}
 
 /** Environment that keeps Google client libraries off the network (no metadata server probe). */
 export const OFFLINE_ENV = { METADATA_SERVER_DETECTION: 'none', GCE_METADATA_HOST: '127.0.0.1:1', GCE_METADATA_IP: '127.0.0.1:1' };
