@@ -11,7 +11,6 @@
  * canonical JSON of the event without its leaf hash, so a verifier recomputes them from an export.
  */
 import canonicalize from 'canonicalize';
-import { leafHash } from './merkle.js';
 
 export type AuditEventType = 'request' | 'decision' | 'upstream' | 'delivery' | 'response' | 'approval';
 
@@ -44,11 +43,6 @@ export interface AuditEvent extends AuditEventInput {
 export function leafBytes(e: Omit<AuditEvent, 'leaf'>): string {
   const { id, seq, ts, type, requestId, principal, issuer, actor, sessionKey, data } = e;
   return canonicalize({ id, seq, ts, type, requestId, principal, issuer, actor: actor ?? null, sessionKey: sessionKey ?? null, data })!;
-}
-
-/** The event with its leaf hash computed. */
-export function sealEvent(e: Omit<AuditEvent, 'leaf'>): AuditEvent {
-  return { ...e, leaf: leafHash(leafBytes(e)).toString('hex') };
 }
 
 /** Index fields derived from an event, for queries by table, column and decision. */

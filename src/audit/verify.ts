@@ -32,18 +32,18 @@ export async function* exportLog(log: AuditLog): AsyncGenerator<ExportLine> {
   yield { kind: 'header', origin: LOG_ORIGIN, publicKey: log.signer.publicKeyPem, keyId: log.signer.keyId, exportedAt: Date.now() };
   const entries = await log.backend.entries(0, size);
   const leaves = entries.map((e) => Buffer.from(e.leaf, 'hex'));
-  const covered = new MerkleTree(leaves.slice(0, latest?.treeSize ?? 0));
-  const all = new MerkleTree(leaves);
+  const tree = new MerkleTree(leaves);
+  const covered = Math.min(latest?.treeSize ?? 0, leaves.length);
   // Proofs come from the stored leaves by position; a store that lost or gained rows yields proofs
   // that fail, which is what the verifier should see.
   for (const [i, e] of entries.entries()) {
     if ('pruned' in e) { yield { kind: 'pruned', seq: e.seq, ts: e.ts, leaf: e.leaf }; continue; }
-    const inTree = latest !== undefined && i < covered.leaves.length;
-    yield { kind: 'event', ...e, proofSize: inTree ? latest.treeSize : 0, proof: inTree ? covered.inclusionProof(i).map((b) => b.toString('base64')) : [] };
+    const inTree = latest !== undefined && i < covered;
+    yield { kind: 'event', ...e, proofSize: inTree ? latest.treeSize : 0, proof: inTree ? tree.inclusionProof(i, 0, covered).map((b) => b.toString('base64')) : [] };
   }
   let prev = 0;
   for (const cp of checkpoints) {
-    yield { kind: 'checkpoint', ...cp, fromSize: prev, consistency: prev > 0 && cp.treeSize <= leaves.length ? all.consistencyProof(prev, cp.treeSize).map((b) => b.toString('base64')) : [] };
+    yield { kind: 'checkpoint', ...cp, fromSize: prev, consistency: prev > 0 && cp.treeSize <= leaves.length ? tree.consistencyProof(prev, cp.treeSize).map((b) => b.toString('base64')) : [] };
     prev = cp.treeSize;
   }
 }

@@ -8,8 +8,6 @@ import { mkdtempSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from '../../src/net.ts';
-
-export { freePort };
 import { promisify } from 'node:util';
 import { BigQuery } from '@google-cloud/bigquery';
 import { OAuth2Client } from 'google-auth-library';
@@ -21,6 +19,8 @@ export async function auditRequests(dataDir: string, postgresUrl?: string): Prom
   const log = await AuditLog.open(dataDir, { readOnly: true, postgresUrl });
   try { return requestsOf(await log.events()); } finally { await log.close(); }
 }
+
+export { freePort };
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const execFileP = promisify(execFile);
