@@ -250,29 +250,27 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
         const r = await upstream.ok('POST', `/projects/${enc(projectId)}/queries`, { body: { ...b, query: checked.sql, useLegacySql: false } });
         return { body: { ...r, kind: 'bigquery#queryResponse' }, audit: decisionAudit(checked.decision, checked.sql) };
       }
+      const prepared = prepareJob(c, b.query, checked, pick(b, QUERY_KEYS), pick(b, ['labels']), b.requestId ? String(b.requestId) : undefined);
       const hold = await approvalHold(c, checked, b);
       if (hold) {
         // Parked: the caller long-polls like any slow query, and gets the result once approved.
-        const { job } = parkJob(c, newJobId(), b.location, b.query, checked, prepareJob(c, b.query, checked, pick(b, QUERY_KEYS), pick(b, ['labels']), b.requestId ? String(b.requestId) : undefined), hold);
+        const { job } = parkJob(c, newJobId(), b.location, b.query, checked, prepared, hold);
         const q = { maxResults: b.maxResults !== undefined ? String(b.maxResults) : undefined, timeoutMs: b.timeoutMs !== undefined ? String(b.timeoutMs) : undefined, 'formatOptions.useInt64Timestamp': b.formatOptions?.useInt64Timestamp ? 'true' : undefined };
         const page = await gatedResults(c, job, 'bigquery#queryResponse', q);
         return { ...page, audit: { ...decisionAudit(checked.decision, checked.sql), ...page.audit, jobId: job.jobId } };
       }
       // One upstream round trip (jobs.query), as the client asked; the job is recorded as the
       // caller's before its id is returned to anyone.
-      const { maximumBytesBilled: cap, maximumRows } = checked.decision.limits;
-      const q: Record<string, unknown> = pick(b, [...QUERY_KEYS, 'maxResults', 'formatOptions', 'location', 'requestId']);
-      if (cap !== undefined) q.maximumBytesBilled = String(Math.min(b.maximumBytesBilled !== undefined ? Number(b.maximumBytesBilled) : Infinity, cap));
       const timeoutMs = Math.min(Number(b.timeoutMs ?? cfg.defaultWaitMs), cfg.defaultWaitMs);
-      const r = await upstream.call('POST', `/projects/${enc(projectId)}/queries`, { body: { ...q, timeoutMs, query: checked.sql, useLegacySql: false, labels: jobLabels(c, b.labels) } });
+      const r = await upstream.call('POST', `/projects/${enc(projectId)}/queries`, {
+        body: { ...pick(b, ['maxResults', 'formatOptions', 'location', 'requestId']), ...prepared.configuration.query, timeoutMs, labels: jobLabels(c, b.labels) },
+      });
       if (r.status >= 300) throw upstreamError(r);
       const ref = r.body.jobReference;
       if (!ref?.jobId) throw new BigQueryError('backendError', 'The upstream answered jobs.query without a job reference; the result cannot be delivered.');
       const job: JobRecord = {
-        projectId, jobId: ref.jobId, location: ref.location ?? b.location ?? 'US', ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject,
-        query: b.query, upstreamQuery: checked.sql, statementType: checked.analysis.statementKind, createdAt: Date.now(),
-        requestId: b.requestId ? String(b.requestId) : undefined, sessionKey: c.sessionKey, maxRows: maximumRows,
-        backstopColumns: backstopColumns(c.policy, checked.analysis.lineage, checked.analysis.tables),
+        ...prepared.rec, projectId, jobId: ref.jobId, location: ref.location ?? b.location ?? 'US', ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject,
+        createdAt: Date.now(), sessionKey: c.sessionKey,
       };
       store.insertJob(job);
       const jobId = job.jobId;

@@ -48,18 +48,19 @@ export function approvalOperations(d: ApiDeps): Pick<Record<Operation, (c: Ctx) 
     return { body: approvalView(r) };
   }
 
+  /** A requester sees its own approvals; an approver (or break-glass member) those it may decide. */
+  const visible = (c: Ctx, r: ApprovalRecord) => (r.requester.subject === c.principal.subject && r.requester.issuer === c.principal.issuer)
+    || r.requirements.some((q) => [...q.approverGroups, ...q.breakGlassGroups].some((g) => c.principal.groups.includes(g)));
+
   return {
     'approvals.list': async (c) => {
-      const mine = (r: ApprovalRecord) => r.requester.subject === c.principal.subject && r.requester.issuer === c.principal.issuer;
-      const canDecide = (r: ApprovalRecord) => r.requirements.some((q) => [...q.approverGroups, ...q.breakGlassGroups].some((g) => c.principal.groups.includes(g)));
       const status = c.req.query.status as ApprovalRecord['status'] | undefined;
-      const items = approvals.list({ status: status ?? 'pending' }).filter((r) => mine(r) || canDecide(r));
+      const items = approvals.list({ status: status ?? 'pending' }).filter((r) => visible(c, r));
       return { body: { kind: 'bqgate#approvalList', approvals: items.map(approvalView) } };
     },
     'approvals.get': async (c) => {
       const r = approvals.get(c.req.params.approvalId!);
-      const visible = r && ((r.requester.subject === c.principal.subject && r.requester.issuer === c.principal.issuer) || r.requirements.some((q) => [...q.approverGroups, ...q.breakGlassGroups].some((g) => c.principal.groups.includes(g))));
-      if (!visible) throw new BigQueryError('notFound', `Not found: approval ${c.req.params.approvalId}`);
+      if (!r || !visible(c, r)) throw new BigQueryError('notFound', `Not found: approval ${c.req.params.approvalId}`);
       return { body: approvalView(r!) };
     },
     'approvals.approve': (c) => decideApproval(c, 'approve'),
