@@ -16,10 +16,9 @@
  * State is in `<dataDir>/approvals.sqlite` (WAL, synchronous=FULL), so pending approvals survive a
  * restart; replicas sharing state need the shared store of issue 10. Times are ms since epoch.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite } from '../sqlite.js';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import canonicalize from 'canonicalize';
 import type { ApprovalRequirement } from '../policy/index.js';
 
@@ -81,11 +80,7 @@ export class ApprovalStore {
   private db: Database.Database;
 
   constructor(dataDir: string) {
-    mkdirSync(dataDir, { recursive: true });
-    this.db = new Database(join(dataDir, 'approvals.sqlite'));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
+    this.db = openSqlite(dataDir, 'approvals.sqlite', 'FULL');
     this.db.exec(`CREATE TABLE IF NOT EXISTS approvals (
       id TEXT PRIMARY KEY, status TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
       requester_issuer TEXT NOT NULL, requester_subject TEXT NOT NULL, binding TEXT NOT NULL, policy_version TEXT NOT NULL,

@@ -7,9 +7,8 @@
  * - The job store (`Store`, SQLite via better-sqlite3, WAL, synchronous=NORMAL): every job the gateway
  *   created, with its owner (issuer + subject), so a caller reads only its own jobs.
  */
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import type Database from 'better-sqlite3';
+import { openSqlite } from '../sqlite.js';
 import { BigQueryError } from '../bigquery/errors.js';
 import { auditDown } from './log.js';
 
@@ -43,13 +42,9 @@ export class Store {
 
   /** Opens (creating) `<dataDir>/bqgate.sqlite`. */
   constructor(dataDir: string) {
-    mkdirSync(dataDir, { recursive: true });
-    this.db = new Database(join(dataDir, 'bqgate.sqlite'));
-    this.db.pragma('journal_mode = WAL');
     // Jobs are operational state (the audit log is the durable record): WAL with synchronous=NORMAL
     // survives a crash of the process, and spares the query path an fsync.
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
+    this.db = openSqlite(dataDir, 'bqgate.sqlite', 'NORMAL');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS jobs (
         project_id TEXT NOT NULL, job_id TEXT NOT NULL, location TEXT NOT NULL,

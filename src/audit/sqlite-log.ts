@@ -3,9 +3,8 @@
  * synchronous=FULL (each commit fsyncs the WAL before `append` resolves). One connection writes;
  * a batch is one transaction (group commit). Implements backend.ts.
  */
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import type Database from 'better-sqlite3';
+import { openSqlite } from '../sqlite.js';
 import { logSchema, type LogBackend, type PendingEvent, type StoredEvent } from './backend.js';
 import { indexFields, leafBytes, type AuditEvent, type Checkpoint, type EventQuery } from './events.js';
 import { leafHash } from './merkle.js';
@@ -35,11 +34,7 @@ export class SqliteLog implements LogBackend {
   private next: number;
 
   constructor(dataDir: string) {
-    mkdirSync(dataDir, { recursive: true });
-    this.db = new Database(join(dataDir, 'audit.sqlite'));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
+    this.db = openSqlite(dataDir, 'audit.sqlite', 'FULL');
     this.db.exec(SCHEMA);
     this.next = Number((this.db.prepare('SELECT COALESCE(MAX(seq) + 1, 0) AS n FROM audit_log').get() as { n: number }).n);
   }
