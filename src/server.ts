@@ -17,6 +17,7 @@ import { loadDevIssuer } from './auth/dev-issuer.js';
 import { ROUTES, BigQueryError, asBigQueryError, installBigQueryHttp, sendError, type ApiRequest, type Operation } from './bigquery/index.js';
 import { Catalog } from './catalog/index.js';
 import { Analyzer, ZetaSqlServer, type QueryAnalysis } from './sql/index.js';
+import { reexecuteOperations } from './reexecute.js';
 import { decideStatement, type Decision } from './policy/index.js';
 import { PolicyStore } from './policy/store.js';
 import { rewriteQuery, verifyRewrite } from './rewrite/index.js';
@@ -147,6 +148,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     const requestData = {
       operation: op, projectId: api.params.projectId, resource, sql, client: api.client,
       parameters: (op === 'jobs.query' ? api.body.queryParameters : jobConfig?.query?.queryParameters) ?? undefined,
+      ...(op === 'jobs.query' ? { defaultDataset: api.body.defaultDataset, formatOptions: api.body.formatOptions } : {}),
       configuration: jobConfig ? { ...jobConfig, query: jobConfig.query ? { ...jobConfig.query, query: undefined } : undefined } : undefined,
       query: Object.keys(api.query).length ? api.query : undefined,
     };
@@ -229,12 +231,14 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     ...metadataOperations({ upstream, catalog, hmacKey, waitMs: cfg.defaultWaitMs }),
     ...jobOperations({ cfg, store, upstream, catalog, gate, check }),
     ...approvalOperations({ approvals, gate, store, auditLog }),
+    ...reexecuteOperations({ auditLog, store, analyzer, upstream, hmacKey }),
   };
 
   app.get('/bqgate/v1/approvals', handle('approvals.list'));
   app.get('/bqgate/v1/approvals/:approvalId', handle('approvals.get'));
   app.post('/bqgate/v1/approvals/:approvalId/approve', handle('approvals.approve'));
   app.post('/bqgate/v1/approvals/:approvalId/deny', handle('approvals.deny'));
+  app.post('/bqgate/v1/audit/requests/:requestId/reexecute', handle('audit.reexecute'));
   for (const r of ROUTES) {
     for (const prefix of ['/bigquery/v2', '']) app.route({ method: r.method, url: prefix + r.path, handler: handle(r.op) });
   }

@@ -71,6 +71,10 @@ export class RequestRecorder {
       this.add('delivery', {
         columns: fields?.map((f) => f.name) ?? [], rows: rows.length, bytes: Buffer.byteLength(page.payload),
         sha256: createHash('sha256').update(page.payload).digest('hex'),
+        // The rows alone (f/v cells as delivered), for comparing with a re-execution; the token the
+        // caller may use for the next page, to place later pages (getQueryResults `pageToken`).
+        rowsSha256: createHash('sha256').update(JSON.stringify(rows)).digest('hex'),
+        nextPageToken: (page.body as { pageToken?: string }).pageToken,
         sample: rows.slice(0, this.rowsCap), sampleTruncated: rows.length > this.rowsCap,
         ...(s.detections && Object.keys(s.detections).length ? { detections: s.detections } : {}),
       });

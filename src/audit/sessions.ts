@@ -17,11 +17,22 @@ export interface RequestRecord {
   actor?: string;
   sessionKey?: string;
   operation: string;
+  /** Job project of the request (path parameter). */
+  projectId?: string;
+  /** The principal's groups and email as the gateway verified them. */
+  groups?: string[];
+  email?: string;
   sql?: string;
   parameters?: unknown;
+  /** jobs.query: the default dataset and format options; jobs.insert: the job configuration (query text elsewhere). */
+  defaultDataset?: { projectId?: string; datasetId: string };
+  formatOptions?: { useInt64Timestamp?: boolean };
+  configuration?: Record<string, any>;
+  /** The request's query string (getQueryResults: pageToken, startIndex, formatOptions.useInt64Timestamp, …). */
+  query?: Record<string, string>;
   decision?: { effect: string; matchedRules: string[]; reasons: string[]; policyVersion?: string; tables?: string[]; columns?: string[] };
   upstream?: { jobId?: string; sql?: string; labels?: Record<string, string> };
-  deliveries: Array<{ columns: string[]; rows: number; bytes: number; sha256: string; sample: unknown[]; sampleTruncated: boolean; detections?: Record<string, number> }>;
+  deliveries: Array<{ columns: string[]; rows: number; bytes: number; sha256: string; rowsSha256?: string; nextPageToken?: string; sample: unknown[]; sampleTruncated: boolean; detections?: Record<string, number> }>;
   approvals: Array<Record<string, unknown>>;
   response?: { status: number; errorReason?: string; errorMessage?: string; durationMs: number; timings?: Record<string, number> };
   /** seq of every event of the request, in order. */
@@ -50,7 +61,12 @@ export function requestsOf(events: AuditEvent[]): RequestRecord[] {
     }
     r.seqs.push(e.seq);
     const d = e.data as any;
-    if (e.type === 'request') { r.ts = e.ts; r.operation = d.operation; r.sql = d.sql; r.parameters = d.parameters; }
+    if (e.type === 'request') {
+      Object.assign(r, {
+        ts: e.ts, operation: d.operation, projectId: d.projectId, groups: d.groups, email: d.email, sql: d.sql, parameters: d.parameters,
+        defaultDataset: d.defaultDataset ?? d.configuration?.query?.defaultDataset, formatOptions: d.formatOptions, configuration: d.configuration, query: d.query,
+      });
+    }
     else if (e.type === 'decision') r.decision = d;
     else if (e.type === 'upstream') r.upstream = d;
     else if (e.type === 'delivery') r.deliveries.push(d);

@@ -11,7 +11,8 @@ export type Operation =
   | 'jobs.query' | 'jobs.getQueryResults' | 'jobs.insert' | 'jobs.get' | 'jobs.cancel' | 'jobs.list'
   | 'tabledata.list' | 'tables.get' | 'tables.list' | 'datasets.get' | 'datasets.list' | 'projects.list'
   // bqgate's own API (/bqgate/v1/…), served through the same authenticated, audited pipeline.
-  | 'approvals.list' | 'approvals.get' | 'approvals.approve' | 'approvals.deny';
+  | 'approvals.list' | 'approvals.get' | 'approvals.approve' | 'approvals.deny'
+  | 'audit.reexecute';
 
 export const ROUTES: Array<{ method: 'GET' | 'POST'; path: string; op: Operation }> = [
   { method: 'POST', path: '/projects/:projectId/queries', op: 'jobs.query' },
@@ -31,7 +32,7 @@ export const ROUTES: Array<{ method: 'GET' | 'POST'; path: string; op: Operation
 /** One REST call as plain data. */
 export interface ApiRequest {
   op: Operation;
-  params: { projectId?: string; jobId?: string; datasetId?: string; tableId?: string; approvalId?: string };
+  params: { projectId?: string; jobId?: string; datasetId?: string; tableId?: string; approvalId?: string; requestId?: string };
   query: Record<string, string | undefined>;
   body: any;
   client?: string;

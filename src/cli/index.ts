@@ -4,9 +4,12 @@
  *   emulator                   the BigQuery emulator alone
  *   token --sub S [--groups a,b] [--email E] [--act AGENT] [--ttl SEC]
  *                              a token from the local development issuer, printed to stdout
- *   sessions list [--json]     audit sessions (a principal's requests split by 30 min idle gaps)
- *   sessions show <principal> [--json]
- *                              that principal's audit records, newest first
+ *   sessions list|show|replay  audit sessions (by session key, else 30 min idle gaps), filters, --json
+ *   sessions reexecute <request id> --token T
+ *                              re-run a recorded query as of its time and compare (auditors)
+ *   audit export|verify        the tamper-evident log: export with proofs, offline verification
+ *   approvals list|approve|deny --token T
+ *                              pending approvals, as an approver
  *   policy lint [--offline]    validate the policy files (schema, file:line, live-catalog patterns)
  *   policy test                run policies/tests/*.yaml; prints "N passed, N failed"
  *   policy explain --as CLAIMS --sql SQL
@@ -123,16 +126,18 @@ for (const [name, desc] of [['show', 'one session: its requests, a line each'], 
   });
 }
 
-const approvalsCmd = program.command('approvals').description('pending approvals: list, approve, deny (as yourself: your own OIDC token)');
-const approvalsApi = async (o: { gateway?: string; token?: string }, method: 'GET' | 'POST', path: string, body?: unknown) => {
+/** A call to the gateway's own API (`/bqgate/v1…`) as yourself; exits 1 with the gateway's message on an error. */
+const gatewayApi = async (o: { gateway?: string; token?: string }, method: 'GET' | 'POST', path: string, body?: unknown) => {
   const token = o.token ?? process.env.BQGATE_TOKEN;
-  if (!token) { process.stderr.write('an approver token is needed: --token TOKEN or BQGATE_TOKEN\n'); process.exit(2); }
+  if (!token) { process.stderr.write('your token is needed: --token TOKEN or BQGATE_TOKEN\n'); process.exit(2); }
   const base = o.gateway ?? process.env.BQGATE_URL ?? devIssuerUrl(cfgFrom());
-  const r = await fetch(`${base}/bqgate/v1/approvals${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+  const r = await fetch(`${base}/bqgate/v1${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
   const j = await r.json() as any;
   if (r.status >= 300) { process.stderr.write(`${j.error?.message ?? r.status}\n`); process.exit(1); }
   return j;
 };
+const approvalsCmd = program.command('approvals').description('pending approvals: list, approve, deny (as yourself: your own OIDC token)');
+const approvalsApi = (o: { gateway?: string; token?: string }, method: 'GET' | 'POST', path: string, body?: unknown) => gatewayApi(o, method, `/approvals${path}`, body);
 const approverOptions = (c: Command) => c.option('--gateway <url>', 'gateway URL (default: BQGATE_URL or the local gateway)').option('--token <jwt>', 'your token (default: BQGATE_TOKEN)').option('--json');
 approverOptions(approvalsCmd.command('list').description('approvals you may decide or asked for').option('--status <pending|approved|denied|expired>', '', 'pending')).action(async (o) => {
   const j = await approvalsApi(o, 'GET', `?status=${encodeURIComponent(o.status)}`);
@@ -147,6 +152,23 @@ for (const decision of ['approve', 'deny'] as const) {
     process.stdout.write(o.json ? JSON.stringify(j, null, 2) + '\n' : `${j.id}: ${j.status}\n`);
   });
 }
+
+approverOptions(sessions.command('reexecute <requestId>').description('re-run a recorded query as its principal, as of its time (BigQuery time travel), and compare with what was delivered; for auditors'))
+  .action(async (requestId: string, o) => {
+    const j = await gatewayApi(o, 'POST', `/audit/requests/${encodeURIComponent(requestId)}/reexecute`, {});
+    if (j.verdict === 'differs') process.exitCode = 3;
+    if (o.json) { process.stdout.write(JSON.stringify(j, null, 2) + '\n'); return; }
+    const lines = [
+      `request ${j.requestId} by ${j.principal}${j.actor ? ` (actor ${j.actor})` : ''}, job ${j.jobId ?? '-'}, as of ${j.asOf}`,
+      `policy: recorded ${j.policyVersion.recorded ?? '?'}, now ${j.policyVersion.now}; decision now: ${j.decision.effect} (${j.decision.matchedRules.join(', ')})`,
+      `delivered ${j.delivered.rows} rows in ${j.delivered.pages} pages; re-executed ${j.reexecuted ? `${j.reexecuted.totalRows} rows (job ${j.reexecuted.jobId})` : '-'}`,
+      ...j.pages.map((p: any) => `  page from row ${p.startIndex ?? '?'} (${p.rows} rows, request ${p.requestId}): ${p.match === null ? 'not placed' : p.match ? 'same' : 'DIFFERENT'}${p.why ? ` — ${p.why}` : ''}`),
+      ...j.notCompared.map((n: any) => `  not compared: ${n.column} (${n.why})`),
+      ...(j.firstDifference ? [`first difference: row ${j.firstDifference.row}, column ${j.firstDifference.column}: delivered ${JSON.stringify(j.firstDifference.delivered)}, now ${JSON.stringify(j.firstDifference.reexecuted)}`] : []),
+      `verdict: ${j.verdict}`,
+    ];
+    process.stdout.write(lines.join('\n') + '\n');
+  });
 
 const auditCmd = program.command('audit').description('the tamper-evident audit log: export, verify');
 auditCmd.command('export').description('write the log as JSON Lines (events with inclusion proofs, signed checkpoints with consistency proofs)')

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { BigQueryError } from '../bigquery/errors.js';
 import { bqToDuck, duckToField, type BqField } from './encode.js';
 import { toDuckDb } from './translate.js';
+import { timeTravelClauses, versionAt, HISTORY_DATASET, type TableVersion } from './time-travel.js';
 
 export interface TableMeta {
   projectId: string;
@@ -53,6 +54,9 @@ function fixtureDatasets(fixturesDir: string): Array<{ project: string; dataset:
 }
 
 export class Engine {
+  /** Past states of tables changed by DML (time-travel.ts), by `p.d.t`, oldest first. */
+  private readonly history = new Map<string, TableVersion[]>();
+
   private constructor(private readonly db: DuckDBInstance, private readonly tables: Map<string, TableMeta>) {}
 
   /** Opens DuckDB and loads every table under `fixturesDir`; throws if a fixture cannot be read. */
@@ -115,9 +119,16 @@ export class Engine {
     } finally { con.closeSync(); }
   }
 
-  /** Runs one GoogleSQL statement; throws BigQueryError(invalidQuery | notFound) on failure. */
+  /**
+   * Runs one GoogleSQL statement; throws BigQueryError(invalidQuery | notFound) on failure.
+   * `FOR SYSTEM_TIME AS OF` reads the table's state at that instant; DML keeps the state it replaces
+   * (time-travel.ts).
+   */
   async run(sql: string, ctx: RunContext): Promise<RunResult> {
     const project = ctx.defaultDataset?.projectId ?? ctx.projectId;
+    sql = await this.resolveTimeTravel(sql, ctx);
+    const target = dmlTargetPath(sql);
+    if (target) await this.keepVersion(this.tableKey(target, ctx));
     const statements = toDuckDb(sql, (path) => this.matchWildcard(path, project, ctx.defaultDataset?.datasetId));
     if (statements.length !== 1) throw new BigQueryError('invalidQuery', 'The emulator runs one statement per job; scripts are not supported.', { location: 'query' });
     const duck = statements[0];
@@ -148,6 +159,49 @@ export class Engine {
     }
   }
 
+  /** `p.d.t` of a path as written (`t`, `d.t`, `p.d.t`), with the job's defaults. */
+  private tableKey(path: string, ctx: RunContext): string {
+    const parts = path.split('.');
+    const t = parts.pop()!;
+    const d = parts.pop() ?? ctx.defaultDataset?.datasetId ?? '';
+    const p = parts.pop() ?? ctx.defaultDataset?.projectId ?? ctx.projectId;
+    return `${p}.${d}.${t}`;
+  }
+
+  /** Copies a table's current state into the history before DML changes it. */
+  private async keepVersion(key: string): Promise<void> {
+    const t = this.tables.get(key);
+    if (!t || t.viewQuery !== undefined) return;
+    const versions = this.history.get(key) ?? [];
+    const snapshot = `${t.datasetId}__${t.tableId}__${versions.length}`;
+    const con = await this.db.connect();
+    try {
+      await con.run(`CREATE SCHEMA IF NOT EXISTS ${quote(t.projectId)}.${quote(HISTORY_DATASET)}`);
+      await con.run(`CREATE TABLE ${quote(t.projectId)}.${quote(HISTORY_DATASET)}.${quote(snapshot)} AS SELECT * FROM ${quote(t.projectId)}.${quote(t.datasetId)}.${quote(t.tableId)}`);
+    } finally { con.closeSync(); }
+    versions.push({ snapshot, untilUs: Date.now() * 1000 });
+    this.history.set(key, versions);
+  }
+
+  /** Replaces each `path FOR SYSTEM_TIME AS OF expr` by the path of the table's state at that instant. */
+  private async resolveTimeTravel(sql: string, ctx: RunContext): Promise<string> {
+    const clauses = timeTravelClauses(sql);
+    for (const c of clauses.reverse()) {
+      const key = this.tableKey(c.path, ctx);
+      const t = this.tables.get(key);
+      if (!t) throw new BigQueryError('notFound', `Not found: Table ${key.replace('.', ':')} was not found in location US`);
+      if (t.viewQuery !== undefined) throw new BigQueryError('invalidQuery', `FOR SYSTEM_TIME AS OF is not supported on the view ${key}.`, { location: 'query' });
+      const at = await this.run(`SELECT UNIX_MICROS(CAST((${c.expr}) AS TIMESTAMP))`, { ...ctx });
+      const atUs = Number(at.rows[0]?.[0]);
+      if (!Number.isFinite(atUs)) throw new BigQueryError('invalidQuery', `FOR SYSTEM_TIME AS OF needs a TIMESTAMP; ${c.expr} is NULL or not a timestamp.`, { location: 'query' });
+      let version: TableVersion | undefined;
+      try { version = versionAt(key, this.history.get(key) ?? [], atUs, t.creationTime * 1000, Date.now() * 1000); } catch (why) { throw new BigQueryError('invalidQuery', String(why), { location: 'query' }); }
+      const path = version ? `${t.projectId}.${HISTORY_DATASET}.${version.snapshot}` : key;
+      sql = `${sql.slice(0, c.start)}\`${path}\`${sql.slice(c.end)}`;
+    }
+    return sql;
+  }
+
   /** Tables a wildcard path (`[p.]d.prefix*`) matches, with their `_TABLE_SUFFIX`. */
   matchWildcard(path: string, project: string, dataset?: string): Array<[string, string, string, string]> {
     const parts = path.split('.');
@@ -165,6 +219,13 @@ export class Engine {
   }
 }
 
+/** The table a DML statement changes, as written, if `sql` is one. */
+export function dmlTargetPath(sql: string): string | undefined {
+  const m = sql.replace(/^(\s|--[^\n]*\n|#[^\n]*\n|\/\*[\s\S]*?\*\/)*/, '')
+    .match(/^(?:INSERT(?:\s+INTO)?|UPDATE|DELETE(?:\s+FROM)?|MERGE(?:\s+INTO)?|TRUNCATE\s+TABLE)\s+((?:`[^`]+`|[A-Za-z_][\w-]*)(?:\.(?:`[^`]+`|[A-Za-z_][\w-]*))*)/i);
+  return m?.[1].replace(/`/g, '');
+}
+
 /** BigQuery statement type from the first keyword (statistics.query.statementType). */
 export function statementType(sql: string): string {
   const m = sql.replace(/^(\s|--[^\n]*\n|#[^\n]*\n|\/\*[\s\S]*?\*\/)*/, '').match(/^\(*\s*([A-Za-z]+)/);
@@ -172,8 +233,14 @@ export function statementType(sql: string): string {
   return w === 'WITH' ? 'SELECT' : w;
 }
 
-function bindParameters(ps: { bind(v: Record<string, unknown> | unknown[]): void; parameterCount: number }, params: QueryParameter[]) {
+/** Binds the job's parameters; named ones only where the statement uses them (time travel may have taken one out). */
+function bindParameters(ps: { bind(v: Record<string, unknown> | unknown[]): void; parameterCount: number; parameterName(i: number): string }, params: QueryParameter[]) {
   if (!params.length) return;
+  if (params.every((p) => p.name)) {
+    const used = new Set(Array.from({ length: ps.parameterCount }, (_, i) => ps.parameterName(i + 1)));
+    params = params.filter((p) => used.has(p.name!));
+    if (!params.length) return;
+  }
   const value = (p: QueryParameter) => {
     const t = p.parameterType.type;
     if (t === 'ARRAY') return (p.parameterValue.arrayValues ?? []).map((v) => scalar(p.parameterType.arrayType?.type ?? 'STRING', v.value));

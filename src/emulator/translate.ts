@@ -23,7 +23,7 @@ const WILDCARD_PREFIX = 'bqgate_wildcard__';
 export type WildcardResolver = (path: string) => Array<[string, string, string, string]>;
 
 /** Calls `visit(kind, start, end)` for every lexical span that is not plain code. */
-function scan(sql: string, visit: (kind: 'string' | 'comment' | 'backtick' | 'param', start: number, end: number) => void) {
+export function scan(sql: string, visit: (kind: 'string' | 'comment' | 'backtick' | 'param', start: number, end: number) => void) {
   let i = 0;
   const n = sql.length;
   while (i < n) {

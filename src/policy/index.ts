@@ -64,6 +64,8 @@ export interface Policy {
   rules: Rule[];
   /** Declared classification tags: tag → column globs (merged over the files). */
   classifications?: Record<string, string[]>;
+  /** Gateway roles → groups (merged over the files): `auditors`, `admins`. */
+  roles?: { auditors?: string[]; admins?: string[] };
   /** SHA-256 (12 hex) over the policy files' contents. */
   version: string;
 }
@@ -117,6 +119,7 @@ export function loadPolicy(dir: string): Policy {
   const hash = createHash('sha256');
   const rules: Rule[] = [];
   const classifications: Record<string, string[]> = {};
+  const roles: Required<NonNullable<Policy['roles']>> = { auditors: [], admins: [] };
   const ids = new Set<string>();
   for (const f of files) {
     const text = readFileSync(join(dir, f), 'utf8');
@@ -129,13 +132,22 @@ export function loadPolicy(dir: string): Policy {
     for (const [tag, cols] of Object.entries((doc as { classifications?: Record<string, string[]> }).classifications ?? {})) {
       classifications[tag] = [...(classifications[tag] ?? []), ...cols];
     }
+    const docRoles = (doc as { roles?: Policy['roles'] }).roles ?? {};
+    roles.auditors.push(...(docRoles.auditors ?? []));
+    roles.admins.push(...(docRoles.admins ?? []));
     for (const r of (doc as { rules: Rule[] }).rules) {
       if (ids.has(r.id)) throw new Error(`policy ${f}: duplicate rule id ${r.id}`);
       ids.add(r.id);
       rules.push({ ...r, source: f });
     }
   }
-  return { rules, classifications, version: hash.digest('hex').slice(0, 12) };
+  return { rules, classifications, roles, version: hash.digest('hex').slice(0, 12) };
+}
+
+/** Whether `groups` hold gateway role `role` under `policy` (admins hold every role). */
+export function hasRole(policy: Pick<Policy, 'roles'>, groups: string[], role: 'auditors' | 'admins'): boolean {
+  const allowed = [...(policy.roles?.[role] ?? []), ...(policy.roles?.admins ?? [])];
+  return groups.some((g) => allowed.includes(g));
 }
 
 /** Name globs for project.dataset.table[.column]: `*` matches within one dotted segment; case-insensitive. */

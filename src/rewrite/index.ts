@@ -34,8 +34,11 @@ export interface Rewrite {
   projections: Array<[number, number]>;
 }
 
-/** Projection SQL of one governed table for `decision` (used for queries and for tabledata.list). */
-export function governedProjection(table: string, analysis: Pick<QueryAnalysis, 'tables'>, decision: Decision, keys: MaskKeys, columns?: string[]): string {
+/**
+ * Projection SQL of one governed table for `decision` (used for queries and for tabledata.list).
+ * `asOf` (an RFC 3339 timestamp) reads the table as it was then (`FOR SYSTEM_TIME AS OF`).
+ */
+export function governedProjection(table: string, analysis: Pick<QueryAnalysis, 'tables'>, decision: Decision, keys: MaskKeys, columns?: string[], asOf?: string): string {
   const schema = analysis.tables[table];
   if (!schema) throw new BigQueryError('internalError', `No schema for ${table}`);
   const masks = decision.masks[table] ?? {};
@@ -48,16 +51,33 @@ export function governedProjection(table: string, analysis: Pick<QueryAnalysis, 
   });
   const filters = decision.rowFilters[table];
   const where = filters === undefined ? '' : filters.length ? ` WHERE ${filters.map((f) => `(${f})`).join(' OR ')}` : ' WHERE FALSE';
-  return `SELECT ${items.join(', ')} FROM ${quoteIdent(table)}${where}`;
+  const travel = asOf === undefined ? '' : ` FOR SYSTEM_TIME AS OF TIMESTAMP '${new Date(asOf).toISOString()}'`;
+  return `SELECT ${items.join(', ')} FROM ${quoteIdent(table)}${travel}${where}`;
 }
 
 /** True when `table` has anything to mask, hide or filter for this decision. */
 export const isGoverned = (d: Decision, table: string) =>
   Object.keys(d.masks[table] ?? {}).length > 0 || (d.deniedColumns[table]?.length ?? 0) > 0 || d.rowFilters[table] !== undefined;
 
+export interface RewriteOptions {
+  /**
+   * Re-execution as of a past instant (RFC 3339): every table is read `FOR SYSTEM_TIME AS OF` it,
+   * through a projection (masked where governed). Queries only; a statement that already travels
+   * in time or reads a wildcard table is refused (invalidQuery).
+   */
+  asOf?: string;
+}
+
 /** Rewrites `sql` (see the module comment). `hmacKey` is the gateway's key for HMAC_SHA256; RANDOM_HASH gets a fresh salt per call. */
-export function rewriteQuery(sql: string, analysis: QueryAnalysis, decision: Decision, hmacKey: Buffer): Rewrite {
+export function rewriteQuery(sql: string, analysis: QueryAnalysis, decision: Decision, hmacKey: Buffer, opts: RewriteOptions = {}): Rewrite {
   const keys: MaskKeys = { hmacKey, salt: randomBytes(16) };
+  if (opts.asOf !== undefined) {
+    if (analysis.statementKind !== 'SELECT') throw new BigQueryError('invalidQuery', `Only queries can be re-executed as of a past time; this statement is ${analysis.statementKind}.`);
+    const odd = analysis.scans.find((s) => s.timeTravel || s.members);
+    if (odd) throw new BigQueryError('invalidQuery', `${odd.table} is read ${odd.members ? 'as a wildcard table' : 'with its own FOR SYSTEM_TIME AS OF'}; bqgate cannot re-execute this query as of a past time.`);
+    const out = spliceScansWithRanges(sql, analysis.scans.map((scan) => ({ scan, text: governedProjection(scan.table, analysis, decision, keys, undefined, opts.asOf) })), 'time travel projection');
+    return { sql: out.sql, governedTables: [...new Set(analysis.scans.map((s) => s.table))], projections: out.ranges };
+  }
   const wild = analysis.scans.find((s) => s.members?.some((m) => isGoverned(decision, m)));
   if (wild) {
     throw new BigQueryError('accessDenied', `Access Denied: ${wild.table} reads ${wild.members!.find((m) => isGoverned(decision, m))}, which has masked or denied columns for you; masking through wildcard tables is not supported by bqgate yet. Query the tables by name.`);
