@@ -213,7 +213,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
     if (job.approvalId) {
       const st = await gate.state(job, Math.min(Number(q.timeoutMs ?? cfg.defaultWaitMs), cfg.defaultWaitMs));
       if (st.status === 'pending') return { body: { kind, jobReference: { projectId: job.projectId, jobId: job.jobId, location: job.location }, jobComplete: false }, audit: { jobId: job.jobId } };
-      if (st.status === 'refused') throw new BigQueryError('accessDenied', gate.refusalMessage(st.record!));
+      if (st.status === 'refused') throw new BigQueryError(gate.refusalReason(st.record), gate.refusalMessage(st.record!));
     }
     return results(c, job, kind, q);
   }
@@ -306,6 +306,14 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
 
     'jobs.cancel': async (c) => {
       const j = ownJob(c);
+      if (j.approvalId) {
+        // Still waiting for approval: withdrawn here, nothing ever reached the upstream.
+        const rec = gate.cancel(j);
+        if (rec && rec.status !== 'approved') {
+          (c.events ??= []).push({ type: 'approval', data: { step: 'cancel', approvalId: rec.id, status: rec.status, requester: c.principal.subject } });
+          return { body: { kind: 'bigquery#jobCancelResponse', job: gate.jobResource(j, rec, { query: { query: j.query, useLegacySql: false } }, owner(c)) } };
+        }
+      }
       const r = await upstream.ok('POST', `/projects/${enc(j.projectId)}/jobs/${enc(j.jobId)}/cancel`, { query: { location: c.req.query.location ?? j.location } });
       return { body: { ...r, job: deliverJob(r.job, j.query, owner(c)) } };
     },

@@ -91,6 +91,23 @@ describe('approvals with the SDK', () => {
     expect(meta.status).toMatchObject({ state: 'DONE', errorResult: { reason: 'accessDenied' } });
   });
 
+  it('cancels a job still waiting for approval: the approval is withdrawn and nothing reaches BigQuery', async () => {
+    const [job] = await gw.sdk(etl).createQueryJob({ query: "UPDATE shop.orders SET status = 'cancelled-before-approval' WHERE order_id = 13", useLegacySql: false });
+    const apr = await pendingFor(gw, owner, (a) => a.jobId === job.id);
+    const [cancelled] = await job.cancel();
+    expect(cancelled.job?.status).toMatchObject({ state: 'DONE', errorResult: { reason: 'stopped', message: expect.stringContaining('cancelled') } });
+    const e = await apiError(job.getQueryResults());
+    expect(e.errors?.[0].reason).toBe('stopped');
+    const late = await api(gw, owner).decide(apr.id, 'approve');
+    expect(late.body.error.message).toMatch(/is cancelled; it can no longer be decided/);
+    const upstream = await apiError(gw.emulatorSdk().job(job.id!).getMetadata());
+    expect(upstream.code).toBe(404);
+    const [rows] = await gw.emulatorSdk().query({ query: 'SELECT status FROM shop.orders WHERE order_id = 13', useLegacySql: false });
+    expect(rows[0].status).not.toBe('cancelled-before-approval');
+    const steps = (await auditRequests(gw.dataDir)).filter((r) => r.principal === 'etl-1').flatMap((r) => r.approvals);
+    expect(steps).toEqual(expect.arrayContaining([expect.objectContaining({ step: 'cancel', approvalId: apr.id, status: 'cancelled' })]));
+  });
+
   it('refuses self-approval and approvers outside the approver groups', async () => {
     const [job] = await gw.sdk(etl).createQueryJob({ query: "UPDATE shop.orders SET status = 'self' WHERE order_id = 13", useLegacySql: false });
     const apr = await pendingFor(gw, owner, (a) => a.jobId === job.id);

@@ -105,6 +105,9 @@ export function createApprovalGate(d: GateDeps) {
     return { status: 'refused', record: rec };
   }
 
+  /** The BigQuery reason of a job refused at approval: `stopped` once cancelled, else `accessDenied`. */
+  const refusalReason = (rec: ApprovalRecord | undefined) => (rec?.status === 'cancelled' ? 'stopped' as const : 'accessDenied' as const);
+
   /** A job resource for a job that has not reached the upstream (pending, or refused by approval). */
   function jobResource(job: GatedJob & { createdAt: number }, rec: ApprovalRecord | undefined, configuration: unknown, userEmail: string) {
     const base = {
@@ -113,10 +116,20 @@ export function createApprovalGate(d: GateDeps) {
     };
     if (!rec || rec.status === 'pending') return { ...base, status: { state: 'PENDING' } };
     const message = refusalMessage(rec);
-    return { ...base, status: { state: 'DONE', errorResult: { reason: 'accessDenied', message }, errors: [{ reason: 'accessDenied', message }] }, statistics: { ...base.statistics, endTime: String(rec.decidedAt ?? Date.now()) } };
+    const reason = refusalReason(rec);
+    return { ...base, status: { state: 'DONE', errorResult: { reason, message }, errors: [{ reason, message }] }, statistics: { ...base.statistics, endTime: String(rec.decidedAt ?? Date.now()) } };
   }
 
-  return { needs, park, state, ensureSubmitted, jobResource, refusalMessage };
+  /**
+   * jobs.cancel of a job parked for approval: a pending approval is withdrawn (the job ends DONE with
+   * reason `stopped`, as a cancelled BigQuery job does); the record after it, undefined for a job
+   * that was never parked.
+   */
+  function cancel(job: GatedJob): ApprovalRecord | undefined {
+    return job.approvalId ? d.approvals.cancel(job.approvalId) : undefined;
+  }
+
+  return { needs, park, state, ensureSubmitted, jobResource, refusalMessage, refusalReason, cancel };
 }
 
 export type ApprovalGate = ReturnType<typeof createApprovalGate>;

@@ -22,7 +22,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { ApprovalRequirement } from '../policy/index.js';
 
-export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired';
+export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
 
 export interface Person { subject: string; issuer: string; email?: string; actor?: string; groups: string[] }
 
@@ -151,6 +151,20 @@ export class ApprovalStore {
   }
 
   /**
+   * The requester withdraws a pending approval (jobs.cancel of the parked job). Returns the record;
+   * one no longer pending is returned unchanged. Throws ApprovalError(notFound) for an unknown id.
+   */
+  cancel(id: string, now = Date.now()): ApprovalRecord {
+    const r = this.get(id, now);
+    if (!r) throw new ApprovalError('notFound', `Not found: approval ${id}`);
+    if (r.status !== 'pending') return r;
+    r.status = 'cancelled';
+    r.decidedAt = now;
+    this.save(r);
+    return r;
+  }
+
+  /**
    * An approved, reusable approval of this requester for this binding and policy version whose
    * byte estimate covers `bytes`; counts the use. Single-use approvals are never returned.
    */
@@ -173,6 +187,7 @@ export class ApprovalStore {
 
 /** The error a denied or expired approval gives the job (accessDenied), with the approver's comment. */
 export function refusalMessage(r: ApprovalRecord): string {
+  if (r.status === 'cancelled') return `Job execution was cancelled: the requester cancelled the job while approval ${r.id} was pending; the statement was not run.`;
   if (r.status === 'expired') return `Access Denied: approval ${r.id} expired at ${new Date(r.expiresAt).toISOString()} without a decision; the statement was not run. Send it again to request a new approval.`;
   const d = [...r.steps].reverse().find((s) => s.decision === 'deny');
   return `Access Denied: approval ${r.id} was denied by ${d?.approver.email ?? d?.approver.subject ?? 'an approver'}${d?.comment ? `: "${d.comment}"` : ''}; the statement was not run.`;

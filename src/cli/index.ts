@@ -139,7 +139,7 @@ const gatewayApi = async (o: { gateway?: string; token?: string }, method: 'GET'
 const approvalsCmd = program.command('approvals').description('pending approvals: list, approve, deny (as yourself: your own OIDC token)');
 const approvalsApi = (o: { gateway?: string; token?: string }, method: 'GET' | 'POST', path: string, body?: unknown) => gatewayApi(o, method, `/approvals${path}`, body);
 const approverOptions = (c: Command) => c.option('--gateway <url>', 'gateway URL (default: BQGATE_URL or the local gateway)').option('--token <jwt>', 'your token (default: BQGATE_TOKEN)').option('--json');
-approverOptions(approvalsCmd.command('list').description('approvals you may decide or asked for').option('--status <pending|approved|denied|expired>', '', 'pending')).action(async (o) => {
+approverOptions(approvalsCmd.command('list').description('approvals you may decide or asked for').option('--status <pending|approved|denied|expired|cancelled>', '', 'pending')).action(async (o) => {
   const j = await approvalsApi(o, 'GET', `?status=${encodeURIComponent(o.status)}`);
   if (o.json) { process.stdout.write(JSON.stringify(j.approvals, null, 2) + '\n'); return; }
   printTable(['id', 'status', 'requester', 'actor', 'needs', 'expires', 'sql'], j.approvals.map((a: any) => [
