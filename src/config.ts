@@ -17,6 +17,15 @@
  * | SQLite audit log on a worker thread | BQGATE_AUDIT_SQLITE_THREAD=1 | off |
  * | approval notifications: generic JSON / Slack incoming webhooks (comma-separated URLs) | BQGATE_APPROVAL_WEBHOOKS, BQGATE_APPROVAL_SLACK_WEBHOOKS | none |
  * | SIEM sinks (comma-separated: jsonl:PATH, https://…, syslog+tcp://…, syslog+tls://…) | BQGATE_AUDIT_SINKS | none |
+ * | gateway credential: `local`, `adc`, or a credentials JSON file (service-account key, external_account) | BQGATE_CREDENTIALS | `local` for the embedded emulator, else `adc` |
+ * | service account the gateway impersonates (all upstream calls) | BQGATE_IMPERSONATE_SERVICE_ACCOUNT | none |
+ * | per-group impersonation for jobs (`group=sa@…,group2=sa2@…`) | BQGATE_IMPERSONATE_BY_GROUP | none |
+ * | quota project (x-goog-user-project) / default job location | BQGATE_QUOTA_PROJECT, BQGATE_LOCATION | none / the client's |
+ * | Google endpoint overrides (`https://oauth2.googleapis.com=https://…,…`: Private Service Connect) | BQGATE_GOOGLE_ENDPOINTS | none |
+ * | upstream retries of 429/5xx/network errors | BQGATE_UPSTREAM_RETRIES | 4 |
+ * | Workload Identity Federation: provider audience (`//iam.googleapis.com/projects/N/locations/global/workloadIdentityPools/P/providers/R`) | BQGATE_FEDERATION_AUDIENCE | off |
+ * | federation: subject token type / STS URL / SA to impersonate after the exchange | BQGATE_FEDERATION_SUBJECT_TOKEN_TYPE, BQGATE_FEDERATION_TOKEN_URL, BQGATE_FEDERATION_SERVICE_ACCOUNT | `urn:ietf:params:oauth:token-type:jwt`, https://sts.googleapis.com/v1/token, none |
+ * | federation fails: `refuse` or `gateway` (use the gateway credential) / refresh this long before expiry, ms | BQGATE_FEDERATION_FALLBACK, BQGATE_FEDERATION_REFRESH_BEFORE_MS | refuse, 300000 |
  */
 import { resolve } from 'node:path';
 
@@ -42,6 +51,8 @@ export interface Config {
     /** Claim holding group names. */
     groupsClaim: string;
   };
+  /** How the gateway authenticates to the upstream (upstream/credentials.ts). */
+  upstreamAuth: UpstreamAuthConfig;
   /** Default and maximum long-poll wait for getQueryResults / jobs.query, ms. */
   defaultWaitMs: number;
   logLevel: string;
@@ -59,6 +70,35 @@ export interface Config {
     sinks: string[];
   };
 }
+
+export interface UpstreamAuthConfig {
+  /** `local` (a fixed token, for the emulator), `adc` (Application Default Credentials), or a credentials JSON file path. */
+  credentials: string;
+  /** Service account the gateway credential impersonates for every call. */
+  impersonate?: string;
+  /** group → service account impersonated for that group's jobs (first listed group of the caller wins). */
+  impersonateByGroup: Array<[string, string]>;
+  quotaProject?: string;
+  /** Default job location when the client sends none. */
+  location?: string;
+  /** Google endpoint origin → replacement origin, for every Google call the credentials make. */
+  endpoints: Record<string, string>;
+  retries: number;
+  federation?: {
+    audience: string;
+    subjectTokenType: string;
+    tokenUrl: string;
+    serviceAccount?: string;
+    fallback: 'refuse' | 'gateway';
+    refreshBeforeMs: number;
+  };
+}
+
+const pairs = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean).map((x) => {
+  const i = x.lastIndexOf('=');
+  if (i <= 0) throw new Error(`expected name=value in "${x}"`);
+  return [x.slice(0, i).trim(), x.slice(i + 1).trim()] as [string, string];
+});
 
 /** Builds the configuration from `env` and explicit overrides (CLI flags win). */
 export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessEnv = process.env): Config {
@@ -80,6 +120,24 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
       clockToleranceSec: Number(env.BQGATE_CLOCK_TOLERANCE_SEC ?? 30),
       groupsClaim: env.BQGATE_GROUPS_CLAIM ?? 'groups',
       ...overrides.auth,
+    },
+    upstreamAuth: {
+      credentials: env.BQGATE_CREDENTIALS ?? ((overrides.upstream ?? env.BQGATE_UPSTREAM ?? 'emulator') === 'emulator' ? 'local' : 'adc'),
+      impersonate: env.BQGATE_IMPERSONATE_SERVICE_ACCOUNT || undefined,
+      impersonateByGroup: pairs(env.BQGATE_IMPERSONATE_BY_GROUP),
+      quotaProject: env.BQGATE_QUOTA_PROJECT || undefined,
+      location: env.BQGATE_LOCATION || undefined,
+      endpoints: Object.fromEntries(pairs(env.BQGATE_GOOGLE_ENDPOINTS).map(([a, b]) => [new URL(a).origin, b.replace(/\/+$/, '')])),
+      retries: Number(env.BQGATE_UPSTREAM_RETRIES ?? 4),
+      federation: env.BQGATE_FEDERATION_AUDIENCE ? {
+        audience: env.BQGATE_FEDERATION_AUDIENCE,
+        subjectTokenType: env.BQGATE_FEDERATION_SUBJECT_TOKEN_TYPE ?? 'urn:ietf:params:oauth:token-type:jwt',
+        tokenUrl: env.BQGATE_FEDERATION_TOKEN_URL ?? 'https://sts.googleapis.com/v1/token',
+        serviceAccount: env.BQGATE_FEDERATION_SERVICE_ACCOUNT || undefined,
+        fallback: env.BQGATE_FEDERATION_FALLBACK === 'gateway' ? 'gateway' : 'refuse',
+        refreshBeforeMs: Number(env.BQGATE_FEDERATION_REFRESH_BEFORE_MS ?? 300_000),
+      } : undefined,
+      ...overrides.upstreamAuth,
     },
     defaultWaitMs: Number(overrides.defaultWaitMs ?? env.BQGATE_DEFAULT_WAIT_MS ?? 10_000),
     logLevel: overrides.logLevel ?? env.BQGATE_LOG_LEVEL ?? 'info',

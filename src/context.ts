@@ -20,6 +20,11 @@ export interface Outcome { status?: number; body: unknown; audit?: AuditSummary 
 /** One authenticated request: who, what, and the gateway's request id (shared by its audit events). */
 export interface Ctx {
   principal: Principal; req: ApiRequest; auditId: string; policy: Policy;
+  /**
+   * The caller's verified bearer token: only ever the subject token of a federation exchange
+   * (upstream/credentials.ts); never logged, audited or forwarded to BigQuery.
+   */
+  callerToken?: string;
   /** The audit session key of the request (x-bqgate-session, the bqgate_session label, or the job's). */
   sessionKey?: string;
   /** Further audit events of this request (e.g. approval steps), recorded with its response. */

@@ -13,7 +13,7 @@ import type { Catalog } from './catalog/index.js';
 import type { QueryAnalysis } from './sql/index.js';
 import { decide, backstopColumns, type Decision } from './policy/index.js';
 import { isGoverned } from './rewrite/index.js';
-import { upstreamError, type Upstream } from './upstream/index.js';
+import { upstreamError, type Upstream, type UpstreamCredentials, type UpstreamIdentity, type JobCredential } from './upstream/index.js';
 import { deliverPage, deliverJob } from './deliver/index.js';
 import type { Store, JobRecord } from './audit/index.js';
 import { enc, pick, decisionAudit, type Ctx, type Outcome } from './context.js';
@@ -31,6 +31,8 @@ export interface JobDeps {
   upstream: Upstream;
   catalog: Catalog;
   gate: ApprovalGate;
+  /** Which credential runs a job upstream (the gateway's, a group's service account, or the caller's federated one). */
+  credentials: UpstreamCredentials;
   /** The query pipeline: throws the refusal, with its decision attached. */
   check(c: Ctx, projectId: string, q: Record<string, unknown>): Promise<Checked>;
 }
@@ -76,7 +78,14 @@ export const owner = (c: Ctx) => c.principal.email ?? c.principal.subject;
 
 /** The job operations, for the gateway's pipeline. */
 export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Promise<Outcome>>, 'jobs.query' | 'jobs.insert' | 'jobs.get' | 'jobs.getQueryResults' | 'jobs.cancel' | 'jobs.list'> {
-  const { cfg, store, upstream, catalog, gate, check } = d;
+  const { cfg, store, upstream, catalog, gate, check, credentials } = d;
+
+  /** The credential for a new job of the caller, or the one `job` already runs with (records before it had one: the gateway's). */
+  const jobCredential = (c: Ctx, job?: JobRecord): Promise<JobCredential> =>
+    credentials.forJob(c.principal, c.callerToken, job ? (job.upstreamIdentity ?? 'gateway') as UpstreamIdentity : undefined);
+  const as = async (c: Ctx, job: JobRecord) => (await jobCredential(c, job)).client;
+  /** The job location: the client's, else the configured default, else US. */
+  const where = (location: string | undefined) => location ?? cfg.upstreamAuth.location ?? 'US';
 
   /** The caller's job, or notFound (also for another principal's job: its existence is not revealed). */
   const ownJob = (c: Ctx, id?: string) => {
@@ -117,20 +126,21 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
   async function insertJob(c: Ctx, jobId: string, location: string | undefined, original: string, checked: { sql: string; analysis: QueryAnalysis; decision: Decision }, queryConfig: any, extra: any, requestId?: string) {
     const prepared = prepareJob(c, original, checked, queryConfig, extra, requestId);
     const hold = await approvalHold(c, checked, queryConfig);
-    if (!hold) return submitJob(c, jobId, location, prepared.rec, prepared.configuration);
-    return parkJob(c, jobId, location, original, checked, prepared, hold).resource;
+    const cred = await jobCredential(c);
+    if (!hold) return submitJob(c, jobId, location, prepared.rec, prepared.configuration, cred);
+    return parkJob(c, jobId, location, original, checked, prepared, hold, cred).resource;
   }
 
   /** Records a job that waits for approval, and its pending approval; nothing goes upstream. */
-  function parkJob(c: Ctx, jobId: string, location: string | undefined, original: string, checked: { sql: string; analysis: QueryAnalysis; decision: Decision }, prepared: ReturnType<typeof prepareJob>, hold: Hold) {
+  function parkJob(c: Ctx, jobId: string, location: string | undefined, original: string, checked: { sql: string; analysis: QueryAnalysis; decision: Decision }, prepared: ReturnType<typeof prepareJob>, hold: Hold, cred: JobCredential) {
     const projectId = c.req.params.projectId!;
     const apr = gate.park({
       hold, requester: person(c), projectId, jobId, policyVersion: checked.decision.policyVersion, sql: original, upstreamSql: checked.sql,
       tables: [...new Set([...checked.analysis.tablesRead, ...checked.analysis.tablesWritten])], requestId: c.auditId, sessionKey: c.sessionKey,
     });
     const job: JobRecord = {
-      ...prepared.rec, projectId, jobId, location: location ?? 'US', ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject, createdAt: Date.now(),
-      sessionKey: c.sessionKey, approvalId: apr.id, pendingConfiguration: { ...prepared.configuration, labels: jobLabels(c, prepared.configuration.labels) },
+      ...prepared.rec, projectId, jobId, location: where(location), ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject, createdAt: Date.now(),
+      sessionKey: c.sessionKey, approvalId: apr.id, upstreamIdentity: cred.identity, pendingConfiguration: { ...prepared.configuration, labels: jobLabels(c, prepared.configuration.labels) },
     };
     store.insertJob(job);
     (c.events ??= []).push({ type: 'approval', data: { step: 'requested', approvalId: apr.id, requirements: hold.requirements.map((q) => q.ruleId), bytesEstimate: hold.bytesEstimate, expiresAt: apr.expiresAt } });
@@ -152,14 +162,13 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
    * Records a job with its owner (before anything reaches the upstream), then creates it upstream
    * under the same id with `configuration` plus bqgate's labels. Returns the upstream job resource.
    */
-  async function submitJob(c: Ctx, jobId: string, location: string | undefined, rec: Pick<JobRecord, 'query' | 'upstreamQuery' | 'statementType'> & Partial<JobRecord>, configuration: any) {
+  async function submitJob(c: Ctx, jobId: string, location: string | undefined, rec: Pick<JobRecord, 'query' | 'upstreamQuery' | 'statementType'> & Partial<JobRecord>, configuration: any, cred: JobCredential) {
     const projectId = c.req.params.projectId!;
-    store.insertJob({ ...rec, projectId, jobId, location: location ?? 'US', ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject, createdAt: Date.now(), sessionKey: c.sessionKey });
-    const r = await upstream.call('POST', `/projects/${enc(projectId)}/jobs`, {
-      body: { jobReference: { projectId, jobId, ...(location ? { location } : {}) }, configuration: { ...configuration, labels: jobLabels(c, configuration.labels) } },
-    });
-    if (r.status >= 300) throw upstreamError(r);
-    return r.body;
+    location = location ?? cfg.upstreamAuth.location;
+    store.insertJob({ ...rec, projectId, jobId, location: where(location), ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject, createdAt: Date.now(), sessionKey: c.sessionKey, upstreamIdentity: cred.identity });
+    return upstream.insertJobIdempotent(projectId, {
+      jobReference: { projectId, jobId, ...(location ? { location } : {}) }, configuration: { ...configuration, labels: jobLabels(c, configuration.labels) },
+    }, cred.client);
   }
 
   const QUERY_KEYS = ['defaultDataset', 'queryParameters', 'parameterMode', 'maximumBytesBilled', 'useQueryCache', 'priority'];
@@ -201,7 +210,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
     const governed = sources.find((t) => isGoverned(decision, t));
     if (governed) throw Object.assign(new BigQueryError('accessDenied', `Access Denied: ${verb.toLowerCase()} of ${governed} is refused: it has masked, denied or filtered rows or columns for ${c.principal.subject}, and a ${verb.toLowerCase()} job would move raw values. Use a query instead.`), { decision });
     const jobId = String(b.jobReference?.jobId ?? newJobId());
-    const job = await submitJob(c, jobId, b.jobReference?.location, { query: '', upstreamQuery: '', statementType: verb }, cfg);
+    const job = await submitJob(c, jobId, b.jobReference?.location, { query: '', upstreamQuery: '', statementType: verb }, cfg, await jobCredential(c));
     return { body: deliverJob(job, undefined, owner(c)), audit: { ...decisionAudit(decision, ''), jobId } };
   }
 
@@ -225,7 +234,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
       if (known === undefined) throw new BigQueryError('invalid', 'This page token is not known to bqgate (it may predate a restart); read the results again from startIndex=0.');
       start = known;
     } else if (q.startIndex !== undefined) start = Number(q.startIndex);
-    const r = await upstream.call('GET', `/projects/${enc(job.projectId)}/queries/${enc(job.jobId)}`, { query: resultsQuery(q, { location: q.location ?? job.location }) });
+    const r = await upstream.call('GET', `/projects/${enc(job.projectId)}/queries/${enc(job.jobId)}`, { query: resultsQuery(q, { location: q.location ?? job.location }), as: await as(c, job) });
     if (r.status >= 300) throw upstreamError(r);
     return present(job, r.body, kind, start);
   }
@@ -252,25 +261,29 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
       }
       const prepared = prepareJob(c, b.query, checked, pick(b, QUERY_KEYS), pick(b, ['labels']), b.requestId ? String(b.requestId) : undefined);
       const hold = await approvalHold(c, checked, b);
+      const cred = await jobCredential(c);
       if (hold) {
         // Parked: the caller long-polls like any slow query, and gets the result once approved.
-        const { job } = parkJob(c, newJobId(), b.location, b.query, checked, prepared, hold);
+        const { job } = parkJob(c, newJobId(), b.location, b.query, checked, prepared, hold, cred);
         const q = { maxResults: b.maxResults !== undefined ? String(b.maxResults) : undefined, timeoutMs: b.timeoutMs !== undefined ? String(b.timeoutMs) : undefined, 'formatOptions.useInt64Timestamp': b.formatOptions?.useInt64Timestamp ? 'true' : undefined };
         const page = await gatedResults(c, job, 'bigquery#queryResponse', q);
         return { ...page, audit: { ...decisionAudit(checked.decision, checked.sql), ...page.audit, jobId: job.jobId } };
       }
       // One upstream round trip (jobs.query), as the client asked; the job is recorded as the
-      // caller's before its id is returned to anyone.
+      // caller's before its id is returned to anyone. The requestId (the client's, else one of
+      // ours) makes the upstream run it once however often the call is retried.
       const timeoutMs = Math.min(Number(b.timeoutMs ?? cfg.defaultWaitMs), cfg.defaultWaitMs);
+      const location = b.location ?? cfg.upstreamAuth.location;
       const r = await upstream.call('POST', `/projects/${enc(projectId)}/queries`, {
-        body: { ...pick(b, ['maxResults', 'formatOptions', 'location', 'requestId']), ...prepared.configuration.query, timeoutMs, labels: jobLabels(c, b.labels) },
+        body: { ...pick(b, ['maxResults', 'formatOptions']), ...(location ? { location } : {}), requestId: b.requestId ?? randomUUID(), ...prepared.configuration.query, timeoutMs, labels: jobLabels(c, b.labels) },
+        as: cred.client,
       });
       if (r.status >= 300) throw upstreamError(r);
       const ref = r.body.jobReference;
       if (!ref?.jobId) throw new BigQueryError('backendError', 'The upstream answered jobs.query without a job reference; the result cannot be delivered.');
       const job: JobRecord = {
-        ...prepared.rec, projectId, jobId: ref.jobId, location: ref.location ?? b.location ?? 'US', ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject,
-        createdAt: Date.now(), sessionKey: c.sessionKey,
+        ...prepared.rec, projectId, jobId: ref.jobId, location: ref.location ?? where(location), ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject,
+        createdAt: Date.now(), sessionKey: c.sessionKey, upstreamIdentity: cred.identity,
       };
       store.insertJob(job);
       const jobId = job.jobId;
@@ -300,7 +313,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
       const j = ownJob(c);
       const st = await gate.state(j);
       if (st.status === 'pending' || st.status === 'refused') return { body: gate.jobResource(j, st.record, { query: { query: j.query, useLegacySql: false } }, owner(c)) };
-      const r = await upstream.ok('GET', `/projects/${enc(j.projectId)}/jobs/${enc(j.jobId)}`, { query: { location: c.req.query.location ?? j.location } });
+      const r = await upstream.ok('GET', `/projects/${enc(j.projectId)}/jobs/${enc(j.jobId)}`, { query: { location: c.req.query.location ?? j.location }, as: await as(c, j) });
       return { body: deliverJob(r, j.query, owner(c)) };
     },
 
@@ -314,7 +327,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
           return { body: { kind: 'bigquery#jobCancelResponse', job: gate.jobResource(j, rec, { query: { query: j.query, useLegacySql: false } }, owner(c)) } };
         }
       }
-      const r = await upstream.ok('POST', `/projects/${enc(j.projectId)}/jobs/${enc(j.jobId)}/cancel`, { query: { location: c.req.query.location ?? j.location } });
+      const r = await upstream.ok('POST', `/projects/${enc(j.projectId)}/jobs/${enc(j.jobId)}/cancel`, { query: { location: c.req.query.location ?? j.location }, as: await as(c, j) });
       return { body: { ...r, job: deliverJob(r.job, j.query, owner(c)) } };
     },
 
@@ -324,7 +337,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
       const offset = c.req.query.pageToken ? Number(Buffer.from(c.req.query.pageToken, 'base64url').toString()) || 0 : 0;
       const mine = store.listJobs(projectId, c.principal.issuer, c.principal.subject, max + 1, offset);
       const jobs = await Promise.all(mine.slice(0, max).map(async (j) => {
-        const r = await upstream.call('GET', `/projects/${enc(projectId)}/jobs/${enc(j.jobId)}`, { query: { location: j.location } });
+        const r = await upstream.call('GET', `/projects/${enc(projectId)}/jobs/${enc(j.jobId)}`, { query: { location: j.location }, as: await as(c, j).catch(() => undefined) });
         const job = r.status < 300 ? deliverJob(r.body, j.query, owner(c)) : { kind: 'bigquery#job', jobReference: { projectId, jobId: j.jobId, location: j.location }, status: { state: 'DONE' }, configuration: { query: { query: j.query } }, statistics: { creationTime: String(j.createdAt) } };
         return { ...job, state: job.status?.state ?? 'DONE', id: `${projectId}:${j.location}.${j.jobId}` };
       }));

@@ -10,14 +10,19 @@ import type { Catalog } from './catalog/index.js';
 import { decide, canSeeTable, canSeeDataset, canSeeProject, isDeclared } from './policy/index.js';
 import { governedProjection, isGoverned } from './rewrite/index.js';
 import type { Upstream } from './upstream/index.js';
+import type { AuthClient } from 'google-auth-library';
 import { tableDataFromQuery, backstop } from './deliver/index.js';
 import type { BqField } from './emulator/encode.js';
 import { enc, pick, decisionAudit, type Ctx, type Outcome } from './context.js';
 
 type MetadataOperation = 'tabledata.list' | 'tables.get' | 'tables.list' | 'datasets.get' | 'datasets.list' | 'projects.list';
 
-/** The handlers, over the gateway's upstream, catalog and HMAC key; `waitMs` bounds a masked read's wait for its query (ms). */
-export function metadataOperations({ upstream, catalog, hmacKey, waitMs }: { upstream: Upstream; catalog: Catalog; hmacKey: Buffer; waitMs: number }): Record<MetadataOperation, (c: Ctx) => Promise<Outcome>> {
+/**
+ * The handlers, over the gateway's upstream, catalog and HMAC key; `waitMs` bounds a masked read's
+ * wait for its query (ms). Metadata is read with the gateway credential; table data (tabledata.list
+ * and its masked query) with `dataCredential`, the caller's job credential.
+ */
+export function metadataOperations({ upstream, catalog, hmacKey, waitMs, dataCredential }: { upstream: Upstream; catalog: Catalog; hmacKey: Buffer; waitMs: number; dataCredential: (c: Ctx) => Promise<AuthClient> }): Record<MetadataOperation, (c: Ctx) => Promise<Outcome>> {
   /** Metadata visibility: some allow rule must cover the table / dataset (accessDenied otherwise). */
   const mustSeeTable = (c: Ctx, table: string) => {
     if (!canSeeTable(c.policy, c.principal, table)) throw new BigQueryError('accessDenied', `Access Denied: Table ${table}: no bqgate policy rule lets ${c.principal.subject} read it.`);
@@ -57,7 +62,7 @@ export function metadataOperations({ upstream, catalog, hmacKey, waitMs }: { ups
       const scan = fields.flatMap((f, i) => (isDeclared(c.policy, table, f.name, info.schema) ? [] : [i]));
       const cap = decision.limits.maximumRows;
       if (!isGoverned(decision, table) && cap === undefined) {
-        const r = await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables/${enc(tableId!)}/data`, { query: pick(q, ['maxResults', 'pageToken', 'startIndex', 'selectedFields', 'formatOptions.useInt64Timestamp']) });
+        const r = await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables/${enc(tableId!)}/data`, { query: pick(q, ['maxResults', 'pageToken', 'startIndex', 'selectedFields', 'formatOptions.useInt64Timestamp']), as: await dataCredential(c) });
         const b = backstop(r.rows, selected?.length ? fields : info.schema, scan);
         return { body: { ...r, ...(b.rows ? { rows: b.rows } : {}) }, audit: { ...decisionAudit(decision, ''), rowsReturned: r.rows?.length ?? 0, detections: b.detections } };
       }
@@ -65,7 +70,7 @@ export function metadataOperations({ upstream, catalog, hmacKey, waitMs }: { ups
       const start = fromPageToken(q.pageToken) ?? Number(q.startIndex ?? 0);
       const max = Math.max(0, Math.min(Number(q.maxResults ?? 10_000), 100_000, cap === undefined ? Infinity : cap - start));
       const sql = `${governedProjection(table, analysis, decision, { hmacKey, salt: randomBytes(16) }, columns)} LIMIT ${max} OFFSET ${start}`;
-      const r = await upstream.ok('POST', `/projects/${enc(projectId!)}/queries`, { body: { query: sql, useLegacySql: false, timeoutMs: waitMs, formatOptions: { useInt64Timestamp: q['formatOptions.useInt64Timestamp'] === 'true' } } });
+      const r = await upstream.ok('POST', `/projects/${enc(projectId!)}/queries`, { body: { query: sql, useLegacySql: false, timeoutMs: waitMs, formatOptions: { useInt64Timestamp: q['formatOptions.useInt64Timestamp'] === 'true' } }, as: await dataCredential(c) });
       const stored = Number((await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables/${enc(tableId!)}`)).numRows ?? 0);
       const total = cap === undefined ? stored : Math.min(stored, cap);
       const got = r.rows?.length ?? 0;

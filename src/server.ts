@@ -12,7 +12,7 @@ import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createAuthenticator, type Principal } from './auth/index.js';
+import { createAuthenticator, bearerToken, type Principal } from './auth/index.js';
 import { loadDevIssuer } from './auth/dev-issuer.js';
 import { ROUTES, BigQueryError, asBigQueryError, installBigQueryHttp, sendError, type ApiRequest, type Operation } from './bigquery/index.js';
 import { Catalog } from './catalog/index.js';
@@ -21,7 +21,7 @@ import { reexecuteOperations } from './reexecute.js';
 import { decideStatement, type Decision } from './policy/index.js';
 import { PolicyStore } from './policy/store.js';
 import { rewriteQuery, verifyRewrite } from './rewrite/index.js';
-import { Upstream, upstreamError } from './upstream/index.js';
+import { Upstream, UpstreamCredentials, upstreamError, type UpstreamIdentity } from './upstream/index.js';
 import { Store, AuditLog, RequestRecorder, SinkRunner, sinkTarget, auditDown } from './audit/index.js';
 import { metadataOperations } from './metadata.js';
 import { enc, pick, decisionAudit, type Ctx, type Outcome } from './context.js';
@@ -69,7 +69,11 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   const upstreamUrl = cfg.upstream === 'emulator'
     ? (emulator = await startEmulator({ host: '127.0.0.1', port: cfg.emulatorPort, fixturesDir: cfg.fixturesDir })).url
     : cfg.upstream;
-  const upstream = new Upstream({ baseUrl: upstreamUrl });
+  const credentials = await UpstreamCredentials.create(cfg.upstreamAuth);
+  const upstream = new Upstream({
+    baseUrl: upstreamUrl, authClient: credentials.gateway, retries: cfg.upstreamAuth.retries, quotaProject: cfg.upstreamAuth.quotaProject,
+    onRetry: (attempt, why) => app.log.warn({ attempt, why }, 'upstream call retried'),
+  });
   const catalog = new Catalog(upstream);
   const zetasql = new ZetaSqlServer();
   await zetasql.start();
@@ -87,8 +91,11 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       return r.body.totalBytesProcessed !== undefined ? Number(r.body.totalBytesProcessed) : undefined;
     },
     async submit(projectId, jobId, location, configuration) {
-      const r = await upstream.call('POST', `/projects/${enc(projectId)}/jobs`, { body: { jobReference: { projectId, jobId, location }, configuration } });
-      if (r.status >= 300 && r.status !== 409) throw upstreamError(r);
+      // With the credential the job was parked with; a federated one only while the requester's
+      // exchange is cached here (else the requester's next poll submits it).
+      const job = store.getJobAnyOwner(projectId, jobId);
+      const cred = await credentials.forJob({ issuer: job?.ownerIssuer ?? '', subject: job?.ownerSubject ?? '', groups: [] }, undefined, (job?.upstreamIdentity ?? 'gateway') as UpstreamIdentity);
+      await upstream.insertJobIdempotent(projectId, { jobReference: { projectId, jobId, location }, configuration }, cred.client);
     },
     markSubmitted: (projectId, jobId) => store.markSubmitted(projectId, jobId),
     webhooks: { generic: cfg.approvals.webhooks, slack: cfg.approvals.slackWebhooks },
@@ -173,7 +180,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     const jobSession = !sessionKey && api.params.jobId ? store.getJob(api.params.projectId ?? '', api.params.jobId, principal.issuer, principal.subject)?.sessionKey : undefined;
     const rec = new RequestRecorder(auditLog, { requestId: req.id, principal: principal.subject, issuer: principal.issuer, actor: principal.actor, sessionKey: sessionKey ?? jobSession }, cfg.audit.rowsCap);
     rec.add('request', { ...requestData, groups: principal.groups, email: principal.email });
-    const ctx: Ctx = { principal, req: api, auditId: req.id, sessionKey: sessionKey ?? jobSession, policy: policies.current(), audit: {} };
+    const ctx: Ctx = { principal, callerToken: bearerToken(req.headers.authorization), req: api, auditId: req.id, sessionKey: sessionKey ?? jobSession, policy: policies.current(), audit: {} };
     scope.beforeUpstream = () => rec.flush(ctx.audit);
     let out: Outcome;
     try {
@@ -228,8 +235,8 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   }
 
   const operations: Record<Operation, (c: Ctx) => Promise<Outcome>> = {
-    ...metadataOperations({ upstream, catalog, hmacKey, waitMs: cfg.defaultWaitMs }),
-    ...jobOperations({ cfg, store, upstream, catalog, gate, check }),
+    ...metadataOperations({ upstream, catalog, hmacKey, waitMs: cfg.defaultWaitMs, dataCredential: async (c) => (await credentials.forJob(c.principal, c.callerToken)).client }),
+    ...jobOperations({ cfg, store, upstream, catalog, gate, check, credentials }),
     ...approvalOperations({ approvals, gate, store, auditLog }),
     ...reexecuteOperations({ auditLog, store, analyzer, upstream, hmacKey }),
   };

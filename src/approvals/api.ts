@@ -43,7 +43,9 @@ export function approvalOperations(d: ApiDeps): Pick<Record<Operation, (c: Ctx) 
     await auditLog.append([{ type: 'approval', requestId: r.requestId, principal: r.requester.subject, issuer: r.requester.issuer, actor: r.requester.actor, sessionKey: r.sessionKey, data }]);
     if (r.status === 'approved') {
       const job = store.getJobAnyOwner(r.projectId, r.jobId);
-      if (job) await gate.ensureSubmitted(job);
+      // Submitted now when it can be; otherwise (e.g. the job runs with the requester's federated
+      // credential, not at hand here) the requester's next poll submits it.
+      if (job) await gate.ensureSubmitted(job).catch(() => undefined);
     }
     return { body: approvalView(r) };
   }

@@ -35,6 +35,8 @@ export interface JobRecord {
   approvalId?: string;
   /** The upstream job configuration to submit once approved; cleared when submitted. */
   pendingConfiguration?: Record<string, unknown>;
+  /** Which credential runs the job upstream (upstream/credentials.ts): `gateway`, `sa:<email>` or `user`. */
+  upstreamIdentity?: string;
 }
 
 export class Store {
@@ -56,16 +58,16 @@ export class Store {
     `);
     // Stores made before jobs had session keys.
     const cols = (this.db.prepare('PRAGMA table_info(jobs)').all() as Array<{ name: string }>).map((c) => c.name);
-    for (const c of ['session_key', 'approval_id', 'pending_config']) if (!cols.includes(c)) this.db.exec(`ALTER TABLE jobs ADD COLUMN ${c} TEXT`);
+    for (const c of ['session_key', 'approval_id', 'pending_config', 'upstream_identity']) if (!cols.includes(c)) this.db.exec(`ALTER TABLE jobs ADD COLUMN ${c} TEXT`);
   }
 
   /** Records a job before it is sent upstream. Throws BigQueryError(duplicate) if the id exists. */
   insertJob(j: JobRecord): void {
     try {
-      this.db.prepare(`INSERT INTO jobs (project_id, job_id, location, owner_issuer, owner_subject, query, upstream_query, statement_type, created_at, request_id, backstop_columns, max_rows, session_key, approval_id, pending_config)
-        VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`).run(
+      this.db.prepare(`INSERT INTO jobs (project_id, job_id, location, owner_issuer, owner_subject, query, upstream_query, statement_type, created_at, request_id, backstop_columns, max_rows, session_key, approval_id, pending_config, upstream_identity)
+        VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`).run(
         j.projectId, j.jobId, j.location, j.ownerIssuer, j.ownerSubject, j.query, j.upstreamQuery, j.statementType, j.createdAt, j.requestId ?? null,
-        JSON.stringify(j.backstopColumns ?? []), j.maxRows ?? null, j.sessionKey ?? null, j.approvalId ?? null, j.pendingConfiguration ? JSON.stringify(j.pendingConfiguration) : null);
+        JSON.stringify(j.backstopColumns ?? []), j.maxRows ?? null, j.sessionKey ?? null, j.approvalId ?? null, j.pendingConfiguration ? JSON.stringify(j.pendingConfiguration) : null, j.upstreamIdentity ?? null);
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new BigQueryError('duplicate', `Already Exists: Job ${j.projectId}:${j.location}.${j.jobId}`);
       throw auditDown();
@@ -114,6 +116,7 @@ function rowToJob(r: any): JobRecord {
     sessionKey: r.session_key ?? undefined,
     approvalId: r.approval_id ?? undefined,
     pendingConfiguration: r.pending_config ? JSON.parse(r.pending_config) : undefined,
+    upstreamIdentity: r.upstream_identity ?? undefined,
   };
 }
 

@@ -37,6 +37,9 @@ export interface AuthOptions {
 
 export type Authenticator = (authorization: string | undefined) => Promise<Principal>;
 
+/** The token of an `Authorization: Bearer <token>` header, or undefined. */
+export const bearerToken = (authorization: string | undefined): string | undefined => authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
+
 /** Builds the authenticator; the key set is created once here, never per request. */
 export function createAuthenticator(opts: AuthOptions): Authenticator {
   const algorithms = opts.algorithms.filter((a) => a !== 'none' && !a.startsWith('HS'));
@@ -46,11 +49,11 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
   else throw new Error('auth: neither a JWKS nor a JWKS URL is configured');
 
   return async (authorization) => {
-    const m = authorization?.match(/^Bearer\s+(\S+)$/i);
-    if (!m) throw new BigQueryError('authError', 'Request is missing a valid bearer token: send Authorization: Bearer <OIDC token from your issuer>.');
+    const token = bearerToken(authorization);
+    if (!token) throw new BigQueryError('authError', 'Request is missing a valid bearer token: send Authorization: Bearer <OIDC token from your issuer>.');
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(m[1], keys, {
+      ({ payload } = await jwtVerify(token, keys, {
         issuer: opts.issuer, audience: opts.audience, algorithms, clockTolerance: opts.clockToleranceSec, requiredClaims: ['sub', 'exp'],
       }));
     } catch (err) {

@@ -4,7 +4,9 @@
  * `bqgate emulator`.
  */
 import { Engine } from './engine.js';
-import { buildEmulatorApp } from './server.js';
+import { buildEmulatorApp, type SeenRequest } from './server.js';
+
+export type { SeenRequest } from './server.js';
 
 export interface EmulatorOptions {
   host?: string;
@@ -12,6 +14,8 @@ export interface EmulatorOptions {
   port?: number;
   fixturesDir: string;
   logger?: boolean;
+  /** Sees every request (method, URL, Authorization header, body). */
+  onRequest?: (r: SeenRequest) => void;
 }
 
 export interface RunningEmulator {
@@ -23,7 +27,7 @@ export interface RunningEmulator {
 /** Loads the fixtures and starts listening; throws if a fixture cannot be loaded or the port is taken. */
 export async function startEmulator(opts: EmulatorOptions): Promise<RunningEmulator> {
   const engine = await Engine.open(opts.fixturesDir);
-  const app = buildEmulatorApp(engine, { logger: opts.logger });
+  const app = buildEmulatorApp(engine, { logger: opts.logger, onRequest: opts.onRequest });
   const host = opts.host ?? '127.0.0.1';
   await app.listen({ host, port: opts.port ?? 0 });
   const addr = app.server.address();

@@ -35,10 +35,22 @@ type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Q; Body
 
 const int64Ts = (q: Q, body?: any) => q['formatOptions.useInt64Timestamp'] === 'true' || body?.formatOptions?.useInt64Timestamp === true;
 
-/** Builds the emulator's fastify app over an opened Engine. */
-export function buildEmulatorApp(engine: Engine, opts: { logger?: boolean } = {}): FastifyInstance {
+/** One request as the emulator saw it (for `onRequest`): method, path and query, bearer token. */
+export interface SeenRequest { method: string; url: string; authorization?: string; body?: any }
+
+/**
+ * Builds the emulator's fastify app over an opened Engine. `onRequest` sees every request (the
+ * credential a caller used, for tests that check which one reached "BigQuery").
+ */
+export function buildEmulatorApp(engine: Engine, opts: { logger?: boolean; onRequest?: (r: SeenRequest) => void } = {}): FastifyInstance {
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 10 * 1024 * 1024 });
   const jobs = new Map<string, Job>();
+  /** jobs.query requestId → job key: a retried jobs.query runs once (BigQuery's idempotency). */
+  const byRequestId = new Map<string, string>();
+  if (opts.onRequest) {
+    const seen = opts.onRequest;
+    app.addHook('preHandler', async (req) => { seen({ method: req.method, url: req.url, authorization: req.headers.authorization, body: req.body }); });
+  }
 
   installBigQueryHttp(app, 'the emulator');
 
@@ -174,7 +186,9 @@ export function buildEmulatorApp(engine: Engine, opts: { logger?: boolean } = {}
       if (typeof b.query !== 'string' || !b.query.trim()) throw new BigQueryError('invalid', 'Required parameter is missing: query');
       const config = { query: { query: b.query, useLegacySql: b.useLegacySql, defaultDataset: b.defaultDataset, queryParameters: b.queryParameters, parameterMode: b.parameterMode }, ...(b.labels ? { labels: b.labels } : {}), ...(b.dryRun ? { dryRun: true } : {}) };
       if (b.dryRun) return dryRun(req.params.p, config);
-      const job = startJob(req.params.p, `job_${randomUUID().replace(/-/g, '')}`, b.location ?? LOCATION, config);
+      const known = typeof b.requestId === 'string' ? jobs.get(byRequestId.get(`${req.params.p}/${b.requestId}`) ?? '') : undefined;
+      const job = known ?? startJob(req.params.p, `job_${randomUUID().replace(/-/g, '')}`, b.location ?? LOCATION, config);
+      if (typeof b.requestId === 'string') byRequestId.set(`${req.params.p}/${b.requestId}`, `${job.projectId}/${job.jobId}`);
       await waitFor(job, num(b.timeoutMs) ?? DEFAULT_WAIT_MS);
       if (job.state !== 'DONE') return { kind: 'bigquery#queryResponse', jobReference: jobResource(job).jobReference, jobComplete: false };
       return { kind: 'bigquery#queryResponse', ...resultPage(job, { maxResults: num(b.maxResults), int64: int64Ts({}, b) }) };

@@ -1,36 +1,60 @@
 /**
  * `upstream/`: the gateway's calls to the BigQuery REST API (or the embedded emulator, over HTTP in
- * exactly the same way), authorized with the gateway's own credential. The caller's token is never
- * forwarded.
+ * exactly the same way), authorized with a credential the caller never sees (credentials.ts). The
+ * caller's token is never forwarded.
  *
- * Credential: for the emulator, a fixed local token; for any other upstream, google-auth-library's
- * Application Default Credentials with the BigQuery scope. `call()` returns `{status, body}` and
- * never throws for an HTTP error status; it throws BigQueryError(backendError) when the upstream
- * cannot be reached.
+ * Calls go through google-auth-library's `request()` (gaxios), which adds the credential's
+ * Authorization header and retries 429, 5xx and network failures with exponential backoff
+ * (`retries`, default 4; delays from 200 ms doubling up to 8 s). Every POST the gateway makes is
+ * idempotent upstream: jobs.insert carries a jobId (a retry that meets `409 duplicate` is answered
+ * from jobs.get, see `insertJobIdempotent`), jobs.query a requestId, dry runs change nothing.
+ *
+ * `call()` returns `{status, body}` and never throws for an HTTP error status; it throws
+ * BigQueryError(backendError) when the upstream cannot be reached after the retries. No error
+ * carries a header, a token or a request body.
  */
 import { GoogleAuth, OAuth2Client, type AuthClient } from 'google-auth-library';
 import { BigQueryError } from '../bigquery/errors.js';
 import { stage, beforeUpstream } from '../request-scope.js';
+
+export { UpstreamCredentials, credentialFailure, BIGQUERY_SCOPE, type UpstreamIdentity, type JobCredential } from './credentials.js';
 
 export interface UpstreamResponse { status: number; body: any }
 
 export interface UpstreamOptions {
   /** Base URL without `/bigquery/v2`, e.g. `http://127.0.0.1:9060` or `https://bigquery.googleapis.com`. */
   baseUrl: string;
-  /** An explicit credential; default as described above. */
+  /** The gateway credential; default: a fixed local token for a loopback http upstream, else ADC. */
   authClient?: AuthClient;
-  /** Per-call timeout, ms (default 120 000). */
+  /** Per-attempt timeout, ms (default 120 000). */
   timeoutMs?: number;
+  /** Retries of 429/5xx/network failures (default 4). */
+  retries?: number;
+  /** Sent as x-goog-user-project (billing and quota project). */
+  quotaProject?: string;
+  /** Called on each retry (for logs and metrics): the attempt number and the status or error code. */
+  onRetry?: (attempt: number, why: string) => void;
 }
+
+export interface CallOptions {
+  query?: Record<string, string | undefined>;
+  body?: unknown;
+  /** The credential for this call (a job's); default the gateway credential. */
+  as?: AuthClient;
+}
+
+type Requester = Pick<AuthClient, 'request'> | GoogleAuth;
 
 export class Upstream {
   readonly baseUrl: string;
-  private readonly auth: AuthClient | GoogleAuth;
+  private readonly auth: Requester;
   private readonly timeoutMs: number;
+  private readonly retries: number;
 
-  constructor(opts: UpstreamOptions) {
+  constructor(private readonly opts: UpstreamOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
     this.timeoutMs = opts.timeoutMs ?? 120_000;
+    this.retries = opts.retries ?? 4;
     if (opts.authClient) this.auth = opts.authClient;
     else if (/^http:\/\/(127\.|localhost|\[::1\])/.test(this.baseUrl)) {
       const c = new OAuth2Client();
@@ -41,43 +65,65 @@ export class Upstream {
     }
   }
 
-  private async headers(): Promise<Record<string, string>> {
-    const h = await this.auth.getRequestHeaders();
-    const out: Record<string, string> = {};
-    if (typeof (h as Headers).forEach === 'function') (h as Headers).forEach((v, k) => { out[k] = v; });
-    else Object.assign(out, h);
-    return out;
-  }
-
   /** One REST call. `path` is relative to `/bigquery/v2`, e.g. `/projects/p/queries`. */
-  async call(method: 'GET' | 'POST', path: string, opts: { query?: Record<string, string | undefined>; body?: unknown } = {}): Promise<UpstreamResponse> {
+  async call(method: 'GET' | 'POST', path: string, opts: CallOptions = {}): Promise<UpstreamResponse> {
     await beforeUpstream(); // the request's audit events are durable before anything is sent
     return stage('upstream', () => this.send(method, path, opts));
   }
 
-  private async send(method: 'GET' | 'POST', path: string, opts: { query?: Record<string, string | undefined>; body?: unknown }): Promise<UpstreamResponse> {
+  private async send(method: 'GET' | 'POST', path: string, opts: CallOptions): Promise<UpstreamResponse> {
     const url = new URL(`${this.baseUrl}/bigquery/v2${path}`);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
-    const headers = { ...(await this.headers()), accept: 'application/json' } as Record<string, string>;
-    if (opts.body !== undefined) headers['content-type'] = 'application/json';
-    let res: Response;
+    const client = opts.as ?? this.auth;
     try {
-      res = await fetch(url, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body), signal: AbortSignal.timeout(this.timeoutMs) });
+      const res = await client.request<string>({
+        url: url.toString(), method, responseType: 'text', timeout: this.timeoutMs,
+        headers: { accept: 'application/json', ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(this.opts.quotaProject ? { 'x-goog-user-project': this.opts.quotaProject } : {}) },
+        ...(opts.body !== undefined ? { data: JSON.stringify(opts.body) } : {}),
+        retryConfig: {
+          retry: this.retries, noResponseRetries: this.retries, retryDelay: 200, retryDelayMultiplier: 2, maxRetryDelay: 8000,
+          httpMethodsToRetry: ['GET', 'POST'], statusCodesToRetry: [[429, 429], [500, 599]],
+          onRetryAttempt: (err) => this.opts.onRetry?.(err.config.retryConfig?.currentRetryAttempt ?? 0, String(err.status ?? err.code ?? 'error')),
+        },
+      });
+      return { status: res.status, body: parseBody(res.data, res.status) };
     } catch (err) {
-      throw new BigQueryError('backendError', `The upstream BigQuery API could not be reached (${(err as Error).name}); the request was not completed.`);
+      const e = err as { response?: { status: number; data?: unknown }; code?: string; name?: string };
+      if (e.response) return { status: e.response.status, body: parseBody(e.response.data, e.response.status) };
+      throw new BigQueryError('backendError', `The upstream BigQuery API could not be reached (${e.code ?? e.name ?? 'error'}) after ${this.retries} retries; the request was not completed.`);
     }
-    const text = await res.text();
-    let body: any;
-    try { body = text ? JSON.parse(text) : {}; } catch { body = { error: { code: res.status, message: 'Upstream returned a non-JSON body' } }; }
-    return { status: res.status, body };
   }
 
   /** Like `call`, but throws a BigQueryError carrying the upstream's reason for a non-2xx status. */
-  async ok(method: 'GET' | 'POST', path: string, opts: { query?: Record<string, string | undefined>; body?: unknown } = {}): Promise<any> {
+  async ok(method: 'GET' | 'POST', path: string, opts: CallOptions = {}): Promise<any> {
     const r = await this.call(method, path, opts);
     if (r.status >= 200 && r.status < 300) return r.body;
     throw upstreamError(r);
   }
+
+  /**
+   * jobs.insert that a retry cannot run twice: the job id is fixed by the caller, and a `409
+   * duplicate` — the first attempt reached BigQuery but its answer was lost — is answered with the
+   * job as jobs.get returns it, when that job carries this insert's `bqgate_request` label. Throws
+   * like `ok` (a 409 for someone else's job stays `duplicate`).
+   */
+  async insertJobIdempotent(projectId: string, body: { jobReference: { projectId: string; jobId: string; location?: string } } & Record<string, unknown>, as?: AuthClient): Promise<any> {
+    const enc = encodeURIComponent;
+    const r = await this.call('POST', `/projects/${enc(projectId)}/jobs`, { body, as });
+    if (r.status === 409) {
+      // Ours only if the job carries the labels this insert sent (bqgate_request: the audit record id).
+      const job = await this.ok('GET', `/projects/${enc(projectId)}/jobs/${enc(body.jobReference.jobId)}`, { query: { location: body.jobReference.location }, as });
+      const sent = (body.configuration as { labels?: Record<string, string> } | undefined)?.labels?.bqgate_request;
+      if (sent && job.configuration?.labels?.bqgate_request === sent) return job;
+    }
+    if (r.status >= 300) throw upstreamError(r);
+    return r.body;
+  }
+}
+
+function parseBody(data: unknown, status: number): any {
+  if (typeof data !== 'string') return data ?? {};
+  try { return data ? JSON.parse(data) : {}; } catch { return { error: { code: status, message: 'Upstream returned a non-JSON body' } }; }
 }
 
 /** Converts an upstream error envelope to a BigQueryError with the same reason and status. */
