@@ -36,7 +36,7 @@ type Req = FastifyRequest<{ Params: Record<string, string>; Querystring: Q; Body
 const int64Ts = (q: Q, body?: any) => q['formatOptions.useInt64Timestamp'] === 'true' || body?.formatOptions?.useInt64Timestamp === true;
 
 /** One request as the emulator saw it (for `onRequest`): method, path and query, bearer token. */
-export interface SeenRequest { method: string; url: string; authorization?: string; body?: any }
+export interface SeenRequest { method: string; url: string; authorization?: string; userProject?: string; body?: any }
 
 /**
  * Builds the emulator's fastify app over an opened Engine. `onRequest` sees every request (the
@@ -49,7 +49,7 @@ export function buildEmulatorApp(engine: Engine, opts: { logger?: boolean; onReq
   const byRequestId = new Map<string, string>();
   if (opts.onRequest) {
     const seen = opts.onRequest;
-    app.addHook('preHandler', async (req) => { seen({ method: req.method, url: req.url, authorization: req.headers.authorization, body: req.body }); });
+    app.addHook('preHandler', async (req) => { seen({ method: req.method, url: req.url, authorization: req.headers.authorization, userProject: req.headers['x-goog-user-project'] as string | undefined, body: req.body }); });
   }
 
   installBigQueryHttp(app, 'the emulator');

@@ -36,6 +36,13 @@ export type UpstreamIdentity = 'gateway' | `sa:${string}` | 'user';
 
 export interface JobCredential { identity: UpstreamIdentity; client: AuthClient }
 
+/** `url` with its origin replaced per `endpoints` (origin → replacement base). */
+const rewrite = (url: string, endpoints: Record<string, string>) => {
+  const u = new URL(url);
+  const to = endpoints[u.origin];
+  return to ? to + u.pathname + u.search : url;
+};
+
 /** Redirects a client's Google endpoints (origin → replacement base) for every request it makes. */
 function redirect(client: AuthClient, endpoints: Record<string, string>): AuthClient {
   if (!Object.keys(endpoints).length) return client;
@@ -145,7 +152,8 @@ export class UpstreamCredentials {
       rawToken = rawToken!;
       const holder = { subjectToken: rawToken };
       const client = new IdentityPoolClient({
-        type: 'external_account', audience: fed.audience, subject_token_type: fed.subjectTokenType, token_url: fed.tokenUrl,
+        // The STS call goes through a transporter of its own: its URL is rewritten here.
+        type: 'external_account', audience: fed.audience, subject_token_type: fed.subjectTokenType, token_url: rewrite(fed.tokenUrl, this.cfg.endpoints),
         subject_token_supplier: { getSubjectToken: async () => holder.subjectToken },
         ...(fed.serviceAccount ? { service_account_impersonation_url: `${IAM_CREDENTIALS}/v1/projects/-/serviceAccounts/${fed.serviceAccount}:generateAccessToken` } : {}),
         scopes: [BIGQUERY_SCOPE],

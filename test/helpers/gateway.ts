@@ -41,6 +41,8 @@ export interface TestGateway {
   bq(token: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Runs the `bqgate` CLI against this gateway's data directory. */
   cli(args: string[], env?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Everything the gateway process wrote to stdout and stderr so far. */
+  output(): string;
   /** Kills the gateway process with `signal` and waits for it to exit. */
   kill(signal: NodeJS.Signals): Promise<void>;
   stop(): Promise<void>;
@@ -84,6 +86,7 @@ export async function startGateway(opts: { env?: Record<string, string>; dataDir
     emulatorUrl: `http://127.0.0.1:${emulatorPort}`,
     dataDir,
     token: (claims, opts) => issuer.sign(claims, opts),
+    output: () => log,
     sdk: (token) => sdkFor(url, token),
     emulatorSdk: () => sdkFor(`http://127.0.0.1:${emulatorPort}`, 'emulator'),
     async bq(token, args) {
