@@ -81,8 +81,8 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
   const { cfg, store, upstream, catalog, gate, check, credentials } = d;
 
   /** The credential for a new job of the caller, or the one `job` already runs with (records before it had one: the gateway's). */
-  const jobCredential = (c: Ctx, job?: JobRecord): Promise<JobCredential> =>
-    credentials.forJob(c.principal, c.callerToken, job ? (job.upstreamIdentity ?? 'gateway') as UpstreamIdentity : undefined);
+  const jobCredential = (c: Ctx, job?: JobRecord, decision?: Decision): Promise<JobCredential> =>
+    credentials.forJob(c.principal, c.callerToken, job ? (job.upstreamIdentity ?? 'gateway') as UpstreamIdentity : undefined, decision?.upstreamServiceAccount);
   const as = async (c: Ctx, job: JobRecord) => (await jobCredential(c, job)).client;
   /** The job location: the client's, else the configured default, else US. */
   const where = (location: string | undefined) => location ?? cfg.upstreamAuth.location ?? 'US';
@@ -126,7 +126,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
   async function insertJob(c: Ctx, jobId: string, location: string | undefined, original: string, checked: { sql: string; analysis: QueryAnalysis; decision: Decision }, queryConfig: any, extra: any, requestId?: string) {
     const prepared = prepareJob(c, original, checked, queryConfig, extra, requestId);
     const hold = await approvalHold(c, checked, queryConfig);
-    const cred = await jobCredential(c);
+    const cred = await jobCredential(c, undefined, checked.decision);
     if (!hold) return submitJob(c, jobId, location, prepared.rec, prepared.configuration, cred);
     return parkJob(c, jobId, location, original, checked, prepared, hold, cred).resource;
   }
@@ -210,7 +210,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
     const governed = sources.find((t) => isGoverned(decision, t));
     if (governed) throw Object.assign(new BigQueryError('accessDenied', `Access Denied: ${verb.toLowerCase()} of ${governed} is refused: it has masked, denied or filtered rows or columns for ${c.principal.subject}, and a ${verb.toLowerCase()} job would move raw values. Use a query instead.`), { decision });
     const jobId = String(b.jobReference?.jobId ?? newJobId());
-    const job = await submitJob(c, jobId, b.jobReference?.location, { query: '', upstreamQuery: '', statementType: verb }, cfg, await jobCredential(c));
+    const job = await submitJob(c, jobId, b.jobReference?.location, { query: '', upstreamQuery: '', statementType: verb }, cfg, await jobCredential(c, undefined, decision));
     return { body: deliverJob(job, undefined, owner(c)), audit: { ...decisionAudit(decision, ''), jobId } };
   }
 
@@ -261,7 +261,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
       }
       const prepared = prepareJob(c, b.query, checked, pick(b, QUERY_KEYS), pick(b, ['labels']), b.requestId ? String(b.requestId) : undefined);
       const hold = await approvalHold(c, checked, b);
-      const cred = await jobCredential(c);
+      const cred = await jobCredential(c, undefined, checked.decision);
       if (hold) {
         // Parked: the caller long-polls like any slow query, and gets the result once approved.
         const { job } = parkJob(c, newJobId(), b.location, b.query, checked, prepared, hold, cred);

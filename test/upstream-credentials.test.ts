@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startGateway, freePort, type TestGateway } from './helpers/gateway.ts';
@@ -19,6 +19,7 @@ import { startEmulator, type RunningEmulator, type SeenRequest } from '../src/em
 
 const AUDIENCE = '//iam.googleapis.com/projects/123456789/locations/global/workloadIdentityPools/agents/providers/bqgate-oidc';
 const ETL_SA = 'etl-runner@demo-project.iam.gserviceaccount.com';
+const REPORT_SA = 'report-runner@demo-project.iam.gserviceaccount.com';
 const apiError = async (p: Promise<unknown>) => { try { await p; } catch (e) { return e as { code?: number; message: string; errors?: Array<{ reason: string }> }; } throw new Error('expected an error'); };
 
 /** A pass-through proxy to the emulator that can answer 503 instead, before or after forwarding. */
@@ -54,7 +55,7 @@ beforeAll(async () => {
   emu = await startEmulator({ fixturesDir: resolve('fixtures'), port: 0, onRequest: (r) => seen.push(r) });
   proxy = await startFaultyProxy(emu.url);
   const port = await freePort();
-  google = await startGoogleStandIn({ audience: AUDIENCE, jwksUrl: `http://127.0.0.1:${port}/.well-known/jwks.json`, refuse: ['untrusted', 'etl-untrusted'] });
+  google = await startGoogleStandIn({ audience: AUDIENCE, jwksUrl: `http://127.0.0.1:${port}/.well-known/jwks.json`, refuse: ['untrusted', 'etl-untrusted', 'report-untrusted'] });
   google.stsExpiresIn = 3;
   const dir = mkdtempSync(join(tmpdir(), 'bqgate-creds-'));
   const common = {
@@ -62,7 +63,19 @@ beforeAll(async () => {
     BQGATE_FEDERATION_AUDIENCE: AUDIENCE, BQGATE_FEDERATION_REFRESH_BEFORE_MS: '1000', BQGATE_QUOTA_PROJECT: 'billing-project',
     BQGATE_LOG_LEVEL: 'info',
   };
-  gw = await startGateway({ port, env: { ...common, BQGATE_FEDERATION_FALLBACK: 'gateway', BQGATE_IMPERSONATE_BY_GROUP: `etl-agents=${ETL_SA}` } });
+  // The demo policy plus a rule whose jobs run as a service account of their own.
+  const policies = mkdtempSync(join(tmpdir(), 'bqgate-policies-'));
+  writeFileSync(join(policies, 'demo.yaml'), readFileSync('policies/demo.yaml', 'utf8'));
+  writeFileSync(join(policies, 'reporting.yaml'), `version: 1
+rules:
+  - id: reporting-reads-orders
+    effect: allow
+    principals: { groups: [reporting] }
+    verbs: [SELECT]
+    tables: ["demo-project.shop.orders"]
+    upstream_service_account: ${REPORT_SA}
+`);
+  gw = await startGateway({ port, env: { ...common, BQGATE_POLICIES: policies, BQGATE_FEDERATION_FALLBACK: 'gateway', BQGATE_IMPERSONATE_BY_GROUP: `etl-agents=${ETL_SA}` } });
   // A second gateway that refuses when federation fails; its callers' tokens come from its own issuer.
   const port2 = await freePort();
   strict = await startGateway({ port: port2, env: { ...common, BQGATE_FEDERATION_FALLBACK: 'refuse' } });
@@ -134,6 +147,14 @@ describe('credentials upstream', () => {
     const used = tokensFor(/^(POST .*\/queries|GET .*\/queries\/)/, from2);
     expect(used.length).toBeGreaterThan(0);
     expect(used.every((t) => t.startsWith('ya29.imp-etl-runner-'))).toBe(true);
+
+    // An allow rule that names a service account: its statements run as that account.
+    const from3 = seen.length;
+    const reporter = await gw.token({ sub: 'report-untrusted', groups: ['reporting'] });
+    await gw.sdk(reporter).query({ query: 'SELECT order_id FROM shop.orders LIMIT 1', useLegacySql: false });
+    const byRule = tokensFor(/^(POST .*\/queries|GET .*\/queries\/)/, from3);
+    expect(byRule.length).toBeGreaterThan(0);
+    expect(byRule.every((t) => t.startsWith('ya29.imp-report-runner-'))).toBe(true);
   });
 
   it('refuses when configured to, with a message an agent can act on, in the SDK and in bq', async () => {

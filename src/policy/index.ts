@@ -54,6 +54,8 @@ export interface Rule {
   };
   /** EXPORT_DATA: destination URI globs this allow permits. */
   export_destinations?: string[];
+  /** effect: allow — the service account the statement's job runs as upstream (impersonated by the gateway). */
+  upstream_service_account?: string;
   not_before?: string;
   expires?: string;
   /** The file the rule came from. */
@@ -90,6 +92,8 @@ export interface Decision {
   limits: { maximumBytesBilled?: number; maximumRows?: number };
   /** Approvals the statement needs before it runs (require_approval rules that matched); none when absent. */
   approvals?: ApprovalRequirement[];
+  /** The service account the job runs as upstream (an allow rule's `upstream_service_account`). */
+  upstreamServiceAccount?: string;
   policyVersion: string;
 }
 
@@ -316,6 +320,10 @@ export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalys
       reuseSeconds: r.approval.reuse_seconds ?? 0, breakGlassGroups: r.approval.break_glass_groups ?? [],
     });
   }
+  // The service account the job runs as, when an allow rule used names one; two different ones refuse.
+  const accounts = [...new Set(rules.filter((r) => r.effect === 'allow' && r.upstream_service_account && d.matchedRules.includes(r.id)).map((r) => r.upstream_service_account!))];
+  if (accounts.length > 1) return deny(undefined, `Access Denied: the allow rules used (${d.matchedRules.join(', ')}) run this statement as different service accounts (${accounts.join(', ')}); split the statement or align the rules.`);
+  if (accounts.length) d.upstreamServiceAccount = accounts[0];
   d.reasons.unshift(`Allowed by ${d.matchedRules.join(', ')}`);
   if (d.approvals) d.reasons.push(`Needs approval: ${d.approvals.map((q) => `${q.count} of ${q.approverGroups.join('/')} (rule ${q.ruleId}${q.minBytesProcessed !== undefined ? `, if over ${q.minBytesProcessed} bytes` : ''})`).join('; ')}.`);
   return d;

@@ -113,12 +113,13 @@ export class UpstreamCredentials {
   /**
    * The credential for a job of `principal`, whose verified token is `rawToken` (undefined when the
    * owner is not the caller, e.g. an approver's request submits the requester's job); `identity`
-   * pins the one a job already ran with (its polls). Federation first (when configured), then
+   * pins the one a job already ran with (its polls). Federation first (when configured), then the
+   * policy's `serviceAccount` for the statement (an allow rule's upstream_service_account), then
    * per-group impersonation, then the gateway credential. Throws BigQueryError(accessDenied) when
    * federation fails and `fallback` is `refuse`, or when a job ran as the user and no exchange is
    * possible now.
    */
-  async forJob(principal: Pick<Principal, 'issuer' | 'subject' | 'groups'>, rawToken: string | undefined, identity?: UpstreamIdentity): Promise<JobCredential> {
+  async forJob(principal: Pick<Principal, 'issuer' | 'subject' | 'groups'>, rawToken: string | undefined, identity?: UpstreamIdentity, serviceAccount?: string): Promise<JobCredential> {
     const fed = this.cfg.federation;
     if (identity === 'gateway') return { identity, client: this.gateway };
     if (identity?.startsWith('sa:')) return { identity, client: this.impersonate(identity.slice(3)) };
@@ -135,7 +136,7 @@ export class UpstreamCredentials {
     } else if (identity === 'user') {
       throw new BigQueryError('accessDenied', `Access Denied: this job runs with ${principal.subject}'s federated credential, which is not available on this request; poll it with your own token.`);
     }
-    const sa = this.groupAccount(principal);
+    const sa = serviceAccount ?? this.groupAccount(principal);
     return sa ? { identity: `sa:${sa}`, client: this.impersonate(sa) } : { identity: 'gateway', client: this.gateway };
   }
 
