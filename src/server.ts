@@ -121,9 +121,25 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   app.get('/healthz', async () => ({ status: 'ok' }));
   /** The Ed25519 public key (SPKI PEM) that signs audit checkpoints, for `bqgate audit verify --public-key`. */
   app.get('/bqgate/v1/audit/public-key', async (_req, reply) => reply.type('application/x-pem-file').send(auditLog.signer.publicKeyPem));
+  /**
+   * Readiness: the ZetaSQL server, the job store, the audit log's store and the upstream (a
+   * projects.list with the gateway credential, no retries, 3 s timeout, its answer kept 10 s) must
+   * all answer; 503 names what is down.
+   */
+  const probe = new Upstream({ baseUrl: upstreamUrl, authClient: credentials.gateway, retries: 0, timeoutMs: 3000, quotaProject: cfg.upstreamAuth.quotaProject });
+  let upstreamSeen = { at: 0, state: 'ready' };
   app.get('/readyz', async (_req, reply) => {
     const z = zetasql.status();
-    return reply.code(z.ready ? 200 : 503).send({ zetasql: z.ready ? 'ready' : 'down', policyVersion: policies.current().version });
+    const audit = await auditLog.ping().then(() => 'ready', () => 'down');
+    let jobStore = 'ready';
+    try { store.ping(); } catch { jobStore = 'down'; }
+    if (Date.now() - upstreamSeen.at > 10_000) {
+      const state = await probe.call('GET', '/projects', { query: { maxResults: '1' } }).then((r) => (r.status < 500 && r.status !== 401 ? 'ready' : `down (HTTP ${r.status})`), () => 'down');
+      upstreamSeen = { at: Date.now(), state };
+    }
+    const parts = { zetasql: z.ready ? 'ready' : 'down', store: jobStore, audit, upstream: upstreamSeen.state };
+    const ok = Object.values(parts).every((v) => v === 'ready');
+    return reply.code(ok ? 200 : 503).send({ ...parts, policyVersion: policies.current().version });
   });
 
   // authenticate → route → (operation) → record

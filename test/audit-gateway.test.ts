@@ -133,6 +133,7 @@ describe('fail closed', () => {
       const token = await gw.token({ sub: 'agent-9', groups: ['analysts'] });
       const [rows] = await gw.sdk(token).query({ query: 'SELECT 1 AS x', useLegacySql: false });
       expect(rows).toEqual([{ x: 1 }]);
+      expect(await fetch(`${gw.url}/readyz`).then((r) => r.json())).toMatchObject({ audit: 'ready', store: 'ready', zetasql: 'ready', upstream: 'ready' });
       pgServer.stop();
       const before = await gw.emulatorSdk().getJobs().then(([jobs]) => jobs.length);
       const e = await apiError(gw.sdk(token).query({ query: 'SELECT 2 AS x', useLegacySql: false }));
@@ -140,6 +141,10 @@ describe('fail closed', () => {
       expect(e.message).toContain('audit log cannot be written');
       const after = await gw.emulatorSdk().getJobs().then(([jobs]) => jobs.length);
       expect(after).toBe(before);
+      // Readiness says so, and names the part that is down.
+      const ready = await fetch(`${gw.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ audit: 'down', store: 'ready', zetasql: 'ready', upstream: 'ready' });
     } finally {
       await gw.stop();
     }

@@ -43,6 +43,29 @@ describe('policy tooling', () => {
     expect(r.out).toContain('mask EMAIL_MASK, expected none');
   });
 
+  it('refuses a statement whose allow rules name different upstream service accounts', async () => {
+    const dir = tmpPolicies(`version: 1
+rules:
+  - { id: orders-as-a, effect: allow, principals: { groups: [ops] }, verbs: [SELECT], tables: [demo-project.shop.orders], upstream_service_account: a@demo-project.iam.gserviceaccount.com }
+  - { id: customers-as-b, effect: allow, principals: { groups: [ops] }, verbs: [SELECT], tables: [demo-project.shop.customers], upstream_service_account: b@demo-project.iam.gserviceaccount.com }
+`);
+    const tests = mkdtempSync(join(tmpdir(), 'bqgate-tests-'));
+    writeFileSync(join(tests, 't.yaml'), `tests:
+  - name: one account
+    principal: { sub: o, groups: [ops] }
+    sql: SELECT order_id FROM shop.orders
+    expect: { decision: allow, rule: orders-as-a }
+  - name: two accounts
+    principal: { sub: o, groups: [ops] }
+    sql: SELECT o.order_id FROM shop.orders AS o JOIN shop.customers AS c USING (customer_id)
+    expect: { decision: allow }
+`);
+    const r = await run(['policy', 'test', '--policies', dir, '--tests', tests]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('1 passed, 1 failed');
+    expect(r.out).toMatch(/decision deny, expected allow: Access Denied: the allow rules used \(customers-as-b, orders-as-a\) run this statement as different service accounts/);
+  });
+
   it('policy lint reports schema errors with file and line', async () => {
     const dir = tmpPolicies('version: 1\nrules:\n  - id: ok\n    effect: allow\n    principals: "*"\n  - id: bad\n    effect: permit\n    principals: "*"\n');
     const problems = lintPolicies(dir);

@@ -34,6 +34,8 @@ export interface LogBackend {
   checkpoints(): Promise<Checkpoint[]>;
   /** Number of events ever appended (the tree size). */
   size(): Promise<number>;
+  /** A round trip to the store (readiness); rejects when it cannot be reached. */
+  ping(): Promise<void>;
   /**
    * A sink's delivery cursor, leased so only one gateway (replica) delivers for `name` at a time:
    * undefined when another holds it. `next` is the first seq not yet delivered; `advance` stores a

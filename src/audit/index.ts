@@ -103,6 +103,9 @@ export class Store {
       .all(projectId, issuer, subject, limit, offset) as any[]).map(rowToJob);
   }
 
+  /** A round trip to the store (readiness); throws when it cannot be read. */
+  ping(): void { this.db.prepare('SELECT 1').get(); }
+
   close(): void { this.db.close(); }
 }
 

@@ -122,6 +122,8 @@ export class AuditLog {
   events(q: EventQuery = {}) { return this.backend.events(q); }
   checkpoints() { return this.backend.checkpoints(); }
   size() { return this.backend.size(); }
+  /** A round trip to the log's store (readiness); rejects when it cannot be reached. */
+  ping() { return this.backend.ping(); }
   prune(beforeTs: number) { return this.backend.prune(beforeTs); }
 
   /** Flushes, signs a final checkpoint, and closes the backend. */

@@ -86,6 +86,7 @@ export class PostgresLog implements LogBackend {
   }
 
   async checkpoints() { return (await this.pool.query('SELECT * FROM audit_checkpoints ORDER BY tree_size')).rows.map(rowToCheckpoint); }
+  async ping() { await this.pool.query('SELECT 1'); }
   async size() { return Number((await this.pool.query('SELECT COALESCE(MAX(seq) + 1, 0) AS n FROM audit_log')).rows[0].n); }
 
   async prune(beforeTs: number) {

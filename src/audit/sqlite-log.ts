@@ -82,6 +82,7 @@ export class SqliteLog implements LogBackend {
 
   async checkpoints() { return (this.db.prepare('SELECT * FROM audit_checkpoints ORDER BY tree_size').all() as any[]).map(rowToCheckpoint); }
   async size() { return this.next; }
+  async ping() { this.db.prepare('SELECT 1').get(); }
 
   async prune(beforeTs: number) {
     const covered = (this.db.prepare('SELECT COALESCE(MAX(tree_size), 0) AS n FROM audit_checkpoints').get() as { n: number }).n;

@@ -58,6 +58,7 @@ export class SqliteThreadLog implements LogBackend {
   entries(fromSeq: number, toSeq: number): Promise<StoredEvent[]> { return this.call('entries', fromSeq, toSeq); }
   checkpoints(): Promise<Checkpoint[]> { return this.call('checkpoints'); }
   size(): Promise<number> { return this.call('size'); }
+  ping(): Promise<void> { return this.call('ping'); }
   prune(beforeTs: number): Promise<number> { return this.call('prune', beforeTs); }
 
   async leaseSink(name: string) {
