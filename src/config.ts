@@ -17,7 +17,7 @@
  * | SQLite audit log on a worker thread | BQGATE_AUDIT_SQLITE_THREAD=1 | off |
  * | approval notifications: generic JSON / Slack incoming webhooks (comma-separated URLs) | BQGATE_APPROVAL_WEBHOOKS, BQGATE_APPROVAL_SLACK_WEBHOOKS | none |
  * | SIEM sinks (comma-separated: jsonl:PATH, https://…, syslog+tcp://…, syslog+tls://…) | BQGATE_AUDIT_SINKS | none |
- * | gateway credential: `local`, `adc`, or a credentials JSON file (service-account key, external_account) | BQGATE_CREDENTIALS | `local` for the embedded emulator, else `adc` |
+ * | gateway credential: `local`, `adc`, or a credentials JSON file (service-account key, external_account) | BQGATE_CREDENTIALS | `local` for the embedded emulator or an http loopback upstream, else `adc` |
  * | service account the gateway impersonates (all upstream calls) | BQGATE_IMPERSONATE_SERVICE_ACCOUNT | none |
  * | per-group impersonation for jobs (`group=sa@…,group2=sa2@…`) | BQGATE_IMPERSONATE_BY_GROUP | none |
  * | quota project (x-goog-user-project) / default job location | BQGATE_QUOTA_PROJECT, BQGATE_LOCATION | none / the client's |
@@ -122,7 +122,8 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
       ...overrides.auth,
     },
     upstreamAuth: {
-      credentials: env.BQGATE_CREDENTIALS ?? ((overrides.upstream ?? env.BQGATE_UPSTREAM ?? 'emulator') === 'emulator' ? 'local' : 'adc'),
+      // A local upstream (the embedded emulator, or one on loopback over http) takes the fixed local token.
+      credentials: env.BQGATE_CREDENTIALS ?? (/^(emulator$|http:\/\/(127\.|localhost|\[::1\]))/.test(overrides.upstream ?? env.BQGATE_UPSTREAM ?? 'emulator') ? 'local' : 'adc'),
       impersonate: env.BQGATE_IMPERSONATE_SERVICE_ACCOUNT || undefined,
       impersonateByGroup: pairs(env.BQGATE_IMPERSONATE_BY_GROUP),
       quotaProject: env.BQGATE_QUOTA_PROJECT || undefined,
