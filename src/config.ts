@@ -28,6 +28,7 @@
  * | federation fails: `refuse` or `gateway` (use the gateway credential) / refresh this long before expiry, ms | BQGATE_FEDERATION_FALLBACK, BQGATE_FEDERATION_REFRESH_BEFORE_MS | refuse, 300000 |
  */
 import { resolve } from 'node:path';
+import { isLoopbackHttp } from './net.js';
 
 export interface Config {
   host: string;
@@ -104,12 +105,13 @@ const pairs = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim(
 export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const port = Number(overrides.port ?? env.BQGATE_PORT ?? 9050);
   const host = overrides.host ?? env.BQGATE_HOST ?? '127.0.0.1';
+  const upstream = overrides.upstream ?? env.BQGATE_UPSTREAM ?? 'emulator';
   const cfg: Config = {
     host,
     port,
     dataDir: resolve(overrides.dataDir ?? env.BQGATE_DATA_DIR ?? '.bqgate'),
     policiesDir: resolve(overrides.policiesDir ?? env.BQGATE_POLICIES ?? 'policies'),
-    upstream: overrides.upstream ?? env.BQGATE_UPSTREAM ?? 'emulator',
+    upstream,
     emulatorPort: Number(overrides.emulatorPort ?? env.BQGATE_EMULATOR_PORT ?? 9060),
     fixturesDir: resolve(overrides.fixturesDir ?? env.BQGATE_FIXTURES ?? 'fixtures'),
     auth: {
@@ -123,7 +125,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     },
     upstreamAuth: {
       // A local upstream (the embedded emulator, or one on loopback over http) takes the fixed local token.
-      credentials: env.BQGATE_CREDENTIALS ?? (/^(emulator$|http:\/\/(127\.|localhost|\[::1\]))/.test(overrides.upstream ?? env.BQGATE_UPSTREAM ?? 'emulator') ? 'local' : 'adc'),
+      credentials: env.BQGATE_CREDENTIALS ?? (upstream === 'emulator' || isLoopbackHttp(upstream) ? 'local' : 'adc'),
       impersonate: env.BQGATE_IMPERSONATE_SERVICE_ACCOUNT || undefined,
       impersonateByGroup: pairs(env.BQGATE_IMPERSONATE_BY_GROUP),
       quotaProject: env.BQGATE_QUOTA_PROJECT || undefined,

@@ -43,6 +43,13 @@ const rewrite = (url: string, endpoints: Record<string, string>) => {
   return to ? to + u.pathname + u.search : url;
 };
 
+/** The fixed token a local upstream (the emulator) accepts. */
+export function localCredential(): AuthClient {
+  const c = new OAuth2Client();
+  c.setCredentials({ access_token: 'bqgate-local-emulator' });
+  return c;
+}
+
 /** Redirects a client's Google endpoints (origin → replacement base) for every request it makes. */
 function redirect(client: AuthClient, endpoints: Record<string, string>): AuthClient {
   if (!Object.keys(endpoints).length) return client;
@@ -79,11 +86,8 @@ export class UpstreamCredentials {
    */
   static async create(cfg: UpstreamAuthConfig): Promise<UpstreamCredentials> {
     let base: AuthClient;
-    if (cfg.credentials === 'local') {
-      const c = new OAuth2Client();
-      c.setCredentials({ access_token: 'bqgate-local-emulator' });
-      base = c;
-    } else {
+    if (cfg.credentials === 'local') base = localCredential();
+    else {
       const auth = new GoogleAuth({ scopes: [BIGQUERY_SCOPE], ...(cfg.credentials === 'adc' ? {} : { keyFilename: cfg.credentials }) });
       try { base = await auth.getClient(); } catch (err) {
         throw new Error(`BQGATE_CREDENTIALS=${cfg.credentials}: no usable Google credential (${credentialFailure(err)})`);

@@ -13,7 +13,9 @@
  * BigQueryError(backendError) when the upstream cannot be reached after the retries. No error
  * carries a header, a token or a request body.
  */
-import { GoogleAuth, OAuth2Client, type AuthClient } from 'google-auth-library';
+import { GoogleAuth, type AuthClient } from 'google-auth-library';
+import { isLoopbackHttp } from '../net.js';
+import { localCredential, BIGQUERY_SCOPE } from './credentials.js';
 import { BigQueryError } from '../bigquery/errors.js';
 import { stage, beforeUpstream } from '../request-scope.js';
 
@@ -56,13 +58,7 @@ export class Upstream {
     this.timeoutMs = opts.timeoutMs ?? 120_000;
     this.retries = opts.retries ?? 4;
     if (opts.authClient) this.auth = opts.authClient;
-    else if (/^http:\/\/(127\.|localhost|\[::1\])/.test(this.baseUrl)) {
-      const c = new OAuth2Client();
-      c.setCredentials({ access_token: 'bqgate-local-emulator' });
-      this.auth = c;
-    } else {
-      this.auth = new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/bigquery'] });
-    }
+    else this.auth = isLoopbackHttp(this.baseUrl) ? localCredential() : new GoogleAuth({ scopes: [BIGQUERY_SCOPE] });
   }
 
   /** One REST call. `path` is relative to `/bigquery/v2`, e.g. `/projects/p/queries`. */
