@@ -219,16 +219,19 @@ export class Engine {
   }
 }
 
+/** `sql` without the whitespace and comments before its first keyword. */
+const statementStart = (sql: string) => sql.replace(/^(\s|--[^\n]*\n|#[^\n]*\n|\/\*[\s\S]*?\*\/)*/, '');
+
 /** The table a DML statement changes, as written, if `sql` is one. */
 export function dmlTargetPath(sql: string): string | undefined {
-  const m = sql.replace(/^(\s|--[^\n]*\n|#[^\n]*\n|\/\*[\s\S]*?\*\/)*/, '')
+  const m = statementStart(sql)
     .match(/^(?:INSERT(?:\s+INTO)?|UPDATE|DELETE(?:\s+FROM)?|MERGE(?:\s+INTO)?|TRUNCATE\s+TABLE)\s+((?:`[^`]+`|[A-Za-z_][\w-]*)(?:\.(?:`[^`]+`|[A-Za-z_][\w-]*))*)/i);
   return m?.[1].replace(/`/g, '');
 }
 
 /** BigQuery statement type from the first keyword (statistics.query.statementType). */
 export function statementType(sql: string): string {
-  const m = sql.replace(/^(\s|--[^\n]*\n|#[^\n]*\n|\/\*[\s\S]*?\*\/)*/, '').match(/^\(*\s*([A-Za-z]+)/);
+  const m = statementStart(sql).match(/^\(*\s*([A-Za-z]+)/);
   const w = (m?.[1] ?? 'SELECT').toUpperCase();
   return w === 'WITH' ? 'SELECT' : w;
 }
