@@ -13,7 +13,7 @@ import type { Catalog } from './catalog/index.js';
 import type { QueryAnalysis } from './sql/index.js';
 import { decide, backstopColumns, type Decision } from './policy/index.js';
 import { isGoverned } from './rewrite/index.js';
-import { upstreamError, type Upstream, type UpstreamCredentials, type UpstreamIdentity, type JobCredential } from './upstream/index.js';
+import { upstreamError, storedIdentity, type Upstream, type UpstreamCredentials, type JobCredential } from './upstream/index.js';
 import { deliverPage, deliverJob } from './deliver/index.js';
 import type { Store, JobRecord } from './audit/index.js';
 import { enc, pick, decisionAudit, type Ctx, type Outcome } from './context.js';
@@ -80,9 +80,9 @@ export const owner = (c: Ctx) => c.principal.email ?? c.principal.subject;
 export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Promise<Outcome>>, 'jobs.query' | 'jobs.insert' | 'jobs.get' | 'jobs.getQueryResults' | 'jobs.cancel' | 'jobs.list'> {
   const { cfg, store, upstream, catalog, gate, check, credentials } = d;
 
-  /** The credential for a new job of the caller, or the one `job` already runs with (records before it had one: the gateway's). */
+  /** The credential for a new job of the caller, or the one `job` already runs with. */
   const jobCredential = (c: Ctx, job?: JobRecord, decision?: Decision): Promise<JobCredential> =>
-    credentials.forJob(c.principal, c.callerToken, job ? (job.upstreamIdentity ?? 'gateway') as UpstreamIdentity : undefined, decision?.upstreamServiceAccount);
+    credentials.forJob(c.principal, c.callerToken, job ? storedIdentity(job.upstreamIdentity) : undefined, decision?.upstreamServiceAccount);
   const as = async (c: Ctx, job: JobRecord) => (await jobCredential(c, job)).client;
   /** The job location: the client's, else the configured default, else US. */
   const where = (location: string | undefined) => location ?? cfg.upstreamAuth.location ?? 'US';

@@ -21,7 +21,7 @@ import { reexecuteOperations } from './reexecute.js';
 import { decideStatement, type Decision } from './policy/index.js';
 import { PolicyStore } from './policy/store.js';
 import { rewriteQuery, verifyRewrite } from './rewrite/index.js';
-import { Upstream, UpstreamCredentials, upstreamError, type UpstreamIdentity } from './upstream/index.js';
+import { Upstream, UpstreamCredentials, upstreamError, storedIdentity } from './upstream/index.js';
 import { Store, AuditLog, RequestRecorder, SinkRunner, sinkTarget, auditDown } from './audit/index.js';
 import { metadataOperations } from './metadata.js';
 import { enc, pick, decisionAudit, type Ctx, type Outcome } from './context.js';
@@ -94,7 +94,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       // With the credential the job was parked with; a federated one only while the requester's
       // exchange is cached here (else the requester's next poll submits it).
       const job = store.getJobAnyOwner(projectId, jobId);
-      const cred = await credentials.forJob({ issuer: job?.ownerIssuer ?? '', subject: job?.ownerSubject ?? '', groups: [] }, undefined, (job?.upstreamIdentity ?? 'gateway') as UpstreamIdentity);
+      const cred = await credentials.forJob({ issuer: job?.ownerIssuer ?? '', subject: job?.ownerSubject ?? '', groups: [] }, undefined, storedIdentity(job?.upstreamIdentity));
       await upstream.insertJobIdempotent(projectId, { jobReference: { projectId, jobId, location }, configuration }, cred.client);
     },
     markSubmitted: (projectId, jobId) => store.markSubmitted(projectId, jobId),

@@ -36,6 +36,9 @@ export type UpstreamIdentity = 'gateway' | `sa:${string}` | 'user';
 
 export interface JobCredential { identity: UpstreamIdentity; client: AuthClient }
 
+/** The identity a stored job runs with; jobs recorded before identities were kept ran with the gateway's. */
+export const storedIdentity = (stored: string | undefined): UpstreamIdentity => (stored ?? 'gateway') as UpstreamIdentity;
+
 /** `url` with its origin replaced per `endpoints` (origin → replacement base). */
 const rewrite = (url: string, endpoints: Record<string, string>) => {
   const u = new URL(url);

@@ -19,7 +19,7 @@ import { localCredential, BIGQUERY_SCOPE } from './credentials.js';
 import { BigQueryError } from '../bigquery/errors.js';
 import { stage, beforeUpstream } from '../request-scope.js';
 
-export { UpstreamCredentials, credentialFailure, BIGQUERY_SCOPE, type UpstreamIdentity, type JobCredential } from './credentials.js';
+export { UpstreamCredentials, credentialFailure, storedIdentity, BIGQUERY_SCOPE, type UpstreamIdentity, type JobCredential } from './credentials.js';
 
 export interface UpstreamResponse { status: number; body: any }
 
