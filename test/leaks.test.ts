@@ -59,9 +59,13 @@ function strings(v: unknown, out: string[] = []): string[] {
  * (TO_HEX), and for analysts any 8-digit window of a card number's first twelve digits (prefix leaks
  * through SUBSTR/LEFT). Hashes (64 hex digits) and phone numbers (not protected) are not digit-scanned.
  */
-function leaks(text: string, who: 'analyst' | 'support'): string[] {
+function leaks(delivered: string, who: 'analyst' | 'support'): string[] {
   const secrets = who === 'analyst' ? analystSecrets : supportSecrets;
   const found = new Set<string>();
+  // A mask's digest, and any piece of one (SUBSTR of a hashed column), is not a raw value: its hex
+  // digits can happen to spell a card-number window or an SSN, so they are left out of the scan.
+  const hashes = delivered.match(/\b[0-9a-f]{64}\b/g) ?? [];
+  const text = delivered.replace(/\b[0-9a-f]{8,64}\b/g, (t) => (hashes.some((h) => h.includes(t)) ? ' ' : t));
   for (const s of secrets) if (s.length >= 9 && text.includes(s)) found.add(s);
   for (const token of text.split(/[^A-Za-z0-9@._+-]+/).filter(Boolean)) {
     if (secrets.has(token)) found.add(token);
@@ -231,6 +235,10 @@ describe('leak attempts through the SDK', () => {
     expect(leaks(r.card_number.slice(0, 12), 'analyst')).not.toEqual([]);
     expect(leaks(r.ssn, 'support')).not.toEqual([]);
     expect(leaks('XXXXX@gmail.com XXXXX4701', 'analyst')).toEqual([]);
+    // a digest whose hex digits happen to spell a card window, and its 12-character prefix, are not leaks
+    const digest = `3${r.card_number.slice(1, 9)}`.padEnd(64, 'e');
+    expect(leaks(`${digest}\n${digest.slice(0, 12)}`, 'analyst')).toEqual([]);
+    expect(leaks(`${digest.slice(0, 12)}`, 'analyst')).not.toEqual([]);
   });
 });
 
