@@ -9,7 +9,8 @@
  * | upstream | BQGATE_UPSTREAM | `emulator` (embedded), or a URL such as https://bigquery.googleapis.com |
  * | emulator port / fixtures | BQGATE_EMULATOR_PORT, BQGATE_FIXTURES | 9060, ./fixtures |
  * | OIDC issuer / audience / JWKS | BQGATE_ISSUER, BQGATE_AUDIENCE, BQGATE_JWKS_URL | the embedded dev issuer at the gateway's URL, `bqgate` |
- * | audit log in PostgreSQL | BQGATE_AUDIT_POSTGRES (postgres://…) | SQLite `<data dir>/audit.sqlite` |
+ * | jobs, approvals and (unless BQGATE_AUDIT_POSTGRES says otherwise) the audit log in PostgreSQL, shared by replicas | BQGATE_POSTGRES (postgres://…) | SQLite files in the data dir |
+ * | audit log in PostgreSQL | BQGATE_AUDIT_POSTGRES (postgres://…) | BQGATE_POSTGRES, else SQLite `<data dir>/audit.sqlite` |
  * | delivered rows recorded per page | BQGATE_AUDIT_ROWS | 100 |
  * | checkpoint every N events / T ms | BQGATE_AUDIT_CHECKPOINT_EVERY, BQGATE_AUDIT_CHECKPOINT_MS | 1000, 10000 |
  * | retention of event bodies, days | BQGATE_AUDIT_RETENTION_DAYS | unset (kept) |
@@ -39,6 +40,8 @@ export interface Config {
   upstream: string;
   emulatorPort: number;
   fixturesDir: string;
+  /** PostgreSQL for jobs and approvals (state/), shared by replicas; unset: SQLite in dataDir. */
+  statePostgresUrl?: string;
   auth: {
     /** Expected `iss`. Empty means the embedded development issuer at `http://host:port`. */
     issuer: string;
@@ -114,6 +117,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     upstream,
     emulatorPort: Number(overrides.emulatorPort ?? env.BQGATE_EMULATOR_PORT ?? 9060),
     fixturesDir: resolve(overrides.fixturesDir ?? env.BQGATE_FIXTURES ?? 'fixtures'),
+    statePostgresUrl: overrides.statePostgresUrl ?? (env.BQGATE_POSTGRES || undefined),
     auth: {
       issuer: env.BQGATE_ISSUER ?? '',
       audience: env.BQGATE_AUDIENCE ?? 'bqgate',
@@ -150,7 +154,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
       ...overrides.approvals,
     },
     audit: {
-      postgresUrl: env.BQGATE_AUDIT_POSTGRES || undefined,
+      postgresUrl: env.BQGATE_AUDIT_POSTGRES || env.BQGATE_POSTGRES || undefined,
       rowsCap: Number(env.BQGATE_AUDIT_ROWS ?? 100),
       checkpointEvery: Number(env.BQGATE_AUDIT_CHECKPOINT_EVERY ?? 1000),
       checkpointIntervalMs: Number(env.BQGATE_AUDIT_CHECKPOINT_MS ?? 10_000),

@@ -15,7 +15,7 @@ import { decide, backstopColumns, type Decision } from './policy/index.js';
 import { isGoverned } from './rewrite/index.js';
 import { upstreamError, storedIdentity, type Upstream, type UpstreamCredentials, type JobCredential } from './upstream/index.js';
 import { deliverPage, deliverJob } from './deliver/index.js';
-import type { Store, JobRecord } from './audit/index.js';
+import type { JobStore, JobRecord } from './state/index.js';
 import { enc, pick, decisionAudit, type Ctx, type Outcome } from './context.js';
 import type { BqField } from './emulator/encode.js';
 import type { Config } from './config.js';
@@ -27,7 +27,7 @@ export interface Checked { analysis: QueryAnalysis; decision: Decision; sql: str
 
 export interface JobDeps {
   cfg: Config;
-  store: Store;
+  store: JobStore;
   upstream: Upstream;
   catalog: Catalog;
   gate: ApprovalGate;
@@ -39,17 +39,18 @@ export interface JobDeps {
 
 /**
  * Applies a row cap to a delivered page that starts at row `start`: rows past `max` are dropped, the
- * page token goes once the cap is reached, totalRows says at most `max`. `remember` records where
- * the next page (if any) starts.
+ * page token goes once the cap is reached, totalRows says at most `max`. Returns the next page's
+ * token and first row, when there is a next page.
  */
-function capRows(page: { body: any; rows: number }, start: number, max: number, remember: (token: string, next: number) => void) {
+function capRows(page: { body: any; rows: number }, start: number, max: number): { token: string; start: number } | undefined {
   const rows: unknown[] = page.body.rows ?? [];
   const allowed = Math.max(0, max - start);
   if (rows.length > allowed) page.body.rows = rows.slice(0, allowed);
   page.rows = page.body.rows?.length ?? 0;
   if (page.body.totalRows !== undefined && Number(page.body.totalRows) > max) page.body.totalRows = String(max);
   if (start + page.rows >= max) delete page.body.pageToken;
-  else if (page.body.pageToken) remember(page.body.pageToken, start + page.rows);
+  else if (page.body.pageToken) return { token: page.body.pageToken, start: start + page.rows };
+  return undefined;
 }
 
 /**
@@ -88,10 +89,10 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
   const where = (location: string | undefined) => location ?? cfg.upstreamAuth.location ?? 'US';
 
   /** The caller's job, or notFound (also for another principal's job: its existence is not revealed). */
-  const ownJob = (c: Ctx, id?: string) => {
+  const ownJob = async (c: Ctx, id?: string) => {
     const { projectId } = c.req.params;
     const jobId = id ?? c.req.params.jobId;
-    const j = store.getJob(projectId!, jobId!, c.principal.issuer, c.principal.subject);
+    const j = await store.getJob(projectId!, jobId!, c.principal.issuer, c.principal.subject);
     if (!j) throw new BigQueryError('notFound', `Not found: Job ${projectId}:${jobId}`);
     return j;
   };
@@ -128,13 +129,13 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
     const hold = await approvalHold(c, checked, queryConfig);
     const cred = await jobCredential(c, undefined, checked.decision);
     if (!hold) return submitJob(c, jobId, location, prepared.rec, prepared.configuration, cred);
-    return parkJob(c, jobId, location, original, checked, prepared, hold, cred).resource;
+    return (await parkJob(c, jobId, location, original, checked, prepared, hold, cred)).resource;
   }
 
   /** Records a job that waits for approval, and its pending approval; nothing goes upstream. */
-  function parkJob(c: Ctx, jobId: string, location: string | undefined, original: string, checked: { sql: string; analysis: QueryAnalysis; decision: Decision }, prepared: ReturnType<typeof prepareJob>, hold: Hold, cred: JobCredential) {
+  async function parkJob(c: Ctx, jobId: string, location: string | undefined, original: string, checked: { sql: string; analysis: QueryAnalysis; decision: Decision }, prepared: ReturnType<typeof prepareJob>, hold: Hold, cred: JobCredential) {
     const projectId = c.req.params.projectId!;
-    const apr = gate.park({
+    const apr = await gate.park({
       hold, requester: person(c), projectId, jobId, policyVersion: checked.decision.policyVersion, sql: original, upstreamSql: checked.sql,
       tables: [...new Set([...checked.analysis.tablesRead, ...checked.analysis.tablesWritten])], requestId: c.auditId, sessionKey: c.sessionKey,
     });
@@ -142,7 +143,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
       ...prepared.rec, projectId, jobId, location: where(location), ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject, createdAt: Date.now(),
       sessionKey: c.sessionKey, approvalId: apr.id, upstreamIdentity: cred.identity, pendingConfiguration: { ...prepared.configuration, labels: jobLabels(c, prepared.configuration.labels) },
     };
-    store.insertJob(job);
+    await store.insertJob(job);
     (c.events ??= []).push({ type: 'approval', data: { step: 'requested', approvalId: apr.id, requirements: hold.requirements.map((q) => q.ruleId), bytesEstimate: hold.bytesEstimate, expiresAt: apr.expiresAt } });
     return { job, resource: gate.jobResource(job, apr, { query: { query: original, useLegacySql: false } }, owner(c)) };
   }
@@ -165,19 +166,13 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
   async function submitJob(c: Ctx, jobId: string, location: string | undefined, rec: Pick<JobRecord, 'query' | 'upstreamQuery' | 'statementType'> & Partial<JobRecord>, configuration: any, cred: JobCredential) {
     const projectId = c.req.params.projectId!;
     location = location ?? cfg.upstreamAuth.location;
-    store.insertJob({ ...rec, projectId, jobId, location: where(location), ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject, createdAt: Date.now(), sessionKey: c.sessionKey, upstreamIdentity: cred.identity });
+    await store.insertJob({ ...rec, projectId, jobId, location: where(location), ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject, createdAt: Date.now(), sessionKey: c.sessionKey, upstreamIdentity: cred.identity });
     return upstream.insertJobIdempotent(projectId, {
       jobReference: { projectId, jobId, ...(location ? { location } : {}) }, configuration: { ...configuration, labels: jobLabels(c, configuration.labels) },
     }, cred.client);
   }
 
   const QUERY_KEYS = ['defaultDataset', 'queryParameters', 'parameterMode', 'maximumBytesBilled', 'useQueryCache', 'priority'];
-
-  /**
-   * Row offsets of the page tokens handed out for jobs with a row cap (`jobId\0token` → first row),
-   * so a later page knows where it starts. Tokens from before a restart are unknown: refused.
-   */
-  const tokenStarts = new Map<string, number>();
 
   /**
    * Copy, extract and load jobs: decided like statements whose verb (COPY, EXTRACT, LOAD) applies
@@ -230,8 +225,10 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
   async function results(c: Ctx, job: JobRecord, kind: 'bigquery#queryResponse' | 'bigquery#getQueryResultsResponse', q: Record<string, any>): Promise<Outcome> {
     let start = 0;
     if (job.maxRows !== undefined && q.pageToken) {
-      const known = tokenStarts.get(`${job.jobId}\0${q.pageToken}`);
-      if (known === undefined) throw new BigQueryError('invalid', 'This page token is not known to bqgate (it may predate a restart); read the results again from startIndex=0.');
+      // Row offsets of the page tokens handed out for row-capped jobs are in the shared state, so a
+      // later page (on any replica) knows where it starts.
+      const known = await store.pageStart(job.projectId, job.jobId, String(q.pageToken));
+      if (known === undefined) throw new BigQueryError('invalid', 'This page token was not handed out by bqgate for this job; read the results again from startIndex=0.');
       start = known;
     } else if (q.startIndex !== undefined) start = Number(q.startIndex);
     const r = await upstream.call('GET', `/projects/${enc(job.projectId)}/queries/${enc(job.jobId)}`, { query: resultsQuery(q, { location: q.location ?? job.location }), as: await as(c, job) });
@@ -240,9 +237,10 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
   }
 
   /** An upstream result page as the caller may receive it: backstop, row cap from `start`. */
-  function present(job: JobRecord, body: any, kind: 'bigquery#queryResponse' | 'bigquery#getQueryResultsResponse', start: number): Outcome {
+  async function present(job: JobRecord, body: any, kind: 'bigquery#queryResponse' | 'bigquery#getQueryResultsResponse', start: number): Promise<Outcome> {
     const page = deliverPage(body, kind, job.backstopColumns);
-    if (job.maxRows !== undefined && page.body.jobComplete) capRows(page, start, job.maxRows, (token, next) => tokenStarts.set(`${job.jobId}\0${token}`, next));
+    const next = job.maxRows !== undefined && page.body.jobComplete ? capRows(page, start, job.maxRows) : undefined;
+    if (next) await store.setPageStart(job.projectId, job.jobId, next.token, next.start);
     return { body: page.body, audit: { jobId: job.jobId, rowsReturned: page.rows, detections: page.detections } };
   }
 
@@ -251,7 +249,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
       const b = c.req.body;
       const projectId = c.req.params.projectId!;
       if (b.requestId) {
-        const prior = store.getJobByRequestId(projectId, String(b.requestId), c.principal.issuer, c.principal.subject);
+        const prior = await store.getJobByRequestId(projectId, String(b.requestId), c.principal.issuer, c.principal.subject);
         if (prior) return results(c, prior, 'bigquery#queryResponse', { maxResults: b.maxResults, timeoutMs: b.timeoutMs, 'formatOptions.useInt64Timestamp': b.formatOptions?.useInt64Timestamp ? 'true' : undefined });
       }
       const checked = await check(c, projectId, b);
@@ -264,7 +262,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
       const cred = await jobCredential(c, undefined, checked.decision);
       if (hold) {
         // Parked: the caller long-polls like any slow query, and gets the result once approved.
-        const { job } = parkJob(c, newJobId(), b.location, b.query, checked, prepared, hold, cred);
+        const { job } = await parkJob(c, newJobId(), b.location, b.query, checked, prepared, hold, cred);
         const q = { maxResults: b.maxResults !== undefined ? String(b.maxResults) : undefined, timeoutMs: b.timeoutMs !== undefined ? String(b.timeoutMs) : undefined, 'formatOptions.useInt64Timestamp': b.formatOptions?.useInt64Timestamp ? 'true' : undefined };
         const page = await gatedResults(c, job, 'bigquery#queryResponse', q);
         return { ...page, audit: { ...decisionAudit(checked.decision, checked.sql), ...page.audit, jobId: job.jobId } };
@@ -285,13 +283,13 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
         ...prepared.rec, projectId, jobId: ref.jobId, location: ref.location ?? where(location), ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject,
         createdAt: Date.now(), sessionKey: c.sessionKey, upstreamIdentity: cred.identity,
       };
-      store.insertJob(job);
+      await store.insertJob(job);
       const jobId = job.jobId;
-      const page = present(job, r.body, 'bigquery#queryResponse', 0);
+      const page = await present(job, r.body, 'bigquery#queryResponse', 0);
       return { ...page, audit: { ...decisionAudit(checked.decision, checked.sql), ...page.audit, jobId } };
     },
 
-    'jobs.getQueryResults': async (c) => gatedResults(c, ownJob(c), 'bigquery#getQueryResultsResponse', c.req.query),
+    'jobs.getQueryResults': async (c) => gatedResults(c, await ownJob(c), 'bigquery#getQueryResultsResponse', c.req.query),
 
     'jobs.insert': async (c) => {
       const b = c.req.body;
@@ -310,7 +308,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
     },
 
     'jobs.get': async (c) => {
-      const j = ownJob(c);
+      const j = await ownJob(c);
       const st = await gate.state(j);
       if (st.status === 'pending' || st.status === 'refused') return { body: gate.jobResource(j, st.record, { query: { query: j.query, useLegacySql: false } }, owner(c)) };
       const r = await upstream.ok('GET', `/projects/${enc(j.projectId)}/jobs/${enc(j.jobId)}`, { query: { location: c.req.query.location ?? j.location }, as: await as(c, j) });
@@ -318,10 +316,10 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
     },
 
     'jobs.cancel': async (c) => {
-      const j = ownJob(c);
+      const j = await ownJob(c);
       if (j.approvalId) {
         // Still waiting for approval: withdrawn here, nothing ever reached the upstream.
-        const rec = gate.cancel(j);
+        const rec = await gate.cancel(j);
         if (rec && rec.status !== 'approved') {
           (c.events ??= []).push({ type: 'approval', data: { step: 'cancel', approvalId: rec.id, status: rec.status, requester: c.principal.subject } });
           return { body: { kind: 'bigquery#jobCancelResponse', job: gate.jobResource(j, rec, { query: { query: j.query, useLegacySql: false } }, owner(c)) } };
@@ -335,7 +333,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
       const projectId = c.req.params.projectId!;
       const max = Math.min(Number(c.req.query.maxResults ?? 50), 1000);
       const offset = c.req.query.pageToken ? Number(Buffer.from(c.req.query.pageToken, 'base64url').toString()) || 0 : 0;
-      const mine = store.listJobs(projectId, c.principal.issuer, c.principal.subject, max + 1, offset);
+      const mine = await store.listJobs(projectId, c.principal.issuer, c.principal.subject, max + 1, offset);
       const jobs = await Promise.all(mine.slice(0, max).map(async (j) => {
         const r = await upstream.call('GET', `/projects/${enc(projectId)}/jobs/${enc(j.jobId)}`, { query: { location: j.location }, as: await as(c, j).catch(() => undefined) });
         const job = r.status < 300 ? deliverJob(r.body, j.query, owner(c)) : { kind: 'bigquery#job', jobReference: { projectId, jobId: j.jobId, location: j.location }, status: { state: 'DONE' }, configuration: { query: { query: j.query } }, statistics: { creationTime: String(j.createdAt) } };

@@ -20,7 +20,8 @@
  */
 import { BigQueryError, type Operation } from './bigquery/index.js';
 import type { Principal } from './auth/index.js';
-import { requestsOf, type AuditLog, type RequestRecord, type Store } from './audit/index.js';
+import { requestsOf, type AuditLog, type RequestRecord } from './audit/index.js';
+import type { JobStore } from './state/index.js';
 import { decideStatement, hasRole } from './policy/index.js';
 import { rewriteQuery, verifyRewrite, redactMaskSecrets } from './rewrite/index.js';
 import { upstreamError, type Upstream } from './upstream/index.js';
@@ -31,7 +32,7 @@ import { createHash } from 'node:crypto';
 
 export interface ReexecuteDeps {
   auditLog: AuditLog;
-  store: Store;
+  store: JobStore;
   analyzer: Analyzer;
   upstream: Upstream;
   hmacKey: Buffer;
@@ -170,7 +171,7 @@ export function reexecuteOperations(d: ReexecuteDeps): Pick<Record<Operation, (c
       if (r.status >= 300) throw upstreamError(r);
       const ref = r.body.jobReference;
       const want = Math.min(maxRows, Math.max(20, ...placed.map((p) => (p.start ?? 0) + p.delivery.rows)));
-      const backstop = jobId ? d.store.getJobAnyOwner(projectId, jobId)?.backstopColumns : undefined;
+      const backstop = jobId ? (await d.store.getJobAnyOwner(projectId, jobId))?.backstopColumns : undefined;
       const formats = new Map<boolean, Awaited<ReturnType<typeof readRows>>>();
       const rowsIn = async (int64: boolean) => {
         if (!formats.has(int64)) formats.set(int64, await readRows(projectId, ref.jobId, ref.location, want, int64, backstop));

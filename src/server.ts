@@ -22,13 +22,14 @@ import { decideStatement, type Decision } from './policy/index.js';
 import { PolicyStore } from './policy/store.js';
 import { rewriteQuery, verifyRewrite } from './rewrite/index.js';
 import { Upstream, UpstreamCredentials, upstreamError, storedIdentity } from './upstream/index.js';
-import { Store, AuditLog, RequestRecorder, SinkRunner, sinkTarget, auditDown } from './audit/index.js';
+import { AuditLog, RequestRecorder, SinkRunner, sinkTarget, auditDown } from './audit/index.js';
 import { metadataOperations } from './metadata.js';
 import { enc, pick, decisionAudit, type Ctx, type Outcome } from './context.js';
 import { startEmulator, type RunningEmulator } from './emulator/index.js';
 import { devIssuerUrl, type Config } from './config.js';
 import { stage, withScope, serverTiming, type RequestScope } from './request-scope.js';
 import { ApprovalStore } from './approvals/index.js';
+import { openState, type State } from './state/index.js';
 import { createApprovalGate } from './approvals/gate.js';
 import { approvalOperations } from './approvals/api.js';
 import { jobOperations } from './jobs.js';
@@ -50,7 +51,8 @@ export function loadHmacKey(dataDir: string): Buffer {
 export interface Gateway {
   url: string;
   upstreamUrl: string;
-  store: Store;
+  /** Jobs and approvals (state/): SQLite, or PostgreSQL shared with other replicas. */
+  state: State;
   auditLog: AuditLog;
   zetasql: ZetaSqlServer;
   close(): Promise<void>;
@@ -78,11 +80,12 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   const zetasql = new ZetaSqlServer();
   await zetasql.start();
   const analyzer = new Analyzer(zetasql, catalog);
-  const store = new Store(cfg.dataDir);
+  const state = await openState({ dataDir: cfg.dataDir, postgresUrl: cfg.statePostgresUrl });
+  const store = state.jobs;
   const sinks: SinkRunner[] = [];
   const auditLog = await AuditLog.open(cfg.dataDir, { ...cfg.audit, onCommit: () => { for (const r of sinks) r.kick(); } });
   const hmacKey = loadHmacKey(cfg.dataDir);
-  const approvals = new ApprovalStore(cfg.dataDir);
+  const approvals = new ApprovalStore(state.approvals);
   const gate = createApprovalGate({
     approvals,
     async estimateBytes(projectId, sql, query) {
@@ -93,7 +96,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     async submit(projectId, jobId, location, configuration) {
       // With the credential the job was parked with; a federated one only while the requester's
       // exchange is cached here (else the requester's next poll submits it).
-      const job = store.getJobAnyOwner(projectId, jobId);
+      const job = await store.getJobAnyOwner(projectId, jobId);
       const cred = await credentials.forJob({ issuer: job?.ownerIssuer ?? '', subject: job?.ownerSubject ?? '', groups: [] }, undefined, storedIdentity(job?.upstreamIdentity));
       await upstream.insertJobIdempotent(projectId, { jobReference: { projectId, jobId, location }, configuration }, cred.client);
     },
@@ -131,8 +134,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   app.get('/readyz', async (_req, reply) => {
     const z = zetasql.status();
     const audit = await auditLog.ping().then(() => 'ready', () => 'down');
-    let jobStore = 'ready';
-    try { store.ping(); } catch { jobStore = 'down'; }
+    const jobStore = await state.ping().then(() => 'ready', () => 'down');
     if (Date.now() - upstreamSeen.at > 10_000) {
       const state = await probe.call('GET', '/projects', { query: { maxResults: '1' } }).then((r) => (r.status < 500 && r.status !== 401 ? 'ready' : `down (HTTP ${r.status})`), () => 'down');
       upstreamSeen = { at: Date.now(), state };
@@ -193,7 +195,8 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       return sendError(reply, (await finish(rec, { decision: 'deny' }, undefined, e.httpStatus, e)) ? e : auditDown());
     }
     // A job's polls (jobs.get, getQueryResults, cancel) join the session the job was created in.
-    const jobSession = !sessionKey && api.params.jobId ? store.getJob(api.params.projectId ?? '', api.params.jobId, principal.issuer, principal.subject)?.sessionKey : undefined;
+    const jobSession = !sessionKey && api.params.jobId
+      ? (await store.getJob(api.params.projectId ?? '', api.params.jobId, principal.issuer, principal.subject).catch(() => undefined))?.sessionKey : undefined;
     const rec = new RequestRecorder(auditLog, { requestId: req.id, principal: principal.subject, issuer: principal.issuer, actor: principal.actor, sessionKey: sessionKey ?? jobSession }, cfg.audit.rowsCap);
     rec.add('request', { ...requestData, groups: principal.groups, email: principal.email });
     const ctx: Ctx = { principal, callerToken: bearerToken(req.headers.authorization), req: api, auditId: req.id, sessionKey: sessionKey ?? jobSession, policy: policies.current(), audit: {} };
@@ -272,7 +275,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   return {
     url: `http://${cfg.host}:${port}`,
     upstreamUrl,
-    store,
+    state,
     auditLog,
     zetasql,
     async close() {
@@ -280,8 +283,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       await app.close();
       await zetasql.stop();
       await emulator?.close();
-      store.close();
-      approvals.close();
+      await state.close();
       for (const r of sinks) await r.stop();
       await auditLog.close();
     },

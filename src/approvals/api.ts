@@ -5,7 +5,8 @@
  * inside (the SQL carries keyed-mask material).
  */
 import { BigQueryError, type Operation } from '../bigquery/index.js';
-import type { AuditLog, Store } from '../audit/index.js';
+import type { AuditLog } from '../audit/index.js';
+import type { JobStore } from '../state/index.js';
 import type { Ctx, Outcome } from '../context.js';
 import { ApprovalError, type ApprovalRecord, type ApprovalStore } from './index.js';
 import type { ApprovalGate } from './gate.js';
@@ -18,7 +19,7 @@ const approvalView = (r: ApprovalRecord) => {
   return { kind: 'bqgate#approval', ...view, createdAt: new Date(r.createdAt).toISOString(), expiresAt: new Date(r.expiresAt).toISOString(), ...(r.decidedAt ? { decidedAt: new Date(r.decidedAt).toISOString() } : {}) };
 };
 
-export interface ApiDeps { approvals: ApprovalStore; gate: ApprovalGate; store: Store; auditLog: AuditLog }
+export interface ApiDeps { approvals: ApprovalStore; gate: ApprovalGate; store: JobStore; auditLog: AuditLog }
 
 export function approvalOperations(d: ApiDeps): Pick<Record<Operation, (c: Ctx) => Promise<Outcome>>, 'approvals.list' | 'approvals.get' | 'approvals.approve' | 'approvals.deny'> {
   const { approvals, gate, store, auditLog } = d;
@@ -32,7 +33,7 @@ export function approvalOperations(d: ApiDeps): Pick<Record<Operation, (c: Ctx) 
     const comment = typeof c.req.body?.comment === 'string' ? c.req.body.comment.slice(0, 2000) : undefined;
     let r: ApprovalRecord;
     try {
-      r = approvals.decide(id, person(c), decision, comment);
+      r = await approvals.decide(id, person(c), decision, comment);
     } catch (err) {
       if (err instanceof ApprovalError) throw new BigQueryError(err.reason, err.message);
       throw err;
@@ -42,7 +43,7 @@ export function approvalOperations(d: ApiDeps): Pick<Record<Operation, (c: Ctx) 
     (c.events ??= []).push({ type: 'approval', data: { ...data, requester: r.requester.subject } });
     await auditLog.append([{ type: 'approval', requestId: r.requestId, principal: r.requester.subject, issuer: r.requester.issuer, actor: r.requester.actor, sessionKey: r.sessionKey, data }]);
     if (r.status === 'approved') {
-      const job = store.getJobAnyOwner(r.projectId, r.jobId);
+      const job = await store.getJobAnyOwner(r.projectId, r.jobId);
       // Submitted now when it can be; otherwise (e.g. the job runs with the requester's federated
       // credential, not at hand here) the requester's next poll submits it.
       if (job) await gate.ensureSubmitted(job).catch(() => undefined);
@@ -57,11 +58,12 @@ export function approvalOperations(d: ApiDeps): Pick<Record<Operation, (c: Ctx) 
   return {
     'approvals.list': async (c) => {
       const status = c.req.query.status as ApprovalRecord['status'] | undefined;
-      const items = approvals.list({ status: status ?? 'pending' }).filter((r) => visible(c, r));
+      const items = (await approvals.list({ status: status ?? 'pending' }))
+        .filter((r) => visible(c, r));
       return { body: { kind: 'bqgate#approvalList', approvals: items.map(approvalView) } };
     },
     'approvals.get': async (c) => {
-      const r = approvals.get(c.req.params.approvalId!);
+      const r = await approvals.get(c.req.params.approvalId!);
       if (!r || !visible(c, r)) throw new BigQueryError('notFound', `Not found: approval ${c.req.params.approvalId}`);
       return { body: approvalView(r!) };
     },

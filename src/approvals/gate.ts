@@ -18,7 +18,7 @@ export interface GateDeps {
   /** Submits a parked job upstream (jobs.insert with its stored configuration); a duplicate is fine. */
   submit(projectId: string, jobId: string, location: string, configuration: Record<string, unknown>): Promise<void>;
   /** Marks a parked job submitted; false if it already was. */
-  markSubmitted(projectId: string, jobId: string): boolean;
+  markSubmitted(projectId: string, jobId: string): Promise<boolean>;
   /** Notification targets: generic JSON webhooks and Slack incoming webhooks. */
   webhooks: { generic: string[]; slack: string[] };
   /** Base URL of the gateway, for links. */
@@ -48,14 +48,14 @@ export function createApprovalGate(d: GateDeps) {
       if (!reqs.length) return {};
     }
     const binding = bindingOf(o.fingerprint, o.parameters);
-    const reused = d.approvals.reuse(o.requester, binding, o.policyVersion, bytes);
+    const reused = await d.approvals.reuse(o.requester, binding, o.policyVersion, bytes);
     if (reused) return { reused };
     return { hold: { requirements: reqs, binding, bytesEstimate: bytes } };
   }
 
   /** Creates the pending approval for a parked job and sends the notifications (not awaited). */
-  function park(o: { hold: Hold; requester: Person; projectId: string; jobId: string; policyVersion: string; sql: string; upstreamSql: string; tables: string[]; requestId: string; sessionKey?: string }): ApprovalRecord {
-    const rec = d.approvals.create({
+  async function park(o: { hold: Hold; requester: Person; projectId: string; jobId: string; policyVersion: string; sql: string; upstreamSql: string; tables: string[]; requestId: string; sessionKey?: string }): Promise<ApprovalRecord> {
+    const rec = await d.approvals.create({
       requester: o.requester, projectId: o.projectId, jobId: o.jobId, binding: o.hold.binding, policyVersion: o.policyVersion,
       bytesEstimate: o.hold.bytesEstimate, requirements: o.hold.requirements, sql: o.sql, upstreamSql: o.upstreamSql, tables: o.tables,
       requestId: o.requestId, sessionKey: o.sessionKey,
@@ -84,7 +84,7 @@ export function createApprovalGate(d: GateDeps) {
   async function ensureSubmitted(job: GatedJob) {
     if (!job.pendingConfiguration) return;
     await d.submit(job.projectId, job.jobId, job.location, job.pendingConfiguration);
-    d.markSubmitted(job.projectId, job.jobId);
+    await d.markSubmitted(job.projectId, job.jobId);
   }
 
   /**
@@ -94,10 +94,10 @@ export function createApprovalGate(d: GateDeps) {
   async function state(job: GatedJob, waitMs = 0): Promise<{ status: 'none' | 'pending' | 'approved' | 'refused'; record?: ApprovalRecord }> {
     if (!job.approvalId) return { status: 'none' };
     const end = Date.now() + waitMs;
-    let rec = d.approvals.get(job.approvalId);
+    let rec = await d.approvals.get(job.approvalId);
     while (rec?.status === 'pending' && Date.now() < end) {
       await new Promise((r) => setTimeout(r, Math.min(200, Math.max(1, end - Date.now()))));
-      rec = d.approvals.get(job.approvalId);
+      rec = await d.approvals.get(job.approvalId);
     }
     if (!rec) return { status: 'refused' };
     if (rec.status === 'pending') return { status: 'pending', record: rec };
@@ -125,7 +125,7 @@ export function createApprovalGate(d: GateDeps) {
    * reason `stopped`, as a cancelled BigQuery job does); the record after it, undefined for a job
    * that was never parked.
    */
-  function cancel(job: GatedJob): ApprovalRecord | undefined {
+  async function cancel(job: GatedJob): Promise<ApprovalRecord | undefined> {
     return job.approvalId ? d.approvals.cancel(job.approvalId) : undefined;
   }
 

@@ -13,14 +13,14 @@
  * Nobody approves their own request. An approval is single-use unless its rule gives
  * `reuse_seconds`: then the same principal may run the same bound statement again in that window.
  *
- * State is in `<dataDir>/approvals.sqlite` (WAL, synchronous=FULL), so pending approvals survive a
- * restart; replicas sharing state need the shared store of issue 10. Times are ms since epoch.
+ * Records live in the state store (state/): `<dataDir>/approvals.sqlite` (WAL, synchronous=FULL) or
+ * PostgreSQL shared by replicas, so pending approvals survive a restart and any replica answers
+ * them. Times are ms since epoch.
  */
-import type Database from 'better-sqlite3';
-import { openSqlite } from '../sqlite.js';
 import { createHash, randomUUID } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { ApprovalRequirement } from '../policy/index.js';
+import type { ApprovalTable } from '../state/index.js';
 
 export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
 
@@ -76,114 +76,115 @@ export function satisfied(r: Pick<ApprovalRecord, 'requirements' | 'steps'>): { 
   return { done: missing.length === 0, missing };
 }
 
+/**
+ * Approval records and their rules (decide, cancel, expire, reuse) over a state table (state/):
+ * SQLite for one replica, PostgreSQL shared by several. Every change is a row-locked
+ * read-modify-write, so concurrent approvers on different replicas each count. Store failures
+ * reject with BigQueryError(backendError); rule violations with ApprovalError.
+ */
 export class ApprovalStore {
-  private db: Database.Database;
-
-  constructor(dataDir: string) {
-    this.db = openSqlite(dataDir, 'approvals.sqlite', 'FULL');
-    this.db.exec(`CREATE TABLE IF NOT EXISTS approvals (
-      id TEXT PRIMARY KEY, status TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
-      requester_issuer TEXT NOT NULL, requester_subject TEXT NOT NULL, binding TEXT NOT NULL, policy_version TEXT NOT NULL,
-      record TEXT NOT NULL);
-      CREATE INDEX IF NOT EXISTS approvals_status ON approvals(status, created_at);
-      CREATE INDEX IF NOT EXISTS approvals_binding ON approvals(requester_issuer, requester_subject, binding);`);
-  }
-
-  private save(r: ApprovalRecord) {
-    this.db.prepare(`INSERT INTO approvals VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET status = excluded.status, record = excluded.record`)
-      .run(r.id, r.status, r.createdAt, r.expiresAt, r.requester.issuer, r.requester.subject, r.binding, r.policyVersion, JSON.stringify(r));
-  }
+  constructor(private readonly table: ApprovalTable<ApprovalRecord>) {}
 
   /** Creates a pending approval; `expiresAt` from the shortest expiry of its requirements. */
-  create(r: Omit<ApprovalRecord, 'id' | 'status' | 'createdAt' | 'expiresAt' | 'steps' | 'used'>, now = Date.now()): ApprovalRecord {
+  async create(r: Omit<ApprovalRecord, 'id' | 'status' | 'createdAt' | 'expiresAt' | 'steps' | 'used'>, now = Date.now()): Promise<ApprovalRecord> {
     const rec: ApprovalRecord = {
       ...r, id: `apr_${randomUUID().replace(/-/g, '')}`, status: 'pending', createdAt: now, used: 0, steps: [],
       expiresAt: now + 1000 * Math.min(...r.requirements.map((q) => q.expiresAfterSeconds)),
     };
-    this.save(rec);
+    await this.table.insert(rec);
     return rec;
   }
 
   /** The record, with a pending one past its expiry turned expired (and saved). */
-  get(id: string, now = Date.now()): ApprovalRecord | undefined {
-    const row = this.db.prepare('SELECT record FROM approvals WHERE id = ?').get(id) as { record: string } | undefined;
-    if (!row) return undefined;
-    const r = JSON.parse(row.record) as ApprovalRecord;
-    if (r.status === 'pending' && now >= r.expiresAt) { r.status = 'expired'; r.decidedAt = r.expiresAt; this.save(r); }
-    return r;
+  async get(id: string, now = Date.now()): Promise<ApprovalRecord | undefined> {
+    const r = await this.table.get(id);
+    if (!r || r.status !== 'pending' || now < r.expiresAt) return r;
+    return this.table.update(id, expire(now));
   }
 
-  /** Records, newest first; `status` filters, `limit` caps. */
-  list(o: { status?: ApprovalStatus; limit?: number } = {}, now = Date.now()): ApprovalRecord[] {
-    const ids = this.db.prepare('SELECT id FROM approvals WHERE (? IS NULL OR status = ?) ORDER BY created_at DESC LIMIT ?').all(o.status ?? null, o.status ?? null, o.limit ?? 200) as Array<{ id: string }>;
-    return ids.map(({ id }) => this.get(id, now)!).filter((r) => !o.status || r.status === o.status);
+  /** Records, newest first; `status` filters, `limit` caps (200). */
+  async list(o: { status?: ApprovalStatus; limit?: number } = {}, now = Date.now()): Promise<ApprovalRecord[]> {
+    const ids = await this.table.ids({ status: o.status, limit: o.limit ?? 200 });
+    const all = await Promise.all(ids.map((id) => this.get(id, now)));
+    return all.filter((r): r is ApprovalRecord => !!r && (!o.status || r.status === o.status));
   }
 
   /**
    * An approver's decision. Throws ApprovalError: notFound; invalid (not pending any more, or this
    * approver already approved); accessDenied (own request, or not in an approver or break-glass
-   * group of a requirement still missing). Returns the record after the step.
+   * group of a requirement still missing). Resolves with the record after the step.
    */
-  decide(id: string, approver: Person, decision: 'approve' | 'deny', comment: string | undefined, now = Date.now()): ApprovalRecord {
-    const r = this.get(id, now);
-    if (!r) throw new ApprovalError('notFound', `Not found: approval ${id}`);
-    if (r.status !== 'pending') throw new ApprovalError('invalid', `Approval ${id} is ${r.status}; it can no longer be decided.`);
-    if (same(r.requester, approver)) throw new ApprovalError('accessDenied', `Access Denied: ${approver.subject} requested ${id} and cannot decide it; nobody approves their own request.`);
-    const open = r.requirements.filter((q) => satisfied({ requirements: [q], steps: r.steps }).done === false);
-    const mine = open.filter((q) => q.approverGroups.some((g) => approver.groups.includes(g))).map((q) => q.ruleId);
-    const breakGlass = mine.length === 0 && r.requirements.some((q) => q.breakGlassGroups.some((g) => approver.groups.includes(g)));
-    if (!mine.length && !breakGlass) {
-      throw new ApprovalError('accessDenied', `Access Denied: ${approver.subject} is in none of the approver groups still needed for ${id} (${open.map((q) => q.approverGroups.join('/')).join('; ') || 'none'}).`);
-    }
-    if (decision === 'approve' && r.steps.some((s) => same(s.approver, approver) && s.decision === 'approve')) {
-      throw new ApprovalError('invalid', `${approver.subject} already approved ${id}; N-of-M approvals need distinct approvers.`);
-    }
-    r.steps.push({ approver, decision, comment, at: now, breakGlass, requirements: mine });
-    if (decision === 'deny') { r.status = 'denied'; r.decidedAt = now; }
-    else if (satisfied(r).done) {
-      r.status = 'approved';
-      r.decidedAt = now;
-      const reuse = Math.min(...r.requirements.map((q) => q.reuseSeconds));
-      if (reuse > 0) r.reusableUntil = now + reuse * 1000;
-    }
-    this.save(r);
-    return r;
+  async decide(id: string, approver: Person, decision: 'approve' | 'deny', comment: string | undefined, now = Date.now()): Promise<ApprovalRecord> {
+    const out = await this.table.update(id, (r) => {
+      expire(now)(r);
+      if (r.status !== 'pending') throw new ApprovalError('invalid', `Approval ${id} is ${r.status}; it can no longer be decided.`);
+      if (same(r.requester, approver)) throw new ApprovalError('accessDenied', `Access Denied: ${approver.subject} requested ${id} and cannot decide it; nobody approves their own request.`);
+      const open = r.requirements.filter((q) => satisfied({ requirements: [q], steps: r.steps }).done === false);
+      const mine = open.filter((q) => q.approverGroups.some((g) => approver.groups.includes(g))).map((q) => q.ruleId);
+      const breakGlass = mine.length === 0 && r.requirements.some((q) => q.breakGlassGroups.some((g) => approver.groups.includes(g)));
+      if (!mine.length && !breakGlass) {
+        throw new ApprovalError('accessDenied', `Access Denied: ${approver.subject} is in none of the approver groups still needed for ${id} (${open.map((q) => q.approverGroups.join('/')).join('; ') || 'none'}).`);
+      }
+      if (decision === 'approve' && r.steps.some((s) => same(s.approver, approver) && s.decision === 'approve')) {
+        throw new ApprovalError('invalid', `${approver.subject} already approved ${id}; N-of-M approvals need distinct approvers.`);
+      }
+      r.steps.push({ approver, decision, comment, at: now, breakGlass, requirements: mine });
+      if (decision === 'deny') { r.status = 'denied'; r.decidedAt = now; }
+      else if (satisfied(r).done) {
+        r.status = 'approved';
+        r.decidedAt = now;
+        const reuse = Math.min(...r.requirements.map((q) => q.reuseSeconds));
+        if (reuse > 0) r.reusableUntil = now + reuse * 1000;
+      }
+      return r;
+    });
+    if (!out) throw new ApprovalError('notFound', `Not found: approval ${id}`);
+    return out;
   }
 
   /**
-   * The requester withdraws a pending approval (jobs.cancel of the parked job). Returns the record;
-   * one no longer pending is returned unchanged. Throws ApprovalError(notFound) for an unknown id.
+   * The requester withdraws a pending approval (jobs.cancel of the parked job). Resolves with the
+   * record; one no longer pending is returned unchanged. Throws ApprovalError(notFound) for an unknown id.
    */
-  cancel(id: string, now = Date.now()): ApprovalRecord {
-    const r = this.get(id, now);
-    if (!r) throw new ApprovalError('notFound', `Not found: approval ${id}`);
-    if (r.status !== 'pending') return r;
-    r.status = 'cancelled';
-    r.decidedAt = now;
-    this.save(r);
-    return r;
+  async cancel(id: string, now = Date.now()): Promise<ApprovalRecord> {
+    const out = await this.table.update(id, (r) => {
+      if (expire(now)(r)) return r;
+      if (r.status !== 'pending') return undefined;
+      r.status = 'cancelled';
+      r.decidedAt = now;
+      return r;
+    });
+    if (!out) throw new ApprovalError('notFound', `Not found: approval ${id}`);
+    return out;
   }
 
   /**
    * An approved, reusable approval of this requester for this binding and policy version whose
    * byte estimate covers `bytes`; counts the use. Single-use approvals are never returned.
    */
-  reuse(requester: Person, binding: string, policyVersion: string, bytes: number | undefined, now = Date.now()): ApprovalRecord | undefined {
-    const rows = this.db.prepare(`SELECT id FROM approvals WHERE requester_issuer = ? AND requester_subject = ? AND binding = ? AND policy_version = ? AND status = 'approved' ORDER BY created_at DESC`)
-      .all(requester.issuer, requester.subject, binding, policyVersion) as Array<{ id: string }>;
-    for (const { id } of rows) {
-      const r = this.get(id, now)!;
-      if (!r.reusableUntil || now > r.reusableUntil) continue;
-      if (bytes !== undefined && r.bytesEstimate !== undefined && bytes > r.bytesEstimate) continue;
-      r.used++;
-      this.save(r);
-      return r;
+  async reuse(requester: Person, binding: string, policyVersion: string, bytes: number | undefined, now = Date.now()): Promise<ApprovalRecord | undefined> {
+    for (const id of await this.table.approvedFor(requester.issuer, requester.subject, binding, policyVersion)) {
+      const usable = (r: ApprovalRecord) => !!r.reusableUntil && now <= r.reusableUntil && (bytes === undefined || r.bytesEstimate === undefined || bytes <= r.bytesEstimate);
+      let taken = false;
+      const r = await this.table.update(id, (x) => {
+        if (x.status !== 'approved' || !usable(x)) return undefined;
+        x.used++;
+        taken = true;
+        return x;
+      });
+      if (taken) return r;
     }
     return undefined;
   }
-
-  close() { this.db.close(); }
 }
+
+/** A change that turns a pending record past its expiry into expired; undefined when nothing changes. */
+const expire = (now: number) => (r: ApprovalRecord): ApprovalRecord | undefined => {
+  if (r.status !== 'pending' || now < r.expiresAt) return undefined;
+  r.status = 'expired';
+  r.decidedAt = r.expiresAt;
+  return r;
+};
 
 /** The error a denied or expired approval gives the job (accessDenied), with the approver's comment. */
 export function refusalMessage(r: ApprovalRecord): string {

@@ -54,25 +54,37 @@ export interface TestGateway {
  * its tokens, stays the same), else fresh ones.
  */
 export async function startGateway(opts: { env?: Record<string, string>; dataDir?: string; port?: number } = {}): Promise<TestGateway> {
-  const port = opts.port ?? await freePort();
-  const emulatorPort = await freePort();
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'bqgate-test-'));
-  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'bin', 'bqgate.js'), 'serve'], {
-    cwd: ROOT,
-    env: { ...process.env, ...OFFLINE_ENV, BQGATE_PORT: String(port), BQGATE_EMULATOR_PORT: String(emulatorPort), BQGATE_DATA_DIR: dataDir, BQGATE_LOG_LEVEL: 'warn', ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let log = '';
-  child.stdout!.on('data', (d) => { log += d; });
-  child.stderr!.on('data', (d) => { log += d; });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`gateway exited: ${log}`);
-    try { if ((await fetch(`${url}/readyz`)).ok) break; } catch { /* not yet */ }
-    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`gateway did not start: ${log}`); }
-    await new Promise((r) => setTimeout(r, 200));
+  /** Starts the process and waits for /readyz; undefined when a free port was taken meanwhile (retry). */
+  const launch = async (port: number, emulatorPort: number) => {
+    const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'bin', 'bqgate.js'), 'serve'], {
+      cwd: ROOT,
+      env: { ...process.env, ...OFFLINE_ENV, BQGATE_PORT: String(port), BQGATE_EMULATOR_PORT: String(emulatorPort), BQGATE_DATA_DIR: dataDir, BQGATE_LOG_LEVEL: 'warn', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out = { child, log: '', port, emulatorPort };
+    child.stdout!.on('data', (d) => { out.log += d; });
+    child.stderr!.on('data', (d) => { out.log += d; });
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (child.exitCode !== null) {
+        if (out.log.includes('EADDRINUSE') && opts.port === undefined) return undefined;
+        throw new Error(`gateway exited: ${out.log}`);
+      }
+      try { if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return out; } catch { /* not yet */ }
+      if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`gateway did not start: ${out.log}`); }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  // freePort closes the port before the gateway binds it: another process may take it meanwhile.
+  let started: Awaited<ReturnType<typeof launch>>;
+  for (let attempt = 0; !started; attempt++) {
+    if (attempt === 3) throw new Error('gateway could not bind free ports three times');
+    started = await launch(opts.port ?? await freePort(), await freePort());
   }
+  const { child, port, emulatorPort } = started;
+  const log = () => started!.log;
+  const url = `http://127.0.0.1:${port}`;
   const issuer = await loadDevIssuer(dataDir, url);
   const cloudsdk = join(dataDir, 'gcloud');
   mkdirSync(cloudsdk, { recursive: true });
@@ -86,7 +98,7 @@ export async function startGateway(opts: { env?: Record<string, string>; dataDir
     emulatorUrl: `http://127.0.0.1:${emulatorPort}`,
     dataDir,
     token: (claims, opts) => issuer.sign(claims, opts),
-    output: () => log,
+    output: log,
     sdk: (token) => sdkFor(url, token),
     emulatorSdk: () => sdkFor(`http://127.0.0.1:${emulatorPort}`, 'emulator'),
     async bq(token, args) {

@@ -1,0 +1,25 @@
+/** The jobs table's columns and row mapping, shared by the SQLite and PostgreSQL stores. */
+import type { JobRecord } from './index.js';
+
+export const JOB_COLUMNS = ['project_id', 'job_id', 'location', 'owner_issuer', 'owner_subject', 'query', 'upstream_query', 'statement_type', 'created_at',
+  'request_id', 'backstop_columns', 'max_rows', 'session_key', 'approval_id', 'pending_config', 'upstream_identity'] as const;
+
+/** A job's values in JOB_COLUMNS order. */
+export const jobValues = (j: JobRecord): unknown[] => [
+  j.projectId, j.jobId, j.location, j.ownerIssuer, j.ownerSubject, j.query, j.upstreamQuery, j.statementType, j.createdAt, j.requestId ?? null,
+  JSON.stringify(j.backstopColumns ?? []), j.maxRows ?? null, j.sessionKey ?? null, j.approvalId ?? null,
+  j.pendingConfiguration ? JSON.stringify(j.pendingConfiguration) : null, j.upstreamIdentity ?? null,
+];
+
+export function rowToJob(r: any): JobRecord {
+  return {
+    projectId: r.project_id, jobId: r.job_id, location: r.location, ownerIssuer: r.owner_issuer, ownerSubject: r.owner_subject,
+    query: r.query, upstreamQuery: r.upstream_query, statementType: r.statement_type, createdAt: Number(r.created_at), requestId: r.request_id ?? undefined,
+    backstopColumns: r.backstop_columns ? JSON.parse(r.backstop_columns) : [],
+    maxRows: r.max_rows ?? undefined,
+    sessionKey: r.session_key ?? undefined,
+    approvalId: r.approval_id ?? undefined,
+    pendingConfiguration: r.pending_config ? JSON.parse(r.pending_config) : undefined,
+    upstreamIdentity: r.upstream_identity ?? undefined,
+  };
+}
