@@ -49,7 +49,8 @@ export interface TestGateway {
 }
 
 /**
- * `env`: extra environment for the gateway process (e.g. BQGATE_AUDIT_POSTGRES); `dataDir` and
+ * `env`: extra environment for the gateway process (e.g. BQGATE_POSTGRES; BQGATE_UPSTREAM for an
+ * emulator of its own, BQGATE_ISSUER for the `iss` its tokens carry); `dataDir` and
  * `port`: reuse a data directory and the port (a restart: the development issuer's URL, the `iss` of
  * its tokens, stays the same), else fresh ones.
  */
@@ -85,7 +86,7 @@ export async function startGateway(opts: { env?: Record<string, string>; dataDir
   const { child, port, emulatorPort } = started;
   const log = () => started!.log;
   const url = `http://127.0.0.1:${port}`;
-  const issuer = await loadDevIssuer(dataDir, url);
+  const issuer = await loadDevIssuer(dataDir, opts.env?.BQGATE_ISSUER || url);
   const cloudsdk = join(dataDir, 'gcloud');
   mkdirSync(cloudsdk, { recursive: true });
   const sdkFor = (apiEndpoint: string, token: string) => {
@@ -95,12 +96,12 @@ export async function startGateway(opts: { env?: Record<string, string>; dataDir
   };
   return {
     url,
-    emulatorUrl: `http://127.0.0.1:${emulatorPort}`,
+    emulatorUrl: opts.env?.BQGATE_UPSTREAM ?? `http://127.0.0.1:${emulatorPort}`,
     dataDir,
     token: (claims, opts) => issuer.sign(claims, opts),
     output: log,
     sdk: (token) => sdkFor(url, token),
-    emulatorSdk: () => sdkFor(`http://127.0.0.1:${emulatorPort}`, 'emulator'),
+    emulatorSdk: () => sdkFor(opts.env?.BQGATE_UPSTREAM ?? `http://127.0.0.1:${emulatorPort}`, 'emulator'),
     async bq(token, args) {
       try {
         const r = await execFileP('bq', [`--api=${url}`, '--project_id=demo-project', `--oauth_access_token=${token}`, '--headless', ...args], {

@@ -1,0 +1,121 @@
+/**
+ * Several gateway replicas as an operator runs them: one emulator process as the shared upstream,
+ * one PostgreSQL for jobs, approvals and the audit log (BQGATE_POSTGRES), the same keys on every
+ * replica (the development issuer's signing key and `iss`, the HMAC_SHA256 key, the audit
+ * checkpoint key), and a round-robin load balancer in front (@fastify/reply-from over undici's
+ * BalancedPool) that sends a refused connection to the next replica, as a load balancer's health
+ * checking would.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import replyFrom from '@fastify/reply-from';
+import { BalancedPool } from 'undici';
+import { BigQuery } from '@google-cloud/bigquery';
+import { OAuth2Client } from 'google-auth-library';
+import { freePort } from '../../src/net.ts';
+import { loadDevIssuer, type TokenClaims } from '../../src/auth/dev-issuer.ts';
+import { loadSigner } from '../../src/audit/signer.ts';
+import { startGateway, OFFLINE_ENV, type TestGateway } from './gateway.ts';
+import { startPostgres, type TestPostgres } from './postgres.ts';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+
+export interface ReplicaSet {
+  pg: TestPostgres;
+  emulatorUrl: string;
+  replicas: TestGateway[];
+  /** The load balancer's URL (what agents are pointed at). */
+  url: string;
+  /** The environment every replica runs with (for starting another one). */
+  env: Record<string, string>;
+  token(claims: TokenClaims): Promise<string>;
+  /** The real SDK against `endpoint` (default: the load balancer); `autoRetry` as the SDK's default unless false. */
+  sdk(token: string, endpoint?: string, autoRetry?: boolean): BigQuery;
+  /** Starts one more replica sharing everything (after a kill). */
+  addReplica(): Promise<TestGateway>;
+  stop(): Promise<void>;
+}
+
+/** Starts the emulator alone (`bqgate emulator`) and waits until it answers. */
+async function startEmulatorProcess(): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'bqgate.js'), 'emulator', '--port', String(port)], { cwd: ROOT, env: { ...process.env, ...OFFLINE_ENV }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr!.on('data', (d) => { log = (log + d).slice(-4000); });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`emulator exited: ${log}`);
+    try { if ((await fetch(`${url}/bigquery/v2/projects/demo-project/datasets`)).ok) return { url, child }; } catch { /* not yet */ }
+    if (Date.now() > deadline) throw new Error(`emulator did not start: ${log}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * A load balancer over `backends` (undici's BalancedPool: round robin, weight lowered on errors);
+ * a refused connection is retried, reaching another replica.
+ */
+async function startBalancer(backends: string[]): Promise<{ url: string; app: FastifyInstance; pool: BalancedPool }> {
+  const app = Fastify({ logger: false, bodyLimit: 20 * 1024 * 1024 });
+  // The body is forwarded as received.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  const pool = new BalancedPool(backends, { connections: 256 });
+  await app.register(replyFrom, { base: backends[0], undici: pool });
+  app.all('/*', (req, reply) => {
+    reply.from(req.url, {
+      // Connection refused: the request never reached a replica, so another one may take it.
+      retryDelay: ({ err, attempt }) => (err && (err as { code?: string }).code === 'ECONNREFUSED' && attempt < 6 ? 20 : null),
+    });
+  });
+  const port = await freePort();
+  await app.listen({ host: '127.0.0.1', port });
+  return { url: `http://127.0.0.1:${port}`, app, pool };
+}
+
+export async function startReplicas(n = 2, extraEnv: Record<string, string> = {}): Promise<ReplicaSet> {
+  const pg = await startPostgres();
+  const emulator = await startEmulatorProcess();
+  const shared = mkdtempSync(join(tmpdir(), 'bqgate-replicas-'));
+  const issuer = 'http://bqgate-replicas.test';
+  const dev = await loadDevIssuer(shared, issuer); // writes <shared>/keys/dev-issuer.jwk.json
+  loadSigner(shared); // writes <shared>/keys/audit-ed25519.pem before any replica races to create it
+  const env = {
+    BQGATE_UPSTREAM: emulator.url, BQGATE_POSTGRES: pg.url, BQGATE_ISSUER: issuer, BQGATE_HMAC_KEY: randomBytes(32).toString('hex'),
+    BQGATE_AUDIT_KEY_FILE: join(shared, 'keys', 'audit-ed25519.pem'), ...extraEnv,
+  };
+  const addReplica = async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'bqgate-replica-'));
+    mkdirSync(join(dataDir, 'keys'), { recursive: true, mode: 0o700 });
+    copyFileSync(join(shared, 'keys', 'dev-issuer.jwk.json'), join(dataDir, 'keys', 'dev-issuer.jwk.json'));
+    const gw = await startGateway({ env, dataDir });
+    replicas.push(gw);
+    balancer?.pool.addUpstream(gw.url);
+    return gw;
+  };
+  const replicas: TestGateway[] = [];
+  let balancer: Awaited<ReturnType<typeof startBalancer>> | undefined;
+  for (let i = 0; i < n; i++) await addReplica();
+  balancer = await startBalancer(replicas.map((r) => r.url));
+  return {
+    pg, emulatorUrl: emulator.url, replicas, url: balancer.url, env,
+    token: (claims) => dev.sign(claims),
+    sdk(token, endpoint = balancer!.url, autoRetry = true) {
+      const authClient = new OAuth2Client();
+      authClient.setCredentials({ access_token: token });
+      return new BigQuery({ projectId: 'demo-project', apiEndpoint: endpoint, authClient, autoRetry });
+    },
+    addReplica,
+    async stop() {
+      await balancer!.app.close();
+      for (const r of replicas) await r.stop();
+      emulator.child.kill('SIGTERM');
+      pg.stop();
+    },
+  };
+}
