@@ -166,10 +166,20 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
   async function submitJob(c: Ctx, jobId: string, location: string | undefined, rec: Pick<JobRecord, 'query' | 'upstreamQuery' | 'statementType'> & Partial<JobRecord>, configuration: any, cred: JobCredential) {
     const projectId = c.req.params.projectId!;
     location = location ?? cfg.upstreamAuth.location;
-    await store.insertJob({ ...rec, projectId, jobId, location: where(location), ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject, createdAt: Date.now(), sessionKey: c.sessionKey, upstreamIdentity: cred.identity });
-    return upstream.insertJobIdempotent(projectId, {
+    const send = () => upstream.insertJobIdempotent(projectId, {
       jobReference: { projectId, jobId, ...(location ? { location } : {}) }, configuration: { ...configuration, labels: jobLabels(c, configuration.labels) },
     }, cred.client);
+    try {
+      await store.insertJob({ ...rec, projectId, jobId, location: where(location), ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject, createdAt: Date.now(), sessionKey: c.sessionKey, upstreamIdentity: cred.identity });
+    } catch (err) {
+      // A client retrying its own insert (same id, same statement) after the replica that recorded
+      // it died, perhaps before the upstream had it: the job is sent now (the upstream refuses a
+      // second copy), then the retry gets BigQuery's answer to a repeated insert, 409 duplicate.
+      const prior = err instanceof BigQueryError && err.reason === 'duplicate' ? await store.getJob(projectId, jobId, c.principal.issuer, c.principal.subject) : undefined;
+      if (prior && !prior.approvalId && prior.upstreamQuery === rec.upstreamQuery) await send().catch(() => undefined);
+      throw err;
+    }
+    return send();
   }
 
   const QUERY_KEYS = ['defaultDataset', 'queryParameters', 'parameterMode', 'maximumBytesBilled', 'useQueryCache', 'priority'];

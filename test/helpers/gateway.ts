@@ -34,6 +34,8 @@ export interface TestGateway {
   url: string;
   emulatorUrl: string;
   dataDir: string;
+  /** The gateway process id (its ZetaSQL server is a child). */
+  pid: number;
   token(claims: TokenClaims, opts?: { ttlSec?: number; audience?: string }): Promise<string>;
   sdk(token: string): BigQuery;
   /** The emulator directly, for ground truth. */
@@ -98,6 +100,7 @@ export async function startGateway(opts: { env?: Record<string, string>; dataDir
     url,
     emulatorUrl: opts.env?.BQGATE_UPSTREAM ?? `http://127.0.0.1:${emulatorPort}`,
     dataDir,
+    pid: child.pid!,
     token: (claims, opts) => issuer.sign(claims, opts),
     output: log,
     sdk: (token) => sdkFor(url, token),

@@ -62,9 +62,6 @@ async function startEmulatorProcess(): Promise<{ url: string; child: ChildProces
  */
 async function startBalancer(backends: string[]): Promise<{ url: string; app: FastifyInstance; pool: BalancedPool }> {
   const app = Fastify({ logger: false, bodyLimit: 20 * 1024 * 1024 });
-  // The body is forwarded as received.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   const pool = new BalancedPool(backends, { connections: 256 });
   await app.register(replyFrom, { base: backends[0], undici: pool });
   app.all('/*', (req, reply) => {
