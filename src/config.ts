@@ -16,6 +16,7 @@
  * | retention of event bodies, days | BQGATE_AUDIT_RETENTION_DAYS | unset (kept) |
  * | session idle gap, minutes | BQGATE_SESSION_GAP_MIN | 30 |
  * | SQLite audit log on a worker thread | BQGATE_AUDIT_SQLITE_THREAD=1 | off |
+ * | shutdown: readiness 503 this long before the listener closes / give up on in-flight requests after, ms | BQGATE_SHUTDOWN_DELAY_MS, BQGATE_SHUTDOWN_TIMEOUT_MS | 0, 30000 |
  * | approval notifications: generic JSON / Slack incoming webhooks (comma-separated URLs) | BQGATE_APPROVAL_WEBHOOKS, BQGATE_APPROVAL_SLACK_WEBHOOKS | none |
  * | SIEM sinks (comma-separated: jsonl:PATH, https://…, syslog+tcp://…, syslog+tls://…) | BQGATE_AUDIT_SINKS | none |
  * | gateway credential: `local`, `adc`, or a credentials JSON file (service-account key, external_account) | BQGATE_CREDENTIALS | `local` for the embedded emulator or an http loopback upstream, else `adc` |
@@ -60,6 +61,8 @@ export interface Config {
   /** Default and maximum long-poll wait for getQueryResults / jobs.query, ms. */
   defaultWaitMs: number;
   logLevel: string;
+  /** SIGTERM: `delayMs` answering /readyz 503 while still serving (the load balancer stops sending), then in-flight requests get up to `timeoutMs`. */
+  shutdown: { delayMs: number; timeoutMs: number };
   approvals: { webhooks: string[]; slackWebhooks: string[] };
   audit: {
     postgresUrl?: string;
@@ -148,6 +151,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     },
     defaultWaitMs: Number(overrides.defaultWaitMs ?? env.BQGATE_DEFAULT_WAIT_MS ?? 10_000),
     logLevel: overrides.logLevel ?? env.BQGATE_LOG_LEVEL ?? 'info',
+    shutdown: { delayMs: Number(env.BQGATE_SHUTDOWN_DELAY_MS ?? 0), timeoutMs: Number(env.BQGATE_SHUTDOWN_TIMEOUT_MS ?? 30_000), ...overrides.shutdown },
     approvals: {
       webhooks: (env.BQGATE_APPROVAL_WEBHOOKS ?? '').split(',').map((x) => x.trim()).filter(Boolean),
       slackWebhooks: (env.BQGATE_APPROVAL_SLACK_WEBHOOKS ?? '').split(',').map((x) => x.trim()).filter(Boolean),

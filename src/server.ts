@@ -55,6 +55,12 @@ export interface Gateway {
   state: State;
   auditLog: AuditLog;
   zetasql: ZetaSqlServer;
+  /**
+   * Graceful shutdown: /readyz answers 503 (draining) for `cfg.shutdown.delayMs`, then the listener
+   * closes and in-flight requests finish (their audit events durable), up to
+   * `cfg.shutdown.timeoutMs` after which open connections are cut; then the ZetaSQL server, the
+   * sinks, the state and the audit log (a final checkpoint) are closed.
+   */
   close(): Promise<void>;
 }
 
@@ -131,7 +137,9 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
    */
   const probe = new Upstream({ baseUrl: upstreamUrl, authClient: credentials.gateway, retries: 0, timeoutMs: 3000, quotaProject: cfg.upstreamAuth.quotaProject });
   let upstreamSeen = { at: 0, state: 'ready' };
+  let draining = false;
   app.get('/readyz', async (_req, reply) => {
+    if (draining) return reply.code(503).send({ draining: true });
     const z = zetasql.status();
     const audit = await auditLog.ping().then(() => 'ready', () => 'down');
     const jobStore = await state.ping().then(() => 'ready', () => 'down');
@@ -154,6 +162,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   // Server-Timing: the stages of this request (ms), set just before the response is written.
   const scopes = new WeakMap<FastifyRequest, { scope: RequestScope; t0: number }>();
   app.addHook('onSend', async (req, reply) => {
+    if (draining) reply.header('connection', 'close'); // keep-alive connections end with this response
     const st = scopes.get(req);
     if (st) reply.header('server-timing', serverTiming({ ...st.scope.timings, total: performance.now() - st.t0 }));
   });
@@ -279,8 +288,12 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     auditLog,
     zetasql,
     async close() {
+      draining = true;
+      if (cfg.shutdown.delayMs > 0) await new Promise((r) => setTimeout(r, cfg.shutdown.delayMs));
       policies.close();
+      const cut = setTimeout(() => app.server.closeAllConnections(), cfg.shutdown.timeoutMs);
       await app.close();
+      clearTimeout(cut);
       await zetasql.stop();
       await emulator?.close();
       await state.close();

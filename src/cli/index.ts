@@ -38,9 +38,16 @@ program.command('serve').description('run the gateway')
     const { createGateway } = await import('../server.js');
     const cfg = cfgFrom(o);
     const gw = await createGateway(cfg);
-    const stop = async () => { await gw.close(); process.exit(0); };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`bqgate: ${signal}: draining (in-flight requests finish, then the audit log is closed)\n`);
+      await gw.close();
+      process.exit(0);
+    };
+    process.on('SIGINT', () => void stop('SIGINT'));
+    process.on('SIGTERM', () => void stop('SIGTERM'));
     process.stderr.write([
       `bqgate listening on ${gw.url}  (upstream ${gw.upstreamUrl}, data ${cfg.dataDir})`,
       `  token:  npx bqgate token --sub agent-7 --groups analysts`,

@@ -45,8 +45,8 @@ export interface TestGateway {
   cli(args: string[], env?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Everything the gateway process wrote to stdout and stderr so far. */
   output(): string;
-  /** Kills the gateway process with `signal` and waits for it to exit. */
-  kill(signal: NodeJS.Signals): Promise<void>;
+  /** Sends `signal` to the gateway process and waits for it to exit; resolves with its exit code (null when killed by the signal). */
+  kill(signal: NodeJS.Signals): Promise<number | null>;
   stop(): Promise<void>;
 }
 
@@ -127,12 +127,13 @@ export async function startGateway(opts: { env?: Record<string, string>; dataDir
       }
     },
     async kill(signal) {
-      if (child.exitCode !== null || child.signalCode) return;
+      if (child.exitCode !== null || child.signalCode) return child.exitCode;
       // The gateway's own children (the ZetaSQL server) outlive a SIGKILL; a supervisor would reap
       // the process group, the test does it by hand after the crash.
       const kids = await execFileP('ps', ['-o', 'pid=', '--ppid', String(child.pid)]).then((r) => r.stdout.split(/\s+/).filter(Boolean).map(Number), () => [] as number[]);
-      await new Promise<void>((r) => { child.once('exit', () => r()); child.kill(signal); });
+      const code = await new Promise<number | null>((r) => { child.once('exit', (c) => r(c)); child.kill(signal); });
       for (const pid of kids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      return code;
     },
     async stop() {
       if (child.exitCode === null && !child.signalCode) {

@@ -11,7 +11,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../src/net.ts';
 
-export interface TestPostgres { url: string; stop(): void }
+export interface TestPostgres {
+  url: string;
+  /** Stops the server (fast shutdown: clients are disconnected); the data stays. */
+  pause(): void;
+  /** Starts the stopped server again on the same port. */
+  resume(): void;
+  /** Stops the server and removes its data. */
+  stop(): void;
+}
 
 
 /** The directory of Debian's PostgreSQL server binaries, or undefined if not installed. */
@@ -23,7 +31,10 @@ export function postgresBin(): string | undefined {
 }
 
 export async function startPostgres(): Promise<TestPostgres> {
-  if (process.env.BQGATE_TEST_POSTGRES) return { url: process.env.BQGATE_TEST_POSTGRES, stop() {} };
+  if (process.env.BQGATE_TEST_POSTGRES) {
+    const unsupported = () => { throw new Error('pause/resume need a server this helper started (BQGATE_TEST_POSTGRES is set)'); };
+    return { url: process.env.BQGATE_TEST_POSTGRES, pause: unsupported, resume: unsupported, stop() {} };
+  }
   const bin = postgresBin();
   if (!bin) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql (apt-get install postgresql; .ci/run does)');
   const dir = mkdtempSync(join(tmpdir(), 'bqgate-pg-'));
@@ -36,10 +47,13 @@ export async function startPostgres(): Promise<TestPostgres> {
     if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr || r.stdout}`);
   };
   run('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-instructions']);
-  run('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-t', '60', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=on`, 'start']);
+  const start = () => run('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-t', '60', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=on`, 'start']);
+  start();
   run('createdb', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', 'bqgate']);
   return {
     url: `postgres://postgres@127.0.0.1:${port}/bqgate`,
+    pause: () => run('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']),
+    resume: start,
     stop() {
       try { run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']); } catch { /* already down */ }
       rmSync(dir, { recursive: true, force: true });
@@ -47,7 +61,7 @@ export async function startPostgres(): Promise<TestPostgres> {
   };
 }
 
-/** Stops and starts the server (fault tests); the data stays. */
+/** Runs one SQL statement with psql; its unaligned, tuples-only output. */
 export function psql(url: string, sql: string): string {
   return execFileSync('psql', [url, '-Atc', sql], { encoding: 'utf8' });
 }
