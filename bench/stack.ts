@@ -61,7 +61,7 @@ export async function startStack(): Promise<Stack> {
   const proxyUrl = `http://127.0.0.1:${proxyPort}`;
   await waitFor(`${proxyUrl}/bigquery/v2/projects/demo-project/datasets`, px.child, px.log);
   const gw = launch([join(ROOT, 'bin', 'bqgate.js'), 'serve', '--port', String(gwPort), '--upstream', emulatorUrl, '--policies', join(ROOT, 'bench', 'policies')],
-    { BQGATE_DATA_DIR: dataDir }, true);
+    { BQGATE_DATA_DIR: dataDir, BQGATE_RATE_LIMIT: '0', BQGATE_MAX_CONCURRENT: '0' }, true); // the benchmark measures throughput, not the abuse limits
   const gatewayUrl = `http://127.0.0.1:${gwPort}`;
   await waitFor(`${gatewayUrl}/readyz`, gw.child, gw.log);
   const issuer = await loadDevIssuer(dataDir, gatewayUrl);

@@ -16,6 +16,7 @@
  * | retention of event bodies, days | BQGATE_AUDIT_RETENTION_DAYS | unset (kept) |
  * | session idle gap, minutes | BQGATE_SESSION_GAP_MIN | 30 |
  * | SQLite audit log on a worker thread | BQGATE_AUDIT_SQLITE_THREAD=1 | off |
+ * | abuse limits: requests per principal per minute / in flight per principal / body bytes / headers and request receive timeouts, ms (0: off) | BQGATE_RATE_LIMIT, BQGATE_MAX_CONCURRENT, BQGATE_MAX_BODY_BYTES, BQGATE_HEADERS_TIMEOUT_MS, BQGATE_REQUEST_TIMEOUT_MS | 1200, 32, 10485760, 10000, 30000 |
  * | shutdown: readiness 503 this long before the listener closes / give up on in-flight requests after, ms | BQGATE_SHUTDOWN_DELAY_MS, BQGATE_SHUTDOWN_TIMEOUT_MS | 0, 30000 |
  * | approval notifications: generic JSON / Slack incoming webhooks (comma-separated URLs) | BQGATE_APPROVAL_WEBHOOKS, BQGATE_APPROVAL_SLACK_WEBHOOKS | none |
  * | SIEM sinks (comma-separated: jsonl:PATH, https://…, syslog+tcp://…, syslog+tls://…) | BQGATE_AUDIT_SINKS | none |
@@ -31,6 +32,7 @@
  */
 import { resolve } from 'node:path';
 import { isLoopbackHttp } from './net.js';
+import type { LimitsConfig } from './limits.js';
 
 export interface Config {
   host: string;
@@ -63,6 +65,8 @@ export interface Config {
   logLevel: string;
   /** SIGTERM: `delayMs` answering /readyz 503 while still serving (the load balancer stops sending), then in-flight requests get up to `timeoutMs`. */
   shutdown: { delayMs: number; timeoutMs: number };
+  /** Abuse limits (limits.ts). */
+  limits: LimitsConfig;
   approvals: { webhooks: string[]; slackWebhooks: string[] };
   audit: {
     postgresUrl?: string;
@@ -151,6 +155,10 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     },
     defaultWaitMs: Number(overrides.defaultWaitMs ?? env.BQGATE_DEFAULT_WAIT_MS ?? 10_000),
     logLevel: overrides.logLevel ?? env.BQGATE_LOG_LEVEL ?? 'info',
+    limits: {
+      ratePerMinute: Number(env.BQGATE_RATE_LIMIT ?? 1200), maxConcurrent: Number(env.BQGATE_MAX_CONCURRENT ?? 32), maxBodyBytes: Number(env.BQGATE_MAX_BODY_BYTES ?? 10 * 1024 * 1024),
+      headersTimeoutMs: Number(env.BQGATE_HEADERS_TIMEOUT_MS ?? 10_000), requestTimeoutMs: Number(env.BQGATE_REQUEST_TIMEOUT_MS ?? 30_000), ...overrides.limits,
+    },
     shutdown: { delayMs: Number(env.BQGATE_SHUTDOWN_DELAY_MS ?? 0), timeoutMs: Number(env.BQGATE_SHUTDOWN_TIMEOUT_MS ?? 30_000), ...overrides.shutdown },
     approvals: {
       webhooks: (env.BQGATE_APPROVAL_WEBHOOKS ?? '').split(',').map((x) => x.trim()).filter(Boolean),

@@ -33,6 +33,7 @@ import { openState, type State } from './state/index.js';
 import { createApprovalGate } from './approvals/gate.js';
 import { approvalOperations } from './approvals/api.js';
 import { jobOperations } from './jobs.js';
+import { limitedServerFactory, installRateLimit, ConcurrencyCaps } from './limits.js';
 
 /**
  * The gateway's HMAC_SHA256 masking key: `BQGATE_HMAC_KEY` (hex) when set, else 32 random bytes
@@ -117,7 +118,16 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   const authenticate = createAuthenticator({ ...cfg.auth, issuer, jwks: dev?.jwks, jwksUrl: cfg.auth.jwksUrl });
 
   // ── HTTP ──────────────────────────────────────────────────────────────────
-  const app = Fastify({ logger: { level: cfg.logLevel }, bodyLimit: 10 * 1024 * 1024, genReqId: () => randomUUID() });
+  const app = Fastify({ logger: { level: cfg.logLevel }, bodyLimit: cfg.limits.maxBodyBytes, genReqId: () => randomUUID(), serverFactory: limitedServerFactory(cfg.limits) });
+  // The caller's token is verified once per request, for the rate limit's key and for the pipeline.
+  const verified = new WeakMap<FastifyRequest, Promise<{ principal?: Principal; error?: unknown }>>();
+  const verify = (req: FastifyRequest) => {
+    let v = verified.get(req);
+    if (!v) verified.set(req, v = authenticate(req.headers.authorization).then((principal) => ({ principal }), (error) => ({ error })));
+    return v;
+  };
+  await installRateLimit(app, cfg.limits, async (req) => (await verify(req)).principal);
+  const caps = new ConcurrencyCaps(cfg.limits.maxConcurrent);
   const policies = new PolicyStore(cfg.policiesDir, (level, msg) => app.log[level](msg));
   for (const address of cfg.audit.sinks) {
     sinks.push(new SinkRunner(auditLog, address, sinkTarget(address), { onError: (err) => app.log.warn({ sink: address, err: err.message }, 'audit sink delivery failed; retrying') }).start());
@@ -196,7 +206,9 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     };
     let principal: Principal;
     try {
-      principal = await stage('auth', () => authenticate(req.headers.authorization));
+      const v = await stage('auth', () => verify(req));
+      if (!v.principal) throw v.error;
+      principal = v.principal;
     } catch (err) {
       const e = asBigQueryError(err);
       const rec = new RequestRecorder(auditLog, { requestId: req.id, principal: '(unauthenticated)', issuer: '', sessionKey }, 0);
@@ -208,6 +220,12 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       ? (await store.getJob(api.params.projectId ?? '', api.params.jobId, principal.issuer, principal.subject).catch(() => undefined))?.sessionKey : undefined;
     const rec = new RequestRecorder(auditLog, { requestId: req.id, principal: principal.subject, issuer: principal.issuer, actor: principal.actor, sessionKey: sessionKey ?? jobSession }, cfg.audit.rowsCap);
     rec.add('request', { ...requestData, groups: principal.groups, email: principal.email });
+    try {
+      reply.raw.once('close', caps.enter(principal)); // the slot is held until the response is done
+    } catch (err) {
+      const e = err as BigQueryError;
+      return sendError(reply, (await finish(rec, { decision: 'deny' }, undefined, e.httpStatus, e)) ? e : auditDown());
+    }
     const ctx: Ctx = { principal, callerToken: bearerToken(req.headers.authorization), req: api, auditId: req.id, sessionKey: sessionKey ?? jobSession, policy: policies.current(), audit: {} };
     scope.beforeUpstream = () => rec.flush(ctx.audit);
     let out: Outcome;
