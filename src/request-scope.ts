@@ -17,6 +17,8 @@ export interface RequestScope {
   timings: Timings;
   /** Resolves once the request's pending audit events are durable; throws if they cannot be. */
   beforeUpstream?: () => Promise<void>;
+  /** Called as a stage starts (tracing: a span); the function it returns is called as it ends, with its error if it threw. */
+  startStage?: (name: string) => (err?: unknown) => void;
 }
 
 const current = new AsyncLocalStorage<RequestScope>();
@@ -26,15 +28,21 @@ export function withScope<T>(s: RequestScope, fn: () => Promise<T>): Promise<T> 
   return current.run(s, fn);
 }
 
-/** Runs `fn` as stage `name` of the current request (if any), adding its wall time, ms. */
+/** Runs `fn` as stage `name` of the current request (if any), adding its wall time, ms, and telling `startStage`. */
 export async function stage<T>(name: string, fn: () => Promise<T> | T): Promise<T> {
-  const t = current.getStore()?.timings;
-  if (!t) return fn();
+  const s = current.getStore();
+  if (!s) return fn();
+  const end = s.startStage?.(name);
   const start = performance.now();
+  let failed: unknown;
   try {
     return await fn();
+  } catch (err) {
+    failed = err;
+    throw err;
   } finally {
-    t[name] = (t[name] ?? 0) + performance.now() - start;
+    s.timings[name] = (s.timings[name] ?? 0) + performance.now() - start;
+    end?.(failed);
   }
 }
 

@@ -9,6 +9,7 @@
  * response. Jobs and their results: jobs.ts; metadata reads: metadata.ts; approvals: approvals/.
  */
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Span } from '@opentelemetry/api';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -33,6 +34,7 @@ import { openState, type State } from './state/index.js';
 import { createApprovalGate } from './approvals/gate.js';
 import { approvalOperations } from './approvals/api.js';
 import { jobOperations } from './jobs.js';
+import { GatewayMetrics, startTracing, endSpan } from './telemetry/index.js';
 import { limitedServerFactory, installRateLimit, ConcurrencyCaps } from './limits.js';
 
 /**
@@ -81,7 +83,8 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   const credentials = await UpstreamCredentials.create(cfg.upstreamAuth);
   const upstream = new Upstream({
     baseUrl: upstreamUrl, authClient: credentials.gateway, retries: cfg.upstreamAuth.retries, quotaProject: cfg.upstreamAuth.quotaProject,
-    onRetry: (attempt, why) => app.log.warn({ attempt, why }, 'upstream call retried'),
+    onRetry: (attempt, why) => { metrics.upstreamRetry(); app.log.warn({ attempt, why }, 'upstream call retried'); },
+    onResponse: (status) => metrics.upstreamResponse(status),
   });
   const catalog = new Catalog(upstream);
   const zetasql = new ZetaSqlServer();
@@ -93,6 +96,13 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   const auditLog = await AuditLog.open(cfg.dataDir, { ...cfg.audit, onCommit: () => { for (const r of sinks) r.kick(); } });
   const hmacKey = loadHmacKey(cfg.dataDir);
   const approvals = new ApprovalStore(state.approvals);
+  const tracing = startTracing();
+  const metrics = new GatewayMetrics({
+    pendingApprovals: async () => (await approvals.list({ status: 'pending', limit: 10_000 })).length,
+    auditEvents: () => auditLog.size(),
+    sinks: () => sinks.map((r) => ({ name: r.name, nextSeq: r.stats.nextSeq })),
+    zetasql: () => { const z = zetasql.status(); return { ready: z.ready, restarts: z.restarts }; },
+  });
   const gate = createApprovalGate({
     approvals,
     async estimateBytes(projectId, sql, query) {
@@ -138,6 +148,8 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   app.get('/.well-known/jwks.json', async () => dev?.jwks ?? { keys: [] });
   app.get('/.well-known/openid-configuration', async () => ({ issuer, jwks_uri: `${issuer}/.well-known/jwks.json`, id_token_signing_alg_values_supported: ['ES256'] }));
   app.get('/healthz', async () => ({ status: 'ok' }));
+  /** Prometheus metrics (telemetry/metrics.ts); no principal, table or statement in any label. */
+  app.get('/metrics', async (_req, reply) => { const m = await metrics.expose(); return reply.type(m.contentType).send(m.body); });
   /** The Ed25519 public key (SPKI PEM) that signs audit checkpoints, for `bqgate audit verify --public-key`. */
   app.get('/bqgate/v1/audit/public-key', async (_req, reply) => reply.type('application/x-pem-file').send(auditLog.signer.publicKeyPem));
   /**
@@ -164,10 +176,11 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
 
   // authenticate → route → (operation) → record
   const handle = (op: Operation) => async (req: FastifyRequest<{ Params: any; Querystring: any; Body: any }>, reply: FastifyReply) => {
-    const scope: RequestScope = { timings: {} };
+    const span = tracing.requestSpan(op, req.headers);
+    const scope: RequestScope = { timings: {}, startStage: (name) => { const s = tracing.stageSpan(name, span); return (err) => endSpan(s, err); } };
     const t0 = performance.now();
     scopes.set(req, { scope, t0 });
-    return withScope(scope, () => serve(op, req, reply, t0, scope));
+    return withScope(scope, () => serve(op, req, reply, t0, scope, span));
   };
   // Server-Timing: the stages of this request (ms), set just before the response is written.
   const scopes = new WeakMap<FastifyRequest, { scope: RequestScope; t0: number }>();
@@ -182,7 +195,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
    * anything goes upstream (the scope's gate), the rest before the response leaves; if the log
    * cannot write, the caller gets backendError and nothing (more) happens.
    */
-  async function serve(op: Operation, req: FastifyRequest<{ Params: any; Querystring: any; Body: any }>, reply: FastifyReply, t0: number, scope: RequestScope) {
+  async function serve(op: Operation, req: FastifyRequest<{ Params: any; Querystring: any; Body: any }>, reply: FastifyReply, t0: number, scope: RequestScope, span: Span) {
     const api: ApiRequest = { op, params: req.params ?? {}, query: (req.query ?? {}) as Record<string, string | undefined>, body: req.body ?? {}, client: req.headers['user-agent'] };
     const jobConfig = op === 'jobs.insert' ? api.body.configuration : undefined;
     const sql = op === 'jobs.query' ? api.body.query : jobConfig?.query?.query;
@@ -197,18 +210,26 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       query: Object.keys(api.query).length ? api.query : undefined,
     };
     const finish = async (rec: RequestRecorder, summary: Ctx['audit'], page: { body: unknown; payload: string } | undefined, status: number, e?: BigQueryError) => {
+      let durable = true;
       try {
         await stage('audit', () => rec.finish(summary, page, { status, errorReason: e?.reason, errorMessage: e?.message, durationMs: performance.now() - t0, timings: scope.timings }));
-        return true;
       } catch {
-        return false;
+        durable = false;
       }
+      const answered = durable ? status : 503;
+      const reason = durable ? e?.reason : 'backendError';
+      metrics.request({ operation: op, status: answered, durationMs: performance.now() - t0, timings: scope.timings, effect: summary?.decision, reason });
+      span.setAttributes({ 'http.response.status_code': answered, ...(summary?.decision ? { 'bqgate.decision': summary.decision } : {}), ...(reason ? { 'bqgate.error_reason': reason } : {}) });
+      endSpan(span, reason ? new Error(reason) : undefined);
+      return durable;
     };
     let principal: Principal;
     try {
       const v = await stage('auth', () => verify(req));
       if (!v.principal) throw v.error;
       principal = v.principal;
+      span.setAttribute('enduser.id', principal.subject);
+      if (principal.actor) span.setAttribute('bqgate.actor', principal.actor);
     } catch (err) {
       const e = asBigQueryError(err);
       const rec = new RequestRecorder(auditLog, { requestId: req.id, principal: '(unauthenticated)', issuer: '', sessionKey }, 0);
@@ -317,6 +338,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       await state.close();
       for (const r of sinks) await r.stop();
       await auditLog.close();
+      await tracing.shutdown().catch(() => {});
     },
   };
 }

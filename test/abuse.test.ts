@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
-import { generateKeyPair, exportJWK, exportSPKI, SignJWT, type KeyLike } from 'jose';
+import { generateKeyPair, exportJWK, exportSPKI, SignJWT } from 'jose';
 import { createHmac } from 'node:crypto';
 import { startGateway, freePort, type TestGateway } from './helpers/gateway.ts';
 
@@ -17,7 +17,7 @@ let gw: TestGateway;
 let jwksServer: Server;
 let jwksFetches = 0;
 let issuer: string;
-let key: KeyLike;
+let key: CryptoKey;
 let publicPem: string;
 const KID = 'test-key-1';
 
@@ -42,7 +42,7 @@ beforeAll(async () => {
 afterAll(async () => { await gw?.stop(); jwksServer?.close(); });
 
 const now = () => Math.floor(Date.now() / 1000);
-const sign = (claims: Record<string, unknown>, o: { kid?: string; key?: KeyLike; iss?: string; aud?: string; exp?: number; nbf?: number } = {}) =>
+const sign = (claims: Record<string, unknown>, o: { kid?: string; key?: CryptoKey; iss?: string; aud?: string; exp?: number; nbf?: number } = {}) =>
   new SignJWT({ groups: ['analysts'], ...claims }).setProtectedHeader({ alg: 'RS256', kid: o.kid ?? KID }).setIssuer(o.iss ?? issuer).setAudience(o.aud ?? 'bqgate')
     .setIssuedAt().setExpirationTime(o.exp ?? now() + 600).setNotBefore(o.nbf ?? now() - 5).sign(o.key ?? key);
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');

@@ -36,8 +36,8 @@ export class SinkRunner {
   private stopped = false;
   private failures = 0;
   private wake?: () => void;
-  /** Consecutive failed attempts so far, and the events delivered since start. */
-  readonly stats = { delivered: 0, failedAttempts: 0 };
+  /** Consecutive failed attempts so far, the events delivered since start, and the next seq to deliver (-1: not read yet). */
+  readonly stats = { delivered: 0, failedAttempts: 0, nextSeq: -1 };
 
   constructor(private readonly log: AuditLog, readonly name: string, private readonly target: SinkTarget, private readonly o: SinkOptions = {}) {}
 
@@ -78,10 +78,12 @@ export class SinkRunner {
       const lease = await this.log.backend.leaseSink(this.name);
       if (!lease) return 0;
       try {
+        this.stats.nextSeq = lease.next;
         const events = await this.log.events({ fromSeq: lease.next, limit: this.o.batch ?? 500 });
         if (!events.length) { await lease.release(); return 0; }
         await this.target.deliver(events);
         await lease.advance(events[events.length - 1].seq + 1);
+        this.stats.nextSeq = events[events.length - 1].seq + 1;
         this.stats.delivered += events.length;
         return events.length;
       } catch (err) {

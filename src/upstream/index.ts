@@ -35,6 +35,8 @@ export interface UpstreamOptions {
   /** Sent as x-goog-user-project (billing and quota project). */
   quotaProject?: string;
   /** Called on each retry (for logs and metrics): the attempt number and the status or error code. */
+  /** Every answer's HTTP status, or `network` when none came (metrics). */
+  onResponse?: (status: number | 'network') => void;
   onRetry?: (attempt: number, why: string) => void;
 }
 
@@ -82,9 +84,11 @@ export class Upstream {
           onRetryAttempt: (err) => this.opts.onRetry?.(err.config.retryConfig?.currentRetryAttempt ?? 0, String(err.status ?? err.code ?? 'error')),
         },
       });
+      this.opts.onResponse?.(res.status);
       return { status: res.status, body: parseBody(res.data, res.status) };
     } catch (err) {
       const e = err as { response?: { status: number; data?: unknown }; code?: string; name?: string };
+      this.opts.onResponse?.(e.response ? e.response.status : 'network');
       if (e.response) return { status: e.response.status, body: parseBody(e.response.data, e.response.status) };
       throw new BigQueryError('backendError', `The upstream BigQuery API could not be reached (${e.code ?? e.name ?? 'error'}) after ${this.retries} retries; the request was not completed.`);
     }
