@@ -1,21 +1,36 @@
-# bqgate gateway image. The ZetaSQL analyzer binary ships inside @fivetrandevelopers/zetasql.
-FROM node:20-bookworm-slim AS deps
+# bqgate gateway image: multi-stage, runs as a non-root user, includes the ZetaSQL analyzer
+# (remote_server from @fivetrandevelopers/zetasql, a native binary installed by npm).
+#   docker build -t bqgate .
+#   docker run -p 9050:9050 -e BQGATE_HOST=0.0.0.0 bqgate
+# Debian bookworm matches the glibc the ZetaSQL binary and better-sqlite3 are built for.
+
+FROM node:20-bookworm-slim AS build
 WORKDIR /app
+# Native addons (better-sqlite3) build with the toolchain when no prebuilt binary matches.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-RUN npm install --omit=dev --no-audit --no-fund && npm install --no-save tsx
-
-FROM node:20-bookworm-slim
-WORKDIR /app
-ENV NODE_ENV=production BQGATE_HOST=0.0.0.0 BQGATE_DATA_DIR=/data METADATA_SERVER_DETECTION=none
-COPY --from=deps /app/node_modules ./node_modules
-COPY package.json tsconfig.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
 COPY bin ./bin
 COPY src ./src
 COPY policies ./policies
 COPY fixtures ./fixtures
-RUN mkdir -p /data && chown node:node /data
-USER node
+COPY tsconfig.json ./
+
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    BQGATE_HOST=0.0.0.0 \
+    BQGATE_PORT=9050 \
+    BQGATE_DATA_DIR=/var/lib/bqgate \
+    BQGATE_POLICIES=/app/policies \
+    BQGATE_FIXTURES=/app/fixtures \
+    METADATA_SERVER_DETECTION=none
+WORKDIR /app
+RUN groupadd --system --gid 10001 bqgate && useradd --system --uid 10001 --gid bqgate --home-dir /var/lib/bqgate --shell /usr/sbin/nologin bqgate \
+    && mkdir -p /var/lib/bqgate && chown bqgate:bqgate /var/lib/bqgate
+COPY --from=build --chown=root:root /app /app
+USER 10001:10001
 EXPOSE 9050
-VOLUME ["/data"]
-CMD ["node", "bin/bqgate.js", "serve"]
+VOLUME ["/var/lib/bqgate"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s CMD node -e "fetch('http://127.0.0.1:'+(process.env.BQGATE_PORT||9050)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+ENTRYPOINT ["node", "bin/bqgate.js"]
+CMD ["serve"]

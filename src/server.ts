@@ -38,11 +38,13 @@ import { GatewayMetrics, startTracing, endSpan } from './telemetry/index.js';
 import { limitedServerFactory, installRateLimit, ConcurrencyCaps } from './limits.js';
 
 /**
- * The gateway's HMAC_SHA256 masking key: `BQGATE_HMAC_KEY` (hex) when set, else 32 random bytes
- * created on first start in `<dataDir>/keys/hmac.key` (mode 0600). Never sent to callers.
+ * The gateway's HMAC_SHA256 masking key: `BQGATE_HMAC_KEY` (hex) when set, else the hex in
+ * `BQGATE_HMAC_KEY_FILE` (a mounted secret shared by replicas), else 32 random bytes created on
+ * first start in `<dataDir>/keys/hmac.key` (mode 0600). Never sent to callers.
  */
 export function loadHmacKey(dataDir: string): Buffer {
   if (process.env.BQGATE_HMAC_KEY) return Buffer.from(process.env.BQGATE_HMAC_KEY, 'hex');
+  if (process.env.BQGATE_HMAC_KEY_FILE) return Buffer.from(readFileSync(process.env.BQGATE_HMAC_KEY_FILE, 'utf8').trim(), 'hex');
   const file = join(dataDir, 'keys', 'hmac.key');
   if (!existsSync(file)) {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });

@@ -1,13 +1,13 @@
 /**
  * The local development token issuer (embedded default). Its ES256 signing key is created on first
- * use under `<dataDir>/keys/dev-issuer.jwk.json` (mode 0600) and reused after; the public half is
+ * use under `<dataDir>/keys/dev-issuer.jwk.json` (mode 0600; or BQGATE_DEV_ISSUER_KEY_FILE) and reused after; the public half is
  * served as a JWKS by the gateway at `/.well-known/jwks.json`, beside an OIDC discovery document.
  * Tokens are JWTs per RFC 7519 with `iss`, `aud`, `sub`, `iat`, `exp`, optional `email`, `groups`
  * and `act` (RFC 8693 actor claim: the agent acting for the subject).
  */
 import { generateKeyPair, exportJWK, importJWK, SignJWT, calculateJwkThumbprint, type JWK } from 'jose';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export interface DevIssuer {
   issuer: string;
@@ -28,10 +28,13 @@ export interface TokenClaims {
 
 const ALG = 'ES256';
 
-/** Loads the issuer key from `dataDir`, creating it on first use. */
-export async function loadDevIssuer(dataDir: string, issuer: string, audience = 'bqgate'): Promise<DevIssuer> {
-  const dir = join(dataDir, 'keys');
-  const file = join(dir, 'dev-issuer.jwk.json');
+/**
+ * Loads the issuer key from `keyFile` (BQGATE_DEV_ISSUER_KEY_FILE: replicas sharing one development
+ * issuer) or `<dataDir>/keys/dev-issuer.jwk.json`, creating it on first use.
+ */
+export async function loadDevIssuer(dataDir: string, issuer: string, audience = 'bqgate', keyFile = process.env.BQGATE_DEV_ISSUER_KEY_FILE): Promise<DevIssuer> {
+  const file = keyFile || join(dataDir, 'keys', 'dev-issuer.jwk.json');
+  const dir = dirname(file);
   let priv: JWK;
   if (existsSync(file)) {
     priv = JSON.parse(readFileSync(file, 'utf8'));

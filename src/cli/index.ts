@@ -14,6 +14,7 @@
  *   policy test                run policies/tests/*.yaml; prints "N passed, N failed"
  *   policy explain --as CLAIMS --sql SQL
  *                              the decision with the rule trace
+ *   keys init DIR              the keys replicas share (audit checkpoint key, HMAC key, dev issuer key)
  */
 import { Command } from 'commander';
 import { loadConfig, devIssuerUrl } from '../config.js';
@@ -66,6 +67,21 @@ program.command('emulator').description('run the BigQuery emulator alone')
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
     process.stderr.write(`bqgate emulator listening on ${emu.url}\n`);
+  });
+
+program.command('keys').description('keys several replicas must share').command('init').argument('<dir>', 'directory for the key files (mounted as secrets)')
+  .description('create audit-ed25519.pem, hmac.key and dev-issuer.jwk.json in DIR (mode 0600); existing files are kept')
+  .action(async (dir: string) => {
+    const { mkdirSync, existsSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { randomBytes } = await import('node:crypto');
+    const { loadSigner } = await import('../audit/signer.js');
+    const { loadDevIssuer } = await import('../auth/dev-issuer.js');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    loadSigner(dir, join(dir, 'audit-ed25519.pem'));
+    if (!existsSync(join(dir, 'hmac.key'))) writeFileSync(join(dir, 'hmac.key'), randomBytes(32).toString('hex'), { mode: 0o600 });
+    await loadDevIssuer(dir, 'unused', 'bqgate', join(dir, 'dev-issuer.jwk.json'));
+    process.stdout.write(`${join(dir, 'audit-ed25519.pem')}\n${join(dir, 'hmac.key')}\n${join(dir, 'dev-issuer.jwk.json')}\n`);
   });
 
 program.command('token').description('print a token from the local development issuer')
