@@ -44,9 +44,10 @@ const principalKey = (p: Principal) => `${p.issuer}\u0000${p.subject}`;
 
 /**
  * Registers the rate limit (before any route is declared). `principalOf` resolves the request's
- * verified principal, or undefined when the token does not verify (then the address is the key).
+ * verified principal, or undefined when the token does not verify (then the address is the key);
+ * `onExceeded` is called for each request refused (metrics).
  */
-export async function installRateLimit(app: FastifyInstance, l: LimitsConfig, principalOf: (req: FastifyRequest) => Promise<Principal | undefined>): Promise<void> {
+export async function installRateLimit(app: FastifyInstance, l: LimitsConfig, principalOf: (req: FastifyRequest) => Promise<Principal | undefined>, onExceeded: () => void = () => {}): Promise<void> {
   if (!l.ratePerMinute) return;
   await app.register(rateLimit, {
     global: true,
@@ -58,7 +59,8 @@ export async function installRateLimit(app: FastifyInstance, l: LimitsConfig, pr
       const p = await principalOf(req);
       return p ? `p:${principalKey(p)}` : `ip:${req.ip}`;
     },
-    errorResponseBuilder: (req, ctx) => new BigQueryError('rateLimitExceeded',
+    onExceeded: () => onExceeded(),
+    errorResponseBuilder: (_req, ctx) => new BigQueryError('rateLimitExceeded',
       `Exceeded rate limits: more than ${ctx.max} requests per minute for this principal (bqgate BQGATE_RATE_LIMIT); retry after ${Math.ceil(ctx.ttl / 1000)} s.`),
   });
 }

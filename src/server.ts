@@ -138,7 +138,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     if (!v) verified.set(req, v = authenticate(req.headers.authorization).then((principal) => ({ principal }), (error) => ({ error })));
     return v;
   };
-  await installRateLimit(app, cfg.limits, async (req) => (await verify(req)).principal);
+  await installRateLimit(app, cfg.limits, async (req) => (await verify(req)).principal, () => metrics.refused('rateLimitExceeded'));
   const caps = new ConcurrencyCaps(cfg.limits.maxConcurrent);
   const policies = new PolicyStore(cfg.policiesDir, (level, msg) => app.log[level](msg));
   for (const address of cfg.audit.sinks) {

@@ -96,6 +96,8 @@ describe('limits', () => {
     expect(body.error.errors[0].reason).toBe('rateLimitExceeded');
     expect(body.error.message).toMatch(/more than 30 requests per minute/);
     expect((await call(await sign({ sub: 'rate-quiet' }))).status).toBe(200);
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(Number(metrics.match(/^bqgate_refusals_total\{reason="rateLimitExceeded"\} (\d+)/m)?.[1])).toBeGreaterThanOrEqual(5);
   });
 
   it('answers 429 to a principal with too many requests in flight', async () => {

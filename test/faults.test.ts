@@ -23,8 +23,8 @@ describe('PostgreSQL stopped and started again', () => {
       pg.pause();
       const upstreamJobs = async () => (await gw.emulatorSdk().getJobs())[0].length;
       const before = await upstreamJobs();
-      for (const call of [sdk.query({ query: 'SELECT 2 AS x', useLegacySql: false }), sdk.createQueryJob({ query: 'SELECT 3 AS x', useLegacySql: false }), job.getQueryResults()]) {
-        const e = await apiError(call);
+      for (const call of [() => sdk.query({ query: 'SELECT 2 AS x', useLegacySql: false }), () => sdk.createQueryJob({ query: 'SELECT 3 AS x', useLegacySql: false }), () => job.getQueryResults()]) {
+        const e = await apiError(call());
         expect(e.code).toBe(503);
         expect(e.errors?.[0].reason).toBe('backendError');
         expect(e.message).toMatch(/cannot be (written|reached).*fail closed/);

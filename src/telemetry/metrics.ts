@@ -69,6 +69,9 @@ export class GatewayMetrics {
     if (r.reason) this.refusals.inc({ reason: r.reason });
   }
 
+  /** A request refused before the pipeline (the rate limit), by BigQuery reason. */
+  refused(reason: string): void { this.refusals.inc({ reason }); }
+
   /** An upstream answer (HTTP status) or `network` (none). */
   upstreamResponse(status: number | 'network'): void {
     this.upstream.inc({ status: status === 'network' ? 'network' : `${Math.floor(status / 100)}xx` });
