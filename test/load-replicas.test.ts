@@ -72,7 +72,7 @@ describe('two replicas under load, with faults', () => {
     const ok = outcomes.filter((o) => o.ok);
     const errors = outcomes.filter((o) => !o.ok);
     const byKind: Record<string, number> = {};
-    for (const e of errors) byKind[`${e.query}: ${e.code ?? '-'} ${e.reason ?? '(no reason)'}`] = (byKind[`${e.query}: ${e.code ?? '-'} ${e.reason ?? '(no reason)'}`] ?? 0) + 1;
+    for (const e of errors) { const k = `${e.query}: ${e.code ?? '-'} ${e.reason ?? '(no reason)'}`; byKind[k] = (byKind[k] ?? 0) + 1; }
     const lat = ok.map((o) => o.ms);
     console.log(JSON.stringify({
       seconds: SECONDS, agents: AGENTS, queries: outcomes.length, succeeded: ok.length, failed: errors.length, errorsByKind: byKind,

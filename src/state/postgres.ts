@@ -7,7 +7,7 @@
 import pg from 'pg';
 import { BigQueryError } from '../bigquery/errors.js';
 import { stateDown, type ApprovalRow, type ApprovalTable, type JobRecord, type JobStore, type State } from './index.js';
-import { JOB_COLUMNS, jobValues, rowToJob } from './rows.js';
+import { JOB_COLUMNS, guard, jobValues, rowToJob } from './rows.js';
 
 /** Advisory lock key taken while creating the tables (replicas starting together): "bqstate". */
 const SCHEMA_LOCK = 0x627173746174;
@@ -31,16 +31,6 @@ const SCHEMA = `
   CREATE INDEX IF NOT EXISTS bqgate_approvals_status ON bqgate_approvals(status, created_at);
   CREATE INDEX IF NOT EXISTS bqgate_approvals_binding ON bqgate_approvals(requester_issuer, requester_subject, binding);
 `;
-
-/** Runs a query; a connection or server failure becomes stateDown (a BigQueryError passes through). */
-async function guard<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof BigQueryError) throw err;
-    throw stateDown();
-  }
-}
 
 class PgJobs implements JobStore {
   constructor(private readonly pool: pg.Pool) {}

@@ -1,5 +1,16 @@
-/** The jobs table's columns and row mapping, shared by the SQLite and PostgreSQL stores. */
-import type { JobRecord } from './index.js';
+/** What the SQLite and PostgreSQL stores share: the failure guard, the jobs table's columns and row mapping. */
+import { BigQueryError } from '../bigquery/errors.js';
+import { stateDown, type JobRecord } from './index.js';
+
+/** Runs a store call; a driver failure (connection, server, SQLite) becomes stateDown, a BigQueryError passes through. */
+export async function guard<T>(fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof BigQueryError) throw err;
+    throw stateDown();
+  }
+}
 
 export const JOB_COLUMNS = ['project_id', 'job_id', 'location', 'owner_issuer', 'owner_subject', 'query', 'upstream_query', 'statement_type', 'created_at',
   'request_id', 'backstop_columns', 'max_rows', 'session_key', 'approval_id', 'pending_config', 'upstream_identity'] as const;

@@ -7,17 +7,7 @@ import type Database from 'better-sqlite3';
 import { openSqlite } from '../sqlite.js';
 import { BigQueryError } from '../bigquery/errors.js';
 import { stateDown, type ApprovalRow, type ApprovalTable, type JobRecord, type JobStore, type State } from './index.js';
-import { JOB_COLUMNS, jobValues, rowToJob } from './rows.js';
-
-/** Runs a statement; a SQLite failure becomes stateDown (a BigQueryError passes through). */
-function guard<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof BigQueryError) throw err;
-    throw stateDown();
-  }
-}
+import { JOB_COLUMNS, guard, jobValues, rowToJob } from './rows.js';
 
 class SqliteJobs implements JobStore {
   constructor(private readonly db: Database.Database) {
@@ -72,11 +62,11 @@ class SqliteJobs implements JobStore {
   }
 
   async setPageStart(projectId: string, jobId: string, pageToken: string, startRow: number) {
-    guard(() => this.db.prepare('INSERT OR REPLACE INTO job_page_tokens VALUES (?,?,?,?)').run(projectId, jobId, pageToken, startRow));
+    await guard(() => this.db.prepare('INSERT OR REPLACE INTO job_page_tokens VALUES (?,?,?,?)').run(projectId, jobId, pageToken, startRow));
   }
 
   async pageStart(projectId: string, jobId: string, pageToken: string) {
-    const r = guard(() => this.db.prepare('SELECT start_row FROM job_page_tokens WHERE project_id = ? AND job_id = ? AND page_token = ?').get(projectId, jobId, pageToken)) as { start_row: number } | undefined;
+    const r = await guard(() => this.db.prepare('SELECT start_row FROM job_page_tokens WHERE project_id = ? AND job_id = ? AND page_token = ?').get(projectId, jobId, pageToken)) as { start_row: number } | undefined;
     return r?.start_row;
   }
 }
@@ -101,7 +91,7 @@ class SqliteApprovals implements ApprovalTable {
     return row ? JSON.parse(row.record) : undefined;
   }
 
-  async insert(r: ApprovalRow) { guard(() => this.write(r)); }
+  async insert(r: ApprovalRow) { await guard(() => this.write(r)); }
   async get(id: string) { return guard(() => this.read(id)); }
 
   async update(id: string, change: (r: ApprovalRow) => ApprovalRow | undefined) {
