@@ -21,6 +21,7 @@
  * | abuse limits: requests per principal per minute / in flight per principal / body bytes / headers and request receive timeouts, ms (0: off) | BQGATE_RATE_LIMIT, BQGATE_MAX_CONCURRENT, BQGATE_MAX_BODY_BYTES, BQGATE_HEADERS_TIMEOUT_MS, BQGATE_REQUEST_TIMEOUT_MS | 1200, 32, 10485760, 10000, 30000 |
  * | shutdown: readiness 503 this long before the listener closes / give up on in-flight requests after, ms | BQGATE_SHUTDOWN_DELAY_MS, BQGATE_SHUTDOWN_TIMEOUT_MS | 0, 30000 |
  * | approval notifications: generic JSON / Slack incoming webhooks (comma-separated URLs) | BQGATE_APPROVAL_WEBHOOKS, BQGATE_APPROVAL_SLACK_WEBHOOKS | none |
+ * | web console: OAuth client id at the issuer / scope / playground's default project / built files | BQGATE_CONSOLE_CLIENT_ID, BQGATE_CONSOLE_SCOPE, BQGATE_CONSOLE_PROJECT, BQGATE_CONSOLE_DIR | bqgate-console, `openid email groups`, demo-project, `console/dist` |
  * | SIEM sinks (comma-separated: jsonl:PATH, https://…, syslog+tcp://…, syslog+tls://…) | BQGATE_AUDIT_SINKS | none |
  * | gateway credential: `local`, `adc`, or a credentials JSON file (service-account key, external_account) | BQGATE_CREDENTIALS | `local` for the embedded emulator or an http loopback upstream, else `adc` |
  * | service account the gateway impersonates (all upstream calls) | BQGATE_IMPERSONATE_SERVICE_ACCOUNT | none |
@@ -70,6 +71,8 @@ export interface Config {
   /** Abuse limits (limits.ts). */
   limits: LimitsConfig;
   approvals: { webhooks: string[]; slackWebhooks: string[] };
+  /** The web console (console/): its OAuth client at the issuer, the scope it asks, the default project of the playground, where the built files are. */
+  console: { clientId: string; scope: string; project: string; distDir: string };
   audit: {
     postgresUrl?: string;
     /** Delivered rows recorded per page in `delivery` events. */
@@ -166,6 +169,11 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
       webhooks: (env.BQGATE_APPROVAL_WEBHOOKS ?? '').split(',').map((x) => x.trim()).filter(Boolean),
       slackWebhooks: (env.BQGATE_APPROVAL_SLACK_WEBHOOKS ?? '').split(',').map((x) => x.trim()).filter(Boolean),
       ...overrides.approvals,
+    },
+    console: {
+      clientId: env.BQGATE_CONSOLE_CLIENT_ID ?? 'bqgate-console', scope: env.BQGATE_CONSOLE_SCOPE ?? 'openid email groups',
+      project: env.BQGATE_CONSOLE_PROJECT ?? 'demo-project', distDir: resolve(env.BQGATE_CONSOLE_DIR ?? new URL('../console/dist', import.meta.url).pathname),
+      ...overrides.console,
     },
     audit: {
       postgresUrl: env.BQGATE_AUDIT_POSTGRES || env.BQGATE_POSTGRES || undefined,

@@ -137,7 +137,8 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
     const projectId = c.req.params.projectId!;
     const apr = await gate.park({
       hold, requester: person(c), projectId, jobId, policyVersion: checked.decision.policyVersion, sql: original, upstreamSql: checked.sql,
-      tables: [...new Set([...checked.analysis.tablesRead, ...checked.analysis.tablesWritten])], requestId: c.auditId, sessionKey: c.sessionKey,
+      tables: [...new Set([...checked.analysis.tablesRead, ...checked.analysis.tablesWritten])],
+      columns: [...new Set(checked.analysis.columnsRead.map((x) => `${x.table}.${x.column}`))], requestId: c.auditId, sessionKey: c.sessionKey,
     });
     const job: JobRecord = {
       ...prepared.rec, projectId, jobId, location: where(location), ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject, createdAt: Date.now(),

@@ -15,6 +15,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createAuthenticator, bearerToken, type Principal } from './auth/index.js';
 import { loadDevIssuer } from './auth/dev-issuer.js';
+import { installDevLogin, devLoginMetadata, demoPersonas } from './auth/dev-login.js';
+import { installConsole, consoleOperations } from './console/index.js';
 import { ROUTES, BigQueryError, asBigQueryError, installBigQueryHttp, sendError, type ApiRequest, type Operation } from './bigquery/index.js';
 import { Catalog } from './catalog/index.js';
 import { Analyzer, ZetaSqlServer, type QueryAnalysis } from './sql/index.js';
@@ -148,7 +150,9 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   installBigQueryHttp(app, 'bqgate');
 
   app.get('/.well-known/jwks.json', async () => dev?.jwks ?? { keys: [] });
-  app.get('/.well-known/openid-configuration', async () => ({ issuer, jwks_uri: `${issuer}/.well-known/jwks.json`, id_token_signing_alg_values_supported: ['ES256'] }));
+  app.get('/.well-known/openid-configuration', async () => ({ issuer, jwks_uri: `${issuer}/.well-known/jwks.json`, id_token_signing_alg_values_supported: ['ES256'], ...(dev ? devLoginMetadata(issuer) : {}) }));
+  if (dev) await installDevLogin(app, dev, demoPersonas(policies.current()));
+  await installConsole(app, { issuer, console: cfg.console });
   app.get('/healthz', async () => ({ status: 'ok' }));
   /** Prometheus metrics (telemetry/metrics.ts); no principal, table or statement in any label. */
   app.get('/metrics', async (_req, reply) => { const m = await metrics.expose(); return reply.type(m.contentType).send(m.body); });
@@ -308,6 +312,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     ...jobOperations({ cfg, store, upstream, catalog, gate, check, credentials }),
     ...approvalOperations({ approvals, gate, store, auditLog }),
     ...reexecuteOperations({ auditLog, store, analyzer, upstream, hmacKey }),
+    ...consoleOperations({ auditLog, analyzer, hmacKey, sessionGapMin: cfg.audit.sessionGapMs / 60_000 }),
   };
 
   app.get('/bqgate/v1/approvals', handle('approvals.list'));
@@ -315,6 +320,11 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   app.post('/bqgate/v1/approvals/:approvalId/approve', handle('approvals.approve'));
   app.post('/bqgate/v1/approvals/:approvalId/deny', handle('approvals.deny'));
   app.post('/bqgate/v1/audit/requests/:requestId/reexecute', handle('audit.reexecute'));
+  app.get('/bqgate/v1/me', handle('console.me'));
+  app.get('/bqgate/v1/sessions', handle('sessions.list'));
+  app.get('/bqgate/v1/sessions/:sessionId', handle('sessions.get'));
+  app.post('/bqgate/v1/policy/explain', handle('policy.explain'));
+  app.get('/bqgate/v1/audit/stats', handle('audit.stats'));
   for (const r of ROUTES) {
     for (const prefix of ['/bigquery/v2', '']) app.route({ method: r.method, url: prefix + r.path, handler: handle(r.op) });
   }

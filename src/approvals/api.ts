@@ -11,6 +11,7 @@ import type { Ctx, Outcome } from '../context.js';
 import { ApprovalError, type ApprovalRecord, type ApprovalStore } from './index.js';
 import type { ApprovalGate } from './gate.js';
 import { person } from '../jobs.js';
+import { createHash } from 'node:crypto';
 
 
 /** An approval as the API shows it (the rewritten SQL stays inside: it carries keyed-mask material). */
@@ -56,11 +57,25 @@ export function approvalOperations(d: ApiDeps): Pick<Record<Operation, (c: Ctx) 
     || r.requirements.some((q) => [...q.approverGroups, ...q.breakGlassGroups].some((g) => c.principal.groups.includes(g)));
 
   return {
+    /**
+     * `?status=` pending (default) | approved | denied | expired | cancelled | any. Live updates by
+     * long poll: `?ifChanged=<etag of the last answer>&timeoutMs=` (≤ 25 000) answers when the list
+     * differs from that etag, or when the time is up (with the same etag).
+     */
     'approvals.list': async (c) => {
-      const status = c.req.query.status as ApprovalRecord['status'] | undefined;
-      const items = (await approvals.list({ status: status ?? 'pending' }))
-        .filter((r) => visible(c, r));
-      return { body: { kind: 'bqgate#approvalList', approvals: items.map(approvalView) } };
+      const q = c.req.query;
+      const status = q.status === 'any' ? undefined : (q.status ?? 'pending') as ApprovalRecord['status'];
+      const read = async () => {
+        const items = (await approvals.list({ status, limit: 200 })).filter((r) => visible(c, r)).map(approvalView);
+        return { items, etag: createHash('sha256').update(JSON.stringify(items)).digest('base64url').slice(0, 22) };
+      };
+      let now = await read();
+      const until = Date.now() + Math.min(25_000, Math.max(0, Number(q.timeoutMs ?? 20_000) || 0));
+      while (q.ifChanged && now.etag === q.ifChanged && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 500));
+        now = await read();
+      }
+      return { body: { kind: 'bqgate#approvalList', etag: now.etag, approvals: now.items } };
     },
     'approvals.get': async (c) => {
       const r = await approvals.get(c.req.params.approvalId!);

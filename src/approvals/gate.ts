@@ -54,10 +54,10 @@ export function createApprovalGate(d: GateDeps) {
   }
 
   /** Creates the pending approval for a parked job and sends the notifications (not awaited). */
-  async function park(o: { hold: Hold; requester: Person; projectId: string; jobId: string; policyVersion: string; sql: string; upstreamSql: string; tables: string[]; requestId: string; sessionKey?: string }): Promise<ApprovalRecord> {
+  async function park(o: { hold: Hold; requester: Person; projectId: string; jobId: string; policyVersion: string; sql: string; upstreamSql: string; tables: string[]; columns?: string[]; requestId: string; sessionKey?: string }): Promise<ApprovalRecord> {
     const rec = await d.approvals.create({
       requester: o.requester, projectId: o.projectId, jobId: o.jobId, binding: o.hold.binding, policyVersion: o.policyVersion,
-      bytesEstimate: o.hold.bytesEstimate, requirements: o.hold.requirements, sql: o.sql, upstreamSql: o.upstreamSql, tables: o.tables,
+      bytesEstimate: o.hold.bytesEstimate, requirements: o.hold.requirements, sql: o.sql, upstreamSql: o.upstreamSql, tables: o.tables, columns: o.columns,
       requestId: o.requestId, sessionKey: o.sessionKey,
     });
     void notify(rec);

@@ -50,6 +50,8 @@ export interface ApprovalRecord {
   sql: string;
   upstreamSql: string;
   tables: string[];
+  /** Columns the statement reads (`project.dataset.table.column`); absent on records made before they were kept. */
+  columns?: string[];
   /** The gateway request that asked, and its audit session key. */
   requestId: string;
   sessionKey?: string;

@@ -43,6 +43,8 @@ export interface Session {
   id: string;
   principal: string;
   actor?: string;
+  /** The principal's groups as verified on the session's first request. */
+  groups?: string[];
   start: number;
   end: number;
   requests: number;
@@ -86,7 +88,7 @@ export function sessionsOf(requests: RequestRecord[], gapMs = 30 * 60_000): Arra
     const key = r.sessionKey ? `key:${r.principal}:${r.sessionKey}` : `gap:${r.principal}`;
     let s = open.get(key);
     if (!s || (!r.sessionKey && r.ts - s.last > gapMs)) {
-      s = { id: r.sessionKey ? key : `${r.principal}@${new Date(r.ts).toISOString()}`, principal: r.principal, actor: r.actor, start: r.ts, end: r.ts, last: r.ts, requests: 0, denied: 0, tables: [], requestIds: [] };
+      s = { id: r.sessionKey ? key : `${r.principal}@${new Date(r.ts).toISOString()}`, principal: r.principal, actor: r.actor, groups: r.groups, start: r.ts, end: r.ts, last: r.ts, requests: 0, denied: 0, tables: [], requestIds: [] };
       open.set(key, s);
       out.push(s);
     }

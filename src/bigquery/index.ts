@@ -12,7 +12,9 @@ export type Operation =
   | 'tabledata.list' | 'tables.get' | 'tables.list' | 'datasets.get' | 'datasets.list' | 'projects.list'
   // bqgate's own API (/bqgate/v1/…), served through the same authenticated, audited pipeline.
   | 'approvals.list' | 'approvals.get' | 'approvals.approve' | 'approvals.deny'
-  | 'audit.reexecute';
+  | 'audit.reexecute'
+  // the web console's API (console/api.ts)
+  | 'console.me' | 'sessions.list' | 'sessions.get' | 'policy.explain' | 'audit.stats';
 
 export const ROUTES: Array<{ method: 'GET' | 'POST'; path: string; op: Operation }> = [
   { method: 'POST', path: '/projects/:projectId/queries', op: 'jobs.query' },
@@ -32,7 +34,7 @@ export const ROUTES: Array<{ method: 'GET' | 'POST'; path: string; op: Operation
 /** One REST call as plain data. */
 export interface ApiRequest {
   op: Operation;
-  params: { projectId?: string; jobId?: string; datasetId?: string; tableId?: string; approvalId?: string; requestId?: string };
+  params: { projectId?: string; jobId?: string; datasetId?: string; tableId?: string; approvalId?: string; requestId?: string; sessionId?: string };
   query: Record<string, string | undefined>;
   body: any;
   client?: string;

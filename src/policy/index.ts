@@ -66,8 +66,8 @@ export interface Policy {
   rules: Rule[];
   /** Declared classification tags: tag → column globs (merged over the files). */
   classifications?: Record<string, string[]>;
-  /** Gateway roles → groups (merged over the files): `auditors`, `admins`. */
-  roles?: { auditors?: string[]; admins?: string[] };
+  /** Gateway roles → groups (merged over the files): `auditors`, `approvers`, `admins`. */
+  roles?: { auditors?: string[]; approvers?: string[]; admins?: string[] };
   /** SHA-256 (12 hex) over the policy files' contents. */
   version: string;
 }
@@ -123,7 +123,7 @@ export function loadPolicy(dir: string): Policy {
   const hash = createHash('sha256');
   const rules: Rule[] = [];
   const classifications: Record<string, string[]> = {};
-  const roles: Required<NonNullable<Policy['roles']>> = { auditors: [], admins: [] };
+  const roles: Required<NonNullable<Policy['roles']>> = { auditors: [], approvers: [], admins: [] };
   const ids = new Set<string>();
   for (const f of files) {
     const text = readFileSync(join(dir, f), 'utf8');
@@ -138,6 +138,7 @@ export function loadPolicy(dir: string): Policy {
     }
     const docRoles = (doc as { roles?: Policy['roles'] }).roles ?? {};
     roles.auditors.push(...(docRoles.auditors ?? []));
+    roles.approvers.push(...(docRoles.approvers ?? []));
     roles.admins.push(...(docRoles.admins ?? []));
     for (const r of (doc as { rules: Rule[] }).rules) {
       if (ids.has(r.id)) throw new Error(`policy ${f}: duplicate rule id ${r.id}`);
@@ -149,9 +150,20 @@ export function loadPolicy(dir: string): Policy {
 }
 
 /** Whether `groups` hold gateway role `role` under `policy` (admins hold every role). */
-export function hasRole(policy: Pick<Policy, 'roles'>, groups: string[], role: 'auditors' | 'admins'): boolean {
+export function hasRole(policy: Pick<Policy, 'roles'>, groups: string[], role: 'auditors' | 'approvers' | 'admins'): boolean {
   const allowed = [...(policy.roles?.[role] ?? []), ...(policy.roles?.admins ?? [])];
   return groups.some((g) => allowed.includes(g));
+}
+
+/**
+ * The gateway roles `groups` hold (the console's roles): `admin` (roles.admins), `auditor`
+ * (roles.auditors), `approver` (roles.approvers, or an approver or break-glass group of any
+ * require_approval rule). Admins hold all three.
+ */
+export function rolesOf(policy: Pick<Policy, 'roles' | 'rules'>, groups: string[]): { admin: boolean; auditor: boolean; approver: boolean } {
+  const admin = hasRole(policy, groups, 'admins');
+  const deciders = policy.rules.flatMap((r) => [...(r.approval?.approvers.groups ?? []), ...(r.approval?.break_glass_groups ?? [])]);
+  return { admin, auditor: hasRole(policy, groups, 'auditors'), approver: hasRole(policy, groups, 'approvers') || groups.some((g) => deciders.includes(g)) };
 }
 
 /** Name globs for project.dataset.table[.column]: `*` matches within one dotted segment; case-insensitive. */
