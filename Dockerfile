@@ -4,6 +4,14 @@
 #   docker run -p 9050:9050 -e BQGATE_HOST=0.0.0.0 bqgate
 # Debian bookworm matches the glibc the ZetaSQL binary and better-sqlite3 are built for.
 
+# The web console's static files (Vite build; its tools are dev dependencies, left in this stage).
+FROM node:20-bookworm-slim AS console
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY console ./console
+RUN npm run build
+
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 # Native addons (better-sqlite3) build with the toolchain when no prebuilt binary matches.
@@ -15,6 +23,7 @@ COPY src ./src
 COPY policies ./policies
 COPY fixtures ./fixtures
 COPY tsconfig.json ./
+COPY --from=console /app/console/dist ./console/dist
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \

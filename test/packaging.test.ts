@@ -135,6 +135,9 @@ describe('Dockerfile', () => {
     expect(final.find((i) => i.kw === 'ENTRYPOINT')?.args).toContain('bin/bqgate.js');
     expect(final.some((i) => i.kw === 'HEALTHCHECK' && i.args.includes('/healthz'))).toBe(true);
     expect(ins.some((i) => i.kw === 'RUN' && /npm ci --omit=dev/.test(i.args))).toBe(true);
+    // The console is built in a stage of its own and only its static files are carried over.
+    expect(ins.some((i) => i.kw === 'RUN' && i.args === 'npm run build')).toBe(true);
+    expect(ins.some((i) => i.kw === 'COPY' && /--from=console \/app\/console\/dist/.test(i.args))).toBe(true);
     // The ZetaSQL analyzer binary ships inside a production dependency.
     expect(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).dependencies['@fivetrandevelopers/zetasql']).toBeDefined();
   });
