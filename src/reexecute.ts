@@ -6,6 +6,12 @@
  * https://cloud.google.com/bigquery/docs/time-travel), masked as that principal is masked, and the
  * rows compared with what the audit says was delivered, page by page.
  *
+ * Credential: the one the original job ran with when the gateway can hold it again — its service
+ * account (an allow rule's upstream_service_account, or per-group impersonation), or the gateway's
+ * own. A job that ran with the principal's federated token (Workload Identity Federation) is re-run
+ * with that token only while this replica still caches the principal's exchange; otherwise with the
+ * gateway credential, and `credential.note` says so (an investigator cannot obtain the user's token).
+ *
  * Only members of the policy's `roles.auditors` (or `roles.admins`) may re-execute. The re-execution
  * is itself an audited request of the auditor (request, decision, upstream SQL, response).
  *
@@ -24,7 +30,8 @@ import { requestsOf, type AuditLog, type RequestRecord } from './audit/index.js'
 import type { JobStore } from './state/index.js';
 import { decideStatement, hasRole } from './policy/index.js';
 import { rewriteQuery, verifyRewrite, redactMaskSecrets } from './rewrite/index.js';
-import { upstreamError, type Upstream } from './upstream/index.js';
+import { upstreamError, storedIdentity, type Upstream, type UpstreamCredentials, type UpstreamIdentity } from './upstream/index.js';
+import type { AuthClient } from 'google-auth-library';
 import { deliverPage } from './deliver/index.js';
 import type { Analyzer, QueryAnalysis } from './sql/index.js';
 import { enc, type Ctx, type Outcome } from './context.js';
@@ -36,6 +43,7 @@ export interface ReexecuteDeps {
   analyzer: Analyzer;
   upstream: Upstream;
   hmacKey: Buffer;
+  credentials: UpstreamCredentials;
   /** Most rows read back from the re-execution (default 100 000). */
   maxRows?: number;
 }
@@ -61,6 +69,8 @@ export interface Reexecution {
   upstreamSql?: string;
   delivered: { pages: number; rows: number };
   reexecuted?: { jobId: string; totalRows: number; rowsRead: number };
+  /** The upstream identity that ran the re-execution (and why, when it is not the original job's). */
+  credential?: { identity: UpstreamIdentity; original?: UpstreamIdentity; note?: string };
   pages: PageComparison[];
   /** Output columns left out of the comparison, and why. */
   notCompared: Array<{ column: string; why: string }>;
@@ -110,12 +120,12 @@ export function reexecuteOperations(d: ReexecuteDeps): Pick<Record<Operation, (c
   const maxRows = d.maxRows ?? 100_000;
 
   /** Reads `[0, want)` rows of an upstream job's result in the format asked for, through the delivery backstop. */
-  async function readRows(projectId: string, jobId: string, location: string | undefined, want: number, int64: boolean, backstop: number[] | undefined) {
+  async function readRows(projectId: string, jobId: string, location: string | undefined, want: number, int64: boolean, backstop: number[] | undefined, as: AuthClient) {
     const rows: Row[] = [];
     let total = 0;
     for (;;) {
       const r = await d.upstream.call('GET', `/projects/${enc(projectId)}/queries/${enc(jobId)}`, {
-        query: { startIndex: String(rows.length), maxResults: String(Math.min(10_000, want - rows.length)), timeoutMs: '10000', location, 'formatOptions.useInt64Timestamp': int64 ? 'true' : undefined },
+        query: { startIndex: String(rows.length), maxResults: String(Math.min(10_000, want - rows.length)), timeoutMs: '10000', location, 'formatOptions.useInt64Timestamp': int64 ? 'true' : undefined }, as,
       });
       if (r.status >= 300) throw upstreamError(r);
       if (!r.body.jobComplete) continue;
@@ -165,16 +175,28 @@ export function reexecuteOperations(d: ReexecuteDeps): Pick<Record<Operation, (c
       const skip = new Set(analysis.lineage.map((l, i) => (l.sources.some((s) => random.has(`${s.table}.${s.column}`)) ? i : -1)).filter((i) => i >= 0));
       out.notCompared = [...skip].map((i) => ({ column: analysis.lineage[i].name, why: 'RANDOM_HASH mask (a fresh salt per query)' }));
 
+      const job = jobId ? await d.store.getJobAnyOwner(projectId, jobId) : undefined;
+      const original = job ? storedIdentity(job.upstreamIdentity) : undefined;
+      let client: AuthClient;
+      try {
+        const cred = await d.credentials.forJob(principal, undefined, original, decision.upstreamServiceAccount);
+        client = cred.client;
+        out.credential = { identity: cred.identity, ...(original ? { original } : {}) };
+      } catch {
+        client = d.credentials.gateway;
+        out.credential = { identity: 'gateway', original, note: `the original job ran with ${rec.principal}'s federated token, which an investigator cannot obtain; the gateway credential ran the re-execution` };
+      }
       const r = await d.upstream.call('POST', `/projects/${enc(projectId)}/queries`, {
+        as: client,
         body: { query: rw.sql, useLegacySql: false, defaultDataset: rec.defaultDataset, queryParameters: rec.parameters, maxResults: 0, timeoutMs: 60_000, labels: { bqgate_reexecution_of: requestId.toLowerCase().replace(/[^a-z0-9_-]/g, '_').slice(0, 63) } },
       });
       if (r.status >= 300) throw upstreamError(r);
       const ref = r.body.jobReference;
       const want = Math.min(maxRows, Math.max(20, ...placed.map((p) => (p.start ?? 0) + p.delivery.rows)));
-      const backstop = jobId ? (await d.store.getJobAnyOwner(projectId, jobId))?.backstopColumns : undefined;
+      const backstop = job?.backstopColumns;
       const formats = new Map<boolean, Awaited<ReturnType<typeof readRows>>>();
       const rowsIn = async (int64: boolean) => {
-        if (!formats.has(int64)) formats.set(int64, await readRows(projectId, ref.jobId, ref.location, want, int64, backstop));
+        if (!formats.has(int64)) formats.set(int64, await readRows(projectId, ref.jobId, ref.location, want, int64, backstop, client));
         return formats.get(int64)!;
       };
       const first = await rowsIn(placed[0] ? int64Of(placed[0].request) : true);

@@ -311,7 +311,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     ...metadataOperations({ upstream, catalog, hmacKey, waitMs: cfg.defaultWaitMs, dataCredential: async (c) => (await credentials.forJob(c.principal, c.callerToken)).client }),
     ...jobOperations({ cfg, store, upstream, catalog, gate, check, credentials }),
     ...approvalOperations({ approvals, gate, store, auditLog }),
-    ...reexecuteOperations({ auditLog, store, analyzer, upstream, hmacKey }),
+    ...reexecuteOperations({ auditLog, store, analyzer, upstream, hmacKey, credentials }),
     ...consoleOperations({ auditLog, analyzer, hmacKey, sessionGapMin: cfg.audit.sessionGapMs / 60_000 }),
   };
 

@@ -175,6 +175,12 @@ describe('sessions, playground and overview (an auditor)', () => {
     for (const { email } of raw) expect(cells.join(' ')).not.toContain(email);
     const banner = page.locator('[data-testid=verification]');
     expect(await banner.textContent()).toMatch(/✔ \d+ events verified/);
+    // Re-execution for investigators, from the timeline: as of then, it finds what was delivered.
+    await timeline.locator('li.req.allow button', { hasText: 'Re-execute' }).click();
+    const reexec = timeline.locator('[data-testid=reexecution]');
+    await reexec.waitFor();
+    expect(await reexec.locator('.badge').textContent()).toBe('match');
+    expect(await reexec.textContent()).toContain('3 delivered rows compared');
     await shot(page, 'session');
 
     // Alter one stored event of this session (what was delivered): the page must say so.

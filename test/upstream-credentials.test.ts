@@ -13,7 +13,7 @@ import { createServer, type Server } from 'node:http';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startGateway, freePort, type TestGateway } from './helpers/gateway.ts';
+import { startGateway, freePort, auditRequests, type TestGateway } from './helpers/gateway.ts';
 import { startGoogleStandIn, type GoogleStandIn } from './helpers/google.ts';
 import { startEmulator, type RunningEmulator, type SeenRequest } from '../src/emulator/index.ts';
 
@@ -155,6 +155,31 @@ describe('credentials upstream', () => {
     const byRule = tokensFor(/^(POST .*\/queries|GET .*\/queries\/)/, from3);
     expect(byRule.length).toBeGreaterThan(0);
     expect(byRule.every((t) => t.startsWith('ya29.imp-report-runner-'))).toBe(true);
+  });
+
+  it('re-executes a recorded query with the credential its job ran with, or says why not', async () => {
+    const auditor = await gw.token({ sub: 'investigator', groups: ['auditors'] });
+    const recorded = await auditRequests(gw.dataDir);
+    const reexecute = async (principal: string) => {
+      const rec = recorded.filter((r) => r.principal === principal && r.sql && r.decision?.effect === 'allow').at(0)!;
+      const from = seen.length;
+      const r = await fetch(`${gw.url}/bqgate/v1/audit/requests/${rec.requestId}/reexecute`, { method: 'POST', headers: { authorization: `Bearer ${auditor}` } });
+      return { status: r.status, body: await r.json() as any, tokens: tokensFor(/^(POST .*\/queries|GET .*\/queries\/)/, from) };
+    };
+    // The ETL agent's job ran as its group's service account: so does the re-execution.
+    const etl = await reexecute('etl-untrusted');
+    expect(etl.status).toBe(200);
+    expect(etl.body.verdict).toBe('match');
+    expect(etl.body.credential).toEqual({ identity: `sa:${ETL_SA}`, original: `sa:${ETL_SA}` });
+    expect(etl.tokens.length).toBeGreaterThan(0);
+    expect(etl.tokens.every((t) => t.startsWith('ya29.imp-etl-runner-'))).toBe(true);
+    // A job that ran with the analyst's federated token: this replica still holds the exchange, so it is used again.
+    const fed = await reexecute('fed-analyst');
+    expect(fed.status).toBe(200);
+    expect(fed.body.credential).toMatchObject({ identity: 'user', original: 'user' });
+    expect(fed.tokens.every((t) => t.startsWith('ya29.fed-fed-analyst-'))).toBe(true);
+    // The investigator's own token never went upstream.
+    expect(seen.some((r) => r.authorization?.includes(auditor))).toBe(false);
   });
 
   it('refuses when configured to, with a message an agent can act on, in the SDK and in bq', async () => {

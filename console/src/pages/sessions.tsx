@@ -130,6 +130,7 @@ function RequestItem({ r }: { r: RequestRecord }) {
         </div>
       ))}
       {r.response?.timings && <Timings t={r.response.timings} total={r.response.durationMs} />}
+      {r.sql && r.decision?.effect === 'allow' && (r.operation === 'jobs.query' || r.operation === 'jobs.insert') && <Reexecute requestId={r.requestId} />}
     </li>
   );
 }
@@ -144,6 +145,43 @@ function Timings({ t, total }: { t: Record<string, number>; total: number }) {
   return (
     <div class="timings" title="time per stage">
       {parts.map(([k, v]) => <span key={k} class={`t-${k}`} style={{ flexGrow: Math.max(v, total / 100) }}>{k} {fmtMs(v)}</span>)}
+    </div>
+  );
+}
+
+interface Reexecution {
+  verdict: 'match' | 'differs' | 'denied' | 'unknown'; asOf: string; delivered: { pages: number; rows: number };
+  reexecuted?: { jobId: string; totalRows: number; rowsRead: number };
+  decision: { reasons: string[] };
+  credential?: { identity: string; note?: string };
+  notCompared: Array<{ column: string; why: string }>;
+  firstDifference?: { row: number; column: string; delivered: unknown; reexecuted: unknown };
+}
+
+/** Re-runs the query as its principal, as of its time (BigQuery time travel), and compares with what was delivered. */
+function Reexecute({ requestId }: { requestId: string }) {
+  const [out, setOut] = useState<Reexecution>();
+  const [error, setError] = useState<unknown>();
+  const [busy, setBusy] = useState(false);
+  const run = async () => {
+    setBusy(true);
+    setError(undefined);
+    try { setOut(await api<Reexecution>(`/audit/requests/${encodeURIComponent(requestId)}/reexecute`, { method: 'POST', body: {} })); } catch (err) { setError(err); } finally { setBusy(false); }
+  };
+  return (
+    <div class="reexecute">
+      {!out && <button onClick={run} disabled={busy} class="small">{busy ? 'Re-executing…' : 'Re-execute as of then'}</button>}
+      {out && (
+        <div class={`reexec-result ${out.verdict}`} data-testid="reexecution">
+          <Badge kind={out.verdict === 'match' ? 'allow' : out.verdict === 'differs' || out.verdict === 'denied' ? 'deny' : 'pending'}>{out.verdict}</Badge>{' '}
+          {out.verdict === 'denied' ? out.decision.reasons[0]
+            : <>re-run as of {fmtTime(out.asOf)}: {out.delivered.rows} delivered rows compared{out.reexecuted ? ` with job ${out.reexecuted.jobId}` : ''}{out.credential ? ` (credential: ${out.credential.identity})` : ''}</>}
+          {out.firstDifference && <div>First difference: row {out.firstDifference.row}, column <code>{out.firstDifference.column}</code>: delivered <code>{String(out.firstDifference.delivered)}</code>, now <code>{String(out.firstDifference.reexecuted)}</code></div>}
+          {out.notCompared.length > 0 && <div class="muted">Not compared: {out.notCompared.map((n) => `${n.column} (${n.why})`).join(', ')}</div>}
+          {out.credential?.note && <div class="muted">{out.credential.note}</div>}
+        </div>
+      )}
+      <ErrorBox error={error} />
     </div>
   );
 }
