@@ -22,6 +22,7 @@
  * | shutdown: readiness 503 this long before the listener closes / give up on in-flight requests after, ms | BQGATE_SHUTDOWN_DELAY_MS, BQGATE_SHUTDOWN_TIMEOUT_MS | 0, 30000 |
  * | approval notifications: generic JSON / Slack incoming webhooks (comma-separated URLs) | BQGATE_APPROVAL_WEBHOOKS, BQGATE_APPROVAL_SLACK_WEBHOOKS | none |
  * | web console: OAuth client id at the issuer / scope / playground's default project / built files | BQGATE_CONSOLE_CLIENT_ID, BQGATE_CONSOLE_SCOPE, BQGATE_CONSOLE_PROJECT, BQGATE_CONSOLE_DIR | bqgate-console, `openid email groups`, demo-project, `console/dist` |
+ * | the development issuer's demo login page for the console (anyone reaching it may sign in as anyone) | BQGATE_DEV_LOGIN (on/off) | on only while listening on loopback; never with BQGATE_JWKS_URL |
  * | SIEM sinks (comma-separated: jsonl:PATH, https://…, syslog+tcp://…, syslog+tls://…) | BQGATE_AUDIT_SINKS | none |
  * | gateway credential: `local`, `adc`, or a credentials JSON file (service-account key, external_account) | BQGATE_CREDENTIALS | `local` for the embedded emulator or an http loopback upstream, else `adc` |
  * | service account the gateway impersonates (all upstream calls) | BQGATE_IMPERSONATE_SERVICE_ACCOUNT | none |
@@ -72,7 +73,14 @@ export interface Config {
   limits: LimitsConfig;
   approvals: { webhooks: string[]; slackWebhooks: string[] };
   /** The web console (console/): its OAuth client at the issuer, the scope it asks, the default project of the playground, where the built files are. */
-  console: { clientId: string; scope: string; project: string; distDir: string };
+  console: {
+    clientId: string; scope: string; project: string; distDir: string;
+    /**
+     * The development issuer's demo login page (anyone who reaches it signs in as anyone, with any
+     * groups): on by default only while the gateway listens on loopback.
+     */
+    devLogin: boolean;
+  };
   audit: {
     postgresUrl?: string;
     /** Delivered rows recorded per page in `delivery` events. */
@@ -172,6 +180,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     },
     console: {
       clientId: env.BQGATE_CONSOLE_CLIENT_ID ?? 'bqgate-console', scope: env.BQGATE_CONSOLE_SCOPE ?? 'openid email groups',
+      devLogin: env.BQGATE_DEV_LOGIN ? /^(1|on|true|yes)$/i.test(env.BQGATE_DEV_LOGIN) : /^(127\.|localhost$|::1$)/.test(overrides.host ?? env.BQGATE_HOST ?? '127.0.0.1'),
       project: env.BQGATE_CONSOLE_PROJECT ?? 'demo-project', distDir: resolve(env.BQGATE_CONSOLE_DIR ?? new URL('../console/dist', import.meta.url).pathname),
       ...overrides.console,
     },

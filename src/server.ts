@@ -150,8 +150,8 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   installBigQueryHttp(app, 'bqgate');
 
   app.get('/.well-known/jwks.json', async () => dev?.jwks ?? { keys: [] });
-  app.get('/.well-known/openid-configuration', async () => ({ issuer, jwks_uri: `${issuer}/.well-known/jwks.json`, id_token_signing_alg_values_supported: ['ES256'], ...(dev ? devLoginMetadata(issuer) : {}) }));
-  if (dev) await installDevLogin(app, dev, demoPersonas(policies.current()));
+  app.get('/.well-known/openid-configuration', async () => ({ issuer, jwks_uri: `${issuer}/.well-known/jwks.json`, id_token_signing_alg_values_supported: ['ES256'], ...(dev && cfg.console.devLogin ? devLoginMetadata(issuer) : {}) }));
+  if (dev && cfg.console.devLogin) await installDevLogin(app, dev, demoPersonas(policies.current()));
   await installConsole(app, { issuer, console: cfg.console });
   app.get('/healthz', async () => ({ status: 'ok' }));
   /** Prometheus metrics (telemetry/metrics.ts); no principal, table or statement in any label. */

@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
+import { loadConfig } from '../src/config.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const SHOTS = join(ROOT, 'test-artifacts', 'console');
@@ -229,6 +230,29 @@ describe('sessions, playground and overview (an auditor)', () => {
     await shot(page, 'overview');
     await context.close();
   });
+});
+
+it('offers no demo login when told not to (the default off loopback), and the page says why', async () => {
+  const closed = await startGateway({ env: { BQGATE_DEV_LOGIN: 'off' } });
+  try {
+    const discovery = await fetch(`${closed.url}/.well-known/openid-configuration`).then((r) => r.json()) as any;
+    expect(discovery.jwks_uri).toBeDefined();
+    expect(discovery.authorization_endpoint).toBeUndefined();
+    expect((await fetch(`${closed.url}/oauth2/authorize?client_id=x`)).status).toBe(404);
+    expect((await fetch(`${closed.url}/oauth2/token`, { method: 'POST' })).status).toBe(404);
+    const { context, page } = await newPage();
+    await page.goto(`${closed.url}/console/`);
+    await page.waitForSelector('text=Sign-in failed');
+    expect(await page.textContent('.error')).toContain('BQGATE_DEV_LOGIN');
+    await context.close();
+  } finally { await closed.stop(); }
+});
+
+it('keeps the demo login off by default when the gateway listens beyond loopback (compose, Helm)', () => {
+  expect(loadConfig({}, { BQGATE_HOST: '127.0.0.1' }).console.devLogin).toBe(true);
+  expect(loadConfig({}, { BQGATE_HOST: '0.0.0.0' }).console.devLogin).toBe(false);
+  expect(loadConfig({}, { BQGATE_HOST: '0.0.0.0', BQGATE_DEV_LOGIN: 'on' }).console.devLogin).toBe(true);
+  expect(loadConfig({}, { BQGATE_HOST: '127.0.0.1', BQGATE_DEV_LOGIN: 'off' }).console.devLogin).toBe(false);
 });
 
 it('has no page that needs the network beyond loopback', () => {

@@ -38,6 +38,7 @@ export function signOut() { sessionStorage.removeItem(KEY); }
 export async function signIn(): Promise<never> {
   const cfg = await consoleConfig();
   const { as } = await server(cfg);
+  if (!as.authorization_endpoint) throw new Error(`The issuer ${cfg.issuer} offers no authorization endpoint, so the console cannot sign you in there. With the development issuer, its login page is off unless the gateway listens on loopback or BQGATE_DEV_LOGIN=on; otherwise point BQGATE_ISSUER at your identity provider.`);
   const verifier = oauth.generateRandomCodeVerifier();
   const state = oauth.generateRandomState();
   const nonce = oauth.generateRandomNonce();

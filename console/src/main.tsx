@@ -37,8 +37,9 @@ function App() {
   if (!me) return <main class="page"><p class="muted">Signing in…</p></main>;
 
   const { auditor, approver } = me.roles;
+  // Approvals for everyone: approvers decide there, requesters follow their own requests.
   const tabs = [
-    auditor && ['/', 'Overview'], (approver || true) && ['/approvals', 'Approvals'],
+    auditor && ['/', 'Overview'], ['/approvals', 'Approvals'],
     auditor && ['/sessions', 'Sessions'], auditor && ['/playground', 'Playground'],
   ].filter(Boolean) as Array<[string, string]>;
   const section = '/' + (route.split('/')[1] ?? '');
