@@ -102,7 +102,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   const approvals = new ApprovalStore(state.approvals);
   const tracing = startTracing();
   const metrics = new GatewayMetrics({
-    pendingApprovals: async () => (await approvals.list({ status: 'pending', limit: 10_000 })).length,
+    pendingApprovals: () => approvals.countPending(),
     auditEvents: () => auditLog.size(),
     sinks: () => sinks.map((r) => ({ name: r.name, nextSeq: r.stats.nextSeq })),
     zetasql: () => { const z = zetasql.status(); return { ready: z.ready, restarts: z.restarts }; },

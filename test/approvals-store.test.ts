@@ -77,6 +77,19 @@ describe.each(backends)('approval store on $name', ({ place }) => {
     await expect(again.decide(r.id, person('o', ['owners']), 'approve', undefined, 2_100)).rejects.toThrow(/expired/);
   });
 
+  it('counts what waits now in the store: not the decided, not the expired (marked or not)', async () => {
+    const { store } = await open(place());
+    const now = Date.now();
+    const waiting = await store.create(base([req({ expiresAfterSeconds: 600 })]), now);
+    await store.create(base([req({ expiresAfterSeconds: 600 })]), now);
+    const decided = await store.create(base([req({ expiresAfterSeconds: 600 })]), now);
+    await store.decide(decided.id, person('o', ['owners']), 'deny', 'no', now);
+    await store.create(base([req({ expiresAfterSeconds: 1 })]), now - 5_000); // expired, not yet marked
+    expect(await store.countPending(now)).toBe(2);
+    await store.decide(waiting.id, person('o', ['owners']), 'approve', undefined, now);
+    expect(await store.countPending(now)).toBe(1);
+  });
+
   it('counts two approvers deciding at the same moment on two replicas (no lost step)', async () => {
     const where = place();
     const [a, b] = [await open(where), await open(where)];

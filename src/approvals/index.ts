@@ -111,6 +111,9 @@ export class ApprovalStore {
     return all.filter((r): r is ApprovalRecord => !!r && (!o.status || r.status === o.status));
   }
 
+  /** How many approvals wait for a decision now (expired ones are not counted, whether or not marked yet). */
+  countPending(now = Date.now()): Promise<number> { return this.table.countPending(now); }
+
   /**
    * An approver's decision. Throws ApprovalError: notFound; invalid (not pending any more, or this
    * approver already approved); accessDenied (own request, or not in an approver or break-glass

@@ -82,6 +82,8 @@ export interface ApprovalTable<R extends ApprovalRow = ApprovalRow> {
   update(id: string, change: (r: R) => R | undefined): Promise<R | undefined>;
   /** Ids, newest first; `status` filters, `limit` caps. */
   ids(o: { status?: string; limit: number }): Promise<string[]>;
+  /** Records still pending and not yet expired at `now` (ms since epoch), counted in the store. */
+  countPending(now: number): Promise<number>;
   /** Ids of approved records of this requester for this binding and policy version, newest first. */
   approvedFor(issuer: string, subject: string, binding: string, policyVersion: string): Promise<string[]>;
 }

@@ -121,6 +121,10 @@ class PgApprovals implements ApprovalTable {
     return guard(async () => (await this.pool.query('SELECT id FROM bqgate_approvals WHERE ($1::text IS NULL OR status = $1) ORDER BY created_at DESC LIMIT $2', [o.status ?? null, o.limit])).rows.map((r) => r.id as string));
   }
 
+  async countPending(now: number) {
+    return guard(async () => Number((await this.pool.query("SELECT COUNT(*) AS n FROM bqgate_approvals WHERE status = 'pending' AND expires_at > $1", [now])).rows[0].n));
+  }
+
   async approvedFor(issuer: string, subject: string, binding: string, policyVersion: string) {
     return guard(async () => (await this.pool.query(`SELECT id FROM bqgate_approvals WHERE requester_issuer = $1 AND requester_subject = $2 AND binding = $3 AND policy_version = $4 AND status = 'approved' ORDER BY created_at DESC`,
       [issuer, subject, binding, policyVersion])).rows.map((r) => r.id as string));

@@ -116,6 +116,10 @@ class SqliteApprovals implements ApprovalTable {
     return guard(() => (this.db.prepare('SELECT id FROM approvals WHERE (? IS NULL OR status = ?) ORDER BY created_at DESC LIMIT ?').all(o.status ?? null, o.status ?? null, o.limit) as Array<{ id: string }>).map((r) => r.id));
   }
 
+  async countPending(now: number) {
+    return guard(() => (this.db.prepare("SELECT COUNT(*) AS n FROM approvals WHERE status = 'pending' AND expires_at > ?").get(now) as { n: number }).n);
+  }
+
   async approvedFor(issuer: string, subject: string, binding: string, policyVersion: string) {
     return guard(() => (this.db.prepare(`SELECT id FROM approvals WHERE requester_issuer = ? AND requester_subject = ? AND binding = ? AND policy_version = ? AND status = 'approved' ORDER BY created_at DESC`)
       .all(issuer, subject, binding, policyVersion) as Array<{ id: string }>).map((r) => r.id));

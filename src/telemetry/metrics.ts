@@ -41,16 +41,20 @@ export class GatewayMetrics {
   private readonly upstream = new Counter({ name: 'bqgate_upstream_responses_total', help: 'Upstream BigQuery API answers, by status class (network: no answer).', labelNames: ['status'], registers: [this.registry] });
   private readonly retries = new Counter({ name: 'bqgate_upstream_retries_total', help: 'Upstream calls retried (429, 5xx, network).', registers: [this.registry] });
 
-  constructor(src: MetricSources) {
+  /** The audit log's size, read once per scrape (two gauges use it). */
+  private auditSize: Promise<number> = Promise.resolve(NaN);
+
+  constructor(private readonly src: MetricSources) {
     collectDefaultMetrics({ register: this.registry, prefix: 'bqgate_' });
     const reg = [this.registry];
+    const size = () => this.auditSize;
     new Gauge({ name: 'bqgate_approvals_pending', help: 'Approvals waiting for a decision.', registers: reg, async collect() { this.set(await src.pendingApprovals().catch(() => NaN)); } });
-    new Gauge({ name: 'bqgate_audit_events', help: 'Events in the audit log.', registers: reg, async collect() { this.set(await src.auditEvents().catch(() => NaN)); } });
+    new Gauge({ name: 'bqgate_audit_events', help: 'Events in the audit log.', registers: reg, async collect() { this.set(await size()); } });
     new Gauge({
       name: 'bqgate_audit_sink_lag_events', help: 'Audit events not yet delivered to a sink.', labelNames: ['sink'], registers: reg,
       async collect() {
-        const size = await src.auditEvents().catch(() => NaN);
-        for (const s of src.sinks()) if (s.nextSeq >= 0) this.set({ sink: s.name }, Math.max(0, size - s.nextSeq));
+        const events = await size();
+        for (const s of src.sinks()) if (s.nextSeq >= 0) this.set({ sink: s.name }, Math.max(0, events - s.nextSeq));
       },
     });
     new Gauge({ name: 'bqgate_zetasql_up', help: '1 when the ZetaSQL analyzer answers.', registers: reg, collect() { this.set(src.zetasql().ready ? 1 : 0); } });
@@ -81,6 +85,7 @@ export class GatewayMetrics {
 
   /** The exposition: content type and body. */
   async expose(): Promise<{ contentType: string; body: string }> {
+    this.auditSize = this.src.auditEvents().catch(() => NaN);
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 }
