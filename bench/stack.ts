@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort } from '../src/net.js';
+import { freePort, waitForHttp } from '../src/net.js';
 import { loadDevIssuer } from '../src/auth/dev-issuer.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -18,13 +18,7 @@ const OFFLINE = { METADATA_SERVER_DETECTION: 'none', GCE_METADATA_HOST: '127.0.0
 
 
 async function waitFor(url: string, child: ChildProcess, log: () => string) {
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode) throw new Error(`${url}: process exited: ${log()}`);
-    try { if ((await fetch(url)).status < 500) return; } catch { /* not yet */ }
-    if (Date.now() > deadline) throw new Error(`${url} did not come up: ${log()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  if (await waitForHttp(url, child, { describe: log }) === 'exited') throw new Error(`${url}: process exited: ${log()}`);
 }
 
 /** With BQGATE_BENCH_PROF=DIR, the gateway and the emulator write V8 CPU profiles there on exit. */

@@ -12,3 +12,19 @@ export function freePort(): Promise<number> {
     s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
   });
 }
+
+/**
+ * Waits until `url` answers `ready(status)` (default: any status below 500), polling every 200 ms
+ * while the process that should serve it runs. Resolves `'ready'`, or `'exited'` if the process
+ * ended first; throws after `timeoutMs` (default 90 000) with `describe()` (its log) in the message.
+ */
+export async function waitForHttp(url: string, proc: { exitCode: number | null; signalCode?: string | null }, o: { timeoutMs?: number; ready?: (status: number) => boolean; describe?: () => string } = {}): Promise<'ready' | 'exited'> {
+  const deadline = Date.now() + (o.timeoutMs ?? 90_000);
+  const ready = o.ready ?? ((s: number) => s < 500);
+  for (;;) {
+    if (proc.exitCode !== null || proc.signalCode) return 'exited';
+    try { if (ready((await fetch(url)).status)) return 'ready'; } catch { /* not yet */ }
+    if (Date.now() > deadline) throw new Error(`${url} did not come up in ${o.timeoutMs ?? 90_000} ms: ${o.describe?.() ?? ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -7,7 +7,7 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort } from '../../src/net.ts';
+import { freePort, waitForHttp } from '../../src/net.ts';
 import { promisify } from 'node:util';
 import { BigQuery } from '@google-cloud/bigquery';
 import { OAuth2Client } from 'google-auth-library';
@@ -68,16 +68,11 @@ export async function startGateway(opts: { env?: Record<string, string>; dataDir
     const out = { child, log: '', port, emulatorPort };
     child.stdout!.on('data', (d) => { out.log += d; });
     child.stderr!.on('data', (d) => { out.log += d; });
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (child.exitCode !== null) {
-        if (out.log.includes('EADDRINUSE') && opts.port === undefined) return undefined;
-        throw new Error(`gateway exited: ${out.log}`);
-      }
-      try { if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return out; } catch { /* not yet */ }
-      if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`gateway did not start: ${out.log}`); }
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const up = await waitForHttp(`http://127.0.0.1:${port}/readyz`, child, { timeoutMs: 60_000, ready: (s) => s === 200, describe: () => out.log })
+      .catch((err) => { child.kill('SIGKILL'); throw err; });
+    if (up === 'ready') return out;
+    if (out.log.includes('EADDRINUSE') && opts.port === undefined) return undefined;
+    throw new Error(`gateway exited: ${out.log}`);
   };
   // freePort closes the port before the gateway binds it: another process may take it meanwhile.
   let started: Awaited<ReturnType<typeof launch>>;

@@ -16,7 +16,7 @@ import replyFrom from '@fastify/reply-from';
 import { BalancedPool } from 'undici';
 import { BigQuery } from '@google-cloud/bigquery';
 import { OAuth2Client } from 'google-auth-library';
-import { freePort } from '../../src/net.ts';
+import { freePort, waitForHttp } from '../../src/net.ts';
 import { loadDevIssuer, type TokenClaims } from '../../src/auth/dev-issuer.ts';
 import { loadSigner } from '../../src/audit/signer.ts';
 import { startGateway, OFFLINE_ENV, type TestGateway } from './gateway.ts';
@@ -47,13 +47,8 @@ async function startEmulatorProcess(): Promise<{ url: string; child: ChildProces
   let log = '';
   child.stderr!.on('data', (d) => { log = (log + d).slice(-4000); });
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`emulator exited: ${log}`);
-    try { if ((await fetch(`${url}/bigquery/v2/projects/demo-project/datasets`)).ok) return { url, child }; } catch { /* not yet */ }
-    if (Date.now() > deadline) throw new Error(`emulator did not start: ${log}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  if (await waitForHttp(`${url}/bigquery/v2/projects/demo-project/datasets`, child, { ready: (s) => s === 200, describe: () => log }) === 'exited') throw new Error(`emulator exited: ${log}`);
+  return { url, child };
 }
 
 /**
