@@ -4,7 +4,8 @@
  */
 import type { Principal } from './auth/index.js';
 import type { ApiRequest } from './bigquery/index.js';
-import type { Decision, Policy } from './policy/index.js';
+import { hasRole, type Decision, type Policy } from './policy/index.js';
+import { BigQueryError } from './bigquery/errors.js';
 import type { RequestSummary } from './audit/index.js';
 import { redactMaskSecrets } from './rewrite/index.js';
 
@@ -41,3 +42,14 @@ export const decisionAudit = (d: Decision, sql: string): AuditSummary => ({ deci
 
 /** The keys of `o` that are set. */
 export const pick = (o: any, keys: string[]) => Object.fromEntries(keys.filter((k) => o?.[k] !== undefined).map((k) => [k, o[k]]));
+
+/**
+ * Throws BigQueryError(accessDenied) unless the caller holds the auditor role (policy
+ * roles.auditors, or roles.admins); the message names `what` was refused, the groups that hold the
+ * role, and the caller's groups.
+ */
+export function requireAuditor(c: Ctx, what: string): void {
+  if (hasRole(c.policy, c.principal.groups, 'auditors')) return;
+  const roles = c.policy.roles;
+  throw new BigQueryError('accessDenied', `Access Denied: ${what} is for auditors (policy roles.auditors: ${JSON.stringify(roles?.auditors ?? [])}, or roles.admins: ${JSON.stringify(roles?.admins ?? [])}); ${c.principal.subject} is in ${JSON.stringify(c.principal.groups)}.`);
+}

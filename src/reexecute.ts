@@ -28,13 +28,13 @@ import { BigQueryError, type Operation } from './bigquery/index.js';
 import type { Principal } from './auth/index.js';
 import { requestsOf, type AuditLog, type RequestRecord } from './audit/index.js';
 import type { JobStore } from './state/index.js';
-import { decideStatement, hasRole } from './policy/index.js';
+import { decideStatement } from './policy/index.js';
 import { rewriteQuery, verifyRewrite, redactMaskSecrets } from './rewrite/index.js';
 import { upstreamError, storedIdentity, type Upstream, type UpstreamCredentials, type UpstreamIdentity } from './upstream/index.js';
 import type { AuthClient } from 'google-auth-library';
 import { deliverPage } from './deliver/index.js';
 import type { Analyzer, QueryAnalysis } from './sql/index.js';
-import { enc, type Ctx, type Outcome } from './context.js';
+import { enc, requireAuditor, type Ctx, type Outcome } from './context.js';
 import { createHash } from 'node:crypto';
 
 export interface ReexecuteDeps {
@@ -138,9 +138,7 @@ export function reexecuteOperations(d: ReexecuteDeps): Pick<Record<Operation, (c
 
   return {
     'audit.reexecute': async (c) => {
-      if (!hasRole(c.policy, c.principal.groups, 'auditors')) {
-        throw new BigQueryError('accessDenied', `Access Denied: re-execution is for auditors (policy roles.auditors: ${JSON.stringify(c.policy.roles?.auditors ?? [])}, or roles.admins); ${c.principal.subject} is in ${JSON.stringify(c.principal.groups)}.`);
-      }
+      requireAuditor(c, 're-execution');
       const requestId = c.req.params.requestId!;
       const [rec] = requestsOf(await d.auditLog.events({ requestId }));
       if (!rec) throw new BigQueryError('notFound', `Not found: audit request ${requestId}`);

@@ -26,11 +26,11 @@
  */
 import { BigQueryError, type Operation } from '../bigquery/index.js';
 import { requestsOf, sessionsOf, verifyEvents, type AuditLog, type RequestRecord } from '../audit/index.js';
-import { explain, rolesOf, type Policy } from '../policy/index.js';
+import { explain, rolesOf } from '../policy/index.js';
 import { principalFromClaims } from '../policy/testing.js';
 import { rewriteQuery, redactMaskSecrets } from '../rewrite/index.js';
 import type { Analyzer } from '../sql/index.js';
-import type { Ctx, Outcome } from '../context.js';
+import { requireAuditor, type Ctx, type Outcome } from '../context.js';
 
 export interface ConsoleApiDeps {
   auditLog: AuditLog;
@@ -43,13 +43,6 @@ export interface ConsoleApiDeps {
 type ConsoleOps = 'console.me' | 'sessions.list' | 'sessions.get' | 'policy.explain' | 'audit.stats';
 
 const HOUR = 3_600_000;
-
-/** Throws accessDenied unless the caller is an auditor (or admin). */
-function mustAudit(c: Ctx, what: string) {
-  if (rolesOf(c.policy, c.principal.groups).auditor) return;
-  const p: Policy['roles'] = c.policy.roles;
-  throw new BigQueryError('accessDenied', `Access Denied: ${what} is for auditors (policy roles.auditors: ${JSON.stringify(p?.auditors ?? [])}, or roles.admins: ${JSON.stringify(p?.admins ?? [])}); ${c.principal.subject} is in ${JSON.stringify(c.principal.groups)}.`);
-}
 
 const time = (v: string | undefined, name: string) => {
   if (!v) return undefined;
@@ -80,14 +73,14 @@ export function consoleOperations(d: ConsoleApiDeps): Pick<Record<Operation, (c:
     },
 
     'sessions.list': async (c) => {
-      mustAudit(c, 'reading sessions');
+      requireAuditor(c, 'reading sessions');
       const limit = Math.min(1000, Math.max(1, Number(c.req.query.limit ?? 200) || 200));
       const { sessions } = await find(c);
       return { body: { kind: 'bqgate#sessionList', sessions: sessions.slice(0, limit).map(({ requestIds: _ids, ...s }) => s), truncated: sessions.length > limit } };
     },
 
     'sessions.get': async (c) => {
-      mustAudit(c, 'reading sessions');
+      requireAuditor(c, 'reading sessions');
       const id = c.req.params.sessionId!;
       // Narrow the read by what the id says: `<principal>@<ISO start>` or `key:<principal>:<key>`.
       const at = id.lastIndexOf('@');
@@ -107,7 +100,7 @@ export function consoleOperations(d: ConsoleApiDeps): Pick<Record<Operation, (c:
     },
 
     'policy.explain': async (c) => {
-      mustAudit(c, 'the policy playground');
+      requireAuditor(c, 'the policy playground');
       const b = c.req.body ?? {};
       const who = b.principal ?? {};
       if (typeof who.sub !== 'string' || !who.sub) throw new BigQueryError('invalid', 'principal.sub is required: the subject whose decision to explain');
@@ -129,7 +122,7 @@ export function consoleOperations(d: ConsoleApiDeps): Pick<Record<Operation, (c:
     },
 
     'audit.stats': async (c) => {
-      mustAudit(c, 'audit statistics');
+      requireAuditor(c, 'audit statistics');
       const until = time(c.req.query.until, 'until') ?? Date.now();
       const since = time(c.req.query.since, 'since') ?? until - 24 * HOUR;
       const bucketMs = Math.max(60_000, Number(c.req.query.bucketMs ?? HOUR) || HOUR, Math.ceil((until - since) / 500));
