@@ -312,7 +312,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     ...jobOperations({ cfg, store, upstream, catalog, gate, check, credentials }),
     ...approvalOperations({ approvals, gate, store, auditLog }),
     ...reexecuteOperations({ auditLog, store, analyzer, upstream, hmacKey, credentials }),
-    ...consoleOperations({ auditLog, analyzer, hmacKey, sessionGapMin: cfg.audit.sessionGapMs / 60_000 }),
+    ...consoleOperations({ auditLog, analyzer, hmacKey, sessionGapMs: cfg.audit.sessionGapMs }),
   };
 
   app.get('/bqgate/v1/approvals', handle('approvals.list'));

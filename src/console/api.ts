@@ -36,8 +36,8 @@ export interface ConsoleApiDeps {
   auditLog: AuditLog;
   analyzer: Analyzer;
   hmacKey: Buffer;
-  /** Default session idle gap, minutes. */
-  sessionGapMin: number;
+  /** Default session idle gap, ms (a request's `gap` overrides it, in minutes). */
+  sessionGapMs: number;
 }
 
 type ConsoleOps = 'console.me' | 'sessions.list' | 'sessions.get' | 'policy.explain' | 'audit.stats';
@@ -63,7 +63,7 @@ export function consoleOperations(d: ConsoleApiDeps): Pick<Record<Operation, (c:
       decision, since: extra.since ?? time(q.since, 'since'), until: time(q.until, 'until'),
     });
     const requests = requestsOf(events);
-    return { requests, sessions: sessionsOf(requests, Number(q.gap ?? d.sessionGapMin) * 60_000) };
+    return { requests, sessions: sessionsOf(requests, q.gap !== undefined ? Number(q.gap) * 60_000 : d.sessionGapMs) };
   }
 
   return {
