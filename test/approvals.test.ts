@@ -10,9 +10,8 @@ import { createServer, type Server } from 'node:http';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startGateway, freePort, auditRequests, type TestGateway } from './helpers/gateway.ts';
+import { startGateway, freePort, auditRequests, apiError, type TestGateway } from './helpers/gateway.ts';
 
-const apiError = async (p: Promise<unknown>) => { try { await p; } catch (e) { return e as { code?: number; message: string; errors?: Array<{ reason: string }> }; } throw new Error('expected an error'); };
 const until = async <T>(f: () => Promise<T | undefined>, ms = 30_000): Promise<T> => {
   const end = Date.now() + ms;
   for (;;) { const v = await f(); if (v !== undefined) return v; if (Date.now() > end) throw new Error('timed out'); await new Promise((r) => setTimeout(r, 100)); }

@@ -7,10 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startGateway, auditRequests, type TestGateway } from './helpers/gateway.ts';
+import { startGateway, auditRequests, apiError, type TestGateway } from './helpers/gateway.ts';
 import { startPostgres, type TestPostgres } from './helpers/postgres.ts';
 
-const apiError = async (p: Promise<unknown>) => { try { await p; } catch (e) { return e as { code?: number; message: string; errors?: Array<{ reason: string }> }; } throw new Error('expected an error'); };
 
 describe.each([{ store: 'SQLite' }, { store: 'PostgreSQL' }])('audit through the gateway ($store)', ({ store }) => {
   let gw: TestGateway;

@@ -6,10 +6,9 @@
  * refused, the process exits 0.
  */
 import { describe, expect, it } from 'vitest';
-import { startGateway, auditRequests } from './helpers/gateway.ts';
+import { startGateway, auditRequests, apiError } from './helpers/gateway.ts';
 import { startPostgres } from './helpers/postgres.ts';
 
-const apiError = async (p: Promise<unknown>) => { try { await p; } catch (e) { return e as { code?: number; message: string; errors?: Array<{ reason: string }> }; } throw new Error('expected an error'); };
 
 describe('PostgreSQL stopped and started again', () => {
   it('fails closed while it is down and recovers without a gateway restart', async () => {

@@ -6,12 +6,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startReplicas, type ReplicaSet } from './helpers/replicas.ts';
+import { apiError } from './helpers/gateway.ts';
 
 let set: ReplicaSet;
 beforeAll(async () => { set = await startReplicas(2); }, 240_000);
 afterAll(async () => { await set?.stop(); });
 
-const apiError = async (p: Promise<unknown>) => { try { await p; } catch (e) { return e as { code?: number; message: string; errors?: Array<{ reason: string }> }; } throw new Error('expected an error'); };
 
 describe('replicas sharing PostgreSQL', () => {
   it('answers getQueryResults and jobs.get of a job created on the other replica, to its owner only', async () => {

@@ -13,14 +13,13 @@ import { createServer, type Server } from 'node:http';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startGateway, freePort, auditRequests, type TestGateway } from './helpers/gateway.ts';
+import { startGateway, freePort, auditRequests, apiError, type TestGateway } from './helpers/gateway.ts';
 import { startGoogleStandIn, type GoogleStandIn } from './helpers/google.ts';
 import { startEmulator, type RunningEmulator, type SeenRequest } from '../src/emulator/index.ts';
 
 const AUDIENCE = '//iam.googleapis.com/projects/123456789/locations/global/workloadIdentityPools/agents/providers/bqgate-oidc';
 const ETL_SA = 'etl-runner@demo-project.iam.gserviceaccount.com';
 const REPORT_SA = 'report-runner@demo-project.iam.gserviceaccount.com';
-const apiError = async (p: Promise<unknown>) => { try { await p; } catch (e) { return e as { code?: number; message: string; errors?: Array<{ reason: string }> }; } throw new Error('expected an error'); };
 
 /** A pass-through proxy to the emulator that can answer 503 instead, before or after forwarding. */
 interface FaultyProxy { url: string; fail(n: number, match: RegExp, mode: 'before' | 'after'): void; close(): Promise<void> }

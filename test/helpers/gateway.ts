@@ -22,6 +22,9 @@ export async function auditRequests(dataDir: string, postgresUrl?: string): Prom
 
 export { freePort };
 
+/** The error a client call rejects with (the SDK's ApiError shape); throws if the call resolves. */
+export const apiError = async (p: Promise<unknown>) => { try { await p; } catch (e) { return e as { code?: number; message: string; errors?: Array<{ reason: string }> }; } throw new Error('expected an error'); };
+
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const execFileP = promisify(execFile);
 
