@@ -22,8 +22,8 @@ import type { Config } from './config.js';
 import type { Person } from './approvals/index.js';
 import type { ApprovalGate, Hold } from './approvals/gate.js';
 
-/** A statement the pipeline allowed: its analysis, decision and the SQL to send. */
-export interface Checked { analysis: QueryAnalysis; decision: Decision; sql: string }
+/** A statement the pipeline allowed; `sent` is the analysis of `sql`, the text generated for the upstream. */
+export interface Checked { analysis: QueryAnalysis; decision: Decision; sql: string; sent: QueryAnalysis }
 
 export interface JobDeps {
   cfg: Config;

@@ -29,7 +29,8 @@ import type { Principal } from './auth/index.js';
 import { requestsOf, type AuditLog, type RequestRecord } from './audit/index.js';
 import type { JobStore } from './state/index.js';
 import { decideStatement } from './policy/index.js';
-import { rewriteQuery, verifyRewrite, redactMaskSecrets } from './rewrite/index.js';
+import { redactMaskSecrets } from './rewrite/index.js';
+import { upstreamStatement } from './pipeline/statement.js';
 import { upstreamError, storedIdentity, type Upstream, type UpstreamCredentials, type UpstreamIdentity } from './upstream/index.js';
 import type { AuthClient } from 'google-auth-library';
 import { deliverPage } from './deliver/index.js';
@@ -164,8 +165,7 @@ export function reexecuteOperations(d: ReexecuteDeps): Pick<Record<Operation, (c
       };
       if (decision.effect === 'deny') return { body: { ...out, verdict: 'denied' } };
 
-      const rw = rewriteQuery(analysis.effectiveSql, analysis, decision, d.hmacKey, { asOf });
-      verifyRewrite(await d.analyzer.analyze({ sql: rw.sql, ...query }), rw, decision);
+      const rw = await upstreamStatement(d.analyzer, { sql: rec.sql, ...query }, analysis, decision, d.hmacKey, { asOf });
       out.upstreamSql = redactMaskSecrets(rw.sql);
       c.audit = { decision: 'allow', matchedRules: decision.matchedRules, reasons: [`re-execution of ${requestId} as ${rec.principal} as of ${asOf}`], policyVersion: c.policy.version, upstreamSql: out.upstreamSql };
 

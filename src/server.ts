@@ -23,7 +23,7 @@ import { Analyzer, ZetaSqlServer, type QueryAnalysis } from './sql/index.js';
 import { reexecuteOperations } from './reexecute.js';
 import { decideStatement, type Decision } from './policy/index.js';
 import { PolicyStore } from './policy/store.js';
-import { rewriteQuery, verifyRewrite } from './rewrite/index.js';
+import { upstreamStatement } from './pipeline/statement.js';
 import { Upstream, UpstreamCredentials, upstreamError, storedIdentity } from './upstream/index.js';
 import { AuditLog, RequestRecorder, SinkRunner, sinkTarget, auditDown } from './audit/index.js';
 import { metadataOperations } from './metadata.js';
@@ -298,13 +298,10 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     if (/^(CREATE|ALTER|DROP|TRUNCATE|LOAD|SCRIPT)/.test(analysis.statementKind)) {
       for (const t of analysis.tablesWritten) catalog.invalidate(t); // DDL through the gateway: the schema cache must not outlive it
     }
-    const rewritten = await stage('rewrite', () => rewriteQuery(analysis.effectiveSql, analysis, decision, hmacKey));
-    if (rewritten.sql !== q.query) {
-      const again = await stage('analyze', () => analyzer.analyze({ sql: rewritten.sql, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters }));
-      verifyRewrite(again, rewritten, decision);
-    }
-    c.audit = { ...decisionAudit(decision, rewritten.sql), ...analysisAudit(analysis) };
-    return { analysis, decision, sql: rewritten.sql };
+    // What goes upstream is generated from the analysis, never the caller's bytes (pipeline/statement.ts).
+    const sent = await upstreamStatement(analyzer, { sql: text, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters }, analysis, decision, hmacKey);
+    c.audit = { ...decisionAudit(decision, sent.sql), ...analysisAudit(analysis) };
+    return { analysis, decision, sql: sent.sql, sent: sent.analysis };
   }
 
   const operations: Record<Operation, (c: Ctx) => Promise<Outcome>> = {

@@ -28,7 +28,8 @@ import { BigQueryError, type Operation } from '../bigquery/index.js';
 import { requestsOf, sessionsOf, verifyEvents, type AuditLog, type RequestRecord } from '../audit/index.js';
 import { explain, rolesOf } from '../policy/index.js';
 import { principalFromClaims } from '../policy/testing.js';
-import { rewriteQuery, redactMaskSecrets } from '../rewrite/index.js';
+import { redactMaskSecrets } from '../rewrite/index.js';
+import { upstreamStatement } from '../pipeline/statement.js';
 import type { Analyzer } from '../sql/index.js';
 import { requireAuditor, type Ctx, type Outcome } from '../context.js';
 
@@ -111,7 +112,7 @@ export function consoleOperations(d: ConsoleApiDeps): Pick<Record<Operation, (c:
       const analysis = await d.analyzer.analyze({ sql: b.sql, projectId, defaultDataset });
       const { decision, trace } = explain(c.policy, principal, analysis);
       let upstreamSql: string | undefined;
-      if (decision.effect !== 'deny') upstreamSql = redactMaskSecrets(rewriteQuery(analysis.effectiveSql, analysis, decision, d.hmacKey).sql);
+      if (decision.effect !== 'deny') upstreamSql = redactMaskSecrets((await upstreamStatement(d.analyzer, { sql: b.sql, projectId, defaultDataset }, analysis, decision, d.hmacKey)).sql);
       return {
         body: {
           kind: 'bqgate#explanation', policyVersion: c.policy.version,

@@ -23,6 +23,7 @@ import { lineage, fieldsRead, type OutputLineage, type Clause, type FieldRef } f
 import { spliceScans } from './splice.js';
 import { qualify, qualifyObject } from './names.js';
 import { SYSTEM_VARIABLES } from './options.js';
+import { reemit } from './canonical.js';
 
 export { qualify } from './names.js';
 
@@ -115,6 +116,13 @@ export interface QueryAnalysis {
    * any other difference (literals included). Parameter values are not part of it.
    */
   fingerprint: string;
+  /**
+   * Like `fingerprint`, without the fields that carry source text as written (the `sql` of a view
+   * or column default, a function's or table function's `code`, a procedure's `procedureBody`, a
+   * row access policy's `predicateStr`): what `regenerate` compares, since the regenerated text
+   * legitimately writes those bodies differently.
+   */
+  structureFingerprint: string;
 }
 
 
@@ -129,6 +137,8 @@ interface CachedAnalysis { analysis: QueryAnalysis; infos: Map<string, TableInfo
 export class Analyzer {
   private catalogs = new Map<string, { id: string; generation: number }>();
   private cache = new Map<string, CachedAnalysis>();
+  /** Caller text → its canonical re-emission (regenerate), LRU-bounded like the analyses. */
+  private regenerated = new Map<string, string>();
   private options?: { generation: number; value: any };
 
   constructor(private readonly server: ZetaSqlServer, private readonly source: TableSource, private readonly cacheSize = 10_000) {}
@@ -148,6 +158,37 @@ export class Analyzer {
     this.cache.set(key, { analysis, infos, lists });
     if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
     return analysis;
+  }
+
+  /**
+   * The statement as bqgate sends it upstream: `input.sql` re-emitted from ZetaSQL's parse in one
+   * canonical form (canonical.ts: no comments, every literal plainly encoded, odd identifiers
+   * backquoted), checked to resolve to exactly the resolved AST of `expected` (its analysis
+   * fingerprint) — so no parser downstream can read the text differently than the analyzer did.
+   * Returns the text and its analysis (positions in the regenerated text). Cached by text.
+   * Throws BigQueryError('invalidQuery') when the statement cannot be regenerated exactly.
+   */
+  async regenerate(input: AnalyzeInput, expected: QueryAnalysis): Promise<{ sql: string; analysis: QueryAnalysis }> {
+    let sql = this.regenerated.get(input.sql);
+    if (sql === undefined) {
+      const lo = await this.languageOptions();
+      const script = expected.statementKind === 'SCRIPT';
+      let tree: unknown;
+      try {
+        const r = await this.server.call('parse', { sqlStatement: input.sql, options: lo, allowScript: script });
+        tree = script ? r.parsedScript : r.parsedStatement;
+      } catch (err) {
+        throw analysisError(err, input.sql);
+      }
+      sql = reemit(input.sql, tree);
+      this.regenerated.set(input.sql, sql);
+      if (this.regenerated.size > this.cacheSize) this.regenerated.delete(this.regenerated.keys().next().value as string);
+    }
+    const analysis = sql === input.sql ? expected : await this.analyze({ ...input, sql });
+    if (analysis.structureFingerprint !== expected.structureFingerprint) {
+      throw new BigQueryError('invalidQuery', 'bqgate could not regenerate this statement exactly from its analysis (the regenerated text resolves differently), so it was not run. Remove comments and unusual literal or identifier spellings and retry.', { location: 'q' });
+    }
+    return { sql, analysis };
   }
 
   private async stillValid(c: CachedAnalysis): Promise<boolean> {
@@ -307,6 +348,7 @@ export class Analyzer {
       views: {},
       effectiveSql: input.sql,
       fingerprint: resolvedFingerprint(resolved),
+      structureFingerprint: resolvedFingerprint(resolved, TEXT_FIELDS),
     };
   }
 
@@ -471,13 +513,17 @@ function combineUnits(parts: QueryAnalysis[], sql: string): QueryAnalysis {
     views: {},
     effectiveSql: sql,
     fingerprint: createHash('sha256').update(parts.map((p) => p.fingerprint).join('\n')).digest('hex'),
+    structureFingerprint: createHash('sha256').update(parts.map((p) => p.structureFingerprint).join('\n')).digest('hex'),
     units: parts,
   };
 }
 
-/** See QueryAnalysis.fingerprint. */
-function resolvedFingerprint(resolved: unknown): string {
+/** Resolved-AST fields holding source text as written (see QueryAnalysis.structureFingerprint). */
+const TEXT_FIELDS = new Set(['sql', 'code', 'procedureBody', 'predicateStr']);
+
+/** See QueryAnalysis.fingerprint; `without`: string fields left out as well. */
+function resolvedFingerprint(resolved: unknown, without?: Set<string>): string {
   const h = createHash('sha256');
-  h.update(JSON.stringify(resolved, (k, v) => (/parseLocation/i.test(k) ? undefined : v)));
+  h.update(JSON.stringify(resolved, (k, v) => (/parseLocation/i.test(k) || (without?.has(k) && typeof v === 'string') ? undefined : v)));
   return h.digest('hex');
 }
