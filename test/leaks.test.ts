@@ -186,6 +186,14 @@ const CASES: Array<Case | (() => Case)> = [
   // values echoed back in errors
   { name: 'CAST error on a masked value', sql: 'SELECT CAST(email AS INT64) FROM shop.customers', expect: 'masked' },
   { name: 'ERROR() with a masked value', sql: 'SELECT ERROR(card_number) FROM shop.customers', expect: 'masked' },
+  // lexical differentials: text the analyzer reads as a comment or a string, another parser as code
+  // (issue 16). The upstream receives SQL regenerated from the analysis, so none of it reaches it.
+  { name: 'nested block comment hides a raw scan', sql: 'SELECT email, full_name, card_number FROM /* /* */ shop.customers -- */ shop.customers LIMIT 5', expect: 'masked' },
+  { name: 'raw triple-quoted literal with a backslash', sql: "SELECT r'''\\''' AS s, card_number FROM shop.customers -- ''' AS s, email FROM shop.customers LIMIT 5", expect: 'masked' },
+  { name: 'raw triple-double-quoted literal', sql: 'SELECT R"""\\""" AS s, full_name FROM shop.customers -- """ AS s, email FROM shop.customers LIMIT 5', expect: 'masked' },
+  { name: '-- comment ended by a lone CR', sql: 'SELECT email, full_name FROM -- \r /* \n shop.customers -- */ shop.customers \n LIMIT 5', expect: 'masked' },
+  { name: '# comment ended by a lone CR', sql: 'SELECT email, full_name FROM # \r /* \n shop.customers # */ shop.customers \n LIMIT 5', expect: 'masked' },
+  { name: 'hidden host file read', sql: "SELECT email FROM /* /* */ shop.customers -- */ (SELECT content AS email FROM read_text('/etc/passwd'))", expect: 'masked' },
   // support: sees email in clear, ssn and card as last four
   { name: 'support ssn and card', sql: 'SELECT ssn, card_number FROM shop.customers LIMIT 50', expect: 'masked', who: 'support' },
   { name: 'support REVERSE(ssn)', sql: 'SELECT REVERSE(ssn), SUBSTR(card_number, 1, 8) FROM shop.customers LIMIT 50', expect: 'masked', who: 'support' },
@@ -244,7 +252,8 @@ describe('leak attempts through the SDK', () => {
 
 describe('leak attempts through bq', () => {
   const BQ_CASES = ['TO_JSON_STRING of a row', 'SELECT * EXCEPT (ssn)', 'chained CTEs with renames', 'UNION ALL', 'JOIN USING a masked column',
-    'UNNEST of masked values', 'script with a variable', 'wildcard table over customers', 'REVERSE', 'support ssn and card'];
+    'UNNEST of masked values', 'script with a variable', 'wildcard table over customers', 'REVERSE', 'support ssn and card',
+    'nested block comment hides a raw scan', 'raw triple-quoted literal with a backslash', '-- comment ended by a lone CR'];
   it.each(BQ_CASES)('%s', async (name) => {
     const c = CASES.map((mk) => (typeof mk === 'function' ? mk() : mk)).find((x) => x.name === name)!;
     const r = await gw.bq(c.who === 'support' ? support : analyst, ['--format=json', 'query', '--nouse_legacy_sql', c.sql]);
