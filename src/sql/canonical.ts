@@ -9,8 +9,9 @@
  * - identifiers: a plain word (`[A-Za-z_][A-Za-z0-9_]*`) as written, anything else backquoted with
  *   `\` and `` ` `` escaped;
  * - string literals: from ZetaSQL's decoded `stringValue`, single-quoted, with `\\`, `\'`, `\n`,
- *   `\r`, `\t` and `\uXXXX` for other control characters and Unicode line separators — no raw or
- *   triple-quoted forms;
+ *   `\r`, `\t` and `\uXXXX` for other control characters — no raw or triple-quoted forms (other
+ *   characters, Unicode line separators included, stand as themselves: without comments no lexer
+ *   can end anything at them);
  * - bytes literals and the quoted part of NUMERIC / BIGNUMERIC / JSON literals: decoded by the
  *   GoogleSQL escape rules and re-encoded the same plain way (bytes as `b'…'` with `\xHH`);
  * - numbers, TRUE/FALSE/NULL and `*`: as written, after checking their shape.
@@ -156,7 +157,7 @@ function escapeChars(value: string, quote: string): string {
     else if (ch === '\n') out += '\\n';
     else if (ch === '\r') out += '\\r';
     else if (ch === '\t') out += '\\t';
-    else if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || cp === 0x2028 || cp === 0x2029 || cp === 0xfeff) out += `\\u${cp.toString(16).padStart(4, '0')}`;
+    else if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) out += `\\u${cp.toString(16).padStart(4, '0')}`;
     else out += ch;
   }
   return out;
