@@ -38,6 +38,7 @@ import { approvalOperations } from './approvals/api.js';
 import { jobOperations } from './jobs.js';
 import { GatewayMetrics, startTracing, endSpan } from './telemetry/index.js';
 import { limitedServerFactory, installRateLimit, ConcurrencyCaps } from './limits.js';
+import { installResponseLog } from './response-log.js';
 
 /**
  * The gateway's HMAC_SHA256 masking key: `BQGATE_HMAC_KEY` (hex) when set, else the hex in
@@ -148,6 +149,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   }
   policies.watch();
   installBigQueryHttp(app, 'bqgate');
+  installResponseLog(app); // opt-in (BQGATE_TEST_RESPONSE_LOG): the test harness's check for internals in responses
 
   app.get('/.well-known/jwks.json', async () => dev?.jwks ?? { keys: [] });
   app.get('/.well-known/openid-configuration', async () => ({ issuer, jwks_uri: `${issuer}/.well-known/jwks.json`, id_token_signing_alg_values_supported: ['ES256'], ...(dev && cfg.console.devLogin ? devLoginMetadata(issuer) : {}) }));
