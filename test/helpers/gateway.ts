@@ -14,6 +14,7 @@ import { OAuth2Client } from 'google-auth-library';
 import { loadDevIssuer, type TokenClaims } from '../../src/auth/dev-issuer.ts';
 import { AuditLog, requestsOf, type RequestRecord } from '../../src/audit/index.ts';
 import { forbiddenInResponses } from './response-check.ts';
+import { upstreamJobId } from '../../src/job-ids.ts';
 
 /** Every request the gateway's audit log recorded (read-only; oldest first). */
 export async function auditRequests(dataDir: string, postgresUrl?: string): Promise<RequestRecord[]> {
@@ -41,6 +42,11 @@ export interface TestGateway {
   /** The gateway process id (its ZetaSQL server is a child). */
   pid: number;
   token(claims: TokenClaims, opts?: { ttlSec?: number; audience?: string }): Promise<string>;
+  /**
+   * The id a job the caller `sub` (a token of this gateway's issuer) named `jobId` has upstream and
+   * in the gateway's records (audit `upstream.jobId`, approvals): namespaced per principal (src/job-ids.ts).
+   */
+  upstreamJobId(sub: string, jobId: string): string;
   sdk(token: string): BigQuery;
   /** The emulator directly, for ground truth. */
   emulatorSdk(): BigQuery;
@@ -103,6 +109,7 @@ export async function startGateway(opts: { env?: Record<string, string>; dataDir
     dataDir,
     pid: child.pid!,
     token: (claims, opts) => issuer.sign(claims, opts),
+    upstreamJobId: (sub, jobId) => upstreamJobId({ issuer: opts.env?.BQGATE_ISSUER || url, subject: sub }, jobId),
     output: log,
     sdk: (token) => sdkFor(url, token),
     emulatorSdk: () => sdkFor(opts.env?.BQGATE_UPSTREAM ?? `http://127.0.0.1:${emulatorPort}`, 'emulator'),
