@@ -5,6 +5,11 @@
  * (approvals/gate.ts) — and their result pages are delivered through the backstop and row cap.
  * Copy, extract and load jobs are decided by their verb. The query pipeline itself (`check`:
  * analyze → decide → rewrite) is the gateway's and comes in as a function.
+ *
+ * What a caller receives is built from allowlists (deliver/resources.ts): its own SQL, job id,
+ * labels and owner, never the upstream's objects. Caller-chosen jobIds and requestIds are
+ * namespaced per principal before they reach the upstream (job-ids.ts), and caller labels in the
+ * gateway's `bqgate_` namespace are dropped (`jobLabels`).
  */
 import type { Principal } from './auth/index.js';
 import { BigQueryError, callerLabels, type Operation } from './bigquery/index.js';
