@@ -5,16 +5,21 @@
  * (approvals/gate.ts) — and their result pages are delivered through the backstop and row cap.
  * Copy, extract and load jobs are decided by their verb. The query pipeline itself (`check`:
  * analyze → decide → rewrite) is the gateway's and comes in as a function.
+ *
+ * What a caller receives is built from allowlists (deliver/resources.ts): its own SQL, job id,
+ * labels and owner, never the upstream's objects. Caller-chosen jobIds and requestIds are
+ * namespaced per principal before they reach the upstream (job-ids.ts), and caller labels in the
+ * gateway's `bqgate_` namespace are dropped (`jobLabels`).
  */
-import { randomUUID } from 'node:crypto';
 import type { Principal } from './auth/index.js';
-import { BigQueryError, type Operation } from './bigquery/index.js';
+import { BigQueryError, callerLabels, type Operation } from './bigquery/index.js';
 import type { Catalog } from './catalog/index.js';
 import type { QueryAnalysis } from './sql/index.js';
 import { decide, backstopColumns, type Decision } from './policy/index.js';
 import { isGoverned } from './rewrite/index.js';
 import { upstreamError, storedIdentity, type Upstream, type UpstreamCredentials, type JobCredential } from './upstream/index.js';
-import { deliverPage, deliverJob } from './deliver/index.js';
+import { deliverPage, deliverJob, dryRunResponse, jobListEntry, callerMessage, callerError, type JobView } from './deliver/index.js';
+import { upstreamJobId, upstreamRequestId, mintJobId, callerJobId, findOwnJob } from './job-ids.js';
 import type { JobStore, JobRecord } from './state/index.js';
 import { enc, pick, decisionAudit, type Ctx, type Outcome } from './context.js';
 import type { BqField } from './emulator/encode.js';
@@ -55,21 +60,47 @@ function capRows(page: { body: any; rows: number }, start: number, max: number):
 
 /**
  * Labels stamped on every upstream job so BigQuery's own audit logs and INFORMATION_SCHEMA.JOBS join
- * back to bqgate's records: the principal, the actor and the audit record id. Label values are
- * lowercased and limited to [a-z0-9_-], 63 characters (BigQuery's label rules).
+ * back to bqgate's records: the principal, the actor, the audit record id and the audit session.
+ * The `bqgate_` namespace is the gateway's: the caller's own labels (`client`, validated by
+ * bigquery/labels.ts) of that name, any case, are dropped. Label values are lowercased and
+ * limited to [a-z0-9_-], 63 characters (BigQuery's label rules).
  */
-export function jobLabels(c: { principal: Principal; auditId: string }, client: Record<string, string> = {}): Record<string, string> {
+export function jobLabels(c: { principal: Principal; auditId: string; sessionKey?: string }, client: unknown = {}): Record<string, string> {
   const v = (s: string) => s.toLowerCase().replace(/[^a-z0-9_-]/g, '_').slice(0, 63);
   return {
-    ...client,
+    ...callerLabels(client),
     bqgate_principal: v(c.principal.subject),
     ...(c.principal.actor ? { bqgate_actor: v(c.principal.actor) } : {}),
     bqgate_request: v(c.auditId),
+    ...(c.sessionKey ? { bqgate_session: v(c.sessionKey) } : {}),
   };
 }
 
 /** A job id chosen by the gateway. */
-const newJobId = () => `bqgate_${randomUUID().replace(/-/g, '')}`;
+const newJobId = mintJobId;
+
+/** The job id a caller asked for in jobs.insert, as recorded and sent upstream (namespaced per principal), or a minted one. */
+const insertJobId = (c: Ctx, asked: unknown) => (asked === undefined || asked === null ? newJobId() : upstreamJobId(c.principal, String(asked)));
+
+const NON_QUERY = ['COPY', 'EXTRACT', 'LOAD'];
+
+/** How the caller sees `job`: its own job id, SQL and labels (the gateway's `bqgate_*` left out), the owner. */
+export const jobView = (c: Ctx, job: JobRecord, upstream?: any, extra: Partial<JobView> = {}): JobView => ({
+  projectId: job.projectId, jobId: callerJobId(job), location: job.location, query: NON_QUERY.includes(job.statementType) ? undefined : job.query, owner: owner(c),
+  labels: callerLabels(upstream?.configuration?.labels ?? job.pendingConfiguration?.labels), ...extra,
+});
+
+/**
+ * How the caller sees the job it just inserted (`b`: the jobs.insert body; `jobId`: the id
+ * recorded; `job`: the upstream's or the gate's resource).
+ */
+const insertedView = (c: Ctx, b: any, jobId: string, job: any, query: string | undefined): JobView => ({
+  projectId: c.req.params.projectId!, jobId: b.jobReference?.jobId !== undefined ? String(b.jobReference.jobId) : jobId,
+  location: job?.jobReference?.location ?? b.jobReference?.location, query, owner: owner(c), labels: callerLabels(b.configuration?.labels),
+});
+
+/** The job reference the caller knows `job` by. */
+const callerRef = (job: JobRecord) => ({ projectId: job.projectId, jobId: callerJobId(job), location: job.location });
 
 /** The caller as an approvals party. */
 export const person = (c: Ctx): Person => ({ subject: c.principal.subject, issuer: c.principal.issuer, email: c.principal.email, actor: c.principal.actor, groups: c.principal.groups });
@@ -89,10 +120,9 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
   const where = (location: string | undefined) => location ?? cfg.upstreamAuth.location ?? 'US';
 
   /** The caller's job, or notFound (also for another principal's job: its existence is not revealed). */
-  const ownJob = async (c: Ctx, id?: string) => {
-    const { projectId } = c.req.params;
-    const jobId = id ?? c.req.params.jobId;
-    const j = await store.getJob(projectId!, jobId!, c.principal.issuer, c.principal.subject);
+  const ownJob = async (c: Ctx) => {
+    const { projectId, jobId } = c.req.params;
+    const j = await findOwnJob(store, c.principal, projectId!, jobId!);
     if (!j) throw new BigQueryError('notFound', `Not found: Job ${projectId}:${jobId}`);
     return j;
   };
@@ -146,7 +176,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
     };
     await store.insertJob(job);
     (c.events ??= []).push({ type: 'approval', data: { step: 'requested', approvalId: apr.id, requirements: hold.requirements.map((q) => q.ruleId), bytesEstimate: hold.bytesEstimate, expiresAt: apr.expiresAt } });
-    return { job, resource: gate.jobResource(job, apr, { query: { query: original, useLegacySql: false } }, owner(c)) };
+    return { job, resource: deliverJob(gate.jobResource(job, apr, { query: { query: original, useLegacySql: false } }, owner(c)), jobView(c, job)) };
   }
 
   /** The approval hold of a checked statement, if it needs one (reused approvals are audited). */
@@ -170,15 +200,18 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
     const send = () => upstream.insertJobIdempotent(projectId, {
       jobReference: { projectId, jobId, ...(location ? { location } : {}) }, configuration: { ...configuration, labels: jobLabels(c, configuration.labels) },
     }, cred.client);
+    const record: JobRecord = { ...rec, projectId, jobId, location: where(location), ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject, createdAt: Date.now(), sessionKey: c.sessionKey, upstreamIdentity: cred.identity };
     try {
-      await store.insertJob({ ...rec, projectId, jobId, location: where(location), ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject, createdAt: Date.now(), sessionKey: c.sessionKey, upstreamIdentity: cred.identity });
+      await store.insertJob(record);
     } catch (err) {
+      if (!(err instanceof BigQueryError && err.reason === 'duplicate')) throw err;
       // A client retrying its own insert (same id, same statement) after the replica that recorded
       // it died, perhaps before the upstream had it: the job is sent now (the upstream refuses a
-      // second copy), then the retry gets BigQuery's answer to a repeated insert, 409 duplicate.
-      const prior = err instanceof BigQueryError && err.reason === 'duplicate' ? await store.getJob(projectId, jobId, c.principal.issuer, c.principal.subject) : undefined;
+      // second copy), then the retry gets BigQuery's answer to a repeated insert, 409 duplicate —
+      // naming the caller's own job id only.
+      const prior = await store.getJob(projectId, jobId, c.principal.issuer, c.principal.subject);
       if (prior && !prior.approvalId && prior.upstreamQuery === rec.upstreamQuery) await send().catch(() => undefined);
-      throw err;
+      throw new BigQueryError('duplicate', `Already Exists: Job ${projectId}:${record.location}.${callerJobId(record)}`);
     }
     return send();
   }
@@ -215,9 +248,10 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
     if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision, analysis });
     const governed = sources.find((t) => isGoverned(decision, t));
     if (governed) throw Object.assign(new BigQueryError('accessDenied', `Access Denied: ${verb.toLowerCase()} of ${governed} is refused: it has masked, denied or filtered rows or columns for ${c.principal.subject}, and a ${verb.toLowerCase()} job would move raw values. Use a query instead.`), { decision });
-    const jobId = String(b.jobReference?.jobId ?? newJobId());
-    const job = await submitJob(c, jobId, b.jobReference?.location, { query: '', upstreamQuery: '', statementType: verb }, cfg, await jobCredential(c, undefined, decision));
-    return { body: deliverJob(job, undefined, owner(c)), audit: { ...decisionAudit(decision, ''), jobId } };
+    const jobId = insertJobId(c, b.jobReference?.jobId);
+    const rec = { query: '', upstreamQuery: '', statementType: verb };
+    const job = await submitJob(c, jobId, b.jobReference?.location, rec, cfg, await jobCredential(c, undefined, decision));
+    return { body: deliverJob(job, insertedView(c, b, jobId, job, undefined)), audit: { ...decisionAudit(decision, ''), jobId } };
   }
 
   /**
@@ -227,8 +261,8 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
   async function gatedResults(c: Ctx, job: JobRecord, kind: 'bigquery#queryResponse' | 'bigquery#getQueryResultsResponse', q: Record<string, any>): Promise<Outcome> {
     if (job.approvalId) {
       const st = await gate.state(job, Math.min(Number(q.timeoutMs ?? cfg.defaultWaitMs), cfg.defaultWaitMs));
-      if (st.status === 'pending') return { body: { kind, jobReference: { projectId: job.projectId, jobId: job.jobId, location: job.location }, jobComplete: false }, audit: { jobId: job.jobId } };
-      if (st.status === 'refused') throw new BigQueryError(gate.refusalReason(st.record), gate.refusalMessage(st.record!));
+      if (st.status === 'pending') return { body: { kind, jobReference: callerRef(job), jobComplete: false }, audit: { jobId: job.jobId } };
+      if (st.status === 'refused') throw new BigQueryError(gate.refusalReason(st.record), callerMessage(gate.refusalMessage(st.record!)));
     }
     return results(c, job, kind, q);
   }
@@ -243,61 +277,96 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
       start = known;
     } else if (q.startIndex !== undefined) start = Number(q.startIndex);
     const r = await upstream.call('GET', `/projects/${enc(job.projectId)}/queries/${enc(job.jobId)}`, { query: resultsQuery(q, { location: q.location ?? job.location }), as: await as(c, job) });
-    if (r.status >= 300) throw upstreamError(r);
+    if (r.status >= 300) throw callerError(upstreamError(r));
     return present(job, r.body, kind, start);
   }
 
   /** An upstream result page as the caller may receive it: backstop, row cap from `start`. */
   async function present(job: JobRecord, body: any, kind: 'bigquery#queryResponse' | 'bigquery#getQueryResultsResponse', start: number): Promise<Outcome> {
-    const page = deliverPage(body, kind, job.backstopColumns);
+    const page = deliverPage(body, kind, job.backstopColumns, callerRef(job));
     const next = job.maxRows !== undefined && page.body.jobComplete ? capRows(page, start, job.maxRows) : undefined;
     if (next) await store.setPageStart(job.projectId, job.jobId, next.token, next.start);
     return { body: page.body, audit: { jobId: job.jobId, rowsReturned: page.rows, detections: page.detections } };
   }
 
-  return {
+  /** Results of a jobs.query the caller repeats with the same requestId: its first job's. */
+  const repeated = (c: Ctx, prior: JobRecord, b: any) =>
+    results(c, prior, 'bigquery#queryResponse', { maxResults: b.maxResults, timeoutMs: b.timeoutMs, 'formatOptions.useInt64Timestamp': b.formatOptions?.useInt64Timestamp ? 'true' : undefined });
+
+  /**
+   * jobs.query with one upstream round trip, as the client asked; the job is recorded as the
+   * caller's before its id is returned to anyone. The requestId (the client's namespaced per
+   * principal, else one of ours) makes the upstream run it once however often it is retried; a
+   * concurrent retry of the caller's own that recorded the job first is answered from that job.
+   */
+  async function runQuery(c: Ctx, b: any, checked: Checked, prepared: ReturnType<typeof prepareJob>, cred: JobCredential): Promise<Outcome> {
+    const projectId = c.req.params.projectId!;
+    const timeoutMs = Math.min(Number(b.timeoutMs ?? cfg.defaultWaitMs), cfg.defaultWaitMs);
+    const location = b.location ?? cfg.upstreamAuth.location;
+    const requestId = upstreamRequestId(c.principal, b.requestId !== undefined ? String(b.requestId) : `bqgate:${c.auditId}`);
+    const r = await upstream.call('POST', `/projects/${enc(projectId)}/queries`, {
+      body: { ...pick(b, ['maxResults', 'formatOptions']), ...(location ? { location } : {}), requestId, ...prepared.configuration.query, timeoutMs, labels: jobLabels(c, b.labels) },
+      as: cred.client,
+    });
+    if (r.status >= 300) throw callerError(upstreamError(r));
+    const ref = r.body.jobReference;
+    if (!ref?.jobId) throw new BigQueryError('backendError', 'The upstream answered jobs.query without a job reference; the result cannot be delivered.');
+    const job: JobRecord = {
+      ...prepared.rec, projectId, jobId: ref.jobId, location: ref.location ?? where(location), ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject,
+      createdAt: Date.now(), sessionKey: c.sessionKey, upstreamIdentity: cred.identity,
+    };
+    try {
+      await store.insertJob(job);
+    } catch (err) {
+      if (!(err instanceof BigQueryError && err.reason === 'duplicate')) throw err;
+      const mine = await store.getJob(projectId, job.jobId, c.principal.issuer, c.principal.subject);
+      // Never someone else's job (nor its id): the upstream's requestIds are namespaced per principal.
+      if (!mine) throw new BigQueryError('backendError', 'The upstream answered with a job bqgate already recorded for another request; nothing is delivered. Retry with a new requestId.');
+      return repeated(c, mine, b);
+    }
+    const page = await present(job, r.body, 'bigquery#queryResponse', 0);
+    return { ...page, audit: { ...decisionAudit(checked.decision, checked.sql), ...page.audit, jobId: job.jobId } };
+  }
+
+  /** A job resource of the caller's job `j` as the upstream reports it (or as the gate does, while it waits for approval). */
+  async function currentJob(c: Ctx, j: JobRecord): Promise<any> {
+    const st = await gate.state(j);
+    if (st.status === 'pending' || st.status === 'refused') return deliverJob(gate.jobResource(j, st.record, { query: { query: j.query, useLegacySql: false } }, owner(c)), jobView(c, j));
+    const r = await upstream.ok('GET', `/projects/${enc(j.projectId)}/jobs/${enc(j.jobId)}`, { query: { location: c.req.query.location ?? j.location }, as: await as(c, j) });
+    return deliverJob(r, jobView(c, j, r));
+  }
+
+  /** A `jobs.list` page token: the offset into the caller's jobs, as the gateway handed it out. */
+  const listOffset = (t: string | undefined) => {
+    if (!t) return 0;
+    const m = /^\d{1,9}$/.exec(Buffer.from(t, 'base64url').toString());
+    if (!m || Buffer.from(m[0]).toString('base64url') !== t) throw new BigQueryError('invalid', 'Invalid value for pageToken: it was not handed out by bqgate for jobs.list; list again without a pageToken.');
+    return Number(m[0]);
+  };
+
+  const ops: Pick<Record<Operation, (c: Ctx) => Promise<Outcome>>, 'jobs.query' | 'jobs.insert' | 'jobs.get' | 'jobs.getQueryResults' | 'jobs.cancel' | 'jobs.list'> = {
     'jobs.query': async (c) => {
       const b = c.req.body;
       const projectId = c.req.params.projectId!;
-      if (b.requestId) {
+      if (b.requestId !== undefined) {
         const prior = await store.getJobByRequestId(projectId, String(b.requestId), c.principal.issuer, c.principal.subject);
-        if (prior) return results(c, prior, 'bigquery#queryResponse', { maxResults: b.maxResults, timeoutMs: b.timeoutMs, 'formatOptions.useInt64Timestamp': b.formatOptions?.useInt64Timestamp ? 'true' : undefined });
+        if (prior) return repeated(c, prior, b);
       }
       const checked = await check(c, projectId, b);
       if (b.dryRun) {
-        const r = await upstream.ok('POST', `/projects/${enc(projectId)}/queries`, { body: { ...b, query: checked.sql, useLegacySql: false } });
-        return { body: { ...r, kind: 'bigquery#queryResponse' }, audit: decisionAudit(checked.decision, checked.sql) };
+        const dry = { ...pick(b, ['defaultDataset', 'queryParameters', 'parameterMode', 'location', 'useQueryCache', 'maximumBytesBilled']), query: checked.sql, useLegacySql: false, dryRun: true };
+        const r = await upstream.ok('POST', `/projects/${enc(projectId)}/queries`, { body: dry });
+        return { body: dryRunResponse(r, { projectId, location: where(b.location ?? r.jobReference?.location) }), audit: decisionAudit(checked.decision, checked.sql) };
       }
-      const prepared = prepareJob(c, b.query, checked, pick(b, QUERY_KEYS), pick(b, ['labels']), b.requestId ? String(b.requestId) : undefined);
+      const prepared = prepareJob(c, b.query, checked, pick(b, QUERY_KEYS), pick(b, ['labels']), b.requestId !== undefined ? String(b.requestId) : undefined);
       const hold = await approvalHold(c, checked, b);
       const cred = await jobCredential(c, undefined, checked.decision);
-      if (hold) {
-        // Parked: the caller long-polls like any slow query, and gets the result once approved.
-        const { job } = await parkJob(c, newJobId(), b.location, b.query, checked, prepared, hold, cred);
-        const q = { maxResults: b.maxResults !== undefined ? String(b.maxResults) : undefined, timeoutMs: b.timeoutMs !== undefined ? String(b.timeoutMs) : undefined, 'formatOptions.useInt64Timestamp': b.formatOptions?.useInt64Timestamp ? 'true' : undefined };
-        const page = await gatedResults(c, job, 'bigquery#queryResponse', q);
-        return { ...page, audit: { ...decisionAudit(checked.decision, checked.sql), ...page.audit, jobId: job.jobId } };
-      }
-      // One upstream round trip (jobs.query), as the client asked; the job is recorded as the
-      // caller's before its id is returned to anyone. The requestId (the client's, else one of
-      // ours) makes the upstream run it once however often the call is retried.
-      const timeoutMs = Math.min(Number(b.timeoutMs ?? cfg.defaultWaitMs), cfg.defaultWaitMs);
-      const location = b.location ?? cfg.upstreamAuth.location;
-      const r = await upstream.call('POST', `/projects/${enc(projectId)}/queries`, {
-        body: { ...pick(b, ['maxResults', 'formatOptions']), ...(location ? { location } : {}), requestId: b.requestId ?? randomUUID(), ...prepared.configuration.query, timeoutMs, labels: jobLabels(c, b.labels) },
-        as: cred.client,
-      });
-      if (r.status >= 300) throw upstreamError(r);
-      const ref = r.body.jobReference;
-      if (!ref?.jobId) throw new BigQueryError('backendError', 'The upstream answered jobs.query without a job reference; the result cannot be delivered.');
-      const job: JobRecord = {
-        ...prepared.rec, projectId, jobId: ref.jobId, location: ref.location ?? where(location), ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject,
-        createdAt: Date.now(), sessionKey: c.sessionKey, upstreamIdentity: cred.identity,
-      };
-      await store.insertJob(job);
-      const jobId = job.jobId;
-      const page = await present(job, r.body, 'bigquery#queryResponse', 0);
-      return { ...page, audit: { ...decisionAudit(checked.decision, checked.sql), ...page.audit, jobId } };
+      if (!hold) return runQuery(c, b, checked, prepared, cred);
+      // Parked: the caller long-polls like any slow query, and gets the result once approved.
+      const { job } = await parkJob(c, newJobId(), b.location, b.query, checked, prepared, hold, cred);
+      const q = { maxResults: b.maxResults !== undefined ? String(b.maxResults) : undefined, timeoutMs: b.timeoutMs !== undefined ? String(b.timeoutMs) : undefined, 'formatOptions.useInt64Timestamp': b.formatOptions?.useInt64Timestamp ? 'true' : undefined };
+      const page = await gatedResults(c, job, 'bigquery#queryResponse', q);
+      return { ...page, audit: { ...decisionAudit(checked.decision, checked.sql), ...page.audit, jobId: job.jobId } };
     },
 
     'jobs.getQueryResults': async (c) => gatedResults(c, await ownJob(c), 'bigquery#getQueryResultsResponse', c.req.query),
@@ -310,21 +379,18 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
       const projectId = c.req.params.projectId!;
       const checked = await check(c, projectId, cfgIn.query);
       if (cfgIn.dryRun) {
-        const r = await upstream.ok('POST', `/projects/${enc(projectId)}/jobs`, { body: { ...b, configuration: { ...cfgIn, query: { ...cfgIn.query, query: checked.sql } } } });
-        return { body: deliverJob(r, cfgIn.query.query, owner(c)), audit: decisionAudit(checked.decision, checked.sql) };
+        const query = { ...pick(cfgIn.query, QUERY_KEYS), query: checked.sql, useLegacySql: false };
+        const r = await upstream.ok('POST', `/projects/${enc(projectId)}/jobs`, { body: { jobReference: { projectId, ...(b.jobReference?.location ? { location: b.jobReference.location } : {}) }, configuration: { query, dryRun: true } } });
+        const view: JobView = { projectId, location: where(b.jobReference?.location ?? r.jobReference?.location), query: cfgIn.query.query, owner: owner(c), labels: callerLabels(cfgIn.labels) };
+        return { body: deliverJob(r, view), audit: decisionAudit(checked.decision, checked.sql) };
       }
-      const jobId = String(b.jobReference?.jobId ?? newJobId());
+      const jobId = insertJobId(c, b.jobReference?.jobId);
       const job = await insertJob(c, jobId, b.jobReference?.location, cfgIn.query.query, checked, pick(cfgIn.query, QUERY_KEYS), pick(cfgIn, ['labels', 'jobTimeoutMs']));
-      return { body: deliverJob(job, cfgIn.query.query, owner(c)), audit: { ...decisionAudit(checked.decision, checked.sql), jobId } };
+      const view = insertedView(c, b, jobId, job, cfgIn.query.query);
+      return { body: deliverJob(job, view), audit: { ...decisionAudit(checked.decision, checked.sql), jobId } };
     },
 
-    'jobs.get': async (c) => {
-      const j = await ownJob(c);
-      const st = await gate.state(j);
-      if (st.status === 'pending' || st.status === 'refused') return { body: gate.jobResource(j, st.record, { query: { query: j.query, useLegacySql: false } }, owner(c)) };
-      const r = await upstream.ok('GET', `/projects/${enc(j.projectId)}/jobs/${enc(j.jobId)}`, { query: { location: c.req.query.location ?? j.location }, as: await as(c, j) });
-      return { body: deliverJob(r, j.query, owner(c)) };
-    },
+    'jobs.get': async (c) => ({ body: await currentJob(c, await ownJob(c)) }),
 
     'jobs.cancel': async (c) => {
       const j = await ownJob(c);
@@ -333,26 +399,29 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
         const rec = await gate.cancel(j);
         if (rec && rec.status !== 'approved') {
           (c.events ??= []).push({ type: 'approval', data: { step: 'cancel', approvalId: rec.id, status: rec.status, requester: c.principal.subject } });
-          return { body: { kind: 'bigquery#jobCancelResponse', job: gate.jobResource(j, rec, { query: { query: j.query, useLegacySql: false } }, owner(c)) } };
+          return { body: { kind: 'bigquery#jobCancelResponse', job: deliverJob(gate.jobResource(j, rec, { query: { query: j.query, useLegacySql: false } }, owner(c)), jobView(c, j)) } };
         }
       }
       const r = await upstream.ok('POST', `/projects/${enc(j.projectId)}/jobs/${enc(j.jobId)}/cancel`, { query: { location: c.req.query.location ?? j.location }, as: await as(c, j) });
-      return { body: { ...r, job: deliverJob(r.job, j.query, owner(c)) } };
+      return { body: { kind: 'bigquery#jobCancelResponse', job: deliverJob(r.job, jobView(c, j, r.job)) } };
     },
 
     'jobs.list': async (c) => {
       const projectId = c.req.params.projectId!;
       const max = Math.min(Number(c.req.query.maxResults ?? 50), 1000);
-      const offset = c.req.query.pageToken ? Number(Buffer.from(c.req.query.pageToken, 'base64url').toString()) || 0 : 0;
+      const offset = listOffset(c.req.query.pageToken);
       const mine = await store.listJobs(projectId, c.principal.issuer, c.principal.subject, max + 1, offset);
       const jobs = await Promise.all(mine.slice(0, max).map(async (j) => {
         const r = await upstream.call('GET', `/projects/${enc(projectId)}/jobs/${enc(j.jobId)}`, { query: { location: j.location }, as: await as(c, j).catch(() => undefined) });
-        const job = r.status < 300 ? deliverJob(r.body, j.query, owner(c)) : { kind: 'bigquery#job', jobReference: { projectId, jobId: j.jobId, location: j.location }, status: { state: 'DONE' }, configuration: { query: { query: j.query } }, statistics: { creationTime: String(j.createdAt) } };
-        return { ...job, state: job.status?.state ?? 'DONE', id: `${projectId}:${j.location}.${j.jobId}` };
+        const up = r.status < 300 ? r.body : { status: { state: 'DONE' }, configuration: { jobType: NON_QUERY.includes(j.statementType) ? j.statementType : 'QUERY' }, statistics: { creationTime: String(j.createdAt) } };
+        return jobListEntry(up, jobView(c, j, up));
       }));
       const body: Record<string, unknown> = { kind: 'bigquery#jobList', jobs };
       if (mine.length > max) body.nextPageToken = Buffer.from(String(offset + max)).toString('base64url');
       return { body };
     },
   };
+
+  // Every refusal that carries an upstream message is redacted of keyed-mask material.
+  return Object.fromEntries(Object.entries(ops).map(([op, h]) => [op, async (c: Ctx) => { try { return await h(c); } catch (err) { throw callerError(err); } }])) as typeof ops;
 }

@@ -4,25 +4,40 @@
  * leaves out the columns the caller may not see and says which are masked, and tabledata.list reads
  * through the masking projection (masks, row filters, row caps) when anything is governed.
  */
-import { randomBytes } from 'node:crypto';
-import { BigQueryError, fromPageToken } from './bigquery/index.js';
+import { createHmac, randomBytes } from 'node:crypto';
+import { BigQueryError } from './bigquery/index.js';
 import type { Catalog } from './catalog/index.js';
 import { decide, canSeeTable, canSeeDataset, canSeeProject, isDeclared } from './policy/index.js';
 import { governedProjection, isGoverned } from './rewrite/index.js';
 import type { Upstream } from './upstream/index.js';
 import type { AuthClient } from 'google-auth-library';
-import { tableDataFromQuery, backstop } from './deliver/index.js';
+import { tableDataFromQuery, backstop, tableDataList, tableResource, tableList, datasetResource, datasetList, projectList, callerError } from './deliver/index.js';
+import { visibleViewSchema, describedMasked, type ViewAnalyzer } from './view-schema.js';
 import type { BqField } from './emulator/encode.js';
 import { enc, pick, decisionAudit, type Ctx, type Outcome } from './context.js';
 
 type MetadataOperation = 'tabledata.list' | 'tables.get' | 'tables.list' | 'datasets.get' | 'datasets.list' | 'projects.list';
 
 /**
- * The handlers, over the gateway's upstream, catalog and HMAC key; `waitMs` bounds a masked read's
- * wait for its query (ms). Metadata is read with the gateway credential; table data (tabledata.list
- * and its masked query) with `dataCredential`, the caller's job credential.
+ * The handlers, over the gateway's upstream, catalog, analyzer (a view's schema follows its
+ * lineage) and HMAC key (also signs the page tokens of masked reads); `waitMs` bounds a masked
+ * read's wait for its query (ms). Metadata is read with the gateway credential; table data
+ * (tabledata.list and its masked query) with `dataCredential`, the caller's job credential. Every
+ * answer is built from an allowlist of fields (deliver/resources.ts).
  */
-export function metadataOperations({ upstream, catalog, hmacKey, waitMs, dataCredential }: { upstream: Upstream; catalog: Catalog; hmacKey: Buffer; waitMs: number; dataCredential: (c: Ctx) => Promise<AuthClient> }): Record<MetadataOperation, (c: Ctx) => Promise<Outcome>> {
+export function metadataOperations({ upstream, catalog, hmacKey, analyzer, waitMs, dataCredential }: { upstream: Upstream; catalog: Catalog; hmacKey: Buffer; analyzer: ViewAnalyzer; waitMs: number; dataCredential: (c: Ctx) => Promise<AuthClient> }): Record<MetadataOperation, (c: Ctx) => Promise<Outcome>> {
+  /** The MAC binding a masked read's row offset `n` to the caller and the table. */
+  const mac = (c: Ctx, table: string, n: number) => createHmac('sha256', hmacKey).update(`tabledata\0${c.principal.issuer}\0${c.principal.subject}\0${table}\0${n}`).digest('base64url').slice(0, 22);
+  /** The page token of a masked read of `table` starting at row `n`, for this caller only. */
+  const rowToken = (c: Ctx, table: string, n: number) => Buffer.from(`${n}.${mac(c, table, n)}`).toString('base64url');
+  /** The row offset of a token `rowToken` handed out; BigQueryError(invalid) for any other. */
+  const rowOffset = (c: Ctx, table: string, t: string | undefined): number | undefined => {
+    if (t === undefined) return undefined;
+    const m = /^(\d{1,15})\.([A-Za-z0-9_-]{22})$/.exec(Buffer.from(t, 'base64url').toString());
+    if (!m || m[2] !== mac(c, table, Number(m[1]))) throw new BigQueryError('invalid', `Invalid value for pageToken: it was not handed out by bqgate for ${table} to this caller; read again from startIndex.`);
+    return Number(m[1]);
+  };
+
   /** Metadata visibility: some allow rule must cover the table / dataset (accessDenied otherwise). */
   const mustSeeTable = (c: Ctx, table: string) => {
     if (!canSeeTable(c.policy, c.principal, table)) throw new BigQueryError('accessDenied', `Access Denied: Table ${table}: no bqgate policy rule lets ${c.principal.subject} read it.`);
@@ -40,11 +55,11 @@ export function metadataOperations({ upstream, catalog, hmacKey, waitMs, dataCre
     const denied = new Set(d.deniedColumns[table] ?? []);
     return fields.filter((f) => !denied.has(f.name)).map((f) => {
       const m = d.masks[table]?.[f.name];
-      return m ? { ...f, description: `${f.description ? `${f.description} ` : ''}(masked for you by bqgate: ${m.rule}, rule ${m.ruleId})` } : f;
+      return m ? describedMasked(f, [`${m.rule}, rule ${m.ruleId}`]) : f;
     });
   };
 
-  return {
+  const ops: Record<MetadataOperation, (c: Ctx) => Promise<Outcome>> = {
     'tabledata.list': async (c) => {
       const { projectId, datasetId, tableId } = c.req.params;
       const table = `${projectId}.${datasetId}.${tableId}`;
@@ -64,10 +79,10 @@ export function metadataOperations({ upstream, catalog, hmacKey, waitMs, dataCre
       if (!isGoverned(decision, table) && cap === undefined) {
         const r = await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables/${enc(tableId!)}/data`, { query: pick(q, ['maxResults', 'pageToken', 'startIndex', 'selectedFields', 'formatOptions.useInt64Timestamp']), as: await dataCredential(c) });
         const b = backstop(r.rows, selected?.length ? fields : info.schema, scan);
-        return { body: { ...r, ...(b.rows ? { rows: b.rows } : {}) }, audit: { ...decisionAudit(decision, ''), rowsReturned: r.rows?.length ?? 0, detections: b.detections } };
+        return { body: tableDataList({ ...r, ...(b.rows ? { rows: b.rows } : {}) }), audit: { ...decisionAudit(decision, ''), rowsReturned: r.rows?.length ?? 0, detections: b.detections } };
       }
       // Masked (or capped) read: the same rows, through the masking projection, in storage order.
-      const start = fromPageToken(q.pageToken) ?? Number(q.startIndex ?? 0);
+      const start = rowOffset(c, table, q.pageToken) ?? Number(q.startIndex ?? 0);
       const max = Math.max(0, Math.min(Number(q.maxResults ?? 10_000), 100_000, cap === undefined ? Infinity : cap - start));
       const sql = `${governedProjection(table, analysis, decision, { hmacKey, salt: randomBytes(16) }, columns)} LIMIT ${max} OFFSET ${start}`;
       const r = await upstream.ok('POST', `/projects/${enc(projectId!)}/queries`, { body: { query: sql, useLegacySql: false, timeoutMs: waitMs, formatOptions: { useInt64Timestamp: q['formatOptions.useInt64Timestamp'] === 'true' } }, as: await dataCredential(c) });
@@ -75,7 +90,7 @@ export function metadataOperations({ upstream, catalog, hmacKey, waitMs, dataCre
       const total = cap === undefined ? stored : Math.min(stored, cap);
       const got = r.rows?.length ?? 0;
       const b = backstop(r.rows, r.schema?.fields, scan);
-      return { body: tableDataFromQuery({ ...r, rows: b.rows }, String(total), start + got < total && got > 0 ? start + got : undefined), audit: { ...decisionAudit(decision, sql), rowsReturned: got, detections: b.detections } };
+      return { body: tableDataFromQuery({ ...r, rows: b.rows }, String(total), start + got < total && got > 0 ? rowToken(c, table, start + got) : undefined), audit: { ...decisionAudit(decision, sql), rowsReturned: got, detections: b.detections } };
     },
 
     'tables.get': async (c) => {
@@ -83,7 +98,10 @@ export function metadataOperations({ upstream, catalog, hmacKey, waitMs, dataCre
       const table = `${projectId}.${datasetId}.${tableId}`;
       mustSeeTable(c, table);
       const r = await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables/${enc(tableId!)}`);
-      return { body: r.schema?.fields ? { ...r, schema: { ...r.schema, fields: visibleSchema(c, table, r.schema.fields) } } : r };
+      const fields: BqField[] | undefined = r.schema?.fields;
+      // A view's columns take the policy of the table columns they derive from (its lineage).
+      const visible = !fields ? undefined : r.type === 'VIEW' || r.view ? await visibleViewSchema(analyzer, c.policy, c.principal, table, fields) : visibleSchema(c, table, fields);
+      return { body: tableResource(r, visible) };
     },
 
     'tables.list': async (c) => {
@@ -91,28 +109,29 @@ export function metadataOperations({ upstream, catalog, hmacKey, waitMs, dataCre
       mustSeeDataset(c, projectId!, datasetId!);
       const r = await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables`, { query: pick(c.req.query, ['maxResults', 'pageToken']) });
       const tables = (r.tables ?? []).filter((t: any) => canSeeTable(c.policy, c.principal, `${projectId}.${datasetId}.${t.tableReference?.tableId}`));
-      return { body: { ...r, tables, totalItems: tables.length } };
+      return { body: tableList(r, tables) };
     },
 
     'datasets.get': async (c) => {
       const { projectId, datasetId } = c.req.params;
       mustSeeDataset(c, projectId!, datasetId!);
       const r = await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}`);
-      const { access: _access, ...rest } = r;
-      return { body: rest };
+      return { body: datasetResource(r) };
     },
 
     'datasets.list': async (c) => {
       const projectId = c.req.params.projectId!;
       const r = await upstream.ok('GET', `/projects/${enc(projectId)}/datasets`, { query: pick(c.req.query, ['maxResults', 'pageToken', 'all']) });
       const datasets = (r.datasets ?? []).filter((d: any) => canSeeDataset(c.policy, c.principal, projectId, d.datasetReference?.datasetId));
-      return { body: { ...r, datasets } };
+      return { body: datasetList(r, datasets) };
     },
 
     'projects.list': async (c) => {
       const r = await upstream.ok('GET', '/projects', { query: pick(c.req.query, ['maxResults', 'pageToken']) });
       const projects = (r.projects ?? []).filter((p: any) => canSeeProject(c.policy, c.principal, p.projectReference?.projectId));
-      return { body: { ...r, projects, totalItems: projects.length } };
+      return { body: projectList(r, projects) };
     },
   };
+  // Refusals that carry an upstream message are redacted of keyed-mask material.
+  return Object.fromEntries(Object.entries(ops).map(([op, h]) => [op, async (c: Ctx) => { try { return await h(c); } catch (err) { throw callerError(err); } }])) as typeof ops;
 }

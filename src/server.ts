@@ -17,7 +17,7 @@ import { createAuthenticator, bearerToken, type Principal } from './auth/index.j
 import { loadDevIssuer } from './auth/dev-issuer.js';
 import { installDevLogin, devLoginMetadata, demoPersonas } from './auth/dev-login.js';
 import { installConsole, consoleOperations } from './console/index.js';
-import { ROUTES, BigQueryError, asBigQueryError, installBigQueryHttp, sendError, type ApiRequest, type Operation } from './bigquery/index.js';
+import { ROUTES, BigQueryError, asBigQueryError, installBigQueryHttp, sendError, validateRequest, type ApiRequest, type Operation } from './bigquery/index.js';
 import { Catalog } from './catalog/index.js';
 import { Analyzer, ZetaSqlServer, type QueryAnalysis } from './sql/index.js';
 import { reexecuteOperations } from './reexecute.js';
@@ -36,8 +36,10 @@ import { openState, type State } from './state/index.js';
 import { createApprovalGate } from './approvals/gate.js';
 import { approvalOperations } from './approvals/api.js';
 import { jobOperations } from './jobs.js';
+import { findOwnJob } from './job-ids.js';
 import { GatewayMetrics, startTracing, endSpan } from './telemetry/index.js';
 import { limitedServerFactory, installRateLimit, ConcurrencyCaps } from './limits.js';
+import { installResponseLog } from './response-log.js';
 
 /**
  * The gateway's HMAC_SHA256 masking key: `BQGATE_HMAC_KEY` (hex) when set, else the hex in
@@ -148,6 +150,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   }
   policies.watch();
   installBigQueryHttp(app, 'bqgate');
+  installResponseLog(app); // opt-in (BQGATE_TEST_RESPONSE_LOG): the test harness's check for internals in responses
 
   app.get('/.well-known/jwks.json', async () => dev?.jwks ?? { keys: [] });
   app.get('/.well-known/openid-configuration', async () => ({ issuer, jwks_uri: `${issuer}/.well-known/jwks.json`, id_token_signing_alg_values_supported: ['ES256'], ...(dev && cfg.console.devLogin ? devLoginMetadata(issuer) : {}) }));
@@ -244,7 +247,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     }
     // A job's polls (jobs.get, getQueryResults, cancel) join the session the job was created in.
     const jobSession = !sessionKey && api.params.jobId
-      ? (await store.getJob(api.params.projectId ?? '', api.params.jobId, principal.issuer, principal.subject).catch(() => undefined))?.sessionKey : undefined;
+      ? (await findOwnJob(store, principal, api.params.projectId ?? '', api.params.jobId).catch(() => undefined))?.sessionKey : undefined;
     const rec = new RequestRecorder(auditLog, { requestId: req.id, principal: principal.subject, issuer: principal.issuer, actor: principal.actor, sessionKey: sessionKey ?? jobSession }, cfg.audit.rowsCap);
     rec.add('request', { ...requestData, groups: principal.groups, email: principal.email });
     try {
@@ -257,6 +260,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     scope.beforeUpstream = () => rec.flush(ctx.audit);
     let out: Outcome;
     try {
+      validateRequest(api); // typed parameters (bigquery/params.ts), before anything runs
       out = await operations[op](ctx);
     } catch (err) {
       const e = err instanceof BigQueryError ? err : asBigQueryError(err);
@@ -305,7 +309,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   }
 
   const operations: Record<Operation, (c: Ctx) => Promise<Outcome>> = {
-    ...metadataOperations({ upstream, catalog, hmacKey, waitMs: cfg.defaultWaitMs, dataCredential: async (c) => (await credentials.forJob(c.principal, c.callerToken)).client }),
+    ...metadataOperations({ upstream, catalog, hmacKey, analyzer, waitMs: cfg.defaultWaitMs, dataCredential: async (c) => (await credentials.forJob(c.principal, c.callerToken)).client }),
     ...jobOperations({ cfg, store, upstream, catalog, gate, check, credentials }),
     ...approvalOperations({ approvals, gate, store, auditLog }),
     ...reexecuteOperations({ auditLog, store, analyzer, upstream, hmacKey, credentials }),

@@ -71,7 +71,7 @@ describe('approvals with the SDK', () => {
     const [rows] = await gw.emulatorSdk().query({ query: 'SELECT status FROM shop.orders WHERE order_id = 11', useLegacySql: false });
     expect(rows).toEqual([{ status: 'approved-update' }]);
     // The requester's audit session shows the request, the approval and the approver.
-    const rec = (await auditRequests(gw.dataDir)).find((r) => r.operation === 'jobs.insert' && r.upstream?.jobId === job.id);
+    const rec = (await auditRequests(gw.dataDir)).find((r) => r.operation === 'jobs.insert' && r.upstream?.jobId === gw.upstreamJobId('etl-1', job.id!));
     expect(rec?.approvals.map((a: any) => [a.step, a.approver ?? null])).toEqual([['requested', null], ['approve', 'owner-1']]);
     const sessions = JSON.parse((await gw.cli(['sessions', 'list', '--json', '--principal', 'etl-1'])).stdout);
     const replay = await gw.cli(['sessions', 'replay', sessions[0].id, '--principal', 'etl-1']);
@@ -99,7 +99,7 @@ describe('approvals with the SDK', () => {
     expect(e.errors?.[0].reason).toBe('stopped');
     const late = await api(gw, owner).decide(apr.id, 'approve');
     expect(late.body.error.message).toMatch(/is cancelled; it can no longer be decided/);
-    const upstream = await apiError(gw.emulatorSdk().job(job.id!).getMetadata());
+    const upstream = await apiError(gw.emulatorSdk().job(gw.upstreamJobId('etl-1', job.id!)).getMetadata());
     expect(upstream.code).toBe(404);
     const [rows] = await gw.emulatorSdk().query({ query: 'SELECT status FROM shop.orders WHERE order_id = 13', useLegacySql: false });
     expect(rows[0].status).not.toBe('cancelled-before-approval');

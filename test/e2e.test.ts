@@ -203,15 +203,15 @@ describe('SDK through the gateway', () => {
 
   it('stamps upstream jobs with the principal, actor and audit record id', async () => {
     const [job] = await gw.sdk(analyst).createQueryJob({ query: 'SELECT order_id FROM shop.orders LIMIT 1', useLegacySql: false, labels: { team: 'bi' } });
-    const [upstream] = await gw.emulatorSdk().job(job.id!).getMetadata();
+    const [upstream] = await gw.emulatorSdk().job(gw.upstreamJobId('agent-7', job.id!)).getMetadata();
     expect(upstream.configuration.labels).toMatchObject({ team: 'bi', bqgate_principal: 'agent-7', bqgate_actor: 'reporting-bot' });
-    const rec = (await auditRequests(gw.dataDir)).find((r) => r.upstream?.jobId === job.id && r.operation === 'jobs.insert');
+    const rec = (await auditRequests(gw.dataDir)).find((r) => r.upstream?.jobId === gw.upstreamJobId('agent-7', job.id!) && r.operation === 'jobs.insert');
     expect(upstream.configuration.labels.bqgate_request).toBe(rec?.requestId);
   });
 
   it('applies the analysts\' limits: maximumBytesBilled injected, at most 5,000 rows delivered', async () => {
     const [job] = await gw.sdk(analyst).createQueryJob({ query: 'SELECT order_id FROM shop.orders WHERE order_id <= 6000 ORDER BY order_id', useLegacySql: false, maximumBytesBilled: '99999999999' });
-    const [upstream] = await gw.emulatorSdk().job(job.id!).getMetadata();
+    const [upstream] = await gw.emulatorSdk().job(gw.upstreamJobId('agent-7', job.id!)).getMetadata();
     expect(upstream.configuration.query.maximumBytesBilled).toBe('10000000000');
     const [rows] = await job.getQueryResults();
     expect(rows).toHaveLength(5000);

@@ -67,7 +67,7 @@ describe('graceful shutdown', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(2500); // it was allowed to finish its wait
     expect(await exit).toBe(0);
     await expect(fetch(`${gw.url}/readyz`)).rejects.toThrow();
-    const polls = (await auditRequests(gw.dataDir)).filter((r) => r.operation === 'jobs.getQueryResults' && r.upstream?.jobId === job.id);
+    const polls = (await auditRequests(gw.dataDir)).filter((r) => r.operation === 'jobs.getQueryResults' && r.upstream?.jobId === gw.upstreamJobId('drain-etl', job.id!));
     expect(polls.map((p) => p.response?.status)).toEqual([200]);
   }, 120_000);
 });

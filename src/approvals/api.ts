@@ -11,13 +11,17 @@ import type { Ctx, Outcome } from '../context.js';
 import { ApprovalError, type ApprovalRecord, type ApprovalStore } from './index.js';
 import type { ApprovalGate } from './gate.js';
 import { person } from '../jobs.js';
+import { callerJobId } from '../job-ids.js';
 import { createHash } from 'node:crypto';
 
 
-/** An approval as the API shows it (the rewritten SQL stays inside: it carries keyed-mask material). */
+/**
+ * An approval as the API shows it (the rewritten SQL stays inside: it carries keyed-mask
+ * material); `jobId` is the id the requester's client knows the job by (job-ids.ts).
+ */
 const approvalView = (r: ApprovalRecord) => {
   const { upstreamSql: _sql, binding: _b, ...view } = r;
-  return { kind: 'bqgate#approval', ...view, createdAt: new Date(r.createdAt).toISOString(), expiresAt: new Date(r.expiresAt).toISOString(), ...(r.decidedAt ? { decidedAt: new Date(r.decidedAt).toISOString() } : {}) };
+  return { kind: 'bqgate#approval', ...view, jobId: callerJobId({ jobId: r.jobId, ownerIssuer: r.requester.issuer, ownerSubject: r.requester.subject }), createdAt: new Date(r.createdAt).toISOString(), expiresAt: new Date(r.expiresAt).toISOString(), ...(r.decidedAt ? { decidedAt: new Date(r.decidedAt).toISOString() } : {}) };
 };
 
 export interface ApiDeps { approvals: ApprovalStore; gate: ApprovalGate; store: JobStore; auditLog: AuditLog }

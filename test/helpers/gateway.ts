@@ -13,6 +13,8 @@ import { BigQuery } from '@google-cloud/bigquery';
 import { OAuth2Client } from 'google-auth-library';
 import { loadDevIssuer, type TokenClaims } from '../../src/auth/dev-issuer.ts';
 import { AuditLog, requestsOf, type RequestRecord } from '../../src/audit/index.ts';
+import { forbiddenInResponses } from './response-check.ts';
+import { upstreamJobId } from '../../src/job-ids.ts';
 
 /** Every request the gateway's audit log recorded (read-only; oldest first). */
 export async function auditRequests(dataDir: string, postgresUrl?: string): Promise<RequestRecord[]> {
@@ -40,6 +42,11 @@ export interface TestGateway {
   /** The gateway process id (its ZetaSQL server is a child). */
   pid: number;
   token(claims: TokenClaims, opts?: { ttlSec?: number; audience?: string }): Promise<string>;
+  /**
+   * The id a job the caller `sub` (a token of this gateway's issuer) named `jobId` has upstream and
+   * in the gateway's records (audit `upstream.jobId`, approvals): namespaced per principal (src/job-ids.ts).
+   */
+  upstreamJobId(sub: string, jobId: string): string;
   sdk(token: string): BigQuery;
   /** The emulator directly, for ground truth. */
   emulatorSdk(): BigQuery;
@@ -61,11 +68,13 @@ export interface TestGateway {
  */
 export async function startGateway(opts: { env?: Record<string, string>; dataDir?: string; port?: number } = {}): Promise<TestGateway> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'bqgate-test-'));
+  /** Every response this gateway sends, for the check in `stop()` (src/response-log.ts). */
+  const responseLog = (port: number) => join(dataDir, `responses-${port}.log`);
   /** Starts the process and waits for /readyz; undefined when a free port was taken meanwhile (retry). */
   const launch = async (port: number, emulatorPort: number) => {
     const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'bin', 'bqgate.js'), 'serve'], {
       cwd: ROOT,
-      env: { ...process.env, ...OFFLINE_ENV, BQGATE_PORT: String(port), BQGATE_EMULATOR_PORT: String(emulatorPort), BQGATE_DATA_DIR: dataDir, BQGATE_LOG_LEVEL: 'warn', ...opts.env },
+      env: { ...process.env, ...OFFLINE_ENV, BQGATE_PORT: String(port), BQGATE_EMULATOR_PORT: String(emulatorPort), BQGATE_DATA_DIR: dataDir, BQGATE_LOG_LEVEL: 'warn', BQGATE_TEST_RESPONSE_LOG: responseLog(port), ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const out = { child, log: '', port, emulatorPort };
@@ -100,6 +109,7 @@ export async function startGateway(opts: { env?: Record<string, string>; dataDir
     dataDir,
     pid: child.pid!,
     token: (claims, opts) => issuer.sign(claims, opts),
+    upstreamJobId: (sub, jobId) => upstreamJobId({ issuer: opts.env?.BQGATE_ISSUER || url, subject: sub }, jobId),
     output: log,
     sdk: (token) => sdkFor(url, token),
     emulatorSdk: () => sdkFor(opts.env?.BQGATE_UPSTREAM ?? `http://127.0.0.1:${emulatorPort}`, 'emulator'),
@@ -137,6 +147,11 @@ export async function startGateway(opts: { env?: Record<string, string>; dataDir
       if (child.exitCode === null && !child.signalCode) {
         await new Promise<void>((r) => { child.once('exit', () => r()); child.kill('SIGTERM'); setTimeout(() => child.kill('SIGKILL'), 5000).unref(); });
       }
+      // No response may have carried gateway internals (HMAC pads, salts, row filters): checked for
+      // every test file that starts a gateway.
+      const env = { ...process.env, ...opts.env };
+      const found = forbiddenInResponses(opts.env?.BQGATE_TEST_RESPONSE_LOG ?? responseLog(port), { dataDir, policiesDir: resolve(ROOT, env.BQGATE_POLICIES ?? 'policies'), env });
+      if (found.length) throw new Error(`gateway responses carried internals (${found.length}):\n${[...new Set(found)].slice(0, 20).join('\n')}`);
     },
   };
 }
