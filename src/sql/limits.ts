@@ -42,73 +42,88 @@ export interface SqlLimits {
  */
 export const DEFAULT_SQL_LIMITS: SqlLimits = { maxBytes: 1024 * 1024, maxTokens: 25_000, maxDepth: 50, maxChain: 100 };
 
-const BINARY_WORDS = new Set(['and', 'or', 'like']);
-const OPERATOR_CHARS = '+-*/%|&^=<>!~';
-/** Multi-character operators that are not binary (they end no run and add none). */
-const NOT_BINARY = new Set(['=>', '->', '|>', '!', '~']);
+/** Character classes by code (ASCII): 1 identifier part, 2 operator character, 4 space. */
+const CLASS = new Uint8Array(128);
+for (let c = 48; c <= 57; c++) CLASS[c] = 1;
+for (let c = 65; c <= 90; c++) CLASS[c] = CLASS[c + 32] = 1;
+CLASS[95] = 1;
+for (const ch of '+-*/%|&^=<>!~') CLASS[ch.charCodeAt(0)] = 2;
+for (const c of [9, 10, 11, 12, 13, 32]) CLASS[c] = 4;
+const cls = (c: number) => (c >= 128 ? 1 : CLASS[c]); // non-ASCII: part of an identifier
 
-const isIdentStart = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c >= 128;
-const isIdentPart = (c: number) => isIdentStart(c) || (c >= 48 && c <= 57);
-const isSpace = (c: number) => c === 32 || c === 9 || c === 10 || c === 13 || c === 12 || c === 11;
+/** Whether sql[i, j) spells AND, OR or LIKE (any case). */
+function binaryWord(sql: string, i: number, j: number): boolean {
+  const f = sql.charCodeAt(i) | 32; // lowercase ASCII
+  if (j - i < 2 || j - i > 4 || (f !== 97 && f !== 111 && f !== 108)) return false;
+  const w = sql.slice(i, j).toLowerCase();
+  return w === 'and' || w === 'or' || w === 'like';
+}
 
-/** The index just past a quoted run starting at `i` (`'…'`, `"…"`, `'''…'''`, `"""…"""`, `` `…` ``), backslash escapes skipped. */
+/** Whether the two-character operator `a b` is not binary: `=>`, `->`, `|>`. */
+const notBinary2 = (a: number, b: number) => b === 62 && (a === 61 || a === 45 || a === 124);
+
+/** The index just past a quoted run starting at `i` (single, double or triple quotes, backticks), backslash escapes skipped. */
 function skipQuoted(sql: string, i: number): number {
-  const q = sql[i];
-  const triple = q !== '`' && sql.startsWith(q + q + q, i);
-  const close = triple ? q + q + q : q;
-  for (let j = i + close.length; j < sql.length; j++) {
-    if (sql[j] === '\\') { j++; continue; }
-    if (sql.startsWith(close, j)) return j + close.length;
+  const q = sql.charCodeAt(i);
+  const triple = q !== 96 && sql.charCodeAt(i + 1) === q && sql.charCodeAt(i + 2) === q;
+  for (let j = i + (triple ? 3 : 1); j < sql.length; j++) {
+    const c = sql.charCodeAt(j);
+    if (c === 92) { j++; continue; }
+    if (c === q && (!triple || (sql.charCodeAt(j + 1) === q && sql.charCodeAt(j + 2) === q))) return j + (triple ? 3 : 1);
   }
   return sql.length; // unterminated: the rest is one token (the analyzer reports the error)
 }
 
-/** The index just past a comment starting at `i`, or `i` when there is none. */
-function skipComment(sql: string, i: number): number {
-  const c = sql[i];
-  if (c === '#' || (c === '-' && sql[i + 1] === '-')) {
+/** The index just past a comment starting at `i` (char code `c`), or `i` when there is none. */
+function skipComment(sql: string, i: number, c: number): number {
+  if (c === 35 || (c === 45 && sql.charCodeAt(i + 1) === 45)) { // # or --
     const nl = sql.indexOf('\n', i);
     return nl < 0 ? sql.length : nl + 1;
   }
-  if (c === '/' && sql[i + 1] === '*') {
+  if (c === 47 && sql.charCodeAt(i + 1) === 42) { // /*
     const end = sql.indexOf('*/', i + 2);
     return end < 0 ? sql.length : end + 2;
   }
   return i;
 }
 
-/** Measures `sql` in one linear pass (see the module comment). Never throws. */
-export function measureSql(sql: string): SqlShape {
+/**
+ * Measures `sql` in one linear pass (see the module comment); never throws. With `stopAfterTokens`
+ * the pass stops once that many tokens are exceeded (the other measures then cover only the text
+ * before that point).
+ */
+export function measureSql(sql: string, stopAfterTokens = Infinity): SqlShape {
   const shape: SqlShape = { bytes: Buffer.byteLength(sql, 'utf8'), tokens: 0, depth: 0, chain: 0 };
   const runs: number[] = [0]; // operator run per open nesting level
-  const bump = () => { const d = runs.length - 1; runs[d]++; if (runs[d] > shape.chain) shape.chain = runs[d]; };
+  let d = 0;
+  const bump = () => { if (++runs[d] > shape.chain) shape.chain = runs[d]; };
   let i = 0;
   while (i < sql.length) {
     const c = sql.charCodeAt(i);
-    if (isSpace(c)) { i++; continue; }
-    const past = skipComment(sql, i);
+    const k = cls(c);
+    if (k === 4) { i++; continue; }
+    const past = skipComment(sql, i, c);
     if (past > i) { i = past; continue; }
-    shape.tokens++;
-    const ch = sql[i];
-    if (ch === "'" || ch === '"' || ch === '`') { i = skipQuoted(sql, i); continue; }
-    if (isIdentPart(c)) {
+    if (++shape.tokens > stopAfterTokens) break;
+    if (c === 39 || c === 34 || c === 96) { i = skipQuoted(sql, i); continue; } // ' " `
+    if (k === 1) {
       let j = i + 1;
-      while (j < sql.length && isIdentPart(sql.charCodeAt(j))) j++;
+      while (j < sql.length && cls(sql.charCodeAt(j)) === 1) j++;
+      const q = sql.charCodeAt(j);
       // r'…', b"…", rb'''…''': a string literal with its prefix, one token.
-      if (j < sql.length && (sql[j] === "'" || sql[j] === '"') && j - i <= 2 && /^[rb]{1,2}$/i.test(sql.slice(i, j))) { i = skipQuoted(sql, j); continue; }
-      if (j - i <= 4 && BINARY_WORDS.has(sql.slice(i, j).toLowerCase())) bump();
+      if ((q === 39 || q === 34) && j - i <= 2 && /^[rb]{1,2}$/i.test(sql.slice(i, j))) { i = skipQuoted(sql, j); continue; }
+      if (binaryWord(sql, i, j)) bump();
       i = j;
       continue;
     }
-    if (ch === '(' || ch === '[' || ch === '{') { runs.push(0); if (runs.length - 1 > shape.depth) shape.depth = runs.length - 1; i++; continue; }
-    if (ch === ')' || ch === ']' || ch === '}') { if (runs.length > 1) runs.pop(); i++; continue; }
-    if (ch === ',' || ch === ';') { runs[runs.length - 1] = 0; i++; continue; }
-    if (OPERATOR_CHARS.includes(ch)) {
-      let j = i + 1;
-      while (j < sql.length && j - i < 2 && OPERATOR_CHARS.includes(sql[j]) && !(sql[j] === '-' && sql[j + 1] === '-')) j++;
-      const op = sql.slice(i, j);
-      if (!NOT_BINARY.has(op)) bump();
-      i = j;
+    if (c === 40 || c === 91 || c === 123) { runs[++d] = 0; if (d > shape.depth) shape.depth = d; i++; continue; } // ( [ {
+    if (c === 41 || c === 93 || c === 125) { if (d > 0) d--; i++; continue; } // ) ] }
+    if (c === 44 || c === 59) { runs[d] = 0; i++; continue; } // , ;
+    if (k === 2) {
+      const n = sql.charCodeAt(i + 1);
+      const two = cls(n) === 2 && !(n === 45 && sql.charCodeAt(i + 2) === 45); // not into a -- comment
+      if (two ? !notBinary2(c, n) : c !== 33 && c !== 126) bump(); // a lone ! or ~ is not binary
+      i += two ? 2 : 1;
       continue;
     }
     i++; // . @ ? : and anything else: one token
@@ -119,13 +134,14 @@ export function measureSql(sql: string): SqlShape {
 /**
  * Refuses `sql` when its shape exceeds `limits`: throws `BigQueryError('invalidQuery')` naming the
  * limit, the measured value, the configured maximum and its setting. Bytes are checked before the
- * text is lexed. Returns the measured shape otherwise.
+ * text is lexed, and lexing stops past `maxTokens` (the message then says "more than"). Returns
+ * the measured shape otherwise.
  */
 export function checkSqlLimits(sql: string, limits: SqlLimits): SqlShape {
   const bytes = Buffer.byteLength(sql, 'utf8');
   if (limits.maxBytes && bytes > limits.maxBytes) throw tooLarge('bytes', 'the statement is', bytes, limits.maxBytes, 'BQGATE_SQL_MAX_BYTES', 'Send a shorter statement.');
-  const s = measureSql(sql);
-  if (limits.maxTokens && s.tokens > limits.maxTokens) throw tooLarge('tokens', 'the statement has', s.tokens, limits.maxTokens, 'BQGATE_SQL_MAX_TOKENS', 'Split it into smaller statements.');
+  const s = measureSql(sql, limits.maxTokens || Infinity);
+  if (limits.maxTokens && s.tokens > limits.maxTokens) throw tooLarge('tokens', 'the statement has more than', limits.maxTokens, limits.maxTokens, 'BQGATE_SQL_MAX_TOKENS', 'Split it into smaller statements.');
   if (limits.maxDepth && s.depth > limits.maxDepth) throw tooLarge('nesting depth', 'parentheses/brackets nest', s.depth, limits.maxDepth, 'BQGATE_SQL_MAX_DEPTH', 'Flatten nested expressions or subqueries (use WITH).');
   if (limits.maxChain && s.chain > limits.maxChain) throw tooLarge('operator chain', 'one expression chains', s.chain, limits.maxChain, 'BQGATE_SQL_MAX_CHAIN', 'Shorten long runs like a + b + c + …, e.g. with an array and a subquery, or split the expression with parentheses/columns.');
   return s;

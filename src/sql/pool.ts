@@ -2,10 +2,9 @@
  * A pool of ZetaSQL analyzer processes (`ZetaSqlServer`s), so that one statement that stalls or
  * crashes a process does not refuse everyone else's while it restarts.
  *
- * - One call at a time per process: calls wait (FIFO) for a free ready process, up to
- *   `queueTimeoutMs`; when no process is ready at all they are refused at once (backendError), as
- *   a single server refuses while it restarts. One call per process is what makes a crash
- *   attributable to the statement that was in flight.
+ * - One call at a time per process: calls wait (FIFO) for a free ready process — one freeing up or
+ *   coming back from a restart — up to `queueTimeoutMs`, then are refused (backendError). One call
+ *   per process is what makes a crash attributable to the statement that was in flight.
  * - Catalogs: `registerCatalog` returns a pool-wide id and touches no process; each process gets
  *   the catalog registered on first use, inside the same slot as the call that uses it (so a
  *   catalog that crashes registration is blamed on that statement too). Ids stay valid across
@@ -39,7 +38,7 @@ export interface PoolStatus extends ZetaSqlStatus { processes: number; readyProc
 
 interface Worker { server: ZetaSqlServer; busy: boolean }
 interface Waiter { resolve: (w: Worker) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
-interface PoolCatalog { request: unknown; ids: Map<ZetaSqlServer, { generation: number; id: string }>; poisoned?: BigQueryError }
+interface PoolCatalog { request: unknown; ids: Map<ZetaSqlServer, { generation: number; id: string }>; poisoned?: { error: BigQueryError; until: number } }
 
 export class ZetaSqlPool implements ZetaSqlService {
   readonly quarantine: Quarantine;
@@ -49,24 +48,29 @@ export class ZetaSqlPool implements ZetaSqlService {
   private readonly waiters: Waiter[] = [];
   private readonly catalogs = new Map<string, PoolCatalog>();
   private serial = 0;
+  private stopped = false;
   private readonly deadlineMs: number;
   private readonly queueTimeoutMs: number;
   private readonly maxCatalogs: number;
+  private readonly quarantineMs: number;
 
   constructor(o: PoolOptions = {}) {
     this.workers = Array.from({ length: Math.max(1, o.size ?? 2) }, () => ({ server: new ZetaSqlServer(), busy: false }));
     this.deadlineMs = o.deadlineMs ?? 10_000;
     this.queueTimeoutMs = o.queueTimeoutMs ?? this.deadlineMs;
     this.maxCatalogs = o.maxCatalogs ?? 1000;
-    this.quarantine = new Quarantine(o.quarantineMs ?? 600_000);
+    this.quarantineMs = o.quarantineMs ?? 600_000;
+    this.quarantine = new Quarantine(this.quarantineMs);
   }
 
   /** Starts every process; resolves when all answer, rejects (after `timeoutMs`) if one does not. */
   async start(timeoutMs?: number): Promise<void> {
+    this.stopped = false;
     await Promise.all(this.workers.map((w) => w.server.start(timeoutMs)));
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const q of this.waiters.splice(0)) { clearTimeout(q.timer); q.reject(poolDown()); }
     await Promise.all(this.workers.map((w) => w.server.stop()));
   }
@@ -99,7 +103,7 @@ export class ZetaSqlPool implements ZetaSqlService {
    * A LocalService call (as `ZetaSqlServer.call`) on a free process, `timeoutMs` its deadline
    * (at most the pool's). Throws `BigQueryError('invalidQuery')` for a quarantined statement (before
    * any process sees it), or for one that just crashed or stalled a process; backendError when no
-   * process is ready or none frees up within `queueTimeoutMs`; the gRPC error of an analysis error.
+   * process is free and ready within `queueTimeoutMs`; the gRPC error of an analysis error.
    */
   async call(method: string, req: unknown, timeoutMs = this.deadlineMs): Promise<any> {
     const sql = statementOf(req);
@@ -134,7 +138,7 @@ export class ZetaSqlPool implements ZetaSqlService {
   private async catalogOn(w: Worker, pooled: string, timeoutMs: number): Promise<string> {
     const cat = this.catalogs.get(pooled);
     if (!cat) throw new BigQueryError('backendError', 'The SQL analyzer dropped the catalog of this statement meanwhile (too many catalogs in use); retry.');
-    if (cat.poisoned) throw cat.poisoned;
+    if (cat.poisoned && cat.poisoned.until > Date.now()) throw cat.poisoned.error;
     const have = cat.ids.get(w.server);
     if (have && have.generation === w.server.generation) return have.id;
     const generation = w.server.generation;
@@ -142,10 +146,14 @@ export class ZetaSqlPool implements ZetaSqlService {
     try {
       r = await w.server.call('registerCatalog', cat.request, timeoutMs);
     } catch (err) {
-      if (err instanceof AnalyzerFault) throw err;
-      // Not the process: the catalog itself is refused (as Analyzer words it), and stays refused.
-      cat.poisoned = new BigQueryError('invalidQuery', `bqgate could not build the catalog for this statement, so it was not run: ${(err as { details?: string }).details ?? (err as Error).message}`, { location: 'q' });
-      throw cat.poisoned;
+      if (err instanceof AnalyzerFault && err.fault === 'down') throw err;
+      // The catalog itself is refused (as Analyzer words it) and stays refused; one that crashed or
+      // stalled a process, for as long as statements are quarantined (other statements reading
+      // the same tables share it).
+      const fault = err instanceof AnalyzerFault ? err : undefined;
+      const error = fault ? err as AnalyzerFault : new BigQueryError('invalidQuery', `bqgate could not build the catalog for this statement, so it was not run: ${(err as { details?: string }).details ?? (err as Error).message}`, { location: 'q' });
+      cat.poisoned = { error: fault ? new BigQueryError('invalidQuery', `The catalog of this statement's tables ${fault.fault === 'crash' ? 'crashed' : 'stalled'} bqgate's SQL analyzer when it was registered; statements reading the same tables are refused for now. It was not run.`, { location: 'q' }) : error, until: fault ? Date.now() + this.quarantineMs : Infinity };
+      throw error;
     }
     cat.ids.set(w.server, { generation, id: r.registeredId });
     return r.registeredId;
@@ -174,17 +182,23 @@ export class ZetaSqlPool implements ZetaSqlService {
     return {};
   }
 
-  /** A free ready process, waiting for one up to `queueTimeoutMs`; refused at once when none is ready. */
+  /**
+   * A free ready process, waiting (FIFO) for one to free up or come back from a restart, up to
+   * `queueTimeoutMs`; then backendError.
+   */
   private acquire(): Promise<Worker> {
     const free = this.workers.find((w) => !w.busy && w.server.status().ready);
     if (free) { free.busy = true; return Promise.resolve(free); }
-    if (!this.workers.some((w) => w.server.status().ready)) return Promise.reject(poolDown());
+    if (this.stopped) return Promise.reject(poolDown());
+    for (const w of this.workers) if (!w.server.status().ready) this.whenBack(w);
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         resolve, reject,
         timer: setTimeout(() => {
           this.waiters.splice(this.waiters.indexOf(waiter), 1);
-          reject(new BigQueryError('backendError', `bqgate's SQL analyzer processes stayed busy for ${this.queueTimeoutMs} ms; the statement was not analyzed or run. Retry shortly.`));
+          reject(this.workers.some((w) => w.server.status().ready)
+            ? new BigQueryError('backendError', `bqgate's SQL analyzer processes stayed busy for ${this.queueTimeoutMs} ms; the statement was not analyzed or run. Retry shortly.`)
+            : poolDown());
         }, this.queueTimeoutMs),
       };
       this.waiters.push(waiter);
@@ -208,7 +222,7 @@ export class ZetaSqlPool implements ZetaSqlService {
     }
   }
 
-  /** After a fault: dispatch again once `w`'s replacement is up. */
+  /** Dispatch again once `w` (or its replacement) is up. */
   private whenBack(w: Worker) {
     void w.server.whenReady().then(() => this.dispatch());
   }

@@ -161,6 +161,7 @@ export class ZetaSqlServer implements ZetaSqlService {
   /** SIGKILLs `child` (the supervisor restarts it); its end is not counted as a crash. */
   private kill(child: ChildProcess) {
     this.killed.add(child);
+    if (child === this.child) this.readyFlag = false; // no more calls for it while it goes
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 
