@@ -7,7 +7,8 @@
  *   per process is what makes a crash attributable to the statement that was in flight.
  * - Catalogs: `registerCatalog` returns a pool-wide id and touches no process; each process gets
  *   the catalog registered on first use, inside the same slot as the call that uses it (so a
- *   catalog that crashes registration is blamed on that statement too). Ids stay valid across
+ *   catalog that crashes registration is blamed on that statement too, and refused for the
+ *   quarantine time to every statement that needs it). Ids stay valid across
  *   process restarts; `generation` changes only when the pool forgets a catalog (more than
  *   `maxCatalogs` held), telling `Analyzer` to register again.
  * - Faults (`AnalyzerFault` from zetasql.ts): a call past its deadline (the process is SIGKILLed
@@ -146,14 +147,17 @@ export class ZetaSqlPool implements ZetaSqlService {
     try {
       r = await w.server.call('registerCatalog', cat.request, timeoutMs);
     } catch (err) {
-      if (err instanceof AnalyzerFault && err.fault === 'down') throw err;
-      // The catalog itself is refused (as Analyzer words it) and stays refused; one that crashed or
-      // stalled a process, for as long as statements are quarantined (other statements reading
-      // the same tables share it).
-      const fault = err instanceof AnalyzerFault ? err : undefined;
-      const error = fault ? err as AnalyzerFault : new BigQueryError('invalidQuery', `bqgate could not build the catalog for this statement, so it was not run: ${(err as { details?: string }).details ?? (err as Error).message}`, { location: 'q' });
-      cat.poisoned = { error: fault ? new BigQueryError('invalidQuery', `The catalog of this statement's tables ${fault.fault === 'crash' ? 'crashed' : 'stalled'} bqgate's SQL analyzer when it was registered; statements reading the same tables are refused for now. It was not run.`, { location: 'q' }) : error, until: fault ? Date.now() + this.quarantineMs : Infinity };
-      throw error;
+      if (!(err instanceof AnalyzerFault)) {
+        // The catalog itself is refused, worded as Analyzer words it (it is tried again next time).
+        throw new BigQueryError('invalidQuery', `bqgate could not build the catalog for this statement, so it was not run: ${(err as { details?: string }).details ?? (err as Error).message}`, { location: 'q' });
+      }
+      if (err.fault !== 'down') {
+        // It crashed or stalled a process: refused, without registering it again, for as long as
+        // statements are quarantined (other statements reading the same tables share it).
+        const error = new BigQueryError('invalidQuery', `The catalog of this statement's tables ${err.fault === 'crash' ? 'crashed' : 'stalled'} bqgate's SQL analyzer when it was registered; statements reading the same tables are refused for now. It was not run.`, { location: 'q' });
+        cat.poisoned = { error, until: Date.now() + this.quarantineMs };
+      }
+      throw err;
     }
     cat.ids.set(w.server, { generation, id: r.registeredId });
     return r.registeredId;
