@@ -58,6 +58,13 @@ describe('analyzer DoS (default limits, 2 analyzer processes)', () => {
 
   it('keeps answering one principal while another loops crashers and chains', async () => {
     const crashers = [chain(4000), ...CORPUS_CRASHERS.map(corpusSql), DOLLAR_CTE];
+    const sdk = gw.sdk(victim);
+    const baseline: number[] = [];
+    for (let i = 1; i <= 10; i++) {
+      const t0 = performance.now();
+      await sdk.query({ query: `SELECT order_id, status FROM shop.orders ORDER BY order_id LIMIT ${1000 + i}`, useLegacySql: false });
+      baseline.push(performance.now() - t0);
+    }
     const attacks: Array<{ sql: string; status: number; reason?: string; ms: number }> = [];
     let stop = false;
     const attack = (async () => {
@@ -71,7 +78,6 @@ describe('analyzer DoS (default limits, 2 analyzer processes)', () => {
     })();
     const ok: number[] = [];
     const failed: string[] = [];
-    const sdk = gw.sdk(victim);
     for (let i = 1; !stop || ok.length < 10; i++) {
       const t0 = performance.now();
       // Distinct statements (the LIMIT), so the analysis cache hides nothing.
@@ -80,6 +86,7 @@ describe('analyzer DoS (default limits, 2 analyzer processes)', () => {
     }
     await attack;
     const bq = await gw.bq(victim, ['--format=json', 'query', '--nouse_legacy_sql', 'SELECT order_id FROM shop.orders ORDER BY order_id LIMIT 3']);
+    console.log(`victim (SDK) before the attack: ${stats(baseline)}`);
     console.log(`victim (SDK) while attacked: ${stats(ok)}; failures: ${failed.length}`);
     console.log(`attacker: ${stats(attacks.map((a) => a.ms))}`);
     for (const a of attacks.slice(0, crashers.length * 2)) console.log(`  ${a.status} ${a.reason ?? ''} ${a.ms.toFixed(0)} ms  ${a.sql.replace(/\n/g, ' ')}`);
