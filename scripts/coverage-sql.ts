@@ -10,6 +10,8 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ZetaSqlServer } from '../src/sql/index.js';
 import { readCorpus, synthesize } from './corpus-catalog.js';
+import { checkSqlLimits } from '../src/sql/limits.js';
+import { sqlLimitsFrom } from '../src/config.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
@@ -31,10 +33,15 @@ const reasons = new Map<string, number>();
 const failures: Array<{ id: string; category: string; reason: string; sql: string }> = [];
 const crashes: string[] = [];
 const killers: string[] = [];
+/** Statements the gateway's structural limits (sql/limits.ts, BQGATE_SQL_MAX_*) refuse before analysis. */
+const limited: string[] = [];
+const limits = sqlLimitsFrom(process.env);
 const t0 = Date.now();
 for (const [idx, s] of stmts.entries()) {
   if (process.env.COVERAGE_TRACE) process.stderr.write(`${idx} ${s.id}\n`);
-  const r = await synthesize(zeta, s);
+  const refusal = (() => { try { checkSqlLimits(s.sql, limits); return undefined; } catch (err) { return (err as Error).message; } })();
+  if (refusal) limited.push(s.id);
+  const r = refusal ? { ok: false, last: refusal, killed: false, crash: undefined } : await synthesize(zeta, s);
   if (r.killed) killers.push(s.id);
   if (r.crash) crashes.push(`${s.id}: ${r.crash}`);
   const c = perCat.get(s.category) ?? { n: 0, ok: 0 };
@@ -60,6 +67,7 @@ console.log(`${'all'.padEnd(28)} ${String(total.n).padStart(10)}  ${pct(total.ok
 console.log(`${'query_* and dml_*'.padEnd(28)} ${String(target.n).padStart(10)}  ${pct(target.ok, target.n).padStart(8)}`);
 console.log('\ntop refusal reasons:');
 for (const [r, n] of [...reasons.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`${String(n).padStart(6)}  ${r}`);
+console.log(`\nrefused by the structural limits (${JSON.stringify(limits)}): ${limited.length}${limited.length ? ` (${limited.join(', ')})` : ''}`);
 if (restarts) console.log(`\nthe ZetaSQL server died and was restarted ${restarts} time(s); statements that hit it: ${killers.join(', ')}`);
 if (crashes.length) { console.log(`\nanalyzer crashes (bugs): ${crashes.length}`); for (const c of crashes.slice(0, 10)) console.log('  ' + c); }
 for (const f of failures.filter((x) => x.category.startsWith('query_') || x.category.startsWith('dml_')).slice(0, showFailures)) console.log(`\n--- ${f.id} [${f.category}] ${f.reason}\n${f.sql}`);

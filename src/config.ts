@@ -19,6 +19,8 @@
  * | keys replicas share, as files: audit checkpoint key / HMAC_SHA256 key (hex) / development issuer key (`bqgate keys init DIR`) | BQGATE_AUDIT_KEY_FILE, BQGATE_HMAC_KEY_FILE (or BQGATE_HMAC_KEY, hex), BQGATE_DEV_ISSUER_KEY_FILE | created under `<data dir>/keys/` |
  * | OpenTelemetry traces over OTLP/HTTP (telemetry/tracing.ts) | OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_SERVICE_NAME | off |
  * | abuse limits: requests per principal per minute / in flight per principal / body bytes / headers and request receive timeouts, ms (0: off) | BQGATE_RATE_LIMIT, BQGATE_MAX_CONCURRENT, BQGATE_MAX_BODY_BYTES, BQGATE_HEADERS_TIMEOUT_MS, BQGATE_REQUEST_TIMEOUT_MS | 1200, 32, 10485760, 10000, 30000 |
+ * | SQL structural limits checked before analysis (sql/limits.ts): statement bytes / tokens / nesting depth of ( [ { / binary operators in one run (0: off) | BQGATE_SQL_MAX_BYTES, BQGATE_SQL_MAX_TOKENS, BQGATE_SQL_MAX_DEPTH, BQGATE_SQL_MAX_CHAIN | 1048576, 25000, 50, 100 |
+ * | ZetaSQL analyzer processes (sql/pool.ts) / deadline of one analyzer call, ms (past it the process is killed and replaced) / how long a statement that crashed or stalled one stays refused, ms | BQGATE_ANALYZER_PROCESSES, BQGATE_ANALYZER_DEADLINE_MS, BQGATE_ANALYZER_QUARANTINE_MS | 2, 10000, 600000 |
  * | shutdown: readiness 503 this long before the listener closes / give up on in-flight requests after, ms | BQGATE_SHUTDOWN_DELAY_MS, BQGATE_SHUTDOWN_TIMEOUT_MS | 0, 30000 |
  * | approval notifications: generic JSON / Slack incoming webhooks (comma-separated URLs) | BQGATE_APPROVAL_WEBHOOKS, BQGATE_APPROVAL_SLACK_WEBHOOKS | none |
  * | web console: OAuth client id at the issuer / scope / playground's default project / built files | BQGATE_CONSOLE_CLIENT_ID, BQGATE_CONSOLE_SCOPE, BQGATE_CONSOLE_PROJECT, BQGATE_CONSOLE_DIR | bqgate-console, `openid email groups`, demo-project, `console/dist` |
@@ -37,6 +39,7 @@
 import { resolve } from 'node:path';
 import { isLoopbackHttp } from './net.js';
 import type { LimitsConfig } from './limits.js';
+import { DEFAULT_SQL_LIMITS, type SqlLimits } from './sql/limits.js';
 
 export interface Config {
   host: string;
@@ -71,6 +74,8 @@ export interface Config {
   shutdown: { delayMs: number; timeoutMs: number };
   /** Abuse limits (limits.ts). */
   limits: LimitsConfig;
+  /** The ZetaSQL analyzer: structural limits checked before it (sql/limits.ts) and its process pool (sql/pool.ts). */
+  analyzer: AnalyzerConfig;
   approvals: { webhooks: string[]; slackWebhooks: string[] };
   /** The web console (console/): its OAuth client at the issuer, the scope it asks, the default project of the playground, where the built files are. */
   console: {
@@ -92,6 +97,27 @@ export interface Config {
     sqliteThread: boolean;
     /** Sink addresses (audit/sinks.ts). */
     sinks: string[];
+  };
+}
+
+export interface AnalyzerConfig {
+  sqlLimits: SqlLimits;
+  /** remote_server processes analyzing in parallel (at least 1). */
+  processes: number;
+  /** Deadline of one analyzer call, ms; past it the process is SIGKILLed and replaced. */
+  deadlineMs: number;
+  /** How long a statement whose analysis crashed or stalled a process stays refused, ms. */
+  quarantineMs: number;
+}
+
+/** The SQL structural limits from BQGATE_SQL_MAX_BYTES / _TOKENS / _DEPTH / _CHAIN, defaults from sql/limits.ts. */
+export function sqlLimitsFrom(env: NodeJS.ProcessEnv): SqlLimits {
+  const n = (v: string | undefined, d: number) => (v === undefined || v === '' ? d : Number(v));
+  return {
+    maxBytes: n(env.BQGATE_SQL_MAX_BYTES, DEFAULT_SQL_LIMITS.maxBytes),
+    maxTokens: n(env.BQGATE_SQL_MAX_TOKENS, DEFAULT_SQL_LIMITS.maxTokens),
+    maxDepth: n(env.BQGATE_SQL_MAX_DEPTH, DEFAULT_SQL_LIMITS.maxDepth),
+    maxChain: n(env.BQGATE_SQL_MAX_CHAIN, DEFAULT_SQL_LIMITS.maxChain),
   };
 }
 
@@ -171,6 +197,10 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     limits: {
       ratePerMinute: Number(env.BQGATE_RATE_LIMIT ?? 1200), maxConcurrent: Number(env.BQGATE_MAX_CONCURRENT ?? 32), maxBodyBytes: Number(env.BQGATE_MAX_BODY_BYTES ?? 10 * 1024 * 1024),
       headersTimeoutMs: Number(env.BQGATE_HEADERS_TIMEOUT_MS ?? 10_000), requestTimeoutMs: Number(env.BQGATE_REQUEST_TIMEOUT_MS ?? 30_000), ...overrides.limits,
+    },
+    analyzer: {
+      sqlLimits: sqlLimitsFrom(env), processes: Math.max(1, Number(env.BQGATE_ANALYZER_PROCESSES ?? 2)),
+      deadlineMs: Number(env.BQGATE_ANALYZER_DEADLINE_MS ?? 10_000), quarantineMs: Number(env.BQGATE_ANALYZER_QUARANTINE_MS ?? 600_000), ...overrides.analyzer,
     },
     shutdown: { delayMs: Number(env.BQGATE_SHUTDOWN_DELAY_MS ?? 0), timeoutMs: Number(env.BQGATE_SHUTDOWN_TIMEOUT_MS ?? 30_000), ...overrides.shutdown },
     approvals: {

@@ -19,9 +19,10 @@ import { installDevLogin, devLoginMetadata, demoPersonas } from './auth/dev-logi
 import { installConsole, consoleOperations } from './console/index.js';
 import { ROUTES, BigQueryError, asBigQueryError, installBigQueryHttp, sendError, validateRequest, type ApiRequest, type Operation } from './bigquery/index.js';
 import { Catalog } from './catalog/index.js';
-import { Analyzer, ZetaSqlServer, type QueryAnalysis } from './sql/index.js';
+import { Analyzer, type QueryAnalysis } from './sql/index.js';
+import { ZetaSqlPool } from './sql/pool.js';
 import { reexecuteOperations } from './reexecute.js';
-import { decideStatement, type Decision } from './policy/index.js';
+import { decideStatement, requireAnyAllow, type Decision } from './policy/index.js';
 import { PolicyStore } from './policy/store.js';
 import { upstreamStatement } from './pipeline/statement.js';
 import { Upstream, UpstreamCredentials, upstreamError, storedIdentity } from './upstream/index.js';
@@ -63,7 +64,8 @@ export interface Gateway {
   /** Jobs and approvals (state/): SQLite, or PostgreSQL shared with other replicas. */
   state: State;
   auditLog: AuditLog;
-  zetasql: ZetaSqlServer;
+  /** The ZetaSQL analyzer processes (sql/pool.ts). */
+  zetasql: ZetaSqlPool;
   /**
    * Graceful shutdown: /readyz answers 503 (draining) for `cfg.shutdown.delayMs`, then the listener
    * closes and in-flight requests finish (their audit events durable), up to
@@ -93,7 +95,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     onResponse: (status) => metrics.upstreamResponse(status),
   });
   const catalog = new Catalog(upstream);
-  const zetasql = new ZetaSqlServer();
+  const zetasql = new ZetaSqlPool({ size: cfg.analyzer.processes, deadlineMs: cfg.analyzer.deadlineMs, quarantineMs: cfg.analyzer.quarantineMs });
   await zetasql.start();
   const analyzer = new Analyzer(zetasql, catalog);
   const state = await openState({ dataDir: cfg.dataDir, postgresUrl: cfg.statePostgresUrl });
@@ -286,6 +288,8 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   async function check(c: Ctx, projectId: string, q: { query?: unknown; useLegacySql?: unknown; defaultDataset?: any; queryParameters?: any[]; [k: string]: unknown }) {
     const { policy, principal } = c;
     if (typeof q.query !== 'string' || !q.query.trim()) throw new BigQueryError('invalid', 'Required parameter is missing: query');
+    requireAnyAllow(policy, principal); // before any analysis: nobody without an allow rule reaches the analyzer
+    zetasql.precheck(q.query, cfg.analyzer.sqlLimits); // structural limits, quarantined statements
     // Job options whose effect the analysis cannot see are refused (fail closed).
     if (q.tableDefinitions) throw new BigQueryError('accessDenied', 'Access Denied: tableDefinitions (external tables defined in the job) are refused by bqgate; query tables by name.');
     if (Array.isArray(q.userDefinedFunctionResources) && q.userDefinedFunctionResources.length) throw new BigQueryError('accessDenied', 'Access Denied: userDefinedFunctionResources (JavaScript UDF code attached to the job) are refused by bqgate.');

@@ -18,6 +18,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import type { Principal } from '../auth/index.js';
+import { BigQueryError } from '../bigquery/errors.js';
 import type { QueryAnalysis } from '../sql/index.js';
 import type { BqField } from '../emulator/encode.js';
 
@@ -227,6 +228,23 @@ export function rulesFor(policy: Policy, principal: Principal, now = Date.now())
 }
 
 export const who = (p: Principal) => `${p.subject}${p.actor ? ` (actor ${p.actor})` : ''}${p.groups.length ? ` [groups: ${p.groups.join(', ')}]` : ' [no groups]'}`;
+
+/**
+ * Whether any allow rule applies to `principal` now. Without one, `decide` refuses every statement
+ * (default deny), so the gateway refuses before analyzing anything (`requireAnyAllow`).
+ */
+export function hasAnyAllow(policy: Policy, principal: Principal, now = Date.now()): boolean {
+  return rulesFor(policy, principal, now).some((r) => r.effect === 'allow');
+}
+
+/**
+ * Throws `BigQueryError('accessDenied')` when no allow rule applies to `principal` (`hasAnyAllow`):
+ * the message names the principal and its groups, and that nothing was analyzed or run.
+ */
+export function requireAnyAllow(policy: Policy, principal: Principal, now = Date.now()): void {
+  if (hasAnyAllow(policy, principal, now)) return;
+  throw new BigQueryError('accessDenied', `Access Denied: no bqgate policy rule allows anything for ${who(principal)} (default deny), so the statement was neither analyzed nor run. An allow rule must name one of the principal's groups (or its subject or email) before it can query.`);
+}
 
 /** Decides a statement. Pure: same inputs, same Decision. */
 export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalysis, 'statementKind' | 'tablesRead' | 'tablesWritten' | 'columnsRead' | 'tables'> & { flags?: { exportUri?: string; exportUris?: string[] } }, now = Date.now()): Decision {

@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { BigQueryError } from '../bigquery/errors.js';
 import type { BqField } from '../emulator/encode.js';
-import { ZetaSqlServer, allStatementKinds } from './zetasql.js';
+import { allStatementKinds, type ZetaSqlService } from './zetasql.js';
 import { fieldType, parameterType, typeToField, type TypeProto } from './types.js';
 import { scriptUnits, type ScriptUnit } from './script.js';
 import { ddlTarget, dmlTarget, functionNames, outputColumns, statementFlags, statementKind, statementNode, tableScans, type StatementFlags, type TableScan } from './walk.js';
@@ -141,7 +141,7 @@ export class Analyzer {
   private regenerated = new Map<string, string>();
   private options?: { generation: number; value: any };
 
-  constructor(private readonly server: ZetaSqlServer, private readonly source: TableSource, private readonly cacheSize = 10_000) {}
+  constructor(private readonly server: ZetaSqlService, private readonly source: TableSource, private readonly cacheSize = 10_000) {}
 
   /** Analyzes one statement, from the cache when still valid. See the module comment for the errors thrown. */
   async analyze(input: AnalyzeInput): Promise<QueryAnalysis> {

@@ -6,11 +6,18 @@
  *
  * `generation` increases on every (re)start: catalogs registered with an earlier generation are
  * gone and must be registered again.
+ *
+ * A call past its deadline SIGKILLs the process (ZetaSQL keeps computing otherwise, holding a core)
+ * and a fresh one replaces it. Errors a call throws because of the process carry `fault`
+ * (`AnalyzerFault`): `deadline`, `crash` (the process died of a signal or a non-zero exit while the
+ * call was in flight) or `down` (not running, killed from outside, or unreachable). The pool
+ * (pool.ts) uses it to quarantine statements and retry elsewhere.
  */
 import grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../net.js';
 import { dirname, join } from 'node:path';
 import { BigQueryError } from '../bigquery/errors.js';
@@ -35,9 +42,35 @@ export function allStatementKinds(): string[] {
 
 export interface ZetaSqlStatus { ready: boolean; generation: number; restarts: number; pid?: number }
 
+/**
+ * What `Analyzer` (index.ts) needs of the analyzer: LocalService calls, and the generation its
+ * registered catalog ids belong to. Implemented by `ZetaSqlServer` (one process) and `ZetaSqlPool`.
+ */
+export interface ZetaSqlService {
+  readonly generation: number;
+  call(method: string, req: unknown, timeoutMs?: number): Promise<any>;
+}
+
+/** Why a call failed because of the analyzer process rather than the statement (see the module comment). */
+export type FaultKind = 'deadline' | 'crash' | 'down';
+
+/** A BigQueryError thrown by `ZetaSqlServer.call` for a process fault; `exit` names how a crashed process ended. */
+export class AnalyzerFault extends BigQueryError {
+  constructor(readonly fault: FaultKind, message: string, readonly exit?: string, reason: 'backendError' | 'invalidQuery' = 'backendError') {
+    super(reason, message, reason === 'invalidQuery' ? { location: 'q' } : {});
+  }
+}
+
+/** How a child process ended. */
+interface Exit { code: number | null; signal: NodeJS.Signals | null }
+const EXIT_WAIT_MS = 1000;
+
 /** Supervises one remote_server process. */
-export class ZetaSqlServer {
+export class ZetaSqlServer implements ZetaSqlService {
   private child?: ChildProcess;
+  private exits = new WeakMap<ChildProcess, Promise<Exit>>();
+  /** Processes this supervisor killed itself (a deadline), so their end is no crash. */
+  private killed = new WeakSet<ChildProcess>();
   private client?: ServiceClient;
   private stopping = false;
   private readyFlag = false;
@@ -56,6 +89,7 @@ export class ZetaSqlServer {
     const child = spawn(BINARY, ['127.0.0.1', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     child.stderr?.on('data', () => { /* the server logs every call; nothing to keep */ });
+    this.exits.set(child, new Promise((r) => child.once('exit', (code, signal) => r({ code, signal }))));
     child.once('exit', () => this.onExit(child));
     const proto = grpc.loadPackageDefinition(packageDefinition) as any;
     this.client?.close();
@@ -96,27 +130,52 @@ export class ZetaSqlServer {
     return this.readyFlag ? Promise.resolve() : new Promise((r) => this.onReady.push(r));
   }
 
-  private rawCall(method: string, req: unknown, timeoutMs: number): Promise<any> {
-    const c = this.client!;
+  private rawCall(method: string, req: unknown, timeoutMs: number, c = this.client!): Promise<any> {
     return new Promise((resolve, reject) => {
       c[method](req, { deadline: Date.now() + timeoutMs }, (err, v) => (err ? reject(err) : resolve(v)));
     });
   }
 
   /**
-   * Calls a LocalService method (camelCase, e.g. `analyze`). Throws the gRPC error for analysis
-   * errors (code 3 INVALID_ARGUMENT, with `details`), or BigQueryError(backendError) when the
-   * server is down.
+   * Calls a LocalService method (camelCase, e.g. `analyze`) with a deadline of `timeoutMs`. Throws
+   * the gRPC error for analysis errors (code 3 INVALID_ARGUMENT, with `details`); an
+   * `AnalyzerFault` otherwise: `deadline` (invalidQuery; the process is SIGKILLed and replaced),
+   * `crash` or `down` (backendError: the process is restarting or unreachable).
    */
   async call(method: string, req: unknown, timeoutMs = 10_000): Promise<any> {
-    if (!this.readyFlag || !this.client) throw analyzerDown();
+    const child = this.child;
+    if (!this.readyFlag || !this.client || !child) throw analyzerDown();
     try {
-      return await this.rawCall(method, req, timeoutMs);
+      return await this.rawCall(method, req, timeoutMs, this.client);
     } catch (err) {
       const code = (err as grpc.ServiceError).code;
-      if (code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED || code === grpc.status.CANCELLED) throw analyzerDown();
+      if (code === grpc.status.DEADLINE_EXCEEDED) {
+        this.kill(child);
+        throw new AnalyzerFault('deadline', `bqgate's SQL analyzer did not finish this statement within ${timeoutMs} ms, so it was stopped (and replaced) and the statement was not run. Simplify the statement: split it, or shorten long expressions.`, undefined, 'invalidQuery');
+      }
+      if (code === grpc.status.UNAVAILABLE || code === grpc.status.CANCELLED) throw await this.faultOf(child);
       throw err;
     }
+  }
+
+  /** SIGKILLs `child` (the supervisor restarts it); its end is not counted as a crash. */
+  private kill(child: ChildProcess) {
+    this.killed.add(child);
+    if (child === this.child) this.readyFlag = false; // no more calls for it while it goes
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+
+  /**
+   * The fault behind a dropped call on `child`: `crash` when the process ended (within a second)
+   * of a signal other than SIGKILL/SIGTERM or with a non-zero code, without being told to; else `down`.
+   */
+  private async faultOf(child: ChildProcess): Promise<AnalyzerFault> {
+    const exit = await Promise.race([this.exits.get(child)!, sleep(EXIT_WAIT_MS, undefined, { ref: false })]);
+    const told = this.stopping || this.killed.has(child) || exit?.signal === 'SIGKILL' || exit?.signal === 'SIGTERM';
+    if (exit && !told && (exit.signal || exit.code)) {
+      return new AnalyzerFault('crash', DOWN_MESSAGE, exit.signal ?? `exit code ${exit.code}`);
+    }
+    return analyzerDown();
   }
 
   /** The server process id, for fault tests. */
@@ -133,6 +192,8 @@ export class ZetaSqlServer {
   }
 }
 
-function analyzerDown() {
-  return new BigQueryError('backendError', 'The SQL analyzer is not available (restarting); bqgate refuses queries it cannot analyze. Retry shortly.');
+const DOWN_MESSAGE = 'The SQL analyzer is not available (restarting); bqgate refuses queries it cannot analyze. Retry shortly.';
+
+function analyzerDown(): AnalyzerFault {
+  return new AnalyzerFault('down', DOWN_MESSAGE);
 }
