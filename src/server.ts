@@ -28,7 +28,7 @@ import { Upstream, UpstreamCredentials, upstreamError, storedIdentity } from './
 import { AuditLog, RequestRecorder, SinkRunner, sinkTarget, auditDown } from './audit/index.js';
 import { metadataOperations } from './metadata.js';
 import { enc, pick, decisionAudit, type Ctx, type Outcome } from './context.js';
-import { startEmulator, type RunningEmulator } from './emulator/index.js';
+import { startEmulator, newEmulatorSecret, writeSecretFile, emulatorSecretFile, type RunningEmulator } from './emulator/index.js';
 import { devIssuerUrl, type Config } from './config.js';
 import { stage, withScope, serverTiming, type RequestScope } from './request-scope.js';
 import { ApprovalStore } from './approvals/index.js';
@@ -81,10 +81,13 @@ const analysisAudit = (a: QueryAnalysis) => ({
 export async function createGateway(cfg: Config): Promise<Gateway> {
   // ── the parts ─────────────────────────────────────────────────────────────
   let emulator: RunningEmulator | undefined;
-  const upstreamUrl = cfg.upstream === 'emulator'
-    ? (emulator = await startEmulator({ host: '127.0.0.1', port: cfg.emulatorPort, fixturesDir: cfg.fixturesDir })).url
+  // The embedded emulator serves only this gateway: a secret per start, kept in the data dir (0600) for local tools and tests.
+  const emulatorSecret = cfg.upstream === 'emulator' ? newEmulatorSecret() : undefined;
+  const upstreamUrl = emulatorSecret
+    ? (emulator = await startEmulator({ host: '127.0.0.1', port: cfg.emulatorPort, fixturesDir: cfg.fixturesDir, secret: emulatorSecret })).url
     : cfg.upstream;
-  const credentials = await UpstreamCredentials.create(cfg.upstreamAuth);
+  if (emulatorSecret) writeSecretFile(emulatorSecretFile(cfg.dataDir), emulatorSecret);
+  const credentials = await UpstreamCredentials.create(emulatorSecret ? { ...cfg.upstreamAuth, localToken: emulatorSecret } : cfg.upstreamAuth);
   const upstream = new Upstream({
     baseUrl: upstreamUrl, authClient: credentials.gateway, retries: cfg.upstreamAuth.retries, quotaProject: cfg.upstreamAuth.quotaProject,
     onRetry: (attempt, why) => { metrics.upstreamRetry(); app.log.warn({ attempt, why }, 'upstream call retried'); },

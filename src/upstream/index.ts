@@ -130,6 +130,6 @@ function parseBody(data: unknown, status: number): any {
 export function upstreamError(r: UpstreamResponse): BigQueryError {
   const e = r.body?.error ?? {};
   const reason = e.errors?.[0]?.reason ?? 'backendError';
-  const known = ['invalidQuery', 'invalid', 'accessDenied', 'notFound', 'duplicate', 'rateLimitExceeded', 'backendError', 'internalError', 'stopped'];
+  const known = ['invalidQuery', 'invalid', 'accessDenied', 'notFound', 'duplicate', 'rateLimitExceeded', 'backendError', 'internalError', 'stopped', 'timeout', 'bytesBilledLimitExceeded'];
   return new BigQueryError((known.includes(reason) ? reason : 'backendError') as never, String(e.message ?? `Upstream error ${r.status}`), { httpStatus: r.status, location: e.errors?.[0]?.location });
 }
