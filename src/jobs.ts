@@ -13,7 +13,7 @@ import type { Catalog } from './catalog/index.js';
 import type { QueryAnalysis } from './sql/index.js';
 import { decide, backstopColumns, type Decision } from './policy/index.js';
 import { isGoverned } from './rewrite/index.js';
-import { upstreamError, storedIdentity, type Upstream, type UpstreamCredentials, type JobCredential } from './upstream/index.js';
+import { upstreamError, storedIdentity, declaredOf, type Declared, type Upstream, type UpstreamCredentials, type JobCredential } from './upstream/index.js';
 import { deliverPage, deliverJob } from './deliver/index.js';
 import type { JobStore, JobRecord } from './state/index.js';
 import { enc, pick, decisionAudit, type Ctx, type Outcome } from './context.js';
@@ -128,7 +128,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
     const prepared = prepareJob(c, original, checked, queryConfig, extra, requestId);
     const hold = await approvalHold(c, checked, queryConfig);
     const cred = await jobCredential(c, undefined, checked.decision);
-    if (!hold) return submitJob(c, jobId, location, prepared.rec, prepared.configuration, cred);
+    if (!hold) return submitJob(c, jobId, location, prepared.rec, prepared.configuration, cred, declaredOf(checked.analysis));
     return (await parkJob(c, jobId, location, original, checked, prepared, hold, cred)).resource;
   }
 
@@ -164,12 +164,12 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
    * Records a job with its owner (before anything reaches the upstream), then creates it upstream
    * under the same id with `configuration` plus bqgate's labels. Returns the upstream job resource.
    */
-  async function submitJob(c: Ctx, jobId: string, location: string | undefined, rec: Pick<JobRecord, 'query' | 'upstreamQuery' | 'statementType'> & Partial<JobRecord>, configuration: any, cred: JobCredential) {
+  async function submitJob(c: Ctx, jobId: string, location: string | undefined, rec: Pick<JobRecord, 'query' | 'upstreamQuery' | 'statementType'> & Partial<JobRecord>, configuration: any, cred: JobCredential, declared?: Declared) {
     const projectId = c.req.params.projectId!;
     location = location ?? cfg.upstreamAuth.location;
     const send = () => upstream.insertJobIdempotent(projectId, {
       jobReference: { projectId, jobId, ...(location ? { location } : {}) }, configuration: { ...configuration, labels: jobLabels(c, configuration.labels) },
-    }, cred.client);
+    }, cred.client, declared);
     try {
       await store.insertJob({ ...rec, projectId, jobId, location: where(location), ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject, createdAt: Date.now(), sessionKey: c.sessionKey, upstreamIdentity: cred.identity });
     } catch (err) {
@@ -265,7 +265,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
       }
       const checked = await check(c, projectId, b);
       if (b.dryRun) {
-        const r = await upstream.ok('POST', `/projects/${enc(projectId)}/queries`, { body: { ...b, query: checked.sql, useLegacySql: false } });
+        const r = await upstream.ok('POST', `/projects/${enc(projectId)}/queries`, { body: { ...b, query: checked.sql, useLegacySql: false }, declared: declaredOf(checked.analysis) });
         return { body: { ...r, kind: 'bigquery#queryResponse' }, audit: decisionAudit(checked.decision, checked.sql) };
       }
       const prepared = prepareJob(c, b.query, checked, pick(b, QUERY_KEYS), pick(b, ['labels']), b.requestId ? String(b.requestId) : undefined);
@@ -285,7 +285,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
       const location = b.location ?? cfg.upstreamAuth.location;
       const r = await upstream.call('POST', `/projects/${enc(projectId)}/queries`, {
         body: { ...pick(b, ['maxResults', 'formatOptions']), ...(location ? { location } : {}), requestId: b.requestId ?? randomUUID(), ...prepared.configuration.query, timeoutMs, labels: jobLabels(c, b.labels) },
-        as: cred.client,
+        as: cred.client, declared: declaredOf(checked.analysis),
       });
       if (r.status >= 300) throw upstreamError(r);
       const ref = r.body.jobReference;
@@ -310,7 +310,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
       const projectId = c.req.params.projectId!;
       const checked = await check(c, projectId, cfgIn.query);
       if (cfgIn.dryRun) {
-        const r = await upstream.ok('POST', `/projects/${enc(projectId)}/jobs`, { body: { ...b, configuration: { ...cfgIn, query: { ...cfgIn.query, query: checked.sql } } } });
+        const r = await upstream.ok('POST', `/projects/${enc(projectId)}/jobs`, { body: { ...b, configuration: { ...cfgIn, query: { ...cfgIn.query, query: checked.sql } } }, declared: declaredOf(checked.analysis) });
         return { body: deliverJob(r, cfgIn.query.query, owner(c)), audit: decisionAudit(checked.decision, checked.sql) };
       }
       const jobId = String(b.jobReference?.jobId ?? newJobId());

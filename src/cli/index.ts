@@ -80,7 +80,7 @@ program.command('emulator').description('run the BigQuery emulator alone (caller
   });
 
 program.command('keys').description('keys several replicas must share').command('init').argument('<dir>', 'directory for the key files (mounted as secrets)')
-  .description('create audit-ed25519.pem, hmac.key and dev-issuer.jwk.json in DIR (mode 0600); existing files are kept')
+  .description('create audit-ed25519.pem, hmac.key, dev-issuer.jwk.json and emulator.secret in DIR (mode 0600); existing files are kept')
   .action(async (dir: string) => {
     const { mkdirSync, existsSync, writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
@@ -91,7 +91,9 @@ program.command('keys').description('keys several replicas must share').command(
     loadSigner(dir, join(dir, 'audit-ed25519.pem'));
     if (!existsSync(join(dir, 'hmac.key'))) writeFileSync(join(dir, 'hmac.key'), randomBytes(32).toString('hex'), { mode: 0o600 });
     await loadDevIssuer(dir, 'unused', 'bqgate', join(dir, 'dev-issuer.jwk.json'));
-    process.stdout.write(`${join(dir, 'audit-ed25519.pem')}\n${join(dir, 'hmac.key')}\n${join(dir, 'dev-issuer.jwk.json')}\n`);
+    // The secret a separately run emulator requires (BQGATE_EMULATOR_SECRET_FILE) and gateways send (BQGATE_UPSTREAM_TOKEN_FILE).
+    if (!existsSync(join(dir, 'emulator.secret'))) writeFileSync(join(dir, 'emulator.secret'), randomBytes(32).toString('base64url'), { mode: 0o600 });
+    process.stdout.write(`${join(dir, 'audit-ed25519.pem')}\n${join(dir, 'hmac.key')}\n${join(dir, 'dev-issuer.jwk.json')}\n${join(dir, 'emulator.secret')}\n`);
   });
 
 program.command('token').description('print a token from the local development issuer')
