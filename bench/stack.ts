@@ -54,7 +54,7 @@ export async function startStack(): Promise<Stack> {
   const emulatorUrl = `http://127.0.0.1:${emuPort}`;
   const emulatorSecret = randomBytes(32).toString('base64url'); // the emulator serves only callers holding it
   // The benchmark measures throughput, not the emulator's per-principal queue: its limits are raised.
-  const emu = launch([join(ROOT, 'bin', 'bqgate.js'), 'emulator', '--port', String(emuPort)], { BQGATE_EMULATOR_SECRET: emulatorSecret, BQGATE_EMULATOR_MAX_PER_PRINCIPAL: '256', BQGATE_EMULATOR_MAX_RUNNING: '256' }, true);
+  const emu = launch([join(ROOT, 'bin', 'bqgate.js'), 'emulator', '--port', String(emuPort)], { BQGATE_EMULATOR_SECRET: emulatorSecret, UV_THREADPOOL_SIZE: '128', BQGATE_EMULATOR_MAX_PER_PRINCIPAL: '64', BQGATE_EMULATOR_MAX_RUNNING: '64' }, true);
   await waitFor(`${emulatorUrl}/bigquery/v2/projects/demo-project/datasets`, emu.child, emu.log);
   const px = launch(['--import', 'tsx', join(ROOT, 'bench', 'proxy.ts'), String(proxyPort), emulatorUrl]);
   const proxyUrl = `http://127.0.0.1:${proxyPort}`;

@@ -26,7 +26,7 @@
  * | SIEM sinks (comma-separated: jsonl:PATH, https://…, syslog+tcp://…, syslog+tls://…) | BQGATE_AUDIT_SINKS | none |
  * | gateway credential: `local`, `adc`, or a credentials JSON file (service-account key, external_account) | BQGATE_CREDENTIALS | `local` for the embedded emulator or an http loopback upstream, else `adc` |
  * | the `local` credential's token: the secret of an emulator started apart (`bqgate emulator`), or a file holding it | BQGATE_UPSTREAM_TOKEN, BQGATE_UPSTREAM_TOKEN_FILE | the embedded emulator's secret, generated per start (written to `<data dir>/keys/emulator.secret`, mode 0600) |
- * | the emulator's statement timeout (ms), statements running per principal / in all, waiting per principal | BQGATE_EMULATOR_STATEMENT_TIMEOUT_MS, BQGATE_EMULATOR_MAX_PER_PRINCIPAL, BQGATE_EMULATOR_MAX_RUNNING, BQGATE_EMULATOR_MAX_QUEUED | 30000, 2, 4, 100 (emulator/index.ts) |
+ * | the emulator's statement timeout (ms), statements running per principal / in all, waiting per principal | BQGATE_EMULATOR_STATEMENT_TIMEOUT_MS, BQGATE_EMULATOR_MAX_PER_PRINCIPAL, BQGATE_EMULATOR_MAX_RUNNING, BQGATE_EMULATOR_MAX_QUEUED | 30000, 1, UV_THREADPOOL_SIZE − 1 (3), 100 (emulator/index.ts) |
  * | service account the gateway impersonates (all upstream calls) | BQGATE_IMPERSONATE_SERVICE_ACCOUNT | none |
  * | per-group impersonation for jobs (`group=sa@…,group2=sa2@…`) | BQGATE_IMPERSONATE_BY_GROUP | none |
  * | quota project (x-goog-user-project) / default job location | BQGATE_QUOTA_PROJECT, BQGATE_LOCATION | none / the client's |
