@@ -159,10 +159,10 @@ export class Engine {
   async run(sql: string, ctx: RunContext, opts: RunOptions = {}): Promise<RunResult> {
     const project = ctx.defaultDataset?.projectId ?? ctx.projectId;
     sql = await this.resolveTimeTravel(sql, ctx, opts);
-    const kind = statementType(sql);
-    const expected = expectedDuckType(kind, opts.declared?.statementKind);
     const statements = toDuckDb(sql, (path) => this.matchWildcard(path, project, ctx.defaultDataset?.datasetId, opts.declared));
     if (statements.length !== 1) throw new BigQueryError('invalidQuery', 'The emulator runs one statement per job; scripts are not supported.', { location: 'query' });
+    const kind = statementType(sql);
+    const expected = expectedDuckType(kind, opts.declared?.statementKind);
     const duck = statements[0];
     refuseFunctionsByName(duck);
     if (kind === 'DROP') checkDropText(duck);
