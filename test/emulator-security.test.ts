@@ -75,6 +75,8 @@ describe('emulator security', () => {
     ['quoted read_text', `SELECT * FROM "read_text"('/etc/passwd')`],
     ['query() around read_text', "SELECT * FROM query('SELECT * FROM read_text(''/etc/passwd'')')"],
     ['glob', "SELECT * FROM glob('/etc/*')"],
+    ['a file path as a table (replacement scan)', "SELECT * FROM '/etc/passwd'"],
+    ['a file path in backticks', 'SELECT * FROM `/etc/passwd`'],
     ['COPY TO', `COPY (SELECT 1) TO '${dir}/copied.csv'`],
     ['ATTACH', `ATTACH '${dir}/attached.db' AS attached`],
     ['DETACH', 'DETACH "demo-project"'],
@@ -94,11 +96,11 @@ describe('emulator security', () => {
     for (const [name, sql] of attacks(scratch)) {
       const viaQuery = await query(sql);
       expect(viaQuery.status, `${name}: ${viaQuery.text}`).toBeGreaterThanOrEqual(400);
-      expect(['accessDenied', 'invalidQuery']).toContain(reasonOf(viaQuery));
+      expect(['accessDenied', 'invalidQuery', 'notFound']).toContain(reasonOf(viaQuery)); // notFound: a path is no table once external access is off
       expect(viaQuery.text).not.toMatch(/root:x?:0:0/);
       const viaJob = await insertJob(sql);
       const done = viaJob.body.jobReference ? await (async () => { await until(async () => (await jobState(viaJob.body.jobReference.jobId)).status.state === 'DONE'); return jobState(viaJob.body.jobReference.jobId); })() : viaJob.body;
-      expect(done.status?.errorResult?.reason ?? reasonOf({ body: done }), `${name} (jobs.insert)`).toMatch(/^(accessDenied|invalidQuery)$/);
+      expect(done.status?.errorResult?.reason ?? reasonOf({ body: done }), `${name} (jobs.insert)`).toMatch(/^(accessDenied|invalidQuery|notFound)$/);
       const dry = await query(sql, { dryRun: true });
       expect(dry.status, `${name} (dry run)`).toBeGreaterThanOrEqual(400);
     }
