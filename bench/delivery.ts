@@ -42,10 +42,10 @@ export async function pageThrough(base: string, token: string | undefined, pageR
   return { rows, pages, ms, rowsPerSec: Math.round(rows / (ms / 1000)), sample };
 }
 
-export async function benchDelivery(s: { emulatorUrl: string; gatewayUrl: string; gatewayPid: number; token: string }, pageRows = 20_000) {
+export async function benchDelivery(s: { emulatorUrl: string; emulatorSecret: string; gatewayUrl: string; gatewayPid: number; token: string }, pageRows = 20_000) {
   const expect = 1_000_000;
   const before = peakRss(s.gatewayPid);
-  const direct = await pageThrough(s.emulatorUrl, undefined, pageRows, expect);
+  const direct = await pageThrough(s.emulatorUrl, s.emulatorSecret, pageRows, expect);
   const gw = await pageThrough(s.gatewayUrl, s.token, pageRows, expect);
   const after = peakRss(s.gatewayPid);
   const masked = JSON.stringify(gw.sample);

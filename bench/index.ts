@@ -50,8 +50,8 @@ if (want('latency') || want('delivery') || want('throughput')) {
     if (want('latency')) {
       console.log('== 1. added latency: 100-row jobs.query, ms');
       const rows = await benchLatency([
-        { name: 'direct (emulator)', url: stack.emulatorUrl },
-        { name: 'plain proxy', url: stack.proxyUrl },
+        { name: 'direct (emulator)', url: stack.emulatorUrl, token: stack.emulatorSecret },
+        { name: 'plain proxy', url: stack.proxyUrl, token: stack.emulatorSecret },
         { name: 'bqgate, allow only', url: stack.gatewayUrl, token: await stack.token('bench-plain', 'bench-plain') },
         { name: 'bqgate', url: stack.gatewayUrl, token },
       ], [1, 16, 64], quick ? 3 : 10);
@@ -72,7 +72,7 @@ if (want('latency') || want('delivery') || want('throughput')) {
     if (want('throughput')) {
       console.log('== 5. throughput: queries/s at 64 concurrent callers with p99 ≤ 100 ms');
       const out: Record<string, unknown> = {};
-      for (const [name, tok, start] of [['bqgate (masks + row filter)', token, 2], ['bqgate, allow only', await stack.token('bench-plain', 'bench-plain'), 10], ['direct (emulator)', '', 10]] as const) {
+      for (const [name, tok, start] of [['bqgate (masks + row filter)', token, 2], ['bqgate, allow only', await stack.token('bench-plain', 'bench-plain'), 10], ['direct (emulator)', stack.emulatorSecret, 10]] as const) {
         const t = await benchThroughput(name.startsWith('direct') ? stack.emulatorUrl : stack.gatewayUrl, tok, { connections: 64, stepSec: quick ? 3 : 6, p99LimitMs: 100, startRate: start });
         console.log(`   ${name}:`);
         table(t.steps);

@@ -8,6 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort, waitForHttp } from '../src/net.js';
@@ -34,6 +35,8 @@ function launch(args: string[], env: Record<string, string> = {}, profile = fals
 
 export interface Stack {
   emulatorUrl: string;
+  /** The emulator's secret: the bearer token direct (and plain-proxy) calls carry. */
+  emulatorSecret: string;
   proxyUrl: string;
   gatewayUrl: string;
   /** The gateway's process id (for its peak RSS, /proc/PID/status VmHWM). */
@@ -49,18 +52,20 @@ export async function startStack(): Promise<Stack> {
   const [emuPort, proxyPort, gwPort] = [await freePort(), await freePort(), await freePort()];
   const dataDir = mkdtempSync(join(tmpdir(), 'bqgate-bench-'));
   const emulatorUrl = `http://127.0.0.1:${emuPort}`;
-  const emu = launch([join(ROOT, 'bin', 'bqgate.js'), 'emulator', '--port', String(emuPort)], {}, true);
+  const emulatorSecret = randomBytes(32).toString('base64url'); // the emulator serves only callers holding it
+  // The benchmark measures throughput, not the emulator's per-principal queue: its limits are raised.
+  const emu = launch([join(ROOT, 'bin', 'bqgate.js'), 'emulator', '--port', String(emuPort)], { BQGATE_EMULATOR_SECRET: emulatorSecret, UV_THREADPOOL_SIZE: '128', BQGATE_EMULATOR_MAX_PER_PRINCIPAL: '64', BQGATE_EMULATOR_MAX_RUNNING: '64' }, true);
   await waitFor(`${emulatorUrl}/bigquery/v2/projects/demo-project/datasets`, emu.child, emu.log);
   const px = launch(['--import', 'tsx', join(ROOT, 'bench', 'proxy.ts'), String(proxyPort), emulatorUrl]);
   const proxyUrl = `http://127.0.0.1:${proxyPort}`;
   await waitFor(`${proxyUrl}/bigquery/v2/projects/demo-project/datasets`, px.child, px.log);
   const gw = launch([join(ROOT, 'bin', 'bqgate.js'), 'serve', '--port', String(gwPort), '--upstream', emulatorUrl, '--policies', join(ROOT, 'bench', 'policies')],
-    { BQGATE_DATA_DIR: dataDir, BQGATE_RATE_LIMIT: '0', BQGATE_MAX_CONCURRENT: '0' }, true); // the benchmark measures throughput, not the abuse limits
+    { BQGATE_DATA_DIR: dataDir, BQGATE_RATE_LIMIT: '0', BQGATE_MAX_CONCURRENT: '0', BQGATE_UPSTREAM_TOKEN: emulatorSecret }, true); // the benchmark measures throughput, not the abuse limits
   const gatewayUrl = `http://127.0.0.1:${gwPort}`;
   await waitFor(`${gatewayUrl}/readyz`, gw.child, gw.log);
   const issuer = await loadDevIssuer(dataDir, gatewayUrl);
   return {
-    emulatorUrl, proxyUrl, gatewayUrl, gatewayPid: gw.child.pid!, dataDir,
+    emulatorUrl, emulatorSecret, proxyUrl, gatewayUrl, gatewayPid: gw.child.pid!, dataDir,
     token: (sub, group = 'bench-agents') => issuer.sign({ sub, groups: [group] }, { ttlSec: 3600 }),
     async stop() {
       for (const p of [gw, px, emu]) { p.child.kill('SIGTERM'); }

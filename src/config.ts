@@ -27,6 +27,8 @@
  * | the development issuer's demo login page for the console (anyone reaching it may sign in as anyone) | BQGATE_DEV_LOGIN (on/off) | on only while listening on loopback; never with BQGATE_JWKS_URL |
  * | SIEM sinks (comma-separated: jsonl:PATH, https://…, syslog+tcp://…, syslog+tls://…) | BQGATE_AUDIT_SINKS | none |
  * | gateway credential: `local`, `adc`, or a credentials JSON file (service-account key, external_account) | BQGATE_CREDENTIALS | `local` for the embedded emulator or an http loopback upstream, else `adc` |
+ * | the `local` credential's token: the secret of an emulator started apart (`bqgate emulator`), or a file holding it | BQGATE_UPSTREAM_TOKEN, BQGATE_UPSTREAM_TOKEN_FILE | the embedded emulator's secret, generated per start (written to `<data dir>/keys/emulator.secret`, mode 0600) |
+ * | the emulator's statement timeout (ms), statements running per principal / in all, waiting per principal | BQGATE_EMULATOR_STATEMENT_TIMEOUT_MS, BQGATE_EMULATOR_MAX_PER_PRINCIPAL, BQGATE_EMULATOR_MAX_RUNNING, BQGATE_EMULATOR_MAX_QUEUED | 30000, 1, UV_THREADPOOL_SIZE − 1 (3), 100 (emulator/index.ts) |
  * | service account the gateway impersonates (all upstream calls) | BQGATE_IMPERSONATE_SERVICE_ACCOUNT | none |
  * | per-group impersonation for jobs (`group=sa@…,group2=sa2@…`) | BQGATE_IMPERSONATE_BY_GROUP | none |
  * | quota project (x-goog-user-project) / default job location | BQGATE_QUOTA_PROJECT, BQGATE_LOCATION | none / the client's |
@@ -36,6 +38,7 @@
  * | federation: subject token type / STS URL / SA to impersonate after the exchange | BQGATE_FEDERATION_SUBJECT_TOKEN_TYPE, BQGATE_FEDERATION_TOKEN_URL, BQGATE_FEDERATION_SERVICE_ACCOUNT | `urn:ietf:params:oauth:token-type:jwt`, https://sts.googleapis.com/v1/token, none |
  * | federation fails: `refuse` or `gateway` (use the gateway credential) / refresh this long before expiry, ms | BQGATE_FEDERATION_FALLBACK, BQGATE_FEDERATION_REFRESH_BEFORE_MS | refuse, 300000 |
  */
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { isLoopbackHttp } from './net.js';
 import type { LimitsConfig } from './limits.js';
@@ -122,8 +125,10 @@ export function sqlLimitsFrom(env: NodeJS.ProcessEnv): SqlLimits {
 }
 
 export interface UpstreamAuthConfig {
-  /** `local` (a fixed token, for the emulator), `adc` (Application Default Credentials), or a credentials JSON file path. */
+  /** `local` (the emulator's secret as a bearer token), `adc` (Application Default Credentials), or a credentials JSON file path. */
   credentials: string;
+  /** The `local` credential's token: an emulator's secret (never logged, never sent to callers). */
+  localToken?: string;
   /** Service account the gateway credential impersonates for every call. */
   impersonate?: string;
   /** group → service account impersonated for that group's jobs (first listed group of the caller wins). */
@@ -176,6 +181,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     upstreamAuth: {
       // A local upstream (the embedded emulator, or one on loopback over http) takes the fixed local token.
       credentials: env.BQGATE_CREDENTIALS ?? (upstream === 'emulator' || isLoopbackHttp(upstream) ? 'local' : 'adc'),
+      localToken: env.BQGATE_UPSTREAM_TOKEN || (env.BQGATE_UPSTREAM_TOKEN_FILE ? readFileSync(env.BQGATE_UPSTREAM_TOKEN_FILE, 'utf8').trim() : undefined),
       impersonate: env.BQGATE_IMPERSONATE_SERVICE_ACCOUNT || undefined,
       impersonateByGroup: pairs(env.BQGATE_IMPERSONATE_BY_GROUP),
       quotaProject: env.BQGATE_QUOTA_PROJECT || undefined,

@@ -17,7 +17,7 @@ import type { Catalog } from './catalog/index.js';
 import type { QueryAnalysis } from './sql/index.js';
 import { decide, backstopColumns, type Decision } from './policy/index.js';
 import { isGoverned } from './rewrite/index.js';
-import { upstreamError, storedIdentity, type Upstream, type UpstreamCredentials, type JobCredential } from './upstream/index.js';
+import { upstreamError, storedIdentity, declaredOf, type Declared, type Upstream, type UpstreamCredentials, type JobCredential } from './upstream/index.js';
 import { deliverPage, deliverJob, dryRunResponse, jobListEntry, callerMessage, callerError, type JobView } from './deliver/index.js';
 import { upstreamJobId, upstreamRequestId, mintJobId, callerJobId, findOwnJob } from './job-ids.js';
 import type { JobStore, JobRecord } from './state/index.js';
@@ -154,11 +154,11 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
    * Runs a checked query job: parked as PENDING when it needs approval (returns the job resource
    * the caller sees), else recorded and submitted upstream (returns the upstream job).
    */
-  async function insertJob(c: Ctx, jobId: string, location: string | undefined, original: string, checked: { sql: string; analysis: QueryAnalysis; decision: Decision }, queryConfig: any, extra: any, requestId?: string) {
+  async function insertJob(c: Ctx, jobId: string, location: string | undefined, original: string, checked: Checked, queryConfig: any, extra: any, requestId?: string) {
     const prepared = prepareJob(c, original, checked, queryConfig, extra, requestId);
     const hold = await approvalHold(c, checked, queryConfig);
     const cred = await jobCredential(c, undefined, checked.decision);
-    if (!hold) return submitJob(c, jobId, location, prepared.rec, prepared.configuration, cred);
+    if (!hold) return submitJob(c, jobId, location, prepared.rec, prepared.configuration, cred, declaredOf(checked.sent));
     return (await parkJob(c, jobId, location, original, checked, prepared, hold, cred)).resource;
   }
 
@@ -194,12 +194,12 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
    * Records a job with its owner (before anything reaches the upstream), then creates it upstream
    * under the same id with `configuration` plus bqgate's labels. Returns the upstream job resource.
    */
-  async function submitJob(c: Ctx, jobId: string, location: string | undefined, rec: Pick<JobRecord, 'query' | 'upstreamQuery' | 'statementType'> & Partial<JobRecord>, configuration: any, cred: JobCredential) {
+  async function submitJob(c: Ctx, jobId: string, location: string | undefined, rec: Pick<JobRecord, 'query' | 'upstreamQuery' | 'statementType'> & Partial<JobRecord>, configuration: any, cred: JobCredential, declared?: Declared) {
     const projectId = c.req.params.projectId!;
     location = location ?? cfg.upstreamAuth.location;
     const send = () => upstream.insertJobIdempotent(projectId, {
       jobReference: { projectId, jobId, ...(location ? { location } : {}) }, configuration: { ...configuration, labels: jobLabels(c, configuration.labels) },
-    }, cred.client);
+    }, cred.client, declared);
     const record: JobRecord = { ...rec, projectId, jobId, location: where(location), ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject, createdAt: Date.now(), sessionKey: c.sessionKey, upstreamIdentity: cred.identity };
     try {
       await store.insertJob(record);
@@ -306,7 +306,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
     const requestId = upstreamRequestId(c.principal, b.requestId !== undefined ? String(b.requestId) : `bqgate:${c.auditId}`);
     const r = await upstream.call('POST', `/projects/${enc(projectId)}/queries`, {
       body: { ...pick(b, ['maxResults', 'formatOptions']), ...(location ? { location } : {}), requestId, ...prepared.configuration.query, timeoutMs, labels: jobLabels(c, b.labels) },
-      as: cred.client,
+      as: cred.client, declared: declaredOf(checked.sent),
     });
     if (r.status >= 300) throw callerError(upstreamError(r));
     const ref = r.body.jobReference;
@@ -355,7 +355,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
       const checked = await check(c, projectId, b);
       if (b.dryRun) {
         const dry = { ...pick(b, ['defaultDataset', 'queryParameters', 'parameterMode', 'location', 'useQueryCache', 'maximumBytesBilled']), query: checked.sql, useLegacySql: false, dryRun: true };
-        const r = await upstream.ok('POST', `/projects/${enc(projectId)}/queries`, { body: dry });
+        const r = await upstream.ok('POST', `/projects/${enc(projectId)}/queries`, { body: dry, declared: declaredOf(checked.sent) });
         return { body: dryRunResponse(r, { projectId, location: where(b.location ?? r.jobReference?.location) }), audit: decisionAudit(checked.decision, checked.sql) };
       }
       const prepared = prepareJob(c, b.query, checked, pick(b, QUERY_KEYS), pick(b, ['labels']), b.requestId !== undefined ? String(b.requestId) : undefined);
@@ -380,7 +380,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
       const checked = await check(c, projectId, cfgIn.query);
       if (cfgIn.dryRun) {
         const query = { ...pick(cfgIn.query, QUERY_KEYS), query: checked.sql, useLegacySql: false };
-        const r = await upstream.ok('POST', `/projects/${enc(projectId)}/jobs`, { body: { jobReference: { projectId, ...(b.jobReference?.location ? { location: b.jobReference.location } : {}) }, configuration: { query, dryRun: true } } });
+        const r = await upstream.ok('POST', `/projects/${enc(projectId)}/jobs`, { body: { jobReference: { projectId, ...(b.jobReference?.location ? { location: b.jobReference.location } : {}) }, configuration: { query, dryRun: true } }, declared: declaredOf(checked.sent) });
         const view: JobView = { projectId, location: where(b.jobReference?.location ?? r.jobReference?.location), query: cfgIn.query.query, owner: owner(c), labels: callerLabels(cfgIn.labels) };
         return { body: deliverJob(r, view), audit: decisionAudit(checked.decision, checked.sql) };
       }

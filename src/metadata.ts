@@ -9,7 +9,7 @@ import { BigQueryError } from './bigquery/index.js';
 import type { Catalog } from './catalog/index.js';
 import { decide, canSeeTable, canSeeDataset, canSeeProject, isDeclared } from './policy/index.js';
 import { governedProjection, isGoverned } from './rewrite/index.js';
-import type { Upstream } from './upstream/index.js';
+import { declaredOf, type Upstream } from './upstream/index.js';
 import type { AuthClient } from 'google-auth-library';
 import { tableDataFromQuery, backstop, tableDataList, tableResource, tableList, datasetResource, datasetList, projectList, callerError } from './deliver/index.js';
 import { visibleViewSchema, describedMasked, type ViewAnalyzer } from './view-schema.js';
@@ -85,7 +85,7 @@ export function metadataOperations({ upstream, catalog, hmacKey, analyzer, waitM
       const start = rowOffset(c, table, q.pageToken) ?? Number(q.startIndex ?? 0);
       const max = Math.max(0, Math.min(Number(q.maxResults ?? 10_000), 100_000, cap === undefined ? Infinity : cap - start));
       const sql = `${governedProjection(table, analysis, decision, { hmacKey, salt: randomBytes(16) }, columns)} LIMIT ${max} OFFSET ${start}`;
-      const r = await upstream.ok('POST', `/projects/${enc(projectId!)}/queries`, { body: { query: sql, useLegacySql: false, timeoutMs: waitMs, formatOptions: { useInt64Timestamp: q['formatOptions.useInt64Timestamp'] === 'true' } }, as: await dataCredential(c) });
+      const r = await upstream.ok('POST', `/projects/${enc(projectId!)}/queries`, { body: { query: sql, useLegacySql: false, timeoutMs: waitMs, formatOptions: { useInt64Timestamp: q['formatOptions.useInt64Timestamp'] === 'true' } }, as: await dataCredential(c), declared: declaredOf(analysis) });
       const stored = Number((await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables/${enc(tableId!)}`)).numRows ?? 0);
       const total = cap === undefined ? stored : Math.min(stored, cap);
       const got = r.rows?.length ?? 0;

@@ -31,7 +31,7 @@ import type { JobStore } from './state/index.js';
 import { decideStatement } from './policy/index.js';
 import { redactMaskSecrets } from './rewrite/index.js';
 import { upstreamStatement } from './pipeline/statement.js';
-import { upstreamError, storedIdentity, type Upstream, type UpstreamCredentials, type UpstreamIdentity } from './upstream/index.js';
+import { upstreamError, storedIdentity, declaredOf, type Upstream, type UpstreamCredentials, type UpstreamIdentity } from './upstream/index.js';
 import type { AuthClient } from 'google-auth-library';
 import { deliverPage } from './deliver/index.js';
 import type { Analyzer, QueryAnalysis } from './sql/index.js';
@@ -185,7 +185,7 @@ export function reexecuteOperations(d: ReexecuteDeps): Pick<Record<Operation, (c
         out.credential = { identity: 'gateway', original, note: `the original job ran with ${rec.principal}'s federated token, which an investigator cannot obtain; the gateway credential ran the re-execution` };
       }
       const r = await d.upstream.call('POST', `/projects/${enc(projectId)}/queries`, {
-        as: client,
+        as: client, declared: declaredOf(rw.analysis),
         body: { query: rw.sql, useLegacySql: false, defaultDataset: rec.defaultDataset, queryParameters: rec.parameters, maxResults: 0, timeoutMs: 60_000, labels: { bqgate_reexecution_of: requestId.toLowerCase().replace(/[^a-z0-9_-]/g, '_').slice(0, 63) } },
       });
       if (r.status >= 300) throw upstreamError(r);

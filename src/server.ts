@@ -25,11 +25,11 @@ import { reexecuteOperations } from './reexecute.js';
 import { decideStatement, requireAnyAllow, type Decision } from './policy/index.js';
 import { PolicyStore } from './policy/store.js';
 import { upstreamStatement } from './pipeline/statement.js';
-import { Upstream, UpstreamCredentials, upstreamError, storedIdentity } from './upstream/index.js';
+import { Upstream, UpstreamCredentials, upstreamError, storedIdentity, declaredOf } from './upstream/index.js';
 import { AuditLog, RequestRecorder, SinkRunner, sinkTarget, auditDown } from './audit/index.js';
 import { metadataOperations } from './metadata.js';
 import { enc, pick, decisionAudit, type Ctx, type Outcome } from './context.js';
-import { startEmulator, type RunningEmulator } from './emulator/index.js';
+import { startEmulator, newEmulatorSecret, writeSecretFile, emulatorSecretFile, type RunningEmulator } from './emulator/index.js';
 import { devIssuerUrl, type Config } from './config.js';
 import { stage, withScope, serverTiming, type RequestScope } from './request-scope.js';
 import { ApprovalStore } from './approvals/index.js';
@@ -85,10 +85,13 @@ const analysisAudit = (a: QueryAnalysis) => ({
 export async function createGateway(cfg: Config): Promise<Gateway> {
   // ── the parts ─────────────────────────────────────────────────────────────
   let emulator: RunningEmulator | undefined;
-  const upstreamUrl = cfg.upstream === 'emulator'
-    ? (emulator = await startEmulator({ host: '127.0.0.1', port: cfg.emulatorPort, fixturesDir: cfg.fixturesDir })).url
+  // The embedded emulator serves only this gateway: a secret per start, kept in the data dir (0600) for local tools and tests.
+  const emulatorSecret = cfg.upstream === 'emulator' ? newEmulatorSecret() : undefined;
+  const upstreamUrl = emulatorSecret
+    ? (emulator = await startEmulator({ host: '127.0.0.1', port: cfg.emulatorPort, fixturesDir: cfg.fixturesDir, secret: emulatorSecret })).url
     : cfg.upstream;
-  const credentials = await UpstreamCredentials.create(cfg.upstreamAuth);
+  if (emulatorSecret) writeSecretFile(emulatorSecretFile(cfg.dataDir), emulatorSecret);
+  const credentials = await UpstreamCredentials.create(emulatorSecret ? { ...cfg.upstreamAuth, localToken: emulatorSecret } : cfg.upstreamAuth);
   const upstream = new Upstream({
     baseUrl: upstreamUrl, authClient: credentials.gateway, retries: cfg.upstreamAuth.retries, quotaProject: cfg.upstreamAuth.quotaProject,
     onRetry: (attempt, why) => { metrics.upstreamRetry(); app.log.warn({ attempt, why }, 'upstream call retried'); },
@@ -114,7 +117,8 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   const gate = createApprovalGate({
     approvals,
     async estimateBytes(projectId, sql, query) {
-      const r = await upstream.call('POST', `/projects/${enc(projectId)}/queries`, { body: { ...pick(query, ['defaultDataset', 'queryParameters', 'parameterMode']), query: sql, useLegacySql: false, dryRun: true } });
+      const declared = declaredOf(await analyzer.analyze({ sql, projectId, defaultDataset: query.defaultDataset as never, queryParameters: query.queryParameters as never }));
+      const r = await upstream.call('POST', `/projects/${enc(projectId)}/queries`, { body: { ...pick(query, ['defaultDataset', 'queryParameters', 'parameterMode']), query: sql, useLegacySql: false, dryRun: true }, declared });
       if (r.status >= 300) throw upstreamError(r);
       return r.body.totalBytesProcessed !== undefined ? Number(r.body.totalBytesProcessed) : undefined;
     },
@@ -123,7 +127,10 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       // exchange is cached here (else the requester's next poll submits it).
       const job = await store.getJobAnyOwner(projectId, jobId);
       const cred = await credentials.forJob({ issuer: job?.ownerIssuer ?? '', subject: job?.ownerSubject ?? '', groups: [] }, undefined, storedIdentity(job?.upstreamIdentity));
-      await upstream.insertJobIdempotent(projectId, { jobReference: { projectId, jobId, location }, configuration }, cred.client);
+      // Declared from a fresh analysis of the (generated) text that is sent, as every other path does.
+      const q: { query?: unknown; defaultDataset?: any; queryParameters?: any } = (configuration as any).query ?? {};
+      const declared = typeof q.query === 'string' ? declaredOf(await analyzer.analyze({ sql: q.query, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters })) : undefined;
+      await upstream.insertJobIdempotent(projectId, { jobReference: { projectId, jobId, location }, configuration }, cred.client, declared);
     },
     markSubmitted: (projectId, jobId) => store.markSubmitted(projectId, jobId),
     webhooks: { generic: cfg.approvals.webhooks, slack: cfg.approvals.slackWebhooks },

@@ -4,16 +4,18 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
-import { startEmulator, type RunningEmulator } from '../src/emulator/index.ts';
+import { startEmulator, newEmulatorSecret, type RunningEmulator } from '../src/emulator/index.ts';
 
 let emu: RunningEmulator;
+const secret = newEmulatorSecret();
+const headers = { authorization: `Bearer ${secret}` };
 const base = () => `${emu.url}/bigquery/v2/projects/demo-project`;
-const post = async (path: string, body: unknown) => { const r = await fetch(base() + path, { method: 'POST', body: JSON.stringify(body) }); return { status: r.status, body: await r.json() as any }; };
-const get = async (path: string) => { const r = await fetch(base() + path); return { status: r.status, body: await r.json() as any }; };
+const post = async (path: string, body: unknown) => { const r = await fetch(base() + path, { method: 'POST', headers, body: JSON.stringify(body) }); return { status: r.status, body: await r.json() as any }; };
+const get = async (path: string) => { const r = await fetch(base() + path, { headers }); return { status: r.status, body: await r.json() as any }; };
 /** A query DuckDB needs a noticeable time for (no tables touched). */
 export const SLOW_SQL = 'SELECT COUNT(DISTINCT MOD(x * 7919, 1000003)) AS n FROM UNNEST(GENERATE_ARRAY(1, 3000000)) AS x';
 
-beforeAll(async () => { emu = await startEmulator({ fixturesDir: resolve('fixtures'), port: 0 }); });
+beforeAll(async () => { emu = await startEmulator({ fixturesDir: resolve('fixtures'), port: 0, secret }); });
 afterAll(async () => { await emu?.close(); });
 
 describe('emulator', () => {

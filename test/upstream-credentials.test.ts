@@ -51,7 +51,8 @@ let gw: TestGateway;
 let strict: TestGateway;
 
 beforeAll(async () => {
-  emu = await startEmulator({ fixturesDir: resolve('fixtures'), port: 0, onRequest: (r) => seen.push(r) });
+  // A stand-in for BigQuery: it accepts any token, so the test can see which one reached it.
+  emu = await startEmulator({ fixturesDir: resolve('fixtures'), port: 0, secret: null, onRequest: (r) => seen.push(r) });
   proxy = await startFaultyProxy(emu.url);
   const port = await freePort();
   google = await startGoogleStandIn({ audience: AUDIENCE, jwksUrl: `http://127.0.0.1:${port}/.well-known/jwks.json`, refuse: ['untrusted', 'etl-untrusted', 'report-untrusted'] });

@@ -18,6 +18,10 @@ export const REASONS = {
   backendError: [503, 'UNAVAILABLE'],
   internalError: [500, 'INTERNAL'],
   stopped: [400, 'CANCELLED'],
+  /** A job that ran past its time limit (BigQuery: "Job timed out after …"). */
+  timeout: [400, 'DEADLINE_EXCEEDED'],
+  /** The job would bill more bytes than its maximumBytesBilled. */
+  bytesBilledLimitExceeded: [400, 'INVALID_ARGUMENT'],
   notImplemented: [501, 'UNIMPLEMENTED'],
 } as const satisfies Record<string, readonly [number, string]>;
 

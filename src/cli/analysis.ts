@@ -7,7 +7,8 @@ import type { Config } from '../config.js';
 import { Analyzer, ZetaSqlServer } from '../sql/index.js';
 import { Catalog } from '../catalog/index.js';
 import { Upstream } from '../upstream/index.js';
-import { startEmulator, type RunningEmulator } from '../emulator/index.js';
+import { startEmulator, newEmulatorSecret, type RunningEmulator } from '../emulator/index.js';
+import { localCredential } from '../upstream/credentials.js';
 import type { CatalogListing } from '../policy/lint.js';
 
 export interface AnalysisStack {
@@ -23,8 +24,9 @@ export interface AnalysisStack {
 /** Starts the stack for `cfg` (only `upstream` and `fixturesDir` are read); `catalogTtlMs` defaults to the catalog's. */
 export async function openAnalysis(cfg: Pick<Config, 'upstream' | 'fixturesDir'>, catalogTtlMs?: number): Promise<AnalysisStack> {
   let emulator: RunningEmulator | undefined;
-  const baseUrl = cfg.upstream === 'emulator' ? (emulator = await startEmulator({ port: 0, fixturesDir: cfg.fixturesDir })).url : cfg.upstream;
-  const upstream = new Upstream({ baseUrl });
+  const secret = cfg.upstream === 'emulator' ? newEmulatorSecret() : undefined;
+  const baseUrl = secret ? (emulator = await startEmulator({ port: 0, fixturesDir: cfg.fixturesDir, secret })).url : cfg.upstream;
+  const upstream = new Upstream({ baseUrl, ...(secret ? { authClient: localCredential(secret) } : {}) });
   const catalog = new Catalog(upstream, catalogTtlMs);
   const zetasql = new ZetaSqlServer();
   await zetasql.start();

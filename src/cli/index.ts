@@ -58,20 +58,29 @@ program.command('serve').description('run the gateway')
     ].join('\n'));
   });
 
-program.command('emulator').description('run the BigQuery emulator alone')
+program.command('emulator').description('run the BigQuery emulator alone (callers need its secret: BQGATE_EMULATOR_SECRET or _FILE, else one generated into <data dir>/keys/emulator.secret)')
   .option('--host <host>', 'listen host', '127.0.0.1').option('--port <port>', 'listen port', '9060').option('--fixtures <dir>', 'fixtures directory')
   .action(async (o) => {
-    const { startEmulator } = await import('../emulator/index.js');
-    const cfg = loadConfig(o.fixtures ? { fixturesDir: o.fixtures } : {});
-    const emu = await startEmulator({ host: o.host, port: Number(o.port), fixturesDir: cfg.fixturesDir });
+    const { startEmulator, newEmulatorSecret, writeSecretFile, emulatorSecretFile } = await import('../emulator/index.js');
+    const { readFileSync } = await import('node:fs');
+    const cfg = loadConfig({ ...(program.opts().dataDir ? { dataDir: program.opts().dataDir } : {}), ...(o.fixtures ? { fixturesDir: o.fixtures } : {}) });
+    const env = process.env;
+    let secret = env.BQGATE_EMULATOR_SECRET || (env.BQGATE_EMULATOR_SECRET_FILE ? readFileSync(env.BQGATE_EMULATOR_SECRET_FILE, 'utf8').trim() : '');
+    let where = env.BQGATE_EMULATOR_SECRET ? 'the environment variable BQGATE_EMULATOR_SECRET' : env.BQGATE_EMULATOR_SECRET_FILE;
+    if (!secret) {
+      secret = newEmulatorSecret();
+      where = emulatorSecretFile(cfg.dataDir);
+      writeSecretFile(where, secret);
+    }
+    const emu = await startEmulator({ host: o.host, port: Number(o.port), fixturesDir: cfg.fixturesDir, secret });
     const stop = async () => { await emu.close(); process.exit(0); };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
-    process.stderr.write(`bqgate emulator listening on ${emu.url}\n`);
+    process.stderr.write(`bqgate emulator listening on ${emu.url}; its secret (the bearer token callers send; gateways: BQGATE_UPSTREAM_TOKEN or BQGATE_UPSTREAM_TOKEN_FILE) is in ${where}\n`);
   });
 
 program.command('keys').description('keys several replicas must share').command('init').argument('<dir>', 'directory for the key files (mounted as secrets)')
-  .description('create audit-ed25519.pem, hmac.key and dev-issuer.jwk.json in DIR (mode 0600); existing files are kept')
+  .description('create audit-ed25519.pem, hmac.key, dev-issuer.jwk.json and emulator.secret in DIR (mode 0600); existing files are kept')
   .action(async (dir: string) => {
     const { mkdirSync, existsSync, writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
@@ -82,7 +91,9 @@ program.command('keys').description('keys several replicas must share').command(
     loadSigner(dir, join(dir, 'audit-ed25519.pem'));
     if (!existsSync(join(dir, 'hmac.key'))) writeFileSync(join(dir, 'hmac.key'), randomBytes(32).toString('hex'), { mode: 0o600 });
     await loadDevIssuer(dir, 'unused', 'bqgate', join(dir, 'dev-issuer.jwk.json'));
-    process.stdout.write(`${join(dir, 'audit-ed25519.pem')}\n${join(dir, 'hmac.key')}\n${join(dir, 'dev-issuer.jwk.json')}\n`);
+    // The secret a separately run emulator requires (BQGATE_EMULATOR_SECRET_FILE) and gateways send (BQGATE_UPSTREAM_TOKEN_FILE).
+    if (!existsSync(join(dir, 'emulator.secret'))) writeFileSync(join(dir, 'emulator.secret'), randomBytes(32).toString('base64url'), { mode: 0o600 });
+    process.stdout.write(`${join(dir, 'audit-ed25519.pem')}\n${join(dir, 'hmac.key')}\n${join(dir, 'dev-issuer.jwk.json')}\n${join(dir, 'emulator.secret')}\n`);
   });
 
 program.command('token').description('print a token from the local development issuer')

@@ -3,16 +3,26 @@
  * project, one schema per dataset, loaded from `fixtures/<project>/<dataset>/<table>.schema.json`
  * and `<table>.jsonl.gz`; views from `<view>.view.sql` (GoogleSQL, translated like any query).
  *
- * `run(sql, ctx)` translates GoogleSQL to DuckDB (translate.ts), binds query parameters and returns
- * the BigQuery schema plus the raw DuckDB rows; `encodeRow` turns rows into f/v cells at read time.
+ * `run(sql, ctx, opts)` translates GoogleSQL to DuckDB (translate.ts), checks the statement
+ * (guard.ts: its kind, its plan, the tables the gateway declared), estimates the bytes it
+ * processes (bytes.ts) against maximumBytesBilled, binds query parameters and returns the BigQuery
+ * schema plus the raw DuckDB rows; `encodeRow` turns rows into f/v cells at read time.
+ *
+ * DuckDB is locked down once the fixtures are loaded: no external access (files, network), no
+ * extension autoload or autoinstall, and the configuration locked so no statement can undo it.
  */
-import { DuckDBInstance, type DuckDBValue, DuckDBTypeId } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBValue, DuckDBTypeId, StatementType as StatementTypes } from '@duckdb/node-api';
 import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BigQueryError } from '../bigquery/errors.js';
 import { bqToDuck, duckToField, type BqField } from './encode.js';
 import { toDuckDb } from './translate.js';
 import { timeTravelClauses, versionAt, HISTORY_DATASET, type TableVersion } from './time-travel.js';
+import {
+  expectedDuckType, checkDuckType, refuseFunctionsByName, planScans, checkCreatePlan, checkDropText, checkDeclaredTables,
+  type Declared, type PlanNode, type PlanScan,
+} from './guard.js';
+import { sizeExpression, billedBytes } from './bytes.js';
 
 export interface TableMeta {
   projectId: string;
@@ -38,12 +48,29 @@ export interface QueryParameter {
   parameterValue: { value?: unknown; arrayValues?: Array<{ value?: unknown }> };
 }
 
+export interface RunOptions {
+  /** What the gateway analyzed (guard.ts): the statement must be of that kind and touch only those tables. */
+  declared?: Declared;
+  /** BigQuery's maximumBytesBilled: refused (bytesBilledLimitExceeded) before running when the statement would bill more. */
+  maximumBytesBilled?: number;
+  /** Interrupts DuckDB when aborted; the run then rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** Check and estimate only (a dry run): nothing runs, no rows. */
+  dryRun?: boolean;
+}
+
 export interface RunResult {
   schema: BqField[];
   rows: DuckDBValue[][];
   statementType: string;
   numDmlAffectedRows?: number;
+  /** Bytes the statement processes and bills, as BigQuery counts them (bytes.ts). */
+  totalBytesProcessed: number;
+  totalBytesBilled: number;
 }
+
+/** Settings applied once the fixtures are loaded; `lock_configuration` last, so no statement can change them back. */
+const LOCKDOWN = ['enable_external_access = false', 'autoload_known_extensions = false', 'autoinstall_known_extensions = false', 'allow_community_extensions = false', 'lock_configuration = true'];
 
 const quote = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
@@ -56,6 +83,8 @@ function fixtureDatasets(fixturesDir: string): Array<{ project: string; dataset:
 export class Engine {
   /** Past states of tables changed by DML (time-travel.ts), by `p.d.t`, oldest first. */
   private readonly history = new Map<string, TableVersion[]>();
+  /** Bytes per column of scanned tables (bytes.ts), by `p.d.t` (or a time-travel copy's path); dropped when the table is written. */
+  private readonly sizes = new Map<string, Map<string, number>>();
 
   private constructor(private readonly db: DuckDBInstance, private readonly tables: Map<string, TableMeta>) {}
 
@@ -84,6 +113,7 @@ export class Engine {
         tables.set(`${project}.${dataset}.${tableId}`, { projectId: project, datasetId: dataset, tableId, schema, numRows: n, creationTime: created });
       }
     }
+    for (const setting of LOCKDOWN) await con.run(`SET GLOBAL ${setting}`);
     // Views last: their definitions may read any table.
     const engine = new Engine(db, tables);
     for (const { project, dataset, dir } of datasets) {
@@ -120,43 +150,120 @@ export class Engine {
   }
 
   /**
-   * Runs one GoogleSQL statement; throws BigQueryError(invalidQuery | notFound) on failure.
+   * Runs one GoogleSQL statement. Throws BigQueryError: invalidQuery | notFound on failure,
+   * accessDenied for a statement the emulator will not run (guard.ts), bytesBilledLimitExceeded
+   * over `opts.maximumBytesBilled`, `opts.signal.reason` once aborted (DuckDB is interrupted).
    * `FOR SYSTEM_TIME AS OF` reads the table's state at that instant; DML keeps the state it replaces
    * (time-travel.ts).
    */
-  async run(sql: string, ctx: RunContext): Promise<RunResult> {
+  async run(sql: string, ctx: RunContext, opts: RunOptions = {}): Promise<RunResult> {
     const project = ctx.defaultDataset?.projectId ?? ctx.projectId;
-    sql = await this.resolveTimeTravel(sql, ctx);
-    const target = dmlTargetPath(sql);
-    if (target) await this.keepVersion(this.tableKey(target, ctx));
-    const statements = toDuckDb(sql, (path) => this.matchWildcard(path, project, ctx.defaultDataset?.datasetId));
+    sql = await this.resolveTimeTravel(sql, ctx, opts);
+    const statements = toDuckDb(sql, (path) => this.matchWildcard(path, project, ctx.defaultDataset?.datasetId, opts.declared));
     if (statements.length !== 1) throw new BigQueryError('invalidQuery', 'The emulator runs one statement per job; scripts are not supported.', { location: 'query' });
+    const kind = statementType(sql);
+    const expected = expectedDuckType(kind, opts.declared?.statementKind);
     const duck = statements[0];
+    refuseFunctionsByName(duck);
+    if (kind === 'DROP') checkDropText(duck);
+    const dml = dmlTargetPath(sql);
+    const target = dml ?? ddlTargetPath(sql);
+    if (!target && kind !== 'SELECT') throw new BigQueryError('accessDenied', `Access Denied: the emulator cannot tell which table this ${kind} statement writes; it was not run.`);
     const con = await this.db.connect();
+    const interrupt = () => con.interrupt();
+    opts.signal?.addEventListener('abort', interrupt, { once: true });
     try {
+      opts.signal?.throwIfAborted();
       if (this.hasCatalog(project)) {
         await con.run(ctx.defaultDataset ? `USE ${quote(project)}.${quote(ctx.defaultDataset.datasetId)}` : `USE ${quote(project)}`);
       }
+      if ((await con.extractStatements(duck)).count !== 1) throw new BigQueryError('accessDenied', 'Access Denied: the statement translates to several DuckDB statements; the emulator runs one.');
       const ps = await con.prepare(duck);
+      checkDuckType(ps.statementType, expected, kind);
       bindParameters(ps, ctx.queryParameters ?? []);
+      const plan = await this.explain(con, duck, ctx.queryParameters ?? []);
+      if (expected === StatementTypes.CREATE) checkCreatePlan(plan);
+      const scans = planScans(plan);
+      const writes = target ? [this.tableKey(target, ctx)] : [];
+      if (opts.declared) checkDeclaredTables(opts.declared, scans.map((sc) => this.sourceOf(sc.path)), writes);
+      const processed = await this.bytesOf(con, scans);
+      const stats = { totalBytesProcessed: processed, totalBytesBilled: billedBytes(processed) };
+      if (opts.maximumBytesBilled !== undefined && stats.totalBytesBilled > opts.maximumBytesBilled) {
+        throw new BigQueryError('bytesBilledLimitExceeded', `Query exceeded limit for bytes billed: ${opts.maximumBytesBilled}. ${stats.totalBytesBilled} or higher required.`);
+      }
+      if (opts.dryRun) return { schema: kind === 'SELECT' ? preparedSchema(ps) : [], rows: [], statementType: kind, ...stats };
+      if (dml) await this.keepVersion(this.tableKey(dml, ctx));
       const reader = await ps.runAndReadAll();
-      const kind = statementType(sql);
+      for (const w of writes) this.sizes.delete(w);
       const names = reader.columnNames();
       const types = reader.columnTypes();
       const rows = reader.getRows() as DuckDBValue[][];
       if (kind !== 'SELECT') {
         const affected = rows.length === 1 && types[0]?.typeId === DuckDBTypeId.BIGINT ? Number(rows[0][0]) : 0;
-        return { schema: [], rows: [], statementType: kind, numDmlAffectedRows: affected };
+        return { schema: [], rows: [], statementType: kind, numDmlAffectedRows: affected, ...stats };
       }
-      // BigQuery names an unnamed result column f<i>_; DuckDB names it after its expression.
-      const bqName = (n: string, i: number) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(n) ? n : `f${i}_`);
-      return { schema: names.map((n, i) => duckToField(bqName(n, i), types[i])), rows, statementType: kind };
+      return { schema: names.map((n, i) => duckToField(bqName(n, i), types[i])), rows, statementType: kind, ...stats };
     } catch (err) {
+      if (opts.signal?.aborted) throw opts.signal.reason;
       if (err instanceof BigQueryError) throw err;
       throw mapDuckError(err as Error);
     } finally {
+      opts.signal?.removeEventListener('abort', interrupt);
       con.closeSync();
     }
+  }
+
+  /** DuckDB's physical plan of `duck` (parameters bound as for the run). */
+  private async explain(con: DuckDBConnection, duck: string, params: QueryParameter[]): Promise<PlanNode[]> {
+    const ps = await con.prepare(`EXPLAIN (FORMAT JSON) ${duck}`);
+    bindParameters(ps, params);
+    const rows = (await ps.runAndReadAll()).getRows();
+    const physical = rows.find((r) => r[0] === 'physical_plan') ?? rows[0];
+    return JSON.parse(String(physical?.[1] ?? '[]')) as PlanNode[];
+  }
+
+  /** The table (`p.d.t`) a scanned DuckDB table holds: a time-travel copy counts as the table it is a state of. */
+  private sourceOf(path: string[]): string {
+    const [p, d, t] = path;
+    if (d === HISTORY_DATASET) {
+      for (const [key, versions] of this.history) if (key.startsWith(`${p}.`) && versions.some((v) => v.snapshot === t)) return key;
+    }
+    return path.join('.');
+  }
+
+  /** Bytes a statement's scans process: every value of each column read, per scanned table (bytes.ts). */
+  private async bytesOf(con: DuckDBConnection, scans: PlanScan[]): Promise<number> {
+    const byTable = new Map<string, { path: string[]; columns: Set<string> }>();
+    for (const sc of scans) {
+      const key = sc.path.join('.');
+      const e = byTable.get(key) ?? { path: sc.path, columns: new Set<string>() };
+      for (const c of sc.columns) e.columns.add(c);
+      for (const w of sc.filters.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []) e.columns.add(w); // filter columns are read too
+      byTable.set(key, e);
+    }
+    let total = 0;
+    for (const [key, { path, columns }] of byTable) {
+      const sizes = await this.columnSizes(con, key, path);
+      for (const c of columns) total += sizes.get(c) ?? 0;
+    }
+    return total;
+  }
+
+  /** Per-column byte totals of a scanned table (`key`: its path joined), computed in one pass and kept until a statement writes the table. */
+  private async columnSizes(con: DuckDBConnection, key: string, path: string[]): Promise<Map<string, number>> {
+    const cached = this.sizes.get(key);
+    if (cached) return cached;
+    const table = path.map(quote).join('.');
+    // A time-travel copy has its table's schema; a table made by CTAS has none here: sized as text.
+    const fields: BqField[] = this.tables.get(this.sourceOf(path))?.schema
+      ?? (await con.runAndReadAll(`SELECT column_name FROM (DESCRIBE ${table})`)).getRows().map((r) => ({ name: String(r[0]), type: 'JSON' }));
+    const sizes = new Map<string, number>();
+    if (fields.length) {
+      const r = await con.runAndReadAll(`SELECT ${fields.map((f) => `sum(${sizeExpression(f, quote(f.name))})`).join(', ')} FROM ${table}`);
+      fields.forEach((f, i) => sizes.set(f.name, Number(r.getRows()[0][i] ?? 0)));
+    }
+    this.sizes.set(key, sizes);
+    return sizes;
   }
 
   /** `p.d.t` of a path as written (`t`, `d.t`, `p.d.t`), with the job's defaults. */
@@ -184,14 +291,14 @@ export class Engine {
   }
 
   /** Replaces each `path FOR SYSTEM_TIME AS OF expr` by the path of the table's state at that instant. */
-  private async resolveTimeTravel(sql: string, ctx: RunContext): Promise<string> {
+  private async resolveTimeTravel(sql: string, ctx: RunContext, opts: RunOptions): Promise<string> {
     const clauses = timeTravelClauses(sql);
     for (const c of clauses.reverse()) {
       const key = this.tableKey(c.path, ctx);
       const t = this.tables.get(key);
       if (!t) throw new BigQueryError('notFound', `Not found: Table ${key.replace('.', ':')} was not found in location US`);
       if (t.viewQuery !== undefined) throw new BigQueryError('invalidQuery', `FOR SYSTEM_TIME AS OF is not supported on the view ${key}.`, { location: 'query' });
-      const at = await this.run(`SELECT UNIX_MICROS(CAST((${c.expr}) AS TIMESTAMP))`, { ...ctx });
+      const at = await this.run(`SELECT UNIX_MICROS(CAST((${c.expr}) AS TIMESTAMP))`, { ...ctx }, { declared: opts.declared && { ...opts.declared, statementKind: 'SELECT' }, signal: opts.signal });
       const atUs = Number(at.rows[0]?.[0]);
       if (!Number.isFinite(atUs)) throw new BigQueryError('invalidQuery', `FOR SYSTEM_TIME AS OF needs a TIMESTAMP; ${c.expr} is NULL or not a timestamp.`, { location: 'query' });
       let version: TableVersion | undefined;
@@ -202,13 +309,17 @@ export class Engine {
     return sql;
   }
 
-  /** Tables a wildcard path (`[p.]d.prefix*`) matches, with their `_TABLE_SUFFIX`. */
-  matchWildcard(path: string, project: string, dataset?: string): Array<[string, string, string, string]> {
+  /**
+   * Tables a wildcard path (`[p.]d.prefix*`) matches, with their `_TABLE_SUFFIX`; with `declared`,
+   * only the declared ones (the gateway narrowed the wildcard by `_TABLE_SUFFIX` already).
+   */
+  matchWildcard(path: string, project: string, dataset?: string, declared?: Declared): Array<[string, string, string, string]> {
     const parts = path.split('.');
     const prefix = parts.pop()!.replace(/\*$/, '');
     const d = parts.pop() ?? dataset;
     const p = parts.pop() ?? project;
-    return this.listTables().filter((t) => t.projectId === p && t.datasetId === d && t.tableId.startsWith(prefix))
+    const allowed = declared && new Set(declared.tables);
+    return this.listTables().filter((t) => t.projectId === p && t.datasetId === d && t.tableId.startsWith(prefix) && (!allowed || allowed.has(`${p}.${d}.${t.tableId}`)))
       .map((t) => [t.projectId, t.datasetId, t.tableId, t.tableId.slice(prefix.length)]);
   }
 
@@ -227,6 +338,21 @@ export function dmlTargetPath(sql: string): string | undefined {
   const m = statementStart(sql)
     .match(/^(?:INSERT(?:\s+INTO)?|UPDATE|DELETE(?:\s+FROM)?|MERGE(?:\s+INTO)?|TRUNCATE\s+TABLE)\s+((?:`[^`]+`|[A-Za-z_][\w-]*)(?:\.(?:`[^`]+`|[A-Za-z_][\w-]*))*)/i);
   return m?.[1].replace(/`/g, '');
+}
+
+/** The table or view a CREATE or DROP statement creates or drops, as written, if `sql` is one. */
+export function ddlTargetPath(sql: string): string | undefined {
+  const m = statementStart(sql)
+    .match(/^(?:CREATE(?:\s+OR\s+REPLACE)?(?:\s+TEMP(?:ORARY)?)?\s+(?:TABLE|VIEW)(?:\s+IF\s+NOT\s+EXISTS)?|DROP\s+(?:TABLE|VIEW)(?:\s+IF\s+EXISTS)?)\s+((?:`[^`]+`|[A-Za-z_][\w-]*)(?:\.(?:`[^`]+`|[A-Za-z_][\w-]*))*)/i);
+  return m?.[1].replace(/`/g, '');
+}
+
+/** BigQuery names an unnamed result column f<i>_; DuckDB names it after its expression. */
+const bqName = (n: string, i: number) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(n) ? n : `f${i}_`);
+
+/** The result schema of a prepared SELECT, without running it (dry runs). */
+function preparedSchema(ps: DuckDBPreparedStatement): BqField[] {
+  return Array.from({ length: ps.columnCount }, (_, i) => duckToField(bqName(ps.columnName(i), i), ps.columnType(i)));
 }
 
 /** BigQuery statement type from the first keyword (statistics.query.statementType). */

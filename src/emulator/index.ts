@@ -1,10 +1,28 @@
 /**
  * The embedded BigQuery emulator: BigQuery REST v2 over DuckDB, loaded from `fixtures/`.
- * Public entry: `startEmulator({host, port, fixturesDir})` → `{url, close}`. Runnable alone with
- * `bqgate emulator`.
+ * Public entry: `startEmulator({host, port, fixturesDir, secret})` → `{url, close}`. Runnable alone
+ * with `bqgate emulator`.
+ *
+ * Settings it reads from the environment (`emulatorSettings`), each overridable per start:
+ *
+ * | setting | env | default |
+ * |---|---|---|
+ * | statement timeout, ms | BQGATE_EMULATOR_STATEMENT_TIMEOUT_MS | 30000 |
+ * | statements running at once per principal / in all | BQGATE_EMULATOR_MAX_PER_PRINCIPAL, BQGATE_EMULATOR_MAX_RUNNING | 1, libuv pool − 1 |
+ * | statements waiting per principal | BQGATE_EMULATOR_MAX_QUEUED | 100 |
+ *
+ * Why "libuv pool − 1": @duckdb/node-api runs each statement on a libuv worker thread, so as many
+ * running statements as the pool has threads (UV_THREADPOOL_SIZE, default 4, fixed when the process
+ * starts) leave none for anyone else: measured here, a 8 ms query waited 14.5 s behind four heavy
+ * joins, and took 0.4 s behind three. The total is clamped to one less than the pool; set
+ * UV_THREADPOOL_SIZE in the environment for more.
  */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Engine } from './engine.js';
 import { buildEmulatorApp, type SeenRequest } from './server.js';
+import type { SchedulerLimits } from './scheduler.js';
 
 export type { SeenRequest } from './server.js';
 
@@ -13,9 +31,18 @@ export interface EmulatorOptions {
   /** TCP port; 0 picks a free one. */
   port?: number;
   fixturesDir: string;
+  /**
+   * The bearer token every request must carry (`newEmulatorSecret()`); `null` accepts any token,
+   * only for an in-process stand-in for BigQuery in tests that inspect tokens via `onRequest`.
+   */
+  secret: string | null;
   logger?: boolean;
-  /** Sees every request (method, URL, Authorization header, body). */
+  /** Sees every authorized request (method, URL, Authorization header, body). */
   onRequest?: (r: SeenRequest) => void;
+  /** Default from `emulatorSettings()`. */
+  statementTimeoutMs?: number;
+  /** Default from `emulatorSettings()`. */
+  limits?: SchedulerLimits;
 }
 
 export interface RunningEmulator {
@@ -24,10 +51,41 @@ export interface RunningEmulator {
   close(): Promise<void>;
 }
 
+/** A fresh emulator secret: 32 random bytes, base64url (43 characters). */
+export const newEmulatorSecret = (): string => randomBytes(32).toString('base64url');
+
+/** Where a gateway or `bqgate emulator` keeps the secret of the emulator it started: `<dataDir>/keys/emulator.secret`. */
+export const emulatorSecretFile = (dataDir: string): string => join(dataDir, 'keys', 'emulator.secret');
+
+/** Writes `secret` to `file` (mode 0600, its directory 0700), replacing an older one atomically. */
+export function writeSecretFile(file: string, secret: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, secret, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, file);
+}
+
+const num = (v: string | undefined, d: number) => (v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : d);
+
+/** The emulator's statement timeout (ms) and queue limits from `env` (table above). */
+export function emulatorSettings(env: NodeJS.ProcessEnv = process.env): { statementTimeoutMs: number; limits: SchedulerLimits } {
+  const room = Math.max(1, num(env.UV_THREADPOOL_SIZE, 4) - 1);
+  const total = Math.max(1, Math.min(room, num(env.BQGATE_EMULATOR_MAX_RUNNING, room)));
+  return {
+    statementTimeoutMs: Math.max(1, num(env.BQGATE_EMULATOR_STATEMENT_TIMEOUT_MS, 30_000)),
+    limits: { perPrincipal: Math.max(1, Math.min(total, num(env.BQGATE_EMULATOR_MAX_PER_PRINCIPAL, 1))), total, maxQueued: Math.max(0, num(env.BQGATE_EMULATOR_MAX_QUEUED, 100)) },
+  };
+}
+
 /** Loads the fixtures and starts listening; throws if a fixture cannot be loaded or the port is taken. */
 export async function startEmulator(opts: EmulatorOptions): Promise<RunningEmulator> {
   const engine = await Engine.open(opts.fixturesDir);
-  const app = buildEmulatorApp(engine, { logger: opts.logger, onRequest: opts.onRequest });
+  const settings = emulatorSettings();
+  const app = buildEmulatorApp(engine, {
+    logger: opts.logger, onRequest: opts.onRequest, secret: opts.secret,
+    statementTimeoutMs: opts.statementTimeoutMs ?? settings.statementTimeoutMs, limits: opts.limits ?? settings.limits,
+  });
   const host = opts.host ?? '127.0.0.1';
   await app.listen({ host, port: opts.port ?? 0 });
   const addr = app.server.address();

@@ -3,15 +3,24 @@
  *
  * Served under both `/bigquery/v2/projects/…` and `/projects/…` (BIGQUERY_EMULATOR_HOST is used
  * verbatim by the SDK), plus `GET /$discovery/rest` for `bq`. Query jobs run asynchronously and are
- * kept in memory; getQueryResults long-polls up to `timeoutMs` (default 10 000 ms). The emulator
- * trusts its caller: it is a local upstream, reachable on loopback only, and checks no token.
+ * kept in memory; getQueryResults long-polls up to `timeoutMs` (default 10 000 ms).
+ *
+ * It trusts no one on the host: every request must carry `Authorization: Bearer <secret>`, the
+ * secret its starter chose (compared in constant time; otherwise 401 authError). A query job runs
+ * through the engine's checks (guard.ts), and, when the gateway sends `x-bqgate-declared` (the
+ * statement kind and tables it analyzed), only if the statement matches that declaration. Jobs
+ * wait in a per-principal queue (scheduler.ts, by the `bqgate_principal` label), are interrupted on
+ * jobs.cancel, stopped after the statement timeout (reason `timeout`), and refused
+ * (`bytesBilledLimitExceeded`) when they would bill more than their maximumBytesBilled.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { BigQueryError } from '../bigquery/errors.js';
 import { installBigQueryHttp, pageToken, fromPageToken } from '../bigquery/http.js';
 import { encodeRow, type BqField } from './encode.js';
 import { Engine, statementType, type RunResult, type QueryParameter, type TableMeta } from './engine.js';
+import { parseDeclared, DECLARED_HEADER, type Declared } from './guard.js';
+import { Scheduler, type SchedulerLimits } from './scheduler.js';
 
 const LOCATION = 'US';
 const DEFAULT_WAIT_MS = 10_000;
@@ -28,6 +37,8 @@ interface Job {
   result?: RunResult;
   error?: BigQueryError;
   done: Promise<void>;
+  /** Aborted by jobs.cancel and the statement timeout: DuckDB is interrupted. */
+  abort: AbortController;
 }
 
 type Q = Record<string, string | undefined>;
@@ -38,15 +49,40 @@ const int64Ts = (q: Q, body?: any) => q['formatOptions.useInt64Timestamp'] === '
 /** One request as the emulator saw it (for `onRequest`): method, path and query, bearer token. */
 export interface SeenRequest { method: string; url: string; authorization?: string; userProject?: string; body?: any }
 
-/**
- * Builds the emulator's fastify app over an opened Engine. `onRequest` sees every request (the
- * credential a caller used, for tests that check which one reached "BigQuery").
- */
-export function buildEmulatorApp(engine: Engine, opts: { logger?: boolean; onRequest?: (r: SeenRequest) => void } = {}): FastifyInstance {
+export interface EmulatorAppOptions {
+  logger?: boolean;
+  /** Sees every authorized request (the credential a caller used, for tests that check which one reached "BigQuery"). */
+  onRequest?: (r: SeenRequest) => void;
+  /**
+   * The bearer token every request must carry; `null` accepts any (only for an in-process stand-in
+   * for BigQuery whose callers' tokens a test inspects through `onRequest`).
+   */
+  secret: string | null;
+  /** A statement running longer is interrupted and its job fails with reason `timeout`, ms. */
+  statementTimeoutMs: number;
+  /** Statements running at once per principal and in all, and waiting per principal (scheduler.ts). */
+  limits: SchedulerLimits;
+}
+
+/** Whether `authorization` is `Bearer <secret>` (constant-time over the SHA-256 of both). */
+export function bearerMatches(authorization: string | undefined, secret: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(authorization ?? ''), digest(`Bearer ${secret}`));
+}
+
+/** Builds the emulator's fastify app over an opened Engine. */
+export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): FastifyInstance {
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 10 * 1024 * 1024 });
   const jobs = new Map<string, Job>();
   /** jobs.query requestId → job key: a retried jobs.query runs once (BigQuery's idempotency). */
   const byRequestId = new Map<string, string>();
+  const scheduler = new Scheduler(opts.limits);
+  const secret = opts.secret;
+  if (secret !== null) {
+    app.addHook('onRequest', async (req) => {
+      if (!bearerMatches(req.headers.authorization, secret)) throw new BigQueryError('authError', 'Request is missing the emulator\'s credential (Authorization: Bearer <secret>); the emulator serves only the gateway that started it.');
+    });
+  }
   if (opts.onRequest) {
     const seen = opts.onRequest;
     app.addHook('preHandler', async (req) => { seen({ method: req.method, url: req.url, authorization: req.headers.authorization, userProject: req.headers['x-goog-user-project'] as string | undefined, body: req.body }); });
@@ -82,7 +118,7 @@ export function buildEmulatorApp(engine: Engine, opts: { logger?: boolean; onReq
     if (j.error) { status.errorResult = j.error.toErrorProto(); status.errors = [j.error.toErrorProto()]; }
     const query: Record<string, unknown> = {
       statementType: j.result?.statementType ?? statementType(String(j.configuration.query?.query ?? '')),
-      totalBytesProcessed: '0', totalBytesBilled: '0', cacheHit: false,
+      totalBytesProcessed: String(j.result?.totalBytesProcessed ?? 0), totalBytesBilled: String(j.result?.totalBytesBilled ?? 0), cacheHit: false,
     };
     if (j.result?.numDmlAffectedRows !== undefined) query.numDmlAffectedRows = String(j.result.numDmlAffectedRows);
     if (j.result && j.result.statementType === 'SELECT') query.schema = { fields: j.result.schema };
@@ -93,22 +129,36 @@ export function buildEmulatorApp(engine: Engine, opts: { logger?: boolean; onReq
       status, user_email: 'emulator@localhost',
       statistics: {
         creationTime: String(j.creationTime), ...(j.startTime ? { startTime: String(j.startTime) } : {}),
-        ...(j.endTime ? { endTime: String(j.endTime) } : {}), totalBytesProcessed: '0', query,
+        ...(j.endTime ? { endTime: String(j.endTime) } : {}), totalBytesProcessed: String(j.result?.totalBytesProcessed ?? 0), query,
       },
     };
   };
 
-  const startJob = (projectId: string, jobId: string, location: string, configuration: Record<string, any>): Job => {
+  /**
+   * Queues a query job (PENDING) and runs it when the scheduler gives its principal a slot
+   * (RUNNING); cancel and the statement timeout abort it, which interrupts DuckDB.
+   */
+  const startJob = (projectId: string, jobId: string, location: string, configuration: Record<string, any>, declared?: Declared): Job => {
     const q = configuration.query ?? {};
-    const job: Job = { projectId, jobId, location, configuration, state: 'RUNNING', creationTime: Date.now(), startTime: Date.now(), done: Promise.resolve() };
+    const job: Job = { projectId, jobId, location, configuration, state: 'PENDING', creationTime: Date.now(), done: Promise.resolve(), abort: new AbortController() };
+    const signal = job.abort.signal;
+    const principal = String(configuration.labels?.bqgate_principal ?? '');
+    const limitMs = Math.min(opts.statementTimeoutMs, Number(configuration.jobTimeoutMs ?? q.jobTimeoutMs) || Infinity);
+    const maxBilled = q.maximumBytesBilled !== undefined && q.maximumBytesBilled !== null ? Number(q.maximumBytesBilled) : undefined;
     job.done = (async () => {
       try {
         if (q.useLegacySql !== false) throw new BigQueryError('invalidQuery', 'Legacy SQL is not supported by the emulator; set useLegacySql=false (bq --nouse_legacy_sql).', { location: 'query' });
-        job.result = await engine.run(String(q.query ?? ''), {
-          projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters as QueryParameter[] | undefined,
-        });
+        const result = await scheduler.run(principal, async () => {
+          job.state = 'RUNNING'; job.startTime = Date.now();
+          const timer = setTimeout(() => job.abort.abort(new BigQueryError('timeout', `Job timed out after ${limitMs} ms: the emulator stops a statement that runs longer.`)), limitMs);
+          try {
+            return await engine.run(String(q.query ?? ''), { projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters as QueryParameter[] | undefined },
+              { declared, signal, maximumBytesBilled: Number.isFinite(maxBilled) ? maxBilled : undefined });
+          } finally { clearTimeout(timer); }
+        }, signal);
+        if (job.state !== 'DONE') job.result = result;
       } catch (err) {
-        job.error = err instanceof BigQueryError ? err : new BigQueryError('internalError', String((err as Error).message));
+        if (job.state !== 'DONE') job.error = err instanceof BigQueryError ? err : new BigQueryError('internalError', String((err as Error).message));
       } finally {
         if (job.state !== 'DONE') { job.state = 'DONE'; job.endTime = Date.now(); }
       }
@@ -138,7 +188,7 @@ export function buildEmulatorApp(engine: Engine, opts: { logger?: boolean; onReq
     const end = Math.min(total, start + max);
     const out: Record<string, unknown> = {
       jobReference: { projectId: job.projectId, jobId: job.jobId, location: job.location },
-      jobComplete: true, totalRows: String(total), totalBytesProcessed: '0', cacheHit: false,
+      jobComplete: true, totalRows: String(total), totalBytesProcessed: String(r.totalBytesProcessed), cacheHit: false,
       schema: { fields: r.schema },
     };
     if (r.statementType === 'SELECT') out.rows = r.rows.slice(start, end).map((row) => encodeRow(row, r.schema as BqField[], q.int64));
@@ -184,10 +234,14 @@ export function buildEmulatorApp(engine: Engine, opts: { logger?: boolean; onReq
     app.post(`${prefix}/projects/:p/queries`, async (req: Req) => {
       const b: any = req.body ?? {};
       if (typeof b.query !== 'string' || !b.query.trim()) throw new BigQueryError('invalid', 'Required parameter is missing: query');
-      const config = { query: { query: b.query, useLegacySql: b.useLegacySql, defaultDataset: b.defaultDataset, queryParameters: b.queryParameters, parameterMode: b.parameterMode }, ...(b.labels ? { labels: b.labels } : {}), ...(b.dryRun ? { dryRun: true } : {}) };
-      if (b.dryRun) return dryRun(req.params.p, config);
+      const config = {
+        query: { query: b.query, useLegacySql: b.useLegacySql, defaultDataset: b.defaultDataset, queryParameters: b.queryParameters, parameterMode: b.parameterMode, ...(b.maximumBytesBilled !== undefined ? { maximumBytesBilled: b.maximumBytesBilled } : {}) },
+        ...(b.labels ? { labels: b.labels } : {}), ...(b.dryRun ? { dryRun: true } : {}), ...(b.jobTimeoutMs !== undefined ? { jobTimeoutMs: b.jobTimeoutMs } : {}),
+      };
+      const declared = parseDeclared(req.headers[DECLARED_HEADER]);
+      if (b.dryRun) return dryRun(req.params.p, config, declared);
       const known = typeof b.requestId === 'string' ? jobs.get(byRequestId.get(`${req.params.p}/${b.requestId}`) ?? '') : undefined;
-      const job = known ?? startJob(req.params.p, `job_${randomUUID().replace(/-/g, '')}`, b.location ?? LOCATION, config);
+      const job = known ?? startJob(req.params.p, `job_${randomUUID().replace(/-/g, '')}`, b.location ?? LOCATION, config, declared);
       if (typeof b.requestId === 'string') byRequestId.set(`${req.params.p}/${b.requestId}`, `${job.projectId}/${job.jobId}`);
       await waitFor(job, num(b.timeoutMs) ?? DEFAULT_WAIT_MS);
       if (job.state !== 'DONE') return { kind: 'bigquery#queryResponse', jobReference: jobResource(job).jobReference, jobComplete: false };
@@ -206,13 +260,14 @@ export function buildEmulatorApp(engine: Engine, opts: { logger?: boolean; onReq
       const b: any = req.body ?? {};
       const cfg = b.configuration ?? {};
       if (!cfg.query) throw new BigQueryError('invalid', 'The emulator runs query jobs only; extract, copy and load jobs are not supported.');
-      if (cfg.dryRun) return dryRun(req.params.p, cfg);
+      const declared = parseDeclared(req.headers[DECLARED_HEADER]);
+      if (cfg.dryRun) return dryRun(req.params.p, cfg, declared);
       const jobId = b.jobReference?.jobId ?? `job_${randomUUID().replace(/-/g, '')}`;
       if (jobs.has(`${req.params.p}/${jobId}`)) {
         reply.code(409);
         throw new BigQueryError('duplicate', `Already Exists: Job ${req.params.p}:${LOCATION}.${jobId}`);
       }
-      const job = startJob(req.params.p, jobId, b.jobReference?.location ?? LOCATION, cfg);
+      const job = startJob(req.params.p, jobId, b.jobReference?.location ?? LOCATION, cfg, declared);
       await waitFor(job, 50);
       return jobResource(job);
     });
@@ -227,22 +282,23 @@ export function buildEmulatorApp(engine: Engine, opts: { logger?: boolean; onReq
       if (job.state !== 'DONE') {
         job.state = 'DONE'; job.endTime = Date.now();
         job.error = new BigQueryError('stopped', 'Job execution was cancelled: User requested cancellation');
+        job.abort.abort(job.error); // interrupts DuckDB, or takes the job out of the queue
       }
       return { kind: 'bigquery#jobCancelResponse', job: jobResource(job) };
     });
   };
 
-  const dryRun = async (projectId: string, cfg: Record<string, any>) => {
+  /** A dry run: the statement checked and planned (not run); its schema and the bytes it would process. */
+  const dryRun = async (projectId: string, cfg: Record<string, any>, declared?: Declared) => {
     const q = cfg.query ?? {};
     if (q.useLegacySql !== false) throw new BigQueryError('invalidQuery', 'Legacy SQL is not supported by the emulator; set useLegacySql=false.', { location: 'query' });
-    // A dry run validates by running with no rows wanted; the emulator has no planner estimate.
-    const r = await engine.run(`SELECT * FROM (${String(q.query)}) AS dry_run LIMIT 0`, { projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters })
-      .catch(async (err) => { if (statementType(String(q.query)) === 'SELECT') throw err; return { schema: [] } as unknown as RunResult; });
+    const r = await engine.run(String(q.query), { projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters }, { declared, dryRun: true });
+    const bytes = String(r.totalBytesProcessed);
     return {
       kind: 'bigquery#job', jobReference: { projectId, location: LOCATION }, configuration: { ...cfg, jobType: 'QUERY' },
       status: { state: 'DONE' },
-      statistics: { totalBytesProcessed: '0', query: { statementType: statementType(String(q.query)), totalBytesProcessed: '0', totalBytesProcessedAccuracy: 'PRECISE', schema: { fields: r.schema } } },
-      jobComplete: true, totalBytesProcessed: '0', cacheHit: false, schema: { fields: r.schema },
+      statistics: { totalBytesProcessed: bytes, query: { statementType: r.statementType, totalBytesProcessed: bytes, totalBytesBilled: String(r.totalBytesBilled), totalBytesProcessedAccuracy: 'PRECISE', schema: { fields: r.schema } } },
+      jobComplete: true, totalBytesProcessed: bytes, cacheHit: false, schema: { fields: r.schema },
     };
   };
 

@@ -2,8 +2,9 @@
  * The credentials bqgate uses upstream; the caller never holds one, and its own token never leaves
  * the gateway except as the subject token of a Workload Identity Federation exchange at Google's STS.
  *
- * - **Gateway credential** (`UpstreamAuthConfig.credentials`): `local` (a fixed token the embedded
- *   emulator accepts), `adc` (google-auth-library's Application Default Credentials: the
+ * - **Gateway credential** (`UpstreamAuthConfig.credentials`): `local` (the emulator's secret: the
+ *   one the gateway generated for its embedded emulator, or `BQGATE_UPSTREAM_TOKEN` for one started
+ *   apart), `adc` (google-auth-library's Application Default Credentials: the
  *   GOOGLE_APPLICATION_CREDENTIALS file, gcloud's user credentials, or the metadata server — workload
  *   identity on GKE/Cloud Run), or a credentials JSON file (a service-account key, or an
  *   `external_account` configuration). Optionally impersonating a service account (IAM Credentials
@@ -46,10 +47,14 @@ const rewrite = (url: string, endpoints: Record<string, string>) => {
   return to ? to + u.pathname + u.search : url;
 };
 
-/** The fixed token a local upstream (the emulator) accepts. */
-export function localCredential(): AuthClient {
+/**
+ * The credential for a local upstream (the emulator): its secret as the bearer token. Without one
+ * (no BQGATE_UPSTREAM_TOKEN for an emulator started apart) a fixed placeholder is sent, which an
+ * emulator refuses (401) — the readiness probe then reports the upstream down.
+ */
+export function localCredential(secret?: string): AuthClient {
   const c = new OAuth2Client();
-  c.setCredentials({ access_token: 'bqgate-local-emulator' });
+  c.setCredentials({ access_token: secret ?? 'bqgate-local-emulator' });
   return c;
 }
 
@@ -89,7 +94,7 @@ export class UpstreamCredentials {
    */
   static async create(cfg: UpstreamAuthConfig): Promise<UpstreamCredentials> {
     let base: AuthClient;
-    if (cfg.credentials === 'local') base = localCredential();
+    if (cfg.credentials === 'local') base = localCredential(cfg.localToken);
     else {
       const auth = new GoogleAuth({ scopes: [BIGQUERY_SCOPE], ...(cfg.credentials === 'adc' ? {} : { keyFilename: cfg.credentials }) });
       try { base = await auth.getClient(); } catch (err) {

@@ -9,6 +9,9 @@
  * idempotent upstream: jobs.insert carries a jobId (a retry that meets `409 duplicate` is answered
  * from jobs.get, see `insertJobIdempotent`), jobs.query a requestId, dry runs change nothing.
  *
+ * A query call may carry `declared` (declared.ts): what the gateway analyzed, sent as the header
+ * `x-bqgate-declared` to every upstream (the emulator enforces it; BigQuery ignores it).
+ *
  * `call()` returns `{status, body}` and never throws for an HTTP error status; it throws
  * BigQueryError(backendError) when the upstream cannot be reached after the retries. No error
  * carries a header, a token or a request body.
@@ -18,7 +21,9 @@ import { isLoopbackHttp } from '../net.js';
 import { localCredential, BIGQUERY_SCOPE } from './credentials.js';
 import { BigQueryError } from '../bigquery/errors.js';
 import { stage, beforeUpstream } from '../request-scope.js';
+import { DECLARED_HEADER, declaredHeader, type Declared } from './declared.js';
 
+export { declaredOf, type Declared } from './declared.js';
 export { UpstreamCredentials, credentialFailure, storedIdentity, BIGQUERY_SCOPE, type UpstreamIdentity, type JobCredential } from './credentials.js';
 
 export interface UpstreamResponse { status: number; body: any }
@@ -45,6 +50,8 @@ export interface CallOptions {
   body?: unknown;
   /** The credential for this call (a job's); default the gateway credential. */
   as?: AuthClient;
+  /** What the gateway analyzed (a query, a job's query, a dry run): sent as `x-bqgate-declared`. */
+  declared?: Declared;
 }
 
 type Requester = Pick<AuthClient, 'request'> | GoogleAuth;
@@ -76,7 +83,7 @@ export class Upstream {
     try {
       const res = await client.request<string>({
         url: url.toString(), method, responseType: 'text', timeout: this.timeoutMs,
-        headers: { accept: 'application/json', ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(this.opts.quotaProject ? { 'x-goog-user-project': this.opts.quotaProject } : {}) },
+        headers: { accept: 'application/json', ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(this.opts.quotaProject ? { 'x-goog-user-project': this.opts.quotaProject } : {}), ...(opts.declared ? { [DECLARED_HEADER]: declaredHeader(opts.declared) } : {}) },
         ...(opts.body !== undefined ? { data: JSON.stringify(opts.body) } : {}),
         retryConfig: {
           retry: this.retries, noResponseRetries: this.retries, retryDelay: 200, retryDelayMultiplier: 2, maxRetryDelay: 8000,
@@ -105,11 +112,12 @@ export class Upstream {
    * jobs.insert that a retry cannot run twice: the job id is fixed by the caller, and a `409
    * duplicate` — the first attempt reached BigQuery but its answer was lost — is answered with the
    * job as jobs.get returns it, when that job carries this insert's `bqgate_request` label. Throws
-   * like `ok` (a 409 for someone else's job stays `duplicate`).
+   * like `ok` (a 409 for someone else's job stays `duplicate`). `declared`: the analyzed statement
+   * of a query job (sent as `x-bqgate-declared`).
    */
-  async insertJobIdempotent(projectId: string, body: { jobReference: { projectId: string; jobId: string; location?: string } } & Record<string, unknown>, as?: AuthClient): Promise<any> {
+  async insertJobIdempotent(projectId: string, body: { jobReference: { projectId: string; jobId: string; location?: string } } & Record<string, unknown>, as?: AuthClient, declared?: Declared): Promise<any> {
     const enc = encodeURIComponent;
-    const r = await this.call('POST', `/projects/${enc(projectId)}/jobs`, { body, as });
+    const r = await this.call('POST', `/projects/${enc(projectId)}/jobs`, { body, as, declared });
     if (r.status === 409) {
       // Ours only if the job carries the labels this insert sent (bqgate_request: the audit record id).
       const job = await this.ok('GET', `/projects/${enc(projectId)}/jobs/${enc(body.jobReference.jobId)}`, { query: { location: body.jobReference.location }, as });
@@ -130,6 +138,6 @@ function parseBody(data: unknown, status: number): any {
 export function upstreamError(r: UpstreamResponse): BigQueryError {
   const e = r.body?.error ?? {};
   const reason = e.errors?.[0]?.reason ?? 'backendError';
-  const known = ['invalidQuery', 'invalid', 'accessDenied', 'notFound', 'duplicate', 'rateLimitExceeded', 'backendError', 'internalError', 'stopped'];
+  const known = ['invalidQuery', 'invalid', 'accessDenied', 'notFound', 'duplicate', 'rateLimitExceeded', 'backendError', 'internalError', 'stopped', 'timeout', 'bytesBilledLimitExceeded'];
   return new BigQueryError((known.includes(reason) ? reason : 'backendError') as never, String(e.message ?? `Upstream error ${r.status}`), { httpStatus: r.status, location: e.errors?.[0]?.location });
 }

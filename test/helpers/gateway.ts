@@ -4,7 +4,7 @@
  * development issuer; clients for the real SDK and the real `bq` CLI.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort, waitForHttp } from '../../src/net.ts';
@@ -48,8 +48,13 @@ export interface TestGateway {
    */
   upstreamJobId(sub: string, jobId: string): string;
   sdk(token: string): BigQuery;
-  /** The emulator directly, for ground truth. */
+  /** The emulator directly, for ground truth (with its secret). */
   emulatorSdk(): BigQuery;
+  /**
+   * The emulator's secret (the bearer token it requires): the embedded emulator's, as the gateway
+   * wrote it to `<dataDir>/keys/emulator.secret` this start; BQGATE_UPSTREAM_TOKEN for an emulator of its own.
+   */
+  emulatorSecret(): string;
   bq(token: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Runs the `bqgate` CLI against this gateway's data directory. */
   cli(args: string[], env?: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }>;
@@ -96,6 +101,7 @@ export async function startGateway(opts: { env?: Record<string, string>; dataDir
   const log = () => started!.log;
   const url = `http://127.0.0.1:${port}`;
   const issuer = await loadDevIssuer(dataDir, opts.env?.BQGATE_ISSUER || url);
+  const emulatorSecret = () => opts.env?.BQGATE_UPSTREAM ? opts.env.BQGATE_UPSTREAM_TOKEN ?? '' : readFileSync(join(dataDir, 'keys', 'emulator.secret'), 'utf8').trim();
   const cloudsdk = join(dataDir, 'gcloud');
   mkdirSync(cloudsdk, { recursive: true });
   const sdkFor = (apiEndpoint: string, token: string) => {
@@ -112,7 +118,8 @@ export async function startGateway(opts: { env?: Record<string, string>; dataDir
     upstreamJobId: (sub, jobId) => upstreamJobId({ issuer: opts.env?.BQGATE_ISSUER || url, subject: sub }, jobId),
     output: log,
     sdk: (token) => sdkFor(url, token),
-    emulatorSdk: () => sdkFor(opts.env?.BQGATE_UPSTREAM ?? `http://127.0.0.1:${emulatorPort}`, 'emulator'),
+    emulatorSdk: () => sdkFor(opts.env?.BQGATE_UPSTREAM ?? `http://127.0.0.1:${emulatorPort}`, emulatorSecret()),
+    emulatorSecret,
     async bq(token, args) {
       try {
         const r = await execFileP('bq', [`--api=${url}`, '--project_id=demo-project', `--oauth_access_token=${token}`, '--headless', ...args], {

@@ -40,14 +40,15 @@ export interface ReplicaSet {
   stop(): Promise<void>;
 }
 
-/** Starts the emulator alone (`bqgate emulator`) and waits until it answers. */
-async function startEmulatorProcess(): Promise<{ url: string; child: ChildProcess }> {
+/** Starts the emulator alone (`bqgate emulator`, requiring `secret`) and waits until it answers. */
+async function startEmulatorProcess(secret: string): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'bqgate.js'), 'emulator', '--port', String(port)], { cwd: ROOT, env: { ...process.env, ...OFFLINE_ENV }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'bqgate.js'), 'emulator', '--port', String(port)], { cwd: ROOT, env: { ...process.env, ...OFFLINE_ENV, BQGATE_EMULATOR_SECRET: secret }, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr!.on('data', (d) => { log = (log + d).slice(-4000); });
   const url = `http://127.0.0.1:${port}`;
-  if (await waitForHttp(`${url}/bigquery/v2/projects/demo-project/datasets`, child, { ready: (s) => s === 200, describe: () => log }) === 'exited') throw new Error(`emulator exited: ${log}`);
+  // Listening (fixtures loaded) once it answers; without the secret that answer is 401.
+  if (await waitForHttp(`${url}/bigquery/v2/projects/demo-project/datasets`, child, { ready: (s) => s === 401, describe: () => log }) === 'exited') throw new Error(`emulator exited: ${log}`);
   return { url, child };
 }
 
@@ -72,13 +73,14 @@ async function startBalancer(backends: string[]): Promise<{ url: string; app: Fa
 
 export async function startReplicas(n = 2, extraEnv: Record<string, string> = {}): Promise<ReplicaSet> {
   const pg = await startPostgres();
-  const emulator = await startEmulatorProcess();
+  const emulatorSecret = randomBytes(32).toString('base64url');
+  const emulator = await startEmulatorProcess(emulatorSecret);
   const shared = mkdtempSync(join(tmpdir(), 'bqgate-replicas-'));
   const issuer = 'http://bqgate-replicas.test';
   const dev = await loadDevIssuer(shared, issuer); // writes <shared>/keys/dev-issuer.jwk.json
   loadSigner(shared); // writes <shared>/keys/audit-ed25519.pem before any replica races to create it
   const env = {
-    BQGATE_UPSTREAM: emulator.url, BQGATE_POSTGRES: pg.url, BQGATE_ISSUER: issuer, BQGATE_HMAC_KEY: randomBytes(32).toString('hex'),
+    BQGATE_UPSTREAM: emulator.url, BQGATE_UPSTREAM_TOKEN: emulatorSecret, BQGATE_POSTGRES: pg.url, BQGATE_ISSUER: issuer, BQGATE_HMAC_KEY: randomBytes(32).toString('hex'),
     BQGATE_AUDIT_KEY_FILE: join(shared, 'keys', 'audit-ed25519.pem'), ...extraEnv,
   };
   const addReplica = async () => {
