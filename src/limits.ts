@@ -34,10 +34,18 @@ const UNLIMITED = /^\/(healthz|readyz|metrics)(\?|$)/;
  * them every `connectionsCheckingInterval` ms (1000 here; Node's default is 30 000).
  */
 export function limitedServerFactory(l: LimitsConfig) {
-  return (handler: (req: IncomingMessage, res: ServerResponse) => void): Server => createServer({
-    headersTimeout: l.headersTimeoutMs, requestTimeout: l.requestTimeoutMs, connectionsCheckingInterval: 1000,
-  }, handler);
+  return (handler: (req: IncomingMessage, res: ServerResponse) => void): Server => {
+    const server = createServer({ headersTimeout: l.headersTimeoutMs, requestTimeout: l.requestTimeoutMs, connectionsCheckingInterval: 1000 }, handler);
+    // fastify sets its 72 s keep-alive only on servers it creates itself. Node's own 5 s equals the
+    // idle time of Node's HTTP agent (the SDK's), so a client could reuse a connection just as the
+    // server closed it ("socket hang up"). Idle connections stay open longer than clients keep them.
+    server.keepAliveTimeout = KEEP_ALIVE_MS;
+    return server;
+  };
 }
+
+/** How long an idle keep-alive connection stays open, ms (fastify's default). */
+const KEEP_ALIVE_MS = 72_000;
 
 /** The key a principal is limited under. */
 const principalKey = (p: Principal) => `${p.issuer}\u0000${p.subject}`;
