@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startReplicas, type ReplicaSet } from './helpers/replicas.ts';
 import { psql } from './helpers/postgres.ts';
+import { callerJobId } from '../src/job-ids.ts';
 import { AuditLog, requestsOf } from '../src/audit/index.ts';
 import type { AgentOutcome } from './helpers/agents-worker.ts';
 
@@ -95,7 +96,9 @@ describe('two replicas under load, with faults', () => {
 
     // No job lost: every job id a client was given is in the shared store, with its owner.
     const given = outcomes.filter((o) => o.jobId);
-    const stored = new Map(psql(set.pg.url, 'SELECT job_id, owner_subject FROM bqgate_jobs').trim().split('\n').map((l) => l.split('|') as [string, string]));
+    // Stored (and sent upstream) under the per-principal id (job-ids.ts); the client keeps its own.
+    const stored = new Map(psql(set.pg.url, 'SELECT job_id, owner_issuer, owner_subject FROM bqgate_jobs').trim().split('\n').map((l) => l.split('|'))
+      .map(([jobId, ownerIssuer, ownerSubject]) => [callerJobId({ jobId, ownerIssuer, ownerSubject }), ownerSubject] as [string, string]));
     expect(given.filter((o) => stored.get(o.jobId!) !== o.agent).map((o) => o.jobId)).toEqual([]);
 
     // Every delivered result has its audit events: a delivery of that job to that principal,
@@ -105,7 +108,9 @@ describe('two replicas under load, with faults', () => {
     await log.close();
     const delivered = new Map<string, number>();
     for (const r of requests) {
-      if (r.upstream?.jobId && r.response?.status === 200) delivered.set(`${r.principal}\0${r.upstream.jobId}`, (delivered.get(`${r.principal}\0${r.upstream.jobId}`) ?? 0) + r.deliveries.reduce((n, d) => n + d.rows, 0));
+      if (!r.upstream?.jobId || r.response?.status !== 200) continue;
+      const key = `${r.principal}\0${callerJobId({ jobId: r.upstream.jobId, ownerIssuer: r.issuer, ownerSubject: r.principal })}`;
+      delivered.set(key, (delivered.get(key) ?? 0) + r.deliveries.reduce((n, d) => n + d.rows, 0));
     }
     expect(ok.filter((o) => (delivered.get(`${o.agent}\0${o.jobId}`) ?? -1) < (o.rows ?? 0)).map((o) => o.jobId)).toEqual([]);
     // What the replicas answered (the SDK retried the 5xx ones), from the audit log.
