@@ -20,6 +20,7 @@ import { parse as parseYaml } from 'yaml';
 import type { Principal } from '../auth/index.js';
 import { BigQueryError } from '../bigquery/errors.js';
 import type { QueryAnalysis } from '../sql/index.js';
+import { encodeString } from '../sql/canonical.js';
 import type { BqField } from '../emulator/encode.js';
 
 export type MaskRule = 'SHA256' | 'HMAC_SHA256' | 'RANDOM_HASH' | 'ALWAYS_NULL' | 'DEFAULT_MASKING_VALUE' | 'LAST_FOUR_CHARACTERS' | 'FIRST_FOUR_CHARACTERS' | 'EMAIL_MASK' | 'DATE_YEAR_MASK';
@@ -371,8 +372,8 @@ export function limitsFor(rules: Rule[]): Decision['limits'] {
   return out;
 }
 
-/** GoogleSQL string literal. */
-const lit = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n')}'`;
+/** GoogleSQL string literal (sql/canonical.ts, the one encoding the gateway writes). */
+const lit = encodeString;
 
 /**
  * A filter with the caller's values in place: SESSION_USER() → email (else subject);

@@ -170,7 +170,10 @@ export class Analyzer {
    */
   async regenerate(input: AnalyzeInput, expected: QueryAnalysis): Promise<{ sql: string; analysis: QueryAnalysis }> {
     let sql = this.regenerated.get(input.sql);
-    if (sql === undefined) {
+    if (sql !== undefined) {
+      this.regenerated.delete(input.sql); // LRU: move to the back
+      this.regenerated.set(input.sql, sql);
+    } else {
       const lo = await this.languageOptions();
       const script = expected.statementKind === 'SCRIPT';
       let tree: unknown;

@@ -7,8 +7,10 @@
 import { BigQueryError } from '../bigquery/errors.js';
 import type { TableScan } from './walk.js';
 
-/** A GoogleSQL quoted identifier or path: `` `name` ``. */
-export const quoteIdent = (name: string) => `\`${name.replace(/`/g, '\\`')}\``;
+import { quoteIdentifier } from './canonical.js';
+
+/** A GoogleSQL quoted identifier or path: `` `name` `` (canonical.ts: `\`, `` ` `` and control characters escaped). */
+export const quoteIdent = quoteIdentifier;
 
 /** Whether the text after a table path starts with an explicit alias (`AS x` or `x`). */
 export function hasExplicitAlias(after: string, alias: string): boolean {
