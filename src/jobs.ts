@@ -77,10 +77,9 @@ export function jobLabels(c: { principal: Principal; auditId: string; sessionKey
 }
 
 /** A job id chosen by the gateway. */
-const newJobId = mintJobId;
 
 /** The job id a caller asked for in jobs.insert, as recorded and sent upstream (namespaced per principal), or a minted one. */
-const insertJobId = (c: Ctx, asked: unknown) => (asked === undefined || asked === null ? newJobId() : upstreamJobId(c.principal, String(asked)));
+const insertJobId = (c: Ctx, asked: unknown) => (asked === undefined || asked === null ? mintJobId() : upstreamJobId(c.principal, String(asked)));
 
 const NON_QUERY = ['COPY', 'EXTRACT', 'LOAD'];
 
@@ -363,7 +362,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
       const cred = await jobCredential(c, undefined, checked.decision);
       if (!hold) return runQuery(c, b, checked, prepared, cred);
       // Parked: the caller long-polls like any slow query, and gets the result once approved.
-      const { job } = await parkJob(c, newJobId(), b.location, b.query, checked, prepared, hold, cred);
+      const { job } = await parkJob(c, mintJobId(), b.location, b.query, checked, prepared, hold, cred);
       const q = { maxResults: b.maxResults !== undefined ? String(b.maxResults) : undefined, timeoutMs: b.timeoutMs !== undefined ? String(b.timeoutMs) : undefined, 'formatOptions.useInt64Timestamp': b.formatOptions?.useInt64Timestamp ? 'true' : undefined };
       const page = await gatedResults(c, job, 'bigquery#queryResponse', q);
       return { ...page, audit: { ...decisionAudit(checked.decision, checked.sql), ...page.audit, jobId: job.jobId } };

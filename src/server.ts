@@ -114,10 +114,17 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     sinks: () => sinks.map((r) => ({ name: r.name, nextSeq: r.stats.nextSeq })),
     zetasql: () => { const z = zetasql.status(); return { ready: z.ready, restarts: z.restarts }; },
   });
+  /**
+   * What the upstream is told to expect for a parked statement's query configuration: from a fresh
+   * (usually cached) analysis of the generated text that is sent, as every other path declares.
+   */
+  const declaredFor = async (projectId: string, q: Record<string, unknown>) => (typeof q.query === 'string'
+    ? declaredOf(await analyzer.analyze({ sql: q.query, projectId, defaultDataset: q.defaultDataset as never, queryParameters: q.queryParameters as never }))
+    : undefined);
   const gate = createApprovalGate({
     approvals,
     async estimateBytes(projectId, sql, query) {
-      const declared = declaredOf(await analyzer.analyze({ sql, projectId, defaultDataset: query.defaultDataset as never, queryParameters: query.queryParameters as never }));
+      const declared = await declaredFor(projectId, { ...query, query: sql });
       const r = await upstream.call('POST', `/projects/${enc(projectId)}/queries`, { body: { ...pick(query, ['defaultDataset', 'queryParameters', 'parameterMode']), query: sql, useLegacySql: false, dryRun: true }, declared });
       if (r.status >= 300) throw upstreamError(r);
       return r.body.totalBytesProcessed !== undefined ? Number(r.body.totalBytesProcessed) : undefined;
@@ -127,9 +134,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       // exchange is cached here (else the requester's next poll submits it).
       const job = await store.getJobAnyOwner(projectId, jobId);
       const cred = await credentials.forJob({ issuer: job?.ownerIssuer ?? '', subject: job?.ownerSubject ?? '', groups: [] }, undefined, storedIdentity(job?.upstreamIdentity));
-      // Declared from a fresh analysis of the (generated) text that is sent, as every other path does.
-      const q: { query?: unknown; defaultDataset?: any; queryParameters?: any } = (configuration as any).query ?? {};
-      const declared = typeof q.query === 'string' ? declaredOf(await analyzer.analyze({ sql: q.query, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters })) : undefined;
+      const declared = await declaredFor(projectId, (configuration as { query?: Record<string, unknown> }).query ?? {});
       await upstream.insertJobIdempotent(projectId, { jobReference: { projectId, jobId, location }, configuration }, cred.client, declared);
     },
     markSubmitted: (projectId, jobId) => store.markSubmitted(projectId, jobId),
