@@ -1,9 +1,9 @@
 /**
- * The hand-checked analysis set (test/cases/analysis.yaml) through the real ZetaSQL analyzer and a
+ * The hand-checked analysis set (test/cases/analysis*.yaml) through the real ZetaSQL analyzer and a
  * catalog read from the real emulator: tables, verbs, columns, clauses, lineage, refusals.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import type { Analyzer, QueryParameter } from '../src/sql/index.ts';
@@ -14,7 +14,9 @@ interface Case {
   out?: Record<string, string>; clauses?: Record<string, string[]>; time_travel?: boolean; views?: Record<string, string[]>; flags?: Record<string, unknown>; units?: string[]; fields?: string[];
   params?: Array<{ name?: string; type: string; arrayType?: string }>;
 }
-const CASES: Case[] = parse(readFileSync(resolve('test/cases/analysis.yaml'), 'utf8')).cases;
+/** Every `test/cases/analysis*.yaml` file (one per construct family), in name order. */
+const CASES: Case[] = readdirSync(resolve('test/cases')).filter((f) => /^analysis.*\.yaml$/.test(f)).sort()
+  .flatMap((f) => parse(readFileSync(resolve('test/cases', f), 'utf8')).cases as Case[]);
 const full = (t: string) => (t.startsWith('_SESSION.') ? t : `demo-project.shop.${t}`);
 const short = (r: { table: string; column: string }) => `${r.table.split('.').pop()}.${r.column}`;
 
