@@ -43,11 +43,54 @@ export interface TableInfo {
   viewLegacySql?: boolean;
 }
 
+/**
+ * A BigQuery `StandardSqlDataType` (REST reference, StandardSqlDataType): `typeKind` INT64, STRING,
+ * …, ARRAY (`arrayElementType`), STRUCT (`structType.fields`), RANGE (`rangeElementType`), or
+ * ANY_TYPE for a templated routine argument.
+ */
+export interface StandardSqlDataType {
+  typeKind: string;
+  arrayElementType?: StandardSqlDataType;
+  structType?: { fields: Array<{ name?: string; type: StandardSqlDataType }> };
+  rangeElementType?: StandardSqlDataType;
+}
+
+/**
+ * A persistent routine as `routines.get` returns it (REST reference, Routine), reduced to what the
+ * analyzer needs. `definitionBody`: the SQL expression / query / script body (or JavaScript text).
+ */
+export interface RoutineInfo {
+  /** `project.dataset.routine` */
+  fullName: string;
+  routineType: 'SCALAR_FUNCTION' | 'AGGREGATE_FUNCTION' | 'TABLE_VALUED_FUNCTION' | 'PROCEDURE';
+  language?: 'SQL' | 'JAVASCRIPT' | 'PYTHON' | 'JAVA' | 'SCALA';
+  arguments: Array<{ name?: string; argumentKind?: 'FIXED_TYPE' | 'ANY_TYPE'; mode?: 'IN' | 'OUT' | 'INOUT'; dataType?: StandardSqlDataType; isAggregate?: boolean }>;
+  returnType?: StandardSqlDataType;
+  /** For a TABLE_VALUED_FUNCTION: its output columns. */
+  returnTableType?: { columns: Array<{ name: string; type: StandardSqlDataType }> };
+  definitionBody?: string;
+  /** Present for a remote function (BigQuery `remoteFunctionOptions`). */
+  remoteFunctionOptions?: { endpoint?: string; connection?: string };
+}
+
+/** A BigQuery ML model as `models.get` returns it (REST reference, Model), reduced to its columns. */
+export interface ModelInfo {
+  /** `project.dataset.model` */
+  fullName: string;
+  modelType?: string;
+  featureColumns: Array<{ name: string; type: StandardSqlDataType }>;
+  labelColumns: Array<{ name: string; type: StandardSqlDataType }>;
+}
+
 /** Where table schemas come from (the catalog stage). Throws BigQueryError(notFound) for a missing table. */
 export interface TableSource {
   getTable(fullName: string): Promise<TableInfo>;
   /** Table ids of a dataset (for wildcard tables). */
   listTables(projectId: string, datasetId: string): Promise<string[]>;
+  /** A persistent UDF, TVF or procedure (routines.get); BigQueryError(notFound) when there is none. */
+  getRoutine?(fullName: string): Promise<RoutineInfo>;
+  /** A BigQuery ML model (models.get); BigQueryError(notFound) when there is none. */
+  getModel?(fullName: string): Promise<ModelInfo>;
 }
 
 export interface QueryParameter {
