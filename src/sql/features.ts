@@ -30,6 +30,14 @@ export const BIGQUERY_FEATURES: Readonly<Record<string, string>> = {
 };
 
 /**
+ * The analyzer's LanguageOptionsProto: `max` (getLanguageOptions{maximumFeatures}) with
+ * BIGQUERY_FEATURES enabled, BigQuery's product mode (PRODUCT_EXTERNAL) and `statementKinds`.
+ */
+export function bigQueryLanguageOptions(max: { enabledLanguageFeatures?: string[] }, statementKinds: string[]): Record<string, unknown> {
+  return { ...max, enabledLanguageFeatures: withBigQueryFeatures(max.enabledLanguageFeatures), productMode: 'PRODUCT_EXTERNAL', supportedStatementKinds: statementKinds };
+}
+
+/**
  * `enabledLanguageFeatures` of the maximum options plus BIGQUERY_FEATURES, without duplicates, in
  * the order given then added.
  */

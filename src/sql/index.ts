@@ -24,7 +24,8 @@ import { spliceScans } from './splice.js';
 import { qualify, qualifyObject } from './names.js';
 import { SYSTEM_VARIABLES } from './options.js';
 import { reemit } from './canonical.js';
-import { withBigQueryFeatures } from './features.js';
+import { bigQueryLanguageOptions } from './features.js';
+import { addBigQueryBuiltins } from './builtins/index.js';
 
 export { qualify } from './names.js';
 
@@ -251,7 +252,7 @@ export class Analyzer {
     const gen = this.server.generation;
     if (this.options?.generation === gen) return this.options.value;
     const max = await this.server.call('getLanguageOptions', { maximumFeatures: true });
-    const value = { ...max, enabledLanguageFeatures: withBigQueryFeatures(max.enabledLanguageFeatures), productMode: 'PRODUCT_EXTERNAL', supportedStatementKinds: allStatementKinds() };
+    const value = bigQueryLanguageOptions(max, allStatementKinds());
     this.options = { generation: gen, value };
     return value;
   }
@@ -500,6 +501,7 @@ export class Analyzer {
       if (e.full.endsWith('*')) columns.push({ name: SUFFIX_COLUMN, type: { typeKind: 'TYPE_STRING' }, isPseudoColumn: true } as never);
       cat.table.push({ name, fullName: e.full, serializationId: String(serial++), column: columns });
     }
+    addBigQueryBuiltins(root);
     let r: { registeredId: string };
     try {
       r = await this.server.call('registerCatalog', { simpleCatalog: root });

@@ -142,7 +142,7 @@ export interface StatementFlags {
   systemVariables: string[];
   /** FOR SYSTEM_TIME AS OF on some table. */
   timeTravel: boolean;
-  /** Functions that are not ZetaSQL built-ins (UDFs, TVFs), by name. */
+  /** Functions that are neither ZetaSQL built-ins nor BigQuery's (`BigQuery:` group, sql/builtins), by name: UDFs, TVFs. */
   userFunctions: string[];
   /** JavaScript or remote function bodies created by the statement (CREATE FUNCTION … LANGUAGE js). */
   language?: string;
@@ -170,7 +170,7 @@ export function statementFlags(resolvedStatement: Record<string, any>, functions
     temporary: scope(body) === 'CREATE_TEMP',
     systemVariables: [...sysvars].sort(),
     timeTravel: scans.some((s) => s.timeTravel),
-    userFunctions: functions.filter((f) => !f.startsWith('ZetaSQL:')),
+    userFunctions: functions.filter((f) => !f.startsWith('ZetaSQL:') && !f.startsWith('BigQuery:')),
     ...(body?.language ? { language: String(body.language) } : {}),
   };
 }

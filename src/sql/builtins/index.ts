@@ -1,0 +1,159 @@
+/**
+ * BigQuery builtins this ZetaSQL build lacks, registered in every analyzer catalog as custom
+ * functions, and BigQuery's type-name aliases as catalog named types.
+ *
+ * The functions come from one data file, `bigquery-functions.yaml` beside this module (one entry per
+ * documented function: name path, scalar / aggregate, signatures, doc URL), which
+ * `scripts/builtins-diff.ts` checks against BigQuery's function reference and this build's
+ * `GetBuiltinFunctions`. A dotted name (`KLL_QUANTILES.EXTRACT_INT64`) is registered in a nested
+ * catalog per leading segment: a multi-part name path at the root is not found by the analyzer.
+ * Functions resolve under the group `BigQuery` (`BigQuery:search` in the resolved AST), so policy
+ * tells them from user functions.
+ *
+ * Signature text (`args`, `returns`): a GoogleSQL type (`INT64`, `ARRAY<STRING>`,
+ * `STRUCT<a INT64, b STRING>`, `RANGE<DATE>`) or a template: `ANY` / `ANY2` (any type, the same
+ * wherever it is repeated), `ARRAY<ANY>` / `ARRAY<ANY2>` (an array of it), `ARBITRARY` (any type,
+ * each occurrence independent). An argument is `[name] TYPE` with `?` (optional) or `*` (repeated)
+ * after the type; `name => TYPE` makes it a named-only argument (BigQuery's `name => value`).
+ * Errors: an entry the parser cannot read throws at module load, naming the entry.
+ */
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import type { TypeProto } from '../types.js';
+
+/** One entry of bigquery-functions.yaml. */
+export interface BuiltinEntry {
+  /** Dotted name as BigQuery documents it, e.g. `SEARCH`, `KLL_QUANTILES.EXTRACT_INT64`. */
+  name: string;
+  kind?: 'scalar' | 'aggregate' | 'analytic';
+  url: string;
+  signatures?: Array<{ args: string[]; returns: string }>;
+  /** Documented but left to another part (a TVF, ML.*, graph syntax): why it is not registered here. */
+  deferred?: string;
+  /** A statement over the demo catalog that must analyze once the function is registered. */
+  example?: string;
+}
+
+const DATA_FILE = new URL('./bigquery-functions.yaml', import.meta.url);
+
+/** The data file's entries, in file order. */
+export const BUILTIN_ENTRIES: readonly BuiltinEntry[] = parse(readFileSync(DATA_FILE, 'utf8')).functions;
+
+/** BigQuery's parameterized-type-free aliases (BigQuery data types doc, "Numeric types"). */
+export const TYPE_ALIASES: Readonly<Record<string, string>> = {
+  INT: 'TYPE_INT64', SMALLINT: 'TYPE_INT64', INTEGER: 'TYPE_INT64', BIGINT: 'TYPE_INT64', TINYINT: 'TYPE_INT64', BYTEINT: 'TYPE_INT64',
+  DECIMAL: 'TYPE_NUMERIC', BIGDECIMAL: 'TYPE_BIGNUMERIC',
+};
+
+const SCALAR_KINDS: Record<string, string> = {
+  INT64: 'TYPE_INT64', FLOAT64: 'TYPE_DOUBLE', NUMERIC: 'TYPE_NUMERIC', BIGNUMERIC: 'TYPE_BIGNUMERIC', BOOL: 'TYPE_BOOL',
+  STRING: 'TYPE_STRING', BYTES: 'TYPE_BYTES', DATE: 'TYPE_DATE', DATETIME: 'TYPE_DATETIME', TIME: 'TYPE_TIME',
+  TIMESTAMP: 'TYPE_TIMESTAMP', GEOGRAPHY: 'TYPE_GEOGRAPHY', JSON: 'TYPE_JSON', INTERVAL: 'TYPE_INTERVAL',
+};
+const TEMPLATES: Record<string, string> = { ANY: 'ARG_TYPE_ANY_1', ANY2: 'ARG_TYPE_ANY_2', 'ARRAY<ANY>': 'ARG_ARRAY_TYPE_ANY_1', 'ARRAY<ANY2>': 'ARG_ARRAY_TYPE_ANY_2', ARBITRARY: 'ARG_TYPE_ARBITRARY' };
+
+/** Splits `a, b<c, d>, e` at top-level commas. */
+function splitTop(s: string): string[] {
+  const out: string[] = [];
+  let depth = 0, cur = '';
+  for (const ch of s) {
+    if (ch === '<') depth++;
+    if (ch === '>') depth--;
+    if (ch === ',' && depth === 0) { out.push(cur.trim()); cur = ''; } else cur += ch;
+  }
+  if (cur.trim()) out.push(cur.trim());
+  return out;
+}
+
+/** A concrete GoogleSQL type text as a TypeProto. Throws on anything else. */
+export function parseType(text: string): TypeProto {
+  const t = text.trim();
+  const m = t.match(/^(ARRAY|STRUCT|RANGE)\s*<(.*)>$/is);
+  if (!m) {
+    const kind = SCALAR_KINDS[t.toUpperCase()];
+    if (!kind) throw new Error(`unknown type ${t}`);
+    return { typeKind: kind };
+  }
+  const head = m[1].toUpperCase();
+  if (head === 'ARRAY') return { typeKind: 'TYPE_ARRAY', arrayType: { elementType: parseType(m[2]) } };
+  if (head === 'RANGE') return { typeKind: 'TYPE_RANGE', rangeType: { elementType: parseType(m[2]) } } as TypeProto;
+  return {
+    typeKind: 'TYPE_STRUCT',
+    structType: { field: splitTop(m[2]).map((f) => { const [, n, ft] = f.match(/^(\w+)\s+(.+)$/s) ?? []; if (!n) throw new Error(`bad STRUCT field ${f}`); return { fieldName: n, fieldType: parseType(ft) }; }) },
+  };
+}
+
+/** One argument (or the return type) as a FunctionArgumentTypeProto. */
+function argument(text: string, isReturn = false): Record<string, unknown> {
+  const m = text.trim().match(/^(?:(\w+)\s*(=>)?\s+)?(.+?)([?*])?$/s);
+  if (!m) throw new Error(`bad argument ${text}`);
+  const [, name, namedOnly, typeText, card] = m;
+  const template = TEMPLATES[typeText.replace(/\s+/g, '').toUpperCase()];
+  const options: Record<string, unknown> = { cardinality: card === '?' ? 'OPTIONAL' : card === '*' ? 'REPEATED' : 'REQUIRED' };
+  if (name && !isReturn) {
+    options.argumentName = name;
+    options.namedArgumentKind = namedOnly ? 'NAMED_ONLY' : 'POSITIONAL_OR_NAMED';
+  }
+  return template ? { kind: template, options, numOccurrences: 1 } : { kind: 'ARG_TYPE_FIXED', type: parseType(typeText), options, numOccurrences: 1 };
+}
+
+/** An entry as a FunctionProto in group `BigQuery`. */
+function functionProto(e: BuiltinEntry): Record<string, unknown> {
+  try {
+    return {
+      // the full path (registered in the last segment's sub-catalog) names it whole in the resolved AST
+      namePath: e.name.toLowerCase().split('.'),
+      group: 'BigQuery',
+      mode: e.kind === 'aggregate' ? 'AGGREGATE' : e.kind === 'analytic' ? 'ANALYTIC' : 'SCALAR',
+      signature: (e.signatures ?? []).map((s, i) => ({ argument: s.args.map((a) => argument(a)), returnType: argument(s.returns, true), contextId: String(i) })),
+      options: e.kind === 'aggregate' || e.kind === 'analytic' ? { supportsOverClause: true, windowOrderingSupport: 'ORDER_OPTIONAL', supportsWindowFraming: e.kind === 'aggregate' } : {},
+    };
+  } catch (err) {
+    throw new Error(`bigquery-functions.yaml, ${e.name}: ${(err as Error).message}`);
+  }
+}
+
+interface CatalogNode { name?: string; customFunction?: unknown[]; catalog?: CatalogNode[]; namedType?: unknown[] }
+
+/** The functions and named types as SimpleCatalogProto parts: root functions, sub-catalogs per prefix. */
+function build(): { functions: unknown[]; catalogs: CatalogNode[]; namedTypes: unknown[] } {
+  const functions: unknown[] = [];
+  const catalogs: CatalogNode[] = [];
+  for (const e of BUILTIN_ENTRIES) {
+    if (!e.signatures?.length) continue;
+    const segs = e.name.split('.');
+    let list = functions;
+    let subs = catalogs;
+    for (const part of segs.slice(0, -1)) {
+      let sub = subs.find((c) => c.name === part);
+      if (!sub) { sub = { name: part, customFunction: [], catalog: [] }; subs.push(sub); }
+      list = sub.customFunction!;
+      subs = sub.catalog!;
+    }
+    list.push(functionProto(e));
+  }
+  const namedTypes = Object.entries(TYPE_ALIASES).map(([name, kind]) => ({ name, type: { typeKind: kind } }));
+  return { functions, catalogs, namedTypes };
+}
+
+const BUILT = build();
+
+/**
+ * Adds the registered BigQuery functions and type aliases to a SimpleCatalogProto root (its
+ * `catalog` array may already hold table sub-catalogs; a sub-catalog of the same name is merged).
+ */
+export function addBigQueryBuiltins(root: { customFunction?: unknown[]; namedType?: unknown[]; catalog?: CatalogNode[] }): void {
+  root.customFunction = [...(root.customFunction ?? []), ...BUILT.functions];
+  root.namedType = [...(root.namedType ?? []), ...BUILT.namedTypes];
+  const merge = (into: CatalogNode[], from: CatalogNode[]) => {
+    for (const c of from) {
+      const have = into.find((x) => x.name === c.name);
+      if (!have) { into.push(structuredClone(c)); continue; }
+      have.customFunction = [...(have.customFunction ?? []), ...(c.customFunction ?? [])];
+      have.catalog ??= [];
+      merge(have.catalog, c.catalog ?? []);
+    }
+  };
+  root.catalog ??= [];
+  merge(root.catalog, BUILT.catalogs);
+}
