@@ -11,7 +11,7 @@ import { openAnalysis, type AnalysisStack } from '../src/cli/analysis.ts';
 
 interface Case {
   sql: string; kind?: string; read?: string[]; written?: string[]; cols?: string[]; error?: string; default_dataset?: string;
-  out?: Record<string, string>; clauses?: Record<string, string[]>; time_travel?: boolean; views?: Record<string, string[]>; flags?: Record<string, unknown>; units?: string[]; fields?: string[];
+  out?: Record<string, string>; clauses?: Record<string, string[]>; time_travel?: boolean; views?: Record<string, string[]>; flags?: Record<string, unknown>; units?: string[]; fields?: string[]; outputs?: string[]; functions?: string[];
   params?: Array<{ name?: string; type: string; arrayType?: string }>;
 }
 /** Every `test/cases/analysis*.yaml` file (one per construct family), in name order. */
@@ -43,6 +43,8 @@ describe('hand-checked analysis cases', () => {
     if (c.read) expect(a.tablesRead).toEqual(c.read.map(full).sort());
     if (c.written) expect(a.tablesWritten).toEqual(c.written.map(full));
     if (c.cols) expect(a.columnsRead.map(short).sort()).toEqual([...c.cols].sort());
+    if (c.outputs) expect(a.outputColumns).toEqual(c.outputs);
+    if (c.functions) expect(a.functions).toEqual(expect.arrayContaining(c.functions));
     for (const [name, want] of Object.entries(c.out ?? {})) {
       const l = a.lineage.find((x) => x.name === name);
       expect(l, `output column ${name}`).toBeDefined();

@@ -1,18 +1,19 @@
 /**
  * The regenerated statement (Analyzer.regenerate, sql/canonical.ts) returns what the caller's would:
- * every hand-checked analysis case (test/cases/analysis.yaml) is regenerated exactly, and each
+ * every hand-checked analysis case (test/cases/analysis*.yaml) is regenerated exactly, and each
  * query among them that the real emulator runs gives the same column names, types and rows (in
  * order where the query orders them) from the regenerated text as from the original.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import type { Analyzer } from '../src/sql/index.ts';
 import { openAnalysis, type AnalysisStack } from '../src/cli/analysis.ts';
 
 interface Case { sql: string; kind?: string; error?: string; default_dataset?: string; params?: unknown[] }
-const CASES: Case[] = parse(readFileSync(resolve('test/cases/analysis.yaml'), 'utf8')).cases;
+const CASES: Case[] = readdirSync(resolve('test/cases')).filter((f) => /^analysis.*\.yaml$/.test(f)).sort()
+  .flatMap((f) => parse(readFileSync(resolve('test/cases', f), 'utf8')).cases as Case[]);
 /** Results that differ between two runs of the same text (clocks, randomness, sampling). */
 const VOLATILE = /CURRENT_|RAND\(|GENERATE_UUID|SESSION_USER|TABLESAMPLE|NOW\(|ANY_VALUE|ROW_NUMBER|ARRAY_AGG|STRING_AGG/i;
 
