@@ -25,6 +25,7 @@ import { qualify, qualifyObject } from './names.js';
 import { SYSTEM_VARIABLES } from './options.js';
 import { reemit } from './canonical.js';
 import { desugar } from './pipe/index.js';
+import { withBigQueryFeatures } from './features.js';
 
 export { qualify } from './names.js';
 
@@ -251,7 +252,7 @@ export class Analyzer {
     const gen = this.server.generation;
     if (this.options?.generation === gen) return this.options.value;
     const max = await this.server.call('getLanguageOptions', { maximumFeatures: true });
-    const value = { ...max, productMode: 'PRODUCT_EXTERNAL', supportedStatementKinds: allStatementKinds() };
+    const value = { ...max, enabledLanguageFeatures: withBigQueryFeatures(max.enabledLanguageFeatures), productMode: 'PRODUCT_EXTERNAL', supportedStatementKinds: allStatementKinds() };
     this.options = { generation: gen, value };
     return value;
   }

@@ -27,6 +27,12 @@ export interface Lineage {
 
 interface Edge { deps: string[]; direct: boolean }
 
+/**
+ * The aggregate scans (ResolvedAggregateScanBase's subclasses): GROUP BY, SELECT WITH
+ * DIFFERENTIAL_PRIVACY, WITH ANONYMIZATION, WITH AGGREGATION_THRESHOLD.
+ */
+const AGGREGATE_SCANS = ['resolvedAggregateScanNode', 'resolvedDifferentialPrivacyAggregateScanNode', 'resolvedAnonymizedAggregateScanNode', 'resolvedAggregationThresholdAggregateScanNode'];
+
 const id = (c: any): string | undefined => (c?.columnId !== undefined ? String(c.columnId) : undefined);
 
 /** Column ids referenced anywhere inside `node` (column refs, subquery outputs, correlated parameters). */
@@ -116,9 +122,15 @@ function columnGraph(resolved: Record<string, any>) {
       clauseRefs.push([clause, refs(s.filterExpr)]);
     }
     if (o.resolvedJoinScanNode?.joinExpr) clauseRefs.push(['join', refs(o.resolvedJoinScanNode.joinExpr)]);
-    if (o.resolvedAggregateScanNode) {
-      const p = o.resolvedAggregateScanNode.parent ?? {};
+    const agg = AGGREGATE_SCANS.find((k) => o[k]);
+    if (agg) {
+      const p = o[agg].parent ?? {};
+      // groupByList holds every key of GROUPING SETS / ROLLUP / CUBE too (the sets refer to it).
       clauseRefs.push(['group_by', refs((p.groupByList ?? []).map((g: any) => g.expr))]);
+      // GROUPING(key) tells whether `key` was grouped in the row's set: derived from that key.
+      for (const g of p.groupingCallList ?? []) addEdge(g.outputColumn, refs(g.groupByColumn), false);
+      // privacy_unit_column partitions the rows per privacy unit, like a grouping key.
+      if (agg !== 'resolvedAggregateScanNode') clauseRefs.push(['group_by', refs(o[agg].optionList)]);
     }
     if (o.resolvedOrderByScanNode) clauseRefs.push(['order_by', refs(o.resolvedOrderByScanNode.orderByItemList)]);
     if (o.resolvedAnalyticScanNode) {
