@@ -15,7 +15,7 @@
  * cannot translate exactly (operators.ts).
  */
 import { tokenize } from './lexer.js';
-import { isGroup, isOp, isWord, nest, refuse, render, split, some, text, type Item } from './items.js';
+import { isGroup, isName, isOp, isWord, nest, refuse, render, split, some, text, type Item } from './items.js';
 import { chainedCalls, byName, groupByAll } from './syntax.js';
 import { apply, fromFrame, rawFrame, renderFrame, type Frame } from './operators.js';
 
@@ -42,10 +42,10 @@ export async function desugar(sql: string, options: DesugarOptions = {}): Promis
   const single = statements.filter((s) => s.length).length === 1;
   const out: string[] = [];
   let changed = false;
-  for (const st of statements) {
+  for (const [i, st] of statements.entries()) {
     const done = await query(await children(st), { columnsOf: single ? options.columnsOf : undefined });
     changed ||= some(done, (it) => it.t === 'text');
-    out.push(render(done));
+    out.push((i && st.length ? st[0].gap : '') + render(done));
   }
   return changed ? out.join(';') : undefined;
 }
@@ -75,6 +75,8 @@ async function query(items: Item[], ctx: Ctx): Promise<Item[]> {
   if (isWord(main[0], 'FROM')) {
     if (main.length < 2) throw refuse('FROM without a table');
     frame = fromFrame(render(main.slice(1)).trim());
+  } else if (isGroup(main[0]) && (isWord(main[1], 'AS') || (main.length === 2 && isName(main[1])))) {
+    frame = fromFrame(render(main).trim()); // `(query) AS alias |> …`: the alias names the input
   } else {
     frame = rawFrame(render(main).trim());
   }

@@ -3,9 +3,11 @@
  * (the caller applies it to every level):
  * - chained function calls `(x).F(args)` / `'lit'.F(args)` / `f(x).G(args)` → `F(x, args)`
  *   (BigQuery "Function calls": chained function calls);
- * - set operations `… BY NAME [ON (cols)]` → `STRICT CORRESPONDING [BY (cols)]`, and with a
- *   `FULL`/`LEFT`/`INNER` mode → `CORRESPONDING [BY (cols)]` (BigQuery "Set operators": BY NAME is
- *   the documented equivalent of CORRESPONDING);
+ * - set operations `[FULL|LEFT|INNER] … BY NAME [ON (cols)]` → `… CORRESPONDING [BY (cols)]`
+ *   (BigQuery "Set operators": BY NAME is the documented equivalent of CORRESPONDING). Without a
+ *   mode BigQuery requires both inputs to have the same column names; this build has no STRICT
+ *   mode, so such a statement runs as INNER CORRESPONDING (the same rows whenever BigQuery would
+ *   accept it). `CORRESPONDING BY` is not implemented by this build and is refused by the analyzer;
  * - `GROUP BY ALL` → `GROUP BY` the ordinals of the select items that are neither aggregates nor
  *   window functions (BigQuery "GROUP BY clause": group by all). An item whose kind cannot be read
  *   from its tokens (`*`) is refused.
@@ -65,7 +67,7 @@ export function byName(items: Item[]): Item[] {
       if (isWord(items[k], 'OUTER')) k--;
       const mode = isWord(items[k], 'FULL', 'LEFT', 'INNER');
       const on = isWord(items[i + 2], 'ON') && isGroup(items[i + 3]);
-      out.push(text(`${mode ? '' : 'STRICT '}CORRESPONDING${on ? ` BY ${render([items[i + 3]])}` : ''}`, items[i].gap));
+      out.push(text(`CORRESPONDING${on ? ` BY ${render([items[i + 3]])}` : ''}`, items[i].gap));
       i += on ? 3 : 1;
       continue;
     }
