@@ -79,8 +79,6 @@ const wrap = (f: Frame, alias = ''): Frame => fromFrame(`(${renderFrame(f)})${al
 /** `f` if its stage allows the next clause at `stage`, else a frame over it. */
 const at = (f: Frame, stage: number): Frame => (f.stage <= stage ? f : wrap(f));
 
-const hasWindow = (items: Item[]) => items.some((it) => isWord(it, 'OVER'));
-
 /** Splits a select list's trailing `WINDOW name AS (…)` clause off. */
 function windowClause(items: Item[]): [Item[], string | undefined] {
   const k = items.findIndex((it) => isWord(it, 'WINDOW'));
@@ -108,12 +106,9 @@ export async function apply(f: Frame, op: Item[], ctx: OpContext): Promise<Frame
   switch (kw) {
     case 'WHERE': {
       if (!body.length) throw refuse('an empty WHERE');
-      const window = hasWindow(body);
-      const g = at(f, window ? 2 : f.qualify.length ? 2 : 1);
-      if (window || g.qualify.length || g.groupBy) {
-        if (g.stage > 2 || (g.stage === 2 && !g.groupBy && !window)) return apply(wrap(g), op, ctx);
-        return { ...g, qualify: [...g.qualify, flat(body)], stage: Math.max(g.stage, 2) };
-      }
+      const g = at(f, 1);
+      // A window function filters as QUALIFY, over the rows after WHERE; nothing else may then merge before it.
+      if (some(body, (it) => isWord(it, 'OVER'))) return { ...g, qualify: [flat(body)], stage: 2 };
       return { ...g, where: [...g.where, flat(body)], stage: 1 };
     }
     case 'SELECT': {
