@@ -194,6 +194,24 @@ const CASES: Array<Case | (() => Case)> = [
   { name: '-- comment ended by a lone CR', sql: 'SELECT email, full_name FROM -- \r /* \n shop.customers -- */ shop.customers \n LIMIT 5', expect: 'masked' },
   { name: '# comment ended by a lone CR', sql: 'SELECT email, full_name FROM # \r /* \n shop.customers # */ shop.customers \n LIMIT 5', expect: 'masked' },
   { name: 'hidden host file read', sql: "SELECT email FROM /* /* */ shop.customers -- */ (SELECT content AS email FROM read_text('/etc/passwd'))", expect: 'masked' },
+  // pipe syntax and the other desugared syntax (src/sql/pipe/): what is masked, denied and sent is the desugared statement
+  { name: 'pipe AGGREGATE of masked columns', sql: "FROM shop.customers |> AGGREGATE STRING_AGG(email, ',') AS e, MAX(card_number) AS c, ANY_VALUE(full_name) AS f GROUP BY country", expect: 'masked' },
+  { name: 'pipe SELECT of masked columns', sql: 'FROM shop.customers |> SELECT email, card_number, full_name |> LIMIT 50', expect: 'masked' },
+  { name: 'pipe EXTEND over masked columns', sql: 'FROM (SELECT customer_id, email, card_number FROM shop.customers) |> EXTEND REVERSE(email) AS r, SUBSTR(card_number, 1, 12) AS p |> SELECT r, p |> LIMIT 50', expect: 'masked' },
+  { name: 'pipe RENAME of a masked column', sql: 'FROM shop.customers |> SELECT customer_id, email, card_number |> RENAME email AS contact, card_number AS n |> LIMIT 50', expect: 'masked' },
+  { name: 'pipe SET from a masked column', sql: 'FROM shop.customers |> SELECT customer_id, email, city |> SET city = email |> LIMIT 50', expect: 'masked' },
+  () => ({ name: 'pipe WHERE oracle on email', sql: `FROM shop.customers |> WHERE email = '${raw1().email}' |> AGGREGATE COUNT(*) AS n`, expect: 'zero' }),
+  () => ({ name: 'pipe WHERE prefix oracle on card_number', sql: `FROM shop.customers |> WHERE STARTS_WITH(card_number, '${raw1().card_number.slice(0, 4)}') |> SELECT customer_id`, expect: 'empty' }),
+  { name: 'pipe DROP keeps ssn', sql: 'FROM shop.customers |> DROP email |> LIMIT 1', expect: 'refused' },
+  { name: 'pipe RENAME of ssn', sql: 'FROM shop.customers |> SELECT customer_id, ssn |> RENAME ssn AS id2 |> LIMIT 1', expect: 'refused' },
+  { name: 'pipe SET from ssn', sql: 'FROM shop.customers |> SELECT customer_id, email |> SET email = (SELECT MAX(ssn) FROM shop.customers) |> LIMIT 1', expect: 'refused' },
+  { name: 'pipe ORDER BY ssn then drop it', sql: 'FROM shop.customers |> SELECT customer_id, ssn |> ORDER BY ssn |> DROP ssn |> LIMIT 5', expect: 'refused' },
+  { name: 'pipe AGGREGATE GROUP BY ssn', sql: 'FROM shop.customers |> AGGREGATE COUNT(*) AS n GROUP BY ssn', expect: 'refused' },
+  { name: 'pipe after a lone CR ends a comment', sql: 'SELECT customer_id FROM shop.customers -- x\r|> SELECT ssn', expect: 'refused' },
+  { name: 'pipe hidden in a block comment', sql: 'SELECT email FROM shop.customers /* |> SELECT ssn */ LIMIT 50', expect: 'masked' },
+  { name: 'GROUP BY ALL of a masked column', sql: 'SELECT email, COUNT(*) AS n FROM shop.customers GROUP BY ALL ORDER BY n DESC LIMIT 20', expect: 'masked' },
+  { name: 'UNION ALL BY NAME of masked columns', sql: 'SELECT email AS v, customer_id FROM shop.customers UNION ALL BY NAME SELECT customer_id, full_name AS v FROM shop.customers', expect: 'masked', emulatorGap: true },
+  { name: 'chained call on a masked column', sql: 'SELECT (card_number).REVERSE() AS r, (email).UPPER() AS e FROM shop.customers LIMIT 50', expect: 'masked' },
   // support: sees email in clear, ssn and card as last four
   { name: 'support ssn and card', sql: 'SELECT ssn, card_number FROM shop.customers LIMIT 50', expect: 'masked', who: 'support' },
   { name: 'support REVERSE(ssn)', sql: 'SELECT REVERSE(ssn), SUBSTR(card_number, 1, 8) FROM shop.customers LIMIT 50', expect: 'masked', who: 'support' },
@@ -253,7 +271,8 @@ describe('leak attempts through the SDK', () => {
 describe('leak attempts through bq', () => {
   const BQ_CASES = ['TO_JSON_STRING of a row', 'SELECT * EXCEPT (ssn)', 'chained CTEs with renames', 'UNION ALL', 'JOIN USING a masked column',
     'UNNEST of masked values', 'script with a variable', 'wildcard table over customers', 'REVERSE', 'support ssn and card',
-    'nested block comment hides a raw scan', 'raw triple-quoted literal with a backslash', '-- comment ended by a lone CR'];
+    'nested block comment hides a raw scan', 'raw triple-quoted literal with a backslash', '-- comment ended by a lone CR',
+    'pipe AGGREGATE of masked columns', 'pipe RENAME of a masked column', 'pipe DROP keeps ssn', 'pipe WHERE oracle on email'];
   it.each(BQ_CASES)('%s', async (name) => {
     const c = CASES.map((mk) => (typeof mk === 'function' ? mk() : mk)).find((x) => x.name === name)!;
     const r = await gw.bq(c.who === 'support' ? support : analyst, ['--format=json', 'query', '--nouse_legacy_sql', c.sql]);
@@ -261,5 +280,38 @@ describe('leak attempts through bq', () => {
     expect(leaks(text, c.who ?? 'analyst'), c.name).toEqual([]);
     if (c.expect === 'refused') expect(r.code, c.name).not.toBe(0);
     else expect(r.code, `${c.name}: ${text}`).toBe(0);
+  });
+});
+
+describe('pipe syntax end to end', () => {
+  const rowsOf = async (token: string, sql: string) => (await gw.sdk(token).query({ query: sql, useLegacySql: false }))[0] as Array<Record<string, unknown>>;
+  const plain = (rows: Array<Record<string, unknown>>) => JSON.parse(JSON.stringify(rows, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));
+
+  it('a pipe query returns the rows of its standard form, as the emulator computes them', async () => {
+    const pipe = 'FROM shop.orders |> WHERE amount > 20 |> AGGREGATE COUNT(*) AS n, SUM(amount) AS total GROUP AND ORDER BY status';
+    const standard = 'SELECT status, COUNT(*) AS n, SUM(amount) AS total FROM shop.orders WHERE amount > 20 GROUP BY status ORDER BY status';
+    const got = plain(await rowsOf(analyst, pipe));
+    const [want] = await gw.emulatorSdk().query({ query: standard, useLegacySql: false });
+    console.log(`pipe AGGREGATE: ${got.length} groups through the gateway, ${want.length} computed directly`);
+    expect(got.length).toBeGreaterThan(0);
+    expect(got).toEqual(plain(want));
+  });
+
+  it('masks a column read through pipe SELECT / RENAME exactly as the standard form', async () => {
+    const pipe = 'FROM shop.customers |> SELECT customer_id, email |> RENAME email AS contact |> ORDER BY customer_id |> LIMIT 20';
+    const standard = 'SELECT customer_id, email AS contact FROM shop.customers ORDER BY customer_id LIMIT 20';
+    const got = plain(await rowsOf(analyst, pipe));
+    expect(Object.keys(got[0])).toEqual(['customer_id', 'contact']);
+    expect(got).toEqual(plain(await rowsOf(analyst, standard)));
+    const rawEmails = new Set(raw.map((r) => r.email));
+    expect(got.filter((r: any) => rawEmails.has(r.contact))).toEqual([]);
+  });
+
+  it('the bq CLI runs a FROM-first pipe query', async () => {
+    const r = await gw.bq(analyst, ['--format=json', 'query', '--nouse_legacy_sql', 'FROM shop.orders |> AGGREGATE COUNT(*) AS n']);
+    expect(r.code, r.stderr).toBe(0);
+    const [{ n }] = JSON.parse(r.stdout);
+    const [[want]] = await gw.emulatorSdk().query({ query: 'SELECT COUNT(*) AS n FROM shop.orders', useLegacySql: false });
+    expect(Number(n)).toBe(Number(want.n));
   });
 });

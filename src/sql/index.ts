@@ -26,6 +26,7 @@ import { SYSTEM_VARIABLES } from './options.js';
 import { reemit } from './canonical.js';
 import { bigQueryLanguageOptions } from './features.js';
 import { addBigQueryBuiltins } from './builtins/index.js';
+import { desugar } from './pipe/index.js';
 
 export { qualify } from './names.js';
 
@@ -257,7 +258,10 @@ export class Analyzer {
     return value;
   }
 
-  private async analyzeUncached(input: AnalyzeInput, fetched: Map<string, TableInfo>, lists: Map<string, string[]>, inScript = false): Promise<QueryAnalysis> {
+  private async analyzeUncached(input: AnalyzeInput, fetched: Map<string, TableInfo>, lists: Map<string, string[]>, inScript = false, sugared = false): Promise<QueryAnalysis> {
+    // Pipe syntax and other newer syntax (pipe/): the desugared text is what is analyzed (effectiveSql, scan positions).
+    const sugar = inScript || sugared ? undefined : await desugar(input.sql, { columnsOf: async (sql) => (await this.analyze({ ...input, sql })).outputColumns });
+    if (sugar !== undefined) return this.analyzeUncached({ ...input, sql: sugar }, fetched, lists, inScript, true);
     const lo = await this.languageOptions();
     let names: string[][];
     try {

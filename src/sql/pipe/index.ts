@@ -1,0 +1,119 @@
+/**
+ * `sql/pipe/`: GoogleSQL syntax this ZetaSQL build's parser lacks, desugared into standard
+ * GoogleSQL that it analyzes — pipe syntax and FROM-first queries (BigQuery "Pipe query syntax"
+ * reference, https://cloud.google.com/bigquery/docs/reference/standard-sql/pipe-syntax), set
+ * operations `BY NAME`, `GROUP BY ALL`, chained function calls (syntax.ts).
+ *
+ * Input: one statement or a script. Output: the desugared text, or `undefined` when nothing needed
+ * desugaring. The text is tokenized by lexer.ts (GoogleSQL's lexical rules, as ZetaSQL reads them)
+ * and rewritten on its token tree, inner queries first (pipes in subqueries, CTEs and view bodies);
+ * comments are dropped, the rest keeps its spelling. The desugared text is what the analyzer
+ * analyzes, the rewrite masks and `regenerate` re-emits: nothing of the caller's text runs unless
+ * it went through ZetaSQL as part of that text.
+ *
+ * Throws BigQueryError('invalidQuery') for text the tokenizer cannot read and for pipe operators it
+ * cannot translate exactly (operators.ts).
+ */
+import { tokenize } from './lexer.js';
+import { isGroup, isName, isOp, isWord, nest, refuse, render, split, some, text, type Item } from './items.js';
+import { chainedCalls, byName, groupByAll } from './syntax.js';
+import { apply, fromFrame, rawFrame, renderFrame, type Frame } from './operators.js';
+
+export { tokenize, type Token } from './lexer.js';
+
+export interface DesugarOptions {
+  /**
+   * The output column names of a standalone query (the analyzer's `outputColumns`); used by
+   * `|> RENAME` in a single top-level statement, whose output keeps the input's column order.
+   */
+  columnsOf?: (query: string) => Promise<string[]>;
+}
+
+/** Text that may hold syntax to desugar; anything else is returned as is without tokenizing. */
+const MAYBE = /\|>|\bNAME\b|\bALL\b|\bFROM\b|[)'"`]\s*\.\s*[A-Za-z_]\w*\s*\(/i;
+
+/** See the module comment. */
+export async function desugar(sql: string, options: DesugarOptions = {}): Promise<string | undefined> {
+  if (!MAYBE.test(sql)) return undefined;
+  const tokens = tokenize(sql);
+  if (!tokens.length) return undefined;
+  const items = nest(sql, tokens);
+  const statements = split(items, (it) => isOp(it, ';'));
+  const single = statements.filter((s) => s.length).length === 1;
+  const out: string[] = [];
+  let changed = false;
+  for (const [i, st] of statements.entries()) {
+    const done = await query(await children(st), { columnsOf: single ? options.columnsOf : undefined });
+    changed ||= some(done, (it) => it.t === 'text');
+    out.push((i && st.length ? st[0].gap : '') + render(done));
+  }
+  return changed ? out.join(';') : undefined;
+}
+
+interface Ctx { columnsOf?: (query: string) => Promise<string[]> }
+
+/** Every group's content desugared (as a query when it is one), then this level's newer syntax. */
+async function children(items: Item[]): Promise<Item[]> {
+  const inner: Item[] = [];
+  for (const it of items) inner.push(it.t === 'group' ? { ...it, items: it.open === '(' ? await query(await children(it.items), {}) : await children(it.items) } : it);
+  return groupByAll(byName(chainedCalls(inner)));
+}
+
+const QUERY_START = ['SELECT', 'WITH', 'FROM'];
+
+/** One level: a FROM-first query and the pipe operators after a query, as standard SQL. */
+async function query(items: Item[], ctx: Ctx): Promise<Item[]> {
+  const pipes = items.flatMap((it, i) => (isOp(it, '|>') ? [i] : []));
+  const qs = isGroup(items[0]) || isWord(items[0], ...QUERY_START) ? 0 : items.findIndex((it) => isWord(it, ...QUERY_START));
+  const fromFirst = qs >= 0 && isWord(items[qs], 'FROM') && (qs === 0 || isWord(items[qs - 1], 'AS'));
+  if (!pipes.length && !fromFirst && !(qs >= 0 && isWord(items[qs], 'WITH') && fromFirstAfterWith(items.slice(qs)))) return items;
+  if (qs < 0 || (pipes.length && qs > pipes[0])) return items; // not a query the parser would accept either
+  const input = items.slice(qs, pipes[0] ?? items.length);
+  const [ctes, recursive, main] = withList(input);
+  if (!main.length) throw refuse('a pipe without the query before it');
+  let frame: Frame;
+  if (isWord(main[0], 'FROM')) {
+    if (main.length < 2) throw refuse('FROM without a table');
+    frame = fromFrame(render(main.slice(1)).trim());
+  } else if (isGroup(main[0]) && (isWord(main[1], 'AS') || (main.length === 2 && isName(main[1])))) {
+    frame = fromFrame(render(main).trim()); // `(query) AS alias |> …`: the alias names the input
+  } else {
+    frame = rawFrame(render(main).trim());
+  }
+  const pipeCtes: string[] = [];
+  const withText = () => {
+    const all = [...ctes, ...pipeCtes];
+    return all.length ? `WITH ${recursive ? 'RECURSIVE ' : ''}${all.join(', ')} ` : '';
+  };
+  const ops = pipes.map((p, i) => items.slice(p + 1, pipes[i + 1] ?? items.length));
+  for (const op of ops) {
+    if (!op.length) throw refuse('an empty pipe operator');
+    frame = await apply(frame, op, { columnsOf: ctx.columnsOf, ctes: pipeCtes, withText });
+  }
+  return [...items.slice(0, qs), text(`${withText()}${renderFrame(frame)}`, items[qs].gap)];
+}
+
+/** `WITH … FROM …`: a FROM-first main query after a WITH list. */
+function fromFirstAfterWith(items: Item[]): boolean {
+  const [ctes, , main] = withList(items);
+  return ctes.length > 0 && isWord(main[0], 'FROM');
+}
+
+/** Splits `WITH [RECURSIVE] a AS (…), …` off a query: [entries, recursive, main query]. */
+function withList(items: Item[]): [string[], boolean, Item[]] {
+  if (!isWord(items[0], 'WITH')) return [[], false, items];
+  let i = 1;
+  const recursive = isWord(items[1], 'RECURSIVE');
+  if (recursive) i++;
+  const ctes: string[] = [];
+  for (;;) {
+    const start = i;
+    while (i < items.length && !isGroup(items[i])) i++;
+    if (i >= items.length) throw refuse('a WITH entry without its query');
+    ctes.push(render(items.slice(start, i + 1)).trim());
+    i++;
+    if (!isOp(items[i], ',')) break;
+    i++;
+  }
+  return [ctes, recursive, items.slice(i)];
+}

@@ -1,0 +1,219 @@
+/**
+ * Pipe syntax and the other newer syntax (src/sql/pipe/): the tokenizer against ZetaSQL's own parse
+ * (a property test: for pipe-free text, every literal and identifier ZetaSQL reports sits on the
+ * tokenizer's token boundaries, every string the tokenizer sees is a literal ZetaSQL sees, and
+ * every word it reads as code is a keyword or inside an identifier ZetaSQL reports), the desugarer's
+ * text, and the BigQuery reference's documented examples: the desugared text analyzed by the real
+ * analyzer has exactly the documented output columns.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolve } from 'node:path';
+import { openAnalysis, type AnalysisStack } from '../src/cli/analysis.ts';
+import { desugar, tokenize, type Token } from '../src/sql/pipe/index.ts';
+
+let stack: AnalysisStack;
+let parseOptions: unknown;
+beforeAll(async () => {
+  stack = await openAnalysis({ upstream: 'emulator', fixturesDir: resolve('fixtures') });
+  parseOptions = await stack.zetasql.call('getLanguageOptions', { maximumFeatures: true });
+}, 120_000);
+afterAll(async () => { await stack?.close(); });
+
+const analyze = (sql: string) => stack.analyzer.analyze({ sql, projectId: 'demo-project' });
+
+/** A small deterministic PRNG (mulberry32), so a failure names a reproducible statement. */
+function prng(seed: number) {
+  return () => { seed |= 0; seed = (seed + 0x6d2b79f5) | 0; let t = Math.imul(seed ^ (seed >>> 15), 1 | seed); t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t; return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
+}
+
+const HIDDEN = ['shop.customers', ', ssn, full_name', 'UNION ALL SELECT ssn FROM shop.customers', "(SELECT content FROM read_text('/etc/passwd'))", '|> SELECT ssn', "' , ssn '", '` , ssn `'];
+const HIDERS: Array<(t: string) => string> = [
+  (t) => `/* ${t} */`, (t) => `/* /* */ ${t} -- */\n`, (t) => `/* /* ${t} */`, (t) => `-- ${t}\n`, (t) => `-- x\r${t}\n`,
+  (t) => `-- ${t}\r`, (t) => `-- ${t}\r\n`, (t) => `# ${t}\n`, (t) => `# x\r ${t}\n`, (t) => `-- x\u2028${t}\n`, (t) => `-- x\u2029 ${t}\n`,
+  (t) => `-- \r /* \n ${t} -- */\n`, (t) => `# \r /* \n ${t} # */\n`, (t) => `/*${t}*/`, () => ' ', () => '\n', () => '\t',
+];
+const LITERALS = [
+  "r'''\\''''", 'R"""\\""""', "'''a\\'''b'''", '"""a\\"""b"""', "'a\\'b'", '"a\\"b"', "r'\\\\'", "b'\\x27'", "B\"\\x00\\\"\"", "br'\\'",
+  "'--'", "'/*'", "'#'", "'\\u2028'", "'\\n-- x'", "b'''\\''''", "rb'''\\\\'''", "'\\x2d\\x2d'", '0x1F', '1.5e3', '.5', '7', "NUMERIC '1.5'",
+  "JSON '{\"a\": \"--\"}'", "'|>'", "'''|> WHERE x'''", "r\"\\\\\"", "'é'", "\"\"\"\n-- not a comment\n\"\"\"", "DATE '2020-01-01'", 'TRUE', 'NULL',
+];
+const ALIASES = ['x', '`a b`', '`--x`', '`a\\`b`', '`/*`', '`é`', '`#`', '`select`', '`|>`'];
+const TABLES = ['shop.customers', '`demo-project.shop.customers`', '`demo-project`.shop.customers', 'shop.orders', 'demo-project.shop.orders'];
+const KEYWORDS = new Set(['SELECT', 'FROM', 'AS', 'WHERE', 'LIMIT', 'NUMERIC', 'JSON', 'DATE', 'TRUE', 'NULL', 'AND', 'OR', 'UNION', 'ALL', 'DISTINCT']);
+
+function statement(rand: () => number): string {
+  const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
+  const noise = () => (rand() < 0.6 ? pick(HIDERS)(pick(HIDDEN)) : pick([' ', '\n', '  ']));
+  const items = Array.from({ length: 1 + Math.floor(rand() * 3) }, (_, i) => (rand() < 0.4 ? pick(['customer_id', 'email', 'c.customer_id']) : `${pick(LITERALS)} AS ${i === 0 ? pick(ALIASES) : `l${i}`}`));
+  const where = rand() < 0.4 ? ` WHERE${noise()}customer_id > ${Math.floor(rand() * 5)}` : '';
+  return `SELECT${noise()}${[...new Set(items)].join(`,${noise()}`)}${noise()}FROM${noise()}${pick(TABLES)} AS c${noise()}${where} LIMIT ${1 + Math.floor(rand() * 5)}${noise()}`;
+}
+
+/** ZetaSQL's parse leaves: identifiers and literals, as byte ranges (and the literal's image). */
+function leaves(node: unknown, out: Array<{ start: number; end: number; image?: string }> = []) {
+  if (!node || typeof node !== 'object') return out;
+  if (Array.isArray(node)) { node.forEach((x) => leaves(x, out)); return out; }
+  const o = node as Record<string, any>;
+  const loc = (n: any): [number, number] | undefined => {
+    for (let p = n; p && typeof p === 'object'; p = p.parent) if (p.parseLocationRange) return [Number(p.parseLocationRange.start ?? 0), Number(p.parseLocationRange.end ?? 0)];
+    return undefined;
+  };
+  if (typeof o.idString === 'string') { const l = loc(o); if (l) out.push({ start: l[0], end: l[1] }); return out; }
+  if (o.parent && typeof o.parent === 'object' && typeof o.parent.image === 'string') { const l = loc(o); if (l) out.push({ start: l[0], end: l[1], image: o.parent.image }); return out; }
+  Object.values(o).forEach((x) => leaves(x, out));
+  return out;
+}
+
+describe('tokenizer', () => {
+  it('reads every literal, comment and operator form', () => {
+    const kinds = (s: string) => tokenize(s).map((t) => `${t.kind}:${t.text}`);
+    expect(kinds("SELECT r'\\'' -- c\r, x")).toEqual(['word:SELECT', "string:r'\\''", 'op:,', 'word:x']);
+    expect(kinds('SELECT 1 /* a /* b */ , 2')).toEqual(['word:SELECT', 'number:1', 'op:,', 'number:2']);
+    expect(kinds("FROM t|>WHERE x>=1 # c\n AND @p = @@time_zone")).toEqual(['word:FROM', 'word:t', 'op:|>', 'word:WHERE', 'word:x', 'op:>=', 'number:1', 'word:AND', 'param:@p', 'op:=', 'param:@@time_zone']);
+    expect(kinds("SELECT '''a''b''' , b\"\\x00\", rb'x', `a\\`b`")).toEqual(['word:SELECT', "string:'''a''b'''", 'op:,', 'bytes:b"\\x00"', 'op:,', "bytes:rb'x'", 'op:,', 'quoted:`a\\`b`']);
+    expect(kinds('SELECT 1.5e3, .5, 0x1F')).toEqual(['word:SELECT', 'number:1.5e3', 'op:,', 'number:.5', 'op:,', 'number:0x1F']);
+    expect(kinds('SELECT 1 -- x\u2028, 2')).toEqual(['word:SELECT', 'number:1']);
+  });
+
+  it.each(["SELECT 'a", 'SELECT """a', 'SELECT 1 /* x', 'SELECT `a', "SELECT 'a\nb'", 'SELECT 1 \u00a0', 'SELECT $x', 'SELECT `a\nb`'])('refuses %j', (s) => {
+    expect(() => tokenize(s)).toThrow(expect.objectContaining({ reason: 'invalidQuery' }));
+  });
+
+  it('agrees with ZetaSQL on 600 generated pipe-free statements', async () => {
+    const rand = prng(17);
+    let parsed = 0;
+    for (let n = 0; n < 600; n++) {
+      const sql = statement(rand);
+      let tree: unknown;
+      try { tree = (await stack.zetasql.call('parse', { sqlStatement: sql, options: parseOptions })).parsedStatement; } catch { continue; }
+      parsed++;
+      const bytes = (i: number) => Buffer.byteLength(sql.slice(0, i), 'utf8');
+      let toks: Token[];
+      try { toks = tokenize(sql); } catch (err) { throw new Error(`tokenizer refused what ZetaSQL parsed: ${JSON.stringify(sql)}: ${(err as Error).message}`); }
+      const t = toks.map((x) => ({ ...x, s: bytes(x.start), e: bytes(x.end) }));
+      const ls = leaves(tree);
+      const starts = new Set(t.map((x) => x.s));
+      const ends = new Set(t.map((x) => x.e));
+      for (const l of ls) {
+        expect(starts.has(l.start) && ends.has(l.end), `leaf ${sql.slice(0, 0)}[${l.start},${l.end}) of ${JSON.stringify(sql)}`).toBe(true);
+      }
+      for (const x of t) {
+        const inLeaf = ls.find((l) => l.start <= x.s && x.e <= l.end);
+        if (x.kind === 'string' || x.kind === 'bytes') expect(inLeaf?.image, `string token ${x.text} of ${JSON.stringify(sql)}`).toBe(x.text);
+        else if (x.kind === 'quoted' || x.kind === 'number') expect(inLeaf, `${x.kind} token ${x.text} of ${JSON.stringify(sql)}`).toBeDefined();
+        else if (x.kind === 'word' && !KEYWORDS.has(x.upper!)) expect(inLeaf, `word ${x.text} of ${JSON.stringify(sql)}`).toBeDefined();
+      }
+    }
+    console.log(`tokenizer property test: ${parsed} of 600 generated statements parsed by ZetaSQL, all agreeing`);
+    expect(parsed).toBeGreaterThan(250);
+  }, 120_000);
+});
+
+describe('desugarer', () => {
+  it('leaves standard syntax alone and ignores pipes in strings and comments', async () => {
+    for (const s of ['SELECT 1', "SELECT '|> WHERE' AS s FROM shop.orders", 'SELECT 1 -- FROM x |> y', 'SELECT a FROM t UNION ALL SELECT b FROM u', 'DELETE FROM t WHERE TRUE']) {
+      expect(await desugar(s), s).toBeUndefined();
+    }
+  });
+
+  it.each([
+    ['FROM t |> WHERE x > 1', 'SELECT * FROM t WHERE (x > 1)'],
+    ['FROM t AS a JOIN u AS b USING (k) |> WHERE a.x = 1 |> AGGREGATE SUM(b.v) AS s GROUP BY a.k', 'SELECT a.k, SUM(b.v) AS s FROM t AS a JOIN u AS b USING (k) WHERE (a.x = 1) GROUP BY 1'],
+    ['FROM t |> ORDER BY x |> LIMIT 3 OFFSET 1', 'SELECT * FROM t ORDER BY x LIMIT 3 OFFSET 1'],
+    ['FROM t |> AGGREGATE COUNT(*) AS n DESC GROUP BY a, b ASC', 'SELECT a, b, COUNT(*) AS n FROM t GROUP BY 1, 2 ORDER BY 2 ASC, 3 DESC'],
+    ['FROM t |> AGGREGATE COUNT(*) GROUP AND ORDER BY a, b DESC NULLS LAST', 'SELECT a, b, COUNT(*) FROM t GROUP BY 1, 2 ORDER BY 1 ASC, 2 DESC NULLS LAST'],
+    ['FROM t |> SET x = 1 |> DROP y', 'SELECT * EXCEPT (y) FROM (SELECT * REPLACE (1 AS x) FROM t)'],
+    ['FROM t |> WHERE ROW_NUMBER() OVER (PARTITION BY a) = 1', 'SELECT * FROM t WHERE (TRUE) QUALIFY (ROW_NUMBER() OVER (PARTITION BY a) = 1)'],
+    ['SELECT 1 AS k |> WITH w AS (SELECT 1 AS k) |> JOIN w USING (k)', 'WITH w AS (SELECT 1 AS k) SELECT * FROM (SELECT 1 AS k) JOIN w USING (k)'],
+    ['FROM t |> CALL f(1) AS r', 'SELECT * FROM f((SELECT * FROM t), 1) AS r'],
+    ['FROM t |> CALL ML.PREDICT(MODEL m)', 'SELECT * FROM ML.PREDICT(MODEL m, (SELECT * FROM t))'],
+    ['SELECT x FROM t |> UNION ALL (SELECT 1), (SELECT 2)', '(SELECT x FROM t) UNION ALL (SELECT 1) UNION ALL (SELECT 2)'],
+    ['SELECT * FROM (FROM t |> DISTINCT)', 'SELECT * FROM (SELECT DISTINCT * FROM t)'],
+    ['SELECT (x).UPPER().SUBSTR(1, 2) AS y', 'SELECT SUBSTR(UPPER((x)), 1, 2) AS y'],
+    ["SELECT 'a b'.REPLACE('a', 'c')", "SELECT REPLACE('a b', 'a', 'c')"],
+    ['SELECT a, b, SUM(c) AS s, COUNT(*) OVER () AS w FROM t GROUP BY ALL', 'SELECT a, b, SUM(c) AS s, COUNT(*) OVER () AS w FROM t GROUP BY 1, 2'],
+    ['SELECT a FROM t UNION ALL BY NAME SELECT a FROM u', 'SELECT a FROM t UNION ALL CORRESPONDING SELECT a FROM u'],
+    ['SELECT a FROM t FULL OUTER UNION ALL BY NAME SELECT a FROM u', 'SELECT a FROM t FULL OUTER UNION ALL CORRESPONDING SELECT a FROM u'],
+    ['CREATE TABLE d.x AS FROM t |> WHERE a', 'CREATE TABLE d.x AS SELECT * FROM t WHERE (a)'],
+    ['WITH a AS (FROM t |> SELECT x) FROM a', 'WITH a AS (SELECT x FROM t) SELECT * FROM a'],
+    ['FROM t; FROM u |> LIMIT 1;', 'SELECT * FROM t; SELECT * FROM u LIMIT 1;'],
+  ])('%s', async (sql, want) => {
+    expect(await desugar(sql)).toBe(want);
+  });
+
+  it.each([
+    ['FROM t |> ASSERT x > 0', 'ASSERT'],
+    ['FROM t |> AGGREGATE COUNT(*) GROUP BY ROLLUP (a, b)', 'ROLLUP'],
+    ['SELECT * FROM (FROM t |> RENAME a AS b)', 'RENAME'],
+    ['FROM t |> SET x', 'SET'],
+    ['FROM t |> UNION ALL SELECT 1', 'parenthesized'],
+    ['FROM t |> WHERE (x', 'missing'],
+  ])('refuses %s', async (sql, why) => {
+    await expect(desugar(sql)).rejects.toMatchObject({ reason: 'invalidQuery', message: expect.stringContaining(why) });
+  });
+});
+
+/** The `Produce` table of the reference's examples, as a CTE. */
+const PRODUCE = "WITH Produce AS (SELECT 'apples' AS item, 2 AS sales, 'fruit' AS category UNION ALL SELECT 'carrots', 8, 'vegetable' UNION ALL SELECT 'apples', 7, 'fruit' UNION ALL SELECT 'bananas', 5, 'fruit') ";
+const THREE = "(SELECT 'apples' AS item, 2 AS sales UNION ALL SELECT 'bananas' AS item, 5 AS sales UNION ALL SELECT 'apples' AS item, 7 AS sales)";
+
+/**
+ * Examples of the BigQuery "Pipe query syntax" reference
+ * (https://cloud.google.com/bigquery/docs/reference/standard-sql/pipe-syntax), with the output
+ * columns its result tables show.
+ */
+const DOCUMENTED: Array<[string, string[]]> = [
+  [`${PRODUCE}FROM Produce |> WHERE item != 'bananas' AND category IN ('fruit', 'nut') |> AGGREGATE COUNT(*) AS num_items, SUM(sales) AS total_sales GROUP BY item |> ORDER BY item DESC`, ['item', 'num_items', 'total_sales']],
+  [`${PRODUCE}FROM Produce`, ['item', 'sales', 'category']],
+  [`${PRODUCE}FROM Produce AS p1 JOIN Produce AS p2 USING (item) |> WHERE item = 'bananas' |> SELECT p1.item, p2.sales`, ['item', 'sales']],
+  ["FROM (SELECT 'apples' AS item, 2 AS sales) |> SELECT item AS fruit_name", ['fruit_name']],
+  [`${PRODUCE}FROM Produce |> SELECT item, sales, category, SUM(sales) OVER item_window AS category_total WINDOW item_window AS (PARTITION BY category)`, ['item', 'sales', 'category', 'category_total']],
+  ["(SELECT 'apples' AS item, 2 AS sales UNION ALL SELECT 'bananas' AS item, 8 AS sales) |> EXTEND item IN ('bananas', 'lemons') AS is_yellow", ['item', 'sales', 'is_yellow']],
+  [`${THREE} |> EXTEND SUM(sales) OVER() AS total_sales`, ['item', 'sales', 'total_sales']],
+  ['(SELECT 1 AS x, 11 AS y UNION ALL SELECT 2 AS x, 22 AS y) |> SET x = x * x, y = 3', ['x', 'y']],
+  ["SELECT 'apples' AS item, 2 AS sales, 'fruit' AS category |> DROP sales, category", ['item']],
+  [`(SELECT "000123" AS id, "apples" AS item, 2 AS sales UNION ALL SELECT "000456" AS id, "bananas" AS item, 5 AS sales) AS sales_table |> AGGREGATE SUM(sales) AS total_sales GROUP BY id, item |> AS t1 |> JOIN (SELECT 456 AS id, "yellow" AS color) AS t2 ON CAST(t1.id AS INT64) = t2.id |> SELECT t2.id, total_sales, color`, ['id', 'total_sales', 'color']],
+  [`${THREE} |> WHERE sales >= 3`, ['item', 'sales']],
+  [`${THREE} |> AGGREGATE COUNT(*) AS num_items, SUM(sales) AS total_sales`, ['num_items', 'total_sales']],
+  [`${THREE} |> AGGREGATE COUNT(*) AS num_items, SUM(sales) AS total_sales GROUP BY item`, ['item', 'num_items', 'total_sales']],
+  [`${PRODUCE}FROM Produce |> AGGREGATE SUM(sales) AS total_sales GROUP AND ORDER BY category, item DESC`, ['category', 'item', 'total_sales']],
+  [`${PRODUCE}FROM Produce |> AGGREGATE SUM(sales) AS total_sales ASC GROUP BY item, category DESC`, ['item', 'category', 'total_sales']],
+  [`${THREE} |> DISTINCT |> WHERE sales >= 3`, ['item', 'sales']],
+  [`(SELECT 'apples' AS item, 2 AS sales UNION ALL SELECT 'bananas' AS item, 5 AS sales) |> AS produce_sales |> LEFT JOIN (SELECT "apples" AS item, 123 AS id) AS produce_data ON produce_sales.item = produce_data.item |> SELECT produce_sales.item, sales, id`, ['item', 'sales', 'id']],
+  ['(SELECT 1 AS x UNION ALL SELECT 3 AS x UNION ALL SELECT 2 AS x) |> ORDER BY x DESC', ['x']],
+  [`${THREE} |> ORDER BY item |> LIMIT 1 OFFSET 2`, ['item', 'sales']],
+  ['SELECT * FROM UNNEST(ARRAY<INT64>[1, 2, 3]) AS number |> UNION DISTINCT (SELECT 1), (SELECT 2)', ['number']],
+  ['SELECT 1 AS one_digit, 10 AS two_digit |> UNION ALL BY NAME (SELECT 20 AS two_digit, 2 AS one_digit)', ['one_digit', 'two_digit']],
+  ['SELECT * FROM UNNEST(ARRAY<INT64>[1, 2, 3, 3, 4]) AS number |> EXCEPT DISTINCT (SELECT * FROM UNNEST(ARRAY<INT64>[1, 2]) AS number |> EXCEPT DISTINCT (SELECT * FROM UNNEST(ARRAY<INT64>[1, 4]) AS number))', ['number']],
+  ["SELECT 1 AS key |> WITH t AS (SELECT 1 AS key, 'my_value' AS value) |> INNER JOIN t USING (key)", ['key', 'value']],
+  ["(SELECT 'kale' as product, 55 AS Q1, 45 AS Q2 UNION ALL SELECT 'apple', 8, 10) |> UNPIVOT(sales FOR quarter IN (Q1, Q2))", ['product', 'sales', 'quarter']],
+  ['SELECT 1 AS x, 2 AS y, 3 AS z |> RENAME y AS renamed_y', ['x', 'renamed_y', 'z']],
+];
+
+/**
+ * Documented examples that reference a table alias after SET, DROP, RENAME or DISTINCT (the alias
+ * keeps the original row); the desugarer closes the alias there, so the analyzer refuses them.
+ */
+const ALIAS_AFTER_PROJECTION = [
+  'FROM (SELECT 2 AS x, 3 AS y) AS t |> SET x = x * x, y = 8 |> SELECT t.x AS original_x, x, y',
+  'FROM (SELECT 1 AS x, 2 AS y) AS t |> DROP x |> SELECT t.x AS original_x, y',
+];
+
+describe('documented examples', () => {
+  it.each(DOCUMENTED)('%s', async (sql, columns) => {
+    const a = await analyze(sql);
+    expect(a.outputColumns).toEqual(columns);
+    expect(a.effectiveSql).not.toContain('|>');
+  });
+
+  it.each(ALIAS_AFTER_PROJECTION)('refuses (alias kept through a projection) %s', async (sql) => {
+    await expect(analyze(sql)).rejects.toMatchObject({ reason: 'invalidQuery' });
+  });
+
+  it('analyzes the desugared text: scans are positioned in effectiveSql', async () => {
+    const a = await analyze('FROM shop.orders -- a comment\n|> WHERE amount > 10 |> SELECT order_id');
+    expect(a.effectiveSql).toBe('SELECT order_id FROM shop.orders WHERE (amount > 10)');
+    const s = a.scans[0];
+    expect(Buffer.from(a.effectiveSql).subarray(s.start!, s.end!).toString()).toBe('shop.orders');
+  });
+});
