@@ -343,7 +343,7 @@ export class Analyzer {
       throw analysisError(err, input.sql);
     }
     if (!resolved) throw new BigQueryError('invalidQuery', 'bqgate could not analyze this statement (the analyzer returned nothing); it was not run.', { location: 'q' });
-    const procedures = await expandCalls(resolved, routines, input, (i) => this.analyzeUncached(i, fetched, lists));
+    const bodies = await expandCalls(resolved, routines, input, (i) => this.analyzeUncached(i, fetched, lists));
 
     const kind = statementKind(resolved);
     const filters = wildcardFilters(resolved);
@@ -403,7 +403,7 @@ export class Analyzer {
       effectiveSql: input.sql,
       fingerprint: resolvedFingerprint(resolved),
       structureFingerprint: resolvedFingerprint(resolved, TEXT_FIELDS),
-    }, routines, procedures, resolved);
+    }, routines, bodies, resolved);
   }
 
   /**

@@ -204,10 +204,11 @@ export const catalogKey = (state: RoutineState | undefined) => (state ? [...stat
  * Attaches to each routine call in `resolved` what its body reads (see the module comment):
  * positionless scans of the body's columns and, for lineage, references to them (scalar calls) or
  * derivation edges per output column (TVF scans). For CALL, the body is analyzed as a script.
- * Returns the procedure bodies' analyses (for `finish`).
+ * Returns the bodies' analyses (for `finish`).
  */
-export async function expandCalls(resolved: any, state: RoutineState, input: AnalyzeInput, analyzeBody: BodyAnalyzer): Promise<QueryAnalysis[]> {
-  if (!state.spelled.size) return [];
+export async function expandCalls(resolved: any, state: RoutineState, input: AnalyzeInput, analyzeBody: BodyAnalyzer): Promise<Bodies> {
+  const bodies: Bodies = { procedures: [], all: [] };
+  if (!state.spelled.size) return bodies;
   let next = 2_000_000_000;
   const ids = new Map<string, number>();
   const idOf = (t: string, c: string) => { const k = `${t}\u0000${c}`; if (!ids.has(k)) ids.set(k, next++); return ids.get(k)!; };
@@ -222,7 +223,6 @@ export async function expandCalls(resolved: any, state: RoutineState, input: Ana
       },
     }));
   };
-  const procedures: QueryAnalysis[] = [];
   const work: Array<Promise<void>> = [];
   const visit = (o: any) => {
     if (Array.isArray(o)) { o.forEach(visit); return; }
@@ -237,12 +237,14 @@ export async function expandCalls(resolved: any, state: RoutineState, input: Ana
     work.push((async () => {
       if (e.kind === 'procedure') {
         const b = await bodyAnalysis(d, d.args.map((a) => a.type ?? { typeKind: 'TYPE_STRING' }), input, analyzeBody);
-        procedures.push(b);
+        bodies.procedures.push(b);
+        bodies.all.push(b);
         o.bqgateRoutine = { scans: scansOf(b, d), refs: [] };
         return;
       }
       const types: TypeProto[] = (o.signature?.argument ?? []).map((a: any) => a.type ?? a.scalarArgument?.type);
       const b = e.body ?? await bodyAnalysis(d, d.args.map((a, i) => a.type ?? types[i]), input, analyzeBody);
+      bodies.all.push(b);
       if (e.kind === 'function') {
         o.bqgateRoutine = { scans: scansOf(b, d), refs: b.columnsRead.map((c) => ref(c.table, c.column)) };
         return;
@@ -262,16 +264,20 @@ export async function expandCalls(resolved: any, state: RoutineState, input: Ana
   };
   visit(resolved);
   await Promise.all(work);
-  return procedures;
+  return bodies;
 }
 
+/** The analyses of the routine bodies a statement calls: procedures (CALL) and all of them. */
+export interface Bodies { procedures: QueryAnalysis[]; all: QueryAnalysis[] }
+
 /**
- * The statement's analysis with what its routines contribute beyond scans: CALL's written tables
+ * The statement's analysis with what its routines contribute beyond scans: the schemas of the
+ * tables their bodies read (policy reads policy tags and masks from them), CALL's written tables
  * and flags from the procedure body; `flags.routines` (name, type, language, remote endpoint) for
  * every routine called; scans of temp-function bodies dropped (they are masked where the CREATE
  * TEMP FUNCTION statement reads them in the script text).
  */
-export function finish(a: QueryAnalysis, state: RoutineState, procedures: QueryAnalysis[], resolved: any): QueryAnalysis {
+export function finish(a: QueryAnalysis, state: RoutineState, bodies: Bodies, resolved: any): QueryAnalysis {
   const declared = declaredFunction(resolved, a.statementKind);
   if (declared) declarations.set(a, declared);
   if (!state.spelled.size) return a;
@@ -283,8 +289,11 @@ export function finish(a: QueryAnalysis, state: RoutineState, procedures: QueryA
     ...a,
     scans: a.scans.filter((s) => !s.scriptLocal),
     flags: { ...a.flags, routines },
+    // The schemas of the tables bodies read: policy needs them (policy tags, masks of every column).
+    tables: Object.assign({}, ...bodies.all.map((b) => b.tables), a.tables),
+    views: Object.assign({}, ...bodies.all.map((b) => b.views), a.views),
   };
-  for (const p of procedures) {
+  for (const p of bodies.procedures) {
     out.tablesWritten = [...new Set([...out.tablesWritten, ...p.tablesWritten])].sort();
     out.flags = {
       ...out.flags,
