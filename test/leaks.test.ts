@@ -157,6 +157,18 @@ const CASES: Array<Case | (() => Case)> = [
   { name: 'temp function', sql: 'CREATE TEMP FUNCTION f(x STRING) AS (x); SELECT f(ssn) FROM shop.customers', expect: 'refused' },
   { name: 'JavaScript UDF', sql: 'CREATE TEMP FUNCTION f(x STRING) RETURNS STRING LANGUAGE js AS "return x;"; SELECT f(email) FROM shop.customers', expect: 'refused' },
   { name: 'DROP TABLE', sql: 'DROP TABLE shop.orders', expect: 'refused' },
+  // routines: a persistent routine's body is not in the statement text, so the rewrite cannot mask it
+  { name: 'UDF body reads a masked column', sql: 'SELECT order_id, shop.customer_email(customer_id) AS e FROM shop.orders LIMIT 50', expect: 'refused' },
+  { name: 'UDF body through a backticked path', sql: 'SELECT `demo-project.shop.customer_email`(1) AS e', expect: 'refused' },
+  { name: 'TVF body reads a masked column', sql: 'SELECT email FROM shop.customer_directory(1) LIMIT 50', expect: 'refused' },
+  { name: 'TVF output joined back', sql: 'SELECT d.email, o.amount FROM shop.customer_directory(1) d JOIN shop.orders o USING (customer_id) LIMIT 50', expect: 'refused' },
+  { name: 'procedure body reads a masked column', sql: "CALL shop.customer_report('US')", expect: 'refused' },
+  // (the demo policy denies CREATE_* to analysts, temp functions included; test/routines.test.ts checks
+  // that the rewrite masks a temp function's body where the script declares it)
+  { name: 'temp function wrapping a masked column', sql: 'CREATE TEMP FUNCTION g(x STRING) AS (UPPER(x)); SELECT g(email) AS e FROM shop.customers LIMIT 50', expect: 'refused' },
+  { name: 'temp function body reading a masked table', sql: 'CREATE TEMP FUNCTION h(i INT64) AS ((SELECT MAX(email) FROM shop.customers WHERE customer_id = i)); SELECT h(1) AS e', expect: 'refused' },
+  { name: 'templated temp function body reading a masked table', sql: 'CREATE TEMP FUNCTION h(i ANY TYPE) AS ((SELECT MAX(email) FROM shop.customers WHERE customer_id = i)); SELECT h(1) AS e', expect: 'refused' },
+  { name: 'temp function body reading ssn', sql: 'CREATE TEMP FUNCTION s(i INT64) AS ((SELECT MAX(ssn) FROM shop.customers WHERE customer_id = i)); SELECT s(1) AS e', expect: 'refused' },
   // predicates and aggregates as oracles on masked columns
   () => ({ name: 'equality oracle on email', sql: `SELECT COUNT(*) AS n FROM shop.customers WHERE email = '${raw1().email}'`, expect: 'zero' }),
   () => ({ name: 'equality oracle on full_name', sql: `SELECT COUNT(*) AS n FROM shop.customers WHERE full_name = '${raw1().full_name.replace(/'/g, "\\'")}'`, expect: 'zero' }),

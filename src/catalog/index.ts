@@ -6,11 +6,13 @@
  */
 import { BigQueryError } from '../bigquery/errors.js';
 import type { Upstream } from '../upstream/index.js';
-import type { TableInfo, TableSource } from '../sql/index.js';
+import type { RoutineInfo, TableInfo, TableSource } from '../sql/index.js';
+import { fetchRoutine } from './routines.js';
 
 export class Catalog implements TableSource {
   private cache = new Map<string, { at: number; info: Promise<TableInfo> }>();
   private lists = new Map<string, { at: number; ids: Promise<string[]> }>();
+  private routines = new Map<string, { at: number; info: Promise<RoutineInfo> }>();
 
   constructor(private readonly upstream: Upstream, private readonly ttlMs = 60_000) {}
 
@@ -19,6 +21,16 @@ export class Catalog implements TableSource {
     this.cache.delete(fullName);
     const [p, d] = fullName.split('.');
     this.lists.delete(`list:${p}.${d}`);
+  }
+
+  /** `project.dataset.routine` → its definition (routines.get, routines.ts), cached for the TTL like schemas. */
+  getRoutine(fullName: string): Promise<RoutineInfo> {
+    const hit = this.routines.get(fullName);
+    if (hit && Date.now() - hit.at < this.ttlMs) return hit.info;
+    const info = fetchRoutine(this.upstream, fullName);
+    this.routines.set(fullName, { at: Date.now(), info });
+    info.catch(() => this.routines.delete(fullName));
+    return info;
   }
 
   /** `project.dataset.table` → schema. */

@@ -85,6 +85,8 @@ export class Engine {
   private readonly history = new Map<string, TableVersion[]>();
   /** Bytes per column of scanned tables (bytes.ts), by `p.d.t` (or a time-travel copy's path); dropped when the table is written. */
   private readonly sizes = new Map<string, Map<string, number>>();
+  /** The fixtures directory it was opened from (routines.ts loads `*.routine.json` from it). */
+  fixturesDir?: string;
 
   private constructor(private readonly db: DuckDBInstance, private readonly tables: Map<string, TableMeta>) {}
 
@@ -116,6 +118,7 @@ export class Engine {
     for (const setting of LOCKDOWN) await con.run(`SET GLOBAL ${setting}`);
     // Views last: their definitions may read any table.
     const engine = new Engine(db, tables);
+    engine.fixturesDir = fixturesDir;
     for (const { project, dataset, dir } of datasets) {
       for (const file of readdirSync(dir).filter((f) => f.endsWith('.view.sql')).sort()) {
         const viewId = file.replace(/\.view\.sql$/, '');

@@ -21,6 +21,7 @@ import { encodeRow, type BqField } from './encode.js';
 import { Engine, statementType, type RunResult, type QueryParameter, type TableMeta } from './engine.js';
 import { parseDeclared, DECLARED_HEADER, type Declared } from './guard.js';
 import { Scheduler, type SchedulerLimits } from './scheduler.js';
+import { installRoutines } from './routines.js';
 
 const LOCATION = 'US';
 const DEFAULT_WAIT_MS = 10_000;
@@ -302,7 +303,7 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
     };
   };
 
-  app.register(async (scoped) => routes(scoped, '/bigquery/v2'));
-  app.register(async (scoped) => routes(scoped, ''));
+  app.register(async (scoped) => { routes(scoped, '/bigquery/v2'); installRoutines(scoped, engine, '/bigquery/v2'); });
+  app.register(async (scoped) => { routes(scoped, ''); installRoutines(scoped, engine, ''); });
   return app;
 }

@@ -27,6 +27,7 @@ import { reemit } from './canonical.js';
 import { bigQueryLanguageOptions } from './features.js';
 import { addBigQueryBuiltins } from './builtins/index.js';
 import { desugar } from './pipe/index.js';
+import { addToCatalog, catalogKey, declaredBy, expandCalls, finish, newRoutineState, refuseCrashTriggers, registerMissing, routinesStillValid, type RoutineDef, type RoutineState } from './routines.js';
 
 export { qualify } from './names.js';
 
@@ -108,6 +109,8 @@ export interface AnalyzeInput {
   scriptVariables?: Array<{ name: string; type: TypeProto }>;
   /** Temp tables created earlier in the same script, by name (`_SESSION.<name>` in analyses). */
   scriptTables?: Map<string, TableInfo>;
+  /** Temp functions declared earlier in the same script, by lower-case name (routines.ts). */
+  scriptRoutines?: Map<string, RoutineDef>;
   /** The job's project: qualifies `dataset.table`. */
   projectId: string;
   defaultDataset?: { projectId?: string; datasetId: string };
@@ -242,6 +245,7 @@ export class Analyzer {
 
   private async stillValid(c: CachedAnalysis): Promise<boolean> {
     for (const [full, info] of c.infos) if ((await this.source.getTable(full).catch(() => undefined)) !== info) return false;
+    if (!(await routinesStillValid(c.infos, this.source))) return false;
     for (const [pd, ids] of c.lists) {
       const [p, d] = pd.split('.');
       if ((await this.source.listTables(p, d).catch(() => undefined)) !== ids) return false;
@@ -272,9 +276,10 @@ export class Analyzer {
       if (parsed) return this.analyzeScript(input, parsed, fetched, lists);
       throw analysisError(err, input.sql);
     }
+    const routines = newRoutineState();
     for (let attempt = 0; ; attempt++) {
       try {
-        const a = await this.analyzeWith(input, names, lo, fetched, lists).catch(async (err) => {
+        const a = await this.analyzeWith(input, names, lo, fetched, lists, routines).catch(async (err) => {
           // A lone script statement (SET x = …, SET (a, b) = …) parses as one statement but is not one.
           const parsed = !inScript && /Statement not supported: (SingleAssignment|AssignmentFromStruct)/.test(String((err as Error).message)) ? await this.parseScript(input.sql, lo) : undefined;
           if (parsed) return this.analyzeScript(input, parsed, fetched, lists);
@@ -282,6 +287,7 @@ export class Analyzer {
         });
         return a.scans.some((sc) => fetched.get(sc.table)?.viewQuery !== undefined) ? await this.inlineViews(input, a, fetched, lists) : a;
       } catch (err) {
+        if (await registerMissing(err, routines, input, this.source, fetched, (i) => this.analyzeUncached(i, fetched, lists))) { attempt--; continue; }
         // Some statements (ALTER TABLE, …) name tables ExtractTableNames does not report: add the
         // one the analyzer could not find, once each, and try again.
         const m = (err as Error).message.match(/Table not found: `?([^`\s\[]+)`?/);
@@ -292,7 +298,8 @@ export class Analyzer {
     }
   }
 
-  private async analyzeWith(input: AnalyzeInput, names: string[][], lo: any, fetched: Map<string, TableInfo>, lists: Map<string, string[]>): Promise<QueryAnalysis> {
+  private async analyzeWith(input: AnalyzeInput, names: string[][], lo: any, fetched: Map<string, TableInfo>, lists: Map<string, string[]>, routines: RoutineState = newRoutineState()): Promise<QueryAnalysis> {
+    refuseCrashTriggers(names);
     const spelled = new Map<string, { segments: string[]; full: string }>();
     const local = (segs: string[]) => {
       const parts = segs.flatMap((x) => x.split('.'));
@@ -321,7 +328,7 @@ export class Analyzer {
       infos.set(full, { fullName: full, schema: unionSchema(member.map((m) => m.schema)) });
     }
 
-    const catalogId = await this.registerCatalog([...spelled.values()], infos, lo, input.scriptVariables ?? []);
+    const catalogId = await this.registerCatalog([...spelled.values()], infos, lo, input.scriptVariables ?? [], routines);
     const options: Record<string, unknown> = {
       languageOptions: lo, pruneUnusedColumns: true, parseLocationRecordType: 'PARSE_LOCATION_RECORD_CODE_SEARCH',
       errorMessageMode: 'ERROR_MESSAGE_ONE_LINE', defaultTimezone: 'UTC', systemVariables: SYSTEM_VARIABLES,
@@ -342,6 +349,7 @@ export class Analyzer {
       throw analysisError(err, input.sql);
     }
     if (!resolved) throw new BigQueryError('invalidQuery', 'bqgate could not analyze this statement (the analyzer returned nothing); it was not run.', { location: 'q' });
+    const bodies = await expandCalls(resolved, routines, input, (i) => this.analyzeUncached(i, fetched, lists));
 
     const kind = statementKind(resolved);
     const filters = wildcardFilters(resolved);
@@ -381,7 +389,7 @@ export class Analyzer {
     for (const [full, info] of infos) if (!full.endsWith('*')) tables[full] = info.schema;
     const wildcards: Record<string, string[]> = {};
     for (const s of scans) if (s.members) wildcards[s.table] = [...new Set([...(wildcards[s.table] ?? []), ...s.members])].sort();
-    return {
+    return finish({
       statementKind: kind,
       tablesRead: [...read.keys()].sort(),
       tablesWritten: written,
@@ -401,7 +409,7 @@ export class Analyzer {
       effectiveSql: input.sql,
       fingerprint: resolvedFingerprint(resolved),
       structureFingerprint: resolvedFingerprint(resolved, TEXT_FIELDS),
-    };
+    }, routines, bodies, resolved);
   }
 
   /**
@@ -453,7 +461,8 @@ export class Analyzer {
     const variables: Array<{ name: string; type: TypeProto }> = [...(input.scriptVariables ?? [])];
     const temps = new Map<string, TableInfo>(input.scriptTables ?? []);
     const parts: QueryAnalysis[] = [];
-    const unit = (sql: string) => this.analyzeUncached({ ...input, sql, scriptVariables: [...variables], scriptTables: new Map(temps) }, fetched, lists, true);
+    const functions = new Map<string, RoutineDef>(input.scriptRoutines ?? []);
+    const unit = (sql: string) => this.analyzeUncached({ ...input, sql, scriptVariables: [...variables], scriptTables: new Map(temps), scriptRoutines: new Map(functions) }, fetched, lists, true);
     for (const u of units) {
       const body = bytes.subarray(u.start, u.end).toString('utf8');
       const prefix = u.kind === 'expression' ? 'SELECT (' : '';
@@ -473,6 +482,8 @@ export class Analyzer {
         temps.set(name.toLowerCase(), { fullName: `_SESSION.${name}`, schema: a.outputColumns.map((n, i) => typeToField(n, a.outputTypes[i])) });
         a.tablesWritten = [`_SESSION.${name}`];
       }
+      const declared = a && declaredBy(a);
+      if (declared) functions.set(declared.fullName.toLowerCase(), declared); // a temp function is visible to later statements
       if (a) {
         const shift = u.start - Buffer.byteLength(prefix, 'utf8');
         parts.push({ ...a, scans: a.scans.map((sc) => ({ ...sc, ...(sc.start !== undefined ? { start: sc.start + shift, end: sc.end! + shift } : {}) })) });
@@ -481,9 +492,9 @@ export class Analyzer {
     return combineUnits(parts, input.sql);
   }
 
-  private async registerCatalog(entries: Array<{ segments: string[]; full: string }>, infos: Map<string, TableInfo>, lo: any, constants: Array<{ name: string; type: TypeProto }>): Promise<string> {
+  private async registerCatalog(entries: Array<{ segments: string[]; full: string }>, infos: Map<string, TableInfo>, lo: any, constants: Array<{ name: string; type: TypeProto }>, routines?: RoutineState): Promise<string> {
     const gen = this.server.generation;
-    const key = createHash('sha256').update(JSON.stringify([entries.map((e) => [e.segments, e.full, infos.get(e.full)!.schema]), constants])).digest('hex');
+    const key = createHash('sha256').update(JSON.stringify([entries.map((e) => [e.segments, e.full, infos.get(e.full)!.schema]), constants, catalogKey(routines)])).digest('hex');
     const hit = this.catalogs.get(key);
     if (hit && hit.generation === gen) return hit.id;
     const root: any = {
@@ -506,6 +517,7 @@ export class Analyzer {
       cat.table.push({ name, fullName: e.full, serializationId: String(serial++), column: columns });
     }
     addBigQueryBuiltins(root);
+    if (routines) addToCatalog(root, routines);
     let r: { registeredId: string };
     try {
       r = await this.server.call('registerCatalog', { simpleCatalog: root });
@@ -560,6 +572,7 @@ function combineUnits(parts: QueryAnalysis[], sql: string): QueryAnalysis {
       systemVariables: [...new Set(parts.flatMap((p) => p.flags.systemVariables))].sort(),
       timeTravel: parts.some((p) => p.flags.timeTravel),
       userFunctions: [...new Set(parts.flatMap((p) => p.flags.userFunctions))].sort(),
+      ...(parts.some((p) => p.flags.routines) ? { routines: [...new Map(parts.flatMap((p) => p.flags.routines ?? []).map((r) => [r.name, r])).values()] } : {}),
     },
     tables: Object.assign({}, ...parts.map((p) => p.tables)),
     wildcards: Object.assign({}, ...parts.map((p) => p.wildcards)),

@@ -34,6 +34,9 @@ export function spliceScans(sql: string, items: Array<{ scan: TableScan; text: s
 export function spliceScansWithRanges(sql: string, items: Array<{ scan: TableScan; text: string }>, what: string): { sql: string; ranges: Array<[number, number]> } {
   const bytes = Buffer.from(sql, 'utf8');
   const edits = items.map(({ scan, text }) => {
+    if (scan.routine) {
+      throw new BigQueryError('accessDenied', `Access Denied: the routine ${scan.routine} reads ${scan.table} in its body, which is not in the statement text, so bqgate cannot place the ${what} there; the query was not run. Read ${scan.table} directly instead.`);
+    }
     if (scan.start === undefined || scan.end === undefined) {
       throw new BigQueryError('accessDenied', `Access Denied: bqgate could not place the ${what} for ${scan.table}; the query was not run.`);
     }

@@ -19,6 +19,10 @@ export interface TableScan {
   timeTravel: boolean;
   /** For a wildcard table: the tables it reads, after `_TABLE_SUFFIX` narrowing. */
   members?: string[];
+  /** A scan inside the body of this routine (routines.ts): not in the statement text, so it has no position. */
+  routine?: string;
+  /** A temp function's body scan, placed (and masked) where the script's CREATE TEMP FUNCTION reads it. */
+  scriptLocal?: boolean;
 }
 
 const STMT_VERBS: Record<string, string> = {
@@ -99,6 +103,7 @@ export function tableScans(node: unknown, members?: (scanNode: object, table: st
         start: loc?.start !== undefined ? Number(loc.start) : undefined,
         end: loc?.end !== undefined ? Number(loc.end) : undefined,
         timeTravel: !!s.forSystemTimeExpr,
+        ...(s.bqgateRoutine ? { routine: String(s.bqgateRoutine), ...(s.bqgateScriptLocal ? { scriptLocal: true } : {}) } : {}),
       });
     }
     tableScans(v, members, out);
@@ -146,6 +151,8 @@ export interface StatementFlags {
   userFunctions: string[];
   /** JavaScript or remote function bodies created by the statement (CREATE FUNCTION … LANGUAGE js). */
   language?: string;
+  /** Routines the statement calls that it does not define (routines.ts): language SQL, JAVASCRIPT, PYTHON, … or REMOTE (with its endpoint). */
+  routines?: Array<{ name: string; routineType: string; language: string; remote?: { endpoint?: string; connection?: string } }>;
 }
 
 /** Reads the flags of a resolved statement. */

@@ -1,0 +1,169 @@
+/**
+ * Persistent routines end to end: the emulator's routines REST methods through the real SDK, and
+ * queries calling routines through the real gateway with the real SDK and `bq` — the analysis reads
+ * routines.get, policy sees the body's tables, and a body reading a masked table is refused naming
+ * the routine (the emulator does not execute routine calls: issue 20; the gateway's decisions and
+ * what it sent upstream are read from its audit log).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { apiError, auditRequests, startGateway, type TestGateway } from './helpers/gateway.ts';
+import { openAnalysis, type AnalysisStack } from '../src/cli/analysis.ts';
+import { decideStatement, loadPolicy, type Policy } from '../src/policy/index.ts';
+import { upstreamStatement } from '../src/pipeline/statement.ts';
+
+let gw: TestGateway;
+let analyst: string;
+
+beforeAll(async () => {
+  gw = await startGateway();
+  analyst = await gw.token({ sub: 'routine-analyst', groups: ['analysts'] });
+}, 180_000);
+afterAll(async () => { await gw?.stop(); });
+
+describe('emulator routines REST (real SDK against the emulator)', () => {
+  it('lists the fixture routines and gets one with its arguments, return type and body', async () => {
+    const ds = gw.emulatorSdk().dataset('shop');
+    const [routines] = await ds.getRoutines();
+    const ids = routines.map((r) => r.id).sort();
+    console.log('fixture routines:', ids.join(', '));
+    expect(ids).toEqual(expect.arrayContaining(['archive_orders', 'customer_directory', 'customer_email', 'js_score', 'net_amount', 'orders_of']));
+    const [meta] = await ds.routine('customer_email').getMetadata();
+    expect(meta.routineType).toBe('SCALAR_FUNCTION');
+    expect(meta.arguments).toEqual([{ name: 'id', dataType: { typeKind: 'INT64' } }]);
+    expect(meta.returnType).toEqual({ typeKind: 'STRING' });
+    expect(meta.definitionBody).toContain('shop.customers');
+  });
+
+  it('inserts, updates and deletes a routine; a missing one is 404 and a duplicate 409', async () => {
+    const ds: any = gw.emulatorSdk().dataset('shop'); // (the SDK's IRoutine types typeKind as a literal union)
+    const body = { routineType: 'SCALAR_FUNCTION', language: 'SQL', arguments: [{ name: 'x', dataType: { typeKind: 'INT64' } }], definitionBody: 'x + 1' };
+    const [r] = await ds.createRoutine('plus_one_rest', body);
+    expect((await r.getMetadata())[0].definitionBody).toBe('x + 1');
+    expect((await apiError(ds.createRoutine('plus_one_rest', body))).code).toBe(409);
+    await r.setMetadata({ ...body, definitionBody: 'x + 2' });
+    expect((await r.getMetadata())[0].definitionBody).toBe('x + 2');
+    await r.delete();
+    expect((await apiError(r.getMetadata())).code).toBe(404);
+    expect((await apiError(ds.createRoutine('bad_routine', { routineType: 'NOPE', definitionBody: '1' }))).code).toBe(400);
+  });
+});
+
+describe('queries calling routines through the gateway', () => {
+  it('refuses a UDF whose body reads a masked column, naming the routine and the table (SDK)', async () => {
+    const e = await apiError(gw.sdk(analyst).query({ query: 'SELECT order_id, shop.customer_email(customer_id) AS e FROM shop.orders LIMIT 5', useLegacySql: false }));
+    console.log('UDF body refusal:', e.message);
+    expect(e.errors?.[0]?.reason).toBe('accessDenied');
+    expect(e.message).toContain('demo-project.shop.customer_email');
+    expect(e.message).toContain('demo-project.shop.customers');
+  });
+
+  it('refuses a TVF whose body reads a masked column (bq)', async () => {
+    const r = await gw.bq(analyst, ['--format=json', 'query', '--nouse_legacy_sql', 'SELECT country FROM shop.customer_directory(1) LIMIT 5']);
+    const text = r.stdout + r.stderr;
+    console.log('bq TVF refusal:', text.trim().split('\n').slice(-2).join(' '));
+    expect(r.code).not.toBe(0);
+    expect(text.replace(/\s+/g, ''), text).toContain('Denied:theroutinedemo-project.shop.customer_directoryreadsdemo-project.shop.customers'); // bq wraps its lines
+  });
+
+  it('lets a UDF over arguments only through, analyzed: the audit shows the allow and the call sent upstream', async () => {
+    const sql = 'SELECT order_id, shop.net_amount(amount, 0.1) AS n FROM shop.orders LIMIT 5';
+    const out = await gw.sdk(analyst).query({ query: sql, useLegacySql: false }).then(() => 'rows', (e) => `error: ${e.message}`);
+    console.log('net_amount through the emulator:', out);
+    const rec = (await auditRequests(gw.dataDir)).filter((x) => x.sql === sql).at(-1);
+    expect(rec?.decision?.effect).toBe('allow');
+    expect(rec?.decision?.tables).toEqual(['demo-project.shop.orders']);
+    expect(rec?.upstream?.sql).toMatch(/net_amount/);
+  });
+
+  it('denies a routine created upstream after start whose body reads ssn (routines.get at query time)', async () => {
+    await (gw.emulatorSdk().dataset('shop') as any).createRoutine('ssn_of', {
+      routineType: 'SCALAR_FUNCTION', language: 'SQL', arguments: [{ name: 'i', dataType: { typeKind: 'INT64' } }],
+      definitionBody: '(SELECT ssn FROM shop.customers WHERE customer_id = i)',
+    });
+    const e = await apiError(gw.sdk(analyst).query({ query: 'SELECT shop.ssn_of(1) AS s', useLegacySql: false }));
+    console.log('ssn through a new UDF:', e.message);
+    expect(e.errors?.[0]?.reason).toBe('accessDenied');
+    expect(e.message).toMatch(/ssn/);
+  });
+
+  it('refuses CALL for analysts (the demo policy denies the CALL verb); the body is what CALL reads', async () => {
+    const e = await apiError(gw.sdk(analyst).query({ query: 'CALL shop.archive_orders(CURRENT_TIMESTAMP())', useLegacySql: false }));
+    expect(e.errors?.[0]?.reason).toBe('accessDenied');
+    const rec = (await auditRequests(gw.dataDir)).filter((x) => x.sql?.startsWith('CALL shop.archive_orders')).at(-1);
+    console.log('CALL decision:', JSON.stringify(rec?.decision));
+    expect(rec?.decision?.effect).toBe('deny');
+  });
+
+  it('refuses a table named with a leading $ before analysis, and the analyzer keeps serving', async () => {
+    const e = await apiError(gw.sdk(analyst).query({ query: 'SELECT 1 FROM shop.`$orders`', useLegacySql: false }));
+    expect(e.errors?.[0]?.reason).toBe('invalidQuery');
+    expect(e.message).toContain('$');
+    const [rows] = await gw.sdk(analyst).query({ query: 'SELECT COUNT(*) AS n FROM shop.orders', useLegacySql: false });
+    expect(Number(rows[0].n)).toBeGreaterThan(0);
+  });
+});
+
+/**
+ * Temp functions under a policy that allows creating them (the demo policy does not): the real
+ * analyzer, policy engine and rewrite. The body of a CREATE TEMP FUNCTION is in the script text, so
+ * its scan of a masked table is masked there; a templated (ANY TYPE) body is not resolved where it is
+ * declared, so a masked table read in it is refused, naming the function.
+ */
+describe('temp functions: masking where the script declares them', () => {
+  let stack: AnalysisStack;
+  let policy: Policy;
+  const principal = { subject: 'temp-fn', groups: ['fn-writers'], issuer: 'test', claims: {} };
+  beforeAll(async () => {
+    stack = await openAnalysis({ upstream: 'emulator', fixturesDir: resolve('fixtures') });
+    const dir = mkdtempSync(join(tmpdir(), 'bqgate-routines-policy-'));
+    writeFileSync(join(dir, 'p.yaml'), [
+      'version: 1', 'rules:',
+      '  - { id: read, effect: allow, principals: { groups: [fn-writers] }, verbs: [SELECT, CREATE_FUNCTION, SCRIPT], tables: ["*"] }',
+      '  - { id: mask, effect: mask, principals: { groups: [fn-writers] }, masks: [{ column: demo-project.shop.customers.email, rule: SHA256 }] }',
+    ].join('\n'));
+    policy = loadPolicy(dir);
+  }, 120_000);
+  afterAll(async () => { await stack?.close(); });
+
+  const send = async (sql: string) => {
+    const input = { sql, projectId: 'demo-project' };
+    const a = await stack.analyzer.analyze(input);
+    const d = decideStatement(policy, principal, a);
+    expect(d.effect, d.reasons.join('; ')).toBe('allow');
+    return upstreamStatement(stack.analyzer, input, a, d, Buffer.alloc(32, 1));
+  };
+
+  it('masks the customers scan inside a temp function body; the call reads the body columns', async () => {
+    const sql = 'CREATE TEMP FUNCTION m(i INT64) AS ((SELECT MAX(email) FROM shop.customers WHERE customer_id = i)); SELECT order_id, m(customer_id) AS e FROM shop.orders';
+    const out = await send(sql);
+    console.log('sent upstream:', out.sql);
+    expect(out.rewrite.governedTables).toEqual(['demo-project.shop.customers']);
+    expect(out.sql).toMatch(/CREATE TEMP FUNCTION m[\s\S]*SHA256[\s\S]*SELECT order_id/);
+    expect(out.analysis.columnsRead).toEqual(expect.arrayContaining([{ table: 'demo-project.shop.customers', column: 'email' }]));
+  });
+
+  it('masks a masked column passed to a temp function as an argument', async () => {
+    const out = await send('CREATE TEMP FUNCTION g(x STRING) AS (UPPER(x)); SELECT g(email) AS e FROM shop.customers');
+    expect(out.rewrite.governedTables).toEqual(['demo-project.shop.customers']);
+    expect(out.sql).toMatch(/SELECT g\(email\) AS e FROM \(SELECT[^)]*SHA256/);
+  });
+
+  it('refuses a templated temp function whose body reads a masked table, naming it', async () => {
+    const e = await send('CREATE TEMP FUNCTION h(i ANY TYPE) AS ((SELECT MAX(email) FROM shop.customers WHERE customer_id = i)); SELECT h(1) AS e').then(() => undefined, (err) => err);
+    console.log('templated refusal:', e?.message);
+    expect(e?.reason).toBe('accessDenied');
+    expect(e?.message).toMatch(/routine h reads demo-project\.shop\.customers/);
+  });
+
+  it('refuses a persistent UDF whose body reads the masked table, and lets one over arguments through unchanged', async () => {
+    const e = await send('SELECT shop.customer_email(1) AS e').then(() => undefined, (err) => err);
+    expect(e?.reason).toBe('accessDenied');
+    expect(e?.message).toContain('routine demo-project.shop.customer_email reads demo-project.shop.customers');
+    const ok = await send('SELECT shop.net_amount(amount, 0.1) AS n FROM shop.orders');
+    expect(ok.rewrite.governedTables).toEqual([]);
+    expect(ok.sql).toContain('shop.net_amount(amount, 0.1)');
+  });
+});
