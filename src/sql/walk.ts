@@ -144,6 +144,8 @@ export interface StatementFlags {
   timeTravel: boolean;
   /** Functions that are not ZetaSQL built-ins (UDFs, TVFs), by name. */
   userFunctions: string[];
+  /** EXTERNAL_QUERY connection ids (sql/tvfs): their inner statements run in another database. */
+  externalConnections?: string[];
   /** JavaScript or remote function bodies created by the statement (CREATE FUNCTION … LANGUAGE js). */
   language?: string;
 }
