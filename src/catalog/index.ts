@@ -6,13 +6,20 @@
  */
 import { BigQueryError } from '../bigquery/errors.js';
 import type { Upstream } from '../upstream/index.js';
-import type { TableInfo, TableSource } from '../sql/index.js';
+import type { ModelInfo, TableInfo, TableSource } from '../sql/index.js';
+import { ModelCache } from './models.js';
+import { cachedFor } from './ttl.js';
 
 export class Catalog implements TableSource {
   private cache = new Map<string, { at: number; info: Promise<TableInfo> }>();
   private lists = new Map<string, { at: number; ids: Promise<string[]> }>();
 
-  constructor(private readonly upstream: Upstream, private readonly ttlMs = 60_000) {}
+  private models: ModelCache;
+
+  constructor(private readonly upstream: Upstream, private readonly ttlMs = 60_000) { this.models = new ModelCache(upstream, ttlMs); }
+
+  /** `project.dataset.model` → its columns (models.get; models.ts). */
+  getModel(fullName: string): Promise<ModelInfo> { return this.models.get(fullName); }
 
   /** Forgets what is cached of a table (and its dataset's listing), e.g. after DDL through the gateway. */
   invalidate(fullName: string): void {
@@ -22,14 +29,7 @@ export class Catalog implements TableSource {
   }
 
   /** `project.dataset.table` → schema. */
-  getTable(fullName: string): Promise<TableInfo> {
-    const hit = this.cache.get(fullName);
-    if (hit && Date.now() - hit.at < this.ttlMs) return hit.info;
-    const info = this.fetch(fullName);
-    this.cache.set(fullName, { at: Date.now(), info });
-    info.catch(() => this.cache.delete(fullName));
-    return info;
-  }
+  getTable(fullName: string): Promise<TableInfo> { return cachedFor(this.cache, fullName, this.ttlMs, () => this.fetch(fullName)); }
 
   /**
    * INFORMATION_SCHEMA views (`project.scope.INFORMATION_SCHEMA.VIEW`) have no tables.get; their

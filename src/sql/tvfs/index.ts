@@ -160,7 +160,9 @@ export function standardType(t: StandardSqlDataType): TypeProto {
   if (t.typeKind === 'ARRAY' && t.arrayElementType) return { typeKind: 'TYPE_ARRAY', arrayType: { elementType: standardType(t.arrayElementType) } };
   if (t.typeKind === 'STRUCT') return { typeKind: 'TYPE_STRUCT', structType: { field: (t.structType?.fields ?? []).map((f) => ({ fieldName: f.name ?? '', fieldType: standardType(f.type) })) } };
   if (t.typeKind === 'RANGE' && t.rangeElementType) return { typeKind: 'TYPE_RANGE', rangeType: { elementType: standardType(t.rangeElementType) } } as TypeProto;
-  return parseType(t.typeKind);
+  try { return parseType(t.typeKind); } catch {
+    throw new BigQueryError('invalidQuery', `bqgate cannot read the type ${t.typeKind} of a model or routine column; the statement was not run.`, { location: 'q' });
+  }
 }
 
 /** The WITH clause that starts the statement (its text), so a query argument may name its CTEs. */
@@ -213,7 +215,7 @@ function outputOf(call: TvfCall, rels: Map<number, Column[]>, model?: ModelInfo)
   const passThrough = (pos: number) => { for (const c of rels.get(pos) ?? []) add(c.name, c.type, { copy: ref(pos, c) }); };
   for (const item of items) {
     const words = item.split(/\s+/);
-    if (words[0] === 'input') { const pos = words[1] ? Number(words[1]) : firstRel; if (pos !== undefined) passThrough(pos); continue; }
+    if (/^input( \d+)?$/.test(item)) { const pos = words[1] ? Number(words[1]) : firstRel; if (pos !== undefined) passThrough(pos); continue; }
     if (item === 'predicted') {
       const kind = variantOf(model);
       if (kind === 'kmeans') {
@@ -281,14 +283,12 @@ async function externalColumns(call: TvfCall, ctx: TvfContext): Promise<{ column
   const columns: Column[] = [];
   const hints = new Map<string, ColumnHint>();
   for (const c of select.selectList?.columns ?? []) {
-    const e = Object.entries(c.expression ?? {}).find(([k]) => k.startsWith('ast'))?.[1] as any;
     const alias = c.alias?.identifier?.idString;
-    const inner = e && (e.astStarNode || e.astDotStarNode || e.astStarWithModifiersNode) ? undefined : e;
-    const pathExpr = inner?.astPathExpressionNode ?? inner?.astGeneralizedPathExpressionNode?.astPathExpressionNode;
-    const name = alias ?? (pathExpr ? pathOf(pathExpr).at(-1) : undefined);
+    const star = find(c.expression, /^ast(Star|DotStar|StarWithModifiers)Node$/);
+    const pathExpr = find(c.expression, /^astPathExpressionNode$/);
+    const name = star ? undefined : alias ?? (pathExpr ? pathOf(pathExpr).at(-1) : undefined);
     if (!name) refuse('the external query must list its columns, each a column name or an aliased expression (no *), so bqgate knows what comes back');
-    const cast = inner?.astCastExpressionNode;
-    const r = cast?.type?.astSimpleTypeNode?.parent?.parent?.parseLocationRange ?? (Object.values(cast?.type ?? {}).find((v: any) => v?.parent) as any)?.parent?.parent?.parseLocationRange;
+    const r = find(find(c.expression, /^astCastExpressionNode$/)?.type, /^ast\w*TypeNode$/)?.parent?.parent?.parseLocationRange;
     let type: TypeProto = { typeKind: 'TYPE_STRING' };
     if (r) { try { type = parseType(bytes.subarray(Number(r.start ?? 0), Number(r.end)).toString('utf8')); } catch { /* stays STRING */ } }
     columns.push({ name: name!, type });
@@ -296,6 +296,17 @@ async function externalColumns(call: TvfCall, ctx: TvfContext): Promise<{ column
   }
   if (!columns.length) refuse('the external query has no columns');
   return { columns, hints };
+}
+
+/** The first node under `n` whose wrapper key matches `key`, through the chain of wrappers only (not into children). */
+function find(n: any, key: RegExp, depth = 0): any | undefined {
+  if (!n || typeof n !== 'object' || depth > 6) return undefined;
+  for (const [k, v] of Object.entries(n)) {
+    if (!k.startsWith('ast') || !v || typeof v !== 'object') continue;
+    if (key.test(k)) return v;
+    return find(v, key, depth + 1);
+  }
+  return undefined;
 }
 
 function findSelect(tree: any, depth = 0): any | undefined {
