@@ -6,15 +6,22 @@
  */
 import { BigQueryError } from '../bigquery/errors.js';
 import type { Upstream } from '../upstream/index.js';
-import type { RoutineInfo, TableInfo, TableSource } from '../sql/index.js';
+import type { ModelInfo, RoutineInfo, TableInfo, TableSource } from '../sql/index.js';
 import { fetchRoutine } from './routines.js';
+import { ModelCache } from './models.js';
+import { cachedFor } from './ttl.js';
 
 export class Catalog implements TableSource {
   private cache = new Map<string, { at: number; info: Promise<TableInfo> }>();
   private lists = new Map<string, { at: number; ids: Promise<string[]> }>();
   private routines = new Map<string, { at: number; info: Promise<RoutineInfo> }>();
 
-  constructor(private readonly upstream: Upstream, private readonly ttlMs = 60_000) {}
+  private models: ModelCache;
+
+  constructor(private readonly upstream: Upstream, private readonly ttlMs = 60_000) { this.models = new ModelCache(upstream, ttlMs); }
+
+  /** `project.dataset.model` → its columns (models.get; models.ts). */
+  getModel(fullName: string): Promise<ModelInfo> { return this.models.get(fullName); }
 
   /** Forgets what is cached of a table (and its dataset's listing), e.g. after DDL through the gateway. */
   invalidate(fullName: string): void {
@@ -24,24 +31,10 @@ export class Catalog implements TableSource {
   }
 
   /** `project.dataset.routine` → its definition (routines.get, routines.ts), cached for the TTL like schemas. */
-  getRoutine(fullName: string): Promise<RoutineInfo> {
-    const hit = this.routines.get(fullName);
-    if (hit && Date.now() - hit.at < this.ttlMs) return hit.info;
-    const info = fetchRoutine(this.upstream, fullName);
-    this.routines.set(fullName, { at: Date.now(), info });
-    info.catch(() => this.routines.delete(fullName));
-    return info;
-  }
+  getRoutine(fullName: string): Promise<RoutineInfo> { return cachedFor(this.routines, fullName, this.ttlMs, () => fetchRoutine(this.upstream, fullName)); }
 
   /** `project.dataset.table` → schema. */
-  getTable(fullName: string): Promise<TableInfo> {
-    const hit = this.cache.get(fullName);
-    if (hit && Date.now() - hit.at < this.ttlMs) return hit.info;
-    const info = this.fetch(fullName);
-    this.cache.set(fullName, { at: Date.now(), info });
-    info.catch(() => this.cache.delete(fullName));
-    return info;
-  }
+  getTable(fullName: string): Promise<TableInfo> { return cachedFor(this.cache, fullName, this.ttlMs, () => this.fetch(fullName)); }
 
   /**
    * INFORMATION_SCHEMA views (`project.scope.INFORMATION_SCHEMA.VIEW`) have no tables.get; their

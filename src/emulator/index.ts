@@ -83,7 +83,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<RunningEmula
   const engine = await Engine.open(opts.fixturesDir);
   const settings = emulatorSettings();
   const app = buildEmulatorApp(engine, {
-    logger: opts.logger, onRequest: opts.onRequest, secret: opts.secret,
+    logger: opts.logger, onRequest: opts.onRequest, secret: opts.secret, fixturesDir: opts.fixturesDir,
     statementTimeoutMs: opts.statementTimeoutMs ?? settings.statementTimeoutMs, limits: opts.limits ?? settings.limits,
   });
   const host = opts.host ?? '127.0.0.1';

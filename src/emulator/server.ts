@@ -22,6 +22,7 @@ import { Engine, statementType, type RunResult, type QueryParameter, type TableM
 import { parseDeclared, DECLARED_HEADER, type Declared } from './guard.js';
 import { Scheduler, type SchedulerLimits } from './scheduler.js';
 import { installRoutines } from './routines.js';
+import { ModelStore, modelRoutes } from './models.js';
 
 const LOCATION = 'US';
 const DEFAULT_WAIT_MS = 10_000;
@@ -63,6 +64,8 @@ export interface EmulatorAppOptions {
   statementTimeoutMs: number;
   /** Statements running at once per principal and in all, and waiting per principal (scheduler.ts). */
   limits: SchedulerLimits;
+  /** Where `<project>/<dataset>/<model>.model.json` files are (models.ts); no models when absent. */
+  fixturesDir?: string;
 }
 
 /** Whether `authorization` is `Bearer <secret>` (constant-time over the SHA-256 of both). */
@@ -200,7 +203,9 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
 
   const num = (s: unknown) => (s === undefined || s === null || s === '' ? undefined : Number(s));
 
+  const models = new ModelStore(opts.fixturesDir);
   const routes = (app: FastifyInstance, prefix: string) => {
+    modelRoutes(app, prefix, models);
     app.get(`${prefix}/projects`, async () => ({
       kind: 'bigquery#projectList', totalItems: projects().length,
       projects: projects().map((p) => ({ kind: 'bigquery#project', id: p, numericId: '1', projectReference: { projectId: p }, friendlyName: p })),

@@ -28,6 +28,7 @@ import { bigQueryLanguageOptions } from './features.js';
 import { addBigQueryBuiltins } from './builtins/index.js';
 import { desugar } from './pipe/index.js';
 import { addToCatalog, catalogKey, declaredBy, expandCalls, finish, newRoutineState, refuseCrashTriggers, registerMissing, routinesStillValid, type RoutineDef, type RoutineState } from './routines.js';
+import { planTvfs, tvfContext, type TvfPlan } from './tvfs/index.js';
 
 export { qualify } from './names.js';
 
@@ -328,7 +329,8 @@ export class Analyzer {
       infos.set(full, { fullName: full, schema: unionSchema(member.map((m) => m.schema)) });
     }
 
-    const catalogId = await this.registerCatalog([...spelled.values()], infos, lo, input.scriptVariables ?? [], routines);
+    const tvfs = await planTvfs(input.sql, tvfContext(this.server, lo, this.source, input, (sql) => this.analyzeUncached({ ...input, sql }, fetched, lists, true)));
+    const catalogId = await this.registerCatalog([...spelled.values()], infos, lo, input.scriptVariables ?? [], routines, tvfs);
     const options: Record<string, unknown> = {
       languageOptions: lo, pruneUnusedColumns: true, parseLocationRecordType: 'PARSE_LOCATION_RECORD_CODE_SEARCH',
       errorMessageMode: 'ERROR_MESSAGE_ONE_LINE', defaultTimezone: 'UTC', systemVariables: SYSTEM_VARIABLES,
@@ -361,7 +363,7 @@ export class Analyzer {
       return all.filter((m) => tests.every((t) => t(m.split('.')[2].slice(prefix.length))));
     });
     const target = dmlTarget(resolved);
-    const lin = lineage(resolved);
+    const lin = lineage(resolved, tvfs?.lineage);
     // `used`: for a query, the columns that reach a result column or a clause (WHERE, JOIN, GROUP BY,
     // ORDER BY, window, HAVING, QUALIFY) — not those a subquery or view merely projects. Other
     // statements use every column their scans touch.
@@ -395,14 +397,14 @@ export class Analyzer {
       tablesWritten: written,
       columnsRead: pairs(read),
       columnsUsed: pairs(usedBy),
-      fieldsRead: fieldsRead(resolved),
+      fieldsRead: fieldsRead(resolved, tvfs?.lineage),
       scans,
       outputColumns: outputColumns(resolved),
       outputTypes: (statementNode(resolved)[1]?.outputColumnList ?? []).map((c: any) => c.column.type as TypeProto),
       lineage: lin.outputs,
       columnsByClause: lin.byClause,
       functions: [...functionNames(resolved)].sort(),
-      flags: statementFlags(resolved, [...functionNames(resolved)], scans),
+      flags: { ...statementFlags(resolved, [...functionNames(resolved)], scans), ...(tvfs?.externalConnections.length ? { externalConnections: tvfs.externalConnections } : {}) },
       tables,
       wildcards,
       views: {},
@@ -492,9 +494,9 @@ export class Analyzer {
     return combineUnits(parts, input.sql);
   }
 
-  private async registerCatalog(entries: Array<{ segments: string[]; full: string }>, infos: Map<string, TableInfo>, lo: any, constants: Array<{ name: string; type: TypeProto }>, routines?: RoutineState): Promise<string> {
+  private async registerCatalog(entries: Array<{ segments: string[]; full: string }>, infos: Map<string, TableInfo>, lo: any, constants: Array<{ name: string; type: TypeProto }>, routines?: RoutineState, tvfs?: TvfPlan): Promise<string> {
     const gen = this.server.generation;
-    const key = createHash('sha256').update(JSON.stringify([entries.map((e) => [e.segments, e.full, infos.get(e.full)!.schema]), constants, catalogKey(routines)])).digest('hex');
+    const key = createHash('sha256').update(JSON.stringify([entries.map((e) => [e.segments, e.full, infos.get(e.full)!.schema]), constants, catalogKey(routines), tvfs?.key ?? null])).digest('hex');
     const hit = this.catalogs.get(key);
     if (hit && hit.generation === gen) return hit.id;
     const root: any = {
@@ -518,6 +520,7 @@ export class Analyzer {
     }
     addBigQueryBuiltins(root);
     if (routines) addToCatalog(root, routines);
+    tvfs?.extend(root);
     let r: { registeredId: string };
     try {
       r = await this.server.call('registerCatalog', { simpleCatalog: root });
@@ -573,6 +576,7 @@ function combineUnits(parts: QueryAnalysis[], sql: string): QueryAnalysis {
       timeTravel: parts.some((p) => p.flags.timeTravel),
       userFunctions: [...new Set(parts.flatMap((p) => p.flags.userFunctions))].sort(),
       ...(parts.some((p) => p.flags.routines) ? { routines: [...new Map(parts.flatMap((p) => p.flags.routines ?? []).map((r) => [r.name, r])).values()] } : {}),
+      ...(parts.some((p) => p.flags.externalConnections) ? { externalConnections: [...new Set(parts.flatMap((p) => p.flags.externalConnections ?? []))].sort() } : {}),
     },
     tables: Object.assign({}, ...parts.map((p) => p.tables)),
     wildcards: Object.assign({}, ...parts.map((p) => p.wildcards)),

@@ -10,6 +10,8 @@
  */
 import type { ColumnRef } from './index.js';
 import { statementNode, tableScanNode } from './walk.js';
+import { tvfEdges } from './tvfs/lineage.js';
+import type { TvfLineage } from './tvfs/index.js';
 
 export type Clause = 'select' | 'where' | 'join' | 'group_by' | 'having' | 'qualify' | 'order_by' | 'window';
 
@@ -60,7 +62,7 @@ function scanColumns(wrapper: any): string[] {
 }
 
 /** The column graph of a resolved statement: table columns (leaves), derivation edges, clause uses. */
-function columnGraph(resolved: Record<string, any>) {
+function columnGraph(resolved: Record<string, any>, tvfs?: TvfLineage) {
   const leaves = new Map<string, ColumnRef>();
   const edges = new Map<string, Edge>();
   const withEntries = new Map<string, string[]>();
@@ -84,6 +86,7 @@ function columnGraph(resolved: Record<string, any>) {
       const table = s.table?.fullName ?? s.table?.name;
       for (const c of s.parent?.columnList ?? []) leaves.set(String(c.columnId), { table, column: c.name });
     }
+    if (o.resolvedTvfscanNode) tvfEdges(o.resolvedTvfscanNode, tvfs, { refs, edge: (c, deps, direct) => addEdge({ columnId: c }, deps, direct), leaf: (c, ref) => leaves.set(c, ref) });
     if (o.resolvedSetOperationScanNode) {
       const s = o.resolvedSetOperationScanNode;
       (s.parent?.columnList ?? []).forEach((c: any, i: number) => {
@@ -146,9 +149,9 @@ function columnGraph(resolved: Record<string, any>) {
   return { leaves, edges, clauseRefs };
 }
 
-/** Builds the lineage of a resolved statement. */
-export function lineage(resolved: Record<string, any>): Lineage {
-  const { leaves, edges, clauseRefs } = columnGraph(resolved);
+/** Builds the lineage of a resolved statement; `tvfs`: how the output columns of its TVF calls derive (sql/tvfs). */
+export function lineage(resolved: Record<string, any>, tvfs?: TvfLineage): Lineage {
+  const { leaves, edges, clauseRefs } = columnGraph(resolved, tvfs);
 
   const memo = new Map<string, { sources: Map<string, ColumnRef>; direct: boolean }>();
   const resolve = (col: string, seen = new Set<string>()): { sources: Map<string, ColumnRef>; direct: boolean } => {
@@ -197,8 +200,8 @@ export interface FieldRef { table: string; column: string; path: string[] }
  * (`address.zip`) that ends in a table column — directly or through plain copies (CTE and subquery
  * renames) — gives its path; a column used otherwise counts whole (`path: []`).
  */
-export function fieldsRead(resolved: Record<string, any>): FieldRef[] {
-  const { leaves, edges } = columnGraph(resolved);
+export function fieldsRead(resolved: Record<string, any>, tvfs?: TvfLineage): FieldRef[] {
+  const { leaves, edges } = columnGraph(resolved, tvfs);
   // Plain copies (renames through CTEs, subqueries, WITH references) lead back to the table column.
   const copies = new Map([...edges].filter(([, e]) => e.direct && e.deps.length === 1).map(([k, e]) => [k, e.deps[0]]));
   const uses: Array<{ id: string; path: string[] }> = [];

@@ -1,7 +1,8 @@
 /**
  * Replacing table references in SQL text at the byte ranges ZetaSQL reported for their scans, keeping
  * the name the rest of the statement uses for them: an explicit alias stays where it is; an implicit
- * one (the table's own name) is added as `AS \`name\``. Used to mask at the scan (rewrite/) and to
+ * one (the table's own name) is added as `AS \`name\``; a `TABLE t` argument of a table-valued function
+ * becomes the query argument `(<text>)`. Used to mask at the scan (rewrite/) and to
  * inline views (sql/).
  */
 import { BigQueryError } from '../bigquery/errors.js';
@@ -40,6 +41,10 @@ export function spliceScansWithRanges(sql: string, items: Array<{ scan: TableSca
     if (scan.start === undefined || scan.end === undefined) {
       throw new BigQueryError('accessDenied', `Access Denied: bqgate could not place the ${what} for ${scan.table}; the query was not run.`);
     }
+    // `TABLE t` as a table-valued function argument (ML.PREDICT(MODEL m, TABLE t)): the projection
+    // replaces the whole `TABLE t` as a query argument, without alias.
+    const tableArg = bytes.subarray(Math.max(0, scan.start - 64), scan.start).toString('utf8').match(/[(,]\s*(TABLE\s+)$/i);
+    if (tableArg) return { start: scan.start - Buffer.byteLength(tableArg[1], 'utf8'), end: scan.end, text: `(${text})` };
     const alias = scan.alias || scan.table.split('.').pop()!;
     const after = bytes.subarray(scan.end).toString('utf8');
     return { start: scan.start, end: scan.end, text: `(${text})${hasExplicitAlias(after, alias) ? '' : ` AS ${quoteIdent(alias)}`}` };

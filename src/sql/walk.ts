@@ -149,6 +149,8 @@ export interface StatementFlags {
   timeTravel: boolean;
   /** Functions that are neither ZetaSQL built-ins nor BigQuery's (`BigQuery:` group, sql/builtins), by name: UDFs, TVFs. */
   userFunctions: string[];
+  /** EXTERNAL_QUERY connection ids (sql/tvfs): their inner statements run in another database. */
+  externalConnections?: string[];
   /** JavaScript or remote function bodies created by the statement (CREATE FUNCTION … LANGUAGE js). */
   language?: string;
   /** Routines the statement calls that it does not define (routines.ts): language SQL, JAVASCRIPT, PYTHON, … or REMOTE (with its endpoint). */

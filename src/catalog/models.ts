@@ -1,0 +1,32 @@
+/**
+ * Models for the analyzer: `project.dataset.model` → `ModelInfo` from the upstream's models.get
+ * (https://cloud.google.com/bigquery/docs/reference/rest/v2/models/get: modelType, featureColumns,
+ * labelColumns as StandardSqlField), with the gateway's credential, cached for `ttlMs` like schemas.
+ * Throws BigQueryError(notFound) for a model the upstream does not have, backendError otherwise.
+ */
+import { BigQueryError } from '../bigquery/errors.js';
+import type { Upstream } from '../upstream/index.js';
+import type { ModelInfo } from '../sql/index.js';
+import { cachedFor } from './ttl.js';
+
+export class ModelCache {
+  private cache = new Map<string, { at: number; info: Promise<ModelInfo> }>();
+
+  constructor(private readonly upstream: Upstream, private readonly ttlMs: number) {}
+
+  get(fullName: string): Promise<ModelInfo> { return cachedFor(this.cache, fullName, this.ttlMs, () => this.fetch(fullName)); }
+
+  invalidate(fullName: string): void { this.cache.delete(fullName); }
+
+  private async fetch(fullName: string): Promise<ModelInfo> {
+    const [p, d, m] = fullName.split('.');
+    if (!p || !d || !m) throw new BigQueryError('notFound', `Not found: Model ${fullName} (a model is named project.dataset.model)`);
+    const r = await this.upstream.call('GET', `/projects/${enc(p)}/datasets/${enc(d)}/models/${enc(m)}`);
+    if (r.status === 404) throw new BigQueryError('notFound', `Not found: Model ${p}:${d}.${m}`);
+    if (r.status >= 300) throw new BigQueryError('backendError', `Could not read the model ${fullName} from the upstream (HTTP ${r.status}); the query was not run.`);
+    const cols = (xs: any): ModelInfo['featureColumns'] => (Array.isArray(xs) ? xs : []).map((c: any) => ({ name: String(c.name), type: c.type ?? { typeKind: 'TYPE_KIND_UNSPECIFIED' } }));
+    return { fullName, ...(r.body.modelType ? { modelType: String(r.body.modelType) } : {}), featureColumns: cols(r.body.featureColumns), labelColumns: cols(r.body.labelColumns) };
+  }
+}
+
+const enc = encodeURIComponent;

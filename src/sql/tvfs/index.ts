@@ -1,0 +1,362 @@
+/**
+ * `sql/tvfs/`: BigQuery's built-in TVFs and functions this ZetaSQL build lacks (bigquery-tvfs.yaml:
+ * ML.*, AI.*, OBJ.*, VECTOR_SEARCH, GAP_FILL, APPENDS, CHANGES, RANGE_SESSIONIZE, EXTERNAL_QUERY),
+ * registered per statement, plus the models those calls name (models.get, as SimpleModelProto).
+ *
+ * A TVF whose output forwards its input (ML.PREDICT: `predicted_<label>` + every input column) is
+ * registered as FIXED_OUTPUT_SCHEMA_TVF with the output computed for this statement: each relation
+ * argument (`TABLE t` or a query) is analyzed first for its columns. (FORWARD_INPUT_SCHEMA TVFs with a
+ * MODEL argument fail a RET_CHECK or kill remote_server; a REQUIRED argument without
+ * `num_occurrences` kills it too, so every required argument carries one.) Every call of one TVF in a
+ * statement must then have the same output schema, or the statement is refused.
+ *
+ * Lineage (`TvfPlan.lineage`, read by sql/lineage.ts): a pass-through column copies its input column;
+ * a computed column derives from every input column the function reads (for `reads: features`, the
+ * model's feature columns present in the input; when unknown, every input column); an EXTERNAL_QUERY
+ * column derives from `EXTERNAL_QUERY:<connection>` (the other database), and the connection is
+ * reported (`externalConnections`) for the policy (`external_connections` rules).
+ *
+ * Errors: BigQueryError('invalidQuery') for a call that does not fit its documented arguments, an
+ * output that cannot be computed exactly (a model without label columns, an EXTERNAL_QUERY whose inner
+ * SELECT does not list its columns), `notFound` for a missing model. Nothing is guessed.
+ */
+import { BigQueryError } from '../../bigquery/errors.js';
+import type { AnalyzeInput, ModelInfo, QueryAnalysis, StandardSqlDataType, TableSource } from '../index.js';
+import type { ZetaSqlService } from '../zetasql.js';
+import { qualify } from '../names.js';
+import type { TypeProto } from '../types.js';
+import { bindCall, constant, pathOf, queryRange, structOptions, tablePathRange, tvfNodes, type CallArg, type TvfCall } from './calls.js';
+import { parseColumns, parseType, specs, type ArgSpec, type TvfSpec } from './spec.js';
+
+export interface Column { name: string; type: TypeProto }
+
+/** How one TVF output column derives from the call's inputs (positions are relation arguments in signature order). */
+export type ColumnHint =
+  | { copy: { relation: number; column: string; index: number } }
+  | { from: Array<{ relation: number; column: string; index: number }>; scalars: boolean }
+  | { external: string };
+
+/** Per TVF output schema (`lineageKey`) → output column name → hint. */
+export type TvfLineage = Map<string, Map<string, ColumnHint>>;
+
+/** The key lineage.ts uses to find a resolved TVF scan's hints: its name's last segment and output column names. */
+export const lineageKey = (name: string, columns: string[]) => `${name.split('.').pop()!.toUpperCase()}(${columns.join(',')})`;
+
+export interface TvfPlan {
+  /** Part of the catalog cache key. */
+  key: string;
+  /** Adds the functions, TVFs and models to a SimpleCatalogProto root (before registerCatalog). */
+  extend(root: any): void;
+  lineage: TvfLineage;
+  /** EXTERNAL_QUERY connection ids used. */
+  externalConnections: string[];
+}
+
+export interface TvfContext {
+  /** Columns of a relation: analyzes `sql` (a query) and returns its output columns. */
+  relation(sql: string): Promise<Column[]>;
+  /** `models.get` of a model as spelled (segments). */
+  model(segments: string[]): Promise<ModelInfo>;
+  /** Parses a statement (ZetaSQL parse tree), or undefined when it does not parse. */
+  parse(sql: string): Promise<any | undefined>;
+}
+
+/**
+ * The context index.ts gives planTvfs: relations analyzed by `analyze` (the Analyzer, same request),
+ * models from `source.getModel` (models.get; notFound when the source has none), parses by `server`.
+ */
+export function tvfContext(server: ZetaSqlService, languageOptions: unknown, source: TableSource, input: AnalyzeInput, analyze: (sql: string) => Promise<QueryAnalysis>): TvfContext {
+  return {
+    relation: async (sql) => { const a = await analyze(sql); return a.outputColumns.map((name, i) => ({ name, type: a.outputTypes[i] })); },
+    model: async (segments) => {
+      const full = qualify(segments, input);
+      if (!source.getModel) throw new BigQueryError('notFound', `Not found: Model ${full} (bqgate's catalog does not read models here); the statement was not run.`);
+      return source.getModel(full);
+    },
+    parse: async (sql) => {
+      try { return (await server.call('parse', { sqlStatement: sql, options: languageOptions })).parsedStatement; } catch { return undefined; }
+    },
+  };
+}
+
+const MENTION = /\b(ML|AI|OBJ)\s*\.|\b(VECTOR_SEARCH|GAP_FILL|APPENDS|CHANGES|RANGE_SESSIONIZE|EXTERNAL_QUERY)\s*\(/i;
+
+/** Catalog additions and lineage hints for `sql`, or undefined when it calls nothing from the table. */
+export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | undefined> {
+  if (!MENTION.test(sql)) return undefined;
+  const { tvfs, functions } = specs();
+  const tree = await ctx.parse(sql);
+  const bytes = Buffer.from(sql, 'utf8');
+  const text = (a: number, b: number) => bytes.subarray(a, b).toString('utf8');
+  const withPrefix = tree ? leadingWith(tree, text) : '';
+  const registered = new Map<string, { proto: any; key: string }>();
+  const models = new Map<string, { segments: string[]; info: ModelInfo }>();
+  const lineage: TvfLineage = new Map();
+  const connections: string[] = [];
+  for (const node of tree ? tvfNodes(tree) : []) {
+    const spec = tvfs.get(pathOf(node.name).join('.').toUpperCase());
+    if (!spec) continue;
+    const call = bindCall(node, spec);
+    const rels = new Map<number, Column[]>();
+    let model: ModelInfo | undefined;
+    for (const a of call.args) {
+      if (a.form === 'model') {
+        model = await ctx.model(a.path!);
+        models.set(a.path!.join('\u0000'), { segments: a.path!, info: model });
+      } else if (a.form === 'table' || a.form === 'query') {
+        const [s, e] = (a.form === 'table' ? tablePathRange(a) : queryRange(a)) ?? [0, 0];
+        const inner = a.form === 'table' ? `SELECT * FROM ${text(s, e)}` : text(s, e);
+        const cols = await ctx.relation(inner).catch(async (err) => {
+          if (!withPrefix) throw err;
+          return ctx.relation(`${withPrefix} SELECT * FROM (${inner})`).catch(() => { throw err; });
+        });
+        rels.set(a.position, cols);
+      }
+    }
+    const out = spec.external ? await externalColumns(call, ctx) : outputOf(call, rels, model);
+    if (spec.external) connections.push(String(constant(call.args[0].node)));
+    const proto = tvfProto(call, rels, out.columns);
+    const key = JSON.stringify(proto);
+    const prev = registered.get(spec.name.toUpperCase());
+    if (prev && prev.key !== key) {
+      throw new BigQueryError('invalidQuery', `${spec.name} is called more than once in this statement with different arguments or inputs; bqgate registers one output schema per function and statement. Split the statement. It was not run.`, { location: 'q' });
+    }
+    registered.set(spec.name.toUpperCase(), { proto, key });
+    lineage.set(lineageKey(spec.name, out.columns.map((c) => c.name)), out.hints);
+  }
+  const fnProtos = [...functions.values()].map(functionProto);
+  const modelList = [...models.values()];
+  return {
+    key: JSON.stringify([[...registered.values()].map((r) => r.key), modelList.map((m) => [m.segments, m.info])]),
+    extend(root: any) {
+      for (const f of fnProtos) sub(root, f.namePath.slice(0, -1)).customFunction = [...(sub(root, f.namePath.slice(0, -1)).customFunction ?? []), f];
+      for (const { proto } of registered.values()) { const c = sub(root, proto.namePath.slice(0, -1)); c.customTvf = [...(c.customTvf ?? []), proto]; }
+      modelList.forEach((m, i) => {
+        const c = sub(root, m.segments.slice(0, -1));
+        c.model = [...(c.model ?? []), { id: String(900_000 + i), name: m.segments.at(-1), input: m.info.featureColumns.map(col), output: m.info.labelColumns.map(col) }];
+      });
+    },
+    lineage,
+    externalConnections: [...new Set(connections)],
+  };
+}
+
+/** The nested catalog at `path` under `root`, created when missing (names compared case-insensitively). */
+function sub(root: any, path: string[]): any {
+  let cat = root;
+  for (const part of path) {
+    cat.catalog ??= [];
+    let next = cat.catalog.find((c: any) => String(c.name).toLowerCase() === part.toLowerCase());
+    if (!next) { next = { name: part, table: [], catalog: [] }; cat.catalog.push(next); }
+    cat = next;
+  }
+  return cat;
+}
+
+const col = (c: { name: string; type: StandardSqlDataType }) => ({ name: c.name, type: standardType(c.type) });
+
+/** A REST StandardSqlDataType → TypeProto. */
+export function standardType(t: StandardSqlDataType): TypeProto {
+  if (t.typeKind === 'ARRAY' && t.arrayElementType) return { typeKind: 'TYPE_ARRAY', arrayType: { elementType: standardType(t.arrayElementType) } };
+  if (t.typeKind === 'STRUCT') return { typeKind: 'TYPE_STRUCT', structType: { field: (t.structType?.fields ?? []).map((f) => ({ fieldName: f.name ?? '', fieldType: standardType(f.type) })) } };
+  if (t.typeKind === 'RANGE' && t.rangeElementType) return { typeKind: 'TYPE_RANGE', rangeType: { elementType: standardType(t.rangeElementType) } } as TypeProto;
+  try { return parseType(t.typeKind); } catch {
+    throw new BigQueryError('invalidQuery', `bqgate cannot read the type ${t.typeKind} of a model or routine column; the statement was not run.`, { location: 'q' });
+  }
+}
+
+/** The WITH clause that starts the statement (its text), so a query argument may name its CTEs. */
+function leadingWith(tree: any, text: (a: number, b: number) => string): string {
+  const stmt = tree.astQueryStatementNode ?? Object.values(tree)[0];
+  const w = (stmt as any)?.query?.withClause;
+  const r = w?.parent?.parseLocationRange;
+  return r ? text(Number(r.start ?? 0), Number(r.end)) : '';
+}
+
+const CLASSIFIERS = /CLASSIFIER$|^LOGISTIC_REG$/;
+const REGRESSORS = /REGRESSOR$|^LINEAR_REG$/;
+const variantOf = (m?: ModelInfo) => {
+  const t = (m?.modelType ?? '').toUpperCase();
+  return CLASSIFIERS.test(t) ? 'classification' : REGRESSORS.test(t) ? 'regression' : t === 'KMEANS' ? 'kmeans' : t === 'PCA' ? 'pca' : t === 'AUTOENCODER' ? 'autoencoder' : 'default';
+};
+
+/** Output columns and their lineage for one call (see the data file's header for the list items). */
+function outputOf(call: TvfCall, rels: Map<number, Column[]>, model?: ModelInfo): { columns: Column[]; hints: Map<string, ColumnHint> } {
+  const { spec } = call;
+  const refuse = (why: string): never => { throw new BigQueryError('invalidQuery', `${spec.name}: ${why} (${spec.doc}); the statement was not run.`, { location: 'q' }); };
+  const items = spec.variants ? (spec.variants[variantOf(model)] ?? spec.variants.default) : spec.output!;
+  // Relation arguments in signature (call) order: lineage.ts sees them in this order.
+  const order = call.args.filter((a) => rels.has(a.position)).map((a) => a.position);
+  const relIndex = (pos: number) => order.indexOf(pos);
+  const firstRel = order[0];
+  const ref = (pos: number, c: Column) => ({ relation: relIndex(pos), column: c.name, index: rels.get(pos)!.indexOf(c) });
+  const all = order.flatMap((p) => rels.get(p)!.map((c) => ref(p, c)));
+  const features = new Set((model?.featureColumns ?? []).map((f) => f.name.toLowerCase()));
+  const read = spec.reads === 'features' && features.size && firstRel !== undefined
+    ? rels.get(firstRel)!.filter((c) => features.has(c.name.toLowerCase())).map((c) => ref(firstRel, c))
+    : all;
+  const computed: ColumnHint = { from: read.length || spec.reads !== 'features' ? read : all, scalars: true };
+  const columns: Column[] = [];
+  const hints = new Map<string, ColumnHint>();
+  const add = (name: string, type: TypeProto, hint: ColumnHint) => {
+    if (hints.has(name.toLowerCase())) refuse(`its output would have two columns named ${name}`);
+    columns.push({ name, type }); hints.set(name.toLowerCase(), hint);
+  };
+  const value = (arg: string): unknown => {
+    const a = call.args.find((x) => x.spec.name.toLowerCase() === arg.toLowerCase());
+    if (a) return constant(a.node);
+    for (const x of call.args) if (x.form === 'scalar') { const o = structOptions(x.node).get(arg.toLowerCase()); if (o) return constant(o); }
+    return undefined;
+  };
+  const inputColumn = (name: string) => {
+    const c = firstRel === undefined ? undefined : rels.get(firstRel)!.find((x) => x.name.toLowerCase() === name.toLowerCase());
+    return c ?? refuse(`the input has no column ${name}`);
+  };
+  const passThrough = (pos: number) => { for (const c of rels.get(pos) ?? []) add(c.name, c.type, { copy: ref(pos, c) }); };
+  for (const item of items) {
+    const words = item.split(/\s+/);
+    if (/^input( \d+)?$/.test(item)) { const pos = words[1] ? Number(words[1]) : firstRel; if (pos !== undefined) passThrough(pos); continue; }
+    if (item === 'predicted') {
+      const kind = variantOf(model);
+      if (kind === 'kmeans') {
+        add('CENTROID_ID', { typeKind: 'TYPE_INT64' }, computed);
+        add('NEAREST_CENTROIDS_DISTANCE', parseType('ARRAY<STRUCT<CENTROID_ID INT64, DISTANCE FLOAT64>>'), computed);
+        continue;
+      }
+      if (!model?.labelColumns.length) refuse(`bqgate does not know the label columns of model ${model?.fullName ?? '?'} (models.get labelColumns), so it cannot name the prediction columns`);
+      for (const l of model!.labelColumns) {
+        const name = l.name.replace(/^predicted_/i, '');
+        add(`predicted_${name}`, standardType(l.type), computed);
+        if (kind === 'classification') add(`predicted_${name}_probs`, { typeKind: 'TYPE_ARRAY', arrayType: { elementType: { typeKind: 'TYPE_STRUCT', structType: { field: [{ fieldName: 'label', fieldType: standardType(l.type) }, { fieldName: 'prob', fieldType: { typeKind: 'TYPE_DOUBLE' } }] } } } }, computed);
+      }
+      continue;
+    }
+    if (words[0] === 'column' || words[0] === 'columns') {
+      const v = value(words[1]);
+      if (v === undefined) continue;
+      for (const n of Array.isArray(v) ? v : [String(v)]) { const c = inputColumn(n); add(c.name, c.type, { copy: ref(firstRel!, c) }); }
+      continue;
+    }
+    if (words[0] === 'schema') {
+      const v = value(words[1]);
+      if (typeof v !== 'string') refuse(`${words[1]} must be a string literal naming the output columns`);
+      let cols: Column[] = [];
+      try { cols = parseColumns(v as string); } catch (err) { refuse(`${words[1]}: ${(err as Error).message}`); }
+      for (const c of cols) add(c.name, c.type, computed);
+      continue;
+    }
+    if (words[1] === 'STRUCT_OF') {
+      const pos = Number(words[2]);
+      const cols = rels.get(pos);
+      if (!cols) continue;
+      add(words[0], { typeKind: 'TYPE_STRUCT', structType: { field: cols.map((c) => ({ fieldName: c.name, fieldType: c.type })) } }, { from: cols.map((c) => ref(pos, c)), scalars: false });
+      continue;
+    }
+    if (words[1] === 'TYPE_OF') {
+      const v = value(words[2]);
+      if (typeof v !== 'string') refuse(`${words[2]} must be a string literal naming an input column`);
+      add(words[0], inputColumn(v as string).type, computed);
+      continue;
+    }
+    const cond = item.match(/^(.*?)\s+(if|unless)\s+(\w+)$/);
+    if (cond && (value(cond[3]) === true) !== (cond[2] === 'if')) continue;
+    const def = (cond ? cond[1] : item).match(/^(\S+)\s+(.+)$/)!;
+    add(def[1], parseType(def[2]), computed);
+  }
+  return { columns, hints };
+}
+
+/**
+ * EXTERNAL_QUERY's columns: the inner statement's select list (parsed as GoogleSQL), each named by
+ * its alias or column name and typed by its outermost CAST (STRING otherwise: the other database's
+ * types are not known to bqgate). A `*` or an unnamed item is refused.
+ */
+async function externalColumns(call: TvfCall, ctx: TvfContext): Promise<{ columns: Column[]; hints: Map<string, ColumnHint> }> {
+  const conn = constant(call.args[0].node);
+  const inner = constant(call.args.find((a) => a.position === 2)?.node);
+  const refuse = (why: string): never => { throw new BigQueryError('invalidQuery', `EXTERNAL_QUERY: ${why}; the statement was not run.`, { location: 'q' }); };
+  if (typeof conn !== 'string' || typeof inner !== 'string') refuse('the connection id and the external query must be string literals');
+  const tree = await ctx.parse(inner as string);
+  const select = findSelect(tree);
+  if (!select) refuse('bqgate cannot read the columns of the external query (it does not parse as a SELECT); list them with aliases');
+  const bytes = Buffer.from(inner as string, 'utf8');
+  const columns: Column[] = [];
+  const hints = new Map<string, ColumnHint>();
+  for (const c of select.selectList?.columns ?? []) {
+    const alias = c.alias?.identifier?.idString;
+    const star = find(c.expression, /^ast(Star|DotStar|StarWithModifiers)Node$/);
+    const pathExpr = find(c.expression, /^astPathExpressionNode$/);
+    const name = star ? undefined : alias ?? (pathExpr ? pathOf(pathExpr).at(-1) : undefined);
+    if (!name) refuse('the external query must list its columns, each a column name or an aliased expression (no *), so bqgate knows what comes back');
+    const r = find(find(c.expression, /^astCastExpressionNode$/)?.type, /^ast\w*TypeNode$/)?.parent?.parent?.parseLocationRange;
+    let type: TypeProto = { typeKind: 'TYPE_STRING' };
+    if (r) { try { type = parseType(bytes.subarray(Number(r.start ?? 0), Number(r.end)).toString('utf8')); } catch { /* stays STRING */ } }
+    columns.push({ name: name!, type });
+    hints.set(name!.toLowerCase(), { external: conn as string });
+  }
+  if (!columns.length) refuse('the external query has no columns');
+  return { columns, hints };
+}
+
+/** The first node under `n` whose wrapper key matches `key`, through the chain of wrappers only (not into children). */
+function find(n: any, key: RegExp, depth = 0): any | undefined {
+  if (!n || typeof n !== 'object' || depth > 6) return undefined;
+  for (const [k, v] of Object.entries(n)) {
+    if (!k.startsWith('ast') || !v || typeof v !== 'object') continue;
+    if (key.test(k)) return v;
+    return find(v, key, depth + 1);
+  }
+  return undefined;
+}
+
+function findSelect(tree: any, depth = 0): any | undefined {
+  if (!tree || typeof tree !== 'object' || depth > 8) return undefined;
+  if (tree.astSelectNode) return tree.astSelectNode;
+  for (const [k, v] of Object.entries(tree)) if (k.startsWith('ast') || k === 'query' || k === 'queryExpr') { const s = findSelect(v, depth + 1); if (s) return s; }
+  return undefined;
+}
+
+const argProto = (kind: string, a: ArgSpec | undefined, optional: boolean) => ({
+  kind,
+  ...(optional ? {} : { numOccurrences: 1 }),
+  options: {
+    cardinality: optional ? 'OPTIONAL' : 'REQUIRED',
+    ...(a && a.kind === 'scalar' ? { argumentName: a.name, namedArgumentKind: 'POSITIONAL_OR_NAMED' } : {}),
+  },
+});
+
+/** The TableValuedFunctionProto for one bound call: its arguments as written, its output `columns`. */
+function tvfProto(call: TvfCall, _rels: Map<number, Column[]>, columns: Column[]): any {
+  const positional = call.args.filter((a) => !a.named);
+  const named = call.args.filter((a) => a.named);
+  const kind = (a: CallArg) => (a.form === 'model' ? 'ARG_TYPE_MODEL' : a.form === 'table' || a.form === 'query' ? 'ARG_TYPE_RELATION' : 'ARG_TYPE_ARBITRARY');
+  return {
+    namePath: call.spec.name.split('.'),
+    type: 'FIXED_OUTPUT_SCHEMA_TVF',
+    signature: {
+      argument: [
+        ...positional.map((a) => ({ ...argProto(kind(a), a.spec, false), options: { cardinality: 'REQUIRED' } })),
+        ...named.map((a) => argProto('ARG_TYPE_ARBITRARY', a.spec, true)),
+      ],
+      returnType: { kind: 'ARG_TYPE_RELATION', options: { relationInputSchema: { column: columns } } },
+      contextId: 0,
+    },
+  };
+}
+
+/** The FunctionProto of a scalar / aggregate function spec (every argument ARBITRARY, the documented return type). */
+function functionProto(f: { name: string; args: ArgSpec[]; returns: TypeProto; aggregate: boolean }): any {
+  return {
+    namePath: f.name.split('.'),
+    group: 'bigquery',
+    mode: f.aggregate ? 'AGGREGATE' : 'SCALAR',
+    signature: [{
+      argument: f.args.map((a) => argProto('ARG_TYPE_ARBITRARY', a, a.optional)),
+      returnType: { kind: 'ARG_TYPE_FIXED', type: f.returns, numOccurrences: 1, options: { cardinality: 'REQUIRED' } },
+      contextId: 0,
+    }],
+    options: {},
+  };
+}
+
+export type { TvfSpec };

@@ -1,0 +1,40 @@
+/**
+ * Lineage edges of one resolved TVF scan (`ResolvedTVFScan`), for sql/lineage.ts: each output column
+ * derives from the input relation columns it is computed from, following the plan's hints (index.ts):
+ * a pass-through column copies its input column; a computed one derives from the columns it reads and
+ * the scalar arguments; an EXTERNAL_QUERY column is a leaf of `EXTERNAL_QUERY:<connection>`.
+ * Without a hint (a TVF bqgate has no table for), every output column derives from every input
+ * relation column and scalar argument — a superset, never less.
+ */
+import type { ColumnRef } from '../index.js';
+import { lineageKey, type TvfLineage } from './index.js';
+
+export interface EdgeSink {
+  refs(node: unknown): string[];
+  edge(columnId: string, deps: string[], direct: boolean): void;
+  leaf(columnId: string, ref: ColumnRef): void;
+}
+
+/** Adds the edges of `scan` (the body of a `resolvedTvfscanNode`) to `sink`. */
+export function tvfEdges(scan: any, hints: TvfLineage | undefined, sink: EdgeSink): void {
+  const args: any[] = scan.argumentList ?? [];
+  const rels: Array<Array<{ id: string; name: string }>> = args.filter((a) => a.scan).map((a) => (a.argumentColumnList ?? []).map((c: any) => ({ id: String(c.columnId), name: String(c.name) })));
+  const scalars = sink.refs(args.filter((a) => a.expr).map((a) => a.expr));
+  const everything = [...rels.flat().map((c) => c.id), ...scalars];
+  const schema: string[] = (scan.signature?.outputSchema?.column ?? []).map((c: any) => String(c.name));
+  const h = hints?.get(lineageKey(String(scan.tvf?.name ?? ''), schema));
+  // By position: an input column keeps its table column's name through `email AS prompt`.
+  const find = (relation: number, index: number) => rels[relation]?.[index]?.id;
+  for (const c of scan.parent?.columnList ?? []) {
+    const id = String(c.columnId);
+    const hint = h?.get(String(c.name).toLowerCase());
+    if (!hint) { sink.edge(id, everything, false); continue; }
+    if ('external' in hint) { sink.leaf(id, { table: `EXTERNAL_QUERY:${hint.external}`, column: String(c.name) }); continue; }
+    if ('copy' in hint) {
+      const src = find(hint.copy.relation, hint.copy.index);
+      sink.edge(id, src ? [src] : everything, !!src);
+      continue;
+    }
+    sink.edge(id, [...hint.from.map((f) => find(f.relation, f.index)).filter((x): x is string => !!x), ...(hint.scalars ? scalars : [])], false);
+  }
+}
