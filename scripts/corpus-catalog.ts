@@ -66,6 +66,7 @@ export async function synthesize(zeta: ZetaSqlServer, s: Stmt): Promise<Synthesi
       return { ok: true, last, src, killed, guessed: src.guessed };
     } catch (err) {
       last = (err as Error).message;
+      if (process.env.SYNTH_TRACE) process.stderr.write(`  ${round}: ${last.slice(0, 240)}\n`);
       if ((err as { reason?: string }).reason === 'backendError') {
         // The analyzer died (on this statement or just before): wait for the restart, retry once.
         if (!killed) { killed = true; await zeta.whenReady(); round--; continue; }

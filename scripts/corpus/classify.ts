@@ -22,12 +22,16 @@ const SYNTHESIZER = [
   /Column .* of type .* cannot/, /should return type/, /is not a (?:STRUCT|valid|supported) (?:type|field)/i,
   /Grouping by expressions of type/, /Ordering by expressions of type/, /Aggregate function .* not allowed/,
   /Equality is not defined/, /does not support (?:equality|ordering|grouping)/, /Argument .* must be/i, /Expected .*, got/,
-  /Correlated aliases are not supported/, /^.*requires a STRUCT/i,
+  /Correlated aliases are not supported/, /Field name .* does not exist in STRUCT/, /in SELECT \* (?:EXCEPT|REPLACE) list does not exist/,
+  /is not defined for arguments of type/, /has incompatible types/, /Could not cast literal/, /which is neither grouped nor aggregated/,
+  /must be of type \w+ but was of type/, /FORMAT is not allowed for cast/, /Subscript access using/, /Number of arguments does not match/,
+  /Invalid type for argument/, /cannot be inserted into column/, /Dot-star is not supported for type/, /Cannot GROUP BY field references/,
+  /is not a valid (?:input|argument)/i, /Column \d+ in (?:UNION|INTERSECT|EXCEPT)/, /^.*requires a STRUCT/i,
 ];
 
 /** `msg`: the last refusal; `guessed`: whether the synthesizer put anything in the catalog. */
 export function classifyFailure(msg: string, guessed: boolean): FailureClass {
-  if (/Syntax error|not found: |not supported|unsupported|Statement not supported|died|restart|structural|too (?:deep|long|many)/i.test(msg) && !/Column name .* not found in|in USING clause not found/.test(msg)) return 'analyzer';
+  if (/Syntax error|not found: |is unsupported|died|restart|structural limit/i.test(msg) && !/Column name .* not found in|in USING clause not found/.test(msg)) return 'analyzer';
   return guessed && SYNTHESIZER.some((r) => r.test(msg)) ? 'synthesizer' : 'analyzer';
 }
 

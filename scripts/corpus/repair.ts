@@ -14,7 +14,7 @@
 import type { BqField } from '../../src/emulator/encode.js';
 import { qualify } from '../../src/sql/index.js';
 import type { SyntheticSource } from './source.js';
-import { callAt, cteOf, enclosingSelects, offsetOf, pathAt, tablesIn, type Scope, type TableRef } from './scope.js';
+import { callAt, callsAt, cteOf, enclosingSelects, offsetOf, pathAt, tablesIn, type Call, type Scope, type TableRef } from './scope.js';
 
 const TYPES = ['STRING', 'INT64', 'FLOAT64', 'TIMESTAMP', 'DATE', 'BOOL', 'NUMERIC', 'DATETIME', 'BYTES', 'JSON', 'GEOGRAPHY'];
 const SCALAR = new Set([...TYPES, 'TIME', 'BIGNUMERIC', 'INTERVAL']);
@@ -61,6 +61,7 @@ function catalogTables(st: RepairState, t: TableRef, depth = 0): string[] {
   }
   try {
     const full = qualify(t.path, CTX);
+    if (full.endsWith('*')) return [...st.src.tables.keys()].filter((k) => k.startsWith(full.slice(0, -1)));
     return st.src.tables.has(full) ? [full] : [...st.src.tables.keys()].filter((k) => k.endsWith(`.${t.path.join('.')}`));
   } catch { return []; }
 }
@@ -160,19 +161,28 @@ function walk(f: BqField | undefined, names: string[]): BqField | undefined {
 }
 
 function signature(st: RepairState, msg: string, pos: number): boolean {
-  const m = msg.match(/No matching signature for (?:aggregate |analytic )?(function|operator) (.+?) for argument types?: (.*?)\. Supported signatures?: (.*?)(?: \[at|$)/s);
+  const inList = msg.match(/No matching signature for operator (IN(?: UNNEST)?) for argument types (.+?) and \{(.+?)\}/);
+  const m = inList ? [inList[0], 'operator', inList[1], `${inList[2]}, ${inList[3]}`, 'ANY IN ANY'] : msg.match(/No matching signature for (?:aggregate |analytic )?(function|operator) (.+?) for argument types?: (.*?)\. Supported signatures?: (.*?)(?: \[at|$)/s);
   if (!m) return false;
   const given = splitTypes(m[3]);
-  const call = callAt(st.scope, pos, m[1] === 'function' ? m[2] : undefined);
-  if (!call || call.operands.length === 0) return false;
+  if (inList?.[1] === 'IN UNNEST') given[1] = given[1].replace(/^ARRAY<(.*)>$/, '$1');
+  const fn = m[1] === 'function';
+  const calls = callsAt(st.scope, pos, fn ? m[2] : undefined).filter((c) => (c.kind === 'astFunctionCallNode') === fn && (!fn || eq(c.name ?? '', m[2])));
+  for (const call of calls.slice(0, 6)) if (call.operands.length && retypeArgs(st, m, given, call)) return true;
+  if (process.env.SYNTH_TRACE) process.stderr.write(`    no call at ${pos} fits\n`);
+  return false;
+}
+
+function retypeArgs(st: RepairState, m: string[], given: string[], call: Call): boolean {
   const ops = call.operands.slice(0, given.length).map((o) => ({ o, f: o.path ? fieldOf(st, o.path, o.start) : undefined }));
   const sigs = m[4].split('; ').map((x) => {
     const inner = x.match(/^[^(]*\((.*)\)$/);
     return m[1] === 'function' && inner ? splitTypes(inner[1]).map((t) => t.replace(/^\[|\]$/g, '').replace(/^\w+ => /, '').trim()) : x.replace(/[()]/g, '').split(/ (?:[=<>!+\-*\/|]+|LIKE|BETWEEN|AND|IN|IS) /).map((t) => t.trim());
   });
   // A signature every non-column argument fits; the columns take its types.
-  const fits = (sig: string[]) => ops.every(({ f }, i) => f || !sig[i] || /^(ANY|T\d|ARRAY<T\d>|ARRAY<ANY)/.test(sig[i]) || sig[i] === given[i]);
-  const sig = sigs.find((x) => x.length >= ops.length && fits(x)) ?? sigs.find(fits);
+  const fitsAt = (sig: string[], i: number) => !!ops[i].f || !sig[i] || /^(ANY|T\d|ARRAY<T\d>|ARRAY<ANY)/.test(sig[i]) || sig[i] === given[i];
+  const score = (sig: string[]) => ops.filter((_, i) => fitsAt(sig, i)).length - (sig.length >= ops.length ? 0 : 0.5);
+  const sig = [...sigs].sort((a, b) => score(b) - score(a))[0];
   const partner = given.find((g, i) => !ops[i]?.f && SCALAR.has(g)) ?? (ops.length > 1 ? 'STRING' : undefined);
   let changed = false;
   for (const [i, { f }] of ops.entries()) {
@@ -198,6 +208,10 @@ export function repair(st: RepairState, msg: string): boolean {
     const k = p ? p.names.findIndex((n, i) => i > 0 && eq(n, m![1])) : -1;
     const f = p && k > 0 ? fieldOf(st, p.names.slice(0, k), pos) : undefined;
     if (f?.type === 'RECORD') return addPath(f.fields!, p!.names.slice(k));
+  }
+  if (pos !== undefined && (m = msg.match(/Column `?(\w+)`? in SELECT \* (?:EXCEPT|REPLACE) list does not exist/))) {
+    const t = tablesInScope(st, pos).find((x) => !findIn(src.tables.get(x)!, m![1])) ?? tables.find((x) => !findIn(src.tables.get(x)!, m![1]));
+    return !!t && addPath(src.tables.get(t)!, [m[1]]);
   }
   if ((m = msg.match(/Query column (\d+) has type (\w+) which cannot be inserted into column `?(\w+)`?/))) {
     const f = findField(src, m[3]);
@@ -226,8 +240,24 @@ export function repair(st: RepairState, msg: string): boolean {
     return changed;
   }
   if (pos !== undefined && /No matching signature/.test(msg) && signature(st, msg, pos)) return true;
-  if (pos !== undefined && /Subscript access|for function ARRAY_|UNNEST|must be an array|must be arrays|ARRAY_LENGTH|ARRAY_TO_STRING|ARRAY_CONCAT/i.test(msg)) {
+  if (pos !== undefined && (m = msg.match(/must be a literal or query parameter/))) {
+    // A constant the statement's script declares: move the column to the script variables.
     const p = pathAt(st.scope, pos);
+    const f = p?.names.length === 1 ? fieldOf(st, p.names, pos) : undefined;
+    if (f && !findIn(src.variables, f.name)) {
+      for (const fs of src.tables.values()) { const i = fs.indexOf(f); if (i >= 0) fs.splice(i, 1); }
+      src.variables.push({ ...f, type: 'INT64' });
+      return true;
+    }
+  }
+  if (pos !== undefined && (m = msg.match(/must be of type (\w+) but was of type|Could not cast literal .* to type|FORMAT is not allowed for cast from (\w+)|(?:MIN|MAX|[A-Z_]+) is not defined for arguments of type|Dot-star is not supported for type/))) {
+    const f = columnNear(st, pos, (x) => (st.retyped.get(x) ?? 0) < 8);
+    const want = m[1] ?? (/FORMAT/.test(m[0]) ? 'TIMESTAMP' : 'STRING');
+    if (f && /Dot-star/.test(m[0])) { f.type = 'RECORD'; f.fields = [field('c1')]; f.mode = 'NULLABLE'; st.retyped.set(f, 9); return true; }
+    if (f && asField(f, want)) { st.retyped.set(f, (st.retyped.get(f) ?? 0) + 1); return true; }
+  }
+  if (pos !== undefined && /Subscript access|for function ARRAY_|UNNEST|must be an array|must be arrays|ARRAY_LENGTH|ARRAY_TO_STRING|ARRAY_CONCAT/i.test(msg)) {
+    const p = pathAt(st.scope, pos) ?? (/Subscript/.test(msg) ? st.scope.paths.filter((x) => x.end <= pos && !x.inTableRef).sort((a, b) => b.end - a.end)[0] : undefined);
     const f = (p && fieldOf(st, p.names, pos)) ?? columnNear(st, pos);
     if (f && f.mode !== 'REPEATED') { f.mode = 'REPEATED'; if (f.type === 'GEOGRAPHY' || f.type === 'JSON') f.type = 'STRING'; return true; }
   }
@@ -266,7 +296,7 @@ export function repair(st: RepairState, msg: string): boolean {
     const f = columnNear(st, pos);
     if (f && (st.retyped.get(f) ?? 0) < 6) { st.retyped.set(f, (st.retyped.get(f) ?? 0) + 1); return asField(f, 'STRING'); }
   }
-  if (pos !== undefined && /No matching signature|cannot be|Could not cast|must be|Expected|requires|type mismatch|coerced|does not support|incompatible|not supported for|of type/i.test(msg)) {
+  if (pos !== undefined && !/must be a literal/.test(msg) && /No matching signature|cannot be|Could not cast|must be|Expected|requires|type mismatch|coerced|does not support|incompatible|not supported for|of type/i.test(msg)) {
     // Last resort: cycle the type of the column nearest after the error position.
     const f = columnNear(st, pos, (x) => x.type !== 'RECORD' && (st.retyped.get(x) ?? 0) < TYPES.length - 1);
     if (f) {

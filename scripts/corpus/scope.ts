@@ -40,6 +40,13 @@ function operand(o: any): (Range & { path?: string[] }) | undefined {
   const u = unwrap(o);
   if (!u) return undefined;
   const [k, n] = u;
+  if (k === 'astExpressionSubqueryNode') {
+    // `(SELECT x FROM …)` as an argument: its one select column stands for it.
+    const sel = n.query?.queryExpr?.astSelectNode;
+    const inner = sel?.selectList?.columns?.length === 1 ? operand(sel.selectList.columns[0].expression) : undefined;
+    const r = range(n);
+    return inner?.path && r ? { ...r, start: inner.start, path: inner.path } : r;
+  }
   const r = range(n);
   if (!r) return undefined;
   return k === 'astPathExpressionNode' ? { ...r, path: names(n) } : r;
@@ -109,7 +116,9 @@ export const cteOf = (s: Scope, t: TableRef) => (t.path.length === 1 ? s.ctes.fi
 /** The path expression starting at (or containing) `pos`, longest first. */
 export const pathAt = (s: Scope, pos: number) => s.paths.filter((p) => !p.inTableRef && within(p, pos)).sort((a, b) => (a.start === pos ? -1 : 0) - (b.start === pos ? -1 : 0) || size(b) - size(a))[0];
 
-/** The innermost call or operator at `pos` (its start first, then the smallest containing one). */
-export const callAt = (s: Scope, pos: number, name?: string) => s.calls
-  .filter((c) => within(c, pos) && (!name || (c.name ?? '').toLowerCase() === name.toLowerCase() || c.kind !== 'astFunctionCallNode'))
-  .sort((a, b) => Number(b.start === pos) - Number(a.start === pos) || size(a) - size(b))[0];
+/** The calls and operators at `pos`: those starting there first (a function named `name` before others), then the smallest containing one. */
+export const callsAt = (s: Scope, pos: number, name?: string) => s.calls
+  .filter((c) => within(c, pos))
+  .sort((a, b) => Number(b.start === pos) - Number(a.start === pos) || Number(named(b, name)) - Number(named(a, name)) || size(a) - size(b));
+const named = (c: Call, name?: string) => !!name && c.kind === 'astFunctionCallNode' && (c.name ?? '').toLowerCase() === name.toLowerCase();
+export const callAt = (s: Scope, pos: number, name?: string) => callsAt(s, pos, name)[0];
