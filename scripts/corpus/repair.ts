@@ -93,8 +93,12 @@ function unrecognized(st: RepairState, name: string, pos: number | undefined): b
   }
   // … or the first table lacking it (the statement's scoping was not understood).
   const t = [...src.tables.keys()].find((x) => !findIn(src.tables.get(x)!, name));
-  if (t) return addPath(src.tables.get(t)!, path);
-  return findIn(src.variables, name) ? false : addPath(src.variables, path);
+  if (t && !scoped.length) return addPath(src.tables.get(t)!, path);
+  if (findIn(src.variables, name)) return false;
+  // Every table in scope has it and the name is still unknown: no column is visible there (FOR
+  // SYSTEM_TIME AS OF, a lambda's outer scope, …): a variable; the guessed columns go.
+  for (const x of scoped) { const fs = src.tables.get(x)!; const i = fs.findIndex((f) => eq(f.name, name)); if (i >= 0 && fs[i].type !== 'RECORD') fs.splice(i, 1); }
+  return addPath(src.variables, path);
 }
 
 function notInside(st: RepairState, name: string, owner: string, pos: number | undefined): boolean {
@@ -144,16 +148,34 @@ function splitTypes(s: string): string[] {
 
 /** The catalog field an argument path names (`col`, `alias.col`, `col.field`). */
 function fieldOf(st: RepairState, path: string[], pos: number, depth = 0): BqField | undefined {
-  const u = depth < 4 ? st.scope.unnests.find((x) => eq(x.alias, path[0])) : undefined;
+  if (depth > 4 || !path.length) return undefined;
+  const u = st.scope.unnests.find((x) => eq(x.alias, path[0]));
   if (u) return walk(fieldOf(st, u.path, u.start, depth + 1), path.slice(1));
-  const ref = path.length > 1 || depth ? aliased(st, path[0], pos) : undefined;
-  if (ref && depth < 4 && !catalogTables(st, ref).length && ref.path.length > 1 && aliased(st, ref.path[0], ref.start)) {
+  const ref = aliased(st, path[0], pos);
+  const tables = ref ? catalogTables(st, ref) : [];
+  if (ref && tables.length && path.length > 1) return walk(tables.map((t) => findIn(st.src.tables.get(t)!, path[1])).find(Boolean), path.slice(2));
+  if (ref && !tables.length && ref.path.length > 1 && aliased(st, ref.path[0], ref.start)) {
     return walk(fieldOf(st, ref.path, ref.start, depth + 1), path.slice(1)); // FROM t, t.arr AS a
   }
-  const names = ref ? path.slice(1) : path;
-  let f: BqField | undefined = ref ? catalogTables(st, ref).map((t) => findIn(st.src.tables.get(t)!, names[0])).find(Boolean) : undefined;
-  f ??= tablesInScope(st, pos).map((t) => findIn(st.src.tables.get(t)!, names[0])).find(Boolean) ?? findField(st.src, names[0]);
-  return walk(f, names.slice(1));
+  const f = tablesInScope(st, pos).map((t) => findIn(st.src.tables.get(t)!, path[0])).find(Boolean) ?? findField(st.src, path[0]);
+  return walk(f, path.slice(1));
+}
+/** The identifier chain written just before byte `pos` (`a.b[OFFSET(0)].` → [a, b]). */
+function chainBefore(st: RepairState, pos: number): string[] {
+  let text = Buffer.from(st.sql, 'utf8').subarray(0, pos).toString('utf8').replace(/\s*\.\s*$/, '');
+  const out: string[] = [];
+  for (let guard = 0; guard < 12; guard++) {
+    const sub = text.match(/\[[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*\]\s*$/);
+    if (sub) { text = text.slice(0, -sub[0].length); continue; }
+    const id = text.match(/`?([A-Za-z_][A-Za-z0-9_]*)`?\s*$/);
+    if (!id) break;
+    out.unshift(id[1]);
+    text = text.slice(0, -id[0].length);
+    const dot = text.match(/\s*\.\s*$/);
+    if (!dot) break;
+    text = text.slice(0, -dot[0].length);
+  }
+  return out;
 }
 function walk(f: BqField | undefined, names: string[]): BqField | undefined {
   for (const n of names) f = f?.fields ? findIn(f.fields, n) : undefined;
@@ -162,10 +184,10 @@ function walk(f: BqField | undefined, names: string[]): BqField | undefined {
 
 function signature(st: RepairState, msg: string, pos: number): boolean {
   const inList = msg.match(/No matching signature for operator (IN(?: UNNEST)?) for argument types (.+?) and \{(.+?)\}/);
-  const m = inList ? [inList[0], 'operator', inList[1], `${inList[2]}, ${inList[3]}`, 'ANY IN ANY'] : msg.match(/No matching signature for (?:aggregate |analytic )?(function|operator) (.+?) for argument types?: (.*?)\. Supported signatures?: (.*?)(?: \[at|$)/s);
+  const m = inList ? [inList[0], 'operator', inList[1], `${inList[2]}, ${inList[3]}`, 'ANY IN ANY'] : msg.match(/No matching signature for (?:aggregate |analytic )?(function|operator) (.+?) for argument types?: (.*?)\. (?:Supported signatures?: )?(.*?)(?: \[at|$)/s);
   if (!m) return false;
   const given = splitTypes(m[3]);
-  if (inList?.[1] === 'IN UNNEST') given[1] = given[1].replace(/^ARRAY<(.*)>$/, '$1');
+  if (/IN UNNEST/.test(m[2])) given[1] = given[1]?.replace(/^ARRAY<(.*)>$/, '$1');
   const fn = m[1] === 'function';
   const calls = callsAt(st.scope, pos, fn ? m[2] : undefined).filter((c) => (c.kind === 'astFunctionCallNode') === fn && (!fn || eq(c.name ?? '', m[2])));
   for (const call of calls.slice(0, 6)) if (call.operands.length && retypeArgs(st, m, given, call)) return true;
@@ -183,7 +205,9 @@ function retypeArgs(st: RepairState, m: string[], given: string[], call: Call): 
   const fitsAt = (sig: string[], i: number) => !!ops[i].f || !sig[i] || /^(ANY|T\d|ARRAY<T\d>|ARRAY<ANY)/.test(sig[i]) || sig[i] === given[i];
   const score = (sig: string[]) => ops.filter((_, i) => fitsAt(sig, i)).length - (sig.length >= ops.length ? 0 : 0.5);
   const sig = [...sigs].sort((a, b) => score(b) - score(a))[0];
-  const partner = given.find((g, i) => !ops[i]?.f && SCALAR.has(g)) ?? (ops.length > 1 ? 'STRING' : undefined);
+  // The type an operand is compared with: a non-column's, else a column's already inferred (retyped) one.
+  const partner = given.find((g, i) => !ops[i]?.f && SCALAR.has(g))
+    ?? given.find((g, i) => ops[i]?.f && st.retyped.has(ops[i].f!) && SCALAR.has(g)) ?? (ops.length > 1 ? 'STRING' : undefined);
   let changed = false;
   for (const [i, { f }] of ops.entries()) {
     if (!f) continue;
@@ -234,7 +258,10 @@ export function repair(st: RepairState, msg: string): boolean {
     return targets.length > 0;
   }
   if ((m = msg.match(/Column `?([A-Za-z_][A-Za-z0-9_]*)`? in USING clause not found on (left|right) side of join/))) {
-    const targets = m[2] === 'left' ? tables.slice(0, 1) : tables.slice(1);
+    const join = pos !== undefined ? st.scope.joins.filter((j) => j.start <= pos && pos < j.end).sort((a, b) => (a.end - a.start) - (b.end - b.start))[0] : undefined;
+    const side = join && (m[2] === 'left' ? join.lhs : join.rhs);
+    const fromSide = side ? [...new Set(tablesIn(st.scope, side).flatMap((t) => catalogTables(st, t)))] : [];
+    const targets = fromSide.length ? fromSide.slice(0, 1) : m[2] === 'left' ? tables.slice(0, 1) : tables.slice(1);
     let changed = false;
     for (const t of targets) changed = addPath(src.tables.get(t)!, [m[1]]) || changed;
     return changed;
@@ -249,6 +276,20 @@ export function repair(st: RepairState, msg: string): boolean {
       src.variables.push({ ...f, type: 'INT64' });
       return true;
     }
+  }
+  if (pos !== undefined && (m = msg.match(/(\w+) does not support the \w+ date part/))) {
+    const arg = callsAt(st.scope, pos, m[1]).find((c) => c.kind === 'astFunctionCallNode')?.operands[0];
+    const f = arg?.path ? fieldOf(st, arg.path, arg.start) : undefined;
+    if (f && (st.retyped.get(f) ?? 0) < 8 && asField(f, /^DATE_/.test(m[1]) ? 'DATETIME' : 'TIMESTAMP')) { st.retyped.set(f, (st.retyped.get(f) ?? 0) + 1); return true; }
+  }
+  if (pos !== undefined && /Array position in \[\] must be coercible to INT64|Window framing expression for ROWS can only be of integer type/.test(msg)) {
+    const f = columnNear(st, pos, (x) => (st.retyped.get(x) ?? 0) < 8);
+    if (f && asField(f, 'INT64')) { st.retyped.set(f, (st.retyped.get(f) ?? 0) + 1); return true; }
+  }
+  if (pos !== undefined && (m = msg.match(/Dot-star is not supported for type/))) {
+    const p = pathAt(st.scope, pos);
+    const f = p ? fieldOf(st, p.names, pos) : undefined;
+    if (f && f.type !== 'RECORD') { f.type = 'RECORD'; f.fields = [field('c1')]; st.retyped.set(f, 9); return true; }
   }
   if (pos !== undefined && (m = msg.match(/must be of type (\w+) but was of type|Could not cast literal .* to type|FORMAT is not allowed for cast from (\w+)|(?:MIN|MAX|[A-Z_]+) is not defined for arguments of type|Dot-star is not supported for type/))) {
     const f = columnNear(st, pos, (x) => (st.retyped.get(x) ?? 0) < 8);
@@ -286,7 +327,8 @@ export function repair(st: RepairState, msg: string): boolean {
   if (pos !== undefined && (m = msg.match(/Cannot access field `?([A-Za-z_][A-Za-z0-9_]*)`? on a value with type (ARRAY<)?/))) {
     const p = pathAt(st.scope, pos);
     const k = p ? p.names.findIndex((n, i) => i > 0 && eq(n, m![1])) : -1;
-    const f = p && k > 0 ? fieldOf(st, p.names.slice(0, k), pos) : columnNear(st, pos);
+    const chain = p && k > 0 ? p.names.slice(0, k) : chainBefore(st, pos);
+    const f = (chain.length ? fieldOf(st, chain, pos) : undefined) ?? (p && k > 0 ? undefined : columnNear(st, pos));
     if (!f) return false;
     if (m[2]) f.mode = 'REPEATED'; // field access on an array: an array of structs
     if (f.type !== 'RECORD') { f.type = 'RECORD'; f.fields = []; }
@@ -309,9 +351,16 @@ export function repair(st: RepairState, msg: string): boolean {
   return false;
 }
 
-/** The first identifier at or after byte `pos` that is a known column. */
+/** The column at byte `pos` (the path there), else the first known one after it, else the nearest path before it. */
 function columnNear(st: RepairState, pos: number, ok: (f: BqField) => boolean = () => true): BqField | undefined {
+  const p = pathAt(st.scope, pos);
+  const at = p ? fieldOf(st, p.names, pos) : undefined;
+  if (at && ok(at)) return at;
   const rest = Buffer.from(st.sql, 'utf8').subarray(pos).toString('utf8');
   for (const w of rest.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []) { const f = findField(st.src, w, true); if (f && ok(f)) return f; }
+  for (const b of st.scope.paths.filter((x) => x.end <= pos && !x.inTableRef).sort((x, y) => y.end - x.end).slice(0, 3)) {
+    const f = fieldOf(st, b.names, b.start);
+    if (f && ok(f)) return f;
+  }
   return undefined;
 }

@@ -16,9 +16,10 @@ export interface Call extends Range { kind: string; name?: string; operands: Arr
 
 /** `UNNEST(path) AS alias` in FROM (or `FROM t, t.arr AS alias`): the alias ranges over the array `path`. */
 export interface Unnest extends Range { alias: string; path: string[] }
-export interface Scope { unnests: Unnest[]; tables: TableRef[]; selects: Select[]; ctes: Cte[]; paths: PathExpr[]; calls: Call[]; dml?: TableRef }
+export interface Join extends Range { lhs?: Range; rhs?: Range }
+export interface Scope { joins: Join[]; unnests: Unnest[]; tables: TableRef[]; selects: Select[]; ctes: Cte[]; paths: PathExpr[]; calls: Call[]; dml?: TableRef }
 
-const EMPTY: Scope = { unnests: [], tables: [], selects: [], ctes: [], paths: [], calls: [] };
+const EMPTY: Scope = { joins: [], unnests: [], tables: [], selects: [], ctes: [], paths: [], calls: [] };
 
 /** The byte range of a parse node (its location sits a few `parent` levels down). */
 function range(o: any): Range | undefined {
@@ -55,7 +56,7 @@ function operand(o: any): (Range & { path?: string[] }) | undefined {
 /** Facts of the parse tree of a statement or script (the LocalService `parse` response). */
 export function scopeOf(parsed: unknown): Scope {
   if (!parsed) return EMPTY;
-  const s: Scope = { unnests: [], tables: [], selects: [], ctes: [], paths: [], calls: [] };
+  const s: Scope = { joins: [], unnests: [], tables: [], selects: [], ctes: [], paths: [], calls: [] };
   const tablePaths = new Set<any>();
   const visit = (o: any, key: string) => {
     if (!o || typeof o !== 'object') return;
@@ -75,7 +76,10 @@ export function scopeOf(parsed: unknown): Scope {
         s.paths.push({ ...r, names: names(o), inTableRef: tablePaths.has(o) });
       } else if (key === 'astFunctionCallNode') {
         s.calls.push({ ...r, kind: key, name: names(o.function).join('.'), operands: (o.arguments ?? []).map(operand).filter(Boolean) });
-      } else if ((o.lhs || o.rhs) && key !== 'astJoinNode') {
+      } else if (key === 'astJoinNode') {
+        const side = (x: any) => { const u = unwrap(x); return u ? range(u[1]) : undefined; };
+        s.joins.push({ ...r, lhs: side(o.lhs), rhs: side(o.rhs) });
+      } else if (o.lhs || o.rhs) {
         const ops = [o.lhs, o.rhs, o.low, o.high, ...(o.inList?.list ?? [])].map(operand).filter(Boolean) as Call['operands'];
         s.calls.push({ ...r, kind: key, name: o.op, operands: ops });
       } else if (/^ast(Update|Delete|Insert|Merge)StatementNode$/.test(key) && (o.targetPath || o.tableName || o.targetPathExpression)) {
