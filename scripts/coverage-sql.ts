@@ -1,36 +1,45 @@
 /**
  * `npm run coverage:sql`: how much of the real BigQuery SQL in ../shared/corpus/bigquery-sql the
- * analyzer (src/sql) analyzes, per category, with the top refusal reasons.
- * Each statement gets a catalog synthesized from itself (scripts/corpus-catalog.ts). Writes the
- * report to stdout and `coverage-sql.json`.
+ * analyzer (src/sql) analyzes. Each statement gets a catalog synthesized from itself
+ * (scripts/corpus-catalog.ts).
+ *
+ * Report (stdout): per category, the valid statements and the share analyzed; the totals and the
+ * line `valid query+dml analyzed: N of M (P%)`; the `query_*` / `dml_*` categories under 93%; the
+ * statements listed in ../shared/corpus/expected-refusals.tsv (not valid BigQuery), which must all
+ * be refused — any that analyzed is listed; each refusal of a valid statement classified as
+ * `synthesizer` or `analyzer` (corpus/classify.ts) with the top reasons per class; the statements
+ * the ZetaSQL server died on. `coverage-sql.json`: the same figures and one outcome per statement
+ * (`statements`: id, category, valid, outcome analyzed | refused | killed, class, reason), for diffs.
  *
  * Usage: npm run coverage:sql [-- --limit N] [--category PREFIX] [--show-failures N]
+ *        [--class synthesizer|analyzer] [--corpus DIR] [--refusals FILE] [--ids id,id,…]
  */
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { ZetaSqlServer } from '../src/sql/index.js';
 import { readCorpus, synthesize } from './corpus-catalog.js';
+import { classifyFailure, reasonOf, type FailureClass } from './corpus/classify.js';
 import { checkSqlLimits } from '../src/sql/limits.js';
 import { sqlLimitsFrom } from '../src/config.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
 const CORPUS = resolve(opt('--corpus') ?? '../shared/corpus/bigquery-sql');
+const REFUSALS = resolve(opt('--refusals') ?? join(dirname(CORPUS), 'expected-refusals.tsv'));
 const limit = Number(opt('--limit') ?? Infinity);
 const category = opt('--category');
+const onlyIds = opt('--ids')?.split(',');
 const showFailures = Number(opt('--show-failures') ?? 0);
-const stmts = readCorpus(CORPUS).filter((s) => !category || s.category.startsWith(category)).slice(0, limit);
+const showClass = opt('--class');
+const stmts = readCorpus(CORPUS).filter((s) => (!category || s.category.startsWith(category)) && (!onlyIds || onlyIds.includes(s.id))).slice(0, limit);
+/** id → why the statement is not valid BigQuery (tab-separated, `#` comments). */
+const invalid = new Map(readFileSync(REFUSALS, 'utf8').split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split('\t') as [string, string]));
+const isTarget = (c: string) => c.startsWith('query_') || c.startsWith('dml_');
 
-const reasonOf = (msg: string) => msg
-  .replace(/^bqgate (could not analyze the query|cannot analyze this statement kind yet), so it was not run: /, '')
-  .replace(/\[at \d+:\d+\]/g, '').replace(/`[^`]*`/g, '`…`').replace(/"[^"]*"/g, '"…"').replace(/'[^']*'/g, "'…'")
-  .replace(/\b\d+\b/g, 'N').replace(/: .*$/, '').slice(0, 90).trim();
-
+interface Outcome { id: string; category: string; valid: boolean; outcome: 'analyzed' | 'refused' | 'killed'; class?: FailureClass; reason?: string; sql: string }
 const zeta = new ZetaSqlServer();
 await zeta.start();
-const perCat = new Map<string, { n: number; ok: number }>();
-const reasons = new Map<string, number>();
-const failures: Array<{ id: string; category: string; reason: string; sql: string }> = [];
+const outcomes: Outcome[] = [];
 const crashes: string[] = [];
 const killers: string[] = [];
 /** Statements the gateway's structural limits (sql/limits.ts, BQGATE_SQL_MAX_*) refuse before analysis. */
@@ -41,35 +50,64 @@ for (const [idx, s] of stmts.entries()) {
   if (process.env.COVERAGE_TRACE) process.stderr.write(`${idx} ${s.id}\n`);
   const refusal = (() => { try { checkSqlLimits(s.sql, limits); return undefined; } catch (err) { return (err as Error).message; } })();
   if (refusal) limited.push(s.id);
-  const r = refusal ? { ok: false, last: refusal, killed: false, crash: undefined } : await synthesize(zeta, s);
+  const r = refusal ? { ok: false, last: `structural limit: ${refusal}`, killed: false, crash: undefined, guessed: false } : await synthesize(zeta, s);
   if (r.killed) killers.push(s.id);
   if (r.crash) crashes.push(`${s.id}: ${r.crash}`);
-  const c = perCat.get(s.category) ?? { n: 0, ok: 0 };
-  c.n++; if (r.ok) c.ok++;
-  perCat.set(s.category, c);
-  if (!r.ok) {
-    const reason = reasonOf(r.last);
-    reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
-    failures.push({ id: s.id, category: s.category, reason: r.last.slice(0, 200), sql: s.sql.slice(0, 300) });
-  }
+  const valid = !invalid.has(s.id);
+  const outcome: Outcome['outcome'] = r.ok ? 'analyzed' : r.killed ? 'killed' : 'refused';
+  outcomes.push({
+    id: s.id, category: s.category, valid, outcome, sql: s.sql,
+    ...(r.ok ? {} : { class: r.killed ? 'analyzer' : classifyFailure(r.last, r.guessed), reason: r.last.slice(0, 300) }),
+  });
 }
 const restarts = zeta.status().restarts;
 await zeta.stop();
 
 const pct = (a: number, b: number) => (b ? ((100 * a) / b).toFixed(1) : '-') + '%';
-const rows = [...perCat.entries()].sort((a, b) => b[1].n - a[1].n);
-const total = rows.reduce((a, [, c]) => ({ n: a.n + c.n, ok: a.ok + c.ok }), { n: 0, ok: 0 });
-const target = rows.filter(([k]) => k.startsWith('query_') || k.startsWith('dml_')).reduce((a, [, c]) => ({ n: a.n + c.n, ok: a.ok + c.ok }), { n: 0, ok: 0 });
-console.log(`SQL analysis coverage over ${total.n} corpus statements (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
-console.log('category                     statements  analyzed');
-for (const [k, c] of rows) console.log(`${k.padEnd(28)} ${String(c.n).padStart(10)}  ${pct(c.ok, c.n).padStart(8)}`);
-console.log(`${'all'.padEnd(28)} ${String(total.n).padStart(10)}  ${pct(total.ok, total.n).padStart(8)}`);
-console.log(`${'query_* and dml_*'.padEnd(28)} ${String(target.n).padStart(10)}  ${pct(target.ok, target.n).padStart(8)}`);
-console.log('\ntop refusal reasons:');
-for (const [r, n] of [...reasons.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`${String(n).padStart(6)}  ${r}`);
+const count = (xs: Outcome[]) => ({ n: xs.length, ok: xs.filter((o) => o.outcome === 'analyzed').length });
+const byCat = new Map<string, Outcome[]>();
+for (const o of outcomes) byCat.set(o.category, [...(byCat.get(o.category) ?? []), o]);
+const rows = [...byCat.entries()].map(([k, xs]) => ({ category: k, all: count(xs), valid: count(xs.filter((o) => o.valid)), invalid: xs.filter((o) => !o.valid).length }))
+  .sort((a, b) => b.all.n - a.all.n);
+const valid = outcomes.filter((o) => o.valid);
+const total = count(valid);
+const target = count(valid.filter((o) => isTarget(o.category)));
+console.log(`SQL analysis coverage over ${outcomes.length} corpus statements, ${valid.length} valid (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
+console.log('category                     valid  analyzed   (+ not valid)');
+for (const r of rows) console.log(`${r.category.padEnd(28)} ${String(r.valid.n).padStart(5)}  ${pct(r.valid.ok, r.valid.n).padStart(8)}${r.invalid ? `   (+${r.invalid})` : ''}`);
+console.log(`${'all valid'.padEnd(28)} ${String(total.n).padStart(5)}  ${pct(total.ok, total.n).padStart(8)}`);
+console.log(`\nvalid query+dml analyzed: ${target.ok} of ${target.n} (${pct(target.ok, target.n)})`);
+const all = count(outcomes.filter((o) => isTarget(o.category)));
+console.log(`all query+dml analyzed (not-valid ones included): ${all.ok} of ${all.n} (${pct(all.ok, all.n)})`);
+const under = rows.filter((r) => isTarget(r.category) && r.valid.n && r.valid.ok / r.valid.n < 0.93);
+console.log(`query_*/dml_* categories under 93%: ${under.length ? under.map((r) => `${r.category} ${pct(r.valid.ok, r.valid.n)}`).join(', ') : 'none'}`);
+
+const notValid = outcomes.filter((o) => !o.valid);
+const wronglyAnalyzed = notValid.filter((o) => o.outcome === 'analyzed');
+console.log(`\nnot valid BigQuery (${REFUSALS}): ${notValid.length} in this run, ${notValid.length - wronglyAnalyzed.length} refused, ${wronglyAnalyzed.length} analyzed${wronglyAnalyzed.length ? ' (each a bug or a misclassification):' : ''}`);
+for (const o of wronglyAnalyzed) console.log(`  ${o.id} [${invalid.get(o.id)}] ${o.sql.replace(/\s+/g, ' ').slice(0, 100)}`);
+
+const failed = valid.filter((o) => o.outcome !== 'analyzed');
+for (const cls of ['synthesizer', 'analyzer'] as const) {
+  const xs = failed.filter((o) => o.class === cls);
+  const t = xs.filter((o) => isTarget(o.category)).length;
+  console.log(`\n${cls} refusals of valid statements: ${xs.length} (${t} query+dml); top reasons:`);
+  const reasons = new Map<string, number>();
+  for (const o of xs) { const r = reasonOf(o.reason ?? ''); reasons.set(r, (reasons.get(r) ?? 0) + 1); }
+  for (const [r, n] of [...reasons.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`${String(n).padStart(6)}  ${r}`);
+}
 console.log(`\nrefused by the structural limits (${JSON.stringify(limits)}): ${limited.length}${limited.length ? ` (${limited.join(', ')})` : ''}`);
-if (restarts) console.log(`\nthe ZetaSQL server died and was restarted ${restarts} time(s); statements that hit it: ${killers.join(', ')}`);
+console.log(`the ZetaSQL server died and was restarted ${restarts} time(s); statements it died on: ${killers.length ? killers.join(', ') : 'none'}`);
 if (crashes.length) { console.log(`\nanalyzer crashes (bugs): ${crashes.length}`); for (const c of crashes.slice(0, 10)) console.log('  ' + c); }
-for (const f of failures.filter((x) => x.category.startsWith('query_') || x.category.startsWith('dml_')).slice(0, showFailures)) console.log(`\n--- ${f.id} [${f.category}] ${f.reason}\n${f.sql}`);
-writeFileSync('coverage-sql.json', JSON.stringify({ total, target, killers, categories: Object.fromEntries(rows), reasons: Object.fromEntries(reasons), crashes, failures }, null, 2));
+for (const f of failed.filter((o) => isTarget(o.category) && (!showClass || o.class === showClass)).slice(0, showFailures)) {
+  console.log(`\n--- ${f.id} [${f.category}] (${f.class}) ${f.reason}\n${f.sql.slice(0, 400)}`);
+}
+const categories = Object.fromEntries(rows.map((r) => [r.category, { n: r.all.n, ok: r.all.ok, valid: r.valid.n, validOk: r.valid.ok }]));
+const reasons: Record<string, number> = {};
+for (const o of failed) { const r = `${o.class}: ${reasonOf(o.reason ?? '')}`; reasons[r] = (reasons[r] ?? 0) + 1; }
+writeFileSync('coverage-sql.json', JSON.stringify({
+  valid: total, target, killers, limited, categories, reasons, crashes,
+  notValid: { n: notValid.length, analyzed: wronglyAnalyzed.map((o) => o.id) },
+  statements: outcomes.map(({ sql: _sql, ...o }) => o),
+}, null, 2));
 process.exit(crashes.length ? 1 : 0);
