@@ -72,6 +72,7 @@ describe('tokenizer', () => {
     expect(kinds("FROM t|>WHERE x>=1 # c\n AND @p = @@time_zone")).toEqual(['word:FROM', 'word:t', 'op:|>', 'word:WHERE', 'word:x', 'op:>=', 'number:1', 'word:AND', 'param:@p', 'op:=', 'param:@@time_zone']);
     expect(kinds("SELECT '''a''b''' , b\"\\x00\", rb'x', `a\\`b`")).toEqual(['word:SELECT', "string:'''a''b'''", 'op:,', 'bytes:b"\\x00"', 'op:,', "bytes:rb'x'", 'op:,', 'quoted:`a\\`b`']);
     expect(kinds('SELECT 1.5e3, .5, 0x1F')).toEqual(['word:SELECT', 'number:1.5e3', 'op:,', 'number:.5', 'op:,', 'number:0x1F']);
+    expect(kinds('SELECT (x)\n.5, t.1')).toEqual(['word:SELECT', '(', 'word:x', 'op:)', 'op:.', 'number:5', 'op:,', 'word:t', 'op:.', 'number:1'].map((k) => (k === '(' ? 'op:(' : k)));
     expect(kinds('SELECT 1 -- x\u2028, 2')).toEqual(['word:SELECT', 'number:1']);
   });
 
@@ -134,6 +135,7 @@ describe('desugarer', () => {
     ['SELECT a, b, SUM(c) AS s, COUNT(*) OVER () AS w FROM t GROUP BY ALL', 'SELECT a, b, SUM(c) AS s, COUNT(*) OVER () AS w FROM t GROUP BY 1, 2'],
     ['SELECT a FROM t UNION ALL BY NAME SELECT a FROM u', 'SELECT a FROM t UNION ALL CORRESPONDING SELECT a FROM u'],
     ['SELECT a FROM t FULL OUTER UNION ALL BY NAME SELECT a FROM u', 'SELECT a FROM t FULL OUTER UNION ALL CORRESPONDING SELECT a FROM u'],
+    ['SELECT a FROM t INNER UNION ALL BY NAME SELECT a FROM u', 'SELECT a FROM t  UNION ALL CORRESPONDING SELECT a FROM u'],
     ['CREATE TABLE d.x AS FROM t |> WHERE a', 'CREATE TABLE d.x AS SELECT * FROM t WHERE (a)'],
     ['WITH a AS (FROM t |> SELECT x) FROM a', 'WITH a AS (SELECT x FROM t) SELECT * FROM a'],
     ['FROM t; FROM u |> LIMIT 1;', 'SELECT * FROM t; SELECT * FROM u LIMIT 1;'],
