@@ -150,6 +150,7 @@ describe('desugarer', () => {
     ['FROM t |> SET x', 'SET'],
     ['FROM t |> UNION ALL SELECT 1', 'parenthesized'],
     ['FROM t |> WHERE (x', 'missing'],
+    [`FROM t${' |> WHERE TRUE'.repeat(41)}`, 'more than the 40'],
   ])('refuses %s', async (sql, why) => {
     await expect(desugar(sql)).rejects.toMatchObject({ reason: 'invalidQuery', message: expect.stringContaining(why) });
   });

@@ -60,6 +60,8 @@ async function children(items: Item[]): Promise<Item[]> {
 }
 
 const QUERY_START = ['SELECT', 'WITH', 'FROM'];
+/** Pipe operators one query may chain (measured: 40 nested subqueries analyze, 50 do not). */
+const MAX_OPERATORS = 40;
 
 /** One level: a FROM-first query and the pipe operators after a query, as standard SQL. */
 async function query(items: Item[], ctx: Ctx): Promise<Item[]> {
@@ -86,6 +88,8 @@ async function query(items: Item[], ctx: Ctx): Promise<Item[]> {
     return all.length ? `WITH ${recursive ? 'RECURSIVE ' : ''}${all.join(', ')} ` : '';
   };
   const ops = pipes.map((p, i) => items.slice(p + 1, pipes[i + 1] ?? items.length));
+  // Each operator may nest one subquery; past ~50 levels the analyzer's resolved AST is too deep to return.
+  if (ops.length > MAX_OPERATORS) throw refuse(`${ops.length} pipe operators in one query, more than the ${MAX_OPERATORS} bqgate analyzes; name intermediate results with WITH`);
   for (const op of ops) {
     if (!op.length) throw refuse('an empty pipe operator');
     frame = await apply(frame, op, { columnsOf: ctx.columnsOf, ctes: pipeCtes, withText });
