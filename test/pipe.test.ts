@@ -112,7 +112,7 @@ describe('tokenizer', () => {
 
 describe('desugarer', () => {
   it('leaves standard syntax alone and ignores pipes in strings and comments', async () => {
-    for (const s of ['SELECT 1', "SELECT '|> WHERE' AS s FROM shop.orders", 'SELECT 1 -- FROM x |> y', 'SELECT a FROM t UNION ALL SELECT b FROM u', 'DELETE FROM t WHERE TRUE']) {
+    for (const s of ['SELECT 1', "SELECT '|> WHERE' AS s FROM shop.orders", 'SELECT 1 -- FROM x |> y', 'SELECT a FROM t UNION ALL SELECT b FROM u', 'DELETE FROM t WHERE TRUE', 'LOAD DATA INTO d.t FROM FILES (format = \'CSV\') WITH PARTITION COLUMNS', 'SELECT x FROM UNNEST([1]) AS x WITH OFFSET']) {
       expect(await desugar(s), s).toBeUndefined();
     }
   });

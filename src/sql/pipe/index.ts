@@ -99,8 +99,12 @@ async function query(items: Item[], ctx: Ctx): Promise<Item[]> {
 
 /** `WITH … FROM …`: a FROM-first main query after a WITH list. */
 function fromFirstAfterWith(items: Item[]): boolean {
-  const [ctes, , main] = withList(items);
-  return ctes.length > 0 && isWord(main[0], 'FROM');
+  try {
+    const [ctes, , main] = withList(items);
+    return ctes.length > 0 && isWord(main[0], 'FROM');
+  } catch {
+    return false; // not a WITH list (`WITH CONNECTION …`, `WITH PARTITION COLUMNS`): nothing to desugar here
+  }
 }
 
 /** Splits `WITH [RECURSIVE] a AS (…), …` off a query: [entries, recursive, main query]. */
