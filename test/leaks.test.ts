@@ -4,7 +4,7 @@
  * against the raw fixture values read straight from the emulator.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type TestGateway } from './helpers/gateway.ts';
+import { auditRequests, startGateway, type TestGateway } from './helpers/gateway.ts';
 
 let gw: TestGateway;
 let analyst: string;
@@ -317,6 +317,19 @@ describe('pipe syntax end to end', () => {
     expect(got).toEqual(plain(await rowsOf(analyst, standard)));
     const rawEmails = new Set(raw.map((r) => r.email));
     expect(got.filter((r: any) => rawEmails.has(r.contact))).toEqual([]);
+  });
+
+  it('the audit keeps the caller\'s pipe text beside the desugared, masked text sent upstream', async () => {
+    const pipe = 'FROM shop.customers -- audited\n|> SELECT customer_id, email |> WHERE customer_id < 5';
+    await rowsOf(analyst, pipe);
+    const r = (await auditRequests(gw.dataDir)).find((x) => x.sql === pipe && x.upstream?.sql);
+    expect(r, 'audit record of the pipe query').toBeDefined();
+    const sent = r!.upstream!.sql!;
+    console.log(`pipe query sent upstream as: ${sent.slice(0, 160)}`);
+    expect(sent).not.toContain('|>');
+    expect(sent).not.toContain('audited');
+    expect(sent).toContain('SELECT customer_id, email FROM (SELECT'); // the desugared SELECT over the masking projection
+    expect(sent).toContain('REGEXP_CONTAINS(`email`'); // EMAIL_MASK applied at the scan
   });
 
   it('the bq CLI runs a FROM-first pipe query', async () => {

@@ -72,6 +72,7 @@ describe('tokenizer', () => {
     expect(kinds("FROM t|>WHERE x>=1 # c\n AND @p = @@time_zone")).toEqual(['word:FROM', 'word:t', 'op:|>', 'word:WHERE', 'word:x', 'op:>=', 'number:1', 'word:AND', 'param:@p', 'op:=', 'param:@@time_zone']);
     expect(kinds("SELECT '''a''b''' , b\"\\x00\", rb'x', `a\\`b`")).toEqual(['word:SELECT', "string:'''a''b'''", 'op:,', 'bytes:b"\\x00"', 'op:,', "bytes:rb'x'", 'op:,', 'quoted:`a\\`b`']);
     expect(kinds('SELECT 1.5e3, .5, 0x1F')).toEqual(['word:SELECT', 'number:1.5e3', 'op:,', 'number:.5', 'op:,', 'number:0x1F']);
+    expect(kinds('SELECT (x)\n.5, t.1')).toEqual(['word:SELECT', '(', 'word:x', 'op:)', 'op:.', 'number:5', 'op:,', 'word:t', 'op:.', 'number:1'].map((k) => (k === '(' ? 'op:(' : k)));
     expect(kinds('SELECT 1 -- x\u2028, 2')).toEqual(['word:SELECT', 'number:1']);
   });
 
@@ -111,7 +112,7 @@ describe('tokenizer', () => {
 
 describe('desugarer', () => {
   it('leaves standard syntax alone and ignores pipes in strings and comments', async () => {
-    for (const s of ['SELECT 1', "SELECT '|> WHERE' AS s FROM shop.orders", 'SELECT 1 -- FROM x |> y', 'SELECT a FROM t UNION ALL SELECT b FROM u', 'DELETE FROM t WHERE TRUE']) {
+    for (const s of ['SELECT 1', "SELECT '|> WHERE' AS s FROM shop.orders", 'SELECT 1 -- FROM x |> y', 'SELECT a FROM t UNION ALL SELECT b FROM u', 'DELETE FROM t WHERE TRUE', 'LOAD DATA INTO d.t FROM FILES (format = \'CSV\') WITH PARTITION COLUMNS', 'SELECT x FROM UNNEST([1]) AS x WITH OFFSET']) {
       expect(await desugar(s), s).toBeUndefined();
     }
   });
@@ -134,6 +135,7 @@ describe('desugarer', () => {
     ['SELECT a, b, SUM(c) AS s, COUNT(*) OVER () AS w FROM t GROUP BY ALL', 'SELECT a, b, SUM(c) AS s, COUNT(*) OVER () AS w FROM t GROUP BY 1, 2'],
     ['SELECT a FROM t UNION ALL BY NAME SELECT a FROM u', 'SELECT a FROM t UNION ALL CORRESPONDING SELECT a FROM u'],
     ['SELECT a FROM t FULL OUTER UNION ALL BY NAME SELECT a FROM u', 'SELECT a FROM t FULL OUTER UNION ALL CORRESPONDING SELECT a FROM u'],
+    ['SELECT a FROM t INNER UNION ALL BY NAME SELECT a FROM u', 'SELECT a FROM t  UNION ALL CORRESPONDING SELECT a FROM u'],
     ['CREATE TABLE d.x AS FROM t |> WHERE a', 'CREATE TABLE d.x AS SELECT * FROM t WHERE (a)'],
     ['WITH a AS (FROM t |> SELECT x) FROM a', 'WITH a AS (SELECT x FROM t) SELECT * FROM a'],
     ['FROM t; FROM u |> LIMIT 1;', 'SELECT * FROM t; SELECT * FROM u LIMIT 1;'],
@@ -148,6 +150,7 @@ describe('desugarer', () => {
     ['FROM t |> SET x', 'SET'],
     ['FROM t |> UNION ALL SELECT 1', 'parenthesized'],
     ['FROM t |> WHERE (x', 'missing'],
+    [`FROM t${' |> WHERE TRUE'.repeat(41)}`, 'more than the 40'],
   ])('refuses %s', async (sql, why) => {
     await expect(desugar(sql)).rejects.toMatchObject({ reason: 'invalidQuery', message: expect.stringContaining(why) });
   });

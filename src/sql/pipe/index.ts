@@ -60,6 +60,8 @@ async function children(items: Item[]): Promise<Item[]> {
 }
 
 const QUERY_START = ['SELECT', 'WITH', 'FROM'];
+/** Pipe operators one query may chain (measured: 40 nested subqueries analyze, 50 do not). */
+const MAX_OPERATORS = 40;
 
 /** One level: a FROM-first query and the pipe operators after a query, as standard SQL. */
 async function query(items: Item[], ctx: Ctx): Promise<Item[]> {
@@ -86,6 +88,8 @@ async function query(items: Item[], ctx: Ctx): Promise<Item[]> {
     return all.length ? `WITH ${recursive ? 'RECURSIVE ' : ''}${all.join(', ')} ` : '';
   };
   const ops = pipes.map((p, i) => items.slice(p + 1, pipes[i + 1] ?? items.length));
+  // Each operator may nest one subquery; past ~50 levels the analyzer's resolved AST is too deep to return.
+  if (ops.length > MAX_OPERATORS) throw refuse(`${ops.length} pipe operators in one query, more than the ${MAX_OPERATORS} bqgate analyzes; name intermediate results with WITH`);
   for (const op of ops) {
     if (!op.length) throw refuse('an empty pipe operator');
     frame = await apply(frame, op, { columnsOf: ctx.columnsOf, ctes: pipeCtes, withText });
@@ -95,8 +99,12 @@ async function query(items: Item[], ctx: Ctx): Promise<Item[]> {
 
 /** `WITH … FROM …`: a FROM-first main query after a WITH list. */
 function fromFirstAfterWith(items: Item[]): boolean {
-  const [ctes, , main] = withList(items);
-  return ctes.length > 0 && isWord(main[0], 'FROM');
+  try {
+    const [ctes, , main] = withList(items);
+    return ctes.length > 0 && isWord(main[0], 'FROM');
+  } catch {
+    return false; // not a WITH list (`WITH CONNECTION …`, `WITH PARTITION COLUMNS`): nothing to desugar here
+  }
 }
 
 /** Splits `WITH [RECURSIVE] a AS (…), …` off a query: [entries, recursive, main query]. */

@@ -9,7 +9,8 @@
  * - comments: `--` and `#` end at the next CR or LF (not at U+2028/U+2029), `/* … *\/` ends at the
  *   first `*\/` (they do not nest);
  * - backquoted identifiers with backslash escapes, no CR or LF inside;
- * - `@name` / `@@name` (one token each), numbers (decimal, exponent, hex), `|>` and the other
+ * - `@name` / `@@name` (one token each), numbers (decimal, exponent, hex; after a name, `)` or
+ *   `]` a `.` before digits is a path step, not a decimal point), `|>` and the other
  *   multi-character operators.
  *
  * Positions are UTF-16 indices into the input (JavaScript string offsets), `[start, end)`.
@@ -82,7 +83,9 @@ export function tokenize(sql: string): Token[] {
       push('word', start, i);
       continue;
     }
-    if (/[0-9]/.test(c) || (c === '.' && /[0-9]/.test(sql[i + 1] ?? ''))) {
+    // After a name, `)` or `]`, `.5` is a path step (`.` then `5`), as ZetaSQL lexes it, not a number.
+    const afterPath = out.length > 0 && (['word', 'quoted'].includes(out[out.length - 1].kind) || [')', ']'].includes(out[out.length - 1].text));
+    if (/[0-9]/.test(c) || (c === '.' && !afterPath && /[0-9]/.test(sql[i + 1] ?? ''))) {
       const m = /^(0[xX][0-9A-Fa-f]+|([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?)/.exec(sql.slice(i))!;
       i += m[0].length;
       push('number', start, i);

@@ -61,7 +61,10 @@ const RESERVED = ['SELECT', 'AND', 'OR', 'NOT', 'IN', 'BY', 'ON', 'WHERE', 'WHEN
 /** `BY NAME` set operations on one level. */
 export function byName(items: Item[]): Item[] {
   const out: Item[] = [];
+  // INNER is CORRESPONDING's default mode, and this build's parser does not take the keyword.
+  const inner = new Set(items.flatMap((it, i) => (isWord(it, 'INNER') && isWord(items[i + 1], 'UNION', 'INTERSECT', 'EXCEPT') && isWord(items[i + 3], 'BY') && isWord(items[i + 4], 'NAME') ? [i] : [])));
   for (let i = 0; i < items.length; i++) {
+    if (inner.has(i)) { out.push(text('', items[i].gap)); continue; }
     if (isWord(items[i], 'BY') && isWord(items[i + 1], 'NAME') && isWord(items[i - 1], 'ALL', 'DISTINCT') && isWord(items[i - 2], 'UNION', 'INTERSECT', 'EXCEPT')) {
       let k = i - 3;
       if (isWord(items[k], 'OUTER')) k--;
