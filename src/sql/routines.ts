@@ -158,6 +158,7 @@ async function bodyAnalysis(def: RoutineDef, types: TypeProto[], input: AnalyzeI
     return await analyzeBody(body);
   } catch (err) {
     const why = (err as Error).message;
+    if (why.startsWith('bqgate could not analyze the body of ') || /nested more than/.test(why)) throw err; // the innermost routine says why
     throw new BigQueryError((err as BigQueryError).reason === 'backendError' ? 'backendError' : 'invalidQuery', `bqgate could not analyze the body of ${def.fullName}, so the statement was not run: ${why}`, { location: 'q' });
   }
 }
