@@ -108,6 +108,8 @@ export interface AnalyzeInput {
   scriptTables?: Map<string, TableInfo>;
   /** Temp functions declared earlier in the same script, by lower-case name (routines.ts). */
   scriptRoutines?: Map<string, RoutineDef>;
+  /** Set by routines.ts: how deep in routine bodies this analysis is, and the statement's remaining body-analysis budget. */
+  routineNesting?: { depth: number; budget: { left: number } };
   /** The job's project: qualifies `dataset.table`. */
   projectId: string;
   defaultDataset?: { projectId?: string; datasetId: string };
