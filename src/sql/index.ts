@@ -367,6 +367,7 @@ export class Analyzer {
     const read = new Map<string, Set<string>>();
     const usedBy = new Map<string, Set<string>>();
     for (const s of scans) {
+      if (target && kind === 'INSERT' && s.table === target && !s.routine) continue; // an INSERT's target scan lists the columns written, not read (a routine body's read of it is a read)
       for (const t of s.members ?? [s.table]) {
         if (!read.has(t)) read.set(t, new Set());
         const has = s.members ? new Set(infos.get(t)!.schema.map((f) => f.name)) : undefined;
@@ -379,7 +380,6 @@ export class Analyzer {
     }
     const created = !target && /^(CREATE|DROP|ALTER|LOAD)/.test(kind) ? ddlTarget(resolved) : undefined;
     const written = target ? [target] : created ? [qualifyObject(created, input)] : [];
-    if (target && kind === 'INSERT') { read.delete(target); usedBy.delete(target); } // an INSERT's target scan lists the columns written, not read
     const pairs = (m: Map<string, Set<string>>) => [...m.entries()].flatMap(([table, cols]) => [...cols].sort().map((column) => ({ table, column })));
     const tables: Record<string, BqField[]> = {};
     for (const [full, info] of infos) if (!full.endsWith('*')) tables[full] = info.schema;
