@@ -97,10 +97,14 @@ describe('queries calling routines through the gateway', () => {
     expect(rec?.decision?.effect).toBe('deny');
   });
 
-  it('refuses a table named with a leading $ before analysis, and the analyzer keeps serving', async () => {
+  it('refuses a table named with a leading $, and a dataset named like a function namespace, before analysis; the analyzer keeps serving', async () => {
     const e = await apiError(gw.sdk(analyst).query({ query: 'SELECT 1 FROM shop.`$orders`', useLegacySql: false }));
     expect(e.errors?.[0]?.reason).toBe('invalidQuery');
     expect(e.message).toContain('$');
+    const ns = await apiError(gw.sdk(analyst).query({ query: 'SELECT 1 AS one FROM aead.CustomerKeysets', useLegacySql: false }));
+    console.log('namespace dataset:', ns.message);
+    expect(ns.errors?.[0]?.reason).toBe('invalidQuery');
+    expect(ns.message).toContain('function namespace');
     const [rows] = await gw.sdk(analyst).query({ query: 'SELECT COUNT(*) AS n FROM shop.orders', useLegacySql: false });
     expect(Number(rows[0].n)).toBeGreaterThan(0);
   });

@@ -82,13 +82,30 @@ export async function routinesStillValid(fetched: Map<string, TableInfo>, source
 /**
  * Crash triggers of this ZetaSQL build, refused before the catalog is registered: a table with a
  * name part starting with `$` (`` `$PROJECT.d.t` ``, `` d.`$t` ``) kills remote_server on Analyze
- * (corpus/COVERAGE-NOTES.md; corpus statement professional-services-00044).
+ * (corpus/COVERAGE-NOTES.md; corpus statement professional-services-00044); and a name whose first
+ * segment is a builtin function namespace (refuseNamespaceCatalog).
  */
 export function refuseCrashTriggers(names: string[][]): void {
   for (const segs of names) {
+    refuseNamespaceCatalog(segs, 'table');
     if (segs.flatMap((s) => s.split('.')).some((p) => p.startsWith('$'))) {
       throw new BigQueryError('invalidQuery', `Table name "${segs.join('.')}" has a part starting with "$", which bqgate's SQL analyzer cannot read safely (BigQuery reserves $ for partition decorators; a "$PROJECT" placeholder was not filled in); the statement was not run.`, { location: 'q' });
     }
+  }
+}
+
+/**
+ * Builtin function namespaces of this build (GetBuiltinFunctions: AEAD.ENCRYPT, NET.HOST, …; KLL_QUANTILES
+ * is listed but not loaded and does not collide). A catalog at the root named like one of them
+ * (case-insensitively) — the dataset of `net.t` or `keys.f(x)` — kills remote_server when it is
+ * registered, whatever the statement (measured: corpus statement bigquery-docs-00708, `aead.CustomerKeysets`).
+ */
+const BUILTIN_NAMESPACES = new Set(['aead', 'd3a_count', 'hll_count', 'keys', 'net']);
+
+/** Throws invalidQuery when `segs` would register a root catalog named like a builtin namespace. */
+export function refuseNamespaceCatalog(segs: string[], what: string): void {
+  if (segs.length >= 2 && BUILTIN_NAMESPACES.has(segs[0].toLowerCase())) {
+    throw new BigQueryError('invalidQuery', `The ${what} name ${segs.join('.')} starts with ${segs[0]}, which is also a GoogleSQL function namespace (${segs[0].toUpperCase()}.…) that bqgate's analyzer cannot hold beside a dataset of that name; write it with its project, as \`project.${segs.join('.')}\`. The statement was not run.`, { location: 'q' });
   }
 }
 
@@ -174,6 +191,7 @@ async function bodyAnalysis(def: RoutineDef, types: TypeProto[], input: AnalyzeI
 /** Catalog entries for `state`, added into the catalog proto `root` (nested catalogs per segment). */
 export function addToCatalog(root: any, state: RoutineState): void {
   for (const e of state.spelled.values()) {
+    refuseNamespaceCatalog(e.segments, e.kind === 'procedure' ? 'procedure' : 'function');
     let cat = root;
     for (const part of e.segments.slice(0, -1)) {
       cat.catalog ??= [];
