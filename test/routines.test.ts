@@ -97,10 +97,14 @@ describe('queries calling routines through the gateway', () => {
     expect(rec?.decision?.effect).toBe('deny');
   });
 
-  it('refuses a table named with a leading $ before analysis, and the analyzer keeps serving', async () => {
+  it('refuses a table named with a leading $, and a dataset named like a function namespace, before analysis; the analyzer keeps serving', async () => {
     const e = await apiError(gw.sdk(analyst).query({ query: 'SELECT 1 FROM shop.`$orders`', useLegacySql: false }));
     expect(e.errors?.[0]?.reason).toBe('invalidQuery');
     expect(e.message).toContain('$');
+    const ns = await apiError(gw.sdk(analyst).query({ query: 'SELECT 1 AS one FROM aead.CustomerKeysets', useLegacySql: false }));
+    console.log('namespace dataset:', ns.message);
+    expect(ns.errors?.[0]?.reason).toBe('invalidQuery');
+    expect(ns.message).toContain('function namespace');
     const [rows] = await gw.sdk(analyst).query({ query: 'SELECT COUNT(*) AS n FROM shop.orders', useLegacySql: false });
     expect(Number(rows[0].n)).toBeGreaterThan(0);
   });
@@ -112,12 +116,12 @@ describe('queries calling routines through the gateway', () => {
  * its scan of a masked table is masked there; a templated (ANY TYPE) body is not resolved where it is
  * declared, so a masked table read in it is refused, naming the function.
  */
-describe('temp functions: masking where the script declares them', () => {
+describe('temp functions and routine definitions under the real analyzer, policy and rewrite', () => {
   let stack: AnalysisStack;
   let policy: Policy;
   const principal = { subject: 'temp-fn', groups: ['fn-writers'], issuer: 'test', claims: {} };
   beforeAll(async () => {
-    stack = await openAnalysis({ upstream: 'emulator', fixturesDir: resolve('fixtures') });
+    stack = await openAnalysis({ upstream: 'emulator', fixturesDir: resolve('fixtures') }, 0); // catalog TTL 0: every analysis re-reads routines.get
     const dir = mkdtempSync(join(tmpdir(), 'bqgate-routines-policy-'));
     writeFileSync(join(dir, 'p.yaml'), [
       'version: 1', 'rules:',
@@ -165,5 +169,38 @@ describe('temp functions: masking where the script declares them', () => {
     const ok = await send('SELECT shop.net_amount(amount, 0.1) AS n FROM shop.orders');
     expect(ok.rewrite.governedTables).toEqual([]);
     expect(ok.sql).toContain('shop.net_amount(amount, 0.1)');
+  });
+});
+
+describe('routine definitions change and nest', () => {
+  let stack: AnalysisStack;
+  beforeAll(async () => { stack = await openAnalysis({ upstream: 'emulator', fixturesDir: resolve('fixtures') }, 0); }, 120_000);
+  afterAll(async () => { await stack?.close(); });
+  const put = async (id: string, definitionBody: string, method: 'POST' | 'PUT' = 'POST') => expect((await stack.upstream.call(method as "POST", // Upstream.call types GET/POST; PUT (routines.update) passes through
+ `/projects/demo-project/datasets/shop/routines${method === 'PUT' ? `/${id}` : ''}`, {
+    body: { routineReference: { projectId: 'demo-project', datasetId: 'shop', routineId: id }, routineType: 'SCALAR_FUNCTION', language: 'SQL', arguments: [{ name: 'x', dataType: { typeKind: 'INT64' } }], definitionBody },
+  })).status).toBe(200);
+
+  it('a cached analysis is not reused once the routine it called changed upstream', async () => {
+    await put('cache_probe', 'x + 1');
+    const sql = 'SELECT shop.cache_probe(1) AS v';
+    expect((await stack.analyzer.analyze({ sql, projectId: 'demo-project' })).tablesRead).toEqual([]);
+    await put('cache_probe', '(SELECT COUNT(*) FROM shop.orders) + x', 'PUT');
+    const again = await stack.analyzer.analyze({ sql, projectId: 'demo-project' });
+    console.log('after the update:', again.tablesRead, again.lineage);
+    expect(again.tablesRead).toEqual(['demo-project.shop.orders']);
+  });
+
+  it('a routine calling another is analyzed through both bodies; a cycle is refused', async () => {
+    await put('inner_fn', '(SELECT MAX(customer_id) FROM shop.orders WHERE order_id = x)');
+    await put('outer_fn', 'shop.inner_fn(x) + 1');
+    const a = await stack.analyzer.analyze({ sql: 'SELECT shop.outer_fn(order_id) AS v FROM shop.orders', projectId: 'demo-project' });
+    expect(a.lineage[0].sources.map((c) => c.column).sort()).toEqual(['customer_id', 'order_id']);
+    await put('loop_a', 'shop.loop_b(x)');
+    await put('loop_b', 'shop.loop_a(x)');
+    const e = await stack.analyzer.analyze({ sql: 'SELECT shop.loop_a(1)', projectId: 'demo-project' }).then(() => undefined, (err) => err);
+    console.log('cycle:', e?.message?.slice(0, 200));
+    expect(e?.reason).toBe('invalidQuery');
+    expect(e?.message).toMatch(/nested more than 8 deep/);
   });
 });

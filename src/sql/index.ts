@@ -112,6 +112,8 @@ export interface AnalyzeInput {
   scriptTables?: Map<string, TableInfo>;
   /** Temp functions declared earlier in the same script, by lower-case name (routines.ts). */
   scriptRoutines?: Map<string, RoutineDef>;
+  /** Set by routines.ts: how deep in routine bodies this analysis is, and the statement's remaining body-analysis budget. */
+  routineNesting?: { depth: number; budget: { left: number } };
   /** The job's project: qualifies `dataset.table`. */
   projectId: string;
   defaultDataset?: { projectId?: string; datasetId: string };
@@ -373,6 +375,7 @@ export class Analyzer {
     const read = new Map<string, Set<string>>();
     const usedBy = new Map<string, Set<string>>();
     for (const s of scans) {
+      if (target && kind === 'INSERT' && s.table === target && !s.routine) continue; // an INSERT's target scan lists the columns written, not read (a routine body's read of it is a read)
       for (const t of s.members ?? [s.table]) {
         if (!read.has(t)) read.set(t, new Set());
         const has = s.members ? new Set(infos.get(t)!.schema.map((f) => f.name)) : undefined;
@@ -385,7 +388,6 @@ export class Analyzer {
     }
     const created = !target && /^(CREATE|DROP|ALTER|LOAD)/.test(kind) ? ddlTarget(resolved) : undefined;
     const written = target ? [target] : created ? [qualifyObject(created, input)] : [];
-    if (target && kind === 'INSERT') { read.delete(target); usedBy.delete(target); } // an INSERT's target scan lists the columns written, not read
     const pairs = (m: Map<string, Set<string>>) => [...m.entries()].flatMap(([table, cols]) => [...cols].sort().map((column) => ({ table, column })));
     const tables: Record<string, BqField[]> = {};
     for (const [full, info] of infos) if (!full.endsWith('*')) tables[full] = info.schema;

@@ -62,7 +62,10 @@ export const newRoutineState = (): RoutineState => ({ spelled: new Map(), byReso
 export type BodyAnalyzer = (input: AnalyzeInput) => Promise<QueryAnalysis>;
 
 const MAX_DEPTH = 8;
-const depths = new WeakMap<AnalyzeInput, number>();
+/** Body analyses one statement may cost in all (nested bodies included): fan-out times depth is bounded. */
+const MAX_BODIES = 64;
+/** The budget of a top-level statement, by its input (not written into the caller's object). */
+const roots = new WeakMap<AnalyzeInput, NonNullable<AnalyzeInput['routineNesting']>>();
 
 /** Routine definitions fetched while analyzing, by the statement's `fetched` map (for cache validity). */
 const fetchedRoutines = new WeakMap<object, Map<string, RoutineInfo>>();
@@ -77,13 +80,32 @@ export async function routinesStillValid(fetched: Map<string, TableInfo>, source
 }
 
 /**
- * Crash triggers of this ZetaSQL build, refused before the catalog is registered: a table whose
- * name starts with `$` kills remote_server on Analyze (corpus/COVERAGE-NOTES.md).
+ * Crash triggers of this ZetaSQL build, refused before the catalog is registered: a table with a
+ * name part starting with `$` (`` `$PROJECT.d.t` ``, `` d.`$t` ``) kills remote_server on Analyze
+ * (corpus/COVERAGE-NOTES.md; corpus statement professional-services-00044); and a name whose first
+ * segment is a builtin function namespace (refuseNamespaceCatalog).
  */
 export function refuseCrashTriggers(names: string[][]): void {
   for (const segs of names) {
-    const last = segs.flatMap((s) => s.split('.')).pop() ?? '';
-    if (last.startsWith('$')) throw new BigQueryError('invalidQuery', `Table name "${segs.join('.')}" starts with "$", which bqgate's SQL analyzer cannot read safely (BigQuery reserves $ for partition decorators); the statement was not run.`, { location: 'q' });
+    refuseNamespaceCatalog(segs, 'table');
+    if (segs.flatMap((s) => s.split('.')).some((p) => p.startsWith('$'))) {
+      throw new BigQueryError('invalidQuery', `Table name "${segs.join('.')}" has a part starting with "$", which bqgate's SQL analyzer cannot read safely (BigQuery reserves $ for partition decorators; a "$PROJECT" placeholder was not filled in); the statement was not run.`, { location: 'q' });
+    }
+  }
+}
+
+/**
+ * Builtin function namespaces of this build (GetBuiltinFunctions: AEAD.ENCRYPT, NET.HOST, …; KLL_QUANTILES
+ * is listed but not loaded and does not collide). A catalog at the root named like one of them
+ * (case-insensitively) — the dataset of `net.t` or `keys.f(x)` — kills remote_server when it is
+ * registered, whatever the statement (measured: corpus statement bigquery-docs-00708, `aead.CustomerKeysets`).
+ */
+const BUILTIN_NAMESPACES = new Set(['aead', 'd3a_count', 'hll_count', 'keys', 'net']);
+
+/** Throws invalidQuery when `segs` would register a root catalog named like a builtin namespace. */
+export function refuseNamespaceCatalog(segs: string[], what: string): void {
+  if (segs.length >= 2 && BUILTIN_NAMESPACES.has(segs[0].toLowerCase())) {
+    throw new BigQueryError('invalidQuery', `The ${what} name ${segs.join('.')} starts with ${segs[0]}, which is also a GoogleSQL function namespace (${segs[0].toUpperCase()}.…) that bqgate's analyzer cannot hold beside a dataset of that name; write it with its project, as \`project.${segs.join('.')}\`. The statement was not run.`, { location: 'q' });
   }
 }
 
@@ -142,8 +164,11 @@ const resolvedName = (e: { segments: string[]; def: RoutineDef; kind: Kind }) =>
 
 /** The body's analysis with the arguments as named constants of `types`. */
 async function bodyAnalysis(def: RoutineDef, types: TypeProto[], input: AnalyzeInput, analyzeBody: BodyAnalyzer): Promise<QueryAnalysis> {
-  const depth = (depths.get(input) ?? 0) + 1;
+  // Carried in body inputs (copied by view inlining and script units), so no path through a body resets it.
+  const parent = input.routineNesting ?? roots.get(input) ?? roots.set(input, { depth: 0, budget: { left: MAX_BODIES } }).get(input)!;
+  const depth = parent.depth + 1;
   if (depth > MAX_DEPTH) throw new BigQueryError('invalidQuery', `Routines nested more than ${MAX_DEPTH} deep (at ${def.fullName}) are not supported by bqgate; the statement was not run.`, { location: 'q' });
+  if (parent.budget.left-- <= 0) throw new BigQueryError('invalidQuery', `The statement calls routines whose bodies need more than ${MAX_BODIES} analyses (at ${def.fullName}); bqgate does not analyze that much for one statement, so it was not run.`, { location: 'q' });
   const project = def.scriptLocal ? input.projectId : def.fullName.split('.')[0];
   // An aggregate body aggregates over the call's group: one row stands for it.
   const sql = def.routineType === 'TABLE_VALUED_FUNCTION' || def.routineType === 'PROCEDURE' ? def.body
@@ -152,12 +177,13 @@ async function bodyAnalysis(def: RoutineDef, types: TypeProto[], input: AnalyzeI
     sql, projectId: project,
     ...(def.scriptLocal ? { defaultDataset: input.defaultDataset, scriptTables: input.scriptTables, scriptRoutines: input.scriptRoutines } : {}),
     scriptVariables: [...(def.scriptLocal ? input.scriptVariables ?? [] : []), ...def.args.map((a, i) => ({ name: a.name, type: types[i] }))],
+    routineNesting: { depth, budget: parent.budget },
   };
-  depths.set(body, depth);
   try {
     return await analyzeBody(body);
   } catch (err) {
     const why = (err as Error).message;
+    if (why.startsWith('bqgate could not analyze the body of ') || /nested more than|need more than/.test(why)) throw err; // the innermost routine says why
     throw new BigQueryError((err as BigQueryError).reason === 'backendError' ? 'backendError' : 'invalidQuery', `bqgate could not analyze the body of ${def.fullName}, so the statement was not run: ${why}`, { location: 'q' });
   }
 }
@@ -165,6 +191,7 @@ async function bodyAnalysis(def: RoutineDef, types: TypeProto[], input: AnalyzeI
 /** Catalog entries for `state`, added into the catalog proto `root` (nested catalogs per segment). */
 export function addToCatalog(root: any, state: RoutineState): void {
   for (const e of state.spelled.values()) {
+    refuseNamespaceCatalog(e.segments, e.kind === 'procedure' ? 'procedure' : 'function');
     let cat = root;
     for (const part of e.segments.slice(0, -1)) {
       cat.catalog ??= [];
