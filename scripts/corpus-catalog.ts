@@ -9,7 +9,7 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Analyzer, ZetaSqlServer, type TableInfo, type TableSource } from '../src/sql/index.js';
+import { Analyzer, ZetaSqlServer, type ModelInfo, type TableInfo, type TableSource } from '../src/sql/index.js';
 import type { BqField } from '../src/emulator/encode.js';
 
 export interface Stmt { id: string; sql: string; category: string }
@@ -37,6 +37,11 @@ export class SyntheticSource implements TableSource {
     return [...this.sql.matchAll(/([A-Za-z0-9_-]*)\*`/g)].map((m) => `${m[1]}20240101`);
   }
   params: Array<{ name: string; parameterType: { type: string } }> = [];
+  /** A model for every name: labels from the `predicted_<label>` names the statement uses (else `label`), no features. */
+  async getModel(fullName: string): Promise<ModelInfo> {
+    const labels = [...new Set([...this.sql.matchAll(/\bpredicted_(\w+?)(?:_probs)?\b/gi)].map((m) => m[1]))];
+    return { fullName, featureColumns: [], labelColumns: (labels.length ? labels : ['label']).map((name) => ({ name, type: { typeKind: 'STRING' } })) };
+  }
 }
 
 const TYPES = ['STRING', 'INT64', 'FLOAT64', 'TIMESTAMP', 'DATE', 'BOOL', 'NUMERIC', 'DATETIME', 'BYTES', 'JSON', 'GEOGRAPHY'];

@@ -88,7 +88,7 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
   const tree = await ctx.parse(sql);
   const bytes = Buffer.from(sql, 'utf8');
   const text = (a: number, b: number) => bytes.subarray(a, b).toString('utf8');
-  const withPrefix = tree ? leadingWith(tree, text) : '';
+  const ctes = tree ? leadingWith(tree, text) : [];
   const registered = new Map<string, { proto: any; key: string }>();
   const models = new Map<string, { segments: string[]; info: ModelInfo }>();
   const lineage: TvfLineage = new Map();
@@ -107,8 +107,9 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
         const [s, e] = (a.form === 'table' ? tablePathRange(a) : queryRange(a)) ?? [0, 0];
         const inner = a.form === 'table' ? `SELECT * FROM ${text(s, e)}` : text(s, e);
         const cols = await ctx.relation(inner).catch(async (err) => {
-          if (!withPrefix) throw err;
-          return ctx.relation(`${withPrefix} SELECT * FROM (${inner})`).catch(() => { throw err; });
+          const prefix = ctePrefix(ctes, err);
+          if (!prefix) throw err;
+          return ctx.relation(`${prefix} SELECT * FROM (${inner})`);
         });
         rels.set(a.position, cols);
       }
@@ -165,12 +166,26 @@ export function standardType(t: StandardSqlDataType): TypeProto {
   }
 }
 
-/** The WITH clause that starts the statement (its text), so a query argument may name its CTEs. */
-function leadingWith(tree: any, text: (a: number, b: number) => string): string {
+/**
+ * The CTEs of the WITH clause that starts the statement, in order (name, text `name AS (…)`), so a
+ * relation argument may name one: it is analyzed under the CTEs up to the one it names, never more
+ * (a CTE only sees earlier ones, so this recursion ends). Empty for WITH RECURSIVE.
+ */
+function leadingWith(tree: any, text: (a: number, b: number) => string): Array<{ name: string; text: string }> {
   const stmt = tree.astQueryStatementNode ?? Object.values(tree)[0];
   const w = (stmt as any)?.query?.withClause;
-  const r = w?.parent?.parseLocationRange;
-  return r ? text(Number(r.start ?? 0), Number(r.end)) : '';
+  if (!w || w.recursive) return [];
+  return (w.with ?? []).map((e: any) => {
+    const r = e.parent?.parseLocationRange;
+    return { name: String(e.alias?.idString ?? '').toLowerCase(), text: r ? text(Number(r.start ?? 0), Number(r.end)) : '' };
+  }).filter((e: { name: string; text: string }) => e.name && e.text);
+}
+
+/** The WITH prefix that defines the CTE a `Table not found: <name>` error names, or undefined. */
+function ctePrefix(ctes: Array<{ name: string; text: string }>, err: unknown): string | undefined {
+  const m = String((err as Error)?.message ?? '').match(/Table not found: `?([A-Za-z_][A-Za-z0-9_]*)`?(?![.\w])/);
+  const k = m ? ctes.findIndex((c) => c.name === m[1].toLowerCase()) : -1;
+  return k < 0 ? undefined : `WITH ${ctes.slice(0, k + 1).map((c) => c.text).join(', ')}`;
 }
 
 const CLASSIFIERS = /CLASSIFIER$|^LOGISTIC_REG$/;
