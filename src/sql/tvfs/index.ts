@@ -225,7 +225,7 @@ function outputOf(call: TvfCall, rels: Map<number, Column[]>, model?: ModelInfo)
   };
   const inputColumn = (name: string) => {
     const c = firstRel === undefined ? undefined : rels.get(firstRel)!.find((x) => x.name.toLowerCase() === name.toLowerCase());
-    return c ?? refuse(`the input has no column ${name}`);
+    return c ?? refuse(`Unrecognized name: ${name} (the input relation has no column ${name})`);
   };
   const passThrough = (pos: number) => { for (const c of rels.get(pos) ?? []) add(c.name, c.type, { copy: ref(pos, c) }); };
   for (const item of items) {
