@@ -339,6 +339,7 @@ export class Analyzer {
     }
     if (!resolved) throw new BigQueryError('invalidQuery', 'bqgate could not analyze this statement (the analyzer returned nothing); it was not run.', { location: 'q' });
 
+    tvfs?.check(resolved);
     const kind = statementKind(resolved);
     const filters = wildcardFilters(resolved);
     const scans = tableScans(resolved, (node, table) => {

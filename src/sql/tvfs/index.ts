@@ -50,6 +50,12 @@ export interface TvfPlan {
   lineage: TvfLineage;
   /** EXTERNAL_QUERY connection ids used. */
   externalConnections: string[];
+  /**
+   * Checks the resolved statement against the plan: every registered TVF's relation arguments must
+   * have resolved to exactly the columns its output was computed from (a CTE may shadow a table name
+   * the argument was analyzed under). Throws BigQueryError('invalidQuery') otherwise.
+   */
+  check(resolved: unknown): void;
 }
 
 export interface TvfContext {
@@ -92,6 +98,7 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
   const registered = new Map<string, { proto: any; key: string }>();
   const models = new Map<string, { segments: string[]; info: ModelInfo }>();
   const lineage: TvfLineage = new Map();
+  const inputs = new Map<string, string>();
   const connections: string[] = [];
   for (const node of tree ? tvfNodes(tree) : []) {
     const spec = tvfs.get(pathOf(node.name).join('.').toUpperCase());
@@ -124,6 +131,7 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
     }
     registered.set(spec.name.toUpperCase(), { proto, key });
     lineage.set(lineageKey(spec.name, out.columns.map((c) => c.name)), out.hints);
+    inputs.set(lineageKey(spec.name, out.columns.map((c) => c.name)), JSON.stringify(call.args.filter((a) => rels.has(a.position)).map((a) => rels.get(a.position)!.map((c) => [c.name, c.type]))));
   }
   const fnProtos = [...functions.values()].map(functionProto);
   const modelList = [...models.values()];
@@ -139,7 +147,26 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
     },
     lineage,
     externalConnections: [...new Set(connections)],
+    check(resolved: unknown) {
+      for (const scan of tvfScans(resolved)) {
+        const key = lineageKey(String(scan.tvf?.name ?? ''), (scan.signature?.outputSchema?.column ?? []).map((c: any) => String(c.name)));
+        const want = inputs.get(key);
+        if (want === undefined) continue;
+        const got = JSON.stringify((scan.signature?.argument ?? []).filter((a: any) => a.relationArgument).map((a: any) => (a.relationArgument.column ?? []).map((c: any) => [c.name, c.type])));
+        if (got !== want) throw new BigQueryError('invalidQuery', `${scan.tvf?.name}: its input relation resolved to other columns than bqgate computed its output from (a WITH name shadowing a table?); rename the CTE. The statement was not run.`, { location: 'q' });
+      }
+    },
   };
+}
+
+/** Every resolvedTvfscanNode body in a resolved tree. */
+function tvfScans(n: unknown, out: any[] = []): any[] {
+  if (Array.isArray(n)) { n.forEach((x) => tvfScans(x, out)); return out; }
+  if (!n || typeof n !== 'object') return out;
+  const o = n as Record<string, any>;
+  if (o.resolvedTvfscanNode) out.push(o.resolvedTvfscanNode);
+  for (const v of Object.values(o)) tvfScans(v, out);
+  return out;
 }
 
 /** The nested catalog at `path` under `root`, created when missing (names compared case-insensitively). */
@@ -183,7 +210,9 @@ function leadingWith(tree: any, text: (a: number, b: number) => string): Array<{
 
 /** The WITH prefix that defines the CTE a `Table not found: <name>` error names, or undefined. */
 function ctePrefix(ctes: Array<{ name: string; text: string }>, err: unknown): string | undefined {
-  const m = String((err as Error)?.message ?? '').match(/Table not found: `?([A-Za-z_][A-Za-z0-9_]*)`?(?![.\w])/);
+  // The name as each layer reports it: the analyzer, names.ts (no default dataset), the catalog (default dataset).
+  const msg = String((err as Error)?.message ?? '');
+  const m = msg.match(/Table not found: `?([A-Za-z_][A-Za-z0-9_]*)`?(?![.\w])/) ?? msg.match(/Table name "([A-Za-z_][A-Za-z0-9_]*)" missing dataset/) ?? msg.match(/Not found: Table [^:\s]+:[^.\s]+\.([A-Za-z_][A-Za-z0-9_]*) /);
   const k = m ? ctes.findIndex((c) => c.name === m[1].toLowerCase()) : -1;
   return k < 0 ? undefined : `WITH ${ctes.slice(0, k + 1).map((c) => c.text).join(', ')}`;
 }
