@@ -113,7 +113,9 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
       } else if (a.form === 'table' || a.form === 'query') {
         const [s, e] = (a.form === 'table' ? tablePathRange(a) : queryRange(a)) ?? [0, 0];
         const inner = a.form === 'table' ? `SELECT * FROM ${text(s, e)}` : text(s, e);
-        const cols = await ctx.relation(inner).catch(async (err) => {
+        // A WITH name shadows a table of the same name (TABLE c reads the CTE c).
+        const shadow = a.form === 'table' && a.path!.length === 1 ? ctePrefix(ctes, new Error(`Table not found: ${a.path![0]}`)) : undefined;
+        const cols = shadow ? await ctx.relation(`${shadow} SELECT * FROM (${inner})`) : await ctx.relation(inner).catch(async (err) => {
           const prefix = ctePrefix(ctes, err);
           if (!prefix) throw err;
           return ctx.relation(`${prefix} SELECT * FROM (${inner})`);
