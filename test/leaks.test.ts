@@ -229,6 +229,14 @@ const CASES: Array<Case | (() => Case)> = [
   { name: 'support REVERSE(ssn)', sql: 'SELECT REVERSE(ssn), SUBSTR(card_number, 1, 8) FROM shop.customers LIMIT 50', expect: 'masked', who: 'support' },
   () => ({ name: 'support ssn oracle', sql: `SELECT COUNT(*) AS n FROM shop.customers WHERE ssn = '${raw1().ssn}'`, expect: 'zero', who: 'support' }),
   { name: 'support on orders (not allowed)', sql: 'SELECT * FROM shop.orders LIMIT 1', expect: 'refused', who: 'support' },
+  // BigQuery TVFs and functions (sql/tvfs): the input relation is masked at its scan; the emulator cannot run ML
+  { name: 'masked email through ML.PREDICT', sql: 'SELECT email, card_number, predicted_churned FROM ML.PREDICT(MODEL shop.churn_model, (SELECT customer_id, email, card_number, country, city, birth_date FROM shop.customers))', expect: 'masked', emulatorGap: true },
+  { name: 'ssn through ML.PREDICT over TABLE customers', sql: 'SELECT predicted_churned, email FROM ML.PREDICT(MODEL shop.churn_model, TABLE shop.customers)', expect: 'refused' },
+  { name: 'ssn as a VECTOR_SEARCH base column', sql: "SELECT base.ssn, distance FROM VECTOR_SEARCH((SELECT ssn, tags FROM shop.customers), 'tags', (SELECT tags FROM shop.customers WHERE customer_id = 1), 'tags', top_k => 3)", expect: 'refused' },
+  { name: 'masked email through VECTOR_SEARCH', sql: "SELECT base.email, distance FROM VECTOR_SEARCH((SELECT customer_id, email, tags FROM shop.customers), 'tags', (SELECT tags FROM shop.customers WHERE customer_id = 1), 'tags', top_k => 3)", expect: 'masked', emulatorGap: true },
+  { name: 'masked email in an AI.GENERATE prompt', sql: "SELECT AI.GENERATE(CONCAT('Repeat: ', email), connection_id => 'us.llm').result AS r FROM shop.customers", expect: 'masked', emulatorGap: true },
+  { name: 'ssn through APPENDS', sql: 'SELECT ssn FROM APPENDS(TABLE shop.customers, NULL, NULL)', expect: 'refused' },
+  { name: 'EXTERNAL_QUERY on a connection no rule allows', sql: "SELECT id FROM EXTERNAL_QUERY('demo-project.us.crm', 'SELECT id FROM accounts')", expect: 'refused' },
 ];
 
 /** The outcome of one case through the SDK: rows, or the error. */

@@ -56,6 +56,8 @@ export interface Rule {
   };
   /** EXPORT_DATA: destination URI globs this allow permits. */
   export_destinations?: string[];
+  /** EXTERNAL_QUERY: connection id globs (`project.location.connection`, as written) this allow permits. */
+  external_connections?: string[];
   /** effect: allow — the service account the statement's job runs as upstream (impersonated by the gateway). */
   upstream_service_account?: string;
   not_before?: string;
@@ -248,7 +250,7 @@ export function requireAnyAllow(policy: Policy, principal: Principal, now = Date
 }
 
 /** Decides a statement. Pure: same inputs, same Decision. */
-export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalysis, 'statementKind' | 'tablesRead' | 'tablesWritten' | 'columnsRead' | 'tables'> & { flags?: { exportUri?: string; exportUris?: string[] } }, now = Date.now()): Decision {
+export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalysis, 'statementKind' | 'tablesRead' | 'tablesWritten' | 'columnsRead' | 'tables'> & { flags?: { exportUri?: string; exportUris?: string[]; externalConnections?: string[] } }, now = Date.now()): Decision {
   const rules = rulesFor(policy, principal, now);
   const d: Decision = { effect: 'allow', matchedRules: [], reasons: [], masks: {}, deniedColumns: {}, rowFilters: {}, limits: limitsFor(rules), policyVersion: policy.version };
   const deny = (ruleId: string | undefined, reason: string): Decision => {
@@ -291,6 +293,14 @@ export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalys
       if (!ok) return deny(undefined, `Access Denied: no bqgate policy rule allows ${who(principal)} to ${verb === 'EXTRACT' ? 'extract' : 'EXPORT DATA'} to ${uri}; allow rules must list it in export_destinations.`);
       if (!d.matchedRules.includes(ok.id)) d.matchedRules.push(ok.id);
     }
+  }
+
+  // EXTERNAL_QUERY: its inner statement runs in another database, which bqgate cannot analyze, so
+  // every connection must be one an allow rule names explicitly (as export destinations are).
+  for (const conn of a.flags?.externalConnections ?? []) {
+    const ok = rules.find((r) => r.effect === 'allow' && verbRule(r, verb) && r.external_connections?.some((c) => glob(c, conn)));
+    if (!ok) return deny(undefined, `Access Denied: EXTERNAL_QUERY on connection ${conn} runs a statement in another database that bqgate cannot analyze; no bqgate policy rule allows ${who(principal)} to use it. Allow rules must list the connection in external_connections.`);
+    if (!d.matchedRules.includes(ok.id)) d.matchedRules.push(ok.id);
   }
 
   // Column denies: a denied column used anywhere refuses the statement.

@@ -55,6 +55,7 @@ export function lintPolicies(dir: string, catalog?: CatalogListing): LintProblem
       if (r.effect !== 'filter' && r.filter) at(['rules', i, 'filter'], 'filter is only read on effect: filter rules');
       if (r.effect === 'limit' && !r.limits) at(['rules', i], 'a limit rule needs limits');
       if (r.effect === 'require_approval' && !r.approval) at(['rules', i], 'a require_approval rule needs approval (approvers.groups)');
+      if (r.effect !== 'allow' && r.external_connections) at(['rules', i, 'external_connections'], 'external_connections is only read on effect: allow rules');
       if (r.effect !== 'require_approval' && r.approval) at(['rules', i, 'approval'], 'approval is only read on effect: require_approval rules');
       if (!catalog) return;
       // Checked once every file's classifications are known.

@@ -355,6 +355,7 @@ export class Analyzer {
     if (!resolved) throw new BigQueryError('invalidQuery', 'bqgate could not analyze this statement (the analyzer returned nothing); it was not run.', { location: 'q' });
     const bodies = await expandCalls(resolved, routines, input, (i) => this.analyzeUncached(i, fetched, lists));
 
+    tvfs?.check(resolved);
     const kind = statementKind(resolved);
     const filters = wildcardFilters(resolved);
     const scans = tableScans(resolved, (node, table) => {

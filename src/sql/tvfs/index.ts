@@ -50,6 +50,12 @@ export interface TvfPlan {
   lineage: TvfLineage;
   /** EXTERNAL_QUERY connection ids used. */
   externalConnections: string[];
+  /**
+   * Checks the resolved statement against the plan: every registered TVF's relation arguments must
+   * have resolved to exactly the columns its output was computed from (a CTE may shadow a table name
+   * the argument was analyzed under). Throws BigQueryError('invalidQuery') otherwise.
+   */
+  check(resolved: unknown): void;
 }
 
 export interface TvfContext {
@@ -88,10 +94,11 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
   const tree = await ctx.parse(sql);
   const bytes = Buffer.from(sql, 'utf8');
   const text = (a: number, b: number) => bytes.subarray(a, b).toString('utf8');
-  const withPrefix = tree ? leadingWith(tree, text) : '';
+  const ctes = tree ? leadingWith(tree, text) : [];
   const registered = new Map<string, { proto: any; key: string }>();
   const models = new Map<string, { segments: string[]; info: ModelInfo }>();
   const lineage: TvfLineage = new Map();
+  const inputs = new Map<string, string>();
   const connections: string[] = [];
   for (const node of tree ? tvfNodes(tree) : []) {
     const spec = tvfs.get(pathOf(node.name).join('.').toUpperCase());
@@ -106,9 +113,12 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
       } else if (a.form === 'table' || a.form === 'query') {
         const [s, e] = (a.form === 'table' ? tablePathRange(a) : queryRange(a)) ?? [0, 0];
         const inner = a.form === 'table' ? `SELECT * FROM ${text(s, e)}` : text(s, e);
-        const cols = await ctx.relation(inner).catch(async (err) => {
-          if (!withPrefix) throw err;
-          return ctx.relation(`${withPrefix} SELECT * FROM (${inner})`).catch(() => { throw err; });
+        // A WITH name shadows a table of the same name (TABLE c reads the CTE c).
+        const shadow = a.form === 'table' && a.path!.length === 1 ? ctePrefix(ctes, new Error(`Table not found: ${a.path![0]}`)) : undefined;
+        const cols = shadow ? await ctx.relation(`${shadow} SELECT * FROM (${inner})`) : await ctx.relation(inner).catch(async (err) => {
+          const prefix = ctePrefix(ctes, err);
+          if (!prefix) throw err;
+          return ctx.relation(`${prefix} SELECT * FROM (${inner})`);
         });
         rels.set(a.position, cols);
       }
@@ -123,6 +133,7 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
     }
     registered.set(spec.name.toUpperCase(), { proto, key });
     lineage.set(lineageKey(spec.name, out.columns.map((c) => c.name)), out.hints);
+    inputs.set(lineageKey(spec.name, out.columns.map((c) => c.name)), JSON.stringify(call.args.filter((a) => rels.has(a.position)).map((a) => rels.get(a.position)!.map((c) => [c.name, c.type]))));
   }
   const fnProtos = [...functions.values()].map(functionProto);
   const modelList = [...models.values()];
@@ -138,7 +149,26 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
     },
     lineage,
     externalConnections: [...new Set(connections)],
+    check(resolved: unknown) {
+      for (const scan of tvfScans(resolved)) {
+        const key = lineageKey(String(scan.tvf?.name ?? ''), (scan.signature?.outputSchema?.column ?? []).map((c: any) => String(c.name)));
+        const want = inputs.get(key);
+        if (want === undefined) continue;
+        const got = JSON.stringify((scan.signature?.argument ?? []).filter((a: any) => a.relationArgument).map((a: any) => (a.relationArgument.column ?? []).map((c: any) => [c.name, c.type])));
+        if (got !== want) throw new BigQueryError('invalidQuery', `${scan.tvf?.name}: its input relation resolved to other columns than bqgate computed its output from (a WITH name shadowing a table?); rename the CTE. The statement was not run.`, { location: 'q' });
+      }
+    },
   };
+}
+
+/** Every resolvedTvfscanNode body in a resolved tree. */
+function tvfScans(n: unknown, out: any[] = []): any[] {
+  if (Array.isArray(n)) { n.forEach((x) => tvfScans(x, out)); return out; }
+  if (!n || typeof n !== 'object') return out;
+  const o = n as Record<string, any>;
+  if (o.resolvedTvfscanNode) out.push(o.resolvedTvfscanNode);
+  for (const v of Object.values(o)) tvfScans(v, out);
+  return out;
 }
 
 /** The nested catalog at `path` under `root`, created when missing (names compared case-insensitively). */
@@ -165,12 +195,28 @@ export function standardType(t: StandardSqlDataType): TypeProto {
   }
 }
 
-/** The WITH clause that starts the statement (its text), so a query argument may name its CTEs. */
-function leadingWith(tree: any, text: (a: number, b: number) => string): string {
+/**
+ * The CTEs of the WITH clause that starts the statement, in order (name, text `name AS (…)`), so a
+ * relation argument may name one: it is analyzed under the CTEs up to the one it names, never more
+ * (a CTE only sees earlier ones, so this recursion ends). Empty for WITH RECURSIVE.
+ */
+function leadingWith(tree: any, text: (a: number, b: number) => string): Array<{ name: string; text: string }> {
   const stmt = tree.astQueryStatementNode ?? Object.values(tree)[0];
   const w = (stmt as any)?.query?.withClause;
-  const r = w?.parent?.parseLocationRange;
-  return r ? text(Number(r.start ?? 0), Number(r.end)) : '';
+  if (!w || w.recursive) return [];
+  return (w.with ?? []).map((e: any) => {
+    const r = e.parent?.parseLocationRange;
+    return { name: String(e.alias?.idString ?? '').toLowerCase(), text: r ? text(Number(r.start ?? 0), Number(r.end)) : '' };
+  }).filter((e: { name: string; text: string }) => e.name && e.text);
+}
+
+/** The WITH prefix that defines the CTE a `Table not found: <name>` error names, or undefined. */
+function ctePrefix(ctes: Array<{ name: string; text: string }>, err: unknown): string | undefined {
+  // The name as each layer reports it: the analyzer, names.ts (no default dataset), the catalog (default dataset).
+  const msg = String((err as Error)?.message ?? '');
+  const m = msg.match(/Table not found: `?([A-Za-z_][A-Za-z0-9_]*)`?(?![.\w])/) ?? msg.match(/Table name "([A-Za-z_][A-Za-z0-9_]*)" missing dataset/) ?? msg.match(/Not found: Table [^:\s]+:[^.\s]+\.([A-Za-z_][A-Za-z0-9_]*) /);
+  const k = m ? ctes.findIndex((c) => c.name === m[1].toLowerCase()) : -1;
+  return k < 0 ? undefined : `WITH ${ctes.slice(0, k + 1).map((c) => c.text).join(', ')}`;
 }
 
 const CLASSIFIERS = /CLASSIFIER$|^LOGISTIC_REG$/;
@@ -210,7 +256,7 @@ function outputOf(call: TvfCall, rels: Map<number, Column[]>, model?: ModelInfo)
   };
   const inputColumn = (name: string) => {
     const c = firstRel === undefined ? undefined : rels.get(firstRel)!.find((x) => x.name.toLowerCase() === name.toLowerCase());
-    return c ?? refuse(`the input has no column ${name}`);
+    return c ?? refuse(`Unrecognized name: ${name} (the input relation has no column ${name})`);
   };
   const passThrough = (pos: number) => { for (const c of rels.get(pos) ?? []) add(c.name, c.type, { copy: ref(pos, c) }); };
   for (const item of items) {

@@ -1,0 +1,146 @@
+/**
+ * BigQuery ML models, TVFs and EXTERNAL_QUERY end to end through real parts: the emulator's models
+ * REST methods through the real @google-cloud/bigquery SDK, models.get feeding the real ZetaSQL
+ * analyzer, the demo policy's masks through a `TABLE t` TVF argument (rewrite + re-analysis), and the
+ * `external_connections` policy rule (decide and lint) on what the analyzer reports.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { BigQuery } from '@google-cloud/bigquery';
+import { startEmulator, newEmulatorSecret, type RunningEmulator } from '../src/emulator/index.ts';
+import { localCredential } from '../src/upstream/credentials.ts';
+import { Upstream } from '../src/upstream/index.ts';
+import { Catalog } from '../src/catalog/index.ts';
+import { Analyzer, ZetaSqlServer } from '../src/sql/index.ts';
+import { loadPolicy, decide, type Policy } from '../src/policy/index.ts';
+import { lintPolicies } from '../src/policy/lint.ts';
+import { rewriteQuery, verifyRewrite } from '../src/rewrite/index.ts';
+import type { Principal } from '../src/auth/index.ts';
+
+let emulator: RunningEmulator;
+let sdk: BigQuery;
+let zeta: ZetaSqlServer;
+let analyzer: Analyzer;
+let policy: Policy;
+const analyst: Principal = { subject: 'a', groups: ['analysts'], issuer: 'i', claims: {} };
+const euSupport: Principal = { subject: 'e', groups: ['eu-support'], issuer: 'i', claims: {} };
+const analyze = (sql: string) => analyzer.analyze({ sql, projectId: 'demo-project' });
+
+beforeAll(async () => {
+  const secret = newEmulatorSecret();
+  emulator = await startEmulator({ port: 0, fixturesDir: resolve('fixtures'), secret });
+  sdk = new BigQuery({ projectId: 'demo-project', apiEndpoint: emulator.url, authClient: localCredential(secret) as never, autoRetry: false });
+  zeta = new ZetaSqlServer();
+  await zeta.start();
+  analyzer = new Analyzer(zeta, new Catalog(new Upstream({ baseUrl: emulator.url, authClient: localCredential(secret) }), 0));
+  policy = loadPolicy(resolve('policies'));
+}, 60_000);
+afterAll(async () => { await zeta?.stop(); await emulator?.close(); });
+
+describe('emulator models (models.get / list / patch / delete) through the SDK', () => {
+  it('serves the demo model with its feature and label columns', async () => {
+    const [meta] = await sdk.dataset('shop').model('churn_model').getMetadata();
+    console.log('models.get shop.churn_model:', meta.modelType, meta.featureColumns.map((c: any) => c.name).join(','), '→', meta.labelColumns.map((c: any) => c.name).join(','));
+    expect(meta.modelReference).toEqual({ projectId: 'demo-project', datasetId: 'shop', modelId: 'churn_model' });
+    expect(meta.modelType).toBe('LOGISTIC_REG');
+    expect(meta.featureColumns.map((c: any) => c.name)).toEqual(['customer_id', 'country', 'city', 'birth_date']);
+    expect(meta.labelColumns).toEqual([{ name: 'churned', type: { typeKind: 'BOOL' } }]);
+  });
+
+  it('lists, patches and deletes models; a missing model is notFound', async () => {
+    const [models] = await sdk.dataset('shop').getModels();
+    expect(models.map((m) => m.id)).toEqual(['churn_model']);
+    const [patched] = await sdk.dataset('shop').model('churn_model').setMetadata({ description: 'patched' });
+    expect(patched.description).toBe('patched');
+    expect((await sdk.dataset('shop').model('churn_model').getMetadata())[0].description).toBe('patched');
+    await expect(sdk.dataset('shop').model('nope').getMetadata()).rejects.toMatchObject({ code: 404 });
+    // a second emulator of its own, so deleting does not disturb the analysis tests
+    const secret = newEmulatorSecret();
+    const other = await startEmulator({ port: 0, fixturesDir: resolve('fixtures'), secret });
+    try {
+      const s2 = new BigQuery({ projectId: 'demo-project', apiEndpoint: other.url, authClient: localCredential(secret) as never, autoRetry: false });
+      await s2.dataset('shop').model('churn_model').delete();
+      expect((await s2.dataset('shop').getModels())[0]).toEqual([]);
+    } finally { await other.close(); }
+  });
+});
+
+describe('masking through TVF arguments', () => {
+  it('a masked column read by ML.PREDICT through TABLE t is masked at the scan (TABLE t becomes a projection)', async () => {
+    const sql = 'SELECT email, card_number, predicted_churned FROM ML.PREDICT(MODEL shop.churn_model, TABLE shop.customers)';
+    const a = await analyze(sql);
+    const d = decide(policy, euSupport, a);
+    expect(d.effect).toBe('allow');
+    const r = rewriteQuery(a.effectiveSql, a, d, Buffer.alloc(32, 1));
+    console.log('rewritten:', r.sql.slice(0, 160), '…');
+    expect(r.sql).not.toMatch(/TABLE\s+shop\.customers/);
+    expect(r.sql).toMatch(/ML\.PREDICT\(MODEL shop\.churn_model, \(SELECT /);
+    const again = await analyze(r.sql);
+    verifyRewrite(again, r, d);
+    expect(again.outputColumns).toEqual(a.outputColumns);
+    expect(again.lineage.find((l) => l.name === 'email')!.direct).toBe(false); // now a masking expression
+    // what is sent upstream: re-emitted from ZetaSQL's parse, resolving to the same statement
+    const sent = await analyzer.regenerate({ sql: r.sql, projectId: 'demo-project' }, again);
+    console.log('sent upstream:', sent.sql.slice(0, 120), '…');
+    expect(sent.sql).toMatch(/ML\.PREDICT\(MODEL shop\.churn_model, \(/);
+  });
+
+  it('the analysts policy refuses ML.PREDICT over TABLE customers: the TVF reads ssn', async () => {
+    const a = await analyze('SELECT predicted_churned FROM ML.PREDICT(MODEL shop.churn_model, TABLE shop.customers)');
+    expect(a.columnsRead.map((c) => c.column)).toContain('ssn');
+    const d = decide(policy, analyst, a);
+    expect(d.effect).toBe('deny');
+    expect(d.reasons[0]).toMatch(/ssn/);
+  });
+
+  it('VECTOR_SEARCH over a masked column masks the base table scan', async () => {
+    const sql = "SELECT base.email, distance FROM VECTOR_SEARCH((SELECT customer_id, email, tags FROM shop.customers), 'tags', (SELECT tags FROM shop.customers WHERE customer_id = 1), 'tags', top_k => 3)";
+    const a = await analyze(sql);
+    const d = decide(policy, analyst, a);
+    expect(d.effect).toBe('allow');
+    const r = rewriteQuery(a.effectiveSql, a, d, Buffer.alloc(32, 1));
+    expect(r.projections.length).toBe(2);
+    verifyRewrite(await analyze(r.sql), r, d);
+  });
+});
+
+describe('EXTERNAL_QUERY needs a rule that names its connection', () => {
+  const sql = "SELECT id, n FROM EXTERNAL_QUERY('demo-project.us.crm', 'SELECT id, CAST(n AS INT64) AS n FROM accounts')";
+  const withRule = (conns: string[]): Policy => ({ ...policy, rules: [...policy.rules, { id: 'crm', effect: 'allow', principals: { groups: ['analysts'] }, verbs: ['SELECT'], external_connections: conns }] });
+
+  it('is refused under the demo policy, which allows no connection', async () => {
+    const a = await analyze(sql);
+    expect(a.flags.externalConnections).toEqual(['demo-project.us.crm']);
+    expect(a.lineage.map((l) => l.sources.map((s) => `${s.table}.${s.column}`))).toEqual([['EXTERNAL_QUERY:demo-project.us.crm.id'], ['EXTERNAL_QUERY:demo-project.us.crm.n']]);
+    const d = decide(policy, analyst, a);
+    expect(d.effect).toBe('deny');
+    expect(d.reasons[0]).toContain('external_connections');
+  });
+
+  it('is allowed when an allow rule lists the connection (globs), and only that one', async () => {
+    const a = await analyze(sql);
+    const ok = decide(withRule(['demo-project.us.*']), analyst, a);
+    expect(ok.effect).toBe('allow');
+    expect(ok.matchedRules).toContain('crm');
+    expect(decide(withRule(['demo-project.eu.*']), analyst, a).effect).toBe('deny');
+    expect(decide(withRule(['demo-project.us.*']), euSupport, a).effect).toBe('deny');
+  });
+
+  it('lint reads external_connections on allow rules only', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bqgate-eq-'));
+    writeFileSync(join(dir, 'a.yaml'), [
+      'version: 1', 'rules:',
+      '  - { id: a, effect: allow, principals: "*", verbs: [SELECT], external_connections: ["p.us.crm"] }',
+      '  - { id: b, effect: deny, principals: "*", verbs: [SELECT], tables: ["*"], external_connections: ["p.us.crm"] }',
+    ].join('\n'));
+    writeFileSync(join(dir, 'b.yaml'), ['version: 1', 'rules:', '  - { id: c, effect: allow, principals: "*", external_connections: "p.us.crm" }'].join('\n'));
+    const problems = lintPolicies(dir).map((p) => `${p.file}:${p.line}: ${p.message}`);
+    console.log('lint:', problems);
+    expect(problems.some((p) => /external_connections is only read on effect: allow/.test(p))).toBe(true);
+    expect(problems.some((p) => /external_connections.*must be array/.test(p))).toBe(true);
+    expect(problems.some((p) => p.startsWith('a.yaml:3:'))).toBe(false);
+    expect(problems.some((p) => p.startsWith('a.yaml:4:'))).toBe(true);
+  });
+});
