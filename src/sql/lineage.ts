@@ -86,7 +86,8 @@ function columnGraph(resolved: Record<string, any>, tvfs?: TvfLineage) {
       const table = s.table?.fullName ?? s.table?.name;
       for (const c of s.parent?.columnList ?? []) leaves.set(String(c.columnId), { table, column: c.name });
     }
-    if (o.resolvedTvfscanNode) tvfEdges(o.resolvedTvfscanNode, tvfs, { refs, edge: (c, deps, direct) => addEdge({ columnId: c }, deps, direct), leaf: (c, ref) => leaves.set(c, ref) });
+    // A persistent SQL TVF's columns derive from its body (sql/routines.ts attaches those edges); others from sql/tvfs.
+    if (o.resolvedTvfscanNode && !o.resolvedTvfscanNode.bqgateRoutine) tvfEdges(o.resolvedTvfscanNode, tvfs, { refs, edge: (c, deps, direct) => addEdge({ columnId: c }, deps, direct), leaf: (c, ref) => leaves.set(c, ref) });
     if (o.resolvedSetOperationScanNode) {
       const s = o.resolvedSetOperationScanNode;
       (s.parent?.columnList ?? []).forEach((c: any, i: number) => {
