@@ -25,7 +25,7 @@ import { qualify, qualifyObject } from './names.js';
 import { SYSTEM_VARIABLES } from './options.js';
 import { reemit } from './canonical.js';
 import { bigQueryLanguageOptions } from './features.js';
-import { addBigQueryBuiltins } from './builtins/index.js';
+import { addBigQueryBuiltins, builtinNamesIn } from './builtins/index.js';
 
 export { qualify } from './names.js';
 
@@ -317,7 +317,7 @@ export class Analyzer {
       infos.set(full, { fullName: full, schema: unionSchema(member.map((m) => m.schema)) });
     }
 
-    const catalogId = await this.registerCatalog([...spelled.values()], infos, lo, input.scriptVariables ?? []);
+    const catalogId = await this.registerCatalog([...spelled.values()], infos, lo, input.scriptVariables ?? [], builtinNamesIn(input.sql));
     const options: Record<string, unknown> = {
       languageOptions: lo, pruneUnusedColumns: true, parseLocationRecordType: 'PARSE_LOCATION_RECORD_CODE_SEARCH',
       errorMessageMode: 'ERROR_MESSAGE_ONE_LINE', defaultTimezone: 'UTC', systemVariables: SYSTEM_VARIABLES,
@@ -477,9 +477,9 @@ export class Analyzer {
     return combineUnits(parts, input.sql);
   }
 
-  private async registerCatalog(entries: Array<{ segments: string[]; full: string }>, infos: Map<string, TableInfo>, lo: any, constants: Array<{ name: string; type: TypeProto }>): Promise<string> {
+  private async registerCatalog(entries: Array<{ segments: string[]; full: string }>, infos: Map<string, TableInfo>, lo: any, constants: Array<{ name: string; type: TypeProto }>, builtins: string[]): Promise<string> {
     const gen = this.server.generation;
-    const key = createHash('sha256').update(JSON.stringify([entries.map((e) => [e.segments, e.full, infos.get(e.full)!.schema]), constants])).digest('hex');
+    const key = createHash('sha256').update(JSON.stringify([entries.map((e) => [e.segments, e.full, infos.get(e.full)!.schema]), constants, builtins])).digest('hex');
     const hit = this.catalogs.get(key);
     if (hit && hit.generation === gen) return hit.id;
     const root: any = {
@@ -501,7 +501,7 @@ export class Analyzer {
       if (e.full.endsWith('*')) columns.push({ name: SUFFIX_COLUMN, type: { typeKind: 'TYPE_STRING' }, isPseudoColumn: true } as never);
       cat.table.push({ name, fullName: e.full, serializationId: String(serial++), column: columns });
     }
-    addBigQueryBuiltins(root);
+    addBigQueryBuiltins(root, builtins);
     let r: { registeredId: string };
     try {
       r = await this.server.call('registerCatalog', { simpleCatalog: root });
