@@ -27,6 +27,12 @@ export const BIGQUERY_FEATURES: Readonly<Record<string, string>> = {
   // COLLATE(), collation specifications in DDL and ORDER BY
   FEATURE_V_1_3_COLLATION_SUPPORT: 'https://cloud.google.com/bigquery/docs/reference/standard-sql/collation-concepts',
   FEATURE_V_1_4_COLLATION_IN_WITH_RECURSIVE: 'https://cloud.google.com/bigquery/docs/reference/standard-sql/collation-concepts',
+  // DDL that reads no table: CREATE EXTERNAL TABLE … WITH PARTITION COLUMNS, ALTER COLUMN … SET DATA TYPE,
+  // column OPTIONS in CREATE VIEW and ALTER VIEW … ALTER COLUMN … SET OPTIONS
+  FEATURE_CREATE_EXTERNAL_TABLE_WITH_PARTITION_COLUMNS: 'https://cloud.google.com/bigquery/docs/reference/standard-sql/data-definition-language#create_external_table_statement',
+  FEATURE_ALTER_COLUMN_SET_DATA_TYPE: 'https://cloud.google.com/bigquery/docs/reference/standard-sql/data-definition-language#alter_column_set_data_type_statement',
+  FEATURE_CREATE_VIEWS_WITH_COLUMN_OPTIONS: 'https://cloud.google.com/bigquery/docs/reference/standard-sql/data-definition-language#view_column_option_list',
+  FEATURE_ALTER_VIEWS_ALTER_COLUMN_SET_OPTIONS: 'https://cloud.google.com/bigquery/docs/reference/standard-sql/data-definition-language#alter_column_set_options_statement',
 };
 
 /**

@@ -25,7 +25,7 @@ import { qualify, qualifyObject } from './names.js';
 import { SYSTEM_VARIABLES } from './options.js';
 import { reemit } from './canonical.js';
 import { bigQueryLanguageOptions } from './features.js';
-import { addBigQueryBuiltins } from './builtins/index.js';
+import { addBigQueryBuiltins, builtinNamesIn } from './builtins/index.js';
 import { desugar } from './pipe/index.js';
 import { addToCatalog, catalogKey, declaredBy, expandCalls, finish, newRoutineState, refuseCrashTriggers, registerMissing, routinesStillValid, type RoutineDef, type RoutineState } from './routines.js';
 import { planTvfs, tvfContext, type TvfPlan } from './tvfs/index.js';
@@ -332,7 +332,7 @@ export class Analyzer {
     }
 
     const tvfs = await planTvfs(input.sql, tvfContext(this.server, lo, this.source, input, (sql) => this.analyzeUncached({ ...input, sql }, fetched, lists, true)));
-    const catalogId = await this.registerCatalog([...spelled.values()], infos, lo, input.scriptVariables ?? [], routines, tvfs);
+    const catalogId = await this.registerCatalog([...spelled.values()], infos, lo, input.scriptVariables ?? [], builtinNamesIn(input.sql), routines, tvfs);
     const options: Record<string, unknown> = {
       languageOptions: lo, pruneUnusedColumns: true, parseLocationRecordType: 'PARSE_LOCATION_RECORD_CODE_SEARCH',
       errorMessageMode: 'ERROR_MESSAGE_ONE_LINE', defaultTimezone: 'UTC', systemVariables: SYSTEM_VARIABLES,
@@ -497,9 +497,9 @@ export class Analyzer {
     return combineUnits(parts, input.sql);
   }
 
-  private async registerCatalog(entries: Array<{ segments: string[]; full: string }>, infos: Map<string, TableInfo>, lo: any, constants: Array<{ name: string; type: TypeProto }>, routines?: RoutineState, tvfs?: TvfPlan): Promise<string> {
+  private async registerCatalog(entries: Array<{ segments: string[]; full: string }>, infos: Map<string, TableInfo>, lo: any, constants: Array<{ name: string; type: TypeProto }>, builtins: string[], routines?: RoutineState, tvfs?: TvfPlan): Promise<string> {
     const gen = this.server.generation;
-    const key = createHash('sha256').update(JSON.stringify([entries.map((e) => [e.segments, e.full, infos.get(e.full)!.schema]), constants, catalogKey(routines), tvfs?.key ?? null])).digest('hex');
+    const key = createHash('sha256').update(JSON.stringify([entries.map((e) => [e.segments, e.full, infos.get(e.full)!.schema]), constants, builtins, catalogKey(routines), tvfs?.key ?? null])).digest('hex');
     const hit = this.catalogs.get(key);
     if (hit && hit.generation === gen) return hit.id;
     const root: any = {
@@ -521,7 +521,7 @@ export class Analyzer {
       if (e.full.endsWith('*')) columns.push({ name: SUFFIX_COLUMN, type: { typeKind: 'TYPE_STRING' }, isPseudoColumn: true } as never);
       cat.table.push({ name, fullName: e.full, serializationId: String(serial++), column: columns });
     }
-    addBigQueryBuiltins(root);
+    addBigQueryBuiltins(root, builtins);
     if (routines) addToCatalog(root, routines);
     tvfs?.extend(root);
     let r: { registeredId: string };

@@ -1,6 +1,6 @@
 /**
- * BigQuery builtins this ZetaSQL build lacks, registered in every analyzer catalog as custom
- * functions, and BigQuery's type-name aliases as catalog named types.
+ * BigQuery builtins this ZetaSQL build lacks, registered as custom functions in the analyzer catalog
+ * of each statement that names them (builtinNamesIn), and BigQuery's type-name aliases as named types.
  *
  * The functions come from one data file, `bigquery-functions.yaml` beside this module (one entry per
  * documented function: name path, scalar / aggregate, signatures, doc URL), which
@@ -115,45 +115,47 @@ function functionProto(e: BuiltinEntry): Record<string, unknown> {
 
 interface CatalogNode { name?: string; customFunction?: unknown[]; catalog?: CatalogNode[]; namedType?: unknown[] }
 
-/** The functions and named types as SimpleCatalogProto parts: root functions, sub-catalogs per prefix. */
-function build(): { functions: unknown[]; catalogs: CatalogNode[]; namedTypes: unknown[] } {
-  const functions: unknown[] = [];
-  const catalogs: CatalogNode[] = [];
-  for (const e of BUILTIN_ENTRIES) {
-    if (!e.signatures?.length) continue;
-    const segs = e.name.split('.');
-    let list = functions;
-    let subs = catalogs;
-    for (const part of segs.slice(0, -1)) {
-      let sub = subs.find((c) => c.name === part);
-      if (!sub) { sub = { name: part, customFunction: [], catalog: [] }; subs.push(sub); }
-      list = sub.customFunction!;
-      subs = sub.catalog!;
-    }
-    list.push(functionProto(e));
-  }
-  const namedTypes = Object.entries(TYPE_ALIASES).map(([name, kind]) => ({ name, type: { typeKind: kind } }));
-  return { functions, catalogs, namedTypes };
+/** Registered entries by the lowercased last segment of their name. */
+const BY_LEAF = new Map<string, BuiltinEntry[]>();
+for (const e of BUILTIN_ENTRIES) {
+  if (!e.signatures?.length) continue;
+  const leaf = e.name.split('.').pop()!.toLowerCase();
+  BY_LEAF.set(leaf, [...(BY_LEAF.get(leaf) ?? []), e]);
 }
-
-const BUILT = build();
+const PROTOS = new Map(BUILTIN_ENTRIES.filter((e) => e.signatures?.length).map((e) => [e.name, functionProto(e)]));
+const NAMED_TYPES = Object.entries(TYPE_ALIASES).map(([name, kind]) => ({ name, type: { typeKind: kind } }));
 
 /**
- * Adds the registered BigQuery functions and type aliases to a SimpleCatalogProto root (its
- * `catalog` array may already hold table sub-catalogs; a sub-catalog of the same name is merged).
+ * The registered functions a statement may call: those whose name's last segment occurs in `sql` as
+ * a word (a call needs its name written out; a word in a comment or a string only adds one more
+ * function to the catalog). Sorted names, for catalog cache keys. Registering only these keeps
+ * catalog registration as cheap as without them (each registration ships every function it holds).
  */
-export function addBigQueryBuiltins(root: { customFunction?: unknown[]; namedType?: unknown[]; catalog?: CatalogNode[] }): void {
-  root.customFunction = [...(root.customFunction ?? []), ...BUILT.functions];
-  root.namedType = [...(root.namedType ?? []), ...BUILT.namedTypes];
-  const merge = (into: CatalogNode[], from: CatalogNode[]) => {
-    for (const c of from) {
-      const have = into.find((x) => x.name === c.name);
-      if (!have) { into.push(structuredClone(c)); continue; }
-      have.customFunction = [...(have.customFunction ?? []), ...(c.customFunction ?? [])];
-      have.catalog ??= [];
-      merge(have.catalog, c.catalog ?? []);
-    }
-  };
+export function builtinNamesIn(sql: string): string[] {
+  const out = new Set<string>();
+  for (const w of sql.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []) for (const e of BY_LEAF.get(w.toLowerCase()) ?? []) out.add(e.name);
+  return [...out].sort();
+}
+
+/**
+ * Adds the type aliases and the registered BigQuery functions named in `names` (default: all) to a
+ * SimpleCatalogProto root: root functions there, dotted ones in sub-catalogs per leading segment
+ * (merged with a table sub-catalog of the same name).
+ */
+export function addBigQueryBuiltins(root: { customFunction?: unknown[]; namedType?: unknown[]; catalog?: CatalogNode[] }, names: readonly string[] = [...PROTOS.keys()]): void {
+  root.namedType = [...(root.namedType ?? []), ...NAMED_TYPES];
+  root.customFunction ??= [];
   root.catalog ??= [];
-  merge(root.catalog, BUILT.catalogs);
+  for (const name of names) {
+    const proto = PROTOS.get(name);
+    if (!proto) continue;
+    let node: CatalogNode = root;
+    for (const part of name.split('.').slice(0, -1)) {
+      node.catalog ??= [];
+      let sub = node.catalog.find((c) => c.name === part);
+      if (!sub) { sub = { name: part, table: [], catalog: [] } as CatalogNode; node.catalog.push(sub); }
+      node = sub;
+    }
+    (node.customFunction ??= []).push(proto);
+  }
 }
