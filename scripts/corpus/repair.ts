@@ -113,7 +113,7 @@ function unrecognized(st: RepairState, name: string, pos: number | undefined): b
   for (const t of scoped) if (!findIn(src.tables.get(t)!, name)) return addPath(src.tables.get(t)!, path);
   if (scoped.length === 0) {
     // No table in scope: a script's variable (the corpus holds units of scripts) …
-    if (!st.scope.selects.some((s) => s.from) && !st.scope.dml) return addPath(src.variables, path);
+    if (!st.scope.selects.some((s) => s.from) && !st.scope.dml && src.tables.size === 0) return addPath(src.variables, path);
   }
   // … or the first table lacking it (the statement's scoping was not understood).
   const t = [...src.tables.keys()].find((x) => !findIn(src.tables.get(x)!, name));
