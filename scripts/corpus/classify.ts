@@ -22,7 +22,7 @@ const SYNTHESIZER = [
   /Column .* of type .* cannot/, /should return type/, /is not a (?:STRUCT|valid|supported) (?:type|field)/i,
   /Grouping by expressions of type/, /Ordering by expressions of type/, /Aggregate function .* not allowed/,
   /Equality is not defined/, /does not support (?:equality|ordering|grouping)/, /Argument .* must be/i, /Expected .*, got/,
-  /Correlated aliases are not supported/, /Field name .* does not exist in STRUCT/, /in SELECT \* (?:EXCEPT|REPLACE) list does not exist/,
+  /Correlated aliases are not supported/, /is not present in target table/, /Value of type .* cannot be assigned/, /Field name .* does not exist in STRUCT/, /in SELECT \* (?:EXCEPT|REPLACE) list does not exist/,
   /is not defined for arguments of type/, /has incompatible types/, /Could not cast literal/, /which is neither grouped nor aggregated/,
   /must be of type \w+ but was of type/, /FORMAT is not allowed for cast/, /Subscript access using/, /Number of arguments does not match/,
   /Invalid type for argument/, /cannot be inserted into column/, /Dot-star is not supported for type/, /Cannot GROUP BY field references/,

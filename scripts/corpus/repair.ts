@@ -13,6 +13,7 @@
  */
 import type { BqField } from '../../src/emulator/encode.js';
 import { qualify } from '../../src/sql/index.js';
+import { qualifyObject } from '../../src/sql/names.js';
 import type { SyntheticSource } from './source.js';
 import { callAt, callsAt, cteOf, enclosingSelects, offsetOf, pathAt, tablesIn, type Call, type Scope, type TableRef } from './scope.js';
 
@@ -81,15 +82,38 @@ function aliased(st: RepairState, alias: string, pos: number): TableRef | undefi
   return inScope[0] ?? refs[0];
 }
 
+/** The output columns of the synthesized TVFs called in the FROM clauses enclosing `pos` (or aliased `alias`). */
+function tvfColumns(st: RepairState, pos: number, alias?: string): BqField[][] {
+  const out: BqField[][] = [];
+  for (const sel of enclosingSelects(st.scope, pos)) {
+    if (!sel.from) continue;
+    for (const t of st.scope.tvfs.filter((x) => x.start >= sel.from!.start && x.end <= sel.from!.end && (!alias || eq(x.alias ?? x.name[x.name.length - 1], alias)))) {
+      const r = st.src.routines.get(qualifyObject(t.name, CTX));
+      if (r) out.push(r.columns);
+    }
+    if (out.length) break;
+  }
+  return out;
+}
+
 function unrecognized(st: RepairState, name: string, pos: number | undefined): boolean {
   const { src } = st;
   const p = pos !== undefined ? pathAt(st.scope, pos) : undefined;
   const path = p && eq(p.names[0], name) ? p.names : [name];
+  const predicted = name.match(/^predicted_(\w+)$/i);
+  if (predicted && src.models.size) {
+    // ML.PREDICT's output column: the model's label is named after it.
+    let changed = false;
+    for (const m of src.models.values()) if (m.label.name === 'label') { m.label.name = predicted[1]; changed = true; }
+    if (changed) return true;
+  }
   const scoped = pos !== undefined ? tablesInScope(st, pos) : [];
+  const tvf = pos !== undefined && !scoped.length ? tvfColumns(st, pos) : [];
+  for (const cols of tvf) if (!findIn(cols, name)) return addPath(cols, path);
   for (const t of scoped) if (!findIn(src.tables.get(t)!, name)) return addPath(src.tables.get(t)!, path);
   if (scoped.length === 0) {
     // No table in scope: a script's variable (the corpus holds units of scripts) …
-    if (!st.scope.selects.some((s) => s.from) && !st.scope.dml) return addPath(src.variables, path);
+    if (!st.scope.selects.some((s) => s.from) && !st.scope.dml && src.tables.size === 0) return addPath(src.variables, path);
   }
   // … or the first table lacking it (the statement's scoping was not understood).
   const t = [...src.tables.keys()].find((x) => !findIn(src.tables.get(x)!, name));
@@ -107,6 +131,8 @@ function notInside(st: RepairState, name: string, owner: string, pos: number | u
   const i = p ? p.names.findIndex((n, k) => eq(n, name) && k > 0 && eq(p.names[k - 1], owner)) : -1;
   const rest = i >= 0 ? p!.names.slice(i) : [name];
   const ref = pos !== undefined ? aliased(st, owner, pos) : undefined;
+  const tvf = pos !== undefined && !ref ? tvfColumns(st, pos, owner) : [];
+  if (tvf.length && i === 1) return addPath(tvf[0], rest);
   if (ref && i === 1) {
     const tables = catalogTables(st, ref);
     if (tables.length) return addPath(src.tables.get(tables[0])!, rest);
@@ -131,6 +157,26 @@ function asField(f: BqField, type: string): boolean {
   if (f.type === base && (f.mode ?? 'NULLABLE') === mode) return false;
   f.type = base; f.mode = mode; delete f.fields;
   return true;
+}
+
+/** Gives `f` the GoogleSQL type `text` (`ARRAY<STRUCT<a INT64, b STRING>>`, `DATE`, …); false when it cannot or nothing changes. */
+function setType(f: BqField, text: string): boolean {
+  const t = text.trim();
+  const arr = t.match(/^ARRAY<(.*)>$/s);
+  const inner = arr ? arr[1].trim() : t;
+  const st = inner.match(/^STRUCT<(.*)>$/s);
+  if (!st) return asField(f, t);
+  const fields: BqField[] = [];
+  for (const [i, part] of splitTypes(st[1]).entries()) {
+    if (part === '...') continue;
+    const named = part.match(/^`?(\w+)`?\s+(.+)$/s);
+    const sub = field(named ? named[1] : `f${i + 1}`);
+    if (!setType(sub, named ? named[2] : part) && sub.type === 'STRING' && !/^STRING$/.test(named ? named[2] : part)) sub.type = 'STRING';
+    fields.push(sub);
+  }
+  const before = JSON.stringify(f);
+  f.type = 'RECORD'; f.fields = fields; f.mode = arr ? 'REPEATED' : 'NULLABLE';
+  return JSON.stringify(f) !== before;
 }
 
 /** Splits `A, STRUCT<a INT64, b STRING>, C` at top-level commas. */
@@ -251,6 +297,15 @@ export function repair(st: RepairState, msg: string): boolean {
     const t = src.tables.get(m[2]) ?? src.tables.get(tables.find((x) => x.endsWith(m![2])) ?? '');
     return !!t && addPath(t, [m[1]]);
   }
+  if ((m = msg.match(/Column `?(\w+)`? is not present in target table/)) && st.scope.dml) {
+    const t = catalogTables(st, st.scope.dml)[0];
+    if (t) return addPath(src.tables.get(t)!, [m[1]]);
+  }
+  if ((m = msg.match(/Inserted row has wrong column count; Has (\d+), expected (\d+)/)) && Number(m[1]) > Number(m[2])) {
+    const t = (st.scope.dml && catalogTables(st, st.scope.dml)[0]) ?? tables[0];
+    const fs = t ? src.tables.get(t)! : undefined;
+    if (fs) { for (let i = Number(m[2]); i < Number(m[1]); i++) addPath(fs, [`c${fs.length + 1}`]); return true; }
+  }
   if (/No writable column in target table|SELECT \* would expand to zero columns|Inserted row has wrong column count|has \d+ columns? but|Query has \d+ columns? .* expected/.test(msg)) {
     const empty = tables.filter((t) => src.tables.get(t)!.length === 0);
     const targets = empty.length ? empty : /Inserted row|INSERT|columns? but/.test(msg) ? tables.slice(0, 1) : [];
@@ -302,9 +357,9 @@ export function repair(st: RepairState, msg: string): boolean {
     const f = (p && fieldOf(st, p.names, pos)) ?? columnNear(st, pos);
     if (f && f.mode !== 'REPEATED') { f.mode = 'REPEATED'; if (f.type === 'GEOGRAPHY' || f.type === 'JSON') f.type = 'STRING'; return true; }
   }
-  if ((m = msg.match(/Value has type (\w+) which cannot be (?:inserted into|assigned to) column `?(\w+)`?/))) {
-    const f = findField(src, m[2]);
-    return !!f && asField(f, m[1]);
+  if ((m = msg.match(/Value (?:has type|of type) (.+?) (?:which )?cannot be (?:inserted into|assigned to) (?:column )?`?(\w+)`?, which has type/))) {
+    const f = (st.scope.dml && catalogTables(st, st.scope.dml).map((t) => findIn(src.tables.get(t)!, m![2])).find(Boolean)) ?? findField(src, m[2]);
+    return !!f && setType(f, m[1]);
   }
   if ((m = msg.match(/Column name `?(\w+)`? not found in `?([^\s`]+)`?/))) {
     const t = tables.find((x) => eq(x.split('.').pop()!, m![2])) ?? tables[0];

@@ -17,9 +17,11 @@ export interface Call extends Range { kind: string; name?: string; operands: Arr
 /** `UNNEST(path) AS alias` in FROM (or `FROM t, t.arr AS alias`): the alias ranges over the array `path`. */
 export interface Unnest extends Range { alias: string; path: string[] }
 export interface Join extends Range { lhs?: Range; rhs?: Range }
-export interface Scope { joins: Join[]; unnests: Unnest[]; tables: TableRef[]; selects: Select[]; ctes: Cte[]; paths: PathExpr[]; calls: Call[]; dml?: TableRef }
+/** A table-valued function call in FROM: its name and alias. */
+export interface Tvf extends Range { name: string[]; alias?: string }
+export interface Scope { tvfs: Tvf[]; joins: Join[]; unnests: Unnest[]; tables: TableRef[]; selects: Select[]; ctes: Cte[]; paths: PathExpr[]; calls: Call[]; dml?: TableRef }
 
-const EMPTY: Scope = { joins: [], unnests: [], tables: [], selects: [], ctes: [], paths: [], calls: [] };
+const EMPTY: Scope = { tvfs: [], joins: [], unnests: [], tables: [], selects: [], ctes: [], paths: [], calls: [] };
 
 /** The byte range of a parse node (its location sits a few `parent` levels down). */
 function range(o: any): Range | undefined {
@@ -56,7 +58,7 @@ function operand(o: any): (Range & { path?: string[] }) | undefined {
 /** Facts of the parse tree of a statement or script (the LocalService `parse` response). */
 export function scopeOf(parsed: unknown): Scope {
   if (!parsed) return EMPTY;
-  const s: Scope = { joins: [], unnests: [], tables: [], selects: [], ctes: [], paths: [], calls: [] };
+  const s: Scope = { tvfs: [], joins: [], unnests: [], tables: [], selects: [], ctes: [], paths: [], calls: [] };
   const tablePaths = new Set<any>();
   const visit = (o: any, key: string) => {
     if (!o || typeof o !== 'object') return;
@@ -66,6 +68,10 @@ export function scopeOf(parsed: unknown): Scope {
       if (key === 'astTablePathExpressionNode' && o.unnestExpr && o.alias?.identifier?.idString) {
         const first = operand(o.unnestExpr.expressions?.[0]?.expression);
         if (first?.path) s.unnests.push({ ...r, alias: String(o.alias.identifier.idString), path: first.path });
+      }
+      if (key === 'astTvfNode' && o.name) {
+        tablePaths.add(o.name);
+        s.tvfs.push({ ...r, name: names(o.name), alias: o.alias?.identifier?.idString });
       }
       if (key === 'astTablePathExpressionNode' && o.pathExpr) {
         tablePaths.add(o.pathExpr);

@@ -32,6 +32,8 @@ export class SyntheticSource implements TableSource {
   /** The statement's parse facts (set by synthesize), for the arity of routine call sites. */
   scope?: Scope;
   private infos = new Map<string, TableInfo>();
+  /** Routine and model answers by name and version: the same object while nothing changed (the analyzer's cache checks identity). */
+  private answers = new Map<string, RoutineInfo | ModelInfo>();
 
   /** `sql`: the statement, for the wildcard shards it spells. */
   constructor(private readonly sql = '') {}
@@ -54,6 +56,12 @@ export class SyntheticSource implements TableSource {
    * error says otherwise), returning STRING; a TVF's columns are the ones the statement reads.
    */
   async getRoutine(fullName: string): Promise<RoutineInfo> {
+    const key = `routine:${fullName}@${this.version}`;
+    if (!this.answers.has(key)) this.answers.set(key, this.routine(fullName));
+    return this.answers.get(key) as RoutineInfo;
+  }
+
+  private routine(fullName: string): RoutineInfo {
     const parts = fullName.split('.');
     const last = parts.pop()!.toLowerCase();
     const esc = last.replace(/[^\w]/g, '\\$&');
@@ -84,6 +92,12 @@ export class SyntheticSource implements TableSource {
 
   /** A model with one label column (`label`, renamed when the statement reads `predicted_<x>`) and the features asked for. */
   async getModel(fullName: string): Promise<ModelInfo> {
+    const key = `model:${fullName}@${this.version}`;
+    if (!this.answers.has(key)) this.answers.set(key, this.model(fullName));
+    return this.answers.get(key) as ModelInfo;
+  }
+
+  private model(fullName: string): ModelInfo {
     const esc = fullName.split('.').pop()!.replace(/[^\w]/g, '\\$&');
     if (!new RegExp(`\\bMODEL\\s+[\\w.\`-]*${esc}\\b`, 'i').test(this.sql)) throw new BigQueryError('notFound', `Not found: Model ${fullName}`);
     const m = this.models.get(fullName) ?? this.models.set(fullName, { label: { name: 'label', type: 'STRING', mode: 'NULLABLE' }, features: [] }).get(fullName)!;
