@@ -37,7 +37,7 @@ export function classifyFailure(msg: string, guessed: boolean): FailureClass {
 
 /** A refusal message reduced to its kind (names, literals and numbers blanked), for the top-reasons tables. */
 export const reasonOf = (msg: string) => msg
-  .replace(/^bqgate (could not analyze the query|cannot analyze this statement kind yet), so it was not run: /, '')
+  .replace(/^bqgate(?: could not analyze the query| cannot analyze this statement kind yet|'s SQL analyzer does not support a construct in this statement yet), so it was not run: /, '')
   .replace(/\[at \d+:\d+\]/g, '').replace(/`[^`]*`/g, '`…`').replace(/"[^"]*"/g, '"…"').replace(/'[^']*'/g, "'…'")
   .replace(/\b\d+\b/g, 'N').replace(/(Function not found|Table-valued function not found|Type not found|Procedure not found): ([\w.`…]+).*/, '$1: $2')
   .replace(/^(?!(?:Function|Table-valued function|Type|Procedure) not found)([^:]*): .*$/, '$1').slice(0, 90).trim();

@@ -544,8 +544,12 @@ export class Analyzer {
 function analysisError(err: unknown, _sql: string): BigQueryError {
   if (err instanceof BigQueryError) return err;
   const details = String((err as { details?: string }).details ?? (err as Error).message ?? 'unknown error');
-  if (/Statement not supported|not supported/i.test(details)) {
+  if (/Statement not supported/i.test(details)) {
     return new BigQueryError('invalidQuery', `bqgate cannot analyze this statement kind yet, so it was not run: ${details}`, { location: 'q' });
+  }
+  // A construct inside a statement the analyzer does not implement (e.g. "Subscript access … is not supported").
+  if (/\bis not supported\b|\bnot implemented\b/i.test(details)) {
+    return new BigQueryError('invalidQuery', `bqgate's SQL analyzer does not support a construct in this statement yet, so it was not run: ${details}`, { location: 'q' });
   }
   if (/Syntax error/i.test(details)) return new BigQueryError('invalidQuery', details, { location: 'q' });
   return new BigQueryError('invalidQuery', `bqgate could not analyze the query, so it was not run: ${details}`, { location: 'q' });
