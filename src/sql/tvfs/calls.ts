@@ -35,15 +35,18 @@ const range = (n: any): [number, number] | undefined => {
   return undefined;
 };
 
-/** Every ASTTVF node in the tree, in document order. */
-export function tvfNodes(tree: unknown, out: any[] = []): any[] {
-  if (Array.isArray(tree)) { tree.forEach((t) => tvfNodes(t, out)); return out; }
+/** Every node wrapped under `key` (e.g. `astTvfNode`, `resolvedTvfscanNode`) in a parse or resolved tree, in document order. */
+export function nodesUnder(key: string, tree: unknown, out: any[] = []): any[] {
+  if (Array.isArray(tree)) { tree.forEach((t) => nodesUnder(key, t, out)); return out; }
   if (!tree || typeof tree !== 'object') return out;
   const o = tree as Record<string, any>;
-  if (o.astTvfNode) out.push(o.astTvfNode);
-  for (const v of Object.values(o)) tvfNodes(v, out);
+  if (o[key]) out.push(o[key]);
+  for (const v of Object.values(o)) nodesUnder(key, v, out);
   return out;
 }
+
+/** Every ASTTVF node in the tree, in document order. */
+export const tvfNodes = (tree: unknown): any[] => nodesUnder('astTvfNode', tree);
 
 export const pathOf = (p: any): string[] => (p?.names ?? []).map((n: any) => String(n.idString));
 

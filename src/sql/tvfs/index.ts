@@ -25,7 +25,7 @@ import type { AnalyzeInput, ModelInfo, QueryAnalysis, StandardSqlDataType, Table
 import type { ZetaSqlService } from '../zetasql.js';
 import { qualify } from '../names.js';
 import type { TypeProto } from '../types.js';
-import { bindCall, constant, pathOf, queryRange, structOptions, tablePathRange, tvfNodes, type CallArg, type TvfCall } from './calls.js';
+import { bindCall, constant, nodesUnder, pathOf, queryRange, structOptions, tablePathRange, tvfNodes, type CallArg, type TvfCall } from './calls.js';
 import { parseColumns, parseType, specs, type ArgSpec, type TvfSpec } from './spec.js';
 
 export interface Column { name: string; type: TypeProto }
@@ -150,7 +150,7 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
     lineage,
     externalConnections: [...new Set(connections)],
     check(resolved: unknown) {
-      for (const scan of tvfScans(resolved)) {
+      for (const scan of nodesUnder('resolvedTvfscanNode', resolved)) {
         const key = lineageKey(String(scan.tvf?.name ?? ''), (scan.signature?.outputSchema?.column ?? []).map((c: any) => String(c.name)));
         const want = inputs.get(key);
         if (want === undefined) continue;
@@ -159,16 +159,6 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
       }
     },
   };
-}
-
-/** Every resolvedTvfscanNode body in a resolved tree. */
-function tvfScans(n: unknown, out: any[] = []): any[] {
-  if (Array.isArray(n)) { n.forEach((x) => tvfScans(x, out)); return out; }
-  if (!n || typeof n !== 'object') return out;
-  const o = n as Record<string, any>;
-  if (o.resolvedTvfscanNode) out.push(o.resolvedTvfscanNode);
-  for (const v of Object.values(o)) tvfScans(v, out);
-  return out;
 }
 
 /** The nested catalog at `path` under `root`, created when missing (names compared case-insensitively). */
