@@ -195,7 +195,8 @@ function splitTypes(s: string): string[] {
 /** The catalog field an argument path names (`col`, `alias.col`, `col.field`). */
 function fieldOf(st: RepairState, path: string[], pos: number, depth = 0): BqField | undefined {
   if (depth > 4 || !path.length) return undefined;
-  const u = st.scope.unnests.find((x) => eq(x.alias, path[0]));
+  // An UNNEST's own expression is read outside its alias's scope (`UNNEST(labels) AS labels`).
+  const u = st.scope.unnests.find((x) => eq(x.alias, path[0]) && !(x.start <= pos && pos < x.end));
   if (u) return walk(fieldOf(st, u.path, u.start, depth + 1), path.slice(1));
   const ref = aliased(st, path[0], pos);
   const tables = ref ? catalogTables(st, ref) : [];
@@ -320,6 +321,13 @@ export function repair(st: RepairState, msg: string): boolean {
     let changed = false;
     for (const t of targets) changed = addPath(src.tables.get(t)!, [m[1]]) || changed;
     return changed;
+  }
+  if (pos !== undefined && (m = msg.match(/No matching signature for function EXTRACT for argument types: DATE_TIME_PART FROM (\w+)/))) {
+    // EXTRACT(part FROM x) parses as its own node (not a function call): x becomes a TIMESTAMP,
+    // which takes every date part (https://cloud.google.com/bigquery/docs/reference/standard-sql/timestamp_functions#extract).
+    const x = callsAt(st.scope, pos).find((c) => c.kind === 'astExtractExpressionNode')?.operands[1];
+    const f = x?.path ? fieldOf(st, x.path, x.start) : undefined;
+    if (f && (st.retyped.get(f) ?? 0) < 6 && asField(f, 'TIMESTAMP')) { st.retyped.set(f, (st.retyped.get(f) ?? 0) + 1); return true; }
   }
   if (pos !== undefined && /No matching signature/.test(msg) && signature(st, msg, pos)) return true;
   if (pos !== undefined && (m = msg.match(/must be a literal or query parameter/))) {

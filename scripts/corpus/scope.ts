@@ -85,6 +85,8 @@ export function scopeOf(parsed: unknown): Scope {
       } else if (key === 'astJoinNode') {
         const side = (x: any) => { const u = unwrap(x); return u ? range(u[1]) : undefined; };
         s.joins.push({ ...r, lhs: side(o.lhs), rhs: side(o.rhs) });
+      } else if (key === 'astExtractExpressionNode') {
+        s.calls.push({ ...r, kind: key, name: 'EXTRACT', operands: [o.lhsExpr, o.rhsExpr].map(operand).filter(Boolean) as Call['operands'] });
       } else if (o.lhs || o.rhs) {
         const ops = [o.lhs, o.rhs, o.low, o.high, ...(o.inList?.list ?? [])].map(operand).filter(Boolean) as Call['operands'];
         s.calls.push({ ...r, kind: key, name: o.op, operands: ops });
