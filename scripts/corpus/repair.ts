@@ -329,6 +329,16 @@ export function repair(st: RepairState, msg: string): boolean {
     const f = x?.path ? fieldOf(st, x.path, x.start) : undefined;
     if (f && (st.retyped.get(f) ?? 0) < 6 && asField(f, 'TIMESTAMP')) { st.retyped.set(f, (st.retyped.get(f) ?? 0) + 1); return true; }
   }
+  if ((m = msg.match(/No matching signature for (?:function )?(?:BQGATE:)?([\w.-]+) for argument types: (.*?)\. Supported signature: /))) {
+    // A synthesized routine takes the argument types of its call site (not from truncated text).
+    const r = routineNamed(st, m[1]);
+    const given = splitTypes(m[2]);
+    if (r && given.length === r.args.length && !given.some((g) => /\.\.\.|^TABLE</.test(g))) {
+      let changed = false;
+      for (const [i, a] of r.args.entries()) changed = setType(a, given[i]) || changed;
+      if (changed) return true;
+    }
+  }
   if (pos !== undefined && /No matching signature/.test(msg) && signature(st, msg, pos)) return true;
   if (pos !== undefined && (m = msg.match(/must be a literal or query parameter/))) {
     // A constant the statement's script declares: move the column to the script variables.
@@ -350,6 +360,8 @@ export function repair(st: RepairState, msg: string): boolean {
     if (f && asField(f, 'INT64')) { st.retyped.set(f, (st.retyped.get(f) ?? 0) + 1); return true; }
   }
   if (pos !== undefined && (m = msg.match(/Dot-star is not supported for type/))) {
+    const r = routineCalledAt(st, pos); // `udf(x).*`: the routine returns a STRUCT
+    if (r && r.returns.type !== 'RECORD') { r.returns = { ...r.returns, type: 'RECORD', fields: [field('c1')] }; return true; }
     const p = pathAt(st.scope, pos);
     const f = p ? fieldOf(st, p.names, pos) : undefined;
     if (f && f.type !== 'RECORD') { f.type = 'RECORD'; f.fields = [field('c1')]; st.retyped.set(f, 9); return true; }
@@ -426,4 +438,16 @@ function columnNear(st: RepairState, pos: number, ok: (f: BqField) => boolean = 
     if (f && ok(f)) return f;
   }
   return undefined;
+}
+
+/** The synthesized routine an error names (`MY_DATASET.F`, `P.D.UDF`: the spelled path, any case). */
+function routineNamed(st: RepairState, spelled: string) {
+  const want = spelled.toLowerCase();
+  return [...st.src.routines.entries()].find(([k]) => k.toLowerCase() === want || k.toLowerCase().endsWith(`.${want}`))?.[1];
+}
+
+/** The synthesized routine called at byte `pos` (a call starting there). */
+function routineCalledAt(st: RepairState, pos: number) {
+  const call = callsAt(st.scope, pos).find((c) => c.kind === 'astFunctionCallNode' && c.start === pos);
+  return call?.name ? routineNamed(st, call.name) : undefined;
 }

@@ -7,7 +7,7 @@
  */
 import type { BqField } from '../../src/emulator/encode.js';
 import type { ModelInfo, RoutineInfo, StandardSqlDataType, TableInfo, TableSource } from '../../src/sql/index.js';
-import { fieldType } from '../../src/sql/types.js';
+import { fieldType, typeSql } from '../../src/sql/types.js';
 import { BigQueryError } from '../../src/bigquery/errors.js';
 import type { Scope } from './scope.js';
 
@@ -81,10 +81,10 @@ export class SyntheticSource implements TableSource {
     return {
       fullName, routineType: kind, language: 'SQL',
       arguments: r.args.map((a) => ({ name: a.name, argumentKind: 'FIXED_TYPE' as const, mode: 'IN' as const, dataType: standardType(a) })),
-      ...(kind === 'SCALAR_FUNCTION' ? { returnType: standardType(r.returns), definitionBody: `CAST(NULL AS ${r.returns.type})` } : {}),
+      ...(kind === 'SCALAR_FUNCTION' ? { returnType: standardType(r.returns), definitionBody: `CAST(NULL AS ${typeSql(r.returns)})` } : {}),
       ...(kind === 'TABLE_VALUED_FUNCTION' ? {
         returnTableType: { columns: columns.map((c) => ({ name: c.name, type: standardType(c) })) },
-        definitionBody: `SELECT ${columns.map((c) => `CAST(NULL AS ${c.mode === 'REPEATED' ? `ARRAY<${c.type}>` : c.type}) AS \`${c.name}\``).join(', ')}`,
+        definitionBody: `SELECT ${columns.map((c) => `CAST(NULL AS ${typeSql(c)}) AS \`${c.name}\``).join(', ')}`,
       } : {}),
       ...(kind === 'PROCEDURE' ? { definitionBody: 'BEGIN\nSELECT 1;\nEND' } : {}),
     };
