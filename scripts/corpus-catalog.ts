@@ -6,18 +6,22 @@
  * the synthesis (corpus/repair.ts), read against the statement's parse (corpus/scope.ts) — an
  * unrecognized name becomes a column of the table in scope, a path makes a STRUCT, UNNEST an
  * ARRAY, a signature error retypes the argument to a type the function takes — until the statement
- * analyzes or no rule applies (at most 60 rounds).
+ * analyzes or no rule applies (at most 60 rounds). A statement that uses a temp function or temp
+ * table an earlier statement of its document creates is analyzed after those definitions, as the
+ * document's script (corpus/siblings.ts).
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Analyzer, type ZetaSqlServer } from '../src/sql/index.js';
 import { SyntheticSource } from './corpus/source.js';
 import { repair, type RepairState } from './corpus/repair.js';
-import { scopeOf } from './corpus/scope.js';
+import { offsetOf, scopeOf } from './corpus/scope.js';
+import { Documents, leadOf, namesUsed, type CorpusStmt } from './corpus/siblings.js';
 
 export { SyntheticSource } from './corpus/source.js';
+export { Documents } from './corpus/siblings.js';
 
-export interface Stmt { id: string; sql: string; category: string }
+export type Stmt = CorpusStmt;
 
 /** Every statement of the corpus (JSON Lines files in `dir`), in file order. */
 export function readCorpus(dir: string): Stmt[] {
@@ -48,16 +52,60 @@ async function parseTree(zeta: ZetaSqlServer, sql: string): Promise<unknown> {
   return undefined;
 }
 
+/** Whether `sql` parses as one statement (not only as a script). */
+async function isStatement(zeta: ZetaSqlServer, sql: string): Promise<boolean> {
+  await parseTree(zeta, 'SELECT 1');
+  return zeta.call('parse', { sqlStatement: sql, options: options.get(zeta)!.lo, allowScript: false }).then(() => true, () => false);
+}
+
+/**
+ * The script prelude for `s`: the sibling definitions it uses (siblings.ts), each analyzed on its
+ * own first (a definition that does not analyze is left out), their synthesized tables copied into
+ * `src`. Returns the prelude text (`def;\n…`) or '' when there is none.
+ */
+async function preludeFor(zeta: ZetaSqlServer, s: Stmt, docs: Documents, src: SyntheticSource, tree: unknown): Promise<{ text: string; ids: string[] }> {
+  const uses = new Map<string, ReturnType<typeof namesUsed>>();
+  const defs = await docs.definitionsFor(s, namesUsed(scopeOf(tree)), async (d) => uses.get(d.id) ?? uses.set(d.id, namesUsed(scopeOf(await parseTree(zeta, d.sql)))).get(d.id)!);
+  if (!defs.length || !(await isStatement(zeta, s.sql))) return { text: '', ids: [] };
+  const kept: Stmt[] = [];
+  for (const d of defs) {
+    const r = await synthesize(zeta, d);
+    if (!r.ok) continue;
+    for (const [t, fields] of r.src.tables) if (!src.tables.get(t)?.length) src.tables.set(t, structuredClone(fields));
+    kept.push(d);
+  }
+  return { text: kept.map((d) => `${d.sql.trim().replace(/;\s*$/, '')};\n`).join(''), ids: kept.map((d) => d.id) };
+}
+
+/**
+ * An error of the prelude-and-statement script, its position moved into the statement's own text:
+ * the analyzer reports a script unit's errors in that unit's text, which starts at the statement's
+ * first token (`lead` bytes into `sql`).
+ */
+function inStatement(msg: string, sql: string, lead: number): string {
+  if (!lead) return msg;
+  const unit = Buffer.from(sql, 'utf8').subarray(lead).toString('utf8');
+  return msg.replace(/\[at (\d+):(\d+)\]/g, (_, l, c) => {
+    const before = Buffer.from(sql, 'utf8').subarray(0, lead + offsetOf(unit, Number(l), Number(c))).toString('utf8').split('\n');
+    return `[at ${before.length}:${before[before.length - 1].length + 1}]`;
+  });
+}
+
 /**
  * Analyzes `s` against a catalog grown from the analyzer's errors. `killed` is true when the
  * ZetaSQL server died on it (it is restarted before returning); `crash` is set on a non-BigQuery
  * error (a bug in the analyzer).
  */
-export async function synthesize(zeta: ZetaSqlServer, s: Stmt): Promise<Synthesis> {
+export async function synthesize(zeta: ZetaSqlServer, s: Stmt, docs?: Documents): Promise<Synthesis> {
   const src = new SyntheticSource(s.sql);
   const analyzer = new Analyzer(zeta, src, 1);
-  const st: RepairState = { src, sql: s.sql, scope: scopeOf(await parseTree(zeta, s.sql).catch(() => undefined)), retyped: new Map() };
+  const tree = await parseTree(zeta, s.sql).catch(() => undefined);
+  const st: RepairState = { src, sql: s.sql, scope: scopeOf(tree), retyped: new Map() };
   src.scope = st.scope;
+  const prelude = docs && tree ? await preludeFor(zeta, s, docs, src, tree) : { text: '', ids: [] };
+  src.prelude = prelude.text;
+  src.siblings = prelude.ids;
+  const lead = prelude.text ? Buffer.byteLength(leadOf(s.sql), 'utf8') : 0;
   let last = '';
   let killed = false;
   for (let round = 0; round < 60; round++) {
@@ -65,7 +113,7 @@ export async function synthesize(zeta: ZetaSqlServer, s: Stmt): Promise<Synthesi
       await analyzer.analyze(corpusRequest(s, src));
       return { ok: true, last, src, killed, guessed: src.guessed };
     } catch (err) {
-      last = (err as Error).message;
+      last = inStatement((err as Error).message, s.sql, lead);
       if (process.env.SYNTH_TRACE) process.stderr.write(`  ${round}: ${last.slice(0, 240)}\n`);
       if ((err as { reason?: string }).reason === 'backendError') {
         // The analyzer died (on this statement or just before): wait for the restart, retry once.
@@ -82,6 +130,6 @@ export async function synthesize(zeta: ZetaSqlServer, s: Stmt): Promise<Synthesi
 
 /** The analysis request for a corpus statement against its synthesized catalog (variables and parameters included). */
 export const corpusRequest = (s: Stmt, src: SyntheticSource) => ({
-  sql: s.sql, projectId: 'corpus-project', defaultDataset: { datasetId: 'corpus_dataset' }, queryParameters: src.params,
+  sql: src.prelude + s.sql, projectId: 'corpus-project', defaultDataset: { datasetId: 'corpus_dataset' }, queryParameters: src.params,
   ...(src.variables.length ? { scriptVariables: src.scriptVariables() } : {}),
 });

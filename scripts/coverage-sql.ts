@@ -8,7 +8,8 @@
  * statements listed in ../shared/corpus/expected-refusals.tsv (not valid BigQuery), which must all
  * be refused — any that analyzed is listed; each refusal of a valid statement classified as
  * `synthesizer` or `analyzer` (corpus/classify.ts) with the top reasons per class; the statements
- * the ZetaSQL server died on. `coverage-sql.json`: the same figures and one outcome per statement
+ * the ZetaSQL server died on; the statements analyzed after the temp functions / tables an earlier
+ * statement of their document defines (corpus/siblings.ts), and how many of them that recovers. `coverage-sql.json`: the same figures and one outcome per statement
  * (`statements`: id, category, valid, outcome analyzed | refused | killed, class, reason), for diffs.
  *
  * Usage: npm run coverage:sql [-- --limit N] [--category PREFIX] [--show-failures N]
@@ -17,7 +18,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ZetaSqlServer } from '../src/sql/index.js';
-import { readCorpus, synthesize } from './corpus-catalog.js';
+import { Documents, readCorpus, synthesize } from './corpus-catalog.js';
 import { classifyFailure, reasonOf, type FailureClass } from './corpus/classify.js';
 import { checkSqlLimits } from '../src/sql/limits.js';
 import { sqlLimitsFrom } from '../src/config.js';
@@ -31,12 +32,19 @@ const category = opt('--category');
 const onlyIds = opt('--ids')?.split(',');
 const showFailures = Number(opt('--show-failures') ?? 0);
 const showClass = opt('--class');
-const stmts = readCorpus(CORPUS).filter((s) => (!category || s.category.startsWith(category)) && (!onlyIds || onlyIds.includes(s.id))).slice(0, limit);
+const corpus = readCorpus(CORPUS);
+/** Every statement's document, for the sibling definitions a statement uses (corpus/siblings.ts). */
+const docs = new Documents(corpus);
+const stmts = corpus.filter((s) => (!category || s.category.startsWith(category)) && (!onlyIds || onlyIds.includes(s.id))).slice(0, limit);
 /** id → why the statement is not valid BigQuery (tab-separated, `#` comments). */
 const invalid = new Map(readFileSync(REFUSALS, 'utf8').split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split('\t') as [string, string]));
 const isTarget = (c: string) => c.startsWith('query_') || c.startsWith('dml_');
 
-interface Outcome { id: string; category: string; valid: boolean; outcome: 'analyzed' | 'refused' | 'killed'; class?: FailureClass; reason?: string; sql: string }
+interface Outcome {
+  id: string; category: string; valid: boolean; outcome: 'analyzed' | 'refused' | 'killed'; class?: FailureClass; reason?: string; sql: string;
+  /** Analyzed after these sibling definitions (its document's script); `alone`: the outcome without them. */
+  siblings?: string[]; alone?: 'analyzed' | 'refused';
+}
 const zeta = new ZetaSqlServer();
 await zeta.start();
 const outcomes: Outcome[] = [];
@@ -50,13 +58,14 @@ for (const [idx, s] of stmts.entries()) {
   if (process.env.COVERAGE_TRACE) process.stderr.write(`${idx} ${s.id}\n`);
   const refusal = (() => { try { checkSqlLimits(s.sql, limits); return undefined; } catch (err) { return (err as Error).message; } })();
   if (refusal) limited.push(s.id);
-  const r = refusal ? { ok: false, last: `structural limit: ${refusal}`, killed: false, crash: undefined, guessed: false } : await synthesize(zeta, s);
+  const r = refusal ? { ok: false, last: `structural limit: ${refusal}`, killed: false, crash: undefined, guessed: false, src: undefined } : await synthesize(zeta, s, docs);
+  const siblings = r.src?.siblings.length ? { siblings: r.src.siblings, alone: (await synthesize(zeta, s)).ok ? 'analyzed' as const : 'refused' as const } : {};
   if (r.killed) killers.push(s.id);
   if (r.crash) crashes.push(`${s.id}: ${r.crash}`);
   const valid = !invalid.has(s.id);
   const outcome: Outcome['outcome'] = r.ok ? 'analyzed' : r.killed ? 'killed' : 'refused';
   outcomes.push({
-    id: s.id, category: s.category, valid, outcome, sql: s.sql,
+    id: s.id, category: s.category, valid, outcome, sql: s.sql, ...siblings,
     ...(r.ok ? {} : { class: r.killed ? 'analyzer' : classifyFailure(r.last, r.guessed), reason: r.last.slice(0, 300) }),
   });
 }
@@ -96,6 +105,10 @@ for (const cls of ['synthesizer', 'analyzer'] as const) {
   for (const o of xs) { const r = reasonOf(o.reason ?? ''); reasons.set(r, (reasons.get(r) ?? 0) + 1); }
   for (const [r, n] of [...reasons.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`${String(n).padStart(6)}  ${r}`);
 }
+const withSiblings = outcomes.filter((o) => o.siblings);
+const recovered = withSiblings.filter((o) => o.outcome === 'analyzed' && o.alone === 'refused');
+const lost = withSiblings.filter((o) => o.outcome !== 'analyzed' && o.alone === 'analyzed');
+console.log(`\nanalyzed after sibling definitions of their document (temp functions / tables): ${withSiblings.length} statements, ${withSiblings.filter((o) => o.outcome === 'analyzed').length} analyzed; ${recovered.length} analyzed that are refused alone${recovered.length ? ` (${recovered.map((o) => o.id).join(', ')})` : ''}; ${lost.length} refused that analyze alone${lost.length ? ` (${lost.map((o) => o.id).join(', ')})` : ''}`);
 console.log(`\nrefused by the structural limits (${JSON.stringify(limits)}): ${limited.length}${limited.length ? ` (${limited.join(', ')})` : ''}`);
 console.log(`the ZetaSQL server died and was restarted ${restarts} time(s); statements it died on: ${killers.length ? killers.join(', ') : 'none'}`);
 if (crashes.length) { console.log(`\nanalyzer crashes (bugs): ${crashes.length}`); for (const c of crashes.slice(0, 10)) console.log('  ' + c); }
@@ -107,6 +120,7 @@ const reasons: Record<string, number> = {};
 for (const o of failed) { const r = `${o.class}: ${reasonOf(o.reason ?? '')}`; reasons[r] = (reasons[r] ?? 0) + 1; }
 writeFileSync('coverage-sql.json', JSON.stringify({
   valid: total, target, killers, limited, categories, reasons, crashes,
+  siblings: { statements: withSiblings.length, recovered: recovered.map((o) => o.id), lost: lost.map((o) => o.id) },
   notValid: { n: notValid.length, analyzed: wronglyAnalyzed.map((o) => o.id) },
   statements: outcomes.map(({ sql: _sql, ...o }) => o),
 }, null, 2));

@@ -280,6 +280,15 @@ export function repair(st: RepairState, msg: string): boolean {
     const f = p && k > 0 ? fieldOf(st, p.names.slice(0, k), pos) : undefined;
     if (f?.type === 'RECORD') return addPath(f.fields!, p!.names.slice(k));
   }
+  if ((m = msg.match(/Field name `?(\w+)`? does not exist in STRUCT<([^<>]*)>/)) && !m[2].includes('...')) {
+    // Not at a path of the statement (inside a UDF body, a lambda): the one synthesized STRUCT with exactly those fields.
+    const names = splitTypes(m[2]).map((x) => x.match(/^`?(\w+)`?\s/)?.[1]?.toLowerCase());
+    // Else the one table with exactly those columns (`SELECT AS STRUCT * FROM t`).
+    const same = (fs: BqField[]) => fs.length === names.length && fs.every((x, i) => x.name.toLowerCase() === names[i]);
+    const hits = [...src.tables.values(), src.variables].flatMap((fs) => [...allFields(fs)]).filter((f) => f.type === 'RECORD' && same(f.fields!)).map((f) => f.fields!);
+    const owners = hits.length ? hits : [...src.tables.values()].filter(same);
+    if (owners.length === 1) return addPath(owners[0], [m[1]]);
+  }
   if (pos !== undefined && (m = msg.match(/Column `?(\w+)`? in SELECT \* (?:EXCEPT|REPLACE) list does not exist/))) {
     const t = tablesInScope(st, pos).find((x) => !findIn(src.tables.get(x)!, m![1])) ?? tables.find((x) => !findIn(src.tables.get(x)!, m![1]));
     return !!t && addPath(src.tables.get(t)!, [m[1]]);

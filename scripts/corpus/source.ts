@@ -29,6 +29,10 @@ export class SyntheticSource implements TableSource {
   /** Models asked for, by full name: their label column. */
   models = new Map<string, { label: BqField; features: BqField[] }>();
   version = 0;
+  /** The sibling definitions analyzed before the statement (`CREATE TEMP FUNCTION …;\n`), '' for none (siblings.ts). */
+  prelude = '';
+  /** The ids of those definitions. */
+  siblings: string[] = [];
   /** The statement's parse facts (set by synthesize), for the arity of routine call sites. */
   scope?: Scope;
   private infos = new Map<string, TableInfo>();
