@@ -100,7 +100,8 @@ export async function synthesize(zeta: ZetaSqlServer, s: Stmt, docs?: Documents)
   const src = new SyntheticSource(s.sql);
   const analyzer = new Analyzer(zeta, src, 1);
   const tree = await parseTree(zeta, s.sql).catch(() => undefined);
-  const st: RepairState = { src, sql: s.sql, scope: scopeOf(tree), retyped: new Map() };
+  const typeOf = (expr: string) => analyzer.analyze({ ...corpusRequest({ ...s, sql: `SELECT (${expr}) AS v` }, src), sql: `SELECT (${expr}) AS v` }).then((a) => a.outputTypes[0], () => undefined);
+  const st: RepairState = { src, sql: s.sql, scope: scopeOf(tree), retyped: new Map(), typeOf };
   src.scope = st.scope;
   const prelude = docs && tree ? await preludeFor(zeta, s, docs, src, tree) : { text: '', ids: [] };
   src.prelude = prelude.text;
@@ -121,7 +122,7 @@ export async function synthesize(zeta: ZetaSqlServer, s: Stmt, docs?: Documents)
         break;
       }
       if (!(err as { reason?: string }).reason) return { ok: false, last, src, killed, guessed: src.guessed, crash: (err as Error).stack?.split('\n').slice(0, 3).join(' | ') };
-      if (!repair(st, last)) break;
+      if (!(await repair(st, last))) break;
       src.version++;
     }
   }

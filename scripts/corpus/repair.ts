@@ -14,6 +14,7 @@
 import type { BqField } from '../../src/emulator/encode.js';
 import { qualify } from '../../src/sql/index.js';
 import { qualifyObject } from '../../src/sql/names.js';
+import { typeToField, type TypeProto } from '../../src/sql/types.js';
 import type { SyntheticSource } from './source.js';
 import { callAt, callsAt, cteOf, enclosingSelects, offsetOf, pathAt, tablesIn, type Call, type Scope, type TableRef } from './scope.js';
 
@@ -24,7 +25,11 @@ const eq = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 const field = (name: string, type = 'STRING'): BqField => ({ name, type, mode: 'NULLABLE' });
 
 /** The state one synthesis carries between rounds. */
-export interface RepairState { src: SyntheticSource; sql: string; scope: Scope; retyped: Map<BqField, number> }
+export interface RepairState {
+  src: SyntheticSource; sql: string; scope: Scope; retyped: Map<BqField, number>;
+  /** The type of an expression of the statement, analyzed on its own (undefined when it does not analyze). */
+  typeOf?: (expr: string) => Promise<TypeProto | undefined>;
+}
 
 /** Every field of the catalog (nested ones included), with its parent list. */
 function* allFields(fields: BqField[]): Generator<BqField> {
@@ -52,6 +57,11 @@ function addPath(fields: BqField[], path: string[]): boolean {
     list = f.fields!;
   }
   return changed;
+}
+
+/** A column name `fs` does not have yet (`c1`, `c2`, …). */
+function fresh(fs: BqField[]): string {
+  for (let k = fs.length + 1; ; k++) if (!findIn(fs, `c${k}`)) return `c${k}`;
 }
 
 /** The catalog tables a table reference reads (a CTE: the tables of its body, recursively). */
@@ -253,8 +263,10 @@ function retypeArgs(st: RepairState, m: string[], given: string[], call: Call): 
   const score = (sig: string[]) => ops.filter((_, i) => fitsAt(sig, i)).length - (sig.length >= ops.length ? 0 : 0.5);
   const sig = [...sigs].sort((a, b) => score(b) - score(a))[0];
   // The type an operand is compared with: a non-column's, else a column's already inferred (retyped) one.
-  const partner = given.find((g, i) => !ops[i]?.f && SCALAR.has(g))
-    ?? given.find((g, i) => ops[i]?.f && st.retyped.has(ops[i].f!) && SCALAR.has(g)) ?? (ops.length > 1 ? 'STRING' : undefined);
+  // Comparisons (=, <, IN, BETWEEN, …) need a type with equality and order: never GEOGRAPHY or JSON.
+  const comparable = (g: string) => SCALAR.has(g) && (m[1] === 'function' || !['GEOGRAPHY', 'JSON'].includes(g));
+  const partner = given.find((g, i) => !ops[i]?.f && comparable(g))
+    ?? given.find((g, i) => ops[i]?.f && st.retyped.has(ops[i].f!) && comparable(g)) ?? (ops.length > 1 ? 'STRING' : undefined);
   let changed = false;
   for (const [i, { f }] of ops.entries()) {
     if (!f) continue;
@@ -266,7 +278,7 @@ function retypeArgs(st: RepairState, m: string[], given: string[], call: Call): 
 }
 
 /** One synthesis step from an error message; false when nothing applies. */
-export function repair(st: RepairState, msg: string): boolean {
+export async function repair(st: RepairState, msg: string): Promise<boolean> {
   const { src, sql } = st;
   const tables = [...src.tables.keys()];
   const at = msg.match(/\[at (\d+):(\d+)\]/);
@@ -290,6 +302,13 @@ export function repair(st: RepairState, msg: string): boolean {
     if (owners.length === 1) return addPath(owners[0], [m[1]]);
   }
   if (pos !== undefined && (m = msg.match(/Column `?(\w+)`? in SELECT \* (?:EXCEPT|REPLACE) list does not exist/))) {
+    // `s.arr[0].* EXCEPT (x)`: x is a field of the STRUCT the dot-star expands.
+    const before = Buffer.from(sql, 'utf8').subarray(0, pos).toString('utf8');
+    const star = before.match(/\.\s*\*\s*(?:EXCEPT|REPLACE)\s*\([^()]*(?:\([^()]*\)[^()]*)*$/i);
+    const starAt = star ? Buffer.byteLength(before, 'utf8') - Buffer.byteLength(star[0], 'utf8') : -1;
+    const p = star ? st.scope.paths.filter((x) => x.end <= starAt && !x.inTableRef).sort((a, b) => b.end - a.end)[0] : undefined;
+    const f = p ? fieldOf(st, p.names, p.start) : undefined;
+    if (f?.type === 'RECORD') return addPath(f.fields!, [m[1]]);
     const t = tablesInScope(st, pos).find((x) => !findIn(src.tables.get(x)!, m![1])) ?? tables.find((x) => !findIn(src.tables.get(x)!, m![1]));
     return !!t && addPath(src.tables.get(t)!, [m[1]]);
   }
@@ -322,6 +341,16 @@ export function repair(st: RepairState, msg: string): boolean {
     for (const t of targets) addPath(src.tables.get(t)!, [`c${src.tables.get(t)!.length + 1}`]);
     return targets.length > 0;
   }
+  if (pos !== undefined && (m = msg.match(/Queries in [A-Z ]+ have mismatched column count; query (\d+) has (\d+) columns?, query (\d+) has (\d+) column/))) {
+    // `SELECT * FROM a UNION ALL SELECT * FROM b`: the narrower input's one table gets the missing columns.
+    const op = st.scope.setOps.filter((x) => x.start <= pos && pos < x.end).sort((a, b) => (a.end - a.start) - (b.end - b.start))[0];
+    const [i, n] = Number(m[2]) < Number(m[4]) ? [Number(m[1]), Number(m[4]) - Number(m[2])] : [Number(m[3]), Number(m[2]) - Number(m[4])];
+    const input = op?.inputs[i - 1];
+    const sel = input && st.scope.selects.find((x) => x.start === input.start && x.end === input.end);
+    const refs = sel?.star && sel.from ? tablesIn(st.scope, sel.from) : [];
+    const t = refs.length === 1 ? catalogTables(st, refs[0]) : [];
+    if (t.length === 1) { const fs = src.tables.get(t[0])!; for (let k = 0; k < n; k++) addPath(fs, [fresh(fs)]); return true; }
+  }
   if ((m = msg.match(/Column `?([A-Za-z_][A-Za-z0-9_]*)`? in USING clause not found on (left|right) side of join/))) {
     const join = pos !== undefined ? st.scope.joins.filter((j) => j.start <= pos && pos < j.end).sort((a, b) => (a.end - a.start) - (b.end - b.start))[0] : undefined;
     const side = join && (m[2] === 'left' ? join.lhs : join.rhs);
@@ -347,6 +376,19 @@ export function repair(st: RepairState, msg: string): boolean {
       for (const [i, a] of r.args.entries()) changed = setType(a, given[i]) || changed;
       if (changed) return true;
     }
+  }
+  if (pos !== undefined && (m = msg.match(/No matching signature for (?:aggregate )?function (ARRAY_CONCAT|COALESCE|IFNULL|GREATEST|LEAST) for argument types: (.*?)\. Supported/))) {
+    // Arguments of one type: a column takes the type of a non-column argument, spelled in full.
+    const given = splitTypes(m[2]);
+    const call = callsAt(st.scope, pos, m[1]).find((c) => c.kind === 'astFunctionCallNode' && eq(c.name ?? '', m![1]));
+    const ops = (call?.operands ?? []).slice(0, given.length).map((o) => (o.path ? fieldOf(st, o.path, o.start) : undefined));
+    const want = given.find((g, i) => !ops[i] && !g.includes('...'));
+    let changed = false;
+    for (const [i, f] of ops.entries()) {
+      if (!f || !want || given[i] === want || (st.retyped.get(f) ?? 0) > 5) continue;
+      if (setType(f, want)) { st.retyped.set(f, (st.retyped.get(f) ?? 0) + 1); changed = true; }
+    }
+    if (changed) return true;
   }
   if (pos !== undefined && /No matching signature/.test(msg) && signature(st, msg, pos)) return true;
   if (pos !== undefined && (m = msg.match(/must be a literal or query parameter/))) {
@@ -388,6 +430,17 @@ export function repair(st: RepairState, msg: string): boolean {
   }
   if ((m = msg.match(/Value (?:has type|of type) (.+?) (?:which )?cannot be (?:inserted into|assigned to) (?:column )?`?(\w+)`?, which has type/))) {
     const f = (st.scope.dml && catalogTables(st, st.scope.dml).map((t) => findIn(src.tables.get(t)!, m![2])).find(Boolean)) ?? findField(src, m[2]);
+    if (f && m[1].includes('...')) {
+      // The message truncates long types: the column takes the type of the value, analyzed on its own.
+      const v = pos !== undefined ? st.scope.values.find((x) => x.start === pos) : undefined;
+      const t = v && st.typeOf ? await st.typeOf(Buffer.from(sql, 'utf8').subarray(v.start, v.end).toString('utf8')) : undefined;
+      if (!t) return false;
+      const made = named(typeToField(f.name, t));
+      if (JSON.stringify(made) === JSON.stringify(f)) return false;
+      Object.assign(f, made);
+      if (!made.fields) delete f.fields;
+      return true;
+    }
     return !!f && setType(f, m[1]);
   }
   if ((m = msg.match(/Column name `?(\w+)`? not found in `?([^\s`]+)`?/))) {
@@ -459,4 +512,9 @@ function routineNamed(st: RepairState, spelled: string) {
 function routineCalledAt(st: RepairState, pos: number) {
   const call = callsAt(st.scope, pos).find((c) => c.kind === 'astFunctionCallNode' && c.start === pos);
   return call?.name ? routineNamed(st, call.name) : undefined;
+}
+
+/** A field whose anonymous STRUCT fields get names (`f1`, `f2`, …), as a table column's must. */
+function named(f: BqField): BqField {
+  return f.fields ? { ...f, fields: f.fields.map((c, i) => named(c.name ? c : { ...c, name: `f${i + 1}` })) } : f;
 }

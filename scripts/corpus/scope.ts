@@ -8,7 +8,9 @@
 
 export interface Range { start: number; end: number }
 export interface TableRef extends Range { path: string[]; alias?: string }
-export interface Select extends Range { from?: Range }
+export interface Select extends Range { from?: Range; /** The select list is `*` alone. */ star?: boolean }
+/** A set operation (UNION / INTERSECT / EXCEPT) and its input queries, in order. */
+export interface SetOp extends Range { inputs: Range[] }
 export interface Cte extends Range { name: string }
 export interface PathExpr extends Range { names: string[]; inTableRef: boolean }
 /** A function call or an operator; `operands`: its arguments in order (a path, or just a range). */
@@ -19,9 +21,9 @@ export interface Unnest extends Range { alias: string; path: string[] }
 export interface Join extends Range { lhs?: Range; rhs?: Range }
 /** A table-valued function call in FROM: its name and alias. */
 export interface Tvf extends Range { name: string[]; alias?: string }
-export interface Scope { tvfs: Tvf[]; joins: Join[]; unnests: Unnest[]; tables: TableRef[]; selects: Select[]; ctes: Cte[]; paths: PathExpr[]; calls: Call[]; dml?: TableRef }
+export interface Scope { /** INSERT … VALUES: each value expression. */ values: Range[]; setOps: SetOp[]; tvfs: Tvf[]; joins: Join[]; unnests: Unnest[]; tables: TableRef[]; selects: Select[]; ctes: Cte[]; paths: PathExpr[]; calls: Call[]; dml?: TableRef }
 
-const EMPTY: Scope = { tvfs: [], joins: [], unnests: [], tables: [], selects: [], ctes: [], paths: [], calls: [] };
+const EMPTY: Scope = { values: [], setOps: [], tvfs: [], joins: [], unnests: [], tables: [], selects: [], ctes: [], paths: [], calls: [] };
 
 /** The byte range of a parse node (its location sits a few `parent` levels down). */
 function range(o: any): Range | undefined {
@@ -58,11 +60,12 @@ function operand(o: any): (Range & { path?: string[] }) | undefined {
 /** Facts of the parse tree of a statement or script (the LocalService `parse` response). */
 export function scopeOf(parsed: unknown): Scope {
   if (!parsed) return EMPTY;
-  const s: Scope = { tvfs: [], joins: [], unnests: [], tables: [], selects: [], ctes: [], paths: [], calls: [] };
+  const s: Scope = { values: [], setOps: [], tvfs: [], joins: [], unnests: [], tables: [], selects: [], ctes: [], paths: [], calls: [] };
   const tablePaths = new Set<any>();
   const visit = (o: any, key: string) => {
     if (!o || typeof o !== 'object') return;
     if (Array.isArray(o)) { for (const x of o) visit(x, key); return; }
+    if (key === 'rows' && Array.isArray(o.values)) for (const v of o.values) { const u = unwrap(v); const vr = u && range(u[1]); if (vr) s.values.push(vr); }
     const r = key.startsWith('ast') ? range(o) : undefined;
     if (r) {
       if (key === 'astTablePathExpressionNode' && o.unnestExpr && o.alias?.identifier?.idString) {
@@ -77,7 +80,10 @@ export function scopeOf(parsed: unknown): Scope {
         tablePaths.add(o.pathExpr);
         s.tables.push({ ...r, path: names(o.pathExpr), alias: o.alias?.identifier?.idString });
       } else if (key === 'astSelectNode') {
-        s.selects.push({ ...r, from: o.fromClause ? range(o.fromClause) : undefined });
+        const cols = o.selectList?.columns ?? [];
+        s.selects.push({ ...r, from: o.fromClause ? range(o.fromClause) : undefined, star: cols.length === 1 && unwrap(cols[0].expression)?.[0] === 'astStarNode' });
+      } else if (key === 'astSetOperationNode') {
+        s.setOps.push({ ...r, inputs: (o.inputs ?? []).map((x: any) => { const u = unwrap(x); return u && range(u[1]); }).filter(Boolean) });
       } else if (key === 'astPathExpressionNode') {
         s.paths.push({ ...r, names: names(o), inTableRef: tablePaths.has(o) });
       } else if (key === 'astFunctionCallNode') {
