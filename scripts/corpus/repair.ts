@@ -206,17 +206,48 @@ function splitTypes(s: string): string[] {
 function fieldOf(st: RepairState, path: string[], pos: number, depth = 0): BqField | undefined {
   if (depth > 4 || !path.length) return undefined;
   // An UNNEST's own expression is read outside its alias's scope (`UNNEST(labels) AS labels`).
-  const u = st.scope.unnests.find((x) => eq(x.alias, path[0]) && !(x.start <= pos && pos < x.end));
-  if (u) return walk(fieldOf(st, u.path, u.start, depth + 1), path.slice(1));
+  const u = unnestNamed(st, path[0], pos);
+  if (u) return u.path.length ? walk(fieldOf(st, u.path, u.start, depth + 1), path.slice(1)) : undefined;
   const ref = aliased(st, path[0], pos);
   const tables = ref ? catalogTables(st, ref) : [];
-  if (ref && tables.length && path.length > 1) return walk(tables.map((t) => findIn(st.src.tables.get(t)!, path[1])).find(Boolean), path.slice(2));
+  if (ref && tables.length && path.length > 1) {
+    return walk(tables.map((t) => findIn(st.src.tables.get(t)!, path[1])).find(Boolean) ?? derivedColumn(st, path[0], path[1], pos, depth), path.slice(2));
+  }
+  if (path.length > 1) { const d = derivedColumn(st, path[0], path[1], pos, depth); if (d) return walk(d, path.slice(2)); }
   if (ref && !tables.length && ref.path.length > 1 && aliased(st, ref.path[0], ref.start)) {
     return walk(fieldOf(st, ref.path, ref.start, depth + 1), path.slice(1)); // FROM t, t.arr AS a
   }
   const f = tablesInScope(st, pos).map((t) => findIn(st.src.tables.get(t)!, path[0])).find(Boolean) ?? findField(st.src, path[0]);
   return walk(f, path.slice(1));
 }
+/**
+ * The UNNEST aliased `alias` that is in scope at `pos`: in the FROM of the innermost enclosing
+ * SELECT that has one (several branches may reuse an alias), never one whose own expression holds `pos`.
+ */
+function unnestNamed(st: RepairState, alias: string, pos: number) {
+  const named = st.scope.unnests.filter((x) => eq(x.alias, alias) && !(x.start <= pos && pos < x.end));
+  for (const sel of enclosingSelects(st.scope, pos)) {
+    const hit = sel.from && named.find((x) => x.start >= sel.from!.start && x.end <= sel.from!.end);
+    if (hit) return hit;
+  }
+  return named[0];
+}
+
+/**
+ * Column `col` of the CTE or FROM subquery named `name`: the field its select-list item reads (a
+ * path), or the return value of the synthesized routine it calls.
+ */
+function derivedColumn(st: RepairState, name: string, col: string, pos: number, depth: number): BqField | undefined {
+  const cte = st.scope.ctes.find((c) => eq(c.name, name) && !(c.start <= pos && pos < c.end));
+  const r = cte ?? st.scope.derived.find((d) => eq(d.alias, name));
+  if (!r) return undefined;
+  const sel = st.scope.selects.filter((x) => x.start >= r.start && x.end <= r.end).sort((a, b) => a.start - b.start || (b.end - b.start) - (a.end - a.start))[0];
+  const item = sel?.items.find((i) => eq(i.alias ?? i.path?.[i.path.length - 1] ?? '', col));
+  if (item?.path) return fieldOf(st, item.path, item.start, depth + 1);
+  if (item?.call) return routineNamed(st, item.call)?.returns;
+  return undefined;
+}
+
 /** The identifier chain written just before byte `pos` (`a.b[OFFSET(0)].` → [a, b]). */
 function chainBefore(st: RepairState, pos: number): string[] {
   let text = Buffer.from(st.sql, 'utf8').subarray(0, pos).toString('utf8').replace(/\s*\.\s*$/, '');
@@ -241,7 +272,7 @@ function walk(f: BqField | undefined, names: string[]): BqField | undefined {
 
 function signature(st: RepairState, msg: string, pos: number): boolean {
   const inList = msg.match(/No matching signature for operator (IN(?: UNNEST)?) for argument types (.+?) and \{(.+?)\}/);
-  const m = inList ? [inList[0], 'operator', inList[1], `${inList[2]}, ${inList[3]}`, 'ANY IN ANY'] : msg.match(/No matching signature for (?:aggregate |analytic )?(function|operator) (.+?) for argument types?: (.*?)\. (?:Supported signatures?: )?(.*?)(?: \[at|$)/s);
+  const m = inList ? [inList[0], 'operator', inList[1], `${inList[2]}, ${inList[3]}`, 'ANY IN ANY'] : msg.match(/No matching signature for (?:aggregate |analytic )?(function|operator) (.+?) for argument types?: (.*?)(?:\. (?:Supported signatures?: )?(.*?))?(?: \[at|$)/s);
   if (!m) return false;
   const given = splitTypes(m[3]);
   if (/IN UNNEST/.test(m[2])) given[1] = given[1]?.replace(/^ARRAY<(.*)>$/, '$1');
@@ -254,9 +285,9 @@ function signature(st: RepairState, msg: string, pos: number): boolean {
 
 function retypeArgs(st: RepairState, m: string[], given: string[], call: Call): boolean {
   const ops = call.operands.slice(0, given.length).map((o) => ({ o, f: o.path ? fieldOf(st, o.path, o.start) : undefined }));
-  const sigs = m[4].split('; ').map((x) => {
+  const sigs = (m[4] ?? '').split('; ').filter(Boolean).map((x) => {
     const inner = x.match(/^[^(]*\((.*)\)$/);
-    return m[1] === 'function' && inner ? splitTypes(inner[1]).map((t) => t.replace(/^\[|\]$/g, '').replace(/^\w+ => /, '').trim()) : x.replace(/[()]/g, '').split(/ (?:[=<>!+\-*\/|]+|LIKE|BETWEEN|AND|IN|IS) /).map((t) => t.trim());
+    return m[1] === 'function' && inner ? splitTypes(inner[1]).map((t) => t.replace(/^\[|\]$/g, '').replace(/^\w+ => /, '').trim()) : x.replace(/[()]/g, '').split(/ (?:[=<>!+\-*\/|]+|LIKE|BETWEEN|AND|IN|IS(?: NOT)? DISTINCT FROM|IS) /).map((t) => t.trim());
   });
   // A signature every non-column argument fits; the columns take its types.
   const fitsAt = (sig: string[], i: number) => !!ops[i].f || !sig[i] || /^(ANY|T\d|ARRAY<T\d>|ARRAY<ANY)/.test(sig[i]) || sig[i] === given[i];
@@ -465,6 +496,13 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
     const p = pathAt(st.scope, pos);
     const k = p ? p.names.findIndex((n, i) => i > 0 && eq(n, m![1])) : -1;
     const chain = p && k > 0 ? p.names.slice(0, k) : chainBefore(st, pos);
+    // `UNNEST(JSON_QUERY_ARRAY(x.y)) AS item` then `item.f`: x.y is JSON, whose array elements are JSON
+    // (https://cloud.google.com/bigquery/docs/reference/standard-sql/json_functions#json_query_array).
+    const u = chain.length === 1 ? unnestNamed(st, chain[0], pos) : undefined;
+    if (u?.call?.arg && /^(JSON_QUERY_ARRAY|JSON_EXTRACT_ARRAY)$/i.test(u.call.name)) {
+      const j = fieldOf(st, u.call.arg, u.call.argStart);
+      return !!j && j.type !== 'JSON' && asField(j, 'JSON');
+    }
     const f = (chain.length ? fieldOf(st, chain, pos) : undefined) ?? (p && k > 0 ? undefined : columnNear(st, pos));
     if (!f) return false;
     if (m[2]) f.mode = 'REPEATED'; // field access on an array: an array of structs

@@ -8,7 +8,13 @@
 
 export interface Range { start: number; end: number }
 export interface TableRef extends Range { path: string[]; alias?: string }
-export interface Select extends Range { from?: Range; /** The select list is `*` alone. */ star?: boolean }
+export interface Select extends Range {
+  from?: Range; /** The select list is `*` alone. */ star?: boolean;
+  /** The select list: each item's alias, and its expression when that is a path or a function call. */
+  items: Array<Range & { alias?: string; path?: string[]; call?: string }>;
+}
+/** A subquery in FROM with its alias (`FROM (SELECT …) AS s`): the range of its query. */
+export interface Derived extends Range { alias: string }
 /** A set operation (UNION / INTERSECT / EXCEPT) and its input queries, in order. */
 export interface SetOp extends Range { inputs: Range[] }
 export interface Cte extends Range { name: string }
@@ -17,13 +23,13 @@ export interface PathExpr extends Range { names: string[]; inTableRef: boolean }
 export interface Call extends Range { kind: string; name?: string; operands: Array<Range & { path?: string[] }> }
 
 /** `UNNEST(path) AS alias` in FROM (or `FROM t, t.arr AS alias`): the alias ranges over the array `path`. */
-export interface Unnest extends Range { alias: string; path: string[] }
+export interface Unnest extends Range { alias: string; path: string[]; /** `UNNEST(f(x.y))`: the function and its first argument's path. */ call?: { name: string; arg?: string[]; argStart: number } }
 export interface Join extends Range { lhs?: Range; rhs?: Range }
 /** A table-valued function call in FROM: its name and alias. */
 export interface Tvf extends Range { name: string[]; alias?: string }
-export interface Scope { /** INSERT … VALUES: each value expression. */ values: Range[]; setOps: SetOp[]; tvfs: Tvf[]; joins: Join[]; unnests: Unnest[]; tables: TableRef[]; selects: Select[]; ctes: Cte[]; paths: PathExpr[]; calls: Call[]; dml?: TableRef }
+export interface Scope { derived: Derived[]; /** INSERT … VALUES: each value expression. */ values: Range[]; setOps: SetOp[]; tvfs: Tvf[]; joins: Join[]; unnests: Unnest[]; tables: TableRef[]; selects: Select[]; ctes: Cte[]; paths: PathExpr[]; calls: Call[]; dml?: TableRef }
 
-const EMPTY: Scope = { values: [], setOps: [], tvfs: [], joins: [], unnests: [], tables: [], selects: [], ctes: [], paths: [], calls: [] };
+const EMPTY: Scope = { derived: [], values: [], setOps: [], tvfs: [], joins: [], unnests: [], tables: [], selects: [], ctes: [], paths: [], calls: [] };
 
 /** The byte range of a parse node (its location sits a few `parent` levels down). */
 function range(o: any): Range | undefined {
@@ -60,7 +66,7 @@ function operand(o: any): (Range & { path?: string[] }) | undefined {
 /** Facts of the parse tree of a statement or script (the LocalService `parse` response). */
 export function scopeOf(parsed: unknown): Scope {
   if (!parsed) return EMPTY;
-  const s: Scope = { values: [], setOps: [], tvfs: [], joins: [], unnests: [], tables: [], selects: [], ctes: [], paths: [], calls: [] };
+  const s: Scope = { derived: [], values: [], setOps: [], tvfs: [], joins: [], unnests: [], tables: [], selects: [], ctes: [], paths: [], calls: [] };
   const tablePaths = new Set<any>();
   const visit = (o: any, key: string) => {
     if (!o || typeof o !== 'object') return;
@@ -71,6 +77,11 @@ export function scopeOf(parsed: unknown): Scope {
       if (key === 'astTablePathExpressionNode' && o.unnestExpr && o.alias?.identifier?.idString) {
         const first = operand(o.unnestExpr.expressions?.[0]?.expression);
         if (first?.path) s.unnests.push({ ...r, alias: String(o.alias.identifier.idString), path: first.path });
+        const fn = unwrap(o.unnestExpr.expressions?.[0]?.expression);
+        if (!first?.path && fn?.[0] === 'astFunctionCallNode') {
+          const arg = operand(fn[1].arguments?.[0]);
+          s.unnests.push({ ...r, alias: String(o.alias.identifier.idString), path: [], call: { name: names(fn[1].function).join('.'), arg: arg?.path, argStart: arg?.start ?? r.start } });
+        }
       }
       if (key === 'astTvfNode' && o.name) {
         tablePaths.add(o.name);
@@ -81,7 +92,16 @@ export function scopeOf(parsed: unknown): Scope {
         s.tables.push({ ...r, path: names(o.pathExpr), alias: o.alias?.identifier?.idString });
       } else if (key === 'astSelectNode') {
         const cols = o.selectList?.columns ?? [];
-        s.selects.push({ ...r, from: o.fromClause ? range(o.fromClause) : undefined, star: cols.length === 1 && unwrap(cols[0].expression)?.[0] === 'astStarNode' });
+        const items = cols.map((c: any) => {
+          const u = unwrap(c.expression);
+          const op = operand(c.expression);
+          const cr = range(c) ?? op ?? r;
+          return { start: cr.start, end: cr.end, alias: c.alias?.identifier?.idString, ...(op?.path ? { path: op.path } : {}), ...(u?.[0] === 'astFunctionCallNode' ? { call: names(u[1].function).join('.') } : {}) };
+        });
+        s.selects.push({ ...r, from: o.fromClause ? range(o.fromClause) : undefined, star: cols.length === 1 && unwrap(cols[0].expression)?.[0] === 'astStarNode', items });
+      } else if (key === 'astTableSubqueryNode' && o.alias?.identifier?.idString && o.subquery) {
+        const q = range(o.subquery);
+        if (q) s.derived.push({ ...q, alias: String(o.alias.identifier.idString) });
       } else if (key === 'astSetOperationNode') {
         s.setOps.push({ ...r, inputs: (o.inputs ?? []).map((x: any) => { const u = unwrap(x); return u && range(u[1]); }).filter(Boolean) });
       } else if (key === 'astPathExpressionNode') {
