@@ -337,8 +337,8 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
     const before = Buffer.from(sql, 'utf8').subarray(0, pos).toString('utf8');
     const star = before.match(/\.\s*\*\s*(?:EXCEPT|REPLACE)\s*\([^()]*(?:\([^()]*\)[^()]*)*$/i);
     const starAt = star ? Buffer.byteLength(before, 'utf8') - Buffer.byteLength(star[0], 'utf8') : -1;
-    const p = star ? st.scope.paths.filter((x) => x.end <= starAt && !x.inTableRef).sort((a, b) => b.end - a.end)[0] : undefined;
-    const f = p ? fieldOf(st, p.names, p.start) : undefined;
+    const chain = star ? chainBefore(st, starAt) : [];
+    const f = chain.length ? fieldOf(st, chain, starAt) : undefined;
     if (f?.type === 'RECORD') return addPath(f.fields!, [m[1]]);
     const t = tablesInScope(st, pos).find((x) => !findIn(src.tables.get(x)!, m![1])) ?? tables.find((x) => !findIn(src.tables.get(x)!, m![1]));
     return !!t && addPath(src.tables.get(t)!, [m[1]]);
@@ -437,6 +437,19 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
     const f = arg?.path ? fieldOf(st, arg.path, arg.start) : undefined;
     if (f && (st.retyped.get(f) ?? 0) < 8 && asField(f, /^DATE_/.test(m[1]) ? 'DATETIME' : 'TIMESTAMP')) { st.retyped.set(f, (st.retyped.get(f) ?? 0) + 1); return true; }
   }
+  if (pos !== undefined && /Array position in \[\] must be coercible to INT64 type, but has type STRING/.test(msg)) {
+    // `x['key']`: a string subscript is JSON's (https://cloud.google.com/bigquery/docs/reference/standard-sql/operators#json_subscript_operator).
+    const text = Buffer.from(sql, 'utf8').subarray(0, pos).toString('utf8').replace(/\[\s*$/, '');
+    const lit = Buffer.from(sql, 'utf8').subarray(pos).toString('utf8').match(/^\[?\s*(['"])/);
+    const chain = lit ? chainBefore(st, Buffer.byteLength(text, 'utf8')) : [];
+    const f = chain.length ? fieldOf(st, chain, pos) : undefined;
+    if (f && f.type !== 'JSON' && asField(f, 'JSON')) return true;
+  }
+  if (pos !== undefined && /Window framing expression for ROWS can only be of integer type/.test(msg)) {
+    const param = Buffer.from(sql, 'utf8').subarray(pos).toString('utf8').match(/^@(\w+)/);
+    const p = param && src.params.find((x) => eq(x.name, param[1]));
+    if (p && p.parameterType.type !== 'INT64') { p.parameterType = { type: 'INT64' }; return true; }
+  }
   if (pos !== undefined && /Array position in \[\] must be coercible to INT64|Window framing expression for ROWS can only be of integer type/.test(msg)) {
     const f = columnNear(st, pos, (x) => (st.retyped.get(x) ?? 0) < 8);
     if (f && asField(f, 'INT64')) { st.retyped.set(f, (st.retyped.get(f) ?? 0) + 1); return true; }
@@ -444,9 +457,13 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
   if (pos !== undefined && (m = msg.match(/Dot-star is not supported for type/))) {
     const r = routineCalledAt(st, pos); // `udf(x).*`: the routine returns a STRUCT
     if (r && r.returns.type !== 'RECORD') { r.returns = { ...r.returns, type: 'RECORD', fields: [field('c1')] }; return true; }
+    // The value `.*` expands: the chain written just before the first `.*` after the error (`s.arr[0].field.*`).
+    const rest = Buffer.from(sql, 'utf8').subarray(pos).toString('utf8').match(/^[^*]*?\.\s*\*/);
+    const chain = rest ? chainBefore(st, pos + Buffer.byteLength(rest[0].replace(/\.\s*\*$/, ''), 'utf8')) : [];
     const p = pathAt(st.scope, pos);
-    const f = p ? fieldOf(st, p.names, pos) : undefined;
+    const f = (chain.length ? fieldOf(st, chain, pos) : undefined) ?? (p ? fieldOf(st, p.names, pos) : undefined);
     if (f && f.type !== 'RECORD') { f.type = 'RECORD'; f.fields = [field('c1')]; st.retyped.set(f, 9); return true; }
+    if (f) return false;
   }
   if (pos !== undefined && (m = msg.match(/must be of type (\w+) but was of type|Could not cast literal .* to type|FORMAT is not allowed for cast from (\w+)|(?:MIN|MAX|[A-Z_]+) is not defined for arguments of type|Dot-star is not supported for type/))) {
     const f = columnNear(st, pos, (x) => (st.retyped.get(x) ?? 0) < 8);
@@ -508,6 +525,15 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
     if (m[2]) f.mode = 'REPEATED'; // field access on an array: an array of structs
     if (f.type !== 'RECORD') { f.type = 'RECORD'; f.fields = []; }
     return addPath(f.fields!, p && k > 0 ? p.names.slice(k) : [m[1]]);
+  }
+  if (pos !== undefined && (m = msg.match(/Invalid cast from \w+ to ((?:ARRAY|STRUCT)<.*>) \[at/)) && !m[1].includes('...')) {
+    // CAST(col AS STRUCT<…>): a STRUCT column casts to a STRUCT type; the column takes the target type.
+    const f = columnNear(st, pos, (x) => (st.retyped.get(x) ?? 0) < 3);
+    if (f && setType(f, m[1])) { st.retyped.set(f, (st.retyped.get(f) ?? 0) + 1); return true; }
+  }
+  if (pos !== undefined && (m = msg.match(/Struct field \d+ has type \w+ which does not coerce to (\w+)/))) {
+    const f = columnNear(st, pos, (x) => (st.retyped.get(x) ?? 0) < 6);
+    if (f && asField(f, m[1])) { st.retyped.set(f, (st.retyped.get(f) ?? 0) + 1); return true; }
   }
   if ((m = msg.match(/Invalid cast from (\w+) to (\w+)/)) && pos !== undefined) {
     const f = columnNear(st, pos);
