@@ -332,6 +332,18 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
     const owners = hits.length ? hits : [...src.tables.values()].filter(same);
     if (owners.length === 1) return addPath(owners[0], [m[1]]);
   }
+  if ((m = msg.match(/(?:HAVING clause|SELECT list|QUALIFY clause|ORDER BY clause) expression references column `?(\w+)`? which is neither grouped nor aggregated/))) {
+    // An upper-case name no table spells qualified and the statement does not group: a constant the
+    // statement's script declares (`HAVING n > MIN_TRIPS_THRESH`), not a column.
+    const spelledQualified = st.scope.paths.some((p) => p.names.length >= 2 && eq(p.names[1], m![1]));
+    const owner = tables.find((t) => src.tables.get(t)!.some((f) => eq(f.name, m![1]) && f.type !== 'RECORD'));
+    if (owner && !spelledQualified && /^[A-Z][A-Z0-9_]*$/.test(m[1]) && !findIn(src.variables, m[1])) {
+      const fs = src.tables.get(owner)!;
+      const [f] = fs.splice(fs.findIndex((x) => eq(x.name, m![1])), 1);
+      src.variables.push(f);
+      return true;
+    }
+  }
   if (pos !== undefined && (m = msg.match(/Column `?(\w+)`? in SELECT \* (?:EXCEPT|REPLACE) list does not exist/))) {
     // `s.arr[0].* EXCEPT (x)`: x is a field of the STRUCT the dot-star expands.
     const before = Buffer.from(sql, 'utf8').subarray(0, pos).toString('utf8');
@@ -501,8 +513,13 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
     return true;
   }
   if ((m = msg.match(/Column name `?([A-Za-z_][A-Za-z0-9_]*)`? is ambiguous/))) {
+    // Kept where the statement spells it qualified (`alias.col`), else in the first table that has it.
+    const qualified = new Set(st.scope.paths.filter((p) => p.names.length >= 2 && eq(p.names[1], m![1]))
+      .flatMap((p) => { const ref = aliased(st, p.names[0], p.start); return ref ? catalogTables(st, ref) : []; }));
+    const owners = tables.filter((t) => findIn(src.tables.get(t)!, m![1]));
+    const keep = owners.find((t) => qualified.has(t)) ?? owners[0];
     let kept = false;
-    for (const t of tables) {
+    for (const t of [keep, ...tables.filter((x) => x !== keep)].filter(Boolean)) {
       const fs = src.tables.get(t)!;
       const i = fs.findIndex((x) => eq(x.name, m![1]));
       if (i >= 0) { if (kept) fs.splice(i, 1); kept = true; }
