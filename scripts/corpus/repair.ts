@@ -214,6 +214,15 @@ function fieldOf(st: RepairState, path: string[], pos: number, depth = 0): BqFie
     return walk(tables.map((t) => findIn(st.src.tables.get(t)!, path[1])).find(Boolean) ?? derivedColumn(st, path[0], path[1], pos, depth), path.slice(2));
   }
   if (path.length > 1) { const d = derivedColumn(st, path[0], path[1], pos, depth); if (d) return walk(d, path.slice(2)); }
+  if (!ref && path.length > 1) {
+    // `FROM APPENDS(TABLE t, …) AS a`: a's columns are t's.
+    const tvf = st.scope.tvfs.find((x) => eq(x.alias ?? '', path[0]) && x.tableArgs.length);
+    for (const arg of tvf?.tableArgs ?? []) {
+      const t = catalogTables(st, { start: tvf!.start, end: tvf!.end, path: arg });
+      const hit = t.map((x) => findIn(st.src.tables.get(x)!, path[1])).find(Boolean);
+      if (hit) return walk(hit, path.slice(2));
+    }
+  }
   if (ref && !tables.length && ref.path.length > 1 && aliased(st, ref.path[0], ref.start)) {
     return walk(fieldOf(st, ref.path, ref.start, depth + 1), path.slice(1)); // FROM t, t.arr AS a
   }
@@ -315,7 +324,7 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
   const at = msg.match(/\[at (\d+):(\d+)\]/);
   const pos = at ? offsetOf(sql, Number(at[1]), Number(at[2])) : undefined;
   let m;
-  if ((m = msg.match(/Unrecognized name: `?([A-Za-z_][A-Za-z0-9_]*)`?/))) return unrecognized(st, m[1], pos);
+  if ((m = msg.match(/Unrecognized name: (?:`([^`]+)`|([A-Za-z_][A-Za-z0-9_]*))/))) return unrecognized(st, m[1] ?? m[2], pos);
   if ((m = msg.match(/Name `?([A-Za-z_][A-Za-z0-9_]*)`? not found inside `?([A-Za-z_][A-Za-z0-9_]*)`?/))) return notInside(st, m[1], m[2], pos);
   if (pos !== undefined && (m = msg.match(/Field name `?(\w+)`? does not exist in STRUCT/))) {
     const p = pathAt(st.scope, pos);
@@ -420,15 +429,16 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
       if (changed) return true;
     }
   }
-  if (pos !== undefined && (m = msg.match(/No matching signature for (?:aggregate )?function (ARRAY_CONCAT|COALESCE|IFNULL|GREATEST|LEAST) for argument types: (.*?)\. Supported/))) {
+  if (pos !== undefined && (m = msg.match(/No matching signature for (?:aggregate )?function (ARRAY_CONCAT|COALESCE|IFNULL|GREATEST|LEAST|IF) for argument types: (.*?)\. Supported/))) {
     // Arguments of one type: a column takes the type of a non-column argument, spelled in full.
     const given = splitTypes(m[2]);
     const call = callsAt(st.scope, pos, m[1]).find((c) => c.kind === 'astFunctionCallNode' && eq(c.name ?? '', m![1]));
     const ops = (call?.operands ?? []).slice(0, given.length).map((o) => (o.path ? fieldOf(st, o.path, o.start) : undefined));
-    const want = given.find((g, i) => !ops[i] && !g.includes('...'));
+    const from = eq(m[1], 'IF') ? 1 : 0; // IF(cond, a, b): a and b share a type
+    const want = given.find((g, i) => i >= from && !ops[i] && !g.includes('...'));
     let changed = false;
     for (const [i, f] of ops.entries()) {
-      if (!f || !want || given[i] === want || (st.retyped.get(f) ?? 0) > 5) continue;
+      if (!f || i < from || !want || given[i] === want || (st.retyped.get(f) ?? 0) > 5) continue;
       if (setType(f, want)) { st.retyped.set(f, (st.retyped.get(f) ?? 0) + 1); changed = true; }
     }
     if (changed) return true;
@@ -476,6 +486,14 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
     const f = (chain.length ? fieldOf(st, chain, pos) : undefined) ?? (p ? fieldOf(st, p.names, pos) : undefined);
     if (f && f.type !== 'RECORD') { f.type = 'RECORD'; f.fields = [field('c1')]; st.retyped.set(f, 9); return true; }
     if (f) return false;
+  }
+  if (pos !== undefined && /Could not cast literal "/.test(msg)) {
+    // `col = 'text'` where col was retyped: the literal is text, so its partner is a STRING.
+    const op = callsAt(st.scope, pos).find((c) => c.kind !== 'astFunctionCallNode' && c.operands.some((o) => o.start === pos));
+    for (const o of op?.operands ?? []) {
+      const f = o.start !== pos && o.path ? fieldOf(st, o.path, o.start) : undefined;
+      if (f && asField(f, 'STRING')) { st.retyped.set(f, 99); return true; }
+    }
   }
   if (pos !== undefined && (m = msg.match(/must be of type (\w+) but was of type|Could not cast literal .* to type|FORMAT is not allowed for cast from (\w+)|(?:MIN|MAX|[A-Z_]+) is not defined for arguments of type|Dot-star is not supported for type/))) {
     const f = columnNear(st, pos, (x) => (st.retyped.get(x) ?? 0) < 8);

@@ -26,7 +26,7 @@ export interface Call extends Range { kind: string; name?: string; operands: Arr
 export interface Unnest extends Range { alias: string; path: string[]; /** `UNNEST(f(x.y))`: the function and its first argument's path. */ call?: { name: string; arg?: string[]; argStart: number } }
 export interface Join extends Range { lhs?: Range; rhs?: Range }
 /** A table-valued function call in FROM: its name and alias. */
-export interface Tvf extends Range { name: string[]; alias?: string }
+export interface Tvf extends Range { name: string[]; alias?: string; /** Its `TABLE path` arguments (APPENDS(TABLE t, …)). */ tableArgs: string[][] }
 export interface Scope { derived: Derived[]; /** INSERT … VALUES: each value expression. */ values: Range[]; setOps: SetOp[]; tvfs: Tvf[]; joins: Join[]; unnests: Unnest[]; tables: TableRef[]; selects: Select[]; ctes: Cte[]; paths: PathExpr[]; calls: Call[]; dml?: TableRef }
 
 const EMPTY: Scope = { derived: [], values: [], setOps: [], tvfs: [], joins: [], unnests: [], tables: [], selects: [], ctes: [], paths: [], calls: [] };
@@ -60,6 +60,11 @@ function operand(o: any): (Range & { path?: string[] }) | undefined {
   }
   const r = range(n);
   if (!r) return undefined;
+  if (k === 'astFunctionCallNode' && /^(MIN|MAX|ANY_VALUE)$/i.test(names(n.function).join('.')) && n.arguments?.length === 1) {
+    // MIN(x), MAX(x), ANY_VALUE(x) have x's type: x stands for them.
+    const inner = operand(n.arguments[0]);
+    return inner?.path ? { ...r, path: inner.path } : r;
+  }
   return k === 'astPathExpressionNode' ? { ...r, path: names(n) } : r;
 }
 
@@ -85,7 +90,8 @@ export function scopeOf(parsed: unknown): Scope {
       }
       if (key === 'astTvfNode' && o.name) {
         tablePaths.add(o.name);
-        s.tvfs.push({ ...r, name: names(o.name), alias: o.alias?.identifier?.idString });
+        const tableArgs = (o.argumentEntries ?? []).map((e: any) => e.tableClause?.tablePath).filter(Boolean).map(names);
+        s.tvfs.push({ ...r, name: names(o.name), alias: o.alias?.identifier?.idString, tableArgs });
       }
       if (key === 'astTablePathExpressionNode' && o.pathExpr) {
         tablePaths.add(o.pathExpr);
