@@ -403,6 +403,31 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
     const t = refs.length === 1 ? catalogTables(st, refs[0]) : [];
     if (t.length === 1) { const fs = src.tables.get(t[0])!; for (let k = 0; k < n; k++) addPath(fs, [fresh(fs)]); return true; }
   }
+  if (pos !== undefined && (m = msg.match(/Column (\d+) in [A-Z ]+ has incompatible types: ([^\[]+?) \[at/))) {
+    // The inputs' Nth columns: those read from a column take the type of one computed by an expression (else the first's).
+    const given = splitTypes(m[2]).map((g) => g.replace(/^DOUBLE$/, 'FLOAT64'));
+    const op = st.scope.setOps.filter((x) => x.start <= pos && pos < x.end).sort((a, b) => (a.end - a.start) - (b.end - b.start))[0];
+    const n = Number(m[1]) - 1;
+    const fields = (op?.inputs ?? []).map((r) => {
+      const sel = st.scope.selects.find((x) => x.start === r.start && x.end === r.end);
+      if (sel?.star && sel.from) { // SELECT * FROM t: t's Nth column
+        const refs = tablesIn(st.scope, sel.from);
+        const t = refs.length === 1 ? catalogTables(st, refs[0]) : [];
+        return t.length === 1 ? st.src.tables.get(t[0])![n] : undefined;
+      }
+      const it = sel?.items[n];
+      return it?.path ? fieldOf(st, it.path, it.start) : undefined;
+    });
+    if (fields.length === given.length) {
+      const want = given.find((g, i) => !fields[i] && SCALAR.has(g)) ?? given[0];
+      let changed = false;
+      for (const [i, f] of fields.entries()) {
+        if (!f || given[i] === want || (st.retyped.get(f) ?? 0) > 5) continue;
+        if (asField(f, want)) { st.retyped.set(f, (st.retyped.get(f) ?? 0) + 1); changed = true; }
+      }
+      if (changed) return true;
+    }
+  }
   if ((m = msg.match(/Column `?([A-Za-z_][A-Za-z0-9_]*)`? in USING clause not found on (left|right) side of join/))) {
     const join = pos !== undefined ? st.scope.joins.filter((j) => j.start <= pos && pos < j.end).sort((a, b) => (a.end - a.start) - (b.end - b.start))[0] : undefined;
     const side = join && (m[2] === 'left' ? join.lhs : join.rhs);
