@@ -211,7 +211,10 @@ function fieldOf(st: RepairState, path: string[], pos: number, depth = 0): BqFie
   const ref = aliased(st, path[0], pos);
   const tables = ref ? catalogTables(st, ref) : [];
   if (ref && tables.length && path.length > 1) {
-    return walk(tables.map((t) => findIn(st.src.tables.get(t)!, path[1])).find(Boolean) ?? derivedColumn(st, path[0], path[1], pos, depth), path.slice(2));
+    // A CTE's own select-list column shadows its tables' columns of that name.
+    const item = derivedItem(st, path[0], path[1], pos);
+    if (item) return walk(derivedColumn(st, path[0], path[1], pos, depth), path.slice(2));
+    return walk(tables.map((t) => findIn(st.src.tables.get(t)!, path[1])).find(Boolean), path.slice(2));
   }
   if (path.length > 1) { const d = derivedColumn(st, path[0], path[1], pos, depth); if (d) return walk(d, path.slice(2)); }
   if (!ref && path.length > 1) {
@@ -242,16 +245,21 @@ function unnestNamed(st: RepairState, alias: string, pos: number) {
   return named[0];
 }
 
+/** The select-list item of the CTE or FROM subquery named `name` that outputs column `col`. */
+function derivedItem(st: RepairState, name: string, col: string, pos: number) {
+  const cte = st.scope.ctes.find((c) => eq(c.name, name) && !(c.start <= pos && pos < c.end));
+  const r = cte ?? st.scope.derived.find((d) => eq(d.alias, name));
+  if (!r) return undefined;
+  const sel = st.scope.selects.filter((x) => x.start >= r.start && x.end <= r.end).sort((a, b) => a.start - b.start || (b.end - b.start) - (a.end - a.start))[0];
+  return sel?.items.find((i) => eq(i.alias ?? i.path?.[i.path.length - 1] ?? '', col));
+}
+
 /**
  * Column `col` of the CTE or FROM subquery named `name`: the field its select-list item reads (a
  * path), or the return value of the synthesized routine it calls.
  */
 function derivedColumn(st: RepairState, name: string, col: string, pos: number, depth: number): BqField | undefined {
-  const cte = st.scope.ctes.find((c) => eq(c.name, name) && !(c.start <= pos && pos < c.end));
-  const r = cte ?? st.scope.derived.find((d) => eq(d.alias, name));
-  if (!r) return undefined;
-  const sel = st.scope.selects.filter((x) => x.start >= r.start && x.end <= r.end).sort((a, b) => a.start - b.start || (b.end - b.start) - (a.end - a.start))[0];
-  const item = sel?.items.find((i) => eq(i.alias ?? i.path?.[i.path.length - 1] ?? '', col));
+  const item = derivedItem(st, name, col, pos);
   if (item?.path) return fieldOf(st, item.path, item.start, depth + 1);
   if (item?.call) return routineNamed(st, item.call)?.returns;
   return undefined;
@@ -308,9 +316,15 @@ function retypeArgs(st: RepairState, m: string[], given: string[], call: Call): 
   const partner = given.find((g, i) => !ops[i]?.f && comparable(g))
     ?? given.find((g, i) => ops[i]?.f && st.retyped.has(ops[i].f!) && comparable(g)) ?? (ops.length > 1 ? 'STRING' : undefined);
   let changed = false;
-  for (const [i, { f }] of ops.entries()) {
-    if (!f) continue;
+  for (const [i, { o, f }] of ops.entries()) {
     const want = sig?.[i] && !/^(ANY|T\d)/.test(sig[i]) ? sig[i] : partner;
+    if (!f) {
+      // A query parameter the synthesizer declared (`price * @scaling`) takes the signature's type.
+      const name = Buffer.from(st.sql, 'utf8').subarray(o.start, o.end).toString('utf8').match(/^@(\w+)$/)?.[1];
+      const p = name ? st.src.params.find((x) => eq(x.name, name)) : undefined;
+      if (p && want && SCALAR.has(want) && want !== 'GEOGRAPHY' && p.parameterType.type !== want) { p.parameterType = { type: want }; changed = true; }
+      continue;
+    }
     if (!want || want === given[i] || (st.retyped.get(f) ?? 0) > 5) continue;
     if (asField(f, want)) { st.retyped.set(f, (st.retyped.get(f) ?? 0) + 1); changed = true; }
   }
