@@ -339,7 +339,14 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
   const pos = at ? offsetOf(sql, Number(at[1]), Number(at[2])) : undefined;
   let m;
   if ((m = msg.match(/Unrecognized name: (?:`([^`]+)`|([A-Za-z_][A-Za-z0-9_]*))/))) return unrecognized(st, m[1] ?? m[2], pos);
-  if ((m = msg.match(/Name `?([A-Za-z_][A-Za-z0-9_]*)`? not found inside `?([A-Za-z_][A-Za-z0-9_]*)`?/))) return notInside(st, m[1], m[2], pos);
+  if ((m = msg.match(/Name `?(\w+)`? not found inside `?([A-Za-z_][A-Za-z0-9_]*)`?/))) return notInside(st, m[1], m[2], pos);
+  if (pos !== undefined && /(?:Dot-star would expand|SELECT \* expands) to zero columns/.test(msg)) {
+    // `r.* EXCEPT (k)` where r has only k: its table gets another column.
+    const alias = Buffer.from(sql, 'utf8').subarray(pos).toString('utf8').match(/^`?(\w+)`?\s*\.\s*\*/)?.[1];
+    const ref = alias ? aliased(st, alias, pos) : undefined;
+    const t = ref ? catalogTables(st, ref) : [];
+    if (t.length === 1) { const fs = src.tables.get(t[0])!; return addPath(fs, [fresh(fs)]); }
+  }
   if (pos !== undefined && (m = msg.match(/Field name `?(\w+)`? does not exist in STRUCT/))) {
     const p = pathAt(st.scope, pos);
     const k = p ? p.names.findIndex((n, i) => i > 0 && eq(n, m![1])) : -1;
