@@ -17,6 +17,7 @@ import { SyntheticSource } from './corpus/source.js';
 import { repair, type RepairState } from './corpus/repair.js';
 import { offsetOf, scopeOf } from './corpus/scope.js';
 import { Documents, leadOf, namesUsed, type CorpusStmt } from './corpus/siblings.js';
+import { routineFromDefinition } from './corpus/routine-def.js';
 
 export { SyntheticSource } from './corpus/source.js';
 export { Documents } from './corpus/siblings.js';
@@ -96,7 +97,7 @@ function inStatement(msg: string, sql: string, lead: number): string {
  * ZetaSQL server died on it (it is restarted before returning); `crash` is set on a non-BigQuery
  * error (a bug in the analyzer).
  */
-export async function synthesize(zeta: ZetaSqlServer, s: Stmt, docs?: Documents): Promise<Synthesis> {
+export async function synthesize(zeta: ZetaSqlServer, s: Stmt, docs?: Documents, routinesFromDocument = true): Promise<Synthesis> {
   const src = new SyntheticSource(s.sql);
   const analyzer = new Analyzer(zeta, src, 1);
   const tree = await parseTree(zeta, s.sql).catch(() => undefined);
@@ -104,6 +105,10 @@ export async function synthesize(zeta: ZetaSqlServer, s: Stmt, docs?: Documents)
   const st: RepairState = { src, sql: s.sql, scope: scopeOf(tree), retyped: new Map(), typeOf };
   src.scope = st.scope;
   const prelude = docs && tree ? await preludeFor(zeta, s, docs, src, tree) : { text: '', ids: [] };
+  for (const [name, d] of (routinesFromDocument && docs?.routinesBefore(s)) || []) {
+    const info = routineFromDefinition(await parseTree(zeta, d.sql), d.sql, name);
+    if (info) src.defined.set(name, { info, id: d.id });
+  }
   src.prelude = prelude.text;
   src.siblings = prelude.ids;
   const lead = prelude.text ? Buffer.byteLength(leadOf(s.sql), 'utf8') : 0;
@@ -125,6 +130,13 @@ export async function synthesize(zeta: ZetaSqlServer, s: Stmt, docs?: Documents)
       if (!(await repair(st, last))) break;
       src.version++;
     }
+  }
+  // A routine body read from the document's definition can fail where the synthesizer cannot reach
+  // (inside the body): then the routine is shaped from the call site instead (source.ts).
+  if (routinesFromDocument && [...src.defined.values()].some((d) => src.siblings.includes(d.id))) {
+    const again = await synthesize(zeta, s, docs, false);
+    if (again.ok) again.src.fromCallSite = [...src.defined.values()].filter((d) => src.siblings.includes(d.id)).map((d) => d.id);
+    return again.ok ? again : { ok: false, last, src, killed, guessed: src.guessed };
   }
   return { ok: false, last, src, killed, guessed: src.guessed };
 }

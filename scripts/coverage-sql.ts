@@ -44,6 +44,8 @@ interface Outcome {
   id: string; category: string; valid: boolean; outcome: 'analyzed' | 'refused' | 'killed'; class?: FailureClass; reason?: string; sql: string;
   /** Analyzed after these sibling definitions (its document's script); `alone`: the outcome without them. */
   siblings?: string[]; alone?: 'analyzed' | 'refused';
+  /** Persistent-routine definitions whose body did not analyze, so the routine was shaped from the call site. */
+  fromCallSite?: string[];
 }
 const zeta = new ZetaSqlServer();
 await zeta.start();
@@ -59,7 +61,8 @@ for (const [idx, s] of stmts.entries()) {
   const refusal = (() => { try { checkSqlLimits(s.sql, limits); return undefined; } catch (err) { return (err as Error).message; } })();
   if (refusal) limited.push(s.id);
   const r = refusal ? { ok: false, last: `structural limit: ${refusal}`, killed: false, crash: undefined, guessed: false, src: undefined } : await synthesize(zeta, s, docs);
-  const siblings = r.src?.siblings.length ? { siblings: r.src.siblings, alone: (await synthesize(zeta, s)).ok ? 'analyzed' as const : 'refused' as const } : {};
+  const siblings = r.src?.siblings.length || r.src?.fromCallSite.length
+    ? { siblings: r.src.siblings, ...(r.src.fromCallSite.length ? { fromCallSite: r.src.fromCallSite } : {}), alone: (await synthesize(zeta, s)).ok ? 'analyzed' as const : 'refused' as const } : {};
   if (r.killed) killers.push(s.id);
   if (r.crash) crashes.push(`${s.id}: ${r.crash}`);
   const valid = !invalid.has(s.id);
@@ -108,7 +111,8 @@ for (const cls of ['synthesizer', 'analyzer'] as const) {
 const withSiblings = outcomes.filter((o) => o.siblings);
 const recovered = withSiblings.filter((o) => o.outcome === 'analyzed' && o.alone === 'refused');
 const lost = withSiblings.filter((o) => o.outcome !== 'analyzed' && o.alone === 'analyzed');
-console.log(`\nanalyzed after sibling definitions of their document (temp functions / tables): ${withSiblings.length} statements, ${withSiblings.filter((o) => o.outcome === 'analyzed').length} analyzed; ${recovered.length} analyzed that are refused alone${recovered.length ? ` (${recovered.map((o) => o.id).join(', ')})` : ''}; ${lost.length} refused that analyze alone${lost.length ? ` (${lost.map((o) => o.id).join(', ')})` : ''}`);
+const callSite = withSiblings.filter((o) => o.fromCallSite);
+console.log(`\nanalyzed after sibling definitions of their document (temp functions / tables in the script text, persistent routines as routines.get answers): ${withSiblings.length} statements (${callSite.length} fell back to routines shaped from the call site${callSite.length ? `: ${callSite.map((o) => o.id).join(', ')}` : ''}), ${withSiblings.filter((o) => o.outcome === 'analyzed').length} analyzed; ${recovered.length} analyzed that are refused alone${recovered.length ? ` (${recovered.map((o) => o.id).join(', ')})` : ''}; ${lost.length} refused that analyze alone${lost.length ? ` (${lost.map((o) => o.id).join(', ')})` : ''}`);
 console.log(`\nrefused by the structural limits (${JSON.stringify(limits)}): ${limited.length}${limited.length ? ` (${limited.join(', ')})` : ''}`);
 console.log(`the ZetaSQL server died and was restarted ${restarts} time(s); statements it died on: ${killers.length ? killers.join(', ') : 'none'}`);
 if (crashes.length) { console.log(`\nanalyzer crashes (bugs): ${crashes.length}`); for (const c of crashes.slice(0, 10)) console.log('  ' + c); }

@@ -663,3 +663,9 @@ function routineCalledAt(st: RepairState, pos: number) {
 function named(f: BqField): BqField {
   return f.fields ? { ...f, fields: f.fields.map((c, i) => named(c.name ? c : { ...c, name: `f${i + 1}` })) } : f;
 }
+
+/** A field named `name` of the GoogleSQL type `text` (`ARRAY<STRUCT<a INT64>>`, `DATE`, …); undefined when the synthesizer cannot declare it. */
+export function typedField(name: string, text: string): BqField | undefined {
+  const f = field(name);
+  return setType(f, text) || /^STRING$/i.test(text.trim()) ? f : undefined;
+}

@@ -8,8 +8,9 @@
  * definitions it uses, nearest earlier one per name (and what those use, in document order),
  * followed by the statement.
  *
- * Only temp objects are joined: a persistent `CREATE FUNCTION ds.f` is fetched as a routine
- * (routines.get) by the analyzer, which the synthetic catalog answers from the call site.
+ * Only temp objects join the script text: a persistent `CREATE [TABLE] FUNCTION ds.f` / `CREATE
+ * PROCEDURE ds.p` is fetched as a routine (routines.get) by the analyzer, which the synthetic
+ * catalog then answers from that definition (routine-def.ts) instead of shaping it from the call site.
  */
 import type { Scope } from './scope.js';
 
@@ -34,6 +35,15 @@ export function definitionOf(s: CorpusStmt): Definition | undefined {
   return { kind: m[2] ? 'function' : 'table', name: name.replace(/^_SESSION\./i, '').toLowerCase(), stmt: s };
 }
 
+const PERSISTENT = /^CREATE\s+(?:OR\s+REPLACE\s+)?(?:AGGREGATE\s+|TABLE\s+)?(?:FUNCTION|PROCEDURE)\s+(?:IF\s+NOT\s+EXISTS\s+)?(`[^`]+`|[\w.-]+(?:\s*\.\s*`?[\w-]+`?)*)/i;
+
+/** The `dataset.routine` (lower case) a persistent `CREATE [AGGREGATE | TABLE] FUNCTION` / `CREATE PROCEDURE` statement creates. */
+export function persistentRoutineOf(s: CorpusStmt): string | undefined {
+  const m = body(s.sql).match(PERSISTENT);
+  const parts = m?.[1].replace(/[`\s]/g, '').split('.') ?? [];
+  return parts.length >= 2 ? parts.slice(-2).join('.').toLowerCase() : undefined;
+}
+
 /** Names a statement uses, from its parse: unqualified function calls and one-part table names (`_SESSION.t` too). */
 export function namesUsed(scope: Scope): Uses {
   const functions = new Set(scope.calls.filter((c) => c.kind === 'astFunctionCallNode' && c.name && !c.name.includes('.')).map((c) => c.name!.toLowerCase()));
@@ -56,6 +66,21 @@ export class Documents {
       this.index.set(s.id, list.length);
       list.push(s);
     }
+  }
+
+  /**
+   * The persistent routine definitions of `s`'s document before it, nearest earlier per
+   * `dataset.routine` (lower case) — what routines.get returns once the document's script ran.
+   */
+  routinesBefore(s: CorpusStmt): Map<string, CorpusStmt> {
+    const doc = s.source_path ? this.byDoc.get(s.source_path) : undefined;
+    const at = this.index.get(s.id);
+    const out = new Map<string, CorpusStmt>();
+    for (let i = (at ?? 0) - 1; doc && i >= 0; i--) {
+      const name = persistentRoutineOf(doc[i]);
+      if (name && !out.has(name)) out.set(name, doc[i]);
+    }
+    return out;
   }
 
   /**

@@ -33,6 +33,10 @@ export class SyntheticSource implements TableSource {
   prelude = '';
   /** The ids of those definitions. */
   siblings: string[] = [];
+  /** Persistent routines an earlier statement (`id`) of the document creates, by lower-case `dataset.routine` (routine-def.ts); the ones asked for join `siblings`. */
+  defined = new Map<string, { info: RoutineInfo; id: string }>();
+  /** Definitions whose body did not analyze here, so the routine was shaped from its call site instead. */
+  fromCallSite: string[] = [];
   /** The statement's parse facts (set by synthesize), for the arity of routine call sites. */
   scope?: Scope;
   private infos = new Map<string, TableInfo>();
@@ -66,6 +70,9 @@ export class SyntheticSource implements TableSource {
   }
 
   private routine(fullName: string): RoutineInfo {
+    const key = fullName.split('.').slice(-2).join('.').toLowerCase();
+    const def = this.defined.get(key);
+    if (def) { if (!this.siblings.includes(def.id)) this.siblings.push(def.id); return { ...def.info, fullName }; }
     const parts = fullName.split('.');
     const last = parts.pop()!.toLowerCase();
     const esc = last.replace(/[^\w]/g, '\\$&');
