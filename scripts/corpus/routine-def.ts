@@ -8,7 +8,7 @@
  */
 import type { RoutineInfo } from '../../src/sql/index.js';
 import { standardType } from './source.js';
-import { typedField } from './repair.js';
+import { typedField } from './resolve.js';
 
 const range = (o: any): [number, number] | undefined => {
   for (let p = o, d = 0; p && typeof p === 'object' && d < 8; p = p.parent, d++) if (p.parseLocationRange) return [Number(p.parseLocationRange.start ?? 0), Number(p.parseLocationRange.end ?? 0)];
