@@ -26,7 +26,7 @@ import type { ZetaSqlService } from '../zetasql.js';
 import { qualify } from '../names.js';
 import type { TypeProto } from '../types.js';
 import { bindCall, constant, nodesUnder, pathOf, queryRange, structOptions, tablePathRange, tvfNodes, type CallArg, type TvfCall } from './calls.js';
-import { parseColumns, parseType, specs, type ArgSpec, type TvfSpec } from './spec.js';
+import { parseColumns, parseType, specs, type ArgSpec, type FunctionSpec, type TvfSpec } from './spec.js';
 
 export interface Column { name: string; type: TypeProto }
 
@@ -85,7 +85,7 @@ export function tvfContext(server: ZetaSqlService, languageOptions: unknown, sou
   };
 }
 
-const MENTION = /\b(ML|AI|OBJ)\s*\.|\b(VECTOR_SEARCH|GAP_FILL|APPENDS|CHANGES|RANGE_SESSIONIZE|EXTERNAL_QUERY)\s*\(/i;
+const MENTION = /\b(ML|AI|OBJ)\s*\.|\b(VECTOR_SEARCH|GAP_FILL|APPENDS|CHANGES|RANGE_SESSIONIZE|EXTERNAL_QUERY|EXTERNAL_OBJECT_TRANSFORM)\s*\(/i;
 
 /** Catalog additions and lineage hints for `sql`, or undefined when it calls nothing from the table. */
 export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | undefined> {
@@ -103,6 +103,7 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
   for (const node of tree ? tvfNodes(tree) : []) {
     const spec = tvfs.get(pathOf(node.name).join('.').toUpperCase());
     if (!spec) continue;
+    if (spec.refuse) throw new BigQueryError('invalidQuery', `bqgate cannot analyze ${spec.name}: ${spec.refuse} (${spec.doc}); the statement was not run.`, { location: 'q' });
     const call = bindCall(node, spec);
     const rels = new Map<number, Column[]>();
     let model: ModelInfo | undefined;
@@ -135,10 +136,11 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
     lineage.set(lineageKey(spec.name, out.columns.map((c) => c.name)), out.hints);
     inputs.set(lineageKey(spec.name, out.columns.map((c) => c.name)), JSON.stringify(call.args.filter((a) => rels.has(a.position)).map((a) => rels.get(a.position)!.map((c) => [c.name, c.type]))));
   }
-  const fnProtos = [...functions.values()].map(functionProto);
+  const fnProtos = [...functions.values()].map((f) => functionProto(f, tree ? schemaOf(f, tree) : undefined));
   const modelList = [...models.values()];
   return {
-    key: JSON.stringify([[...registered.values()].map((r) => r.key), modelList.map((m) => [m.segments, m.info])]),
+    // A function's per-statement return type (output_schema) is part of the catalog too.
+    key: JSON.stringify([[...registered.values()].map((r) => r.key), modelList.map((m) => [m.segments, m.info]), fnProtos.filter((f) => f.signature.length > 1).map((f) => f.signature[1].returnType)]),
     extend(root: any) {
       for (const f of fnProtos) sub(root, f.namePath.slice(0, -1)).customFunction = [...(sub(root, f.namePath.slice(0, -1)).customFunction ?? []), f];
       for (const { proto } of registered.values()) { const c = sub(root, proto.namePath.slice(0, -1)); c.customTvf = [...(c.customTvf ?? []), proto]; }
@@ -213,7 +215,8 @@ const CLASSIFIERS = /CLASSIFIER$|^LOGISTIC_REG$/;
 const REGRESSORS = /REGRESSOR$|^LINEAR_REG$/;
 const variantOf = (m?: ModelInfo) => {
   const t = (m?.modelType ?? '').toUpperCase();
-  return CLASSIFIERS.test(t) ? 'classification' : REGRESSORS.test(t) ? 'regression' : t === 'KMEANS' ? 'kmeans' : t === 'PCA' ? 'pca' : t === 'AUTOENCODER' ? 'autoencoder' : 'default';
+  return CLASSIFIERS.test(t) ? 'classification' : REGRESSORS.test(t) ? 'regression' : t === 'KMEANS' ? 'kmeans' : t === 'PCA' ? 'pca' : t === 'AUTOENCODER' ? 'autoencoder'
+    : t === 'MATRIX_FACTORIZATION' ? 'matrix_factorization' : 'default';
 };
 
 /** Output columns and their lineage for one call (see the data file's header for the list items). */
@@ -244,6 +247,8 @@ function outputOf(call: TvfCall, rels: Map<number, Column[]>, model?: ModelInfo)
     for (const x of call.args) if (x.form === 'scalar') { const o = structOptions(x.node).get(arg.toLowerCase()); if (o) return constant(o); }
     return undefined;
   };
+  const given = (arg: string) => call.args.some((x) => x.spec.name.toLowerCase() === arg.toLowerCase())
+    || call.args.some((x) => x.form === 'scalar' && structOptions(x.node).has(arg.toLowerCase()));
   const inputColumn = (name: string) => {
     const c = firstRel === undefined ? undefined : rels.get(firstRel)!.find((x) => x.name.toLowerCase() === name.toLowerCase());
     return c ?? refuse(`Unrecognized name: ${name} (the input relation has no column ${name})`);
@@ -288,14 +293,27 @@ function outputOf(call: TvfCall, rels: Map<number, Column[]>, model?: ModelInfo)
       add(words[0], { typeKind: 'TYPE_STRUCT', structType: { field: cols.map((c) => ({ fieldName: c.name, fieldType: c.type })) } }, { from: cols.map((c) => ref(pos, c)), scalars: false });
       continue;
     }
+    if (words[0] === 'derived') {
+      const v = value(words[1]);
+      if (typeof v !== 'string') refuse(`${words[1]} must be a string literal naming an input column`);
+      const c = inputColumn(v as string);
+      add(c.name, c.type, computed);
+      continue;
+    }
     if (words[1] === 'TYPE_OF') {
       const v = value(words[2]);
       if (typeof v !== 'string') refuse(`${words[2]} must be a string literal naming an input column`);
       add(words[0], inputColumn(v as string).type, computed);
       continue;
     }
-    const cond = item.match(/^(.*?)\s+(if|unless)\s+(\w+)$/);
-    if (cond && (value(cond[3]) === true) !== (cond[2] === 'if')) continue;
+    const cond = item.match(/^(.*?)\s+(if|unless|if_given|if_listed)\s+(\w+)$/);
+    if (cond?.[2] === 'if_given' && !given(cond[3])) continue;
+    if (cond?.[2] === 'if_listed' && given(cond[3])) {
+      const v = value(cond[3]);
+      if (!Array.isArray(v)) refuse(`${cond[3]} must be an ARRAY of string literals`);
+      if (!(v as string[]).some((x) => x.toLowerCase() === cond[1].split(/\s+/)[0].toLowerCase())) continue;
+    }
+    if (cond && (cond[2] === 'if' || cond[2] === 'unless') && (value(cond[3]) === true) !== (cond[2] === 'if')) continue;
     const def = (cond ? cond[1] : item).match(/^(\S+)\s+(.+)$/)!;
     add(def[1], parseType(def[2]), computed);
   }
@@ -380,19 +398,58 @@ function tvfProto(call: TvfCall, _rels: Map<number, Column[]>, columns: Column[]
   };
 }
 
-/** The FunctionProto of a scalar / aggregate function spec (every argument ARBITRARY, the documented return type). */
-function functionProto(f: { name: string; args: ArgSpec[]; returns: TypeProto; aggregate: boolean }): any {
+/**
+ * The FunctionProto of a scalar / aggregate function spec (every argument ARBITRARY, the documented
+ * return type). With `schema` (the return type a call's output_schema gives, see schemaOf), a second
+ * signature takes that argument as a required named one and returns it; the first then lacks it, so
+ * a call resolves to the one its arguments fit.
+ */
+function functionProto(f: FunctionSpec, schema?: TypeProto): any {
+  const ret = (type: TypeProto) => ({ kind: 'ARG_TYPE_FIXED', type, numOccurrences: 1, options: { cardinality: 'REQUIRED' } });
+  const plain = f.schema ? f.args.filter((a) => a.name !== f.schema!.arg) : f.args;
   return {
     namePath: f.name.split('.'),
     group: 'bigquery',
     mode: f.aggregate ? 'AGGREGATE' : 'SCALAR',
-    signature: [{
-      argument: f.args.map((a) => argProto('ARG_TYPE_ARBITRARY', a, a.optional)),
-      returnType: { kind: 'ARG_TYPE_FIXED', type: f.returns, numOccurrences: 1, options: { cardinality: 'REQUIRED' } },
-      contextId: 0,
-    }],
+    signature: [
+      { argument: plain.map((a) => argProto('ARG_TYPE_ARBITRARY', a, a.optional)), returnType: ret(f.returns), contextId: 0 },
+      ...(schema ? [{
+        // Required arguments first (a required one after an optional kills remote_server): the schema argument second.
+        argument: [...plain.filter((a) => !a.optional).map((a) => argProto('ARG_TYPE_ARBITRARY', a, false)), { ...argProto('ARG_TYPE_ARBITRARY', { name: f.schema!.arg, kind: 'scalar', optional: false }, false), options: { cardinality: 'REQUIRED', argumentName: f.schema!.arg, namedArgumentKind: 'NAMED_ONLY' } }, ...plain.filter((a) => a.optional).map((a) => argProto('ARG_TYPE_ARBITRARY', a, true))],
+        returnType: ret(schema), contextId: 1,
+      }] : []),
+    ],
     options: {},
   };
+}
+
+/**
+ * The return type the calls of `f` in `tree` give through its schema argument (AI.GENERATE's
+ * `output_schema => 'name STRING, …'`): the documented STRUCT with the `replaces` field replaced by
+ * those columns. Undefined when no call gives one. Throws invalidQuery for a schema that is not a
+ * string literal bqgate can read, or calls giving different schemas.
+ */
+function schemaOf(f: FunctionSpec, tree: unknown): TypeProto | undefined {
+  if (!f.schema) return undefined;
+  const refuse = (why: string): never => { throw new BigQueryError('invalidQuery', `${f.name}: ${why} (${f.doc}); the statement was not run.`, { location: 'q' }); };
+  const found = new Set<string>();
+  let out: TypeProto | undefined;
+  for (const call of nodesUnder('astFunctionCallNode', tree)) {
+    if (pathOf(call.function).join('.').toUpperCase() !== f.name.toUpperCase()) continue;
+    for (const arg of call.arguments ?? []) {
+      const named = nodesUnder('astNamedArgumentNode', arg)[0];
+      if (!named || String(named.name?.idString ?? '').toLowerCase() !== f.schema.arg) continue;
+      const text = constant(named.expr);
+      if (typeof text !== 'string') refuse(`${f.schema.arg} must be a string literal 'name TYPE, …'`);
+      let cols: Column[] = [];
+      try { cols = parseColumns(text as string); } catch (err) { refuse(`${f.schema.arg}: ${(err as Error).message}`); }
+      const fields = (f.returns.structType?.field ?? []).flatMap((x) => (x.fieldName === f.schema!.replaces ? cols.map((c) => ({ fieldName: c.name, fieldType: c.type })) : [x]));
+      out = { typeKind: 'TYPE_STRUCT', structType: { field: fields } };
+      found.add(JSON.stringify(out));
+    }
+  }
+  if (found.size > 1) refuse(`the calls in this statement give different ${f.schema.arg} values; bqgate registers one per function and statement. Split the statement`);
+  return out;
 }
 
 export type { TvfSpec };
