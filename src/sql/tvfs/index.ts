@@ -114,8 +114,8 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
       } else if (a.form === 'table' || a.form === 'query') {
         const [s, e] = (a.form === 'table' ? tablePathRange(a) : queryRange(a)) ?? [0, 0];
         const inner = a.form === 'table' ? `SELECT * FROM ${text(s, e)}` : text(s, e);
-        // A WITH name shadows a table of the same name (TABLE c reads the CTE c).
-        const shadow = a.form === 'table' && a.path!.length === 1 ? ctePrefix(ctes, new Error(`Table not found: ${a.path![0]}`)) : undefined;
+        // A WITH name shadows a table of the same name (TABLE c, or a query reading c, reads the CTE c).
+        const shadow = namedCtes(ctes, call.start, a.form === 'table' ? (a.path!.length === 1 ? [a.path![0]] : []) : words(text(s, e)));
         const cols = shadow ? await ctx.relation(`${shadow} SELECT * FROM (${inner})`) : await ctx.relation(inner).catch(async (err) => {
           const prefix = ctePrefix(ctes, err);
           if (!prefix) throw err;
@@ -192,14 +192,34 @@ export function standardType(t: StandardSqlDataType): TypeProto {
  * relation argument may name one: it is analyzed under the CTEs up to the one it names, never more
  * (a CTE only sees earlier ones, so this recursion ends). Empty for WITH RECURSIVE.
  */
-function leadingWith(tree: any, text: (a: number, b: number) => string): Array<{ name: string; text: string }> {
+function leadingWith(tree: any, text: (a: number, b: number) => string): Cte[] {
   const stmt = tree.astQueryStatementNode ?? Object.values(tree)[0];
   const w = (stmt as any)?.query?.withClause;
   if (!w || w.recursive) return [];
   return (w.with ?? []).map((e: any) => {
     const r = e.parent?.parseLocationRange;
-    return { name: String(e.alias?.idString ?? '').toLowerCase(), text: r ? text(Number(r.start ?? 0), Number(r.end)) : '' };
-  }).filter((e: { name: string; text: string }) => e.name && e.text);
+    return { name: String(e.alias?.idString ?? '').toLowerCase(), text: r ? text(Number(r.start ?? 0), Number(r.end)) : '', start: Number(r?.start ?? 0), end: Number(r?.end ?? 0) };
+  }).filter((e: Cte) => e.name && e.text);
+}
+
+interface Cte { name: string; text: string; start: number; end: number }
+
+/** The lower-case identifiers of a text (a query argument), for the CTE names it may read. */
+const words = (t: string): string[] => (t.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []).map((w) => w.toLowerCase());
+
+/**
+ * The WITH prefix a relation argument of the call at byte `at` is analyzed under: the CTEs the call can see
+ * (all of them from the main query, the earlier ones from inside a CTE) up to the last one `names`
+ * mentions; undefined when it mentions none. Mentioning a CTE name as a column only adds a CTE to the
+ * prefix; the resolved statement is checked against the columns computed (TvfPlan.check).
+ */
+function namedCtes(ctes: Cte[], at: number, names: string[]): string | undefined {
+  const inside = ctes.findIndex((c) => at >= c.start && at < c.end);
+  const visible = inside >= 0 ? ctes.slice(0, inside) : ctes;
+  const want = new Set(names.map((n) => n.toLowerCase()));
+  let k = -1;
+  visible.forEach((c, i) => { if (want.has(c.name)) k = i; });
+  return k < 0 ? undefined : `WITH ${visible.slice(0, k + 1).map((c) => c.text).join(', ')}`;
 }
 
 /** The WITH prefix that defines the CTE a `Table not found: <name>` error names, or undefined. */
