@@ -15,6 +15,7 @@ import type { BqField } from '../../src/emulator/encode.js';
 import { qualify } from '../../src/sql/index.js';
 import { qualifyObject } from '../../src/sql/names.js';
 import type { SyntheticSource } from './source.js';
+import { repairMl } from './ml.js';
 import { callAt, callsAt, cteOf, enclosingSelects, offsetOf, pathAt, tablesIn, type Call, type Scope, type TableRef } from './scope.js';
 
 const TYPES = ['STRING', 'INT64', 'FLOAT64', 'TIMESTAMP', 'DATE', 'BOOL', 'NUMERIC', 'DATETIME', 'BYTES', 'JSON', 'GEOGRAPHY'];
@@ -270,6 +271,7 @@ export function repair(st: RepairState, msg: string): boolean {
   const tables = [...src.tables.keys()];
   const at = msg.match(/\[at (\d+):(\d+)\]/);
   const pos = at ? offsetOf(sql, Number(at[1]), Number(at[2])) : undefined;
+  if (repairMl(src, st.scope, sql, msg, pos)) return true; // VECTOR_SEARCH / AI.SEARCH base.x, query.x (corpus/ml.ts)
   let m;
   if ((m = msg.match(/Unrecognized name: `?([A-Za-z_][A-Za-z0-9_]*)`?/))) return unrecognized(st, m[1], pos);
   if ((m = msg.match(/Name `?([A-Za-z_][A-Za-z0-9_]*)`? not found inside `?([A-Za-z_][A-Za-z0-9_]*)`?/))) return notInside(st, m[1], m[2], pos);
