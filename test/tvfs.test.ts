@@ -14,12 +14,14 @@ import { localCredential } from '../src/upstream/credentials.ts';
 import { Upstream } from '../src/upstream/index.ts';
 import { Catalog } from '../src/catalog/index.ts';
 import { Analyzer, ZetaSqlServer } from '../src/sql/index.ts';
-import { loadPolicy, decide, type Policy } from '../src/policy/index.ts';
+import { loadPolicy, decide, allowsExternalConnection, type Policy } from '../src/policy/index.ts';
+import { constant, nodesUnder } from '../src/sql/tvfs/calls.ts';
 import { lintPolicies } from '../src/policy/lint.ts';
 import { rewriteQuery, verifyRewrite } from '../src/rewrite/index.ts';
 import type { Principal } from '../src/auth/index.ts';
 
 let emulator: RunningEmulator;
+let emulatorSecret: string;
 let sdk: BigQuery;
 let zeta: ZetaSqlServer;
 let analyzer: Analyzer;
@@ -30,6 +32,7 @@ const analyze = (sql: string) => analyzer.analyze({ sql, projectId: 'demo-projec
 
 beforeAll(async () => {
   const secret = newEmulatorSecret();
+  emulatorSecret = secret;
   emulator = await startEmulator({ port: 0, fixturesDir: resolve('fixtures'), secret });
   sdk = new BigQuery({ projectId: 'demo-project', apiEndpoint: emulator.url, authClient: localCredential(secret) as never, autoRetry: false });
   zeta = new ZetaSqlServer();
@@ -147,6 +150,34 @@ describe('EXTERNAL_QUERY needs a rule that names its connection', () => {
     expect(ok.matchedRules).toContain('crm');
     expect(decide(withRule(['demo-project.eu.*']), analyst, a).effect).toBe('deny');
     expect(decide(withRule(['demo-project.us.*']), euSupport, a).effect).toBe('deny');
+  });
+
+  it('SELECT * inside: the columns come from an upstream dry run, sent only for a connection the caller may use', async () => {
+    // the real Upstream, its dry runs recorded on the way out
+    const up = new Upstream({ baseUrl: emulator.url, authClient: localCredential(emulatorSecret) });
+    const sentDryRuns: string[] = [];
+    const call = up.call.bind(up);
+    up.call = ((method: any, path: string, opts?: any) => { if (opts?.body?.dryRun) sentDryRuns.push(String(opts.body.query)); return call(method, path, opts); }) as typeof up.call;
+    const a2 = new Analyzer(zeta, new Catalog(up, 0));
+    const inner = "SELECT * FROM accounts WHERE note = 'it''s' OR tag = E'a\\nb'";
+    const star = `SELECT * FROM EXTERNAL_QUERY('demo-project.us.crm', """${inner}""")`;
+    const rules = withRule(['demo-project.us.*']);
+    const as = (p: Principal) => (conn: string) => allowsExternalConnection(rules, p, conn);
+    await expect(a2.analyze({ sql: star, projectId: 'demo-project' })).rejects.toMatchObject({ reason: 'accessDenied' });
+    await expect(a2.analyze({ sql: star, projectId: 'demo-project', externalConnectionAllowed: as(euSupport) })).rejects.toMatchObject({ reason: 'accessDenied' });
+    expect(sentDryRuns).toEqual([]);
+    // allowed: the dry run goes upstream; the emulator cannot run EXTERNAL_QUERY, so it stays refused
+    const err = await a2.analyze({ sql: star, projectId: 'demo-project', externalConnectionAllowed: as(analyst) }).catch((e) => e);
+    console.log('allowed connection, emulator upstream:', err.reason, String(err.message).slice(0, 160));
+    expect(err.reason).toMatch(/invalidQuery|notFound|backendError/);
+    expect(sentDryRuns.length).toBe(1);
+    // the dry run's literals hold exactly the values the caller's literals hold (both parsed by ZetaSQL;
+    // `\n` in the caller's non-raw literal is a newline)
+    const lo = await zeta.call('getLanguageOptions', { maximumFeatures: true });
+    const values = async (sql: string) => (nodesUnder('astTvfNode', (await zeta.call('parse', { sqlStatement: sql, options: lo })).parsedStatement)[0].argumentEntries ?? []).map((e: any) => constant(e.expr));
+    const caller = await values(star);
+    expect(caller[1]).toContain('\n');
+    expect(await values(sentDryRuns[0])).toEqual(caller);
   });
 
   it('lint reads external_connections on allow rules only', () => {

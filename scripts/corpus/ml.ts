@@ -5,6 +5,9 @@
  *   relations, src/sql/tvfs/bigquery-tvfs.yaml) name a column of the relation argument's table:
  *   `Field name x does not exist in STRUCT<…>` adds `x` to that table (`TABLE t`, or the table a
  *   `SELECT * FROM t …` argument reads);
+ * - the columns of `SELECT * FROM EXTERNAL_QUERY(…)` (what the upstream's dry run answers in
+ *   production, catalog/external.ts): `c1` at first, then each name the statement reads from it
+ *   (`Unrecognized name: x` where the FROM in scope is fed by an EXTERNAL_QUERY and reads no table);
  * - the modelType of a synthetic model, from the statement: MATRIX_FACTORIZATION when it asks a
  *   model for embeddings without an input relation, PCA / AUTOENCODER when a model so named is asked
  *   for embeddings (the outputs differ per model type); LINEAR_REG otherwise.
@@ -42,8 +45,9 @@ function tableOf(arg: string): string | undefined {
   try { return qualify(m[1].replace(/`/g, '').split('.'), CTX); } catch { return undefined; }
 }
 
-/** The repair rule above; false when it does not apply. */
+/** The repair rules above; false when none applies. */
 export function repairMl(src: SyntheticSource, scope: Scope, sql: string, msg: string, pos: number | undefined): boolean {
+  if (externalName(src, scope, msg, pos)) return true;
   const m = msg.match(/Field name `?(\w+)`? does not exist in STRUCT/);
   const p = m && pos !== undefined ? pathAt(scope, pos) : undefined;
   if (!p || p.names.length < 2) return false;
@@ -63,6 +67,29 @@ export function repairMl(src: SyntheticSource, scope: Scope, sql: string, msg: s
     }
   }
   return false;
+}
+
+const externals = new WeakMap<SyntheticSource, BqField[]>();
+
+/** The synthetic answer to `SyntheticSource.externalSchema` (one column list per statement). */
+export function externalSchemaOf(src: SyntheticSource): BqField[] {
+  if (!externals.has(src)) externals.set(src, [{ name: 'c1', type: 'STRING', mode: 'NULLABLE' }]);
+  return externals.get(src)!;
+}
+
+/** `Unrecognized name: x` in a FROM fed by EXTERNAL_QUERY (and no table): x becomes one of its columns. */
+function externalName(src: SyntheticSource, scope: Scope, msg: string, pos: number | undefined): boolean {
+  const m = msg.match(/Unrecognized name: `?([A-Za-z_][A-Za-z0-9_]*)`?/);
+  if (!m || pos === undefined || !externals.has(src)) return false;
+  const sel = enclosingSelects(scope, pos).find((x) => x.from);
+  const from = sel?.from;
+  if (!from || scope.tables.some((t) => t.start >= from.start && t.end <= from.end)) return false;
+  if (!scope.tvfs.some((t) => t.start >= from.start && t.end <= from.end && t.name.join('.').toUpperCase() === 'EXTERNAL_QUERY')) return false;
+  const cols = externalSchemaOf(src);
+  if (cols.some((c) => c.name.toLowerCase() === m[1].toLowerCase())) return false;
+  if (cols.length === 1 && cols[0].name === 'c1') cols.pop();
+  cols.push({ name: m[1], type: 'STRING', mode: 'NULLABLE' });
+  return true;
 }
 
 /** The modelType a synthetic model of `sql` named `fullName` gets (see the module comment). */

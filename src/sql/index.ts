@@ -96,6 +96,11 @@ export interface TableSource {
   getRoutine?(fullName: string): Promise<RoutineInfo>;
   /** A BigQuery ML model (models.get); BigQueryError(notFound) when there is none. */
   getModel?(fullName: string): Promise<ModelInfo>;
+  /**
+   * The columns `SELECT * FROM EXTERNAL_QUERY(connection, query)` returns (a dry run upstream,
+   * catalog/external.ts). Only asked for a connection `AnalyzeInput.externalConnectionAllowed` allows.
+   */
+  externalSchema?(connection: string, query: string, projectId: string): Promise<BqField[]>;
 }
 
 export interface QueryParameter {
@@ -114,6 +119,12 @@ export interface AnalyzeInput {
   scriptRoutines?: Map<string, RoutineDef>;
   /** Set by routines.ts: how deep in routine bodies this analysis is, and the statement's remaining body-analysis budget. */
   routineNesting?: { depth: number; budget: { left: number } };
+  /**
+   * Whether the caller's policy allows an EXTERNAL_QUERY connection (policy allowsExternalConnection):
+   * an external query whose columns bqgate must ask the upstream for (`SELECT *` inside) is refused
+   * unless it does. Absent: none is.
+   */
+  externalConnectionAllowed?: (connection: string) => boolean;
   /** The job's project: qualifies `dataset.table`. */
   projectId: string;
   defaultDataset?: { projectId?: string; datasetId: string };

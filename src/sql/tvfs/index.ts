@@ -16,15 +16,21 @@
  * column derives from `EXTERNAL_QUERY:<connection>` (the other database), and the connection is
  * reported (`externalConnections`) for the policy (`external_connections` rules).
  *
+ * An EXTERNAL_QUERY whose inner statement does not list its columns (`SELECT *`, or SQL that does
+ * not parse as GoogleSQL) gets them from the upstream (TableSource.externalSchema: a dry run of
+ * `SELECT * FROM EXTERNAL_QUERY(…)`), asked only when the caller's policy allows the connection
+ * (AnalyzeInput.externalConnectionAllowed); otherwise it is refused before anything is sent.
+ *
  * Errors: BigQueryError('invalidQuery') for a call that does not fit its documented arguments, an
- * output that cannot be computed exactly (a model without label columns, an EXTERNAL_QUERY whose inner
- * SELECT does not list its columns), `notFound` for a missing model. Nothing is guessed.
+ * output that cannot be computed exactly (a model without label columns, a TVF marked `refuse`),
+ * `accessDenied` for an EXTERNAL_QUERY the upstream would have to describe on a connection the caller
+ * may not use, `notFound` for a missing model. Nothing is guessed.
  */
 import { BigQueryError } from '../../bigquery/errors.js';
 import type { AnalyzeInput, ModelInfo, QueryAnalysis, StandardSqlDataType, TableSource } from '../index.js';
 import type { ZetaSqlService } from '../zetasql.js';
 import { qualify } from '../names.js';
-import type { TypeProto } from '../types.js';
+import { fieldType, type TypeProto } from '../types.js';
 import { bindCall, constant, nodesUnder, pathOf, queryRange, structOptions, tablePathRange, tvfNodes, type CallArg, type TvfCall } from './calls.js';
 import { parseColumns, parseType, specs, type ArgSpec, type FunctionSpec, type TvfSpec } from './spec.js';
 
@@ -65,6 +71,12 @@ export interface TvfContext {
   model(segments: string[]): Promise<ModelInfo>;
   /** Parses a statement (ZetaSQL parse tree), or undefined when it does not parse. */
   parse(sql: string): Promise<any | undefined>;
+  /**
+   * The columns of `SELECT * FROM EXTERNAL_QUERY(connection, query)` from the upstream (a dry run),
+   * for a connection the caller's policy allows; BigQueryError('accessDenied') for any other, before
+   * anything is sent.
+   */
+  external(connection: string, query: string): Promise<Column[]>;
 }
 
 /**
@@ -81,6 +93,12 @@ export function tvfContext(server: ZetaSqlService, languageOptions: unknown, sou
     },
     parse: async (sql) => {
       try { return (await server.call('parse', { sqlStatement: sql, options: languageOptions })).parsedStatement; } catch { return undefined; }
+    },
+    external: async (connection, query) => {
+      if (!input.externalConnectionAllowed?.(connection) || !source.externalSchema) {
+        throw new BigQueryError('accessDenied', `Access Denied: EXTERNAL_QUERY on connection ${connection}: bqgate learns the columns of an external query that does not list them (SELECT *) from the upstream, which it only asks for a connection a policy rule allows the caller to use (external_connections); list the columns with aliases, or have the connection allowed. The statement was not run.`);
+      }
+      return (await source.externalSchema(connection, query, input.projectId)).map((f) => ({ name: f.name, type: fieldType(f) }));
     },
   };
 }
@@ -352,7 +370,14 @@ async function externalColumns(call: TvfCall, ctx: TvfContext): Promise<{ column
   if (typeof conn !== 'string' || typeof inner !== 'string') refuse('the connection id and the external query must be string literals');
   const tree = await ctx.parse(inner as string);
   const select = findSelect(tree);
-  if (!select) refuse('bqgate cannot read the columns of the external query (it does not parse as a SELECT); list them with aliases');
+  const fromUpstream = async () => {
+    const cols = await ctx.external(conn as string, inner as string);
+    if (!cols.length) refuse('the upstream returned no columns for the external query');
+    return { columns: cols, hints: new Map<string, ColumnHint>(cols.map((c) => [c.name.toLowerCase(), { external: conn as string }])) };
+  };
+  // What bqgate cannot read off the select list (a *, another dialect's syntax) comes from the upstream's dry run.
+  if (!select) return fromUpstream();
+  if ((select.selectList?.columns ?? []).some((c: any) => find(c.expression, /^ast(Star|DotStar|StarWithModifiers)Node$/))) return fromUpstream();
   const bytes = Buffer.from(inner as string, 'utf8');
   const columns: Column[] = [];
   const hints = new Map<string, ColumnHint>();
