@@ -171,6 +171,18 @@ describe('EXTERNAL_QUERY needs a rule that names its connection', () => {
     console.log('allowed connection, emulator upstream:', err.reason, String(err.message).slice(0, 160));
     expect(err.reason).toMatch(/invalidQuery|notFound|backendError/);
     expect(sentDryRuns.length).toBe(1);
+    // listed columns: on the allowed connection the dry run gives the exact types too; on another,
+    // the select list is read (and decide denies the connection) without asking the upstream
+    const listed = "SELECT id FROM EXTERNAL_QUERY('demo-project.us.crm', 'SELECT id FROM accounts')";
+    await expect(a2.analyze({ sql: listed, projectId: 'demo-project', externalConnectionAllowed: as(analyst) })).rejects.toMatchObject({ reason: err.reason });
+    expect(sentDryRuns.length).toBe(2);
+    const read = await a2.analyze({ sql: listed, projectId: 'demo-project', externalConnectionAllowed: as(euSupport) });
+    expect(read.outputColumns).toEqual(['id']);
+    expect(decide(rules, euSupport, read).effect).toBe('deny');
+    expect(sentDryRuns.length).toBe(2);
+    // that analysis is not reused for the allowed caller (it would carry select-list types, not the upstream's)
+    await expect(a2.analyze({ sql: listed, projectId: 'demo-project', externalConnectionAllowed: as(analyst) })).rejects.toMatchObject({ reason: err.reason });
+    expect(sentDryRuns.length).toBe(3);
     // the dry run's literals hold exactly the values the caller's literals hold (both parsed by ZetaSQL;
     // `\n` in the caller's non-raw literal is a newline)
     const lo = await zeta.call('getLanguageOptions', { maximumFeatures: true });

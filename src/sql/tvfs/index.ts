@@ -16,10 +16,11 @@
  * column derives from `EXTERNAL_QUERY:<connection>` (the other database), and the connection is
  * reported (`externalConnections`) for the policy (`external_connections` rules).
  *
- * An EXTERNAL_QUERY whose inner statement does not list its columns (`SELECT *`, or SQL that does
- * not parse as GoogleSQL) gets them from the upstream (TableSource.externalSchema: a dry run of
- * `SELECT * FROM EXTERNAL_QUERY(…)`), asked only when the caller's policy allows the connection
- * (AnalyzeInput.externalConnectionAllowed); otherwise it is refused before anything is sent.
+ * An EXTERNAL_QUERY on a connection the caller's policy allows (AnalyzeInput.externalConnectionAllowed)
+ * gets its columns from the upstream (TableSource.externalSchema: a dry run of `SELECT * FROM
+ * EXTERNAL_QUERY(…)`, exact names and types); on any other connection they are read off the inner
+ * select list, and one that does not list them (`SELECT *`, SQL that is not GoogleSQL) is refused
+ * before anything is sent.
  *
  * Errors: BigQueryError('invalidQuery') for a call that does not fit its documented arguments, an
  * output that cannot be computed exactly (a model without label columns, a TVF marked `refuse`),
@@ -77,6 +78,8 @@ export interface TvfContext {
    * anything is sent.
    */
   external(connection: string, query: string): Promise<Column[]>;
+  /** Whether `external` may ask the upstream about `connection` (the caller's policy allows it). */
+  externalAllowed(connection: string): boolean;
 }
 
 /**
@@ -94,6 +97,7 @@ export function tvfContext(server: ZetaSqlService, languageOptions: unknown, sou
     parse: async (sql) => {
       try { return (await server.call('parse', { sqlStatement: sql, options: languageOptions })).parsedStatement; } catch { return undefined; }
     },
+    externalAllowed: (connection) => !!source.externalSchema && input.externalConnectionAllowed?.(connection) === true,
     external: async (connection, query) => {
       if (!input.externalConnectionAllowed?.(connection) || !source.externalSchema) {
         throw new BigQueryError('accessDenied', `Access Denied: EXTERNAL_QUERY on connection ${connection}: bqgate learns the columns of an external query that does not list them (SELECT *) from the upstream, which it only asks for a connection a policy rule allows the caller to use (external_connections); list the columns with aliases, or have the connection allowed. The statement was not run.`);
@@ -359,9 +363,11 @@ function outputOf(call: TvfCall, rels: Map<number, Column[]>, model?: ModelInfo)
 }
 
 /**
- * EXTERNAL_QUERY's columns: the inner statement's select list (parsed as GoogleSQL), each named by
- * its alias or column name and typed by its outermost CAST (STRING otherwise: the other database's
- * types are not known to bqgate). A `*` or an unnamed item is refused.
+ * EXTERNAL_QUERY's columns. On a connection the caller's policy allows: the upstream's dry run
+ * (exact names and types). Otherwise (the statement will be denied by policy, but its analysis is
+ * reported): the inner statement's select list (parsed as GoogleSQL), each named by its alias or
+ * column name and typed by its outermost CAST (STRING otherwise); a `*` or SQL that is not GoogleSQL
+ * is refused (accessDenied: only the upstream could say), an unnamed item too (invalidQuery).
  */
 async function externalColumns(call: TvfCall, ctx: TvfContext): Promise<{ columns: Column[]; hints: Map<string, ColumnHint> }> {
   const conn = constant(call.args[0].node);
@@ -375,8 +381,9 @@ async function externalColumns(call: TvfCall, ctx: TvfContext): Promise<{ column
     if (!cols.length) refuse('the upstream returned no columns for the external query');
     return { columns: cols, hints: new Map<string, ColumnHint>(cols.map((c) => [c.name.toLowerCase(), { external: conn as string }])) };
   };
-  // What bqgate cannot read off the select list (a *, another dialect's syntax) comes from the upstream's dry run.
-  if (!select) return fromUpstream();
+  // On a connection the caller may use, the upstream's dry run gives the exact names and types; what
+  // bqgate cannot read off the select list (a *, another dialect's syntax) can only come from there.
+  if (ctx.externalAllowed(conn as string) || !select) return fromUpstream();
   if ((select.selectList?.columns ?? []).some((c: any) => find(c.expression, /^ast(Star|DotStar|StarWithModifiers)Node$/))) return fromUpstream();
   const bytes = Buffer.from(inner as string, 'utf8');
   const columns: Column[] = [];
