@@ -22,6 +22,9 @@
  * select list, and one that does not list them (`SELECT *`, SQL that is not GoogleSQL) is refused
  * before anything is sent.
  *
+ * Files: spec.ts (the data file), calls.ts (calls in the parse tree), protos.ts (catalog protos),
+ * external.ts (EXTERNAL_QUERY's columns), lineage.ts (edges of a resolved TVF scan).
+ *
  * Errors: BigQueryError('invalidQuery') for a call that does not fit its documented arguments, an
  * output that cannot be computed exactly (a model without label columns, a TVF marked `refuse`),
  * `accessDenied` for an EXTERNAL_QUERY the upstream would have to describe on a connection the caller
@@ -32,8 +35,10 @@ import type { AnalyzeInput, ModelInfo, QueryAnalysis, StandardSqlDataType, Table
 import type { ZetaSqlService } from '../zetasql.js';
 import { qualify } from '../names.js';
 import { fieldType, type TypeProto } from '../types.js';
-import { bindCall, constant, nodesUnder, pathOf, queryRange, structOptions, tablePathRange, tvfNodes, type CallArg, type TvfCall } from './calls.js';
-import { parseColumns, parseType, specs, type ArgSpec, type FunctionSpec, type TvfSpec } from './spec.js';
+import { bindCall, constant, nodesUnder, pathOf, queryRange, structOptions, tablePathRange, tvfNodes, type TvfCall } from './calls.js';
+import { parseColumns, parseType, specs, type TvfSpec } from './spec.js';
+import { externalColumns } from './external.js';
+import { functionProto, schemaOf, tvfProto } from './protos.js';
 
 export interface Column { name: string; type: TypeProto }
 
@@ -360,148 +365,6 @@ function outputOf(call: TvfCall, rels: Map<number, Column[]>, model?: ModelInfo)
     add(def[1], parseType(def[2]), computed);
   }
   return { columns, hints };
-}
-
-/**
- * EXTERNAL_QUERY's columns. On a connection the caller's policy allows: the upstream's dry run
- * (exact names and types). Otherwise (the statement will be denied by policy, but its analysis is
- * reported): the inner statement's select list (parsed as GoogleSQL), each named by its alias or
- * column name and typed by its outermost CAST (STRING otherwise); a `*` or SQL that is not GoogleSQL
- * is refused (accessDenied: only the upstream could say), an unnamed item too (invalidQuery).
- */
-async function externalColumns(call: TvfCall, ctx: TvfContext): Promise<{ columns: Column[]; hints: Map<string, ColumnHint> }> {
-  const conn = constant(call.args[0].node);
-  const inner = constant(call.args.find((a) => a.position === 2)?.node);
-  const refuse = (why: string): never => { throw new BigQueryError('invalidQuery', `EXTERNAL_QUERY: ${why}; the statement was not run.`, { location: 'q' }); };
-  if (typeof conn !== 'string' || typeof inner !== 'string') refuse('the connection id and the external query must be string literals');
-  const tree = await ctx.parse(inner as string);
-  const select = findSelect(tree);
-  const fromUpstream = async () => {
-    const cols = await ctx.external(conn as string, inner as string);
-    if (!cols.length) refuse('the upstream returned no columns for the external query');
-    return { columns: cols, hints: new Map<string, ColumnHint>(cols.map((c) => [c.name.toLowerCase(), { external: conn as string }])) };
-  };
-  // On a connection the caller may use, the upstream's dry run gives the exact names and types; what
-  // bqgate cannot read off the select list (a *, another dialect's syntax) can only come from there.
-  if (ctx.externalAllowed(conn as string) || !select) return fromUpstream();
-  if ((select.selectList?.columns ?? []).some((c: any) => find(c.expression, /^ast(Star|DotStar|StarWithModifiers)Node$/))) return fromUpstream();
-  const bytes = Buffer.from(inner as string, 'utf8');
-  const columns: Column[] = [];
-  const hints = new Map<string, ColumnHint>();
-  for (const c of select.selectList?.columns ?? []) {
-    const alias = c.alias?.identifier?.idString;
-    const star = find(c.expression, /^ast(Star|DotStar|StarWithModifiers)Node$/);
-    const pathExpr = find(c.expression, /^astPathExpressionNode$/);
-    const name = star ? undefined : alias ?? (pathExpr ? pathOf(pathExpr).at(-1) : undefined);
-    if (!name) refuse('the external query must list its columns, each a column name or an aliased expression (no *), so bqgate knows what comes back');
-    const r = find(find(c.expression, /^astCastExpressionNode$/)?.type, /^ast\w*TypeNode$/)?.parent?.parent?.parseLocationRange;
-    let type: TypeProto = { typeKind: 'TYPE_STRING' };
-    if (r) { try { type = parseType(bytes.subarray(Number(r.start ?? 0), Number(r.end)).toString('utf8')); } catch { /* stays STRING */ } }
-    columns.push({ name: name!, type });
-    hints.set(name!.toLowerCase(), { external: conn as string });
-  }
-  if (!columns.length) refuse('the external query has no columns');
-  return { columns, hints };
-}
-
-/** The first node under `n` whose wrapper key matches `key`, through the chain of wrappers only (not into children). */
-function find(n: any, key: RegExp, depth = 0): any | undefined {
-  if (!n || typeof n !== 'object' || depth > 6) return undefined;
-  for (const [k, v] of Object.entries(n)) {
-    if (!k.startsWith('ast') || !v || typeof v !== 'object') continue;
-    if (key.test(k)) return v;
-    return find(v, key, depth + 1);
-  }
-  return undefined;
-}
-
-function findSelect(tree: any, depth = 0): any | undefined {
-  if (!tree || typeof tree !== 'object' || depth > 8) return undefined;
-  if (tree.astSelectNode) return tree.astSelectNode;
-  for (const [k, v] of Object.entries(tree)) if (k.startsWith('ast') || k === 'query' || k === 'queryExpr') { const s = findSelect(v, depth + 1); if (s) return s; }
-  return undefined;
-}
-
-const argProto = (kind: string, a: ArgSpec | undefined, optional: boolean) => ({
-  kind,
-  ...(optional ? {} : { numOccurrences: 1 }),
-  options: {
-    cardinality: optional ? 'OPTIONAL' : 'REQUIRED',
-    ...(a && a.kind === 'scalar' ? { argumentName: a.name, namedArgumentKind: 'POSITIONAL_OR_NAMED' } : {}),
-  },
-});
-
-/** The TableValuedFunctionProto for one bound call: its arguments as written, its output `columns`. */
-function tvfProto(call: TvfCall, _rels: Map<number, Column[]>, columns: Column[]): any {
-  const positional = call.args.filter((a) => !a.named);
-  const named = call.args.filter((a) => a.named);
-  const kind = (a: CallArg) => (a.form === 'model' ? 'ARG_TYPE_MODEL' : a.form === 'table' || a.form === 'query' ? 'ARG_TYPE_RELATION' : 'ARG_TYPE_ARBITRARY');
-  return {
-    namePath: call.spec.name.split('.'),
-    type: 'FIXED_OUTPUT_SCHEMA_TVF',
-    signature: {
-      argument: [
-        ...positional.map((a) => ({ ...argProto(kind(a), a.spec, false), options: { cardinality: 'REQUIRED' } })),
-        ...named.map((a) => argProto('ARG_TYPE_ARBITRARY', a.spec, true)),
-      ],
-      returnType: { kind: 'ARG_TYPE_RELATION', options: { relationInputSchema: { column: columns } } },
-      contextId: 0,
-    },
-  };
-}
-
-/**
- * The FunctionProto of a scalar / aggregate function spec (every argument ARBITRARY, the documented
- * return type). With `schema` (the return type a call's output_schema gives, see schemaOf), a second
- * signature takes that argument as a required named one and returns it; the first then lacks it, so
- * a call resolves to the one its arguments fit.
- */
-function functionProto(f: FunctionSpec, schema?: TypeProto): any {
-  const ret = (type: TypeProto) => ({ kind: 'ARG_TYPE_FIXED', type, numOccurrences: 1, options: { cardinality: 'REQUIRED' } });
-  const plain = f.schema ? f.args.filter((a) => a.name !== f.schema!.arg) : f.args;
-  return {
-    namePath: f.name.split('.'),
-    group: 'bigquery',
-    mode: f.aggregate ? 'AGGREGATE' : 'SCALAR',
-    signature: [
-      { argument: plain.map((a) => argProto('ARG_TYPE_ARBITRARY', a, a.optional)), returnType: ret(f.returns), contextId: 0 },
-      ...(schema ? [{
-        // Required arguments first (a required one after an optional kills remote_server): the schema argument second.
-        argument: [...plain.filter((a) => !a.optional).map((a) => argProto('ARG_TYPE_ARBITRARY', a, false)), { ...argProto('ARG_TYPE_ARBITRARY', { name: f.schema!.arg, kind: 'scalar', optional: false }, false), options: { cardinality: 'REQUIRED', argumentName: f.schema!.arg, namedArgumentKind: 'NAMED_ONLY' } }, ...plain.filter((a) => a.optional).map((a) => argProto('ARG_TYPE_ARBITRARY', a, true))],
-        returnType: ret(schema), contextId: 1,
-      }] : []),
-    ],
-    options: {},
-  };
-}
-
-/**
- * The return type the calls of `f` in `tree` give through its schema argument (AI.GENERATE's
- * `output_schema => 'name STRING, …'`): the documented STRUCT with the `replaces` field replaced by
- * those columns. Undefined when no call gives one. Throws invalidQuery for a schema that is not a
- * string literal bqgate can read, or calls giving different schemas.
- */
-function schemaOf(f: FunctionSpec, tree: unknown): TypeProto | undefined {
-  if (!f.schema) return undefined;
-  const refuse = (why: string): never => { throw new BigQueryError('invalidQuery', `${f.name}: ${why} (${f.doc}); the statement was not run.`, { location: 'q' }); };
-  const found = new Set<string>();
-  let out: TypeProto | undefined;
-  for (const call of nodesUnder('astFunctionCallNode', tree)) {
-    if (pathOf(call.function).join('.').toUpperCase() !== f.name.toUpperCase()) continue;
-    for (const arg of call.arguments ?? []) {
-      const named = nodesUnder('astNamedArgumentNode', arg)[0];
-      if (!named || String(named.name?.idString ?? '').toLowerCase() !== f.schema.arg) continue;
-      const text = constant(named.expr);
-      if (typeof text !== 'string') refuse(`${f.schema.arg} must be a string literal 'name TYPE, …'`);
-      let cols: Column[] = [];
-      try { cols = parseColumns(text as string); } catch (err) { refuse(`${f.schema.arg}: ${(err as Error).message}`); }
-      const fields = (f.returns.structType?.field ?? []).flatMap((x) => (x.fieldName === f.schema!.replaces ? cols.map((c) => ({ fieldName: c.name, fieldType: c.type })) : [x]));
-      out = { typeKind: 'TYPE_STRUCT', structType: { field: fields } };
-      found.add(JSON.stringify(out));
-    }
-  }
-  if (found.size > 1) refuse(`the calls in this statement give different ${f.schema.arg} values; bqgate registers one per function and statement. Split the statement`);
-  return out;
 }
 
 export type { TvfSpec };
