@@ -160,7 +160,7 @@ describe('EXTERNAL_QUERY needs a rule that names its connection', () => {
     up.call = ((method: any, path: string, opts?: any) => { if (opts?.body?.dryRun) sentDryRuns.push(String(opts.body.query)); return call(method, path, opts); }) as typeof up.call;
     const a2 = new Analyzer(zeta, new Catalog(up, 0));
     const inner = "SELECT * FROM accounts WHERE note = 'it''s' OR tag = E'a\\nb'";
-    const star = `SELECT * FROM EXTERNAL_QUERY('demo-project.us.crm', """${inner}""")`;
+    const star = `SELECT * FROM EXTERNAL_QUERY('demo-project.us.crm', """${inner}""", '{"default_type_for_decimal_columns":"numeric"}')`;
     const rules = withRule(['demo-project.us.*']);
     const as = (p: Principal) => (conn: string) => allowsExternalConnection(rules, p, conn);
     await expect(a2.analyze({ sql: star, projectId: 'demo-project' })).rejects.toMatchObject({ reason: 'accessDenied' });
@@ -189,6 +189,7 @@ describe('EXTERNAL_QUERY needs a rule that names its connection', () => {
     const values = async (sql: string) => (nodesUnder('astTvfNode', (await zeta.call('parse', { sqlStatement: sql, options: lo })).parsedStatement)[0].argumentEntries ?? []).map((e: any) => constant(e.expr));
     const caller = await values(star);
     expect(caller[1]).toContain('\n');
+    expect(caller).toHaveLength(3); // the options (they can change the types) go to the dry run too
     expect(await values(sentDryRuns[0])).toEqual(caller);
   });
 

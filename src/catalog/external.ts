@@ -1,6 +1,6 @@
 /**
  * The columns of an EXTERNAL_QUERY (its inner statement runs in another database, so only BigQuery
- * can say what comes back): a dry run of `SELECT * FROM EXTERNAL_QUERY(connection, query)` with the
+ * can say what comes back): a dry run of `SELECT * FROM EXTERNAL_QUERY(connection, query[, options])` with the
  * gateway's credential (jobs.query with dryRun returns the result `schema`:
  * https://cloud.google.com/bigquery/docs/reference/rest/v2/jobs/query), cached for the TTL like
  * table schemas. The analyzer asks only for a connection the caller's policy allows (sql/tvfs).
@@ -23,12 +23,13 @@ export class ExternalSchemas {
 
   constructor(private readonly upstream: Upstream, private readonly ttlMs: number) {}
 
-  get(connection: string, query: string, projectId: string): Promise<BqField[]> {
-    return cachedFor(this.cache, JSON.stringify([projectId, connection, query]), this.ttlMs, () => this.fetch(connection, query, projectId));
+  /** `options`: the call's JSON options string (e.g. default_type_for_decimal_columns), passed on as written. */
+  get(connection: string, query: string, projectId: string, options?: string): Promise<BqField[]> {
+    return cachedFor(this.cache, JSON.stringify([projectId, connection, query, options ?? null]), this.ttlMs, () => this.fetch(connection, query, projectId, options));
   }
 
-  private async fetch(connection: string, query: string, projectId: string): Promise<BqField[]> {
-    const sql = `SELECT * FROM EXTERNAL_QUERY(${stringLiteral(connection)}, ${stringLiteral(query)})`;
+  private async fetch(connection: string, query: string, projectId: string, options?: string): Promise<BqField[]> {
+    const sql = `SELECT * FROM EXTERNAL_QUERY(${[connection, query, ...(options === undefined ? [] : [options])].map(stringLiteral).join(', ')})`;
     const r = await this.upstream.call('POST', `/projects/${encodeURIComponent(projectId)}/queries`, { body: { query: sql, useLegacySql: false, dryRun: true } });
     const why = String(r.body?.error?.message ?? `HTTP ${r.status}`);
     if (r.status === 404) throw new BigQueryError('notFound', `Not found: connection ${connection} (the upstream's dry run of its EXTERNAL_QUERY: ${why}); the statement was not run.`);

@@ -24,7 +24,7 @@ export class Catalog implements TableSource {
   constructor(private readonly upstream: Upstream, private readonly ttlMs = 60_000) { this.models = new ModelCache(upstream, ttlMs); this.externals = new ExternalSchemas(upstream, ttlMs); }
 
   /** The columns of `SELECT * FROM EXTERNAL_QUERY(connection, query)` (a dry run upstream; external.ts). */
-  externalSchema(connection: string, query: string, projectId: string): Promise<BqField[]> { return this.externals.get(connection, query, projectId); }
+  externalSchema(connection: string, query: string, projectId: string, options?: string): Promise<BqField[]> { return this.externals.get(connection, query, projectId, options); }
 
   /** `project.dataset.model` → its columns (models.get; models.ts). */
   getModel(fullName: string): Promise<ModelInfo> { return this.models.get(fullName); }

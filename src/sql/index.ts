@@ -97,10 +97,11 @@ export interface TableSource {
   /** A BigQuery ML model (models.get); BigQueryError(notFound) when there is none. */
   getModel?(fullName: string): Promise<ModelInfo>;
   /**
-   * The columns `SELECT * FROM EXTERNAL_QUERY(connection, query)` returns (a dry run upstream,
-   * catalog/external.ts). Only asked for a connection `AnalyzeInput.externalConnectionAllowed` allows.
+   * The columns `SELECT * FROM EXTERNAL_QUERY(connection, query[, options])` returns (a dry run
+   * upstream, catalog/external.ts; `options` is the call's JSON options string, which can change the
+   * types). Only asked for a connection `AnalyzeInput.externalConnectionAllowed` allows.
    */
-  externalSchema?(connection: string, query: string, projectId: string): Promise<BqField[]>;
+  externalSchema?(connection: string, query: string, projectId: string, options?: string): Promise<BqField[]>;
 }
 
 export interface QueryParameter {

@@ -24,7 +24,10 @@ export async function externalColumns(call: TvfCall, ctx: TvfContext): Promise<{
   const tree = await ctx.parse(inner as string);
   const select = findSelect(tree);
   const fromUpstream = async () => {
-    const cols = await ctx.external(conn as string, inner as string);
+    const optArg = call.args.find((a) => a.position === 3);
+    const options = optArg ? constant(optArg.node) : undefined;
+    if (optArg && typeof options !== 'string') refuse('its options argument must be a string literal');
+    const cols = await ctx.external(conn as string, inner as string, options as string | undefined);
     if (!cols.length) refuse('the upstream returned no columns for the external query');
     return { columns: cols, hints: new Map<string, ColumnHint>(cols.map((c) => [c.name.toLowerCase(), { external: conn as string }])) };
   };

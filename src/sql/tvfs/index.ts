@@ -82,7 +82,7 @@ export interface TvfContext {
    * for a connection the caller's policy allows; BigQueryError('accessDenied') for any other, before
    * anything is sent.
    */
-  external(connection: string, query: string): Promise<Column[]>;
+  external(connection: string, query: string, options?: string): Promise<Column[]>;
   /** Whether `external` may ask the upstream about `connection` (the caller's policy allows it). */
   externalAllowed(connection: string): boolean;
 }
@@ -103,11 +103,11 @@ export function tvfContext(server: ZetaSqlService, languageOptions: unknown, sou
       try { return (await server.call('parse', { sqlStatement: sql, options: languageOptions })).parsedStatement; } catch { return undefined; }
     },
     externalAllowed: (connection) => !!source.externalSchema && input.externalConnectionAllowed?.(connection) === true,
-    external: async (connection, query) => {
+    external: async (connection, query, options) => {
       if (!input.externalConnectionAllowed?.(connection) || !source.externalSchema) {
         throw new BigQueryError('accessDenied', `Access Denied: EXTERNAL_QUERY on connection ${connection}: bqgate learns the columns of an external query that does not list them (SELECT *) from the upstream, which it only asks for a connection a policy rule allows the caller to use (external_connections); list the columns with aliases, or have the connection allowed. The statement was not run.`);
       }
-      return (await source.externalSchema(connection, query, input.projectId)).map((f) => ({ name: f.name, type: fieldType(f) }));
+      return (await source.externalSchema(connection, query, input.projectId, options)).map((f) => ({ name: f.name, type: fieldType(f) }));
     },
   };
 }
