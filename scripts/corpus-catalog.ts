@@ -144,5 +144,6 @@ export async function synthesize(zeta: ZetaSqlServer, s: Stmt, docs?: Documents,
 /** The analysis request for a corpus statement against its synthesized catalog (variables and parameters included). */
 export const corpusRequest = (s: Stmt, src: SyntheticSource) => ({
   sql: src.prelude + s.sql, projectId: 'corpus-project', defaultDataset: { datasetId: 'corpus_dataset' }, queryParameters: src.params,
+  externalConnectionAllowed: () => true, // as if a policy rule allowed every connection (the synthetic source answers its columns)
   ...(src.variables.length ? { scriptVariables: src.scriptVariables() } : {}),
 });

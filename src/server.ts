@@ -22,7 +22,7 @@ import { Catalog } from './catalog/index.js';
 import { Analyzer, type QueryAnalysis } from './sql/index.js';
 import { ZetaSqlPool } from './sql/pool.js';
 import { reexecuteOperations } from './reexecute.js';
-import { decideStatement, requireAnyAllow, type Decision } from './policy/index.js';
+import { allowsExternalConnection, decideStatement, requireAnyAllow, type Decision } from './policy/index.js';
 import { PolicyStore } from './policy/store.js';
 import { upstreamStatement } from './pipeline/statement.js';
 import { Upstream, UpstreamCredentials, upstreamError, storedIdentity, declaredOf } from './upstream/index.js';
@@ -312,14 +312,16 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       throw new BigQueryError('invalidQuery', 'bqgate accepts GoogleSQL only; legacy SQL is refused. Set useLegacySql=false (bq: --nouse_legacy_sql, or "[query] --use_legacy_sql=false" in ~/.bigqueryrc).', { location: 'q' });
     }
     const text = q.query;
-    const analysis: QueryAnalysis = await stage('analyze', () => analyzer.analyze({ sql: text, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters }));
+    // EXTERNAL_QUERY columns bqgate must ask the upstream for: only on connections this caller may use.
+    const externalConnectionAllowed = (conn: string) => allowsExternalConnection(policy, principal, conn);
+    const analysis: QueryAnalysis = await stage('analyze', () => analyzer.analyze({ sql: text, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters, externalConnectionAllowed }));
     const decision = await stage('policy', () => decideStatement(policy, principal, analysis));
     if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision, analysis });
     if (/^(CREATE|ALTER|DROP|TRUNCATE|LOAD|SCRIPT)/.test(analysis.statementKind)) {
       for (const t of analysis.tablesWritten) catalog.invalidate(t); // DDL through the gateway: the schema cache must not outlive it
     }
     // What goes upstream is generated from the analysis, never the caller's bytes (pipeline/statement.ts).
-    const sent = await upstreamStatement(analyzer, { sql: text, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters }, analysis, decision, hmacKey);
+    const sent = await upstreamStatement(analyzer, { sql: text, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters, externalConnectionAllowed }, analysis, decision, hmacKey);
     c.audit = { ...decisionAudit(decision, sent.sql), ...analysisAudit(analysis) };
     return { analysis, decision, sql: sent.sql, sent: sent.analysis };
   }

@@ -257,6 +257,11 @@ const CASES: Array<Case | (() => Case)> = [
   { name: 'masked email in an AI.GENERATE prompt', sql: "SELECT AI.GENERATE(CONCAT('Repeat: ', email), connection_id => 'us.llm').result AS r FROM shop.customers", expect: 'masked', emulatorGap: true },
   { name: 'ssn through APPENDS', sql: 'SELECT ssn FROM APPENDS(TABLE shop.customers, NULL, NULL)', expect: 'refused' },
   { name: 'EXTERNAL_QUERY on a connection no rule allows', sql: "SELECT id FROM EXTERNAL_QUERY('demo-project.us.crm', 'SELECT id FROM accounts')", expect: 'refused' },
+  // ML / AI constructs of issue 17: the argument's columns are read (lineage through the function / TVF)
+  { name: 'EXTERNAL_QUERY SELECT * on a connection no rule allows (no dry run is sent)', sql: "SELECT * FROM EXTERNAL_QUERY('demo-project.us.crm', 'SELECT * FROM accounts')", expect: 'refused' },
+  { name: 'ssn through an analytic ML preprocessing function', sql: 'SELECT ML.LABEL_ENCODER(ssn) OVER () AS e FROM shop.customers', expect: 'refused' },
+  { name: 'ssn through AI.GENERATE with output_schema', sql: "SELECT AI.GENERATE(ssn, output_schema => 'x STRING').x FROM shop.customers", expect: 'refused' },
+  { name: 'ssn through EXTERNAL_OBJECT_TRANSFORM', sql: "SELECT ssn FROM EXTERNAL_OBJECT_TRANSFORM(TABLE shop.customers, ['SIGNED_URL'])", expect: 'refused' },
 ];
 
 /** The outcome of one case through the SDK: rows, or the error. */

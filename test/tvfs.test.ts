@@ -14,12 +14,14 @@ import { localCredential } from '../src/upstream/credentials.ts';
 import { Upstream } from '../src/upstream/index.ts';
 import { Catalog } from '../src/catalog/index.ts';
 import { Analyzer, ZetaSqlServer } from '../src/sql/index.ts';
-import { loadPolicy, decide, type Policy } from '../src/policy/index.ts';
+import { loadPolicy, decide, allowsExternalConnection, type Policy } from '../src/policy/index.ts';
+import { constant, nodesUnder } from '../src/sql/tvfs/calls.ts';
 import { lintPolicies } from '../src/policy/lint.ts';
 import { rewriteQuery, verifyRewrite } from '../src/rewrite/index.ts';
 import type { Principal } from '../src/auth/index.ts';
 
 let emulator: RunningEmulator;
+let emulatorSecret: string;
 let sdk: BigQuery;
 let zeta: ZetaSqlServer;
 let analyzer: Analyzer;
@@ -30,6 +32,7 @@ const analyze = (sql: string) => analyzer.analyze({ sql, projectId: 'demo-projec
 
 beforeAll(async () => {
   const secret = newEmulatorSecret();
+  emulatorSecret = secret;
   emulator = await startEmulator({ port: 0, fixturesDir: resolve('fixtures'), secret });
   sdk = new BigQuery({ projectId: 'demo-project', apiEndpoint: emulator.url, authClient: localCredential(secret) as never, autoRetry: false });
   zeta = new ZetaSqlServer();
@@ -106,6 +109,27 @@ describe('masking through TVF arguments', () => {
   });
 });
 
+describe('masking through the ML / AI constructs of issue 17', () => {
+  it.each([
+    ['EXTERNAL_OBJECT_TRANSFORM over TABLE t', "SELECT email, signed_url FROM EXTERNAL_OBJECT_TRANSFORM(TABLE shop.customers, ['SIGNED_URL'])", 'email'],
+    ['AI.GENERATE with output_schema', "SELECT AI.GENERATE(email, output_schema => 'name STRING, age INT64').name AS n FROM shop.customers", 'n'],
+    ['an analytic ML preprocessing function', 'SELECT ML.LABEL_ENCODER(email) OVER () AS e FROM shop.customers', 'e'],
+    ['ML.DESCRIBE_DATA over a query', 'SELECT name, top_values FROM ML.DESCRIBE_DATA((SELECT email FROM shop.customers), STRUCT(3 AS top_k))', 'top_values'],
+  ])('%s: the masked email is masked at the scan, the rewrite re-analyzes to the same outputs', async (_what, sql, col) => {
+    const a = await analyze(sql);
+    expect(a.lineage.find((l) => l.name === col)!.sources.map((s) => s.column)).toContain('email');
+    const d = decide(policy, euSupport, a);
+    expect(d.effect).toBe('allow');
+    expect(Object.keys(d.masks['demo-project.shop.customers'] ?? {})).toContain('email');
+    const r = rewriteQuery(a.effectiveSql, a, d, Buffer.alloc(32, 1));
+    console.log('rewritten:', r.sql.slice(0, 200));
+    expect(r.projections.length).toBeGreaterThan(0);
+    const again = await analyze(r.sql);
+    verifyRewrite(again, r, d);
+    expect(again.outputColumns).toEqual(a.outputColumns);
+  });
+});
+
 describe('EXTERNAL_QUERY needs a rule that names its connection', () => {
   const sql = "SELECT id, n FROM EXTERNAL_QUERY('demo-project.us.crm', 'SELECT id, CAST(n AS INT64) AS n FROM accounts')";
   const withRule = (conns: string[]): Policy => ({ ...policy, rules: [...policy.rules, { id: 'crm', effect: 'allow', principals: { groups: ['analysts'] }, verbs: ['SELECT'], external_connections: conns }] });
@@ -126,6 +150,47 @@ describe('EXTERNAL_QUERY needs a rule that names its connection', () => {
     expect(ok.matchedRules).toContain('crm');
     expect(decide(withRule(['demo-project.eu.*']), analyst, a).effect).toBe('deny');
     expect(decide(withRule(['demo-project.us.*']), euSupport, a).effect).toBe('deny');
+  });
+
+  it('SELECT * inside: the columns come from an upstream dry run, sent only for a connection the caller may use', async () => {
+    // the real Upstream, its dry runs recorded on the way out
+    const up = new Upstream({ baseUrl: emulator.url, authClient: localCredential(emulatorSecret) });
+    const sentDryRuns: string[] = [];
+    const call = up.call.bind(up);
+    up.call = ((method: any, path: string, opts?: any) => { if (opts?.body?.dryRun) sentDryRuns.push(String(opts.body.query)); return call(method, path, opts); }) as typeof up.call;
+    const a2 = new Analyzer(zeta, new Catalog(up, 0));
+    const inner = "SELECT * FROM accounts WHERE note = 'it''s' OR tag = E'a\\nb'";
+    const star = `SELECT * FROM EXTERNAL_QUERY('demo-project.us.crm', """${inner}""", '{"default_type_for_decimal_columns":"numeric"}')`;
+    const rules = withRule(['demo-project.us.*']);
+    const as = (p: Principal) => (conn: string) => allowsExternalConnection(rules, p, conn);
+    await expect(a2.analyze({ sql: star, projectId: 'demo-project' })).rejects.toMatchObject({ reason: 'accessDenied' });
+    await expect(a2.analyze({ sql: star, projectId: 'demo-project', externalConnectionAllowed: as(euSupport) })).rejects.toMatchObject({ reason: 'accessDenied' });
+    expect(sentDryRuns).toEqual([]);
+    // allowed: the dry run goes upstream; the emulator cannot run EXTERNAL_QUERY, so it stays refused
+    const err = await a2.analyze({ sql: star, projectId: 'demo-project', externalConnectionAllowed: as(analyst) }).catch((e) => e);
+    console.log('allowed connection, emulator upstream:', err.reason, String(err.message).slice(0, 160));
+    expect(err.reason).toMatch(/invalidQuery|notFound|backendError/);
+    expect(sentDryRuns.length).toBe(1);
+    // listed columns: on the allowed connection the dry run gives the exact types too; on another,
+    // the select list is read (and decide denies the connection) without asking the upstream
+    const listed = "SELECT id FROM EXTERNAL_QUERY('demo-project.us.crm', 'SELECT id FROM accounts')";
+    await expect(a2.analyze({ sql: listed, projectId: 'demo-project', externalConnectionAllowed: as(analyst) })).rejects.toMatchObject({ reason: err.reason });
+    expect(sentDryRuns.length).toBe(2);
+    const read = await a2.analyze({ sql: listed, projectId: 'demo-project', externalConnectionAllowed: as(euSupport) });
+    expect(read.outputColumns).toEqual(['id']);
+    expect(decide(rules, euSupport, read).effect).toBe('deny');
+    expect(sentDryRuns.length).toBe(2);
+    // that analysis is not reused for the allowed caller (it would carry select-list types, not the upstream's)
+    await expect(a2.analyze({ sql: listed, projectId: 'demo-project', externalConnectionAllowed: as(analyst) })).rejects.toMatchObject({ reason: err.reason });
+    expect(sentDryRuns.length).toBe(3);
+    // the dry run's literals hold exactly the values the caller's literals hold (both parsed by ZetaSQL;
+    // `\n` in the caller's non-raw literal is a newline)
+    const lo = await zeta.call('getLanguageOptions', { maximumFeatures: true });
+    const values = async (sql: string) => (nodesUnder('astTvfNode', (await zeta.call('parse', { sqlStatement: sql, options: lo })).parsedStatement)[0].argumentEntries ?? []).map((e: any) => constant(e.expr));
+    const caller = await values(star);
+    expect(caller[1]).toContain('\n');
+    expect(caller).toHaveLength(3); // the options (they can change the types) go to the dry run too
+    expect(await values(sentDryRuns[0])).toEqual(caller);
   });
 
   it('lint reads external_connections on allow rules only', () => {

@@ -17,6 +17,7 @@
  */
 import type { BqField } from '../../src/emulator/encode.js';
 import { typeToField } from '../../src/sql/types.js';
+import { repairMl } from './ml.js';
 import { callAt, callsAt, offsetOf, pathAt, tablesIn, type Call } from './scope.js';
 import { TYPES, SCALAR, eq, field, allFields, findIn, findField, addPath, fresh, catalogTables, tablesInScope, aliased, tvfColumns, asField, setType, splitTypes, fieldOf, unnestNamed, chainBefore, columnNear, routineNamed, routineCalledAt, named, type RepairState } from './resolve.js';
 
@@ -124,6 +125,7 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
   const tables = [...src.tables.keys()];
   const at = msg.match(/\[at (\d+):(\d+)\]/);
   const pos = at ? offsetOf(sql, Number(at[1]), Number(at[2])) : undefined;
+  if (repairMl(src, st.scope, sql, msg, pos)) return true; // VECTOR_SEARCH / AI.SEARCH base.x, query.x (corpus/ml.ts)
   let m;
   // A backquoted name becomes a column only when a column can be named so: letters, marks, digits,
   // underscores (https://cloud.google.com/bigquery/docs/schemas#column_names) — never `{}` placeholders.

@@ -10,6 +10,7 @@ import type { ModelInfo, RoutineInfo, StandardSqlDataType, TableInfo, TableSourc
 import { fieldType, typeSql } from '../../src/sql/types.js';
 import { BigQueryError } from '../../src/bigquery/errors.js';
 import type { Scope } from './scope.js';
+import { externalSchemaOf, modelTypeFor } from './ml.js';
 
 /** A BigQuery schema field → the REST reference's StandardSqlDataType. */
 export function standardType(f: BqField): StandardSqlDataType {
@@ -110,10 +111,13 @@ export class SyntheticSource implements TableSource {
 
   private model(fullName: string): ModelInfo {
     const esc = fullName.split('.').pop()!.replace(/[^\w]/g, '\\$&');
-    if (!new RegExp(`\\bMODEL\\s+[\\w.\`-]*${esc}\\b`, 'i').test(this.sql)) throw new BigQueryError('notFound', `Not found: Model ${fullName}`);
+    if (!new RegExp(`\\bMODEL\\s*[\\w.\`-]*${esc}\\b`, 'i').test(this.sql)) throw new BigQueryError('notFound', `Not found: Model ${fullName}`);
     const m = this.models.get(fullName) ?? this.models.set(fullName, { label: { name: 'label', type: 'STRING', mode: 'NULLABLE' }, features: [] }).get(fullName)!;
-    return { fullName, modelType: 'LINEAR_REG', featureColumns: m.features.map((f) => ({ name: f.name, type: standardType(f) })), labelColumns: [{ name: m.label.name, type: standardType(m.label) }] };
+    return { fullName, modelType: modelTypeFor(this.sql, fullName), featureColumns: m.features.map((f) => ({ name: f.name, type: standardType(f) })), labelColumns: [{ name: m.label.name, type: standardType(m.label) }] };
   }
+
+  /** `SELECT * FROM EXTERNAL_QUERY(…)`'s columns: the ones the statement reads from it (corpus/ml.ts). */
+  async externalSchema(): Promise<BqField[]> { return externalSchemaOf(this); }
 
   /** Whether anything was guessed (a column, variable, parameter, routine or model). */
   get guessed(): boolean {

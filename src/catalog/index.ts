@@ -7,8 +7,10 @@
 import { BigQueryError } from '../bigquery/errors.js';
 import type { Upstream } from '../upstream/index.js';
 import type { ModelInfo, RoutineInfo, TableInfo, TableSource } from '../sql/index.js';
+import type { BqField } from '../emulator/encode.js';
 import { fetchRoutine } from './routines.js';
 import { ModelCache } from './models.js';
+import { ExternalSchemas } from './external.js';
 import { cachedFor } from './ttl.js';
 
 export class Catalog implements TableSource {
@@ -17,8 +19,12 @@ export class Catalog implements TableSource {
   private routines = new Map<string, { at: number; info: Promise<RoutineInfo> }>();
 
   private models: ModelCache;
+  private externals: ExternalSchemas;
 
-  constructor(private readonly upstream: Upstream, private readonly ttlMs = 60_000) { this.models = new ModelCache(upstream, ttlMs); }
+  constructor(private readonly upstream: Upstream, private readonly ttlMs = 60_000) { this.models = new ModelCache(upstream, ttlMs); this.externals = new ExternalSchemas(upstream, ttlMs); }
+
+  /** The columns of `SELECT * FROM EXTERNAL_QUERY(connection, query)` (a dry run upstream; external.ts). */
+  externalSchema(connection: string, query: string, projectId: string, options?: string): Promise<BqField[]> { return this.externals.get(connection, query, projectId, options); }
 
   /** `project.dataset.model` → its columns (models.get; models.ts). */
   getModel(fullName: string): Promise<ModelInfo> { return this.models.get(fullName); }

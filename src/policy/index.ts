@@ -249,6 +249,16 @@ export function requireAnyAllow(policy: Policy, principal: Principal, now = Date
   throw new BigQueryError('accessDenied', `Access Denied: no bqgate policy rule allows anything for ${who(principal)} (default deny), so the statement was neither analyzed nor run. An allow rule must name one of the principal's groups (or its subject or email) before it can query.`);
 }
 
+/**
+ * Whether some allow rule for `principal` lists `connection` in external_connections (any verb;
+ * `decide` checks the statement's verb). Asked before the analyzer dry-runs an EXTERNAL_QUERY whose
+ * columns it must learn from the upstream (sql/tvfs), so a caller no rule allows never has the
+ * other database reached on its behalf.
+ */
+export function allowsExternalConnection(policy: Policy, principal: Principal, connection: string, now = Date.now()): boolean {
+  return rulesFor(policy, principal, now).some((r) => r.effect === 'allow' && r.external_connections?.some((c) => glob(c, connection)));
+}
+
 /** Decides a statement. Pure: same inputs, same Decision. */
 export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalysis, 'statementKind' | 'tablesRead' | 'tablesWritten' | 'columnsRead' | 'tables'> & { flags?: { exportUri?: string; exportUris?: string[]; externalConnections?: string[] } }, now = Date.now()): Decision {
   const rules = rulesFor(policy, principal, now);

@@ -96,6 +96,12 @@ export interface TableSource {
   getRoutine?(fullName: string): Promise<RoutineInfo>;
   /** A BigQuery ML model (models.get); BigQueryError(notFound) when there is none. */
   getModel?(fullName: string): Promise<ModelInfo>;
+  /**
+   * The columns `SELECT * FROM EXTERNAL_QUERY(connection, query[, options])` returns (a dry run
+   * upstream, catalog/external.ts; `options` is the call's JSON options string, which can change the
+   * types). Only asked for a connection `AnalyzeInput.externalConnectionAllowed` allows.
+   */
+  externalSchema?(connection: string, query: string, projectId: string, options?: string): Promise<BqField[]>;
 }
 
 export interface QueryParameter {
@@ -114,6 +120,13 @@ export interface AnalyzeInput {
   scriptRoutines?: Map<string, RoutineDef>;
   /** Set by routines.ts: how deep in routine bodies this analysis is, and the statement's remaining body-analysis budget. */
   routineNesting?: { depth: number; budget: { left: number } };
+  /**
+   * Whether the caller's policy allows an EXTERNAL_QUERY connection (policy allowsExternalConnection).
+   * On an allowed connection the external query's columns come from the upstream (a dry run, exact);
+   * on any other they are read off its select list, and one that does not list them (`SELECT *`) is
+   * refused before anything is sent. Absent: no connection is allowed.
+   */
+  externalConnectionAllowed?: (connection: string) => boolean;
   /** The job's project: qualifies `dataset.table`. */
   projectId: string;
   defaultDataset?: { projectId?: string; datasetId: string };
@@ -207,6 +220,8 @@ export class Analyzer {
     const infos = new Map<string, TableInfo>();
     const lists = new Map<string, string[]>();
     const analysis = await this.analyzeUncached(input, infos, lists);
+    // An EXTERNAL_QUERY's columns depend on the caller (its policy decides whether the upstream is asked, sql/tvfs): not cached here.
+    if (analysis.flags.externalConnections?.length) return analysis;
     this.cache.set(key, { analysis, infos, lists });
     if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
     return analysis;

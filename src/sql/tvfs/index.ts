@@ -16,17 +16,29 @@
  * column derives from `EXTERNAL_QUERY:<connection>` (the other database), and the connection is
  * reported (`externalConnections`) for the policy (`external_connections` rules).
  *
+ * An EXTERNAL_QUERY on a connection the caller's policy allows (AnalyzeInput.externalConnectionAllowed)
+ * gets its columns from the upstream (TableSource.externalSchema: a dry run of `SELECT * FROM
+ * EXTERNAL_QUERY(…)`, exact names and types); on any other connection they are read off the inner
+ * select list, and one that does not list them (`SELECT *`, SQL that is not GoogleSQL) is refused
+ * before anything is sent.
+ *
+ * Files: spec.ts (the data file), calls.ts (calls in the parse tree), protos.ts (catalog protos),
+ * external.ts (EXTERNAL_QUERY's columns), lineage.ts (edges of a resolved TVF scan).
+ *
  * Errors: BigQueryError('invalidQuery') for a call that does not fit its documented arguments, an
- * output that cannot be computed exactly (a model without label columns, an EXTERNAL_QUERY whose inner
- * SELECT does not list its columns), `notFound` for a missing model. Nothing is guessed.
+ * output that cannot be computed exactly (a model without label columns, a TVF marked `refuse`),
+ * `accessDenied` for an EXTERNAL_QUERY the upstream would have to describe on a connection the caller
+ * may not use, `notFound` for a missing model. Nothing is guessed.
  */
 import { BigQueryError } from '../../bigquery/errors.js';
 import type { AnalyzeInput, ModelInfo, QueryAnalysis, StandardSqlDataType, TableSource } from '../index.js';
 import type { ZetaSqlService } from '../zetasql.js';
 import { qualify } from '../names.js';
-import type { TypeProto } from '../types.js';
-import { bindCall, constant, nodesUnder, pathOf, queryRange, structOptions, tablePathRange, tvfNodes, type CallArg, type TvfCall } from './calls.js';
-import { parseColumns, parseType, specs, type ArgSpec, type TvfSpec } from './spec.js';
+import { fieldType, type TypeProto } from '../types.js';
+import { bindCall, constant, nodesUnder, pathOf, queryRange, structOptions, tablePathRange, tvfNodes, type TvfCall } from './calls.js';
+import { parseColumns, parseType, specs, type TvfSpec } from './spec.js';
+import { externalColumns } from './external.js';
+import { functionProto, schemaOf, tvfProto } from './protos.js';
 
 export interface Column { name: string; type: TypeProto }
 
@@ -65,6 +77,14 @@ export interface TvfContext {
   model(segments: string[]): Promise<ModelInfo>;
   /** Parses a statement (ZetaSQL parse tree), or undefined when it does not parse. */
   parse(sql: string): Promise<any | undefined>;
+  /**
+   * The columns of `SELECT * FROM EXTERNAL_QUERY(connection, query)` from the upstream (a dry run),
+   * for a connection the caller's policy allows; BigQueryError('accessDenied') for any other, before
+   * anything is sent.
+   */
+  external(connection: string, query: string, options?: string): Promise<Column[]>;
+  /** Whether `external` may ask the upstream about `connection` (the caller's policy allows it). */
+  externalAllowed(connection: string): boolean;
 }
 
 /**
@@ -82,10 +102,17 @@ export function tvfContext(server: ZetaSqlService, languageOptions: unknown, sou
     parse: async (sql) => {
       try { return (await server.call('parse', { sqlStatement: sql, options: languageOptions })).parsedStatement; } catch { return undefined; }
     },
+    externalAllowed: (connection) => !!source.externalSchema && input.externalConnectionAllowed?.(connection) === true,
+    external: async (connection, query, options) => {
+      if (!input.externalConnectionAllowed?.(connection) || !source.externalSchema) {
+        throw new BigQueryError('accessDenied', `Access Denied: EXTERNAL_QUERY on connection ${connection}: bqgate learns the columns of an external query that does not list them (SELECT *) from the upstream, which it only asks for a connection a policy rule allows the caller to use (external_connections); list the columns with aliases, or have the connection allowed. The statement was not run.`);
+      }
+      return (await source.externalSchema(connection, query, input.projectId, options)).map((f) => ({ name: f.name, type: fieldType(f) }));
+    },
   };
 }
 
-const MENTION = /\b(ML|AI|OBJ)\s*\.|\b(VECTOR_SEARCH|GAP_FILL|APPENDS|CHANGES|RANGE_SESSIONIZE|EXTERNAL_QUERY)\s*\(/i;
+const MENTION = /\b(ML|AI|OBJ|VECTOR_INDEX)\s*\.|\b(VECTOR_SEARCH|GAP_FILL|APPENDS|CHANGES|RANGE_SESSIONIZE|EXTERNAL_QUERY|EXTERNAL_OBJECT_TRANSFORM)\s*\(/i;
 
 /** Catalog additions and lineage hints for `sql`, or undefined when it calls nothing from the table. */
 export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | undefined> {
@@ -103,6 +130,7 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
   for (const node of tree ? tvfNodes(tree) : []) {
     const spec = tvfs.get(pathOf(node.name).join('.').toUpperCase());
     if (!spec) continue;
+    if (spec.refuse) throw new BigQueryError('invalidQuery', `bqgate cannot analyze ${spec.name}: ${spec.refuse} (${spec.doc}); the statement was not run.`, { location: 'q' });
     const call = bindCall(node, spec);
     const rels = new Map<number, Column[]>();
     let model: ModelInfo | undefined;
@@ -113,8 +141,8 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
       } else if (a.form === 'table' || a.form === 'query') {
         const [s, e] = (a.form === 'table' ? tablePathRange(a) : queryRange(a)) ?? [0, 0];
         const inner = a.form === 'table' ? `SELECT * FROM ${text(s, e)}` : text(s, e);
-        // A WITH name shadows a table of the same name (TABLE c reads the CTE c).
-        const shadow = a.form === 'table' && a.path!.length === 1 ? ctePrefix(ctes, new Error(`Table not found: ${a.path![0]}`)) : undefined;
+        // A WITH name shadows a table of the same name (TABLE c, or a query reading c, reads the CTE c).
+        const shadow = namedCtes(ctes, call.start, a.form === 'table' ? (a.path!.length === 1 ? [a.path![0]] : []) : words(text(s, e)));
         const cols = shadow ? await ctx.relation(`${shadow} SELECT * FROM (${inner})`) : await ctx.relation(inner).catch(async (err) => {
           const prefix = ctePrefix(ctes, err);
           if (!prefix) throw err;
@@ -135,10 +163,11 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
     lineage.set(lineageKey(spec.name, out.columns.map((c) => c.name)), out.hints);
     inputs.set(lineageKey(spec.name, out.columns.map((c) => c.name)), JSON.stringify(call.args.filter((a) => rels.has(a.position)).map((a) => rels.get(a.position)!.map((c) => [c.name, c.type]))));
   }
-  const fnProtos = [...functions.values()].map(functionProto);
+  const fnProtos = [...functions.values()].map((f) => functionProto(f, tree ? schemaOf(f, tree) : undefined));
   const modelList = [...models.values()];
   return {
-    key: JSON.stringify([[...registered.values()].map((r) => r.key), modelList.map((m) => [m.segments, m.info])]),
+    // A function's per-statement return type (output_schema) is part of the catalog too.
+    key: JSON.stringify([[...registered.values()].map((r) => r.key), modelList.map((m) => [m.segments, m.info]), fnProtos.filter((f) => f.signature.length > 1).map((f) => f.signature[1].returnType)]),
     extend(root: any) {
       for (const f of fnProtos) sub(root, f.namePath.slice(0, -1)).customFunction = [...(sub(root, f.namePath.slice(0, -1)).customFunction ?? []), f];
       for (const { proto } of registered.values()) { const c = sub(root, proto.namePath.slice(0, -1)); c.customTvf = [...(c.customTvf ?? []), proto]; }
@@ -190,14 +219,34 @@ export function standardType(t: StandardSqlDataType): TypeProto {
  * relation argument may name one: it is analyzed under the CTEs up to the one it names, never more
  * (a CTE only sees earlier ones, so this recursion ends). Empty for WITH RECURSIVE.
  */
-function leadingWith(tree: any, text: (a: number, b: number) => string): Array<{ name: string; text: string }> {
+function leadingWith(tree: any, text: (a: number, b: number) => string): Cte[] {
   const stmt = tree.astQueryStatementNode ?? Object.values(tree)[0];
   const w = (stmt as any)?.query?.withClause;
   if (!w || w.recursive) return [];
   return (w.with ?? []).map((e: any) => {
     const r = e.parent?.parseLocationRange;
-    return { name: String(e.alias?.idString ?? '').toLowerCase(), text: r ? text(Number(r.start ?? 0), Number(r.end)) : '' };
-  }).filter((e: { name: string; text: string }) => e.name && e.text);
+    return { name: String(e.alias?.idString ?? '').toLowerCase(), text: r ? text(Number(r.start ?? 0), Number(r.end)) : '', start: Number(r?.start ?? 0), end: Number(r?.end ?? 0) };
+  }).filter((e: Cte) => e.name && e.text);
+}
+
+interface Cte { name: string; text: string; start: number; end: number }
+
+/** The lower-case identifiers of a text (a query argument), for the CTE names it may read. */
+const words = (t: string): string[] => (t.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []).map((w) => w.toLowerCase());
+
+/**
+ * The WITH prefix a relation argument of the call at byte `at` is analyzed under: the CTEs the call can see
+ * (all of them from the main query, the earlier ones from inside a CTE) up to the last one `names`
+ * mentions; undefined when it mentions none. Mentioning a CTE name as a column only adds a CTE to the
+ * prefix; the resolved statement is checked against the columns computed (TvfPlan.check).
+ */
+function namedCtes(ctes: Cte[], at: number, names: string[]): string | undefined {
+  const inside = ctes.findIndex((c) => at >= c.start && at < c.end);
+  const visible = inside >= 0 ? ctes.slice(0, inside) : ctes;
+  const want = new Set(names.map((n) => n.toLowerCase()));
+  let k = -1;
+  visible.forEach((c, i) => { if (want.has(c.name)) k = i; });
+  return k < 0 ? undefined : `WITH ${visible.slice(0, k + 1).map((c) => c.text).join(', ')}`;
 }
 
 /** The WITH prefix that defines the CTE a `Table not found: <name>` error names, or undefined. */
@@ -213,7 +262,8 @@ const CLASSIFIERS = /CLASSIFIER$|^LOGISTIC_REG$/;
 const REGRESSORS = /REGRESSOR$|^LINEAR_REG$/;
 const variantOf = (m?: ModelInfo) => {
   const t = (m?.modelType ?? '').toUpperCase();
-  return CLASSIFIERS.test(t) ? 'classification' : REGRESSORS.test(t) ? 'regression' : t === 'KMEANS' ? 'kmeans' : t === 'PCA' ? 'pca' : t === 'AUTOENCODER' ? 'autoencoder' : 'default';
+  return CLASSIFIERS.test(t) ? 'classification' : REGRESSORS.test(t) ? 'regression' : t === 'KMEANS' ? 'kmeans' : t === 'PCA' ? 'pca' : t === 'AUTOENCODER' ? 'autoencoder'
+    : t === 'MATRIX_FACTORIZATION' ? 'matrix_factorization' : 'default';
 };
 
 /** Output columns and their lineage for one call (see the data file's header for the list items). */
@@ -244,6 +294,8 @@ function outputOf(call: TvfCall, rels: Map<number, Column[]>, model?: ModelInfo)
     for (const x of call.args) if (x.form === 'scalar') { const o = structOptions(x.node).get(arg.toLowerCase()); if (o) return constant(o); }
     return undefined;
   };
+  const given = (arg: string) => call.args.some((x) => x.spec.name.toLowerCase() === arg.toLowerCase())
+    || call.args.some((x) => x.form === 'scalar' && structOptions(x.node).has(arg.toLowerCase()));
   const inputColumn = (name: string) => {
     const c = firstRel === undefined ? undefined : rels.get(firstRel)!.find((x) => x.name.toLowerCase() === name.toLowerCase());
     return c ?? refuse(`Unrecognized name: ${name} (the input relation has no column ${name})`);
@@ -288,111 +340,31 @@ function outputOf(call: TvfCall, rels: Map<number, Column[]>, model?: ModelInfo)
       add(words[0], { typeKind: 'TYPE_STRUCT', structType: { field: cols.map((c) => ({ fieldName: c.name, fieldType: c.type })) } }, { from: cols.map((c) => ref(pos, c)), scalars: false });
       continue;
     }
+    if (words[0] === 'derived') {
+      const v = value(words[1]);
+      if (typeof v !== 'string') refuse(`${words[1]} must be a string literal naming an input column`);
+      const c = inputColumn(v as string);
+      add(c.name, c.type, computed);
+      continue;
+    }
     if (words[1] === 'TYPE_OF') {
       const v = value(words[2]);
       if (typeof v !== 'string') refuse(`${words[2]} must be a string literal naming an input column`);
       add(words[0], inputColumn(v as string).type, computed);
       continue;
     }
-    const cond = item.match(/^(.*?)\s+(if|unless)\s+(\w+)$/);
-    if (cond && (value(cond[3]) === true) !== (cond[2] === 'if')) continue;
+    const cond = item.match(/^(.*?)\s+(if|unless|if_given|if_listed)\s+(\w+)$/);
+    if (cond?.[2] === 'if_given' && !given(cond[3])) continue;
+    if (cond?.[2] === 'if_listed' && given(cond[3])) {
+      const v = value(cond[3]);
+      if (!Array.isArray(v)) refuse(`${cond[3]} must be an ARRAY of string literals`);
+      if (!(v as string[]).some((x) => x.toLowerCase() === cond[1].split(/\s+/)[0].toLowerCase())) continue;
+    }
+    if (cond && (cond[2] === 'if' || cond[2] === 'unless') && (value(cond[3]) === true) !== (cond[2] === 'if')) continue;
     const def = (cond ? cond[1] : item).match(/^(\S+)\s+(.+)$/)!;
     add(def[1], parseType(def[2]), computed);
   }
   return { columns, hints };
-}
-
-/**
- * EXTERNAL_QUERY's columns: the inner statement's select list (parsed as GoogleSQL), each named by
- * its alias or column name and typed by its outermost CAST (STRING otherwise: the other database's
- * types are not known to bqgate). A `*` or an unnamed item is refused.
- */
-async function externalColumns(call: TvfCall, ctx: TvfContext): Promise<{ columns: Column[]; hints: Map<string, ColumnHint> }> {
-  const conn = constant(call.args[0].node);
-  const inner = constant(call.args.find((a) => a.position === 2)?.node);
-  const refuse = (why: string): never => { throw new BigQueryError('invalidQuery', `EXTERNAL_QUERY: ${why}; the statement was not run.`, { location: 'q' }); };
-  if (typeof conn !== 'string' || typeof inner !== 'string') refuse('the connection id and the external query must be string literals');
-  const tree = await ctx.parse(inner as string);
-  const select = findSelect(tree);
-  if (!select) refuse('bqgate cannot read the columns of the external query (it does not parse as a SELECT); list them with aliases');
-  const bytes = Buffer.from(inner as string, 'utf8');
-  const columns: Column[] = [];
-  const hints = new Map<string, ColumnHint>();
-  for (const c of select.selectList?.columns ?? []) {
-    const alias = c.alias?.identifier?.idString;
-    const star = find(c.expression, /^ast(Star|DotStar|StarWithModifiers)Node$/);
-    const pathExpr = find(c.expression, /^astPathExpressionNode$/);
-    const name = star ? undefined : alias ?? (pathExpr ? pathOf(pathExpr).at(-1) : undefined);
-    if (!name) refuse('the external query must list its columns, each a column name or an aliased expression (no *), so bqgate knows what comes back');
-    const r = find(find(c.expression, /^astCastExpressionNode$/)?.type, /^ast\w*TypeNode$/)?.parent?.parent?.parseLocationRange;
-    let type: TypeProto = { typeKind: 'TYPE_STRING' };
-    if (r) { try { type = parseType(bytes.subarray(Number(r.start ?? 0), Number(r.end)).toString('utf8')); } catch { /* stays STRING */ } }
-    columns.push({ name: name!, type });
-    hints.set(name!.toLowerCase(), { external: conn as string });
-  }
-  if (!columns.length) refuse('the external query has no columns');
-  return { columns, hints };
-}
-
-/** The first node under `n` whose wrapper key matches `key`, through the chain of wrappers only (not into children). */
-function find(n: any, key: RegExp, depth = 0): any | undefined {
-  if (!n || typeof n !== 'object' || depth > 6) return undefined;
-  for (const [k, v] of Object.entries(n)) {
-    if (!k.startsWith('ast') || !v || typeof v !== 'object') continue;
-    if (key.test(k)) return v;
-    return find(v, key, depth + 1);
-  }
-  return undefined;
-}
-
-function findSelect(tree: any, depth = 0): any | undefined {
-  if (!tree || typeof tree !== 'object' || depth > 8) return undefined;
-  if (tree.astSelectNode) return tree.astSelectNode;
-  for (const [k, v] of Object.entries(tree)) if (k.startsWith('ast') || k === 'query' || k === 'queryExpr') { const s = findSelect(v, depth + 1); if (s) return s; }
-  return undefined;
-}
-
-const argProto = (kind: string, a: ArgSpec | undefined, optional: boolean) => ({
-  kind,
-  ...(optional ? {} : { numOccurrences: 1 }),
-  options: {
-    cardinality: optional ? 'OPTIONAL' : 'REQUIRED',
-    ...(a && a.kind === 'scalar' ? { argumentName: a.name, namedArgumentKind: 'POSITIONAL_OR_NAMED' } : {}),
-  },
-});
-
-/** The TableValuedFunctionProto for one bound call: its arguments as written, its output `columns`. */
-function tvfProto(call: TvfCall, _rels: Map<number, Column[]>, columns: Column[]): any {
-  const positional = call.args.filter((a) => !a.named);
-  const named = call.args.filter((a) => a.named);
-  const kind = (a: CallArg) => (a.form === 'model' ? 'ARG_TYPE_MODEL' : a.form === 'table' || a.form === 'query' ? 'ARG_TYPE_RELATION' : 'ARG_TYPE_ARBITRARY');
-  return {
-    namePath: call.spec.name.split('.'),
-    type: 'FIXED_OUTPUT_SCHEMA_TVF',
-    signature: {
-      argument: [
-        ...positional.map((a) => ({ ...argProto(kind(a), a.spec, false), options: { cardinality: 'REQUIRED' } })),
-        ...named.map((a) => argProto('ARG_TYPE_ARBITRARY', a.spec, true)),
-      ],
-      returnType: { kind: 'ARG_TYPE_RELATION', options: { relationInputSchema: { column: columns } } },
-      contextId: 0,
-    },
-  };
-}
-
-/** The FunctionProto of a scalar / aggregate function spec (every argument ARBITRARY, the documented return type). */
-function functionProto(f: { name: string; args: ArgSpec[]; returns: TypeProto; aggregate: boolean }): any {
-  return {
-    namePath: f.name.split('.'),
-    group: 'bigquery',
-    mode: f.aggregate ? 'AGGREGATE' : 'SCALAR',
-    signature: [{
-      argument: f.args.map((a) => argProto('ARG_TYPE_ARBITRARY', a, a.optional)),
-      returnType: { kind: 'ARG_TYPE_FIXED', type: f.returns, numOccurrences: 1, options: { cardinality: 'REQUIRED' } },
-      contextId: 0,
-    }],
-    options: {},
-  };
 }
 
 export type { TvfSpec };

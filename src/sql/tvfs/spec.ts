@@ -25,17 +25,25 @@ export interface TvfSpec {
   reads?: 'features';
   /** EXTERNAL_QUERY: the inner statement runs in another database. */
   external?: boolean;
+  /** Documented, but its output cannot be computed exactly: why (the call is refused). */
+  refuse?: string;
 }
 
-export interface FunctionSpec { name: string; doc: string; args: ArgSpec[]; returns: TypeProto; aggregate: boolean }
+export interface FunctionSpec {
+  name: string; doc: string; args: ArgSpec[]; returns: TypeProto; aggregate: boolean;
+  /** The string argument whose 'name TYPE, …' columns replace the `replaces` field of the returned STRUCT. */
+  schema?: { arg: string; replaces: string };
+}
 
 const FILE = join(dirname(fileURLToPath(import.meta.url)), 'bigquery-tvfs.yaml');
 
-function args(list: string[]): ArgSpec[] {
+/** The data file's argument list (`model`, `relation`, a scalar name; `named:x` a scalar even when x is `model`). `scalars`: a function's (no MODEL / relation arguments). */
+function args(list: string[], scalars = false): ArgSpec[] {
   return list.map((a) => {
     const optional = a.endsWith('?');
-    const name = a.replace(/\?$/, '');
-    return { name, kind: name === 'model' ? 'model' : name === 'relation' ? 'relation' : 'scalar', optional };
+    const named = a.startsWith('named:');
+    const name = a.replace(/\?$/, '').replace(/^named:/, '');
+    return { name, kind: named || scalars ? 'scalar' : name === 'model' ? 'model' : name === 'relation' ? 'relation' : 'scalar', optional };
   });
 }
 
@@ -47,11 +55,11 @@ export function specs(): { tvfs: Map<string, TvfSpec>; functions: Map<string, Fu
   const doc = parseYaml(readFileSync(FILE, 'utf8')) as { tvfs: Record<string, any>; functions: Record<string, any> };
   const tvfs = new Map<string, TvfSpec>();
   for (const [name, t] of Object.entries(doc.tvfs)) {
-    tvfs.set(name.toUpperCase(), { name, doc: t.doc, args: args(t.args), output: t.output, variants: t.variants, reads: t.reads, external: t.external === true });
+    tvfs.set(name.toUpperCase(), { name, doc: t.doc, args: args(t.args), output: t.output, variants: t.variants, reads: t.reads, external: t.external === true, ...(t.refuse ? { refuse: String(t.refuse) } : {}) });
   }
   const functions = new Map<string, FunctionSpec>();
   for (const [name, f] of Object.entries(doc.functions)) {
-    functions.set(name.toUpperCase(), { name, doc: f.doc, args: args(f.args), returns: parseType(f.returns), aggregate: f.aggregate === true });
+    functions.set(name.toUpperCase(), { name, doc: f.doc, args: args(f.args, true), returns: parseType(f.returns), aggregate: f.aggregate === true, ...(f.schema ? { schema: { arg: String(f.schema), replaces: String(f.replaces) } } : {}) });
   }
   loaded = { tvfs, functions };
   return loaded;
@@ -100,7 +108,11 @@ export function parseType(text: string): TypeProto {
   return t;
 }
 
-/** `name TYPE, name TYPE, …` (an AI.GENERATE_TABLE output_schema) → columns. Throws on a malformed list. */
+/**
+ * `name TYPE [OPTIONS(…)], …` (an AI.GENERATE_TABLE / AI.GENERATE output_schema) → columns; a column's
+ * OPTIONS list (`OPTIONS(description = '…')`, which only describes it to the model) is dropped. Throws
+ * on a malformed list.
+ */
 export function parseColumns(text: string): Array<{ name: string; type: TypeProto }> {
   const out: Array<{ name: string; type: TypeProto }> = [];
   let depth = 0;
@@ -109,7 +121,7 @@ export function parseColumns(text: string): Array<{ name: string; type: TypeProt
     if (ch === '<' || ch === '(') depth++;
     if (ch === '>' || ch === ')') depth--;
     if (ch === ',' && depth === 0) {
-      const m = cur.trim().match(/^(`[^`]+`|[A-Za-z_][A-Za-z0-9_]*)\s+([\s\S]+)$/);
+      const m = cur.trim().replace(/\s+OPTIONS\s*\((?:[^()'"]|'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")*\)$/i, '').match(/^(`[^`]+`|[A-Za-z_][A-Za-z0-9_]*)\s+([\s\S]+)$/);
       if (!m) throw new Error(`cannot read the column "${cur.trim()}"`);
       out.push({ name: m[1].replace(/`/g, ''), type: parseType(m[2]) });
       cur = '';

@@ -1,0 +1,105 @@
+/**
+ * What the corpus synthesizer answers for BigQuery ML / vector search (hooked from repair.ts and
+ * source.ts with one line each):
+ * - `base.x` / `query.x` of VECTOR_SEARCH / AI.SEARCH (their output STRUCTs of the base and query
+ *   relations, src/sql/tvfs/bigquery-tvfs.yaml) name a column of the relation argument's table:
+ *   `Field name x does not exist in STRUCT<…>` adds `x` to that table (`TABLE t`, or the table a
+ *   `SELECT * FROM t …` argument reads);
+ * - the columns of `SELECT * FROM EXTERNAL_QUERY(…)` (what the upstream's dry run answers in
+ *   production, catalog/external.ts): `c1` at first, then each name the statement reads from it
+ *   (`Unrecognized name: x` where the FROM in scope is fed by an EXTERNAL_QUERY and reads no table);
+ * - the modelType of a synthetic model, from the statement: MATRIX_FACTORIZATION when it asks a
+ *   model for embeddings without an input relation, PCA / AUTOENCODER when a model so named is asked
+ *   for embeddings (the outputs differ per model type); LINEAR_REG otherwise.
+ * Only the corpus harness uses this: in production the catalog answers from tables.get / models.get.
+ */
+import type { BqField } from '../../src/emulator/encode.js';
+import { qualify } from '../../src/sql/index.js';
+import type { SyntheticSource } from './source.js';
+import { enclosingSelects, pathAt, type Scope } from './scope.js';
+
+const CTX = { projectId: 'corpus-project', defaultDataset: { datasetId: 'corpus_dataset' } };
+/** Output STRUCT → the 0-based argument it is built from. */
+const STRUCTS: Record<string, Record<string, number>> = { VECTOR_SEARCH: { base: 0, query: 2 }, 'AI.SEARCH': { base: 0 } };
+
+/** The top-level comma-separated argument texts of the call `name(…)` starting in `text`. */
+function argsOf(text: string): string[] {
+  const open = text.indexOf('(');
+  const out: string[] = [];
+  let depth = 0, cur = '', quote = '';
+  for (const ch of text.slice(open + 1)) {
+    if (quote) { cur += ch; if (ch === quote) quote = ''; continue; }
+    if (ch === "'" || ch === '"' || ch === '`') { quote = ch; cur += ch; continue; }
+    if (ch === '(' || ch === '[') depth++;
+    if (ch === ')' || ch === ']') { if (depth === 0) { out.push(cur.trim()); return out; } depth--; }
+    if (ch === ',' && depth === 0) { out.push(cur.trim()); cur = ''; } else cur += ch;
+  }
+  return out;
+}
+
+/** The catalog table a relation argument text reads whole: `TABLE t`, or `(SELECT * FROM t …)`. */
+function tableOf(arg: string): string | undefined {
+  const noComments = arg.replace(/(#|--)[^\n]*/g, '').trim();
+  const m = noComments.match(/^TABLE\s+(`[^`]+`|[\w.-]+)\s*$/i) ?? noComments.match(/^\(\s*SELECT\s+\*\s+FROM\s+(`[^`]+`|[\w.-]+)/i);
+  if (!m) return undefined;
+  try { return qualify(m[1].replace(/`/g, '').split('.'), CTX); } catch { return undefined; }
+}
+
+/** The repair rules above; false when none applies. */
+export function repairMl(src: SyntheticSource, scope: Scope, sql: string, msg: string, pos: number | undefined): boolean {
+  if (externalName(src, scope, msg, pos)) return true;
+  const m = msg.match(/Field name `?(\w+)`? does not exist in STRUCT/);
+  const p = m && pos !== undefined ? pathAt(scope, pos) : undefined;
+  if (!p || p.names.length < 2) return false;
+  const bytes = Buffer.from(sql, 'utf8');
+  for (const sel of enclosingSelects(scope, pos!)) {
+    for (const t of scope.tvfs.filter((x) => sel.from && x.start >= sel.from.start && x.end <= sel.from.end)) {
+      const which = STRUCTS[t.name.join('.').toUpperCase()]?.[p.names[0].toLowerCase()];
+      if (which === undefined) continue;
+      const table = tableOf(argsOf(bytes.subarray(t.start, t.end).toString('utf8'))[which] ?? '');
+      const fields: BqField[] | undefined = table ? src.tables.get(table) : undefined;
+      if (!fields || fields.some((f) => f.name.toLowerCase() === m![1].toLowerCase())) continue;
+      // A column synthesized only to make SELECT * non-empty (`c1`) gives way to the one named.
+      const placeholder = fields.findIndex((f) => /^c\d+$/.test(f.name));
+      if (placeholder >= 0 && fields.length === 1) fields.splice(placeholder, 1);
+      fields.push({ name: m![1], type: 'STRING', mode: 'NULLABLE' });
+      return true;
+    }
+  }
+  return false;
+}
+
+const externals = new WeakMap<SyntheticSource, BqField[]>();
+
+/** The synthetic answer to `SyntheticSource.externalSchema` (one column list per statement). */
+export function externalSchemaOf(src: SyntheticSource): BqField[] {
+  if (!externals.has(src)) externals.set(src, [{ name: 'c1', type: 'STRING', mode: 'NULLABLE' }]);
+  return externals.get(src)!;
+}
+
+/** `Unrecognized name: x` in a FROM fed by EXTERNAL_QUERY (and no table): x becomes one of its columns. */
+function externalName(src: SyntheticSource, scope: Scope, msg: string, pos: number | undefined): boolean {
+  const m = msg.match(/Unrecognized name: `?([A-Za-z_][A-Za-z0-9_]*)`?/);
+  if (!m || pos === undefined || !externals.has(src)) return false;
+  const sel = enclosingSelects(scope, pos).find((x) => x.from);
+  const from = sel?.from;
+  if (!from || scope.tables.some((t) => t.start >= from.start && t.end <= from.end)) return false;
+  if (!scope.tvfs.some((t) => t.start >= from.start && t.end <= from.end && t.name.join('.').toUpperCase() === 'EXTERNAL_QUERY')) return false;
+  const cols = externalSchemaOf(src);
+  if (cols.some((c) => c.name.toLowerCase() === m[1].toLowerCase())) return false;
+  if (cols.length === 1 && cols[0].name === 'c1') cols.pop();
+  cols.push({ name: m[1], type: 'STRING', mode: 'NULLABLE' });
+  return true;
+}
+
+/** The modelType a synthetic model of `sql` named `fullName` gets (see the module comment). */
+export function modelTypeFor(sql: string, fullName: string): string {
+  const name = fullName.split('.').pop()!.replace(/[^\w]/g, '\\$&');
+  const embedding = new RegExp(`\\b(?:ML|AI)\\s*\\.\\s*GENERATE_EMBEDDING\\s*\\(\\s*MODEL\\s*[\\w.\`-]*${name}\`?\\s*(,\\s*STRUCT\\b[^)]*)?\\)`, 'i');
+  if (embedding.test(sql)) return 'MATRIX_FACTORIZATION';
+  if (new RegExp(`GENERATE_EMBEDDING\\s*\\(\\s*MODEL\\s*[\\w.\`-]*${name}`, 'i').test(sql)) {
+    if (/pca/i.test(name)) return 'PCA';
+    if (/autoencoder/i.test(name)) return 'AUTOENCODER';
+  }
+  return 'LINEAR_REG';
+}
