@@ -1,0 +1,333 @@
+/**
+ * `methods/`: the BigQuery v2 methods beyond queries and reads, each decided as the statement it
+ * equals (statements.ts) by the same `decide()` as SQL, so the same rules, explanations and audit
+ * events apply; and the refusal of every method bqgate does not govern (catalogue.ts).
+ *
+ *   tables.insert          CREATE_TABLE, or CREATE_VIEW / CREATE_MATERIALIZED_VIEW (the view's query
+ *                          is analyzed as a SELECT through the query pipeline: its sources must be
+ *                          readable, and what is sent upstream is the query text bqgate regenerated)
+ *   tables.patch/update    ALTER_TABLE, or ALTER_VIEW (a changed view query re-analyzed); a change of a
+ *                          column's policy tags or data policies also GRANT
+ *   tables.delete          DROP
+ *   tabledata.insertAll    INSERT (refused when the INSERT needs an approval: only query jobs can wait)
+ *   datasets.insert        CREATE_SCHEMA (+ GRANT when it sets `access`)
+ *   datasets.patch/update  ALTER_SCHEMA (+ GRANT when it sets `access`; update replaces the access list, so always)
+ *   datasets.delete        DROP of the dataset (+ DROP of each of its tables with deleteContents)
+ *   routines.list/get      reads: only routines of datasets the caller may see
+ *   routines.insert/update CREATE_FUNCTION / CREATE_TABLE_FUNCTION / CREATE_PROCEDURE, ALTER_FUNCTION / …
+ *   routines.delete        DROP_FUNCTION (DROP_PROCEDURE for a procedure)
+ *   models.list/get        reads: only models of datasets the caller may see
+ *   models.patch/delete    ALTER_MODEL / DROP_MODEL
+ *   jobs.delete            the caller's own job only
+ *
+ * Writes run upstream with the caller's job credential (the one its queries run with). Answers are
+ * built from allowlists. Errors: accessDenied naming the rule or the verb, invalid for a malformed
+ * body, and the upstream's own errors.
+ */
+import { BigQueryError, type Operation } from '../bigquery/index.js';
+import type { Catalog } from '../catalog/index.js';
+import { decideStatement, requireAnyAllow, canSeeDataset, type Decision } from '../policy/index.js';
+import type { Upstream, UpstreamCredentials } from '../upstream/index.js';
+import { callerError, datasetResource, tableResource } from '../deliver/index.js';
+import { findOwnJob } from '../job-ids.js';
+import type { JobStore } from '../state/index.js';
+import { enc, pick, decisionAudit, type Ctx, type Outcome } from '../context.js';
+import { checkFields, changesPolicyTags, routineVerb, writes, type MethodStatement } from './statements.js';
+import { METHODS, matchMethod } from './catalogue.js';
+
+export { METHODS, matchMethod, type MethodSpec, type HttpVerb } from './catalogue.js';
+export type { MethodStatement } from './statements.js';
+
+/** The operations this module serves. */
+export type MethodOperation =
+  | 'tables.insert' | 'tables.patch' | 'tables.update' | 'tables.delete' | 'tabledata.insertAll'
+  | 'datasets.insert' | 'datasets.patch' | 'datasets.update' | 'datasets.delete'
+  | 'routines.list' | 'routines.get' | 'routines.insert' | 'routines.update' | 'routines.delete'
+  | 'models.list' | 'models.get' | 'models.patch' | 'models.delete'
+  | 'jobs.delete' | 'method.refused';
+
+/** What a checked SELECT gives back (server.ts `check`): its decision and the text to send upstream. */
+export interface CheckedQuery { analysis: { tablesRead: string[]; columnsRead: Array<{ table: string; column: string }>; tables: Record<string, any[]> }; decision: Decision; sql: string }
+
+export interface MethodDeps {
+  upstream: Upstream;
+  catalog: Catalog;
+  credentials: UpstreamCredentials;
+  store: JobStore;
+  /** The query pipeline (analyze → decide → rewrite → regenerate) for a view's query; throws the refusal. */
+  check(c: Ctx, projectId: string, q: Record<string, unknown>): Promise<CheckedQuery>;
+  /** tables.get as the metadata operations answer it (policy-filtered schema). */
+  tableGet(c: Ctx): Promise<Outcome>;
+}
+
+const only = (o: any, keys: readonly string[]) => Object.fromEntries(keys.filter((k) => o?.[k] !== undefined).map((k) => [k, o[k]]));
+const ROUTINE_KEYS = ['etag', 'routineReference', 'routineType', 'creationTime', 'lastModifiedTime', 'language', 'arguments', 'returnType', 'returnTableType', 'importedLibraries', 'definitionBody', 'description', 'determinismLevel', 'securityMode', 'strictMode', 'dataGovernanceType'] as const;
+const MODEL_KEYS = ['etag', 'modelReference', 'creationTime', 'lastModifiedTime', 'description', 'friendlyName', 'labels', 'expirationTime', 'location', 'modelType', 'featureColumns', 'labelColumns', 'bestTrialId', 'defaultTrialId'] as const;
+/** Routine and model fields a caller may set (routines.insert/update, models.patch). */
+const ROUTINE_SET = new Set([...ROUTINE_KEYS, 'kind']);
+const MODEL_SET = new Set(['etag', 'modelReference', 'description', 'friendlyName', 'labels', 'expirationTime', 'kind']);
+
+/** The method a refused request is (from the catalogue), for the message. */
+const refusal = (http: string, url: string): BigQueryError => {
+  const path = url.split('?')[0];
+  const m = matchMethod(http, path);
+  if (m && !m.wrongVerb) return new BigQueryError('accessDenied', `Access Denied: bqgate refuses methods it does not govern: bigquery.${m.id} (${http} ${path}) is not governed by bqgate, so it was not sent upstream. Governed methods: ${GOVERNED.join(', ')}.`);
+  if (m) return new BigQueryError('accessDenied', `Access Denied: bqgate refuses methods it does not govern: ${http} ${path} is not a BigQuery v2 method (bigquery.${m.id} is ${METHODS.find((x) => x.id === m.id)!.http}).`);
+  return new BigQueryError('accessDenied', `Access Denied: bqgate refuses methods it does not govern: ${http} ${path} is no BigQuery v2 method bqgate knows.`);
+};
+
+/** Every method bqgate governs (routed through the pipeline), for refusal messages and tests. */
+export const GOVERNED: readonly string[] = [
+  'jobs.query', 'jobs.getQueryResults', 'jobs.insert', 'jobs.get', 'jobs.cancel', 'jobs.list', 'jobs.delete',
+  'tabledata.list', 'tabledata.insertAll', 'tables.get', 'tables.list', 'tables.insert', 'tables.patch', 'tables.update', 'tables.delete',
+  'datasets.get', 'datasets.list', 'datasets.insert', 'datasets.patch', 'datasets.update', 'datasets.delete', 'projects.list',
+  'routines.list', 'routines.get', 'routines.insert', 'routines.update', 'routines.delete', 'models.list', 'models.get', 'models.patch', 'models.delete',
+];
+
+/** The handlers. */
+export function methodOperations(d: MethodDeps): Record<MethodOperation, (c: Ctx) => Promise<Outcome>> {
+  const { upstream, catalog, credentials, store, check } = d;
+
+  /**
+   * Decides `main` (and `more`, e.g. a GRANT beside an ALTER) as one script would be: the first
+   * refusal wins. Records the decision in the audit; throws accessDenied (with the decision) when
+   * denied, or when an approval would be needed (only query jobs can wait for one).
+   */
+  function decideMethod(c: Ctx, method: string, main: MethodStatement, ...more: MethodStatement[]): Decision {
+    requireAnyAllow(c.policy, c.principal);
+    const units = [main, ...more];
+    const decision = decideStatement(c.policy, c.principal, units.length > 1 ? { ...main, units } : main);
+    const analysis = { ...main, tablesRead: [...new Set(units.flatMap((u) => u.tablesRead))], tablesWritten: [...new Set(units.flatMap((u) => u.tablesWritten))] };
+    c.audit = {
+      ...decisionAudit(decision, ''), upstreamSql: undefined, upstreamMethod: method, statementKind: units.map((u) => u.statementKind).join('+'),
+      tables: [...new Set([...analysis.tablesRead, ...analysis.tablesWritten])], columns: [...new Set(analysis.columnsRead.map((x) => `${x.table}.${x.column}`))],
+    };
+    if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision, analysis });
+    if (decision.approvals?.length) {
+      throw Object.assign(new BigQueryError('accessDenied', `Access Denied: ${method} needs an approval (rule ${decision.approvals.map((a) => a.ruleId).join(', ')}), and only query jobs can wait for one. Send the equivalent statement as a query.`), { decision: { ...decision, effect: 'deny' as const }, analysis });
+    }
+    return decision;
+  }
+  const as = async (c: Ctx, decision: Decision) => (await credentials.forJob(c.principal, c.callerToken, undefined, decision.upstreamServiceAccount)).client;
+  const ids = (c: Ctx) => {
+    const { projectId, datasetId, tableId, routineId, modelId } = c.req.params;
+    return { projectId: projectId!, datasetId: datasetId!, tableId, routineId, modelId, dataset: `${projectId}.${datasetId}`, path: `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}` };
+  };
+  const body = (c: Ctx): Record<string, any> => {
+    const b = c.req.body;
+    if (!b || typeof b !== 'object' || Array.isArray(b)) throw new BigQueryError('invalid', `Invalid request: ${c.req.op} needs a JSON object body.`);
+    return b;
+  };
+  const mustSeeDataset = (c: Ctx, projectId: string, datasetId: string) => {
+    if (!canSeeDataset(c.policy, c.principal, projectId, datasetId)) throw new BigQueryError('accessDenied', `Access Denied: Dataset ${projectId}:${datasetId}: no bqgate policy rule covers it for ${c.principal.subject}.`);
+  };
+
+  /**
+   * The view (or materialized view) query of a table body, analyzed as a SELECT through the query
+   * pipeline; undefined when the body defines none. GoogleSQL only (REST defaults a view to legacy SQL).
+   */
+  async function viewQuery(c: Ctx, projectId: string, b: Record<string, any>): Promise<{ key: 'view' | 'materializedView'; checked: CheckedQuery } | undefined> {
+    const key = b.materializedView ? 'materializedView' : b.view ? 'view' : undefined;
+    if (!key) return undefined;
+    const v = b[key];
+    if (typeof v?.query !== 'string') throw new BigQueryError('invalid', `Invalid value for ${key}.query: the view's query must be a string.`);
+    if (key === 'view' && v.useLegacySql !== false) throw new BigQueryError('invalidQuery', 'bqgate accepts GoogleSQL views only: set view.useLegacySql=false (bq mk --view: --nouse_legacy_sql).');
+    if (Array.isArray(v.userDefinedFunctionResources) && v.userDefinedFunctionResources.length) throw new BigQueryError('accessDenied', 'Access Denied: userDefinedFunctionResources in a view are refused by bqgate.');
+    const checked = await check(c, projectId, { query: v.query, useLegacySql: false, defaultDataset: { projectId, datasetId: c.req.params.datasetId } });
+    return { key, checked };
+  }
+  /** The statement a view creation or change is: `verb` on the view, reading what its query reads. */
+  const viewStatement = (verb: string, table: string, q: CheckedQuery): MethodStatement => ({
+    statementKind: verb, tablesWritten: [table], tablesRead: q.analysis.tablesRead, columnsRead: q.analysis.columnsRead, tables: q.analysis.tables as never,
+  });
+  /** The body sent upstream: the caller's, with a view query replaced by the regenerated text. */
+  const withView = (b: Record<string, any>, v: Awaited<ReturnType<typeof viewQuery>>) => (v ? { ...b, [v.key]: { ...b[v.key], query: v.checked.sql, ...(v.key === 'view' ? { useLegacySql: false } : {}) } } : b);
+  /** The caller's answer after a table write: tables.get's (policy-filtered), or the bare reference when the caller may not read it. */
+  const tableAnswer = async (c: Ctx, r: any): Promise<unknown> => {
+    try { return (await d.tableGet({ ...c, audit: {}, req: { ...c.req, op: 'tables.get', query: {}, params: { ...c.req.params, tableId: r?.tableReference?.tableId ?? c.req.params.tableId } } })).body; } catch { return tableResource(r, undefined); }
+  };
+
+  async function tableWrite(c: Ctx, method: 'tables.patch' | 'tables.update'): Promise<Outcome> {
+    const { projectId, datasetId, tableId, path } = ids(c);
+    const table = `${projectId}.${datasetId}.${tableId}`;
+    const b = body(c);
+    checkFields(method, 'table', b);
+    const current = await upstream.ok('GET', `${path}/tables/${enc(tableId!)}`);
+    const isView = current.type === 'VIEW' || !!current.view || current.type === 'MATERIALIZED_VIEW';
+    const v = await viewQuery(c, projectId, b);
+    const verb = current.type === 'MATERIALIZED_VIEW' ? 'ALTER_MATERIALIZED_VIEW' : isView ? 'ALTER_VIEW' : 'ALTER_TABLE';
+    const main = v ? viewStatement(verb, table, v.checked) : writes(verb, table);
+    const tags = b.schema ? changesPolicyTags(current.schema?.fields, b.schema.fields) : [];
+    const decision = decideMethod(c, method, main, ...(tags.length ? [writes('GRANT', table)] : []));
+    catalog.invalidate(table);
+    if (v) c.audit = { ...c.audit, upstreamSql: decisionAudit(decision, v.checked.sql).upstreamSql };
+    const r = await upstream.ok(method === 'tables.patch' ? 'PATCH' : 'PUT', `${path}/tables/${enc(tableId!)}`, { body: withView(b, v), query: pick(c.req.query, ['autodetect_schema']), as: await as(c, decision) });
+    return { body: await tableAnswer(c, r) };
+  }
+
+  async function datasetWrite(c: Ctx, method: 'datasets.patch' | 'datasets.update'): Promise<Outcome> {
+    const { dataset, path } = ids(c);
+    const b = body(c);
+    checkFields(method, 'dataset', b);
+    const grant = method === 'datasets.update' || b.access !== undefined;
+    const decision = decideMethod(c, method, writes('ALTER_SCHEMA', dataset), ...(grant ? [writes('GRANT', dataset)] : []));
+    const r = await upstream.ok(method === 'datasets.patch' ? 'PATCH' : 'PUT', path, { body: b, query: pick(c.req.query, ['updateMode', 'accessPolicyVersion']), as: await as(c, decision) });
+    return { body: datasetResource(r) };
+  }
+
+  /** The routine's type as the upstream knows it (for the verb of changing or dropping it). */
+  const routineType = async (c: Ctx) => { const { path, routineId } = ids(c); return (await upstream.ok('GET', `${path}/routines/${enc(routineId!)}`)).routineType; };
+  const kindOf = (verb: string) => verb.replace(/^CREATE_/, '');
+
+  const ops: Record<MethodOperation, (c: Ctx) => Promise<Outcome>> = {
+    'method.refused': async (c) => { throw refusal(c.req.method ?? 'GET', c.req.url ?? ''); },
+
+    'tables.insert': async (c) => {
+      const { projectId, datasetId, path } = ids(c);
+      const b = body(c);
+      checkFields('tables.insert', 'table', b);
+      const ref = b.tableReference ?? {};
+      if (typeof ref.tableId !== 'string' || !ref.tableId) throw new BigQueryError('invalid', 'Invalid value for tableReference.tableId: tables.insert needs the new table\'s id.');
+      if ((ref.projectId ?? projectId) !== projectId || (ref.datasetId ?? datasetId) !== datasetId) throw new BigQueryError('invalid', `Invalid value for tableReference: it must name a table of ${projectId}:${datasetId}, the dataset of the request path.`);
+      const table = `${projectId}.${datasetId}.${ref.tableId}`;
+      const v = await viewQuery(c, projectId, b);
+      const decision = decideMethod(c, 'tables.insert', v ? viewStatement(v.key === 'view' ? 'CREATE_VIEW' : 'CREATE_MATERIALIZED_VIEW', table, v.checked) : writes('CREATE_TABLE', table));
+      catalog.invalidate(table);
+      if (v) c.audit = { ...c.audit, upstreamSql: decisionAudit(decision, v.checked.sql).upstreamSql };
+      const r = await upstream.ok('POST', `${path}/tables`, { body: withView(b, v), as: await as(c, decision) });
+      return { body: await tableAnswer(c, r) };
+    },
+    'tables.patch': (c) => tableWrite(c, 'tables.patch'),
+    'tables.update': (c) => tableWrite(c, 'tables.update'),
+    'tables.delete': async (c) => {
+      const { projectId, datasetId, tableId, path } = ids(c);
+      const table = `${projectId}.${datasetId}.${tableId}`;
+      const decision = decideMethod(c, 'tables.delete', writes('DROP', table));
+      catalog.invalidate(table);
+      await upstream.ok('DELETE', `${path}/tables/${enc(tableId!)}`, { as: await as(c, decision) });
+      return { status: 204, body: '' };
+    },
+    'tabledata.insertAll': async (c) => {
+      const { projectId, datasetId, tableId, path } = ids(c);
+      const table = `${projectId}.${datasetId}.${tableId}`;
+      const b = body(c);
+      if (b.templateSuffix !== undefined) throw new BigQueryError('accessDenied', 'Access Denied: tabledata.insertAll with templateSuffix (a table created from a template) is refused by bqgate; insert into the table itself.');
+      const decision = decideMethod(c, 'tabledata.insertAll', writes('INSERT', table));
+      const r = await upstream.ok('POST', `${path}/tables/${enc(tableId!)}/insertAll`, { body: pick(b, ['kind', 'rows', 'skipInvalidRows', 'ignoreUnknownValues', 'traceId']), as: await as(c, decision) });
+      return { body: { kind: 'bigquery#tableDataInsertAllResponse', ...(Array.isArray(r.insertErrors) && r.insertErrors.length ? { insertErrors: r.insertErrors.map((e: any) => ({ index: e.index, errors: (e.errors ?? []).map((x: any) => only(x, ['reason', 'location', 'message'])) })) } : {}) } };
+    },
+
+    'datasets.insert': async (c) => {
+      const projectId = c.req.params.projectId!;
+      const b = body(c);
+      checkFields('datasets.insert', 'dataset', b);
+      const ref = b.datasetReference ?? {};
+      if (typeof ref.datasetId !== 'string' || !ref.datasetId) throw new BigQueryError('invalid', 'Invalid value for datasetReference.datasetId: datasets.insert needs the new dataset\'s id.');
+      if ((ref.projectId ?? projectId) !== projectId) throw new BigQueryError('invalid', `Invalid value for datasetReference.projectId: it must be ${projectId}, the project of the request path.`);
+      const dataset = `${projectId}.${ref.datasetId}`;
+      const decision = decideMethod(c, 'datasets.insert', writes('CREATE_SCHEMA', dataset), ...(b.access !== undefined ? [writes('GRANT', dataset)] : []));
+      const r = await upstream.ok('POST', `/projects/${enc(projectId)}/datasets`, { body: b, as: await as(c, decision) });
+      return { body: datasetResource(r) };
+    },
+    'datasets.patch': (c) => datasetWrite(c, 'datasets.patch'),
+    'datasets.update': (c) => datasetWrite(c, 'datasets.update'),
+    'datasets.delete': async (c) => {
+      const { projectId, datasetId, dataset, path } = ids(c);
+      const contents = c.req.query.deleteContents === 'true';
+      // With deleteContents every table goes too: each is a DROP the policy must allow.
+      const tables = contents ? await listAll(`${path}/tables`, 'tables', (t) => `${projectId}.${datasetId}.${t.tableReference?.tableId}`) : [];
+      const decision = decideMethod(c, 'datasets.delete', writes('DROP', dataset), ...tables.map((t) => writes('DROP', t)));
+      for (const t of tables) catalog.invalidate(t);
+      await upstream.ok('DELETE', path, { query: pick(c.req.query, ['deleteContents']), as: await as(c, decision) });
+      return { status: 204, body: '' };
+    },
+
+    'routines.list': async (c) => {
+      const { projectId, datasetId, path } = ids(c);
+      mustSeeDataset(c, projectId, datasetId);
+      const r = await upstream.ok('GET', `${path}/routines`, { query: pick(c.req.query, ['maxResults', 'pageToken', 'filter', 'readMask']) });
+      return { body: { kind: 'bigquery#listRoutinesResponse', ...only(r, ['nextPageToken']), routines: (r.routines ?? []).map((x: any) => only(x, ROUTINE_KEYS)) } };
+    },
+    'routines.get': async (c) => {
+      const { projectId, datasetId, path, routineId } = ids(c);
+      mustSeeDataset(c, projectId, datasetId);
+      return { body: only(await upstream.ok('GET', `${path}/routines/${enc(routineId!)}`, { query: pick(c.req.query, ['readMask']) }), ROUTINE_KEYS) };
+    },
+    'routines.insert': async (c) => {
+      const { projectId, datasetId, path } = ids(c);
+      const b = body(c);
+      for (const k of Object.keys(b)) if (!ROUTINE_SET.has(k)) throw new BigQueryError('accessDenied', `Access Denied: routines.insert with ${k} is refused by bqgate: it cannot see the effect of that field. Leave it out.`);
+      const id = b.routineReference?.routineId;
+      if (typeof id !== 'string' || !id) throw new BigQueryError('invalid', 'Invalid value for routineReference.routineId: routines.insert needs the new routine\'s id.');
+      const decision = decideMethod(c, 'routines.insert', writes(routineVerb(b.routineType), `${projectId}.${datasetId}.${id}`));
+      const r = await upstream.ok('POST', `${path}/routines`, { body: b, as: await as(c, decision) });
+      return { body: only(r, ROUTINE_KEYS) };
+    },
+    'routines.update': async (c) => {
+      const { projectId, datasetId, path, routineId } = ids(c);
+      const b = body(c);
+      for (const k of Object.keys(b)) if (!ROUTINE_SET.has(k)) throw new BigQueryError('accessDenied', `Access Denied: routines.update with ${k} is refused by bqgate: it cannot see the effect of that field. Leave it out.`);
+      const decision = decideMethod(c, 'routines.update', writes(`ALTER_${kindOf(routineVerb(b.routineType ?? await routineType(c)))}`, `${projectId}.${datasetId}.${routineId}`));
+      const r = await upstream.ok('PUT', `${path}/routines/${enc(routineId!)}`, { body: b, as: await as(c, decision) });
+      return { body: only(r, ROUTINE_KEYS) };
+    },
+    'routines.delete': async (c) => {
+      const { projectId, datasetId, path, routineId } = ids(c);
+      const decision = decideMethod(c, 'routines.delete', writes(`DROP_${kindOf(routineVerb(await routineType(c)))}`, `${projectId}.${datasetId}.${routineId}`));
+      await upstream.ok('DELETE', `${path}/routines/${enc(routineId!)}`, { as: await as(c, decision) });
+      return { status: 204, body: '' };
+    },
+
+    'models.list': async (c) => {
+      const { projectId, datasetId, path } = ids(c);
+      mustSeeDataset(c, projectId, datasetId);
+      const r = await upstream.ok('GET', `${path}/models`, { query: pick(c.req.query, ['maxResults', 'pageToken']) });
+      return { body: { ...only(r, ['nextPageToken']), models: (r.models ?? []).map((x: any) => only(x, MODEL_KEYS)) } };
+    },
+    'models.get': async (c) => {
+      const { projectId, datasetId, path, modelId } = ids(c);
+      mustSeeDataset(c, projectId, datasetId);
+      return { body: only(await upstream.ok('GET', `${path}/models/${enc(modelId!)}`), MODEL_KEYS) };
+    },
+    'models.patch': async (c) => {
+      const { projectId, datasetId, path, modelId } = ids(c);
+      const b = body(c);
+      for (const k of Object.keys(b)) if (!MODEL_SET.has(k)) throw new BigQueryError('accessDenied', `Access Denied: models.patch with ${k} is refused by bqgate: it cannot see the effect of that field. Leave it out.`);
+      const decision = decideMethod(c, 'models.patch', writes('ALTER_MODEL', `${projectId}.${datasetId}.${modelId}`));
+      return { body: only(await upstream.ok('PATCH', `${path}/models/${enc(modelId!)}`, { body: b, as: await as(c, decision) }), MODEL_KEYS) };
+    },
+    'models.delete': async (c) => {
+      const { projectId, datasetId, path, modelId } = ids(c);
+      const decision = decideMethod(c, 'models.delete', writes('DROP_MODEL', `${projectId}.${datasetId}.${modelId}`));
+      await upstream.ok('DELETE', `${path}/models/${enc(modelId!)}`, { as: await as(c, decision) });
+      return { status: 204, body: '' };
+    },
+
+    'jobs.delete': async (c) => {
+      const { projectId, jobId } = c.req.params;
+      const j = await findOwnJob(store, c.principal, projectId!, jobId!);
+      if (!j) throw new BigQueryError('notFound', `Not found: Job ${projectId}:${jobId}`);
+      c.audit = { decision: 'allow', matchedRules: [], reasons: ['The caller\'s own job (a caller may delete only the jobs it created).'], policyVersion: c.policy.version, upstreamMethod: 'jobs.delete', jobId: j.jobId };
+      await upstream.ok('DELETE', `/projects/${enc(j.projectId)}/jobs/${enc(j.jobId)}/delete`, { query: { location: c.req.query.location ?? j.location }, as: (await credentials.forJob(c.principal, c.callerToken)).client });
+      return { status: 204, body: '' };
+    },
+  };
+
+  /** Every item of a paged upstream list (gateway credential), mapped by `name`. */
+  async function listAll(path: string, key: string, name: (x: any) => string): Promise<string[]> {
+    const out: string[] = [];
+    let pageToken: string | undefined;
+    for (let i = 0; i < 1000; i++) {
+      const r = await upstream.ok('GET', path, { query: { maxResults: '1000', pageToken } });
+      out.push(...(r[key] ?? []).map(name));
+      pageToken = r.nextPageToken;
+      if (!pageToken) return out;
+    }
+    throw new BigQueryError('accessDenied', `Access Denied: ${path} lists too many items for bqgate to decide each; nothing was deleted.`);
+  }
+
+  // Refusals that carry an upstream message are redacted of keyed-mask material.
+  return Object.fromEntries(Object.entries(ops).map(([op, h]) => [op, async (c: Ctx) => { try { return await h(c); } catch (err) { throw callerError(err); } }])) as typeof ops;
+}
+
+export type { Operation };
