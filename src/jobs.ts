@@ -220,23 +220,30 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
   /** The destination of a query job's result (decided by `withDestination`). */
   const DESTINATION_KEYS = ['destinationTable', 'writeDisposition', 'createDisposition'];
 
+  /** A query job's destination table and whether it exists now; undefined without one. */
+  async function destinationOf(projectId: string, q: any): Promise<{ table: string; exists: boolean } | undefined> {
+    if (q?.destinationTable === undefined || q?.destinationTable === null) return undefined;
+    const table = destinationName(q.destinationTable, projectId);
+    const exists = await catalog.getTable(table).then(() => true, (err) => {
+      if (err instanceof BigQueryError && err.reason === 'notFound') return false;
+      throw err;
+    });
+    return { table, exists };
+  }
+
   /**
    * A query job with `destinationTable`: the query's decision plus the write statements it equals
    * (pipeline/destination.ts: CREATE_TABLE_AS_SELECT, INSERT, TRUNCATE+INSERT) — a refusal of any
    * of them refuses the job, their approvals join the query's. The rows written are the rewritten
    * (masked, filtered) query's, as a CREATE TABLE … AS SELECT's are. Without a destination, `checked` as is.
    */
-  async function withDestination(c: Ctx, projectId: string, q: any, checked: Checked): Promise<Checked> {
-    if (q.destinationTable === undefined || q.destinationTable === null) return checked;
-    const table = destinationName(q.destinationTable, projectId);
-    const exists = await catalog.getTable(table).then(() => true, (err) => {
-      if (err instanceof BigQueryError && err.reason === 'notFound') return false;
-      throw err;
-    });
+  function withDestination(c: Ctx, dest: { table: string; exists: boolean } | undefined, q: any, checked: Checked): Checked {
+    if (!dest) return checked;
+    const { table, exists } = dest;
     const units = destinationUnits(checked.analysis, table, exists, q);
     const decision = decideStatement(c.policy, c.principal, { ...checked.analysis, units: [checked.analysis, ...units] });
     const analysis = { ...checked.analysis, statementKind: `SELECT+${units.map((u) => u.statementKind).join('+')}`, tablesWritten: [table] };
-    c.audit = { ...c.audit, statementKind: analysis.statementKind, tables: [...new Set([...checked.analysis.tablesRead, table])] };
+    c.audit = { ...c.audit, matchedRules: decision.matchedRules, reasons: decision.reasons, statementKind: analysis.statementKind, tables: [...new Set([...checked.analysis.tablesRead, table])] };
     if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision, analysis });
     if (checked.decision.limits.maximumRows !== undefined) {
       throw Object.assign(new BigQueryError('accessDenied', `Access Denied: destinationTable is refused for ${c.principal.subject}: a row cap of ${checked.decision.limits.maximumRows} rows applies to its results, and rows written to a table would pass it. Read the results instead.`), { decision: { ...decision, effect: 'deny' as const }, analysis });
@@ -422,7 +429,9 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
       const cfgIn = b.configuration ?? {};
       if (!cfgIn.query) return nonQueryJob(c, b);
       const projectId = c.req.params.projectId!;
-      const checked = await withDestination(c, projectId, cfgIn.query, await check(c, projectId, cfgIn.query));
+      // The destination is looked up before the query is decided: nothing reaches the upstream between a decision and its audit event.
+      const dest = await destinationOf(projectId, cfgIn.query);
+      const checked = withDestination(c, dest, cfgIn.query, await check(c, projectId, cfgIn.query));
       if (cfgIn.dryRun) {
         const query = { ...pick(cfgIn.query, [...QUERY_KEYS, ...DESTINATION_KEYS]), query: checked.sql, useLegacySql: false };
         const r = await upstream.ok('POST', `/projects/${enc(projectId)}/jobs`, { body: { jobReference: { projectId, ...(b.jobReference?.location ? { location: b.jobReference.location } : {}) }, configuration: { query, dryRun: true } }, declared: declaredOf(checked.sent) });

@@ -97,9 +97,9 @@ export function methodOperations(d: MethodDeps): Record<MethodOperation, (c: Ctx
     requireAnyAllow(c.policy, c.principal);
     const units = [main, ...more];
     const decision = decideStatement(c.policy, c.principal, units.length > 1 ? { ...main, units } : main);
-    const analysis = { ...main, tablesRead: [...new Set(units.flatMap((u) => u.tablesRead))], tablesWritten: [...new Set(units.flatMap((u) => u.tablesWritten))] };
+    const analysis = { ...main, statementKind: units.map((u) => u.statementKind).join('+'), tablesRead: [...new Set(units.flatMap((u) => u.tablesRead))], tablesWritten: [...new Set(units.flatMap((u) => u.tablesWritten))] };
     c.audit = {
-      ...decisionAudit(decision, ''), upstreamSql: undefined, upstreamMethod: method, statementKind: units.map((u) => u.statementKind).join('+'),
+      ...decisionAudit(decision, ''), upstreamSql: undefined, upstreamMethod: method, statementKind: analysis.statementKind,
       tables: [...new Set([...analysis.tablesRead, ...analysis.tablesWritten])], columns: [...new Set(analysis.columnsRead.map((x) => `${x.table}.${x.column}`))],
     };
     if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision, analysis });
