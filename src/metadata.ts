@@ -101,7 +101,9 @@ export function metadataOperations({ upstream, catalog, hmacKey, analyzer, waitM
       const fields: BqField[] | undefined = r.schema?.fields;
       // A view's columns take the policy of the table columns they derive from (its lineage).
       const visible = !fields ? undefined : r.type === 'VIEW' || r.view ? await visibleViewSchema(analyzer, c.policy, c.principal, table, fields) : visibleSchema(c, table, fields);
-      return { body: tableResource(r, visible) };
+      // selectedFields (REST tables.get): the schema of those top-level columns only, as tabledata.list returns them (bq head --selected_fields).
+      const selected = c.req.query.selectedFields?.split(',').map((x) => x.trim().split('.')[0].toLowerCase()).filter(Boolean);
+      return { body: tableResource(r, selected?.length && visible ? visible.filter((f) => selected.includes(f.name.toLowerCase())) : visible) };
     },
 
     'tables.list': async (c) => {

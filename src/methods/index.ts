@@ -32,7 +32,7 @@ import { callerError, datasetResource, tableResource } from '../deliver/index.js
 import { findOwnJob } from '../job-ids.js';
 import type { JobStore } from '../state/index.js';
 import { enc, pick, decisionAudit, type Ctx, type Outcome } from '../context.js';
-import { checkFields, changesPolicyTags, routineVerb, writes, type MethodStatement } from './statements.js';
+import { checkFields, changesPolicyTags, isEmpty, routineVerb, writes, type MethodStatement } from './statements.js';
 import { METHODS, matchMethod } from './catalogue.js';
 
 export { METHODS, matchMethod, type MethodSpec, type HttpVerb } from './catalogue.js';
@@ -150,8 +150,7 @@ export function methodOperations(d: MethodDeps): Record<MethodOperation, (c: Ctx
   async function tableWrite(c: Ctx, method: 'tables.patch' | 'tables.update'): Promise<Outcome> {
     const { projectId, datasetId, tableId, path } = ids(c);
     const table = `${projectId}.${datasetId}.${tableId}`;
-    const b = body(c);
-    checkFields(method, 'table', b);
+    const b = checkFields(method, 'table', body(c));
     const current = await upstream.ok('GET', `${path}/tables/${enc(tableId!)}`);
     const isView = current.type === 'VIEW' || !!current.view || current.type === 'MATERIALIZED_VIEW';
     const v = await viewQuery(c, projectId, b);
@@ -167,8 +166,7 @@ export function methodOperations(d: MethodDeps): Record<MethodOperation, (c: Ctx
 
   async function datasetWrite(c: Ctx, method: 'datasets.patch' | 'datasets.update'): Promise<Outcome> {
     const { dataset, path } = ids(c);
-    const b = body(c);
-    checkFields(method, 'dataset', b);
+    const b = checkFields(method, 'dataset', body(c));
     const grant = method === 'datasets.update' || b.access !== undefined;
     const decision = decideMethod(c, method, writes('ALTER_SCHEMA', dataset), ...(grant ? [writes('GRANT', dataset)] : []));
     const r = await upstream.ok(method === 'datasets.patch' ? 'PATCH' : 'PUT', path, { body: b, query: pick(c.req.query, ['updateMode', 'accessPolicyVersion']), as: await as(c, decision) });
@@ -184,8 +182,7 @@ export function methodOperations(d: MethodDeps): Record<MethodOperation, (c: Ctx
 
     'tables.insert': async (c) => {
       const { projectId, datasetId, path } = ids(c);
-      const b = body(c);
-      checkFields('tables.insert', 'table', b);
+      const b = checkFields('tables.insert', 'table', body(c));
       const ref = b.tableReference ?? {};
       if (typeof ref.tableId !== 'string' || !ref.tableId) throw new BigQueryError('invalid', 'Invalid value for tableReference.tableId: tables.insert needs the new table\'s id.');
       if ((ref.projectId ?? projectId) !== projectId || (ref.datasetId ?? datasetId) !== datasetId) throw new BigQueryError('invalid', `Invalid value for tableReference: it must name a table of ${projectId}:${datasetId}, the dataset of the request path.`);
@@ -211,7 +208,7 @@ export function methodOperations(d: MethodDeps): Record<MethodOperation, (c: Ctx
       const { projectId, datasetId, tableId, path } = ids(c);
       const table = `${projectId}.${datasetId}.${tableId}`;
       const b = body(c);
-      if (b.templateSuffix !== undefined) throw new BigQueryError('accessDenied', 'Access Denied: tabledata.insertAll with templateSuffix (a table created from a template) is refused by bqgate; insert into the table itself.');
+      if (!isEmpty(b.templateSuffix)) throw new BigQueryError('accessDenied', 'Access Denied: tabledata.insertAll with templateSuffix (a table created from a template) is refused by bqgate; insert into the table itself.');
       const decision = decideMethod(c, 'tabledata.insertAll', writes('INSERT', table));
       const r = await upstream.ok('POST', `${path}/tables/${enc(tableId!)}/insertAll`, { body: pick(b, ['kind', 'rows', 'skipInvalidRows', 'ignoreUnknownValues', 'traceId']), as: await as(c, decision) });
       return { body: { kind: 'bigquery#tableDataInsertAllResponse', ...(Array.isArray(r.insertErrors) && r.insertErrors.length ? { insertErrors: r.insertErrors.map((e: any) => ({ index: e.index, errors: (e.errors ?? []).map((x: any) => only(x, ['reason', 'location', 'message'])) })) } : {}) } };
@@ -219,8 +216,7 @@ export function methodOperations(d: MethodDeps): Record<MethodOperation, (c: Ctx
 
     'datasets.insert': async (c) => {
       const projectId = c.req.params.projectId!;
-      const b = body(c);
-      checkFields('datasets.insert', 'dataset', b);
+      const b = checkFields('datasets.insert', 'dataset', body(c));
       const ref = b.datasetReference ?? {};
       if (typeof ref.datasetId !== 'string' || !ref.datasetId) throw new BigQueryError('invalid', 'Invalid value for datasetReference.datasetId: datasets.insert needs the new dataset\'s id.');
       if ((ref.projectId ?? projectId) !== projectId) throw new BigQueryError('invalid', `Invalid value for datasetReference.projectId: it must be ${projectId}, the project of the request path.`);

@@ -41,14 +41,22 @@ const DATASET_FIELDS = new Set([
 /** Schema field keys a caller may set; `policyTags` and `dataPolicies` changes are decided as GRANT. */
 const FIELD_KEYS = new Set(['name', 'type', 'mode', 'fields', 'description', 'policyTags', 'maxLength', 'precision', 'scale', 'defaultValueExpression', 'collation', 'roundingMode', 'dataPolicies']);
 
+/** Whether `v` carries nothing (null, '', {} or []): clients send such fields as placeholders (bq update sends `resourceTags: {}`). */
+export const isEmpty = (v: unknown) => v === null || v === undefined || v === '' || (typeof v === 'object' && Object.keys(v as object).length === 0);
+
 /**
- * Throws accessDenied naming the first field of `body` bqgate does not govern for `method`
- * (`kind`: the resource). Nested schema fields are checked too.
+ * The body to send upstream for `method` (`kind`: the resource): the caller's, without empty
+ * placeholders of fields bqgate does not govern. Throws accessDenied naming the first such field
+ * that carries a value; nested schema fields are checked too.
  */
-export function checkFields(method: string, kind: 'table' | 'dataset', body: Record<string, unknown>): void {
+export function checkFields(method: string, kind: 'table' | 'dataset', body: Record<string, unknown>): Record<string, any> {
   const allowed = kind === 'table' ? TABLE_FIELDS : DATASET_FIELDS;
   const refuse = (f: string): never => { throw new BigQueryError('accessDenied', `Access Denied: ${method} with ${f} is refused by bqgate: it cannot see the effect of that field, so it does not pass it upstream. Leave it out.`); };
-  for (const k of Object.keys(body ?? {})) if (!allowed.has(k)) refuse(k);
+  const out: Record<string, any> = {};
+  for (const [k, v] of Object.entries(body ?? {})) {
+    if (allowed.has(k)) out[k] = v;
+    else if (!isEmpty(v)) refuse(k);
+  }
   const walk = (fields: unknown, at: string) => {
     if (fields === undefined) return;
     if (!Array.isArray(fields)) throw new BigQueryError('invalid', `Invalid value for ${at}: it must be a list of fields.`);
@@ -58,6 +66,7 @@ export function checkFields(method: string, kind: 'table' | 'dataset', body: Rec
     }
   };
   if (kind === 'table') walk((body.schema as { fields?: unknown } | undefined)?.fields, 'schema.fields');
+  return out;
 }
 
 /** Each field's policy tags and data policies, keyed by its dotted path (for `changesPolicyTags`). */
