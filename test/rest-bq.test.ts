@@ -5,22 +5,19 @@
  * serves the method — a method it does not serve yet is reported as skipped, not passed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { auditRequests, startGateway, type TestGateway } from './helpers/gateway.ts';
+import { demoAndAdminPolicies } from './helpers/admin-policy.ts';
 
 let gw: TestGateway;
 let analyst: string;
 let admin: string;
 let work: string;
-const ROOT = resolve(import.meta.dirname, '..');
 
 beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'bqgate-rest-policies-'));
-  copyFileSync(join(ROOT, 'policies', 'demo.yaml'), join(dir, 'demo.yaml'));
-  copyFileSync(join(ROOT, 'test', 'fixtures', 'policies-admin', 'admin.yaml'), join(dir, 'admin.yaml'));
-  gw = await startGateway({ env: { BQGATE_POLICIES: dir } });
+  gw = await startGateway({ env: { BQGATE_POLICIES: demoAndAdminPolicies() } });
   analyst = await gw.token({ sub: 'bq-analyst', groups: ['analysts'] });
   admin = await gw.token({ sub: 'bq-admin', groups: ['test-admins'] });
   work = mkdtempSync(join(tmpdir(), 'bqgate-rest-bq-'));

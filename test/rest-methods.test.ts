@@ -8,22 +8,16 @@
  * test-only test/fixtures/policies-admin/admin.yaml (an administrator and narrow attack principals).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { apiError, auditRequests, startGateway, type TestGateway } from './helpers/gateway.ts';
+import { demoAndAdminPolicies } from './helpers/admin-policy.ts';
 import { METHODS, GOVERNED } from '../src/methods/index.ts';
 import { discoveryDocument } from '../src/bigquery/discovery.ts';
 
 let gw: TestGateway;
 const tokens: Record<string, string> = {};
-const ROOT = resolve(import.meta.dirname, '..');
 
 beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'bqgate-rest-policies-'));
-  copyFileSync(join(ROOT, 'policies', 'demo.yaml'), join(dir, 'demo.yaml'));
-  copyFileSync(join(ROOT, 'test', 'fixtures', 'policies-admin', 'admin.yaml'), join(dir, 'admin.yaml'));
-  gw = await startGateway({ env: { BQGATE_POLICIES: dir } });
+  gw = await startGateway({ env: { BQGATE_POLICIES: demoAndAdminPolicies() } });
   for (const [name, groups] of Object.entries({ admin: ['test-admins'], analyst: ['analysts'], viewer: ['test-view-makers'], copier: ['test-copiers'], editor: ['test-schema-editors'] })) {
     tokens[name] = await gw.token({ sub: `rest-${name}`, groups });
   }
