@@ -28,7 +28,7 @@ import { upstreamStatement } from './pipeline/statement.js';
 import { Upstream, UpstreamCredentials, upstreamError, storedIdentity, declaredOf } from './upstream/index.js';
 import { AuditLog, RequestRecorder, SinkRunner, sinkTarget, auditDown } from './audit/index.js';
 import { metadataOperations } from './metadata.js';
-import { methodOperations } from './methods/index.js';
+import { methodOperations, matchMethod, CATALOGUE_ROUTED } from './methods/index.js';
 import { enc, pick, decisionAudit, type Ctx, type Outcome } from './context.js';
 import { startEmulator, newEmulatorSecret, writeSecretFile, emulatorSecretFile, type RunningEmulator } from './emulator/index.js';
 import { devIssuerUrl, type Config } from './config.js';
@@ -351,7 +351,14 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   // Every other BigQuery v2 method (methods/catalogue.ts), and any other path under it: refused with
   // accessDenied naming it, after authentication, audited — never a 404.
   const ALL: Array<'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'> = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
-  for (const url of ['/bigquery/v2', '/bigquery/v2/*', '/projects/*']) app.route({ method: ALL, url, handler: handle('method.refused') });
+  // Governed methods whose paths fastify cannot template (`…:getIamPolicy`) are matched here by the catalogue.
+  const catalogueRoute = (req: FastifyRequest<{ Params: any; Querystring: any; Body: any }>, reply: FastifyReply) => {
+    const m = matchMethod(req.method, req.url);
+    if (!m || m.wrongVerb || !CATALOGUE_ROUTED.has(m.id)) return handle('method.refused')(req, reply);
+    req.params = m.params;
+    return handle(m.id as Operation)(req, reply);
+  };
+  for (const url of ['/bigquery/v2', '/bigquery/v2/*', '/projects/*']) app.route({ method: ALL, url, handler: catalogueRoute });
   app.route({ method: ['POST', 'PUT', 'PATCH', 'DELETE'], url: '/projects', handler: handle('method.refused') });
 
   await app.listen({ host: cfg.host, port: cfg.port });

@@ -49,11 +49,9 @@ describe('the method catalogue', () => {
 
 describe('methods bqgate does not govern: 403 accessDenied naming the method, audited', () => {
   const refused: Array<[string, string, string]> = [
-    ['POST', '/bigquery/v2/projects/demo-project/datasets/shop/tables/orders:getIamPolicy', 'tables.getIamPolicy'],
-    ['POST', '/bigquery/v2/projects/demo-project/datasets/shop/tables/orders:setIamPolicy', 'tables.setIamPolicy'],
-    ['GET', '/bigquery/v2/projects/demo-project/datasets/shop/tables/orders/rowAccessPolicies', 'rowAccessPolicies.list'],
-    ['POST', '/bigquery/v2/projects/demo-project/datasets/shop:undelete', 'datasets.undelete'],
-    ['GET', '/bigquery/v2/projects/demo-project/serviceAccount', 'projects.getServiceAccount'],
+    ['POST', '/bigquery/v2/projects/demo-project/datasets/shop/tables/orders:testIamPermissions', 'tables.testIamPermissions'],
+    ['POST', '/bigquery/v2/projects/demo-project/datasets/shop/tables/orders/rowAccessPolicies/p1:testIamPermissions', 'rowAccessPolicies.testIamPermissions'],
+    ['POST', '/projects/demo-project/datasets/shop/tables/orders/rowAccessPolicies/p1:getIamPolicy', 'rowAccessPolicies.getIamPolicy'],
   ];
   for (const [method, path, id] of refused) {
     it(`${id} (admin too)`, async () => {
@@ -75,6 +73,31 @@ describe('methods bqgate does not govern: 403 accessDenied naming the method, au
     expect(r.body.error.message).toContain('no BigQuery v2 method');
     const anon = await call('GET', '/bigquery/v2/projects/demo-project/nothing/here', undefined);
     expect(anon.status).toBe(401);
+  });
+});
+
+describe('IAM and row access policy methods: decided as GRANT / CREATE_ROW_ACCESS_POLICY / DROP_ROW_ACCESS_POLICY', () => {
+  it('an analyst may not read or set a table IAM policy (GRANT); the admin passes the decision', async () => {
+    const set = await call('POST', '/bigquery/v2/projects/demo-project/datasets/shop/tables/customers:setIamPolicy', tokens.analyst, { policy: { bindings: [{ role: 'roles/bigquery.dataViewer', members: ['user:attacker@example.com'] }] } });
+    console.log('tables.setIamPolicy (analyst):', set.status, set.body?.error?.message);
+    expect(set.status).toBe(403);
+    expect(set.body.error.message).toMatch(/to GRANT demo-project\.shop\.customers/);
+    const get = await call('POST', '/bigquery/v2/projects/demo-project/datasets/shop/tables/customers:getIamPolicy', tokens.admin, {});
+    console.log('tables.getIamPolicy (admin): upstream answered', get.status);
+    const a = await lastAudit('rest-admin', 'tables.getIamPolicy');
+    expect(a?.decision).toMatchObject({ effect: 'allow', statementKind: 'GRANT', matchedRules: ['test-admins-everything'] });
+    expect(a?.upstream).toMatchObject({ method: 'tables.getIamPolicy' });
+  });
+
+  it('row access policies: create and drop are refused to an analyst naming the verb; datasets.undelete is UNDROP', async () => {
+    const ins = await call('POST', '/bigquery/v2/projects/demo-project/datasets/shop/tables/customers/rowAccessPolicies', tokens.analyst, { rowAccessPolicyReference: { policyId: 'all' }, filterPredicate: 'TRUE', grantees: ['user:attacker@example.com'] });
+    expect(ins.status).toBe(403);
+    expect(ins.body.error.message).toMatch(/CREATE_ROW_ACCESS_POLICY/);
+    const del = await call('DELETE', '/bigquery/v2/projects/demo-project/datasets/shop/tables/customers/rowAccessPolicies/eu', tokens.analyst);
+    expect(del.body.error.message).toMatch(/DROP_ROW_ACCESS_POLICY/);
+    const un = await call('POST', '/bigquery/v2/projects/demo-project/datasets/gone:undelete', tokens.analyst, {});
+    expect(un.body.error.message).toMatch(/UNDROP/);
+    expect((await lastAudit('rest-analyst', 'rowAccessPolicies.insert'))?.decision?.statementKind).toBe('CREATE_ROW_ACCESS_POLICY');
   });
 });
 
@@ -228,7 +251,7 @@ describe('governed methods allowed under the admin policy', () => {
 describe('method decisions in sessions, and read parameters', () => {
   it('refused and decided methods appear in `bqgate sessions show` / replay with their decisions', async () => {
     await call('DELETE', '/bigquery/v2/projects/demo-project/datasets/shop/tables/orders', tokens.analyst, undefined, 'rest-methods-session');
-    await call('POST', '/bigquery/v2/projects/demo-project/datasets/shop/tables/orders:getIamPolicy', tokens.analyst, {}, 'rest-methods-session');
+    await call('POST', '/bigquery/v2/projects/demo-project/datasets/shop/tables/orders:testIamPermissions', tokens.analyst, {}, 'rest-methods-session');
     await call('GET', '/bigquery/v2/projects/demo-project/datasets/shop/routines', tokens.analyst, undefined, 'rest-methods-session');
     const id = 'key:rest-analyst:rest-methods-session';
     const show = await gw.cli(['sessions', 'show', id]);

@@ -18,6 +18,9 @@ export type Operation =
   | 'datasets.insert' | 'datasets.patch' | 'datasets.update' | 'datasets.delete'
   | 'routines.list' | 'routines.get' | 'routines.insert' | 'routines.update' | 'routines.delete'
   | 'models.list' | 'models.get' | 'models.patch' | 'models.delete' | 'jobs.delete'
+  | 'tables.getIamPolicy' | 'tables.setIamPolicy' | 'routines.getIamPolicy' | 'routines.setIamPolicy'
+  | 'rowAccessPolicies.list' | 'rowAccessPolicies.get' | 'rowAccessPolicies.insert' | 'rowAccessPolicies.update' | 'rowAccessPolicies.delete' | 'rowAccessPolicies.batchDelete'
+  | 'datasets.undelete' | 'projects.getServiceAccount'
   // every other BigQuery v2 method, and any other path under /bigquery/v2: refused, audited
   | 'method.refused'
   // bqgate's own API (/bqgate/v1/…), served through the same authenticated, audited pipeline.
@@ -95,7 +98,7 @@ export function validateRequest(req: Pick<ApiRequest, 'op' | 'query' | 'body'>):
 /** One REST call as plain data. */
 export interface ApiRequest {
   op: Operation;
-  params: { projectId?: string; jobId?: string; datasetId?: string; tableId?: string; routineId?: string; modelId?: string; approvalId?: string; requestId?: string; sessionId?: string };
+  params: { projectId?: string; jobId?: string; datasetId?: string; tableId?: string; routineId?: string; modelId?: string; policyId?: string; approvalId?: string; requestId?: string; sessionId?: string };
   /** The HTTP verb and path as received (for the refusal of a method bqgate does not govern). */
   method?: string;
   url?: string;

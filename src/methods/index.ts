@@ -19,6 +19,11 @@
  *   models.list/get        reads: only models of datasets the caller may see
  *   models.patch/delete    ALTER_MODEL / DROP_MODEL
  *   jobs.delete            the caller's own job only
+ *   *.getIamPolicy/setIamPolicy  GRANT on the table or routine (who may access it is an access change)
+ *   rowAccessPolicies.*    list/get as reads of the table; insert/update CREATE_ROW_ACCESS_POLICY; delete DROP_ROW_ACCESS_POLICY
+ *   datasets.undelete      UNDROP of the dataset
+ *   projects.getServiceAccount  metadata for any caller with an allow rule
+ *   (tables/rowAccessPolicies.testIamPermissions stay refused: upstream they answer for bqgate's credential, not the caller's)
  *
  * Writes run upstream with the caller's job credential (the one its queries run with). Answers are
  * built from allowlists. Errors: accessDenied naming the rule or the verb, invalid for a malformed
@@ -26,7 +31,7 @@
  */
 import { BigQueryError, type Operation } from '../bigquery/index.js';
 import type { Catalog } from '../catalog/index.js';
-import { decideStatement, requireAnyAllow, canSeeDataset, type Decision } from '../policy/index.js';
+import { decideStatement, requireAnyAllow, canSeeDataset, canSeeTable, type Decision } from '../policy/index.js';
 import type { Upstream, UpstreamCredentials } from '../upstream/index.js';
 import { callerError, datasetResource, tableResource } from '../deliver/index.js';
 import { findOwnJob } from '../job-ids.js';
@@ -44,7 +49,19 @@ export type MethodOperation =
   | 'datasets.insert' | 'datasets.patch' | 'datasets.update' | 'datasets.delete'
   | 'routines.list' | 'routines.get' | 'routines.insert' | 'routines.update' | 'routines.delete'
   | 'models.list' | 'models.get' | 'models.patch' | 'models.delete'
-  | 'jobs.delete' | 'method.refused';
+  | 'jobs.delete' | 'method.refused'
+  | 'tables.getIamPolicy' | 'tables.setIamPolicy' | 'routines.getIamPolicy' | 'routines.setIamPolicy'
+  | 'rowAccessPolicies.list' | 'rowAccessPolicies.get' | 'rowAccessPolicies.insert' | 'rowAccessPolicies.update' | 'rowAccessPolicies.delete' | 'rowAccessPolicies.batchDelete'
+  | 'datasets.undelete' | 'projects.getServiceAccount';
+
+/**
+ * Governed methods whose paths fastify cannot route by template (`…/tables/{t}:getIamPolicy`): the
+ * gateway's catch-all route matches them with the catalogue and runs them as these operations.
+ */
+export const CATALOGUE_ROUTED: ReadonlySet<string> = new Set([
+  'tables.getIamPolicy', 'tables.setIamPolicy', 'routines.getIamPolicy', 'routines.setIamPolicy', 'rowAccessPolicies.list', 'rowAccessPolicies.get',
+  'rowAccessPolicies.insert', 'rowAccessPolicies.update', 'rowAccessPolicies.delete', 'rowAccessPolicies.batchDelete', 'datasets.undelete', 'projects.getServiceAccount',
+]);
 
 /** What a checked SELECT gives back (server.ts `check`): its decision and the text to send upstream. */
 export interface CheckedQuery { analysis: { tablesRead: string[]; columnsRead: Array<{ table: string; column: string }>; tables: Record<string, any[]> }; decision: Decision; sql: string }
@@ -67,11 +84,18 @@ const MODEL_KEYS = ['etag', 'modelReference', 'creationTime', 'lastModifiedTime'
 const ROUTINE_SET = new Set([...ROUTINE_KEYS, 'kind']);
 const MODEL_SET = new Set(['etag', 'modelReference', 'description', 'friendlyName', 'labels', 'expirationTime', 'kind']);
 
+/** Why a catalogued method stays refused, for the caller. */
+const WHY: Record<string, string> = {
+  'tables.testIamPermissions': 'Upstream it would answer for bqgate\'s credential, not yours; bqgate policy decides what you may do (bqgate policy explain).',
+  'rowAccessPolicies.testIamPermissions': 'Upstream it would answer for bqgate\'s credential, not yours; bqgate policy decides what you may do (bqgate policy explain).',
+  'rowAccessPolicies.getIamPolicy': 'Row access policy IAM is not governed by bqgate yet.',
+};
+
 /** The method a refused request is (from the catalogue), for the message. */
 const refusal = (http: string, url: string): BigQueryError => {
   const path = url.split('?')[0];
   const m = matchMethod(http, path);
-  if (m && !m.wrongVerb) return new BigQueryError('accessDenied', `Access Denied: bqgate refuses methods it does not govern: bigquery.${m.id} (${http} ${path}) is not governed by bqgate, so it was not sent upstream. Governed methods: ${GOVERNED.join(', ')}.`);
+  if (m && !m.wrongVerb) return new BigQueryError('accessDenied', `Access Denied: bqgate refuses methods it does not govern: bigquery.${m.id} (${http} ${path}) is not one bqgate governs, so nothing was sent upstream. ${WHY[m.id] ?? 'Use a governed method or the equivalent SQL statement.'}`);
   if (m) return new BigQueryError('accessDenied', `Access Denied: bqgate refuses methods it does not govern: ${http} ${path} is not a BigQuery v2 method (bigquery.${m.id} is ${METHODS.find((x) => x.id === m.id)!.http}).`);
   return new BigQueryError('accessDenied', `Access Denied: bqgate refuses methods it does not govern: ${http} ${path} is no BigQuery v2 method bqgate knows.`);
 };
@@ -82,6 +106,8 @@ export const GOVERNED: readonly string[] = [
   'tabledata.list', 'tabledata.insertAll', 'tables.get', 'tables.list', 'tables.insert', 'tables.patch', 'tables.update', 'tables.delete',
   'datasets.get', 'datasets.list', 'datasets.insert', 'datasets.patch', 'datasets.update', 'datasets.delete', 'projects.list',
   'routines.list', 'routines.get', 'routines.insert', 'routines.update', 'routines.delete', 'models.list', 'models.get', 'models.patch', 'models.delete',
+  'tables.getIamPolicy', 'tables.setIamPolicy', 'routines.getIamPolicy', 'routines.setIamPolicy', 'rowAccessPolicies.list', 'rowAccessPolicies.get',
+  'rowAccessPolicies.insert', 'rowAccessPolicies.update', 'rowAccessPolicies.delete', 'rowAccessPolicies.batchDelete', 'datasets.undelete', 'projects.getServiceAccount',
 ];
 
 /** The handlers. */
@@ -299,6 +325,33 @@ export function methodOperations(d: MethodDeps): Record<MethodOperation, (c: Ctx
       return { status: 204, body: '' };
     },
 
+    // IAM policies: reading or setting who may access a table or routine is GRANT on it (admin-only unless a rule allows GRANT).
+    'tables.getIamPolicy': (c) => iam(c, 'tables.getIamPolicy', `${ids(c).projectId}.${ids(c).datasetId}.${c.req.params.tableId}`, `tables/${enc(c.req.params.tableId!)}:getIamPolicy`),
+    'tables.setIamPolicy': (c) => iam(c, 'tables.setIamPolicy', `${ids(c).projectId}.${ids(c).datasetId}.${c.req.params.tableId}`, `tables/${enc(c.req.params.tableId!)}:setIamPolicy`),
+    'routines.getIamPolicy': (c) => iam(c, 'routines.getIamPolicy', `${ids(c).projectId}.${ids(c).datasetId}.${c.req.params.routineId}`, `routines/${enc(c.req.params.routineId!)}:getIamPolicy`),
+    'routines.setIamPolicy': (c) => iam(c, 'routines.setIamPolicy', `${ids(c).projectId}.${ids(c).datasetId}.${c.req.params.routineId}`, `routines/${enc(c.req.params.routineId!)}:setIamPolicy`),
+
+    // Row access policies of a table: listing and reading them are reads of the table; creating,
+    // replacing and dropping them are CREATE_ROW_ACCESS_POLICY / DROP_ROW_ACCESS_POLICY (the verbs of the DDL).
+    'rowAccessPolicies.list': (c) => rowPolicies(c, 'GET', undefined, ''),
+    'rowAccessPolicies.get': (c) => rowPolicies(c, 'GET', undefined, `/${enc(c.req.params.policyId!)}`),
+    'rowAccessPolicies.insert': (c) => rowPolicies(c, 'POST', 'CREATE_ROW_ACCESS_POLICY', ''),
+    'rowAccessPolicies.update': (c) => rowPolicies(c, 'PUT', 'CREATE_ROW_ACCESS_POLICY', `/${enc(c.req.params.policyId!)}`),
+    'rowAccessPolicies.delete': (c) => rowPolicies(c, 'DELETE', 'DROP_ROW_ACCESS_POLICY', `/${enc(c.req.params.policyId!)}`),
+    'rowAccessPolicies.batchDelete': (c) => rowPolicies(c, 'POST', 'DROP_ROW_ACCESS_POLICY', ':batchDelete'),
+
+    'datasets.undelete': async (c) => {
+      const { dataset, path } = ids(c);
+      const decision = decideMethod(c, 'datasets.undelete', writes('UNDROP', dataset));
+      return { body: datasetResource(await upstream.ok('POST', `${path}:undelete`, { body: pick(body(c), ['deletionTime']), as: await as(c, decision) })) };
+    },
+    'projects.getServiceAccount': async (c) => {
+      // The project's BigQuery service account (for CMEK grants): metadata for any caller with an allow rule.
+      requireAnyAllow(c.policy, c.principal);
+      const r = await upstream.ok('GET', `/projects/${enc(c.req.params.projectId!)}/serviceAccount`);
+      return { body: { kind: 'bigquery#getServiceAccountResponse', ...only(r, ['email']) } };
+    },
+
     'jobs.delete': async (c) => {
       const { projectId, jobId } = c.req.params;
       const j = await findOwnJob(store, c.principal, projectId!, jobId!);
@@ -308,6 +361,27 @@ export function methodOperations(d: MethodDeps): Record<MethodOperation, (c: Ctx
       return { status: 204, body: '' };
     },
   };
+
+  /** An IAM policy read or change of `object`, decided as GRANT on it; the body is the caller's (policy, updateMask, options). */
+  async function iam(c: Ctx, method: string, object: string, tail: string): Promise<Outcome> {
+    const decision = decideMethod(c, method, writes('GRANT', object));
+    const r = await upstream.ok('POST', `${ids(c).path}/${tail}`, { body: pick(body(c), ['policy', 'updateMask', 'options']), as: await as(c, decision) });
+    return { body: only(r, ['version', 'bindings', 'etag', 'auditConfigs']) };
+  }
+
+  /** A row access policy method of the table in the path: a read when `verb` is undefined, else decided as `verb` on the table. */
+  async function rowPolicies(c: Ctx, http: 'GET' | 'POST' | 'PUT' | 'DELETE', verb: string | undefined, tail: string): Promise<Outcome> {
+    const { projectId, datasetId, tableId, path } = ids(c);
+    const table = `${projectId}.${datasetId}.${tableId}`;
+    const base = `${path}/tables/${enc(tableId!)}/rowAccessPolicies${tail}`;
+    if (!verb) {
+      if (!canSeeTable(c.policy, c.principal, table)) throw new BigQueryError('accessDenied', `Access Denied: Table ${table}: no bqgate policy rule lets ${c.principal.subject} read it.`);
+      return { body: await upstream.ok('GET', base, { query: pick(c.req.query, ['pageSize', 'pageToken']) }) };
+    }
+    const decision = decideMethod(c, `rowAccessPolicies.${http === 'DELETE' ? 'delete' : tail === ':batchDelete' ? 'batchDelete' : http === 'PUT' ? 'update' : 'insert'}`, writes(verb, table));
+    const r = await upstream.ok(http, base, { ...(http === 'DELETE' ? { query: pick(c.req.query, ['force']) } : { body: body(c) }), as: await as(c, decision) });
+    return http === 'DELETE' || tail === ':batchDelete' ? { status: 204, body: '' } : { body: r };
+  }
 
   /** Every item of a paged upstream list (gateway credential), mapped by `name`. */
   async function listAll(path: string, key: string, name: (x: any) => string): Promise<string[]> {
