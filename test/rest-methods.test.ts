@@ -126,6 +126,14 @@ describe('governed writes under the demo policy: refused naming the rule', () =>
     expect((await lastAudit('rest-analyst', 'datasets.patch'))?.decision?.effect).toBe('deny');
   });
 
+  it('a caller with no right to alter learns nothing of existence: a missing and an existing table answer alike', async () => {
+    const missing = await call('PATCH', '/bigquery/v2/projects/demo-project/datasets/shop/tables/no_such_table', tokens.analyst, { description: 'x' });
+    const existing = await call('PATCH', '/bigquery/v2/projects/demo-project/datasets/shop/tables/orders', tokens.analyst, { description: 'x' });
+    console.log('tables.patch missing / existing (analyst):', missing.status, existing.status);
+    expect([missing.status, existing.status]).toEqual([403, 403]);
+    expect(missing.body.error.message.replace('no_such_table', 'orders')).toBe(existing.body.error.message);
+  });
+
   it('a principal allowed ALTER_SCHEMA may not change the dataset ACL: that is a GRANT', async () => {
     const e = await apiError(gw.sdk(tokens.editor).dataset('shop').setMetadata({ access: [{ role: 'READER', userByEmail: 'attacker@example.com' }] }));
     console.log('dataset ACL change (ALTER_SCHEMA-only):', e.message);

@@ -134,6 +134,16 @@ export function methodOperations(d: MethodDeps): Record<MethodOperation, (c: Ctx
     }
     return decision;
   }
+  /**
+   * Before an upstream read that picks the verb (a table's type, a routine's kind): refuses, as
+   * `verbs[0]`, when none of `verbs` is allowed on `object`, so a caller without any right learns
+   * nothing from that read (not even whether the object exists). Records nothing when it passes.
+   */
+  function precheck(c: Ctx, method: string, object: string, verbs: string[]): void {
+    requireAnyAllow(c.policy, c.principal);
+    if (verbs.some((v) => decideStatement(c.policy, c.principal, writes(v, object)).effect === 'allow')) return;
+    decideMethod(c, method, writes(verbs[0], object));
+  }
   const as = async (c: Ctx, decision: Decision) => (await credentials.forJob(c.principal, c.callerToken, undefined, decision.upstreamServiceAccount)).client;
   const ids = (c: Ctx) => {
     const { projectId, datasetId, tableId, routineId, modelId } = c.req.params;
@@ -177,12 +187,14 @@ export function methodOperations(d: MethodDeps): Record<MethodOperation, (c: Ctx
     const { projectId, datasetId, tableId, path } = ids(c);
     const table = `${projectId}.${datasetId}.${tableId}`;
     const b = checkFields(method, 'table', body(c));
+    precheck(c, method, table, ['ALTER_TABLE', 'ALTER_VIEW', 'ALTER_MATERIALIZED_VIEW']);
     const current = await upstream.ok('GET', `${path}/tables/${enc(tableId!)}`);
     const isView = current.type === 'VIEW' || !!current.view || current.type === 'MATERIALIZED_VIEW';
     const v = await viewQuery(c, projectId, b);
     const verb = current.type === 'MATERIALIZED_VIEW' ? 'ALTER_MATERIALIZED_VIEW' : isView ? 'ALTER_VIEW' : 'ALTER_TABLE';
     const main = v ? viewStatement(verb, table, v.checked) : writes(verb, table);
-    const tags = b.schema ? changesPolicyTags(current.schema?.fields, b.schema.fields) : [];
+    // tables.update replaces the resource: without a schema it would drop the columns' tags too.
+    const tags = b.schema || method === 'tables.update' ? changesPolicyTags(current.schema?.fields, b.schema?.fields ?? []) : [];
     const decision = decideMethod(c, method, main, ...(tags.length ? [writes('GRANT', table)] : []));
     catalog.invalidate(table);
     if (v) c.audit = { ...c.audit, upstreamSql: decisionAudit(decision, v.checked.sql).upstreamSql };
@@ -256,6 +268,7 @@ export function methodOperations(d: MethodDeps): Record<MethodOperation, (c: Ctx
     'datasets.delete': async (c) => {
       const { projectId, datasetId, dataset, path } = ids(c);
       const contents = c.req.query.deleteContents === 'true';
+      precheck(c, 'datasets.delete', dataset, ['DROP']);
       // With deleteContents every table goes too: each is a DROP the policy must allow.
       const tables = contents ? await listAll(`${path}/tables`, 'tables', (t) => `${projectId}.${datasetId}.${t.tableReference?.tableId}`) : [];
       const decision = decideMethod(c, 'datasets.delete', writes('DROP', dataset), ...tables.map((t) => writes('DROP', t)));
@@ -289,13 +302,17 @@ export function methodOperations(d: MethodDeps): Record<MethodOperation, (c: Ctx
       const { projectId, datasetId, path, routineId } = ids(c);
       const b = body(c);
       for (const k of Object.keys(b)) if (!ROUTINE_SET.has(k)) throw new BigQueryError('accessDenied', `Access Denied: routines.update with ${k} is refused by bqgate: it cannot see the effect of that field. Leave it out.`);
-      const decision = decideMethod(c, 'routines.update', writes(`ALTER_${kindOf(routineVerb(b.routineType ?? await routineType(c)))}`, `${projectId}.${datasetId}.${routineId}`));
+      const routine = `${projectId}.${datasetId}.${routineId}`;
+      precheck(c, 'routines.update', routine, ['ALTER_FUNCTION', 'ALTER_TABLE_FUNCTION', 'ALTER_PROCEDURE']);
+      const decision = decideMethod(c, 'routines.update', writes(`ALTER_${kindOf(routineVerb(b.routineType ?? await routineType(c)))}`, routine));
       const r = await upstream.ok('PUT', `${path}/routines/${enc(routineId!)}`, { body: b, as: await as(c, decision) });
       return { body: only(r, ROUTINE_KEYS) };
     },
     'routines.delete': async (c) => {
       const { projectId, datasetId, path, routineId } = ids(c);
-      const decision = decideMethod(c, 'routines.delete', writes(`DROP_${kindOf(routineVerb(await routineType(c)))}`, `${projectId}.${datasetId}.${routineId}`));
+      const routine = `${projectId}.${datasetId}.${routineId}`;
+      precheck(c, 'routines.delete', routine, ['DROP_FUNCTION', 'DROP_TABLE_FUNCTION', 'DROP_PROCEDURE']);
+      const decision = decideMethod(c, 'routines.delete', writes(`DROP_${kindOf(routineVerb(await routineType(c)))}`, routine));
       await upstream.ok('DELETE', `${path}/routines/${enc(routineId!)}`, { as: await as(c, decision) });
       return { status: 204, body: '' };
     },
