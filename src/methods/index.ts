@@ -169,7 +169,8 @@ export function methodOperations(d: MethodDeps): Record<MethodOperation, (c: Ctx
     if (typeof v?.query !== 'string') throw new BigQueryError('invalid', `Invalid value for ${key}.query: the view's query must be a string.`);
     if (key === 'view' && v.useLegacySql !== false) throw new BigQueryError('invalidQuery', 'bqgate accepts GoogleSQL views only: set view.useLegacySql=false (bq mk --view: --nouse_legacy_sql).');
     if (Array.isArray(v.userDefinedFunctionResources) && v.userDefinedFunctionResources.length) throw new BigQueryError('accessDenied', 'Access Denied: userDefinedFunctionResources in a view are refused by bqgate.');
-    const checked = await check(c, projectId, { query: v.query, useLegacySql: false, defaultDataset: { projectId, datasetId: c.req.params.datasetId } });
+    // As BigQuery resolves a view's names: in the view's project, with no default dataset.
+    const checked = await check(c, projectId, { query: v.query, useLegacySql: false });
     return { key, checked };
   }
   /** The statement a view creation or change is: `verb` on the view, reading what its query reads. */
