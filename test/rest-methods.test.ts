@@ -126,6 +126,15 @@ describe('governed writes under the demo policy: refused naming the rule', () =>
     expect((await lastAudit('rest-analyst', 'datasets.patch'))?.decision?.effect).toBe('deny');
   });
 
+  it('insertAll by the ETL agents needs an approval under the demo policy, so it is refused (only query jobs can wait)', async () => {
+    const etl = await gw.token({ sub: 'rest-etl', groups: ['etl-agents'] });
+    const e = await apiError(gw.sdk(etl).dataset('shop').table('orders').insert([{ order_id: 990001, customer_id: 1, amount: 2 }]));
+    console.log('insertAll (etl-agents):', e.message);
+    expect(e.errors?.[0]?.reason).toBe('accessDenied');
+    expect(e.message).toContain('etl-writes-need-owner');
+    expect((await lastAudit('rest-etl', 'tabledata.insertAll'))?.decision).toMatchObject({ effect: 'deny', statementKind: 'INSERT' });
+  });
+
   it('a caller with no right to alter learns nothing of existence: a missing and an existing table answer alike', async () => {
     const missing = await call('PATCH', '/bigquery/v2/projects/demo-project/datasets/shop/tables/no_such_table', tokens.analyst, { description: 'x' });
     const existing = await call('PATCH', '/bigquery/v2/projects/demo-project/datasets/shop/tables/orders', tokens.analyst, { description: 'x' });
