@@ -14,10 +14,10 @@
  *   datasets.patch/update  ALTER_SCHEMA (+ GRANT when it sets `access`; update replaces the access list, so always)
  *   datasets.delete        DROP of the dataset (+ DROP of each of its tables with deleteContents)
  *   routines.list/get      reads: only routines of datasets the caller may see
- *   routines.insert/update CREATE_FUNCTION / CREATE_TABLE_FUNCTION / CREATE_PROCEDURE, ALTER_FUNCTION / …
- *   routines.delete        DROP_FUNCTION (DROP_PROCEDURE for a procedure)
+ *   routines.insert/update CREATE_FUNCTION / CREATE_TABLE_FUNCTION / CREATE_PROCEDURE (an update is CREATE OR REPLACE)
+ *   routines.delete        DROP_FUNCTION / DROP_TABLE_FUNCTION, DROP for a procedure (as the analyzer names DROP PROCEDURE)
  *   models.list/get        reads: only models of datasets the caller may see
- *   models.patch/delete    ALTER_MODEL / DROP_MODEL
+ *   models.patch/delete    ALTER_MODEL / DROP (as the analyzer names DROP MODEL)
  *   jobs.delete            the caller's own job only
  *   *.getIamPolicy/setIamPolicy  GRANT on the table or routine (who may access it is an access change)
  *   rowAccessPolicies.*    list/get as reads of the table; insert/update CREATE_ROW_ACCESS_POLICY; delete DROP_ROW_ACCESS_POLICY
@@ -214,7 +214,8 @@ export function methodOperations(d: MethodDeps): Record<MethodOperation, (c: Ctx
 
   /** The routine's type as the upstream knows it (for the verb of changing or dropping it). */
   const routineType = async (c: Ctx) => { const { path, routineId } = ids(c); return (await upstream.ok('GET', `${path}/routines/${enc(routineId!)}`)).routineType; };
-  const kindOf = (verb: string) => verb.replace(/^CREATE_/, '');
+  /** The analyzer's verb for dropping a routine: DROP FUNCTION and DROP TABLE FUNCTION have their own statements, DROP PROCEDURE is a DROP. */
+  const dropVerb = (create: string) => (create === 'CREATE_PROCEDURE' ? 'DROP' : create.replace(/^CREATE_/, 'DROP_'));
 
   const ops: Record<MethodOperation, (c: Ctx) => Promise<Outcome>> = {
     'method.refused': async (c) => { throw refusal(c.req.method ?? 'GET', c.req.url ?? ''); },
@@ -304,16 +305,17 @@ export function methodOperations(d: MethodDeps): Record<MethodOperation, (c: Ctx
       const b = body(c);
       for (const k of Object.keys(b)) if (!ROUTINE_SET.has(k)) throw new BigQueryError('accessDenied', `Access Denied: routines.update with ${k} is refused by bqgate: it cannot see the effect of that field. Leave it out.`);
       const routine = `${projectId}.${datasetId}.${routineId}`;
-      precheck(c, 'routines.update', routine, ['ALTER_FUNCTION', 'ALTER_TABLE_FUNCTION', 'ALTER_PROCEDURE']);
-      const decision = decideMethod(c, 'routines.update', writes(`ALTER_${kindOf(routineVerb(b.routineType ?? await routineType(c)))}`, routine));
+      // BigQuery changes a routine with CREATE OR REPLACE: the analyzer reports the CREATE_* verb.
+      precheck(c, 'routines.update', routine, ['CREATE_FUNCTION', 'CREATE_TABLE_FUNCTION', 'CREATE_PROCEDURE']);
+      const decision = decideMethod(c, 'routines.update', writes(routineVerb(b.routineType ?? await routineType(c)), routine));
       const r = await upstream.ok('PUT', `${path}/routines/${enc(routineId!)}`, { body: b, as: await as(c, decision) });
       return { body: only(r, ROUTINE_KEYS) };
     },
     'routines.delete': async (c) => {
       const { projectId, datasetId, path, routineId } = ids(c);
       const routine = `${projectId}.${datasetId}.${routineId}`;
-      precheck(c, 'routines.delete', routine, ['DROP_FUNCTION', 'DROP_TABLE_FUNCTION', 'DROP_PROCEDURE']);
-      const decision = decideMethod(c, 'routines.delete', writes(`DROP_${kindOf(routineVerb(await routineType(c)))}`, routine));
+      precheck(c, 'routines.delete', routine, ['DROP_FUNCTION', 'DROP_TABLE_FUNCTION', 'DROP']);
+      const decision = decideMethod(c, 'routines.delete', writes(dropVerb(routineVerb(await routineType(c))), routine));
       await upstream.ok('DELETE', `${path}/routines/${enc(routineId!)}`, { as: await as(c, decision) });
       return { status: 204, body: '' };
     },
@@ -338,7 +340,7 @@ export function methodOperations(d: MethodDeps): Record<MethodOperation, (c: Ctx
     },
     'models.delete': async (c) => {
       const { projectId, datasetId, path, modelId } = ids(c);
-      const decision = decideMethod(c, 'models.delete', writes('DROP_MODEL', `${projectId}.${datasetId}.${modelId}`));
+      const decision = decideMethod(c, 'models.delete', writes('DROP', `${projectId}.${datasetId}.${modelId}`));
       await upstream.ok('DELETE', `${path}/models/${enc(modelId!)}`, { as: await as(c, decision) });
       return { status: 204, body: '' };
     },
