@@ -210,6 +210,18 @@ describe('attacks by narrow principals', () => {
     expect(a.upstream?.sql).toContain('CAST(NULL AS STRING) AS `ssn`');
   });
 
+  it('destinationTable appending to a table whose INSERT needs an approval parks the job PENDING', async () => {
+    const etl = await gw.token({ sub: 'rest-etl-dest', groups: ['etl-agents'] });
+    const bq = gw.sdk(etl);
+    const [job] = await bq.createQueryJob({ query: 'SELECT order_id, customer_id, amount FROM shop.orders WHERE order_id < 0', useLegacySql: false, destination: bq.dataset('shop').table('orders'), writeDisposition: 'WRITE_APPEND' });
+    const [meta] = await job.getMetadata();
+    console.log('destinationTable append (etl-agents): state', meta.status?.state);
+    expect(meta.status?.state).toBe('PENDING');
+    const a = await lastAudit('rest-etl-dest', 'jobs.insert');
+    expect(a?.decision).toMatchObject({ effect: 'allow', statementKind: 'SELECT+INSERT' });
+    expect(a?.approvals?.[0]).toMatchObject({ step: 'requested', requirements: ['etl-writes-need-owner'] });
+  });
+
   it('destinationTable outside the datasets a rule lets the caller write, or under a row cap, is refused', async () => {
     const bq = gw.sdk(tokens.copier);
     const e = await apiError(bq.createQueryJob({ query: 'SELECT customer_id FROM shop.customers', useLegacySql: false, destination: bq.dataset('shop').table('stolen') }));
