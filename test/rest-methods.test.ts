@@ -169,6 +169,9 @@ describe('attacks by narrow principals', () => {
     expect(e.message).toContain('demo-project.shop.customers');
     const legacy = await apiError(ds.createTable('v_legacy', { view: { query: 'SELECT 1' } }));
     expect(legacy.message).toContain('useLegacySql=false');
+    const dml = await apiError(gw.sdk(tokens.admin).dataset('shop').createTable('v_dml', { view: { query: 'DELETE FROM shop.orders WHERE TRUE', useLegacySql: false } }));
+    console.log('view whose query is DML (admin):', dml.message);
+    expect(dml.message).toMatch(/must be a query \(SELECT\); it is DELETE/);
   });
 
   it('a view outside the datasets the rule names is refused as CREATE_VIEW', async () => {

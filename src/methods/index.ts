@@ -64,7 +64,7 @@ export const CATALOGUE_ROUTED: ReadonlySet<string> = new Set([
 ]);
 
 /** What a checked SELECT gives back (server.ts `check`): its decision and the text to send upstream. */
-export interface CheckedQuery { analysis: { tablesRead: string[]; columnsRead: Array<{ table: string; column: string }>; tables: Record<string, any[]> }; decision: Decision; sql: string }
+export interface CheckedQuery { analysis: { statementKind: string; tablesRead: string[]; columnsRead: Array<{ table: string; column: string }>; tables: Record<string, any[]> }; decision: Decision; sql: string }
 
 export interface MethodDeps {
   upstream: Upstream;
@@ -171,6 +171,7 @@ export function methodOperations(d: MethodDeps): Record<MethodOperation, (c: Ctx
     if (Array.isArray(v.userDefinedFunctionResources) && v.userDefinedFunctionResources.length) throw new BigQueryError('accessDenied', 'Access Denied: userDefinedFunctionResources in a view are refused by bqgate.');
     // As BigQuery resolves a view's names: in the view's project, with no default dataset.
     const checked = await check(c, projectId, { query: v.query, useLegacySql: false });
+    if (checked.analysis.statementKind !== 'SELECT') throw new BigQueryError('invalidQuery', `${key}.query must be a query (SELECT); it is ${checked.analysis.statementKind}.`);
     return { key, checked };
   }
   /** The statement a view creation or change is: `verb` on the view, reading what its query reads. */
