@@ -15,7 +15,8 @@ import type { Principal } from './auth/index.js';
 import { BigQueryError, callerLabels, type Operation } from './bigquery/index.js';
 import type { Catalog } from './catalog/index.js';
 import type { QueryAnalysis } from './sql/index.js';
-import { decide, backstopColumns, type Decision } from './policy/index.js';
+import { decide, decideStatement, backstopColumns, type Decision } from './policy/index.js';
+import { destinationName, destinationUnits } from './pipeline/destination.js';
 import { isGoverned } from './rewrite/index.js';
 import { upstreamError, storedIdentity, declaredOf, type Declared, type Upstream, type UpstreamCredentials, type JobCredential } from './upstream/index.js';
 import { deliverPage, deliverJob, dryRunResponse, jobListEntry, callerMessage, callerError, type JobView } from './deliver/index.js';
@@ -216,6 +217,41 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
   }
 
   const QUERY_KEYS = ['defaultDataset', 'queryParameters', 'parameterMode', 'maximumBytesBilled', 'useQueryCache', 'priority'];
+  /** The destination of a query job's result (decided by `withDestination`). */
+  const DESTINATION_KEYS = ['destinationTable', 'writeDisposition', 'createDisposition'];
+
+  /** A query job's destination table and whether it exists now; undefined without one. */
+  async function destinationOf(projectId: string, q: any): Promise<{ table: string; exists: boolean } | undefined> {
+    if (q?.destinationTable === undefined || q?.destinationTable === null) return undefined;
+    const table = destinationName(q.destinationTable, projectId);
+    const exists = await catalog.getTable(table).then(() => true, (err) => {
+      if (err instanceof BigQueryError && err.reason === 'notFound') return false;
+      throw err;
+    });
+    return { table, exists };
+  }
+
+  /**
+   * A query job with `destinationTable`: the query's decision plus the write statements it equals
+   * (pipeline/destination.ts: CREATE_TABLE_AS_SELECT, INSERT, TRUNCATE+INSERT) — a refusal of any
+   * of them refuses the job, their approvals join the query's. The rows written are the rewritten
+   * (masked, filtered) query's, as a CREATE TABLE … AS SELECT's are. Without a destination, `checked` as is.
+   */
+  function withDestination(c: Ctx, dest: { table: string; exists: boolean } | undefined, q: any, checked: Checked): Checked {
+    if (!dest) return checked;
+    const { table, exists } = dest;
+    const units = destinationUnits(checked.analysis, table, exists, q);
+    const decision = decideStatement(c.policy, c.principal, { ...checked.analysis, units: [checked.analysis, ...units] });
+    const analysis = { ...checked.analysis, statementKind: `SELECT+${units.map((u) => u.statementKind).join('+')}`, tablesWritten: [table] };
+    c.audit = { ...c.audit, matchedRules: decision.matchedRules, reasons: decision.reasons, statementKind: analysis.statementKind, tables: [...new Set([...checked.analysis.tablesRead, table])] };
+    if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision, analysis });
+    if (checked.decision.limits.maximumRows !== undefined) {
+      throw Object.assign(new BigQueryError('accessDenied', `Access Denied: destinationTable is refused for ${c.principal.subject}: a row cap of ${checked.decision.limits.maximumRows} rows applies to its results, and rows written to a table would pass it. Read the results instead.`), { decision: { ...decision, effect: 'deny' as const }, analysis });
+    }
+    catalog.invalidate(table);
+    // Masks, filters and limits stay the query's (they shaped the text sent); verbs and approvals are the union's.
+    return { ...checked, decision: { ...checked.decision, matchedRules: decision.matchedRules, reasons: decision.reasons, ...(decision.approvals ? { approvals: decision.approvals } : {}) } };
+  }
 
   /**
    * Copy, extract and load jobs: decided like statements whose verb (COPY, EXTRACT, LOAD) applies
@@ -335,6 +371,24 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
     return deliverJob(r, jobView(c, j, r));
   }
 
+  /**
+   * The jobs.list filters (REST reference jobs.list): `stateFilter` (done, pending, running; may be
+   * repeated), `minCreationTime` / `maxCreationTime` (ms since the epoch, inclusive), `parentJobId`
+   * (the caller's job id of a script: its child jobs). BigQueryError('invalid') for another state.
+   */
+  const listFilter = (c: Ctx) => {
+    const q = c.req.query as Record<string, string | string[] | undefined>;
+    const states = ([] as string[]).concat(q.stateFilter ?? []).flatMap((s) => s.split(',')).map((s) => s.trim().toLowerCase()).filter(Boolean);
+    for (const s of states) if (!['done', 'pending', 'running'].includes(s)) throw new BigQueryError('invalid', `Invalid value for stateFilter: ${JSON.stringify(s)}; it must be done, pending or running.`);
+    const min = q.minCreationTime !== undefined ? Number(q.minCreationTime) : -Infinity;
+    const max = q.maxCreationTime !== undefined ? Number(q.maxCreationTime) : Infinity;
+    const parent = typeof q.parentJobId === 'string' ? upstreamJobId(c.principal, q.parentJobId) : undefined;
+    return {
+      created: (t: number) => t >= min && t <= max,
+      keep: (up: any) => (!states.length || states.includes(String(up?.status?.state ?? '').toLowerCase())) && (!parent || [parent, q.parentJobId].includes(up?.statistics?.parentJobId)),
+    };
+  };
+
   /** A `jobs.list` page token: the offset into the caller's jobs, as the gateway handed it out. */
   const listOffset = (t: string | undefined) => {
     if (!t) return 0;
@@ -374,17 +428,18 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
       const b = c.req.body;
       const cfgIn = b.configuration ?? {};
       if (!cfgIn.query) return nonQueryJob(c, b);
-      if (cfgIn.query.destinationTable) throw new BigQueryError('accessDenied', 'Access Denied: destinationTable is refused by bqgate: results may not be copied into a table.');
       const projectId = c.req.params.projectId!;
-      const checked = await check(c, projectId, cfgIn.query);
+      // The destination is looked up before the query is decided: nothing reaches the upstream between a decision and its audit event.
+      const dest = await destinationOf(projectId, cfgIn.query);
+      const checked = withDestination(c, dest, cfgIn.query, await check(c, projectId, cfgIn.query));
       if (cfgIn.dryRun) {
-        const query = { ...pick(cfgIn.query, QUERY_KEYS), query: checked.sql, useLegacySql: false };
+        const query = { ...pick(cfgIn.query, [...QUERY_KEYS, ...DESTINATION_KEYS]), query: checked.sql, useLegacySql: false };
         const r = await upstream.ok('POST', `/projects/${enc(projectId)}/jobs`, { body: { jobReference: { projectId, ...(b.jobReference?.location ? { location: b.jobReference.location } : {}) }, configuration: { query, dryRun: true } }, declared: declaredOf(checked.sent) });
         const view: JobView = { projectId, location: where(b.jobReference?.location ?? r.jobReference?.location), query: cfgIn.query.query, owner: owner(c), labels: callerLabels(cfgIn.labels) };
         return { body: deliverJob(r, view), audit: decisionAudit(checked.decision, checked.sql) };
       }
       const jobId = insertJobId(c, b.jobReference?.jobId);
-      const job = await insertJob(c, jobId, b.jobReference?.location, cfgIn.query.query, checked, pick(cfgIn.query, QUERY_KEYS), pick(cfgIn, ['labels', 'jobTimeoutMs']));
+      const job = await insertJob(c, jobId, b.jobReference?.location, cfgIn.query.query, checked, pick(cfgIn.query, [...QUERY_KEYS, ...DESTINATION_KEYS]), pick(cfgIn, ['labels', 'jobTimeoutMs']));
       const view = insertedView(c, b, jobId, job, cfgIn.query.query);
       return { body: deliverJob(job, view), audit: { ...decisionAudit(checked.decision, checked.sql), jobId } };
     },
@@ -409,12 +464,14 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
       const projectId = c.req.params.projectId!;
       const max = Math.min(Number(c.req.query.maxResults ?? 50), 1000);
       const offset = listOffset(c.req.query.pageToken);
+      const f = listFilter(c);
       const mine = await store.listJobs(projectId, c.principal.issuer, c.principal.subject, max + 1, offset);
-      const jobs = await Promise.all(mine.slice(0, max).map(async (j) => {
+      const listed = await Promise.all(mine.slice(0, max).filter((j) => f.created(j.createdAt)).map(async (j) => {
         const r = await upstream.call('GET', `/projects/${enc(projectId)}/jobs/${enc(j.jobId)}`, { query: { location: j.location }, as: await as(c, j).catch(() => undefined) });
         const up = r.status < 300 ? r.body : { status: { state: 'DONE' }, configuration: { jobType: NON_QUERY.includes(j.statementType) ? j.statementType : 'QUERY' }, statistics: { creationTime: String(j.createdAt) } };
-        return jobListEntry(up, jobView(c, j, up));
+        return f.keep(up) ? jobListEntry(up, jobView(c, j, up)) : undefined;
       }));
+      const jobs = listed.filter((x) => x !== undefined);
       const body: Record<string, unknown> = { kind: 'bigquery#jobList', jobs };
       if (mine.length > max) body.nextPageToken = Buffer.from(String(offset + max)).toString('base64url');
       return { body };

@@ -97,11 +97,13 @@ export function metadataOperations({ upstream, catalog, hmacKey, analyzer, waitM
       const { projectId, datasetId, tableId } = c.req.params;
       const table = `${projectId}.${datasetId}.${tableId}`;
       mustSeeTable(c, table);
-      const r = await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables/${enc(tableId!)}`);
+      const r = await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}/tables/${enc(tableId!)}`, { query: pick(c.req.query, ['view']) });
       const fields: BqField[] | undefined = r.schema?.fields;
       // A view's columns take the policy of the table columns they derive from (its lineage).
       const visible = !fields ? undefined : r.type === 'VIEW' || r.view ? await visibleViewSchema(analyzer, c.policy, c.principal, table, fields) : visibleSchema(c, table, fields);
-      return { body: tableResource(r, visible) };
+      // selectedFields (REST tables.get): the schema of those top-level columns only, as tabledata.list returns them (bq head --selected_fields).
+      const selected = c.req.query.selectedFields?.split(',').map((x) => x.trim().split('.')[0].toLowerCase()).filter(Boolean);
+      return { body: tableResource(r, selected?.length && visible ? visible.filter((f) => selected.includes(f.name.toLowerCase())) : visible) };
     },
 
     'tables.list': async (c) => {
@@ -115,13 +117,20 @@ export function metadataOperations({ upstream, catalog, hmacKey, analyzer, waitM
     'datasets.get': async (c) => {
       const { projectId, datasetId } = c.req.params;
       mustSeeDataset(c, projectId!, datasetId!);
-      const r = await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}`);
-      return { body: datasetResource(r) };
+      // The access list is an ACL: shown only to a caller some rule allows GRANT on the dataset.
+      // datasetView=ACL asks for it alone, so it is refused outright; FULL (the default) leaves it out.
+      const view = c.req.query.datasetView;
+      if (view !== undefined && !['DATASET_VIEW_UNSPECIFIED', 'METADATA', 'ACL', 'FULL'].includes(view)) throw new BigQueryError('invalid', `Invalid value for datasetView: ${JSON.stringify(view)}; it must be METADATA, ACL or FULL.`);
+      const grant = decide(c.policy, c.principal, { statementKind: 'GRANT', tablesRead: [], tablesWritten: [`${projectId}.${datasetId}`], columnsRead: [], tables: {} });
+      if (view === 'ACL' && grant.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', `Access Denied: the access list of dataset ${projectId}:${datasetId} is shown only to principals a bqgate rule allows GRANT on it. ${grant.reasons[0]}`), { decision: grant });
+      const r = await upstream.ok('GET', `/projects/${enc(projectId!)}/datasets/${enc(datasetId!)}`, { query: pick(c.req.query, ['datasetView', 'accessPolicyVersion']) });
+      const acl = grant.effect === 'allow' && view !== 'METADATA' && Array.isArray(r.access);
+      return { body: { ...datasetResource(r), ...(acl ? { access: r.access } : {}) } };
     },
 
     'datasets.list': async (c) => {
       const projectId = c.req.params.projectId!;
-      const r = await upstream.ok('GET', `/projects/${enc(projectId)}/datasets`, { query: pick(c.req.query, ['maxResults', 'pageToken', 'all']) });
+      const r = await upstream.ok('GET', `/projects/${enc(projectId)}/datasets`, { query: pick(c.req.query, ['maxResults', 'pageToken', 'all', 'filter']) });
       const datasets = (r.datasets ?? []).filter((d: any) => canSeeDataset(c.policy, c.principal, projectId, d.datasetReference?.datasetId));
       return { body: datasetList(r, datasets) };
     },

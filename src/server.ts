@@ -28,6 +28,7 @@ import { upstreamStatement } from './pipeline/statement.js';
 import { Upstream, UpstreamCredentials, upstreamError, storedIdentity, declaredOf } from './upstream/index.js';
 import { AuditLog, RequestRecorder, SinkRunner, sinkTarget, auditDown } from './audit/index.js';
 import { metadataOperations } from './metadata.js';
+import { methodOperations, matchMethod, CATALOGUE_ROUTED } from './methods/index.js';
 import { enc, pick, decisionAudit, type Ctx, type Outcome } from './context.js';
 import { startEmulator, newEmulatorSecret, writeSecretFile, emulatorSecretFile, type RunningEmulator } from './emulator/index.js';
 import { devIssuerUrl, type Config } from './config.js';
@@ -219,10 +220,10 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
    * cannot write, the caller gets backendError and nothing (more) happens.
    */
   async function serve(op: Operation, req: FastifyRequest<{ Params: any; Querystring: any; Body: any }>, reply: FastifyReply, t0: number, scope: RequestScope, span: Span) {
-    const api: ApiRequest = { op, params: req.params ?? {}, query: (req.query ?? {}) as Record<string, string | undefined>, body: req.body ?? {}, client: req.headers['user-agent'] };
+    const api: ApiRequest = { op, params: req.params ?? {}, query: (req.query ?? {}) as Record<string, string | undefined>, body: req.body ?? {}, client: req.headers['user-agent'], method: req.method, url: req.url };
     const jobConfig = op === 'jobs.insert' ? api.body.configuration : undefined;
     const sql = op === 'jobs.query' ? api.body.query : jobConfig?.query?.query;
-    const resource = [api.params.projectId, api.params.datasetId, api.params.tableId ?? api.params.jobId].filter(Boolean).join('/');
+    const resource = op === 'method.refused' ? `${req.method} ${req.url.split('?')[0]}` : [api.params.projectId, api.params.datasetId, api.params.tableId ?? api.params.routineId ?? api.params.modelId ?? api.params.jobId].filter(Boolean).join('/');
     const header = req.headers['x-bqgate-session'];
     const sessionKey = (Array.isArray(header) ? header[0] : header) || jobConfig?.labels?.bqgate_session || api.body?.labels?.bqgate_session || undefined;
     const requestData = {
@@ -326,8 +327,10 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     return { analysis, decision, sql: sent.sql, sent: sent.analysis };
   }
 
+  const metadata = metadataOperations({ upstream, catalog, hmacKey, analyzer, waitMs: cfg.defaultWaitMs, dataCredential: async (c) => (await credentials.forJob(c.principal, c.callerToken)).client });
   const operations: Record<Operation, (c: Ctx) => Promise<Outcome>> = {
-    ...metadataOperations({ upstream, catalog, hmacKey, analyzer, waitMs: cfg.defaultWaitMs, dataCredential: async (c) => (await credentials.forJob(c.principal, c.callerToken)).client }),
+    ...metadata,
+    ...methodOperations({ upstream, catalog, credentials, store, check, tableGet: metadata['tables.get'] }),
     ...jobOperations({ cfg, store, upstream, catalog, gate, check, credentials }),
     ...approvalOperations({ approvals, gate, store, auditLog }),
     ...reexecuteOperations({ auditLog, store, analyzer, upstream, hmacKey, credentials }),
@@ -347,6 +350,18 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   for (const r of ROUTES) {
     for (const prefix of ['/bigquery/v2', '']) app.route({ method: r.method, url: prefix + r.path, handler: handle(r.op) });
   }
+  // Every other BigQuery v2 method (methods/catalogue.ts), and any other path under it: refused with
+  // accessDenied naming it, after authentication, audited — never a 404.
+  const ALL: Array<'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'> = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+  // Governed methods whose paths fastify cannot template (`…:getIamPolicy`) are matched here by the catalogue.
+  const catalogueRoute = (req: FastifyRequest<{ Params: any; Querystring: any; Body: any }>, reply: FastifyReply) => {
+    const m = matchMethod(req.method, req.url);
+    if (!m || m.wrongVerb || !CATALOGUE_ROUTED.has(m.id)) return handle('method.refused')(req, reply);
+    req.params = m.params;
+    return handle(m.id as Operation)(req, reply);
+  };
+  for (const url of ['/bigquery/v2', '/bigquery/v2/*', '/projects/*']) app.route({ method: ALL, url, handler: catalogueRoute });
+  app.route({ method: ['POST', 'PUT', 'PATCH', 'DELETE'], url: '/projects', handler: handle('method.refused') });
 
   await app.listen({ host: cfg.host, port: cfg.port });
   const addr = app.server.address();

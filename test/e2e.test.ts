@@ -329,9 +329,11 @@ describe('REST details through the gateway', () => {
     const session = await call(analyst, 'POST', '/queries', { query: 'SELECT 1', useLegacySql: false, createSession: true });
     expect(session.status).toBe(403);
     expect(session.body.error.message).toContain('session mode');
-    const nf = await call(analyst, 'DELETE', '/datasets/shop');
-    expect(nf.status).toBe(404);
-    expect(nf.body.error.errors[0].reason).toBe('notFound');
+    // Every BigQuery v2 method is routed (issue 18): datasets.delete is decided as DROP, never a 404.
+    const drop = await call(analyst, 'DELETE', '/datasets/shop');
+    expect(drop.status).toBe(403);
+    expect(drop.body.error.errors[0].reason).toBe('accessDenied');
+    expect(drop.body.error.message).toContain('analysts-no-writes');
   });
 
   it('refuses a table-less query from a principal with no allow rules', async () => {

@@ -20,6 +20,8 @@ export interface RequestSummary {
   statementKind?: string;
   jobId?: string;
   upstreamSql?: string;
+  /** The REST method sent upstream for a method that is no query (tables.delete, datasets.patch, …). */
+  upstreamMethod?: string;
   labels?: Record<string, string>;
   rowsReturned?: number;
   detections?: Record<string, number>;
@@ -64,7 +66,7 @@ export class RequestRecorder {
    */
   async finish(s: RequestSummary, page: { body: unknown; payload: string } | undefined, response: ResponseRecord): Promise<void> {
     this.decision(s);
-    if (s.jobId || s.upstreamSql) this.add('upstream', { jobId: s.jobId, sql: s.upstreamSql, labels: s.labels });
+    if (s.jobId || s.upstreamSql || s.upstreamMethod) this.add('upstream', { jobId: s.jobId, sql: s.upstreamSql, labels: s.labels, ...(s.upstreamMethod ? { method: s.upstreamMethod } : {}) });
     const rows = (page?.body as { rows?: unknown[] } | undefined)?.rows;
     if (page && Array.isArray(rows)) {
       const fields = (page.body as { schema?: { fields?: Array<{ name: string }> } }).schema?.fields;

@@ -13,6 +13,16 @@ import { validateParams, type ParamSpec } from './params.js';
 export type Operation =
   | 'jobs.query' | 'jobs.getQueryResults' | 'jobs.insert' | 'jobs.get' | 'jobs.cancel' | 'jobs.list'
   | 'tabledata.list' | 'tables.get' | 'tables.list' | 'datasets.get' | 'datasets.list' | 'projects.list'
+  // decided as the statement each equals (methods/)
+  | 'tables.insert' | 'tables.patch' | 'tables.update' | 'tables.delete' | 'tabledata.insertAll'
+  | 'datasets.insert' | 'datasets.patch' | 'datasets.update' | 'datasets.delete'
+  | 'routines.list' | 'routines.get' | 'routines.insert' | 'routines.update' | 'routines.delete'
+  | 'models.list' | 'models.get' | 'models.patch' | 'models.delete' | 'jobs.delete'
+  | 'tables.getIamPolicy' | 'tables.setIamPolicy' | 'routines.getIamPolicy' | 'routines.setIamPolicy'
+  | 'rowAccessPolicies.list' | 'rowAccessPolicies.get' | 'rowAccessPolicies.insert' | 'rowAccessPolicies.update' | 'rowAccessPolicies.delete' | 'rowAccessPolicies.batchDelete'
+  | 'datasets.undelete' | 'projects.getServiceAccount'
+  // every other BigQuery v2 method, and any other path under /bigquery/v2: refused, audited
+  | 'method.refused'
   // bqgate's own API (/bqgate/v1/…), served through the same authenticated, audited pipeline.
   | 'approvals.list' | 'approvals.get' | 'approvals.approve' | 'approvals.deny'
   | 'audit.reexecute'
@@ -23,6 +33,12 @@ export type Operation =
 const ROWS = { startIndex: 'uint64', maxResults: 'uint32', pageToken: 'string', 'formatOptions.useInt64Timestamp': 'bool' } as const;
 /** List query parameters. */
 const LIST = { maxResults: 'uint32', pageToken: 'string' } as const;
+const D = '/projects/:projectId/datasets/:datasetId';
+const T = `${D}/tables/:tableId`;
+/** Typed fields of a Table body (tables.insert/patch/update). */
+const TABLE_BODY = { description: 'string', friendlyName: 'string', labels: 'labels', expirationTime: 'int64', requirePartitionFilter: 'bool', 'view.query': 'string', 'view.useLegacySql': 'bool', 'materializedView.query': 'string' } as const;
+/** Typed fields of a Dataset body (datasets.insert/patch/update). */
+const DATASET_BODY = { description: 'string', friendlyName: 'string', labels: 'labels', location: 'string', defaultTableExpirationMs: 'int64', defaultPartitionExpirationMs: 'int64', maxTimeTravelHours: 'int64' } as const;
 /** The query options jobs.query (QueryRequest) and jobs.insert (JobConfigurationQuery) share. */
 const queryOptions = (at: string) => ({ [`${at}maximumBytesBilled`]: 'uint64', [`${at}useLegacySql`]: 'bool', [`${at}useQueryCache`]: 'bool', [`${at}query`]: 'string' } as const);
 
@@ -30,7 +46,7 @@ const queryOptions = (at: string) => ({ [`${at}maximumBytesBilled`]: 'uint64', [
  * The BigQuery v2 methods served, with the parameters the REST reference types (query strings,
  * and dotted paths into the body), checked by `validateRequest` before the operation runs.
  */
-export const ROUTES: Array<{ method: 'GET' | 'POST'; path: string; op: Operation; params?: ParamSpec }> = [
+export const ROUTES: Array<{ method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'; path: string; op: Operation; params?: ParamSpec }> = [
   { method: 'POST', path: '/projects/:projectId/queries', op: 'jobs.query', params: { body: {
     maxResults: 'uint32', timeoutMs: 'uint32', dryRun: 'bool', requestId: 'requestId', labels: 'labels', location: 'string', jobTimeoutMs: 'uint64', ...queryOptions(''),
   } } },
@@ -39,14 +55,33 @@ export const ROUTES: Array<{ method: 'GET' | 'POST'; path: string; op: Operation
     'jobReference.jobId': 'jobId', 'jobReference.location': 'string', 'configuration.dryRun': 'bool', 'configuration.jobTimeoutMs': 'uint64', 'configuration.labels': 'labels',
     'configuration.query.maximumBillingTier': 'int32', ...queryOptions('configuration.query.'),
   } } },
-  { method: 'GET', path: '/projects/:projectId/jobs', op: 'jobs.list', params: { query: { ...LIST, allUsers: 'bool', minCreationTime: 'uint64', maxCreationTime: 'uint64' } } },
+  { method: 'GET', path: '/projects/:projectId/jobs', op: 'jobs.list', params: { query: { ...LIST, allUsers: 'bool', minCreationTime: 'uint64', maxCreationTime: 'uint64', parentJobId: 'string', projection: 'string' } } },
+  { method: 'DELETE', path: '/projects/:projectId/jobs/:jobId/delete', op: 'jobs.delete', params: { query: { location: 'string' } } },
   { method: 'GET', path: '/projects/:projectId/jobs/:jobId', op: 'jobs.get', params: { query: { location: 'string' } } },
   { method: 'POST', path: '/projects/:projectId/jobs/:jobId/cancel', op: 'jobs.cancel', params: { query: { location: 'string' } } },
   { method: 'GET', path: '/projects/:projectId/datasets/:datasetId/tables/:tableId/data', op: 'tabledata.list', params: { query: { ...ROWS, selectedFields: 'string' } } },
-  { method: 'GET', path: '/projects/:projectId/datasets/:datasetId/tables/:tableId', op: 'tables.get', params: { query: { selectedFields: 'string' } } },
-  { method: 'GET', path: '/projects/:projectId/datasets/:datasetId/tables', op: 'tables.list', params: { query: LIST } },
-  { method: 'GET', path: '/projects/:projectId/datasets/:datasetId', op: 'datasets.get', params: { query: { accessPolicyVersion: 'int32' } } },
+  { method: 'POST', path: `${T}/insertAll`, op: 'tabledata.insertAll', params: { body: { skipInvalidRows: 'bool', ignoreUnknownValues: 'bool', templateSuffix: 'string', traceId: 'string' } } },
+  { method: 'GET', path: T, op: 'tables.get', params: { query: { selectedFields: 'string', view: 'string' } } },
+  { method: 'PATCH', path: T, op: 'tables.patch', params: { query: { autodetect_schema: 'bool' }, body: TABLE_BODY } },
+  { method: 'PUT', path: T, op: 'tables.update', params: { query: { autodetect_schema: 'bool' }, body: TABLE_BODY } },
+  { method: 'DELETE', path: T, op: 'tables.delete' },
+  { method: 'GET', path: `${D}/tables`, op: 'tables.list', params: { query: LIST } },
+  { method: 'POST', path: `${D}/tables`, op: 'tables.insert', params: { body: { ...TABLE_BODY, 'tableReference.tableId': 'string' } } },
+  { method: 'GET', path: `${D}/routines/:routineId`, op: 'routines.get', params: { query: { readMask: 'string' } } },
+  { method: 'PUT', path: `${D}/routines/:routineId`, op: 'routines.update', params: { body: { routineType: 'string', definitionBody: 'string', language: 'string' } } },
+  { method: 'DELETE', path: `${D}/routines/:routineId`, op: 'routines.delete' },
+  { method: 'GET', path: `${D}/routines`, op: 'routines.list', params: { query: { ...LIST, filter: 'string', readMask: 'string' } } },
+  { method: 'POST', path: `${D}/routines`, op: 'routines.insert', params: { body: { 'routineReference.routineId': 'string', routineType: 'string', definitionBody: 'string', language: 'string' } } },
+  { method: 'GET', path: `${D}/models/:modelId`, op: 'models.get' },
+  { method: 'PATCH', path: `${D}/models/:modelId`, op: 'models.patch', params: { body: { description: 'string', friendlyName: 'string', labels: 'labels', expirationTime: 'int64' } } },
+  { method: 'DELETE', path: `${D}/models/:modelId`, op: 'models.delete' },
+  { method: 'GET', path: `${D}/models`, op: 'models.list', params: { query: LIST } },
+  { method: 'GET', path: D, op: 'datasets.get', params: { query: { accessPolicyVersion: 'int32', datasetView: 'string' } } },
+  { method: 'PATCH', path: D, op: 'datasets.patch', params: { query: { updateMode: 'string', accessPolicyVersion: 'int32' }, body: DATASET_BODY } },
+  { method: 'PUT', path: D, op: 'datasets.update', params: { query: { updateMode: 'string', accessPolicyVersion: 'int32' }, body: DATASET_BODY } },
+  { method: 'DELETE', path: D, op: 'datasets.delete', params: { query: { deleteContents: 'bool' } } },
   { method: 'GET', path: '/projects/:projectId/datasets', op: 'datasets.list', params: { query: { ...LIST, all: 'bool', filter: 'string' } } },
+  { method: 'POST', path: '/projects/:projectId/datasets', op: 'datasets.insert', params: { query: { accessPolicyVersion: 'int32' }, body: { ...DATASET_BODY, 'datasetReference.datasetId': 'string' } } },
   { method: 'GET', path: '/projects', op: 'projects.list', params: { query: LIST } },
 ];
 
@@ -63,7 +98,10 @@ export function validateRequest(req: Pick<ApiRequest, 'op' | 'query' | 'body'>):
 /** One REST call as plain data. */
 export interface ApiRequest {
   op: Operation;
-  params: { projectId?: string; jobId?: string; datasetId?: string; tableId?: string; approvalId?: string; requestId?: string; sessionId?: string };
+  params: { projectId?: string; jobId?: string; datasetId?: string; tableId?: string; routineId?: string; modelId?: string; policyId?: string; approvalId?: string; requestId?: string; sessionId?: string };
+  /** The HTTP verb and path as received (for the refusal of a method bqgate does not govern). */
+  method?: string;
+  url?: string;
   query: Record<string, string | undefined>;
   body: any;
   client?: string;

@@ -45,6 +45,9 @@ export interface UpstreamOptions {
   onRetry?: (attempt: number, why: string) => void;
 }
 
+/** The HTTP verbs of the BigQuery v2 methods; only GET and POST are retried (PATCH, PUT and DELETE are sent once). */
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
 export interface CallOptions {
   query?: Record<string, string | undefined>;
   body?: unknown;
@@ -71,12 +74,12 @@ export class Upstream {
   }
 
   /** One REST call. `path` is relative to `/bigquery/v2`, e.g. `/projects/p/queries`. */
-  async call(method: 'GET' | 'POST', path: string, opts: CallOptions = {}): Promise<UpstreamResponse> {
+  async call(method: HttpMethod, path: string, opts: CallOptions = {}): Promise<UpstreamResponse> {
     await beforeUpstream(); // the request's audit events are durable before anything is sent
     return stage('upstream', () => this.send(method, path, opts));
   }
 
-  private async send(method: 'GET' | 'POST', path: string, opts: CallOptions): Promise<UpstreamResponse> {
+  private async send(method: HttpMethod, path: string, opts: CallOptions): Promise<UpstreamResponse> {
     const url = new URL(`${this.baseUrl}/bigquery/v2${path}`);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
     const client = opts.as ?? this.auth;
@@ -102,7 +105,7 @@ export class Upstream {
   }
 
   /** Like `call`, but throws a BigQueryError carrying the upstream's reason for a non-2xx status. */
-  async ok(method: 'GET' | 'POST', path: string, opts: CallOptions = {}): Promise<any> {
+  async ok(method: HttpMethod, path: string, opts: CallOptions = {}): Promise<any> {
     const r = await this.call(method, path, opts);
     if (r.status >= 200 && r.status < 300) return r.body;
     throw upstreamError(r);
