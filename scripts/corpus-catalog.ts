@@ -18,6 +18,7 @@ import { repair, type RepairState } from './corpus/repair.js';
 import { offsetOf, scopeOf } from './corpus/scope.js';
 import { Documents, leadOf, namesUsed, type CorpusStmt } from './corpus/siblings.js';
 import { routineFromDefinition } from './corpus/routine-def.js';
+import { desugar } from '../src/sql/pipe/index.js';
 
 export { SyntheticSource } from './corpus/source.js';
 export { Documents } from './corpus/siblings.js';
@@ -100,9 +101,14 @@ function inStatement(msg: string, sql: string, lead: number): string {
 export async function synthesize(zeta: ZetaSqlServer, s: Stmt, docs?: Documents, routinesFromDocument = true): Promise<Synthesis> {
   const src = new SyntheticSource(s.sql);
   const analyzer = new Analyzer(zeta, src, 1);
-  const tree = await parseTree(zeta, s.sql).catch(() => undefined);
+  // A pipe or FROM-first statement is analyzed as its desugared text (src/sql/pipe), and the
+  // analyzer's error positions are in that text: the synthesis reads the same text's parse.
+  const columnsOf = async (q: string) => (await analyzer.analyze({ ...corpusRequest(s, src), sql: q })).outputColumns;
+  const view = async () => (await desugar(s.sql, { columnsOf }).catch(() => undefined)) ?? s.sql;
+  const text = await view();
+  const tree = await parseTree(zeta, text).catch(() => undefined);
   const typeOf = (expr: string) => analyzer.analyze({ ...corpusRequest({ ...s, sql: `SELECT (${expr}) AS v` }, src), sql: `SELECT (${expr}) AS v` }).then((a) => a.outputTypes[0], () => undefined);
-  const st: RepairState = { src, sql: s.sql, scope: scopeOf(tree), retyped: new Map(), typeOf };
+  const st: RepairState = { src, sql: text, scope: scopeOf(tree), retyped: new Map(), typeOf };
   src.scope = st.scope;
   const prelude = docs && tree ? await preludeFor(zeta, s, docs, src, tree) : { text: '', ids: [] };
   for (const [name, d] of (routinesFromDocument && docs?.routinesBefore(s)) || []) {
@@ -129,6 +135,11 @@ export async function synthesize(zeta: ZetaSqlServer, s: Stmt, docs?: Documents,
       if (!(err as { reason?: string }).reason) return { ok: false, last, src, killed, guessed: src.guessed, crash: (err as Error).stack?.split('\n').slice(0, 3).join(' | ') };
       if (!(await repair(st, last))) break;
       src.version++;
+      if (text !== s.sql) {
+        // The desugared text can depend on the catalog (|> RENAME, BY NAME): read it again.
+        const again = await view();
+        if (again !== st.sql) { st.sql = again; st.scope = scopeOf(await parseTree(zeta, again).catch(() => undefined)); src.scope = st.scope; }
+      }
     }
   }
   // A routine body read from the document's definition can fail where the synthesizer cannot reach
