@@ -76,8 +76,24 @@ describe('tokenizer', () => {
     expect(kinds('SELECT 1 -- x\u2028, 2')).toEqual(['word:SELECT', 'number:1']);
   });
 
-  it.each(["SELECT 'a", 'SELECT """a', 'SELECT 1 /* x', 'SELECT `a', "SELECT 'a\nb'", 'SELECT 1 \u00a0', 'SELECT $x', 'SELECT `a\nb`'])('refuses %j', (s) => {
+  it.each(["SELECT 'a", 'SELECT """a', 'SELECT 1 /* x', 'SELECT `a', "SELECT 'a\nb'", 'SELECT 1 \u2028', 'SELECT 1 \ufeff', 'SELECT $x', 'SELECT `a\nb`'])('refuses %j', (s) => {
     expect(() => tokenize(s)).toThrow(expect.objectContaining({ reason: 'invalidQuery' }));
+  });
+
+  it('reads exactly the whitespace characters ZetaSQL reads as whitespace', async () => {
+    // Every space-like code point (Unicode White_Space, and the zero-width ones ZetaSQL names): whether
+    // ZetaSQL's parser takes `SELECT 1<c>AS x`, against whether the tokenizer skips <c>.
+    const candidates = [0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0x85, 0xa0, 0x1680, 0x180e, ...Array.from({ length: 12 }, (_, k) => 0x2000 + k), 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0xfeff];
+    const zeta: number[] = [];
+    const ours: number[] = [];
+    for (const cp of candidates) {
+      const sql = `SELECT 1${String.fromCodePoint(cp)}AS x`;
+      if (await stack.zetasql.call('parse', { sqlStatement: sql, options: parseOptions }).then(() => true, () => false)) zeta.push(cp);
+      if ((() => { try { return tokenize(sql).map((t) => t.text).join(' ') === 'SELECT 1 AS x'; } catch { return false; } })()) ours.push(cp);
+    }
+    console.log(`whitespace: ZetaSQL takes ${zeta.length} of ${candidates.length} candidates (${zeta.map((c) => c.toString(16)).join(' ')})`);
+    expect(ours).toEqual(zeta);
+    expect(zeta).toContain(0xa0);
   });
 
   it('agrees with ZetaSQL on 600 generated pipe-free statements', async () => {
