@@ -155,6 +155,9 @@ describe('desugarer', () => {
     ['CREATE TABLE d.x AS FROM t |> WHERE a', 'CREATE TABLE d.x AS SELECT * FROM t WHERE (a)'],
     ['WITH a AS (FROM t |> SELECT x) FROM a', 'WITH a AS (SELECT x FROM t) SELECT * FROM a'],
     ['FROM t; FROM u |> LIMIT 1;', 'SELECT * FROM t; SELECT * FROM u LIMIT 1;'],
+    ['FROM t |> WHERE a = ? |> LIMIT 5', 'SELECT * FROM t WHERE (a = ?) LIMIT 5'],
+    ['FROM t |> SELECT a + ? AS x |> WHERE x > ?', 'SELECT * FROM (SELECT a + ? AS x FROM t) WHERE (x > ?)'],
+    ["FROM t |> WHERE s = '?' |> SELECT a, ?", "SELECT a, ? FROM t WHERE (s = '?')"],
   ])('%s', async (sql, want) => {
     expect(await desugar(sql)).toBe(want);
   });
@@ -167,6 +170,11 @@ describe('desugarer', () => {
     ['FROM t |> UNION ALL SELECT 1', 'parenthesized'],
     ['FROM t |> WHERE (x', 'missing'],
     [`FROM t${' |> WHERE TRUE'.repeat(41)}`, 'more than the 40'],
+    // the select list is written before WHERE, the grouping keys before the aggregates: `?` would bind out of order
+    ['FROM t |> WHERE a = ? |> SELECT b + ?', 'positional query parameters'],
+    ['FROM t |> AGGREGATE SUM(x) + ? AS s GROUP BY y + ?', 'positional query parameters'],
+    ['FROM t |> JOIN u ON u.k = ? |> WHERE a = ? |> SELECT ? AS p', 'positional query parameters'],
+    ['FROM t |> WHERE a = @__bqgate_positional_1', 'reserves'],
   ])('refuses %s', async (sql, why) => {
     await expect(desugar(sql)).rejects.toMatchObject({ reason: 'invalidQuery', message: expect.stringContaining(why) });
   });

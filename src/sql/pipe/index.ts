@@ -11,10 +11,15 @@
  * analyzes, the rewrite masks and `regenerate` re-emits: nothing of the caller's text runs unless
  * it went through ZetaSQL as part of that text.
  *
- * Throws BigQueryError('invalidQuery') for text the tokenizer cannot read and for pipe operators it
- * cannot translate exactly (operators.ts).
+ * Positional query parameters (`?`, BigQuery `parameterMode: POSITIONAL`) bind by their order in the
+ * text; the desugarer moves clauses (a select list is written before its WHERE, grouping keys before
+ * the aggregates), so it tracks each `?` and refuses a desugared text that would bind them in
+ * another order.
+ *
+ * Throws BigQueryError('invalidQuery') for text the tokenizer cannot read, for pipe operators it
+ * cannot translate exactly (operators.ts) and for reordered positional parameters.
  */
-import { tokenize } from './lexer.js';
+import { tokenize, type Token } from './lexer.js';
 import { isGroup, isName, isOp, isWord, nest, refuse, render, split, some, text, type Item } from './items.js';
 import { chainedCalls, byName, groupByAll } from './syntax.js';
 import { apply, fromFrame, rawFrame, renderFrame, type Frame } from './operators.js';
@@ -37,17 +42,50 @@ export async function desugar(sql: string, options: DesugarOptions = {}): Promis
   if (!MAYBE.test(sql)) return undefined;
   const tokens = tokenize(sql);
   if (!tokens.length) return undefined;
+  const positional = markPositional(tokens);
   const items = nest(sql, tokens);
   const statements = split(items, (it) => isOp(it, ';'));
   const single = statements.filter((s) => s.length).length === 1;
+  const columnsOf = single && options.columnsOf ? (q: string) => options.columnsOf!(unmark(q).text) : undefined;
   const out: string[] = [];
   let changed = false;
   for (const [i, st] of statements.entries()) {
-    const done = await query(await children(st), { columnsOf: single ? options.columnsOf : undefined });
+    const done = await query(await children(st), { columnsOf });
     changed ||= some(done, (it) => it.t === 'text');
     out.push((i && st.length ? st[0].gap : '') + render(done));
   }
-  return changed ? out.join(';') : undefined;
+  if (!changed) return undefined;
+  const { text: result, order } = unmark(out.join(';'));
+  // A `?` binds the request's parameters by its position in the text: the desugared text must keep them in order.
+  if (order.length !== positional || order.some((n, k) => n !== k + 1)) {
+    throw refuse('positional query parameters (?) whose desugared form would bind them in another order; use named parameters (@name)');
+  }
+  return result;
+}
+
+/** Marker text standing for the n-th `?` while desugaring (a named-parameter token, so no literal can hold one). */
+const MARK = '@__bqgate_positional_';
+
+/** Renames every `?` token to its marker, in text order; returns how many there are. */
+function markPositional(tokens: Token[]): number {
+  if (tokens.some((t) => t.kind === 'param' && t.text.toLowerCase().startsWith(MARK))) throw refuse(`a parameter named ${MARK}…, which bqgate reserves`);
+  let n = 0;
+  for (const t of tokens) if (t.kind === 'op' && t.text === '?') t.text = `${MARK}${++n}`;
+  return n;
+}
+
+/** The markers in `sql` turned back into `?`, and the order they appeared in. */
+function unmark(sql: string): { text: string; order: number[] } {
+  const order: number[] = [];
+  let text = '';
+  let at = 0;
+  for (const t of tokenize(sql)) {
+    if (t.kind !== 'param' || !t.text.startsWith(MARK)) continue;
+    order.push(Number(t.text.slice(MARK.length)));
+    text += `${sql.slice(at, t.start)}?`;
+    at = t.end;
+  }
+  return { text: text + sql.slice(at), order };
 }
 
 interface Ctx { columnsOf?: (query: string) => Promise<string[]> }
