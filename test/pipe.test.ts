@@ -150,8 +150,15 @@ describe('desugarer', () => {
     ["SELECT 'a b'.REPLACE('a', 'c')", "SELECT REPLACE('a b', 'a', 'c')"],
     ['SELECT a, b, SUM(c) AS s, COUNT(*) OVER () AS w FROM t GROUP BY ALL', 'SELECT a, b, SUM(c) AS s, COUNT(*) OVER () AS w FROM t GROUP BY 1, 2'],
     ['SELECT a FROM t UNION ALL BY NAME SELECT a FROM u', 'SELECT a FROM t UNION ALL CORRESPONDING SELECT a FROM u'],
-    ['SELECT a FROM t FULL OUTER UNION ALL BY NAME SELECT a FROM u', 'SELECT a FROM t FULL OUTER UNION ALL CORRESPONDING SELECT a FROM u'],
-    ['SELECT a FROM t INNER UNION ALL BY NAME SELECT a FROM u', 'SELECT a FROM t  UNION ALL CORRESPONDING SELECT a FROM u'],
+    ['SELECT a FROM t FULL OUTER UNION ALL BY NAME SELECT a FROM u', 'SELECT a FROM t FULL UNION ALL CORRESPONDING SELECT a FROM u'],
+    ['SELECT a FROM t INNER UNION ALL BY NAME SELECT a FROM u', 'SELECT a FROM t UNION ALL CORRESPONDING SELECT a FROM u'],
+    ['SELECT a FROM t OUTER UNION ALL BY NAME SELECT a FROM u', 'SELECT a FROM t FULL UNION ALL CORRESPONDING SELECT a FROM u'],
+    ['SELECT a FROM t LEFT OUTER UNION ALL CORRESPONDING SELECT a FROM u', 'SELECT a FROM t LEFT UNION ALL CORRESPONDING SELECT a FROM u'],
+    ['SELECT a FROM t UNION ALL STRICT CORRESPONDING SELECT a FROM u', 'SELECT a FROM t UNION ALL CORRESPONDING SELECT a FROM u'],
+    ['SELECT a, b FROM t FULL UNION ALL BY NAME ON (b, a) SELECT a FROM u', 'SELECT __bqgate_by_name.b, __bqgate_by_name.a FROM (SELECT a, b FROM t FULL UNION ALL CORRESPONDING SELECT a FROM u) AS __bqgate_by_name'],
+    ['SELECT * FROM (SELECT a FROM t LEFT UNION ALL CORRESPONDING BY (a) SELECT a FROM u)', 'SELECT * FROM (SELECT __bqgate_by_name.a FROM (SELECT a FROM t LEFT UNION ALL CORRESPONDING SELECT a FROM u) AS __bqgate_by_name)'],
+    ['WITH q AS (SELECT 1 AS a) SELECT a FROM q UNION ALL BY NAME ON (a) SELECT a FROM u ORDER BY a', 'WITH q AS (SELECT 1 AS a) (SELECT __bqgate_by_name.a FROM (SELECT a FROM q UNION ALL CORRESPONDING SELECT a FROM u) AS __bqgate_by_name) ORDER BY a'],
+    ['SELECT a FROM t |> INTERSECT DISTINCT BY NAME ON (a) (SELECT a FROM u), (SELECT a FROM v)', 'SELECT __bqgate_by_name.a FROM ((SELECT a FROM t) INTERSECT DISTINCT CORRESPONDING (SELECT a FROM u) INTERSECT DISTINCT CORRESPONDING (SELECT a FROM v)) AS __bqgate_by_name'],
     ['CREATE TABLE d.x AS FROM t |> WHERE a', 'CREATE TABLE d.x AS SELECT * FROM t WHERE (a)'],
     ['WITH a AS (FROM t |> SELECT x) FROM a', 'WITH a AS (SELECT x FROM t) SELECT * FROM a'],
     ['FROM t; FROM u |> LIMIT 1;', 'SELECT * FROM t; SELECT * FROM u LIMIT 1;'],
@@ -175,6 +182,12 @@ describe('desugarer', () => {
     ['FROM t |> AGGREGATE SUM(x) + ? AS s GROUP BY y + ?', 'positional query parameters'],
     ['FROM t |> JOIN u ON u.k = ? |> WHERE a = ? |> SELECT ? AS p', 'positional query parameters'],
     ['FROM t |> WHERE a = @__bqgate_positional_1', 'reserves'],
+    ['SELECT a FROM t INNER UNION DISTINCT BY NAME ON (a) SELECT a FROM u', 'deduplicates on the listed columns'],
+    ['SELECT a FROM t FULL EXCEPT ALL CORRESPONDING BY (a) SELECT a FROM u', 'deduplicates on the listed columns'],
+    ['SELECT a FROM t UNION ALL BY NAME ON (a, `A`) SELECT a FROM u', 'Duplicate identifiers are not allowed in the BY NAME ON list: a'],
+    ['SELECT a FROM t UNION ALL BY NAME SELECT a FROM u UNION ALL SELECT a FROM v', 'parentheses'],
+    ['SELECT a FROM t UNION ALL BY NAME SELECT a FROM u UNION ALL CORRESPONDING SELECT a FROM v', 'parentheses'],
+    ['SELECT __bqgate_by_name FROM t UNION ALL BY NAME ON (a) SELECT a FROM u', 'reserves'],
   ])('refuses %s', async (sql, why) => {
     await expect(desugar(sql)).rejects.toMatchObject({ reason: 'invalidQuery', message: expect.stringContaining(why) });
   });
@@ -218,6 +231,35 @@ const DOCUMENTED: Array<[string, string[]]> = [
 ];
 
 /**
+ * Examples of the BigQuery "Set operators" reference, BY NAME or CORRESPONDING
+ * (https://cloud.google.com/bigquery/docs/reference/standard-sql/query-syntax#corresponding), with
+ * the output columns its result tables show (setops.ts).
+ */
+const THREE_FOUR = ['SELECT 1 AS one_digit, 10 AS two_digit, 100 AS three_digit', 'SELECT 20 AS two_digit, 2 AS one_digit, 1000 AS four_digit'];
+const SET_DOCUMENTED: Array<[string, string[]]> = [
+  ['SELECT 1 AS one_digit, 10 AS two_digit UNION ALL BY NAME SELECT 20 AS two_digit, 2 AS one_digit', ['one_digit', 'two_digit']],
+  ['SELECT 1 AS one_digit, 10 AS two_digit UNION ALL STRICT CORRESPONDING SELECT 20 AS two_digit, 2 AS one_digit', ['one_digit', 'two_digit']],
+  [THREE_FOUR.join(' INNER UNION ALL BY NAME '), ['one_digit', 'two_digit']],
+  [THREE_FOUR.join(' FULL OUTER UNION ALL BY NAME '), ['one_digit', 'two_digit', 'three_digit', 'four_digit']],
+  [THREE_FOUR.join(' LEFT OUTER UNION ALL BY NAME '), ['one_digit', 'two_digit', 'three_digit']],
+  [THREE_FOUR.join(' FULL OUTER UNION ALL BY NAME ON (three_digit, two_digit) '), ['three_digit', 'two_digit']],
+  [THREE_FOUR.join(' FULL OUTER UNION ALL CORRESPONDING BY (three_digit, two_digit) '), ['three_digit', 'two_digit']],
+  [THREE_FOUR.join(' OUTER UNION ALL CORRESPONDING '), ['one_digit', 'two_digit', 'three_digit', 'four_digit']],
+  ['SELECT * FROM UNNEST(ARRAY<INT64>[1, 2, 3, 3, 4]) AS number INTERSECT DISTINCT BY NAME SELECT * FROM UNNEST(ARRAY<INT64>[2, 3, 3, 5]) AS number', ['number']],
+  ['SELECT 1 AS one_digit, 10 AS two_digit |> UNION ALL BY NAME ON (two_digit, one_digit) (SELECT 20 AS two_digit, 2 AS one_digit)', ['two_digit', 'one_digit']],
+];
+/** What the reference says BigQuery rejects: inputs with different column names without a mode, a list that is not each input's columns in STRICT mode. */
+const SET_REJECTED: Array<[string, string]> = [
+  [THREE_FOUR.join(' UNION ALL BY NAME '), 'BY NAME requires all input queries to have identical column names'],
+  [THREE_FOUR.join(' UNION ALL STRICT CORRESPONDING '), 'STRICT CORRESPONDING requires all input queries to have identical column names'],
+  [THREE_FOUR.join(' UNION ALL BY NAME ON (one_digit, two_digit) '), 'must share the same set of column names as the ON list'],
+  ['SELECT 1 AS a, 2 AS b UNION ALL STRICT CORRESPONDING BY (a, b) SELECT 1 AS b, 2 AS a, 3 AS c', 'must share the same set of column names as the BY list'],
+  ['WITH q AS (SELECT 1 AS a, 2 AS b) SELECT a, b FROM q EXCEPT DISTINCT BY NAME SELECT 1 AS a', 'BY NAME requires'],
+  ['SELECT 1 AS a; SELECT 1 AS a, 2 AS b |> UNION ALL BY NAME (SELECT 1 AS b, 2 AS a), (SELECT 1 AS a)', 'BY NAME requires'],
+  [THREE_FOUR.join(' LEFT UNION ALL BY NAME ON (four_digit) '), 'four_digit'],
+];
+
+/**
  * Documented examples that reference a table alias after SET, DROP, RENAME or DISTINCT (the alias
  * keeps the original row); the desugarer closes the alias there, so the analyzer refuses them.
  */
@@ -231,6 +273,16 @@ describe('documented examples', () => {
     const a = await analyze(sql);
     expect(a.outputColumns).toEqual(columns);
     expect(a.effectiveSql).not.toContain('|>');
+  });
+
+  it.each(SET_DOCUMENTED)('set operation by name: %s', async (sql, columns) => {
+    const a = await analyze(sql);
+    expect(a.outputColumns).toEqual(columns);
+    expect(a.effectiveSql).not.toMatch(/BY NAME|STRICT|OUTER/);
+  });
+
+  it.each(SET_REJECTED)('refuses what BigQuery rejects: %s', async (sql, why) => {
+    await expect(analyze(sql)).rejects.toMatchObject({ reason: 'invalidQuery', message: expect.stringContaining(why) });
   });
 
   it.each(ALIAS_AFTER_PROJECTION)('refuses (alias kept through a projection) %s', async (sql) => {
