@@ -256,7 +256,8 @@ const SET_REJECTED: Array<[string, string]> = [
   ['SELECT 1 AS a, 2 AS b UNION ALL STRICT CORRESPONDING BY (a, b) SELECT 1 AS b, 2 AS a, 3 AS c', 'must share the same set of column names as the BY list'],
   ['WITH q AS (SELECT 1 AS a, 2 AS b) SELECT a, b FROM q EXCEPT DISTINCT BY NAME SELECT 1 AS a', 'BY NAME requires'],
   ['SELECT 1 AS a; SELECT 1 AS a, 2 AS b |> UNION ALL BY NAME (SELECT 1 AS b, 2 AS a), (SELECT 1 AS a)', 'BY NAME requires'],
-  [THREE_FOUR.join(' LEFT UNION ALL BY NAME ON (four_digit) '), 'four_digit'],
+  [THREE_FOUR.join(' LEFT UNION ALL BY NAME ON (four_digit) '), 'The column name four_digit from the BY NAME ON'],
+  ['SELECT 1 AS x UNION ALL CORRESPONDING BY (foo, bar) SELECT 2 AS x', 'The column name foo from the BY NAME ON (CORRESPONDING BY) list does not appear'],
 ];
 
 /**
@@ -287,6 +288,23 @@ describe('documented examples', () => {
 
   it.each(ALIAS_AFTER_PROJECTION)('refuses (alias kept through a projection) %s', async (sql) => {
     await expect(analyze(sql)).rejects.toMatchObject({ reason: 'invalidQuery' });
+  });
+
+  it('reads an unquoted dashed project as one name only where ZetaSQL does, and sends it quoted', async () => {
+    // ZetaSQL (FEATURE_ALLOW_DASHES_IN_TABLE_NAME, BigQuery's lexical rules) takes dashes in the first part of a
+    // table path only; every other `-` is minus. The text sent upstream (regenerate) quotes the name.
+    for (const sql of ['SELECT order_id, amount-1 AS a FROM demo-project.shop.orders WHERE customer_id-1 = 0', 'FROM demo-project.shop.orders |> EXTEND amount-1 AS a |> WHERE customer_id-1 = 0 |> SELECT order_id, a']) {
+      const a = await analyze(sql);
+      expect(a.tablesRead).toEqual(['demo-project.shop.orders']);
+      expect(a.lineage.find((l) => l.name === 'a')).toMatchObject({ direct: false, sources: [{ table: 'demo-project.shop.orders', column: 'amount' }] });
+      expect(a.columnsByClause.where).toEqual([{ table: 'demo-project.shop.orders', column: 'customer_id' }]);
+      const out = await stack.analyzer.regenerate({ sql: a.effectiveSql, projectId: 'demo-project' }, a);
+      expect(out.sql).toContain('`demo-project`.shop.orders');
+      expect(out.sql).toMatch(/amount-1 AS a/);
+    }
+    for (const sql of ['SELECT * FROM demo-project.shop.orders-x', 'SELECT order_id FROM demo - project.shop.orders', 'SELECT * FROM project-a.dataset-b.table-c', 'SELECT * FROM a-1a.b.c']) {
+      await expect(analyze(sql), sql).rejects.toMatchObject({ reason: 'invalidQuery' });
+    }
   });
 
   it('analyzes the desugared text: scans are positioned in effectiveSql', async () => {

@@ -26,7 +26,7 @@ import { SYSTEM_VARIABLES } from './options.js';
 import { reemit } from './canonical.js';
 import { bigQueryLanguageOptions } from './features.js';
 import { addBigQueryBuiltins, builtinNamesIn } from './builtins/index.js';
-import { checkSetOperations, desugar, type SetOperationCheck } from './pipe/index.js';
+import { checkSetOperations, desugar, setOperationMessage, type SetOperationCheck } from './pipe/index.js';
 import { addToCatalog, catalogKey, declaredBy, expandCalls, finish, newRoutineState, refuseCrashTriggers, registerMissing, routinesStillValid, type RoutineDef, type RoutineState } from './routines.js';
 import { planTvfs, tvfContext, type TvfPlan } from './tvfs/index.js';
 
@@ -551,7 +551,7 @@ export class Analyzer {
 
 function analysisError(err: unknown, _sql: string): BigQueryError {
   if (err instanceof BigQueryError) return err;
-  const details = String((err as { details?: string }).details ?? (err as Error).message ?? 'unknown error');
+  const details = setOperationMessage(String((err as { details?: string }).details ?? (err as Error).message ?? 'unknown error'));
   if (/Statement not supported/i.test(details)) {
     return new BigQueryError('invalidQuery', `bqgate cannot analyze this statement kind yet, so it was not run: ${details}`, { location: 'q' });
   }

@@ -19,6 +19,11 @@ export function qualifyObject(segments: string[], input: Pick<AnalyzeInput, 'pro
 export function qualify(segments: string[], input: Pick<AnalyzeInput, 'projectId' | 'defaultDataset'>): string {
   const parts = segments.flatMap((s) => s.split('.'));
   const shown = parts.join('.');
+  const domain = parts.findIndex((p) => p.includes(':'));
+  if (domain >= 0) {
+    // `domain.com:project.dataset.table`: a domain-scoped project ID holds dots, which bqgate's table names (and policies) split on.
+    throw new BigQueryError('invalidQuery', `Table name "${shown}" names the domain-scoped project ${parts.slice(0, domain + 1).join('.')}; bqgate does not support domain-scoped projects yet, so the statement was not run.`, { location: 'q' });
+  }
   if (parts.slice(0, -1).some((p) => p.includes('*')) || (parts[parts.length - 1].indexOf('*') !== parts[parts.length - 1].length - 1 && parts[parts.length - 1].includes('*'))) {
     throw new BigQueryError('invalidQuery', `Invalid wildcard table name ${shown}: only a trailing * in the table name is allowed.`, { location: 'q' });
   }

@@ -26,7 +26,7 @@ import { byName, SET_MARK, type SetOperationCheck, type SetOpState } from './set
 import { apply, fromFrame, rawFrame, renderFrame, type Frame } from './operators.js';
 
 export { tokenize, type Token } from './lexer.js';
-export { checkSetOperations, type SetOperationCheck } from './setops.js';
+export { checkSetOperations, setOperationMessage, type SetOperationCheck } from './setops.js';
 
 export interface DesugarOptions {
   /**

@@ -209,6 +209,14 @@ export function checkSetOperations(resolved: unknown, checks: SetOperationCheck[
   }
 }
 
+/**
+ * The analyzer's message for a listed column the projection could not find (`Name c not found
+ * inside <alias>`) in BigQuery's words; other messages unchanged.
+ */
+export function setOperationMessage(details: string): string {
+  return details.replace(new RegExp(`Name (\\S+) not found inside ${ALIAS}`), 'The column name $1 from the BY NAME ON (CORRESPONDING BY) list does not appear in the input queries its mode requires (INNER and STRICT: every input; LEFT: the first; FULL: any)');
+}
+
 /** The first `key` on the `parent` chain of a resolved node. */
 function find(node: any, key: string): any {
   for (let p = node; p && typeof p === 'object'; p = p.parent) if (p[key] !== undefined) return p[key];
