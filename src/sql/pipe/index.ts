@@ -2,7 +2,9 @@
  * `sql/pipe/`: GoogleSQL syntax this ZetaSQL build's parser lacks, desugared into standard
  * GoogleSQL that it analyzes — pipe syntax and FROM-first queries (BigQuery "Pipe query syntax"
  * reference, https://cloud.google.com/bigquery/docs/reference/standard-sql/pipe-syntax), set
- * operations `BY NAME`, `GROUP BY ALL`, chained function calls (syntax.ts).
+ * operations by name — `BY NAME [ON (…)]`, `[STRICT] CORRESPONDING [BY (…)]`, their modes —
+ * (setops.ts; STRICT mode is verified on the resolved AST by `checkSetOperations`, fed by
+ * `DesugarOptions.setOperations`), `GROUP BY ALL`, chained function calls (syntax.ts).
  *
  * Input: one statement or a script. Output: the desugared text, or `undefined` when nothing needed
  * desugaring. The text is tokenized by lexer.ts (GoogleSQL's lexical rules, as ZetaSQL reads them)
@@ -64,6 +66,8 @@ export async function desugar(sql: string, options: DesugarOptions = {}): Promis
   }
   if (!changed) return undefined;
   const { text: result, order, sets } = unmark(out.join(';'));
+  // Every STRICT operation registered must stand in the text, so each one is checked after analysis.
+  if (new Set(sets.map((s) => s.index)).size !== setOps.pending.length || sets.some((s) => !setOps.pending[s.index])) throw refuse('a set operation by name it lost track of');
   for (const s of sets) options.setOperations?.push({ ...setOps.pending[s.index], at: s.at });
   // A `?` binds the request's parameters by its position in the text: the desugared text must keep them in order.
   if (order.length !== positional || order.some((n, k) => n !== k + 1)) {

@@ -30,7 +30,7 @@
  * the desugarer's refusal for what cannot be translated exactly.
  */
 import { BigQueryError } from '../../bigquery/errors.js';
-import { commas, isGroup, isName, isOp, isWord, refuse, render, text, type Item } from './items.js';
+import { commas, isGroup, isName, isOp, isWord, refuse, render, some, text, type Item } from './items.js';
 
 /** A name-matched set operation to verify after analysis: where its `CORRESPONDING` stands (UTF-8 byte offset in the desugared text). */
 export interface SetOperationCheck {
@@ -124,12 +124,12 @@ export function byName(items: Item[], state: SetOpState): Item[] {
     if (s && !isOp(items[s.start - 1], '|>')) ops.push(s);
   }
   if (!ops.some((s) => s.named)) return items;
-  if (items.some((it) => it.t === 'tok' && it.tok.text.toLowerCase() === ALIAS)) throw refuse(`the name ${ALIAS}, which bqgate reserves`);
   const key = (s: SetOp) => `${s.op}|${s.named}|${s.mode}|${(s.list ?? []).join(',').toLowerCase()}`;
   if (ops.some((s) => key(s) !== key(ops[0]))) {
     throw new BigQueryError('invalidQuery', 'Syntax error: Different set operations or set operation modifiers cannot be used in the same query without using parentheses for grouping', { location: 'q' });
   }
   const first = ops[0];
+  if (first.list && some(items, (it) => it.t === 'tok' && it.tok.text.replace(/`/g, '').toLowerCase() === ALIAS)) throw refuse(`the name ${ALIAS}, which bqgate reserves`);
   if (!first.list) {
     const out = [...items];
     for (const s of [...ops].reverse()) {

@@ -3,7 +3,6 @@
  * (the caller applies it to every level):
  * - chained function calls `(x).F(args)` / `'lit'.F(args)` / `f(x).G(args)` → `F(x, args)`
  *   (BigQuery "Function calls": chained function calls);
- * - (set operations by name: setops.ts);
  * - `GROUP BY ALL` → `GROUP BY` the ordinals of the select items that are neither aggregates nor
  *   window functions (BigQuery "GROUP BY clause": group by all). An item whose kind cannot be read
  *   from its tokens (`*`) is refused.
