@@ -30,7 +30,8 @@ export function qualify(segments: string[], input: Pick<AnalyzeInput, 'projectId
   const is = parts.findIndex((p) => p.toUpperCase() === 'INFORMATION_SCHEMA');
   if (is >= 0) {
     // INFORMATION_SCHEMA views: [[project.]dataset-or-region.]INFORMATION_SCHEMA.VIEW → project.scope.INFORMATION_SCHEMA.VIEW
-    if (is !== parts.length - 2) throw new BigQueryError('invalidQuery', `Invalid INFORMATION_SCHEMA name ${shown}.`, { location: 'q' });
+    // At most project.scope before it: a longer prefix must not fall through to the default dataset's views.
+    if (is !== parts.length - 2 || is > 2) throw new BigQueryError('invalidQuery', `Invalid INFORMATION_SCHEMA name ${shown}.`, { location: 'q' });
     const view = parts.slice(is).map((p, i) => (i === 0 ? 'INFORMATION_SCHEMA' : p.toUpperCase()));
     if (is === 2) return [...parts.slice(0, 2), ...view].join('.');
     if (is === 1) return [input.projectId, parts[0], ...view].join('.');
