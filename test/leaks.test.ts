@@ -243,6 +243,10 @@ const CASES: Array<Case | (() => Case)> = [
   { name: 'CUBE over ssn', sql: 'SELECT GROUPING(ssn) AS g FROM shop.customers GROUP BY CUBE (ssn)', expect: 'refused' },
   { name: 'FULL CORRESPONDING union with ssn', sql: 'SELECT email AS v FROM shop.customers FULL UNION ALL CORRESPONDING SELECT ssn AS v FROM shop.customers', expect: 'refused' },
   { name: 'FULL CORRESPONDING union of masked columns', sql: 'SELECT email AS v, 1 AS k FROM shop.customers FULL UNION ALL CORRESPONDING SELECT card_number AS v FROM shop.customers LIMIT 50', expect: 'masked', emulatorGap: true },
+  // set operations by name desugared by src/sql/pipe/setops.ts (STRICT checked after analysis, column lists as a projection)
+  { name: 'BY NAME ON list of masked columns', sql: 'SELECT email AS v, customer_id FROM shop.customers FULL UNION ALL BY NAME ON (v) SELECT customer_id, card_number AS v FROM shop.customers LIMIT 50', expect: 'masked', emulatorGap: true },
+  { name: 'STRICT CORRESPONDING with ssn', sql: 'SELECT ssn AS v FROM shop.customers UNION ALL STRICT CORRESPONDING SELECT email AS v FROM shop.customers', expect: 'refused' },
+  { name: 'BY NAME ON list dropping ssn', sql: 'SELECT ssn AS x, city FROM shop.customers FULL UNION ALL BY NAME ON (city) SELECT city FROM shop.customers', expect: 'refused' },
   () => ({ name: 'LIKE ANY UNNEST oracle on email', sql: `SELECT COUNT(*) AS n FROM shop.customers WHERE email LIKE ANY UNNEST(['${longLocal().email.split('@')[0]}%'])`, expect: 'zero', emulatorGap: true }),
   // support: sees email in clear, ssn and card as last four
   { name: 'support ssn and card', sql: 'SELECT ssn, card_number FROM shop.customers LIMIT 50', expect: 'masked', who: 'support' },

@@ -76,8 +76,24 @@ describe('tokenizer', () => {
     expect(kinds('SELECT 1 -- x\u2028, 2')).toEqual(['word:SELECT', 'number:1']);
   });
 
-  it.each(["SELECT 'a", 'SELECT """a', 'SELECT 1 /* x', 'SELECT `a', "SELECT 'a\nb'", 'SELECT 1 \u00a0', 'SELECT $x', 'SELECT `a\nb`'])('refuses %j', (s) => {
+  it.each(["SELECT 'a", 'SELECT """a', 'SELECT 1 /* x', 'SELECT `a', "SELECT 'a\nb'", 'SELECT 1 \u2028', 'SELECT 1 \ufeff', 'SELECT $x', 'SELECT `a\nb`'])('refuses %j', (s) => {
     expect(() => tokenize(s)).toThrow(expect.objectContaining({ reason: 'invalidQuery' }));
+  });
+
+  it('reads exactly the whitespace characters ZetaSQL reads as whitespace', async () => {
+    // Every space-like code point (Unicode White_Space, and the zero-width ones ZetaSQL names): whether
+    // ZetaSQL's parser takes `SELECT 1<c>AS x`, against whether the tokenizer skips <c>.
+    const candidates = [0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0x85, 0xa0, 0x1680, 0x180e, ...Array.from({ length: 12 }, (_, k) => 0x2000 + k), 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0xfeff];
+    const zeta: number[] = [];
+    const ours: number[] = [];
+    for (const cp of candidates) {
+      const sql = `SELECT 1${String.fromCodePoint(cp)}AS x`;
+      if (await stack.zetasql.call('parse', { sqlStatement: sql, options: parseOptions }).then(() => true, () => false)) zeta.push(cp);
+      if ((() => { try { return tokenize(sql).map((t) => t.text).join(' ') === 'SELECT 1 AS x'; } catch { return false; } })()) ours.push(cp);
+    }
+    console.log(`whitespace: ZetaSQL takes ${zeta.length} of ${candidates.length} candidates (${zeta.map((c) => c.toString(16)).join(' ')})`);
+    expect(ours).toEqual(zeta);
+    expect(zeta).toContain(0xa0);
   });
 
   it('agrees with ZetaSQL on 600 generated pipe-free statements', async () => {
@@ -134,11 +150,21 @@ describe('desugarer', () => {
     ["SELECT 'a b'.REPLACE('a', 'c')", "SELECT REPLACE('a b', 'a', 'c')"],
     ['SELECT a, b, SUM(c) AS s, COUNT(*) OVER () AS w FROM t GROUP BY ALL', 'SELECT a, b, SUM(c) AS s, COUNT(*) OVER () AS w FROM t GROUP BY 1, 2'],
     ['SELECT a FROM t UNION ALL BY NAME SELECT a FROM u', 'SELECT a FROM t UNION ALL CORRESPONDING SELECT a FROM u'],
-    ['SELECT a FROM t FULL OUTER UNION ALL BY NAME SELECT a FROM u', 'SELECT a FROM t FULL OUTER UNION ALL CORRESPONDING SELECT a FROM u'],
-    ['SELECT a FROM t INNER UNION ALL BY NAME SELECT a FROM u', 'SELECT a FROM t  UNION ALL CORRESPONDING SELECT a FROM u'],
+    ['SELECT a FROM t FULL OUTER UNION ALL BY NAME SELECT a FROM u', 'SELECT a FROM t FULL UNION ALL CORRESPONDING SELECT a FROM u'],
+    ['SELECT a FROM t INNER UNION ALL BY NAME SELECT a FROM u', 'SELECT a FROM t UNION ALL CORRESPONDING SELECT a FROM u'],
+    ['SELECT a FROM t OUTER UNION ALL BY NAME SELECT a FROM u', 'SELECT a FROM t FULL UNION ALL CORRESPONDING SELECT a FROM u'],
+    ['SELECT a FROM t LEFT OUTER UNION ALL CORRESPONDING SELECT a FROM u', 'SELECT a FROM t LEFT UNION ALL CORRESPONDING SELECT a FROM u'],
+    ['SELECT a FROM t UNION ALL STRICT CORRESPONDING SELECT a FROM u', 'SELECT a FROM t UNION ALL CORRESPONDING SELECT a FROM u'],
+    ['SELECT a, b FROM t FULL UNION ALL BY NAME ON (b, a) SELECT a FROM u', 'SELECT __bqgate_by_name.b, __bqgate_by_name.a FROM (SELECT a, b FROM t FULL UNION ALL CORRESPONDING SELECT a FROM u) AS __bqgate_by_name'],
+    ['SELECT * FROM (SELECT a FROM t LEFT UNION ALL CORRESPONDING BY (a) SELECT a FROM u)', 'SELECT * FROM (SELECT __bqgate_by_name.a FROM (SELECT a FROM t LEFT UNION ALL CORRESPONDING SELECT a FROM u) AS __bqgate_by_name)'],
+    ['WITH q AS (SELECT 1 AS a) SELECT a FROM q UNION ALL BY NAME ON (a) SELECT a FROM u ORDER BY a', 'WITH q AS (SELECT 1 AS a) (SELECT __bqgate_by_name.a FROM (SELECT a FROM q UNION ALL CORRESPONDING SELECT a FROM u) AS __bqgate_by_name) ORDER BY a'],
+    ['SELECT a FROM t |> INTERSECT DISTINCT BY NAME ON (a) (SELECT a FROM u), (SELECT a FROM v)', 'SELECT __bqgate_by_name.a FROM ((SELECT a FROM t) INTERSECT DISTINCT CORRESPONDING (SELECT a FROM u) INTERSECT DISTINCT CORRESPONDING (SELECT a FROM v)) AS __bqgate_by_name'],
     ['CREATE TABLE d.x AS FROM t |> WHERE a', 'CREATE TABLE d.x AS SELECT * FROM t WHERE (a)'],
     ['WITH a AS (FROM t |> SELECT x) FROM a', 'WITH a AS (SELECT x FROM t) SELECT * FROM a'],
     ['FROM t; FROM u |> LIMIT 1;', 'SELECT * FROM t; SELECT * FROM u LIMIT 1;'],
+    ['FROM t |> WHERE a = ? |> LIMIT 5', 'SELECT * FROM t WHERE (a = ?) LIMIT 5'],
+    ['FROM t |> SELECT a + ? AS x |> WHERE x > ?', 'SELECT * FROM (SELECT a + ? AS x FROM t) WHERE (x > ?)'],
+    ["FROM t |> WHERE s = '?' |> SELECT a, ?", "SELECT a, ? FROM t WHERE (s = '?')"],
   ])('%s', async (sql, want) => {
     expect(await desugar(sql)).toBe(want);
   });
@@ -151,6 +177,17 @@ describe('desugarer', () => {
     ['FROM t |> UNION ALL SELECT 1', 'parenthesized'],
     ['FROM t |> WHERE (x', 'missing'],
     [`FROM t${' |> WHERE TRUE'.repeat(41)}`, 'more than the 40'],
+    // the select list is written before WHERE, the grouping keys before the aggregates: `?` would bind out of order
+    ['FROM t |> WHERE a = ? |> SELECT b + ?', 'positional query parameters'],
+    ['FROM t |> AGGREGATE SUM(x) + ? AS s GROUP BY y + ?', 'positional query parameters'],
+    ['FROM t |> JOIN u ON u.k = ? |> WHERE a = ? |> SELECT ? AS p', 'positional query parameters'],
+    ['FROM t |> WHERE a = @__bqgate_positional_1', 'reserves'],
+    ['SELECT a FROM t INNER UNION DISTINCT BY NAME ON (a) SELECT a FROM u', 'deduplicates on the listed columns'],
+    ['SELECT a FROM t FULL EXCEPT ALL CORRESPONDING BY (a) SELECT a FROM u', 'deduplicates on the listed columns'],
+    ['SELECT a FROM t UNION ALL BY NAME ON (a, `A`) SELECT a FROM u', 'Duplicate identifiers are not allowed in the BY NAME ON list: a'],
+    ['SELECT a FROM t UNION ALL BY NAME SELECT a FROM u UNION ALL SELECT a FROM v', 'parentheses'],
+    ['SELECT a FROM t UNION ALL BY NAME SELECT a FROM u UNION ALL CORRESPONDING SELECT a FROM v', 'parentheses'],
+    ['SELECT __bqgate_by_name FROM t UNION ALL BY NAME ON (a) SELECT a FROM u', 'reserves'],
   ])('refuses %s', async (sql, why) => {
     await expect(desugar(sql)).rejects.toMatchObject({ reason: 'invalidQuery', message: expect.stringContaining(why) });
   });
@@ -194,6 +231,36 @@ const DOCUMENTED: Array<[string, string[]]> = [
 ];
 
 /**
+ * Examples of the BigQuery "Set operators" reference, BY NAME or CORRESPONDING
+ * (https://cloud.google.com/bigquery/docs/reference/standard-sql/query-syntax#corresponding), with
+ * the output columns its result tables show (setops.ts).
+ */
+const THREE_FOUR = ['SELECT 1 AS one_digit, 10 AS two_digit, 100 AS three_digit', 'SELECT 20 AS two_digit, 2 AS one_digit, 1000 AS four_digit'];
+const SET_DOCUMENTED: Array<[string, string[]]> = [
+  ['SELECT 1 AS one_digit, 10 AS two_digit UNION ALL BY NAME SELECT 20 AS two_digit, 2 AS one_digit', ['one_digit', 'two_digit']],
+  ['SELECT 1 AS one_digit, 10 AS two_digit UNION ALL STRICT CORRESPONDING SELECT 20 AS two_digit, 2 AS one_digit', ['one_digit', 'two_digit']],
+  [THREE_FOUR.join(' INNER UNION ALL BY NAME '), ['one_digit', 'two_digit']],
+  [THREE_FOUR.join(' FULL OUTER UNION ALL BY NAME '), ['one_digit', 'two_digit', 'three_digit', 'four_digit']],
+  [THREE_FOUR.join(' LEFT OUTER UNION ALL BY NAME '), ['one_digit', 'two_digit', 'three_digit']],
+  [THREE_FOUR.join(' FULL OUTER UNION ALL BY NAME ON (three_digit, two_digit) '), ['three_digit', 'two_digit']],
+  [THREE_FOUR.join(' FULL OUTER UNION ALL CORRESPONDING BY (three_digit, two_digit) '), ['three_digit', 'two_digit']],
+  [THREE_FOUR.join(' OUTER UNION ALL CORRESPONDING '), ['one_digit', 'two_digit', 'three_digit', 'four_digit']],
+  ['SELECT * FROM UNNEST(ARRAY<INT64>[1, 2, 3, 3, 4]) AS number INTERSECT DISTINCT BY NAME SELECT * FROM UNNEST(ARRAY<INT64>[2, 3, 3, 5]) AS number', ['number']],
+  ['SELECT 1 AS one_digit, 10 AS two_digit |> UNION ALL BY NAME ON (two_digit, one_digit) (SELECT 20 AS two_digit, 2 AS one_digit)', ['two_digit', 'one_digit']],
+];
+/** What the reference says BigQuery rejects: inputs with different column names without a mode, a list that is not each input's columns in STRICT mode. */
+const SET_REJECTED: Array<[string, string]> = [
+  [THREE_FOUR.join(' UNION ALL BY NAME '), 'BY NAME requires all input queries to have identical column names'],
+  [THREE_FOUR.join(' UNION ALL STRICT CORRESPONDING '), 'STRICT CORRESPONDING requires all input queries to have identical column names'],
+  [THREE_FOUR.join(' UNION ALL BY NAME ON (one_digit, two_digit) '), 'must share the same set of column names as the ON list'],
+  ['SELECT 1 AS a, 2 AS b UNION ALL STRICT CORRESPONDING BY (a, b) SELECT 1 AS b, 2 AS a, 3 AS c', 'must share the same set of column names as the BY list'],
+  ['WITH q AS (SELECT 1 AS a, 2 AS b) SELECT a, b FROM q EXCEPT DISTINCT BY NAME SELECT 1 AS a', 'BY NAME requires'],
+  ['SELECT 1 AS a; SELECT 1 AS a, 2 AS b |> UNION ALL BY NAME (SELECT 1 AS b, 2 AS a), (SELECT 1 AS a)', 'BY NAME requires'],
+  [THREE_FOUR.join(' LEFT UNION ALL BY NAME ON (four_digit) '), 'The column name four_digit from the BY NAME ON'],
+  ['SELECT 1 AS x UNION ALL CORRESPONDING BY (foo, bar) SELECT 2 AS x', 'The column name foo from the BY NAME ON (CORRESPONDING BY) list does not appear'],
+];
+
+/**
  * Documented examples that reference a table alias after SET, DROP, RENAME or DISTINCT (the alias
  * keeps the original row); the desugarer closes the alias there, so the analyzer refuses them.
  */
@@ -209,8 +276,35 @@ describe('documented examples', () => {
     expect(a.effectiveSql).not.toContain('|>');
   });
 
+  it.each(SET_DOCUMENTED)('set operation by name: %s', async (sql, columns) => {
+    const a = await analyze(sql);
+    expect(a.outputColumns).toEqual(columns);
+    expect(a.effectiveSql).not.toMatch(/BY NAME|STRICT|OUTER/);
+  });
+
+  it.each(SET_REJECTED)('refuses what BigQuery rejects: %s', async (sql, why) => {
+    await expect(analyze(sql)).rejects.toMatchObject({ reason: 'invalidQuery', message: expect.stringContaining(why) });
+  });
+
   it.each(ALIAS_AFTER_PROJECTION)('refuses (alias kept through a projection) %s', async (sql) => {
     await expect(analyze(sql)).rejects.toMatchObject({ reason: 'invalidQuery' });
+  });
+
+  it('reads an unquoted dashed project as one name only where ZetaSQL does, and sends it quoted', async () => {
+    // ZetaSQL (FEATURE_ALLOW_DASHES_IN_TABLE_NAME, BigQuery's lexical rules) takes dashes in the first part of a
+    // table path only; every other `-` is minus. The text sent upstream (regenerate) quotes the name.
+    for (const sql of ['SELECT order_id, amount-1 AS a FROM demo-project.shop.orders WHERE customer_id-1 = 0', 'FROM demo-project.shop.orders |> EXTEND amount-1 AS a |> WHERE customer_id-1 = 0 |> SELECT order_id, a']) {
+      const a = await analyze(sql);
+      expect(a.tablesRead).toEqual(['demo-project.shop.orders']);
+      expect(a.lineage.find((l) => l.name === 'a')).toMatchObject({ direct: false, sources: [{ table: 'demo-project.shop.orders', column: 'amount' }] });
+      expect(a.columnsByClause.where).toEqual([{ table: 'demo-project.shop.orders', column: 'customer_id' }]);
+      const out = await stack.analyzer.regenerate({ sql: a.effectiveSql, projectId: 'demo-project' }, a);
+      expect(out.sql).toContain('`demo-project`.shop.orders');
+      expect(out.sql).toMatch(/amount-1 AS a/);
+    }
+    for (const sql of ['SELECT * FROM demo-project.shop.orders-x', 'SELECT order_id FROM demo - project.shop.orders', 'SELECT * FROM project-a.dataset-b.table-c', 'SELECT * FROM a-1a.b.c']) {
+      await expect(analyze(sql), sql).rejects.toMatchObject({ reason: 'invalidQuery' });
+    }
   });
 
   it('analyzes the desugared text: scans are positioned in effectiveSql', async () => {

@@ -26,6 +26,7 @@
  *
  * Throws BigQueryError('invalidQuery') naming what could not be re-emitted.
  */
+import { WHITESPACE as LEXER_WHITESPACE } from './pipe/lexer.js';
 import { BigQueryError } from '../bigquery/errors.js';
 
 /** A leaf token of the parse: its byte range in the text and the canonical text that replaces it. */
@@ -108,7 +109,8 @@ function withPrefix(image: string, body: (typed: boolean) => string): (original:
 
 /** Characters that may stand between leaves (keywords, operators, punctuation) besides whitespace. */
 const GAP_CHAR = /[A-Za-z0-9_(),.;*+\-/<>=!|&^~%[\]{}:@?$]/;
-const WHITESPACE = /[ \t\n\r\f\v]/;
+/** ZetaSQL's whitespace characters (pipe/lexer.ts WHITESPACE: ASCII and the Unicode spaces it takes). */
+const WHITESPACE = { test: (c: string) => LEXER_WHITESPACE.has(c) };
 
 /**
  * The text between two leaves with comments and whitespace runs as single spaces. Comments end as

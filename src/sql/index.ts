@@ -26,7 +26,7 @@ import { SYSTEM_VARIABLES } from './options.js';
 import { reemit } from './canonical.js';
 import { bigQueryLanguageOptions } from './features.js';
 import { addBigQueryBuiltins, builtinNamesIn } from './builtins/index.js';
-import { desugar } from './pipe/index.js';
+import { checkSetOperations, desugar, setOperationMessage, type SetOperationCheck } from './pipe/index.js';
 import { addToCatalog, catalogKey, declaredBy, expandCalls, finish, newRoutineState, refuseCrashTriggers, registerMissing, routinesStillValid, type RoutineDef, type RoutineState } from './routines.js';
 import { planTvfs, tvfContext, type TvfPlan } from './tvfs/index.js';
 
@@ -280,10 +280,12 @@ export class Analyzer {
     return value;
   }
 
-  private async analyzeUncached(input: AnalyzeInput, fetched: Map<string, TableInfo>, lists: Map<string, string[]>, inScript = false, sugared = false): Promise<QueryAnalysis> {
+  /** `sugared`: the text is desugared already, with these set operations to check after analysis (pipe/setops.ts). */
+  private async analyzeUncached(input: AnalyzeInput, fetched: Map<string, TableInfo>, lists: Map<string, string[]>, inScript = false, sugared?: SetOperationCheck[]): Promise<QueryAnalysis> {
     // Pipe syntax and other newer syntax (pipe/): the desugared text is what is analyzed (effectiveSql, scan positions).
-    const sugar = inScript || sugared ? undefined : await desugar(input.sql, { columnsOf: async (sql) => (await this.analyze({ ...input, sql })).outputColumns });
-    if (sugar !== undefined) return this.analyzeUncached({ ...input, sql: sugar }, fetched, lists, inScript, true);
+    const checks: SetOperationCheck[] = [];
+    const sugar = inScript || sugared ? undefined : await desugar(input.sql, { columnsOf: async (sql) => (await this.analyze({ ...input, sql })).outputColumns, setOperations: checks });
+    if (sugar !== undefined) return this.analyzeUncached({ ...input, sql: sugar }, fetched, lists, inScript, checks);
     const lo = await this.languageOptions();
     let names: string[][];
     try {
@@ -291,16 +293,16 @@ export class Analyzer {
       names = (r.tableName ?? []).map((t: any) => t.tableNameSegment as string[]);
     } catch (err) {
       const parsed = inScript ? undefined : await this.parseScript(input.sql, lo);
-      if (parsed) return this.analyzeScript(input, parsed, fetched, lists);
+      if (parsed) return this.analyzeScript(input, parsed, fetched, lists, sugared);
       throw analysisError(err, input.sql);
     }
     const routines = newRoutineState();
     for (let attempt = 0; ; attempt++) {
       try {
-        const a = await this.analyzeWith(input, names, lo, fetched, lists, routines).catch(async (err) => {
+        const a = await this.analyzeWith(input, names, lo, fetched, lists, routines, sugared).catch(async (err) => {
           // A lone script statement (SET x = …, SET (a, b) = …) parses as one statement but is not one.
           const parsed = !inScript && /Statement not supported: (SingleAssignment|AssignmentFromStruct)/.test(String((err as Error).message)) ? await this.parseScript(input.sql, lo) : undefined;
-          if (parsed) return this.analyzeScript(input, parsed, fetched, lists);
+          if (parsed) return this.analyzeScript(input, parsed, fetched, lists, sugared);
           throw err;
         });
         return a.scans.some((sc) => fetched.get(sc.table)?.viewQuery !== undefined) ? await this.inlineViews(input, a, fetched, lists) : a;
@@ -316,7 +318,7 @@ export class Analyzer {
     }
   }
 
-  private async analyzeWith(input: AnalyzeInput, names: string[][], lo: any, fetched: Map<string, TableInfo>, lists: Map<string, string[]>, routines: RoutineState = newRoutineState()): Promise<QueryAnalysis> {
+  private async analyzeWith(input: AnalyzeInput, names: string[][], lo: any, fetched: Map<string, TableInfo>, lists: Map<string, string[]>, routines: RoutineState = newRoutineState(), setOps: SetOperationCheck[] = []): Promise<QueryAnalysis> {
     refuseCrashTriggers(names);
     const spelled = new Map<string, { segments: string[]; full: string }>();
     const local = (segs: string[]) => {
@@ -368,6 +370,7 @@ export class Analyzer {
       throw analysisError(err, input.sql);
     }
     if (!resolved) throw new BigQueryError('invalidQuery', 'bqgate could not analyze this statement (the analyzer returned nothing); it was not run.', { location: 'q' });
+    checkSetOperations(resolved, setOps);
     const bodies = await expandCalls(resolved, routines, input, (i) => this.analyzeUncached(i, fetched, lists));
 
     tvfs?.check(resolved);
@@ -472,7 +475,7 @@ export class Analyzer {
    * the variables declared before it in scope (as named constants), their positions moved into the
    * whole text; the result is their union, with `units` kept for per-statement decisions.
    */
-  private async analyzeScript(input: AnalyzeInput, parsed: any, fetched: Map<string, TableInfo>, lists: Map<string, string[]>): Promise<QueryAnalysis> {
+  private async analyzeScript(input: AnalyzeInput, parsed: any, fetched: Map<string, TableInfo>, lists: Map<string, string[]>, setOps: SetOperationCheck[] = []): Promise<QueryAnalysis> {
     let units: ScriptUnit[];
     try { units = scriptUnits(parsed, input.sql); } catch (err) {
       throw new BigQueryError('invalidQuery', `bqgate cannot analyze this script (${(err as Error).message}); it was not run.`, { location: 'q' });
@@ -482,11 +485,15 @@ export class Analyzer {
     const temps = new Map<string, TableInfo>(input.scriptTables ?? []);
     const parts: QueryAnalysis[] = [];
     const functions = new Map<string, RoutineDef>(input.scriptRoutines ?? []);
-    const unit = (sql: string) => this.analyzeUncached({ ...input, sql, scriptVariables: [...variables], scriptTables: new Map(temps), scriptRoutines: new Map(functions) }, fetched, lists, true);
+    const unit = (sql: string, checks?: SetOperationCheck[]) => this.analyzeUncached({ ...input, sql, scriptVariables: [...variables], scriptTables: new Map(temps), scriptRoutines: new Map(functions) }, fetched, lists, true, checks);
+    // Each set operation to check belongs to the unit it stands in (positions moved into the unit's text).
+    const checked = new Set<SetOperationCheck>();
     for (const u of units) {
       const body = bytes.subarray(u.start, u.end).toString('utf8');
       const prefix = u.kind === 'expression' ? 'SELECT (' : '';
-      const a = body ? await unit(u.kind === 'expression' ? `${prefix}${body}) AS v` : body) : undefined;
+      const mine = setOps.filter((c) => u.start <= c.at && c.at < u.end);
+      mine.forEach((c) => checked.add(c));
+      const a = body ? await unit(u.kind === 'expression' ? `${prefix}${body}) AS v` : body, mine.map((c) => ({ ...c, at: c.at - u.start + prefix.length }))) : undefined;
       if (a && Object.keys(a.views).length) throw new BigQueryError('invalidQuery', `Views inside scripts (${Object.keys(a.views)[0]}) are not supported by bqgate yet; the script was not run.`, { location: 'q' });
       if (u.declares) {
         const type = u.typeText ? (await unit(`SELECT CAST(NULL AS ${u.typeText}) AS v`)).outputTypes[0] : a?.outputTypes[0];
@@ -509,6 +516,7 @@ export class Analyzer {
         parts.push({ ...a, scans: a.scans.map((sc) => ({ ...sc, ...(sc.start !== undefined ? { start: sc.start + shift, end: sc.end! + shift } : {}) })) });
       }
     }
+    if (checked.size !== setOps.length) throw new BigQueryError('invalidQuery', 'bqgate could not verify a set operation by name in this script, so it was not run.', { location: 'q' });
     return combineUnits(parts, input.sql);
   }
 
@@ -558,7 +566,7 @@ export class Analyzer {
 
 function analysisError(err: unknown, _sql: string): BigQueryError {
   if (err instanceof BigQueryError) return err;
-  const details = String((err as { details?: string }).details ?? (err as Error).message ?? 'unknown error');
+  const details = setOperationMessage(String((err as { details?: string }).details ?? (err as Error).message ?? 'unknown error'));
   if (/Statement not supported/i.test(details)) {
     return new BigQueryError('invalidQuery', `bqgate cannot analyze this statement kind yet, so it was not run: ${details}`, { location: 'q' });
   }

@@ -19,13 +19,19 @@ export function qualifyObject(segments: string[], input: Pick<AnalyzeInput, 'pro
 export function qualify(segments: string[], input: Pick<AnalyzeInput, 'projectId' | 'defaultDataset'>): string {
   const parts = segments.flatMap((s) => s.split('.'));
   const shown = parts.join('.');
+  const domain = parts.findIndex((p) => p.includes(':'));
+  if (domain >= 0) {
+    // `domain.com:project.dataset.table`: a domain-scoped project ID holds dots, which bqgate's table names (and policies) split on.
+    throw new BigQueryError('invalidQuery', `Table name "${shown}" names the domain-scoped project ${parts.slice(0, domain + 1).join('.')}; bqgate does not support domain-scoped projects yet, so the statement was not run.`, { location: 'q' });
+  }
   if (parts.slice(0, -1).some((p) => p.includes('*')) || (parts[parts.length - 1].indexOf('*') !== parts[parts.length - 1].length - 1 && parts[parts.length - 1].includes('*'))) {
     throw new BigQueryError('invalidQuery', `Invalid wildcard table name ${shown}: only a trailing * in the table name is allowed.`, { location: 'q' });
   }
   const is = parts.findIndex((p) => p.toUpperCase() === 'INFORMATION_SCHEMA');
   if (is >= 0) {
     // INFORMATION_SCHEMA views: [[project.]dataset-or-region.]INFORMATION_SCHEMA.VIEW → project.scope.INFORMATION_SCHEMA.VIEW
-    if (is !== parts.length - 2) throw new BigQueryError('invalidQuery', `Invalid INFORMATION_SCHEMA name ${shown}.`, { location: 'q' });
+    // At most project.scope before it: a longer prefix must not fall through to the default dataset's views.
+    if (is !== parts.length - 2 || is > 2) throw new BigQueryError('invalidQuery', `Invalid INFORMATION_SCHEMA name ${shown}.`, { location: 'q' });
     const view = parts.slice(is).map((p, i) => (i === 0 ? 'INFORMATION_SCHEMA' : p.toUpperCase()));
     if (is === 2) return [...parts.slice(0, 2), ...view].join('.');
     if (is === 1) return [input.projectId, parts[0], ...view].join('.');

@@ -2,7 +2,9 @@
  * `sql/pipe/`: GoogleSQL syntax this ZetaSQL build's parser lacks, desugared into standard
  * GoogleSQL that it analyzes — pipe syntax and FROM-first queries (BigQuery "Pipe query syntax"
  * reference, https://cloud.google.com/bigquery/docs/reference/standard-sql/pipe-syntax), set
- * operations `BY NAME`, `GROUP BY ALL`, chained function calls (syntax.ts).
+ * operations by name — `BY NAME [ON (…)]`, `[STRICT] CORRESPONDING [BY (…)]`, their modes —
+ * (setops.ts; STRICT mode is verified on the resolved AST by `checkSetOperations`, fed by
+ * `DesugarOptions.setOperations`), `GROUP BY ALL`, chained function calls (syntax.ts).
  *
  * Input: one statement or a script. Output: the desugared text, or `undefined` when nothing needed
  * desugaring. The text is tokenized by lexer.ts (GoogleSQL's lexical rules, as ZetaSQL reads them)
@@ -11,15 +13,22 @@
  * analyzes, the rewrite masks and `regenerate` re-emits: nothing of the caller's text runs unless
  * it went through ZetaSQL as part of that text.
  *
- * Throws BigQueryError('invalidQuery') for text the tokenizer cannot read and for pipe operators it
- * cannot translate exactly (operators.ts).
+ * Positional query parameters (`?`, BigQuery `parameterMode: POSITIONAL`) bind by their order in the
+ * text; the desugarer moves clauses (a select list is written before its WHERE, grouping keys before
+ * the aggregates), so it tracks each `?` and refuses a desugared text that would bind them in
+ * another order.
+ *
+ * Throws BigQueryError('invalidQuery') for text the tokenizer cannot read, for pipe operators it
+ * cannot translate exactly (operators.ts) and for reordered positional parameters.
  */
-import { tokenize } from './lexer.js';
+import { tokenize, type Token } from './lexer.js';
 import { isGroup, isName, isOp, isWord, nest, refuse, render, split, some, text, type Item } from './items.js';
-import { chainedCalls, byName, groupByAll } from './syntax.js';
+import { chainedCalls, groupByAll } from './syntax.js';
+import { byName, SET_MARK, type SetOperationCheck, type SetOpState } from './setops.js';
 import { apply, fromFrame, rawFrame, renderFrame, type Frame } from './operators.js';
 
 export { tokenize, type Token } from './lexer.js';
+export { checkSetOperations, setOperationMessage, type SetOperationCheck } from './setops.js';
 
 export interface DesugarOptions {
   /**
@@ -27,6 +36,11 @@ export interface DesugarOptions {
    * `|> RENAME` in a single top-level statement, whose output keeps the input's column order.
    */
   columnsOf?: (query: string) => Promise<string[]>;
+  /**
+   * Filled with the STRICT-mode set operations by name (`BY NAME`, `STRICT CORRESPONDING`) of the
+   * desugared text, which `checkSetOperations` verifies on its resolved AST (setops.ts).
+   */
+  setOperations?: SetOperationCheck[];
 }
 
 /** Text that may hold syntax to desugar; anything else is returned as is without tokenizing. */
@@ -37,26 +51,74 @@ export async function desugar(sql: string, options: DesugarOptions = {}): Promis
   if (!MAYBE.test(sql)) return undefined;
   const tokens = tokenize(sql);
   if (!tokens.length) return undefined;
+  const positional = markPositional(tokens);
   const items = nest(sql, tokens);
   const statements = split(items, (it) => isOp(it, ';'));
   const single = statements.filter((s) => s.length).length === 1;
+  const columnsOf = single && options.columnsOf ? (q: string) => options.columnsOf!(unmark(q).text) : undefined;
+  const setOps: SetOpState = { pending: [] };
   const out: string[] = [];
   let changed = false;
   for (const [i, st] of statements.entries()) {
-    const done = await query(await children(st), { columnsOf: single ? options.columnsOf : undefined });
+    const done = await query(await children(st, setOps), { columnsOf, setOps });
     changed ||= some(done, (it) => it.t === 'text');
     out.push((i && st.length ? st[0].gap : '') + render(done));
   }
-  return changed ? out.join(';') : undefined;
+  if (!changed) return undefined;
+  const { text: result, order, sets } = unmark(out.join(';'));
+  // Every STRICT operation registered must stand in the text, so each one is checked after analysis.
+  if (new Set(sets.map((s) => s.index)).size !== setOps.pending.length || sets.some((s) => !setOps.pending[s.index])) throw refuse('a set operation by name it lost track of');
+  for (const s of sets) options.setOperations?.push({ ...setOps.pending[s.index], at: s.at });
+  // A `?` binds the request's parameters by its position in the text: the desugared text must keep them in order.
+  if (order.length !== positional || order.some((n, k) => n !== k + 1)) {
+    throw refuse('positional query parameters (?) whose desugared form would bind them in another order; use named parameters (@name)');
+  }
+  return result;
 }
 
-interface Ctx { columnsOf?: (query: string) => Promise<string[]> }
+/** Marker text standing for the n-th `?` while desugaring (a named-parameter token, so no literal can hold one). */
+const MARK = '@__bqgate_positional_';
+
+/** Renames every `?` token to its marker, in text order; returns how many there are. */
+function markPositional(tokens: Token[]): number {
+  const reserved = tokens.find((t) => t.kind === 'param' && [MARK, SET_MARK].some((m) => t.text.toLowerCase().startsWith(m)));
+  if (reserved) throw refuse(`the parameter ${reserved.text}, whose name bqgate reserves`);
+  let n = 0;
+  for (const t of tokens) if (t.kind === 'op' && t.text === '?') t.text = `${MARK}${++n}`;
+  return n;
+}
+
+/**
+ * The markers in `sql` turned back into `?` (and set-operation markers removed), with the order the
+ * `?` appeared in and where each set-operation marker stood (UTF-8 byte offset in the result).
+ */
+function unmark(sql: string): { text: string; order: number[]; sets: Array<{ index: number; at: number }> } {
+  const order: number[] = [];
+  const sets: Array<{ index: number; at: number }> = [];
+  let text = '';
+  let at = 0;
+  for (const t of tokenize(sql)) {
+    if (t.kind !== 'param') continue;
+    if (t.text.startsWith(MARK)) {
+      order.push(Number(t.text.slice(MARK.length)));
+      text += `${sql.slice(at, t.start)}?`;
+      at = t.end;
+    } else if (t.text.startsWith(SET_MARK)) {
+      text += sql.slice(at, t.start);
+      sets.push({ index: Number(t.text.slice(SET_MARK.length)), at: Buffer.byteLength(text, 'utf8') });
+      at = t.end + (sql[t.end] === ' ' ? 1 : 0);
+    }
+  }
+  return { text: text + sql.slice(at), order, sets };
+}
+
+interface Ctx { columnsOf?: (query: string) => Promise<string[]>; setOps: SetOpState }
 
 /** Every group's content desugared (as a query when it is one), then this level's newer syntax. */
-async function children(items: Item[]): Promise<Item[]> {
+async function children(items: Item[], setOps: SetOpState): Promise<Item[]> {
   const inner: Item[] = [];
-  for (const it of items) inner.push(it.t === 'group' ? { ...it, items: it.open === '(' ? await query(await children(it.items), {}) : await children(it.items) } : it);
-  return groupByAll(byName(chainedCalls(inner)));
+  for (const it of items) inner.push(it.t === 'group' ? { ...it, items: it.open === '(' ? await query(await children(it.items, setOps), { setOps }) : await children(it.items, setOps) } : it);
+  return groupByAll(byName(chainedCalls(inner), setOps));
 }
 
 const QUERY_START = ['SELECT', 'WITH', 'FROM'];
@@ -66,7 +128,8 @@ const MAX_OPERATORS = 40;
 /** One level: a FROM-first query and the pipe operators after a query, as standard SQL. */
 async function query(items: Item[], ctx: Ctx): Promise<Item[]> {
   const pipes = items.flatMap((it, i) => (isOp(it, '|>') ? [i] : []));
-  const qs = isGroup(items[0]) || isWord(items[0], ...QUERY_START) ? 0 : items.findIndex((it) => isWord(it, ...QUERY_START));
+  // A leading generated text is a query (a set operation by name with a column list, setops.ts).
+  const qs = isGroup(items[0]) || items[0]?.t === 'text' || isWord(items[0], ...QUERY_START) ? 0 : items.findIndex((it) => isWord(it, ...QUERY_START));
   const fromFirst = qs >= 0 && isWord(items[qs], 'FROM') && (qs === 0 || isWord(items[qs - 1], 'AS'));
   if (!pipes.length && !fromFirst && !(qs >= 0 && isWord(items[qs], 'WITH') && fromFirstAfterWith(items.slice(qs)))) return items;
   if (qs < 0 || (pipes.length && qs > pipes[0])) return items; // not a query the parser would accept either
@@ -92,7 +155,7 @@ async function query(items: Item[], ctx: Ctx): Promise<Item[]> {
   if (ops.length > MAX_OPERATORS) throw refuse(`${ops.length} pipe operators in one query, more than the ${MAX_OPERATORS} bqgate analyzes; name intermediate results with WITH`);
   for (const op of ops) {
     if (!op.length) throw refuse('an empty pipe operator');
-    frame = await apply(frame, op, { columnsOf: ctx.columnsOf, ctes: pipeCtes, withText });
+    frame = await apply(frame, op, { columnsOf: ctx.columnsOf, ctes: pipeCtes, withText, setOps: ctx.setOps });
   }
   return [...items.slice(0, qs), text(`${withText()}${renderFrame(frame)}`, items[qs].gap)];
 }

@@ -15,7 +15,8 @@
  *
  * Positions are UTF-16 indices into the input (JavaScript string offsets), `[start, end)`.
  * Anything it cannot read — an unterminated literal, comment or identifier, a character outside
- * GoogleSQL's lexical grammar (any non-ASCII character outside a literal, identifier or comment) —
+ * GoogleSQL's lexical grammar (any non-ASCII character outside a literal, identifier or comment,
+ * except the Unicode spaces of WHITESPACE) —
  * throws BigQueryError('invalidQuery'), so the desugarer never guesses where code ends.
  */
 import { BigQueryError } from '../../bigquery/errors.js';
@@ -31,6 +32,14 @@ export interface Token {
   /** Upper-cased text for a `word` (keywords and plain identifiers). */
   upper?: string;
 }
+
+/**
+ * Whitespace as ZetaSQL's lexer reads it (zetasql/parser/zetasql.tm `whitespace_character`, probed on
+ * this build: test/pipe.test.ts): ASCII space, tab, LF, CR, backspace, FF, VT and the Unicode spaces
+ * U+00A0, U+2000–U+200A, U+202F, U+205F, U+3000 — not U+0085, U+1680, U+180E, U+200B, U+2028,
+ * U+2029 or U+FEFF, which it refuses outside literals, identifiers and comments (so does this lexer).
+ */
+export const WHITESPACE: ReadonlySet<string> = new Set([' ', '\t', '\n', '\r', '\b', '\f', '\v', '\u00a0', ...Array.from({ length: 11 }, (_, k) => String.fromCharCode(0x2000 + k)), '\u202f', '\u205f', '\u3000']);
 
 const OPS = ['|>', '<=', '>=', '<>', '!=', '<<', '>>', '||', '=>', '->', '+=', '-='];
 const SINGLE = '()[]{},.;*/+-=<>!|&^~%:?';
@@ -48,7 +57,7 @@ export function tokenize(sql: string): Token[] {
   };
   while (i < n) {
     const c = sql[i];
-    if (c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\f' || c === '\v') { i++; continue; }
+    if (WHITESPACE.has(c)) { i++; continue; }
     if (c === '#' || (c === '-' && sql[i + 1] === '-')) {
       while (i < n && sql[i] !== '\n' && sql[i] !== '\r') i++;
       continue;

@@ -28,6 +28,7 @@
  * input's columns cannot be asked for) are refused with BigQueryError('invalidQuery').
  */
 import { commas, flat, isGroup, isOp, isWord, refuse, render, some, split, type Item } from './items.js';
+import { renderSetOps, setOpAt, type SetOpState } from './setops.js';
 
 /** One SELECT under construction. `raw`: a finished query (a set operation) standing alone. */
 export interface Frame {
@@ -53,6 +54,8 @@ export interface OpContext {
   ctes: string[];
   /** The enclosing WITH list as text (`WITH a AS (…), `), for columnsOf. */
   withText: () => string;
+  /** Set operations by name registered for checking after analysis (setops.ts). */
+  setOps: SetOpState;
 }
 
 export const fromFrame = (from: string): Frame => ({ from, where: [], qualify: [], selectKw: 'SELECT', select: '*', stage: 0 });
@@ -100,8 +103,8 @@ const SET_OPS = ['UNION', 'INTERSECT', 'EXCEPT'];
 export async function apply(f: Frame, op: Item[], ctx: OpContext): Promise<Frame> {
   const kw = op[0]?.t === 'tok' ? op[0].tok.upper ?? op[0].tok.text : '';
   const body = op.slice(1);
-  const isSetOp = SET_OPS.includes(kw) || ((kw === 'FULL' || kw === 'LEFT' || kw === 'INNER') && op.slice(1, 3).some((it) => isWord(it, ...SET_OPS)));
-  if (isSetOp) return setOperation(f, op);
+  const isSetOp = SET_OPS.includes(kw) || (['FULL', 'LEFT', 'INNER', 'OUTER'].includes(kw) && op.slice(1, 3).some((it) => isWord(it, ...SET_OPS)));
+  if (isSetOp) return setOperation(f, op, ctx.setOps);
   if (JOIN_START.includes(kw)) return join(f, op, kw);
   switch (kw) {
     case 'WHERE': {
@@ -230,14 +233,14 @@ function call(f: Frame, body: Item[]): Frame {
   return fromFrame(`${flat(body.slice(0, k))}(${parts.join(', ')})${body.length > k + 1 ? ` ${flat(body.slice(k + 1))}` : ''}`);
 }
 
-/** `|> UNION ALL (q1), (q2)` → `(input) UNION ALL (q1) UNION ALL (q2)`. */
-function setOperation(f: Frame, op: Item[]): Frame {
-  const k = op.findIndex((it) => isGroup(it));
-  if (k < 1) throw refuse('a set operation without a parenthesized query');
-  const kw = flat(op.slice(0, k));
-  const queries = commas(op.slice(k));
-  if (queries.some((q) => q.length !== 1 || !isGroup(q[0]))) throw refuse('set operation arguments must be parenthesized queries');
-  return rawFrame([`(${renderFrame(f)})`, ...queries.map((q) => render(q).trim())].join(` ${kw} `));
+/** `|> UNION ALL (q1), (q2)` → `(input) UNION ALL (q1) UNION ALL (q2)` (by name: setops.ts). */
+function setOperation(f: Frame, op: Item[], setOps: SetOpState): Frame {
+  const s = setOpAt(op, op.findIndex((it) => isWord(it, ...SET_OPS)));
+  if (!s || s.start !== 0) throw refuse('a set operation it cannot read');
+  const queries = commas(op.slice(s.end));
+  if (!queries.length || queries.some((q) => q.length !== 1 || !isGroup(q[0]))) throw refuse('set operation arguments must be parenthesized queries');
+  const operands = [`(${renderFrame(f)})`, ...queries.map((q) => render(q).trim())];
+  return rawFrame(s.named ? renderSetOps(operands, s, setOps) : operands.join(` ${flat(op.slice(0, s.end))} `));
 }
 
 /** RENAME a AS b, …: every input column listed in order, the renamed ones under their new names. */

@@ -3,11 +3,6 @@
  * (the caller applies it to every level):
  * - chained function calls `(x).F(args)` / `'lit'.F(args)` / `f(x).G(args)` → `F(x, args)`
  *   (BigQuery "Function calls": chained function calls);
- * - set operations `[FULL|LEFT|INNER] … BY NAME [ON (cols)]` → `… CORRESPONDING [BY (cols)]`
- *   (BigQuery "Set operators": BY NAME is the documented equivalent of CORRESPONDING). Without a
- *   mode BigQuery requires both inputs to have the same column names; this build has no STRICT
- *   mode, so such a statement runs as INNER CORRESPONDING (the same rows whenever BigQuery would
- *   accept it). `CORRESPONDING BY` is not implemented by this build and is refused by the analyzer;
  * - `GROUP BY ALL` → `GROUP BY` the ordinals of the select items that are neither aggregates nor
  *   window functions (BigQuery "GROUP BY clause": group by all). An item whose kind cannot be read
  *   from its tokens (`*`) is refused.
@@ -57,27 +52,6 @@ function takeReceiver(out: Item[]): { text: string; gap: string } {
 
 /** Reserved words that may stand before a parenthesized expression without calling it. */
 const RESERVED = ['SELECT', 'AND', 'OR', 'NOT', 'IN', 'BY', 'ON', 'WHERE', 'WHEN', 'THEN', 'ELSE', 'CASE', 'AS', 'FROM', 'JOIN', 'EXISTS', 'IS', 'LIKE', 'BETWEEN', 'HAVING', 'QUALIFY', 'RETURN', 'UNNEST', 'SET', 'UNION', 'ALL', 'DISTINCT', 'INTERSECT', 'EXCEPT', 'WITH', 'ANY', 'SOME', 'LIMIT', 'OFFSET', 'OVER', 'PARTITION', 'IF', 'ARRAY', 'STRUCT'];
-
-/** `BY NAME` set operations on one level. */
-export function byName(items: Item[]): Item[] {
-  const out: Item[] = [];
-  // INNER is CORRESPONDING's default mode, and this build's parser does not take the keyword.
-  const inner = new Set(items.flatMap((it, i) => (isWord(it, 'INNER') && isWord(items[i + 1], 'UNION', 'INTERSECT', 'EXCEPT') && isWord(items[i + 3], 'BY') && isWord(items[i + 4], 'NAME') ? [i] : [])));
-  for (let i = 0; i < items.length; i++) {
-    if (inner.has(i)) { out.push(text('', items[i].gap)); continue; }
-    if (isWord(items[i], 'BY') && isWord(items[i + 1], 'NAME') && isWord(items[i - 1], 'ALL', 'DISTINCT') && isWord(items[i - 2], 'UNION', 'INTERSECT', 'EXCEPT')) {
-      let k = i - 3;
-      if (isWord(items[k], 'OUTER')) k--;
-      const mode = isWord(items[k], 'FULL', 'LEFT', 'INNER');
-      const on = isWord(items[i + 2], 'ON') && isGroup(items[i + 3]);
-      out.push(text(`CORRESPONDING${on ? ` BY ${render([items[i + 3]])}` : ''}`, items[i].gap));
-      i += on ? 3 : 1;
-      continue;
-    }
-    out.push(items[i]);
-  }
-  return out;
-}
 
 /** Aggregate functions of BigQuery's function reference (a name, or a path's first part). */
 const AGGREGATES = new Set([
