@@ -11,7 +11,7 @@
  * DuckDB is locked down once the fixtures are loaded: no external access (files, network), no
  * extension autoload or autoinstall, and the configuration locked so no statement can undo it.
  */
-import { DuckDBInstance, type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBValue, DuckDBTypeId, StatementType as StatementTypes } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBValue, type DuckDBType, DuckDBTypeId, StatementType as StatementTypes } from '@duckdb/node-api';
 import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BigQueryError } from '../bigquery/errors.js';
@@ -23,6 +23,7 @@ import {
   type Declared, type PlanNode, type PlanScan,
 } from './guard.js';
 import { sizeExpression, billedBytes } from './bytes.js';
+import { typedParameter, type QueryParameter } from './params.js';
 
 export interface TableMeta {
   projectId: string;
@@ -42,11 +43,7 @@ export interface RunContext {
   queryParameters?: QueryParameter[];
 }
 
-export interface QueryParameter {
-  name?: string;
-  parameterType: { type: string; arrayType?: { type: string } };
-  parameterValue: { value?: unknown; arrayValues?: Array<{ value?: unknown }> };
-}
+export type { QueryParameter } from './params.js';
 
 export interface RunOptions {
   /** What the gateway analyzed (guard.ts): the statement must be of that kind and touch only those tables. */
@@ -162,7 +159,8 @@ export class Engine {
   async run(sql: string, ctx: RunContext, opts: RunOptions = {}): Promise<RunResult> {
     const project = ctx.defaultDataset?.projectId ?? ctx.projectId;
     sql = await this.resolveTimeTravel(sql, ctx, opts);
-    const statements = toDuckDb(sql, (path) => this.matchWildcard(path, project, ctx.defaultDataset?.datasetId, opts.declared));
+    const jsonParams = new Set((ctx.queryParameters ?? []).filter((p) => p.name && p.parameterType?.type?.toUpperCase() === 'JSON').map((p) => p.name!));
+    const statements = toDuckDb(sql, (path) => this.matchWildcard(path, project, ctx.defaultDataset?.datasetId, opts.declared), (n) => (jsonParams.has(n) ? 'JSON' : undefined));
     if (statements.length !== 1) throw new BigQueryError('invalidQuery', 'The emulator runs one statement per job; scripts are not supported.', { location: 'query' });
     const kind = statementType(sql);
     const expected = expectedDuckType(kind, opts.declared?.statementKind);
@@ -365,30 +363,18 @@ export function statementType(sql: string): string {
   return w === 'WITH' ? 'SELECT' : w;
 }
 
-/** Binds the job's parameters; named ones only where the statement uses them (time travel may have taken one out). */
-function bindParameters(ps: { bind(v: Record<string, unknown> | unknown[]): void; parameterCount: number; parameterName(i: number): string }, params: QueryParameter[]) {
+/** Binds the job's parameters with their BigQuery types (params.ts); named ones only where the statement uses them (time travel may have taken one out). */
+function bindParameters(ps: { bind(v: Record<string, DuckDBValue> | DuckDBValue[], t?: Record<string, DuckDBType> | DuckDBType[]): void; parameterCount: number; parameterName(i: number): string }, params: QueryParameter[]) {
   if (!params.length) return;
   if (params.every((p) => p.name)) {
     const used = new Set(Array.from({ length: ps.parameterCount }, (_, i) => ps.parameterName(i + 1)));
     params = params.filter((p) => used.has(p.name!));
     if (!params.length) return;
-  }
-  const value = (p: QueryParameter) => {
-    const t = p.parameterType.type;
-    if (t === 'ARRAY') return (p.parameterValue.arrayValues ?? []).map((v) => scalar(p.parameterType.arrayType?.type ?? 'STRING', v.value));
-    return scalar(t, p.parameterValue.value);
-  };
-  if (params.every((p) => p.name)) ps.bind(Object.fromEntries(params.map((p) => [p.name!, value(p)])) as never);
-  else ps.bind(params.map(value) as never);
-}
-
-function scalar(type: string, v: unknown): unknown {
-  if (v === null || v === undefined) return null;
-  switch (type) {
-    case 'INT64': case 'INTEGER': return BigInt(String(v));
-    case 'FLOAT64': case 'FLOAT': return Number(v);
-    case 'BOOL': case 'BOOLEAN': return v === true || String(v).toLowerCase() === 'true';
-    default: return String(v);
+    const typed = params.map((p) => [p.name!, typedParameter(p)] as const);
+    ps.bind(Object.fromEntries(typed.map(([n, t]) => [n, t.value])), Object.fromEntries(typed.map(([n, t]) => [n, t.type])));
+  } else {
+    const typed = params.map((p, i) => typedParameter(p, `#${i + 1}`));
+    ps.bind(typed.map((t) => t.value), typed.map((t) => t.type));
   }
 }
 

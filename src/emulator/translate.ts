@@ -78,8 +78,12 @@ export function prepareForPolyglot(sql: string, wildcards: string[] = []): strin
 
 const dq = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
-/** Translates one or more BigQuery statements to DuckDB statements. */
-export function toDuckDb(sql: string, resolveWildcard?: WildcardResolver): string[] {
+/**
+ * Translates one or more BigQuery statements to DuckDB statements. `castParam(name)` may give a
+ * DuckDB type a named parameter is cast to where it is used (a bound value's JSON type does not
+ * survive binding).
+ */
+export function toDuckDb(sql: string, resolveWildcard?: WildcardResolver, castParam?: (name: string) => string | undefined): string[] {
   const wildcards: string[] = [];
   const r = transpile(prepareForPolyglot(sql, wildcards), Dialect.BigQuery, Dialect.DuckDB);
   if (!r.success || !r.sql) throw new BigQueryError('invalidQuery', `Syntax error: ${r.error ?? 'cannot read the statement'}`, { location: 'query' });
@@ -89,6 +93,6 @@ export function toDuckDb(sql: string, resolveWildcard?: WildcardResolver): strin
     return '(' + tables.map(([c, d, t, suffix]) => `SELECT *, '${suffix.replace(/'/g, "''")}' AS _TABLE_SUFFIX FROM ${dq(c)}.${dq(d)}.${dq(t)}`).join(' UNION ALL BY NAME ') + ')';
   });
   return r.sql.map((s) => s
-    .replace(new RegExp(`"?${PARAM_PREFIX}([A-Za-z0-9_]+)"?`, 'g'), '$$$1')
+    .replace(new RegExp(`"?${PARAM_PREFIX}([A-Za-z0-9_]+)"?`, 'g'), (_m, name: string) => { const t = castParam?.(name); return t ? `CAST($${name} AS ${t})` : `$${name}`; })
     .replace(new RegExp(`"?${WILDCARD_PREFIX}(\\d+)"?`, 'g'), (_m, i) => unions[Number(i)]));
 }
