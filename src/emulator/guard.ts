@@ -51,7 +51,7 @@ export function parseDeclared(header: string | string[] | undefined): Declared |
 /** The family a statement kind belongs to: SELECT, INSERT, UPDATE, DELETE, MERGE, CREATE, DROP, or the kind itself. */
 function family(kind: string): string {
   const k = kind.toUpperCase();
-  if (k === 'TRUNCATE') return 'DELETE';
+  if (k === 'TRUNCATE' || k === 'TRUNCATE_TABLE') return 'DELETE';
   if (/^CREATE_(TABLE|TABLE_AS_SELECT|VIEW)$|^CREATE$/.test(k)) return 'CREATE';
   if (/^DROP(_TABLE|_VIEW)?$/.test(k)) return 'DROP';
   return k;

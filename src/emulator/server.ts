@@ -18,13 +18,13 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { BigQueryError } from '../bigquery/errors.js';
 import { installBigQueryHttp, pageToken, fromPageToken } from '../bigquery/http.js';
 import { encodeRow, type BqField } from './encode.js';
-import { Engine, statementType, type RunResult, type QueryParameter, type TableMeta } from './engine.js';
+import { Engine, statementType, type RunResult, type QueryParameter } from './engine.js';
 import { parseDeclared, DECLARED_HEADER, type Declared } from './guard.js';
 import { Scheduler, type SchedulerLimits } from './scheduler.js';
 import { installRoutines } from './routines.js';
 import { ModelStore, modelRoutes } from './models.js';
+import { resourceRoutes, LOCATION } from './resources.js';
 
-const LOCATION = 'US';
 const DEFAULT_WAIT_MS = 10_000;
 
 interface Job {
@@ -95,28 +95,6 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
   installBigQueryHttp(app, 'the emulator');
 
 
-  const datasets = (p: string) => [...new Set(engine.listTables().filter((t) => t.projectId === p).map((t) => t.datasetId))];
-  const projects = () => [...new Set(engine.listTables().map((t) => t.projectId))];
-  const mustDataset = (p: string, d: string) => {
-    if (!datasets(p).includes(d)) throw new BigQueryError('notFound', `Not found: Dataset ${p}:${d}`);
-  };
-  const mustTable = (p: string, d: string, t: string): TableMeta => {
-    const m = engine.getTable(p, d, t);
-    if (!m) throw new BigQueryError('notFound', `Not found: Table ${p}:${d}.${t} was not found in location ${LOCATION}`);
-    return m;
-  };
-  const tableResource = (t: TableMeta) => ({
-    kind: 'bigquery#table', id: `${t.projectId}:${t.datasetId}.${t.tableId}`, etag: `"${t.numRows}"`,
-    tableReference: { projectId: t.projectId, datasetId: t.datasetId, tableId: t.tableId },
-    schema: { fields: t.schema }, type: t.viewQuery ? 'VIEW' : 'TABLE', numRows: String(t.numRows), numBytes: String(t.numRows * 64),
-    creationTime: String(t.creationTime), lastModifiedTime: String(t.creationTime), location: LOCATION,
-    ...(t.viewQuery ? { view: { query: t.viewQuery, useLegacySql: false } } : {}),
-  });
-  const datasetResource = (p: string, d: string) => ({
-    kind: 'bigquery#dataset', id: `${p}:${d}`, datasetReference: { projectId: p, datasetId: d }, location: LOCATION,
-    creationTime: String(Date.UTC(2026, 10, 1)), lastModifiedTime: String(Date.UTC(2026, 10, 1)), type: 'DEFAULT',
-  });
-
   const jobResource = (j: Job) => {
     const status: Record<string, unknown> = { state: j.state };
     if (j.error) { status.errorResult = j.error.toErrorProto(); status.errors = [j.error.toErrorProto()]; }
@@ -125,6 +103,11 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
       totalBytesProcessed: String(j.result?.totalBytesProcessed ?? 0), totalBytesBilled: String(j.result?.totalBytesBilled ?? 0), cacheHit: false,
     };
     if (j.result?.numDmlAffectedRows !== undefined) query.numDmlAffectedRows = String(j.result.numDmlAffectedRows);
+    if (j.result?.ddl) {
+      query.ddlOperationPerformed = j.result.ddl.operation;
+      if (j.result.ddl.table) query.ddlTargetTable = j.result.ddl.table;
+      if (j.result.ddl.dataset) query.ddlTargetDataset = j.result.ddl.dataset;
+    }
     if (j.result && j.result.statementType === 'SELECT') query.schema = { fields: j.result.schema };
     return {
       kind: 'bigquery#job', etag: `"${j.state}"`, id: `${j.projectId}:${j.location}.${j.jobId}`,
@@ -196,7 +179,7 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
       schema: { fields: r.schema },
     };
     if (r.statementType === 'SELECT') out.rows = r.rows.slice(start, end).map((row) => encodeRow(row, r.schema as BqField[], q.int64));
-    else out.numDmlAffectedRows = String(r.numDmlAffectedRows ?? 0);
+    else if (r.numDmlAffectedRows !== undefined) out.numDmlAffectedRows = String(r.numDmlAffectedRows);
     if (end < total) out.pageToken = pageToken(end);
     return out;
   };
@@ -206,37 +189,7 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
   const models = new ModelStore(opts.fixturesDir);
   const routes = (app: FastifyInstance, prefix: string) => {
     modelRoutes(app, prefix, models);
-    app.get(`${prefix}/projects`, async () => ({
-      kind: 'bigquery#projectList', totalItems: projects().length,
-      projects: projects().map((p) => ({ kind: 'bigquery#project', id: p, numericId: '1', projectReference: { projectId: p }, friendlyName: p })),
-    }));
-    app.get(`${prefix}/projects/:p/datasets`, async (req: Req) => ({
-      kind: 'bigquery#datasetList', datasets: datasets(req.params.p).map((d) => datasetResource(req.params.p, d)),
-    }));
-    app.get(`${prefix}/projects/:p/datasets/:d`, async (req: Req) => {
-      mustDataset(req.params.p, req.params.d);
-      return datasetResource(req.params.p, req.params.d);
-    });
-    app.get(`${prefix}/projects/:p/datasets/:d/tables`, async (req: Req) => {
-      mustDataset(req.params.p, req.params.d);
-      const ts = engine.listTables().filter((t) => t.projectId === req.params.p && t.datasetId === req.params.d);
-      return { kind: 'bigquery#tableList', totalItems: ts.length, tables: ts.map((t) => { const { schema: _s, ...rest } = tableResource(t); return rest; }) };
-    });
-    app.get(`${prefix}/projects/:p/datasets/:d/tables/:t`, async (req: Req) => tableResource(mustTable(req.params.p, req.params.d, req.params.t)));
-    app.get(`${prefix}/projects/:p/datasets/:d/tables/:t/data`, async (req: Req) => {
-      const t = mustTable(req.params.p, req.params.d, req.params.t);
-      const start = fromPageToken(req.query.pageToken) ?? num(req.query.startIndex) ?? 0;
-      const max = num(req.query.maxResults) ?? 100_000;
-      const selected = req.query.selectedFields?.split(',').map((s) => s.trim()).filter(Boolean);
-      const { schema, rows } = await engine.readTable(t, start, max, selected);
-      const out: Record<string, unknown> = {
-        kind: 'bigquery#tableDataList', totalRows: String(t.numRows),
-        rows: rows.map((r) => encodeRow(r, schema, int64Ts(req.query))),
-      };
-      if (start + rows.length < t.numRows) out.pageToken = pageToken(start + rows.length);
-      return out;
-    });
-
+    resourceRoutes(app, prefix, engine);
     app.post(`${prefix}/projects/:p/queries`, async (req: Req) => {
       const b: any = req.body ?? {};
       if (typeof b.query !== 'string' || !b.query.trim()) throw new BigQueryError('invalid', 'Required parameter is missing: query');
