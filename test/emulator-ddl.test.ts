@@ -142,7 +142,7 @@ describe('emulator DDL and resources', () => {
   it('bq mk -d, mk -t with a schema, mk --view, update, show --schema, query DDL, rm -t, rm -r -d', async () => {
     const bq = (...args: string[]) => runBq(emu.url, secret, args);
     const out: string[] = [];
-    const ok = async (...args: string[]) => { const r = await bq(...args); out.push(`$ bq ${args.join(' ')}\n${r.stdout}${r.stderr}`); expect(r.code, r.stderr + r.stdout).toBe(0); return r.stdout; };
+    const ok = async (...args: string[]) => { const t0 = Date.now(); const r = await bq(...args); console.log('bq', args[0], Date.now() - t0, 'ms'); out.push(`$ bq ${args.join(' ')}\n${r.stdout}${r.stderr}`); expect(r.code, r.stderr + r.stdout).toBe(0); return r.stdout; };
     await ok('mk', '-d', '--description=made by bq', 'bqds');
     await ok('mk', '-t', '--description=t1', 'bqds.t1', 'id:INTEGER,name:STRING');
     await ok('mk', '--nouse_legacy_sql', '--view=SELECT id FROM bqds.t1', 'bqds.v1');
@@ -160,5 +160,5 @@ describe('emulator DDL and resources', () => {
     await ok('rm', '-r', '-f', '-d', 'bqds');
     expect((await api('GET', '/datasets/bqds')).status).toBe(404);
     console.log(out.join('\n'));
-  });
+  }, 240_000);
 });
