@@ -67,6 +67,12 @@ export class Catalog {
 
   hasProject(p: string): boolean { return this.projects.has(p); }
 
+  /** The DuckDB name of a table, every part quoted. */
+  sqlName(t: TableMeta): string { return `${quote(t.projectId)}.${quote(t.datasetId)}.${quote(t.tableId)}`; }
+
+  /** Runs a statement the emulator built itself from quoted names (`sqlName`), never client text. */
+  async exec(sql: string): Promise<void> { await this.with((con) => con.run(sql)); }
+
   /** The dataset `p:d`; throws notFound. */
   dataset(p: string, d: string): DatasetMeta {
     const m = this.datasets.get(`${p}.${d}`);

@@ -152,6 +152,12 @@ export class Engine {
     } finally { con.closeSync(); }
   }
 
+  /** Before the emulator itself writes a table (copy, load, truncation): its state kept for time travel, its sizes forgotten. */
+  async beforeWrite(key: string): Promise<void> {
+    await this.keepVersion(key);
+    this.sizes.delete(key);
+  }
+
   /** Appends typed rows (one value per schema field, in order) to a table; its past state is kept for time travel. */
   async insertTyped(t: TableMeta, rows: Array<Array<{ value: DuckDBValue; type: DuckDBType }>>): Promise<void> {
     if (!rows.length) return;

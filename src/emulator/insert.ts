@@ -25,7 +25,7 @@ const DEDUP_WINDOW_MS = 60_000;
 /** Rows per request, as BigQuery's recommended maximum (a larger request is refused). */
 export const MAX_INSERT_ROWS = 50_000;
 
-interface RowError { reason: string; location: string; debugInfo: string; message: string }
+export interface RowError { reason: string; location: string; debugInfo: string; message: string }
 
 const seen = new WeakMap<Engine, Map<string, number>>();
 
@@ -55,6 +55,33 @@ function fieldValue(t: ParameterType, v: unknown, path: string, ignoreUnknown: b
   return { value: v };
 }
 
+export type TypedRow = Array<{ value: DuckDBValue; type: DuckDBType }>;
+
+/**
+ * One JSON row checked and converted for `schema`: `{values}` (one per field, in order) or
+ * `{errors}` (one `invalid` error naming the field) as insertAll reports it. Load jobs use it too.
+ */
+export function rowValues(schema: BqField[], json: any, ignoreUnknown: boolean): { values: TypedRow } | { errors: RowError[] } {
+  try {
+    const why = (location: string, message: string): never => { throw Object.assign(new Error(message), { location }); };
+    if (!json || typeof json !== 'object' || Array.isArray(json)) why('', 'Each row needs a json object.');
+    for (const k of Object.keys(json)) if (!schema.some((f) => f.name === k) && !ignoreUnknown) why(k, `no such field: ${k}.`);
+    return {
+      values: schema.map((f) => {
+        const v = json[f.name];
+        if ((v === null || v === undefined) && f.mode === 'REQUIRED') why(f.name, `Missing required field: ${f.name}.`);
+        try { return typedParameter({ name: f.name, parameterType: fieldType(f), parameterValue: fieldValue(fieldType(f), v, f.name, ignoreUnknown, why) }); } catch (err) {
+          if (err instanceof BigQueryError) why(f.name, `Cannot convert value to ${f.type}: ${err.message.replace(/^Query parameter '[^']*': /, '')}`);
+          throw err;
+        }
+      }),
+    };
+  } catch (err) {
+    const e = err as Error & { location?: string };
+    return { errors: [{ reason: 'invalid', location: e.location ?? '', debugInfo: '', message: e.message }] };
+  }
+}
+
 /** Runs one insertAll request against `t` (a table, not a view). */
 export async function insertAll(engine: Engine, t: TableMeta, body: any): Promise<Record<string, unknown>> {
   if (t.viewQuery !== undefined) throw new BigQueryError('invalid', `Cannot insert rows into the view ${t.projectId}:${t.datasetId}.${t.tableId}.`);
@@ -62,28 +89,7 @@ export async function insertAll(engine: Engine, t: TableMeta, body: any): Promis
   if (rows.length > MAX_INSERT_ROWS) throw new BigQueryError('invalid', `Too many rows in one insertAll request: ${rows.length} (at most ${MAX_INSERT_ROWS}).`);
   const skipInvalid = body.skipInvalidRows === true;
   const ignoreUnknown = body.ignoreUnknownValues === true;
-  const names = new Set(t.schema.map((f) => f.name));
-  const checked: Array<{ values: Array<{ value: DuckDBValue; type: DuckDBType }> } | { errors: RowError[] }> = rows.map((r) => {
-    const json = r?.json;
-    try {
-      const why = (location: string, message: string): never => { throw Object.assign(new Error(message), { location }); };
-      if (!json || typeof json !== 'object' || Array.isArray(json)) why('', 'Each row needs a json object.');
-      for (const k of Object.keys(json)) if (!names.has(k) && !ignoreUnknown) why(k, `no such field: ${k}.`);
-      return {
-        values: t.schema.map((f) => {
-          const v = json[f.name];
-          if ((v === null || v === undefined) && f.mode === 'REQUIRED') why(f.name, `Missing required field: ${f.name}.`);
-          try { return typedParameter({ name: f.name, parameterType: fieldType(f), parameterValue: fieldValue(fieldType(f), v, f.name, ignoreUnknown, why) }); } catch (err) {
-            if (err instanceof BigQueryError) why(f.name, `Cannot convert value to ${f.type}: ${err.message.replace(/^Query parameter '[^']*': /, '')}`);
-            throw err;
-          }
-        }),
-      };
-    } catch (err) {
-      const e = err as Error & { location?: string };
-      return { errors: [{ reason: 'invalid', location: e.location ?? '', debugInfo: '', message: e.message }] };
-    }
-  });
+  const checked = rows.map((r) => rowValues(t.schema, r?.json, ignoreUnknown));
   const bad = checked.map((c, index) => ('errors' in c ? { index, errors: c.errors } : undefined)).filter((x) => x !== undefined);
   if (bad.length && !skipInvalid) {
     return {
@@ -96,7 +102,7 @@ export async function insertAll(engine: Engine, t: TableMeta, body: any): Promis
   const now = Date.now();
   for (const [k, at] of recent) if (now - at > DEDUP_WINDOW_MS) recent.delete(k);
   const key = `${t.projectId}.${t.datasetId}.${t.tableId}`;
-  const fresh: Array<Array<{ value: DuckDBValue; type: DuckDBType }>> = [];
+  const fresh: TypedRow[] = [];
   checked.forEach((c, i) => {
     if (!('values' in c)) return;
     const id = rows[i]?.insertId;

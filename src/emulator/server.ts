@@ -24,6 +24,8 @@ import { Scheduler, type SchedulerLimits } from './scheduler.js';
 import { installRoutines } from './routines.js';
 import { ModelStore, modelRoutes } from './models.js';
 import { resourceRoutes, LOCATION } from './resources.js';
+import { runCopy, runExtract, runLoad } from './transfer.js';
+import { uploadRoutes } from './upload.js';
 
 const DEFAULT_WAIT_MS = 10_000;
 
@@ -37,6 +39,8 @@ interface Job {
   startTime?: number;
   endTime?: number;
   result?: RunResult;
+  /** A copy, extract or load job's statistics (`{copy: …}`, `{extract: …}`, `{load: …}`). */
+  stats?: Record<string, unknown>;
   error?: BigQueryError;
   done: Promise<void>;
   /** Aborted by jobs.cancel and the statement timeout: DuckDB is interrupted. */
@@ -66,7 +70,14 @@ export interface EmulatorAppOptions {
   limits: SchedulerLimits;
   /** Where `<project>/<dataset>/<model>.model.json` files are (models.ts); no models when absent. */
   fixturesDir?: string;
+  /** The directory standing in for Cloud Storage: `gs://b/o` is `<bucketRoot>/b/o` (extract writes, load reads). */
+  bucketRoot: string;
+  /** Largest upload (load job media) and `gs://` file a load reads, bytes. */
+  maxUploadBytes: number;
 }
+
+/** A job's type from its configuration. */
+const jobType = (cfg: Record<string, any>) => (cfg.copy ? 'COPY' : cfg.extract ? 'EXTRACT' : cfg.load ? 'LOAD' : 'QUERY');
 
 /** Whether `authorization` is `Bearer <secret>` (constant-time over the SHA-256 of both). */
 export function bearerMatches(authorization: string | undefined, secret: string): boolean {
@@ -98,6 +109,15 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
   const jobResource = (j: Job) => {
     const status: Record<string, unknown> = { state: j.state };
     if (j.error) { status.errorResult = j.error.toErrorProto(); status.errors = [j.error.toErrorProto()]; }
+    const type = jobType(j.configuration);
+    if (type !== 'QUERY') {
+      return {
+        kind: 'bigquery#job', etag: `"${j.state}"`, id: `${j.projectId}:${j.location}.${j.jobId}`,
+        jobReference: { projectId: j.projectId, jobId: j.jobId, location: j.location }, configuration: { ...j.configuration, jobType: type },
+        status, user_email: 'emulator@localhost',
+        statistics: { creationTime: String(j.creationTime), ...(j.startTime ? { startTime: String(j.startTime) } : {}), ...(j.endTime ? { endTime: String(j.endTime) } : {}), ...(j.stats ?? {}) },
+      };
+    }
     const query: Record<string, unknown> = {
       statementType: j.result?.statementType ?? statementType(String(j.configuration.query?.query ?? '')),
       totalBytesProcessed: String(j.result?.totalBytesProcessed ?? 0), totalBytesBilled: String(j.result?.totalBytesBilled ?? 0), cacheHit: false,
@@ -125,7 +145,7 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
    * Queues a query job (PENDING) and runs it when the scheduler gives its principal a slot
    * (RUNNING); cancel and the statement timeout abort it, which interrupts DuckDB.
    */
-  const startJob = (projectId: string, jobId: string, location: string, configuration: Record<string, any>, declared?: Declared): Job => {
+  const startJob = (projectId: string, jobId: string, location: string, configuration: Record<string, any>, declared?: Declared, upload?: Buffer): Job => {
     const q = configuration.query ?? {};
     const job: Job = { projectId, jobId, location, configuration, state: 'PENDING', creationTime: Date.now(), done: Promise.resolve(), abort: new AbortController() };
     const signal = job.abort.signal;
@@ -134,6 +154,17 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
     const maxBilled = q.maximumBytesBilled !== undefined && q.maximumBytesBilled !== null ? Number(q.maximumBytesBilled) : undefined;
     job.done = (async () => {
       try {
+        const type = jobType(configuration);
+        if (type !== 'QUERY') {
+          const stats = await scheduler.run(principal, async () => {
+            job.state = 'RUNNING'; job.startTime = Date.now();
+            if (type === 'COPY') return runCopy(engine, projectId, configuration.copy, declared);
+            if (type === 'EXTRACT') return runExtract(engine, opts.bucketRoot, projectId, configuration.extract, declared);
+            return runLoad(engine, opts.bucketRoot, projectId, configuration.load, upload, opts.maxUploadBytes, declared);
+          }, signal);
+          if (job.state !== 'DONE') job.stats = stats;
+          return;
+        }
         if (q.useLegacySql !== false) throw new BigQueryError('invalidQuery', 'Legacy SQL is not supported by the emulator; set useLegacySql=false (bq --nouse_legacy_sql).', { location: 'query' });
         const result = await scheduler.run(principal, async () => {
           job.state = 'RUNNING'; job.startTime = Date.now();
@@ -168,7 +199,8 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
   /** The rows part of a jobs.query / getQueryResults response for a DONE job. */
   const resultPage = (job: Job, q: { maxResults?: number; startIndex?: number; pageToken?: string; int64: boolean }) => {
     if (job.error) throw job.error;
-    const r = job.result!;
+    if (!job.result) return { jobReference: { projectId: job.projectId, jobId: job.jobId, location: job.location }, jobComplete: true, totalRows: '0', schema: { fields: [] } };
+    const r = job.result;
     const total = r.rows.length;
     const start = fromPageToken(q.pageToken) ?? q.startIndex ?? 0;
     const max = q.maxResults && q.maxResults > 0 ? q.maxResults : 100_000;
@@ -215,27 +247,20 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
         ...resultPage(job, { maxResults: num(req.query.maxResults), startIndex: num(req.query.startIndex), pageToken: req.query.pageToken, int64: int64Ts(req.query) }),
       };
     });
-    app.post(`${prefix}/projects/:p/jobs`, async (req: Req, reply: FastifyReply) => {
-      const b: any = req.body ?? {};
-      const cfg = b.configuration ?? {};
-      if (!cfg.query) throw new BigQueryError('invalid', 'The emulator runs query jobs only; extract, copy and load jobs are not supported.');
-      const declared = parseDeclared(req.headers[DECLARED_HEADER]);
-      if (cfg.dryRun) return dryRun(req.params.p, cfg, declared);
-      const jobId = b.jobReference?.jobId ?? `job_${randomUUID().replace(/-/g, '')}`;
-      if (jobs.has(`${req.params.p}/${jobId}`)) {
-        reply.code(409);
-        throw new BigQueryError('duplicate', `Already Exists: Job ${req.params.p}:${LOCATION}.${jobId}`);
-      }
-      const job = startJob(req.params.p, jobId, b.jobReference?.location ?? LOCATION, cfg, declared);
-      await waitFor(job, 50);
-      return jobResource(job);
-    });
+    app.post(`${prefix}/projects/:p/jobs`, async (req: Req) => insertJob(req.params.p, req.body ?? {}, parseDeclared(req.headers[DECLARED_HEADER])));
     app.get(`${prefix}/projects/:p/jobs`, async (req: Req) => ({
       kind: 'bigquery#jobList',
       jobs: [...jobs.values()].filter((j) => j.projectId === req.params.p).reverse()
         .slice(0, num(req.query.maxResults) ?? 1000).map((j) => ({ ...jobResource(j), state: j.state })),
     }));
     app.get(`${prefix}/projects/:p/jobs/:j`, async (req: Req) => jobResource(getJob(req.params.p, req.params.j)));
+    // jobs.delete (https://cloud.google.com/bigquery/docs/reference/rest/v2/jobs/delete): a finished job's metadata.
+    app.delete(`${prefix}/projects/:p/jobs/:j/delete`, async (req: Req, reply: FastifyReply) => {
+      const job = getJob(req.params.p, req.params.j);
+      if (job.state !== 'DONE') throw new BigQueryError('invalid', `Job ${req.params.p}:${job.jobId} is still ${job.state}; cancel it before deleting it.`);
+      jobs.delete(`${req.params.p}/${req.params.j}`);
+      return reply.code(204).send();
+    });
     app.post(`${prefix}/projects/:p/jobs/:j/cancel`, async (req: Req) => {
       const job = getJob(req.params.p, req.params.j);
       if (job.state !== 'DONE') {
@@ -245,6 +270,24 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
       }
       return { kind: 'bigquery#jobCancelResponse', job: jobResource(job) };
     });
+  };
+
+  /**
+   * jobs.insert (and the upload endpoint, with the uploaded `upload`): a query, copy, extract or
+   * load job; 409 duplicate for a job id in use. Answers the job resource (after up to 50 ms).
+   */
+  const insertJob = async (projectId: string, b: any, declared?: Declared, upload?: Buffer) => {
+    const cfg = b.configuration ?? {};
+    const kinds = ['query', 'copy', 'extract', 'load'].filter((k) => cfg[k]);
+    if (kinds.length !== 1) throw new BigQueryError('invalid', 'A job configuration needs exactly one of query, copy, extract or load.');
+    if (upload !== undefined && !cfg.load) throw new BigQueryError('invalid', 'Only a load job takes an uploaded file.');
+    if (cfg.query && cfg.dryRun) return dryRun(projectId, cfg, declared);
+    if (cfg.dryRun) throw new BigQueryError('invalid', 'The emulator dry-runs query jobs only.');
+    const jobId = b.jobReference?.jobId ?? `job_${randomUUID().replace(/-/g, '')}`;
+    if (jobs.has(`${projectId}/${jobId}`)) throw new BigQueryError('duplicate', `Already Exists: Job ${projectId}:${LOCATION}.${jobId}`);
+    const job = startJob(projectId, jobId, b.jobReference?.location ?? LOCATION, cfg, declared, upload);
+    await waitFor(job, 50);
+    return jobResource(job);
   };
 
   /** A dry run: the statement checked and planned (not run); its schema and the bytes it would process. */
@@ -261,6 +304,7 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
     };
   };
 
+  app.register(async (scoped) => uploadRoutes(scoped, opts.maxUploadBytes, insertJob));
   app.register(async (scoped) => { routes(scoped, '/bigquery/v2'); installRoutines(scoped, engine, '/bigquery/v2'); });
   app.register(async (scoped) => { routes(scoped, ''); installRoutines(scoped, engine, ''); });
   return app;
