@@ -46,7 +46,7 @@ afterAll(async () => { await emu?.close(); });
 
 describe('emulator copy, extract and load jobs', () => {
   it('copies a table (SDK table.copy), refusing a non-empty destination under WRITE_EMPTY', async () => {
-    const [meta] = await sdk.dataset('shop').table('customers').copy(sdk.dataset('jobs').table('customers_copy'));
+    const [meta]: any = await sdk.dataset('shop').table('customers').copy(sdk.dataset('jobs').table('customers_copy'));
     expect(meta.status.state).toBe('DONE');
     expect(meta.configuration.jobType).toBe('COPY');
     const [src] = await sdk.dataset('shop').table('customers').getMetadata();
@@ -98,14 +98,14 @@ describe('emulator copy, extract and load jobs', () => {
   it('loads local CSV and JSON files through the SDK upload (table.load), with a schema, into an existing table and by autodetect', async () => {
     const csv = join(work, 'people.csv');
     writeFileSync(csv, 'name,age,joined\nAnn,30,2026-01-02 03:04:05 UTC\n"Bo, Jr.",41,\n');
-    const [job] = await sdk.dataset('jobs').table('people').load(csv, { skipLeadingRows: 1, schema: { fields: [{ name: 'name', type: 'STRING' }, { name: 'age', type: 'INTEGER' }, { name: 'joined', type: 'TIMESTAMP' }] } });
+    const [job]: any = await sdk.dataset('jobs').table('people').load(csv, { skipLeadingRows: 1, schema: { fields: [{ name: 'name', type: 'STRING' }, { name: 'age', type: 'INTEGER' }, { name: 'joined', type: 'TIMESTAMP' }] } });
     expect(job.status.state).toBe('DONE');
     expect(job.statistics.load.outputRows).toBe('2');
     const [rows] = await sdk.query('SELECT name, age, joined FROM jobs.people ORDER BY age');
     expect(rows.map((r: any) => [r.name, r.age, r.joined?.value ?? null])).toEqual([['Ann', 30, '2026-01-02T03:04:05.000Z'], ['Bo, Jr.', 41, null]]);
     const json = join(work, 'more.json');
     writeFileSync(json, '{"name": "Cy", "age": 7}\n{"name": "Di", "age": 8, "extra": 1}\n');
-    const [j2] = await sdk.dataset('jobs').table('people').load(json, { sourceFormat: 'NEWLINE_DELIMITED_JSON', ignoreUnknownValues: true });
+    const [j2]: any = await sdk.dataset('jobs').table('people').load(json, { sourceFormat: 'NEWLINE_DELIMITED_JSON', ignoreUnknownValues: true });
     expect(j2.statistics.load.outputRows).toBe('2');
     expect((await sdk.dataset('jobs').table('people').getMetadata())[0].numRows).toBe('4');
     const auto = join(work, 'auto.json');
