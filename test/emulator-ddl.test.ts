@@ -112,8 +112,16 @@ describe('emulator DDL and resources', () => {
     const put = await api('PUT', '/datasets/crud/tables/people', { schema: patched.schema, description: 'replaced' });
     expect(put.body.description).toBe('replaced');
     expect(put.body.labels).toBeUndefined();
-    const [view] = await ds.createTable('adults', { view: { query: 'SELECT name FROM crud.people WHERE age >= 18', useLegacySql: false } });
-    expect((await view.getMetadata())[0].view.query).toMatch(/age >= 18/);
+    const [view] = await ds.createTable('adults', { view: { query: 'SELECT name FROM crud.people WHERE age >= 18', useLegacySql: false }, description: 'adults only' });
+    expect((await view.getMetadata())[0]).toMatchObject({ type: 'VIEW', description: 'adults only', view: { query: 'SELECT name FROM crud.people WHERE age >= 18' } });
+    await view.setMetadata({ view: { query: 'SELECT name, age FROM crud.people WHERE age >= 21', useLegacySql: false } });
+    const [vmeta] = await view.getMetadata();
+    expect(vmeta).toMatchObject({ description: 'adults only', view: { query: 'SELECT name, age FROM crud.people WHERE age >= 21' } });
+    expect(vmeta.schema.fields.map((f: any) => f.name)).toEqual(['name', 'age']);
+    const [part] = await ds.createTable('parted', { schema: 'd:DATE, v:INTEGER', timePartitioning: { type: 'DAY', field: 'd' }, clustering: { fields: ['v'] } });
+    expect((await part.getMetadata())[0]).toMatchObject({ timePartitioning: { type: 'DAY', field: 'd' }, clustering: { fields: ['v'] } });
+    await ds.setMetadata({ access: [{ role: 'READER', userByEmail: 'a@example.com' }] });
+    expect((await ds.getMetadata())[0].access).toEqual([{ role: 'READER', userByEmail: 'a@example.com' }]);
     const expired = await api('PATCH', '/datasets/crud/tables/people', { expirationTime: String(Date.now() - 1) });
     expect(expired.status).toBe(200);
     expect((await api('GET', '/datasets/crud/tables/people')).status).toBe(404);

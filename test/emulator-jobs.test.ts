@@ -137,6 +137,34 @@ describe('emulator copy, extract and load jobs', () => {
     expect((await api('GET', '/datasets/jobs/tables/big')).status).toBe(404);
   });
 
+  it('writes a query job\'s result to its destinationTable (WRITE_EMPTY, WRITE_APPEND, WRITE_TRUNCATE) and copies several sources into one table', async () => {
+    const dest = sdk.dataset('jobs').table('top_orders');
+    const [job] = await sdk.createQueryJob({ query: 'SELECT order_id, amount, created_at FROM shop.orders WHERE order_id <= 5', destination: dest });
+    await job.getQueryResults();
+    const [rows] = await sdk.query('SELECT order_id, amount FROM jobs.top_orders ORDER BY order_id');
+    const [direct] = await sdk.query('SELECT order_id, amount FROM shop.orders WHERE order_id <= 5 ORDER BY order_id');
+    expect(rows).toEqual(direct);
+    const [meta] = await dest.getMetadata();
+    expect(meta.schema.fields.map((f: any) => `${f.name}:${f.type}`)).toEqual(['order_id:INTEGER', 'amount:NUMERIC', 'created_at:TIMESTAMP']);
+    const q = (writeDisposition?: string) => runJob({ query: { query: 'SELECT order_id, amount, created_at FROM shop.orders WHERE order_id <= 2', useLegacySql: false, destinationTable: { datasetId: 'jobs', tableId: 'top_orders' }, ...(writeDisposition ? { writeDisposition } : {}) } });
+    expect((await q()).status.errorResult.reason).toBe('duplicate');
+    expect((await q('WRITE_APPEND')).status.errorResult).toBeUndefined();
+    expect((await dest.getMetadata())[0].numRows).toBe('7');
+    expect((await q('WRITE_TRUNCATE')).status.errorResult).toBeUndefined();
+    expect((await dest.getMetadata())[0].numRows).toBe('2');
+    const multi = await runJob({ copy: { sourceTables: [{ datasetId: 'shop', tableId: 'events_20261101' }, { datasetId: 'shop', tableId: 'events_20261102' }], destinationTable: { datasetId: 'jobs', tableId: 'events_two' } } });
+    expect(multi.status.errorResult).toBeUndefined();
+    const [n] = await sdk.query("SELECT (SELECT COUNT(*) FROM jobs.events_two) AS copied, (SELECT COUNT(*) FROM `demo-project.shop.events_*` WHERE _TABLE_SUFFIX IN ('20261101', '20261102')) AS source");
+    expect(n[0].copied).toBe(n[0].source);
+    expect(multi.statistics.copy.copiedRows).toBe(String(n[0].source));
+  });
+
+  it('bq query --destination_table writes the result table', async () => {
+    const r = await runBq(emu.url, secret, ['query', '--nouse_legacy_sql', '--destination_table=jobs.bq_dest', 'SELECT customer_id, city FROM shop.customers WHERE customer_id <= 3']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect((await sdk.dataset('jobs').table('bq_dest').getMetadata())[0].numRows).toBe('3');
+  }, 120_000);
+
   it('deletes a finished job (jobs.delete) and refuses a running one', async () => {
     const [job] = await sdk.createQueryJob({ query: 'SELECT 1' });
     await job.getQueryResults();

@@ -31,7 +31,12 @@ export interface TableMeta {
   labels?: Record<string, string>;
   /** ms since the epoch; the table is dropped once past it. */
   expirationTime?: number;
+  /** Kept and echoed, not acted on: timePartitioning, rangePartitioning, clustering, requirePartitionFilter. */
+  layout?: Record<string, unknown>;
 }
+
+/** Table fields the emulator keeps as given (it does not partition or cluster). */
+export const LAYOUT_FIELDS = ['timePartitioning', 'rangePartitioning', 'clustering', 'requirePartitionFilter'] as const;
 
 export interface DatasetMeta {
   projectId: string;
@@ -42,10 +47,12 @@ export interface DatasetMeta {
   friendlyName?: string;
   labels?: Record<string, string>;
   defaultTableExpirationMs?: number;
+  /** Kept and echoed (datasets.patch `access`); the emulator does not enforce it, the gateway decides. */
+  access?: unknown[];
 }
 
 /** Fields of a table resource tables.patch / tables.update may change (besides schema). */
-export interface TablePatch { description?: string | null; friendlyName?: string | null; labels?: Record<string, string> | null; expirationTime?: string | number | null; schema?: { fields?: BqField[] } }
+export interface TablePatch { [layout: string]: unknown; description?: string | null; friendlyName?: string | null; labels?: Record<string, string> | null; expirationTime?: string | number | null; schema?: { fields?: BqField[] } }
 
 const quote = (s: string) => `"${s.replace(/"/g, '""')}"`;
 const ID = /^[A-Za-z0-9_]{1,1024}$/;
@@ -154,7 +161,7 @@ export class Catalog {
       await this.with(async (con) => { for (const f of added) await con.run(`ALTER TABLE ${quote(p)}.${quote(d)}.${quote(t)} ADD COLUMN ${quote(f.name)} ${bqToDuck(f)}`); });
       m.schema = fields.map(normalField);
     }
-    if (replace) { delete m.description; delete m.friendlyName; delete m.labels; delete m.expirationTime; }
+    if (replace) { delete m.description; delete m.friendlyName; delete m.labels; delete m.expirationTime; delete m.layout; }
     applyPatch(m, body);
     m.lastModifiedTime = Date.now();
     return m;
@@ -204,7 +211,7 @@ export class Catalog {
 /** The writable dataset fields of a body. */
 function pick(b: Partial<DatasetMeta>): Partial<DatasetMeta> {
   const out: Partial<DatasetMeta> = {};
-  for (const k of ['description', 'friendlyName', 'labels', 'defaultTableExpirationMs'] as const) if (b && k in b) (out as any)[k] = b[k];
+  for (const k of ['description', 'friendlyName', 'labels', 'defaultTableExpirationMs', 'access'] as const) if (b && k in b) (out as any)[k] = b[k];
   return out;
 }
 
@@ -214,6 +221,12 @@ function applyPatch(m: TableMeta, b: TablePatch): void {
   if (b.labels !== undefined) {
     if (b.labels === null) delete m.labels;
     else { const l = { ...(m.labels ?? {}), ...b.labels }; for (const [k, v] of Object.entries(l)) if (v === null) delete l[k]; m.labels = l; }
+  }
+  for (const k of LAYOUT_FIELDS) {
+    if (b[k] === undefined) continue;
+    const layout = { ...(m.layout ?? {}) };
+    if (b[k] === null) delete layout[k]; else layout[k] = b[k];
+    m.layout = layout;
   }
   if (b.expirationTime !== undefined) {
     if (b.expirationTime === null) delete m.expirationTime;

@@ -35,6 +35,7 @@ export function tableResource(t: TableMeta) {
     ...(t.viewQuery !== undefined ? { view: { query: t.viewQuery, useLegacySql: false } } : {}),
     ...(t.description !== undefined ? { description: t.description } : {}), ...(t.friendlyName !== undefined ? { friendlyName: t.friendlyName } : {}),
     ...(t.labels ? { labels: t.labels } : {}), ...(t.expirationTime !== undefined ? { expirationTime: String(t.expirationTime) } : {}),
+    ...(t.layout ?? {}),
   };
 }
 
@@ -44,7 +45,7 @@ export function datasetResource(d: DatasetMeta) {
     kind: 'bigquery#dataset', id: `${d.projectId}:${d.datasetId}`, etag: `"${d.lastModifiedTime}"`, datasetReference: { projectId: d.projectId, datasetId: d.datasetId },
     location: LOCATION, creationTime: String(d.creationTime), lastModifiedTime: String(d.lastModifiedTime), type: 'DEFAULT',
     ...(d.description !== undefined ? { description: d.description } : {}), ...(d.friendlyName !== undefined ? { friendlyName: d.friendlyName } : {}),
-    ...(d.labels ? { labels: d.labels } : {}), ...(d.defaultTableExpirationMs !== undefined ? { defaultTableExpirationMs: String(d.defaultTableExpirationMs) } : {}),
+    ...(d.labels ? { labels: d.labels } : {}), ...(d.access ? { access: d.access } : {}), ...(d.defaultTableExpirationMs !== undefined ? { defaultTableExpirationMs: String(d.defaultTableExpirationMs) } : {}),
   };
 }
 
@@ -107,12 +108,28 @@ export function resourceRoutes(app: FastifyInstance, prefix: string, engine: Eng
       if (typeof b.view.query !== 'string' || !b.view.query.trim()) throw new BigQueryError('invalid', `Table ${p}:${d}.${t}: view.query is required.`);
       if (await cat.findTable(p, d, t)) throw new BigQueryError('duplicate', `Already Exists: Table ${p}:${d}.${t}`);
       await engine.run(`CREATE VIEW \`${p}.${d}.${t}\` AS ${b.view.query}`, { projectId: p, defaultDataset: { projectId: p, datasetId: d } });
-      return tableResource(await cat.patchTable(p, d, t, b, false));
+      const { schema: _s, ...meta } = b;
+      return tableResource(await cat.patchTable(p, d, t, meta, false));
     }
     return tableResource(await cat.createTable(p, d, t, b.schema?.fields ?? [], b));
   });
-  app.patch(`${ts}/:t`, async (req: Req) => tableResource(await cat.patchTable(req.params.p, req.params.d, req.params.t, req.body ?? {}, false)));
-  app.put(`${ts}/:t`, async (req: Req) => tableResource(await cat.patchTable(req.params.p, req.params.d, req.params.t, req.body ?? {}, true)));
+  /** tables.patch / tables.update; a new `view.query` replaces the view (CREATE OR REPLACE VIEW, checked like any). */
+  const update = async (req: Req, replace: boolean) => {
+    const { p, d, t } = req.params;
+    const b: any = req.body ?? {};
+    const m = await mustTable(p, d, t);
+    if (b.view?.query !== undefined && b.view.query !== m.viewQuery) {
+      if (m.viewQuery === undefined) throw new BigQueryError('invalid', `${p}:${d}.${t} is a table; only a view has view.query.`);
+      if (b.view.useLegacySql === true) throw new BigQueryError('invalid', 'Legacy SQL views are not supported by the emulator; set view.useLegacySql=false.');
+      const keep = { description: m.description, friendlyName: m.friendlyName, labels: m.labels, expirationTime: m.expirationTime, layout: m.layout, creationTime: m.creationTime };
+      await engine.run(`CREATE OR REPLACE VIEW \`${p}.${d}.${t}\` AS ${b.view.query}`, { projectId: p, defaultDataset: { projectId: p, datasetId: d } });
+      Object.assign((await cat.findTable(p, d, t))!, Object.fromEntries(Object.entries(keep).filter(([, v]) => v !== undefined)));
+    }
+    const { schema: _schema, ...rest } = b;
+    return tableResource(await cat.patchTable(p, d, t, m.viewQuery !== undefined ? rest : b, replace));
+  };
+  app.patch(`${ts}/:t`, async (req: Req) => update(req, false));
+  app.put(`${ts}/:t`, async (req: Req) => update(req, true));
   app.delete(`${ts}/:t`, async (req: Req, reply: FastifyReply) => {
     await mustTable(req.params.p, req.params.d, req.params.t);
     await cat.dropTable(req.params.p, req.params.d, req.params.t);

@@ -24,7 +24,7 @@ import { Scheduler, type SchedulerLimits } from './scheduler.js';
 import { installRoutines } from './routines.js';
 import { ModelStore, modelRoutes } from './models.js';
 import { resourceRoutes, LOCATION } from './resources.js';
-import { runCopy, runExtract, runLoad } from './transfer.js';
+import { runCopy, runExtract, runLoad, materialize } from './transfer.js';
 import { uploadRoutes } from './upload.js';
 
 const DEFAULT_WAIT_MS = 10_000;
@@ -174,6 +174,7 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
               { declared, signal, maximumBytesBilled: Number.isFinite(maxBilled) ? maxBilled : undefined });
           } finally { clearTimeout(timer); }
         }, signal);
+        if (q.destinationTable && result.statementType === 'SELECT') await materialize(engine, projectId, q, result, declared);
         if (job.state !== 'DONE') job.result = result;
       } catch (err) {
         if (job.state !== 'DONE') job.error = err instanceof BigQueryError ? err : new BigQueryError('internalError', String((err as Error).message));

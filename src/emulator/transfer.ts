@@ -25,7 +25,9 @@ import { encodeCell, type BqField } from './encode.js';
 import type { Engine } from './engine.js';
 import type { TableMeta } from './catalog.js';
 import { bucketFile, checkInsideRoot, checkDeclaredTables, type Declared } from './guard.js';
-import { rowValues, type TypedRow } from './insert.js';
+import { rowValues, fieldType, type TypedRow } from './insert.js';
+import { duckTypeOf } from './params.js';
+import type { RunResult } from './engine.js';
 
 interface TableRef { projectId?: string; datasetId?: string; tableId?: string }
 
@@ -66,22 +68,44 @@ async function destination(engine: Engine, k: { p: string; d: string; t: string 
 
 const sameSchema = (a: BqField[], b: BqField[]) => a.length === b.length && a.every((f, i) => f.name === b[i].name && f.type === b[i].type && (f.mode ?? 'NULLABLE') === (b[i].mode ?? 'NULLABLE'));
 
-/** A copy job. */
+/** A copy job: one or more source tables of the same schema into the destination. */
 export async function runCopy(engine: Engine, project: string, copy: any, declared?: Declared): Promise<Record<string, unknown>> {
   const sources: TableRef[] = copy.sourceTables ?? (copy.sourceTable ? [copy.sourceTable] : []);
-  if (sources.length !== 1) throw new BigQueryError('invalid', `The emulator copies one source table per job (got ${sources.length}).`);
-  const sk = keyOf(sources[0], project);
+  if (!sources.length) throw new BigQueryError('invalid', 'A copy job needs sourceTable or sourceTables.');
+  const sks = sources.map((r) => keyOf(r, project));
   const dk = keyOf(copy.destinationTable, project);
-  if (declared) checkDeclaredTables(declared, [`${sk.p}.${sk.d}.${sk.t}`], [`${dk.p}.${dk.d}.${dk.t}`]);
-  const src = await mustTable(engine, sk);
-  if (src.viewQuery !== undefined) throw new BigQueryError('invalid', `${name(sk)} is a view; views cannot be copied.`);
-  if (`${sk.p}.${sk.d}.${sk.t}` === `${dk.p}.${dk.d}.${dk.t}`) throw new BigQueryError('invalid', 'The source and destination of a copy are the same table.');
-  const dest = await destination(engine, dk, copy, src.schema, 'WRITE_EMPTY');
-  if (!sameSchema(dest.schema, src.schema)) throw new BigQueryError('invalid', `Provided Schema does not match Table ${name(dk)}: a copy appends only to a table with the same schema.`);
-  await engine.beforeWrite(`${dk.p}.${dk.d}.${dk.t}`);
-  await engine.catalog.exec(`INSERT INTO ${engine.catalog.sqlName(dest)} SELECT * FROM ${engine.catalog.sqlName(src)}`);
-  await engine.catalog.recount(`${dk.p}.${dk.d}.${dk.t}`);
-  return { copy: { copiedRows: String(src.numRows), copiedLogicalBytes: String(src.numRows * 64) } };
+  const dkey = `${dk.p}.${dk.d}.${dk.t}`;
+  if (declared) checkDeclaredTables(declared, sks.map((k) => `${k.p}.${k.d}.${k.t}`), [dkey]);
+  const srcs = [];
+  for (const sk of sks) {
+    const src = await mustTable(engine, sk);
+    if (src.viewQuery !== undefined) throw new BigQueryError('invalid', `${name(sk)} is a view; views cannot be copied.`);
+    if (`${sk.p}.${sk.d}.${sk.t}` === dkey) throw new BigQueryError('invalid', 'The source and destination of a copy are the same table.');
+    if (srcs.length && !sameSchema(srcs[0].schema, src.schema)) throw new BigQueryError('invalid', `The source tables of a copy must have the same schema; ${name(sk)} differs.`);
+    srcs.push(src);
+  }
+  const dest = await destination(engine, dk, copy, srcs[0].schema, 'WRITE_EMPTY');
+  if (!sameSchema(dest.schema, srcs[0].schema)) throw new BigQueryError('invalid', `Provided Schema does not match Table ${name(dk)}: a copy appends only to a table with the same schema.`);
+  await engine.beforeWrite(dkey);
+  for (const src of srcs) await engine.catalog.exec(`INSERT INTO ${engine.catalog.sqlName(dest)} SELECT * FROM ${engine.catalog.sqlName(src)}`);
+  await engine.catalog.recount(dkey);
+  const copied = srcs.reduce((n, t) => n + t.numRows, 0);
+  return { copy: { copiedRows: String(copied), copiedLogicalBytes: String(copied * 64) } };
+}
+
+/**
+ * A query job's `destinationTable`: its result rows written there with the job's create/write
+ * dispositions (WRITE_EMPTY by default, as BigQuery does for query jobs). Appending needs the same
+ * column names and types.
+ */
+export async function materialize(engine: Engine, project: string, q: any, result: RunResult, declared?: Declared): Promise<void> {
+  const dk = keyOf(q.destinationTable, project);
+  if (declared) checkDeclaredTables(declared, [], [`${dk.p}.${dk.d}.${dk.t}`]);
+  const dest = await destination(engine, dk, q, result.schema, 'WRITE_EMPTY');
+  const same = dest.schema.length === result.schema.length && dest.schema.every((f, i) => f.name === result.schema[i].name && f.type === result.schema[i].type && (f.mode === 'REPEATED') === (result.schema[i].mode === 'REPEATED'));
+  if (!same) throw new BigQueryError('invalid', `Provided Schema does not match Table ${name(dk)}: the query's columns (${result.schema.map((f) => `${f.name} ${f.type}`).join(', ')}) differ from the table's.`);
+  const types = dest.schema.map((f) => duckTypeOf(fieldType(f), f.name));
+  await engine.insertTyped(dest, result.rows.map((r) => r.map((value, i) => ({ value, type: types[i] }))));
 }
 
 /** µs since the epoch as BigQuery exports a TIMESTAMP: `YYYY-MM-DD hh:mm:ss[.ffffff] UTC`. */
