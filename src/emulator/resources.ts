@@ -96,7 +96,12 @@ export function resourceRoutes(app: FastifyInstance, prefix: string, engine: Eng
     const page = all.slice(start, start + max).map((t) => { const { schema: _s, ...rest } = tableResource(t); return rest; });
     return { kind: 'bigquery#tableList', totalItems: all.length, tables: page, ...(start + max < all.length ? { nextPageToken: String(start + max) } : {}) };
   });
-  app.get(`${ts}/:t`, async (req: Req) => tableResource(await mustTable(req.params.p, req.params.d, req.params.t)));
+  // tables.get `selectedFields`: the schema of those fields only (bq head --selected_fields reads it).
+  app.get(`${ts}/:t`, async (req: Req) => {
+    const r = tableResource(await mustTable(req.params.p, req.params.d, req.params.t));
+    const selected = req.query.selectedFields?.split(',').map((x) => x.trim()).filter(Boolean);
+    return selected?.length ? { ...r, schema: { fields: r.schema.fields.filter((f) => selected.includes(f.name)) } } : r;
+  });
   app.post(ts, async (req: Req) => {
     const { p, d } = req.params;
     const b: any = req.body ?? {};
