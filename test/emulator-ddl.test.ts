@@ -81,6 +81,15 @@ describe('emulator DDL and resources', () => {
     expect((await api('GET', '/datasets/scratch')).status).toBe(404);
   });
 
+  it('writes only datasets the catalog holds: not the time-travel history schema', async () => {
+    await sdk.query('CREATE SCHEMA IF NOT EXISTS hist');
+    await sdk.query('CREATE TABLE hist.t (a INT64)');
+    await sdk.query('INSERT INTO hist.t (a) VALUES (1)'); // keeps a history copy in __bqgate_history
+    await expect(sdk.query('CREATE TABLE __bqgate_history.planted (a INT64)')).rejects.toThrow(/Not found: Dataset/);
+    await expect(sdk.query('DROP TABLE __bqgate_history.hist__t__0')).rejects.toThrow(/Not found: Dataset/);
+    await expect(sdk.query('CREATE SCHEMA __bqgate_history')).rejects.toThrow(/Invalid dataset ID/);
+  });
+
   it('refuses a view whose query reads a file (the view body is checked as a SELECT)', async () => {
     await sdk.query('CREATE SCHEMA IF NOT EXISTS vcheck');
     await expect(sdk.query("CREATE VIEW vcheck.v AS SELECT * FROM read_text('/etc/passwd')")).rejects.toThrow(/Access Denied/);

@@ -220,6 +220,8 @@ export class Engine {
       if (expected === StatementTypes.CREATE) checkCreatePlan(plan);
       const scans = planScans(plan);
       const writes = target ? [this.tableKey(target, ctx)] : [];
+      // Statements write only the datasets the catalog holds (not the time-travel copies' schema, nor one DuckDB has but BigQuery would not).
+      if (writes[0]) { const [wp, wd] = writes[0].split('.'); this.catalog.dataset(wp, wd); }
       const existed = ddl ? this.tables.has(writes[0]) : false;
       if (opts.declared) checkDeclaredTables(opts.declared, scans.map((sc) => this.sourceOf(sc.path)), writes);
       const processed = await this.bytesOf(con, scans);
