@@ -104,6 +104,10 @@ describe('emulator DDL and resources', () => {
     expect(dmeta).toMatchObject({ description: 'first', labels: { team: 'a' }, location: 'US' });
     await ds.setMetadata({ description: 'second' });
     expect((await ds.getMetadata())[0]).toMatchObject({ description: 'second', labels: { team: 'a' } });
+    await ds.setMetadata({ labels: { env: 'dev' } });
+    expect((await ds.getMetadata())[0].labels).toEqual({ team: 'a', env: 'dev' });
+    await ds.setMetadata({ labels: { team: null } });
+    expect((await ds.getMetadata())[0].labels).toEqual({ env: 'dev' });
     expect((await sdk.createDataset('crud').catch((e) => e)).code).toBe(409);
     const [table] = await ds.createTable('people', { schema: 'name:STRING, age:INTEGER', description: 'people', labels: { pii: 'yes' } });
     const [tmeta] = await table.getMetadata();

@@ -83,7 +83,8 @@ describe('emulator copy, extract and load jobs', () => {
   });
 
   it('keeps extract paths inside the bucket root: no "..", no absolute paths, no links out', async () => {
-    const src = { datasetId: 'shop', tableId: 'orders' };
+    await sdk.query('CREATE TABLE jobs.tiny AS SELECT order_id, amount FROM shop.orders WHERE order_id <= 3');
+    const src = { datasetId: 'jobs', tableId: 'tiny' };
     for (const uri of ['gs://demo-exports/../../outside/x.csv', 'gs://demo-exports//etc/x.csv', 'gs://demo-exports/a/./b.csv', 'gs://demo-exports/a\\..\\b.csv', '/etc/passwd', 'file:///tmp/x']) {
       const j = await runJob({ extract: { sourceTable: src, destinationUris: [uri] } });
       expect(j.status.errorResult?.reason, uri).toMatch(/accessDenied|invalid/);
@@ -170,6 +171,11 @@ describe('emulator copy, extract and load jobs', () => {
     await job.getQueryResults();
     expect((await api('DELETE', `/jobs/${job.id}/delete`)).status).toBe(204);
     expect((await api('GET', `/jobs/${job.id}`)).status).toBe(404);
+    const slow = await api('POST', '/jobs', { configuration: { query: { query: 'SELECT COUNT(DISTINCT MOD(x * 7919, 1000003)) AS n FROM UNNEST(GENERATE_ARRAY(1, 3000000)) AS x', useLegacySql: false } } });
+    const running = await api('DELETE', `/jobs/${slow.body.jobReference.jobId}/delete`);
+    expect(running.status).toBe(400);
+    expect(running.body.error.message).toMatch(/cancel it before deleting/);
+    await api('POST', `/jobs/${slow.body.jobReference.jobId}/cancel`, {});
   });
 
   it('bq cp, extract, load of a local file (resumable upload) and wait', async () => {

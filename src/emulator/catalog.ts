@@ -118,7 +118,11 @@ export class Catalog {
   /** datasets.patch (`replace` false: only the fields given) / datasets.update (`replace` true). */
   patchDataset(p: string, d: string, body: Partial<DatasetMeta>, replace: boolean): DatasetMeta {
     const m = this.dataset(p, d);
-    const next = replace ? { projectId: p, datasetId: d, creationTime: m.creationTime, ...pick(body) } : { ...m, ...pick(body) };
+    const given = pick(body);
+    // patch merges labels (a null value removes that label: SDK deleteLabelDataset); update replaces them.
+    if (!replace && given.labels) given.labels = { ...(m.labels ?? {}), ...given.labels };
+    const next = replace ? { projectId: p, datasetId: d, creationTime: m.creationTime, ...given } : { ...m, ...given };
+    if (next.labels) { for (const [k, v] of Object.entries(next.labels)) if (v === null) delete next.labels[k]; if (!Object.keys(next.labels).length) delete next.labels; }
     const out = { ...next, lastModifiedTime: Date.now() } as DatasetMeta;
     for (const k of Object.keys(out) as Array<keyof DatasetMeta>) if (out[k] === null) delete out[k];
     this.register(out);

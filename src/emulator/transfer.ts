@@ -162,6 +162,8 @@ export async function runExtract(engine: Engine, root: string, project: string, 
   if (t.viewQuery !== undefined) throw new BigQueryError('invalid', `${name(sk)} is a view; extract a table (materialize the view with CREATE TABLE … AS SELECT).`);
   const uris: string[] = extract.destinationUris ?? (extract.destinationUri ? [extract.destinationUri] : []);
   if (uris.length !== 1) throw new BigQueryError('invalid', `The emulator extracts to one destination URI per job (got ${uris.length}).`);
+  const target = uris[0].replace('*', '000000000000');
+  bucketFile(root, target); // the URI is checked before any row is read
   const format = String(extract.destinationFormat ?? 'CSV').toUpperCase();
   if (format !== 'CSV' && format !== 'NEWLINE_DELIMITED_JSON') throw new BigQueryError('notImplemented', `The emulator extracts CSV and NEWLINE_DELIMITED_JSON, not ${format}.`);
   const compression = String(extract.compression ?? 'NONE').toUpperCase();
@@ -181,7 +183,7 @@ export async function runExtract(engine: Engine, root: string, project: string, 
     text = records.map((r) => `${JSON.stringify(Object.fromEntries(schema.map((f, i) => [f.name, r[i]])))}\n`).join('');
   }
   const body = compression === 'GZIP' ? gzipSync(text) : Buffer.from(text);
-  writeObject(root, uris[0].replace('*', '000000000000'), body);
+  writeObject(root, target, body);
   return { extract: { destinationUriFileCounts: ['1'], inputBytes: String(text.length) } };
 }
 
