@@ -153,6 +153,13 @@ describe('emulator copy, extract and load jobs', () => {
     expect((await dest.getMetadata())[0].numRows).toBe('7');
     expect((await q('WRITE_TRUNCATE')).status.errorResult).toBeUndefined();
     expect((await dest.getMetadata())[0].numRows).toBe('2');
+    // schemaUpdateOptions ALLOW_FIELD_ADDITION: a query (and a load) that appends a new column adds it
+    const refused = await runJob({ query: { query: 'SELECT order_id, status FROM shop.orders WHERE order_id = 3', useLegacySql: false, destinationTable: { datasetId: 'jobs', tableId: 'top_orders' }, writeDisposition: 'WRITE_APPEND' } });
+    expect(refused.status.errorResult.message).toMatch(/ALLOW_FIELD_ADDITION/);
+    const widened = await runJob({ query: { query: 'SELECT order_id, status FROM shop.orders WHERE order_id = 3', useLegacySql: false, destinationTable: { datasetId: 'jobs', tableId: 'top_orders' }, writeDisposition: 'WRITE_APPEND', schemaUpdateOptions: ['ALLOW_FIELD_ADDITION'] } });
+    expect(widened.status.errorResult).toBeUndefined();
+    const [wide] = await sdk.query('SELECT order_id, amount, status FROM jobs.top_orders ORDER BY order_id, status');
+    expect(wide.map((r: any) => [r.order_id, r.amount === null, r.status !== null])).toEqual([[1, false, false], [2, false, false], [3, true, true]]);
     const multi = await runJob({ copy: { sourceTables: [{ datasetId: 'shop', tableId: 'events_20261101' }, { datasetId: 'shop', tableId: 'events_20261102' }], destinationTable: { datasetId: 'jobs', tableId: 'events_two' } } });
     expect(multi.status.errorResult).toBeUndefined();
     const [n] = await sdk.query("SELECT (SELECT COUNT(*) FROM jobs.events_two) AS copied, (SELECT COUNT(*) FROM `demo-project.shop.events_*` WHERE _TABLE_SUFFIX IN ('20261101', '20261102')) AS source");

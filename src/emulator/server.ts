@@ -2,8 +2,11 @@
  * The emulator's REST surface: BigQuery v2 over DuckDB, as the real clients use it (CONTRACT.md §3).
  *
  * Served under both `/bigquery/v2/projects/…` and `/projects/…` (BIGQUERY_EMULATOR_HOST is used
- * verbatim by the SDK), plus `GET /$discovery/rest` for `bq`. Query jobs run asynchronously and are
- * kept in memory; getQueryResults long-polls up to `timeoutMs` (default 10 000 ms).
+ * verbatim by the SDK), plus `GET /$discovery/rest` for `bq`. Datasets, tables and table data are
+ * resources.ts (insertAll: insert.ts), routines routines.ts, models models.ts, the load upload
+ * endpoint upload.ts. Jobs (query; copy, extract and load: transfer.ts; a query's
+ * `destinationTable`) run asynchronously and are kept in memory until jobs.delete;
+ * getQueryResults long-polls up to `timeoutMs` (default 10 000 ms).
  *
  * It trusts no one on the host: every request must carry `Authorization: Bearer <secret>`, the
  * secret its starter chose (compared in constant time; otherwise 401 authError). A query job runs

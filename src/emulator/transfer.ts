@@ -14,6 +14,12 @@
  *   its `schema` (or the table's; `autodetect` infers one), the dispositions above (WRITE_APPEND by
  *   default) and `maxBadRecords`. → `{load: {inputFiles, inputFileBytes, outputRows, badRecords}}`.
  *
+ * - `materialize(engine, project, query, result)`: a query job's `destinationTable` (WRITE_EMPTY by
+ *   default), result columns matched by name.
+ *
+ * `schemaUpdateOptions: ['ALLOW_FIELD_ADDITION']` lets a load or query append add new NULLABLE
+ * columns; other schema changes are refused.
+ *
  * Every failure is a BigQueryError (invalid, notFound, duplicate, accessDenied); other formats
  * (AVRO, PARQUET, ORC, …) are refused as notImplemented.
  */
@@ -54,6 +60,11 @@ async function destination(engine: Engine, k: { p: string; d: string; t: string 
   if (existing) {
     if (existing.viewQuery !== undefined) throw new BigQueryError('invalid', `Cannot write to the view ${name(k)}.`);
     if (write === 'WRITE_EMPTY' && existing.numRows > 0) throw new BigQueryError('duplicate', `Already Exists: Table ${name(k)} (writeDisposition WRITE_EMPTY and it has rows)`);
+    const added = (schema ?? []).filter((f) => !existing.schema.some((e) => e.name.toLowerCase() === f.name.toLowerCase()));
+    if (added.length && (cfg.schemaUpdateOptions ?? []).includes('ALLOW_FIELD_ADDITION')) {
+      // schemaUpdateOptions ALLOW_FIELD_ADDITION: the job's new columns are added (NULLABLE) before it writes.
+      await engine.catalog.patchTable(k.p, k.d, k.t, { schema: { fields: [...existing.schema, ...added.map((f) => ({ ...f, mode: f.mode === 'REPEATED' ? 'REPEATED' as const : 'NULLABLE' as const }))] } }, false);
+    }
     if (write === 'WRITE_TRUNCATE') {
       await engine.beforeWrite(`${k.p}.${k.d}.${k.t}`);
       await engine.catalog.exec(`DELETE FROM ${engine.catalog.sqlName(existing)}`);
@@ -102,10 +113,13 @@ export async function materialize(engine: Engine, project: string, q: any, resul
   const dk = keyOf(q.destinationTable, project);
   if (declared) checkDeclaredTables(declared, [], [`${dk.p}.${dk.d}.${dk.t}`]);
   const dest = await destination(engine, dk, q, result.schema, 'WRITE_EMPTY');
-  const same = dest.schema.length === result.schema.length && dest.schema.every((f, i) => f.name === result.schema[i].name && f.type === result.schema[i].type && (f.mode === 'REPEATED') === (result.schema[i].mode === 'REPEATED'));
-  if (!same) throw new BigQueryError('invalid', `Provided Schema does not match Table ${name(dk)}: the query's columns (${result.schema.map((f) => `${f.name} ${f.type}`).join(', ')}) differ from the table's.`);
+  // Result columns by name into the table's columns: each must exist with its type; the table's others stay NULL.
+  const at = dest.schema.map((f) => result.schema.findIndex((r) => r.name.toLowerCase() === f.name.toLowerCase()));
+  const mismatch = result.schema.find((r) => { const f = dest.schema.find((x) => x.name.toLowerCase() === r.name.toLowerCase()); return !f || f.type !== r.type || (f.mode === 'REPEATED') !== (r.mode === 'REPEATED'); })
+    ?? dest.schema.find((f, i) => at[i] < 0 && f.mode === 'REQUIRED');
+  if (mismatch) throw new BigQueryError('invalid', `Provided Schema does not match Table ${name(dk)}: field ${mismatch.name} (the query's columns: ${result.schema.map((f) => `${f.name} ${f.type}`).join(', ')}); set schemaUpdateOptions ALLOW_FIELD_ADDITION to add columns.`);
   const types = dest.schema.map((f) => duckTypeOf(fieldType(f), f.name));
-  await engine.insertTyped(dest, result.rows.map((r) => r.map((value, i) => ({ value, type: types[i] }))));
+  await engine.insertTyped(dest, result.rows.map((r) => dest.schema.map((_f, i) => ({ value: at[i] < 0 ? null : r[at[i]], type: types[i] }))));
 }
 
 /** µs since the epoch as BigQuery exports a TIMESTAMP: `YYYY-MM-DD hh:mm:ss[.ffffff] UTC`. */
