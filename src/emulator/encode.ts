@@ -54,6 +54,7 @@ export function duckToField(name: string, type: DuckDBType): BqField {
     const st = type as DuckDBStructType;
     return { name, type: 'RECORD', mode: 'NULLABLE', fields: st.entryNames.map((n, i) => duckToField(n, st.entryTypes[i])) };
   }
+  if (type.typeId === DuckDBTypeId.VARCHAR && type.alias === 'JSON') return { name, type: 'JSON', mode: 'NULLABLE' };
   return { name, type: scalarName(type.typeId), mode: 'NULLABLE' };
 }
 
@@ -103,7 +104,7 @@ export function encodeCell(value: DuckDBValue, field: BqField, int64Ts: boolean)
     return int64Ts ? value.micros.toString() : floatSeconds(value.micros);
   }
   if (value instanceof DuckDBDateValue) return value.toString();
-  if (value instanceof DuckDBTimeValue) return value.toString();
+  if (value instanceof DuckDBTimeValue) return value.toString().replace(/\.(\d{1,5})$/, (_m, f: string) => `.${f.padEnd(6, '0')}`); // BigQuery: hh:mm:ss[.ffffff]
   if (value instanceof DuckDBDecimalValue) return value.toString().replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
   if (value instanceof DuckDBBlobValue) return Buffer.from(value.bytes).toString('base64');
   if (value instanceof DuckDBIntervalValue || value instanceof DuckDBUUIDValue) return value.toString();

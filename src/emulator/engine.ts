@@ -11,7 +11,7 @@
  * DuckDB is locked down once the fixtures are loaded: no external access (files, network), no
  * extension autoload or autoinstall, and the configuration locked so no statement can undo it.
  */
-import { DuckDBInstance, type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBValue, DuckDBTypeId, StatementType as StatementTypes } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBValue, type DuckDBType, DuckDBTypeId, StatementType as StatementTypes } from '@duckdb/node-api';
 import { readdirSync, readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BigQueryError } from '../bigquery/errors.js';
@@ -23,17 +23,13 @@ import {
   type Declared, type PlanNode, type PlanScan,
 } from './guard.js';
 import { sizeExpression, billedBytes } from './bytes.js';
+import { Catalog, type TableMeta } from './catalog.js';
+import { ddlShape, statementStart, statementType, type DdlShape } from './ddl.js';
 
-export interface TableMeta {
-  projectId: string;
-  datasetId: string;
-  tableId: string;
-  schema: BqField[];
-  numRows: number;
-  creationTime: number;
-  /** For a view: its GoogleSQL definition (tables.get `view.query`). */
-  viewQuery?: string;
-}
+export { statementType } from './ddl.js';
+import { typedParameter, type QueryParameter } from './params.js';
+
+export type { TableMeta } from './catalog.js';
 
 export interface RunContext {
   projectId: string;
@@ -42,11 +38,7 @@ export interface RunContext {
   queryParameters?: QueryParameter[];
 }
 
-export interface QueryParameter {
-  name?: string;
-  parameterType: { type: string; arrayType?: { type: string } };
-  parameterValue: { value?: unknown; arrayValues?: Array<{ value?: unknown }> };
-}
+export type { QueryParameter } from './params.js';
 
 export interface RunOptions {
   /** What the gateway analyzed (guard.ts): the statement must be of that kind and touch only those tables. */
@@ -67,6 +59,8 @@ export interface RunResult {
   /** Bytes the statement processes and bills, as BigQuery counts them (bytes.ts). */
   totalBytesProcessed: number;
   totalBytesBilled: number;
+  /** For DDL: what was done (CREATE, REPLACE, DROP, SKIP) and to which table or dataset, as statistics.query reports it. */
+  ddl?: { operation: 'CREATE' | 'REPLACE' | 'DROP' | 'SKIP'; table?: { projectId: string; datasetId: string; tableId: string }; dataset?: { projectId: string; datasetId: string } };
 }
 
 /** Settings applied once the fixtures are loaded; `lock_configuration` last, so no statement can change them back. */
@@ -88,7 +82,12 @@ export class Engine {
   /** The fixtures directory it was opened from (routines.ts loads `*.routine.json` from it). */
   fixturesDir?: string;
 
-  private constructor(private readonly db: DuckDBInstance, private readonly tables: Map<string, TableMeta>) {}
+  /** Datasets and tables as BigQuery resources (catalog.ts). */
+  readonly catalog: Catalog;
+
+  private constructor(private readonly db: DuckDBInstance, private readonly tables: Map<string, TableMeta>, projects: Set<string>) {
+    this.catalog = new Catalog(db, tables, projects);
+  }
 
   /** Opens DuckDB and loads every table under `fixturesDir`; throws if a fixture cannot be read. */
   static async open(fixturesDir: string): Promise<Engine> {
@@ -117,8 +116,9 @@ export class Engine {
     }
     for (const setting of LOCKDOWN) await con.run(`SET GLOBAL ${setting}`);
     // Views last: their definitions may read any table.
-    const engine = new Engine(db, tables);
+    const engine = new Engine(db, tables, new Set(datasets.map((d) => d.project)));
     engine.fixturesDir = fixturesDir;
+    for (const { project, dataset } of datasets) engine.catalog.register({ projectId: project, datasetId: dataset, creationTime: created, lastModifiedTime: created });
     for (const { project, dataset, dir } of datasets) {
       for (const file of readdirSync(dir).filter((f) => f.endsWith('.view.sql')).sort()) {
         const viewId = file.replace(/\.view\.sql$/, '');
@@ -152,6 +152,30 @@ export class Engine {
     } finally { con.closeSync(); }
   }
 
+  /** Before the emulator itself writes a table (copy, load, truncation): its state kept for time travel, its sizes forgotten. */
+  async beforeWrite(key: string): Promise<void> {
+    await this.keepVersion(key);
+    this.sizes.delete(key);
+  }
+
+  /** Appends typed rows (one value per schema field, in order) to a table; its past state is kept for time travel. */
+  async insertTyped(t: TableMeta, rows: Array<Array<{ value: DuckDBValue; type: DuckDBType }>>): Promise<void> {
+    if (!rows.length) return;
+    const key = `${t.projectId}.${t.datasetId}.${t.tableId}`;
+    await this.keepVersion(key);
+    const con = await this.db.connect();
+    try {
+      const ps = await con.prepare(`INSERT INTO ${quote(t.projectId)}.${quote(t.datasetId)}.${quote(t.tableId)} (${t.schema.map((f) => quote(f.name)).join(', ')}) VALUES (${t.schema.map(() => '?').join(', ')})`);
+      await con.run('BEGIN TRANSACTION');
+      try {
+        for (const r of rows) { ps.bind(r.map((c) => c.value), r.map((c) => c.type)); await ps.run(); }
+        await con.run('COMMIT');
+      } catch (err) { await con.run('ROLLBACK'); throw err; }
+    } finally { con.closeSync(); }
+    this.sizes.delete(key);
+    await this.catalog.recount(key);
+  }
+
   /**
    * Runs one GoogleSQL statement. Throws BigQueryError: invalidQuery | notFound on failure,
    * accessDenied for a statement the emulator will not run (guard.ts), bytesBilledLimitExceeded
@@ -162,13 +186,21 @@ export class Engine {
   async run(sql: string, ctx: RunContext, opts: RunOptions = {}): Promise<RunResult> {
     const project = ctx.defaultDataset?.projectId ?? ctx.projectId;
     sql = await this.resolveTimeTravel(sql, ctx, opts);
-    const statements = toDuckDb(sql, (path) => this.matchWildcard(path, project, ctx.defaultDataset?.datasetId, opts.declared));
+    const ddl = ddlShape(sql);
+    if (ddl?.statementType.endsWith('_SCHEMA')) return this.schemaDdl(ddl, ctx, opts);
+    if (ddl?.body !== undefined) {
+      // A view's query is checked as the SELECT it is (functions, plan, declared tables) before the view is made.
+      await this.run(ddl.body, ctx, { ...opts, dryRun: true, declared: opts.declared && { ...opts.declared, statementKind: 'SELECT' } });
+    }
+    const jsonParams = new Set((ctx.queryParameters ?? []).filter((p) => p.name && p.parameterType?.type?.toUpperCase() === 'JSON').map((p) => p.name!));
+    const statements = toDuckDb(sql, (path) => this.matchWildcard(path, project, ctx.defaultDataset?.datasetId, opts.declared), (n) => (jsonParams.has(n) ? 'JSON' : undefined));
     if (statements.length !== 1) throw new BigQueryError('invalidQuery', 'The emulator runs one statement per job; scripts are not supported.', { location: 'query' });
     const kind = statementType(sql);
     const expected = expectedDuckType(kind, opts.declared?.statementKind);
-    const duck = statements[0];
+    // polyglot writes NUMERIC/BIGNUMERIC columns as DECIMAL, which DuckDB reads as DECIMAL(18,3).
+    const duck = kind === 'CREATE_TABLE' ? statements[0].replace(/\bDECIMAL\b(?!\s*\()/gi, 'DECIMAL(38,9)') : statements[0];
     refuseFunctionsByName(duck);
-    if (kind === 'DROP') checkDropText(duck);
+    if (ddl?.statementType.startsWith('DROP_')) checkDropText(duck);
     const dml = dmlTargetPath(sql);
     const target = dml ?? ddlTargetPath(sql);
     if (!target && kind !== 'SELECT') throw new BigQueryError('accessDenied', `Access Denied: the emulator cannot tell which table this ${kind} statement writes; it was not run.`);
@@ -188,6 +220,9 @@ export class Engine {
       if (expected === StatementTypes.CREATE) checkCreatePlan(plan);
       const scans = planScans(plan);
       const writes = target ? [this.tableKey(target, ctx)] : [];
+      // Statements write only the datasets the catalog holds (not the time-travel copies' schema, nor one DuckDB has but BigQuery would not).
+      if (writes[0]) { const [wp, wd] = writes[0].split('.'); this.catalog.dataset(wp, wd); }
+      const existed = ddl ? this.tables.has(writes[0]) : false;
       if (opts.declared) checkDeclaredTables(opts.declared, scans.map((sc) => this.sourceOf(sc.path)), writes);
       const processed = await this.bytesOf(con, scans);
       const stats = { totalBytesProcessed: processed, totalBytesBilled: billedBytes(processed) };
@@ -201,7 +236,9 @@ export class Engine {
       const names = reader.columnNames();
       const types = reader.columnTypes();
       const rows = reader.getRows() as DuckDBValue[][];
+      if (ddl) return { schema: [], rows: [], statementType: kind, ...stats, ddl: await this.afterDdl(ddl, writes[0], existed) };
       if (kind !== 'SELECT') {
+        await this.catalog.recount(writes[0]);
         const affected = rows.length === 1 && types[0]?.typeId === DuckDBTypeId.BIGINT ? Number(rows[0][0]) : 0;
         return { schema: [], rows: [], statementType: kind, numDmlAffectedRows: affected, ...stats };
       }
@@ -214,6 +251,48 @@ export class Engine {
       opts.signal?.removeEventListener('abort', interrupt);
       con.closeSync();
     }
+  }
+
+  /** Records what a CREATE/DROP TABLE/VIEW did (catalog.ts) and reports it as BigQuery does (ddlOperationPerformed). */
+  private async afterDdl(ddl: DdlShape, key: string, existed: boolean): Promise<NonNullable<RunResult['ddl']>> {
+    const [projectId, datasetId, tableId] = key.split('.');
+    const table = { projectId, datasetId, tableId };
+    if (ddl.statementType.startsWith('DROP_')) {
+      if (!existed) return { operation: 'SKIP', table };
+      this.tables.delete(key);
+      this.sizes.delete(key);
+      return { operation: 'DROP', table };
+    }
+    if (existed && !ddl.orReplace) return { operation: 'SKIP', table };
+    this.sizes.delete(key);
+    await this.catalog.sync(projectId, datasetId, tableId, { created: true, ...(ddl.body !== undefined ? { viewQuery: ddl.body } : {}) });
+    return { operation: existed ? 'REPLACE' : 'CREATE', table };
+  }
+
+  /** CREATE SCHEMA / DROP SCHEMA [CASCADE]: made by the catalog from the path alone (no other clause is run). */
+  private async schemaDdl(ddl: DdlShape, ctx: RunContext, opts: RunOptions): Promise<RunResult> {
+    if (opts.declared && opts.declared.statementKind.toUpperCase() !== ddl.statementType) {
+      throw new BigQueryError('accessDenied', `Access Denied: the statement is a ${ddl.statementType}, but the gateway declared a ${opts.declared.statementKind}; the emulator runs only the statement kind that was analyzed.`);
+    }
+    const parts = ddl.path.split('.');
+    if (parts.length > 2) throw new BigQueryError('invalidQuery', `Invalid dataset name ${ddl.path}: expected dataset or project.dataset.`, { location: 'query' });
+    const datasetId = parts.pop()!;
+    const projectId = parts.pop() ?? ctx.projectId;
+    const rest = statementStart(ddl.original).slice(ddl.length).trim().replace(/;$/, '').trim();
+    if (rest && !(ddl.statementType === 'DROP_SCHEMA' && /^RESTRICT$/i.test(rest))) {
+      throw new BigQueryError('invalidQuery', `The emulator does not support "${rest.slice(0, 40)}" in ${ddl.statementType.replace('_', ' ')}; set dataset options with datasets.patch (bq update).`, { location: 'query' });
+    }
+    const dataset = { projectId, datasetId };
+    const base = { schema: [], rows: [], statementType: ddl.statementType, totalBytesProcessed: 0, totalBytesBilled: 0 };
+    if (opts.dryRun) return base;
+    if (ddl.statementType === 'CREATE_SCHEMA') {
+      const made = await this.catalog.createDataset(projectId, datasetId, {}, ddl.conditional);
+      return { ...base, ddl: { operation: made ? 'CREATE' : 'SKIP', dataset } };
+    }
+    if (!this.catalog.datasets.has(`${projectId}.${datasetId}`) && ddl.conditional) return { ...base, ddl: { operation: 'SKIP', dataset } };
+    await this.catalog.deleteDataset(projectId, datasetId, ddl.cascade);
+    for (const k of [...this.sizes.keys()]) if (k.startsWith(`${projectId}.${datasetId}.`)) this.sizes.delete(k);
+    return { ...base, ddl: { operation: 'DROP', dataset } };
   }
 
   /** DuckDB's physical plan of `duck` (parameters bound as for the run). */
@@ -327,14 +406,8 @@ export class Engine {
   }
 
   /** Whether fixtures made a DuckDB catalog for `project`. */
-  private hasCatalog(project: string): boolean {
-    for (const t of this.tables.values()) if (t.projectId === project) return true;
-    return false;
-  }
+  private hasCatalog(project: string): boolean { return this.catalog.hasProject(project); }
 }
-
-/** `sql` without the whitespace and comments before its first keyword. */
-const statementStart = (sql: string) => sql.replace(/^(\s|--[^\n]*\n|#[^\n]*\n|\/\*[\s\S]*?\*\/)*/, '');
 
 /** The table a DML statement changes, as written, if `sql` is one. */
 export function dmlTargetPath(sql: string): string | undefined {
@@ -343,11 +416,10 @@ export function dmlTargetPath(sql: string): string | undefined {
   return m?.[1].replace(/`/g, '');
 }
 
-/** The table or view a CREATE or DROP statement creates or drops, as written, if `sql` is one. */
+/** The table or view a CREATE or DROP statement creates or drops, as written, if `sql` is one (not a schema). */
 export function ddlTargetPath(sql: string): string | undefined {
-  const m = statementStart(sql)
-    .match(/^(?:CREATE(?:\s+OR\s+REPLACE)?(?:\s+TEMP(?:ORARY)?)?\s+(?:TABLE|VIEW)(?:\s+IF\s+NOT\s+EXISTS)?|DROP\s+(?:TABLE|VIEW)(?:\s+IF\s+EXISTS)?)\s+((?:`[^`]+`|[A-Za-z_][\w-]*)(?:\.(?:`[^`]+`|[A-Za-z_][\w-]*))*)/i);
-  return m?.[1].replace(/`/g, '');
+  const d = ddlShape(sql);
+  return d && !d.statementType.endsWith('_SCHEMA') ? d.path : undefined;
 }
 
 /** BigQuery names an unnamed result column f<i>_; DuckDB names it after its expression. */
@@ -358,42 +430,27 @@ function preparedSchema(ps: DuckDBPreparedStatement): BqField[] {
   return Array.from({ length: ps.columnCount }, (_, i) => duckToField(bqName(ps.columnName(i), i), ps.columnType(i)));
 }
 
-/** BigQuery statement type from the first keyword (statistics.query.statementType). */
-export function statementType(sql: string): string {
-  const m = statementStart(sql).match(/^\(*\s*([A-Za-z]+)/);
-  const w = (m?.[1] ?? 'SELECT').toUpperCase();
-  return w === 'WITH' ? 'SELECT' : w;
-}
-
-/** Binds the job's parameters; named ones only where the statement uses them (time travel may have taken one out). */
-function bindParameters(ps: { bind(v: Record<string, unknown> | unknown[]): void; parameterCount: number; parameterName(i: number): string }, params: QueryParameter[]) {
+/** Binds the job's parameters with their BigQuery types (params.ts); named ones only where the statement uses them (time travel may have taken one out). */
+function bindParameters(ps: { bind(v: Record<string, DuckDBValue> | DuckDBValue[], t?: Record<string, DuckDBType> | DuckDBType[]): void; parameterCount: number; parameterName(i: number): string }, params: QueryParameter[]) {
   if (!params.length) return;
   if (params.every((p) => p.name)) {
     const used = new Set(Array.from({ length: ps.parameterCount }, (_, i) => ps.parameterName(i + 1)));
     params = params.filter((p) => used.has(p.name!));
     if (!params.length) return;
-  }
-  const value = (p: QueryParameter) => {
-    const t = p.parameterType.type;
-    if (t === 'ARRAY') return (p.parameterValue.arrayValues ?? []).map((v) => scalar(p.parameterType.arrayType?.type ?? 'STRING', v.value));
-    return scalar(t, p.parameterValue.value);
-  };
-  if (params.every((p) => p.name)) ps.bind(Object.fromEntries(params.map((p) => [p.name!, value(p)])) as never);
-  else ps.bind(params.map(value) as never);
-}
-
-function scalar(type: string, v: unknown): unknown {
-  if (v === null || v === undefined) return null;
-  switch (type) {
-    case 'INT64': case 'INTEGER': return BigInt(String(v));
-    case 'FLOAT64': case 'FLOAT': return Number(v);
-    case 'BOOL': case 'BOOLEAN': return v === true || String(v).toLowerCase() === 'true';
-    default: return String(v);
+    const typed = params.map((p) => [p.name!, typedParameter(p)] as const);
+    ps.bind(Object.fromEntries(typed.map(([n, t]) => [n, t.value])), Object.fromEntries(typed.map(([n, t]) => [n, t.type])));
+  } else {
+    const typed = params.map((p, i) => typedParameter(p, `#${i + 1}`));
+    ps.bind(typed.map((t) => t.value), typed.map((t) => t.type));
   }
 }
 
 function mapDuckError(err: Error): BigQueryError {
   const msg = err.message ?? String(err);
+  const exists = msg.match(/Table with name "?([^"\s]+)"? already exists/);
+  if (exists) return new BigQueryError('duplicate', `Already Exists: Table ${exists[1]}`);
+  const schema = msg.match(/Schema with name "?([^"\s]+)"? does not exist/);
+  if (schema) return new BigQueryError('notFound', `Not found: Dataset ${schema[1]}`);
   const missing = msg.match(/Table with name (\S+) does not exist/);
   if (missing) return new BigQueryError('notFound', `Not found: Table ${missing[1]} was not found in location US`);
   return new BigQueryError('invalidQuery', msg.split('\n')[0], { location: 'query' });

@@ -51,7 +51,7 @@ export function parseDeclared(header: string | string[] | undefined): Declared |
 /** The family a statement kind belongs to: SELECT, INSERT, UPDATE, DELETE, MERGE, CREATE, DROP, or the kind itself. */
 function family(kind: string): string {
   const k = kind.toUpperCase();
-  if (k === 'TRUNCATE') return 'DELETE';
+  if (k === 'TRUNCATE' || k === 'TRUNCATE_TABLE') return 'DELETE';
   if (/^CREATE_(TABLE|TABLE_AS_SELECT|VIEW)$|^CREATE$/.test(k)) return 'CREATE';
   if (/^DROP(_TABLE|_VIEW)?$/.test(k)) return 'DROP';
   return k;
@@ -155,4 +155,31 @@ export function checkDeclaredTables(declared: Declared, reads: string[], writes:
   if (extra.length) {
     throw deny(`the statement ${writes.some((t) => !allowed.has(t)) ? 'writes' : 'reads'} ${extra.join(', ')}, which the gateway did not declare (declared: ${[...allowed].sort().join(', ') || 'none'}); the emulator runs only what was analyzed.`);
   }
+}
+
+/** `gs://bucket/object` as BigQuery names Cloud Storage objects; bucket names as Cloud Storage allows them. */
+const GS_URI = /^gs:\/\/([a-z0-9][a-z0-9._-]{1,61}[a-z0-9])\/(.+)$/;
+
+/**
+ * The local file that stands in for a `gs://bucket/object` URI under `root` (extract writes it, a
+ * load job reads it): `<root>/<bucket>/<object>`. Throws invalid for anything that is not such a
+ * URI, and accessDenied for an object name that could leave the bucket: `..` or `.` segments, empty
+ * segments, a leading `/`, backslashes, NUL, more than 1024 characters. The caller checks the
+ * resolved parent against symlinks (`checkInsideRoot`).
+ */
+export function bucketFile(root: string, uri: string): string {
+  const m = String(uri).match(GS_URI);
+  if (!m) throw new BigQueryError('invalid', `Invalid Cloud Storage URI ${String(uri).slice(0, 200)}: expected gs://bucket/object.`);
+  const [, bucket, object] = m;
+  const segments = object.split('/');
+  if (object.length > 1024 || /[\\\0]/.test(object) || segments.some((s) => s === '' || s === '.' || s === '..')) {
+    throw deny(`the object name in ${uri.slice(0, 200)} could leave the bucket (".", ".." or empty segments, backslashes, NUL); the emulator keeps every object inside its bucket root.`);
+  }
+  return [root.replace(/\/+$/, ''), bucket, ...segments].join('/');
+}
+
+/** Throws accessDenied unless `realParent` (a resolved real path) is inside `realRoot` (also resolved). */
+export function checkInsideRoot(realRoot: string, realParent: string, uri: string): void {
+  const root = realRoot.replace(/\/+$/, '');
+  if (realParent !== root && !realParent.startsWith(`${root}/`)) throw deny(`${uri.slice(0, 200)} resolves outside the emulator's bucket root (a symbolic link); it was not used.`);
 }

@@ -10,6 +10,8 @@
  * | statement timeout, ms | BQGATE_EMULATOR_STATEMENT_TIMEOUT_MS | 30000 |
  * | statements running at once per principal / in all | BQGATE_EMULATOR_MAX_PER_PRINCIPAL, BQGATE_EMULATOR_MAX_RUNNING | 1, libuv pool − 1 |
  * | statements waiting per principal | BQGATE_EMULATOR_MAX_QUEUED | 100 |
+ * | directory standing in for Cloud Storage (`gs://b/o` = `<root>/b/o`: extract writes, load reads) | BQGATE_EMULATOR_BUCKET_ROOT | `<tmpdir>/bqgate-emulator-gcs` |
+ * | largest load upload or `gs://` file read, bytes | BQGATE_EMULATOR_MAX_UPLOAD_BYTES | 67108864 (64 MiB) |
  *
  * Why "libuv pool − 1": @duckdb/node-api runs each statement on a libuv worker thread, so as many
  * running statements as the pool has threads (UV_THREADPOOL_SIZE, default 4, fixed when the process
@@ -20,6 +22,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { Engine } from './engine.js';
 import { buildEmulatorApp, type SeenRequest } from './server.js';
 import type { SchedulerLimits } from './scheduler.js';
@@ -43,6 +46,10 @@ export interface EmulatorOptions {
   statementTimeoutMs?: number;
   /** Default from `emulatorSettings()`. */
   limits?: SchedulerLimits;
+  /** Default from `emulatorSettings()`. */
+  bucketRoot?: string;
+  /** Default from `emulatorSettings()`. */
+  maxUploadBytes?: number;
 }
 
 export interface RunningEmulator {
@@ -69,11 +76,13 @@ export function writeSecretFile(file: string, secret: string): void {
 const num = (v: string | undefined, d: number) => (v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : d);
 
 /** The emulator's statement timeout (ms) and queue limits from `env` (table above). */
-export function emulatorSettings(env: NodeJS.ProcessEnv = process.env): { statementTimeoutMs: number; limits: SchedulerLimits } {
+export function emulatorSettings(env: NodeJS.ProcessEnv = process.env): { statementTimeoutMs: number; limits: SchedulerLimits; bucketRoot: string; maxUploadBytes: number } {
   const room = Math.max(1, num(env.UV_THREADPOOL_SIZE, 4) - 1);
   const total = Math.max(1, Math.min(room, num(env.BQGATE_EMULATOR_MAX_RUNNING, room)));
   return {
     statementTimeoutMs: Math.max(1, num(env.BQGATE_EMULATOR_STATEMENT_TIMEOUT_MS, 30_000)),
+    bucketRoot: env.BQGATE_EMULATOR_BUCKET_ROOT || join(tmpdir(), 'bqgate-emulator-gcs'),
+    maxUploadBytes: Math.max(1, num(env.BQGATE_EMULATOR_MAX_UPLOAD_BYTES, 64 * 1024 * 1024)),
     limits: { perPrincipal: Math.max(1, Math.min(total, num(env.BQGATE_EMULATOR_MAX_PER_PRINCIPAL, 1))), total, maxQueued: Math.max(0, num(env.BQGATE_EMULATOR_MAX_QUEUED, 100)) },
   };
 }
@@ -85,6 +94,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<RunningEmula
   const app = buildEmulatorApp(engine, {
     logger: opts.logger, onRequest: opts.onRequest, secret: opts.secret, fixturesDir: opts.fixturesDir,
     statementTimeoutMs: opts.statementTimeoutMs ?? settings.statementTimeoutMs, limits: opts.limits ?? settings.limits,
+    bucketRoot: opts.bucketRoot ?? settings.bucketRoot, maxUploadBytes: opts.maxUploadBytes ?? settings.maxUploadBytes,
   });
   const host = opts.host ?? '127.0.0.1';
   await app.listen({ host, port: opts.port ?? 0 });

@@ -47,7 +47,7 @@ function checked(p: string, d: string, r: string, body: any, now: number, create
 export function installRoutines(app: FastifyInstance, engine: Engine, prefix: string, store = routineStore(engine)): void {
   const key = (p: string, d: string, r: string) => `${p}.${d}.${r}`;
   const mustDataset = (p: string, d: string) => {
-    if (!engine.listTables().some((t) => t.projectId === p && t.datasetId === d)) throw new BigQueryError('notFound', `Not found: Dataset ${p}:${d}`);
+    engine.catalog.dataset(p, d);
   };
   const must = (p: string, d: string, r: string) => {
     mustDataset(p, d);

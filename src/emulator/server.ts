@@ -2,8 +2,11 @@
  * The emulator's REST surface: BigQuery v2 over DuckDB, as the real clients use it (CONTRACT.md §3).
  *
  * Served under both `/bigquery/v2/projects/…` and `/projects/…` (BIGQUERY_EMULATOR_HOST is used
- * verbatim by the SDK), plus `GET /$discovery/rest` for `bq`. Query jobs run asynchronously and are
- * kept in memory; getQueryResults long-polls up to `timeoutMs` (default 10 000 ms).
+ * verbatim by the SDK), plus `GET /$discovery/rest` for `bq`. Datasets, tables and table data are
+ * resources.ts (insertAll: insert.ts), routines routines.ts, models models.ts, the load upload
+ * endpoint upload.ts. Jobs (query; copy, extract and load: transfer.ts; a query's
+ * `destinationTable`) run asynchronously and are kept in memory until jobs.delete;
+ * getQueryResults long-polls up to `timeoutMs` (default 10 000 ms).
  *
  * It trusts no one on the host: every request must carry `Authorization: Bearer <secret>`, the
  * secret its starter chose (compared in constant time; otherwise 401 authError). A query job runs
@@ -18,13 +21,15 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { BigQueryError } from '../bigquery/errors.js';
 import { installBigQueryHttp, pageToken, fromPageToken } from '../bigquery/http.js';
 import { encodeRow, type BqField } from './encode.js';
-import { Engine, statementType, type RunResult, type QueryParameter, type TableMeta } from './engine.js';
+import { Engine, statementType, type RunResult, type QueryParameter } from './engine.js';
 import { parseDeclared, DECLARED_HEADER, type Declared } from './guard.js';
 import { Scheduler, type SchedulerLimits } from './scheduler.js';
 import { installRoutines } from './routines.js';
 import { ModelStore, modelRoutes } from './models.js';
+import { resourceRoutes, LOCATION } from './resources.js';
+import { runCopy, runExtract, runLoad, materialize } from './transfer.js';
+import { uploadRoutes } from './upload.js';
 
-const LOCATION = 'US';
 const DEFAULT_WAIT_MS = 10_000;
 
 interface Job {
@@ -37,6 +42,8 @@ interface Job {
   startTime?: number;
   endTime?: number;
   result?: RunResult;
+  /** A copy, extract or load job's statistics (`{copy: …}`, `{extract: …}`, `{load: …}`). */
+  stats?: Record<string, unknown>;
   error?: BigQueryError;
   done: Promise<void>;
   /** Aborted by jobs.cancel and the statement timeout: DuckDB is interrupted. */
@@ -66,7 +73,14 @@ export interface EmulatorAppOptions {
   limits: SchedulerLimits;
   /** Where `<project>/<dataset>/<model>.model.json` files are (models.ts); no models when absent. */
   fixturesDir?: string;
+  /** The directory standing in for Cloud Storage: `gs://b/o` is `<bucketRoot>/b/o` (extract writes, load reads). */
+  bucketRoot: string;
+  /** Largest upload (load job media) and `gs://` file a load reads, bytes. */
+  maxUploadBytes: number;
 }
+
+/** A job's type from its configuration. */
+const jobType = (cfg: Record<string, any>) => (cfg.copy ? 'COPY' : cfg.extract ? 'EXTRACT' : cfg.load ? 'LOAD' : 'QUERY');
 
 /** Whether `authorization` is `Bearer <secret>` (constant-time over the SHA-256 of both). */
 export function bearerMatches(authorization: string | undefined, secret: string): boolean {
@@ -95,36 +109,28 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
   installBigQueryHttp(app, 'the emulator');
 
 
-  const datasets = (p: string) => [...new Set(engine.listTables().filter((t) => t.projectId === p).map((t) => t.datasetId))];
-  const projects = () => [...new Set(engine.listTables().map((t) => t.projectId))];
-  const mustDataset = (p: string, d: string) => {
-    if (!datasets(p).includes(d)) throw new BigQueryError('notFound', `Not found: Dataset ${p}:${d}`);
-  };
-  const mustTable = (p: string, d: string, t: string): TableMeta => {
-    const m = engine.getTable(p, d, t);
-    if (!m) throw new BigQueryError('notFound', `Not found: Table ${p}:${d}.${t} was not found in location ${LOCATION}`);
-    return m;
-  };
-  const tableResource = (t: TableMeta) => ({
-    kind: 'bigquery#table', id: `${t.projectId}:${t.datasetId}.${t.tableId}`, etag: `"${t.numRows}"`,
-    tableReference: { projectId: t.projectId, datasetId: t.datasetId, tableId: t.tableId },
-    schema: { fields: t.schema }, type: t.viewQuery ? 'VIEW' : 'TABLE', numRows: String(t.numRows), numBytes: String(t.numRows * 64),
-    creationTime: String(t.creationTime), lastModifiedTime: String(t.creationTime), location: LOCATION,
-    ...(t.viewQuery ? { view: { query: t.viewQuery, useLegacySql: false } } : {}),
-  });
-  const datasetResource = (p: string, d: string) => ({
-    kind: 'bigquery#dataset', id: `${p}:${d}`, datasetReference: { projectId: p, datasetId: d }, location: LOCATION,
-    creationTime: String(Date.UTC(2026, 10, 1)), lastModifiedTime: String(Date.UTC(2026, 10, 1)), type: 'DEFAULT',
-  });
-
   const jobResource = (j: Job) => {
     const status: Record<string, unknown> = { state: j.state };
     if (j.error) { status.errorResult = j.error.toErrorProto(); status.errors = [j.error.toErrorProto()]; }
+    const type = jobType(j.configuration);
+    if (type !== 'QUERY') {
+      return {
+        kind: 'bigquery#job', etag: `"${j.state}"`, id: `${j.projectId}:${j.location}.${j.jobId}`,
+        jobReference: { projectId: j.projectId, jobId: j.jobId, location: j.location }, configuration: { ...j.configuration, jobType: type },
+        status, user_email: 'emulator@localhost',
+        statistics: { creationTime: String(j.creationTime), ...(j.startTime ? { startTime: String(j.startTime) } : {}), ...(j.endTime ? { endTime: String(j.endTime) } : {}), ...(j.stats ?? {}) },
+      };
+    }
     const query: Record<string, unknown> = {
       statementType: j.result?.statementType ?? statementType(String(j.configuration.query?.query ?? '')),
       totalBytesProcessed: String(j.result?.totalBytesProcessed ?? 0), totalBytesBilled: String(j.result?.totalBytesBilled ?? 0), cacheHit: false,
     };
     if (j.result?.numDmlAffectedRows !== undefined) query.numDmlAffectedRows = String(j.result.numDmlAffectedRows);
+    if (j.result?.ddl) {
+      query.ddlOperationPerformed = j.result.ddl.operation;
+      if (j.result.ddl.table) query.ddlTargetTable = j.result.ddl.table;
+      if (j.result.ddl.dataset) query.ddlTargetDataset = j.result.ddl.dataset;
+    }
     if (j.result && j.result.statementType === 'SELECT') query.schema = { fields: j.result.schema };
     return {
       kind: 'bigquery#job', etag: `"${j.state}"`, id: `${j.projectId}:${j.location}.${j.jobId}`,
@@ -142,7 +148,7 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
    * Queues a query job (PENDING) and runs it when the scheduler gives its principal a slot
    * (RUNNING); cancel and the statement timeout abort it, which interrupts DuckDB.
    */
-  const startJob = (projectId: string, jobId: string, location: string, configuration: Record<string, any>, declared?: Declared): Job => {
+  const startJob = (projectId: string, jobId: string, location: string, configuration: Record<string, any>, declared?: Declared, upload?: Buffer): Job => {
     const q = configuration.query ?? {};
     const job: Job = { projectId, jobId, location, configuration, state: 'PENDING', creationTime: Date.now(), done: Promise.resolve(), abort: new AbortController() };
     const signal = job.abort.signal;
@@ -151,6 +157,17 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
     const maxBilled = q.maximumBytesBilled !== undefined && q.maximumBytesBilled !== null ? Number(q.maximumBytesBilled) : undefined;
     job.done = (async () => {
       try {
+        const type = jobType(configuration);
+        if (type !== 'QUERY') {
+          const stats = await scheduler.run(principal, async () => {
+            job.state = 'RUNNING'; job.startTime = Date.now();
+            if (type === 'COPY') return runCopy(engine, projectId, configuration.copy, declared);
+            if (type === 'EXTRACT') return runExtract(engine, opts.bucketRoot, projectId, configuration.extract, declared);
+            return runLoad(engine, opts.bucketRoot, projectId, configuration.load, upload, opts.maxUploadBytes, declared);
+          }, signal);
+          if (job.state !== 'DONE') job.stats = stats;
+          return;
+        }
         if (q.useLegacySql !== false) throw new BigQueryError('invalidQuery', 'Legacy SQL is not supported by the emulator; set useLegacySql=false (bq --nouse_legacy_sql).', { location: 'query' });
         const result = await scheduler.run(principal, async () => {
           job.state = 'RUNNING'; job.startTime = Date.now();
@@ -160,6 +177,7 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
               { declared, signal, maximumBytesBilled: Number.isFinite(maxBilled) ? maxBilled : undefined });
           } finally { clearTimeout(timer); }
         }, signal);
+        if (q.destinationTable && result.statementType === 'SELECT') await materialize(engine, projectId, q, result, declared);
         if (job.state !== 'DONE') job.result = result;
       } catch (err) {
         if (job.state !== 'DONE') job.error = err instanceof BigQueryError ? err : new BigQueryError('internalError', String((err as Error).message));
@@ -185,7 +203,8 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
   /** The rows part of a jobs.query / getQueryResults response for a DONE job. */
   const resultPage = (job: Job, q: { maxResults?: number; startIndex?: number; pageToken?: string; int64: boolean }) => {
     if (job.error) throw job.error;
-    const r = job.result!;
+    if (!job.result) return { jobReference: { projectId: job.projectId, jobId: job.jobId, location: job.location }, jobComplete: true, totalRows: '0', schema: { fields: [] } };
+    const r = job.result;
     const total = r.rows.length;
     const start = fromPageToken(q.pageToken) ?? q.startIndex ?? 0;
     const max = q.maxResults && q.maxResults > 0 ? q.maxResults : 100_000;
@@ -196,7 +215,7 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
       schema: { fields: r.schema },
     };
     if (r.statementType === 'SELECT') out.rows = r.rows.slice(start, end).map((row) => encodeRow(row, r.schema as BqField[], q.int64));
-    else out.numDmlAffectedRows = String(r.numDmlAffectedRows ?? 0);
+    else if (r.numDmlAffectedRows !== undefined) out.numDmlAffectedRows = String(r.numDmlAffectedRows);
     if (end < total) out.pageToken = pageToken(end);
     return out;
   };
@@ -206,37 +225,7 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
   const models = new ModelStore(opts.fixturesDir);
   const routes = (app: FastifyInstance, prefix: string) => {
     modelRoutes(app, prefix, models);
-    app.get(`${prefix}/projects`, async () => ({
-      kind: 'bigquery#projectList', totalItems: projects().length,
-      projects: projects().map((p) => ({ kind: 'bigquery#project', id: p, numericId: '1', projectReference: { projectId: p }, friendlyName: p })),
-    }));
-    app.get(`${prefix}/projects/:p/datasets`, async (req: Req) => ({
-      kind: 'bigquery#datasetList', datasets: datasets(req.params.p).map((d) => datasetResource(req.params.p, d)),
-    }));
-    app.get(`${prefix}/projects/:p/datasets/:d`, async (req: Req) => {
-      mustDataset(req.params.p, req.params.d);
-      return datasetResource(req.params.p, req.params.d);
-    });
-    app.get(`${prefix}/projects/:p/datasets/:d/tables`, async (req: Req) => {
-      mustDataset(req.params.p, req.params.d);
-      const ts = engine.listTables().filter((t) => t.projectId === req.params.p && t.datasetId === req.params.d);
-      return { kind: 'bigquery#tableList', totalItems: ts.length, tables: ts.map((t) => { const { schema: _s, ...rest } = tableResource(t); return rest; }) };
-    });
-    app.get(`${prefix}/projects/:p/datasets/:d/tables/:t`, async (req: Req) => tableResource(mustTable(req.params.p, req.params.d, req.params.t)));
-    app.get(`${prefix}/projects/:p/datasets/:d/tables/:t/data`, async (req: Req) => {
-      const t = mustTable(req.params.p, req.params.d, req.params.t);
-      const start = fromPageToken(req.query.pageToken) ?? num(req.query.startIndex) ?? 0;
-      const max = num(req.query.maxResults) ?? 100_000;
-      const selected = req.query.selectedFields?.split(',').map((s) => s.trim()).filter(Boolean);
-      const { schema, rows } = await engine.readTable(t, start, max, selected);
-      const out: Record<string, unknown> = {
-        kind: 'bigquery#tableDataList', totalRows: String(t.numRows),
-        rows: rows.map((r) => encodeRow(r, schema, int64Ts(req.query))),
-      };
-      if (start + rows.length < t.numRows) out.pageToken = pageToken(start + rows.length);
-      return out;
-    });
-
+    resourceRoutes(app, prefix, engine);
     app.post(`${prefix}/projects/:p/queries`, async (req: Req) => {
       const b: any = req.body ?? {};
       if (typeof b.query !== 'string' || !b.query.trim()) throw new BigQueryError('invalid', 'Required parameter is missing: query');
@@ -262,27 +251,20 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
         ...resultPage(job, { maxResults: num(req.query.maxResults), startIndex: num(req.query.startIndex), pageToken: req.query.pageToken, int64: int64Ts(req.query) }),
       };
     });
-    app.post(`${prefix}/projects/:p/jobs`, async (req: Req, reply: FastifyReply) => {
-      const b: any = req.body ?? {};
-      const cfg = b.configuration ?? {};
-      if (!cfg.query) throw new BigQueryError('invalid', 'The emulator runs query jobs only; extract, copy and load jobs are not supported.');
-      const declared = parseDeclared(req.headers[DECLARED_HEADER]);
-      if (cfg.dryRun) return dryRun(req.params.p, cfg, declared);
-      const jobId = b.jobReference?.jobId ?? `job_${randomUUID().replace(/-/g, '')}`;
-      if (jobs.has(`${req.params.p}/${jobId}`)) {
-        reply.code(409);
-        throw new BigQueryError('duplicate', `Already Exists: Job ${req.params.p}:${LOCATION}.${jobId}`);
-      }
-      const job = startJob(req.params.p, jobId, b.jobReference?.location ?? LOCATION, cfg, declared);
-      await waitFor(job, 50);
-      return jobResource(job);
-    });
+    app.post(`${prefix}/projects/:p/jobs`, async (req: Req) => insertJob(req.params.p, req.body ?? {}, parseDeclared(req.headers[DECLARED_HEADER])));
     app.get(`${prefix}/projects/:p/jobs`, async (req: Req) => ({
       kind: 'bigquery#jobList',
       jobs: [...jobs.values()].filter((j) => j.projectId === req.params.p).reverse()
         .slice(0, num(req.query.maxResults) ?? 1000).map((j) => ({ ...jobResource(j), state: j.state })),
     }));
     app.get(`${prefix}/projects/:p/jobs/:j`, async (req: Req) => jobResource(getJob(req.params.p, req.params.j)));
+    // jobs.delete (https://cloud.google.com/bigquery/docs/reference/rest/v2/jobs/delete): a finished job's metadata.
+    app.delete(`${prefix}/projects/:p/jobs/:j/delete`, async (req: Req, reply: FastifyReply) => {
+      const job = getJob(req.params.p, req.params.j);
+      if (job.state !== 'DONE') throw new BigQueryError('invalid', `Job ${req.params.p}:${job.jobId} is still ${job.state}; cancel it before deleting it.`);
+      jobs.delete(`${req.params.p}/${req.params.j}`);
+      return reply.code(204).send();
+    });
     app.post(`${prefix}/projects/:p/jobs/:j/cancel`, async (req: Req) => {
       const job = getJob(req.params.p, req.params.j);
       if (job.state !== 'DONE') {
@@ -292,6 +274,24 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
       }
       return { kind: 'bigquery#jobCancelResponse', job: jobResource(job) };
     });
+  };
+
+  /**
+   * jobs.insert (and the upload endpoint, with the uploaded `upload`): a query, copy, extract or
+   * load job; 409 duplicate for a job id in use. Answers the job resource (after up to 50 ms).
+   */
+  const insertJob = async (projectId: string, b: any, declared?: Declared, upload?: Buffer) => {
+    const cfg = b.configuration ?? {};
+    const kinds = ['query', 'copy', 'extract', 'load'].filter((k) => cfg[k]);
+    if (kinds.length !== 1) throw new BigQueryError('invalid', 'A job configuration needs exactly one of query, copy, extract or load.');
+    if (upload !== undefined && !cfg.load) throw new BigQueryError('invalid', 'Only a load job takes an uploaded file.');
+    if (cfg.query && cfg.dryRun) return dryRun(projectId, cfg, declared);
+    if (cfg.dryRun) throw new BigQueryError('invalid', 'The emulator dry-runs query jobs only.');
+    const jobId = b.jobReference?.jobId ?? `job_${randomUUID().replace(/-/g, '')}`;
+    if (jobs.has(`${projectId}/${jobId}`)) throw new BigQueryError('duplicate', `Already Exists: Job ${projectId}:${LOCATION}.${jobId}`);
+    const job = startJob(projectId, jobId, b.jobReference?.location ?? LOCATION, cfg, declared, upload);
+    await waitFor(job, 50);
+    return jobResource(job);
   };
 
   /** A dry run: the statement checked and planned (not run); its schema and the bytes it would process. */
@@ -308,6 +308,7 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
     };
   };
 
+  app.register(async (scoped) => uploadRoutes(scoped, opts.maxUploadBytes, insertJob));
   app.register(async (scoped) => { routes(scoped, '/bigquery/v2'); installRoutines(scoped, engine, '/bigquery/v2'); });
   app.register(async (scoped) => { routes(scoped, ''); installRoutines(scoped, engine, ''); });
   return app;

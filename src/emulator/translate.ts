@@ -7,6 +7,8 @@
  *   catalog.schema.table rather than one identifier with dots in it;
  * - query parameters `@name` become `$name` (DuckDB's named parameters); polyglot would otherwise
  *   read `@x` as an operator. Positional `?` passes through unchanged;
+ * - an unquoted dashed project id at the start of a table path (`FROM demo-project.shop.t`) is
+ *   backticked, as BigQuery reads it;
  * - a wildcard table `` `p.d.prefix*` `` becomes the UNION ALL BY NAME of the matching tables, each
  *   with its `_TABLE_SUFFIX`, as BigQuery's wildcard tables behave (the pseudo-column is a real column
  *   here, so `SELECT *` over a wildcard also returns it).
@@ -71,15 +73,43 @@ export function prepareForPolyglot(sql: string, wildcards: string[] = []): strin
       edits.push([s, e, PARAM_PREFIX + sql.slice(s + 1, e)]);
     }
   });
+  for (const [s, e] of codeSpans(sql)) {
+    for (const m of sql.slice(s, e).matchAll(DASHED_PROJECT)) {
+      const at = s + m.index! + m[1].length;
+      edits.push([at, at + m[2].length, `\`${m[2]}\``]);
+    }
+  }
+  edits.sort((a, b) => a[0] - b[0]);
   let out = sql;
   for (const [s, e, text] of edits.reverse()) out = out.slice(0, s) + text + out.slice(e);
   return out;
 }
 
+/**
+ * An unquoted dashed project id starting a table path (`FROM demo-project.shop.orders`): BigQuery
+ * allows dashes in the first part of a path where a table name is expected
+ * (https://cloud.google.com/bigquery/docs/reference/standard-sql/lexical#table_names); elsewhere
+ * `a-b.c` is a subtraction, so only a path right after a keyword that takes a table is quoted.
+ */
+const DASHED_PROJECT = /(\b(?:FROM|JOIN|INTO|UPDATE|TABLE|VIEW|EXISTS|MERGE|USING|SCHEMA|TRUNCATE)\s+)([A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)+)(?=\s*\.)/gi;
+
+/** `[start, end)` of every stretch of plain code (outside strings, comments, backticks and params). */
+function codeSpans(sql: string): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let at = 0;
+  scan(sql, (_k, s, e) => { if (s > at) out.push([at, s]); at = e; });
+  if (at < sql.length) out.push([at, sql.length]);
+  return out;
+}
+
 const dq = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
-/** Translates one or more BigQuery statements to DuckDB statements. */
-export function toDuckDb(sql: string, resolveWildcard?: WildcardResolver): string[] {
+/**
+ * Translates one or more BigQuery statements to DuckDB statements. `castParam(name)` may give a
+ * DuckDB type a named parameter is cast to where it is used (a bound value's JSON type does not
+ * survive binding).
+ */
+export function toDuckDb(sql: string, resolveWildcard?: WildcardResolver, castParam?: (name: string) => string | undefined): string[] {
   const wildcards: string[] = [];
   const r = transpile(prepareForPolyglot(sql, wildcards), Dialect.BigQuery, Dialect.DuckDB);
   if (!r.success || !r.sql) throw new BigQueryError('invalidQuery', `Syntax error: ${r.error ?? 'cannot read the statement'}`, { location: 'query' });
@@ -89,6 +119,6 @@ export function toDuckDb(sql: string, resolveWildcard?: WildcardResolver): strin
     return '(' + tables.map(([c, d, t, suffix]) => `SELECT *, '${suffix.replace(/'/g, "''")}' AS _TABLE_SUFFIX FROM ${dq(c)}.${dq(d)}.${dq(t)}`).join(' UNION ALL BY NAME ') + ')';
   });
   return r.sql.map((s) => s
-    .replace(new RegExp(`"?${PARAM_PREFIX}([A-Za-z0-9_]+)"?`, 'g'), '$$$1')
+    .replace(new RegExp(`"?${PARAM_PREFIX}([A-Za-z0-9_]+)"?`, 'g'), (_m, name: string) => { const t = castParam?.(name); return t ? `CAST($${name} AS ${t})` : `$${name}`; })
     .replace(new RegExp(`"?${WILDCARD_PREFIX}(\\d+)"?`, 'g'), (_m, i) => unions[Number(i)]));
 }
