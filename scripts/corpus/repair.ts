@@ -18,6 +18,7 @@
 import type { BqField } from '../../src/emulator/encode.js';
 import { typeToField } from '../../src/sql/types.js';
 import { repairMl } from './ml.js';
+import { tokenize } from '../../src/sql/pipe/index.js';
 import { callAt, callsAt, offsetOf, pathAt, tablesIn, type Call } from './scope.js';
 import { TYPES, SCALAR, eq, field, allFields, findIn, findField, addPath, fresh, catalogTables, tablesInScope, aliased, tvfColumns, asField, setType, splitTypes, fieldOf, unnestNamed, chainBefore, columnNear, routineNamed, routineCalledAt, named, type RepairState } from './resolve.js';
 
@@ -109,7 +110,7 @@ function retypeArgs(st: RepairState, m: string[], given: string[], call: Call): 
     if (!f) {
       // A query parameter the synthesizer declared (`price * @scaling`) takes the signature's type.
       const name = Buffer.from(st.sql, 'utf8').subarray(o.start, o.end).toString('utf8').match(/^@(\w+)$/)?.[1];
-      const p = name ? st.src.params.find((x) => eq(x.name, name)) : undefined;
+      const p = name ? st.src.params.find((x) => eq(x.name ?? '', name)) : undefined;
       if (p && want && SCALAR.has(want) && want !== 'GEOGRAPHY' && p.parameterType.type !== want) { p.parameterType = { type: want }; changed = true; }
       continue;
     }
@@ -306,7 +307,7 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
   }
   if (pos !== undefined && /Window framing expression for ROWS can only be of integer type/.test(msg)) {
     const param = Buffer.from(sql, 'utf8').subarray(pos).toString('utf8').match(/^@(\w+)/);
-    const p = param && src.params.find((x) => eq(x.name, param[1]));
+    const p = param && src.params.find((x) => eq(x.name ?? '', param[1]));
     if (p && p.parameterType.type !== 'INT64') { p.parameterType = { type: 'INT64' }; return true; }
   }
   if (pos !== undefined && /Array position in \[\] must be coercible to INT64|Window framing expression for ROWS can only be of integer type/.test(msg)) {
@@ -361,6 +362,12 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
   if ((m = msg.match(/Column name `?(\w+)`? not found in `?([^\s`]+)`?/))) {
     const t = tables.find((x) => eq(x.split('.').pop()!, m![2])) ?? tables[0];
     return !!t && addPath(src.tables.get(t)!, [m[1]]);
+  }
+  if (/Positional parameters are not supported/.test(msg) && !src.params.length) {
+    // `?` parameters (parameterMode POSITIONAL): one unnamed STRING parameter per `?` token.
+    const n = tokenize(sql).filter((t) => t.text === '?').length;
+    for (let i = 0; i < n; i++) src.params.push({ parameterType: { type: 'STRING' } });
+    return n > 0;
   }
   if ((m = msg.match(/Query parameter '?([A-Za-z_][A-Za-z0-9_]*)'? not found/))) {
     if (src.params.some((p) => p.name === m![1])) return false;

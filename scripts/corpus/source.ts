@@ -24,7 +24,7 @@ export class SyntheticSource implements TableSource {
   tables = new Map<string, BqField[]>();
   /** Script variables the statement reads without declaring (it is a script's unit): named constants. */
   variables: BqField[] = [];
-  params: Array<{ name: string; parameterType: { type: string; arrayType?: { type: string } } }> = [];
+  params: Array<{ name?: string; parameterType: { type: string; arrayType?: { type: string } } }> = [];
   /** Persistent routines asked for, by full name: argument types (by position), return type, TVF columns. */
   routines = new Map<string, { args: BqField[]; returns: BqField; columns: BqField[] }>();
   /** Models asked for, by full name: their label column. */

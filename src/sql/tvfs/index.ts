@@ -112,7 +112,7 @@ export function tvfContext(server: ZetaSqlService, languageOptions: unknown, sou
   };
 }
 
-const MENTION = /\b(ML|AI|OBJ|VECTOR_INDEX)\s*\.|\b(VECTOR_SEARCH|GAP_FILL|APPENDS|CHANGES|RANGE_SESSIONIZE|EXTERNAL_QUERY|EXTERNAL_OBJECT_TRANSFORM)\s*\(/i;
+const MENTION = /\b(ML|AI|OBJ|VECTOR_INDEX)\s*\.|\b(VECTOR_SEARCH|GAP_FILL|APPENDS|CHANGES|RANGE_SESSIONIZE|TUMBLE|EXTERNAL_QUERY|EXTERNAL_OBJECT_TRANSFORM)\s*\(/i;
 
 /** Catalog additions and lineage hints for `sql`, or undefined when it calls nothing from the table. */
 export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | undefined> {
