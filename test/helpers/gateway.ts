@@ -3,6 +3,7 @@
  * ZetaSQL server) on free loopback ports and a fresh data directory; tokens from the same local
  * development issuer; clients for the real SDK and the real `bq` CLI.
  */
+import { runBq } from './bq.js';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -120,18 +121,7 @@ export async function startGateway(opts: { env?: Record<string, string>; dataDir
     sdk: (token) => sdkFor(url, token),
     emulatorSdk: () => sdkFor(opts.env?.BQGATE_UPSTREAM ?? `http://127.0.0.1:${emulatorPort}`, emulatorSecret()),
     emulatorSecret,
-    async bq(token, args) {
-      try {
-        const r = await execFileP('bq', [`--api=${url}`, '--project_id=demo-project', `--oauth_access_token=${token}`, '--headless', ...args], {
-          env: { ...process.env, CLOUDSDK_CONFIG: cloudsdk, CLOUDSDK_CORE_DISABLE_USAGE_REPORTING: 'true', CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK: '1' },
-          timeout: 60_000,
-        });
-        return { code: 0, stdout: r.stdout, stderr: r.stderr };
-      } catch (err) {
-        const e = err as { code?: number; stdout?: string; stderr?: string };
-        return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-      }
-    },
+    bq: (token, args) => runBq(url, token, args, cloudsdk),
     async cli(args, env = {}) {
       try {
         const r = await execFileP(process.execPath, [join(ROOT, 'bin', 'bqgate.js'), '--data-dir', dataDir, ...args], { cwd: ROOT, env: { ...process.env, ...OFFLINE_ENV, ...opts.env, ...env }, timeout: 60_000 });
