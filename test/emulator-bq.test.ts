@@ -9,7 +9,7 @@ import { resolve, join } from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { startEmulator, newEmulatorSecret, type RunningEmulator } from '../src/emulator/index.ts';
-import { runBq } from './helpers/emulator-bq.ts';
+import { runBq } from './helpers/bq.ts';
 
 let emu: RunningEmulator;
 const secret = newEmulatorSecret();

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { BigQuery } from '@google-cloud/bigquery';
 import { startEmulator, newEmulatorSecret, type RunningEmulator } from '../src/emulator/index.ts';
 import { localCredential } from '../src/upstream/credentials.ts';
-import { runBq } from './helpers/emulator-bq.ts';
+import { runBq } from './helpers/bq.ts';
 
 let emu: RunningEmulator;
 let sdk: BigQuery;

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { BigQuery } from '@google-cloud/bigquery';
 import { startEmulator, newEmulatorSecret, type RunningEmulator } from '../src/emulator/index.ts';
 import { localCredential } from '../src/upstream/credentials.ts';
-import { runBq } from './helpers/emulator-bq.ts';
+import { runBq } from './helpers/bq.ts';
 
 let emu: RunningEmulator;
 let sdk: BigQuery;

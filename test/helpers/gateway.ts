@@ -3,7 +3,7 @@
  * ZetaSQL server) on free loopback ports and a fresh data directory; tokens from the same local
  * development issuer; clients for the real SDK and the real `bq` CLI.
  */
-import { runBq } from './bq.js';
+import { runBq } from './bq.ts';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
