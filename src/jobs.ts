@@ -462,6 +462,9 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
     'jobs.upload': async (c) => {
       const cfgIn = c.req.body?.configuration ?? {};
       if (!cfgIn.load || cfgIn.query || cfgIn.copy || cfgIn.extract) throw new BigQueryError('invalid', 'An upload carries a load job: configuration.load (and no query, copy or extract).');
+      // The uploaded file is the source: a load job that also names Cloud Storage files would read them unseen by this decision.
+      if (cfgIn.load.sourceUris !== undefined) throw new BigQueryError('invalid', 'An upload\'s load job reads the uploaded file: remove configuration.load.sourceUris (load gs:// files with jobs.insert).');
+      uploads.admit(c); // the size bound, before the decision
       return nonQueryJob(c, c.req.body);
     },
 

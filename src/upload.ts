@@ -41,7 +41,9 @@ export function parseUpload(method: string, query: Record<string, string | undef
   if (query.uploadType === 'multipart') {
     const parts = multipartParts(body, contentType);
     if (parts.length !== 2) throw new BigQueryError('invalid', `A multipart upload has two parts, the job (JSON) and the file (got ${parts.length}).`);
-    return { job: jobJson(parts[0].body), media: parts[1].body, mediaType: parts[1].headers['content-type'] };
+    // The file's media type is forwarded in a part header the gateway writes: a plain type only.
+    const type = parts[1].headers['content-type'];
+    return { job: jobJson(parts[0].body), media: parts[1].body, mediaType: type && /^[\w.+-]+\/[\w.+-]+$/.test(type) ? type : undefined };
   }
   if (query.uploadType === 'resumable') return { job: jobJson(body) };
   throw new BigQueryError('invalid', `Unsupported uploadType ${JSON.stringify(query.uploadType ?? null)}: bqgate takes uploadType=multipart and uploadType=resumable (media uploads need the job resource).`);
@@ -65,6 +67,18 @@ export class UploadProxy {
   }
 
   /**
+   * Throws invalid when the upload is larger than the limit: the file sent (multipart) or the size
+   * a resumable session declares (X-Upload-Content-Length). Checked before the job is decided.
+   */
+  admit(c: Ctx): void {
+    const up = c.req.upload!;
+    if (up.media && up.media.length > this.maxBytes) throw this.tooBig(up.media.length);
+    const size = Number(up.uploadLength ?? 0);
+    if (!Number.isSafeInteger(size) || size < 0) throw new BigQueryError('invalid', `Invalid X-Upload-Content-Length ${String(up.uploadLength).slice(0, 40)}.`);
+    if (size > this.maxBytes) throw this.tooBig(size);
+  }
+
+  /**
    * Forwards a decided load job (`body`: jobReference and configuration as the gateway sends
    * them) with the caller's upload, as `as`. Multipart: returns the upstream job. Resumable: opens
    * the upstream session and returns `{ session }`, the gateway URL (on the caller's origin) it PUTs to.
@@ -73,15 +87,13 @@ export class UploadProxy {
     const projectId = c.req.params.projectId!;
     const path = `/projects/${enc(projectId)}/jobs`;
     const up = c.req.upload!;
+    this.admit(c);
     if (up.media) {
-      if (up.media.length > this.maxBytes) throw this.tooBig(up.media.length);
       const r = await this.upstream.call('POST', path, { root: '/upload/bigquery/v2', query: { uploadType: 'multipart' }, raw: multipartBody(body, up.media, up.mediaType), as });
       if (r.status >= 300) throw upstreamError(r);
       return r.body;
     }
     const size = Number(up.uploadLength ?? 0);
-    if (!Number.isSafeInteger(size) || size < 0) throw new BigQueryError('invalid', `Invalid X-Upload-Content-Length ${String(up.uploadLength).slice(0, 40)}.`);
-    if (size > this.maxBytes) throw this.tooBig(size);
     const now = Date.now();
     for (const [k, s] of this.sessions) if (now - s.opened > SESSION_MS) this.sessions.delete(k);
     if (this.sessions.size >= MAX_SESSIONS) throw new BigQueryError('rateLimitExceeded', `Too many open upload sessions (${MAX_SESSIONS}); finish one or let it expire (one hour) first.`);
