@@ -6,7 +6,8 @@
  * `createGateway(config)` starts the ZetaSQL analyzer, the embedded emulator when the upstream is
  * `emulator`, opens the store and returns a listening fastify server. Every refusal is a BigQuery
  * error envelope; every request, refused or not, leaves audit events (audit/) durable before its
- * response. Jobs and their results: jobs.ts; metadata reads: metadata.ts; approvals: approvals/.
+ * response. Jobs and their results: jobs.ts; metadata reads: metadata.ts; approvals: approvals/;
+ * the media upload endpoint of load jobs (/upload/bigquery/v2/…/jobs): upload.ts.
  */
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Span } from '@opentelemetry/api';

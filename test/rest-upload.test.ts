@@ -63,7 +63,11 @@ describe('load of a local file (upload endpoint)', () => {
     expect(err).toBeDefined();
     expect(err.code).toBe(403);
     expect(err.message).toMatch(/LOAD/);
-    expect(err.message).toMatch(/rule|policy/);
+    expect(err.message).toMatch(/analysts-no-writes/);
+    const r = await gw.bq(analyst, ['load', '--source_format=CSV', '--skip_leading_rows=1', 'demo-project:shop.orders', join(work, 'rows.csv')]);
+    console.log('bq load (analyst): exit', r.code, out(r).trim().slice(-200));
+    expect(r.code).not.toBe(0);
+    expect(out(r)).toMatch(/analysts-no-writes denies LOAD/);
     expect(await count('demo-project.shop.orders')).toBe(before);
   }, 120_000);
 
