@@ -16,7 +16,7 @@ import { redactMaskSecrets } from './rewrite/index.js';
 export type AuditSummary = RequestSummary;
 
 /** What an operation handler returns: the HTTP answer plus what the audit record should add. */
-export interface Outcome { status?: number; body: unknown; audit?: AuditSummary }
+export interface Outcome { status?: number; body: unknown; audit?: AuditSummary; /** Response headers (the upload endpoint's Location, Range). */ headers?: Record<string, string> }
 
 /** One authenticated request: who, what, and the gateway's request id (shared by its audit events). */
 export interface Ctx {

@@ -27,6 +27,7 @@ import type { BqField } from './emulator/encode.js';
 import type { Config } from './config.js';
 import type { Person } from './approvals/index.js';
 import type { ApprovalGate, Hold } from './approvals/gate.js';
+import type { UploadProxy } from './upload.js';
 
 /** A statement the pipeline allowed; `sent` is the analysis of `sql`, the text generated for the upstream. */
 export interface Checked { analysis: QueryAnalysis; decision: Decision; sql: string; sent: QueryAnalysis }
@@ -39,6 +40,8 @@ export interface JobDeps {
   gate: ApprovalGate;
   /** Which credential runs a job upstream (the gateway's, a group's service account, or the caller's federated one). */
   credentials: UpstreamCredentials;
+  /** The media upload endpoint's byte mover (upload.ts). */
+  uploads: UploadProxy;
   /** The query pipeline: throws the refusal, with its decision attached. */
   check(c: Ctx, projectId: string, q: Record<string, unknown>): Promise<Checked>;
 }
@@ -109,8 +112,8 @@ export const person = (c: Ctx): Person => ({ subject: c.principal.subject, issue
 export const owner = (c: Ctx) => c.principal.email ?? c.principal.subject;
 
 /** The job operations, for the gateway's pipeline. */
-export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Promise<Outcome>>, 'jobs.query' | 'jobs.insert' | 'jobs.get' | 'jobs.getQueryResults' | 'jobs.cancel' | 'jobs.list'> {
-  const { cfg, store, upstream, catalog, gate, check, credentials } = d;
+export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Promise<Outcome>>, 'jobs.query' | 'jobs.insert' | 'jobs.get' | 'jobs.getQueryResults' | 'jobs.cancel' | 'jobs.list' | 'jobs.upload' | 'jobs.uploadChunk'> {
+  const { cfg, store, upstream, catalog, gate, check, credentials, uploads } = d;
 
   /** The credential for a new job of the caller, or the one `job` already runs with. */
   const jobCredential = (c: Ctx, job?: JobRecord, decision?: Decision): Promise<JobCredential> =>
@@ -192,14 +195,14 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
 
   /**
    * Records a job with its owner (before anything reaches the upstream), then creates it upstream
-   * under the same id with `configuration` plus bqgate's labels. Returns the upstream job resource.
+   * under the same id with `configuration` plus bqgate's labels. Returns the upstream job resource
+   * (or, with `sender` — the upload endpoint's — what it returns for that job body).
    */
-  async function submitJob(c: Ctx, jobId: string, location: string | undefined, rec: Pick<JobRecord, 'query' | 'upstreamQuery' | 'statementType'> & Partial<JobRecord>, configuration: any, cred: JobCredential, declared?: Declared) {
+  async function submitJob(c: Ctx, jobId: string, location: string | undefined, rec: Pick<JobRecord, 'query' | 'upstreamQuery' | 'statementType'> & Partial<JobRecord>, configuration: any, cred: JobCredential, declared?: Declared, sender?: (body: any) => Promise<any>) {
     const projectId = c.req.params.projectId!;
     location = location ?? cfg.upstreamAuth.location;
-    const send = () => upstream.insertJobIdempotent(projectId, {
-      jobReference: { projectId, jobId, ...(location ? { location } : {}) }, configuration: { ...configuration, labels: jobLabels(c, configuration.labels) },
-    }, cred.client, declared);
+    const body = { jobReference: { projectId, jobId, ...(location ? { location } : {}) }, configuration: { ...configuration, labels: jobLabels(c, configuration.labels) } };
+    const send = () => (sender ? sender(body) : upstream.insertJobIdempotent(projectId, body, cred.client, declared));
     const record: JobRecord = { ...rec, projectId, jobId, location: where(location), ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject, createdAt: Date.now(), sessionKey: c.sessionKey, upstreamIdentity: cred.identity };
     try {
       await store.insertJob(record);
@@ -250,7 +253,9 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
     }
     catalog.invalidate(table);
     // Masks, filters and limits stay the query's (they shaped the text sent); verbs and approvals are the union's.
-    return { ...checked, decision: { ...checked.decision, matchedRules: decision.matchedRules, reasons: decision.reasons, ...(decision.approvals ? { approvals: decision.approvals } : {}) } };
+    // The upstream is told of the destination too (declared.ts): the emulator refuses an undeclared write.
+    const sent = { ...checked.sent, tablesWritten: [...new Set([...checked.sent.tablesWritten, table])] };
+    return { ...checked, sent, decision: { ...checked.decision, matchedRules: decision.matchedRules, reasons: decision.reasons, ...(decision.approvals ? { approvals: decision.approvals } : {}) } };
   }
 
   /**
@@ -258,7 +263,8 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
    * to the tables named — sources are read whole, so every column counts — with extract
    * destinations checked against export_destinations. A source with masks, denied columns or row
    * filters for the caller is refused: these jobs would move raw values. Allowed jobs are recorded
-   * with their owner and sent upstream unchanged (with bqgate's labels).
+   * with their owner and sent upstream unchanged (with bqgate's labels) — a load job of the upload
+   * endpoint (`c.req.upload`) with its file, through `uploads`.
    */
   async function nonQueryJob(c: Ctx, b: any): Promise<Outcome> {
     const cfg = b.configuration ?? {};
@@ -285,8 +291,14 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
     if (governed) throw Object.assign(new BigQueryError('accessDenied', `Access Denied: ${verb.toLowerCase()} of ${governed} is refused: it has masked, denied or filtered rows or columns for ${c.principal.subject}, and a ${verb.toLowerCase()} job would move raw values. Use a query instead.`), { decision });
     const jobId = insertJobId(c, b.jobReference?.jobId);
     const rec = { query: '', upstreamQuery: '', statementType: verb };
-    const job = await submitJob(c, jobId, b.jobReference?.location, rec, cfg, await jobCredential(c, undefined, decision));
-    return { body: deliverJob(job, insertedView(c, b, jobId, job, undefined)), audit: { ...decisionAudit(decision, ''), jobId } };
+    const cred = await jobCredential(c, undefined, decision);
+    const sender = c.req.upload ? (body: any) => uploads.send(c, body, cred.client) : undefined;
+    const audit = { ...decisionAudit(decision, ''), jobId, statementKind: verb, tables: [...new Set([...sources, ...targets])] };
+    c.audit = { ...c.audit, ...audit }; // the decision event, durable before anything goes upstream
+    const job = await submitJob(c, jobId, b.jobReference?.location, rec, cfg, cred, undefined, sender);
+    // A resumable upload session opened: the caller PUTs its file to the gateway's URL.
+    if (job?.session) return { body: {}, headers: { location: job.session }, audit };
+    return { body: deliverJob(job, insertedView(c, b, jobId, job, undefined)), audit };
   }
 
   /**
@@ -397,7 +409,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
     return Number(m[0]);
   };
 
-  const ops: Pick<Record<Operation, (c: Ctx) => Promise<Outcome>>, 'jobs.query' | 'jobs.insert' | 'jobs.get' | 'jobs.getQueryResults' | 'jobs.cancel' | 'jobs.list'> = {
+  const ops: Pick<Record<Operation, (c: Ctx) => Promise<Outcome>>, 'jobs.query' | 'jobs.insert' | 'jobs.get' | 'jobs.getQueryResults' | 'jobs.cancel' | 'jobs.list' | 'jobs.upload' | 'jobs.uploadChunk'> = {
     'jobs.query': async (c) => {
       const b = c.req.body;
       const projectId = c.req.params.projectId!;
@@ -445,6 +457,27 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
     },
 
     'jobs.get': async (c) => ({ body: await currentJob(c, await ownJob(c)) }),
+
+    // The upload endpoint: a load job decided as jobs.insert's, then its file forwarded (upload.ts).
+    'jobs.upload': async (c) => {
+      const cfgIn = c.req.body?.configuration ?? {};
+      if (!cfgIn.load || cfgIn.query || cfgIn.copy || cfgIn.extract) throw new BigQueryError('invalid', 'An upload carries a load job: configuration.load (and no query, copy or extract).');
+      // The uploaded file is the source: a load job that also names Cloud Storage files would read them unseen by this decision.
+      if (cfgIn.load.sourceUris !== undefined) throw new BigQueryError('invalid', 'An upload\'s load job reads the uploaded file: remove configuration.load.sourceUris (load gs:// files with jobs.insert).');
+      uploads.admit(c); // the size bound, before the decision
+      return nonQueryJob(c, c.req.body);
+    },
+
+    'jobs.uploadChunk': async (c) => {
+      // Decided when the session was opened (jobs.upload); a chunk is admitted only from that principal.
+      const r = await uploads.resume(c, (jobId) => {
+        c.audit = { ...c.audit, decision: 'allow', reasons: [`a chunk of the resumable upload of load job ${jobId}, opened (and decided) by ${c.principal.subject}`], policyVersion: c.policy.version, jobId, statementKind: 'LOAD' };
+      });
+      if (r.status === 308) return { status: 308, body: {}, headers: r.range ? { range: r.range } : ({} as Record<string, string>) };
+      const job = await store.getJob(r.projectId, r.jobId, c.principal.issuer, c.principal.subject);
+      if (!job) throw new BigQueryError('notFound', `Not found: Job ${r.projectId}:${r.jobId}`);
+      return { body: deliverJob(r.job, jobView(c, job, r.job)), audit: { jobId: job.jobId } };
+    },
 
     'jobs.cancel': async (c) => {
       const j = await ownJob(c);

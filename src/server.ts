@@ -6,7 +6,8 @@
  * `createGateway(config)` starts the ZetaSQL analyzer, the embedded emulator when the upstream is
  * `emulator`, opens the store and returns a listening fastify server. Every refusal is a BigQuery
  * error envelope; every request, refused or not, leaves audit events (audit/) durable before its
- * response. Jobs and their results: jobs.ts; metadata reads: metadata.ts; approvals: approvals/.
+ * response. Jobs and their results: jobs.ts; metadata reads: metadata.ts; approvals: approvals/;
+ * the media upload endpoint of load jobs (/upload/bigquery/v2/…/jobs): upload.ts.
  */
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Span } from '@opentelemetry/api';
@@ -42,6 +43,7 @@ import { findOwnJob } from './job-ids.js';
 import { GatewayMetrics, startTracing, endSpan } from './telemetry/index.js';
 import { limitedServerFactory, installRateLimit, ConcurrencyCaps } from './limits.js';
 import { installResponseLog } from './response-log.js';
+import { UploadProxy, parseUpload } from './upload.js';
 
 /**
  * The gateway's HMAC_SHA256 masking key: `BQGATE_HMAC_KEY` (hex) when set, else the hex in
@@ -89,7 +91,8 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   // The embedded emulator serves only this gateway: a secret per start, kept in the data dir (0600) for local tools and tests.
   const emulatorSecret = cfg.upstream === 'emulator' ? newEmulatorSecret() : undefined;
   const upstreamUrl = emulatorSecret
-    ? (emulator = await startEmulator({ host: '127.0.0.1', port: cfg.emulatorPort, fixturesDir: cfg.fixturesDir, secret: emulatorSecret })).url
+    // gs:// of the embedded emulator is <dataDir>/gcs (extract writes there, load reads there).
+    ? (emulator = await startEmulator({ host: '127.0.0.1', port: cfg.emulatorPort, fixturesDir: cfg.fixturesDir, secret: emulatorSecret, bucketRoot: join(cfg.dataDir, 'gcs') })).url
     : cfg.upstream;
   if (emulatorSecret) writeSecretFile(emulatorSecretFile(cfg.dataDir), emulatorSecret);
   const credentials = await UpstreamCredentials.create(emulatorSecret ? { ...cfg.upstreamAuth, localToken: emulatorSecret } : cfg.upstreamAuth);
@@ -221,7 +224,19 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
    */
   async function serve(op: Operation, req: FastifyRequest<{ Params: any; Querystring: any; Body: any }>, reply: FastifyReply, t0: number, scope: RequestScope, span: Span) {
     const api: ApiRequest = { op, params: req.params ?? {}, query: (req.query ?? {}) as Record<string, string | undefined>, body: req.body ?? {}, client: req.headers['user-agent'], method: req.method, url: req.url };
-    const jobConfig = op === 'jobs.insert' ? api.body.configuration : undefined;
+    // An upload's bytes are read here (its Job resource becomes the body); a malformed one is refused after authentication, audited.
+    let unreadable: unknown;
+    if (op === 'jobs.upload' || op === 'jobs.uploadChunk') {
+      const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const h = (k: string) => { const v = req.headers[k]; return Array.isArray(v) ? v[0] : v; };
+      api.body = {};
+      try {
+        const u = parseUpload(req.method, api.query, h('content-type'), raw);
+        api.body = u.job;
+        api.upload = { media: u.media, mediaType: u.mediaType, contentRange: h('content-range'), uploadLength: h('x-upload-content-length'), origin: `${req.protocol}://${req.headers.host ?? `${cfg.host}:${cfg.port}`}` };
+      } catch (err) { unreadable = err; }
+    }
+    const jobConfig = op === 'jobs.insert' || op === 'jobs.upload' ? api.body.configuration : undefined;
     const sql = op === 'jobs.query' ? api.body.query : jobConfig?.query?.query;
     const resource = op === 'method.refused' ? `${req.method} ${req.url.split('?')[0]}` : [api.params.projectId, api.params.datasetId, api.params.tableId ?? api.params.routineId ?? api.params.modelId ?? api.params.jobId].filter(Boolean).join('/');
     const header = req.headers['x-bqgate-session'];
@@ -275,6 +290,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     scope.beforeUpstream = () => rec.flush(ctx.audit);
     let out: Outcome;
     try {
+      if (unreadable) throw unreadable;
       validateRequest(api); // typed parameters (bigquery/params.ts), before anything runs
       out = await operations[op](ctx);
     } catch (err) {
@@ -293,7 +309,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     const payload = JSON.stringify(out.body);
     for (const e of ctx.events ?? []) rec.add(e.type, e.data);
     if (!(await finish(rec, { ...ctx.audit, ...out.audit }, { body: out.body, payload }, out.status ?? 200))) return sendError(reply, auditDown());
-    return reply.code(out.status ?? 200).type('application/json; charset=UTF-8').send(payload);
+    return reply.code(out.status ?? 200).headers(out.headers ?? {}).type('application/json; charset=UTF-8').send(payload);
   }
 
   // ── the query pipeline: analyze → decide → rewrite ───────────────────────
@@ -331,7 +347,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   const operations: Record<Operation, (c: Ctx) => Promise<Outcome>> = {
     ...metadata,
     ...methodOperations({ upstream, catalog, credentials, store, check, tableGet: metadata['tables.get'] }),
-    ...jobOperations({ cfg, store, upstream, catalog, gate, check, credentials }),
+    ...jobOperations({ cfg, store, upstream, catalog, gate, check, credentials, uploads: new UploadProxy(upstream, cfg.limits.maxBodyBytes) }),
     ...approvalOperations({ approvals, gate, store, auditLog }),
     ...reexecuteOperations({ auditLog, store, analyzer, upstream, hmacKey, credentials }),
     ...consoleOperations({ auditLog, analyzer, hmacKey, sessionGapMs: cfg.audit.sessionGapMs }),
@@ -347,6 +363,13 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   app.get('/bqgate/v1/sessions/:sessionId', handle('sessions.get'));
   app.post('/bqgate/v1/policy/explain', handle('policy.explain'));
   app.get('/bqgate/v1/audit/stats', handle('audit.stats'));
+  // The media upload endpoint (upload.ts): raw bytes up to the gateway's body limit, read by `serve`.
+  await app.register(async (scoped) => {
+    scoped.removeAllContentTypeParsers();
+    scoped.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: cfg.limits.maxBodyBytes }, (_req, body, done) => done(null, body));
+    scoped.post('/upload/bigquery/v2/projects/:projectId/jobs', handle('jobs.upload'));
+    scoped.put('/upload/bigquery/v2/projects/:projectId/jobs', handle('jobs.uploadChunk'));
+  });
   for (const r of ROUTES) {
     for (const prefix of ['/bigquery/v2', '']) app.route({ method: r.method, url: prefix + r.path, handler: handle(r.op) });
   }

@@ -201,6 +201,8 @@ describe('attacks by narrow principals', () => {
   });
 
   it('destinationTable: a masked column goes into the open dataset masked, never raw', async () => {
+    // The open dataset the copier may write into (the fixtures have none).
+    if (!(await gw.sdk(tokens.admin).dataset('open').exists())[0]) await gw.sdk(tokens.admin).createDataset('open');
     const bq = gw.sdk(tokens.copier);
     const [job] = await bq.createQueryJob({ query: 'SELECT customer_id, email FROM shop.customers', useLegacySql: false, destination: bq.dataset('open').table('copy1') });
     await job.getQueryResults();
@@ -211,6 +213,15 @@ describe('attacks by narrow principals', () => {
     // The rows written are the masking projection's: email through EMAIL_MASK at the scan, the other PII NULL.
     expect(a.upstream?.sql).toMatch(/FROM \(SELECT .*REGEXP_EXTRACT\(`email`.* AS `email`.*FROM `demo-project\.shop\.customers`/);
     expect(a.upstream?.sql).toContain('CAST(NULL AS STRING) AS `ssn`');
+    // Ground truth in the emulator: the table written holds no raw email.
+    const [raw] = await gw.emulatorSdk().query({ query: 'SELECT email FROM `demo-project.shop.customers` WHERE email IS NOT NULL' });
+    const [written] = await gw.emulatorSdk().query({ query: 'SELECT email FROM `demo-project.open.copy1`' });
+    console.log('open.copy1 rows:', written.length, 'e.g.', written[0]?.email);
+    // As many rows as the copier may read (its row filters apply to what is written too).
+    const [seen] = await bq.query({ query: 'SELECT COUNT(*) AS n FROM shop.customers', useLegacySql: false });
+    expect(written.length).toBe(Number(seen[0].n));
+    const rawSet = new Set(raw.map((r: any) => r.email));
+    expect(written.filter((r: any) => rawSet.has(r.email))).toEqual([]);
   });
 
   it('destinationTable appending to a table whose INSERT needs an approval parks the job PENDING', async () => {

@@ -8,6 +8,7 @@ export { discoveryDocument } from './discovery.js';
 export { installBigQueryHttp, sendError, pageToken, fromPageToken } from './http.js';
 export { validateLabels, callerLabels, isGatewayLabel, GATEWAY_LABELS } from './labels.js';
 export { checkParam, type ParamSpec, type ParamType } from './params.js';
+export { multipartParts, multipartBody } from './multipart.js';
 import { validateParams, type ParamSpec } from './params.js';
 
 export type Operation =
@@ -21,6 +22,8 @@ export type Operation =
   | 'tables.getIamPolicy' | 'tables.setIamPolicy' | 'routines.getIamPolicy' | 'routines.setIamPolicy'
   | 'rowAccessPolicies.list' | 'rowAccessPolicies.get' | 'rowAccessPolicies.insert' | 'rowAccessPolicies.update' | 'rowAccessPolicies.delete' | 'rowAccessPolicies.batchDelete'
   | 'datasets.undelete' | 'projects.getServiceAccount'
+  // the media upload endpoint (/upload/bigquery/v2/projects/{p}/jobs): a load job's POST, a resumable session's PUT
+  | 'jobs.upload' | 'jobs.uploadChunk'
   // every other BigQuery v2 method, and any other path under /bigquery/v2: refused, audited
   | 'method.refused'
   // bqgate's own API (/bqgate/v1/…), served through the same authenticated, audited pipeline.
@@ -105,4 +108,18 @@ export interface ApiRequest {
   query: Record<string, string | undefined>;
   body: any;
   client?: string;
+  /** An upload endpoint request (jobs.upload, jobs.uploadChunk): `body` is then its Job resource. */
+  upload?: MediaUpload;
+}
+
+/** What an upload request carries besides its Job resource (upload.ts). */
+export interface MediaUpload {
+  /** The file (multipart) or the chunk (PUT); absent for a resumable session's opening POST. */
+  media?: Buffer;
+  mediaType?: string;
+  /** The PUT's Content-Range and the opening POST's X-Upload-Content-Length, as sent. */
+  contentRange?: string;
+  uploadLength?: string;
+  /** The gateway's own origin as the caller reached it (`http://host:port`), for the session URL. */
+  origin: string;
 }

@@ -66,7 +66,7 @@ export interface JobView {
   labels?: Record<string, string>;
 }
 
-const QUERY_CONFIG_KEYS = ['defaultDataset', 'parameterMode', 'queryParameters', 'priority', 'useQueryCache', 'maximumBytesBilled', 'createDisposition', 'writeDisposition'] as const;
+const QUERY_CONFIG_KEYS = ['defaultDataset', 'parameterMode', 'queryParameters', 'priority', 'useQueryCache', 'maximumBytesBilled', 'createDisposition', 'writeDisposition', 'destinationTable'] as const;
 const QUERY_STATS_KEYS = ['statementType', 'totalBytesProcessed', 'totalBytesProcessedAccuracy', 'totalBytesBilled', 'billingTier', 'cacheHit', 'totalSlotMs', 'numDmlAffectedRows', 'ddlOperationPerformed', 'estimatedBytesProcessed', 'totalPartitionsProcessed'] as const;
 
 /** What copy, extract and load configurations show (the caller's own settings). */
@@ -76,14 +76,34 @@ const NON_QUERY_KEYS: Record<string, readonly string[]> = {
   load: ['destinationTable', 'sourceUris', 'sourceFormat', 'createDisposition', 'writeDisposition', 'autodetect'],
 };
 
-/** `statistics` of a job: times, bytes, slot ms and the query's statement type, bytes, result schema. */
+/**
+ * What the statistics of copy, extract and load jobs show: the counters of JobStatistics4/5 and
+ * JobStatistics3 (https://cloud.google.com/bigquery/docs/reference/rest/v2/Job#jobstatistics3 …
+ * #jobstatistics5); no timeline or internal field.
+ */
+const NON_QUERY_STATS_KEYS: Record<string, readonly string[]> = {
+  copy: ['copiedRows', 'copiedLogicalBytes'],
+  extract: ['destinationUriFileCounts', 'inputBytes'],
+  load: ['inputFiles', 'inputFileBytes', 'outputRows', 'outputBytes', 'badRecords'],
+};
+
+/** A table reference (`ddlTargetTable`): project, dataset, table ids only. */
+const tableRef = (t: Obj) => only(t, ['projectId', 'datasetId', 'tableId']);
+
+/**
+ * `statistics` of a job: times, bytes, slot ms; the query's statement type, bytes, result schema
+ * and DDL target (`ddlOperationPerformed`, `ddlTargetTable`, `ddlTargetDataset`: what `bq` prints
+ * as "Created …"); the counters of a copy, extract or load job.
+ */
 function jobStatistics(s: Obj | undefined): Obj {
   const out = only(s, ['creationTime', 'startTime', 'endTime', 'totalBytesProcessed', 'totalSlotMs', 'numChildJobs', 'finalExecutionDurationMs']);
   if (s?.query) {
     out.query = only(s.query, QUERY_STATS_KEYS);
     if (s.query.schema) out.query.schema = schema(s.query.schema);
     if (s.query.dmlStats) out.query.dmlStats = only(s.query.dmlStats, ['insertedRowCount', 'deletedRowCount', 'updatedRowCount']);
+    Object.assign(out.query, sub(s.query, 'ddlTargetTable', tableRef), sub(s.query, 'ddlTargetDataset', (d) => only(d, ['projectId', 'datasetId'])));
   }
+  for (const [k, keys] of Object.entries(NON_QUERY_STATS_KEYS)) if (s?.[k]) out[k] = only(s[k], keys);
   return out;
 }
 
@@ -101,6 +121,11 @@ function jobConfiguration(c: Obj | undefined, v: JobView): Obj {
   if (v.labels && Object.keys(v.labels).length) out.labels = v.labels;
   if (c?.query || v.query !== undefined) {
     out.query = { ...only(c?.query, QUERY_CONFIG_KEYS), query: v.query ?? '', useLegacySql: false };
+    // The caller's own destination; BigQuery's anonymous result table (a dataset named `_…`) stays inside.
+    if (out.query.destinationTable) {
+      if (String(out.query.destinationTable.datasetId ?? '_').startsWith('_')) delete out.query.destinationTable;
+      else out.query.destinationTable = tableRef(out.query.destinationTable);
+    }
   }
   for (const [k, keys] of Object.entries(NON_QUERY_KEYS)) if (c?.[k]) out[k] = only(c[k], keys);
   return out;

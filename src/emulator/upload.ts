@@ -16,6 +16,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { BigQueryError } from '../bigquery/errors.js';
+import { multipartParts } from '../bigquery/multipart.js';
 import { parseDeclared, DECLARED_HEADER, type Declared } from './guard.js';
 
 type InsertJob = (projectId: string, body: any, declared?: Declared, upload?: Buffer) => Promise<unknown>;
@@ -25,38 +26,6 @@ const MAX_SESSIONS = 32;
 const SESSION_MS = 3_600_000;
 
 interface Session { projectId: string; job: any; declared?: Declared; chunks: Buffer[]; received: number; opened: number }
-
-/** The parts of a `multipart/related` body: each part's headers (lower-cased) and bytes. Throws invalid when malformed. */
-export function multipartParts(body: Buffer, contentType: string | undefined): Array<{ headers: Record<string, string>; body: Buffer }> {
-  const m = String(contentType ?? '').match(/boundary="?([^";]+)"?/i);
-  if (!m) throw new BigQueryError('invalid', 'A multipart upload needs Content-Type: multipart/related; boundary=….');
-  const delim = Buffer.from(`--${m[1]}`);
-  const parts: Array<{ headers: Record<string, string>; body: Buffer }> = [];
-  let at = body.indexOf(delim);
-  while (at >= 0) {
-    let start = at + delim.length;
-    if (body.subarray(start, start + 2).toString() === '--') break;
-    if (body.subarray(start, start + 2).toString() === '\r\n') start += 2; else if (body[start] === 0x0a) start += 1;
-    const next = body.indexOf(delim, start);
-    if (next < 0) throw new BigQueryError('invalid', 'Malformed multipart upload: no closing boundary.');
-    let end = next;
-    if (body[end - 1] === 0x0a) end--;
-    if (body[end - 1] === 0x0d) end--;
-    const part = body.subarray(start, end);
-    let sep = part.indexOf('\r\n\r\n');
-    let skip = 4;
-    if (sep < 0) { sep = part.indexOf('\n\n'); skip = 2; }
-    if (sep < 0) throw new BigQueryError('invalid', 'Malformed multipart upload: a part has no header block.');
-    const headers: Record<string, string> = {};
-    for (const line of part.subarray(0, sep).toString('utf8').split(/\r?\n/)) {
-      const i = line.indexOf(':');
-      if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
-    }
-    parts.push({ headers, body: part.subarray(sep + skip) });
-    at = next;
-  }
-  return parts;
-}
 
 const jobBody = (b: Buffer) => {
   try { return JSON.parse(b.toString('utf8') || '{}'); } catch { throw new BigQueryError('invalid', 'The upload\'s job metadata is not valid JSON.'); }

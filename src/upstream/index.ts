@@ -26,7 +26,7 @@ import { DECLARED_HEADER, declaredHeader, type Declared } from './declared.js';
 export { declaredOf, type Declared } from './declared.js';
 export { UpstreamCredentials, credentialFailure, storedIdentity, BIGQUERY_SCOPE, type UpstreamIdentity, type JobCredential } from './credentials.js';
 
-export interface UpstreamResponse { status: number; body: any }
+export interface UpstreamResponse { status: number; body: any; /** Response headers (lower-cased names). */ headers?: Record<string, string> }
 
 export interface UpstreamOptions {
   /** Base URL without `/bigquery/v2`, e.g. `http://127.0.0.1:9060` or `https://bigquery.googleapis.com`. */
@@ -55,6 +55,15 @@ export interface CallOptions {
   as?: AuthClient;
   /** What the gateway analyzed (a query, a job's query, a dry run): sent as `x-bqgate-declared`. */
   declared?: Declared;
+  /**
+   * A body sent as these bytes with this content type instead of JSON (the media upload endpoint,
+   * https://cloud.google.com/bigquery/docs/reference/api-uploads).
+   */
+  raw?: { data: Buffer | string; contentType: string };
+  /** Further request headers (the upload endpoint's Content-Range, X-Upload-Content-*). */
+  headers?: Record<string, string>;
+  /** The API root `path` is under: default `/bigquery/v2`; the upload endpoint's is `/upload/bigquery/v2`. */
+  root?: string;
 }
 
 type Requester = Pick<AuthClient, 'request'> | GoogleAuth;
@@ -80,14 +89,20 @@ export class Upstream {
   }
 
   private async send(method: HttpMethod, path: string, opts: CallOptions): Promise<UpstreamResponse> {
-    const url = new URL(`${this.baseUrl}/bigquery/v2${path}`);
+    const url = new URL(`${this.baseUrl}${opts.root ?? '/bigquery/v2'}${path}`);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
     const client = opts.as ?? this.auth;
     try {
       const res = await client.request<string>({
         url: url.toString(), method, responseType: 'text', timeout: this.timeoutMs,
-        headers: { accept: 'application/json', ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(this.opts.quotaProject ? { 'x-goog-user-project': this.opts.quotaProject } : {}), ...(opts.declared ? { [DECLARED_HEADER]: declaredHeader(opts.declared) } : {}) },
+        headers: {
+          accept: 'application/json', ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(opts.raw ? { 'content-type': opts.raw.contentType } : {}), ...opts.headers,
+          ...(this.opts.quotaProject ? { 'x-goog-user-project': this.opts.quotaProject } : {}), ...(opts.declared ? { [DECLARED_HEADER]: declaredHeader(opts.declared) } : {}),
+        },
         ...(opts.body !== undefined ? { data: JSON.stringify(opts.body) } : {}),
+        ...(opts.raw ? { data: opts.raw.data } : {}),
+        // A resumable upload's 308 (Resume Incomplete) is an answer, not a failure.
+        validateStatus: (st: number) => st >= 200 && st < 300 || st === 308,
         retryConfig: {
           retry: this.retries, noResponseRetries: this.retries, retryDelay: 200, retryDelayMultiplier: 2, maxRetryDelay: 8000,
           httpMethodsToRetry: ['GET', 'POST'], statusCodesToRetry: [[429, 429], [500, 599]],
@@ -95,7 +110,7 @@ export class Upstream {
         },
       });
       this.opts.onResponse?.(res.status);
-      return { status: res.status, body: parseBody(res.data, res.status) };
+      return { status: res.status, body: parseBody(res.data, res.status), headers: plainHeaders(res.headers) };
     } catch (err) {
       const e = err as { response?: { status: number; data?: unknown }; code?: string; name?: string };
       this.opts.onResponse?.(e.response ? e.response.status : 'network');
@@ -130,6 +145,14 @@ export class Upstream {
     if (r.status >= 300) throw upstreamError(r);
     return r.body;
   }
+}
+
+/** gaxios response headers (a Headers object or a plain record) as a plain lower-cased record. */
+function plainHeaders(h: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (h && typeof (h as Headers).forEach === 'function') (h as Headers).forEach((v, k) => { out[k.toLowerCase()] = v; });
+  else for (const [k, v] of Object.entries((h ?? {}) as Record<string, unknown>)) out[k.toLowerCase()] = String(v);
+  return out;
 }
 
 function parseBody(data: unknown, status: number): any {
