@@ -13,7 +13,8 @@
  * `UploadProxy.resume` forwards a chunk. The upstream's session URL never reaches the caller: the
  * caller gets the gateway's own URL with a gateway upload id (128 random bits) bound to the
  * principal that opened it — anyone else presenting it is refused. Sessions live in this process
- * (at most 256, one hour each); a session's bytes are bounded by `maxBytes` in total.
+ * (at most 256, 16 per principal, one hour each); a session's bytes are bounded by `maxBytes` in
+ * total; a chunk's Content-Range is checked before it is forwarded.
  */
 import { randomBytes } from 'node:crypto';
 import type { AuthClient } from 'google-auth-library';
@@ -23,7 +24,11 @@ import { upstreamError, type Upstream } from './upstream/index.js';
 import { enc, type Ctx } from './context.js';
 
 const MAX_SESSIONS = 256;
+/** Open sessions one principal may hold, so that no caller can take every slot of MAX_SESSIONS. */
+const MAX_SESSIONS_PER_PRINCIPAL = 16;
 const SESSION_MS = 3_600_000;
+/** A chunk's Content-Range as resumable uploads send it: `bytes F-L/TOTAL`, `bytes F-L/*`, or `*` for F-L when it only asks what was received. */
+const CONTENT_RANGE = /^bytes (?:\d{1,15}-\d{1,15}|\*)\/(?:\d{1,15}|\*)$/;
 
 /** What an upload request carries, read before the pipeline: the Job resource and the file (multipart) or chunk. */
 export interface UploadRequest { job: any; media?: Buffer; mediaType?: string }
@@ -97,6 +102,8 @@ export class UploadProxy {
     const now = Date.now();
     for (const [k, s] of this.sessions) if (now - s.opened > SESSION_MS) this.sessions.delete(k);
     if (this.sessions.size >= MAX_SESSIONS) throw new BigQueryError('rateLimitExceeded', `Too many open upload sessions (${MAX_SESSIONS}); finish one or let it expire (one hour) first.`);
+    const own = [...this.sessions.values()].filter((s) => s.issuer === c.principal.issuer && s.subject === c.principal.subject).length;
+    if (own >= MAX_SESSIONS_PER_PRINCIPAL) throw new BigQueryError('rateLimitExceeded', `You have ${own} open upload sessions, bqgate's limit per principal (${MAX_SESSIONS_PER_PRINCIPAL}); finish one or let it expire (one hour) first.`);
     const r = await this.upstream.call('POST', path, { root: '/upload/bigquery/v2', query: { uploadType: 'resumable' }, body, as, headers: size ? { 'x-upload-content-length': String(size) } : {} });
     if (r.status >= 300) throw upstreamError(r);
     const upstreamId = r.headers?.location ? new URL(r.headers.location).searchParams.get('upload_id') : null;
@@ -119,6 +126,9 @@ export class UploadProxy {
     if (!s || s.projectId !== c.req.params.projectId || Date.now() - s.opened > SESSION_MS) throw new BigQueryError('notFound', 'Not found: upload session (unknown, finished or expired upload_id). Start the upload again with uploadType=resumable.');
     if (s.issuer !== c.principal.issuer || s.subject !== c.principal.subject) {
       throw new BigQueryError('accessDenied', `Access Denied: this upload session was opened by another principal; ${c.principal.subject} may not write to it. Start your own upload.`);
+    }
+    if (contentRange !== undefined && !CONTENT_RANGE.test(contentRange)) {
+      throw new BigQueryError('invalid', `Invalid Content-Range ${JSON.stringify(contentRange.slice(0, 60))}: a resumable chunk takes bytes FIRST-LAST/TOTAL, bytes FIRST-LAST/* or bytes */TOTAL.`);
     }
     admitted(s.jobId);
     const chunk = c.req.upload?.media ?? Buffer.alloc(0);

@@ -92,6 +92,12 @@ describe('load of a local file (upload endpoint)', () => {
     console.log('PUT by another principal:', other.status, otherBody.error?.message);
     expect(other.status).toBe(403);
     expect(otherBody.error.errors[0].reason).toBe('accessDenied');
+    // A Content-Range that is not one of the resumable forms is refused before anything is forwarded.
+    const badRange = await fetch(location, { method: 'PUT', headers: { authorization: `Bearer ${admin}`, 'content-range': 'bytes=0-3' }, body: bytes.subarray(0, 4) });
+    const badBody = await badRange.json();
+    console.log('PUT with a malformed Content-Range:', badRange.status, badBody.error?.message);
+    expect(badRange.status).toBe(400);
+    expect(badBody.error.errors[0].reason).toBe('invalid');
     const half = Math.floor(bytes.length / 2);
     const first = await fetch(location, { method: 'PUT', headers: { authorization: `Bearer ${admin}`, 'content-range': `bytes 0-${half - 1}/*` }, body: bytes.subarray(0, half) });
     console.log('first chunk:', first.status, first.headers.get('range'));
@@ -104,6 +110,19 @@ describe('load of a local file (upload endpoint)', () => {
     expect(done.kind).toBe('bigquery#job');
     expect(JSON.stringify(done)).not.toMatch(/bqgate_(principal|request|session)|upload_id/);
     expect(await count('demo-project.upl.resumed')).toBe(3);
+  }, 120_000);
+
+  it('bounds the resumable sessions one principal may hold open, leaving the others theirs', async () => {
+    const job = { configuration: { load: { destinationTable: { projectId: 'demo-project', datasetId: 'upl', tableId: 'many' }, sourceFormat: 'CSV', schema: SCHEMA } } };
+    const open = (token: string) => fetch(`${gw.url}/upload/bigquery/v2/projects/demo-project/jobs?uploadType=resumable`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(job) });
+    const hoarder = await gw.token({ sub: 'up-hoarder', groups: ['test-admins'] });
+    const statuses: number[] = [];
+    for (let i = 0; i < 17; i++) statuses.push((await open(hoarder)).status);
+    const refused = statuses.findIndex((s) => s !== 200);
+    console.log('resumable sessions opened by one principal before a refusal:', refused, 'then', statuses[refused]);
+    expect(refused).toBe(16);
+    expect(statuses[refused]).toBe(429);
+    expect((await open(admin)).status).toBe(200);
   }, 120_000);
 
   it('refuses an upload above the gateway body limit (declared or sent), and a load job naming sourceUris with its file', async () => {
@@ -146,7 +165,11 @@ describe('load of a local file (upload endpoint)', () => {
       for (const t of r.decision!.tables!) expect(t).toMatch(/^demo-project\.upl\./);
       expect(r.response?.status).toBe(200);
     }
-    for (const r of recs.filter((x: any) => x.principal === 'up-admin' && x.operation === 'jobs.uploadChunk')) expect(r.decision?.effect).toBe('allow');
+    const chunks = recs.filter((x: any) => x.principal === 'up-admin' && x.operation === 'jobs.uploadChunk');
+    // A chunk refused before it is forwarded (a malformed Content-Range) records no allow; every other chunk does.
+    for (const r of chunks.filter((x: any) => x.response?.status === 400)) expect(r.decision?.effect).not.toBe('allow');
+    expect(chunks.filter((x: any) => x.response?.status !== 400).length).toBeGreaterThanOrEqual(2);
+    for (const r of chunks.filter((x: any) => x.response?.status !== 400)) expect(r.decision?.effect).toBe('allow');
     expect(recs.some((r: any) => r.principal === 'up-analyst' && r.operation === 'jobs.uploadChunk' && r.response?.status === 403)).toBe(true);
   });
 });
