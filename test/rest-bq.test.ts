@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { auditRequests, startGateway, type TestGateway } from './helpers/gateway.ts';
-import { demoAndAdminPolicies } from './helpers/admin-policy.ts';
+import { auditRequests, type TestGateway } from './helpers/gateway.ts';
+import { startDemoAndAdminGateway } from './helpers/admin-policy.ts';
 
 let gw: TestGateway;
 let analyst: string;
@@ -17,9 +17,7 @@ let admin: string;
 let work: string;
 
 beforeAll(async () => {
-  gw = await startGateway({ env: { BQGATE_POLICIES: demoAndAdminPolicies() } });
-  analyst = await gw.token({ sub: 'bq-analyst', groups: ['analysts'] });
-  admin = await gw.token({ sub: 'bq-admin', groups: ['test-admins'] });
+  ({ gw, tokens: { analyst, admin } } = await startDemoAndAdminGateway('bq', { analyst: ['analysts'], admin: ['test-admins'] }));
   work = mkdtempSync(join(tmpdir(), 'bqgate-rest-bq-'));
   writeFileSync(join(work, 'rows.json'), '{"order_id": 999001, "customer_id": 1, "amount": 1.5}\n');
 }, 180_000);

@@ -8,19 +8,16 @@
  * test-only test/fixtures/policies-admin/admin.yaml (an administrator and narrow attack principals).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiError, auditRequests, startGateway, type TestGateway } from './helpers/gateway.ts';
-import { demoAndAdminPolicies } from './helpers/admin-policy.ts';
+import { apiError, auditRequests, type TestGateway } from './helpers/gateway.ts';
+import { startDemoAndAdminGateway } from './helpers/admin-policy.ts';
 import { METHODS, GOVERNED } from '../src/methods/index.ts';
 import { discoveryDocument } from '../src/bigquery/discovery.ts';
 
 let gw: TestGateway;
-const tokens: Record<string, string> = {};
+let tokens: Record<string, string> = {};
 
 beforeAll(async () => {
-  gw = await startGateway({ env: { BQGATE_POLICIES: demoAndAdminPolicies() } });
-  for (const [name, groups] of Object.entries({ admin: ['test-admins'], analyst: ['analysts'], viewer: ['test-view-makers'], copier: ['test-copiers'], editor: ['test-schema-editors'] })) {
-    tokens[name] = await gw.token({ sub: `rest-${name}`, groups });
-  }
+  ({ gw, tokens } = await startDemoAndAdminGateway('rest', { admin: ['test-admins'], analyst: ['analysts'], viewer: ['test-view-makers'], copier: ['test-copiers'], editor: ['test-schema-editors'] }));
 }, 180_000);
 afterAll(async () => { await gw?.stop(); });
 

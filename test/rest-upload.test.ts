@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { auditRequests, startGateway, type TestGateway } from './helpers/gateway.ts';
-import { demoAndAdminPolicies } from './helpers/admin-policy.ts';
+import { auditRequests, type TestGateway } from './helpers/gateway.ts';
+import { startDemoAndAdminGateway } from './helpers/admin-policy.ts';
 
 let gw: TestGateway;
 let analyst: string;
@@ -18,9 +18,7 @@ let admin: string;
 let work: string;
 
 beforeAll(async () => {
-  gw = await startGateway({ env: { BQGATE_POLICIES: demoAndAdminPolicies() } });
-  analyst = await gw.token({ sub: 'up-analyst', groups: ['analysts'] });
-  admin = await gw.token({ sub: 'up-admin', groups: ['test-admins'] });
+  ({ gw, tokens: { analyst, admin } } = await startDemoAndAdminGateway('up', { analyst: ['analysts'], admin: ['test-admins'] }));
   work = mkdtempSync(join(tmpdir(), 'bqgate-rest-upload-'));
   writeFileSync(join(work, 'rows.csv'), 'a,b\nx,1\ny,2\nz,3\n');
   const mk = await gw.bq(admin, ['mk', '-d', 'demo-project:upl']);

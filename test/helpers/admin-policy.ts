@@ -1,11 +1,13 @@
 /**
  * The policies the REST surface tests run under: policies/demo.yaml plus the test-only
  * test/fixtures/policies-admin/admin.yaml (an administrator and narrow attack principals), laid in
- * a fresh directory for BQGATE_POLICIES. Returns that directory.
+ * a fresh directory for BQGATE_POLICIES (`demoAndAdminPolicies`), and a gateway started under them
+ * with a token per test principal (`startDemoAndAdminGateway`).
  */
 import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { startGateway, type TestGateway } from './gateway.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -14,4 +16,15 @@ export function demoAndAdminPolicies(): string {
   copyFileSync(join(ROOT, 'policies', 'demo.yaml'), join(dir, 'demo.yaml'));
   copyFileSync(join(ROOT, 'test', 'fixtures', 'policies-admin', 'admin.yaml'), join(dir, 'admin.yaml'));
   return dir;
+}
+
+/**
+ * A gateway process under `demoAndAdminPolicies()`, and a token for each principal of `groups`:
+ * subject `${prefix}-${name}`, the groups given (the test files' audit assertions name them).
+ */
+export async function startDemoAndAdminGateway<K extends string>(prefix: string, groups: Record<K, string[]>): Promise<{ gw: TestGateway; tokens: Record<K, string> }> {
+  const gw = await startGateway({ env: { BQGATE_POLICIES: demoAndAdminPolicies() } });
+  const tokens = {} as Record<K, string>;
+  for (const name of Object.keys(groups) as K[]) tokens[name] = await gw.token({ sub: `${prefix}-${name}`, groups: groups[name] });
+  return { gw, tokens };
 }
