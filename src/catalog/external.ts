@@ -12,11 +12,7 @@ import { BigQueryError } from '../bigquery/errors.js';
 import type { BqField } from '../emulator/encode.js';
 import type { Upstream } from '../upstream/index.js';
 import { cachedFor } from './ttl.js';
-
-/** A GoogleSQL single-quoted string literal of `s` (every quote, backslash and control character escaped). */
-export function stringLiteral(s: string): string {
-  return `'${s.replace(/[\\'"]/g, (c) => `\\${c}`).replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}'`;
-}
+import { encodeString } from '../sql/canonical.js';
 
 export class ExternalSchemas {
   private cache = new Map<string, { at: number; info: Promise<BqField[]> }>();
@@ -29,7 +25,7 @@ export class ExternalSchemas {
   }
 
   private async fetch(connection: string, query: string, projectId: string, options?: string): Promise<BqField[]> {
-    const sql = `SELECT * FROM EXTERNAL_QUERY(${[connection, query, ...(options === undefined ? [] : [options])].map(stringLiteral).join(', ')})`;
+    const sql = `SELECT * FROM EXTERNAL_QUERY(${[connection, query, ...(options === undefined ? [] : [options])].map(encodeString).join(', ')})`;
     const r = await this.upstream.call('POST', `/projects/${encodeURIComponent(projectId)}/queries`, { body: { query: sql, useLegacySql: false, dryRun: true } });
     const why = String(r.body?.error?.message ?? `HTTP ${r.status}`);
     if (r.status === 404) throw new BigQueryError('notFound', `Not found: connection ${connection} (the upstream's dry run of its EXTERNAL_QUERY: ${why}); the statement was not run.`);
