@@ -4,6 +4,7 @@
  * | setting | env | default |
  * |---|---|---|
  * | listen host / port | BQGATE_HOST, BQGATE_PORT | 127.0.0.1, 9050 |
+ * | the gateway's URL as clients reach it (the origin of the resumable upload session URLs it hands out; behind a load balancer, the balancer's) | BQGATE_PUBLIC_URL | `http://host:port`, the listen address |
  * | data directory (keys, SQLite) | BQGATE_DATA_DIR | ./.bqgate |
  * | policy files | BQGATE_POLICIES | ./policies |
  * | upstream | BQGATE_UPSTREAM | `emulator` (embedded), or a URL such as https://bigquery.googleapis.com |
@@ -47,6 +48,12 @@ import { DEFAULT_SQL_LIMITS, type SqlLimits } from './sql/limits.js';
 export interface Config {
   host: string;
   port: number;
+  /**
+   * The gateway's URL as clients reach it, without a trailing slash (`https://bqgate.example.com`):
+   * the origin of the URLs bqgate hands out (resumable upload sessions). Never taken from a
+   * request's Host header, which the caller controls.
+   */
+  publicUrl: string;
   dataDir: string;
   policiesDir: string;
   /** `emulator` starts the embedded emulator; otherwise the base URL of the BigQuery REST API. */
@@ -163,6 +170,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
   const cfg: Config = {
     host,
     port,
+    publicUrl: publicUrl(overrides.publicUrl ?? env.BQGATE_PUBLIC_URL, host, port),
     dataDir: resolve(overrides.dataDir ?? env.BQGATE_DATA_DIR ?? '.bqgate'),
     policiesDir: resolve(overrides.policiesDir ?? env.BQGATE_POLICIES ?? 'policies'),
     upstream,
@@ -233,6 +241,18 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     },
   };
   return cfg;
+}
+
+/**
+ * BQGATE_PUBLIC_URL checked: an http(s) origin with an optional path, returned without a trailing
+ * slash; unset, the listen address `http://host:port`. Throws naming the variable otherwise.
+ */
+function publicUrl(value: string | undefined, host: string, port: number): string {
+  if (!value) return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  let u: URL;
+  try { u = new URL(value); } catch { throw new Error(`BQGATE_PUBLIC_URL ${JSON.stringify(value)} is not a URL (expected e.g. https://bqgate.example.com)`); }
+  if (!/^https?:$/.test(u.protocol) || u.search || u.hash || u.username || u.password) throw new Error(`BQGATE_PUBLIC_URL ${JSON.stringify(value)}: expected an http(s) URL without query, fragment or credentials`);
+  return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
 }
 
 /** The embedded issuer's URL for a configuration: `http://host:port`. */

@@ -470,8 +470,12 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
 
     'jobs.uploadChunk': async (c) => {
       // Decided when the session was opened (jobs.upload); a chunk is admitted only from that principal.
-      const r = await uploads.resume(c, (jobId) => {
+      const r = await uploads.resume(c, async (jobId) => {
         c.audit = { ...c.audit, decision: 'allow', reasons: [`a chunk of the resumable upload of load job ${jobId}, opened (and decided) by ${c.principal.subject}`], policyVersion: c.policy.version, jobId, statementKind: 'LOAD' };
+        // The job's own upstream credential (recorded with it), whichever replica opened the session.
+        const job = await store.getJob(c.req.params.projectId!, jobId, c.principal.issuer, c.principal.subject);
+        if (!job) throw new BigQueryError('notFound', `Not found: the load job of this upload session (${jobId}). Start the upload again with uploadType=resumable.`);
+        return as(c, job);
       });
       if (r.status === 308) return { status: 308, body: {}, headers: r.range ? { range: r.range } : ({} as Record<string, string>) };
       const job = await store.getJob(r.projectId, r.jobId, c.principal.issuer, c.principal.subject);

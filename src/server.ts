@@ -233,7 +233,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       try {
         const u = parseUpload(req.method, api.query, h('content-type'), raw);
         api.body = u.job;
-        api.upload = { media: u.media, mediaType: u.mediaType, contentRange: h('content-range'), uploadLength: h('x-upload-content-length'), origin: `${req.protocol}://${req.headers.host ?? `${cfg.host}:${cfg.port}`}` };
+        api.upload = { media: u.media, mediaType: u.mediaType, contentRange: h('content-range'), uploadLength: h('x-upload-content-length') };
       } catch (err) { unreadable = err; }
     }
     const jobConfig = op === 'jobs.insert' || op === 'jobs.upload' ? api.body.configuration : undefined;
@@ -347,7 +347,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   const operations: Record<Operation, (c: Ctx) => Promise<Outcome>> = {
     ...metadata,
     ...methodOperations({ upstream, catalog, credentials, store, check, tableGet: metadata['tables.get'] }),
-    ...jobOperations({ cfg, store, upstream, catalog, gate, check, credentials, uploads: new UploadProxy(upstream, cfg.limits.maxBodyBytes) }),
+    ...jobOperations({ cfg, store, upstream, catalog, gate, check, credentials, uploads: new UploadProxy(upstream, cfg.limits.maxBodyBytes, state.uploads, cfg.publicUrl) }),
     ...approvalOperations({ approvals, gate, store, auditLog }),
     ...reexecuteOperations({ auditLog, store, analyzer, upstream, hmacKey, credentials }),
     ...consoleOperations({ auditLog, analyzer, hmacKey, sessionGapMs: cfg.audit.sessionGapMs }),

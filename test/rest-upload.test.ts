@@ -2,11 +2,13 @@
  * Load jobs of a local file through a real gateway process (the media upload endpoint,
  * src/upload.ts): the SDK's `table.load(localFile)` and `bq load` under the test-only admin policy,
  * an analyst's load under the demo policy refused naming the rule, a resumable session bound to
- * the principal that opened it; `bq query` of a CREATE TABLE printing "Created …" (the DDL
+ * the principal that opened it, on the configured public URL whatever Host the caller sends, its
+ * chunks bounded by their Content-Range and the declared size (raw HTTP); `bq query` of a CREATE TABLE printing "Created …" (the DDL
  * statistics) and `bq extract` into the embedded emulator's `<dataDir>/gcs`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { auditRequests, type TestGateway } from './helpers/gateway.ts';
@@ -170,6 +172,80 @@ describe('load of a local file (upload endpoint)', () => {
     for (const r of chunks.filter((x: any) => x.response?.status !== 400)) expect(r.decision?.effect).toBe('allow');
     expect(recs.some((r: any) => r.principal === 'up-analyst' && r.operation === 'jobs.uploadChunk' && r.response?.status === 403)).toBe(true);
   });
+});
+
+/** One raw HTTP request (node:http: the Host header and the body are exactly what is given). */
+function raw(method: string, url: string, headers: Record<string, string>, body?: Buffer | string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: any }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers: { ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) } }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d) => parts.push(d));
+      res.on('end', () => {
+        const text = Buffer.concat(parts).toString('utf8');
+        let parsed: any = text;
+        try { parsed = text ? JSON.parse(text) : {}; } catch { /* not JSON */ }
+        resolve({ status: res.statusCode!, headers: res.headers, body: parsed });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('resumable sessions: public URL and chunk bounds', () => {
+  const open = (table: string, headers: Record<string, string> = {}) => raw('POST', `${gw.url}/upload/bigquery/v2/projects/demo-project/jobs?uploadType=resumable`,
+    { authorization: `Bearer ${admin}`, 'content-type': 'application/json', ...headers },
+    JSON.stringify({ configuration: { load: { destinationTable: { projectId: 'demo-project', datasetId: 'upl', tableId: table }, sourceFormat: 'CSV', skipLeadingRows: 1, schema: SCHEMA } } }));
+  const put = (location: string, headers: Record<string, string>, body: Buffer) => raw('PUT', location, { authorization: `Bearer ${admin}`, ...headers }, body);
+
+  it('hands out the session URL on its configured public URL, whatever Host the caller sends; the audit records that URL', async () => {
+    const forged = await open('forged_host', { host: 'attacker.example:8443' });
+    const location = String(forged.headers.location ?? '');
+    console.log('resumable POST with Host attacker.example:8443:', forged.status, location.replace(/upload_id=.*/, 'upload_id=…'));
+    expect(forged.status).toBe(200);
+    expect(new URL(location).origin).toBe(gw.url);
+    expect(location).not.toContain('attacker.example');
+    const recs = (await auditRequests(gw.dataDir)).filter((r: any) => r.operation === 'jobs.upload');
+    console.log('audit records naming attacker.example:', recs.filter((r: any) => JSON.stringify(r).includes('attacker.example:8443/upload')).length, 'of', recs.length);
+    expect(recs.filter((r: any) => JSON.stringify(r).includes('attacker.example:8443/upload'))).toEqual([]);
+  }, 60_000);
+
+  it('refuses a chunk whose bytes are not what its Content-Range names, or that passes the declared size; the upload then completes with only the file\'s bytes', async () => {
+    const file = Buffer.from('a,b\nx,1\ny,2\nz,3\n');
+    const opened = await open('bounded', { 'x-upload-content-length': String(file.length) });
+    expect(opened.status).toBe(200);
+    const location = String(opened.headers.location);
+    const extra = Buffer.from('evil,999\n'.repeat(20));
+    const refusals: Array<[string, Record<string, string>, Buffer]> = [
+      // More bytes than the range names (the smuggled rows would be loaded by an upstream that counts bytes, not ranges).
+      ['longer than its range', { 'content-range': `bytes 0-3/${file.length}` }, Buffer.concat([file.subarray(0, 4), extra])],
+      ['shorter than its range', { 'content-range': `bytes 0-${file.length - 1}/${file.length}` }, file.subarray(0, 4)],
+      ['past the declared size', { 'content-range': `bytes 0-${file.length + extra.length - 1}/${file.length + extra.length}` }, Buffer.concat([file, extra])],
+      ['a range ending past the declared size', { 'content-range': `bytes 0-${file.length + extra.length - 1}/*` }, Buffer.concat([file, extra])],
+      ['not starting at the offset received', { 'content-range': `bytes 4-${file.length - 1}/${file.length}` }, file.subarray(4)],
+      ['a status query carrying bytes', { 'content-range': `bytes */${file.length}` }, extra],
+      ['no Content-Range, more than declared', {}, Buffer.concat([file, extra])],
+    ];
+    for (const [what, headers, body] of refusals) {
+      const r = await put(location, headers, body);
+      console.log(`chunk ${what} (${headers['content-range'] ?? 'no Content-Range'}, ${body.length} bytes):`, r.status, r.body?.error?.message);
+      expect(r.status, what).toBe(400);
+      expect(r.body.error.errors[0].reason, what).toBe('invalid');
+    }
+    const half = 7;
+    const first = await put(location, { 'content-range': `bytes 0-${half - 1}/${file.length}` }, file.subarray(0, half));
+    console.log('honest first chunk:', first.status, first.headers.range);
+    expect(first.status).toBe(308);
+    const replay = await put(location, { 'content-range': `bytes 0-${half - 1}/${file.length}` }, file.subarray(0, half));
+    console.log('the first chunk again (offset now', half, '):', replay.status, replay.body?.error?.message);
+    expect(replay.status).toBe(400);
+    const last = await put(location, { 'content-range': `bytes ${half}-${file.length - 1}/${file.length}` }, file.subarray(half));
+    console.log('honest last chunk:', last.status, last.body?.status?.state);
+    expect(last.status).toBe(200);
+    const rows = await gw.sdk(admin).query({ query: 'SELECT a, b FROM `demo-project.upl.bounded` ORDER BY a' });
+    console.log('rows loaded:', JSON.stringify(rows[0]));
+    expect(rows[0]).toEqual([{ a: 'x', b: 1 }, { a: 'y', b: 2 }, { a: 'z', b: 3 }]);
+  }, 120_000);
 });
 
 describe('extract through the gateway', () => {

@@ -120,6 +120,4 @@ export interface MediaUpload {
   /** The PUT's Content-Range and the opening POST's X-Upload-Content-Length, as sent. */
   contentRange?: string;
   uploadLength?: string;
-  /** The gateway's own origin as the caller reached it (`http://host:port`), for the session URL. */
-  origin: string;
 }

@@ -1,7 +1,8 @@
 /**
- * `state/`: the gateway's operational state — jobs (with their owners and row-cap page tokens) and
- * approval records — in SQLite under the data directory (one replica) or in PostgreSQL shared by
- * several replicas, so any replica answers any poll of any job and any approver's decision.
+ * `state/`: the gateway's operational state — jobs (with their owners and row-cap page tokens),
+ * approval records and resumable upload sessions — in SQLite under the data directory (one
+ * replica) or in PostgreSQL shared by several replicas, so any replica answers any poll of any
+ * job, any approver's decision and any chunk of any upload.
  *
  * The audit log (audit/) is the durable record; this is what the running gateway needs to answer.
  * Every method is async (node-postgres); a store that cannot be reached throws BigQueryError
@@ -88,10 +89,56 @@ export interface ApprovalTable<R extends ApprovalRow = ApprovalRow> {
   approvedFor(issuer: string, subject: string, binding: string, policyVersion: string): Promise<string[]>;
 }
 
+/**
+ * A resumable upload session (upload.ts) as replicas share it: the principal it is bound to, the
+ * load job it belongs to, the upstream's upload id, and how far it got. Times in ms since epoch,
+ * sizes in bytes.
+ */
+export interface UploadSession {
+  /** The gateway's upload id (128 random bits, base64url), what the caller's session URL carries. */
+  id: string;
+  issuer: string;
+  subject: string;
+  projectId: string;
+  /** The load job's id as stored (state jobs table), decided when the session was opened. */
+  jobId: string;
+  /** The upstream's own upload id (its session URL is rebuilt from it on the upstream's origin). */
+  upstreamId: string;
+  /** The file's size: declared by X-Upload-Content-Length when opened, else from the first chunk stating it. */
+  totalBytes?: number;
+  /** Bytes the upstream has acknowledged (its 308 `Range`): the offset the next chunk starts at. */
+  received: number;
+  openedAt: number;
+  expiresAt: number;
+}
+
+/** Caps on open sessions, counted in the store so that they hold across replicas. */
+export interface UploadCaps { total: number; perPrincipal: number }
+
+/** Resumable upload sessions (upload.ts owns their meaning); `open` is atomic across replicas. */
+export interface UploadSessionTable {
+  /**
+   * Removes sessions expired at `now`, then inserts `s` unless `caps` are reached — counted and
+   * inserted under one lock (SQLite IMMEDIATE transaction, PostgreSQL advisory lock), so replicas
+   * opening together cannot pass a cap. Resolves with the cap that refused it and the count, or null.
+   */
+  open(s: UploadSession, caps: UploadCaps, now: number): Promise<{ cap: 'total' | 'perPrincipal'; count: number } | null>;
+  /** Records the upstream's upload id once the upstream opened its session (`open` stores it empty). */
+  bind(id: string, upstreamId: string): Promise<void>;
+  /** The session, or undefined when unknown or expired at `now`. */
+  get(id: string, now: number): Promise<UploadSession | undefined>;
+  /** Records the acknowledged offset and the file's size once known. */
+  progress(id: string, received: number, totalBytes: number | undefined): Promise<void>;
+  /** Forgets a finished or abandoned session. */
+  remove(id: string): Promise<void>;
+}
+
 export interface State {
   readonly kind: 'sqlite' | 'postgres';
   jobs: JobStore;
   approvals: ApprovalTable<any>;
+  /** Resumable upload sessions, shared by the replicas that share the store. */
+  uploads: UploadSessionTable;
   /** A round trip to the store (readiness); rejects when it cannot be read. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -8,6 +8,7 @@ import { openSqlite } from '../sqlite.js';
 import { BigQueryError } from '../bigquery/errors.js';
 import { stateDown, type ApprovalRow, type ApprovalTable, type JobRecord, type JobStore, type State } from './index.js';
 import { JOB_COLUMNS, guard, jobValues, rowToJob } from './rows.js';
+import { SqliteUploads } from './upload-sessions.js';
 
 class SqliteJobs implements JobStore {
   constructor(private readonly db: Database.Database) {
@@ -130,6 +131,7 @@ export class SqliteState implements State {
   readonly kind = 'sqlite' as const;
   readonly jobs: SqliteJobs;
   readonly approvals: SqliteApprovals;
+  readonly uploads: SqliteUploads;
   private readonly jobsDb: Database.Database;
   private readonly approvalsDb: Database.Database;
 
@@ -138,6 +140,7 @@ export class SqliteState implements State {
     this.approvalsDb = openSqlite(dataDir, 'approvals.sqlite', 'FULL');
     this.jobs = new SqliteJobs(this.jobsDb);
     this.approvals = new SqliteApprovals(this.approvalsDb);
+    this.uploads = new SqliteUploads(this.jobsDb);
   }
 
   async ping() { this.jobsDb.prepare('SELECT 1').get(); this.approvalsDb.prepare('SELECT 1').get(); }

@@ -4,7 +4,7 @@
  * replica (the development issuer's signing key and `iss`, the HMAC_SHA256 key, the audit
  * checkpoint key), and a round-robin load balancer in front (@fastify/reply-from over undici's
  * BalancedPool) that sends a refused connection to the next replica, as a load balancer's health
- * checking would.
+ * checking would. The balancer's URL is the replicas' public URL (BQGATE_PUBLIC_URL).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
@@ -56,7 +56,7 @@ async function startEmulatorProcess(secret: string): Promise<{ url: string; chil
  * A load balancer over `backends` (undici's BalancedPool: round robin, weight lowered on errors);
  * a refused connection is retried, reaching another replica.
  */
-async function startBalancer(backends: string[]): Promise<{ url: string; app: FastifyInstance; pool: BalancedPool }> {
+async function startBalancer(backends: string[], port: number): Promise<{ url: string; app: FastifyInstance; pool: BalancedPool }> {
   const app = Fastify({ logger: false, bodyLimit: 20 * 1024 * 1024 });
   const pool = new BalancedPool(backends, { connections: 256 });
   await app.register(replyFrom, { base: backends[0], undici: pool });
@@ -66,7 +66,6 @@ async function startBalancer(backends: string[]): Promise<{ url: string; app: Fa
       retryDelay: ({ err, attempt }) => (err && (err as { code?: string }).code === 'ECONNREFUSED' && attempt < 6 ? 20 : null),
     });
   });
-  const port = await freePort();
   await app.listen({ host: '127.0.0.1', port });
   return { url: `http://127.0.0.1:${port}`, app, pool };
 }
@@ -79,7 +78,10 @@ export async function startReplicas(n = 2, extraEnv: Record<string, string> = {}
   const issuer = 'http://bqgate-replicas.test';
   const dev = await loadDevIssuer(shared, issuer); // writes <shared>/keys/dev-issuer.jwk.json
   loadSigner(shared); // writes <shared>/keys/audit-ed25519.pem before any replica races to create it
+  // The balancer's address is chosen first: it is the replicas' public URL (the origin of the upload session URLs they hand out).
+  const balancerPort = await freePort();
   const env = {
+    BQGATE_PUBLIC_URL: `http://127.0.0.1:${balancerPort}`,
     BQGATE_UPSTREAM: emulator.url, BQGATE_UPSTREAM_TOKEN: emulatorSecret, BQGATE_POSTGRES: pg.url, BQGATE_ISSUER: issuer, BQGATE_HMAC_KEY: randomBytes(32).toString('hex'),
     BQGATE_AUDIT_KEY_FILE: join(shared, 'keys', 'audit-ed25519.pem'), ...extraEnv,
   };
@@ -95,7 +97,7 @@ export async function startReplicas(n = 2, extraEnv: Record<string, string> = {}
   const replicas: TestGateway[] = [];
   let balancer: Awaited<ReturnType<typeof startBalancer>> | undefined;
   for (let i = 0; i < n; i++) await addReplica();
-  balancer = await startBalancer(replicas.map((r) => r.url));
+  balancer = await startBalancer(replicas.map((r) => r.url), balancerPort);
   return {
     pg, emulatorUrl: emulator.url, replicas, url: balancer.url, env,
     token: (claims) => dev.sign(claims),
