@@ -60,6 +60,8 @@ async function startBalancer(backends: string[], port: number): Promise<{ url: s
   const app = Fastify({ logger: false, bodyLimit: 20 * 1024 * 1024 });
   const pool = new BalancedPool(backends, { connections: 256 });
   await app.register(replyFrom, { base: backends[0], undici: pool });
+  // Bodies of any other type (an upload's chunks: application/octet-stream, text/csv) pass through as bytes.
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   app.all('/*', (req, reply) => {
     reply.from(req.url, {
       // Connection refused: the request never reached a replica, so another one may take it.
