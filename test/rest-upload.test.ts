@@ -8,11 +8,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { auditRequests, type TestGateway } from './helpers/gateway.ts';
 import { startDemoAndAdminGateway } from './helpers/admin-policy.ts';
+import { rawHttp as raw } from './helpers/raw-http.ts';
 
 let gw: TestGateway;
 let analyst: string;
@@ -174,23 +174,6 @@ describe('load of a local file (upload endpoint)', () => {
   });
 });
 
-/** One raw HTTP request (node:http: the Host header and the body are exactly what is given). */
-function raw(method: string, url: string, headers: Record<string, string>, body?: Buffer | string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: any }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers: { ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (d) => parts.push(d));
-      res.on('end', () => {
-        const text = Buffer.concat(parts).toString('utf8');
-        let parsed: any = text;
-        try { parsed = text ? JSON.parse(text) : {}; } catch { /* not JSON */ }
-        resolve({ status: res.statusCode!, headers: res.headers, body: parsed });
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 describe('resumable sessions: public URL and chunk bounds', () => {
   const open = (table: string, headers: Record<string, string> = {}) => raw('POST', `${gw.url}/upload/bigquery/v2/projects/demo-project/jobs?uploadType=resumable`,

@@ -7,12 +7,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startReplicas, type ReplicaSet } from './helpers/replicas.ts';
 import { demoAndAdminPolicies } from './helpers/admin-policy.ts';
 import { runBq } from './helpers/bq.ts';
+import { rawHttp as raw } from './helpers/raw-http.ts';
 
 let set: ReplicaSet;
 let admin: string;
@@ -26,23 +26,6 @@ afterAll(async () => { await set?.stop(); });
 const SCHEMA = { fields: [{ name: 'a', type: 'STRING' }, { name: 'b', type: 'INTEGER' }] };
 const FILE = Buffer.from('a,b\nx,1\ny,2\nz,3\n');
 
-/** One raw HTTP request (node:http: the Host header and the body are exactly what is given). */
-function raw(method: string, url: string, headers: Record<string, string>, body?: Buffer | string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: any }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers: { ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (d) => parts.push(d));
-      res.on('end', () => {
-        const text = Buffer.concat(parts).toString('utf8');
-        let parsed: any = text;
-        try { parsed = text ? JSON.parse(text) : {}; } catch { /* not JSON */ }
-        resolve({ status: res.statusCode!, headers: res.headers, body: parsed });
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 const open = (base: string, token: string, table: string, headers: Record<string, string> = {}) => raw('POST', `${base}/upload/bigquery/v2/projects/demo-project/jobs?uploadType=resumable`,
   { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
