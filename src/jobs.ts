@@ -102,6 +102,12 @@ const insertedView = (c: Ctx, b: any, jobId: string, job: any, query: string | u
   location: job?.jobReference?.location ?? b.jobReference?.location, query, owner: owner(c), labels: callerLabels(b.configuration?.labels),
 });
 
+/** A job's URI list (sourceUris, destinationUris) as strings; throws invalid naming `field` otherwise. */
+const uriList = (v: unknown, field: string): string[] => {
+  if (!Array.isArray(v) || !v.length || v.some((u) => typeof u !== 'string' || !u)) throw new BigQueryError('invalid', `${field} must be a non-empty list of URIs (strings).`);
+  return v;
+};
+
 /** The job reference the caller knows `job` by. */
 const callerRef = (job: JobRecord) => ({ projectId: job.projectId, jobId: callerJobId(job), location: job.location });
 
@@ -259,9 +265,11 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
   }
 
   /**
-   * Copy, extract and load jobs: decided like statements whose verb (COPY, EXTRACT, LOAD) applies
-   * to the tables named — sources are read whole, so every column counts — with extract
-   * destinations checked against export_destinations. A source with masks, denied columns or row
+   * Copy, extract and load jobs: decided like the SQL statements they equal — EXPORT_DATA for an
+   * extract, LOAD_DATA for a load (rules may also write EXTRACT and LOAD, policy VERB_ALIASES),
+   * COPY for a copy (no one SQL statement equals it) — applying to the tables named (sources are
+   * read whole, so every column counts), with extract destinations checked against
+   * export_destinations and load sourceUris against load_sources (the gateway's credential reads them). A source with masks, denied columns or row
    * filters for the caller is refused: these jobs would move raw values. Allowed jobs are recorded
    * with their owner and sent upstream unchanged (with bqgate's labels) — a load job of the upload
    * endpoint (`c.req.upload`) with its file, through `uploads`.
@@ -269,28 +277,36 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
   async function nonQueryJob(c: Ctx, b: any): Promise<Outcome> {
     const cfg = b.configuration ?? {};
     const name = (t: any) => (t ? `${t.projectId ?? c.req.params.projectId}.${t.datasetId}.${t.tableId}` : undefined);
-    let verb: 'COPY' | 'EXTRACT' | 'LOAD';
+    // The job type (what BigQuery and jobs.list call it) and the policy verb: that of the SQL statement the job equals.
+    let jobType: 'COPY' | 'EXTRACT' | 'LOAD';
+    let verb: 'COPY' | 'EXPORT_DATA' | 'LOAD_DATA';
     let sources: string[] = [];
     let targets: string[];
-    let uris: string[] | undefined;
-    if (cfg.copy) { verb = 'COPY'; sources = [...(cfg.copy.sourceTables ?? []), ...(cfg.copy.sourceTable ? [cfg.copy.sourceTable] : [])].map(name) as string[]; targets = [name(cfg.copy.destinationTable)!]; }
-    else if (cfg.extract) { verb = 'EXTRACT'; sources = [name(cfg.extract.sourceTable)!]; targets = sources; uris = cfg.extract.destinationUris ?? (cfg.extract.destinationUri ? [cfg.extract.destinationUri] : []); }
-    else if (cfg.load) { verb = 'LOAD'; targets = [name(cfg.load.destinationTable)!]; }
+    let exportUris: string[] | undefined;
+    let loadUris: string[] | undefined;
+    if (cfg.copy) { jobType = verb = 'COPY'; sources = [...(cfg.copy.sourceTables ?? []), ...(cfg.copy.sourceTable ? [cfg.copy.sourceTable] : [])].map(name) as string[]; targets = [name(cfg.copy.destinationTable)!]; }
+    else if (cfg.extract) { jobType = 'EXTRACT'; verb = 'EXPORT_DATA'; sources = [name(cfg.extract.sourceTable)!]; targets = sources; exportUris = uriList(cfg.extract.destinationUris ?? (cfg.extract.destinationUri !== undefined ? [cfg.extract.destinationUri] : []), 'configuration.extract.destinationUris'); }
+    else if (cfg.load) {
+      jobType = 'LOAD'; verb = 'LOAD_DATA'; targets = [name(cfg.load.destinationTable)!];
+      // An upload's file is its source (jobs.upload refuses sourceUris beside it); otherwise the gs:// files named.
+      loadUris = c.req.upload ? [] : uriList(cfg.load.sourceUris, 'configuration.load.sourceUris');
+    }
     else throw new BigQueryError('invalid', 'The job configuration names no query, copy, extract or load.');
-    if ([...sources, ...targets].some((t) => !t || t.includes('undefined'))) throw new BigQueryError('invalid', `The ${verb.toLowerCase()} job does not name its tables fully.`);
+    if ([...sources, ...targets].some((t) => !t || t.includes('undefined'))) throw new BigQueryError('invalid', `The ${jobType.toLowerCase()} job does not name its tables fully.`);
     const tables: Record<string, BqField[]> = {};
     for (const t of sources) tables[t] = (await catalog.getTable(t)).schema;
     const analysis = {
       statementKind: verb, tablesRead: sources, tablesWritten: targets, tables,
       columnsRead: sources.flatMap((t) => tables[t].map((f) => ({ table: t, column: f.name }))),
-      flags: { exportUris: uris },
+      flags: { exportUris, loadUris },
     };
     const decision = decide(c.policy, c.principal, analysis);
-    if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision, analysis });
+    const kind = jobType.toLowerCase();
+    if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', `${decision.reasons[0]}${verb !== jobType ? ` (a ${kind} job is decided as ${verb})` : ''}`), { decision, analysis });
     const governed = sources.find((t) => isGoverned(decision, t));
-    if (governed) throw Object.assign(new BigQueryError('accessDenied', `Access Denied: ${verb.toLowerCase()} of ${governed} is refused: it has masked, denied or filtered rows or columns for ${c.principal.subject}, and a ${verb.toLowerCase()} job would move raw values. Use a query instead.`), { decision });
+    if (governed) throw Object.assign(new BigQueryError('accessDenied', `Access Denied: ${kind} of ${governed} is refused: it has masked, denied or filtered rows or columns for ${c.principal.subject}, and a ${kind} job would move raw values. Use a query instead.`), { decision });
     const jobId = insertJobId(c, b.jobReference?.jobId);
-    const rec = { query: '', upstreamQuery: '', statementType: verb };
+    const rec = { query: '', upstreamQuery: '', statementType: jobType };
     const cred = await jobCredential(c, undefined, decision);
     const sender = c.req.upload ? (body: any) => uploads.send(c, body, cred.client) : undefined;
     const audit = { ...decisionAudit(decision, ''), jobId, statementKind: verb, tables: [...new Set([...sources, ...targets])] };
@@ -471,7 +487,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
     'jobs.uploadChunk': async (c) => {
       // Decided when the session was opened (jobs.upload); a chunk is admitted only from that principal.
       const r = await uploads.resume(c, async (jobId) => {
-        c.audit = { ...c.audit, decision: 'allow', reasons: [`a chunk of the resumable upload of load job ${jobId}, opened (and decided) by ${c.principal.subject}`], policyVersion: c.policy.version, jobId, statementKind: 'LOAD' };
+        c.audit = { ...c.audit, decision: 'allow', reasons: [`a chunk of the resumable upload of load job ${jobId}, opened (and decided) by ${c.principal.subject}`], policyVersion: c.policy.version, jobId, statementKind: 'LOAD_DATA' };
         // The job's own upstream credential (recorded with it), whichever replica opened the session.
         const job = await store.getJob(c.req.params.projectId!, jobId, c.principal.issuer, c.principal.subject);
         if (!job) throw new BigQueryError('notFound', `Not found: the load job of this upload session (${jobId}). Start the upload again with uploadType=resumable.`);

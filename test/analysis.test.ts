@@ -199,6 +199,37 @@ describe('policy', () => {
     expect(ex('gs://elsewhere/x-*.csv').reasons[0]).toContain('export_destinations');
   });
 
+  it('LOAD DATA reads only the source URIs an allow rule lists in load_sources (literal URIs, wildcards under **, LOAD an alias of LOAD_DATA)', async () => {
+    const p: Policy = { version: 't', rules: [
+      { id: 'load', effect: 'allow', principals: '*', verbs: ['LOAD'], tables: ['demo-project.shop.orders'], load_sources: ['gs://landing/orders/**', 'gs://landing/one/x.csv'] },
+    ] };
+    const load = async (uris: string) => {
+      const an = await analyzer.analyze({ sql: `LOAD DATA INTO shop.orders FROM FILES (format = 'CSV', uris = ${uris})`, ...ctx,
+        queryParameters: [{ name: 'u', parameterType: { type: 'ARRAY', arrayType: { type: 'STRING' } }, parameterValue: { arrayValues: [{ value: 'gs://landing/orders/a.csv' }] } }] } as never);
+      const d = decide(p, analyst, an);
+      console.log(`LOAD DATA uris = ${uris}:`, JSON.stringify(an.flags.loadUris), d.effect, d.effect === 'deny' ? d.reasons[0] : d.matchedRules.join(','));
+      return d;
+    };
+    for (const ok of ["['gs://landing/orders/2026/a.csv', 'gs://landing/one/x.csv']", "['gs://landing/orders/*']", "'gs://landing/orders/a.csv'"]) expect((await load(ok)).effect, ok).toBe('allow');
+    const refused: Array<[string, RegExp]> = [
+      ["['gs://landing/orders/a.csv', 'gs://secrets/keys.csv']", /load_sources/],
+      ["['gs://landing/one/*']", /wildcard URI needs a pattern ending in \*\*/], // one/* also reaches one/deeper/…, which the rule does not list
+      ["['gs://landing/orders']", /load_sources/],
+      ['@u', /not a string literal/],
+      ["['gs://landing/orders/' || 'a.csv']", /not a string literal/],
+    ];
+    for (const [uris, why] of refused) {
+      const d = await load(uris);
+      expect(d.effect, uris).toBe('deny');
+      expect(d.reasons[0], uris).toMatch(why);
+    }
+    // A load job's sourceUris are decided the same way (jobs.ts passes them as loadUris).
+    const job = (uris: string[]) => decide(p, analyst, a({ statementKind: 'LOAD_DATA', tablesRead: [], tablesWritten: ['demo-project.shop.orders'], columnsRead: [], flags: { loadUris: uris } }));
+    expect(job(['gs://landing/orders/x.json']).effect).toBe('allow');
+    expect(job(['gs://elsewhere/x.json']).reasons[0]).toMatch(/load_sources/);
+    expect(job([]).effect).toBe('allow'); // an uploaded file: no URI to read
+  });
+
   it('row filters: union of the caller\'s filters, no rows when none applies, principal values as escaped literals', async () => {
     const { substitutePrincipal } = await import('../src/policy/index.ts');
     const p: Policy = { version: 't', rules: [

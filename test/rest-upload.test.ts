@@ -7,7 +7,7 @@
  * statistics) and `bq extract` into the embedded emulator's `<dataDir>/gcs`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { auditRequests, type TestGateway } from './helpers/gateway.ts';
@@ -228,6 +228,59 @@ describe('resumable sessions: public URL and chunk bounds', () => {
     const rows = await gw.sdk(admin).query({ query: 'SELECT a, b FROM `demo-project.upl.bounded` ORDER BY a' });
     console.log('rows loaded:', JSON.stringify(rows[0]));
     expect(rows[0]).toEqual([{ a: 'x', b: 1 }, { a: 'y', b: 2 }, { a: 'z', b: 3 }]);
+  }, 120_000);
+});
+
+describe('load sources and export destinations under policy', () => {
+  const landed = (bucket: string) => {
+    mkdirSync(join(gw.dataDir, 'gcs', bucket), { recursive: true });
+    writeFileSync(join(gw.dataDir, 'gcs', bucket, 'rows.csv'), 'a,b\nx,1\ny,2\nz,3\n');
+  };
+  const exists = async (table: string) => (await gw.sdk(admin).dataset('upl').table(table).exists())[0];
+
+  it('bq load and a jobs.insert load of gs:// files pass from a load_sources prefix and are refused from another bucket, naming the rule field', async () => {
+    landed('admin-landing');
+    landed('other-bucket');
+    const ok = await gw.bq(admin, ['load', '--source_format=CSV', '--skip_leading_rows=1', 'demo-project:upl.from_landing', 'gs://admin-landing/rows.csv', 'a:STRING,b:INTEGER']);
+    console.log('bq load gs://admin-landing/rows.csv (admin):', ok.code, out(ok).trim().slice(-200));
+    expect(ok.code).toBe(0);
+    expect(await count('demo-project.upl.from_landing')).toBe(3);
+    const other = await gw.bq(admin, ['load', '--source_format=CSV', '--skip_leading_rows=1', 'demo-project:upl.from_other', 'gs://other-bucket/rows.csv', 'a:STRING,b:INTEGER']);
+    console.log('bq load gs://other-bucket/rows.csv (admin):', other.code, out(other).trim().slice(-300));
+    expect(other.code).not.toBe(0);
+    expect(out(other)).toMatch(/load_sources/);
+    expect(await exists('from_other')).toBe(false);
+    const load = (uris: string[], table: string) => gw.sdk(admin).createJob({ configuration: { load: { sourceUris: uris, sourceFormat: 'CSV', skipLeadingRows: 1, schema: SCHEMA, destinationTable: { projectId: 'demo-project', datasetId: 'upl', tableId: table } } } }).then(() => undefined, (e) => e);
+    const wild = await load(['gs://admin-landing/*'], 'from_wildcard');
+    // Allowed by the policy (the pattern ends in **); the embedded emulator then reads no wildcard URIs (404), which is not a policy refusal.
+    console.log('jobs.insert load of gs://admin-landing/* (admin):', wild ? `${wild.code} ${wild.message}` : 'ok');
+    expect(wild?.code).not.toBe(403);
+    expect(wild?.message ?? '').not.toMatch(/load_sources|Access Denied/);
+    const mixed = await load(['gs://admin-landing/rows.csv', 'gs://other-bucket/rows.csv'], 'from_mixed');
+    console.log('jobs.insert load of an allowed and another bucket (admin):', mixed?.code, mixed?.message);
+    expect(mixed?.code).toBe(403);
+    expect(mixed.message).toMatch(/gs:\/\/other-bucket\/rows\.csv.*load_sources/);
+    expect(await exists('from_mixed')).toBe(false);
+  }, 120_000);
+
+  it('SQL LOAD DATA FROM FILES and EXPORT DATA are decided on their URIs the same way', async () => {
+    const sql = (text: string) => gw.sdk(admin).query({ query: text }).then(() => undefined, (e) => e);
+    const other = await sql("LOAD DATA INTO `demo-project.upl.from_landing` FROM FILES (format = 'CSV', uris = ['gs://other-bucket/rows.csv'])");
+    console.log('LOAD DATA from gs://other-bucket (admin):', other?.code, other?.message);
+    expect(other?.code).toBe(403);
+    expect(other.message).toMatch(/load_sources/);
+    // Allowed by the policy; what the embedded emulator then answers (it runs no LOAD DATA) is not a policy refusal.
+    const allowed = await sql("LOAD DATA INTO `demo-project.upl.from_landing` FROM FILES (format = 'CSV', uris = ['gs://admin-landing/rows.csv'])");
+    console.log('LOAD DATA from gs://admin-landing (admin):', allowed ? `${allowed.code} ${allowed.message}` : 'ok');
+    expect(allowed?.message ?? '').not.toMatch(/load_sources|Access Denied/);
+    const exported = await sql("EXPORT DATA OPTIONS (uri = 'gs://other-bucket/o-*.csv', format = 'CSV') AS SELECT order_id FROM shop.orders");
+    console.log('EXPORT DATA to gs://other-bucket (admin):', exported?.code, exported?.message);
+    expect(exported?.code).toBe(403);
+    expect(exported.message).toMatch(/export_destinations/);
+    const recs = (await auditRequests(gw.dataDir)).filter((r: any) => JSON.stringify(r).includes('gs://other-bucket'));
+    console.log('audit records naming gs://other-bucket:', recs.map((r: any) => `${r.operation} ${r.decision?.effect} ${r.response?.status}`).join('; '));
+    expect(recs.length).toBeGreaterThan(0);
+    for (const r of recs) expect(r.decision?.effect).toBe('deny');
   }, 120_000);
 });
 

@@ -54,8 +54,10 @@ export interface Rule {
     reuse_seconds?: number;
     break_glass_groups?: string[];
   };
-  /** EXPORT_DATA: destination URI globs this allow permits. */
+  /** EXPORT_DATA (EXPORT DATA, extract jobs): destination URI globs this allow permits. */
   export_destinations?: string[];
+  /** LOAD_DATA (LOAD DATA … FROM FILES, load jobs): source URI globs this allow permits (a load of an uploaded file names none). */
+  load_sources?: string[];
   /** EXTERNAL_QUERY: connection id globs (`project.location.connection`, as written) this allow permits. */
   external_connections?: string[];
   /** effect: allow — the service account the statement's job runs as upstream (impersonated by the gateway). */
@@ -204,6 +206,30 @@ export function columnMatches(pattern: string, c: ColumnId): boolean {
 
 const anyGlob = (patterns: string[] | undefined, value: string) => !patterns || patterns.some((p) => glob(p, value));
 
+/**
+ * Verbs a rule may also be written with, and the verb each stands for: the REST job kinds, named
+ * after the SQL statements they equal (load jobs are LOAD DATA, extract jobs EXPORT DATA), so one
+ * rule governs both spellings of the operation.
+ */
+export const VERB_ALIASES: Readonly<Record<string, string>> = { LOAD: 'LOAD_DATA', EXTRACT: 'EXPORT_DATA' };
+
+/** Whether a rule's `verbs` (absent: every verb) cover `verb`, aliases included. */
+export function verbMatches(patterns: string[] | undefined, verb: string): boolean {
+  return !patterns || patterns.some((p) => glob(VERB_ALIASES[p.toUpperCase()] ?? p, verb));
+}
+
+/**
+ * Whether source URI `uri` of a load is within URI glob `pattern`. A URI with a wildcard stands
+ * for every object it matches, and BigQuery's `*` there spans `/` (Cloud Storage names are
+ * flat): it is within the pattern only when the pattern ends with `**` and covers the URI's
+ * text before its first `*`, so that every object the wildcard reaches is covered.
+ * https://cloud.google.com/bigquery/docs/batch-loading-data#load-wildcards
+ */
+function sourceWithin(pattern: string, uri: string): boolean {
+  const star = uri.indexOf('*');
+  return star < 0 ? uriGlob(pattern, uri) : pattern.endsWith('**') && uriGlob(pattern, uri.slice(0, star));
+}
+
 export function principalMatches(m: PrincipalMatch, p: Principal): boolean {
   if (m === '*') return true;
   if (m.groups && !m.groups.some((g) => p.groups.includes(g))) return false;
@@ -260,7 +286,7 @@ export function allowsExternalConnection(policy: Policy, principal: Principal, c
 }
 
 /** Decides a statement. Pure: same inputs, same Decision. */
-export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalysis, 'statementKind' | 'tablesRead' | 'tablesWritten' | 'columnsRead' | 'tables'> & { flags?: { exportUri?: string; exportUris?: string[]; externalConnections?: string[] } }, now = Date.now()): Decision {
+export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalysis, 'statementKind' | 'tablesRead' | 'tablesWritten' | 'columnsRead' | 'tables'> & { flags?: { exportUri?: string; exportUris?: string[]; loadUris?: Array<string | null>; externalConnections?: string[] } }, now = Date.now()): Decision {
   const rules = rulesFor(policy, principal, now);
   const d: Decision = { effect: 'allow', matchedRules: [], reasons: [], masks: {}, deniedColumns: {}, rowFilters: {}, limits: limitsFor(rules), policyVersion: policy.version };
   const deny = (ruleId: string | undefined, reason: string): Decision => {
@@ -272,7 +298,7 @@ export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalys
   const scratch = (t: string) => t.startsWith('_SESSION.');
   const tempOnly = a.statementKind === 'CREATE_TABLE_AS_SELECT' && a.tablesWritten.length > 0 && a.tablesWritten.every(scratch);
   const verb = tempOnly ? 'SELECT' : a.statementKind;
-  const verbRule = (r: Rule, v: string) => (r.effect === 'allow' || r.effect === 'deny') && !r.columns && !r.masks && anyGlob(r.verbs, v);
+  const verbRule = (r: Rule, v: string) => (r.effect === 'allow' || r.effect === 'deny') && !r.columns && !r.masks && verbMatches(r.verbs, v);
 
   // Statement verb: non-SELECT statements need their verb allowed on what they write (or anywhere).
   const targets: Array<[string, string]> = [
@@ -294,13 +320,26 @@ export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalys
     if (!d.matchedRules.includes(allow.id)) d.matchedRules.push(allow.id);
   }
 
-  // EXPORT DATA and extract jobs: every destination must be one an allow rule names.
-  if (verb === 'EXPORT_DATA' || verb === 'EXTRACT') {
-    const uris = a.flags?.exportUris ?? (a.flags?.exportUri ? [a.flags.exportUri] : []);
-    if (!uris.length) return deny(undefined, `Access Denied: ${verb} without a destination bqgate can read is refused.`);
-    for (const uri of uris) {
+  // EXPORT DATA and extract jobs (and a procedure that exports): every destination must be one an allow rule names.
+  const exportUris = a.flags?.exportUris ?? (a.flags?.exportUri ? [a.flags.exportUri] : []);
+  if (verb === 'EXPORT_DATA' || exportUris.length) {
+    if (!exportUris.length) return deny(undefined, `Access Denied: ${verb} without a destination bqgate can read is refused: write the uri option as a string literal.`);
+    for (const uri of exportUris) {
       const ok = rules.find((r) => r.effect === 'allow' && verbRule(r, verb) && r.export_destinations?.some((dst) => uriGlob(dst, uri)));
-      if (!ok) return deny(undefined, `Access Denied: no bqgate policy rule allows ${who(principal)} to ${verb === 'EXTRACT' ? 'extract' : 'EXPORT DATA'} to ${uri}; allow rules must list it in export_destinations.`);
+      if (!ok) return deny(undefined, `Access Denied: no bqgate policy rule allows ${who(principal)} to export (${verb}) to ${uri}; allow rules must list it in export_destinations.`);
+      if (!d.matchedRules.includes(ok.id)) d.matchedRules.push(ok.id);
+    }
+  }
+
+  // LOAD DATA and load jobs: the gateway's credential reads the sources, so every source URI must be
+  // one an allow rule names (default deny); a load of an uploaded file (loadUris []) names none.
+  const loadUris = a.flags?.loadUris;
+  if (verb === 'LOAD_DATA' || loadUris?.length) {
+    if (!loadUris) return deny(undefined, `Access Denied: ${verb} without source URIs bqgate can read is refused: write FROM FILES (uris = [...]) with string literals.`);
+    for (const uri of loadUris) {
+      if (uri === null) return deny(undefined, `Access Denied: a source URI of this ${verb} is missing or not a string literal (a query parameter or an expression), so bqgate cannot check it against load_sources; write the uris as string literals.`);
+      const ok = rules.find((r) => r.effect === 'allow' && verbRule(r, verb) && r.load_sources?.some((src) => sourceWithin(src, uri)));
+      if (!ok) return deny(undefined, `Access Denied: no bqgate policy rule allows ${who(principal)} to load (${verb}) from ${uri}; allow rules must list it in load_sources${uri.includes('*') ? ' (a wildcard URI needs a pattern ending in ** that covers its text before the *)' : ''}.`);
       if (!d.matchedRules.includes(ok.id)) d.matchedRules.push(ok.id);
     }
   }
@@ -359,7 +398,7 @@ export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalys
   if (verb !== 'SELECT' && !a.tablesWritten.length) touched.push([verb, '*']);
   for (const r of rules) {
     if (r.effect !== 'require_approval' || !r.approval) continue;
-    const verbOk = (v: string) => !r.verbs || anyGlob(r.verbs, v);
+    const verbOk = (v: string) => verbMatches(r.verbs, v);
     const tableOk = (t: string) => !r.tables || (t !== '*' && anyGlob(r.tables, t));
     const hit = r.columns
       ? a.columnsRead.some(({ table, column }) => verbOk(a.tablesWritten.includes(table) ? verb : 'SELECT') && tableOk(table) && r.columns!.some((c) => columnMatches(c, columnId(policy, table, column, a.tables[table]))))

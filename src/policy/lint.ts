@@ -7,7 +7,7 @@ import AjvModule from 'ajv';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument, LineCounter, isNode } from 'yaml';
-import { POLICY_SCHEMA_FILE, glob, columnMatches, type Rule } from './index.js';
+import { POLICY_SCHEMA_FILE, glob, columnMatches, verbMatches, type Rule } from './index.js';
 
 const Ajv = (AjvModule as any).default ?? AjvModule;
 
@@ -55,7 +55,9 @@ export function lintPolicies(dir: string, catalog?: CatalogListing): LintProblem
       if (r.effect !== 'filter' && r.filter) at(['rules', i, 'filter'], 'filter is only read on effect: filter rules');
       if (r.effect === 'limit' && !r.limits) at(['rules', i], 'a limit rule needs limits');
       if (r.effect === 'require_approval' && !r.approval) at(['rules', i], 'a require_approval rule needs approval (approvers.groups)');
-      if (r.effect !== 'allow' && r.external_connections) at(['rules', i, 'external_connections'], 'external_connections is only read on effect: allow rules');
+      for (const k of ['external_connections', 'export_destinations', 'load_sources'] as const) if (r.effect !== 'allow' && r[k]) at(['rules', i, k], `${k} is only read on effect: allow rules`);
+      if (r.load_sources && r.verbs && !verbMatches(r.verbs, 'LOAD_DATA')) at(['rules', i, 'load_sources'], 'load_sources is read for LOAD_DATA (or its alias LOAD), which the rule\'s verbs do not include');
+      if (r.export_destinations && r.verbs && !verbMatches(r.verbs, 'EXPORT_DATA')) at(['rules', i, 'export_destinations'], 'export_destinations is read for EXPORT_DATA (or its alias EXTRACT), which the rule\'s verbs do not include');
       if (r.effect !== 'require_approval' && r.approval) at(['rules', i, 'approval'], 'approval is only read on effect: require_approval rules');
       if (!catalog) return;
       // Checked once every file's classifications are known.

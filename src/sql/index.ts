@@ -314,6 +314,8 @@ export class Analyzer {
         const segs = m?.[1].split('.');
         if (!segs || attempt >= 3 || names.some((n) => n.join('.') === segs.join('.'))) throw err;
         names.push(segs);
+        // Spelled as one quoted identifier (`project.dataset.table`), the path the analyzer looks up is that one segment.
+        if (segs.length > 1) names.push([m![1]]);
       }
     }
   }
@@ -601,6 +603,7 @@ function combineUnits(parts: QueryAnalysis[], sql: string): QueryAnalysis {
     flags: {
       dynamicSql: parts.some((p) => p.flags.dynamicSql),
       ...(parts.find((p) => p.flags.exportUri) ? { exportUri: parts.find((p) => p.flags.exportUri)!.flags.exportUri } : {}),
+      ...(parts.some((p) => p.flags.loadUris) ? { loadUris: parts.flatMap((p) => p.flags.loadUris ?? []) } : {}),
       temporary: parts.some((p) => p.flags.temporary),
       systemVariables: [...new Set(parts.flatMap((p) => p.flags.systemVariables))].sort(),
       timeTravel: parts.some((p) => p.flags.timeTravel),

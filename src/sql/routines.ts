@@ -328,6 +328,7 @@ export function finish(a: QueryAnalysis, state: RoutineState, bodies: Bodies, re
       temporary: out.flags.temporary || p.flags.temporary,
       systemVariables: [...new Set([...out.flags.systemVariables, ...p.flags.systemVariables])].sort(),
       ...(p.flags.exportUri ? { exportUri: p.flags.exportUri } : {}),
+      ...(p.flags.loadUris ? { loadUris: [...(out.flags.loadUris ?? []), ...p.flags.loadUris] } : {}),
       routines: [...new Map([...routines, ...(p.flags.routines ?? [])].map((r) => [r.name, r])).values()],
     };
     out.functions = [...new Set([...out.functions, ...p.functions])].sort();

@@ -141,6 +141,11 @@ export interface StatementFlags {
   dynamicSql: boolean;
   /** EXPORT DATA `uri` option. */
   exportUri?: string;
+  /**
+   * LOAD DATA's `FROM FILES (uris = …)`: each source URI, or null for one that is not a string
+   * literal (a parameter, an expression) and for a missing uris option; absent for other statements.
+   */
+  loadUris?: Array<string | null>;
   /** CREATE TEMP TABLE / TEMP FUNCTION. */
   temporary: boolean;
   /** `@@name` system variables read. */
@@ -155,6 +160,18 @@ export interface StatementFlags {
   language?: string;
   /** Routines the statement calls that it does not define (routines.ts): language SQL, JAVASCRIPT, PYTHON, … or REMOTE (with its endpoint). */
   routines?: Array<{ name: string; routineType: string; language: string; remote?: { endpoint?: string; connection?: string } }>;
+}
+
+/**
+ * The strings of an option's value: an ARRAY<STRING> literal's elements or a STRING literal, null
+ * for an element that is not a string (NULL) or a value that is not a literal; undefined without one.
+ */
+function literalStrings(value: any): Array<string | null> | undefined {
+  if (!value) return undefined;
+  const lit = value.resolvedLiteralNode?.value?.value;
+  if (!lit) return [null];
+  if (lit.arrayValue) return (lit.arrayValue.element ?? []).map((e: any) => (typeof e?.stringValue === 'string' ? e.stringValue : null));
+  return [typeof lit.stringValue === 'string' ? lit.stringValue : null];
 }
 
 /** Reads the flags of a resolved statement. */
@@ -172,10 +189,13 @@ export function statementFlags(resolvedStatement: Record<string, any>, functions
   const uri = key === 'resolvedExportDataStmtNode'
     ? (body.optionList ?? []).find((opt: any) => String(opt.name).toLowerCase() === 'uri')?.value?.resolvedLiteralNode?.value?.value?.stringValue
     : undefined;
+  // A LOAD DATA without uris reads what bqgate cannot see: one unreadable source (refused by the policy).
+  const loadUris = key === 'resolvedAuxLoadDataStmtNode' ? literalStrings((body.fromFilesOptionList ?? []).find((opt: any) => String(opt.name).toLowerCase() === 'uris')?.value) ?? [null] : undefined;
   const scope = (o: any, d = 0): string | undefined => (!o || d > 4 ? undefined : o.createScope ?? scope(o.parent, d + 1));
   return {
     dynamicSql: key === 'resolvedExecuteImmediateStmtNode',
     ...(uri ? { exportUri: String(uri) } : {}),
+    ...(loadUris ? { loadUris } : {}),
     temporary: scope(body) === 'CREATE_TEMP',
     systemVariables: [...sysvars].sort(),
     timeTravel: scans.some((s) => s.timeTravel),
