@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { Analyzer, ZetaSqlServer, qualify } from '../src/sql/index.ts';
 import { Catalog } from '../src/catalog/index.ts';
 import { openAnalysis, type AnalysisStack } from '../src/cli/analysis.ts';
-import { loadPolicy, decide, MASK_PRIORITY, type Policy } from '../src/policy/index.ts';
+import { loadPolicy, decide, explain, MASK_PRIORITY, type Policy } from '../src/policy/index.ts';
 import { rewriteQuery, verifyRewrite } from '../src/rewrite/index.ts';
 import type { Principal } from '../src/auth/index.ts';
 
@@ -223,6 +223,11 @@ describe('policy', () => {
       expect(d.effect, uris).toBe('deny');
       expect(d.reasons[0], uris).toMatch(why);
     }
+    // policy explain names the source a rule covers.
+    const an = await analyzer.analyze({ sql: "LOAD DATA INTO shop.orders FROM FILES (format = 'CSV', uris = ['gs://landing/orders/a.csv'])", ...ctx });
+    const { trace } = explain(p, analyst, an);
+    console.log('explain trace of LOAD DATA:', JSON.stringify(trace));
+    expect(trace.find((t) => t.id === 'load')!.covers).toContain('load from gs://landing/orders/a.csv (load_sources)');
     // A load job's sourceUris are decided the same way (jobs.ts passes them as loadUris).
     const job = (uris: string[]) => decide(p, analyst, a({ statementKind: 'LOAD_DATA', tablesRead: [], tablesWritten: ['demo-project.shop.orders'], columnsRead: [], flags: { loadUris: uris } }));
     expect(job(['gs://landing/orders/x.json']).effect).toBe('allow');

@@ -76,6 +76,26 @@ rules:
     expect(r.out).toContain('p.yaml:7:');
   });
 
+  it('policy lint reads load_sources and export_destinations on allow rules for their verbs only, and load_sources as URIs', () => {
+    const dir = tmpPolicies([
+      'version: 1', 'rules:',
+      '  - id: ok', '    effect: allow', '    principals: "*"', '    verbs: [LOAD]', '    load_sources: ["gs://landing/**"]',
+      '  - id: on-deny', '    effect: deny', '    principals: "*"', '    verbs: [LOAD_DATA]', '    load_sources: ["gs://landing/**"]',
+      '  - id: no-verb', '    effect: allow', '    principals: "*"', '    verbs: [SELECT]', '    load_sources: ["gs://landing/**"]', '    export_destinations: ["gs://out/**"]',
+      '',
+    ].join('\n'));
+    const problems = lintPolicies(dir);
+    console.log('lint problems:', problems.map((p) => `${p.line}: ${p.message}`));
+    expect(problems.map((p) => p.message)).toEqual([
+      'load_sources is only read on effect: allow rules',
+      "load_sources is read for LOAD_DATA (or its alias LOAD), which the rule's verbs do not include",
+      "export_destinations is read for EXPORT_DATA (or its alias EXTRACT), which the rule's verbs do not include",
+    ]);
+    const notUri = lintPolicies(tmpPolicies('version: 1\nrules:\n  - id: x\n    effect: allow\n    principals: "*"\n    load_sources: ["landing/**"]\n'));
+    console.log('lint of a load_sources entry without a scheme:', notUri.map((p) => `${p.line}: ${p.message}`));
+    expect(notUri[0].message).toMatch(/load_sources\/0 must match pattern/);
+  });
+
   it('policy lint against the live catalog catches a mistyped masked column', async () => {
     const dir = tmpPolicies('version: 1\nrules:\n  - id: m\n    effect: mask\n    principals: "*"\n    masks:\n      - { column: demo-project.shop.customers.emial, rule: EMAIL_MASK }\n');
     const r = await run(['policy', 'lint', '--policies', dir]);

@@ -497,6 +497,8 @@ export function explain(policy: Policy, principal: Principal, a: Parameters<type
     else if (r.tables || r.verbs) for (const t of tables) if (anyGlob(r.tables, t)) covers.push(`${(r.verbs ?? ['*']).join('/')} ${t}`);
     for (const c of a.columnsRead) if (r.columns?.some((p) => columnMatches(p, columnId(policy, c.table, c.column, a.tables[c.table])))) covers.push(`column ${c.table}.${c.column}`);
     for (const t of a.tablesRead) for (const f of a.tables[t] ?? []) for (const m of r.masks ?? []) if (columnMatches(m.column, columnId(policy, t, f.name, a.tables[t]))) covers.push(`${m.rule} ${t}.${f.name}`);
+    for (const u of a.flags?.loadUris ?? []) if (u !== null && r.load_sources?.some((src) => sourceWithin(src, u))) covers.push(`load from ${u} (load_sources)`);
+    for (const u of a.flags?.exportUris ?? (a.flags?.exportUri ? [a.flags.exportUri] : [])) if (r.export_destinations?.some((dst) => uriGlob(dst, u))) covers.push(`export to ${u} (export_destinations)`);
     return { id: r.id, effect: r.effect, applies, ...(why ? { why } : {}), covers };
   });
   return { decision, trace };
