@@ -302,7 +302,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
     };
     const decision = decide(c.policy, c.principal, analysis);
     const kind = jobType.toLowerCase();
-    if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', `${decision.reasons[0]}${verb !== jobType ? ` (a ${kind} job is decided as ${verb})` : ''}`), { decision, analysis });
+    if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', `${decision.reasons[0]}${verb !== jobType ? ` (${kind} jobs are decided as ${verb})` : ''}`), { decision, analysis });
     const governed = sources.find((t) => isGoverned(decision, t));
     if (governed) throw Object.assign(new BigQueryError('accessDenied', `Access Denied: ${kind} of ${governed} is refused: it has masked, denied or filtered rows or columns for ${c.principal.subject}, and a ${kind} job would move raw values. Use a query instead.`), { decision });
     const jobId = insertJobId(c, b.jobReference?.jobId);
