@@ -47,7 +47,7 @@ const SAMPLES = [
 
 /** The rule ids of the demo policy: a refusal names one of them, or a verb. */
 const DEMO_RULES = [...readFileSync(resolve(import.meta.dirname, '..', 'policies', 'demo.yaml'), 'utf8').matchAll(/^\s*- id: (\S+)/gm)].map((m) => m[1]);
-const VERB = /\b(SELECT|INSERT|UPDATE|DELETE|MERGE|TRUNCATE|CREATE_[A-Z_]+|ALTER_[A-Z_]+|DROP(?:_[A-Z_]+)?|GRANT|LOAD|EXTRACT|EXPORT_DATA|CALL)\b|\bto (extract|read)\b|\blets \S+ read it\b/;
+const VERB = /\b(SELECT|INSERT|UPDATE|DELETE|MERGE|TRUNCATE|CREATE_[A-Z_]+|ALTER_[A-Z_]+|DROP(?:_[A-Z_]+)?|GRANT|LOAD|EXTRACT|COPY|EXPORT_DATA|CALL)\b|\bto (extract|read)\b|\blets \S+ read it\b/;
 
 let gw: TestGateway;
 let tokens: Record<Who, string>;
@@ -95,6 +95,9 @@ async function scopeFor(w: Workflow, who: Who): Promise<Scope> {
 function named(message: string): string | undefined {
   const rule = DEMO_RULES.find((r) => message.includes(r));
   if (rule) return rule;
+  // The verb refused ("… allows P to COPY t (default deny)"), before any other verb the message lists.
+  const refused = /\ballows .*? to ([A-Z][A-Z_]+)\b/.exec(message)?.[1];
+  if (refused) return `default deny of ${refused}`;
   const verb = VERB.exec(message);
   return verb ? `verb ${verb[1] ?? verb[2] ?? 'read'}` : undefined;
 }
@@ -112,10 +115,10 @@ describe('the suite is 1:1 with the SDK samples', () => {
 
 for (const w of WORKFLOWS) {
   describe(w.sample, () => {
-    it('admin (test-only admin policy)', async (ctx) => {
+    (w.knownBug ? it.fails : it)(`admin (test-only admin policy)${w.knownBug ? ': known bug, expected to fail' : ''}`, async (ctx) => {
       const skip = w.needs ? `needs real ${w.needs.what === 'ml' ? 'ML' : 'Cloud Storage'}: ${w.needs.why}` : (usesGcs(w) && !gcs ? gcsMissing : undefined);
       if (skip) { record(w.sample, 'admin', `skip (${skip})`); console.log(`${w.sample} admin: SKIPPED, ${skip}`); ctx.skip(); return; }
-      record(w.sample, 'admin', 'fail');
+      record(w.sample, 'admin', w.knownBug ? `fail (known bug: ${w.knownBug})` : 'fail');
       const s = await scopeFor(w, 'admin');
       if (w.refused) {
         const e: any = await w.run(s).then(() => undefined, (err) => err);
@@ -125,8 +128,8 @@ for (const w of WORKFLOWS) {
         record(w.sample, 'admin', 'refused (by design)');
         return;
       }
-      await w.run(s).catch((e) => { console.log(`${w.sample} admin: FAILED: ${failure(e)}`); throw e; });
-      record(w.sample, 'admin', 'pass');
+      await w.run(s).catch((e) => { console.log(`${w.sample} admin: FAILED${w.knownBug ? ' (known bug)' : ''}: ${failure(e)}`); throw e; });
+      record(w.sample, 'admin', w.knownBug ? 'pass (known bug fixed: remove knownBug)' : 'pass');
     }, 120_000);
 
     it(`demo analyst (${w.demo === 'pass' ? 'passes' : 'refused naming the rule or the verb'})`, async (ctx) => {
