@@ -50,6 +50,11 @@ describe('emulator DDL and resources', () => {
     const refused = await sdk.query("CREATE TABLE shop.t_kms (a INT64) OPTIONS(kms_key_name='k')").then(() => undefined, (e) => e);
     expect(refused?.message).toContain('kms_key_name');
     expect((await api('GET', '/datasets/shop/tables/t_kms')).status).toBe(404);
+    // An option is a constant expression: one that reads a table is refused, and nothing is created.
+    const leak = await sdk.query("CREATE VIEW shop.v_leak OPTIONS(description=(SELECT MAX(ssn) FROM shop.customers)) AS SELECT 1 AS x").then(() => undefined, (e) => e);
+    console.log('OPTIONS reading a table:', leak?.message);
+    expect(leak?.message).toMatch(/reads demo-project\.shop\.customers/);
+    expect((await api('GET', '/datasets/shop/tables/v_leak')).status).toBe(404);
   });
 
   it('reads an unquoted dashed project id in FROM and JOIN', async () => {

@@ -267,10 +267,11 @@ export class Engine {
   /**
    * The table metadata a CREATE's OPTIONS set: friendly_name, description (strings), labels (an
    * array of (key, value) string pairs) and expiration_timestamp (a TIMESTAMP expression, evaluated
-   * here). Any other option is refused as notImplemented: the emulator would not honour it.
+   * here, reading no table). Any other option is refused as notImplemented: the emulator would not honour it.
    */
   private async optionsMeta(options: Array<[string, string]>, ctx: RunContext): Promise<TablePatch> {
-    const value = async (expr: string) => (await this.run(`SELECT ${expr} AS v`, ctx)).rows[0]?.[0];
+    // Options are constant expressions: evaluated as a SELECT that may read no table at all (a subquery's scan is refused).
+    const value = async (expr: string) => (await this.run(`SELECT ${expr} AS v`, ctx, { declared: { statementKind: 'SELECT', tables: [] } })).rows[0]?.[0];
     const meta: TablePatch = {};
     for (const [name, expr] of options) {
       if (name === 'friendly_name') meta.friendlyName = String(await value(expr));

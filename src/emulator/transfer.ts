@@ -18,7 +18,9 @@
  *   default), result columns matched by name.
  *
  * `schemaUpdateOptions: ['ALLOW_FIELD_ADDITION']` lets a load or query append add new NULLABLE
- * columns; other schema changes are refused.
+ * columns, `ALLOW_FIELD_RELAXATION` turns the REQUIRED columns the job leaves out (or gives as
+ * NULLABLE) NULLABLE; other schema changes are refused. A table the job creates takes its
+ * `timePartitioning`, `rangePartitioning` and `clustering`.
  *
  * Every failure is a BigQueryError (invalid, notFound, duplicate, accessDenied); other formats
  * (AVRO, PARQUET, ORC, …) are refused as notImplemented.
