@@ -36,6 +36,27 @@ beforeAll(async () => {
 afterAll(async () => { await emu?.close(); });
 
 describe('emulator DDL and resources', () => {
+  it('CREATE VIEW / TABLE … OPTIONS(…) sets friendly_name, description, labels and expiration_timestamp; other options are refused', async () => {
+    const before = Date.now();
+    const meta = await job(`CREATE VIEW \`demo-project.shop.v_opts\` OPTIONS(expiration_timestamp=TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 48 HOUR), friendly_name="new_view", description="a view, (with) parens", labels=[("org_unit", "development")]) AS SELECT order_id FROM shop.orders WHERE currency LIKE 'E%'`);
+    expect(meta.statistics.query.statementType).toBe('CREATE_VIEW');
+    const v = (await api('GET', '/datasets/shop/tables/v_opts')).body;
+    console.log('view with OPTIONS:', JSON.stringify({ friendlyName: v.friendlyName, description: v.description, labels: v.labels, expirationTime: v.expirationTime }));
+    expect(v).toMatchObject({ type: 'VIEW', friendlyName: 'new_view', description: 'a view, (with) parens', labels: { org_unit: 'development' } });
+    expect(Number(v.expirationTime) - before).toBeGreaterThanOrEqual(48 * 3600_000 - 60_000);
+    expect(v.view.query).toBe("SELECT order_id FROM shop.orders WHERE currency LIKE 'E%'");
+    await job("CREATE TABLE shop.t_opts (a INT64) OPTIONS(description='plain')");
+    expect((await api('GET', '/datasets/shop/tables/t_opts')).body.description).toBe('plain');
+    const refused = await sdk.query("CREATE TABLE shop.t_kms (a INT64) OPTIONS(kms_key_name='k')").then(() => undefined, (e) => e);
+    expect(refused?.message).toContain('kms_key_name');
+    expect((await api('GET', '/datasets/shop/tables/t_kms')).status).toBe(404);
+    // An option is a constant expression: one that reads a table is refused, and nothing is created.
+    const leak = await sdk.query("CREATE VIEW shop.v_leak OPTIONS(description=(SELECT MAX(ssn) FROM shop.customers)) AS SELECT 1 AS x").then(() => undefined, (e) => e);
+    console.log('OPTIONS reading a table:', leak?.message);
+    expect(leak?.message).toMatch(/reads demo-project\.shop\.customers/);
+    expect((await api('GET', '/datasets/shop/tables/v_leak')).status).toBe(404);
+  });
+
   it('reads an unquoted dashed project id in FROM and JOIN', async () => {
     const [rows] = await sdk.query('SELECT COUNT(*) AS n FROM demo-project.shop.orders o JOIN demo-project.shop.customers c ON o.customer_id = c.customer_id WHERE o.order_id <= 10');
     expect(rows[0].n).toBeGreaterThan(0);

@@ -36,6 +36,15 @@ describe('emulator query parameters', () => {
     expect(empty[0].n).toBe(0);
   });
 
+  it('binds positional ? parameters by position, an ARRAY among them (IN UNNEST(?) before scalars)', async () => {
+    const [rows] = await sdk.query({ query: 'SELECT order_id, status, currency FROM shop.orders WHERE status IN UNNEST(?) AND currency = ? AND order_id >= ? ORDER BY order_id LIMIT 5', params: [['paid', 'refunded'], 'EUR', 100], types: [['STRING'], 'STRING', 'INT64'] } as never);
+    console.log('positional ARRAY, STRING, INT64:', JSON.stringify(rows));
+    expect(rows.length).toBeGreaterThan(0);
+    for (const r of rows as any[]) { expect(['paid', 'refunded']).toContain(r.status); expect(r.currency).toBe('EUR'); expect(r.order_id).toBeGreaterThanOrEqual(100); }
+    const [lit] = await sdk.query({ query: "SELECT '?' AS q, ? AS a /* ? */", params: [7] });
+    expect(lit).toEqual([{ q: '?', a: 7 }]);
+  });
+
   it('binds a STRUCT parameter with its fields (structTypes / structValues)', async () => {
     const [rows] = await sdk.query({ query: 'SELECT @s AS s, @s.name AS name', params: { s: { id: 7, name: 'seven' } } });
     expect(rows[0]).toEqual({ s: { id: 7, name: 'seven' }, name: 'seven' });

@@ -20,15 +20,18 @@ export const isGatewayLabel = (key: string) => key.toLowerCase().startsWith('bqg
  * Checks the labels a caller sent at `name` (`labels`, `configuration.labels`): an object of
  * string values, every key and value per BigQuery's rules, at most 64 − GATEWAY_LABELS labels
  * outside the `bqgate_` namespace. Throws BigQueryError('invalid') naming the rule broken.
+ * `nullRemoves`: a PATCH body, where a label whose value is null is removed
+ * (https://cloud.google.com/bigquery/docs/deleting-labels).
  */
-export function validateLabels(name: string, labels: unknown): void {
+export function validateLabels(name: string, labels: unknown, opts: { nullRemoves?: boolean } = {}): void {
   const fail = (why: string): never => { throw new BigQueryError('invalid', `Invalid label in ${name}: ${why}`); };
   if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) fail('labels must be an object of key → string value.');
   const entries = Object.entries(labels as Record<string, unknown>);
   for (const [k, v] of entries) {
     const key = JSON.stringify(k.length > 70 ? `${k.slice(0, 70)}…` : k);
     if (!KEY.test(k)) fail(`the label key ${key} must be 1 to 63 characters, start with a lowercase letter and hold only lowercase letters, digits, underscores and dashes.`);
-    if (typeof v !== 'string') fail(`the label ${key} must have a string value.`);
+    if (v === null && opts.nullRemoves) continue;
+    if (typeof v !== 'string') fail(`the label ${key} must have a string value${opts.nullRemoves ? ' (or null, which removes it)' : ''}.`);
     if (!VALUE.test(v as string)) fail(`the value of label ${key} must be at most 63 characters of lowercase letters, digits, underscores and dashes.`);
   }
   const own = entries.filter(([k]) => !isGatewayLabel(k)).length;

@@ -9,13 +9,13 @@
  * numbers or decimal strings — bqgate accepts up to 2^53−1 in magnitude (what it can compute
  * with exactly) and no negative value for counts, sizes and durations (`uint64`); `int32`;
  * `bool` (JSON boolean, or "true"/"false" in a query string); `string`; `labels` (BigQuery's
- * label rules, labels.ts); `requestId` (≤ 36 ASCII characters); `jobId` (letters, digits, `_`, `-`,
+ * label rules, labels.ts; `patchLabels` in a PATCH body, where a null value removes the label); `requestId` (≤ 36 ASCII characters); `jobId` (letters, digits, `_`, `-`,
  * at most 1,000 characters: the gateway's per-principal prefix takes the rest of BigQuery's 1,024).
  */
 import { BigQueryError } from './errors.js';
 import { validateLabels } from './labels.js';
 
-export type ParamType = 'uint32' | 'uint64' | 'int64' | 'int32' | 'bool' | 'string' | 'labels' | 'requestId' | 'jobId';
+export type ParamType = 'uint32' | 'uint64' | 'int64' | 'int32' | 'bool' | 'string' | 'labels' | 'patchLabels' | 'requestId' | 'jobId';
 
 /** Declared parameters of one method: query-string names, and dotted paths into the JSON body. */
 export interface ParamSpec { query?: Record<string, ParamType>; body?: Record<string, ParamType> }
@@ -47,6 +47,7 @@ export function checkParam(name: string, t: ParamType, v: unknown): void {
     case 'bool': if (typeof v !== 'boolean' && v !== 'true' && v !== 'false') bad(name, 'true or false', v); return;
     case 'string': if (typeof v !== 'string') bad(name, 'a string', v); return;
     case 'labels': validateLabels(name, v); return;
+    case 'patchLabels': validateLabels(name, v, { nullRemoves: true }); return;
     case 'requestId': if (typeof v !== 'string' || !/^[\x20-\x7e]{1,36}$/.test(v)) bad(name, 'a string of 1 to 36 printable ASCII characters (a UUID is recommended)', v); return;
     case 'jobId': if (typeof v !== 'string' || !/^[A-Za-z0-9_-]{1,1000}$/.test(v)) bad(name, 'letters, digits, underscores and dashes only, 1 to 1,000 characters', v); return;
   }

@@ -144,6 +144,8 @@ filterOptions(sessions.command('list').description('sessions, newest first')).ac
     s.id, new Date(s.start).toISOString(), new Date(s.end).toISOString(), s.principal, s.actor ?? '', String(s.requests), String(s.denied), s.tables.join(' ').slice(0, 80),
   ]));
 });
+/** A request with no SQL (tables.delete, tabledata.insertAll, …): the verb it was decided as and its tables. */
+const methodStatement = (r: { decision?: { statementKind?: string; tables?: string[] } }) => [r.decision?.statementKind ?? '', ...(r.decision?.tables ?? [])].join(' ').trim();
 for (const [name, desc] of [['show', 'one session: its requests, a line each'], ['replay', 'one session as a timeline: each query, its decision and why, approvals, the rows the caller received']] as const) {
   filterOptions(sessions.command(`${name} <session>`).description(desc)).action(async (id: string, o) => {
     const { renderTimeline } = await import('../audit/index.js');
@@ -156,7 +158,7 @@ for (const [name, desc] of [['show', 'one session: its requests, a line each'], 
     printTable(['time', 'operation', 'status', 'decision', 'rules', 'rows', 'ms', 'sql / error'], mine.map((r) => [
       new Date(r.ts).toISOString(), r.operation, String(r.response?.status ?? ''), r.decision?.effect ?? '', (r.decision?.matchedRules ?? []).join(','),
       String(r.deliveries.reduce((a, d) => a + d.rows, 0)), r.response ? r.response.durationMs.toFixed(1) : '',
-      (r.response?.errorMessage ?? r.sql ?? '').replace(/\s+/g, ' ').slice(0, 100),
+      (r.response?.errorMessage ?? r.sql ?? methodStatement(r)).replace(/\s+/g, ' ').slice(0, 100),
     ]));
   });
 }

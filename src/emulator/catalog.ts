@@ -111,7 +111,8 @@ export class Catalog {
     }
     await this.with((con) => con.run(`CREATE SCHEMA ${quote(p)}.${quote(d)}`));
     const now = Date.now();
-    this.register({ ...pick(fields), projectId: p, datasetId: d, creationTime: now, lastModifiedTime: now });
+    // BigQuery gives a new dataset without `access` the project roles' entries (https://cloud.google.com/bigquery/docs/reference/rest/v2/datasets#Dataset.FIELDS.access).
+    this.register({ access: DEFAULT_ACCESS.map((a) => ({ ...a })), ...pick(fields), projectId: p, datasetId: d, creationTime: now, lastModifiedTime: now });
     return true;
   }
 
@@ -211,6 +212,9 @@ export class Catalog {
     m.lastModifiedTime = Date.now();
   }
 }
+
+/** The access list of a dataset created without one: the project's owners, writers and readers. */
+const DEFAULT_ACCESS = [{ role: 'WRITER', specialGroup: 'projectWriters' }, { role: 'OWNER', specialGroup: 'projectOwners' }, { role: 'READER', specialGroup: 'projectReaders' }];
 
 /** The writable dataset fields of a body. */
 function pick(b: Partial<DatasetMeta>): Partial<DatasetMeta> {

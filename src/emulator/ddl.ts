@@ -60,3 +60,59 @@ export function statementType(sql: string): string {
   if (w === 'TRUNCATE') return 'TRUNCATE_TABLE';
   return w === 'WITH' ? 'SELECT' : w;
 }
+
+/** A CREATE TABLE / VIEW's `OPTIONS(name = expr, …)` clause: the statement without it, and the options as written. */
+export interface DdlOptions { sql: string; options: Array<[name: string, expr: string]> }
+
+/**
+ * The `OPTIONS(…)` clause right after a CREATE VIEW's path (or a CREATE TABLE's column list), cut
+ * out of the statement so DuckDB can run the rest, with its `name = expression` pairs
+ * (https://cloud.google.com/bigquery/docs/reference/standard-sql/data-definition-language#view_option_list).
+ * Undefined when the statement has none. Strings, backticks and nested parentheses are skipped over.
+ */
+export function ddlOptions(ddl: DdlShape): DdlOptions | undefined {
+  if (!ddl.statementType.startsWith('CREATE_') || ddl.statementType === 'CREATE_SCHEMA') return undefined;
+  const text = statementStart(ddl.original);
+  const lead = ddl.original.length - text.length;
+  let at = ddl.length;
+  const skipSpace = () => { while (/\s/.test(text[at] ?? '')) at++; };
+  skipSpace();
+  if (text[at] === '(' && ddl.statementType !== 'CREATE_VIEW') { at = closing(text, at) + 1; skipSpace(); }
+  const m = /^OPTIONS\s*\(/i.exec(text.slice(at));
+  if (!m) return undefined;
+  const open = at + m[0].length - 1;
+  const close = closing(text, open);
+  const options = splitTop(text.slice(open + 1, close)).map((o) => {
+    const eq = o.indexOf('=');
+    return [o.slice(0, eq).trim().toLowerCase(), o.slice(eq + 1).trim()] as [string, string];
+  }).filter(([n]) => n);
+  return { sql: ddl.original.slice(0, lead + at) + ddl.original.slice(lead + close + 1), options };
+}
+
+/** Index of the `)` closing the `(` at `open` (strings and backticks skipped); throws when unbalanced. */
+function closing(s: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < s.length; i++) {
+    const c = s[i];
+    if (c === "'" || c === '"' || c === '`') { i = s.indexOf(c, i + 1); if (i < 0) break; continue; }
+    if (c === '(') depth++;
+    else if (c === ')' && --depth === 0) return i;
+  }
+  throw new Error('unbalanced parentheses in OPTIONS');
+}
+
+/** `s` split at its top-level commas (not inside parentheses, brackets or strings). */
+function splitTop(s: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let from = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c === "'" || c === '"' || c === '`') { const j = s.indexOf(c, i + 1); i = j < 0 ? s.length : j; continue; }
+    if (c === '(' || c === '[') depth++;
+    else if (c === ')' || c === ']') depth--;
+    else if (c === ',' && depth === 0) { out.push(s.slice(from, i)); from = i + 1; }
+  }
+  out.push(s.slice(from));
+  return out.map((x) => x.trim()).filter(Boolean);
+}

@@ -23,8 +23,8 @@ import {
   type Declared, type PlanNode, type PlanScan,
 } from './guard.js';
 import { sizeExpression, billedBytes } from './bytes.js';
-import { Catalog, type TableMeta } from './catalog.js';
-import { ddlShape, statementStart, statementType, type DdlShape } from './ddl.js';
+import { Catalog, type TableMeta, type TablePatch } from './catalog.js';
+import { ddlOptions, ddlShape, statementStart, statementType, type DdlShape } from './ddl.js';
 
 export { statementType } from './ddl.js';
 import { typedParameter, type QueryParameter } from './params.js';
@@ -188,6 +188,17 @@ export class Engine {
     sql = await this.resolveTimeTravel(sql, ctx, opts);
     const ddl = ddlShape(sql);
     if (ddl?.statementType.endsWith('_SCHEMA')) return this.schemaDdl(ddl, ctx, opts);
+    // CREATE TABLE / VIEW … OPTIONS(…): DuckDB runs the statement without the clause; the options become the table's metadata after.
+    const withOptions = ddl && ddlOptions(ddl);
+    if (withOptions) {
+      const meta = await this.optionsMeta(withOptions.options, ctx);
+      const result = await this.run(withOptions.sql, ctx, opts);
+      if (result.ddl?.table && result.ddl.operation !== 'SKIP') {
+        const { projectId, datasetId, tableId } = result.ddl.table;
+        await this.catalog.patchTable(projectId, datasetId, tableId, meta, false);
+      }
+      return result;
+    }
     if (ddl?.body !== undefined) {
       // A view's query is checked as the SELECT it is (functions, plan, declared tables) before the view is made.
       await this.run(ddl.body, ctx, { ...opts, dryRun: true, declared: opts.declared && { ...opts.declared, statementKind: 'SELECT' } });
@@ -251,6 +262,28 @@ export class Engine {
       opts.signal?.removeEventListener('abort', interrupt);
       con.closeSync();
     }
+  }
+
+  /**
+   * The table metadata a CREATE's OPTIONS set: friendly_name, description (strings), labels (an
+   * array of (key, value) string pairs) and expiration_timestamp (a TIMESTAMP expression, evaluated
+   * here, reading no table). Any other option is refused as notImplemented: the emulator would not honour it.
+   */
+  private async optionsMeta(options: Array<[string, string]>, ctx: RunContext): Promise<TablePatch> {
+    // Options are constant expressions: evaluated as a SELECT that may read no table at all (a subquery's scan is refused).
+    const value = async (expr: string) => (await this.run(`SELECT ${expr} AS v`, ctx, { declared: { statementKind: 'SELECT', tables: [] } })).rows[0]?.[0];
+    const meta: TablePatch = {};
+    for (const [name, expr] of options) {
+      if (name === 'friendly_name') meta.friendlyName = String(await value(expr));
+      else if (name === 'description') meta.description = String(await value(expr));
+      else if (name === 'expiration_timestamp') meta.expirationTime = String(await value(`UNIX_MILLIS(${expr})`));
+      else if (name === 'labels') {
+        const pairs = [...expr.matchAll(/\(\s*(['"])(.*?)\1\s*,\s*(['"])(.*?)\3\s*\)/g)].map((m) => [m[2], m[4]]);
+        if (!/^\[\s*\]$/.test(expr) && !pairs.length) throw new BigQueryError('invalidQuery', `Invalid labels option ${expr}: it must be an array of ("key", "value") pairs.`, { location: 'query' });
+        meta.labels = Object.fromEntries(pairs);
+      } else throw new BigQueryError('notImplemented', `The emulator does not support the DDL option ${name}; it supports friendly_name, description, labels and expiration_timestamp.`);
+    }
+    return meta;
   }
 
   /** Records what a CREATE/DROP TABLE/VIEW did (catalog.ts) and reports it as BigQuery does (ddlOperationPerformed). */

@@ -58,6 +58,18 @@ export function resourceRoutes(app: FastifyInstance, prefix: string, engine: Eng
     if (!m) throw new BigQueryError('notFound', `Not found: Table ${p}:${d}.${t} was not found in location ${LOCATION}`);
     return m;
   };
+  /**
+   * datasets.list `filter`: `labels.<name>[:<value>]` terms, AND-ed by spaces
+   * (https://cloud.google.com/bigquery/docs/reference/rest/v2/datasets/list); invalid otherwise.
+   */
+  const labelFilter = (filter: string | undefined) => {
+    const terms = (filter ?? '').trim().split(/\s+/).filter(Boolean).map((t) => {
+      const m = /^labels\.([^:\s]+)(?::(.*))?$/.exec(t);
+      if (!m) throw new BigQueryError('invalid', `Invalid filter ${JSON.stringify(filter)}: each term must be labels.<name>[:<value>].`);
+      return { key: m[1], value: m[2] };
+    });
+    return (d: { labels?: Record<string, string> }) => terms.every((t) => d.labels?.[t.key] !== undefined && (t.value === undefined || d.labels[t.key] === t.value));
+  };
   const sameRef = (ref: any, want: Record<string, string>, what: string) => {
     for (const [k, v] of Object.entries(want)) if (ref?.[k] !== undefined && ref[k] !== v) throw new BigQueryError('invalid', `Invalid ${what}: ${what}Reference.${k} ${ref[k]} does not match the request path (${v}).`);
   };
@@ -68,7 +80,7 @@ export function resourceRoutes(app: FastifyInstance, prefix: string, engine: Eng
   });
 
   const ds = `${prefix}/projects/:p/datasets`;
-  app.get(ds, async (req: Req) => ({ kind: 'bigquery#datasetList', datasets: cat.listDatasets(req.params.p).map(datasetResource) }));
+  app.get(ds, async (req: Req) => ({ kind: 'bigquery#datasetList', datasets: cat.listDatasets(req.params.p).filter(labelFilter(req.query.filter)).map(datasetResource) }));
   app.get(`${ds}/:d`, async (req: Req) => datasetResource(cat.dataset(req.params.p, req.params.d)));
   app.post(ds, async (req: Req) => {
     const b: any = req.body ?? {};

@@ -18,7 +18,9 @@
  *   default), result columns matched by name.
  *
  * `schemaUpdateOptions: ['ALLOW_FIELD_ADDITION']` lets a load or query append add new NULLABLE
- * columns; other schema changes are refused.
+ * columns, `ALLOW_FIELD_RELAXATION` turns the REQUIRED columns the job leaves out (or gives as
+ * NULLABLE) NULLABLE; other schema changes are refused. A table the job creates takes its
+ * `timePartitioning`, `rangePartitioning` and `clustering`.
  *
  * Every failure is a BigQueryError (invalid, notFound, duplicate, accessDenied); other formats
  * (AVRO, PARQUET, ORC, …) are refused as notImplemented.
@@ -29,7 +31,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { BigQueryError } from '../bigquery/errors.js';
 import { encodeCell, type BqField } from './encode.js';
 import type { Engine } from './engine.js';
-import type { TableMeta } from './catalog.js';
+import { LAYOUT_FIELDS, type TableMeta } from './catalog.js';
 import { bucketFile, checkInsideRoot, checkDeclaredTables, type Declared } from './guard.js';
 import { rowValues, fieldType, type TypedRow } from './insert.js';
 import { duckTypeOf } from './params.js';
@@ -60,10 +62,16 @@ async function destination(engine: Engine, k: { p: string; d: string; t: string 
   if (existing) {
     if (existing.viewQuery !== undefined) throw new BigQueryError('invalid', `Cannot write to the view ${name(k)}.`);
     if (write === 'WRITE_EMPTY' && existing.numRows > 0) throw new BigQueryError('duplicate', `Already Exists: Table ${name(k)} (writeDisposition WRITE_EMPTY and it has rows)`);
+    const options: string[] = cfg.schemaUpdateOptions ?? [];
+    const given = (f: BqField) => (schema ?? []).find((x) => x.name.toLowerCase() === f.name.toLowerCase());
     const added = (schema ?? []).filter((f) => !existing.schema.some((e) => e.name.toLowerCase() === f.name.toLowerCase()));
-    if (added.length && (cfg.schemaUpdateOptions ?? []).includes('ALLOW_FIELD_ADDITION')) {
+    // ALLOW_FIELD_RELAXATION: a REQUIRED column the job leaves out or gives as NULLABLE becomes NULLABLE.
+    const relaxed = options.includes('ALLOW_FIELD_RELAXATION') ? existing.schema.filter((f) => f.mode === 'REQUIRED' && (given(f)?.mode ?? 'NULLABLE') !== 'REQUIRED') : [];
+    if ((added.length && options.includes('ALLOW_FIELD_ADDITION')) || relaxed.length) {
       // schemaUpdateOptions ALLOW_FIELD_ADDITION: the job's new columns are added (NULLABLE) before it writes.
-      await engine.catalog.patchTable(k.p, k.d, k.t, { schema: { fields: [...existing.schema, ...added.map((f) => ({ ...f, mode: f.mode === 'REPEATED' ? 'REPEATED' as const : 'NULLABLE' as const }))] } }, false);
+      const adds = options.includes('ALLOW_FIELD_ADDITION') ? added.map((f) => ({ ...f, mode: f.mode === 'REPEATED' ? 'REPEATED' as const : 'NULLABLE' as const })) : [];
+      const kept = existing.schema.map((f) => (relaxed.includes(f) ? { ...f, mode: 'NULLABLE' as const } : f));
+      await engine.catalog.patchTable(k.p, k.d, k.t, { schema: { fields: [...kept, ...adds] } }, false);
     }
     if (write === 'WRITE_TRUNCATE') {
       await engine.beforeWrite(`${k.p}.${k.d}.${k.t}`);
@@ -74,7 +82,9 @@ async function destination(engine: Engine, k: { p: string; d: string; t: string 
   }
   if (create === 'CREATE_NEVER') throw new BigQueryError('notFound', `Not found: Table ${name(k)} (createDisposition CREATE_NEVER)`);
   if (!schema?.length) throw new BigQueryError('invalid', `Table ${name(k)} does not exist and the job gives no schema; set configuration.load.schema or autodetect.`);
-  return engine.catalog.createTable(k.p, k.d, k.t, schema);
+  // A new table takes the job's partitioning and clustering (load and query jobs: timePartitioning, rangePartitioning, clustering).
+  const layout = Object.fromEntries(LAYOUT_FIELDS.filter((f) => cfg[f] !== undefined && cfg[f] !== null).map((f) => [f, cfg[f]]));
+  return engine.catalog.createTable(k.p, k.d, k.t, schema, layout);
 }
 
 const sameSchema = (a: BqField[], b: BqField[]) => a.length === b.length && a.every((f, i) => f.name === b[i].name && f.type === b[i].type && (f.mode ?? 'NULLABLE') === (b[i].mode ?? 'NULLABLE'));

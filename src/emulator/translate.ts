@@ -6,7 +6,9 @@
  * - a backticked path `` `p.d.t` `` is split into `` `p`.`d`.`t` `` so it reaches DuckDB as
  *   catalog.schema.table rather than one identifier with dots in it;
  * - query parameters `@name` become `$name` (DuckDB's named parameters); polyglot would otherwise
- *   read `@x` as an operator. Positional `?` passes through unchanged;
+ *   read `@x` as an operator. Positional `?` become `$1`, `$2`, … (DuckDB's numbered parameters,
+ *   bound by position as `?` are): polyglot may repeat an expression that holds one (`x IN
+ *   UNNEST(?)`), and a repeated `?` would ask DuckDB for one more value per copy;
  * - an unquoted dashed project id at the start of a table path (`FROM demo-project.shop.t`) is
  *   backticked, as BigQuery reads it;
  * - a wildcard table `` `p.d.prefix*` `` becomes the UNION ALL BY NAME of the matching tables, each
@@ -73,7 +75,9 @@ export function prepareForPolyglot(sql: string, wildcards: string[] = []): strin
       edits.push([s, e, PARAM_PREFIX + sql.slice(s + 1, e)]);
     }
   });
+  let positional = 0;
   for (const [s, e] of codeSpans(sql)) {
+    for (let i = s; i < e; i++) if (sql[i] === '?') edits.push([i, i + 1, PARAM_PREFIX + String(++positional)]);
     for (const m of sql.slice(s, e).matchAll(DASHED_PROJECT)) {
       const at = s + m.index! + m[1].length;
       edits.push([at, at + m[2].length, `\`${m[2]}\``]);

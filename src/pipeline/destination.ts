@@ -5,7 +5,10 @@
  *   table absent, createDisposition CREATE_IF_NEEDED (default)  → CREATE_TABLE_AS_SELECT of it
  *   writeDisposition WRITE_APPEND, or WRITE_EMPTY (default)     → INSERT into it
  *   writeDisposition WRITE_TRUNCATE                             → TRUNCATE and INSERT
+ *   schemaUpdateOptions (ALLOW_FIELD_ADDITION / _RELAXATION)     → also ALTER_TABLE of an existing table
  *
+ * (a write that may add or relax columns changes the table's schema: BigQuery asks for
+ * bigquery.tables.update, https://cloud.google.com/bigquery/docs/managing-table-schemas).
  * Each reads what the query reads, so the decision is the query's plus the write verbs on the
  * destination, and the rows written are the query's as the caller may see them: the text sent
  * upstream is the masked, filtered rewrite (pipeline/statement.ts), exactly as for a CREATE TABLE
@@ -20,6 +23,7 @@ export interface WriteUnit { statementKind: string; tablesRead: string[]; tables
 
 const WRITE = ['WRITE_EMPTY', 'WRITE_APPEND', 'WRITE_TRUNCATE'];
 const CREATE = ['CREATE_IF_NEEDED', 'CREATE_NEVER'];
+const SCHEMA_UPDATES = ['ALLOW_FIELD_ADDITION', 'ALLOW_FIELD_RELAXATION'];
 
 /** `project.dataset.table` of a destination; `projectId` defaults to the job's project. */
 export function destinationName(dest: Destination, projectId: string): string {
@@ -34,16 +38,19 @@ export function destinationName(dest: Destination, projectId: string): string {
  * The write statements of a query job writing `analysis`'s result into `table`; `exists`: whether
  * the table exists upstream now. The query's own statement kind must be SELECT.
  */
-export function destinationUnits(analysis: Omit<WriteUnit, 'tablesWritten'> & { tablesWritten?: string[] }, table: string, exists: boolean, dispositions: { writeDisposition?: unknown; createDisposition?: unknown }): WriteUnit[] {
+export function destinationUnits(analysis: Omit<WriteUnit, 'tablesWritten'> & { tablesWritten?: string[] }, table: string, exists: boolean, dispositions: { writeDisposition?: unknown; createDisposition?: unknown; schemaUpdateOptions?: unknown }): WriteUnit[] {
   if (analysis.statementKind !== 'SELECT') throw new BigQueryError('invalid', `configuration.query.destinationTable is only for queries (SELECT); this statement is ${analysis.statementKind}.`);
   const write = dispositions.writeDisposition ?? 'WRITE_EMPTY';
   const create = dispositions.createDisposition ?? 'CREATE_IF_NEEDED';
   if (!WRITE.includes(String(write))) throw new BigQueryError('invalid', `Invalid value for configuration.query.writeDisposition: ${JSON.stringify(write)}; it must be one of ${WRITE.join(', ')}.`);
   if (!CREATE.includes(String(create))) throw new BigQueryError('invalid', `Invalid value for configuration.query.createDisposition: ${JSON.stringify(create)}; it must be one of ${CREATE.join(', ')}.`);
+  const updates = dispositions.schemaUpdateOptions ?? [];
+  if (!Array.isArray(updates) || updates.some((u) => !SCHEMA_UPDATES.includes(String(u)))) throw new BigQueryError('invalid', `Invalid value for configuration.query.schemaUpdateOptions: ${JSON.stringify(updates)}; it must be a list of ${SCHEMA_UPDATES.join(', ')}.`);
   const unit = (statementKind: string): WriteUnit => ({ statementKind, tablesRead: analysis.tablesRead, tablesWritten: [table], columnsRead: analysis.columnsRead, tables: analysis.tables });
   if (!exists) {
     if (create === 'CREATE_NEVER') throw new BigQueryError('notFound', `Not found: Table ${table} (createDisposition is CREATE_NEVER).`);
     return [unit('CREATE_TABLE_AS_SELECT')];
   }
-  return write === 'WRITE_TRUNCATE' ? [unit('TRUNCATE'), unit('INSERT')] : [unit('INSERT')];
+  const alter = updates.length ? [unit('ALTER_TABLE')] : [];
+  return write === 'WRITE_TRUNCATE' ? [unit('TRUNCATE'), unit('INSERT'), ...alter] : [unit('INSERT'), ...alter];
 }

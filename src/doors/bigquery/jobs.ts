@@ -227,7 +227,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
 
   const QUERY_KEYS = ['defaultDataset', 'queryParameters', 'parameterMode', 'maximumBytesBilled', 'useQueryCache', 'priority'];
   /** The destination of a query job's result (decided by `withDestination`). */
-  const DESTINATION_KEYS = ['destinationTable', 'writeDisposition', 'createDisposition'];
+  const DESTINATION_KEYS = ['destinationTable', 'writeDisposition', 'createDisposition', 'schemaUpdateOptions', 'timePartitioning', 'rangePartitioning', 'clustering'];
 
   /** A query job's destination table and whether it exists now; undefined without one. */
   async function destinationOf(projectId: string, q: any): Promise<{ table: string; exists: boolean } | undefined> {

@@ -210,7 +210,17 @@ export function methodOperations(d: MethodDeps): Record<MethodOperation, (c: Ctx
     const grant = method === 'datasets.update' || b.access !== undefined;
     const decision = decideMethod(c, method, writes('ALTER_SCHEMA', dataset), ...(grant ? [writes('GRANT', dataset)] : []));
     const r = await upstream.ok(method === 'datasets.patch' ? 'PATCH' : 'PUT', path, { body: b, query: pick(c.req.query, ['updateMode', 'accessPolicyVersion']), as: await as(c, decision) });
-    return { body: datasetResource(r) };
+    return { body: withAcl(c, dataset, r) };
+  }
+
+  /**
+   * A dataset answer, with its access list only for a caller some rule allows GRANT on the dataset
+   * (as datasets.get shows it): a client that reads, changes and writes back `access` (the SDK
+   * samples' updateDatasetAccess) must see the whole list, or its PATCH would drop the others.
+   */
+  function withAcl(c: Ctx, dataset: string, r: any) {
+    const grant = decideStatement(c.policy, c.principal, writes('GRANT', dataset));
+    return { ...datasetResource(r), ...(grant.effect === 'allow' && Array.isArray(r?.access) ? { access: r.access } : {}) };
   }
 
   /** The routine's type as the upstream knows it (for the verb of changing or dropping it). */
@@ -264,7 +274,7 @@ export function methodOperations(d: MethodDeps): Record<MethodOperation, (c: Ctx
       const dataset = `${projectId}.${ref.datasetId}`;
       const decision = decideMethod(c, 'datasets.insert', writes('CREATE_SCHEMA', dataset), ...(b.access !== undefined ? [writes('GRANT', dataset)] : []));
       const r = await upstream.ok('POST', `/projects/${enc(projectId)}/datasets`, { body: b, as: await as(c, decision) });
-      return { body: datasetResource(r) };
+      return { body: withAcl(c, dataset, r) };
     },
     'datasets.patch': (c) => datasetWrite(c, 'datasets.patch'),
     'datasets.update': (c) => datasetWrite(c, 'datasets.update'),
