@@ -216,6 +216,50 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
     const t = refs.length === 1 ? catalogTables(st, refs[0]) : [];
     if (t.length === 1) { const fs = src.tables.get(t[0])!; for (let k = 0; k < n; k++) addPath(fs, [fresh(fs)]); return true; }
   }
+  if ((m = msg.match(/BY NAME requires all input queries to have identical column names, but query \d+ has \[([^\]]*)\] and query \d+ has \[([^\]]*)\]/))) {
+    // STRICT BY NAME (bqgate's check, sql/pipe/setops.ts): the table whose columns are one input's takes the other's names.
+    const [a, b] = [m[1], m[2]].map((x) => x.split(', ').filter(Boolean));
+    const same = (fs: BqField[], xs: string[]) => fs.length === xs.length && fs.every((f) => xs.some((x) => eq(x, f.name)));
+    let changed = false;
+    for (const fs of src.tables.values()) {
+      for (const [mine, other] of [[a, b], [b, a]]) {
+        if (!same(fs, mine)) continue;
+        for (let i = fs.length - 1; i >= 0; i--) if (!other.some((x) => eq(x, fs[i].name))) { fs.splice(i, 1); changed = true; }
+        for (const n of other) if (!findIn(fs, n)) changed = addPath(fs, [n]) || changed;
+        break;
+      }
+    }
+    if (changed) return true;
+  }
+  if (pos !== undefined && /set operation using CORRESPONDING do not have any columns in common/.test(msg)) {
+    // `FROM t |> UNION ALL BY NAME (SELECT 1 AS a)`: each `SELECT * FROM t` input's one table gets the
+    // names the other inputs' select lists give (https://cloud.google.com/bigquery/docs/reference/standard-sql/query-syntax#corresponding).
+    const op = st.scope.setOps.filter((x) => x.start <= pos && pos < x.end).sort((a, b) => (a.end - a.start) - (b.end - b.start))[0];
+    const sels = (op?.inputs ?? []).map((r) => st.scope.selects.find((x) => x.start === r.start && x.end === r.end));
+    const names = sels.flatMap((x) => (x && !x.star ? x.items.map((it) => it.alias ?? it.path?.at(-1)).filter((n): n is string => !!n) : []));
+    let changed = false;
+    for (const sel of sels) {
+      const refs = sel?.star && sel.from ? tablesIn(st.scope, sel.from) : [];
+      const t = refs.length === 1 ? catalogTables(st, refs[0]) : [];
+      if (t.length === 1) for (const n of names) if (!findIn(src.tables.get(t[0])!, n)) changed = addPath(src.tables.get(t[0])!, [n]) || changed;
+    }
+    if (changed) return true;
+  }
+  if (pos !== undefined && (m = msg.match(/Column `?([A-Za-z_]\w*)`? in [A-Z ]+ has incompatible types: ([^\[]+?) \[at/))) {
+    // A set operation by name (CORRESPONDING): the `SELECT * FROM t` inputs' column of that name takes the other type.
+    const op = st.scope.setOps.filter((x) => x.start <= pos && pos < x.end).sort((a, b) => (a.end - a.start) - (b.end - b.start))[0];
+    const given = splitTypes(m[2]).map((g) => g.replace(/^DOUBLE$/, 'FLOAT64'));
+    let changed = false;
+    for (const r of op?.inputs ?? []) {
+      const sel = st.scope.selects.find((x) => x.start === r.start && x.end === r.end);
+      const refs = sel?.star && sel.from ? tablesIn(st.scope, sel.from) : [];
+      const t = refs.length === 1 ? catalogTables(st, refs[0]) : [];
+      const f = t.length === 1 ? findIn(src.tables.get(t[0])!, m[1]) : undefined;
+      const want = f && given.find((g) => g !== f.type && SCALAR.has(g));
+      if (f && want && (st.retyped.get(f) ?? 0) < 6 && asField(f, want)) { st.retyped.set(f, (st.retyped.get(f) ?? 0) + 1); changed = true; }
+    }
+    if (changed) return true;
+  }
   if (pos !== undefined && (m = msg.match(/Column (\d+) in [A-Z ]+ has incompatible types: ([^\[]+?) \[at/))) {
     // The inputs' Nth columns: those read from a column take the type of one computed by an expression (else the first's).
     const given = splitTypes(m[2]).map((g) => g.replace(/^DOUBLE$/, 'FLOAT64'));
@@ -278,6 +322,19 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
     for (const [i, f] of ops.entries()) {
       if (!f || i < from || !want || given[i] === want || (st.retyped.get(f) ?? 0) > 5) continue;
       if (setType(f, want)) { st.retyped.set(f, (st.retyped.get(f) ?? 0) + 1); changed = true; }
+    }
+    if (changed) return true;
+  }
+  if (pos !== undefined && (m = msg.match(/^(?:.*: )?(\w+) is not supported by RANGE\(\)|No matching signature for function RANGE_CONTAINS for argument types: RANGE<(\w+)>, (\w+)\./))) {
+    // RANGE(lower, upper) takes DATE, DATETIME or TIMESTAMP bounds; RANGE_CONTAINS(r, v) a v of r's
+    // element type (https://cloud.google.com/bigquery/docs/reference/standard-sql/range-functions).
+    const name = m[2] ? 'RANGE_CONTAINS' : 'RANGE';
+    const call = callsAt(st.scope, pos, name).find((c) => c.kind === 'astFunctionCallNode' && eq(c.name ?? '', name));
+    const want = m[2] ?? 'TIMESTAMP';
+    let changed = false;
+    for (const o of (call?.operands ?? []).slice(m[2] ? 1 : 0, 2)) {
+      const f = o.path ? fieldOf(st, o.path, o.start) : undefined;
+      if (f && (st.retyped.get(f) ?? 0) < 6 && asField(f, want)) { st.retyped.set(f, 9); changed = true; }
     }
     if (changed) return true;
   }

@@ -106,7 +106,7 @@ export function asField(f: BqField, type: string): boolean {
   if (!SCALAR.has(base)) return false;
   const mode = arr ? 'REPEATED' : 'NULLABLE';
   if (f.type === base && (f.mode ?? 'NULLABLE') === mode) return false;
-  f.type = base; f.mode = mode; delete f.fields;
+  f.type = base; f.mode = mode; delete f.fields; delete f.rangeElementType;
   return true;
 }
 
@@ -116,6 +116,13 @@ export function setType(f: BqField, text: string): boolean {
   const arr = t.match(/^ARRAY<(.*)>$/s);
   const inner = arr ? arr[1].trim() : t;
   const st = inner.match(/^STRUCT<(.*)>$/s);
+  const range = inner.match(/^RANGE<(DATE|DATETIME|TIMESTAMP)>$/);
+  if (range) {
+    // A RANGE column (https://cloud.google.com/bigquery/docs/reference/standard-sql/data-types#range_type).
+    const before = JSON.stringify(f);
+    f.type = 'RANGE'; f.rangeElementType = { type: range[1] }; f.mode = arr ? 'REPEATED' : 'NULLABLE'; delete f.fields;
+    return JSON.stringify(f) !== before;
+  }
   if (!st) return asField(f, t);
   const fields: BqField[] = [];
   for (const [i, part] of splitTypes(st[1]).entries()) {
