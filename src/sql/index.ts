@@ -118,8 +118,12 @@ export interface AnalyzeInput {
   scriptTables?: Map<string, TableInfo>;
   /** Temp functions declared earlier in the same script, by lower-case name (routines.ts). */
   scriptRoutines?: Map<string, RoutineDef>;
-  /** Set by routines.ts: how deep in routine bodies this analysis is, and the statement's remaining body-analysis budget. */
-  routineNesting?: { depth: number; budget: { left: number } };
+  /**
+   * Set by routines.ts: how deep in routine bodies this analysis is, the statement's remaining
+   * body-analysis budget, and the script's own variables (without any routine's arguments), which
+   * a nested temp function's body sees beside its own arguments.
+   */
+  routineNesting?: { depth: number; budget: { left: number }; scriptVariables?: Array<{ name: string; type: TypeProto }> };
   /**
    * Whether the caller's policy allows an EXTERNAL_QUERY connection (policy allowsExternalConnection).
    * On an allowed connection the external query's columns come from the upstream (a dry run, exact);
