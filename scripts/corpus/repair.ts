@@ -177,8 +177,23 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
     const t = tablesInScope(st, pos).find((x) => !findIn(src.tables.get(x)!, m![1])) ?? tables.find((x) => !findIn(src.tables.get(x)!, m![1]));
     return !!t && addPath(src.tables.get(t)!, [m[1]]);
   }
+  if (pos !== undefined && st.typeOf && (m = msg.match(/Query column (\d+) has type ((?:STRUCT|ARRAY)<.+?) which cannot be inserted into column `?(\w+)`?, which has type/))) {
+    // A STRUCT / ARRAY value (its type truncated in the message): the target column takes the type
+    // of the query's Nth select item, analyzed on its own.
+    const f = st.scope.dml && catalogTables(st, st.scope.dml).map((t) => findIn(src.tables.get(t)!, m![3])).find(Boolean);
+    const sel = st.scope.selects.find((x) => x.start === pos);
+    const it = sel?.items[Number(m[1]) - 1];
+    const expr = it ? Buffer.from(sql, 'utf8').subarray(it.start, it.end).toString('utf8').replace(/\s+AS\s+`?\w+`?\s*$/i, '') : undefined;
+    const from = sel?.from ? Buffer.from(sql, 'utf8').subarray(sel.from.start, sel.from.end).toString('utf8') : '';
+    const t = f && expr ? await st.typeOf(expr, /^\s*FROM\b/i.test(from) ? from : from && `FROM ${from}`) : undefined;
+    if (f && t) {
+      const made = named(typeToField(f.name, t));
+      if (JSON.stringify(made) !== JSON.stringify(f)) { Object.assign(f, made); if (!made.fields) delete f.fields; st.retyped.set(f, 99); return true; }
+    }
+  }
   if ((m = msg.match(/Query column (\d+) has type (\w+) which cannot be inserted into column `?(\w+)`?/))) {
-    const f = findField(src, m[3]);
+    // The INSERT target's column (the source table may have one of the same name).
+    const f = (st.scope.dml && catalogTables(st, st.scope.dml).map((t) => findIn(src.tables.get(t)!, m![3])).find(Boolean)) ?? findField(src, m[3]);
     if (f && (st.retyped.get(f) ?? 0) < 6) { st.retyped.set(f, (st.retyped.get(f) ?? 0) + 1); if (asField(f, m[2])) return true; }
   }
   if (pos !== undefined && (m = msg.match(/Invalid type for argument (\d+) to \w+; Expected (\w+)/))) {

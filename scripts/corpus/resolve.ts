@@ -20,8 +20,8 @@ export const field = (name: string, type = 'STRING'): BqField => ({ name, type, 
 /** The state one synthesis carries between rounds. */
 export interface RepairState {
   src: SyntheticSource; sql: string; scope: Scope; retyped: Map<BqField, number>;
-  /** The type of an expression of the statement, analyzed on its own (undefined when it does not analyze). */
-  typeOf?: (expr: string) => Promise<TypeProto | undefined>;
+  /** The type of an expression of the statement, analyzed on its own or over `from` (a FROM clause's text); undefined when it does not analyze. */
+  typeOf?: (expr: string, from?: string) => Promise<TypeProto | undefined>;
 }
 
 /** Every field of the catalog (nested ones included), with its parent list. */
