@@ -25,7 +25,7 @@ import { qualify, qualifyObject } from './names.js';
 import { SYSTEM_VARIABLES } from './options.js';
 import { reemit } from './canonical.js';
 import { bigQueryLanguageOptions } from './features.js';
-import { addBigQueryBuiltins, builtinNamesIn } from './builtins/index.js';
+import { addBigQueryBuiltins, builtinNamesIn, replacedBuiltins } from './builtins/index.js';
 import { checkSetOperations, desugar, setOperationMessage, type SetOperationCheck } from './pipe/index.js';
 import { addToCatalog, catalogKey, declaredBy, expandCalls, finish, newRoutineState, refuseCrashTriggers, registerMissing, routinesStillValid, type RoutineDef, type RoutineState } from './routines.js';
 import { planTvfs, tvfContext, type TvfPlan } from './tvfs/index.js';
@@ -530,7 +530,7 @@ export class Analyzer {
     const hit = this.catalogs.get(key);
     if (hit && hit.generation === gen) return hit.id;
     const root: any = {
-      name: 'bqgate', table: [], catalog: [], builtinFunctionOptions: { languageOptions: lo },
+      name: 'bqgate', table: [], catalog: [], builtinFunctionOptions: { languageOptions: lo, excludeFunctionIds: replacedBuiltins(builtins) },
       // Script variables: named constants (NULL-valued; only their types matter), shadowed by columns as in BigQuery.
       constant: constants.map((c) => ({ namePath: [c.name], type: c.type, value: {} })),
     };
