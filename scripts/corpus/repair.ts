@@ -411,6 +411,16 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
     if (f && /Dot-star/.test(m[0])) { f.type = 'RECORD'; f.fields = [field('c1')]; f.mode = 'NULLABLE'; st.retyped.set(f, 9); return true; }
     if (f && asField(f, want)) { st.retyped.set(f, (st.retyped.get(f) ?? 0) + 1); return true; }
   }
+  if (pos !== undefined && /The argument to ARRAY_CONCAT \(or ARRAY_CONCAT_AGG\) must be an array type/.test(msg)) {
+    // Every column argument of the ARRAY_CONCAT at the error is an array (`(x).ARRAY_CONCAT(y)` too).
+    const call = callsAt(st.scope, pos, 'ARRAY_CONCAT').find((c) => c.kind === 'astFunctionCallNode' && eq(c.name ?? '', 'ARRAY_CONCAT'));
+    let changed = false;
+    for (const o of call?.operands ?? []) {
+      const f = o.path ? fieldOf(st, o.path, o.start) : undefined;
+      if (f && f.mode !== 'REPEATED') { f.mode = 'REPEATED'; if (f.type === 'GEOGRAPHY' || f.type === 'JSON') f.type = 'STRING'; changed = true; }
+    }
+    if (changed) return true;
+  }
   if (pos !== undefined && /Subscript access|for function ARRAY_|UNNEST|must be an array|must be arrays|ARRAY_LENGTH|ARRAY_TO_STRING|ARRAY_CONCAT/i.test(msg)) {
     const p = pathAt(st.scope, pos) ?? (/Subscript/.test(msg) ? st.scope.paths.filter((x) => x.end <= pos && !x.inTableRef).sort((a, b) => b.end - a.end)[0] : undefined);
     const f = (p && fieldOf(st, p.names, pos)) ?? columnNear(st, pos);
