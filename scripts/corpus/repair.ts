@@ -353,6 +353,15 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
     }
     if (changed) return true;
   }
+  if (pos !== undefined && (m = msg.match(/No matching signature for function (?:BIGQUERY:)?([\w.]+) for argument types: STRING\b.*?Supported signatures?: [\w.]+\(JSON\b/i))) {
+    // `JSON_FLATTEN(JSON_QUERY(col, path))`: a JSON function's argument is a JSON_QUERY / JSON_EXTRACT
+    // of a column, which returns JSON when the column is JSON (json_functions#json_query).
+    const call = callsAt(st.scope, pos, m[1].split('.').pop()).find((c) => c.kind === 'astFunctionCallNode' && eq(c.name?.split('.').pop() ?? '', m![1].split('.').pop()!));
+    const arg = call?.operands[0];
+    const inner = arg && st.scope.calls.find((c) => c.kind === 'astFunctionCallNode' && c.start === arg.start && /^(JSON_QUERY|JSON_EXTRACT)$/i.test(c.name ?? ''));
+    const col = inner?.operands[0]?.path ? fieldOf(st, inner.operands[0].path, inner.operands[0].start) : undefined;
+    if (col && col.type !== 'JSON' && asField(col, 'JSON')) { st.retyped.set(col, 99); return true; }
+  }
   if (pos !== undefined && /No matching signature/.test(msg) && signature(st, msg, pos)) return true;
   if (pos !== undefined && (m = msg.match(/must be a literal or query parameter/))) {
     // A constant the statement's script declares: move the column to the script variables.
