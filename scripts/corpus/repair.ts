@@ -362,6 +362,16 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
     const col = inner?.operands[0]?.path ? fieldOf(st, inner.operands[0].path, inner.operands[0].start) : undefined;
     if (col && col.type !== 'JSON' && asField(col, 'JSON')) { st.retyped.set(col, 99); return true; }
   }
+  if (pos !== undefined && (m = msg.match(/No matching signature for operator (OR|AND) for argument types/))) {
+    // Every column operand of OR / AND is a BOOL.
+    const call = callsAt(st.scope, pos).find((c) => c.kind === (m![1] === 'OR' ? 'astOrExprNode' : 'astAndExprNode'));
+    let changed = false;
+    for (const o of call?.operands ?? []) {
+      const f = o.path ? fieldOf(st, o.path, o.start) : undefined;
+      if (f && f.type !== 'BOOL' && (st.retyped.get(f) ?? 0) < 6 && asField(f, 'BOOL')) { st.retyped.set(f, 9); changed = true; }
+    }
+    if (changed) return true;
+  }
   if (pos !== undefined && /No matching signature/.test(msg) && signature(st, msg, pos)) return true;
   if (pos !== undefined && (m = msg.match(/must be a literal or query parameter/))) {
     // A constant the statement's script declares: move the column to the script variables.
