@@ -80,6 +80,7 @@ function signature(st: RepairState, msg: string, pos: number): boolean {
   const inList = msg.match(/No matching signature for operator (IN(?: UNNEST)?) for argument types (.+?) and \{(.+?)\}/);
   const m = inList ? [inList[0], 'operator', inList[1], `${inList[2]}, ${inList[3]}`, 'ANY IN ANY'] : msg.match(/No matching signature for (?:aggregate |analytic )?(function|operator) (.+?) for argument types?: (.*?)(?:\. (?:Supported signatures?: )?(.*?))?(?: \[at|$)/s);
   if (!m) return false;
+  m[2] = m[2].replace(/^BIGQUERY:/i, ''); // a registered BigQuery builtin (sql/builtins) is named in its group
   const given = splitTypes(m[3]);
   if (/IN UNNEST/.test(m[2])) given[1] = given[1]?.replace(/^ARRAY<(.*)>$/, '$1');
   const fn = m[1] === 'function';
