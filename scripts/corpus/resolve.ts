@@ -177,6 +177,15 @@ export function fieldOf(st: RepairState, path: string[], pos: number, depth = 0)
   if (ref && !tables.length && ref.path.length > 1 && aliased(st, ref.path[0], ref.start)) {
     return walk(fieldOf(st, ref.path, ref.start, depth + 1), path.slice(1)); // FROM t, t.arr AS a
   }
+  if (!ref) {
+    // An unqualified name over a CTE (`WITH c AS (SELECT a.b.c AS x …) SELECT x.y FROM c`): the
+    // field the CTE's select item reads (the innermost SELECT with a FROM decides).
+    const sel = enclosingSelects(st.scope, pos).find((x) => x.from);
+    for (const t of sel ? tablesIn(st.scope, sel.from!) : []) {
+      const d = t.path.length === 1 ? derivedColumn(st, t.path[0], path[0], pos, depth) : undefined;
+      if (d) return walk(d, path.slice(1));
+    }
+  }
   const f = tablesInScope(st, pos).map((t) => findIn(st.src.tables.get(t)!, path[0])).find(Boolean) ?? findField(st.src, path[0]);
   return walk(f, path.slice(1));
 }
