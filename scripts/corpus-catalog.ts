@@ -107,7 +107,7 @@ export async function synthesize(zeta: ZetaSqlServer, s: Stmt, docs?: Documents,
   const view = async () => (await desugar(s.sql, { columnsOf }).catch(() => undefined)) ?? s.sql;
   const text = await view();
   const tree = await parseTree(zeta, text).catch(() => undefined);
-  const typeOf = (expr: string) => analyzer.analyze({ ...corpusRequest({ ...s, sql: `SELECT (${expr}) AS v` }, src), sql: `SELECT (${expr}) AS v` }).then((a) => a.outputTypes[0], () => undefined);
+  const typeOf = (expr: string, from = '') => { const q = `SELECT (${expr}) AS v${from ? `\n${from}` : ''}`; return analyzer.analyze({ ...corpusRequest({ ...s, sql: q }, src), sql: q }).then((a) => a.outputTypes[0], () => undefined); };
   const st: RepairState = { src, sql: text, scope: scopeOf(tree), retyped: new Map(), typeOf };
   src.scope = st.scope;
   const prelude = docs && tree ? await preludeFor(zeta, s, docs, src, tree) : { text: '', ids: [] };

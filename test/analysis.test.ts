@@ -378,3 +378,34 @@ describe('lineage', () => {
     expect(whole.out.c).toContain('customers.ssn');
   });
 });
+
+describe('RANGE columns', () => {
+  // The emulator cannot store a RANGE column (DuckDB has none), so the schema is handed to the
+  // analyzer as a catalog answer would carry it: type RANGE with rangeElementType
+  // (https://cloud.google.com/bigquery/docs/reference/rest/v2/tables#TableFieldSchema).
+  const rangeSource = (elementType?: string) => ({
+    getTable: async (fullName: string) => ({ fullName, schema: [
+      { name: 'emp_id', type: 'INTEGER', mode: 'NULLABLE' as const },
+      { name: 'duration', type: 'RANGE', mode: 'NULLABLE' as const, ...(elementType ? { rangeElementType: { type: elementType } } : {}) },
+    ] }),
+    listTables: async () => [],
+  });
+
+  it('types a RANGE column RANGE<T>: RANGE functions take it, a STRING does not, and lineage reaches it', async () => {
+    const a = new Analyzer(zeta, rangeSource('DATE'));
+    const r = await a.analyze({ sql: "SELECT emp_id, RANGE_START(duration) AS s FROM hr.periods WHERE RANGE_CONTAINS(duration, DATE '2024-01-01')", ...ctx });
+    console.log('RANGE output types:', JSON.stringify(r.outputTypes));
+    expect(r.outputTypes[1]).toEqual({ typeKind: 'TYPE_DATE' });
+    expect(r.lineage.find((l) => l.name === 's')?.sources).toEqual([{ table: 'demo-project.hr.periods', column: 'duration' }]);
+    expect(r.columnsByClause.where).toEqual([{ table: 'demo-project.hr.periods', column: 'duration' }]);
+    await expect(a.analyze({ sql: "INSERT hr.periods (emp_id, duration) VALUES (1, RANGE<DATE> '[2024-01-01, 2024-02-01)')", ...ctx })).resolves.toMatchObject({ statementKind: 'INSERT' });
+    await expect(a.analyze({ sql: "SELECT CONCAT(duration, 'x') FROM hr.periods", ...ctx })).rejects.toMatchObject({ reason: 'invalidQuery' });
+    await expect(a.analyze({ sql: "INSERT hr.periods (emp_id, duration) VALUES (1, RANGE<TIMESTAMP> '[2024-01-01, 2024-02-01)')", ...ctx })).rejects.toMatchObject({ reason: 'invalidQuery' });
+  });
+
+  it('refuses a RANGE column without a DATE, DATETIME or TIMESTAMP element type instead of guessing one', async () => {
+    for (const t of [undefined, 'INT64']) {
+      await expect(new Analyzer(zeta, rangeSource(t)).analyze({ sql: 'SELECT emp_id FROM hr.periods', ...ctx })).rejects.toMatchObject({ reason: 'invalid' });
+    }
+  });
+});

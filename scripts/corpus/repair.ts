@@ -80,6 +80,7 @@ function signature(st: RepairState, msg: string, pos: number): boolean {
   const inList = msg.match(/No matching signature for operator (IN(?: UNNEST)?) for argument types (.+?) and \{(.+?)\}/);
   const m = inList ? [inList[0], 'operator', inList[1], `${inList[2]}, ${inList[3]}`, 'ANY IN ANY'] : msg.match(/No matching signature for (?:aggregate |analytic )?(function|operator) (.+?) for argument types?: (.*?)(?:\. (?:Supported signatures?: )?(.*?))?(?: \[at|$)/s);
   if (!m) return false;
+  m[2] = m[2].replace(/^BIGQUERY:/i, ''); // a registered BigQuery builtin (sql/builtins) is named in its group
   const given = splitTypes(m[3]);
   if (/IN UNNEST/.test(m[2])) given[1] = given[1]?.replace(/^ARRAY<(.*)>$/, '$1');
   const fn = m[1] === 'function';
@@ -177,8 +178,23 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
     const t = tablesInScope(st, pos).find((x) => !findIn(src.tables.get(x)!, m![1])) ?? tables.find((x) => !findIn(src.tables.get(x)!, m![1]));
     return !!t && addPath(src.tables.get(t)!, [m[1]]);
   }
+  if (pos !== undefined && st.typeOf && (m = msg.match(/Query column (\d+) has type ((?:STRUCT|ARRAY)<.+?) which cannot be inserted into column `?(\w+)`?, which has type/))) {
+    // A STRUCT / ARRAY value (its type truncated in the message): the target column takes the type
+    // of the query's Nth select item, analyzed on its own.
+    const f = st.scope.dml && catalogTables(st, st.scope.dml).map((t) => findIn(src.tables.get(t)!, m![3])).find(Boolean);
+    const sel = st.scope.selects.find((x) => x.start === pos);
+    const it = sel?.items[Number(m[1]) - 1];
+    const expr = it ? Buffer.from(sql, 'utf8').subarray(it.start, it.end).toString('utf8').replace(/\s+AS\s+`?\w+`?\s*$/i, '') : undefined;
+    const from = sel?.from ? Buffer.from(sql, 'utf8').subarray(sel.from.start, sel.from.end).toString('utf8') : '';
+    const t = f && expr ? await st.typeOf(expr, /^\s*FROM\b/i.test(from) ? from : from && `FROM ${from}`) : undefined;
+    if (f && t) {
+      const made = named(typeToField(f.name, t));
+      if (JSON.stringify(made) !== JSON.stringify(f)) { Object.assign(f, made); if (!made.fields) delete f.fields; st.retyped.set(f, 99); return true; }
+    }
+  }
   if ((m = msg.match(/Query column (\d+) has type (\w+) which cannot be inserted into column `?(\w+)`?/))) {
-    const f = findField(src, m[3]);
+    // The INSERT target's column (the source table may have one of the same name).
+    const f = (st.scope.dml && catalogTables(st, st.scope.dml).map((t) => findIn(src.tables.get(t)!, m![3])).find(Boolean)) ?? findField(src, m[3]);
     if (f && (st.retyped.get(f) ?? 0) < 6) { st.retyped.set(f, (st.retyped.get(f) ?? 0) + 1); if (asField(f, m[2])) return true; }
   }
   if (pos !== undefined && (m = msg.match(/Invalid type for argument (\d+) to \w+; Expected (\w+)/))) {
@@ -215,6 +231,50 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
     const refs = sel?.star && sel.from ? tablesIn(st.scope, sel.from) : [];
     const t = refs.length === 1 ? catalogTables(st, refs[0]) : [];
     if (t.length === 1) { const fs = src.tables.get(t[0])!; for (let k = 0; k < n; k++) addPath(fs, [fresh(fs)]); return true; }
+  }
+  if ((m = msg.match(/BY NAME requires all input queries to have identical column names, but query \d+ has \[([^\]]*)\] and query \d+ has \[([^\]]*)\]/))) {
+    // STRICT BY NAME (bqgate's check, sql/pipe/setops.ts): the table whose columns are one input's takes the other's names.
+    const [a, b] = [m[1], m[2]].map((x) => x.split(', ').filter(Boolean));
+    const same = (fs: BqField[], xs: string[]) => fs.length === xs.length && fs.every((f) => xs.some((x) => eq(x, f.name)));
+    let changed = false;
+    for (const fs of src.tables.values()) {
+      for (const [mine, other] of [[a, b], [b, a]]) {
+        if (!same(fs, mine)) continue;
+        for (let i = fs.length - 1; i >= 0; i--) if (!other.some((x) => eq(x, fs[i].name))) { fs.splice(i, 1); changed = true; }
+        for (const n of other) if (!findIn(fs, n)) changed = addPath(fs, [n]) || changed;
+        break;
+      }
+    }
+    if (changed) return true;
+  }
+  if (pos !== undefined && /set operation using CORRESPONDING do not have any columns in common/.test(msg)) {
+    // `FROM t |> UNION ALL BY NAME (SELECT 1 AS a)`: each `SELECT * FROM t` input's one table gets the
+    // names the other inputs' select lists give (https://cloud.google.com/bigquery/docs/reference/standard-sql/query-syntax#corresponding).
+    const op = st.scope.setOps.filter((x) => x.start <= pos && pos < x.end).sort((a, b) => (a.end - a.start) - (b.end - b.start))[0];
+    const sels = (op?.inputs ?? []).map((r) => st.scope.selects.find((x) => x.start === r.start && x.end === r.end));
+    const names = sels.flatMap((x) => (x && !x.star ? x.items.map((it) => it.alias ?? it.path?.at(-1)).filter((n): n is string => !!n) : []));
+    let changed = false;
+    for (const sel of sels) {
+      const refs = sel?.star && sel.from ? tablesIn(st.scope, sel.from) : [];
+      const t = refs.length === 1 ? catalogTables(st, refs[0]) : [];
+      if (t.length === 1) for (const n of names) if (!findIn(src.tables.get(t[0])!, n)) changed = addPath(src.tables.get(t[0])!, [n]) || changed;
+    }
+    if (changed) return true;
+  }
+  if (pos !== undefined && (m = msg.match(/Column `?([A-Za-z_]\w*)`? in [A-Z ]+ has incompatible types: ([^\[]+?) \[at/))) {
+    // A set operation by name (CORRESPONDING): the `SELECT * FROM t` inputs' column of that name takes the other type.
+    const op = st.scope.setOps.filter((x) => x.start <= pos && pos < x.end).sort((a, b) => (a.end - a.start) - (b.end - b.start))[0];
+    const given = splitTypes(m[2]).map((g) => g.replace(/^DOUBLE$/, 'FLOAT64'));
+    let changed = false;
+    for (const r of op?.inputs ?? []) {
+      const sel = st.scope.selects.find((x) => x.start === r.start && x.end === r.end);
+      const refs = sel?.star && sel.from ? tablesIn(st.scope, sel.from) : [];
+      const t = refs.length === 1 ? catalogTables(st, refs[0]) : [];
+      const f = t.length === 1 ? findIn(src.tables.get(t[0])!, m[1]) : undefined;
+      const want = f && given.find((g) => g !== f.type && SCALAR.has(g));
+      if (f && want && (st.retyped.get(f) ?? 0) < 6 && asField(f, want)) { st.retyped.set(f, (st.retyped.get(f) ?? 0) + 1); changed = true; }
+    }
+    if (changed) return true;
   }
   if (pos !== undefined && (m = msg.match(/Column (\d+) in [A-Z ]+ has incompatible types: ([^\[]+?) \[at/))) {
     // The inputs' Nth columns: those read from a column take the type of one computed by an expression (else the first's).
@@ -281,6 +341,38 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
     }
     if (changed) return true;
   }
+  if (pos !== undefined && (m = msg.match(/^(?:.*: )?(\w+) is not supported by RANGE\(\)|No matching signature for function RANGE_CONTAINS for argument types: RANGE<(\w+)>, (\w+)\./))) {
+    // RANGE(lower, upper) takes DATE, DATETIME or TIMESTAMP bounds; RANGE_CONTAINS(r, v) a v of r's
+    // element type (https://cloud.google.com/bigquery/docs/reference/standard-sql/range-functions).
+    const name = m[2] ? 'RANGE_CONTAINS' : 'RANGE';
+    const call = callsAt(st.scope, pos, name).find((c) => c.kind === 'astFunctionCallNode' && eq(c.name ?? '', name));
+    const want = m[2] ?? 'TIMESTAMP';
+    let changed = false;
+    for (const o of (call?.operands ?? []).slice(m[2] ? 1 : 0, 2)) {
+      const f = o.path ? fieldOf(st, o.path, o.start) : undefined;
+      if (f && (st.retyped.get(f) ?? 0) < 6 && asField(f, want)) { st.retyped.set(f, 9); changed = true; }
+    }
+    if (changed) return true;
+  }
+  if (pos !== undefined && (m = msg.match(/No matching signature for function (?:BIGQUERY:)?([\w.]+) for argument types: STRING\b.*?Supported signatures?: [\w.]+\(JSON\b/i))) {
+    // `JSON_FLATTEN(JSON_QUERY(col, path))`: a JSON function's argument is a JSON_QUERY / JSON_EXTRACT
+    // of a column, which returns JSON when the column is JSON (json_functions#json_query).
+    const call = callsAt(st.scope, pos, m[1].split('.').pop()).find((c) => c.kind === 'astFunctionCallNode' && eq(c.name?.split('.').pop() ?? '', m![1].split('.').pop()!));
+    const arg = call?.operands[0];
+    const inner = arg && st.scope.calls.find((c) => c.kind === 'astFunctionCallNode' && c.start === arg.start && /^(JSON_QUERY|JSON_EXTRACT)$/i.test(c.name ?? ''));
+    const col = inner?.operands[0]?.path ? fieldOf(st, inner.operands[0].path, inner.operands[0].start) : undefined;
+    if (col && col.type !== 'JSON' && asField(col, 'JSON')) { st.retyped.set(col, 99); return true; }
+  }
+  if (pos !== undefined && (m = msg.match(/No matching signature for operator (OR|AND) for argument types/))) {
+    // Every column operand of OR / AND is a BOOL.
+    const call = callsAt(st.scope, pos).find((c) => c.kind === (m![1] === 'OR' ? 'astOrExprNode' : 'astAndExprNode'));
+    let changed = false;
+    for (const o of call?.operands ?? []) {
+      const f = o.path ? fieldOf(st, o.path, o.start) : undefined;
+      if (f && f.type !== 'BOOL' && (st.retyped.get(f) ?? 0) < 6 && asField(f, 'BOOL')) { st.retyped.set(f, 9); changed = true; }
+    }
+    if (changed) return true;
+  }
   if (pos !== undefined && /No matching signature/.test(msg) && signature(st, msg, pos)) return true;
   if (pos !== undefined && (m = msg.match(/must be a literal or query parameter/))) {
     // A constant the statement's script declares: move the column to the script variables.
@@ -338,6 +430,16 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
     const want = m[1] ?? (/FORMAT/.test(m[0]) ? 'TIMESTAMP' : 'STRING');
     if (f && /Dot-star/.test(m[0])) { f.type = 'RECORD'; f.fields = [field('c1')]; f.mode = 'NULLABLE'; st.retyped.set(f, 9); return true; }
     if (f && asField(f, want)) { st.retyped.set(f, (st.retyped.get(f) ?? 0) + 1); return true; }
+  }
+  if (pos !== undefined && /The argument to ARRAY_CONCAT \(or ARRAY_CONCAT_AGG\) must be an array type/.test(msg)) {
+    // Every column argument of the ARRAY_CONCAT at the error is an array (`(x).ARRAY_CONCAT(y)` too).
+    const call = callsAt(st.scope, pos, 'ARRAY_CONCAT').find((c) => c.kind === 'astFunctionCallNode' && eq(c.name ?? '', 'ARRAY_CONCAT'));
+    let changed = false;
+    for (const o of call?.operands ?? []) {
+      const f = o.path ? fieldOf(st, o.path, o.start) : undefined;
+      if (f && f.mode !== 'REPEATED') { f.mode = 'REPEATED'; if (f.type === 'GEOGRAPHY' || f.type === 'JSON') f.type = 'STRING'; changed = true; }
+    }
+    if (changed) return true;
   }
   if (pos !== undefined && /Subscript access|for function ARRAY_|UNNEST|must be an array|must be arrays|ARRAY_LENGTH|ARRAY_TO_STRING|ARRAY_CONCAT/i.test(msg)) {
     const p = pathAt(st.scope, pos) ?? (/Subscript/.test(msg) ? st.scope.paths.filter((x) => x.end <= pos && !x.inTableRef).sort((a, b) => b.end - a.end)[0] : undefined);

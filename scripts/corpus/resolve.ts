@@ -20,8 +20,8 @@ export const field = (name: string, type = 'STRING'): BqField => ({ name, type, 
 /** The state one synthesis carries between rounds. */
 export interface RepairState {
   src: SyntheticSource; sql: string; scope: Scope; retyped: Map<BqField, number>;
-  /** The type of an expression of the statement, analyzed on its own (undefined when it does not analyze). */
-  typeOf?: (expr: string) => Promise<TypeProto | undefined>;
+  /** The type of an expression of the statement, analyzed on its own or over `from` (a FROM clause's text); undefined when it does not analyze. */
+  typeOf?: (expr: string, from?: string) => Promise<TypeProto | undefined>;
 }
 
 /** Every field of the catalog (nested ones included), with its parent list. */
@@ -106,7 +106,7 @@ export function asField(f: BqField, type: string): boolean {
   if (!SCALAR.has(base)) return false;
   const mode = arr ? 'REPEATED' : 'NULLABLE';
   if (f.type === base && (f.mode ?? 'NULLABLE') === mode) return false;
-  f.type = base; f.mode = mode; delete f.fields;
+  f.type = base; f.mode = mode; delete f.fields; delete f.rangeElementType;
   return true;
 }
 
@@ -116,6 +116,13 @@ export function setType(f: BqField, text: string): boolean {
   const arr = t.match(/^ARRAY<(.*)>$/s);
   const inner = arr ? arr[1].trim() : t;
   const st = inner.match(/^STRUCT<(.*)>$/s);
+  const range = inner.match(/^RANGE<(DATE|DATETIME|TIMESTAMP)>$/);
+  if (range) {
+    // A RANGE column (https://cloud.google.com/bigquery/docs/reference/standard-sql/data-types#range_type).
+    const before = JSON.stringify(f);
+    f.type = 'RANGE'; f.rangeElementType = { type: range[1] }; f.mode = arr ? 'REPEATED' : 'NULLABLE'; delete f.fields;
+    return JSON.stringify(f) !== before;
+  }
   if (!st) return asField(f, t);
   const fields: BqField[] = [];
   for (const [i, part] of splitTypes(st[1]).entries()) {
@@ -169,6 +176,15 @@ export function fieldOf(st: RepairState, path: string[], pos: number, depth = 0)
   }
   if (ref && !tables.length && ref.path.length > 1 && aliased(st, ref.path[0], ref.start)) {
     return walk(fieldOf(st, ref.path, ref.start, depth + 1), path.slice(1)); // FROM t, t.arr AS a
+  }
+  if (!ref) {
+    // An unqualified name over a CTE (`WITH c AS (SELECT a.b.c AS x …) SELECT x.y FROM c`): the
+    // field the CTE's select item reads (the innermost SELECT with a FROM decides).
+    const sel = enclosingSelects(st.scope, pos).find((x) => x.from);
+    for (const t of sel ? tablesIn(st.scope, sel.from!) : []) {
+      const d = t.path.length === 1 ? derivedColumn(st, t.path[0], path[0], pos, depth) : undefined;
+      if (d) return walk(d, path.slice(1));
+    }
   }
   const f = tablesInScope(st, pos).map((t) => findIn(st.src.tables.get(t)!, path[0])).find(Boolean) ?? findField(st.src, path[0]);
   return walk(f, path.slice(1));

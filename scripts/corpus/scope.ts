@@ -114,9 +114,13 @@ export function scopeOf(parsed: unknown): Scope {
         s.paths.push({ ...r, names: names(o), inTableRef: tablePaths.has(o) });
       } else if (key === 'astFunctionCallNode') {
         s.calls.push({ ...r, kind: key, name: names(o.function).join('.'), operands: (o.arguments ?? []).map(operand).filter(Boolean) });
-      } else if (key === 'astJoinNode') {
+      } else if (key === 'astJoinNode' || (key === 'astParenthesizedJoinNode' && o.join)) {
+        // `(a JOIN b USING (x))` holds its join under `join`, not under an `astJoinNode` key.
+        const j = key === 'astJoinNode' ? o : o.join;
         const side = (x: any) => { const u = unwrap(x); return u ? range(u[1]) : undefined; };
-        s.joins.push({ ...r, lhs: side(o.lhs), rhs: side(o.rhs) });
+        s.joins.push({ ...(key === 'astJoinNode' ? r : range(j) ?? r), lhs: side(j.lhs), rhs: side(j.rhs) });
+      } else if ((key === 'astOrExprNode' && o.disjuncts) || (key === 'astAndExprNode' && o.conjuncts)) {
+        s.calls.push({ ...r, kind: key, name: key === 'astOrExprNode' ? 'OR' : 'AND', operands: (o.disjuncts ?? o.conjuncts).map(operand).filter(Boolean) });
       } else if (key === 'astExtractExpressionNode') {
         s.calls.push({ ...r, kind: key, name: 'EXTRACT', operands: [o.lhsExpr, o.rhsExpr].map(operand).filter(Boolean) as Call['operands'] });
       } else if (o.lhs || o.rhs) {

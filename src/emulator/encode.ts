@@ -20,6 +20,8 @@ export interface BqField {
   type: string;
   mode?: 'NULLABLE' | 'REQUIRED' | 'REPEATED';
   fields?: BqField[];
+  /** A RANGE column's element type (`DATE`, `DATETIME` or `TIMESTAMP`): https://cloud.google.com/bigquery/docs/reference/rest/v2/tables#TableFieldSchema.FIELDS.range_element_type */
+  rangeElementType?: { type: string };
   description?: string;
   policyTags?: { names: string[] };
 }

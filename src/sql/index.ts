@@ -25,7 +25,7 @@ import { qualify, qualifyObject } from './names.js';
 import { SYSTEM_VARIABLES } from './options.js';
 import { reemit } from './canonical.js';
 import { bigQueryLanguageOptions } from './features.js';
-import { addBigQueryBuiltins, builtinNamesIn } from './builtins/index.js';
+import { addBigQueryBuiltins, builtinNamesIn, replacedBuiltins } from './builtins/index.js';
 import { checkSetOperations, desugar, setOperationMessage, type SetOperationCheck } from './pipe/index.js';
 import { addToCatalog, catalogKey, declaredBy, expandCalls, finish, newRoutineState, refuseCrashTriggers, registerMissing, routinesStillValid, type RoutineDef, type RoutineState } from './routines.js';
 import { planTvfs, tvfContext, type TvfPlan } from './tvfs/index.js';
@@ -118,8 +118,12 @@ export interface AnalyzeInput {
   scriptTables?: Map<string, TableInfo>;
   /** Temp functions declared earlier in the same script, by lower-case name (routines.ts). */
   scriptRoutines?: Map<string, RoutineDef>;
-  /** Set by routines.ts: how deep in routine bodies this analysis is, and the statement's remaining body-analysis budget. */
-  routineNesting?: { depth: number; budget: { left: number } };
+  /**
+   * Set by routines.ts: how deep in routine bodies this analysis is, the statement's remaining
+   * body-analysis budget, and the script's own variables (without any routine's arguments), which
+   * a nested temp function's body sees beside its own arguments.
+   */
+  routineNesting?: { depth: number; budget: { left: number }; scriptVariables?: Array<{ name: string; type: TypeProto }> };
   /**
    * Whether the caller's policy allows an EXTERNAL_QUERY connection (policy allowsExternalConnection).
    * On an allowed connection the external query's columns come from the upstream (a dry run, exact);
@@ -528,7 +532,7 @@ export class Analyzer {
     const hit = this.catalogs.get(key);
     if (hit && hit.generation === gen) return hit.id;
     const root: any = {
-      name: 'bqgate', table: [], catalog: [], builtinFunctionOptions: { languageOptions: lo },
+      name: 'bqgate', table: [], catalog: [], builtinFunctionOptions: { languageOptions: lo, excludeFunctionIds: replacedBuiltins(builtins) },
       // Script variables: named constants (NULL-valued; only their types matter), shadowed by columns as in BigQuery.
       constant: constants.map((c) => ({ namePath: [c.name], type: c.type, value: {} })),
     };

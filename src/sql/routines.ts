@@ -170,14 +170,17 @@ async function bodyAnalysis(def: RoutineDef, types: TypeProto[], input: AnalyzeI
   if (depth > MAX_DEPTH) throw new BigQueryError('invalidQuery', `Routines nested more than ${MAX_DEPTH} deep (at ${def.fullName}) are not supported by bqgate; the statement was not run.`, { location: 'q' });
   if (parent.budget.left-- <= 0) throw new BigQueryError('invalidQuery', `The statement calls routines whose bodies need more than ${MAX_BODIES} analyses (at ${def.fullName}); bqgate does not analyze that much for one statement, so it was not run.`, { location: 'q' });
   const project = def.scriptLocal ? input.projectId : def.fullName.split('.')[0];
+  const scriptVars = def.scriptLocal ? (input.routineNesting ? input.routineNesting.scriptVariables : input.scriptVariables) ?? [] : [];
   // An aggregate body aggregates over the call's group: one row stands for it.
   const sql = def.routineType === 'TABLE_VALUED_FUNCTION' || def.routineType === 'PROCEDURE' ? def.body
     : `SELECT (${def.body}) AS v${def.routineType === 'AGGREGATE_FUNCTION' ? ' FROM (SELECT 1 AS bqgate_row)' : ''}`;
   const body: AnalyzeInput = {
     sql, projectId: project,
     ...(def.scriptLocal ? { defaultDataset: input.defaultDataset, scriptTables: input.scriptTables, scriptRoutines: input.scriptRoutines } : {}),
-    scriptVariables: [...(def.scriptLocal ? input.scriptVariables ?? [] : []), ...def.args.map((a, i) => ({ name: a.name, type: types[i] }))],
-    routineNesting: { depth, budget: parent.budget },
+    // A body sees its own arguments (shadowing a script variable of the same name) and, for a temp
+    // function, the script's variables — never the arguments of the routine that calls it.
+    scriptVariables: [...scriptVars.filter((v) => !def.args.some((a) => a.name.toLowerCase() === v.name.toLowerCase())), ...def.args.map((a, i) => ({ name: a.name, type: types[i] }))],
+    routineNesting: { depth, budget: parent.budget, scriptVariables: scriptVars },
   };
   try {
     return await analyzeBody(body);

@@ -9,7 +9,11 @@ export interface TypeProto {
   typeKind: string;
   arrayType?: { elementType: TypeProto };
   structType?: { field: Array<{ fieldName: string; fieldType: TypeProto }> };
+  rangeType?: { elementType: TypeProto };
 }
+
+/** RANGE's element types (https://cloud.google.com/bigquery/docs/reference/standard-sql/data-types#range_type). */
+const RANGE_ELEMENTS = new Set(['DATE', 'DATETIME', 'TIMESTAMP']);
 
 const SCALARS: Record<string, string> = {
   INTEGER: 'TYPE_INT64', INT64: 'TYPE_INT64', FLOAT: 'TYPE_DOUBLE', FLOAT64: 'TYPE_DOUBLE',
@@ -19,10 +23,17 @@ const SCALARS: Record<string, string> = {
   INTERVAL: 'TYPE_INTERVAL',
 };
 
-/** A table column's type, REPEATED mode included. Unknown types become STRING-free TYPE_UNKNOWN errors. */
+/**
+ * A table column's type, REPEATED mode included; a RANGE column (`rangeElementType` DATE, DATETIME
+ * or TIMESTAMP) is `RANGE<T>`. Throws BigQueryError('invalid') on a RANGE without a valid element type.
+ */
 export function fieldType(f: BqField): TypeProto {
   let t: TypeProto;
-  if (f.type === 'RECORD' || f.type === 'STRUCT') {
+  if (f.type === 'RANGE') {
+    const e = f.rangeElementType?.type;
+    if (!e || !RANGE_ELEMENTS.has(e)) throw new BigQueryError('invalid', `Column ${f.name} is a RANGE without a DATE, DATETIME or TIMESTAMP rangeElementType, so bqgate cannot type it`);
+    t = { typeKind: 'TYPE_RANGE', rangeType: { elementType: { typeKind: SCALARS[e] } } };
+  } else if (f.type === 'RECORD' || f.type === 'STRUCT') {
     t = { typeKind: 'TYPE_STRUCT', structType: { field: (f.fields ?? []).map((c) => ({ fieldName: c.name, fieldType: fieldType(c) })) } };
   } else {
     t = { typeKind: SCALARS[f.type] ?? 'TYPE_STRING' };
@@ -49,7 +60,7 @@ export function typeSql(f: BqField): string {
   const names: Record<string, string> = { INTEGER: 'INT64', FLOAT: 'FLOAT64', BOOLEAN: 'BOOL' };
   const base = f.type === 'RECORD' || f.type === 'STRUCT'
     ? `STRUCT<${(f.fields ?? []).map((c) => `\`${c.name}\` ${typeSql(c)}`).join(', ')}>`
-    : (names[f.type] ?? f.type);
+    : f.type === 'RANGE' ? `RANGE<${f.rangeElementType?.type ?? ''}>` : (names[f.type] ?? f.type);
   return f.mode === 'REPEATED' ? `ARRAY<${base}>` : base;
 }
 
@@ -59,5 +70,6 @@ const KIND_NAMES: Record<string, string> = Object.fromEntries(Object.entries(SCA
 export function typeToField(name: string, t: TypeProto): BqField {
   if (t.typeKind === 'TYPE_ARRAY' && t.arrayType) return { ...typeToField(name, t.arrayType.elementType), mode: 'REPEATED' };
   if (t.typeKind === 'TYPE_STRUCT') return { name, type: 'RECORD', mode: 'NULLABLE', fields: (t.structType?.field ?? []).map((f) => typeToField(f.fieldName, f.fieldType)) };
+  if (t.typeKind === 'TYPE_RANGE' && t.rangeType) return { name, type: 'RANGE', mode: 'NULLABLE', rangeElementType: { type: KIND_NAMES[t.rangeType.elementType.typeKind] ?? 'STRING' } };
   return { name, type: KIND_NAMES[t.typeKind] ?? 'STRING', mode: 'NULLABLE' };
 }

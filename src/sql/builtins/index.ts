@@ -32,6 +32,12 @@ export interface BuiltinEntry {
   deferred?: string;
   /** A statement over the demo catalog that must analyze once the function is registered. */
   example?: string;
+  /**
+   * This build's builtin signatures (FunctionSignatureId names, zetasql/public/builtin_function.proto)
+   * the entry replaces: the build has the function with fewer arguments than BigQuery documents, so
+   * a statement naming it gets the entry's signatures instead of the build's.
+   */
+  replaces?: string[];
 }
 
 const DATA_FILE = new URL('./bigquery-functions.yaml', import.meta.url);
@@ -135,6 +141,11 @@ export function builtinNamesIn(sql: string): string[] {
   const out = new Set<string>();
   for (const w of sql.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []) for (const e of BY_LEAF.get(w.toLowerCase()) ?? []) out.add(e.name);
   return [...out].sort();
+}
+
+/** The builtin signature ids (`FN_…`) the entries named in `names` replace: excluded from the build's builtins. */
+export function replacedBuiltins(names: readonly string[]): string[] {
+  return names.flatMap((n) => BUILTIN_ENTRIES.find((e) => e.name === n)?.replaces ?? []);
 }
 
 /**
