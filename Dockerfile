@@ -1,31 +1,28 @@
-# bqgate gateway image: multi-stage, runs as a non-root user, includes the ZetaSQL analyzer
+# bqgate gateway image: multi-stage, runs the compiled server (dist/) as a non-root user, with
+# production dependencies only and no TypeScript sources; includes the ZetaSQL analyzer
 # (remote_server from @fivetrandevelopers/zetasql, a native binary installed by npm).
 #   docker build -t bqgate .
 #   docker run -p 9050:9050 -e BQGATE_HOST=0.0.0.0 bqgate
-# Debian bookworm matches the glibc the ZetaSQL binary and better-sqlite3 are built for.
+# Debian bookworm matches the glibc the ZetaSQL binary and better-sqlite3 are built for; Node 22 is
+# the minimum the dependencies support (package.json engines). test/packaging.test.ts runs these
+# stages' commands in a clean copy of the tree and starts the runtime stage's command.
 
-# The web console's static files (Vite build; its tools are dev dependencies, left in this stage).
-FROM node:20-bookworm-slim AS console
-WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY console ./console
-RUN npm run build
-
-FROM node:20-bookworm-slim AS build
+# Build: every dependency (the compilers are dev dependencies), the server compiled (tsc, src/ →
+# dist/) and the web console's static files (Vite, console/dist), then the dev dependencies pruned.
+FROM node:22-bookworm-slim AS build
 WORKDIR /app
 # Native addons (better-sqlite3) build with the toolchain when no prebuilt binary matches.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
-COPY bin ./bin
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build-server.mjs ./scripts/
 COPY src ./src
-COPY policies ./policies
-COPY fixtures ./fixtures
-COPY tsconfig.json ./
-COPY --from=console /app/console/dist ./console/dist
+COPY console ./console
+RUN npm run build
+RUN npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:22-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     BQGATE_HOST=0.0.0.0 \
     BQGATE_PORT=9050 \
@@ -39,7 +36,13 @@ ENV UV_THREADPOOL_SIZE=16
 WORKDIR /app
 RUN groupadd --system --gid 10001 bqgate && useradd --system --uid 10001 --gid bqgate --home-dir /var/lib/bqgate --shell /usr/sbin/nologin bqgate \
     && mkdir -p /var/lib/bqgate && chown bqgate:bqgate /var/lib/bqgate
-COPY --from=build --chown=root:root /app /app
+COPY --from=build --chown=root:root /app/package.json /app/package-lock.json ./
+COPY --from=build --chown=root:root /app/node_modules ./node_modules
+COPY --from=build --chown=root:root /app/dist ./dist
+COPY --from=build --chown=root:root /app/console/dist ./console/dist
+COPY bin ./bin
+COPY policies ./policies
+COPY fixtures ./fixtures
 USER 10001:10001
 EXPOSE 9050
 VOLUME ["/var/lib/bqgate"]

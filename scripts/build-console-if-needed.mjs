@@ -7,4 +7,4 @@ const root = new URL('../console/', import.meta.url).pathname;
 const newest = (dir) => readdirSync(dir, { withFileTypes: true }).reduce((m, e) => Math.max(m, e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs), 0);
 const built = join(root, 'dist', 'index.html');
 const sources = Math.max(newest(join(root, 'src')), statSync(join(root, 'index.html')).mtimeMs, statSync(join(root, 'vite.config.ts')).mtimeMs);
-if (!existsSync(built) || statSync(built).mtimeMs < sources) execSync('npm run build', { stdio: 'inherit' });
+if (!existsSync(built) || statSync(built).mtimeMs < sources) execSync('npm run build:console', { stdio: 'inherit' });

@@ -8,8 +8,9 @@
  */
 import Fastify, { type FastifyRequest } from 'fastify';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createSecretFile, readSecretFile } from './secret-file.js';
 import { createAuthenticator, type Principal } from './auth/index.js';
 import { loadDevIssuer } from './auth/dev-issuer.js';
 import { installDevLogin, devLoginMetadata, demoPersonas } from './auth/dev-login.js';
@@ -41,13 +42,9 @@ import { installRestDoor, metadataOperations, methodOperations, jobOperations, U
  */
 export function loadHmacKey(dataDir: string): Buffer {
   if (process.env.BQGATE_HMAC_KEY) return Buffer.from(process.env.BQGATE_HMAC_KEY, 'hex');
-  if (process.env.BQGATE_HMAC_KEY_FILE) return Buffer.from(readFileSync(process.env.BQGATE_HMAC_KEY_FILE, 'utf8').trim(), 'hex');
-  const file = join(dataDir, 'keys', 'hmac.key');
-  if (!existsSync(file)) {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
-  }
-  return Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+  const file = process.env.BQGATE_HMAC_KEY_FILE || join(dataDir, 'keys', 'hmac.key');
+  if (!process.env.BQGATE_HMAC_KEY_FILE && !existsSync(file)) createSecretFile(file, randomBytes(32).toString('hex'));
+  return Buffer.from(readSecretFile(file, 'the HMAC key').toString('utf8').trim(), 'hex');
 }
 
 export interface Gateway {
@@ -69,6 +66,8 @@ export interface Gateway {
 
 export async function createGateway(cfg: Config): Promise<Gateway> {
   // ── the parts ─────────────────────────────────────────────────────────────
+  // Read first: a key file other users can open refuses the start before anything runs (secret-file.ts).
+  const hmacKey = loadHmacKey(cfg.dataDir);
   let emulator: RunningEmulator | undefined;
   // The embedded emulator serves only this gateway: a secret per start, kept in the data dir (0600) for local tools and tests.
   const emulatorSecret = cfg.upstream === 'emulator' ? newEmulatorSecret() : undefined;
@@ -91,7 +90,6 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   const store = state.jobs;
   const sinks: SinkRunner[] = [];
   const auditLog = await AuditLog.open(cfg.dataDir, { ...cfg.audit, onCommit: () => { for (const r of sinks) r.kick(); } });
-  const hmacKey = loadHmacKey(cfg.dataDir);
   const approvals = new ApprovalStore(state.approvals);
   const tracing = startTracing();
   const metrics = new GatewayMetrics({

@@ -8,14 +8,23 @@
  *   required secrets missing → the render fails naming them;
  * - the Dockerfile (dockerfile-ast): multi-stage, non-root, production dependencies (the ZetaSQL
  *   binary comes with @fivetrandevelopers/zetasql), the bqgate entrypoint, a health check;
+ * - package-lock.json carries every platform's optional packages (`npm ci` works on any platform);
+ * - the image without a Docker engine: the Dockerfile's stages run in a clean copy of the tree
+ *   (npm ci, build, prune; test/helpers/docker-stages.ts), and the runtime stage's command, with its
+ *   production environment, answers /readyz, its HEALTHCHECK and a query; it holds no TypeScript
+ *   and no dev dependency;
  * - docker-compose.yml against the Compose specification's JSON schema: two gateways sharing
  *   PostgreSQL and keys, the emulator, health-gated start.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, execSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { BigQuery } from '@google-cloud/bigquery';
+import { OAuth2Client } from 'google-auth-library';
+import { freePort, waitForHttp } from '../src/net.ts';
+import { copyContext, runStages } from './helpers/docker-stages.ts';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import AjvModule from 'ajv';
 import Ajv2019Module from 'ajv/dist/2019.js';
@@ -134,10 +143,14 @@ describe('Dockerfile', () => {
     expect(final.some((i) => i.kw === 'COPY' && i.args.includes('--from='))).toBe(true);
     expect(final.find((i) => i.kw === 'ENTRYPOINT')?.args).toContain('bin/bqgate.js');
     expect(final.some((i) => i.kw === 'HEALTHCHECK' && i.args.includes('/healthz'))).toBe(true);
-    expect(ins.some((i) => i.kw === 'RUN' && /npm ci --omit=dev/.test(i.args))).toBe(true);
-    // The console is built in a stage of its own and only its static files are carried over.
+    // A reproducible install, the server and console built, the dev dependencies pruned; only the
+    // build's output is carried over (no src/ in the runtime stage).
+    expect(ins.some((i) => i.kw === 'RUN' && /^npm ci\b/.test(i.args))).toBe(true);
     expect(ins.some((i) => i.kw === 'RUN' && i.args === 'npm run build')).toBe(true);
-    expect(ins.some((i) => i.kw === 'COPY' && /--from=console \/app\/console\/dist/.test(i.args))).toBe(true);
+    expect(ins.some((i) => i.kw === 'RUN' && /^npm prune --omit=dev\b/.test(i.args))).toBe(true);
+    expect(final.some((i) => i.kw === 'COPY' && /--from=build .*\/app\/dist /.test(i.args))).toBe(true);
+    expect(final.some((i) => i.kw === 'COPY' && /\bsrc\b/.test(i.args))).toBe(false);
+    expect(final.some((i) => i.kw === 'ENV' && /NODE_ENV=production/.test(i.args))).toBe(true);
     // The ZetaSQL analyzer binary ships inside a production dependency.
     expect(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).dependencies['@fivetrandevelopers/zetasql']).toBeDefined();
   });
@@ -167,4 +180,76 @@ describe('docker-compose.yml', () => {
     expect(doc.services.postgres.healthcheck).toBeDefined();
     expect(doc.services.emulator.command[0]).toBe('emulator');
   });
+});
+
+describe('package-lock.json', () => {
+  it("carries every platform's optional packages, so `npm ci` accepts it on any platform", () => {
+    const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8'));
+    const pkgs: Record<string, { optionalDependencies?: Record<string, string> }> = lock.packages;
+    // Node's resolution: node_modules/<dep> beside the package, else in each enclosing node_modules.
+    const resolves = (at: string, dep: string) => {
+      for (let base = at; ; base = base.includes('/node_modules/') ? base.slice(0, base.lastIndexOf('/node_modules/')) : '') {
+        if (pkgs[`${base ? `${base}/` : ''}node_modules/${dep}`]) return true;
+        if (!base) return false;
+      }
+    };
+    const optional = Object.entries(pkgs).flatMap(([at, p]) => Object.keys(p.optionalDependencies ?? {}).map((dep) => ({ at, dep })));
+    const missing = optional.filter(({ at, dep }) => !resolves(at, dep)).map(({ at, dep }) => `${at || '(root)'} → ${dep}`);
+    console.log(`optional dependencies in the lock: ${optional.length}, missing: ${missing.length}`);
+    expect(optional.length).toBeGreaterThan(0);
+    expect(missing).toEqual([]);
+  });
+});
+
+describe('the image, built without a Docker engine', () => {
+  it("runs the Dockerfile's stages in a clean copy of the tree; the runtime stage's command answers /readyz, its health check and a query, without TypeScript or dev dependencies", async () => {
+    const work = mkdtempSync(join(tmpdir(), 'bqgate-image-'));
+    const context = join(work, 'context');
+    copyContext(ROOT, context);
+    const t0 = Date.now();
+    const run = runStages(join(ROOT, 'Dockerfile'), context, join(work, 'stages'), (l) => console.log(l));
+    console.log(`stages ${run.stages.map((s) => s.name).join(' → ')} in ${Math.round((Date.now() - t0) / 1000)} s; not run here: ${run.skipped.join('; ')}`);
+    const runtime = run.stages[run.stages.length - 1];
+    const app = resolve(runtime.dir, '.' + runtime.workdir);
+
+    // No TypeScript at run time, no source tree, no dev dependency.
+    const ts: string[] = [];
+    const walk = (dir: string) => { for (const e of readdirSync(dir, { withFileTypes: true })) { if (e.name === 'node_modules') continue; if (e.isDirectory()) walk(join(dir, e.name)); else if (/\.(c|m)?tsx?$/.test(e.name)) ts.push(join(dir, e.name)); } };
+    walk(app);
+    expect(ts).toEqual([]);
+    expect(existsSync(join(app, 'src'))).toBe(false);
+    expect(existsSync(join(app, 'dist', 'cli', 'index.js'))).toBe(true);
+    const pkg = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8'));
+    const devPresent = Object.keys(pkg.devDependencies).filter((d) => existsSync(join(app, 'node_modules', d)));
+    expect(devPresent).toEqual([]);
+    for (const d of Object.keys(pkg.dependencies)) expect(existsSync(join(app, 'node_modules', d)), d).toBe(true);
+
+    // The runtime stage's command with its environment; paths under the image's /app are the stage's.
+    const [port, emulatorPort] = [await freePort(), await freePort()];
+    const env: Record<string, string> = {
+      ...process.env as Record<string, string>, METADATA_SERVER_DETECTION: 'none', GCE_METADATA_HOST: '127.0.0.1:1',
+      ...Object.fromEntries(Object.entries(runtime.env).map(([k, v]) => [k, v.startsWith(runtime.workdir) ? app + v.slice(runtime.workdir.length) : v])),
+      BQGATE_HOST: '127.0.0.1', BQGATE_PORT: String(port), BQGATE_EMULATOR_PORT: String(emulatorPort), BQGATE_DATA_DIR: join(work, 'data'),
+      PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
+    };
+    expect(env.NODE_ENV).toBe('production');
+    const [cmd, ...args] = run.command;
+    const child = spawn(cmd === 'node' ? process.execPath : cmd, args, { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    child.stdout.on('data', (d) => { log += d; });
+    child.stderr.on('data', (d) => { log += d; });
+    try {
+      expect(await waitForHttp(`http://127.0.0.1:${port}/readyz`, child, { timeoutMs: 180_000, ready: (s) => s === 200, describe: () => log }), log).toBe('ready');
+      execSync(run.healthcheck!, { env, stdio: 'inherit' }); // throws unless it exits 0
+      const token = execFileSync(cmd === 'node' ? process.execPath : cmd, [args[0], 'token', '--sub', 'agent-7', '--groups', 'analysts'], { cwd: app, env, encoding: 'utf8' }).trim();
+      const authClient = new OAuth2Client();
+      authClient.setCredentials({ access_token: token });
+      const bq = new BigQuery({ projectId: 'demo-project', apiEndpoint: `http://127.0.0.1:${port}`, authClient, autoRetry: false });
+      const [rows] = await bq.query({ query: 'SELECT customer_id, email FROM shop.customers ORDER BY customer_id LIMIT 5' });
+      console.log(`compiled gateway answered ${rows.length} rows, first ${JSON.stringify(rows[0])}`);
+      expect(rows).toHaveLength(5);
+    } finally {
+      await new Promise<void>((r) => { if (child.exitCode !== null || child.signalCode) r(); else { child.once('exit', () => r()); child.kill('SIGTERM'); } });
+    }
+  }, 3_600_000);
 });

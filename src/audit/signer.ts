@@ -5,8 +5,9 @@
  * published at GET /bqgate/v1/audit/public-key and embedded in every export.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createSecretFile, readSecretFile } from '../secret-file.js';
 import { checkpointBody, type Checkpoint } from './events.js';
 import { CompactRange } from './merkle.js';
 
@@ -23,12 +24,8 @@ export const keyIdOf = (pub: KeyObject) => createHash('sha256').update(pub.expor
 
 export function loadSigner(dataDir: string, keyFile = process.env.BQGATE_AUDIT_KEY_FILE): CheckpointSigner {
   const file = keyFile ?? join(dataDir, 'keys', 'audit-ed25519.pem');
-  if (!existsSync(file)) {
-    const { privateKey } = generateKeyPairSync('ed25519');
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
-  }
-  const priv = createPrivateKey(readFileSync(file));
+  if (!existsSync(file)) createSecretFile(file, generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  const priv = createPrivateKey(readSecretFile(file, 'the audit signing key'));
   const pub = createPublicKey(priv);
   const keyId = keyIdOf(pub);
   return {

@@ -16,9 +16,13 @@ export class SqliteThreadLog implements LogBackend {
   private dead?: Error;
 
   constructor(dataDir: string) {
-    this.worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), {
-      workerData: { entry: new URL('./sqlite-worker.ts', import.meta.url).href, dataDir },
-    });
+    // Compiled (dist/, `npm run build`): the worker is plain JavaScript. From the sources: worker-boot.mjs
+    // registers tsx's loader in the thread first.
+    this.worker = import.meta.url.endsWith('.js')
+      ? new Worker(new URL('./sqlite-worker.js', import.meta.url), { workerData: { dataDir } })
+      : new Worker(new URL('./worker-boot.mjs', import.meta.url), {
+        workerData: { entry: new URL('./sqlite-worker.ts', import.meta.url).href, dataDir },
+      });
     this.worker.on('message', (m: { id: number; result?: unknown; error?: string }) => {
       const p = this.pending.get(m.id);
       this.pending.delete(m.id);

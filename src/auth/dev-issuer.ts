@@ -8,6 +8,7 @@
 import { generateKeyPair, exportJWK, importJWK, SignJWT, calculateJwkThumbprint, type JWK } from 'jose';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { readSecretFile } from '../secret-file.js';
 
 export interface DevIssuer {
   issuer: string;
@@ -37,7 +38,7 @@ export async function loadDevIssuer(dataDir: string, issuer: string, audience = 
   const dir = dirname(file);
   let priv: JWK;
   if (existsSync(file)) {
-    priv = JSON.parse(readFileSync(file, 'utf8'));
+    priv = JSON.parse(readSecretFile(file, "the development issuer's key").toString('utf8'));
   } else {
     const { privateKey } = await generateKeyPair(ALG, { extractable: true });
     priv = await exportJWK(privateKey);

@@ -16,6 +16,7 @@
 import grpc from '@grpc/grpc-js';
 import protoLoader from '@grpc/proto-loader';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../net.js';
@@ -25,6 +26,21 @@ import { BigQueryError } from '../bigquery/errors.js';
 const require = createRequire(import.meta.url);
 const PKG_DIR = join(dirname(require.resolve('@fivetrandevelopers/zetasql')), 'zetasql');
 const BINARY = join(PKG_DIR, `remote_server${process.arch.startsWith('arm') ? '_arm' : ''}${process.platform === 'darwin' ? '' : '.so'}`);
+
+/**
+ * Parent death: on Linux the analyzer is exec'd through util-linux's `setpriv --pdeathsig SIGKILL`
+ * (prctl PR_SET_PDEATHSIG, then exec of remote_server under the same pid), so the kernel kills every
+ * analyzer process when the gateway dies, even of SIGKILL, and none is left holding a core and a
+ * port. util-linux is essential in Debian (the image's base); where setpriv is absent (macOS) the
+ * analyzer is started directly and only a clean stop (`stop()`, SIGTERM/SIGINT) ends it.
+ * https://man7.org/linux/man-pages/man2/PR_SET_PDEATHSIG.2const.html
+ */
+const SETPRIV = process.platform === 'linux' ? ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) : undefined;
+/** The command line that starts one analyzer listening on 127.0.0.1:`port`. */
+function analyzerCommand(port: number): [string, string[]] {
+  const args = ['127.0.0.1', String(port)];
+  return SETPRIV ? [SETPRIV, ['--pdeathsig', 'SIGKILL', '--', BINARY, ...args]] : [BINARY, args];
+}
 
 type Callback = (err: grpc.ServiceError | null, value: any) => void;
 type ServiceClient = grpc.Client & Record<string, (req: unknown, opts: grpc.CallOptions, cb: Callback) => void>;
@@ -86,7 +102,8 @@ export class ZetaSqlServer implements ZetaSqlService {
 
   private async spawnOnce(timeoutMs: number) {
     const port = await freePort();
-    const child = spawn(BINARY, ['127.0.0.1', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const [command, args] = analyzerCommand(port);
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     child.stderr?.on('data', () => { /* the server logs every call; nothing to keep */ });
     this.exits.set(child, new Promise((r) => child.once('exit', (code, signal) => r({ code, signal }))));

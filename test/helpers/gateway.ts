@@ -133,8 +133,8 @@ export async function startGateway(opts: { env?: Record<string, string>; dataDir
     },
     async kill(signal) {
       if (child.exitCode !== null || child.signalCode) return child.exitCode;
-      // The gateway's own children (the ZetaSQL server) outlive a SIGKILL; a supervisor would reap
-      // the process group, the test does it by hand after the crash.
+      // The gateway's analyzer processes die with it (setpriv --pdeathsig, src/sql/zetasql.ts;
+      // test/lifecycle.test.ts proves it); reaped here too where setpriv is missing.
       const kids = await execFileP('ps', ['-o', 'pid=', '--ppid', String(child.pid)]).then((r) => r.stdout.split(/\s+/).filter(Boolean).map(Number), () => [] as number[]);
       const code = await new Promise<number | null>((r) => { child.once('exit', (c) => r(c)); child.kill(signal); });
       for (const pid of kids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
