@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { startGateway, auditRequests, type TestGateway } from './helpers/gateway.ts';
+import { queryPage, fromMcpPageToken } from '../src/mcp/results.ts';
 
 let gw: TestGateway;
 const tokens: Record<string, string> = {};
@@ -234,12 +235,29 @@ for (const era of ['legacy', 'modern'] as const) {
 
     it('refuses arguments outside the tool\'s schema', async () => {
       const { client } = await connect(tokens.analyst, era);
+      const quoted = await client.callTool({ name: 'explain_access', arguments: { projectId: 'demo-project', datasetId: 'shop', tableId: 'customers` UNION ALL SELECT ssn FROM `shop.customers' } }).then((x) => x as { isError?: boolean }, () => ({ isError: true }));
+      expect(quoted.isError).toBe(true);
       const r = await client.callTool({ name: 'execute_sql_readonly', arguments: { projectId: 'demo-project', query: 'SELECT 1', useLegacySql: true } }).then((x) => x as { isError?: boolean; content: Array<{ text: string }> }, (e: Error) => ({ isError: true, content: [{ text: e.message }] }));
       expect(r.isError).toBe(true);
       console.log(era, 'extra argument:', r.content[0].text.slice(0, 200));
     });
   });
 }
+
+describe('result pages', () => {
+  it('cut at the byte cap carry a pageToken to the first row left out', () => {
+    const body = { jobComplete: true, totalRows: '10', schema: { fields: [{ name: 's', type: 'STRING' }] }, rows: Array.from({ length: 10 }, (_, i) => ({ f: [{ v: `${i}`.repeat(100) }] })) };
+    const page = queryPage(body, 20, { defaultRows: 100, maxRows: 1000, maxBytes: 1000 }) as any;
+    console.log(`byte cap 1000: ${page.rows.length} of 10 rows kept`);
+    expect(page.rows.length).toBeGreaterThan(0);
+    expect(page.rows.length).toBeLessThan(10);
+    expect(fromMcpPageToken(page.pageToken)).toBe(20 + page.rows.length);
+    expect(page.rowObjects[0]).toEqual({ s: '0'.repeat(100) });
+    const whole = queryPage(body, 0, { defaultRows: 100, maxRows: 1000, maxBytes: 1 << 20 }) as any;
+    expect(whole.rows).toHaveLength(10);
+    expect(whole.pageToken).toBeUndefined();
+  });
+});
 
 describe('the /mcp endpoint', () => {
   const init = (version = '2025-06-18') => ({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: version, capabilities: {}, clientInfo: { name: 'raw', version: '0' } } });
@@ -288,6 +306,23 @@ describe('the /mcp endpoint', () => {
     expect((await post({ jsonrpc: '2.0', id: 2, method: 'tools/list' }, { authorization: `Bearer ${tokens.analyst}` })).status).toBe(400);
   });
 
+  it('answers an unsupported MCP-Protocol-Version with 400', async () => {
+    const opened = await post(init(), { authorization: `Bearer ${tokens.analyst}` });
+    const sid = opened.headers.get('mcp-session-id')!;
+    const r = await post({ jsonrpc: '2.0', id: 2, method: 'tools/list' }, { authorization: `Bearer ${tokens.analyst}`, 'mcp-session-id': sid, 'mcp-protocol-version': '1999-01-01' });
+    console.log('unsupported version', r.status, (await r.text()).slice(0, 200));
+    expect(r.status).toBe(400);
+  });
+
+  it('answers a 2026-07-28 tools/list per caller with cacheScope private', async () => {
+    const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '0' }, 'io.modelcontextprotocol/clientCapabilities': {} };
+    const r = await post({ jsonrpc: '2.0', id: 4, method: 'tools/list', params: { _meta: meta } }, { authorization: `Bearer ${tokens.nobody}`, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' });
+    const body = await r.json() as any;
+    console.log('2026 tools/list', JSON.stringify({ ...body.result, tools: body.result.tools.map((t: any) => t.name) }));
+    expect(body.result.cacheScope).toBe('private');
+    expect(body.result.tools.map((t: any) => t.name)).toEqual(['explain_access']);
+  });
+
   it('answers 2026-07-28 header mismatches with the spec\'s error', async () => {
     const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '0' }, 'io.modelcontextprotocol/clientCapabilities': {} };
     const body = { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'explain_access', arguments: { projectId: 'demo-project', query: 'SELECT 1' }, _meta: meta } };
@@ -307,6 +342,6 @@ describe('the /mcp endpoint', () => {
     const mcpQueries = recs.filter((r) => r.operation === 'jobs.query' && r.principal === 'analyst-1');
     console.log(`audit: ${recs.length} requests, ${mcpQueries.length} jobs.query of analyst-1, ${recs.filter((r) => r.principal === '(unauthenticated)').length} unauthenticated`);
     expect(mcpQueries.length).toBeGreaterThan(0);
-    expect(recs.some((r) => r.principal === '(unauthenticated)' && r.decision === 'deny')).toBe(true);
+    expect(recs.some((r) => r.principal === '(unauthenticated)' && r.decision?.effect === 'deny')).toBe(true);
   });
 });

@@ -27,7 +27,8 @@ export interface Tool {
   handler(args: any, run: RunOp, caps: PageCaps): Promise<CallToolResult>;
 }
 
-const str = (description: string) => ({ type: 'string', minLength: 1, maxLength: 1024, description });
+/** An identifier argument: no backtick, backslash or line break (it may be spliced into a table path). */
+const str = (description: string) => ({ type: 'string', minLength: 1, maxLength: 1024, pattern: '^[^`\\\\\\r\\n]+$', description });
 const PROJECT = str('Required. The project ID.');
 const DATASET = str('Required. The dataset ID.');
 const TABLE = str('Required. The table ID.');
