@@ -203,6 +203,28 @@ for (const era of ['legacy', 'modern'] as const) {
       expect(after[0].status).toBe(status);
     });
 
+    it('answers a write whose approval is denied with the denial and the approver\'s comment', async () => {
+      const { client } = await connect(tokens.etl, era);
+      const r = await call(client, 'execute_sql', { projectId: 'demo-project', query: `UPDATE shop.orders SET status = 'denied-${era}' WHERE order_id = 14`, timeoutMs: 0 });
+      expect(r.structuredContent.status).toBe('PENDING_APPROVAL');
+      const comment = `not today (${era})`;
+      const decided = await fetch(`${gw.url}/bqgate/v1/approvals/${r.structuredContent.approval.id}/deny`, { method: 'POST', headers: { authorization: `Bearer ${tokens.owner}`, 'content-type': 'application/json' }, body: JSON.stringify({ comment }) });
+      expect(decided.status).toBe(200);
+      const res = await call(client, 'get_query_results', { projectId: 'demo-project', jobId: r.structuredContent.jobReference.jobId, timeoutMs: 1000 });
+      console.log(era, 'after denial:', text(res));
+      expect(res.isError).toBe(true);
+      expect(text(res)).toContain(comment);
+      expect(text(res)).toContain('owner-1');
+    });
+
+    it('does not run a tool the caller does not see (execute_sql for a reader)', async () => {
+      const { client } = await connect(tokens.analyst, era);
+      const r = await client.callTool({ name: 'execute_sql', arguments: { projectId: 'demo-project', query: 'SELECT 1' } }).then((x) => x as { isError?: boolean; content: Array<{ text: string }> }, (e: Error) => ({ isError: true, content: [{ text: e.message }] }));
+      console.log(era, 'hidden tool:', r.content[0].text);
+      expect(r.isError).toBe(true);
+      expect(r.content[0].text).toMatch(/execute_sql/);
+    });
+
     it('cancels a job that waits for approval (withdrawn, nothing ran)', async () => {
       const { client } = await connect(tokens.etl, era);
       const r = await call(client, 'execute_sql', { projectId: 'demo-project', query: "UPDATE shop.orders SET status = 'never' WHERE order_id = 13", timeoutMs: 0 });
@@ -299,6 +321,15 @@ describe('the /mcp endpoint', () => {
     expect((await fetch(`${gw.url}/mcp`, { method: 'DELETE', headers: { authorization: `Bearer ${tokens.eu}`, ...h } })).status).toBe(403);
     expect((await fetch(`${gw.url}/mcp`, { method: 'DELETE', headers: { authorization: `Bearer ${tokens.analyst}`, ...h } })).status).toBe(200);
     expect((await post(list, { authorization: `Bearer ${tokens.analyst}`, ...h })).status).toBe(404);
+  });
+
+  it('keeps at most 16 sessions per principal: a 17th closes that principal\'s least recently used', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 17; i++) ids.push((await post(init(), { authorization: `Bearer ${tokens.eu}` })).headers.get('mcp-session-id')!);
+    const list = (sid: string) => post({ jsonrpc: '2.0', id: 9, method: 'tools/list' }, { authorization: `Bearer ${tokens.eu}`, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' });
+    expect((await list(ids[0])).status).toBe(404);
+    expect((await list(ids[1])).status).toBe(200);
+    expect((await list(ids[16])).status).toBe(200);
   });
 
   it('answers GET with 405 and a request without a session (2025) with 400', async () => {

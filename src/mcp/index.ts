@@ -34,12 +34,17 @@ export interface McpDoorDeps {
   version: string;
   /** Result page caps (rows, bytes); DEFAULT_CAPS otherwise. */
   caps?: PageCaps;
-  /** Legacy sessions: at most this many open (the oldest idle one is closed), idle ones closed after `sessionIdleMs`. */
+  /**
+   * Legacy sessions: at most `maxSessions` open and `maxSessionsPerPrincipal` per principal (opening
+   * one more closes the least recently used — the caller's own when it is at its cap, so one token
+   * cannot push out everyone else's); idle ones closed after `sessionIdleMs`.
+   */
   maxSessions?: number;
+  maxSessionsPerPrincipal?: number;
   sessionIdleMs?: number;
 }
 
-interface Session { transport: WebStandardStreamableHTTPServerTransport; server: McpServer; owner: string; client?: string; protocolVersion?: string; key: string; seen: number }
+interface Session { transport: WebStandardStreamableHTTPServerTransport; server: McpServer; sync(): void; owner: string; client?: string; protocolVersion?: string; key: string; seen: number }
 
 const ownerOf = (p: Principal) => `${p.issuer}\n${p.subject}`;
 const header = (req: FastifyRequest, name: string) => { const v = req.headers[name]; return Array.isArray(v) ? v[0] : v; };
@@ -60,10 +65,11 @@ export function originAllowed(origin: string | undefined, resource: string, allo
 export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Promise<void> {
   const caps = d.caps ?? DEFAULT_CAPS;
   const maxSessions = d.maxSessions ?? 1024;
+  const perPrincipal = d.maxSessionsPerPrincipal ?? 16;
   const idleMs = d.sessionIdleMs ?? 30 * 60_000;
   const deps = { pipeline: d.pipeline, policy: () => d.policies.current(), caps, version: d.version };
   const sessions = new Map<string, Session>();
-  const modern = createMcpHandler((ctx) => buildServer(deps, (ctx.authInfo?.extra?.caller as Caller).principal), { legacy: 'reject', responseMode: 'json' });
+  const modern = createMcpHandler((ctx) => buildServer(deps, (ctx.authInfo?.extra?.caller as Caller).principal).server, { legacy: 'reject', responseMode: 'json' });
   d.auth.install(app);
 
   const sweep = setInterval(() => {
@@ -141,14 +147,16 @@ export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Prom
         return refuse(req, reply, 403, new BigQueryError('accessDenied', msg), rpcError(-32600, msg), {}, { presentedBy: who.principal.subject });
       }
     } else if (isInitializeRequest(req.body)) {
-      if (sessions.size >= maxSessions) {
-        const oldest = [...sessions.entries()].sort((a, b) => a[1].seen - b[1].seen)[0];
-        sessions.delete(oldest[0]);
-        await oldest[1].transport.close();
+      const own = [...sessions.entries()].filter(([, x]) => x.owner === ownerOf(who.principal));
+      const pool = own.length >= perPrincipal ? own : sessions.size >= maxSessions ? [...sessions.entries()] : [];
+      if (pool.length) {
+        const [id, lru] = pool.sort((a, b) => a[1].seen - b[1].seen)[0];
+        sessions.delete(id);
+        await lru.transport.close();
       }
       const params = (req.body as any).params ?? {};
-      const server = buildServer(deps, who.principal);
-      const entry: Partial<Session> = { server, owner: ownerOf(who.principal), client: params.clientInfo ? `${params.clientInfo.name}/${params.clientInfo.version}` : header(req, 'user-agent'), protocolVersion: params.protocolVersion };
+      const { server, sync } = buildServer(deps, who.principal);
+      const entry: Partial<Session> = { server, sync, owner: ownerOf(who.principal), client: params.clientInfo ? `${params.clientInfo.name}/${params.clientInfo.version}` : header(req, 'user-agent'), protocolVersion: params.protocolVersion };
       const transport = new WebStandardStreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         enableJsonResponse: true,
@@ -161,6 +169,7 @@ export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Prom
       return reply.code(400).type('application/json').send(rpcError(-32000, 'Bad Request: no Mcp-Session-Id; send initialize first (2025 revisions) or use the 2026-07-28 revision.'));
     }
     s.seen = Date.now();
+    s.sync(); // the tools this caller sees under the current policy
     const caller = { requestId: req.id, era: 'legacy' as const, protocolVersion: header(req, 'mcp-protocol-version') ?? s.protocolVersion, client: s.client, sessionKey: header(req, 'x-bqgate-session') ?? (s.key || undefined), traceHeaders: traceHeaders(req) };
     return send(reply, await s.transport.handleRequest(request, { parsedBody: req.body, authInfo: authInfo(who, caller) }));
   });
