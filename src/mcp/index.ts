@@ -123,8 +123,8 @@ export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Prom
   const traceHeaders = (req: FastifyRequest) => ({ traceparent: req.headers.traceparent, tracestate: req.headers.tracestate });
 
   /** The caller of this request, as the tools see it (authInfo.extra.caller). */
-  const authInfo = (who: { principal: Principal; token: string }, caller: Omit<Caller, 'principal' | 'token'>) => ({
-    token: who.token, clientId: who.principal.subject, scopes: [] as string[], extra: { caller: { ...caller, principal: who.principal, token: who.token } },
+  const authInfo = (who: { principal: Principal; token: string }, caller: Omit<Caller, 'principal' | 'token' | 'calls'>) => ({
+    token: who.token, clientId: who.principal.subject, scopes: [] as string[], extra: { caller: { ...caller, principal: who.principal, token: who.token, calls: { n: 0 } } },
   });
 
   app.post('/mcp', async (req, reply) => {

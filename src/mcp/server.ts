@@ -5,7 +5,6 @@
  * Spec: https://modelcontextprotocol.io/specification/2025-06-18/server/tools
  */
 import { McpServer, fromJsonSchema, type CallToolResult } from '@modelcontextprotocol/server';
-import { randomUUID } from 'node:crypto';
 import type { Principal } from '../auth/index.js';
 import { hasAnyAllow, rulesFor, type Policy } from '../policy/index.js';
 import type { Pipeline } from './standin.js';
@@ -25,6 +24,8 @@ export interface Caller {
   client?: string;
   sessionKey?: string;
   traceHeaders?: Record<string, string | string[] | undefined>;
+  /** Pipeline calls made for this HTTP request so far (the first is `requestId`, later ones `requestId.n`). */
+  calls: { n: number };
 }
 
 /** SQL verbs that only read (an allow rule with other verbs, or none listed, allows writes). */
@@ -73,10 +74,9 @@ export function buildServer(d: ServerDeps, principal: Principal): { server: McpS
     if (!caller || caller.principal.subject !== principal.subject || caller.principal.issuer !== principal.issuer) {
       return refused({ reason: 'accessDenied', message: 'This MCP session belongs to another principal.' });
     }
-    let n = 0;
     const run: RunOp = (op, params, opts = {}) => d.pipeline.run({
       door: 'mcp', op, identity: { principal: caller.principal, callerToken: caller.token },
-      requestId: n++ === 0 ? caller.requestId : `${caller.requestId}.${n}-${randomUUID().slice(0, 8)}`,
+      requestId: caller.calls.n++ === 0 ? caller.requestId : `${caller.requestId}.${caller.calls.n}`,
       params, query: opts.query, body: opts.body, client: caller.client, sessionKey: caller.sessionKey, traceHeaders: caller.traceHeaders,
       requestAudit: { door: 'mcp', tool: tool.name, arguments: args, protocolVersion: caller.protocolVersion, era: caller.era, client: caller.client },
     });
