@@ -77,7 +77,7 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
 function describe(err: unknown, audience: string | string[]): string {
   if (err instanceof errors.JWTExpired) return 'the token has expired';
   if (err instanceof errors.JWTClaimValidationFailed && err.claim === 'aud') {
-    return `the token was issued for another audience; this endpoint accepts tokens for ${[audience].flat().map((a) => `"${a}"`).join(' or ')}`;
+    return `the token was issued for another audience; this endpoint accepts tokens for the audience ${[audience].flat().join(' or ')}`;
   }
   if (err instanceof errors.JWTClaimValidationFailed) return `claim "${err.claim}" check failed (${err.reason})`;
   if (err instanceof errors.JWSSignatureVerificationFailed) return 'the token signature does not verify';

@@ -56,10 +56,14 @@ export function scopesOf(claims: JWTPayload): string[] {
   return Array.isArray(raw) ? raw.map(String) : typeof raw === 'string' ? raw.split(' ').filter(Boolean) : [];
 }
 
-/** An RFC 7235 quoted-string: `\` and `"` escaped, anything outside printable ASCII replaced. */
-const quoted = (v: string) => `"${v.replace(/[\\"]/g, '\\$&').replace(/[^\x20-\x7e]/g, ' ')}"`;
+/**
+ * An RFC 7235 quoted-string. Clients parse challenges with a regex (`name="([^"]+)"`, the official
+ * MCP client among them), so a value carries no `"` or `\` at all (they become `'`), and the free
+ * text `error_description` comes last: nothing in it can be mistaken for another parameter.
+ */
+const quoted = (v: string) => `"${v.replace(/["\\]/g, "'").replace(/[^\x20-\x7e]/g, ' ')}"`;
 
-/** `Bearer k="v", …` (RFC 6750 §3). */
+/** `Bearer k="v", …` (RFC 6750 §3), in the order given. */
 const challenge = (params: Record<string, string | undefined>) =>
   `Bearer ${Object.entries(params).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${quoted(v!)}`).join(', ')}`;
 
@@ -79,7 +83,7 @@ export function createMcpAuth(cfg: Config, parts: { issuer: string; jwks?: JSONW
   const refuse = (status: 401 | 403, code: OAuthErrorCode | undefined, description: string, error: BigQueryError, principal?: Principal): McpAuthResult => ({
     ok: false, status, error, ...(principal ? { principal } : {}),
     headers: {
-      'www-authenticate': challenge({ ...(code ? { error: code, error_description: description } : {}), scope, resource_metadata: resourceMetadataUrl }),
+      'www-authenticate': challenge({ error: code, scope, resource_metadata: resourceMetadataUrl, error_description: code ? description : undefined }),
       'cache-control': 'no-store',
     },
     body: code ? new OAuthError(code, description).toResponseObject() : { error_description: description },
@@ -118,7 +122,7 @@ export function createMcpAuth(cfg: Config, parts: { issuer: string; jwks?: JSONW
       const has = scopesOf(principal.claims);
       const missing = requiredScopes.filter((s) => !has.includes(s));
       if (missing.length) {
-        const msg = `Access Denied: the token lacks the scope ${missing.join(' ')} that /mcp requires (it carries ${has.length ? has.join(' ') : 'no scope'}); ask the issuer for scope="${requiredScopes.join(' ')}".`;
+        const msg = `Access Denied: the token lacks the scope ${missing.join(' ')} that /mcp requires (it carries ${has.length ? has.join(' ') : 'no scope'}); ask the issuer for the scopes ${requiredScopes.join(' ')}.`;
         return refuse(403, OAuthErrorCode.InsufficientScope, msg, new BigQueryError('accessDenied', msg), principal);
       }
       return { ok: true, principal, token };
