@@ -44,7 +44,7 @@ export interface McpAuth {
   allowedOrigins: string[];
   /** Whether an `Origin` header value is allowed (absent: yes; `null` or unparsable: no). */
   originAllowed(origin: string | undefined): boolean;
-  /** The metadata routes (GET, with `access-control-allow-origin: *` for browser-based clients). */
+  /** The metadata routes (GET, with `access-control-allow-origin: *` for browser-based clients); once per app, later calls do nothing. */
   install(app: FastifyInstance): void;
   /** The caller of an `Authorization` header, or the refusal to send (status, headers, body). */
   verify(authorization: string | undefined): Promise<McpAuthResult>;
@@ -79,6 +79,7 @@ export function createMcpAuth(cfg: Config, parts: { issuer: string; jwks?: JSONW
     scopes_supported: cfg.mcp.scopesSupported,
     resource_name: 'bqgate: BigQuery through identity, policy, masking, approval and audit',
   };
+  const installed = new WeakSet<FastifyInstance>();
   const scope = requiredScopes.length ? requiredScopes.join(' ') : undefined;
   const refuse = (status: 401 | 403, code: OAuthErrorCode | undefined, description: string, error: BigQueryError, principal?: Principal): McpAuthResult => ({
     ok: false, status, error, ...(principal ? { principal } : {}),
@@ -101,6 +102,8 @@ export function createMcpAuth(cfg: Config, parts: { issuer: string; jwks?: JSONW
       return allowedOrigins.some((a) => (a.includes('://') ? a.replace(/\/+$/, '') === u.origin : a === u.hostname));
     },
     install(app) {
+      if (installed.has(app)) return;
+      installed.add(app);
       const paths = [...new Set([new URL(resourceMetadataUrl).pathname, '/.well-known/oauth-protected-resource'])];
       for (const path of paths) {
         app.get(path, async (_req, reply) => reply.header('access-control-allow-origin', '*').header('cache-control', 'max-age=300').send(metadata));
