@@ -45,6 +45,8 @@ import { GatewayMetrics, startTracing, endSpan } from './telemetry/index.js';
 import { limitedServerFactory, installRateLimit, ConcurrencyCaps } from './limits.js';
 import { installResponseLog } from './response-log.js';
 import { UploadProxy, parseUpload } from './upload.js';
+import { installMcpDoor } from './mcp/index.js';
+import { standinMcpAuth, standinPipeline } from './mcp/standin.js';
 
 /**
  * The gateway's HMAC_SHA256 masking key: `BQGATE_HMAC_KEY` (hex) when set, else the hex in
@@ -353,7 +355,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     ...jobOperations({ cfg, store, upstream, catalog, gate, check, credentials, uploads: new UploadProxy(upstream, cfg.limits.maxBodyBytes) }),
     ...approvalOperations({ approvals, gate, store, auditLog }),
     ...reexecuteOperations({ auditLog, store, analyzer, upstream, hmacKey, credentials }),
-    ...consoleOperations({ auditLog, analyzer, hmacKey, sessionGapMs: cfg.audit.sessionGapMs }),
+    ...consoleOperations({ auditLog, analyzer, hmacKey, sessionGapMs: cfg.audit.sessionGapMs, precheck: (sql) => zetasql.precheck(sql, cfg.analyzer.sqlLimits) }),
   };
 
   app.get('/bqgate/v1/approvals', handle('approvals.list'));
@@ -388,6 +390,10 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   };
   for (const url of ['/bigquery/v2', '/bigquery/v2/*', '/projects/*']) app.route({ method: ALL, url, handler: catalogueRoute });
   app.route({ method: ['POST', 'PUT', 'PATCH', 'DELETE'], url: '/projects', handler: handle('method.refused') });
+
+  // The MCP front door (mcp/): POST /mcp, both protocol eras, tools through the pipeline.
+  const mcpResource = `http://${cfg.host}:${cfg.port}/mcp`;
+  await installMcpDoor(app, { pipeline: standinPipeline(app), auth: standinMcpAuth({ resource: mcpResource, allowedOrigins: [], authenticate }), policies, version: '0.1.0' });
 
   await app.listen({ host: cfg.host, port: cfg.port });
   const addr = app.server.address();

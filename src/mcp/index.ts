@@ -1,0 +1,186 @@
+/**
+ * The MCP front door: `POST /mcp` (Streamable HTTP) serving both protocol eras from one endpoint,
+ * on the official TypeScript SDK v2 (@modelcontextprotocol/server):
+ *
+ * - 2025-era (2025-06-18, 2025-11-25): `initialize` opens a session (`Mcp-Session-Id`) bound to the
+ *   principal that opened it — another principal's token presenting it is refused (403); DELETE ends
+ *   it; GET (a standalone SSE stream) answers 405, as the spec allows.
+ *   https://modelcontextprotocol.io/specification/2025-11-25/basic/transports#streamable-http
+ * - 2026-07-28: stateless, `server/discover`, the per-request `_meta` envelope and its
+ *   `Mcp-Method` / `Mcp-Name` header checks, `resultType`, `cacheScope: "private"` — the SDK's
+ *   `createMcpHandler` (legacy: 'reject'), which answers the spec's errors itself.
+ *
+ * Before either: the Origin is checked (a foreign one gets 403: DNS rebinding), then the bearer
+ * token (mcpauth's `McpAuth.verify`: 401 with `WWW-Authenticate: Bearer resource_metadata=…`).
+ * Refusals at this edge are recorded through the pipeline like any refused request. A tool call
+ * runs as pipeline calls (tools.ts), so it is governed and audited exactly as REST calls are.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Readable } from 'node:stream';
+import { createHash, randomUUID } from 'node:crypto';
+import { createMcpHandler, isLegacyRequest, isInitializeRequest, WebStandardStreamableHTTPServerTransport, type McpServer, CLIENT_INFO_META_KEY, PROTOCOL_VERSION_META_KEY } from '@modelcontextprotocol/server';
+import { BigQueryError } from '../bigquery/index.js';
+import type { Principal } from '../auth/index.js';
+import type { PolicyStore } from '../policy/store.js';
+import type { McpAuth, Pipeline } from './standin.js';
+import { buildServer, type Caller } from './server.js';
+import { DEFAULT_CAPS, type PageCaps } from './results.js';
+
+export interface McpDoorDeps {
+  pipeline: Pipeline;
+  auth: McpAuth;
+  policies: PolicyStore;
+  /** The gateway's version (serverInfo). */
+  version: string;
+  /** Result page caps (rows, bytes); DEFAULT_CAPS otherwise. */
+  caps?: PageCaps;
+  /** Legacy sessions: at most this many open (the oldest idle one is closed), idle ones closed after `sessionIdleMs`. */
+  maxSessions?: number;
+  sessionIdleMs?: number;
+}
+
+interface Session { transport: WebStandardStreamableHTTPServerTransport; server: McpServer; owner: string; client?: string; protocolVersion?: string; key: string; seen: number }
+
+const ownerOf = (p: Principal) => `${p.issuer}\n${p.subject}`;
+const header = (req: FastifyRequest, name: string) => { const v = req.headers[name]; return Array.isArray(v) ? v[0] : v; };
+const rpcError = (code: number, message: string) => ({ jsonrpc: '2.0', id: null, error: { code, message } });
+
+/**
+ * Whether `origin` may call: absent (non-browser clients send none), the MCP resource's own origin,
+ * or one of `allowed` (full origins, or bare hostnames matched on any port).
+ */
+export function originAllowed(origin: string | undefined, resource: string, allowed: string[]): boolean {
+  if (origin === undefined) return true;
+  let o: URL;
+  try { o = new URL(origin); } catch { return false; }
+  if (o.origin === new URL(resource).origin) return true;
+  return allowed.some((a) => (a.includes('://') ? a.replace(/\/$/, '').toLowerCase() === o.origin.toLowerCase() : a.toLowerCase() === o.hostname.toLowerCase()));
+}
+
+export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Promise<void> {
+  const caps = d.caps ?? DEFAULT_CAPS;
+  const maxSessions = d.maxSessions ?? 1024;
+  const idleMs = d.sessionIdleMs ?? 30 * 60_000;
+  const deps = { pipeline: d.pipeline, policy: () => d.policies.current(), caps, version: d.version };
+  const sessions = new Map<string, Session>();
+  const modern = createMcpHandler((ctx) => buildServer(deps, (ctx.authInfo?.extra?.caller as Caller).principal), { legacy: 'reject', responseMode: 'json' });
+  d.auth.install(app);
+
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const [id, s] of sessions) if (now - s.seen > idleMs) { sessions.delete(id); void s.transport.close(); }
+  }, Math.min(idleMs, 60_000));
+  sweep.unref();
+  app.addHook('onClose', async () => { clearInterval(sweep); for (const s of sessions.values()) await s.transport.close(); sessions.clear(); await modern.close(); });
+
+  /** Records a refusal at the door (through the pipeline, unauthenticated or not) and answers it. */
+  async function refuse(req: FastifyRequest, reply: FastifyReply, status: number, error: BigQueryError, body: unknown, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}) {
+    await d.pipeline.run({
+      door: 'mcp', op: 'method.refused', identity: { error }, requestId: req.id, params: {}, client: header(req, 'user-agent'),
+      requestAudit: { door: 'mcp', method: `${req.method} /mcp`, rpcMethod: (req.body as any)?.method, ...extra },
+    }).catch(() => undefined);
+    return reply.code(status).headers(headers).type('application/json').send(body);
+  }
+
+  /** The edge checks every /mcp request passes: Origin, then the bearer token. */
+  async function admit(req: FastifyRequest, reply: FastifyReply): Promise<{ principal: Principal; token: string } | undefined> {
+    const origin = header(req, 'origin');
+    if (!originAllowed(origin, d.auth.resource, d.auth.allowedOrigins)) {
+      const msg = `Forbidden: Origin ${JSON.stringify(origin)} is not allowed on ${d.auth.resource} (DNS rebinding protection; the allowed origins are configured on the gateway).`;
+      await refuse(req, reply, 403, new BigQueryError('accessDenied', msg), rpcError(-32600, msg), {}, { origin });
+      return undefined;
+    }
+    const v = await d.auth.verify(req.headers.authorization);
+    if (!v.ok) {
+      const e = v.error instanceof BigQueryError ? v.error : new BigQueryError(v.status === 403 ? 'accessDenied' : 'authError', String((v.error as Error)?.message ?? 'unauthenticated'));
+      await refuse(req, reply, v.status, e, v.body, v.headers);
+      return undefined;
+    }
+    return { principal: v.principal, token: v.token };
+  }
+
+  const webRequest = (req: FastifyRequest) => {
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : String(v));
+    const body = req.method === 'POST' ? JSON.stringify(req.body ?? null) : undefined;
+    return new Request(new URL(req.url, d.auth.resource).href, { method: req.method, headers, body });
+  };
+
+  const send = async (reply: FastifyReply, res: Response) => {
+    reply.code(res.status);
+    res.headers.forEach((v, k) => { reply.header(k, v); });
+    if (!res.body) return reply.send('');
+    if ((res.headers.get('content-type') ?? '').includes('text/event-stream')) return reply.send(Readable.fromWeb(res.body as never));
+    return reply.send(await res.text());
+  };
+
+  const traceHeaders = (req: FastifyRequest) => ({ traceparent: req.headers.traceparent, tracestate: req.headers.tracestate });
+
+  /** The caller of this request, as the tools see it (authInfo.extra.caller). */
+  const authInfo = (who: { principal: Principal; token: string }, caller: Omit<Caller, 'principal' | 'token'>) => ({
+    token: who.token, clientId: who.principal.subject, scopes: [] as string[], extra: { caller: { ...caller, principal: who.principal, token: who.token } },
+  });
+
+  app.post('/mcp', async (req, reply) => {
+    const who = await admit(req, reply);
+    if (!who) return reply;
+    const request = webRequest(req);
+    if (!(await isLegacyRequest(request, req.body))) {
+      const meta = (req.body as any)?.params?._meta ?? {};
+      const ci = meta[CLIENT_INFO_META_KEY];
+      const caller = { requestId: req.id, era: 'modern' as const, protocolVersion: meta[PROTOCOL_VERSION_META_KEY] ?? header(req, 'mcp-protocol-version'), client: ci ? `${ci.name}/${ci.version}` : header(req, 'user-agent'), sessionKey: header(req, 'x-bqgate-session'), traceHeaders: traceHeaders(req) };
+      return send(reply, await modern.fetch(request, { parsedBody: req.body, authInfo: authInfo(who, caller) }));
+    }
+    const sid = header(req, 'mcp-session-id');
+    let s: Session | undefined;
+    if (sid) {
+      s = sessions.get(sid);
+      if (!s) return reply.code(404).type('application/json').send(rpcError(-32001, 'Session not found: initialize a new session.'));
+      if (s.owner !== ownerOf(who.principal)) {
+        const msg = 'Forbidden: this Mcp-Session-Id was opened by another principal; a session is bound to the token\'s subject that initialized it.';
+        return refuse(req, reply, 403, new BigQueryError('accessDenied', msg), rpcError(-32600, msg), {}, { presentedBy: who.principal.subject });
+      }
+    } else if (isInitializeRequest(req.body)) {
+      if (sessions.size >= maxSessions) {
+        const oldest = [...sessions.entries()].sort((a, b) => a[1].seen - b[1].seen)[0];
+        sessions.delete(oldest[0]);
+        await oldest[1].transport.close();
+      }
+      const params = (req.body as any).params ?? {};
+      const server = buildServer(deps, who.principal);
+      const entry: Partial<Session> = { server, owner: ownerOf(who.principal), client: params.clientInfo ? `${params.clientInfo.name}/${params.clientInfo.version}` : header(req, 'user-agent'), protocolVersion: params.protocolVersion };
+      const transport = new WebStandardStreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        enableJsonResponse: true,
+        onsessioninitialized: (id) => { sessions.set(id, { ...entry, transport, key: `mcp-${createHash('sha256').update(id).digest('hex').slice(0, 16)}`, seen: Date.now() } as Session); },
+        onsessionclosed: (id) => { sessions.delete(id); },
+      });
+      await server.connect(transport);
+      s = { ...entry, transport, key: '', seen: Date.now() } as Session;
+    } else {
+      return reply.code(400).type('application/json').send(rpcError(-32000, 'Bad Request: no Mcp-Session-Id; send initialize first (2025 revisions) or use the 2026-07-28 revision.'));
+    }
+    s.seen = Date.now();
+    const caller = { requestId: req.id, era: 'legacy' as const, protocolVersion: header(req, 'mcp-protocol-version') ?? s.protocolVersion, client: s.client, sessionKey: header(req, 'x-bqgate-session') ?? (s.key || undefined), traceHeaders: traceHeaders(req) };
+    return send(reply, await s.transport.handleRequest(request, { parsedBody: req.body, authInfo: authInfo(who, caller) }));
+  });
+
+  app.get('/mcp', async (req, reply) => {
+    if (!(await admit(req, reply))) return reply;
+    return reply.code(405).header('allow', 'POST, DELETE').type('application/json').send(rpcError(-32000, 'Method not allowed: this server offers no standalone SSE stream; POST requests.'));
+  });
+
+  app.delete('/mcp', async (req, reply) => {
+    const who = await admit(req, reply);
+    if (!who) return reply;
+    const sid = header(req, 'mcp-session-id');
+    const s = sid ? sessions.get(sid) : undefined;
+    if (!s) return reply.code(404).type('application/json').send(rpcError(-32001, 'Session not found.'));
+    if (s.owner !== ownerOf(who.principal)) {
+      const msg = 'Forbidden: this Mcp-Session-Id was opened by another principal.';
+      return refuse(req, reply, 403, new BigQueryError('accessDenied', msg), rpcError(-32600, msg), {}, { presentedBy: who.principal.subject });
+    }
+    sessions.delete(sid!);
+    return send(reply, await s.transport.handleRequest(webRequest(req)));
+  });
+}
