@@ -46,7 +46,7 @@ import { limitedServerFactory, installRateLimit, ConcurrencyCaps } from './limit
 import { installResponseLog } from './response-log.js';
 import { UploadProxy, parseUpload } from './upload.js';
 import { installMcpDoor } from './mcp/index.js';
-import { standinMcpAuth, standinPipeline } from './mcp/standin.js';
+import { standinPipeline } from './mcp/standin.js';
 
 /**
  * The gateway's HMAC_SHA256 masking key: `BQGATE_HMAC_KEY` (hex) when set, else the hex in
@@ -392,8 +392,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   app.route({ method: ['POST', 'PUT', 'PATCH', 'DELETE'], url: '/projects', handler: handle('method.refused') });
 
   // The MCP front door (mcp/): POST /mcp, both protocol eras, tools through the pipeline.
-  const mcpResource = `http://${cfg.host}:${cfg.port}/mcp`;
-  await installMcpDoor(app, { pipeline: standinPipeline(app), auth: standinMcpAuth({ resource: mcpResource, allowedOrigins: [], authenticate }), policies, version: '0.1.0' });
+  await installMcpDoor(app, { pipeline: standinPipeline(app), auth: mcpAuth, policies, version: '0.1.0' });
 
   await app.listen({ host: cfg.host, port: cfg.port });
   const addr = app.server.address();

@@ -7,8 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt } from 'jose';
-import { discoverOAuthServerInfo, extractWWWAuthenticateParams } from '@modelcontextprotocol/client';
-import { startGateway, type TestGateway } from './helpers/gateway.ts';
+import { Client, StreamableHTTPClientTransport, discoverOAuthServerInfo, extractWWWAuthenticateParams } from '@modelcontextprotocol/client';
+import { startGateway, auditRequests, type TestGateway } from './helpers/gateway.ts';
 import { loadDevIssuer } from '../src/auth/dev-issuer.ts';
 import { loadConfig } from '../src/config.ts';
 import { createMcpAuth, type McpAuth } from '../src/mcp/auth.ts';
@@ -138,5 +138,95 @@ describe('verify (the check the /mcp endpoint runs)', () => {
     const conf = await authFor({ BQGATE_MCP_ALLOWED_ORIGINS: 'https://agents.example.com,studio.example.org' });
     expect(['https://agents.example.com', 'http://agents.example.com', 'https://agents.example.com:8443', 'http://studio.example.org:9', 'http://localhost:6274']
       .map((o) => conf.originAllowed(o))).toEqual([true, false, false, true, false]);
+  });
+});
+
+/** A JSON-RPC request to /mcp as a client sends it (initialize, 2025-06-18), with `authorization`. */
+const initialize = (authorization?: string, extra: Record<string, string> = {}) => fetch(`${gw.url}/mcp`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(authorization ? { authorization } : {}), ...extra },
+  body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'mcp-auth-test', version: '1.0.0' } } }),
+});
+
+/** The official MCP client connected to `url`/mcp with `token`, pinned to 2025-06-18; its tool names. */
+async function toolNames(url: string, token: string) {
+  const client = new Client({ name: 'mcp-auth-test', version: '1.0.0' }, { supportedProtocolVersions: ['2025-06-18'] });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+  try { return (await client.listTools()).tools.map((t) => t.name); } finally { await client.close(); }
+}
+
+/** The audit record of the refusal whose message matches `why` (answered with `status`). */
+const refusalRecord = async (dataDir: string, status: number, why: RegExp) =>
+  (await auditRequests(dataDir)).filter((r) => r.response?.status === status && why.test(r.response?.errorMessage ?? ''));
+
+describe('POST /mcp (the MCP endpoint) refuses before any tool runs, and audits it', () => {
+  it('no token: 401 with the metadata challenge, audited', async () => {
+    const r = await initialize();
+    expect(r.status).toBe(401);
+    expect(r.headers.get('www-authenticate')).toBe(`Bearer resource_metadata="${gw.url}/.well-known/oauth-protected-resource/mcp"`);
+    expect((await r.json() as { error_description: string }).error_description).toMatch(/missing a bearer token/);
+    // The official client follows the challenge to the metadata (no auth provider: it gives up there).
+    const parsed = extractWWWAuthenticateParams(r);
+    expect((await discoverOAuthServerInfo(`${gw.url}/mcp`, { resourceMetadataUrl: parsed.resourceMetadataUrl })).resourceMetadata?.resource).toBe(`${gw.url}/mcp`);
+    const rec = await refusalRecord(gw.dataDir, 401, /missing a bearer token/);
+    expect(rec.length).toBeGreaterThanOrEqual(1);
+    expect(rec[0]).toMatchObject({ principal: '(unauthenticated)', response: { errorReason: 'authError' } });
+  });
+
+  it('expired, other-audience and REST-audience tokens: 401 invalid_token saying why, audited', async () => {
+    const cases: Array<[string, string, RegExp]> = [
+      ['expired', await gw.token({ sub: 'mcp-agent', groups: ['analysts'] }, { audience: `${gw.url}/mcp`, ttlSec: -120 }), /the token has expired/],
+      ['another audience', await gw.token({ sub: 'mcp-agent', groups: ['analysts'] }, { audience: 'https://other.example/mcp' }), /another audience; this endpoint accepts tokens for the audience http/],
+      ['the REST audience', await gw.token({ sub: 'rest-agent', groups: ['analysts'] }), /another audience/],
+    ];
+    const before = (await refusalRecord(gw.dataDir, 401, /another audience/)).length;
+    for (const [name, token, why] of cases) {
+      const r = await initialize(`Bearer ${token}`);
+      const p = extractWWWAuthenticateParams(r);
+      expect([name, r.status, p.error, p.resourceMetadataUrl?.href]).toEqual([name, 401, 'invalid_token', `${gw.url}/.well-known/oauth-protected-resource/mcp`]);
+      expect(p.errorDescription, name).toMatch(why);
+    }
+    expect((await refusalRecord(gw.dataDir, 401, /another audience/)).length).toBe(before + 2);
+    expect((await refusalRecord(gw.dataDir, 401, /the token has expired/)).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('an MCP-audience token from `bqgate token --aud` is accepted: the official client lists the tools', async () => {
+    const token = (await gw.cli(['token', '--port', port(), '--sub', 'mcp-agent', '--groups', 'analysts', '--aud', `${gw.url}/mcp`])).stdout.trim();
+    const names = await toolNames(gw.url, token);
+    console.log('tools for an analyst:', names.join(', '));
+    expect(names).toEqual(expect.arrayContaining(['execute_sql_readonly', 'get_table_info', 'explain_access']));
+  });
+});
+
+describe('a gateway whose MCP audiences are one with REST and that requires the scope mcp', () => {
+  let one: TestGateway;
+  beforeAll(async () => { one = await startGateway({ env: { BQGATE_MCP_AUDIENCES: 'bqgate', BQGATE_MCP_REQUIRED_SCOPES: 'mcp' } }); }, 120_000);
+  afterAll(async () => { await one?.stop(); });
+  const post = (token: string) => fetch(`${one.url}/mcp`, {
+    method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'mcp-auth-test', version: '1.0.0' } } }),
+  });
+
+  it('advertises the required scope, and refuses a token without it with 403 insufficient_scope, audited', async () => {
+    const doc = await (await fetch(`${one.url}/.well-known/oauth-protected-resource/mcp`)).json() as { scopes_supported: string[] };
+    expect(doc.scopes_supported).toEqual(['mcp']);
+    for (const token of [await one.token({ sub: 'no-scope', groups: ['analysts'] }), await one.token({ sub: 'no-scope', groups: ['analysts'], scope: 'openid' }, { audience: `${one.url}/mcp` })]) {
+      const r = await post(token);
+      const p = extractWWWAuthenticateParams(r);
+      expect([r.status, p.error, p.scope]).toEqual([403, 'insufficient_scope', 'mcp']);
+      expect((await r.json() as { error: string }).error).toBe('insufficient_scope');
+    }
+    const rec = await refusalRecord(one.dataDir, 403, /lacks the scope mcp/);
+    expect(rec.length).toBe(2);
+    expect(rec[0].response?.errorReason).toBe('accessDenied');
+  });
+
+  it('accepts a REST-audience token carrying the scope, and an MCP-audience one from `bqgate token --aud --scope`', async () => {
+    expect(await toolNames(one.url, await one.token({ sub: 'rest-agent', groups: ['analysts'], scope: 'mcp' }))).toContain('execute_sql_readonly');
+    const cli = (await one.cli(['token', '--port', new URL(one.url).port, '--sub', 'cli-agent', '--groups', 'analysts', '--aud', `${one.url}/mcp`, '--scope', 'mcp'])).stdout.trim();
+    expect(await toolNames(one.url, cli)).toContain('execute_sql_readonly');
+    // The REST door still takes only its own audience.
+    const rest = await fetch(`${one.url}/bigquery/v2/projects/demo-project/datasets`, { headers: { authorization: `Bearer ${cli}` } });
+    expect(rest.status).toBe(401);
   });
 });
