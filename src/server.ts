@@ -18,6 +18,7 @@ import { createAuthenticator, bearerToken, type Principal } from './auth/index.j
 import { loadDevIssuer } from './auth/dev-issuer.js';
 import { installDevLogin, devLoginMetadata, demoPersonas } from './auth/dev-login.js';
 import { installConsole, consoleOperations } from './console/index.js';
+import { createMcpAuth } from './mcp/auth.js';
 import { ROUTES, BigQueryError, asBigQueryError, installBigQueryHttp, sendError, validateRequest, type ApiRequest, type Operation } from './bigquery/index.js';
 import { Catalog } from './catalog/index.js';
 import { Analyzer, type QueryAnalysis } from './sql/index.js';
@@ -45,7 +46,7 @@ import { limitedServerFactory, installRateLimit, ConcurrencyCaps } from './limit
 import { installResponseLog } from './response-log.js';
 import { UploadProxy, parseUpload } from './upload.js';
 import { installMcpDoor } from './mcp/index.js';
-import { standinMcpAuth, standinPipeline } from './mcp/standin.js';
+import { standinPipeline } from './mcp/standin.js';
 
 /**
  * The gateway's HMAC_SHA256 masking key: `BQGATE_HMAC_KEY` (hex) when set, else the hex in
@@ -176,6 +177,8 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   app.get('/.well-known/openid-configuration', async () => ({ issuer, jwks_uri: `${issuer}/.well-known/jwks.json`, id_token_signing_alg_values_supported: ['ES256'], ...(dev && cfg.console.devLogin ? devLoginMetadata(issuer) : {}) }));
   if (dev && cfg.console.devLogin) await installDevLogin(app, dev, demoPersonas(policies.current()));
   await installConsole(app, { issuer, console: cfg.console });
+  const mcpAuth = createMcpAuth(cfg, { issuer, jwks: dev?.jwks });
+  mcpAuth.install(app);
   app.get('/healthz', async () => ({ status: 'ok' }));
   /** Prometheus metrics (telemetry/metrics.ts); no principal, table or statement in any label. */
   app.get('/metrics', async (_req, reply) => { const m = await metrics.expose(); return reply.type(m.contentType).send(m.body); });
@@ -389,8 +392,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   app.route({ method: ['POST', 'PUT', 'PATCH', 'DELETE'], url: '/projects', handler: handle('method.refused') });
 
   // The MCP front door (mcp/): POST /mcp, both protocol eras, tools through the pipeline.
-  const mcpResource = `http://${cfg.host}:${cfg.port}/mcp`;
-  await installMcpDoor(app, { pipeline: standinPipeline(app), auth: standinMcpAuth({ resource: mcpResource, allowedOrigins: [], authenticate }), policies, version: '0.1.0' });
+  await installMcpDoor(app, { pipeline: standinPipeline(app), auth: mcpAuth, policies, version: '0.1.0' });
 
   await app.listen({ host: cfg.host, port: cfg.port });
   const addr = app.server.address();
