@@ -13,7 +13,7 @@ const execFileP = promisify(execFile);
 const BIN = join(resolve(import.meta.dirname, '..'), 'node_modules', '.bin', 'mcp-inspector');
 
 let gw: TestGateway;
-beforeAll(async () => { gw = await startGateway(); }, 120_000);
+beforeAll(async () => { gw = await startGateway({ env: { BQGATE_MCP_AUDIENCES: 'bqgate' } }); }, 120_000); // interim: the stand-in pipeline re-verifies at REST
 afterAll(async () => { await gw?.stop(); });
 
 /** Runs the Inspector CLI against the gateway's /mcp; its stdout parsed as JSON when it exits 0. */

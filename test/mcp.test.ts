@@ -15,7 +15,7 @@ let gw: TestGateway;
 const tokens: Record<string, string> = {};
 
 beforeAll(async () => {
-  gw = await startGateway();
+  gw = await startGateway({ env: { BQGATE_MCP_AUDIENCES: 'bqgate' } }); // interim: the stand-in pipeline re-verifies at REST
   tokens.analyst = await gw.token({ sub: 'analyst-1', groups: ['analysts'] });
   tokens.eu = await gw.token({ sub: 'eu-1', groups: ['eu-support'] });
   tokens.etl = await gw.token({ sub: 'etl-1', groups: ['etl-agents'], act: { sub: 'loader-bot' } });

@@ -22,7 +22,8 @@ import { createMcpHandler, isLegacyRequest, isInitializeRequest, WebStandardStre
 import { BigQueryError } from '../bigquery/index.js';
 import type { Principal } from '../auth/index.js';
 import type { PolicyStore } from '../policy/store.js';
-import type { McpAuth, Pipeline } from './standin.js';
+import type { Pipeline } from './standin.js';
+import type { McpAuth } from './auth.js';
 import { buildServer, type Caller } from './server.js';
 import { DEFAULT_CAPS, type PageCaps } from './results.js';
 
@@ -49,18 +50,6 @@ interface Session { transport: WebStandardStreamableHTTPServerTransport; server:
 const ownerOf = (p: Principal) => `${p.issuer}\n${p.subject}`;
 const header = (req: FastifyRequest, name: string) => { const v = req.headers[name]; return Array.isArray(v) ? v[0] : v; };
 const rpcError = (code: number, message: string) => ({ jsonrpc: '2.0', id: null, error: { code, message } });
-
-/**
- * Whether `origin` may call: absent (non-browser clients send none), the MCP resource's own origin,
- * or one of `allowed` (full origins, or bare hostnames matched on any port).
- */
-export function originAllowed(origin: string | undefined, resource: string, allowed: string[]): boolean {
-  if (origin === undefined) return true;
-  let o: URL;
-  try { o = new URL(origin); } catch { return false; }
-  if (o.origin === new URL(resource).origin) return true;
-  return allowed.some((a) => (a.includes('://') ? a.replace(/\/$/, '').toLowerCase() === o.origin.toLowerCase() : a.toLowerCase() === o.hostname.toLowerCase()));
-}
 
 export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Promise<void> {
   const caps = d.caps ?? DEFAULT_CAPS;
@@ -91,7 +80,7 @@ export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Prom
   /** The edge checks every /mcp request passes: Origin, then the bearer token. */
   async function admit(req: FastifyRequest, reply: FastifyReply): Promise<{ principal: Principal; token: string } | undefined> {
     const origin = header(req, 'origin');
-    if (!originAllowed(origin, d.auth.resource, d.auth.allowedOrigins)) {
+    if (!d.auth.originAllowed(origin)) {
       const msg = `Forbidden: Origin ${JSON.stringify(origin)} is not allowed on ${d.auth.resource} (DNS rebinding protection; the allowed origins are configured on the gateway).`;
       await refuse(req, reply, 403, new BigQueryError('accessDenied', msg), rpcError(-32600, msg), {}, { origin });
       return undefined;

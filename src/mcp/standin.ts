@@ -1,8 +1,8 @@
 /**
- * STAND-IN (deleted when `main`'s src/pipeline/index.ts and `mcpauth`'s src/mcp/auth.ts land):
+ * STAND-IN (deleted when `main`'s src/pipeline/index.ts lands):
  * the pipeline contract's types, a `Pipeline` that runs a call through the REST routes in-process
- * (fastify `inject`, so every stage a REST request passes is passed), and an `McpAuth` that verifies
- * with the REST authenticator.
+ * (fastify `inject`, so every stage a REST request passes is passed; the token must then also be
+ * valid for REST: BQGATE_MCP_AUDIENCES=bqgate).
  */
 import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../auth/index.js';
@@ -26,13 +26,6 @@ export type PipelineResult =
   | { ok: true; status: number; body: any; payload: string; headers?: Record<string, string>; timings: Record<string, number> }
   | { ok: false; error: BigQueryError; timings: Record<string, number> };
 export interface Pipeline { run(call: PipelineCall): Promise<PipelineResult> }
-
-export interface McpAuth {
-  resource: string;
-  allowedOrigins: string[];
-  install(app: FastifyInstance): void;
-  verify(authorization: string | undefined): Promise<{ ok: true; principal: Principal; token: string } | { ok: false; status: 401 | 403; headers: Record<string, string>; body: unknown; error: unknown }>;
-}
 
 const PATHS: Partial<Record<Operation, { method: 'GET' | 'POST'; path: string }>> = {
   'policy.explain': { method: 'POST', path: '/bqgate/v1/policy/explain' },
@@ -59,23 +52,6 @@ export function standinPipeline(app: FastifyInstance): Pipeline {
         return { ok: false, error: new BigQueryError(reason, e.message ?? res.body), timings: {} };
       }
       return { ok: true, status: res.statusCode, body, payload: res.body, timings: {} };
-    },
-  };
-}
-
-export function standinMcpAuth(opts: { resource: string; allowedOrigins: string[]; authenticate: (h: string | undefined) => Promise<Principal> }): McpAuth {
-  return {
-    resource: opts.resource,
-    allowedOrigins: opts.allowedOrigins,
-    install() {},
-    async verify(authorization) {
-      try {
-        const principal = await opts.authenticate(authorization);
-        return { ok: true, principal, token: authorization!.replace(/^Bearer\s+/i, '') };
-      } catch (error) {
-        const e = asBigQueryError(error);
-        return { ok: false, status: 401, headers: { 'www-authenticate': `Bearer resource_metadata="${opts.resource.replace(/\/mcp$/, '')}/.well-known/oauth-protected-resource/mcp"` }, body: { error: 'invalid_token', error_description: e.message }, error };
-      }
     },
   };
 }
