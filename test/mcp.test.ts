@@ -361,6 +361,8 @@ describe('the /mcp endpoint', () => {
     const good = await post(body, { ...h, 'mcp-name': 'explain_access' });
     console.log('2026 tools/call', good.status, (await good.text()).slice(0, 300));
     expect(good.status).toBe(200);
+    const note = await post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 99, _meta: meta } }, { authorization: `Bearer ${tokens.analyst}`, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'notifications/cancelled' });
+    expect(note.status).toBe(202);
     const mismatch = await post(body, { ...h, 'mcp-name': 'execute_sql_readonly' });
     const err = await mismatch.json() as any;
     console.log('2026 Mcp-Name mismatch', mismatch.status, JSON.stringify(err));

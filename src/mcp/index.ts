@@ -71,8 +71,8 @@ export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Prom
   /** Records a refusal at the door (through the pipeline, unauthenticated or not) and answers it. */
   async function refuse(req: FastifyRequest, reply: FastifyReply, status: number, error: BigQueryError, body: unknown, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}) {
     await d.pipeline.run({
-      door: 'mcp', op: 'method.refused', identity: { error }, requestId: req.id, params: {}, client: header(req, 'user-agent'),
-      requestAudit: { door: 'mcp', method: `${req.method} /mcp`, rpcMethod: (req.body as any)?.method, ...extra },
+      door: 'mcp', op: 'method.refused', identity: { error }, requestId: req.id, params: {}, client: header(req, 'user-agent'), method: req.method, url: '/mcp',
+      requestAudit: { rpcMethod: (req.body as any)?.method, tool: (req.body as any)?.params?.name, ...extra },
     }).catch(() => undefined);
     return reply.code(status).headers(headers).type('application/json').send(body);
   }

@@ -21,6 +21,8 @@ export interface PipelineCall {
   sessionKey?: string;
   requestAudit?: Record<string, unknown>;
   traceHeaders?: Record<string, string | string[] | undefined>;
+  method?: string;
+  url?: string;
 }
 export type PipelineResult =
   | { ok: true; status: number; body: any; payload: string; headers?: Record<string, string>; timings: Record<string, number> }
