@@ -22,7 +22,7 @@ import { createMcpHandler, isLegacyRequest, isInitializeRequest, WebStandardStre
 import { BigQueryError } from '../bigquery/index.js';
 import type { Principal } from '../auth/index.js';
 import type { PolicyStore } from '../policy/store.js';
-import type { Pipeline } from './standin.js';
+import type { Pipeline } from '../pipeline/index.js';
 import type { McpAuth } from './auth.js';
 import { buildServer, type Caller } from './server.js';
 import { DEFAULT_CAPS, type PageCaps } from './results.js';

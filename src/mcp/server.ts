@@ -7,7 +7,7 @@
 import { McpServer, fromJsonSchema, type CallToolResult } from '@modelcontextprotocol/server';
 import type { Principal } from '../auth/index.js';
 import { hasAnyAllow, rulesFor, type Policy } from '../policy/index.js';
-import type { Pipeline } from './standin.js';
+import type { Pipeline } from '../pipeline/index.js';
 import { TOOLS, type RunOp, type Tool } from './tools.js';
 import { refused, type PageCaps } from './results.js';
 
