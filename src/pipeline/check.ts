@@ -26,6 +26,23 @@ export interface Checked { analysis: QueryAnalysis; decision: Decision; sql: str
 /** The statement stage: throws the refusal, with its decision attached. */
 export type Check = (c: Ctx, projectId: string, q: { query?: unknown; useLegacySql?: unknown; defaultDataset?: any; queryParameters?: any[]; [k: string]: unknown }) => Promise<Checked>;
 
+type Q = Parameters<Check>[2];
+/**
+ * Job options whose effect the analysis cannot see, refused before analysis (fail closed), and
+ * legacy SQL. Sources: BigQuery REST reference, QueryRequest / JobConfigurationQuery.
+ */
+const JOB_OPTION_GUARDS: Array<{ field: string; refuses(q: Q): boolean; reason: 'accessDenied' | 'invalidQuery'; message: string; location?: string }> = [
+  { field: 'tableDefinitions', refuses: (q) => Boolean(q.tableDefinitions), reason: 'accessDenied',
+    message: 'Access Denied: tableDefinitions (external tables defined in the job) are refused by bqgate; query tables by name.' },
+  { field: 'userDefinedFunctionResources', refuses: (q) => Array.isArray(q.userDefinedFunctionResources) && q.userDefinedFunctionResources.length > 0, reason: 'accessDenied',
+    message: 'Access Denied: userDefinedFunctionResources (JavaScript UDF code attached to the job) are refused by bqgate.' },
+  { field: 'createSession / connectionProperties.session_id', reason: 'accessDenied',
+    refuses: (q) => Boolean(q.createSession) || (Array.isArray(q.connectionProperties) && q.connectionProperties.some((p: any) => p?.key === 'session_id')),
+    message: 'Access Denied: session mode (createSession / session_id) is refused by bqgate: session state (temp tables, variables) is invisible to its analysis. Send self-contained statements.' },
+  { field: 'useLegacySql', refuses: (q) => q.useLegacySql !== false, reason: 'invalidQuery', location: 'q',
+    message: 'bqgate accepts GoogleSQL only; legacy SQL is refused. Set useLegacySql=false (bq: --nouse_legacy_sql, or "[query] --use_legacy_sql=false" in ~/.bigqueryrc).' },
+];
+
 /** The tables and columns a statement touches, for the audit `decision` event. */
 export const analysisAudit = (a: QueryAnalysis) => ({
   statementKind: a.statementKind,
@@ -40,15 +57,7 @@ export function createCheck(parts: { cfg: Config; analyzer: Analyzer; zetasql: Z
     if (typeof q.query !== 'string' || !q.query.trim()) throw new BigQueryError('invalid', 'Required parameter is missing: query');
     requireAnyAllow(policy, principal); // before any analysis: nobody without an allow rule reaches the analyzer
     zetasql.precheck(q.query, cfg.analyzer.sqlLimits); // structural limits, quarantined statements
-    // Job options whose effect the analysis cannot see are refused (fail closed).
-    if (q.tableDefinitions) throw new BigQueryError('accessDenied', 'Access Denied: tableDefinitions (external tables defined in the job) are refused by bqgate; query tables by name.');
-    if (Array.isArray(q.userDefinedFunctionResources) && q.userDefinedFunctionResources.length) throw new BigQueryError('accessDenied', 'Access Denied: userDefinedFunctionResources (JavaScript UDF code attached to the job) are refused by bqgate.');
-    if (q.createSession || (Array.isArray(q.connectionProperties) && q.connectionProperties.some((p: any) => p?.key === 'session_id'))) {
-      throw new BigQueryError('accessDenied', 'Access Denied: session mode (createSession / session_id) is refused by bqgate: session state (temp tables, variables) is invisible to its analysis. Send self-contained statements.');
-    }
-    if (q.useLegacySql !== false) {
-      throw new BigQueryError('invalidQuery', 'bqgate accepts GoogleSQL only; legacy SQL is refused. Set useLegacySql=false (bq: --nouse_legacy_sql, or "[query] --use_legacy_sql=false" in ~/.bigqueryrc).', { location: 'q' });
-    }
+    for (const g of JOB_OPTION_GUARDS) if (g.refuses(q)) throw new BigQueryError(g.reason, g.message, g.location ? { location: g.location } : undefined);
     const text = q.query;
     // EXTERNAL_QUERY columns bqgate must ask the upstream for: only on connections this caller may use.
     const externalConnectionAllowed = (conn: string) => allowsExternalConnection(policy, principal, conn);
