@@ -331,6 +331,15 @@ describe('the /mcp endpoint', () => {
     expect((await post(list, { authorization: `Bearer ${tokens.analyst}`, ...h })).status).toBe(404);
   });
 
+  it('lists a session\'s tools for the groups the current token carries', async () => {
+    const opened = await post(init(), { authorization: `Bearer ${tokens.etl}` });
+    const h = { 'mcp-session-id': opened.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-06-18' };
+    const names = async (token: string) => ((await (await post({ jsonrpc: '2.0', id: 7, method: 'tools/list' }, { authorization: `Bearer ${token}`, ...h })).json()) as any).result.tools.map((t: any) => t.name);
+    expect(await names(tokens.etl)).toContain('execute_sql');
+    const demoted = await gw.token({ sub: 'etl-1', groups: ['strangers'] }, { audience: `${gw.url}/mcp` });
+    expect(await names(demoted)).toEqual(['explain_access']);
+  });
+
   it('keeps at most 16 sessions per principal: a 17th closes that principal\'s least recently used', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 17; i++) ids.push((await post(init(), { authorization: `Bearer ${tokens.eu}` })).headers.get('mcp-session-id')!);

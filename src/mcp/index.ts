@@ -45,7 +45,7 @@ export interface McpDoorDeps {
   sessionIdleMs?: number;
 }
 
-interface Session { transport: WebStandardStreamableHTTPServerTransport; server: McpServer; sync(): void; owner: string; client?: string; protocolVersion?: string; key: string; seen: number }
+interface Session { transport: WebStandardStreamableHTTPServerTransport; server: McpServer; sync(current: Principal): void; owner: string; client?: string; protocolVersion?: string; key: string; seen: number }
 
 const ownerOf = (p: Principal) => `${p.issuer}\n${p.subject}`;
 const header = (req: FastifyRequest, name: string) => { const v = req.headers[name]; return Array.isArray(v) ? v[0] : v; };
@@ -158,7 +158,7 @@ export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Prom
       return reply.code(400).type('application/json').send(rpcError(-32000, 'Bad Request: no Mcp-Session-Id; send initialize first (2025 revisions) or use the 2026-07-28 revision.'));
     }
     s.seen = Date.now();
-    s.sync(); // the tools this caller sees under the current policy
+    s.sync(who.principal); // the tools this caller sees under the current policy, with this token's groups
     const caller = { requestId: req.id, era: 'legacy' as const, protocolVersion: header(req, 'mcp-protocol-version') ?? s.protocolVersion, client: s.client, sessionKey: header(req, 'x-bqgate-session') ?? (s.key || undefined), traceHeaders: traceHeaders(req) };
     return send(reply, await s.transport.handleRequest(request, { parsedBody: req.body, authInfo: authInfo(who, caller) }));
   });

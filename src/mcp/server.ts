@@ -54,9 +54,10 @@ const callerOf = (ctx: { http?: { authInfo?: { extra?: Record<string, unknown> }
 /**
  * A server instance for `principal`, serving either era: every tool registered, those the caller
  * may not see disabled (absent from tools/list, and a call answers "tool disabled"). `sync` re-applies
- * the visibility under the current policy (a legacy session outlives a policy reload).
+ * the visibility under the current policy for the principal as this request's token presents it (a
+ * legacy session outlives a policy reload, and a refreshed token may carry other groups).
  */
-export function buildServer(d: ServerDeps, principal: Principal): { server: McpServer; sync(): void } {
+export function buildServer(d: ServerDeps, principal: Principal): { server: McpServer; sync(current: Principal): void } {
   const server = new McpServer(
     { name: 'bqgate', version: d.version },
     {
@@ -86,10 +87,10 @@ export function buildServer(d: ServerDeps, principal: Principal): { server: McpS
       return refused({ reason: 'backendError', message: `The tool failed inside bqgate: ${(err as Error).message}` });
     }
   }) as never) }));
-  const sync = () => {
-    const visible = new Set(visibleTools(d.policy(), principal).map((t) => t.name));
+  const sync = (current: Principal) => {
+    const visible = new Set(visibleTools(d.policy(), current).map((t) => t.name));
     for (const { tool, reg } of registered) if (reg.enabled !== visible.has(tool.name)) (visible.has(tool.name) ? reg.enable() : reg.disable());
   };
-  sync();
+  sync(principal);
   return { server, sync };
 }
