@@ -406,6 +406,11 @@ describe('the /mcp endpoint', () => {
     expect(denied?.decision?.matchedRules).toContain('analysts-deny-ssn');
     const legacy = queries.find((r) => r.mcp?.era === 'legacy')!;
     expect(legacy.sessionKey).toMatch(/^mcp-[0-9a-f]{16}$/);
+    const sessions = JSON.parse((await gw.cli(['sessions', 'list', '--json', '--principal', 'analyst-1'])).stdout) as Array<{ id: string; requests: number }>;
+    const replay = (await Promise.all(sessions.map((x) => gw.cli(['sessions', 'replay', x.id, '--principal', 'analyst-1'])))).map((r) => r.stdout).join('\n');
+    console.log(`sessions of analyst-1: ${sessions.length}; replay lines: ${replay.split('\n').length}`);
+    expect(replay).toContain('SELECT customer_id, email, card_number, full_name, phone FROM shop.customers');
+    expect(replay).toContain('analysts-deny-ssn');
     const doorRefusals = recs.filter((r) => r.principal === '(unauthenticated)' && r.door === 'mcp');
     expect(doorRefusals.map((r) => r.response?.status)).toEqual(expect.arrayContaining([401, 403]));
     expect(doorRefusals.every((r) => r.decision?.effect === 'deny')).toBe(true);

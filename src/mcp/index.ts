@@ -68,12 +68,16 @@ export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Prom
   sweep.unref();
   app.addHook('onClose', async () => { clearInterval(sweep); for (const s of sessions.values()) await s.transport.close(); sessions.clear(); await modern.close(); });
 
-  /** Records a refusal at the door (through the pipeline, unauthenticated or not) and answers it. */
+  /**
+   * Records a refusal at the door (through the pipeline, as an unauthenticated request) and answers
+   * it; when the audit log cannot record it, the answer is the pipeline's backendError (503) instead.
+   */
   async function refuse(req: FastifyRequest, reply: FastifyReply, status: number, error: BigQueryError, body: unknown, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}) {
-    await d.pipeline.run({
+    const r = await d.pipeline.run({
       door: 'mcp', op: 'method.refused', identity: { error }, requestId: req.id, params: {}, client: header(req, 'user-agent'), method: req.method, url: '/mcp',
       requestAudit: { rpcMethod: (req.body as any)?.method, tool: (req.body as any)?.params?.name, ...extra },
-    }).catch(() => undefined);
+    });
+    if (!r.ok && r.error !== error) return reply.code(r.error.httpStatus).type('application/json').send(rpcError(-32603, r.error.message));
     return reply.code(status).headers(headers).type('application/json').send(body);
   }
 
