@@ -169,6 +169,26 @@ for (const era of ['legacy', 'modern'] as const) {
       expect(bad.isError).toBe(true);
     });
 
+    it('stops paging at the policy\'s maximum_rows (analysts-limits: 5,000)', async () => {
+      const { client } = await connect(tokens.analyst, era);
+      const first = await call(client, 'execute_sql_readonly', { projectId: 'demo-project', query: 'SELECT customer_id FROM shop.customers', maxResults: 1000 });
+      let rows = first.structuredContent.rowObjects.length;
+      let token = first.structuredContent.pageToken;
+      let pages = 1;
+      while (token && pages < 20) {
+        const next = await call(client, 'get_query_results', { projectId: 'demo-project', jobId: first.structuredContent.jobReference.jobId, pageToken: token, maxResults: 1000 });
+        expect(next.isError, text(next)).toBeFalsy();
+        rows += next.structuredContent.rowObjects.length;
+        token = next.structuredContent.pageToken;
+        pages++;
+      }
+      const [all] = await gw.emulatorSdk().query({ query: 'SELECT COUNT(*) AS n FROM shop.customers', useLegacySql: false });
+      console.log(era, `maximum_rows: ${rows} rows delivered in ${pages} pages of a ${all[0].n}-row table; totalRows said ${first.structuredContent.totalRows}`);
+      expect(all[0].n).toBeGreaterThan(5000);
+      expect(rows).toBe(5000);
+      expect(first.structuredContent.totalRows).toBe(5000);
+    });
+
     it('dry-runs a statement: bytes estimated, nothing run', async () => {
       const { client } = await connect(tokens.analyst, era);
       const r = await call(client, 'execute_sql_readonly', { projectId: 'demo-project', query: 'SELECT order_id FROM shop.orders', dryRun: true });
