@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt } from 'jose';
 import { Client, StreamableHTTPClientTransport, discoverOAuthServerInfo, extractWWWAuthenticateParams } from '@modelcontextprotocol/client';
+import type { OAuthClientProvider, OAuthClientInformationMixed, OAuthDiscoveryState, OAuthTokens } from '@modelcontextprotocol/client';
 import { startGateway, auditRequests, type TestGateway } from './helpers/gateway.ts';
 import { loadDevIssuer } from '../src/auth/dev-issuer.ts';
 import { loadConfig } from '../src/config.ts';
@@ -195,6 +196,49 @@ describe('POST /mcp (the MCP endpoint) refuses before any tool runs, and audits 
     const names = await toolNames(gw.url, token);
     console.log('tools for an analyst:', names.join(', '));
     expect(names).toEqual(expect.arrayContaining(['execute_sql_readonly', 'get_table_info', 'explain_access']));
+  });
+});
+
+describe('OAuth with the official MCP client against the development issuer', () => {
+  it('401 → metadata → dynamic registration → authorize (demo login) → a token for the MCP resource (RFC 8707) → tools', async () => {
+    const redirect = 'http://127.0.0.1:1/callback';
+    const saved: { info?: OAuthClientInformationMixed; tokens?: OAuthTokens; verifier: string; authUrl?: URL; discovery?: OAuthDiscoveryState } = { verifier: '' };
+    const provider: OAuthClientProvider = {
+      get redirectUrl() { return redirect; },
+      get clientMetadata() { return { client_name: 'mcp-auth-test', redirect_uris: [redirect], grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'none' }; },
+      clientInformation: () => saved.info,
+      saveClientInformation: (i) => { saved.info = i; },
+      tokens: () => saved.tokens,
+      saveTokens: (t) => { saved.tokens = t; },
+      redirectToAuthorization: (u) => { saved.authUrl = u; },
+      saveCodeVerifier: (v) => { saved.verifier = v; },
+      codeVerifier: () => saved.verifier,
+      saveDiscoveryState: (d) => { saved.discovery = d; },
+      discoveryState: () => saved.discovery,
+    };
+    const transport = new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp`), { authProvider: provider });
+    await expect(new Client({ name: 'mcp-auth-test', version: '1.0.0' }).connect(transport)).rejects.toThrow(/nauthorized/);
+    expect(saved.info?.client_id).toMatch(/^dyn-/);
+    const authUrl = saved.authUrl!;
+    console.log('authorization request:', authUrl.href);
+    expect(authUrl.origin + authUrl.pathname).toBe(`${gw.url}/oauth2/authorize`);
+    expect(authUrl.searchParams.get('resource')).toBe(`${gw.url}/mcp`);
+    // The demo login page's form, submitted with the analyst persona (what a browser does).
+    const page = await (await fetch(authUrl)).text();
+    expect(page).toContain(`name="resource" value="${gw.url}/mcp"`);
+    const form = new URLSearchParams({ persona: 'analyst' });
+    for (const k of ['client_id', 'redirect_uri', 'state', 'code_challenge', 'resource', 'scope']) form.set(k, authUrl.searchParams.get(k) ?? '');
+    const back = await fetch(`${gw.url}/oauth2/authorize`, { method: 'POST', body: form, redirect: 'manual' });
+    expect(back.status).toBe(303);
+    await transport.finishAuth(new URL(back.headers.get('location')!).searchParams);
+    const claims = decodeJwt(saved.tokens!.access_token);
+    expect(claims).toMatchObject({ aud: `${gw.url}/mcp`, sub: 'analyst', groups: ['analysts'] });
+    expect(await toolNames(gw.url, saved.tokens!.access_token)).toContain('execute_sql_readonly');
+    // A resource the issuer does not serve is refused (invalid_target), never minted.
+    const other = new URL(authUrl);
+    other.searchParams.set('resource', 'https://other.example/mcp');
+    const refused = await fetch(other, { redirect: 'manual' });
+    expect(new URL(refused.headers.get('location')!).searchParams.get('error')).toBe('invalid_target');
   });
 });
 
