@@ -16,9 +16,9 @@
  *       an `scp` array) → 403 `Bearer error="insufficient_scope", scope="…", …`.
  *   The body is the OAuth error JSON `{error, error_description}` (RFC 6749 §5.2 shape); `error` is
  *   the same refusal as a `BigQueryError` (`authError` / `accessDenied`) for the audit record.
- * - `allowedOrigins` (cfg.mcp.allowedOrigins) for the door's Origin check against DNS rebinding (MCP
- *   transports spec, "Security Warning"): hostnames as the SDK's `validateOriginHeader` takes them
- *   (any scheme and port) or exact origins (`https://host:port`).
+ * - `allowedOrigins` / `originAllowed(origin)`: the Origin check against DNS rebinding (MCP
+ *   transports spec, "Security Warning"): entries are hostnames as the SDK's `validateOriginHeader`
+ *   takes them (any scheme and port) or exact origins; a request without Origin passes.
  */
 import type { FastifyInstance } from 'fastify';
 import type { JSONWebKeySet, JWTPayload } from 'jose';
@@ -42,6 +42,8 @@ export interface McpAuth {
   resourceMetadataUrl: string;
   /** Accepted Origins: hostnames (SDK `validateOriginHeader` form) or exact origins. */
   allowedOrigins: string[];
+  /** Whether an `Origin` header value is allowed (absent: yes; `null` or unparsable: no). */
+  originAllowed(origin: string | undefined): boolean;
   /** The metadata routes (GET, with `access-control-allow-origin: *` for browser-based clients); once per app, later calls do nothing. */
   install(app: FastifyInstance): void;
   /** The caller of an `Authorization` header, or the refusal to send (status, headers, body). */
@@ -92,6 +94,13 @@ export function createMcpAuth(cfg: Config, parts: { issuer: string; jwks?: JSONW
     resource,
     resourceMetadataUrl,
     allowedOrigins,
+    originAllowed(origin) {
+      if (origin === undefined || origin === '') return true;
+      let u: URL;
+      try { u = new URL(origin); } catch { return false; }
+      if (!u.hostname || u.origin === 'null') return false;
+      return allowedOrigins.some((a) => (a.includes('://') ? a.replace(/\/+$/, '') === u.origin : a === u.hostname));
+    },
     install(app) {
       if (installed.has(app)) return;
       installed.add(app);
