@@ -137,8 +137,8 @@ describe('verify (the check the /mcp endpoint runs)', () => {
     expect(['http://localhost:6274', 'http://127.0.0.1:3000', 'http://[::1]:8080', undefined].map((o) => def.originAllowed(o))).toEqual([true, true, true, true]);
     expect(['https://evil.example', 'http://localhost.evil.example', 'null', 'garbage'].map((o) => def.originAllowed(o))).toEqual([false, false, false, false]);
     const conf = await authFor({ BQGATE_MCP_ALLOWED_ORIGINS: 'https://agents.example.com,studio.example.org' });
-    expect(['https://agents.example.com', 'http://agents.example.com', 'https://agents.example.com:8443', 'http://studio.example.org:9', 'http://localhost:6274']
-      .map((o) => conf.originAllowed(o))).toEqual([true, false, false, true, false]);
+    expect(['https://agents.example.com', 'http://agents.example.com', 'https://agents.example.com:8443', 'http://studio.example.org:9', 'http://localhost:6274', gw.url]
+      .map((o) => conf.originAllowed(o))).toEqual([true, false, false, true, false, true]);
   });
 });
 
@@ -244,10 +244,12 @@ describe('OAuth with the official MCP client against the development issuer', ()
 
 describe('a gateway whose MCP audiences are one with REST and that requires the scope mcp', () => {
   let one: TestGateway;
-  beforeAll(async () => { one = await startGateway({ env: { BQGATE_MCP_AUDIENCES: 'bqgate', BQGATE_MCP_REQUIRED_SCOPES: 'mcp' } }); }, 120_000);
+  beforeAll(async () => {
+    one = await startGateway({ env: { BQGATE_MCP_AUDIENCES: 'bqgate', BQGATE_MCP_REQUIRED_SCOPES: 'mcp', BQGATE_MCP_ALLOWED_ORIGINS: 'https://agents.example.com,studio.example.org' } });
+  }, 120_000);
   afterAll(async () => { await one?.stop(); });
-  const post = (token: string) => fetch(`${one.url}/mcp`, {
-    method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` },
+  const post = (token: string, headers: Record<string, string> = {}) => fetch(`${one.url}/mcp`, {
+    method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}`, ...headers },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'mcp-auth-test', version: '1.0.0' } } }),
   });
 
@@ -272,5 +274,18 @@ describe('a gateway whose MCP audiences are one with REST and that requires the 
     // The REST door still takes only its own audience.
     const rest = await fetch(`${one.url}/bigquery/v2/projects/demo-project/datasets`, { headers: { authorization: `Bearer ${cli}` } });
     expect(rest.status).toBe(401);
+  });
+
+  it('accepts the Origins BQGATE_MCP_ALLOWED_ORIGINS lists (exact origin, or hostname on any port) and its own, refuses others with 403', async () => {
+    const token = await one.token({ sub: 'origin-agent', groups: ['analysts'], scope: 'mcp' });
+    const statuses: Record<string, number> = {};
+    for (const origin of ['https://agents.example.com', 'https://agents.example.com:8443', 'http://studio.example.org:3000', one.url, 'http://localhost:6274', 'https://evil.example']) {
+      const r = await post(token, { origin });
+      statuses[origin] = r.status;
+      await r.arrayBuffer();
+    }
+    expect(statuses).toEqual({
+      'https://agents.example.com': 200, 'https://agents.example.com:8443': 403, 'http://studio.example.org:3000': 200, [one.url]: 200, 'http://localhost:6274': 403, 'https://evil.example': 403,
+    });
   });
 });
