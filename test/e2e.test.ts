@@ -204,7 +204,7 @@ describe('SDK through the gateway', () => {
   it('stamps upstream jobs with the principal, actor and audit record id', async () => {
     const [job] = await gw.sdk(analyst).createQueryJob({ query: 'SELECT order_id FROM shop.orders LIMIT 1', useLegacySql: false, labels: { team: 'bi' } });
     const [upstream] = await gw.emulatorSdk().job(gw.upstreamJobId('agent-7', job.id!)).getMetadata();
-    expect(upstream.configuration.labels).toMatchObject({ team: 'bi', bqgate_principal: 'agent-7', bqgate_actor: 'reporting-bot' });
+    expect(upstream.configuration.labels).toMatchObject({ team: 'bi', bqgate_principal: 'agent-7', bqgate_actor: 'reporting-bot', bqgate_door: 'rest' });
     const rec = (await auditRequests(gw.dataDir)).find((r) => r.upstream?.jobId === gw.upstreamJobId('agent-7', job.id!) && r.operation === 'jobs.insert');
     expect(upstream.configuration.labels.bqgate_request).toBe(rec?.requestId);
   });

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startReplicas, type ReplicaSet } from './helpers/replicas.ts';
 import { psql } from './helpers/postgres.ts';
-import { callerJobId } from '../src/job-ids.ts';
+import { callerJobId } from '../src/doors/bigquery/job-ids.ts';
 import { AuditLog, requestsOf } from '../src/audit/index.ts';
 import type { AgentOutcome } from './helpers/agents-worker.ts';
 

@@ -25,18 +25,18 @@ async function inspector(args: string[], token?: string) {
 
 describe('MCP Inspector CLI', () => {
   it('lists the tools of each caller', async () => {
-    const analyst = await inspector(['--method', 'tools/list'], await gw.token({ sub: 'analyst-1', groups: ['analysts'] }));
+    const analyst = await inspector(['--method', 'tools/list'], await gw.token({ sub: 'analyst-1', groups: ['analysts'] }, { audience: `${gw.url}/mcp` }));
     expect(analyst.code, analyst.stderr).toBe(0);
     const names = analyst.json.tools.map((t: { name: string }) => t.name).sort();
     console.log('inspector: analyst tools', names.join(', '));
     expect(names).toContain('execute_sql_readonly');
     expect(names).not.toContain('execute_sql');
-    const nobody = await inspector(['--method', 'tools/list'], await gw.token({ sub: 'nobody-1', groups: [] }));
+    const nobody = await inspector(['--method', 'tools/list'], await gw.token({ sub: 'nobody-1', groups: [] }, { audience: `${gw.url}/mcp` }));
     expect(nobody.json.tools.map((t: { name: string }) => t.name)).toEqual(['explain_access']);
   });
 
   it('runs a masked query with tools/call', async () => {
-    const r = await inspector(['--method', 'tools/call', '--tool-name', 'execute_sql_readonly', '--tool-arg', 'projectId=demo-project', '--tool-arg', 'query=SELECT email FROM shop.customers ORDER BY customer_id LIMIT 2'], await gw.token({ sub: 'analyst-1', groups: ['analysts'] }));
+    const r = await inspector(['--method', 'tools/call', '--tool-name', 'execute_sql_readonly', '--tool-arg', 'projectId=demo-project', '--tool-arg', 'query=SELECT email FROM shop.customers ORDER BY customer_id LIMIT 2'], await gw.token({ sub: 'analyst-1', groups: ['analysts'] }, { audience: `${gw.url}/mcp` }));
     expect(r.code, r.stderr).toBe(0);
     const rows = r.json.structuredContent.rowObjects;
     console.log('inspector: masked rows', rows);

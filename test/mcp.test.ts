@@ -13,14 +13,20 @@ import { queryPage, fromMcpPageToken } from '../src/mcp/results.ts';
 
 let gw: TestGateway;
 const tokens: Record<string, string> = {};
+const rest: Record<string, string> = {};
 
 beforeAll(async () => {
   gw = await startGateway();
-  tokens.analyst = await gw.token({ sub: 'analyst-1', groups: ['analysts'] });
-  tokens.eu = await gw.token({ sub: 'eu-1', groups: ['eu-support'] });
-  tokens.etl = await gw.token({ sub: 'etl-1', groups: ['etl-agents'], act: { sub: 'loader-bot' } });
-  tokens.owner = await gw.token({ sub: 'owner-1', email: 'owner-1@example.com', groups: ['data-owners'] });
-  tokens.nobody = await gw.token({ sub: 'nobody-1', groups: ['strangers'] });
+  const who = {
+    analyst: { sub: 'analyst-1', groups: ['analysts'] }, eu: { sub: 'eu-1', groups: ['eu-support'] },
+    etl: { sub: 'etl-1', groups: ['etl-agents'], act: { sub: 'loader-bot' } }, owner: { sub: 'owner-1', email: 'owner-1@example.com', groups: ['data-owners'] },
+    nobody: { sub: 'nobody-1', groups: ['strangers'] },
+  };
+  // MCP tokens carry the MCP resource as audience (RFC 8707); the REST door's their own.
+  for (const [k, claims] of Object.entries(who)) {
+    tokens[k] = await gw.token(claims, { audience: `${gw.url}/mcp` });
+    rest[k] = await gw.token(claims);
+  }
 }, 120_000);
 afterAll(async () => { await gw?.stop(); });
 
@@ -102,9 +108,9 @@ for (const era of ['legacy', 'modern'] as const) {
       const { client } = await connect(tokens.analyst, era);
       const r = await call(client, 'execute_sql_readonly', { projectId: 'demo-project', query: sql });
       expect(r.isError).toBeFalsy();
-      const rest = await restRows(tokens.analyst, sql);
+      const viaRest = await restRows(rest.analyst, sql);
       console.log(era, 'masked row', r.structuredContent.rowObjects[0]);
-      expect(r.structuredContent.rowObjects).toEqual(rest);
+      expect(r.structuredContent.rowObjects).toEqual(viaRest);
       expect(r.structuredContent.rowObjects[0].email).toMatch(/^XXXXX@/);
       const [raw] = await gw.emulatorSdk().query({ query: `SELECT email FROM shop.customers WHERE customer_id = ${r.structuredContent.rowObjects[0].customer_id}`, useLegacySql: false });
       expect(r.structuredContent.rowObjects[0].email).not.toBe(raw[0].email);
@@ -117,8 +123,9 @@ for (const era of ['legacy', 'modern'] as const) {
       expect(r.isError).toBe(true);
       console.log(era, 'denial:', text(r));
       expect(text(r)).toContain('analysts-deny-ssn');
-      const rest = await gw.sdk(tokens.analyst).query({ query: 'SELECT ssn FROM shop.customers', useLegacySql: false }).then(() => '', (e: Error) => e.message);
-      expect(text(r)).toContain(rest);
+      const restDenial = await gw.sdk(rest.analyst).query({ query: 'SELECT ssn FROM shop.customers', useLegacySql: false }).then(() => '', (e: Error) => e.message);
+      expect(restDenial).toContain('analysts-deny-ssn');
+      expect(text(r)).toContain(restDenial);
       // Hidden in an expression, a subquery, a whole-row value: refused all the same.
       for (const q of ['SELECT (SELECT MAX(ssn) FROM shop.customers) AS x', 'SELECT TO_JSON_STRING(c) FROM shop.customers AS c', 'SELECT customer_id FROM shop.customers WHERE STARTS_WITH(ssn, "1")']) {
         const s = await call(client, 'execute_sql_readonly', { projectId: 'demo-project', query: q });
@@ -157,7 +164,7 @@ for (const era of ['legacy', 'modern'] as const) {
         pages++;
       }
       console.log(era, `paged ${got.length} rows in ${pages} pages`);
-      expect(got).toEqual(await restRows(tokens.analyst, sql));
+      expect(got).toEqual(await restRows(rest.analyst, sql));
       const bad = await call(client, 'get_query_results', { projectId: 'demo-project', jobId: first.structuredContent.jobReference.jobId, pageToken: 'bm90LW91cnM' });
       expect(bad.isError).toBe(true);
     });
@@ -192,7 +199,7 @@ for (const era of ['legacy', 'modern'] as const) {
       expect(job.structuredContent.approval.id).toBe(approval.id);
       const [before] = await gw.emulatorSdk().query({ query: 'SELECT status FROM shop.orders WHERE order_id = 12', useLegacySql: false });
       expect(before[0].status).not.toBe(status);
-      const decided = await fetch(`${gw.url}/bqgate/v1/approvals/${approval.id}/approve`, { method: 'POST', headers: { authorization: `Bearer ${tokens.owner}`, 'content-type': 'application/json' }, body: JSON.stringify({ comment: 'ok from the MCP test' }) });
+      const decided = await fetch(`${gw.url}/bqgate/v1/approvals/${approval.id}/approve`, { method: 'POST', headers: { authorization: `Bearer ${rest.owner}`, 'content-type': 'application/json' }, body: JSON.stringify({ comment: 'ok from the MCP test' }) });
       expect(decided.status).toBe(200);
       const done = await until(async () => {
         const res = await call(client, 'get_query_results', { projectId: 'demo-project', jobId: jobReference.jobId, timeoutMs: 1000 });
@@ -201,6 +208,28 @@ for (const era of ['legacy', 'modern'] as const) {
       expect(done.structuredContent.numDmlAffectedRows).toBe('1');
       const [after] = await gw.emulatorSdk().query({ query: 'SELECT status FROM shop.orders WHERE order_id = 12', useLegacySql: false });
       expect(after[0].status).toBe(status);
+    });
+
+    it('answers a write whose approval is denied with the denial and the approver\'s comment', async () => {
+      const { client } = await connect(tokens.etl, era);
+      const r = await call(client, 'execute_sql', { projectId: 'demo-project', query: `UPDATE shop.orders SET status = 'denied-${era}' WHERE order_id = 14`, timeoutMs: 0 });
+      expect(r.structuredContent.status).toBe('PENDING_APPROVAL');
+      const comment = `not today (${era})`;
+      const decided = await fetch(`${gw.url}/bqgate/v1/approvals/${r.structuredContent.approval.id}/deny`, { method: 'POST', headers: { authorization: `Bearer ${rest.owner}`, 'content-type': 'application/json' }, body: JSON.stringify({ comment }) });
+      expect(decided.status).toBe(200);
+      const res = await call(client, 'get_query_results', { projectId: 'demo-project', jobId: r.structuredContent.jobReference.jobId, timeoutMs: 1000 });
+      console.log(era, 'after denial:', text(res));
+      expect(res.isError).toBe(true);
+      expect(text(res)).toContain(comment);
+      expect(text(res)).toContain('owner-1');
+    });
+
+    it('does not run a tool the caller does not see (execute_sql for a reader)', async () => {
+      const { client } = await connect(tokens.analyst, era);
+      const r = await client.callTool({ name: 'execute_sql', arguments: { projectId: 'demo-project', query: 'SELECT 1' } }).then((x) => x as { isError?: boolean; content: Array<{ text: string }> }, (e: Error) => ({ isError: true, content: [{ text: e.message }] }));
+      console.log(era, 'hidden tool:', r.content[0].text);
+      expect(r.isError).toBe(true);
+      expect(r.content[0].text).toMatch(/execute_sql/);
     });
 
     it('cancels a job that waits for approval (withdrawn, nothing ran)', async () => {
@@ -270,7 +299,8 @@ describe('the /mcp endpoint', () => {
       console.log('401 WWW-Authenticate:', r.headers.get('www-authenticate'));
       expect(r.headers.get('www-authenticate')).toMatch(/^Bearer .*resource_metadata="/);
     }
-    const expired = await gw.token({ sub: 'analyst-1', groups: ['analysts'] }, { ttlSec: -60 });
+    const expired = await gw.token({ sub: 'analyst-1', groups: ['analysts'] }, { ttlSec: -60, audience: `${gw.url}/mcp` });
+    expect((await post(init(), { authorization: `Bearer ${rest.analyst}` })).status).toBe(401); // a REST-audience token
     expect((await post(init(), { authorization: `Bearer ${expired}` })).status).toBe(401);
   });
 
@@ -299,6 +329,15 @@ describe('the /mcp endpoint', () => {
     expect((await fetch(`${gw.url}/mcp`, { method: 'DELETE', headers: { authorization: `Bearer ${tokens.eu}`, ...h } })).status).toBe(403);
     expect((await fetch(`${gw.url}/mcp`, { method: 'DELETE', headers: { authorization: `Bearer ${tokens.analyst}`, ...h } })).status).toBe(200);
     expect((await post(list, { authorization: `Bearer ${tokens.analyst}`, ...h })).status).toBe(404);
+  });
+
+  it('keeps at most 16 sessions per principal: a 17th closes that principal\'s least recently used', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 17; i++) ids.push((await post(init(), { authorization: `Bearer ${tokens.eu}` })).headers.get('mcp-session-id')!);
+    const list = (sid: string) => post({ jsonrpc: '2.0', id: 9, method: 'tools/list' }, { authorization: `Bearer ${tokens.eu}`, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' });
+    expect((await list(ids[0])).status).toBe(404);
+    expect((await list(ids[1])).status).toBe(200);
+    expect((await list(ids[16])).status).toBe(200);
   });
 
   it('answers GET with 405 and a request without a session (2025) with 400', async () => {
@@ -330,6 +369,8 @@ describe('the /mcp endpoint', () => {
     const good = await post(body, { ...h, 'mcp-name': 'explain_access' });
     console.log('2026 tools/call', good.status, (await good.text()).slice(0, 300));
     expect(good.status).toBe(200);
+    const note = await post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 99, _meta: meta } }, { authorization: `Bearer ${tokens.analyst}`, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'notifications/cancelled' });
+    expect(note.status).toBe(202);
     const mismatch = await post(body, { ...h, 'mcp-name': 'execute_sql_readonly' });
     const err = await mismatch.json() as any;
     console.log('2026 Mcp-Name mismatch', mismatch.status, JSON.stringify(err));
@@ -337,11 +378,27 @@ describe('the /mcp endpoint', () => {
     expect(err.error.code).toBe(-32020);
   });
 
-  it('records each tools/call as a request of the caller, refusals at the door too', async () => {
+  it('records each tools/call as a request of the caller (door, client, revision, tool, arguments, page hash), refusals at the door too', async () => {
     const recs = await auditRequests(gw.dataDir);
-    const mcpQueries = recs.filter((r) => r.operation === 'jobs.query' && r.principal === 'analyst-1');
-    console.log(`audit: ${recs.length} requests, ${mcpQueries.length} jobs.query of analyst-1, ${recs.filter((r) => r.principal === '(unauthenticated)').length} unauthenticated`);
-    expect(mcpQueries.length).toBeGreaterThan(0);
-    expect(recs.some((r) => r.principal === '(unauthenticated)' && r.decision?.effect === 'deny')).toBe(true);
+    const mcp = recs.filter((r) => r.door === 'mcp');
+    const queries = mcp.filter((r) => r.operation === 'jobs.query' && r.principal === 'analyst-1' && r.mcp?.tool === 'execute_sql_readonly');
+    console.log(`audit: ${recs.length} requests, ${mcp.length} through the MCP door, ${queries.length} execute_sql_readonly jobs.query of analyst-1, ${recs.filter((r) => r.principal === '(unauthenticated)').length} refused unauthenticated`);
+    const eras = new Set(queries.map((r) => `${r.mcp?.era} ${r.mcp?.protocolVersion}`));
+    expect(eras).toEqual(new Set(['legacy 2025-06-18', 'modern 2026-07-28']));
+    const masked = queries.find((r) => (r.mcp?.arguments as any)?.query?.includes('card_number'))!;
+    expect(masked.client).toBe('bqgate-test/1.2.3');
+    expect(masked.deliveries[0].sha256).toMatch(/^[0-9a-f]{64}$/);
+    const [upstreamJob] = await gw.emulatorSdk().job(masked.upstream!.jobId!).getMetadata();
+    console.log('upstream labels of an MCP job', upstreamJob.configuration.labels);
+    expect(upstreamJob.configuration.labels.bqgate_door).toBe('mcp');
+    const denied = mcp.find((r) => r.principal === 'analyst-1' && r.sql === 'SELECT ssn FROM shop.customers');
+    console.log('denied record decision', denied?.decision);
+    expect(denied?.decision?.effect).toBe('deny');
+    expect(denied?.decision?.matchedRules).toContain('analysts-deny-ssn');
+    const legacy = queries.find((r) => r.mcp?.era === 'legacy')!;
+    expect(legacy.sessionKey).toMatch(/^mcp-[0-9a-f]{16}$/);
+    const doorRefusals = recs.filter((r) => r.principal === '(unauthenticated)' && r.door === 'mcp');
+    expect(doorRefusals.map((r) => r.response?.status)).toEqual(expect.arrayContaining([401, 403]));
+    expect(doorRefusals.every((r) => r.decision?.effect === 'deny')).toBe(true);
   });
 });

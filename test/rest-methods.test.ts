@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiError, auditRequests, type TestGateway } from './helpers/gateway.ts';
 import { startDemoAndAdminGateway } from './helpers/admin-policy.ts';
-import { METHODS, GOVERNED } from '../src/methods/index.ts';
+import { METHODS, GOVERNED } from '../src/doors/bigquery/methods/index.ts';
 import { discoveryDocument } from '../src/bigquery/discovery.ts';
 
 let gw: TestGateway;

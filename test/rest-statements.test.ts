@@ -4,8 +4,8 @@
  * touch policy tags (GRANT). The same functions run inside the gateway (test/rest-methods.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { matchMethod } from '../src/methods/index.ts';
-import { changesPolicyTags, checkFields, routineVerb } from '../src/methods/statements.ts';
+import { matchMethod } from '../src/doors/bigquery/methods/index.ts';
+import { changesPolicyTags, checkFields, routineVerb } from '../src/doors/bigquery/methods/statements.ts';
 import { destinationName, destinationUnits } from '../src/pipeline/destination.ts';
 import { decideStatement, loadPolicy } from '../src/policy/index.ts';
 import { resolve } from 'node:path';

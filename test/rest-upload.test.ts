@@ -1,6 +1,6 @@
 /**
  * Load jobs of a local file through a real gateway process (the media upload endpoint,
- * src/upload.ts): the SDK's `table.load(localFile)` and `bq load` under the test-only admin policy,
+ * src/doors/bigquery/upload.ts): the SDK's `table.load(localFile)` and `bq load` under the test-only admin policy,
  * an analyst's load under the demo policy refused naming the rule, a resumable session bound to
  * the principal that opened it; `bq query` of a CREATE TABLE printing "Created …" (the DDL
  * statistics) and `bq extract` into the embedded emulator's `<dataDir>/gcs`.

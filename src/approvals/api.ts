@@ -7,11 +7,11 @@
 import { BigQueryError, type Operation } from '../bigquery/index.js';
 import type { AuditLog } from '../audit/index.js';
 import type { JobStore } from '../state/index.js';
-import type { Ctx, Outcome } from '../context.js';
+import type { Ctx, Outcome } from '../pipeline/context.js';
 import { ApprovalError, type ApprovalRecord, type ApprovalStore } from './index.js';
 import type { ApprovalGate } from './gate.js';
-import { person } from '../jobs.js';
-import { callerJobId } from '../job-ids.js';
+import { person } from '../doors/bigquery/jobs.js';
+import { callerJobId } from '../doors/bigquery/job-ids.js';
 import { createHash } from 'node:crypto';
 
 

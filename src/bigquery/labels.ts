@@ -8,7 +8,7 @@
 import { BigQueryError } from './errors.js';
 
 /** How many labels the gateway may add (bqgate_principal, bqgate_actor, bqgate_request, bqgate_session). */
-export const GATEWAY_LABELS = 4;
+export const GATEWAY_LABELS = 5;
 
 const KEY = /^[\p{Ll}\p{Lo}][\p{Ll}\p{Lo}\p{N}_-]{0,62}$/u;
 const VALUE = /^[\p{Ll}\p{Lo}\p{N}_-]{0,63}$/u;

@@ -22,7 +22,8 @@ import { createMcpHandler, isLegacyRequest, isInitializeRequest, WebStandardStre
 import { BigQueryError } from '../bigquery/index.js';
 import type { Principal } from '../auth/index.js';
 import type { PolicyStore } from '../policy/store.js';
-import type { McpAuth, Pipeline } from './standin.js';
+import type { Pipeline } from '../pipeline/index.js';
+import type { McpAuth } from './auth.js';
 import { buildServer, type Caller } from './server.js';
 import { DEFAULT_CAPS, type PageCaps } from './results.js';
 
@@ -34,36 +35,30 @@ export interface McpDoorDeps {
   version: string;
   /** Result page caps (rows, bytes); DEFAULT_CAPS otherwise. */
   caps?: PageCaps;
-  /** Legacy sessions: at most this many open (the oldest idle one is closed), idle ones closed after `sessionIdleMs`. */
+  /**
+   * Legacy sessions: at most `maxSessions` open and `maxSessionsPerPrincipal` per principal (opening
+   * one more closes the least recently used — the caller's own when it is at its cap, so one token
+   * cannot push out everyone else's); idle ones closed after `sessionIdleMs`.
+   */
   maxSessions?: number;
+  maxSessionsPerPrincipal?: number;
   sessionIdleMs?: number;
 }
 
-interface Session { transport: WebStandardStreamableHTTPServerTransport; server: McpServer; owner: string; client?: string; protocolVersion?: string; key: string; seen: number }
+interface Session { transport: WebStandardStreamableHTTPServerTransport; server: McpServer; sync(): void; owner: string; client?: string; protocolVersion?: string; key: string; seen: number }
 
 const ownerOf = (p: Principal) => `${p.issuer}\n${p.subject}`;
 const header = (req: FastifyRequest, name: string) => { const v = req.headers[name]; return Array.isArray(v) ? v[0] : v; };
 const rpcError = (code: number, message: string) => ({ jsonrpc: '2.0', id: null, error: { code, message } });
 
-/**
- * Whether `origin` may call: absent (non-browser clients send none), the MCP resource's own origin,
- * or one of `allowed` (full origins, or bare hostnames matched on any port).
- */
-export function originAllowed(origin: string | undefined, resource: string, allowed: string[]): boolean {
-  if (origin === undefined) return true;
-  let o: URL;
-  try { o = new URL(origin); } catch { return false; }
-  if (o.origin === new URL(resource).origin) return true;
-  return allowed.some((a) => (a.includes('://') ? a.replace(/\/$/, '').toLowerCase() === o.origin.toLowerCase() : a.toLowerCase() === o.hostname.toLowerCase()));
-}
-
 export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Promise<void> {
   const caps = d.caps ?? DEFAULT_CAPS;
   const maxSessions = d.maxSessions ?? 1024;
+  const perPrincipal = d.maxSessionsPerPrincipal ?? 16;
   const idleMs = d.sessionIdleMs ?? 30 * 60_000;
   const deps = { pipeline: d.pipeline, policy: () => d.policies.current(), caps, version: d.version };
   const sessions = new Map<string, Session>();
-  const modern = createMcpHandler((ctx) => buildServer(deps, (ctx.authInfo?.extra?.caller as Caller).principal), { legacy: 'reject', responseMode: 'json' });
+  const modern = createMcpHandler((ctx) => buildServer(deps, (ctx.authInfo?.extra?.caller as Caller).principal).server, { legacy: 'reject', responseMode: 'json' });
   d.auth.install(app);
 
   const sweep = setInterval(() => {
@@ -76,8 +71,8 @@ export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Prom
   /** Records a refusal at the door (through the pipeline, unauthenticated or not) and answers it. */
   async function refuse(req: FastifyRequest, reply: FastifyReply, status: number, error: BigQueryError, body: unknown, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}) {
     await d.pipeline.run({
-      door: 'mcp', op: 'method.refused', identity: { error }, requestId: req.id, params: {}, client: header(req, 'user-agent'),
-      requestAudit: { door: 'mcp', method: `${req.method} /mcp`, rpcMethod: (req.body as any)?.method, ...extra },
+      door: 'mcp', op: 'method.refused', identity: { error }, requestId: req.id, params: {}, client: header(req, 'user-agent'), method: req.method, url: '/mcp',
+      requestAudit: { rpcMethod: (req.body as any)?.method, tool: (req.body as any)?.params?.name, ...extra },
     }).catch(() => undefined);
     return reply.code(status).headers(headers).type('application/json').send(body);
   }
@@ -85,7 +80,7 @@ export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Prom
   /** The edge checks every /mcp request passes: Origin, then the bearer token. */
   async function admit(req: FastifyRequest, reply: FastifyReply): Promise<{ principal: Principal; token: string } | undefined> {
     const origin = header(req, 'origin');
-    if (!originAllowed(origin, d.auth.resource, d.auth.allowedOrigins)) {
+    if (!d.auth.originAllowed(origin)) {
       const msg = `Forbidden: Origin ${JSON.stringify(origin)} is not allowed on ${d.auth.resource} (DNS rebinding protection; the allowed origins are configured on the gateway).`;
       await refuse(req, reply, 403, new BigQueryError('accessDenied', msg), rpcError(-32600, msg), {}, { origin });
       return undefined;
@@ -117,8 +112,8 @@ export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Prom
   const traceHeaders = (req: FastifyRequest) => ({ traceparent: req.headers.traceparent, tracestate: req.headers.tracestate });
 
   /** The caller of this request, as the tools see it (authInfo.extra.caller). */
-  const authInfo = (who: { principal: Principal; token: string }, caller: Omit<Caller, 'principal' | 'token'>) => ({
-    token: who.token, clientId: who.principal.subject, scopes: [] as string[], extra: { caller: { ...caller, principal: who.principal, token: who.token } },
+  const authInfo = (who: { principal: Principal; token: string }, caller: Omit<Caller, 'principal' | 'token' | 'calls'>) => ({
+    token: who.token, clientId: who.principal.subject, scopes: [] as string[], extra: { caller: { ...caller, principal: who.principal, token: who.token, calls: { n: 0 } } },
   });
 
   app.post('/mcp', async (req, reply) => {
@@ -141,14 +136,16 @@ export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Prom
         return refuse(req, reply, 403, new BigQueryError('accessDenied', msg), rpcError(-32600, msg), {}, { presentedBy: who.principal.subject });
       }
     } else if (isInitializeRequest(req.body)) {
-      if (sessions.size >= maxSessions) {
-        const oldest = [...sessions.entries()].sort((a, b) => a[1].seen - b[1].seen)[0];
-        sessions.delete(oldest[0]);
-        await oldest[1].transport.close();
+      const own = [...sessions.entries()].filter(([, x]) => x.owner === ownerOf(who.principal));
+      const pool = own.length >= perPrincipal ? own : sessions.size >= maxSessions ? [...sessions.entries()] : [];
+      if (pool.length) {
+        const [id, lru] = pool.sort((a, b) => a[1].seen - b[1].seen)[0];
+        sessions.delete(id);
+        await lru.transport.close();
       }
       const params = (req.body as any).params ?? {};
-      const server = buildServer(deps, who.principal);
-      const entry: Partial<Session> = { server, owner: ownerOf(who.principal), client: params.clientInfo ? `${params.clientInfo.name}/${params.clientInfo.version}` : header(req, 'user-agent'), protocolVersion: params.protocolVersion };
+      const { server, sync } = buildServer(deps, who.principal);
+      const entry: Partial<Session> = { server, sync, owner: ownerOf(who.principal), client: params.clientInfo ? `${params.clientInfo.name}/${params.clientInfo.version}` : header(req, 'user-agent'), protocolVersion: params.protocolVersion };
       const transport = new WebStandardStreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         enableJsonResponse: true,
@@ -161,6 +158,7 @@ export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Prom
       return reply.code(400).type('application/json').send(rpcError(-32000, 'Bad Request: no Mcp-Session-Id; send initialize first (2025 revisions) or use the 2026-07-28 revision.'));
     }
     s.seen = Date.now();
+    s.sync(); // the tools this caller sees under the current policy
     const caller = { requestId: req.id, era: 'legacy' as const, protocolVersion: header(req, 'mcp-protocol-version') ?? s.protocolVersion, client: s.client, sessionKey: header(req, 'x-bqgate-session') ?? (s.key || undefined), traceHeaders: traceHeaders(req) };
     return send(reply, await s.transport.handleRequest(request, { parsedBody: req.body, authInfo: authInfo(who, caller) }));
   });

@@ -5,10 +5,9 @@
  * Spec: https://modelcontextprotocol.io/specification/2025-06-18/server/tools
  */
 import { McpServer, fromJsonSchema, type CallToolResult } from '@modelcontextprotocol/server';
-import { randomUUID } from 'node:crypto';
 import type { Principal } from '../auth/index.js';
 import { hasAnyAllow, rulesFor, type Policy } from '../policy/index.js';
-import type { Pipeline } from './standin.js';
+import type { Pipeline } from '../pipeline/index.js';
 import { TOOLS, type RunOp, type Tool } from './tools.js';
 import { refused, type PageCaps } from './results.js';
 
@@ -25,6 +24,8 @@ export interface Caller {
   client?: string;
   sessionKey?: string;
   traceHeaders?: Record<string, string | string[] | undefined>;
+  /** Pipeline calls made for this HTTP request so far (the first is `requestId`, later ones `requestId.n`). */
+  calls: { n: number };
 }
 
 /** SQL verbs that only read (an allow rule with other verbs, or none listed, allows writes). */
@@ -50,8 +51,12 @@ export interface ServerDeps {
 /** The caller of a tool call: from the `authInfo` the door passed with this HTTP request. */
 const callerOf = (ctx: { http?: { authInfo?: { extra?: Record<string, unknown> } } }) => ctx.http?.authInfo?.extra?.caller as Caller | undefined;
 
-/** A server instance for `principal` (its tools), serving either era. */
-export function buildServer(d: ServerDeps, principal: Principal): McpServer {
+/**
+ * A server instance for `principal`, serving either era: every tool registered, those the caller
+ * may not see disabled (absent from tools/list, and a call answers "tool disabled"). `sync` re-applies
+ * the visibility under the current policy (a legacy session outlives a policy reload).
+ */
+export function buildServer(d: ServerDeps, principal: Principal): { server: McpServer; sync(): void } {
   const server = new McpServer(
     { name: 'bqgate', version: d.version },
     {
@@ -61,28 +66,30 @@ export function buildServer(d: ServerDeps, principal: Principal): McpServer {
       cacheHints: { 'tools/list': { ttlMs: 0, cacheScope: 'private' }, 'server/discover': { ttlMs: 0, cacheScope: 'private' } },
     },
   );
-  for (const tool of visibleTools(d.policy(), principal)) {
-    server.registerTool(tool.name, {
-      title: tool.title, description: tool.description, annotations: tool.annotations,
-      inputSchema: fromJsonSchema(tool.inputSchema as never), outputSchema: fromJsonSchema(tool.outputSchema as never),
-    }, (async (args: unknown, ctx: any): Promise<CallToolResult> => {
-      const caller = callerOf(ctx);
-      if (!caller || caller.principal.subject !== principal.subject || caller.principal.issuer !== principal.issuer) {
-        return refused({ reason: 'accessDenied', message: 'This MCP session belongs to another principal.' });
-      }
-      let n = 0;
-      const run: RunOp = (op, params, opts = {}) => d.pipeline.run({
-        door: 'mcp', op, identity: { principal: caller.principal, callerToken: caller.token },
-        requestId: n++ === 0 ? caller.requestId : `${caller.requestId}.${n}-${randomUUID().slice(0, 8)}`,
-        params, query: opts.query, body: opts.body, client: caller.client, sessionKey: caller.sessionKey, traceHeaders: caller.traceHeaders,
-        requestAudit: { door: 'mcp', tool: tool.name, arguments: args, protocolVersion: caller.protocolVersion, era: caller.era, client: caller.client },
-      });
-      try {
-        return await tool.handler(args ?? {}, run, d.caps);
-      } catch (err) {
-        return refused({ reason: 'backendError', message: `The tool failed inside bqgate: ${(err as Error).message}` });
-      }
-    }) as never);
-  }
-  return server;
+  const registered = TOOLS.map((tool) => ({ tool, reg: server.registerTool(tool.name, {
+    title: tool.title, description: tool.description, annotations: tool.annotations,
+    inputSchema: fromJsonSchema(tool.inputSchema as never), outputSchema: fromJsonSchema(tool.outputSchema as never),
+  }, (async (args: unknown, ctx: any): Promise<CallToolResult> => {
+    const caller = callerOf(ctx);
+    if (!caller || caller.principal.subject !== principal.subject || caller.principal.issuer !== principal.issuer) {
+      return refused({ reason: 'accessDenied', message: 'This MCP session belongs to another principal.' });
+    }
+    const run: RunOp = (op, params, opts = {}) => d.pipeline.run({
+      door: 'mcp', op, identity: { principal: caller.principal, callerToken: caller.token },
+      requestId: caller.calls.n++ === 0 ? caller.requestId : `${caller.requestId}.${caller.calls.n}`,
+      params, query: opts.query, body: opts.body, client: caller.client, sessionKey: caller.sessionKey, traceHeaders: caller.traceHeaders,
+      requestAudit: { door: 'mcp', tool: tool.name, arguments: args, protocolVersion: caller.protocolVersion, era: caller.era, client: caller.client },
+    });
+    try {
+      return await tool.handler(args ?? {}, run, d.caps);
+    } catch (err) {
+      return refused({ reason: 'backendError', message: `The tool failed inside bqgate: ${(err as Error).message}` });
+    }
+  }) as never) }));
+  const sync = () => {
+    const visible = new Set(visibleTools(d.policy(), principal).map((t) => t.name));
+    for (const { tool, reg } of registered) if (reg.enabled !== visible.has(tool.name)) (visible.has(tool.name) ? reg.enable() : reg.disable());
+  };
+  sync();
+  return { server, sync };
 }

@@ -9,7 +9,7 @@
  */
 import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/server';
 import type { Operation } from '../bigquery/index.js';
-import type { PipelineResult } from './standin.js';
+import type { PipelineResult } from '../pipeline/index.js';
 import { ok, refused, queryPage, clampRows, fromMcpPageToken, pickDefined, QUERY_OUTPUT, type PageCaps } from './results.js';
 
 /** One pipeline call of a tool: the REST operation, its path params, URL query and body. */

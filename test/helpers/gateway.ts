@@ -15,7 +15,7 @@ import { OAuth2Client } from 'google-auth-library';
 import { loadDevIssuer, type TokenClaims } from '../../src/auth/dev-issuer.ts';
 import { AuditLog, requestsOf, type RequestRecord } from '../../src/audit/index.ts';
 import { forbiddenInResponses } from './response-check.ts';
-import { upstreamJobId } from '../../src/job-ids.ts';
+import { upstreamJobId } from '../../src/doors/bigquery/job-ids.ts';
 
 /** Every request the gateway's audit log recorded (read-only; oldest first). */
 export async function auditRequests(dataDir: string, postgresUrl?: string): Promise<RequestRecord[]> {
@@ -45,7 +45,7 @@ export interface TestGateway {
   token(claims: TokenClaims, opts?: { ttlSec?: number; audience?: string }): Promise<string>;
   /**
    * The id a job the caller `sub` (a token of this gateway's issuer) named `jobId` has upstream and
-   * in the gateway's records (audit `upstream.jobId`, approvals): namespaced per principal (src/job-ids.ts).
+   * in the gateway's records (audit `upstream.jobId`, approvals): namespaced per principal (src/doors/bigquery/job-ids.ts).
    */
   upstreamJobId(sub: string, jobId: string): string;
   sdk(token: string): BigQuery;

@@ -17,7 +17,7 @@ import type { FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from '../config.js';
+import type { Config } from '../../config.js';
 
 export { consoleOperations, type ConsoleApiDeps } from './api.js';
 

@@ -5,16 +5,16 @@
  * through the masking projection (masks, row filters, row caps) when anything is governed.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { BigQueryError } from './bigquery/index.js';
-import type { Catalog } from './catalog/index.js';
-import { decide, canSeeTable, canSeeDataset, canSeeProject, isDeclared } from './policy/index.js';
-import { governedProjection, isGoverned } from './rewrite/index.js';
-import { declaredOf, type Upstream } from './upstream/index.js';
+import { BigQueryError } from '../../bigquery/index.js';
+import type { Catalog } from '../../catalog/index.js';
+import { decide, canSeeTable, canSeeDataset, canSeeProject, isDeclared } from '../../policy/index.js';
+import { governedProjection, isGoverned } from '../../rewrite/index.js';
+import { declaredOf, type Upstream } from '../../upstream/index.js';
 import type { AuthClient } from 'google-auth-library';
-import { tableDataFromQuery, backstop, tableDataList, tableResource, tableList, datasetResource, datasetList, projectList, callerError } from './deliver/index.js';
+import { tableDataFromQuery, backstop, tableDataList, tableResource, tableList, datasetResource, datasetList, projectList, callerError } from '../../deliver/index.js';
 import { visibleViewSchema, describedMasked, type ViewAnalyzer } from './view-schema.js';
-import type { BqField } from './emulator/encode.js';
-import { enc, pick, decisionAudit, type Ctx, type Outcome } from './context.js';
+import type { BqField } from '../../emulator/encode.js';
+import { enc, pick, decisionAudit, type Ctx, type Outcome } from '../../pipeline/context.js';
 
 type MetadataOperation = 'tabledata.list' | 'tables.get' | 'tables.list' | 'datasets.get' | 'datasets.list' | 'projects.list';
 

@@ -11,26 +11,25 @@
  * namespaced per principal before they reach the upstream (job-ids.ts), and caller labels in the
  * gateway's `bqgate_` namespace are dropped (`jobLabels`).
  */
-import type { Principal } from './auth/index.js';
-import { BigQueryError, callerLabels, type Operation } from './bigquery/index.js';
-import type { Catalog } from './catalog/index.js';
-import type { QueryAnalysis } from './sql/index.js';
-import { decide, decideStatement, backstopColumns, type Decision } from './policy/index.js';
-import { destinationName, destinationUnits } from './pipeline/destination.js';
-import { isGoverned } from './rewrite/index.js';
-import { upstreamError, storedIdentity, declaredOf, type Declared, type Upstream, type UpstreamCredentials, type JobCredential } from './upstream/index.js';
-import { deliverPage, deliverJob, dryRunResponse, jobListEntry, callerMessage, callerError, type JobView } from './deliver/index.js';
+import type { Principal } from '../../auth/index.js';
+import { BigQueryError, callerLabels, type Operation } from '../../bigquery/index.js';
+import type { Catalog } from '../../catalog/index.js';
+import type { QueryAnalysis } from '../../sql/index.js';
+import { decide, decideStatement, backstopColumns, type Decision } from '../../policy/index.js';
+import { destinationName, destinationUnits } from '../../pipeline/destination.js';
+import { isGoverned } from '../../rewrite/index.js';
+import { upstreamError, storedIdentity, declaredOf, type Declared, type Upstream, type UpstreamCredentials, type JobCredential } from '../../upstream/index.js';
+import { deliverPage, deliverJob, dryRunResponse, jobListEntry, callerMessage, callerError, type JobView } from '../../deliver/index.js';
 import { upstreamJobId, upstreamRequestId, mintJobId, callerJobId, findOwnJob } from './job-ids.js';
-import type { JobStore, JobRecord } from './state/index.js';
-import { enc, pick, decisionAudit, type Ctx, type Outcome } from './context.js';
-import type { BqField } from './emulator/encode.js';
-import type { Config } from './config.js';
-import type { Person } from './approvals/index.js';
-import type { ApprovalGate, Hold } from './approvals/gate.js';
+import type { JobStore, JobRecord } from '../../state/index.js';
+import { enc, pick, decisionAudit, type Ctx, type Outcome } from '../../pipeline/context.js';
+import type { Checked } from '../../pipeline/check.js';
+import type { BqField } from '../../emulator/encode.js';
+import type { Config } from '../../config.js';
+import type { Person } from '../../approvals/index.js';
+import type { ApprovalGate, Hold } from '../../approvals/gate.js';
 import type { UploadProxy } from './upload.js';
 
-/** A statement the pipeline allowed; `sent` is the analysis of `sql`, the text generated for the upstream. */
-export interface Checked { analysis: QueryAnalysis; decision: Decision; sql: string; sent: QueryAnalysis }
 
 export interface JobDeps {
   cfg: Config;
@@ -64,12 +63,12 @@ function capRows(page: { body: any; rows: number }, start: number, max: number):
 
 /**
  * Labels stamped on every upstream job so BigQuery's own audit logs and INFORMATION_SCHEMA.JOBS join
- * back to bqgate's records: the principal, the actor, the audit record id and the audit session.
+ * back to bqgate's records: the principal, the actor, the audit record id, the audit session and the front door (`bqgate_door`: rest, mcp).
  * The `bqgate_` namespace is the gateway's: the caller's own labels (`client`, validated by
  * bigquery/labels.ts) of that name, any case, are dropped. Label values are lowercased and
  * limited to [a-z0-9_-], 63 characters (BigQuery's label rules).
  */
-export function jobLabels(c: { principal: Principal; auditId: string; sessionKey?: string }, client: unknown = {}): Record<string, string> {
+export function jobLabels(c: { principal: Principal; auditId: string; sessionKey?: string; door?: string }, client: unknown = {}): Record<string, string> {
   const v = (s: string) => s.toLowerCase().replace(/[^a-z0-9_-]/g, '_').slice(0, 63);
   return {
     ...callerLabels(client),
@@ -77,6 +76,7 @@ export function jobLabels(c: { principal: Principal; auditId: string; sessionKey
     ...(c.principal.actor ? { bqgate_actor: v(c.principal.actor) } : {}),
     bqgate_request: v(c.auditId),
     ...(c.sessionKey ? { bqgate_session: v(c.sessionKey) } : {}),
+    ...(c.door ? { bqgate_door: v(c.door) } : {}),
   };
 }
 

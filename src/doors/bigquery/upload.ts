@@ -18,10 +18,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AuthClient } from 'google-auth-library';
-import { BigQueryError } from './bigquery/errors.js';
-import { multipartParts, multipartBody } from './bigquery/multipart.js';
-import { upstreamError, type Upstream } from './upstream/index.js';
-import { enc, type Ctx } from './context.js';
+import { BigQueryError } from '../../bigquery/errors.js';
+import { multipartParts, multipartBody } from '../../bigquery/multipart.js';
+import { upstreamError, type Upstream } from '../../upstream/index.js';
+import { enc, type Ctx } from '../../pipeline/context.js';
 
 const MAX_SESSIONS = 256;
 /** Open sessions one principal may hold, so that no caller can take every slot of MAX_SESSIONS. */

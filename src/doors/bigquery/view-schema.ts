@@ -4,11 +4,11 @@
  * table columns it derives from (QueryAnalysis.lineage). A view column derived from a column
  * denied to the caller is left out; one derived from a masked column is described as masked.
  */
-import { BigQueryError } from './bigquery/errors.js';
-import { decide, type Policy } from './policy/index.js';
-import type { Principal } from './auth/index.js';
-import type { QueryAnalysis } from './sql/index.js';
-import type { BqField } from './emulator/encode.js';
+import { BigQueryError } from '../../bigquery/errors.js';
+import { decide, type Policy } from '../../policy/index.js';
+import type { Principal } from '../../auth/index.js';
+import type { QueryAnalysis } from '../../sql/index.js';
+import type { BqField } from '../../emulator/encode.js';
 
 /** What the view schema needs of the analyzer. */
 export interface ViewAnalyzer { analyze(input: { sql: string; projectId: string }): Promise<QueryAnalysis> }

@@ -2,12 +2,12 @@
  * What every operation of the gateway works with: the authenticated request (`Ctx`), what it
  * returns (`Outcome`), and small helpers shared by the operations.
  */
-import type { Principal } from './auth/index.js';
-import type { ApiRequest } from './bigquery/index.js';
-import { hasRole, type Decision, type Policy } from './policy/index.js';
-import { BigQueryError } from './bigquery/errors.js';
-import type { RequestSummary } from './audit/index.js';
-import { redactMaskSecrets } from './rewrite/index.js';
+import type { Principal } from '../auth/index.js';
+import type { ApiRequest } from '../bigquery/index.js';
+import { hasRole, type Decision, type Policy } from '../policy/index.js';
+import { BigQueryError } from '../bigquery/errors.js';
+import type { RequestSummary } from '../audit/index.js';
+import { redactMaskSecrets } from '../rewrite/index.js';
 
 /**
  * What a request's audit events say beyond the request itself (server.ts hands it to the
@@ -21,6 +21,8 @@ export interface Outcome { status?: number; body: unknown; audit?: AuditSummary;
 /** One authenticated request: who, what, and the gateway's request id (shared by its audit events). */
 export interface Ctx {
   principal: Principal; req: ApiRequest; auditId: string; policy: Policy;
+  /** The front door the request came in by (pipeline/index.ts `Door`): stamped on its jobs as `bqgate_door`. */
+  door?: 'rest' | 'mcp';
   /**
    * The caller's verified bearer token: only ever the subject token of a federation exchange
    * (upstream/credentials.ts); never logged, audited or forwarded to BigQuery.

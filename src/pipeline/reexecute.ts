@@ -24,17 +24,17 @@
  * invalidQuery (not an allowed query, time travel or wildcard in the original, outside BigQuery's
  * time travel window — from the upstream).
  */
-import { BigQueryError, type Operation } from './bigquery/index.js';
-import type { Principal } from './auth/index.js';
-import { requestsOf, type AuditLog, type RequestRecord } from './audit/index.js';
-import type { JobStore } from './state/index.js';
-import { decideStatement } from './policy/index.js';
-import { redactMaskSecrets } from './rewrite/index.js';
-import { upstreamStatement } from './pipeline/statement.js';
-import { upstreamError, storedIdentity, declaredOf, type Upstream, type UpstreamCredentials, type UpstreamIdentity } from './upstream/index.js';
+import { BigQueryError, type Operation } from '../bigquery/index.js';
+import type { Principal } from '../auth/index.js';
+import { requestsOf, type AuditLog, type RequestRecord } from '../audit/index.js';
+import type { JobStore } from '../state/index.js';
+import { decideStatement } from '../policy/index.js';
+import { redactMaskSecrets } from '../rewrite/index.js';
+import { upstreamStatement } from './statement.js';
+import { upstreamError, storedIdentity, declaredOf, type Upstream, type UpstreamCredentials, type UpstreamIdentity } from '../upstream/index.js';
 import type { AuthClient } from 'google-auth-library';
-import { deliverPage } from './deliver/index.js';
-import type { Analyzer, QueryAnalysis } from './sql/index.js';
+import { deliverPage } from '../deliver/index.js';
+import type { Analyzer, QueryAnalysis } from '../sql/index.js';
 import { enc, requireAuditor, type Ctx, type Outcome } from './context.js';
 import { createHash } from 'node:crypto';
 

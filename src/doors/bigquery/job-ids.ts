@@ -12,7 +12,7 @@
  *   deduplicated upstream, another caller's identical requestId is a different one.
  */
 import { createHash, createHmac, randomUUID } from 'node:crypto';
-import type { JobStore, JobRecord } from './state/index.js';
+import type { JobStore, JobRecord } from '../../state/index.js';
 
 /** Who owns a job: the principal's issuer and subject. */
 export interface Owner { issuer: string; subject: string }

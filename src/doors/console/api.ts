@@ -26,14 +26,14 @@
  * Refusals are BigQuery error envelopes: accessDenied naming the role and the groups that hold it,
  * notFound for an unknown session, invalidQuery for SQL the analyzer refuses.
  */
-import { BigQueryError, type Operation } from '../bigquery/index.js';
-import { requestsOf, sessionsOf, verifyEvents, type AuditLog, type RequestRecord } from '../audit/index.js';
-import { explain, rolesOf, hasAnyAllow, requireAnyAllow, rulesFor, glob } from '../policy/index.js';
-import { principalFromClaims } from '../policy/testing.js';
-import { redactMaskSecrets } from '../rewrite/index.js';
-import { upstreamStatement } from '../pipeline/statement.js';
-import type { Analyzer } from '../sql/index.js';
-import { requireAuditor, type Ctx, type Outcome } from '../context.js';
+import { BigQueryError, type Operation } from '../../bigquery/index.js';
+import { requestsOf, sessionsOf, verifyEvents, type AuditLog, type RequestRecord } from '../../audit/index.js';
+import { explain, rolesOf, hasAnyAllow, requireAnyAllow, rulesFor, glob } from '../../policy/index.js';
+import { principalFromClaims } from '../../policy/testing.js';
+import { redactMaskSecrets } from '../../rewrite/index.js';
+import { upstreamStatement } from '../../pipeline/statement.js';
+import type { Analyzer } from '../../sql/index.js';
+import { requireAuditor, type Ctx, type Outcome } from '../../pipeline/context.js';
 
 export interface ConsoleApiDeps {
   auditLog: AuditLog;

@@ -11,8 +11,8 @@
  * resources (https://cloud.google.com/bigquery/docs/reference/rest/v2/tables#Table,
  * https://cloud.google.com/bigquery/docs/reference/rest/v2/datasets#Dataset).
  */
-import { BigQueryError } from '../bigquery/errors.js';
-import type { BqField } from '../emulator/encode.js';
+import { BigQueryError } from '../../../bigquery/errors.js';
+import type { BqField } from '../../../emulator/encode.js';
 
 /** What `decide()` takes (a subset of QueryAnalysis). */
 export interface MethodStatement {

@@ -29,14 +29,14 @@
  * built from allowlists. Errors: accessDenied naming the rule or the verb, invalid for a malformed
  * body, and the upstream's own errors.
  */
-import { BigQueryError, type Operation } from '../bigquery/index.js';
-import type { Catalog } from '../catalog/index.js';
-import { decideStatement, requireAnyAllow, canSeeDataset, canSeeTable, type Decision } from '../policy/index.js';
-import type { Upstream, UpstreamCredentials } from '../upstream/index.js';
-import { callerError, datasetResource, tableResource } from '../deliver/index.js';
+import { BigQueryError, type Operation } from '../../../bigquery/index.js';
+import type { Catalog } from '../../../catalog/index.js';
+import { decideStatement, requireAnyAllow, canSeeDataset, canSeeTable, type Decision } from '../../../policy/index.js';
+import type { Upstream, UpstreamCredentials } from '../../../upstream/index.js';
+import { callerError, datasetResource, tableResource } from '../../../deliver/index.js';
 import { findOwnJob } from '../job-ids.js';
-import type { JobStore } from '../state/index.js';
-import { enc, pick, decisionAudit, type Ctx, type Outcome } from '../context.js';
+import type { JobStore } from '../../../state/index.js';
+import { enc, pick, decisionAudit, type Ctx, type Outcome } from '../../../pipeline/context.js';
 import { checkFields, changesPolicyTags, isEmpty, routineVerb, writes, type MethodStatement } from './statements.js';
 import { METHODS, matchMethod } from './catalogue.js';
 
