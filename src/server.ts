@@ -156,7 +156,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
 
   app.get('/.well-known/jwks.json', async () => dev?.jwks ?? { keys: [] });
   app.get('/.well-known/openid-configuration', async () => ({ issuer, jwks_uri: `${issuer}/.well-known/jwks.json`, id_token_signing_alg_values_supported: ['ES256'], ...(dev && cfg.console.devLogin ? devLoginMetadata(issuer) : {}) }));
-  if (dev && cfg.console.devLogin) await installDevLogin(app, dev, demoPersonas(policies.current()));
+  if (dev && cfg.console.devLogin) await installDevLogin(app, dev, demoPersonas(policies.current()), { resources: [cfg.mcp.resource] });
   await installConsole(app, { issuer, console: cfg.console });
   app.get('/healthz', async () => ({ status: 'ok' }));
   /** Prometheus metrics (telemetry/metrics.ts); no principal, table or statement in any label. */

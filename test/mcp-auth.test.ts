@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt } from 'jose';
 import { Client, StreamableHTTPClientTransport, discoverOAuthServerInfo, extractWWWAuthenticateParams } from '@modelcontextprotocol/client';
+import type { OAuthClientProvider, OAuthClientInformationMixed, OAuthDiscoveryState, OAuthTokens } from '@modelcontextprotocol/client';
 import { startGateway, auditRequests, type TestGateway } from './helpers/gateway.ts';
 import { loadDevIssuer } from '../src/auth/dev-issuer.ts';
 import { loadConfig } from '../src/config.ts';
@@ -136,8 +137,8 @@ describe('verify (the check the /mcp endpoint runs)', () => {
     expect(['http://localhost:6274', 'http://127.0.0.1:3000', 'http://[::1]:8080', undefined].map((o) => def.originAllowed(o))).toEqual([true, true, true, true]);
     expect(['https://evil.example', 'http://localhost.evil.example', 'null', 'garbage'].map((o) => def.originAllowed(o))).toEqual([false, false, false, false]);
     const conf = await authFor({ BQGATE_MCP_ALLOWED_ORIGINS: 'https://agents.example.com,studio.example.org' });
-    expect(['https://agents.example.com', 'http://agents.example.com', 'https://agents.example.com:8443', 'http://studio.example.org:9', 'http://localhost:6274']
-      .map((o) => conf.originAllowed(o))).toEqual([true, false, false, true, false]);
+    expect(['https://agents.example.com', 'http://agents.example.com', 'https://agents.example.com:8443', 'http://studio.example.org:9', 'http://localhost:6274', gw.url]
+      .map((o) => conf.originAllowed(o))).toEqual([true, false, false, true, false, true]);
   });
 });
 
@@ -198,12 +199,57 @@ describe('POST /mcp (the MCP endpoint) refuses before any tool runs, and audits 
   });
 });
 
+describe('OAuth with the official MCP client against the development issuer', () => {
+  it('401 → metadata → dynamic registration → authorize (demo login) → a token for the MCP resource (RFC 8707) → tools', async () => {
+    const redirect = 'http://127.0.0.1:1/callback';
+    const saved: { info?: OAuthClientInformationMixed; tokens?: OAuthTokens; verifier: string; authUrl?: URL; discovery?: OAuthDiscoveryState } = { verifier: '' };
+    const provider: OAuthClientProvider = {
+      get redirectUrl() { return redirect; },
+      get clientMetadata() { return { client_name: 'mcp-auth-test', redirect_uris: [redirect], grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'none' }; },
+      clientInformation: () => saved.info,
+      saveClientInformation: (i) => { saved.info = i; },
+      tokens: () => saved.tokens,
+      saveTokens: (t) => { saved.tokens = t; },
+      redirectToAuthorization: (u) => { saved.authUrl = u; },
+      saveCodeVerifier: (v) => { saved.verifier = v; },
+      codeVerifier: () => saved.verifier,
+      saveDiscoveryState: (d) => { saved.discovery = d; },
+      discoveryState: () => saved.discovery,
+    };
+    const transport = new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp`), { authProvider: provider });
+    await expect(new Client({ name: 'mcp-auth-test', version: '1.0.0' }).connect(transport)).rejects.toThrow(/nauthorized/);
+    expect(saved.info?.client_id).toMatch(/^dyn-/);
+    const authUrl = saved.authUrl!;
+    console.log('authorization request:', authUrl.href);
+    expect(authUrl.origin + authUrl.pathname).toBe(`${gw.url}/oauth2/authorize`);
+    expect(authUrl.searchParams.get('resource')).toBe(`${gw.url}/mcp`);
+    // The demo login page's form, submitted with the analyst persona (what a browser does).
+    const page = await (await fetch(authUrl)).text();
+    expect(page).toContain(`name="resource" value="${gw.url}/mcp"`);
+    const form = new URLSearchParams({ persona: 'analyst' });
+    for (const k of ['client_id', 'redirect_uri', 'state', 'code_challenge', 'resource', 'scope']) form.set(k, authUrl.searchParams.get(k) ?? '');
+    const back = await fetch(`${gw.url}/oauth2/authorize`, { method: 'POST', body: form, redirect: 'manual' });
+    expect(back.status).toBe(303);
+    await transport.finishAuth(new URL(back.headers.get('location')!).searchParams);
+    const claims = decodeJwt(saved.tokens!.access_token);
+    expect(claims).toMatchObject({ aud: `${gw.url}/mcp`, sub: 'analyst', groups: ['analysts'] });
+    expect(await toolNames(gw.url, saved.tokens!.access_token)).toContain('execute_sql_readonly');
+    // A resource the issuer does not serve is refused (invalid_target), never minted.
+    const other = new URL(authUrl);
+    other.searchParams.set('resource', 'https://other.example/mcp');
+    const refused = await fetch(other, { redirect: 'manual' });
+    expect(new URL(refused.headers.get('location')!).searchParams.get('error')).toBe('invalid_target');
+  });
+});
+
 describe('a gateway whose MCP audiences are one with REST and that requires the scope mcp', () => {
   let one: TestGateway;
-  beforeAll(async () => { one = await startGateway({ env: { BQGATE_MCP_AUDIENCES: 'bqgate', BQGATE_MCP_REQUIRED_SCOPES: 'mcp' } }); }, 120_000);
+  beforeAll(async () => {
+    one = await startGateway({ env: { BQGATE_MCP_AUDIENCES: 'bqgate', BQGATE_MCP_REQUIRED_SCOPES: 'mcp', BQGATE_MCP_ALLOWED_ORIGINS: 'https://agents.example.com,studio.example.org' } });
+  }, 120_000);
   afterAll(async () => { await one?.stop(); });
-  const post = (token: string) => fetch(`${one.url}/mcp`, {
-    method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` },
+  const post = (token: string, headers: Record<string, string> = {}) => fetch(`${one.url}/mcp`, {
+    method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}`, ...headers },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'mcp-auth-test', version: '1.0.0' } } }),
   });
 
@@ -228,5 +274,18 @@ describe('a gateway whose MCP audiences are one with REST and that requires the 
     // The REST door still takes only its own audience.
     const rest = await fetch(`${one.url}/bigquery/v2/projects/demo-project/datasets`, { headers: { authorization: `Bearer ${cli}` } });
     expect(rest.status).toBe(401);
+  });
+
+  it('accepts the Origins BQGATE_MCP_ALLOWED_ORIGINS lists (exact origin, or hostname on any port) and its own, refuses others with 403', async () => {
+    const token = await one.token({ sub: 'origin-agent', groups: ['analysts'], scope: 'mcp' });
+    const statuses: Record<string, number> = {};
+    for (const origin of ['https://agents.example.com', 'https://agents.example.com:8443', 'http://studio.example.org:3000', one.url, 'http://localhost:6274', 'https://evil.example']) {
+      const r = await post(token, { origin });
+      statuses[origin] = r.status;
+      await r.arrayBuffer();
+    }
+    expect(statuses).toEqual({
+      'https://agents.example.com': 200, 'https://agents.example.com:8443': 403, 'http://studio.example.org:3000': 200, [one.url]: 200, 'http://localhost:6274': 403, 'https://evil.example': 403,
+    });
   });
 });

@@ -42,7 +42,7 @@ export interface McpAuth {
   resourceMetadataUrl: string;
   /** Accepted Origins: hostnames (SDK `validateOriginHeader` form) or exact origins. */
   allowedOrigins: string[];
-  /** Whether an `Origin` header value is allowed (absent: yes; `null` or unparsable: no). */
+  /** Whether an `Origin` header value is allowed: absent, the resource's own origin, or one of `allowedOrigins` (`null` or unparsable: no). */
   originAllowed(origin: string | undefined): boolean;
   /** The metadata routes (GET, with `access-control-allow-origin: *` for browser-based clients); once per app, later calls do nothing. */
   install(app: FastifyInstance): void;
@@ -72,6 +72,7 @@ export function createMcpAuth(cfg: Config, parts: { issuer: string; jwks?: JSONW
   const audience = [resource, ...cfg.mcp.audiences.filter((a) => a !== resource)];
   const authenticate = createAuthenticator({ ...cfg.auth, issuer: parts.issuer, audience, jwks: parts.jwks, jwksUrl: parts.jwks ? undefined : cfg.auth.jwksUrl });
   const resourceMetadataUrl = getOAuthProtectedResourceMetadataUrl(new URL(resource));
+  const resourceOrigin = new URL(resource).origin;
   const metadata: OAuthProtectedResourceMetadata = {
     resource,
     authorization_servers: [parts.issuer],
@@ -99,6 +100,7 @@ export function createMcpAuth(cfg: Config, parts: { issuer: string; jwks?: JSONW
       let u: URL;
       try { u = new URL(origin); } catch { return false; }
       if (!u.hostname || u.origin === 'null') return false;
+      if (u.origin === resourceOrigin) return true; // a page the gateway itself serves
       return allowedOrigins.some((a) => (a.includes('://') ? a.replace(/\/+$/, '') === u.origin : a === u.hostname));
     },
     install(app) {
