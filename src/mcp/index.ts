@@ -24,6 +24,8 @@ import type { Principal } from '../auth/index.js';
 import type { PolicyStore } from '../policy/store.js';
 import type { Pipeline } from '../pipeline/index.js';
 import type { McpAuth } from './auth.js';
+
+export { createMcpAuth, type McpAuth } from './auth.js';
 import { buildServer, type Caller } from './server.js';
 import { DEFAULT_CAPS, type PageCaps } from './results.js';
 
