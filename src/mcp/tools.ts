@@ -140,10 +140,12 @@ export const TOOLS: Tool[] = [
     inputSchema: SQL_INPUT(),
     outputSchema: QUERY_OUTPUT,
     async handler(a, run, caps) {
-      // The statement kind from the caller's own explanation, before the statement is sent.
+      // The statement kind from the caller's own explanation (policy.explain, a request of its own in
+      // the audit), before the statement is sent.
       const ex = await run('policy.explain', { projectId: a.projectId }, { body: explainBody(a) });
       if (!ex.ok) return refused(ex.error);
       const kind = ex.body.analysis?.statementKind;
+      if (!kind) return refused({ reason: 'accessDenied', message: ex.body.reasons?.[0] ?? 'Access Denied: the statement was not analyzed.' });
       if (kind !== 'SELECT') return refused({ reason: 'accessDenied', message: `execute_sql_readonly runs SELECT statements only; this statement is ${kind ?? 'not a query'}. Use execute_sql for statements that change data (if the policy allows them).` });
       const res = await run('jobs.query', { projectId: a.projectId }, { body: queryBody(a, caps) });
       if (res.ok && a.dryRun) return dryRunAnswer(res.body);
