@@ -424,6 +424,9 @@ describe('the /mcp endpoint', () => {
     console.log('denied record decision', denied?.decision);
     expect(denied?.decision?.effect).toBe('deny');
     expect(denied?.decision?.matchedRules).toContain('analysts-deny-ssn');
+    const badArgs = mcp.filter((r) => (r.mcp?.arguments as any)?.useLegacySql === true);
+    expect(badArgs.map((r) => [r.principal, r.response?.errorReason])).toEqual([['analyst-1', 'invalid'], ['analyst-1', 'invalid']]);
+    expect(badArgs[0].response?.errorMessage).toMatch(/must NOT have additional properties/);
     const legacy = queries.find((r) => r.mcp?.era === 'legacy')!;
     expect(legacy.sessionKey).toMatch(/^mcp-[0-9a-f]{16}$/);
     const sessions = JSON.parse((await gw.cli(['sessions', 'list', '--json', '--principal', 'analyst-1'])).stdout) as Array<{ id: string; requests: number }>;

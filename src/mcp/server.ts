@@ -4,7 +4,9 @@
  * annotations, its handler turning the call into pipeline calls under the caller's identity.
  * Spec: https://modelcontextprotocol.io/specification/2025-06-18/server/tools
  */
-import { McpServer, fromJsonSchema, type CallToolResult } from '@modelcontextprotocol/server';
+import { McpServer, fromJsonSchema, type CallToolResult, type jsonSchemaValidator } from '@modelcontextprotocol/server';
+import AjvModule from 'ajv';
+import { BigQueryError, type Operation } from '../bigquery/index.js';
 import type { Principal } from '../auth/index.js';
 import { hasAnyAllow, rulesFor, type Policy } from '../policy/index.js';
 import type { Pipeline } from '../pipeline/index.js';
@@ -48,6 +50,16 @@ export interface ServerDeps {
   version: string;
 }
 
+const Ajv = AjvModule.default ?? AjvModule;
+const ajv = new Ajv({ strict: false });
+/**
+ * Arguments pass the SDK unchecked and are validated in the handler instead (against the same
+ * advertised inputSchema), so that a refused call is recorded in the caller's audit session.
+ */
+/** Each tool's argument validator (its inputSchema, compiled once). */
+const validators = new Map(TOOLS.map((t) => [t.name, ajv.compile(t.inputSchema)]));
+const CHECKED_IN_HANDLER: jsonSchemaValidator = { getValidator: () => ((input: unknown) => ({ valid: true, data: input, errorMessage: undefined })) as never };
+
 /** The caller of a tool call: from the `authInfo` the door passed with this HTTP request. */
 const callerOf = (ctx: { http?: { authInfo?: { extra?: Record<string, unknown> } } }) => ctx.http?.authInfo?.extra?.caller as Caller | undefined;
 
@@ -69,18 +81,26 @@ export function buildServer(d: ServerDeps, principal: Principal): { server: McpS
   );
   const registered = TOOLS.map((tool) => ({ tool, reg: server.registerTool(tool.name, {
     title: tool.title, description: tool.description, annotations: tool.annotations,
-    inputSchema: fromJsonSchema(tool.inputSchema as never), outputSchema: fromJsonSchema(tool.outputSchema as never),
+    inputSchema: fromJsonSchema(tool.inputSchema as never, CHECKED_IN_HANDLER), outputSchema: fromJsonSchema(tool.outputSchema as never),
   }, (async (args: unknown, ctx: any): Promise<CallToolResult> => {
     const caller = callerOf(ctx);
     if (!caller || caller.principal.subject !== principal.subject || caller.principal.issuer !== principal.issuer) {
       return refused({ reason: 'accessDenied', message: 'This MCP session belongs to another principal.' });
     }
-    const run: RunOp = (op, params, opts = {}) => d.pipeline.run({
+    const exec = (op: Operation, params: Record<string, string | undefined>, opts: { query?: Record<string, string | undefined>; body?: unknown } = {}, unreadable?: BigQueryError) => d.pipeline.run({ unreadable,
       door: 'mcp', op, identity: { principal: caller.principal, callerToken: caller.token },
       requestId: caller.calls.n++ === 0 ? caller.requestId : `${caller.requestId}.${caller.calls.n}`,
       params, query: opts.query, body: opts.body, client: caller.client, sessionKey: caller.sessionKey, traceHeaders: caller.traceHeaders,
       requestAudit: { door: 'mcp', tool: tool.name, arguments: args, protocolVersion: caller.protocolVersion, era: caller.era, client: caller.client },
     });
+    const run: RunOp = (op, params, opts) => exec(op, params, opts);
+    const valid = validators.get(tool.name)!;
+    if (!valid(args ?? {})) {
+      // Refused before anything runs, and recorded as the tool's operation in the caller's session.
+      const e = new BigQueryError('invalid', `Invalid arguments for tool ${tool.name}: ${ajv.errorsText(valid.errors, { dataVar: 'arguments' })}. The tool's inputSchema lists what it takes.`);
+      const r = await exec(tool.op, {}, {}, e);
+      return refused(r.ok ? e : r.error);
+    }
     try {
       return await tool.handler(args ?? {}, run, d.caps);
     } catch (err) {
