@@ -133,6 +133,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   const issuer = cfg.auth.issuer || devIssuerUrl(cfg);
   const dev = cfg.auth.jwksUrl ? undefined : await loadDevIssuer(cfg.dataDir, issuer, cfg.auth.audience);
   const authenticate = createAuthenticator({ ...cfg.auth, issuer, jwks: dev?.jwks, jwksUrl: cfg.auth.jwksUrl });
+  const mcpAuth = createMcpAuth(cfg, { issuer, jwks: dev?.jwks }); // /mcp: tokens for the MCP resource (mcp/auth.ts)
 
   // ── HTTP ──────────────────────────────────────────────────────────────────
   const app = Fastify({ logger: { level: cfg.logLevel }, bodyLimit: cfg.limits.maxBodyBytes, genReqId: () => randomUUID(), serverFactory: limitedServerFactory(cfg.limits) });
@@ -140,7 +141,12 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   const verified = new WeakMap<FastifyRequest, Promise<{ principal?: Principal; error?: unknown }>>();
   const verify = (req: FastifyRequest) => {
     let v = verified.get(req);
-    if (!v) verified.set(req, v = authenticate(req.headers.authorization).then((principal) => ({ principal }), (error) => ({ error })));
+    if (!v) {
+      const mcp = req.url === '/mcp' || req.url.startsWith('/mcp?');
+      verified.set(req, v = mcp
+        ? mcpAuth.verify(req.headers.authorization).then((r) => (r.ok ? { principal: r.principal } : { error: r.error }))
+        : authenticate(req.headers.authorization).then((principal) => ({ principal }), (error) => ({ error })));
+    }
     return v;
   };
   await installRateLimit(app, cfg.limits, async (req) => (await verify(req)).principal, () => metrics.refused('rateLimitExceeded'));
@@ -201,7 +207,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     },
   });
   await installRestDoor(app, { pipeline, verify, maxBodyBytes: cfg.limits.maxBodyBytes, listenOrigin: `${cfg.host}:${cfg.port}` });
-  await installMcpDoor(app, { pipeline, auth: createMcpAuth(cfg, { issuer, jwks: dev?.jwks }), policies, version: '0.1.0' });
+  await installMcpDoor(app, { pipeline, auth: mcpAuth, policies, version: '0.1.0' });
   app.addHook('onSend', async (_req, reply) => { if (draining) reply.header('connection', 'close'); }); // keep-alive connections end with this response
 
   await app.listen({ host: cfg.host, port: cfg.port });

@@ -171,7 +171,7 @@ describe('POST /mcp (the MCP endpoint) refuses before any tool runs, and audits 
     expect((await discoverOAuthServerInfo(`${gw.url}/mcp`, { resourceMetadataUrl: parsed.resourceMetadataUrl })).resourceMetadata?.resource).toBe(`${gw.url}/mcp`);
     const rec = await refusalRecord(gw.dataDir, 401, /missing a bearer token/);
     expect(rec.length).toBeGreaterThanOrEqual(1);
-    expect(rec[0]).toMatchObject({ principal: '(unauthenticated)', response: { errorReason: 'authError' } });
+    expect(rec[0]).toMatchObject({ principal: '(unauthenticated)', door: 'mcp', operation: 'method.refused', response: { errorReason: 'authError' } });
   });
 
   it('expired, other-audience and REST-audience tokens: 401 invalid_token saying why, audited', async () => {
@@ -187,7 +187,9 @@ describe('POST /mcp (the MCP endpoint) refuses before any tool runs, and audits 
       expect([name, r.status, p.error, p.resourceMetadataUrl?.href]).toEqual([name, 401, 'invalid_token', `${gw.url}/.well-known/oauth-protected-resource/mcp`]);
       expect(p.errorDescription, name).toMatch(why);
     }
-    expect((await refusalRecord(gw.dataDir, 401, /another audience/)).length).toBe(before + 2);
+    const audience = await refusalRecord(gw.dataDir, 401, /another audience/);
+    expect(audience.length).toBe(before + 2);
+    expect(audience.slice(-2).map((r) => [r.door, r.principal])).toEqual([['mcp', '(unauthenticated)'], ['mcp', '(unauthenticated)']]);
     expect((await refusalRecord(gw.dataDir, 401, /the token has expired/)).length).toBeGreaterThanOrEqual(1);
   });
 
@@ -245,7 +247,7 @@ describe('OAuth with the official MCP client against the development issuer', ()
 describe('a gateway whose MCP audiences are one with REST and that requires the scope mcp', () => {
   let one: TestGateway;
   beforeAll(async () => {
-    one = await startGateway({ env: { BQGATE_MCP_AUDIENCES: 'bqgate', BQGATE_MCP_REQUIRED_SCOPES: 'mcp', BQGATE_MCP_ALLOWED_ORIGINS: 'https://agents.example.com,studio.example.org' } });
+    one = await startGateway({ env: { BQGATE_MCP_AUDIENCES: 'bqgate', BQGATE_MCP_REQUIRED_SCOPES: 'mcp', BQGATE_MCP_ALLOWED_ORIGINS: 'https://agents.example.com,studio.example.org', BQGATE_RATE_LIMIT: '30' } });
   }, 120_000);
   afterAll(async () => { await one?.stop(); });
   const post = (token: string, headers: Record<string, string> = {}) => fetch(`${one.url}/mcp`, {
@@ -264,7 +266,7 @@ describe('a gateway whose MCP audiences are one with REST and that requires the 
     }
     const rec = await refusalRecord(one.dataDir, 403, /lacks the scope mcp/);
     expect(rec.length).toBe(2);
-    expect(rec[0].response?.errorReason).toBe('accessDenied');
+    expect(rec.map((r) => [r.door, r.response?.errorReason])).toEqual([['mcp', 'accessDenied'], ['mcp', 'accessDenied']]);
   });
 
   it('accepts a REST-audience token carrying the scope, and an MCP-audience one from `bqgate token --aud --scope`', async () => {
@@ -287,5 +289,16 @@ describe('a gateway whose MCP audiences are one with REST and that requires the 
     expect(statuses).toEqual({
       'https://agents.example.com': 200, 'https://agents.example.com:8443': 403, 'http://studio.example.org:3000': 200, [one.url]: 200, 'http://localhost:6274': 403, 'https://evil.example': 403,
     });
+  });
+
+  it('rate-limits /mcp per principal of the MCP token (not per client address): one caller over the limit, another still served', async () => {
+    const busy = await one.token({ sub: 'busy-agent', groups: ['analysts'], scope: 'mcp' }, { audience: `${one.url}/mcp` });
+    const statuses: number[] = [];
+    for (let i = 0; i < 35; i++) { const r = await post(busy); statuses.push(r.status); await r.arrayBuffer(); }
+    console.log('busy-agent statuses:', statuses.join(' '));
+    expect(statuses.filter((x) => x === 200).length).toBe(30);
+    expect(statuses.slice(30)).toEqual([429, 429, 429, 429, 429]);
+    const quiet = await post(await one.token({ sub: 'quiet-agent', groups: ['analysts'], scope: 'mcp' }, { audience: `${one.url}/mcp` }));
+    expect(quiet.status).toBe(200);
   });
 });
