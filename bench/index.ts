@@ -6,9 +6,10 @@
  * Sections: 1 added latency (direct / plain proxy / bqgate, concurrency 1, 16, 64); 2 SQL analysis
  * over the corpus (cold, cached); 3 delivery of a 1,000,000-row masked result (rows/s, peak RSS);
  * 4 audit events written durably per second (SQLite, PostgreSQL); 5 sustained queries per second at
- * 64 callers with p99 ≤ 100 ms.
+ * 64 callers with p99 ≤ 100 ms; 6 the MCP door: tools/call execute_sql beside REST jobs.query for the
+ * same 100-row query (official MCP client, both protocol eras, concurrency 1 and 16).
  *
- * Usage: npm run bench [-- --quick] [--only latency,analysis,delivery,audit,throughput]
+ * Usage: npm run bench [-- --quick] [--only latency,analysis,delivery,audit,throughput,mcp]
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -17,6 +18,7 @@ import { benchLatency, benchThroughput, type LatencyRow } from './latency.js';
 import { benchDelivery } from './delivery.js';
 import { benchAnalysis } from './analysis.js';
 import { benchAudit } from './audit.js';
+import { benchMcp } from './mcp.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -35,7 +37,7 @@ const table = (rows: Array<Record<string, unknown>>) => {
 };
 const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
 
-if (want('latency') || want('delivery') || want('throughput')) {
+if (want('latency') || want('delivery') || want('throughput') || want('mcp')) {
   const stack = await startStack();
   try {
     const token = await stack.token('bench-agent');
@@ -80,6 +82,18 @@ if (want('latency') || want('delivery') || want('throughput')) {
         out[name] = t;
       }
       results.throughput = out;
+    }
+    if (want('mcp')) {
+      console.log('== 6. the MCP door: tools/call execute_sql beside REST jobs.query, the same 100-row query, ms');
+      const groups = ['bench-agents', 'bench-mcp'];
+      const m = await benchMcp({
+        gatewayUrl: stack.gatewayUrl, restToken: await stack.tokenFor('bench-mcp-agent', groups, 'rest'), mcpToken: await stack.tokenFor('bench-mcp-agent', groups, 'mcp'),
+        concurrencies: [1, 16], perCaller: quick ? 20 : 100, warmup: quick ? 3 : 10,
+      });
+      table(m.rows);
+      table(m.overhead);
+      console.log('   each caller makes its calls in a row; MCP: the official client, one connection (2025-06-18: one session) per caller.\n');
+      results.mcp = m;
     }
   } finally {
     await stack.stop();

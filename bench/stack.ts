@@ -45,6 +45,8 @@ export interface Stack {
   dataDir: string;
   /** A token for `sub` in `group` (bench-agents: masks and a row filter; bench-plain: allow only). */
   token(sub: string, group?: 'bench-agents' | 'bench-plain'): Promise<string>;
+  /** A token for `sub` in `groups`, for the REST audience or (`mcp`) the gateway's MCP resource URI (`<gatewayUrl>/mcp`). */
+  tokenFor(sub: string, groups: string[], audience: 'rest' | 'mcp'): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -67,6 +69,7 @@ export async function startStack(): Promise<Stack> {
   return {
     emulatorUrl, emulatorSecret, proxyUrl, gatewayUrl, gatewayPid: gw.child.pid!, dataDir,
     token: (sub, group = 'bench-agents') => issuer.sign({ sub, groups: [group] }, { ttlSec: 3600 }),
+    tokenFor: (sub, groups, audience) => issuer.sign({ sub, groups }, { ttlSec: 3600, ...(audience === 'mcp' ? { audience: `${gatewayUrl}/mcp` } : {}) }),
     async stop() {
       for (const p of [gw, px, emu]) { p.child.kill('SIGTERM'); }
       await Promise.all([gw, px, emu].map((p) => new Promise((r) => (p.child.exitCode !== null ? r(null) : p.child.once('exit', r)))));

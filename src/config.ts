@@ -38,6 +38,10 @@
  * | Workload Identity Federation: provider audience (`//iam.googleapis.com/projects/N/locations/global/workloadIdentityPools/P/providers/R`) | BQGATE_FEDERATION_AUDIENCE | off |
  * | federation: subject token type / STS URL / SA to impersonate after the exchange | BQGATE_FEDERATION_SUBJECT_TOKEN_TYPE, BQGATE_FEDERATION_TOKEN_URL, BQGATE_FEDERATION_SERVICE_ACCOUNT | `urn:ietf:params:oauth:token-type:jwt`, https://sts.googleapis.com/v1/token, none |
  * | federation fails: `refuse` or `gateway` (use the gateway credential) / refresh this long before expiry, ms | BQGATE_FEDERATION_FALLBACK, BQGATE_FEDERATION_REFRESH_BEFORE_MS | refuse, 300000 |
+ * | MCP door (mcp/auth.ts): its resource URI, the audience its tokens must carry (RFC 8707, RFC 9728) | BQGATE_MCP_RESOURCE | `http://<host>:<port>/mcp` |
+ * | MCP: further token audiences accepted on /mcp (comma-separated; `bqgate`, the REST audience, makes the two one) | BQGATE_MCP_AUDIENCES | none |
+ * | MCP: scopes a token must carry on /mcp (`scope` / `scp` claim; else 403 insufficient_scope) / scopes advertised to clients | BQGATE_MCP_REQUIRED_SCOPES, BQGATE_MCP_SCOPES (space- or comma-separated) | none / the required ones, else `openid email groups` |
+ * | MCP: Origin headers accepted on /mcp (comma-separated hostnames, matching any scheme and port, or exact origins `https://host:port`) | BQGATE_MCP_ALLOWED_ORIGINS | `localhost,127.0.0.1,[::1]` |
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -96,6 +100,8 @@ export interface Config {
      */
     devLogin: boolean;
   };
+  /** The MCP door's authorization (mcp/auth.ts). */
+  mcp: McpConfig;
   audit: {
     postgresUrl?: string;
     /** Delivered rows recorded per page in `delivery` events. */
@@ -108,6 +114,23 @@ export interface Config {
     /** Sink addresses (audit/sinks.ts). */
     sinks: string[];
   };
+}
+
+/**
+ * The MCP endpoint as an OAuth 2.1 resource server (MCP authorization spec;
+ * https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization).
+ */
+export interface McpConfig {
+  /** Its resource URI (RFC 8707 §2, RFC 9728 §2 `resource`): the `aud` a token must carry on /mcp. */
+  resource: string;
+  /** Further audiences accepted on /mcp beside `resource` (e.g. `bqgate`, the REST audience: the two are then one). */
+  audiences: string[];
+  /** Scopes every token on /mcp must carry (RFC 6750 §3.1 `insufficient_scope` otherwise); empty: none. */
+  requiredScopes: string[];
+  /** `scopes_supported` of the protected-resource metadata (RFC 9728 §2): what a client should ask its issuer for. */
+  scopesSupported: string[];
+  /** Accepted `Origin` headers: hostnames (`localhost`, `[::1]`: any scheme and port) or exact origins (`https://app.example.com`). */
+  allowedOrigins: string[];
 }
 
 export interface AnalyzerConfig {
@@ -155,6 +178,9 @@ export interface UpstreamAuthConfig {
     refreshBeforeMs: number;
   };
 }
+
+/** A list setting: comma- and/or space-separated values, blanks dropped. */
+const list = (s: string | undefined) => (s ?? '').split(/[\s,]+/).filter(Boolean);
 
 const pairs = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean).map((x) => {
   const i = x.lastIndexOf('=');
@@ -228,6 +254,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
       project: env.BQGATE_CONSOLE_PROJECT ?? 'demo-project', distDir: resolve(env.BQGATE_CONSOLE_DIR ?? new URL('../console/dist', import.meta.url).pathname),
       ...overrides.console,
     },
+    mcp: mcpConfig(host, port, env, overrides.mcp),
     audit: {
       postgresUrl: env.BQGATE_AUDIT_POSTGRES || env.BQGATE_POSTGRES || undefined,
       rowsCap: Number(env.BQGATE_AUDIT_ROWS ?? 100),
@@ -253,6 +280,20 @@ function publicUrl(value: string | undefined, host: string, port: number): strin
   try { u = new URL(value); } catch { throw new Error(`BQGATE_PUBLIC_URL ${JSON.stringify(value)} is not a URL (expected e.g. https://bqgate.example.com)`); }
   if (!/^https?:$/.test(u.protocol) || u.search || u.hash || u.username || u.password) throw new Error(`BQGATE_PUBLIC_URL ${JSON.stringify(value)}: expected an http(s) URL without query, fragment or credentials`);
   return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+}
+
+/** The MCP door's settings from BQGATE_MCP_* (table above); `overrides` win. */
+function mcpConfig(host: string, port: number, env: NodeJS.ProcessEnv, overrides: Partial<McpConfig> = {}): McpConfig {
+  const requiredScopes = list(env.BQGATE_MCP_REQUIRED_SCOPES);
+  const scopes = list(env.BQGATE_MCP_SCOPES);
+  return {
+    resource: env.BQGATE_MCP_RESOURCE || `http://${host}:${port}/mcp`,
+    audiences: list(env.BQGATE_MCP_AUDIENCES),
+    requiredScopes,
+    scopesSupported: scopes.length ? scopes : requiredScopes.length ? requiredScopes : ['openid', 'email', 'groups'],
+    allowedOrigins: env.BQGATE_MCP_ALLOWED_ORIGINS ? list(env.BQGATE_MCP_ALLOWED_ORIGINS) : ['localhost', '127.0.0.1', '[::1]'],
+    ...overrides,
+  };
 }
 
 /** The embedded issuer's URL for a configuration: `http://host:port`. */

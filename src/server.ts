@@ -15,6 +15,7 @@ import { createAuthenticator, type Principal } from './auth/index.js';
 import { loadDevIssuer } from './auth/dev-issuer.js';
 import { installDevLogin, devLoginMetadata, demoPersonas } from './auth/dev-login.js';
 import { installConsole, consoleOperations } from './doors/console/index.js';
+import { installMcpDoor, createMcpAuth } from './mcp/index.js';
 import { installBigQueryHttp } from './bigquery/index.js';
 import { Catalog } from './catalog/index.js';
 import { Analyzer } from './sql/index.js';
@@ -130,6 +131,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   const issuer = cfg.auth.issuer || devIssuerUrl(cfg);
   const dev = cfg.auth.jwksUrl ? undefined : await loadDevIssuer(cfg.dataDir, issuer, cfg.auth.audience);
   const authenticate = createAuthenticator({ ...cfg.auth, issuer, jwks: dev?.jwks, jwksUrl: cfg.auth.jwksUrl });
+  const mcpAuth = createMcpAuth(cfg, { issuer, jwks: dev?.jwks }); // /mcp: tokens for the MCP resource (mcp/auth.ts)
 
   // ── HTTP ──────────────────────────────────────────────────────────────────
   const app = Fastify({ logger: { level: cfg.logLevel }, bodyLimit: cfg.limits.maxBodyBytes, genReqId: () => randomUUID(), serverFactory: limitedServerFactory(cfg.limits) });
@@ -137,7 +139,12 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   const verified = new WeakMap<FastifyRequest, Promise<{ principal?: Principal; error?: unknown }>>();
   const verify = (req: FastifyRequest) => {
     let v = verified.get(req);
-    if (!v) verified.set(req, v = authenticate(req.headers.authorization).then((principal) => ({ principal }), (error) => ({ error })));
+    if (!v) {
+      const mcp = req.url === '/mcp' || req.url.startsWith('/mcp?');
+      verified.set(req, v = mcp
+        ? mcpAuth.verify(req.headers.authorization).then((r) => (r.ok ? { principal: r.principal } : { error: r.error }))
+        : authenticate(req.headers.authorization).then((principal) => ({ principal }), (error) => ({ error })));
+    }
     return v;
   };
   await installRateLimit(app, cfg.limits, async (req) => (await verify(req)).principal, () => metrics.refused('rateLimitExceeded'));
@@ -152,7 +159,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
 
   app.get('/.well-known/jwks.json', async () => dev?.jwks ?? { keys: [] });
   app.get('/.well-known/openid-configuration', async () => ({ issuer, jwks_uri: `${issuer}/.well-known/jwks.json`, id_token_signing_alg_values_supported: ['ES256'], ...(dev && cfg.console.devLogin ? devLoginMetadata(issuer) : {}) }));
-  if (dev && cfg.console.devLogin) await installDevLogin(app, dev, demoPersonas(policies.current()));
+  if (dev && cfg.console.devLogin) await installDevLogin(app, dev, demoPersonas(policies.current()), { resources: [cfg.mcp.resource] });
   await installConsole(app, { issuer, console: cfg.console });
   app.get('/healthz', async () => ({ status: 'ok' }));
   /** Prometheus metrics (telemetry/metrics.ts); no principal, table or statement in any label. */
@@ -193,11 +200,12 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
         ...jobOperations({ cfg, store, upstream, catalog, gate, check, credentials, uploads: new UploadProxy(upstream, cfg.limits.maxBodyBytes, state.uploads, cfg.publicUrl) }),
         ...approvalOperations({ approvals, gate, store, auditLog }),
         ...reexecuteOperations({ auditLog, store, analyzer, upstream, hmacKey, credentials }),
-        ...consoleOperations({ auditLog, analyzer, hmacKey, sessionGapMs: cfg.audit.sessionGapMs }),
+        ...consoleOperations({ auditLog, analyzer, hmacKey, sessionGapMs: cfg.audit.sessionGapMs, precheck: (sql) => zetasql.precheck(sql, cfg.analyzer.sqlLimits) }),
       };
     },
   });
   await installRestDoor(app, { pipeline, verify, maxBodyBytes: cfg.limits.maxBodyBytes });
+  await installMcpDoor(app, { pipeline, auth: mcpAuth, policies, version: '0.1.0' });
   app.addHook('onSend', async (_req, reply) => { if (draining) reply.header('connection', 'close'); }); // keep-alive connections end with this response
 
   await app.listen({ host: cfg.host, port: cfg.port });

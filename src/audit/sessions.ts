@@ -24,6 +24,11 @@ export interface RequestRecord {
   email?: string;
   sql?: string;
   parameters?: unknown;
+  /** The front door (rest, mcp) and the client (user agent, or an MCP client's name/version). */
+  door?: string;
+  client?: string;
+  /** An MCP tools/call: the tool, its arguments, the protocol revision and era. */
+  mcp?: { tool?: string; arguments?: unknown; protocolVersion?: string; era?: string };
   /** jobs.query: the default dataset and format options; jobs.insert: the job configuration (query text elsewhere). */
   defaultDataset?: { projectId?: string; datasetId: string };
   formatOptions?: { useInt64Timestamp?: boolean };
@@ -68,6 +73,7 @@ export function requestsOf(events: AuditEvent[]): RequestRecord[] {
       Object.assign(r, {
         ts: e.ts, operation: d.operation, projectId: d.projectId, groups: d.groups, email: d.email, sql: d.sql, parameters: d.parameters,
         defaultDataset: d.defaultDataset ?? d.configuration?.query?.defaultDataset, formatOptions: d.formatOptions, configuration: d.configuration, query: d.query,
+        door: d.door, client: d.client, ...(d.tool !== undefined ? { mcp: { tool: d.tool, arguments: d.arguments, protocolVersion: d.protocolVersion, era: d.era } } : {}),
       });
     }
     else if (e.type === 'decision') r.decision = d;

@@ -4,13 +4,18 @@
  * Connect provider (OIDC Core §3.1). Demo only: the "login" is a form where you name yourself and
  * your groups; nothing checks a password. A real deployment points BQGATE_ISSUER at its own IdP.
  *
- * - `GET  /oauth2/authorize?response_type=code&client_id&redirect_uri&state&nonce&code_challenge&code_challenge_method=S256`
+ * - `GET  /oauth2/authorize?response_type=code&client_id&redirect_uri&state&nonce&code_challenge&code_challenge_method=S256[&resource][&scope]`
  *   → an HTML login form (personas from `personas`, or any subject and groups);
  * - `POST /oauth2/authorize` (form) → 303 to `redirect_uri?code&state&iss` (RFC 9207);
  * - `POST /oauth2/token` (form: grant_type=authorization_code, code, redirect_uri, client_id,
- *   code_verifier) → `{access_token, id_token, token_type: 'Bearer', expires_in}`. The access token
- *   is a JWT for the gateway's audience (it is the console's bearer token on the API); the ID token's
- *   audience is the client, with the nonce.
+ *   code_verifier[, resource]) → `{access_token, id_token, token_type: 'Bearer', expires_in}`. The
+ *   access token is a JWT for the gateway's audience (it is the console's bearer token on the API),
+ *   or for the `resource` the authorization request named (RFC 8707 resource indicator: one of
+ *   `opts.resources`, the MCP endpoint's URI; any other is `invalid_target`), with the requested
+ *   `scope` as its scope claim; the ID token's audience is the client, with the nonce;
+ * - `POST /oauth2/register` (JSON, RFC 7591 dynamic client registration, as MCP clients do it) →
+ *   201 with a new public `client_id` (`token_endpoint_auth_method: none`) for redirect URIs that
+ *   pass the check below; the endpoint keeps nothing (any client id may use the flow).
  *
  * Codes are single-use, live 60 s, and are kept in this process's memory (with several replicas,
  * the demo login needs session affinity). Errors follow RFC 6749 §4.1.2.1 / §5.2 (`invalid_request`,
@@ -27,7 +32,7 @@ import type { DevIssuer } from './dev-issuer.js';
 export interface Persona { sub: string; email?: string; groups: string[]; note?: string }
 
 interface PendingCode {
-  clientId: string; redirectUri: string; challenge: string; nonce?: string;
+  clientId: string; redirectUri: string; challenge: string; nonce?: string; resource?: string; scope?: string;
   claims: { sub: string; email?: string; groups: string[] }; expires: number;
 }
 
@@ -40,6 +45,7 @@ export const devLoginMetadata = (issuer: string) => ({
   token_endpoint: `${issuer}/oauth2/token`,
   response_types_supported: ['code'],
   grant_types_supported: ['authorization_code'],
+  registration_endpoint: `${issuer}/oauth2/register`,
   code_challenge_methods_supported: ['S256'],
   token_endpoint_auth_methods_supported: ['none'],
   subject_types_supported: ['public'],
@@ -50,8 +56,13 @@ export const devLoginMetadata = (issuer: string) => ({
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]!));
 
-/** Installs the authorize and token endpoints of `dev` on `app` (in their own plugin scope, with a form parser). */
-export async function installDevLogin(app: FastifyInstance, dev: DevIssuer, personas: Persona[]): Promise<void> {
+/**
+ * Installs the authorize, token and registration endpoints of `dev` on `app` (in their own plugin
+ * scope, with a form parser). `opts.resources`: the RFC 8707 resource indicators a client may ask a
+ * token for (the MCP endpoint's URI); without one the token is for the gateway's REST audience.
+ */
+export async function installDevLogin(app: FastifyInstance, dev: DevIssuer, personas: Persona[], opts: { resources?: string[] } = {}): Promise<void> {
+  const resources = opts.resources ?? [];
   const codes = new Map<string, PendingCode>();
   const issuerOrigin = new URL(dev.issuer).origin;
   const redirectAllowed = (uri: string) => {
@@ -70,14 +81,15 @@ export async function installDevLogin(app: FastifyInstance, dev: DevIssuer, pers
       if (!q.client_id || !q.redirect_uri || !redirectAllowed(q.redirect_uri)) {
         return reply.code(400).type('text/html; charset=utf-8').send(page('Sign-in refused', `<p>invalid_request: client_id and a redirect_uri on ${esc(issuerOrigin)} or loopback are required.</p>`));
       }
-      if (q.response_type !== 'code' || q.code_challenge_method !== 'S256' || !/^[\w-]{43,128}$/.test(q.code_challenge ?? '')) {
+      const badTarget = q.resource !== undefined && !resources.includes(q.resource);
+      if (q.response_type !== 'code' || q.code_challenge_method !== 'S256' || !/^[\w-]{43,128}$/.test(q.code_challenge ?? '') || badTarget) {
         const u = new URL(q.redirect_uri);
-        u.searchParams.set('error', q.response_type !== 'code' ? 'unsupported_response_type' : 'invalid_request');
-        u.searchParams.set('error_description', 'response_type=code with a PKCE S256 code_challenge is required');
+        u.searchParams.set('error', q.response_type !== 'code' ? 'unsupported_response_type' : badTarget ? 'invalid_target' : 'invalid_request');
+        u.searchParams.set('error_description', badTarget ? `resource must be one of: ${resources.join(', ') || '(none)'} (RFC 8707)` : 'response_type=code with a PKCE S256 code_challenge is required');
         if (q.state) u.searchParams.set('state', q.state);
         return reply.redirect(u.toString(), 303);
       }
-      const hidden = ['client_id', 'redirect_uri', 'state', 'nonce', 'code_challenge'].map((k) => `<input type="hidden" name="${k}" value="${esc(q[k] ?? '')}">`).join('');
+      const hidden = ['client_id', 'redirect_uri', 'state', 'nonce', 'code_challenge', 'resource', 'scope'].map((k) => `<input type="hidden" name="${k}" value="${esc(q[k] ?? '')}">`).join('');
       const options = personas.map((p) => `<button type="submit" name="persona" value="${esc(p.sub)}" class="persona"><b>${esc(p.sub)}</b><span>${esc(p.groups.join(', '))}</span>${p.note ? `<small>${esc(p.note)}</small>` : ''}</button>`).join('');
       return reply.type('text/html; charset=utf-8').send(page('Sign in to bqgate', `
         <p class="lead">Development issuer at <code>${esc(dev.issuer)}</code>. Pick a demo identity, or name one.</p>
@@ -94,7 +106,7 @@ export async function installDevLogin(app: FastifyInstance, dev: DevIssuer, pers
 
     scope.post('/oauth2/authorize', async (req, reply) => {
       const b = req.body as Record<string, string | undefined>;
-      if (!b.client_id || !b.redirect_uri || !redirectAllowed(b.redirect_uri) || !/^[\w-]{43,128}$/.test(b.code_challenge ?? '')) {
+      if (!b.client_id || !b.redirect_uri || !redirectAllowed(b.redirect_uri) || !/^[\w-]{43,128}$/.test(b.code_challenge ?? '') || (b.resource && !resources.includes(b.resource))) {
         return reply.code(400).type('text/html; charset=utf-8').send(page('Sign-in refused', '<p>invalid_request</p>'));
       }
       const persona = b.persona ? personas.find((p) => p.sub === b.persona) : undefined;
@@ -110,7 +122,10 @@ export async function installDevLogin(app: FastifyInstance, dev: DevIssuer, pers
       const groups = persona?.groups ?? (b.groups ?? '').split(/[\s,]+/).filter(Boolean);
       const email = persona?.email ?? (b.email?.trim() || undefined);
       const code = randomBytes(32).toString('base64url');
-      codes.set(code, { clientId: b.client_id, redirectUri: b.redirect_uri, challenge: b.code_challenge!, nonce: b.nonce || undefined, claims: { sub, email, groups }, expires: Date.now() + CODE_TTL_MS });
+      codes.set(code, {
+        clientId: b.client_id, redirectUri: b.redirect_uri, challenge: b.code_challenge!, nonce: b.nonce || undefined, resource: b.resource || undefined,
+        scope: b.scope?.trim() || undefined, claims: { sub, email, groups }, expires: Date.now() + CODE_TTL_MS,
+      });
       for (const [k, v] of codes) if (v.expires < Date.now()) codes.delete(k);
       u.searchParams.set('code', code);
       return reply.redirect(u.toString(), 303);
@@ -128,11 +143,27 @@ export async function installDevLogin(app: FastifyInstance, dev: DevIssuer, pers
       const computed = createHash('sha256').update(b.code_verifier ?? '').digest();
       const expected = Buffer.from(pending.challenge, 'base64url');
       if (!b.code_verifier || computed.length !== expected.length || !timingSafeEqual(computed, expected)) return fail('invalid_grant', 'code_verifier does not match the code_challenge (PKCE S256)');
+      // RFC 8707 §2.2: the token request may name the resource again, but no other than the grant's.
+      if (b.resource && b.resource !== pending.resource) return fail('invalid_target', 'resource differs from the authorization request');
       const { sub, email, groups } = pending.claims;
       const claims = { sub, groups, ...(email ? { email } : {}) };
-      const access_token = await dev.sign(claims, { ttlSec: TOKEN_TTL_SEC });
+      const access_token = await dev.sign({ ...claims, ...(pending.scope ? { scope: pending.scope } : {}) }, { ttlSec: TOKEN_TTL_SEC, ...(pending.resource ? { audience: pending.resource } : {}) });
       const id_token = await dev.sign({ ...claims, ...(pending.nonce ? { nonce: pending.nonce } : {}) }, { audience: pending.clientId, ttlSec: TOKEN_TTL_SEC });
-      return reply.header('cache-control', 'no-store').send({ access_token, id_token, token_type: 'Bearer', expires_in: TOKEN_TTL_SEC, scope: 'openid email groups' });
+      return reply.header('cache-control', 'no-store').send({ access_token, id_token, token_type: 'Bearer', expires_in: TOKEN_TTL_SEC, scope: pending.scope ?? 'openid email groups' });
+    });
+
+    scope.post('/oauth2/register', async (req, reply) => {
+      const m = (req.body ?? {}) as { redirect_uris?: unknown; client_name?: unknown; scope?: unknown };
+      const uris = Array.isArray(m.redirect_uris) ? m.redirect_uris.filter((u): u is string => typeof u === 'string') : [];
+      reply.header('cache-control', 'no-store');
+      if (!uris.length || uris.length !== (m.redirect_uris as unknown[]).length || !uris.every(redirectAllowed)) {
+        return reply.code(400).send({ error: 'invalid_redirect_uri', error_description: `redirect_uris must be URIs on ${issuerOrigin} or loopback` });
+      }
+      return reply.code(201).send({
+        client_id: `dyn-${randomBytes(12).toString('base64url')}`, client_id_issued_at: Math.floor(Date.now() / 1000), redirect_uris: uris,
+        ...(typeof m.client_name === 'string' ? { client_name: m.client_name.slice(0, 200) } : {}),
+        token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], response_types: ['code'],
+      });
     });
   });
 }

@@ -25,7 +25,8 @@ export interface Principal {
 
 export interface AuthOptions {
   issuer: string;
-  audience: string;
+  /** The accepted `aud` value(s) (RFC 7519 §4.1.3): a token naming any one of them is accepted. */
+  audience: string | string[];
   algorithms: string[];
   clockToleranceSec: number;
   groupsClaim: string;
@@ -57,7 +58,7 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
         issuer: opts.issuer, audience: opts.audience, algorithms, clockTolerance: opts.clockToleranceSec, requiredClaims: ['sub', 'exp'],
       }));
     } catch (err) {
-      throw new BigQueryError('authError', `Invalid Credentials: ${describe(err)}`);
+      throw new BigQueryError('authError', `Invalid Credentials: ${describe(err, opts.audience)}`);
     }
     const rawGroups = payload[opts.groupsClaim];
     const groups = Array.isArray(rawGroups) ? rawGroups.map(String) : typeof rawGroups === 'string' ? rawGroups.split(/[ ,]+/).filter(Boolean) : [];
@@ -73,8 +74,11 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
   };
 }
 
-function describe(err: unknown): string {
+function describe(err: unknown, audience: string | string[]): string {
   if (err instanceof errors.JWTExpired) return 'the token has expired';
+  if (err instanceof errors.JWTClaimValidationFailed && err.claim === 'aud') {
+    return `the token was issued for another audience; this endpoint accepts tokens for the audience ${[audience].flat().join(' or ')}`;
+  }
   if (err instanceof errors.JWTClaimValidationFailed) return `claim "${err.claim}" check failed (${err.reason})`;
   if (err instanceof errors.JWSSignatureVerificationFailed) return 'the token signature does not verify';
   if (err instanceof errors.JOSEAlgNotAllowed) return 'the token algorithm is not allowed';

@@ -2,8 +2,9 @@
  * `bqgate` command line:
  *   serve                      the gateway (+ embedded emulator, dev issuer) on the embedded defaults
  *   emulator                   the BigQuery emulator alone
- *   token --sub S [--groups a,b] [--email E] [--act AGENT] [--ttl SEC]
+ *   token --sub S [--groups a,b] [--email E] [--act AGENT] [--ttl SEC] [--aud URI] [--scope S]
  *                              a token from the local development issuer, printed to stdout
+ *                              (--aud http://127.0.0.1:9050/mcp: for the MCP endpoint, RFC 8707)
  *   sessions list|show|replay  audit sessions (by session key, else 30 min idle gaps), filters, --json
  *   sessions reexecute <request id> --token T
  *                              re-run a recorded query as of its time and compare (auditors)
@@ -100,12 +101,16 @@ program.command('token').description('print a token from the local development i
   .requiredOption('--sub <subject>').option('--groups <groups>', 'comma-separated groups', '')
   .option('--email <email>').option('--act <agent>', 'the agent acting for the subject (RFC 8693 act claim)')
   .option('--ttl <seconds>', 'lifetime in seconds', '3600').option('--port <port>').option('--host <host>')
+  .option('--aud <audience>', 'the audience: the REST audience (BQGATE_AUDIENCE, default bqgate) unless given; the MCP endpoint\'s resource URI (BQGATE_MCP_RESOURCE, default http://<host>:<port>/mcp) for MCP clients')
+  .option('--scope <scopes>', 'the token\'s scope claim (space- or comma-separated; BQGATE_MCP_REQUIRED_SCOPES on /mcp)')
   .action(async (o) => {
     const { loadDevIssuer } = await import('../auth/dev-issuer.js');
     const cfg = cfgFrom(o);
     const issuer = await loadDevIssuer(cfg.dataDir, cfg.auth.issuer || devIssuerUrl(cfg), cfg.auth.audience);
     const groups = String(o.groups).split(',').map((s) => s.trim()).filter(Boolean);
-    const token = await issuer.sign({ sub: o.sub, groups, ...(o.email ? { email: o.email } : {}), ...(o.act ? { act: { sub: o.act } } : {}) }, { ttlSec: Number(o.ttl) });
+    const scope = o.scope ? String(o.scope).split(/[\s,]+/).filter(Boolean).join(' ') : undefined;
+    const claims = { sub: o.sub, groups, ...(o.email ? { email: o.email } : {}), ...(o.act ? { act: { sub: o.act } } : {}), ...(scope ? { scope } : {}) };
+    const token = await issuer.sign(claims, { ttlSec: Number(o.ttl), ...(o.aud ? { audience: String(o.aud) } : {}) });
     process.stdout.write(token + '\n');
   });
 

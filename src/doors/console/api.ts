@@ -11,6 +11,8 @@
  *   the audit recorded them (SQL, decision and reasons, approval steps, the rows delivered as
  *   delivered, timings), with `verification`: its events checked against the latest signed
  *   checkpoint (audit verifyEvents).
+ * - `POST /bqgate/v1/policy/explain` without `principal` (any caller): `{sql, projectId?}` → the
+ *   caller's own decision (explainSelf below; the MCP tool explain_access).
  * - `POST /bqgate/v1/policy/explain` (`policy.explain`, auditors): `{principal: {sub, groups,
  *   email?, act?}, sql, projectId?, defaultDataset?}` → the analysis summary, the decision (masks,
  *   row filters, approvals), the rule trace, and the SQL that would go upstream (keyed-mask secrets
@@ -26,7 +28,7 @@
  */
 import { BigQueryError, type Operation } from '../../bigquery/index.js';
 import { requestsOf, sessionsOf, verifyEvents, type AuditLog, type RequestRecord } from '../../audit/index.js';
-import { explain, rolesOf } from '../../policy/index.js';
+import { explain, rolesOf, hasAnyAllow, requireAnyAllow, rulesFor, glob } from '../../policy/index.js';
 import { principalFromClaims } from '../../policy/testing.js';
 import { redactMaskSecrets } from '../../rewrite/index.js';
 import { upstreamStatement } from '../../pipeline/statement.js';
@@ -39,6 +41,8 @@ export interface ConsoleApiDeps {
   hmacKey: Buffer;
   /** Default session idle gap, ms (a request's `gap` overrides it, in minutes). */
   sessionGapMs: number;
+  /** The structural checks every statement passes before analysis (sql/pool.ts `precheck`). */
+  precheck?: (sql: string) => void;
 }
 
 type ConsoleOps = 'console.me' | 'sessions.list' | 'sessions.get' | 'policy.explain' | 'audit.stats';
@@ -65,6 +69,31 @@ export function consoleOperations(d: ConsoleApiDeps): Pick<Record<Operation, (c:
     });
     const requests = requestsOf(events);
     return { requests, sessions: sessionsOf(requests, q.gap !== undefined ? Number(q.gap) * 60_000 : d.sessionGapMs) };
+  }
+
+  /**
+   * `policy.explain` without `principal`: the caller's own decision for `sql` (any caller, no role):
+   * allowed or denied and by which rules, the masks by column, the denied columns, the tables whose
+   * rows are filtered and by which rules (never the predicates), the limits and the approvals it
+   * would need. No upstream SQL. A caller no allow rule applies to is answered without analysis.
+   */
+  async function explainSelf(c: Ctx, b: any): Promise<Outcome> {
+    if (typeof b.sql !== 'string' || !b.sql.trim()) throw new BigQueryError('invalid', 'sql is required');
+    const base = { kind: 'bqgate#accessExplanation', principal: c.principal.subject, policyVersion: c.policy.version };
+    if (!hasAnyAllow(c.policy, c.principal)) {
+      try { requireAnyAllow(c.policy, c.principal); } catch (e) { return { body: { ...base, effect: 'deny', reasons: [(e as Error).message], matchedRules: [] } }; }
+    }
+    d.precheck?.(b.sql);
+    const projectId = typeof b.projectId === 'string' && b.projectId ? b.projectId : (c.req.params.projectId ?? 'demo-project');
+    const defaultDataset = typeof b.defaultDataset === 'string' && b.defaultDataset ? { projectId, datasetId: b.defaultDataset } : undefined;
+    const analysis = await d.analyzer.analyze({ sql: b.sql, projectId, defaultDataset });
+    const { decision } = explain(c.policy, c.principal, analysis);
+    const summary = { ...base, effect: decision.effect, reasons: decision.reasons, matchedRules: decision.matchedRules, analysis: { statementKind: analysis.statementKind, tablesRead: analysis.tablesRead, tablesWritten: analysis.tablesWritten } };
+    if (decision.effect === 'deny') return { body: summary };
+    const rules = rulesFor(c.policy, c.principal);
+    const rowFilteredTables = Object.fromEntries(Object.keys(decision.rowFilters).map((t) => [t, rules.filter((r) => r.effect === 'filter' && r.tables?.some((g) => glob(g, t))).map((r) => r.id)]));
+    const masks = Object.fromEntries(Object.entries(decision.masks).map(([t, cols]) => [t, Object.fromEntries(Object.entries(cols).map(([col, m]) => [col, { rule: m.rule, ruleId: m.ruleId }]))]));
+    return { body: { ...summary, masks, deniedColumns: decision.deniedColumns, rowFilteredTables, limits: decision.limits, approvals: decision.approvals ?? [] } };
   }
 
   return {
@@ -101,8 +130,9 @@ export function consoleOperations(d: ConsoleApiDeps): Pick<Record<Operation, (c:
     },
 
     'policy.explain': async (c) => {
-      requireAuditor(c, 'the policy playground');
       const b = c.req.body ?? {};
+      if (b.principal === undefined) return explainSelf(c, b);
+      requireAuditor(c, 'the policy playground');
       const who = b.principal ?? {};
       if (typeof who.sub !== 'string' || !who.sub) throw new BigQueryError('invalid', 'principal.sub is required: the subject whose decision to explain');
       if (typeof b.sql !== 'string' || !b.sql.trim()) throw new BigQueryError('invalid', 'sql is required');

@@ -1,0 +1,190 @@
+/**
+ * The MCP front door: `POST /mcp` (Streamable HTTP) serving both protocol eras from one endpoint,
+ * on the official TypeScript SDK v2 (@modelcontextprotocol/server):
+ *
+ * - 2025-era (2025-06-18, 2025-11-25): `initialize` opens a session (`Mcp-Session-Id`) bound to the
+ *   principal that opened it — another principal's token presenting it is refused (403); DELETE ends
+ *   it; GET (a standalone SSE stream) answers 405, as the spec allows.
+ *   https://modelcontextprotocol.io/specification/2025-11-25/basic/transports#streamable-http
+ * - 2026-07-28: stateless, `server/discover`, the per-request `_meta` envelope and its
+ *   `Mcp-Method` / `Mcp-Name` header checks, `resultType`, `cacheScope: "private"` — the SDK's
+ *   `createMcpHandler` (legacy: 'reject'), which answers the spec's errors itself.
+ *
+ * Before either: the Origin is checked (a foreign one gets 403: DNS rebinding), then the bearer
+ * token (mcpauth's `McpAuth.verify`: 401 with `WWW-Authenticate: Bearer resource_metadata=…`).
+ * Refusals at this edge are recorded through the pipeline like any refused request. A tool call
+ * runs as pipeline calls (tools.ts), so it is governed and audited exactly as REST calls are.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Readable } from 'node:stream';
+import { createHash, randomUUID } from 'node:crypto';
+import { createMcpHandler, isLegacyRequest, isInitializeRequest, WebStandardStreamableHTTPServerTransport, type McpServer, CLIENT_INFO_META_KEY, PROTOCOL_VERSION_META_KEY } from '@modelcontextprotocol/server';
+import { BigQueryError } from '../bigquery/index.js';
+import type { Principal } from '../auth/index.js';
+import type { PolicyStore } from '../policy/store.js';
+import type { Pipeline } from '../pipeline/index.js';
+import type { McpAuth } from './auth.js';
+
+export { createMcpAuth, type McpAuth } from './auth.js';
+import { buildServer, type Caller } from './server.js';
+import { DEFAULT_CAPS, type PageCaps } from './results.js';
+
+export interface McpDoorDeps {
+  pipeline: Pipeline;
+  auth: McpAuth;
+  policies: PolicyStore;
+  /** The gateway's version (serverInfo). */
+  version: string;
+  /** Result page caps (rows, bytes); DEFAULT_CAPS otherwise. */
+  caps?: PageCaps;
+  /**
+   * Legacy sessions: at most `maxSessions` open and `maxSessionsPerPrincipal` per principal (opening
+   * one more closes the least recently used — the caller's own when it is at its cap, so one token
+   * cannot push out everyone else's); idle ones closed after `sessionIdleMs`.
+   */
+  maxSessions?: number;
+  maxSessionsPerPrincipal?: number;
+  sessionIdleMs?: number;
+}
+
+interface Session { transport: WebStandardStreamableHTTPServerTransport; server: McpServer; sync(current: Principal): void; owner: string; client?: string; protocolVersion?: string; key: string; seen: number }
+
+const ownerOf = (p: Principal) => `${p.issuer}\n${p.subject}`;
+const header = (req: FastifyRequest, name: string) => { const v = req.headers[name]; return Array.isArray(v) ? v[0] : v; };
+const rpcError = (code: number, message: string) => ({ jsonrpc: '2.0', id: null, error: { code, message } });
+
+export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Promise<void> {
+  const caps = d.caps ?? DEFAULT_CAPS;
+  const maxSessions = d.maxSessions ?? 1024;
+  const perPrincipal = d.maxSessionsPerPrincipal ?? 16;
+  const idleMs = d.sessionIdleMs ?? 30 * 60_000;
+  const deps = { pipeline: d.pipeline, policy: () => d.policies.current(), caps, version: d.version };
+  const sessions = new Map<string, Session>();
+  const modern = createMcpHandler((ctx) => buildServer(deps, (ctx.authInfo?.extra?.caller as Caller).principal).server, { legacy: 'reject', responseMode: 'json' });
+  d.auth.install(app);
+
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const [id, s] of sessions) if (now - s.seen > idleMs) { sessions.delete(id); void s.transport.close(); }
+  }, Math.min(idleMs, 60_000));
+  sweep.unref();
+  app.addHook('onClose', async () => { clearInterval(sweep); for (const s of sessions.values()) await s.transport.close(); sessions.clear(); await modern.close(); });
+
+  /**
+   * Records a refusal at the door (through the pipeline, as an unauthenticated request) and answers
+   * it; when the audit log cannot record it, the answer is the pipeline's backendError (503) instead.
+   */
+  async function refuse(req: FastifyRequest, reply: FastifyReply, status: number, error: BigQueryError, body: unknown, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}) {
+    const r = await d.pipeline.run({
+      door: 'mcp', op: 'method.refused', identity: { error }, requestId: req.id, params: {}, client: header(req, 'user-agent'), method: req.method, url: '/mcp',
+      requestAudit: { rpcMethod: (req.body as any)?.method, tool: (req.body as any)?.params?.name, ...extra },
+    });
+    if (!r.ok && r.error !== error) return reply.code(r.error.httpStatus).type('application/json').send(rpcError(-32603, r.error.message));
+    return reply.code(status).headers(headers).type('application/json').send(body);
+  }
+
+  /** The edge checks every /mcp request passes: Origin, then the bearer token. */
+  async function admit(req: FastifyRequest, reply: FastifyReply): Promise<{ principal: Principal; token: string } | undefined> {
+    const origin = header(req, 'origin');
+    if (!d.auth.originAllowed(origin)) {
+      const msg = `Forbidden: Origin ${JSON.stringify(origin)} is not allowed on ${d.auth.resource} (DNS rebinding protection; the allowed origins are configured on the gateway).`;
+      await refuse(req, reply, 403, new BigQueryError('accessDenied', msg), rpcError(-32600, msg), {}, { origin });
+      return undefined;
+    }
+    const v = await d.auth.verify(req.headers.authorization);
+    if (!v.ok) {
+      const e = v.error instanceof BigQueryError ? v.error : new BigQueryError(v.status === 403 ? 'accessDenied' : 'authError', String((v.error as Error)?.message ?? 'unauthenticated'));
+      await refuse(req, reply, v.status, e, v.body, v.headers);
+      return undefined;
+    }
+    return { principal: v.principal, token: v.token };
+  }
+
+  const webRequest = (req: FastifyRequest) => {
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : String(v));
+    const body = req.method === 'POST' ? JSON.stringify(req.body ?? null) : undefined;
+    return new Request(new URL(req.url, d.auth.resource).href, { method: req.method, headers, body });
+  };
+
+  const send = async (reply: FastifyReply, res: Response) => {
+    reply.code(res.status);
+    res.headers.forEach((v, k) => { reply.header(k, v); });
+    if (!res.body) return reply.send('');
+    if ((res.headers.get('content-type') ?? '').includes('text/event-stream')) return reply.send(Readable.fromWeb(res.body as never));
+    return reply.send(await res.text());
+  };
+
+  const traceHeaders = (req: FastifyRequest) => ({ traceparent: req.headers.traceparent, tracestate: req.headers.tracestate });
+
+  /** The caller of this request, as the tools see it (authInfo.extra.caller). */
+  const authInfo = (who: { principal: Principal; token: string }, caller: Omit<Caller, 'principal' | 'token' | 'calls'>) => ({
+    token: who.token, clientId: who.principal.subject, scopes: [] as string[], extra: { caller: { ...caller, principal: who.principal, token: who.token, calls: { n: 0 } } },
+  });
+
+  app.post('/mcp', async (req, reply) => {
+    const who = await admit(req, reply);
+    if (!who) return reply;
+    const request = webRequest(req);
+    if (!(await isLegacyRequest(request, req.body))) {
+      const meta = (req.body as any)?.params?._meta ?? {};
+      const ci = meta[CLIENT_INFO_META_KEY];
+      const caller = { requestId: req.id, era: 'modern' as const, protocolVersion: meta[PROTOCOL_VERSION_META_KEY] ?? header(req, 'mcp-protocol-version'), client: ci ? `${ci.name}/${ci.version}` : header(req, 'user-agent'), sessionKey: header(req, 'x-bqgate-session'), traceHeaders: traceHeaders(req) };
+      return send(reply, await modern.fetch(request, { parsedBody: req.body, authInfo: authInfo(who, caller) }));
+    }
+    const sid = header(req, 'mcp-session-id');
+    let s: Session | undefined;
+    if (sid) {
+      s = sessions.get(sid);
+      if (!s) return reply.code(404).type('application/json').send(rpcError(-32001, 'Session not found: initialize a new session.'));
+      if (s.owner !== ownerOf(who.principal)) {
+        const msg = 'Forbidden: this Mcp-Session-Id was opened by another principal; a session is bound to the token\'s subject that initialized it.';
+        return refuse(req, reply, 403, new BigQueryError('accessDenied', msg), rpcError(-32600, msg), {}, { presentedBy: who.principal.subject });
+      }
+    } else if (isInitializeRequest(req.body)) {
+      const own = [...sessions.entries()].filter(([, x]) => x.owner === ownerOf(who.principal));
+      const pool = own.length >= perPrincipal ? own : sessions.size >= maxSessions ? [...sessions.entries()] : [];
+      if (pool.length) {
+        const [id, lru] = pool.sort((a, b) => a[1].seen - b[1].seen)[0];
+        sessions.delete(id);
+        await lru.transport.close();
+      }
+      const params = (req.body as any).params ?? {};
+      const { server, sync } = buildServer(deps, who.principal);
+      const entry: Partial<Session> = { server, sync, owner: ownerOf(who.principal), client: params.clientInfo ? `${params.clientInfo.name}/${params.clientInfo.version}` : header(req, 'user-agent'), protocolVersion: params.protocolVersion };
+      const transport = new WebStandardStreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        enableJsonResponse: true,
+        onsessioninitialized: (id) => { sessions.set(id, { ...entry, transport, key: `mcp-${createHash('sha256').update(id).digest('hex').slice(0, 16)}`, seen: Date.now() } as Session); },
+        onsessionclosed: (id) => { sessions.delete(id); },
+      });
+      await server.connect(transport);
+      s = { ...entry, transport, key: '', seen: Date.now() } as Session;
+    } else {
+      return reply.code(400).type('application/json').send(rpcError(-32000, 'Bad Request: no Mcp-Session-Id; send initialize first (2025 revisions) or use the 2026-07-28 revision.'));
+    }
+    s.seen = Date.now();
+    s.sync(who.principal); // the tools this caller sees under the current policy, with this token's groups
+    const caller = { requestId: req.id, era: 'legacy' as const, protocolVersion: header(req, 'mcp-protocol-version') ?? s.protocolVersion, client: s.client, sessionKey: header(req, 'x-bqgate-session') ?? (s.key || undefined), traceHeaders: traceHeaders(req) };
+    return send(reply, await s.transport.handleRequest(request, { parsedBody: req.body, authInfo: authInfo(who, caller) }));
+  });
+
+  app.get('/mcp', async (req, reply) => {
+    if (!(await admit(req, reply))) return reply;
+    return reply.code(405).header('allow', 'POST, DELETE').type('application/json').send(rpcError(-32000, 'Method not allowed: this server offers no standalone SSE stream; POST requests.'));
+  });
+
+  app.delete('/mcp', async (req, reply) => {
+    const who = await admit(req, reply);
+    if (!who) return reply;
+    const sid = header(req, 'mcp-session-id');
+    const s = sid ? sessions.get(sid) : undefined;
+    if (!s) return reply.code(404).type('application/json').send(rpcError(-32001, 'Session not found.'));
+    if (s.owner !== ownerOf(who.principal)) {
+      const msg = 'Forbidden: this Mcp-Session-Id was opened by another principal.';
+      return refuse(req, reply, 403, new BigQueryError('accessDenied', msg), rpcError(-32600, msg), {}, { presentedBy: who.principal.subject });
+    }
+    sessions.delete(sid!);
+    return send(reply, await s.transport.handleRequest(webRequest(req)));
+  });
+}
