@@ -1,7 +1,8 @@
 /**
  * One caller's MCP server instance (the official SDK v2's `McpServer`): the tools this principal
  * may see (tools.ts; `tools/list` depends on the caller), each registered with its JSON Schemas and
- * annotations, its handler turning the call into pipeline calls under the caller's identity.
+ * annotations, its handler checking the arguments and turning the call into pipeline calls under
+ * the caller's identity (a refusal is a tool result with isError, recorded like any refusal).
  * Spec: https://modelcontextprotocol.io/specification/2025-06-18/server/tools
  */
 import { McpServer, fromJsonSchema, type CallToolResult, type jsonSchemaValidator } from '@modelcontextprotocol/server';
@@ -52,12 +53,12 @@ export interface ServerDeps {
 
 const Ajv = AjvModule.default ?? AjvModule;
 const ajv = new Ajv({ strict: false });
+/** Each tool's argument validator (its inputSchema, compiled once). */
+const validators = new Map(TOOLS.map((t) => [t.name, ajv.compile(t.inputSchema)]));
 /**
  * Arguments pass the SDK unchecked and are validated in the handler instead (against the same
  * advertised inputSchema), so that a refused call is recorded in the caller's audit session.
  */
-/** Each tool's argument validator (its inputSchema, compiled once). */
-const validators = new Map(TOOLS.map((t) => [t.name, ajv.compile(t.inputSchema)]));
 const CHECKED_IN_HANDLER: jsonSchemaValidator = { getValidator: () => ((input: unknown) => ({ valid: true, data: input, errorMessage: undefined })) as never };
 
 /** The caller of a tool call: from the `authInfo` the door passed with this HTTP request. */

@@ -137,7 +137,7 @@ export const TOOLS: Tool[] = [
     handler: (a, run) => answer(run('tables.get', { projectId: a.projectId, datasetId: a.datasetId, tableId: a.tableId }), (b) => b),
   },
   {
-    name: 'execute_sql_readonly', op: 'jobs.query', title: 'Run a read-only query', audience: 'readers', annotations: { ...READ, idempotentHint: true },
+    name: 'execute_sql_readonly', op: 'jobs.query', title: 'Run a read-only query', audience: 'readers', annotations: READ,
     description: 'Run a read-only GoogleSQL query (SELECT only; anything else is refused before it runs) and return the result. Prefer this tool over execute_sql. Masks, row filters and limits of the bqgate policy apply; results are paged (pageToken → get_query_results).',
     inputSchema: SQL_INPUT(),
     outputSchema: QUERY_OUTPUT,
