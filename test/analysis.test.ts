@@ -235,6 +235,20 @@ describe('policy', () => {
     expect(job([]).effect).toBe('allow'); // an uploaded file: no URI to read
   });
 
+  it('checks every export destination of a procedure a CALL runs, not only the first (export_destinations)', async () => {
+    const body = "BEGIN\n  EXPORT DATA OPTIONS (uri = 'gs://ok/a-*.csv', format = 'CSV') AS SELECT order_id FROM shop.orders;\n  EXPORT DATA OPTIONS (uri = 'gs://elsewhere/b-*.csv', format = 'CSV') AS SELECT order_id FROM shop.orders;\nEND";
+    await stack.upstream.ok('POST', '/projects/demo-project/datasets/shop/routines', { body: { routineReference: { projectId: 'demo-project', datasetId: 'shop', routineId: 'export_twice' }, routineType: 'PROCEDURE', language: 'SQL', arguments: [], definitionBody: body } });
+    const p: Policy = { version: 't', rules: [
+      { id: 'all', effect: 'allow', principals: '*', verbs: ['SELECT', 'CALL', 'EXPORT_DATA'], export_destinations: ['gs://ok/**'] },
+    ] };
+    const an = await analyzer.analyze({ sql: 'CALL shop.export_twice()', ...ctx });
+    const d = decide(p, analyst, an);
+    console.log('CALL of a procedure exporting to gs://ok and gs://elsewhere:', JSON.stringify(an.flags.exportUris), d.effect, d.reasons[0]);
+    expect(an.flags.exportUris).toEqual(['gs://ok/a-*.csv', 'gs://elsewhere/b-*.csv']);
+    expect(d.effect).toBe('deny');
+    expect(d.reasons[0]).toMatch(/gs:\/\/elsewhere\/b-\*\.csv; allow rules must list it in export_destinations/);
+  });
+
   it('row filters: union of the caller\'s filters, no rows when none applies, principal values as escaped literals', async () => {
     const { substitutePrincipal } = await import('../src/policy/index.ts');
     const p: Policy = { version: 't', rules: [

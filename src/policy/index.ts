@@ -286,7 +286,7 @@ export function allowsExternalConnection(policy: Policy, principal: Principal, c
 }
 
 /** Decides a statement. Pure: same inputs, same Decision. */
-export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalysis, 'statementKind' | 'tablesRead' | 'tablesWritten' | 'columnsRead' | 'tables'> & { flags?: { exportUri?: string; exportUris?: string[]; loadUris?: Array<string | null>; externalConnections?: string[] } }, now = Date.now()): Decision {
+export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalysis, 'statementKind' | 'tablesRead' | 'tablesWritten' | 'columnsRead' | 'tables'> & { flags?: { exportUri?: string; exportUris?: Array<string | null>; loadUris?: Array<string | null>; externalConnections?: string[] } }, now = Date.now()): Decision {
   const rules = rulesFor(policy, principal, now);
   const d: Decision = { effect: 'allow', matchedRules: [], reasons: [], masks: {}, deniedColumns: {}, rowFilters: {}, limits: limitsFor(rules), policyVersion: policy.version };
   const deny = (ruleId: string | undefined, reason: string): Decision => {
@@ -325,6 +325,7 @@ export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalys
   if (verb === 'EXPORT_DATA' || exportUris.length) {
     if (!exportUris.length) return deny(undefined, `Access Denied: ${verb} without a destination bqgate can read is refused: write the uri option as a string literal.`);
     for (const uri of exportUris) {
+      if (uri === null) return deny(undefined, `Access Denied: an EXPORT DATA destination of this ${verb} is missing or not a string literal, so bqgate cannot check it against export_destinations; write the uri option as a string literal.`);
       const ok = rules.find((r) => r.effect === 'allow' && verbRule(r, verb) && r.export_destinations?.some((dst) => uriGlob(dst, uri)));
       if (!ok) return deny(undefined, `Access Denied: no bqgate policy rule allows ${who(principal)} to export (${verb}) to ${uri}; allow rules must list it in export_destinations.`);
       if (!d.matchedRules.includes(ok.id)) d.matchedRules.push(ok.id);
@@ -498,7 +499,7 @@ export function explain(policy: Policy, principal: Principal, a: Parameters<type
     for (const c of a.columnsRead) if (r.columns?.some((p) => columnMatches(p, columnId(policy, c.table, c.column, a.tables[c.table])))) covers.push(`column ${c.table}.${c.column}`);
     for (const t of a.tablesRead) for (const f of a.tables[t] ?? []) for (const m of r.masks ?? []) if (columnMatches(m.column, columnId(policy, t, f.name, a.tables[t]))) covers.push(`${m.rule} ${t}.${f.name}`);
     for (const u of a.flags?.loadUris ?? []) if (u !== null && r.load_sources?.some((src) => sourceWithin(src, u))) covers.push(`load from ${u} (load_sources)`);
-    for (const u of a.flags?.exportUris ?? (a.flags?.exportUri ? [a.flags.exportUri] : [])) if (r.export_destinations?.some((dst) => uriGlob(dst, u))) covers.push(`export to ${u} (export_destinations)`);
+    for (const u of a.flags?.exportUris ?? (a.flags?.exportUri ? [a.flags.exportUri] : [])) if (u !== null && r.export_destinations?.some((dst) => uriGlob(dst, u))) covers.push(`export to ${u} (export_destinations)`);
     return { id: r.id, effect: r.effect, applies, ...(why ? { why } : {}), covers };
   });
   return { decision, trace };

@@ -608,6 +608,7 @@ function combineUnits(parts: QueryAnalysis[], sql: string): QueryAnalysis {
       dynamicSql: parts.some((p) => p.flags.dynamicSql),
       ...(parts.find((p) => p.flags.exportUri) ? { exportUri: parts.find((p) => p.flags.exportUri)!.flags.exportUri } : {}),
       ...(parts.some((p) => p.flags.loadUris) ? { loadUris: parts.flatMap((p) => p.flags.loadUris ?? []) } : {}),
+      ...(parts.some((p) => p.flags.exportUris) ? { exportUris: parts.flatMap((p) => p.flags.exportUris ?? []) } : {}),
       temporary: parts.some((p) => p.flags.temporary),
       systemVariables: [...new Set(parts.flatMap((p) => p.flags.systemVariables))].sort(),
       timeTravel: parts.some((p) => p.flags.timeTravel),

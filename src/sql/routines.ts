@@ -332,6 +332,7 @@ export function finish(a: QueryAnalysis, state: RoutineState, bodies: Bodies, re
       systemVariables: [...new Set([...out.flags.systemVariables, ...p.flags.systemVariables])].sort(),
       ...(p.flags.exportUri ? { exportUri: p.flags.exportUri } : {}),
       ...(p.flags.loadUris ? { loadUris: [...(out.flags.loadUris ?? []), ...p.flags.loadUris] } : {}),
+      ...(p.flags.exportUris ? { exportUris: [...(out.flags.exportUris ?? []), ...p.flags.exportUris] } : {}),
       routines: [...new Map([...routines, ...(p.flags.routines ?? [])].map((r) => [r.name, r])).values()],
     };
     out.functions = [...new Set([...out.functions, ...p.functions])].sort();

@@ -142,6 +142,11 @@ export interface StatementFlags {
   /** EXPORT DATA `uri` option. */
   exportUri?: string;
   /**
+   * Every export destination of the statement (with a script's units and the procedures it calls):
+   * the EXPORT DATA `uri`, or null for one that is missing or not a string literal.
+   */
+  exportUris?: Array<string | null>;
+  /**
    * LOAD DATA's `FROM FILES (uris = …)`: each source URI, or null for one that is not a string
    * literal (a parameter, an expression) and for a missing uris option; absent for other statements.
    */
@@ -195,6 +200,7 @@ export function statementFlags(resolvedStatement: Record<string, any>, functions
   return {
     dynamicSql: key === 'resolvedExecuteImmediateStmtNode',
     ...(uri ? { exportUri: String(uri) } : {}),
+    ...(key === 'resolvedExportDataStmtNode' ? { exportUris: [uri ? String(uri) : null] } : {}),
     ...(loadUris ? { loadUris } : {}),
     temporary: scope(body) === 'CREATE_TEMP',
     systemVariables: [...sysvars].sort(),
