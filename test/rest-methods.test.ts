@@ -197,6 +197,41 @@ describe('attacks by narrow principals', () => {
     expect(e.message).toContain('externalDataConfiguration');
   });
 
+  it('destinationTable with schemaUpdateOptions is also an ALTER_TABLE: an INSERT-only principal may not add columns by appending', async () => {
+    if (!(await gw.sdk(tokens.admin).dataset('open').exists())[0]) await gw.sdk(tokens.admin).createDataset('open');
+    await gw.sdk(tokens.admin).query('CREATE OR REPLACE TABLE `demo-project.open.append1` (customer_id INT64)');
+    const bq = gw.sdk(tokens.copier);
+    const dest = { projectId: 'demo-project', datasetId: 'open', tableId: 'append1' };
+    const e = await apiError(bq.createQueryJob({ query: 'SELECT customer_id, email FROM shop.customers', destinationTable: dest, writeDisposition: 'WRITE_APPEND', schemaUpdateOptions: ['ALLOW_FIELD_ADDITION'] } as never));
+    console.log('append with ALLOW_FIELD_ADDITION (copier):', e.message);
+    expect(e.errors?.[0]?.reason).toBe('accessDenied');
+    expect(e.message).toMatch(/ALTER_TABLE demo-project\.open\.append1/);
+    expect((await lastAudit('rest-copier', 'jobs.insert'))?.decision?.statementKind).toBe('SELECT+INSERT+ALTER_TABLE');
+    const bad = await apiError(bq.createQueryJob({ query: 'SELECT customer_id FROM shop.customers', destinationTable: dest, writeDisposition: 'WRITE_APPEND', schemaUpdateOptions: ['ALLOW_ANYTHING'] } as never));
+    expect(bad.message).toContain('schemaUpdateOptions');
+    // The administrator's append adds the column (the option reaches the upstream).
+    const [job] = await gw.sdk(tokens.admin).createQueryJob({ query: 'SELECT 1 AS customer_id, "x" AS note', destinationTable: dest, writeDisposition: 'WRITE_APPEND', schemaUpdateOptions: ['ALLOW_FIELD_ADDITION'] } as never);
+    await job.getQueryResults();
+    const [meta] = await gw.emulatorSdk().dataset('open').table('append1').getMetadata();
+    expect(meta.schema.fields.map((f: any) => f.name)).toEqual(['customer_id', 'note']);
+  });
+
+  it('datasets: a PATCH label set to null removes it; datasets.list filter selects by label; the admin sees the access list of what it writes', async () => {
+    const bq = gw.sdk(tokens.admin);
+    const [ds] = await bq.createDataset('rest_labels', { labels: { color: 'green', team: 'data' } } as never);
+    const [patched] = await ds.setMetadata({ labels: { color: null } });
+    expect(patched.labels).toEqual({ team: 'data' });
+    const [byLabel] = await bq.getDatasets({ filter: 'labels.team:data' });
+    console.log('datasets.list filter labels.team:data →', byLabel.map((d) => d.id).join(', '));
+    expect(byLabel.map((d) => d.id)).toEqual(['rest_labels']);
+    expect(patched.access?.length).toBeGreaterThan(0);
+    const analystView = await call('PATCH', '/bigquery/v2/projects/demo-project/datasets/shop', tokens.analyst, { labels: { color: null } });
+    expect(analystView.status).toBe(403);
+    const malformed = await call('PATCH', '/bigquery/v2/projects/demo-project/datasets/rest_labels', tokens.admin, { labels: { color: 7 } });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.error.message).toContain('or null, which removes it');
+  });
+
   it('destinationTable: a masked column goes into the open dataset masked, never raw', async () => {
     // The open dataset the copier may write into (the fixtures have none).
     if (!(await gw.sdk(tokens.admin).dataset('open').exists())[0]) await gw.sdk(tokens.admin).createDataset('open');
