@@ -169,6 +169,26 @@ for (const era of ['legacy', 'modern'] as const) {
       expect(bad.isError).toBe(true);
     });
 
+    it('stops paging at the policy\'s maximum_rows (analysts-limits: 5,000)', async () => {
+      const { client } = await connect(tokens.analyst, era);
+      const first = await call(client, 'execute_sql_readonly', { projectId: 'demo-project', query: 'SELECT customer_id FROM shop.customers', maxResults: 1000 });
+      let rows = first.structuredContent.rowObjects.length;
+      let token = first.structuredContent.pageToken;
+      let pages = 1;
+      while (token && pages < 20) {
+        const next = await call(client, 'get_query_results', { projectId: 'demo-project', jobId: first.structuredContent.jobReference.jobId, pageToken: token, maxResults: 1000 });
+        expect(next.isError, text(next)).toBeFalsy();
+        rows += next.structuredContent.rowObjects.length;
+        token = next.structuredContent.pageToken;
+        pages++;
+      }
+      const [all] = await gw.emulatorSdk().query({ query: 'SELECT COUNT(*) AS n FROM shop.customers', useLegacySql: false });
+      console.log(era, `maximum_rows: ${rows} rows delivered in ${pages} pages of a ${all[0].n}-row table; totalRows said ${first.structuredContent.totalRows}`);
+      expect(all[0].n).toBeGreaterThan(5000);
+      expect(rows).toBe(5000);
+      expect(first.structuredContent.totalRows).toBe(5000);
+    });
+
     it('dry-runs a statement: bytes estimated, nothing run', async () => {
       const { client } = await connect(tokens.analyst, era);
       const r = await call(client, 'execute_sql_readonly', { projectId: 'demo-project', query: 'SELECT order_id FROM shop.orders', dryRun: true });
@@ -331,6 +351,15 @@ describe('the /mcp endpoint', () => {
     expect((await post(list, { authorization: `Bearer ${tokens.analyst}`, ...h })).status).toBe(404);
   });
 
+  it('lists a session\'s tools for the groups the current token carries', async () => {
+    const opened = await post(init(), { authorization: `Bearer ${tokens.etl}` });
+    const h = { 'mcp-session-id': opened.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-06-18' };
+    const names = async (token: string) => ((await (await post({ jsonrpc: '2.0', id: 7, method: 'tools/list' }, { authorization: `Bearer ${token}`, ...h })).json()) as any).result.tools.map((t: any) => t.name);
+    expect(await names(tokens.etl)).toContain('execute_sql');
+    const demoted = await gw.token({ sub: 'etl-1', groups: ['strangers'] }, { audience: `${gw.url}/mcp` });
+    expect(await names(demoted)).toEqual(['explain_access']);
+  });
+
   it('keeps at most 16 sessions per principal: a 17th closes that principal\'s least recently used', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 17; i++) ids.push((await post(init(), { authorization: `Bearer ${tokens.eu}` })).headers.get('mcp-session-id')!);
@@ -395,8 +424,16 @@ describe('the /mcp endpoint', () => {
     console.log('denied record decision', denied?.decision);
     expect(denied?.decision?.effect).toBe('deny');
     expect(denied?.decision?.matchedRules).toContain('analysts-deny-ssn');
+    const badArgs = mcp.filter((r) => (r.mcp?.arguments as any)?.useLegacySql === true);
+    expect(badArgs.map((r) => [r.principal, r.response?.errorReason])).toEqual([['analyst-1', 'invalid'], ['analyst-1', 'invalid']]);
+    expect(badArgs[0].response?.errorMessage).toMatch(/must NOT have additional properties/);
     const legacy = queries.find((r) => r.mcp?.era === 'legacy')!;
     expect(legacy.sessionKey).toMatch(/^mcp-[0-9a-f]{16}$/);
+    const sessions = JSON.parse((await gw.cli(['sessions', 'list', '--json', '--principal', 'analyst-1'])).stdout) as Array<{ id: string; requests: number }>;
+    const replay = (await Promise.all(sessions.map((x) => gw.cli(['sessions', 'replay', x.id, '--principal', 'analyst-1'])))).map((r) => r.stdout).join('\n');
+    console.log(`sessions of analyst-1: ${sessions.length}; replay lines: ${replay.split('\n').length}`);
+    expect(replay).toContain('SELECT customer_id, email, card_number, full_name, phone FROM shop.customers');
+    expect(replay).toContain('analysts-deny-ssn');
     const doorRefusals = recs.filter((r) => r.principal === '(unauthenticated)' && r.door === 'mcp');
     expect(doorRefusals.map((r) => r.response?.status)).toEqual(expect.arrayContaining([401, 403]));
     expect(doorRefusals.every((r) => r.decision?.effect === 'deny')).toBe(true);

@@ -24,6 +24,8 @@ import type { Principal } from '../auth/index.js';
 import type { PolicyStore } from '../policy/store.js';
 import type { Pipeline } from '../pipeline/index.js';
 import type { McpAuth } from './auth.js';
+
+export { createMcpAuth, type McpAuth } from './auth.js';
 import { buildServer, type Caller } from './server.js';
 import { DEFAULT_CAPS, type PageCaps } from './results.js';
 
@@ -45,7 +47,7 @@ export interface McpDoorDeps {
   sessionIdleMs?: number;
 }
 
-interface Session { transport: WebStandardStreamableHTTPServerTransport; server: McpServer; sync(): void; owner: string; client?: string; protocolVersion?: string; key: string; seen: number }
+interface Session { transport: WebStandardStreamableHTTPServerTransport; server: McpServer; sync(current: Principal): void; owner: string; client?: string; protocolVersion?: string; key: string; seen: number }
 
 const ownerOf = (p: Principal) => `${p.issuer}\n${p.subject}`;
 const header = (req: FastifyRequest, name: string) => { const v = req.headers[name]; return Array.isArray(v) ? v[0] : v; };
@@ -68,12 +70,16 @@ export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Prom
   sweep.unref();
   app.addHook('onClose', async () => { clearInterval(sweep); for (const s of sessions.values()) await s.transport.close(); sessions.clear(); await modern.close(); });
 
-  /** Records a refusal at the door (through the pipeline, unauthenticated or not) and answers it. */
+  /**
+   * Records a refusal at the door (through the pipeline, as an unauthenticated request) and answers
+   * it; when the audit log cannot record it, the answer is the pipeline's backendError (503) instead.
+   */
   async function refuse(req: FastifyRequest, reply: FastifyReply, status: number, error: BigQueryError, body: unknown, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}) {
-    await d.pipeline.run({
+    const r = await d.pipeline.run({
       door: 'mcp', op: 'method.refused', identity: { error }, requestId: req.id, params: {}, client: header(req, 'user-agent'), method: req.method, url: '/mcp',
       requestAudit: { rpcMethod: (req.body as any)?.method, tool: (req.body as any)?.params?.name, ...extra },
-    }).catch(() => undefined);
+    });
+    if (!r.ok && r.error !== error) return reply.code(r.error.httpStatus).type('application/json').send(rpcError(-32603, r.error.message));
     return reply.code(status).headers(headers).type('application/json').send(body);
   }
 
@@ -158,7 +164,7 @@ export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Prom
       return reply.code(400).type('application/json').send(rpcError(-32000, 'Bad Request: no Mcp-Session-Id; send initialize first (2025 revisions) or use the 2026-07-28 revision.'));
     }
     s.seen = Date.now();
-    s.sync(); // the tools this caller sees under the current policy
+    s.sync(who.principal); // the tools this caller sees under the current policy, with this token's groups
     const caller = { requestId: req.id, era: 'legacy' as const, protocolVersion: header(req, 'mcp-protocol-version') ?? s.protocolVersion, client: s.client, sessionKey: header(req, 'x-bqgate-session') ?? (s.key || undefined), traceHeaders: traceHeaders(req) };
     return send(reply, await s.transport.handleRequest(request, { parsedBody: req.body, authInfo: authInfo(who, caller) }));
   });

@@ -1,10 +1,13 @@
 /**
  * One caller's MCP server instance (the official SDK v2's `McpServer`): the tools this principal
  * may see (tools.ts; `tools/list` depends on the caller), each registered with its JSON Schemas and
- * annotations, its handler turning the call into pipeline calls under the caller's identity.
+ * annotations, its handler checking the arguments and turning the call into pipeline calls under
+ * the caller's identity (a refusal is a tool result with isError, recorded like any refusal).
  * Spec: https://modelcontextprotocol.io/specification/2025-06-18/server/tools
  */
-import { McpServer, fromJsonSchema, type CallToolResult } from '@modelcontextprotocol/server';
+import { McpServer, fromJsonSchema, type CallToolResult, type jsonSchemaValidator } from '@modelcontextprotocol/server';
+import AjvModule from 'ajv';
+import { BigQueryError, type Operation } from '../bigquery/index.js';
 import type { Principal } from '../auth/index.js';
 import { hasAnyAllow, rulesFor, type Policy } from '../policy/index.js';
 import type { Pipeline } from '../pipeline/index.js';
@@ -48,15 +51,26 @@ export interface ServerDeps {
   version: string;
 }
 
+const Ajv = AjvModule.default ?? AjvModule;
+const ajv = new Ajv({ strict: false });
+/** Each tool's argument validator (its inputSchema, compiled once). */
+const validators = new Map(TOOLS.map((t) => [t.name, ajv.compile(t.inputSchema)]));
+/**
+ * Arguments pass the SDK unchecked and are validated in the handler instead (against the same
+ * advertised inputSchema), so that a refused call is recorded in the caller's audit session.
+ */
+const CHECKED_IN_HANDLER: jsonSchemaValidator = { getValidator: () => ((input: unknown) => ({ valid: true, data: input, errorMessage: undefined })) as never };
+
 /** The caller of a tool call: from the `authInfo` the door passed with this HTTP request. */
 const callerOf = (ctx: { http?: { authInfo?: { extra?: Record<string, unknown> } } }) => ctx.http?.authInfo?.extra?.caller as Caller | undefined;
 
 /**
  * A server instance for `principal`, serving either era: every tool registered, those the caller
  * may not see disabled (absent from tools/list, and a call answers "tool disabled"). `sync` re-applies
- * the visibility under the current policy (a legacy session outlives a policy reload).
+ * the visibility under the current policy for the principal as this request's token presents it (a
+ * legacy session outlives a policy reload, and a refreshed token may carry other groups).
  */
-export function buildServer(d: ServerDeps, principal: Principal): { server: McpServer; sync(): void } {
+export function buildServer(d: ServerDeps, principal: Principal): { server: McpServer; sync(current: Principal): void } {
   const server = new McpServer(
     { name: 'bqgate', version: d.version },
     {
@@ -68,28 +82,36 @@ export function buildServer(d: ServerDeps, principal: Principal): { server: McpS
   );
   const registered = TOOLS.map((tool) => ({ tool, reg: server.registerTool(tool.name, {
     title: tool.title, description: tool.description, annotations: tool.annotations,
-    inputSchema: fromJsonSchema(tool.inputSchema as never), outputSchema: fromJsonSchema(tool.outputSchema as never),
+    inputSchema: fromJsonSchema(tool.inputSchema as never, CHECKED_IN_HANDLER), outputSchema: fromJsonSchema(tool.outputSchema as never),
   }, (async (args: unknown, ctx: any): Promise<CallToolResult> => {
     const caller = callerOf(ctx);
     if (!caller || caller.principal.subject !== principal.subject || caller.principal.issuer !== principal.issuer) {
       return refused({ reason: 'accessDenied', message: 'This MCP session belongs to another principal.' });
     }
-    const run: RunOp = (op, params, opts = {}) => d.pipeline.run({
+    const exec = (op: Operation, params: Record<string, string | undefined>, opts: { query?: Record<string, string | undefined>; body?: unknown } = {}, unreadable?: BigQueryError) => d.pipeline.run({ unreadable,
       door: 'mcp', op, identity: { principal: caller.principal, callerToken: caller.token },
       requestId: caller.calls.n++ === 0 ? caller.requestId : `${caller.requestId}.${caller.calls.n}`,
       params, query: opts.query, body: opts.body, client: caller.client, sessionKey: caller.sessionKey, traceHeaders: caller.traceHeaders,
       requestAudit: { door: 'mcp', tool: tool.name, arguments: args, protocolVersion: caller.protocolVersion, era: caller.era, client: caller.client },
     });
+    const run: RunOp = (op, params, opts) => exec(op, params, opts);
+    const valid = validators.get(tool.name)!;
+    if (!valid(args ?? {})) {
+      // Refused before anything runs, and recorded as the tool's operation in the caller's session.
+      const e = new BigQueryError('invalid', `Invalid arguments for tool ${tool.name}: ${ajv.errorsText(valid.errors, { dataVar: 'arguments' })}. The tool's inputSchema lists what it takes.`);
+      const r = await exec(tool.op, {}, {}, e);
+      return refused(r.ok ? e : r.error);
+    }
     try {
       return await tool.handler(args ?? {}, run, d.caps);
     } catch (err) {
       return refused({ reason: 'backendError', message: `The tool failed inside bqgate: ${(err as Error).message}` });
     }
   }) as never) }));
-  const sync = () => {
-    const visible = new Set(visibleTools(d.policy(), principal).map((t) => t.name));
+  const sync = (current: Principal) => {
+    const visible = new Set(visibleTools(d.policy(), current).map((t) => t.name));
     for (const { tool, reg } of registered) if (reg.enabled !== visible.has(tool.name)) (visible.has(tool.name) ? reg.enable() : reg.disable());
   };
-  sync();
+  sync(principal);
   return { server, sync };
 }

@@ -17,6 +17,8 @@ export type RunOp = (op: Operation, params: Record<string, string | undefined>, 
 
 export interface Tool {
   name: string;
+  /** The operation a call is recorded as when the door refuses its arguments (its main pipeline call). */
+  op: Operation;
   title: string;
   description: string;
   inputSchema: Record<string, unknown>;
@@ -105,7 +107,7 @@ const SQL_INPUT = (extra: Record<string, unknown> = {}) => object({
 
 export const TOOLS: Tool[] = [
   {
-    name: 'list_dataset_ids', title: 'List datasets', audience: 'readers', annotations: READ,
+    name: 'list_dataset_ids', op: 'datasets.list', title: 'List datasets', audience: 'readers', annotations: READ,
     description: 'List BigQuery dataset IDs in a Google Cloud project (only the datasets the bqgate policy lets this caller see). Supports pagination with pageSize and pageToken.',
     inputSchema: object({ projectId: PROJECT, pageSize: PAGE_SIZE, pageToken: PAGE_TOKEN }, ['projectId']),
     outputSchema: { type: 'object', properties: { datasets: { type: 'array', items: { type: 'object' } }, nextPageToken: { type: 'string' } } },
@@ -113,14 +115,14 @@ export const TOOLS: Tool[] = [
       (b) => ({ datasets: (b.datasets ?? []).map((d: any) => ({ id: d.datasetReference?.datasetId, ...pickDefined(d, ['friendlyName', 'location']) })), ...pickDefined(b, ['nextPageToken']) })),
   },
   {
-    name: 'get_dataset_info', title: 'Get dataset info', audience: 'readers', annotations: READ,
+    name: 'get_dataset_info', op: 'datasets.get', title: 'Get dataset info', audience: 'readers', annotations: READ,
     description: 'Get metadata information about a BigQuery dataset (datasets.get, as the bqgate policy lets this caller see it).',
     inputSchema: object({ projectId: PROJECT, datasetId: DATASET }, ['projectId', 'datasetId']),
     outputSchema: { type: 'object', properties: { datasetReference: { type: 'object' }, location: { type: 'string' } } },
     handler: (a, run) => answer(run('datasets.get', { projectId: a.projectId, datasetId: a.datasetId }), (b) => b),
   },
   {
-    name: 'list_table_ids', title: 'List tables', audience: 'readers', annotations: READ,
+    name: 'list_table_ids', op: 'tables.list', title: 'List tables', audience: 'readers', annotations: READ,
     description: 'List table IDs in a BigQuery dataset (only the tables the bqgate policy lets this caller see). Supports pagination with pageSize and pageToken.',
     inputSchema: object({ projectId: PROJECT, datasetId: DATASET, pageSize: PAGE_SIZE, pageToken: PAGE_TOKEN }, ['projectId', 'datasetId']),
     outputSchema: { type: 'object', properties: { tables: { type: 'array', items: { type: 'object' } }, nextPageToken: { type: 'string' } } },
@@ -128,22 +130,24 @@ export const TOOLS: Tool[] = [
       (b) => ({ tables: (b.tables ?? []).map((t: any) => ({ id: t.tableReference?.tableId, ...pickDefined(t, ['type']) })), ...pickDefined(b, ['nextPageToken']) })),
   },
   {
-    name: 'get_table_info', title: 'Get table info', audience: 'readers', annotations: READ,
+    name: 'get_table_info', op: 'tables.get', title: 'Get table info', audience: 'readers', annotations: READ,
     description: 'Get metadata information about a BigQuery table: its schema shows only the columns this caller may read (tables.get through the bqgate policy).',
     inputSchema: object({ projectId: PROJECT, datasetId: DATASET, tableId: TABLE }, ['projectId', 'datasetId', 'tableId']),
     outputSchema: { type: 'object', properties: { tableReference: { type: 'object' }, schema: { type: 'object' }, numRows: { type: 'string' } } },
     handler: (a, run) => answer(run('tables.get', { projectId: a.projectId, datasetId: a.datasetId, tableId: a.tableId }), (b) => b),
   },
   {
-    name: 'execute_sql_readonly', title: 'Run a read-only query', audience: 'readers', annotations: { ...READ, idempotentHint: true },
+    name: 'execute_sql_readonly', op: 'jobs.query', title: 'Run a read-only query', audience: 'readers', annotations: READ,
     description: 'Run a read-only GoogleSQL query (SELECT only; anything else is refused before it runs) and return the result. Prefer this tool over execute_sql. Masks, row filters and limits of the bqgate policy apply; results are paged (pageToken → get_query_results).',
     inputSchema: SQL_INPUT(),
     outputSchema: QUERY_OUTPUT,
     async handler(a, run, caps) {
-      // The statement kind from the caller's own explanation, before the statement is sent.
+      // The statement kind from the caller's own explanation (policy.explain, a request of its own in
+      // the audit), before the statement is sent.
       const ex = await run('policy.explain', { projectId: a.projectId }, { body: explainBody(a) });
       if (!ex.ok) return refused(ex.error);
       const kind = ex.body.analysis?.statementKind;
+      if (!kind) return refused({ reason: 'accessDenied', message: ex.body.reasons?.[0] ?? 'Access Denied: the statement was not analyzed.' });
       if (kind !== 'SELECT') return refused({ reason: 'accessDenied', message: `execute_sql_readonly runs SELECT statements only; this statement is ${kind ?? 'not a query'}. Use execute_sql for statements that change data (if the policy allows them).` });
       const res = await run('jobs.query', { projectId: a.projectId }, { body: queryBody(a, caps) });
       if (res.ok && a.dryRun) return dryRunAnswer(res.body);
@@ -151,7 +155,7 @@ export const TOOLS: Tool[] = [
     },
   },
   {
-    name: 'execute_sql', title: 'Run a statement', audience: 'writers',
+    name: 'execute_sql', op: 'jobs.query', title: 'Run a statement', audience: 'writers',
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     description: 'Run any GoogleSQL statement the bqgate policy allows (SELECT, INSERT, UPDATE, DELETE, MERGE, DDL …) and return the result. Prefer execute_sql_readonly for reads. A statement that needs approval returns status PENDING_APPROVAL with the approval id: nothing runs until an approver decides; resume with get_query_results. dryRun checks and estimates without running.',
     inputSchema: SQL_INPUT({ labels: { type: 'object', additionalProperties: { type: 'string', maxLength: 63 }, description: 'Optional. Job labels.' } }),
@@ -163,7 +167,7 @@ export const TOOLS: Tool[] = [
     },
   },
   {
-    name: 'get_query_results', title: 'Get query results', audience: 'readers', annotations: READ,
+    name: 'get_query_results', op: 'jobs.getQueryResults', title: 'Get query results', audience: 'readers', annotations: READ,
     description: 'Get a page of the results of a query job started with execute_sql or execute_sql_readonly (also one that waited for approval: the result once approved, the denial with the approver\'s comment once denied).',
     inputSchema: object({ projectId: PROJECT, jobId: JOB, location: LOCATION, pageToken: PAGE_TOKEN, maxResults: PAGE_SIZE, timeoutMs: { type: 'integer', minimum: 0, maximum: 60000 } }, ['projectId', 'jobId']),
     outputSchema: QUERY_OUTPUT,
@@ -177,7 +181,7 @@ export const TOOLS: Tool[] = [
     },
   },
   {
-    name: 'get_job', title: 'Get a job', audience: 'readers', annotations: READ,
+    name: 'get_job', op: 'jobs.get', title: 'Get a job', audience: 'readers', annotations: READ,
     description: 'Get a BigQuery job of this caller (jobs.get): its state (PENDING while it waits for approval, RUNNING, DONE), statistics and error.',
     inputSchema: object({ projectId: PROJECT, jobId: JOB, location: LOCATION }, ['projectId', 'jobId']),
     outputSchema: { type: 'object', properties: { jobReference: { type: 'object' }, status: { type: 'object' }, approval: { type: 'object' } } },
@@ -190,7 +194,7 @@ export const TOOLS: Tool[] = [
     },
   },
   {
-    name: 'cancel_job', title: 'Cancel a job', audience: 'readers',
+    name: 'cancel_job', op: 'jobs.cancel', title: 'Cancel a job', audience: 'readers',
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     description: 'Cancel a BigQuery job of this caller (jobs.cancel); a job that waits for approval is withdrawn.',
     inputSchema: object({ projectId: PROJECT, jobId: JOB, location: LOCATION }, ['projectId', 'jobId']),
@@ -199,7 +203,7 @@ export const TOOLS: Tool[] = [
       (o: any) => `Job ${a.jobId}: ${o.job?.status?.state ?? 'cancel requested'}.`),
   },
   {
-    name: 'explain_access', title: 'Explain my access', audience: 'everyone', annotations: READ,
+    name: 'explain_access', op: 'policy.explain', title: 'Explain my access', audience: 'everyone', annotations: READ,
     description: 'Explain, for this caller, what bqgate\'s policy does with a statement or a table: allowed or denied (and by which rule), the columns masked and how, the tables whose rows are filtered (by which rule), the limits, and whether approval would be needed. Nothing is run.',
     inputSchema: object({ projectId: PROJECT, query: { type: 'string', minLength: 1, maxLength: 1_048_576, description: 'A GoogleSQL statement to explain.' }, datasetId: str('With tableId instead of query: explain reading the whole table.'), tableId: str('See datasetId.') }, ['projectId']),
     outputSchema: { type: 'object', properties: { effect: { type: 'string', enum: ['allow', 'deny'] }, reasons: { type: 'array' }, matchedRules: { type: 'array' }, masks: { type: 'object' }, rowFilteredTables: { type: 'object' }, approvals: { type: 'array' } } },
