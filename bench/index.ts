@@ -84,15 +84,16 @@ if (want('latency') || want('delivery') || want('throughput') || want('mcp')) {
       results.throughput = out;
     }
     if (want('mcp')) {
-      console.log('== 6. the MCP door: tools/call execute_sql beside REST jobs.query, the same 100-row query, ms');
-      const groups = ['bench-agents', 'bench-mcp'];
+      console.log('== 6. the MCP door: tools/call execute_sql beside REST jobs.query, the same 100-row query (allow only), ms');
+      // Allow only (no masks or filters): both doors pay the same masking, so it would only add noise to the difference.
+      const groups = ['bench-plain', 'bench-mcp'];
       const m = await benchMcp({
         gatewayUrl: stack.gatewayUrl, restToken: await stack.tokenFor('bench-mcp-agent', groups, 'rest'), mcpToken: await stack.tokenFor('bench-mcp-agent', groups, 'mcp'),
-        concurrencies: [1, 16], perCaller: quick ? 20 : 100, warmup: quick ? 3 : 10,
+        concurrencies: [1, 16], callsPerPath: quick ? 40 : 160, warmup: quick ? 2 : 5,
       });
       table(m.rows);
       table(m.overhead);
-      console.log('   each caller makes its calls in a row; MCP: the official client, one connection (2025-06-18: one session) per caller.\n');
+      console.log('   each caller calls the three paths in turn (rotated order); MCP: the official client, one per caller and revision (2025-06-18: one session each).\n');
       results.mcp = m;
     }
   } finally {

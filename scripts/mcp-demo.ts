@@ -57,6 +57,9 @@ async function call(client: Client, name: string, a: Record<string, unknown>): P
   const text = r.content.filter((c) => c.type === 'text').map((c) => c.text).join('\n');
   out(`← ${r.isError ? 'isError: ' : ''}${text.split('\n')[0].slice(0, 400)}`);
   if (r.structuredContent?.rowObjects?.length) out(table(r.structuredContent.rowObjects));
+  const sc = r.structuredContent ?? {};
+  const facts = ['status', 'numDmlAffectedRows'].filter((k) => sc[k] !== undefined).map((k) => `${k}: ${sc[k]}`);
+  if (facts.length && !sc.rowObjects?.length) out(`  (${facts.join(', ')})`);
   out();
   return r;
 }

@@ -1,9 +1,12 @@
 /**
- * The MCP door's authorization (src/mcp/auth.ts) through a real gateway process: the RFC 9728
+ * The MCP door's authorization (src/mcp/auth.ts) through real gateway processes: the RFC 9728
  * protected-resource metadata as the official MCP client discovers it, `bqgate token --aud` minting
- * MCP-audience tokens through the real CLI, and every refusal of a token on /mcp (no token, expired,
- * wrong audience, a REST-audience token unless the audiences are configured as one, a missing scope)
- * with its status and WWW-Authenticate challenge as the official client parses it.
+ * MCP-audience tokens through the real CLI, every refusal of a token on POST /mcp (no token, expired,
+ * wrong audience, a REST-audience token unless BQGATE_MCP_AUDIENCES makes the audiences one, a
+ * missing BQGATE_MCP_REQUIRED_SCOPES scope) with its status and the WWW-Authenticate challenge as the
+ * official client parses it, each recorded in the audit log (door mcp); the official client's whole
+ * OAuth flow against the development issuer (dynamic registration, RFC 8707 resource); configured
+ * Origins; the rate limit keyed by the MCP token's principal.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt } from 'jose';

@@ -54,6 +54,7 @@ program.command('serve').description('run the gateway')
       `bqgate listening on ${gw.url}  (upstream ${gw.upstreamUrl}, data ${cfg.dataDir})`,
       `  token:  npx bqgate token --sub agent-7 --groups analysts`,
       `  query:  bq --api=${gw.url} --project_id=demo-project --oauth_access_token="$TOKEN" query --nouse_legacy_sql 'SELECT customer_id, email FROM shop.customers LIMIT 5'`,
+      `  mcp:    ${cfg.mcp.resource}  (token: npx bqgate token --sub agent-7 --groups analysts --aud ${cfg.mcp.resource})`,
       `  audit:  npx bqgate sessions list`,
       `  console: ${gw.url}/console/  (approvals, sessions, policy playground; sign in as a demo persona)`, '',
     ].join('\n'));
