@@ -15,7 +15,7 @@ import { createAuthenticator, type Principal } from './auth/index.js';
 import { loadDevIssuer } from './auth/dev-issuer.js';
 import { installDevLogin, devLoginMetadata, demoPersonas } from './auth/dev-login.js';
 import { installConsole, consoleOperations } from './doors/console/index.js';
-import { installMcpDoor, createMcpAuth } from './mcp/index.js';
+import { installMcpDoor, createMcpAuth } from './doors/mcp/index.js';
 import { installBigQueryHttp } from './bigquery/index.js';
 import { Catalog } from './catalog/index.js';
 import { Analyzer } from './sql/index.js';

@@ -1,5 +1,5 @@
 /**
- * The MCP door's authorization (src/mcp/auth.ts) through real gateway processes: the RFC 9728
+ * The MCP door's authorization (src/doors/mcp/auth.ts) through real gateway processes: the RFC 9728
  * protected-resource metadata as the official MCP client discovers it, `bqgate token --aud` minting
  * MCP-audience tokens through the real CLI, every refusal of a token on POST /mcp (no token, expired,
  * wrong audience, a REST-audience token unless BQGATE_MCP_AUDIENCES makes the audiences one, a
@@ -15,7 +15,7 @@ import type { OAuthClientProvider, OAuthClientInformationMixed, OAuthDiscoverySt
 import { startGateway, auditRequests, type TestGateway } from './helpers/gateway.ts';
 import { loadDevIssuer } from '../src/auth/dev-issuer.ts';
 import { loadConfig } from '../src/config.ts';
-import { createMcpAuth, type McpAuth } from '../src/mcp/auth.ts';
+import { createMcpAuth, type McpAuth } from '../src/doors/mcp/auth.ts';
 
 let gw: TestGateway;
 beforeAll(async () => { gw = await startGateway(); }, 120_000);

@@ -1,5 +1,5 @@
 /**
- * The MCP front door (src/mcp/) with the official MCP TypeScript client over real HTTP against a
+ * The MCP front door (src/doors/mcp/) with the official MCP TypeScript client over real HTTP against a
  * real gateway process: once pinned to the 2025-06-18 revision (initialize, Mcp-Session-Id) and
  * once to 2026-07-28 (server/discover, stateless). Tools listed per caller, table info with only the
  * permitted columns, masked / denied / row-filtered queries (rows as the REST SDK gets them), a write
@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { startGateway, auditRequests, type TestGateway } from './helpers/gateway.ts';
-import { queryPage, fromMcpPageToken } from '../src/mcp/results.ts';
+import { queryPage, fromMcpPageToken } from '../src/doors/mcp/results.ts';
 
 let gw: TestGateway;
 const tokens: Record<string, string> = {};

@@ -7,10 +7,10 @@
  */
 import { McpServer, fromJsonSchema, type CallToolResult, type jsonSchemaValidator } from '@modelcontextprotocol/server';
 import AjvModule from 'ajv';
-import { BigQueryError, type Operation } from '../bigquery/index.js';
-import type { Principal } from '../auth/index.js';
-import { hasAnyAllow, rulesFor, type Policy } from '../policy/index.js';
-import type { Pipeline } from '../pipeline/index.js';
+import { BigQueryError, type Operation } from '../../bigquery/index.js';
+import type { Principal } from '../../auth/index.js';
+import { hasAnyAllow, rulesFor, type Policy } from '../../policy/index.js';
+import type { Pipeline } from '../../pipeline/index.js';
 import { TOOLS, type RunOp, type Tool } from './tools.js';
 import { refused, type PageCaps } from './results.js';
 

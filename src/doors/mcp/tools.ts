@@ -8,8 +8,8 @@
  * answer (results.ts). Plain data: `Tool` is a definition, `run` the caller's pipeline.
  */
 import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/server';
-import type { Operation } from '../bigquery/index.js';
-import type { PipelineResult } from '../pipeline/index.js';
+import type { Operation } from '../../bigquery/index.js';
+import type { PipelineResult } from '../../pipeline/index.js';
 import { ok, refused, queryPage, clampRows, fromMcpPageToken, pickDefined, QUERY_OUTPUT, type PageCaps } from './results.js';
 
 /** One pipeline call of a tool: the REST operation, its path params, URL query and body. */

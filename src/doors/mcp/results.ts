@@ -6,7 +6,7 @@
  * Spec: https://modelcontextprotocol.io/specification/2025-06-18/server/tools#structured-content
  */
 import type { CallToolResult } from '@modelcontextprotocol/server';
-import type { BigQueryError } from '../bigquery/index.js';
+import type { BigQueryError } from '../../bigquery/index.js';
 
 /** The caps of one result page: rows (`maxResults` is clamped to it) and serialized bytes of the rows. */
 export interface PageCaps { defaultRows: number; maxRows: number; maxBytes: number }

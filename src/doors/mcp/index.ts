@@ -19,10 +19,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import { createHash, randomUUID } from 'node:crypto';
 import { createMcpHandler, isLegacyRequest, isInitializeRequest, WebStandardStreamableHTTPServerTransport, type McpServer, CLIENT_INFO_META_KEY, PROTOCOL_VERSION_META_KEY } from '@modelcontextprotocol/server';
-import { BigQueryError } from '../bigquery/index.js';
-import type { Principal } from '../auth/index.js';
-import type { PolicyStore } from '../policy/store.js';
-import type { Pipeline } from '../pipeline/index.js';
+import { BigQueryError } from '../../bigquery/index.js';
+import type { Principal } from '../../auth/index.js';
+import type { PolicyStore } from '../../policy/store.js';
+import type { Pipeline } from '../../pipeline/index.js';
 import type { McpAuth } from './auth.js';
 
 export { createMcpAuth, type McpAuth } from './auth.js';

@@ -23,9 +23,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { JSONWebKeySet, JWTPayload } from 'jose';
 import { getOAuthProtectedResourceMetadataUrl, OAuthError, OAuthErrorCode, type OAuthProtectedResourceMetadata } from '@modelcontextprotocol/server';
-import { createAuthenticator, bearerToken, type Principal } from '../auth/index.js';
-import { BigQueryError } from '../bigquery/errors.js';
-import type { Config } from '../config.js';
+import { createAuthenticator, bearerToken, type Principal } from '../../auth/index.js';
+import { BigQueryError } from '../../bigquery/errors.js';
+import type { Config } from '../../config.js';
 
 export type McpAuthResult =
   | { ok: true; principal: Principal; token: string }
