@@ -57,6 +57,22 @@ describe('emulator DDL and resources', () => {
     expect((await api('GET', '/datasets/shop/tables/v_leak')).status).toBe(404);
   });
 
+  it('CREATE [OR REPLACE] FUNCTION [IF NOT EXISTS] makes a SQL routine that routines.get shows with typed arguments; ddlTargetRoutine reported', async () => {
+    const meta = await job('CREATE FUNCTION `demo-project.shop.fn_sum_foo`(arr ARRAY<STRUCT<name STRING, val INT64>>) AS ((SELECT SUM(IF(e.name = "foo", e.val, NULL)) FROM UNNEST(arr) AS e WHERE 1 < 2))');
+    expect(meta.statistics.query).toMatchObject({ statementType: 'CREATE_FUNCTION', ddlOperationPerformed: 'CREATE', ddlTargetRoutine: { projectId: 'demo-project', datasetId: 'shop', routineId: 'fn_sum_foo' } });
+    const r = (await api('GET', '/datasets/shop/routines/fn_sum_foo')).body;
+    expect(r).toMatchObject({ routineType: 'SCALAR_FUNCTION', language: 'SQL', definitionBody: '(SELECT SUM(IF(e.name = "foo", e.val, NULL)) FROM UNNEST(arr) AS e WHERE 1 < 2)' });
+    expect(r.arguments).toEqual([{ name: 'arr', dataType: { typeKind: 'ARRAY', arrayElementType: { typeKind: 'STRUCT', structType: { fields: [{ name: 'name', type: { typeKind: 'STRING' } }, { name: 'val', type: { typeKind: 'INT64' } }] } } } }]);
+    const dup = await sdk.query('CREATE FUNCTION shop.fn_sum_foo(x INT64) AS (x)').then(() => undefined, (e) => e);
+    expect(dup?.message).toMatch(/Already Exists: Routine demo-project:shop\.fn_sum_foo/);
+    expect((await job('CREATE FUNCTION IF NOT EXISTS shop.fn_sum_foo(x INT64) AS (x)')).statistics.query.ddlOperationPerformed).toBe('SKIP');
+    expect((await job('CREATE OR REPLACE FUNCTION shop.fn_sum_foo(x INT64, y FLOAT64) RETURNS FLOAT64 AS (x * y)')).statistics.query.ddlOperationPerformed).toBe('REPLACE');
+    const replaced = (await api('GET', '/datasets/shop/routines/fn_sum_foo')).body;
+    expect(replaced).toMatchObject({ definitionBody: 'x * y', returnType: { typeKind: 'FLOAT64' }, arguments: [{ name: 'x', dataType: { typeKind: 'INT64' } }, { name: 'y', dataType: { typeKind: 'FLOAT64' } }] });
+    const missing = await sdk.query('CREATE FUNCTION no_such_ds.f(x INT64) AS (x)').then(() => undefined, (e) => e);
+    expect(missing?.message).toMatch(/Not found: Dataset/);
+  });
+
   it('reads an unquoted dashed project id in FROM and JOIN', async () => {
     const [rows] = await sdk.query('SELECT COUNT(*) AS n FROM demo-project.shop.orders o JOIN demo-project.shop.customers c ON o.customer_id = c.customer_id WHERE o.order_id <= 10');
     expect(rows[0].n).toBeGreaterThan(0);

@@ -92,7 +92,7 @@ const tableRef = (t: Obj) => only(t, ['projectId', 'datasetId', 'tableId']);
 
 /**
  * `statistics` of a job: times, bytes, slot ms; the query's statement type, bytes, result schema
- * and DDL target (`ddlOperationPerformed`, `ddlTargetTable`, `ddlTargetDataset`: what `bq` prints
+ * and DDL target (`ddlOperationPerformed`, `ddlTargetTable`, `ddlTargetDataset`, `ddlTargetRoutine`: what `bq` prints
  * as "Created …"); the counters of a copy, extract or load job.
  */
 function jobStatistics(s: Obj | undefined): Obj {
@@ -101,7 +101,8 @@ function jobStatistics(s: Obj | undefined): Obj {
     out.query = only(s.query, QUERY_STATS_KEYS);
     if (s.query.schema) out.query.schema = schema(s.query.schema);
     if (s.query.dmlStats) out.query.dmlStats = only(s.query.dmlStats, ['insertedRowCount', 'deletedRowCount', 'updatedRowCount']);
-    Object.assign(out.query, sub(s.query, 'ddlTargetTable', tableRef), sub(s.query, 'ddlTargetDataset', (d) => only(d, ['projectId', 'datasetId'])));
+    Object.assign(out.query, sub(s.query, 'ddlTargetTable', tableRef), sub(s.query, 'ddlTargetDataset', (d) => only(d, ['projectId', 'datasetId'])),
+      sub(s.query, 'ddlTargetRoutine', (r) => only(r, ['projectId', 'datasetId', 'routineId'])));
   }
   for (const [k, keys] of Object.entries(NON_QUERY_STATS_KEYS)) if (s?.[k]) out[k] = only(s[k], keys);
   return out;

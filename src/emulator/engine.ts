@@ -25,6 +25,8 @@ import {
 import { sizeExpression, billedBytes } from './bytes.js';
 import { Catalog, type TableMeta, type TablePatch } from './catalog.js';
 import { ddlOptions, ddlShape, statementStart, statementType, type DdlShape } from './ddl.js';
+import { functionDdl } from './function-ddl.js';
+import { routineStore } from './routines.js';
 
 export { statementType } from './ddl.js';
 import { typedParameter, type QueryParameter } from './params.js';
@@ -60,7 +62,7 @@ export interface RunResult {
   totalBytesProcessed: number;
   totalBytesBilled: number;
   /** For DDL: what was done (CREATE, REPLACE, DROP, SKIP) and to which table or dataset, as statistics.query reports it. */
-  ddl?: { operation: 'CREATE' | 'REPLACE' | 'DROP' | 'SKIP'; table?: { projectId: string; datasetId: string; tableId: string }; dataset?: { projectId: string; datasetId: string } };
+  ddl?: { operation: 'CREATE' | 'REPLACE' | 'DROP' | 'SKIP'; table?: { projectId: string; datasetId: string; tableId: string }; dataset?: { projectId: string; datasetId: string }; routine?: { projectId: string; datasetId: string; routineId: string } };
 }
 
 /** Settings applied once the fixtures are loaded; `lock_configuration` last, so no statement can change them back. */
@@ -188,6 +190,10 @@ export class Engine {
     sql = await this.resolveTimeTravel(sql, ctx, opts);
     const ddl = ddlShape(sql);
     if (ddl?.statementType.endsWith('_SCHEMA')) return this.schemaDdl(ddl, ctx, opts);
+    if (!ddl && /^CREATE\b/i.test(statementStart(sql))) {
+      const fn = this.readFunctionDdl(sql);
+      if (fn) return this.functionDdl(fn, ctx, opts);
+    }
     // CREATE TABLE / VIEW … OPTIONS(…): DuckDB runs the statement without the clause; the options become the table's metadata after.
     const withOptions = ddl && ddlOptions(ddl);
     if (withOptions) {
@@ -300,6 +306,46 @@ export class Engine {
     this.sizes.delete(key);
     await this.catalog.sync(projectId, datasetId, tableId, { created: true, ...(ddl.body !== undefined ? { viewQuery: ddl.body } : {}) });
     return { operation: existed ? 'REPLACE' : 'CREATE', table };
+  }
+
+  /** The persistent SQL UDF a CREATE FUNCTION statement makes (function-ddl.ts); invalidQuery when its head cannot be read. */
+  private readFunctionDdl(sql: string) {
+    try {
+      return functionDdl(statementStart(sql));
+    } catch (err) {
+      throw new BigQueryError('invalidQuery', `The emulator cannot read this CREATE FUNCTION: ${(err as Error).message}.`, { location: 'query' });
+    }
+  }
+
+  /**
+   * CREATE [OR REPLACE] FUNCTION [IF NOT EXISTS]: the routine is made in the emulator's routine store
+   * (routines.ts) as routines.insert would (SCALAR_FUNCTION, language SQL); the body is not run.
+   */
+  private async functionDdl(fn: NonNullable<ReturnType<typeof functionDdl>>, ctx: RunContext, opts: RunOptions): Promise<RunResult> {
+    if (opts.declared && opts.declared.statementKind.toUpperCase() !== 'CREATE_FUNCTION') {
+      throw new BigQueryError('accessDenied', `Access Denied: the statement is a CREATE_FUNCTION, but the gateway declared a ${opts.declared.statementKind}; the emulator runs only the statement kind that was analyzed.`);
+    }
+    const parts = fn.path.split('.');
+    if (parts.length < 2 || parts.length > 3) throw new BigQueryError('invalidQuery', `Invalid function name ${fn.path}: expected dataset.function or project.dataset.function.`, { location: 'query' });
+    const routineId = parts.pop()!;
+    const datasetId = parts.pop()!;
+    const projectId = parts.pop() ?? ctx.projectId;
+    this.catalog.dataset(projectId, datasetId); // notFound for a missing dataset
+    const routine = { projectId, datasetId, routineId };
+    const base = { schema: [], rows: [], statementType: 'CREATE_FUNCTION', totalBytesProcessed: 0, totalBytesBilled: 0 };
+    if (opts.dryRun) return base;
+    const store = routineStore(this);
+    const key = `${projectId}.${datasetId}.${routineId}`;
+    const old = store.get(key);
+    if (old && fn.ifNotExists) return { ...base, ddl: { operation: 'SKIP', routine } };
+    if (old && !fn.orReplace) throw new BigQueryError('duplicate', `Already Exists: Routine ${projectId}:${datasetId}.${routineId}`);
+    const now = Date.now();
+    store.set(key, {
+      routineReference: routine, routineType: 'SCALAR_FUNCTION', language: 'SQL', arguments: fn.arguments,
+      ...(fn.returnType ? { returnType: fn.returnType } : {}), definitionBody: fn.definitionBody,
+      etag: `"${now.toString(36)}"`, creationTime: old?.creationTime ?? String(now), lastModifiedTime: String(now),
+    });
+    return { ...base, ddl: { operation: old ? 'REPLACE' : 'CREATE', routine } };
   }
 
   /** CREATE SCHEMA / DROP SCHEMA [CASCADE]: made by the catalog from the path alone (no other clause is run). */

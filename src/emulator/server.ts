@@ -130,6 +130,7 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
       query.ddlOperationPerformed = j.result.ddl.operation;
       if (j.result.ddl.table) query.ddlTargetTable = j.result.ddl.table;
       if (j.result.ddl.dataset) query.ddlTargetDataset = j.result.ddl.dataset;
+      if (j.result.ddl.routine) query.ddlTargetRoutine = j.result.ddl.routine;
     }
     if (j.result && j.result.statementType === 'SELECT') query.schema = { fields: j.result.schema };
     return {

@@ -138,7 +138,6 @@ export const ROUTINE_WORKFLOWS: Workflow[] = [
   },
   {
     sample: 'createRoutineDDL.js', demo: 'deny',
-    knownBug: 'the emulator runs no CREATE FUNCTION statement (it refuses the DDL: "the statement is a CREATE, but the gateway declared a CREATE_FUNCTION"); routines.insert works',
     async run(s) {
       const id = s.fresh('my_routine');
       const [job] = await s.bq.createQueryJob({ query: `CREATE FUNCTION ${q(s.ds, id)}(
