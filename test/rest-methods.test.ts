@@ -17,7 +17,7 @@ let gw: TestGateway;
 let tokens: Record<string, string> = {};
 
 beforeAll(async () => {
-  ({ gw, tokens } = await startDemoAndAdminGateway('rest', { admin: ['test-admins'], analyst: ['analysts'], viewer: ['test-view-makers'], copier: ['test-copiers'], editor: ['test-schema-editors'] }));
+  ({ gw, tokens } = await startDemoAndAdminGateway('rest', { admin: ['test-admins'], analyst: ['analysts'], viewer: ['test-view-makers'], copier: ['test-copiers'], editor: ['test-schema-editors'], tableCopier: ['test-table-copiers'] }));
 }, 180_000);
 afterAll(async () => { await gw?.stop(); });
 
@@ -385,5 +385,23 @@ describe('tables and datasets CRUD under the admin policy (where the emulator se
     const kinds = (await auditRequests(gw.dataDir)).filter((r: any) => r.principal === 'rest-admin' && r.decision?.effect === 'allow').map((r: any) => r.decision.statementKind);
     console.log('admin CRUD decisions:', kinds.join(', '));
     expect(kinds).toEqual(expect.arrayContaining(['CREATE_SCHEMA', 'CREATE_TABLE', 'ALTER_TABLE', 'INSERT', 'CREATE_VIEW']));
+  });
+});
+
+describe('copy jobs decide on the whole table, whatever decorator the reference carries', () => {
+  it('a snapshot (@ms) or partition ($…) decorator on a masked source does not escape the mask: refused like the bare table; malformed ids refused', async () => {
+    const bq = gw.sdk(tokens.tableCopier);
+    const copy = (tableId: string) => bq.createJob({ configuration: { copy: { sourceTable: { projectId: 'demo-project', datasetId: 'shop', tableId }, destinationTable: { projectId: 'demo-project', datasetId: 'open', tableId: `c_${Math.random().toString(36).slice(2, 8)}` } } } });
+    for (const tableId of ['customers', 'customers@-3600000', `customers@${Date.now() - 60_000}`, 'customers$20240101', 'customers@0-']) {
+      const e = await apiError(copy(tableId));
+      console.log(`copy of shop.${tableId}:`, e.code, e.message);
+      expect(e.code, tableId).toBe(403);
+      expect(e.message).toMatch(/copy of demo-project\.shop\.customers is refused: it has masked, denied or filtered/);
+    }
+    for (const tableId of ['customers@x', 'customers@1@2', 'cust.omers']) {
+      const e = await apiError(copy(tableId));
+      expect(e.code, tableId).toBe(400);
+      expect(e.message).toMatch(/Invalid table reference/);
+    }
   });
 });

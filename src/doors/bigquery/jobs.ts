@@ -62,6 +62,24 @@ function capRows(page: { body: any; rows: number }, start: number, max: number):
 }
 
 /**
+ * The table a copy, extract or load job's reference names, as `project.dataset.table` for the
+ * policy: a snapshot decorator (`t@<ms>`, `t@-<ms>`, ranges `t@a-b`) or a partition decorator
+ * (`t$20240101`) is cut off, so the decision — masks, denied columns, row filters, table patterns —
+ * is the whole table's (https://cloud.google.com/bigquery/docs/table-decorators); the job goes
+ * upstream with the reference as sent. Throws `invalid` for an id that is not a table id with at
+ * most one such decorator.
+ */
+export function decidedTable(t: { projectId?: unknown; datasetId?: unknown; tableId?: unknown }, projectId: string): string {
+  const id = typeof t.tableId === 'string' ? t.tableId.match(/^([\p{L}\p{M}\p{N}\p{Pc}\p{Pd} ]{1,1024}?)(@-?\d+(?:--?\d*)?|\$[A-Za-z0-9_]+)?$/u) : null;
+  const ok = (v: unknown) => typeof v === 'string' && /^[A-Za-z0-9_-]{1,1024}$/.test(v);
+  const project = t.projectId ?? projectId;
+  if (!id || !ok(t.datasetId) || typeof project !== 'string' || !/^[a-z0-9:.-]{1,128}$/.test(project)) {
+    throw new BigQueryError('invalid', `Invalid table reference ${JSON.stringify({ projectId: t.projectId, datasetId: t.datasetId, tableId: t.tableId })}: a tableId (letters, marks, digits, _ - and spaces) with at most one @snapshot or $partition decorator, in a datasetId of letters, digits, _ and -.`);
+  }
+  return `${project}.${t.datasetId}.${id[1]}`;
+}
+
+/**
  * Labels stamped on every upstream job so BigQuery's own audit logs and INFORMATION_SCHEMA.JOBS join
  * back to bqgate's records: the principal, the actor, the audit record id, the audit session and the front door (`bqgate_door`: rest, mcp).
  * The `bqgate_` namespace is the gateway's: the caller's own labels (`client`, validated by
@@ -276,7 +294,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
    */
   async function nonQueryJob(c: Ctx, b: any): Promise<Outcome> {
     const cfg = b.configuration ?? {};
-    const name = (t: any) => (t ? `${t.projectId ?? c.req.params.projectId}.${t.datasetId}.${t.tableId}` : undefined);
+    const name = (t: any) => (t ? decidedTable(t, c.req.params.projectId ?? '') : undefined);
     // The job type (what BigQuery and jobs.list call it) and the policy verb: that of the SQL statement the job equals.
     let jobType: 'COPY' | 'EXTRACT' | 'LOAD';
     let verb: 'COPY' | 'EXPORT_DATA' | 'LOAD_DATA';
