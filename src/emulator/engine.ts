@@ -248,6 +248,7 @@ export class Engine {
       }
       if (opts.dryRun) return { schema: kind === 'SELECT' ? preparedSchema(ps) : [], rows: [], statementType: kind, ...stats };
       if (dml) await this.keepVersion(this.tableKey(dml, ctx));
+      if (ddl?.statementType === 'DROP_TABLE' && existed) await this.keepDropped(writes[0]);
       const reader = await ps.runAndReadAll();
       for (const w of writes) this.sizes.delete(w);
       const names = reader.columnNames();
@@ -434,6 +435,43 @@ export class Engine {
     const d = parts.pop() ?? ctx.defaultDataset?.datasetId ?? '';
     const p = parts.pop() ?? ctx.defaultDataset?.projectId ?? ctx.projectId;
     return `${p}.${d}.${t}`;
+  }
+
+  /** Tables dropped within the time travel window: their metadata as it was, by `p.d.t` (the history holds their rows). */
+  private readonly dropped = new Map<string, TableMeta>();
+
+  /** Before a table is dropped (DROP TABLE, tables.delete): its last state kept for time travel and a copy from `t@<ms>`. */
+  private async keepDropped(key: string): Promise<void> {
+    const t = this.tables.get(key);
+    if (!t || t.viewQuery !== undefined) return;
+    await this.keepVersion(key);
+    this.dropped.set(key, { ...t, schema: t.schema.map((f) => ({ ...f })) });
+  }
+
+  /** tables.delete: the table dropped, its last state kept for time travel (copy from `t@<ms>` restores it). */
+  async dropTable(p: string, d: string, t: string): Promise<void> {
+    await this.keepDropped(`${p}.${d}.${t}`);
+    await this.catalog.dropTable(p, d, t);
+    this.sizes.delete(`${p}.${d}.${t}`);
+  }
+
+  /**
+   * The table `p.d.t` as it was at `atMs` (ms since the epoch; 0: the oldest state kept), live or dropped since, as the copy
+   * source of a snapshot decorator (`t@<ms>`): metadata whose path is the history copy when the state
+   * then is not the live one. Throws notFound when the table did not exist then; invalid outside the
+   * time travel window or in the future (time-travel.ts).
+   * https://cloud.google.com/bigquery/docs/table-decorators#time_decorators
+   */
+  snapshotAt(p: string, d: string, t: string, atMs: number): TableMeta {
+    const key = `${p}.${d}.${t}`;
+    const live = this.tables.get(key);
+    const meta = live && live.creationTime <= atMs ? live : this.dropped.get(key);
+    if (!meta || meta.viewQuery !== undefined) throw new BigQueryError('notFound', `Not found: Table ${p}:${d}.${t}@${atMs}`);
+    if (atMs === 0) atMs = Math.max(meta.creationTime, Date.now() - 7 * 24 * 3600_000 + 1000); // @0: the oldest state time travel keeps
+    let version: TableVersion | undefined;
+    try { version = versionAt(key, this.history.get(key) ?? [], atMs * 1000, meta.creationTime * 1000, Date.now() * 1000); } catch (why) { throw new BigQueryError('invalid', String(why)); }
+    if (!version && meta !== live) throw new BigQueryError('notFound', `Not found: Table ${p}:${d}.${t}@${atMs} (it was dropped before then)`);
+    return version ? { ...meta, datasetId: HISTORY_DATASET, tableId: version.snapshot } : meta;
   }
 
   /** Copies a table's current state into the history before DML changes it. */

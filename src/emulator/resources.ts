@@ -110,7 +110,11 @@ export function resourceRoutes(app: FastifyInstance, prefix: string, engine: Eng
   });
   // tables.get `selectedFields`: the schema of those fields only (bq head --selected_fields reads it).
   app.get(`${ts}/:t`, async (req: Req) => {
-    const r = tableResource(await mustTable(req.params.p, req.params.d, req.params.t));
+    const { p, d, t } = req.params;
+    // A snapshot decorator (t@<ms>, t@-<ms>): the table's metadata as it was then, a dropped table's too (transfer.ts copies from it).
+    const at = t.match(/^(.+?)@(-?\d+)$/);
+    const meta = at ? (cat.dataset(p, d), { ...engine.snapshotAt(p, d, at[1], Number(at[2]) < 0 ? Date.now() + Number(at[2]) : Number(at[2])), datasetId: d, tableId: t }) : await mustTable(p, d, t);
+    const r = tableResource(meta);
     const selected = req.query.selectedFields?.split(',').map((x) => x.trim()).filter(Boolean);
     return selected?.length ? { ...r, schema: { fields: r.schema.fields.filter((f) => selected.includes(f.name)) } } : r;
   });
@@ -149,7 +153,7 @@ export function resourceRoutes(app: FastifyInstance, prefix: string, engine: Eng
   app.put(`${ts}/:t`, async (req: Req) => update(req, true));
   app.delete(`${ts}/:t`, async (req: Req, reply: FastifyReply) => {
     await mustTable(req.params.p, req.params.d, req.params.t);
-    await cat.dropTable(req.params.p, req.params.d, req.params.t);
+    await engine.dropTable(req.params.p, req.params.d, req.params.t);
     return reply.code(204).send();
   });
 

@@ -52,6 +52,22 @@ async function mustTable(engine: Engine, k: { p: string; d: string; t: string })
   return m;
 }
 
+/**
+ * A copy's source: the table, or with a snapshot decorator (`t@<ms>` since the epoch, `t@-<ms>`
+ * before now) its state at that instant, a dropped table's included (undelete). Range decorators
+ * and partition decorators are refused as notImplemented.
+ */
+async function copySource(engine: Engine, k: { p: string; d: string; t: string }): Promise<TableMeta> {
+  const at = k.t.match(/^(.+?)@(-?\d+)$/);
+  if (!at) {
+    if (/[@$]/.test(k.t)) throw new BigQueryError('notImplemented', `The emulator copies from a snapshot decorator (table@<ms>) only; ${name(k)} has another decorator.`);
+    return mustTable(engine, k);
+  }
+  engine.catalog.dataset(k.p, k.d);
+  const n = Number(at[2]);
+  return engine.snapshotAt(k.p, k.d, at[1], n < 0 ? Date.now() + n : n);
+}
+
 /** Where the destination of a copy or load stands: the table (after truncation if asked), or created with `schema`. */
 async function destination(engine: Engine, k: { p: string; d: string; t: string }, cfg: any, schema: BqField[] | undefined, defaultWrite: string): Promise<TableMeta> {
   engine.catalog.dataset(k.p, k.d);
@@ -99,7 +115,7 @@ export async function runCopy(engine: Engine, project: string, copy: any, declar
   if (declared) checkDeclaredTables(declared, sks.map((k) => `${k.p}.${k.d}.${k.t}`), [dkey]);
   const srcs = [];
   for (const sk of sks) {
-    const src = await mustTable(engine, sk);
+    const src = await copySource(engine, sk);
     if (src.viewQuery !== undefined) throw new BigQueryError('invalid', `${name(sk)} is a view; views cannot be copied.`);
     if (`${sk.p}.${sk.d}.${sk.t}` === dkey) throw new BigQueryError('invalid', 'The source and destination of a copy are the same table.');
     if (srcs.length && !sameSchema(srcs[0].schema, src.schema)) throw new BigQueryError('invalid', `The source tables of a copy must have the same schema; ${name(sk)} differs.`);

@@ -219,7 +219,6 @@ export const TABLE_WORKFLOWS: Workflow[] = [
   },
   {
     sample: 'undeleteTable.js', demo: 'deny', seed: ['table'],
-    knownBug: 'the emulator keeps no snapshot of a dropped table, so a copy from the `table@<epoch ms>` decorator answers notFound',
     async run(s) {
       const snapshotEpoch = Date.now();
       const recovered = s.fresh('recovered');

@@ -312,7 +312,16 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
     else throw new BigQueryError('invalid', 'The job configuration names no query, copy, extract or load.');
     if ([...sources, ...targets].some((t) => !t || t.includes('undefined'))) throw new BigQueryError('invalid', `The ${jobType.toLowerCase()} job does not name its tables fully.`);
     const tables: Record<string, BqField[]> = {};
-    for (const t of sources) tables[t] = (await catalog.getTable(t)).schema;
+    // A dropped table named with a snapshot decorator (undelete): its schema as it was then, from the upstream's tables.get of the decorated name.
+    const raw = [...(cfg.copy?.sourceTables ?? []), ...(cfg.copy?.sourceTable ? [cfg.copy.sourceTable] : []), ...(cfg.extract?.sourceTable ? [cfg.extract.sourceTable] : [])];
+    const decorated = (t: string) => raw.map((r: any) => `${r.projectId ?? c.req.params.projectId}.${r.datasetId}.${r.tableId}`).find((n: string) => n !== t && n.startsWith(`${t}@`));
+    for (const t of sources) {
+      tables[t] = (await catalog.getTable(t).catch(async (err) => {
+        const d = decorated(t);
+        if (!d || !(err instanceof BigQueryError) || err.reason !== 'notFound') throw err;
+        return catalog.getTable(d);
+      })).schema;
+    }
     const analysis = {
       statementKind: verb, tablesRead: sources, tablesWritten: targets, tables,
       columnsRead: sources.flatMap((t) => tables[t].map((f) => ({ table: t, column: f.name }))),
