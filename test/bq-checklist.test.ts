@@ -32,7 +32,7 @@ let tokens: Record<Who, string>;
 const work = mkdtempSync(join(tmpdir(), 'bqgate-bq-checklist-'));
 const results = new Map<string, { admin?: string; demo?: string }>();
 const DEMO_RULES = [...readFileSync(resolve(import.meta.dirname, '..', 'policies', 'demo.yaml'), 'utf8').matchAll(/^\s*- id: (\S+)/gm)].map((m) => m[1]);
-const VERB = /\b(SELECT|INSERT|CREATE_[A-Z_]+|ALTER_[A-Z_]+|DROP(?:_[A-Z_]+)?|GRANT|LOAD|EXTRACT|COPY)\b|\bto (extract)\b|(no bqgate policy rule covers it)/;
+const VERB = /\b(SELECT|INSERT|CREATE_[A-Z_]+|ALTER_[A-Z_]+|DROP(?:_[A-Z_]+)?|GRANT|LOAD|EXTRACT|COPY)\b|\bto (extract)\b|(default deny)/;
 let serial = 0;
 
 /** What bq printed, its line wrapping undone. */

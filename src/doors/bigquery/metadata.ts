@@ -19,6 +19,14 @@ import { enc, pick, decisionAudit, type Ctx, type Outcome } from '../../pipeline
 type MetadataOperation = 'tabledata.list' | 'tables.get' | 'tables.list' | 'datasets.get' | 'datasets.list' | 'projects.list';
 
 /**
+ * The refusal of a dataset the caller may not see (datasets.get, and a method on one): default deny,
+ * naming the principal and its groups and what a rule would have to name.
+ */
+export function datasetDenied(c: Ctx, projectId: string, datasetId: string): BigQueryError {
+  return new BigQueryError('accessDenied', `Access Denied: Dataset ${projectId}:${datasetId}: no bqgate policy rule covers it for ${c.principal.subject} (groups ${JSON.stringify(c.principal.groups)}); default deny. A rule must allow a verb on the dataset (\`${projectId}.${datasetId}\`) or on a table in it (\`${projectId}.${datasetId}.*\`).`);
+}
+
+/**
  * The handlers, over the gateway's upstream, catalog, analyzer (a view's schema follows its
  * lineage) and HMAC key (also signs the page tokens of masked reads); `waitMs` bounds a masked
  * read's wait for its query (ms). Metadata is read with the gateway credential; table data
@@ -43,7 +51,7 @@ export function metadataOperations({ upstream, catalog, hmacKey, analyzer, waitM
     if (!canSeeTable(c.policy, c.principal, table)) throw new BigQueryError('accessDenied', `Access Denied: Table ${table}: no bqgate policy rule lets ${c.principal.subject} read it.`);
   };
   const mustSeeDataset = (c: Ctx, projectId: string, datasetId: string) => {
-    if (!canSeeDataset(c.policy, c.principal, projectId, datasetId)) throw new BigQueryError('accessDenied', `Access Denied: Dataset ${projectId}:${datasetId}: no bqgate policy rule covers it for ${c.principal.subject}.`);
+    if (!canSeeDataset(c.policy, c.principal, projectId, datasetId)) throw datasetDenied(c, projectId, datasetId);
   };
 
   /**

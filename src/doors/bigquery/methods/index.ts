@@ -35,6 +35,7 @@ import { decideStatement, requireAnyAllow, canSeeDataset, canSeeTable, type Deci
 import type { Upstream, UpstreamCredentials } from '../../../upstream/index.js';
 import { callerError, datasetResource, tableResource } from '../../../deliver/index.js';
 import { findOwnJob } from '../job-ids.js';
+import { datasetDenied } from '../metadata.js';
 import type { JobStore } from '../../../state/index.js';
 import { enc, pick, decisionAudit, type Ctx, type Outcome } from '../../../pipeline/context.js';
 import { checkFields, changesPolicyTags, isEmpty, routineVerb, writes, type MethodStatement } from './statements.js';
@@ -155,7 +156,7 @@ export function methodOperations(d: MethodDeps): Record<MethodOperation, (c: Ctx
     return b;
   };
   const mustSeeDataset = (c: Ctx, projectId: string, datasetId: string) => {
-    if (!canSeeDataset(c.policy, c.principal, projectId, datasetId)) throw new BigQueryError('accessDenied', `Access Denied: Dataset ${projectId}:${datasetId}: no bqgate policy rule covers it for ${c.principal.subject}.`);
+    if (!canSeeDataset(c.policy, c.principal, projectId, datasetId)) throw datasetDenied(c, projectId, datasetId);
   };
 
   /**
