@@ -220,7 +220,12 @@ describe('the image, built without a Docker engine', () => {
     expect(existsSync(join(app, 'src'))).toBe(false);
     expect(existsSync(join(app, 'dist', 'cli', 'index.js'))).toBe(true);
     const pkg = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8'));
-    const devPresent = Object.keys(pkg.devDependencies).filter((d) => existsSync(join(app, 'node_modules', d)));
+    // Every package the lock marks dev-only (tsx, typescript, vitest, vite, …) is pruned.
+    const lock = JSON.parse(readFileSync(join(app, 'package-lock.json'), 'utf8'));
+    const devOnly = Object.entries(lock.packages as Record<string, { dev?: boolean }>).filter(([at, e]) => at && e.dev).map(([at]) => at);
+    expect(devOnly).toEqual(expect.arrayContaining(['node_modules/tsx', 'node_modules/typescript', 'node_modules/vitest']));
+    const devPresent = devOnly.filter((at) => existsSync(join(app, at)));
+    console.log(`dev-only packages in the lock: ${devOnly.length}, present in the runtime stage: ${devPresent.length}`);
     expect(devPresent).toEqual([]);
     for (const d of Object.keys(pkg.dependencies)) expect(existsSync(join(app, 'node_modules', d)), d).toBe(true);
 
