@@ -17,7 +17,7 @@
  *   PostgreSQL and keys, the emulator, health-gated start.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, execSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -207,7 +207,7 @@ describe('the image, built without a Docker engine', () => {
     const context = join(work, 'context');
     copyContext(ROOT, context);
     const t0 = Date.now();
-    const run = runStages(join(ROOT, 'Dockerfile'), context, join(work, 'stages'), (l) => console.log(l));
+    const run = await runStages(join(ROOT, 'Dockerfile'), context, join(work, 'stages'), (l) => console.log(l));
     console.log(`stages ${run.stages.map((s) => s.name).join(' → ')} in ${Math.round((Date.now() - t0) / 1000)} s; not run here: ${run.skipped.join('; ')}`);
     const runtime = run.stages[run.stages.length - 1];
     const app = resolve(runtime.dir, '.' + runtime.workdir);
@@ -220,7 +220,12 @@ describe('the image, built without a Docker engine', () => {
     expect(existsSync(join(app, 'src'))).toBe(false);
     expect(existsSync(join(app, 'dist', 'cli', 'index.js'))).toBe(true);
     const pkg = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8'));
-    const devPresent = Object.keys(pkg.devDependencies).filter((d) => existsSync(join(app, 'node_modules', d)));
+    // Every package the lock marks dev-only (tsx, typescript, vitest, vite, …) is pruned.
+    const lock = JSON.parse(readFileSync(join(app, 'package-lock.json'), 'utf8'));
+    const devOnly = Object.entries(lock.packages as Record<string, { dev?: boolean }>).filter(([at, e]) => at && e.dev).map(([at]) => at);
+    expect(devOnly).toEqual(expect.arrayContaining(['node_modules/tsx', 'node_modules/typescript', 'node_modules/vitest']));
+    const devPresent = devOnly.filter((at) => existsSync(join(app, at)));
+    console.log(`dev-only packages in the lock: ${devOnly.length}, present in the runtime stage: ${devPresent.length}`);
     expect(devPresent).toEqual([]);
     for (const d of Object.keys(pkg.dependencies)) expect(existsSync(join(app, 'node_modules', d)), d).toBe(true);
 
@@ -240,7 +245,8 @@ describe('the image, built without a Docker engine', () => {
     child.stderr.on('data', (d) => { log += d; });
     try {
       expect(await waitForHttp(`http://127.0.0.1:${port}/readyz`, child, { timeoutMs: 180_000, ready: (s) => s === 200, describe: () => log }), log).toBe('ready');
-      execSync(run.healthcheck!, { env, stdio: 'inherit' }); // throws unless it exits 0
+      const health = spawnSync('sh', ['-c', run.healthcheck!], { env, encoding: 'utf8' });
+      expect(health.status, health.stderr).toBe(0);
       const token = execFileSync(cmd === 'node' ? process.execPath : cmd, [args[0], 'token', '--sub', 'agent-7', '--groups', 'analysts'], { cwd: app, env, encoding: 'utf8' }).trim();
       const authClient = new OAuth2Client();
       authClient.setCredentials({ access_token: token });

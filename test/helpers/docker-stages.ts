@@ -9,7 +9,7 @@
  * https://docs.docker.com/reference/dockerfile/
  */
 import { DockerfileParser } from 'dockerfile-ast';
-import { execFileSync, execSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { dirname, join, matchesGlob, resolve } from 'node:path';
 
@@ -39,8 +39,17 @@ export function copyContext(root: string, to: string): void {
   }
 }
 
+/** Runs `command` with `sh -c` in `cwd` (output passed through); rejects unless it exits 0. Asynchronous: a test runner's worker must keep answering while a stage builds. */
+function sh(command: string, cwd: string, env: Record<string, string>): Promise<void> {
+  return new Promise((ok, fail) => {
+    const child = spawn('sh', ['-c', command], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
+    child.once('error', fail);
+    child.once('exit', (code, signal) => (code === 0 ? ok() : fail(new Error(`RUN ${command}: exit ${code ?? signal}`))));
+  });
+}
+
 /** Runs `dockerfile`'s stages under `work` with `context` as the build context. */
-export function runStages(dockerfile: string, context: string, work: string, log: (line: string) => void = () => undefined): StagesRun {
+export async function runStages(dockerfile: string, context: string, work: string, log: (line: string) => void = () => undefined): Promise<StagesRun> {
   const df = DockerfileParser.parse(readFileSync(dockerfile, 'utf8'));
   const stages: Stage[] = [];
   const skipped: string[] = [];
@@ -81,7 +90,7 @@ export function runStages(dockerfile: string, context: string, work: string, log
     } else if (kw === 'RUN') {
       if (SYSTEM.test(text)) { skipped.push(`RUN ${text.split('&&')[0].trim()} … (system)`); continue; }
       log(`[${stage.name}] RUN ${text}`);
-      execSync(text, { cwd: inStage('.'), stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, ...stage.env } });
+      await sh(text, inStage('.'), stage.env);
     } else if (kw === 'ENTRYPOINT') entrypoint = JSON.parse(text);
     else if (kw === 'CMD') command = JSON.parse(text);
     else if (kw === 'HEALTHCHECK') healthcheck = text.slice(text.indexOf('CMD ') + 4).trim();
