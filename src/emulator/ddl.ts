@@ -89,8 +89,8 @@ export function ddlOptions(ddl: DdlShape): DdlOptions | undefined {
   return { sql: ddl.original.slice(0, lead + at) + ddl.original.slice(lead + close + 1), options };
 }
 
-/** Index of the `)` closing the `(` at `open` (strings and backticks skipped); throws when unbalanced. */
-function closing(s: string, open: number): number {
+/** Index of the `)` closing the `(` at `open` (strings and backticks skipped); throws naming `what` when unbalanced. */
+export function closing(s: string, open: number, what = 'OPTIONS'): number {
   let depth = 0;
   for (let i = open; i < s.length; i++) {
     const c = s[i];
@@ -98,19 +98,22 @@ function closing(s: string, open: number): number {
     if (c === '(') depth++;
     else if (c === ')' && --depth === 0) return i;
   }
-  throw new Error('unbalanced parentheses in OPTIONS');
+  throw new Error(`unbalanced parentheses in ${what}`);
 }
 
-/** `s` split at its top-level commas (not inside parentheses, brackets or strings). */
-function splitTop(s: string): string[] {
+/**
+ * `s` split at its top-level commas: not inside strings, nor inside the brackets `opens` / `closes`
+ * (by default parentheses and square brackets; a type list adds angle brackets).
+ */
+export function splitTop(s: string, opens = '([', closes = ')]'): string[] {
   const out: string[] = [];
   let depth = 0;
   let from = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s[i];
     if (c === "'" || c === '"' || c === '`') { const j = s.indexOf(c, i + 1); i = j < 0 ? s.length : j; continue; }
-    if (c === '(' || c === '[') depth++;
-    else if (c === ')' || c === ']') depth--;
+    if (opens.includes(c)) depth++;
+    else if (closes.includes(c)) depth--;
     else if (c === ',' && depth === 0) { out.push(s.slice(from, i)); from = i + 1; }
   }
   out.push(s.slice(from));

@@ -7,6 +7,7 @@
  * Temporary, aggregate, JavaScript and remote functions and table functions are not read here
  * (undefined: the engine runs them as it runs any other statement, or refuses them).
  */
+import { closing, splitTop } from './ddl.js';
 
 /** BigQuery's StandardSqlDataType (https://cloud.google.com/bigquery/docs/reference/rest/v2/StandardSqlDataType). */
 export interface SqlDataType {
@@ -29,33 +30,6 @@ const PATH = '((?:`[^`]+`|[A-Za-z_][\\w-]*)(?:\\.(?:`[^`]+`|[A-Za-z_][\\w-]*))*)
 const HEAD = new RegExp(`^CREATE(\\s+OR\\s+REPLACE)?\\s+FUNCTION(\\s+IF\\s+NOT\\s+EXISTS)?\\s+${PATH}\\s*\\(`, 'i');
 const ALIASES: Record<string, string> = { INTEGER: 'INT64', INT: 'INT64', SMALLINT: 'INT64', BIGINT: 'INT64', TINYINT: 'INT64', BYTEINT: 'INT64', DECIMAL: 'NUMERIC', BIGDECIMAL: 'BIGNUMERIC', FLOAT: 'FLOAT64', BOOLEAN: 'BOOL' };
 
-/** The index of the parenthesis closing the one at `open`, skipping quoted text; -1 if none. */
-function closing(s: string, open: number): number {
-  let depth = 0;
-  for (let i = open; i < s.length; i++) {
-    const ch = s[i];
-    if (ch === "'" || ch === '"' || ch === '`') { const end = s.indexOf(ch, i + 1); if (end < 0) return -1; i = end; continue; }
-    if (ch === '(') depth++;
-    else if (ch === ')') { depth--; if (depth === 0) return i; }
-  }
-  return -1;
-}
-
-/** `s` split at the commas outside brackets and quotes. */
-function topLevel(s: string): string[] {
-  const out: string[] = [];
-  let depth = 0; let from = 0;
-  for (let i = 0; i < s.length; i++) {
-    const ch = s[i];
-    if (ch === "'" || ch === '"' || ch === '`') { i = Math.max(i, s.indexOf(ch, i + 1)); continue; }
-    if (ch === '(' || ch === '<') depth++;
-    else if (ch === ')' || ch === '>') depth--;
-    else if (ch === ',' && depth === 0) { out.push(s.slice(from, i)); from = i + 1; }
-  }
-  out.push(s.slice(from));
-  return out.map((x) => x.trim()).filter(Boolean);
-}
-
 /** A GoogleSQL type as written (`ARRAY<STRUCT<name STRING, val INT64>>`) as a StandardSqlDataType; throws on what it cannot read. */
 export function sqlType(text: string): SqlDataType {
   const t = text.trim();
@@ -65,7 +39,7 @@ export function sqlType(text: string): SqlDataType {
   if (kind === 'ARRAY') return { typeKind: 'ARRAY', arrayElementType: sqlType(m[2] ?? '') };
   if (kind === 'RANGE') return { typeKind: 'RANGE', rangeElementType: sqlType(m[2] ?? '') };
   if (kind === 'STRUCT') {
-    const fields = topLevel(m[2] ?? '').map((f) => {
+    const fields = splitTop(m[2] ?? '', '(<', ')>').map((f) => {
       const named = f.match(/^(`[^`]+`|[A-Za-z_]\w*)\s+([\s\S]+)$/);
       return named && !/^[<(]/.test(named[2]) ? { name: named[1].replace(/`/g, ''), type: sqlType(named[2]) } : { type: sqlType(f) };
     });
@@ -80,9 +54,8 @@ export function functionDdl(sql: string): FunctionDdl | undefined {
   const head = sql.match(HEAD);
   if (!head) return undefined;
   const open = head[0].length - 1;
-  const close = closing(sql, open);
-  if (close < 0) throw new Error('the argument list is not closed');
-  const args = topLevel(sql.slice(open + 1, close)).map((a) => {
+  const close = closing(sql, open, 'the argument list');
+  const args = splitTop(sql.slice(open + 1, close), '(<', ')>').map((a) => {
     const m = a.match(/^(`[^`]+`|[A-Za-z_]\w*)\s+([\s\S]+)$/);
     if (!m || /^ANY\s+TYPE$/i.test(m[2].trim())) throw new Error(`cannot read the argument ${JSON.stringify(a)}`);
     return { name: m[1].replace(/`/g, ''), dataType: sqlType(m[2]) };
@@ -91,8 +64,7 @@ export function functionDdl(sql: string): FunctionDdl | undefined {
   const tail = rest.match(/^\s*(?:RETURNS\s+([\s\S]+?)\s+)?AS\s*\(/i);
   if (!tail) return undefined; // LANGUAGE js, REMOTE WITH CONNECTION, OPTIONS first: not a plain SQL UDF
   const bodyOpen = close + 1 + tail[0].length - 1;
-  const bodyClose = closing(sql, bodyOpen);
-  if (bodyClose < 0) throw new Error('the function body is not closed');
+  const bodyClose = closing(sql, bodyOpen, 'the function body');
   if (!/^\s*(OPTIONS\s*\([\s\S]*\))?\s*;?\s*$/i.test(sql.slice(bodyClose + 1))) return undefined;
   return {
     path: head[3].replace(/`/g, ''), orReplace: !!head[1], ifNotExists: !!head[2], arguments: args,
