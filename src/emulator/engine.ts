@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { BigQueryError } from '../bigquery/errors.js';
 import { bqToDuck, duckToField, type BqField } from './encode.js';
 import { toDuckDb } from './translate.js';
-import { timeTravelClauses, versionAt, HISTORY_DATASET, type TableVersion } from './time-travel.js';
+import { timeTravelClauses, versionAt, HISTORY_DATASET, TIME_TRAVEL_WINDOW_US, type TableVersion } from './time-travel.js';
 import {
   expectedDuckType, checkDuckType, refuseFunctionsByName, planScans, checkCreatePlan, checkDropText, checkDeclaredTables,
   type Declared, type PlanNode, type PlanScan,
@@ -456,18 +456,20 @@ export class Engine {
   }
 
   /**
-   * The table `p.d.t` as it was at `atMs` (ms since the epoch; 0: the oldest state kept), live or dropped since, as the copy
+   * The table `p.d.t` as it was at `atMs` (a snapshot decorator's number: ms since the epoch; negative:
+   * ms before now; 0: the oldest state kept), live or dropped since, as the copy
    * source of a snapshot decorator (`t@<ms>`): metadata whose path is the history copy when the state
    * then is not the live one. Throws notFound when the table did not exist then; invalid outside the
    * time travel window or in the future (time-travel.ts).
    * https://cloud.google.com/bigquery/docs/table-decorators#time_decorators
    */
   snapshotAt(p: string, d: string, t: string, atMs: number): TableMeta {
+    if (atMs < 0) atMs += Date.now();
     const key = `${p}.${d}.${t}`;
     const live = this.tables.get(key);
     const meta = live && live.creationTime <= atMs ? live : this.dropped.get(key);
     if (!meta || meta.viewQuery !== undefined) throw new BigQueryError('notFound', `Not found: Table ${p}:${d}.${t}@${atMs}`);
-    if (atMs === 0) atMs = Math.max(meta.creationTime, Date.now() - 7 * 24 * 3600_000 + 1000); // @0: the oldest state time travel keeps
+    if (atMs === 0) atMs = Math.max(meta.creationTime, Date.now() - TIME_TRAVEL_WINDOW_US / 1000 + 1000); // @0: the oldest state time travel keeps
     let version: TableVersion | undefined;
     try { version = versionAt(key, this.history.get(key) ?? [], atMs * 1000, meta.creationTime * 1000, Date.now() * 1000); } catch (why) { throw new BigQueryError('invalid', String(why)); }
     if (!version && meta !== live) throw new BigQueryError('notFound', `Not found: Table ${p}:${d}.${t}@${atMs} (it was dropped before then)`);

@@ -17,6 +17,7 @@ import { encodeRow } from './encode.js';
 import type { Engine } from './engine.js';
 import type { DatasetMeta, TableMeta } from './catalog.js';
 import { insertAll } from './insert.js';
+import { snapshotDecorator } from './time-travel.js';
 
 export const LOCATION = 'US';
 
@@ -112,8 +113,8 @@ export function resourceRoutes(app: FastifyInstance, prefix: string, engine: Eng
   app.get(`${ts}/:t`, async (req: Req) => {
     const { p, d, t } = req.params;
     // A snapshot decorator (t@<ms>, t@-<ms>): the table's metadata as it was then, a dropped table's too (transfer.ts copies from it).
-    const at = t.match(/^(.+?)@(-?\d+)$/);
-    const meta = at ? (cat.dataset(p, d), { ...engine.snapshotAt(p, d, at[1], Number(at[2]) < 0 ? Date.now() + Number(at[2]) : Number(at[2])), datasetId: d, tableId: t }) : await mustTable(p, d, t);
+    const at = snapshotDecorator(t);
+    const meta = at ? (cat.dataset(p, d), { ...engine.snapshotAt(p, d, at.table, at.atMs), datasetId: d, tableId: t }) : await mustTable(p, d, t);
     const r = tableResource(meta);
     const selected = req.query.selectedFields?.split(',').map((x) => x.trim()).filter(Boolean);
     return selected?.length ? { ...r, schema: { fields: r.schema.fields.filter((f) => selected.includes(f.name)) } } : r;

@@ -84,3 +84,13 @@ export function versionAt(table: string, versions: TableVersion[], atUs: number,
   if (atUs < createdUs) throw `Invalid time travel timestamp ${atUs} for table ${table}: it is before the table was created (${createdUs}).`;
   return versions.find((v) => atUs < v.untilUs);
 }
+
+/**
+ * A table id's snapshot decorator (`t@<ms>`, `t@-<ms>`, `t@0`;
+ * https://cloud.google.com/bigquery/docs/table-decorators#time_decorators): the table and the
+ * decorator's number (Engine.snapshotAt reads it), or undefined for an id without one.
+ */
+export function snapshotDecorator(tableId: string): { table: string; atMs: number } | undefined {
+  const m = tableId.match(/^(.+?)@(-?\d+)$/);
+  return m ? { table: m[1], atMs: Number(m[2]) } : undefined;
+}

@@ -36,6 +36,7 @@ import { bucketFile, checkInsideRoot, checkDeclaredTables, type Declared } from 
 import { rowValues, fieldType, type TypedRow } from './insert.js';
 import { duckTypeOf } from './params.js';
 import type { RunResult } from './engine.js';
+import { snapshotDecorator } from './time-travel.js';
 
 interface TableRef { projectId?: string; datasetId?: string; tableId?: string }
 
@@ -58,14 +59,13 @@ async function mustTable(engine: Engine, k: { p: string; d: string; t: string })
  * and partition decorators are refused as notImplemented.
  */
 async function copySource(engine: Engine, k: { p: string; d: string; t: string }): Promise<TableMeta> {
-  const at = k.t.match(/^(.+?)@(-?\d+)$/);
+  const at = snapshotDecorator(k.t);
   if (!at) {
     if (/[@$]/.test(k.t)) throw new BigQueryError('notImplemented', `The emulator copies from a snapshot decorator (table@<ms>) only; ${name(k)} has another decorator.`);
     return mustTable(engine, k);
   }
   engine.catalog.dataset(k.p, k.d);
-  const n = Number(at[2]);
-  return engine.snapshotAt(k.p, k.d, at[1], n < 0 ? Date.now() + n : n);
+  return engine.snapshotAt(k.p, k.d, at.table, at.atMs);
 }
 
 /** Where the destination of a copy or load stands: the table (after truncation if asked), or created with `schema`. */
