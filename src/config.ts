@@ -43,7 +43,7 @@
  * | MCP: scopes a token must carry on /mcp (`scope` / `scp` claim; else 403 insufficient_scope) / scopes advertised to clients | BQGATE_MCP_REQUIRED_SCOPES, BQGATE_MCP_SCOPES (space- or comma-separated) | none / the required ones, else `openid email groups` |
  * | MCP: Origin headers accepted on /mcp (comma-separated hostnames, matching any scheme and port, or exact origins `https://host:port`) | BQGATE_MCP_ALLOWED_ORIGINS | `localhost,127.0.0.1,[::1]` |
  */
-import { readFileSync } from 'node:fs';
+import { readSecretFile } from './secret-file.js';
 import { resolve } from 'node:path';
 import { isLoopbackHttp } from './net.js';
 import type { LimitsConfig } from './limits.js';
@@ -215,7 +215,8 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     upstreamAuth: {
       // A local upstream (the embedded emulator, or one on loopback over http) takes the fixed local token.
       credentials: env.BQGATE_CREDENTIALS ?? (upstream === 'emulator' || isLoopbackHttp(upstream) ? 'local' : 'adc'),
-      localToken: env.BQGATE_UPSTREAM_TOKEN || (env.BQGATE_UPSTREAM_TOKEN_FILE ? readFileSync(env.BQGATE_UPSTREAM_TOKEN_FILE, 'utf8').trim() : undefined),
+      // A token file others can read is refused (secret-file.ts), as the gateway's own keys are.
+      localToken: env.BQGATE_UPSTREAM_TOKEN || (env.BQGATE_UPSTREAM_TOKEN_FILE ? readSecretFile(env.BQGATE_UPSTREAM_TOKEN_FILE, 'the upstream token file (BQGATE_UPSTREAM_TOKEN_FILE)').toString('utf8').trim() : undefined),
       impersonate: env.BQGATE_IMPERSONATE_SERVICE_ACCOUNT || undefined,
       impersonateByGroup: pairs(env.BQGATE_IMPERSONATE_BY_GROUP),
       quotaProject: env.BQGATE_QUOTA_PROJECT || undefined,

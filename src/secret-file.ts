@@ -2,7 +2,10 @@
  * Secrets at rest: the key files a gateway signs, pseudonymizes or issues tokens with (the audit
  * checkpoint key, the HMAC masking key, the development issuer's key) are created mode 0600 in a
  * 0700 directory, and a key file other users could open is refused at start, as ssh refuses an
- * unprotected private key.
+ * unprotected private key. The other secrets read from files are checked the same way: the
+ * upstream token (BQGATE_UPSTREAM_TOKEN_FILE, config.ts), a service-account key
+ * (BQGATE_CREDENTIALS, upstream/credentials.ts) and the emulator's secret (emulator.secret,
+ * BQGATE_EMULATOR_SECRET_FILE).
  *
  * The rule is PostgreSQL's for its `ssl_key_file`
  * (https://www.postgresql.org/docs/current/ssl-tcp.html#SSL-SETUP): a file owned by the user the

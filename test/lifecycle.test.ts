@@ -4,11 +4,13 @@
  *   gateway is SIGKILLed (src/sql/zetasql.ts: setpriv --pdeathsig);
  * - secrets at rest: the HMAC key, the audit signing key and the development issuer's key are
  *   created 0600 (their directory 0700), and a key file its group or other users can open is
- *   refused at start with a message saying how to fix it (src/secret-file.ts).
+ *   refused at start with a message saying how to fix it (src/secret-file.ts); so are the other
+ *   secrets the gateway reads: the upstream token file, a service-account key, the emulator secret.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createSecretFile } from '../src/secret-file.ts';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -132,6 +134,49 @@ describe.skipIf(process.platform === 'win32')('secrets at rest', () => {
       expect(r.output).toContain(`${what} ${file} is accessible by ${who} (mode 0${bad.toString(8)})`);
       expect(r.output).toContain(`Fix: chmod 600 ${file}`);
       expect(r.output).not.toContain('bqgate listening');
+    } finally { chmodSync(file, 0o600); }
+  }, 180_000);
+
+  it.each([
+    ['the upstream token file (BQGATE_UPSTREAM_TOKEN_FILE)', 'BQGATE_UPSTREAM_TOKEN_FILE', 0o644, 'other users'],
+    ['the service-account key (BQGATE_CREDENTIALS)', 'BQGATE_CREDENTIALS', 0o640, 'its group'],
+    ['the emulator secret', 'emulator.secret in the data directory', 0o604, 'other users'],
+  ])('`serve` refuses to start when %s is readable by others', async (what, variable, bad, who) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'bqgate-refuse-'));
+    const env: Record<string, string> = { BQGATE_DATA_DIR: dataDir };
+    let file: string;
+    if (variable === 'BQGATE_CREDENTIALS') {
+      // A service-account key as Google issues it (the key itself is never used: the start is refused first).
+      file = join(dir, 'sa.json');
+      writeFileSync(file, JSON.stringify({ type: 'service_account', client_email: 'gw@demo-project.iam.gserviceaccount.com', private_key: '-----BEGIN PRIVATE KEY-----\nMII…\n-----END PRIVATE KEY-----\n' }), { mode: 0o600 });
+      env.BQGATE_CREDENTIALS = file;
+    } else if (variable === 'BQGATE_UPSTREAM_TOKEN_FILE') {
+      file = join(keys, 'emulator.secret');
+      Object.assign(env, { BQGATE_UPSTREAM: 'http://127.0.0.1:9', BQGATE_UPSTREAM_TOKEN_FILE: file });
+    } else {
+      file = join(dataDir, 'keys', 'emulator.secret');
+      createSecretFile(file, 'an older secret');
+    }
+    chmodSync(file, bad);
+    try {
+      const r = await serveUntilExit(env);
+      console.log(`${variable} mode ${bad.toString(8)}: exit ${r.code}: ${r.output.split('\n').find((l) => l.startsWith('Error:'))}`);
+      expect(r.code).not.toBe(0);
+      expect(r.output).toContain(`${what} ${file} is accessible by ${who} (mode 0${bad.toString(8)})`);
+      expect(r.output).toContain(`Fix: chmod 600 ${file}`);
+      expect(r.output).not.toContain('bqgate listening');
+    } finally { chmodSync(file, 0o600); }
+  }, 180_000);
+
+  it('`emulator` refuses a BQGATE_EMULATOR_SECRET_FILE readable by others', async () => {
+    const file = join(keys, 'emulator.secret');
+    chmodSync(file, 0o644);
+    try {
+      const r = await cli(['emulator', '--port', '0'], { BQGATE_EMULATOR_SECRET_FILE: file });
+      console.log(`BQGATE_EMULATOR_SECRET_FILE mode 644: exit ${r.code}: ${r.stderr.split('\n').find((l) => l.startsWith('Error:'))}`);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`the emulator secret (BQGATE_EMULATOR_SECRET_FILE) ${file} is accessible by other users (mode 0644)`);
+      expect(r.stderr).toContain(`Fix: chmod 600 ${file}`);
     } finally { chmodSync(file, 0o600); }
   }, 180_000);
 

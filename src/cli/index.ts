@@ -64,10 +64,10 @@ program.command('emulator').description('run the BigQuery emulator alone (caller
   .option('--host <host>', 'listen host', '127.0.0.1').option('--port <port>', 'listen port', '9060').option('--fixtures <dir>', 'fixtures directory')
   .action(async (o) => {
     const { startEmulator, newEmulatorSecret, writeSecretFile, emulatorSecretFile } = await import('../emulator/index.js');
-    const { readFileSync } = await import('node:fs');
+    const { readSecretFile } = await import('../secret-file.js');
     const cfg = loadConfig({ ...(program.opts().dataDir ? { dataDir: program.opts().dataDir } : {}), ...(o.fixtures ? { fixturesDir: o.fixtures } : {}) });
     const env = process.env;
-    let secret = env.BQGATE_EMULATOR_SECRET || (env.BQGATE_EMULATOR_SECRET_FILE ? readFileSync(env.BQGATE_EMULATOR_SECRET_FILE, 'utf8').trim() : '');
+    let secret = env.BQGATE_EMULATOR_SECRET || (env.BQGATE_EMULATOR_SECRET_FILE ? readSecretFile(env.BQGATE_EMULATOR_SECRET_FILE, 'the emulator secret (BQGATE_EMULATOR_SECRET_FILE)').toString('utf8').trim() : '');
     let where = env.BQGATE_EMULATOR_SECRET ? 'the environment variable BQGATE_EMULATOR_SECRET' : env.BQGATE_EMULATOR_SECRET_FILE;
     if (!secret) {
       secret = newEmulatorSecret();

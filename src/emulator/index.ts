@@ -20,7 +20,8 @@
  * UV_THREADPOOL_SIZE in the environment for more.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { checkSecretFile } from '../secret-file.js';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Engine } from './engine.js';
@@ -64,8 +65,14 @@ export const newEmulatorSecret = (): string => randomBytes(32).toString('base64u
 /** Where a gateway or `bqgate emulator` keeps the secret of the emulator it started: `<dataDir>/keys/emulator.secret`. */
 export const emulatorSecretFile = (dataDir: string): string => join(dataDir, 'keys', 'emulator.secret');
 
-/** Writes `secret` to `file` (mode 0600, its directory 0700), replacing an older one atomically. */
+/**
+ * Writes `secret` to `file` (mode 0600, its directory 0700), replacing an older one atomically.
+ * Throws (secret-file.ts's message, naming the file and `chmod 600`) when an older file is
+ * readable by its group or others: something loosened it, and the start is refused, as for the
+ * gateway's other keys.
+ */
 export function writeSecretFile(file: string, secret: string): void {
+  if (existsSync(file)) checkSecretFile(file, 'the emulator secret');
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, secret, { mode: 0o600 });

@@ -28,6 +28,8 @@ import { createHash } from 'node:crypto';
 import type { UpstreamAuthConfig } from '../config.js';
 import type { Principal } from '../auth/index.js';
 import { BigQueryError } from '../bigquery/errors.js';
+import { checkSecretFile } from '../secret-file.js';
+import { existsSync, readFileSync } from 'node:fs';
 
 export const BIGQUERY_SCOPE = 'https://www.googleapis.com/auth/bigquery';
 const IAM_CREDENTIALS = 'https://iamcredentials.googleapis.com';
@@ -59,6 +61,18 @@ export function localCredential(secret?: string): AuthClient {
 }
 
 /** Redirects a client's Google endpoints (origin → replacement base) for every request it makes. */
+/**
+ * Refuses a service-account key file (JSON with a `private_key`) that its group or others can read
+ * (secret-file.ts; throws its message naming the file and `chmod 600`). An `external_account`
+ * configuration holds no secret (it names where the token comes from) and is not checked; a
+ * missing or unreadable file is left to google-auth-library's own error.
+ */
+function checkKeyFile(file: string): void {
+  let doc: { private_key?: unknown } | undefined;
+  try { doc = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : undefined; } catch { return; }
+  if (doc && typeof doc.private_key === 'string') checkSecretFile(file, 'the service-account key (BQGATE_CREDENTIALS)');
+}
+
 function redirect(client: AuthClient, endpoints: Record<string, string>): AuthClient {
   if (!Object.keys(endpoints).length) return client;
   client.transporter.interceptors.request.add({
@@ -96,6 +110,7 @@ export class UpstreamCredentials {
     let base: AuthClient;
     if (cfg.credentials === 'local') base = localCredential(cfg.localToken);
     else {
+      if (cfg.credentials !== 'adc') checkKeyFile(cfg.credentials);
       const auth = new GoogleAuth({ scopes: [BIGQUERY_SCOPE], ...(cfg.credentials === 'adc' ? {} : { keyFilename: cfg.credentials }) });
       try { base = await auth.getClient(); } catch (err) {
         throw new Error(`BQGATE_CREDENTIALS=${cfg.credentials}: no usable Google credential (${credentialFailure(err)})`);
