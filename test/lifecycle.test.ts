@@ -86,6 +86,19 @@ describe.skipIf(process.platform !== 'linux')('no orphans', () => {
   }, 180_000);
 });
 
+/** Loosens `file` to mode `bad`, runs `serve` with `env` and expects the refusal naming `what`, `who` and the fix. */
+async function expectRefusedStart(env: Record<string, string>, variable: string, what: string, file: string, bad: number, who: string): Promise<void> {
+  chmodSync(file, bad);
+  try {
+    const r = await serveUntilExit(env);
+    console.log(`${variable} mode ${bad.toString(8)}: exit ${r.code}: ${r.output.split('\n').find((l) => l.startsWith('Error:'))}`);
+    expect(r.code).not.toBe(0);
+    expect(r.output).toContain(`${what} ${file} is accessible by ${who} (mode 0${bad.toString(8)})`);
+    expect(r.output).toContain(`Fix: chmod 600 ${file}`);
+    expect(r.output).not.toContain('bqgate listening');
+  } finally { chmodSync(file, 0o600); }
+}
+
 describe.skipIf(process.platform === 'win32')('secrets at rest', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bqgate-keys-'));
   const keys = join(dir, 'keys');
@@ -126,15 +139,7 @@ describe.skipIf(process.platform === 'win32')('secrets at rest', () => {
     const file = join(keys, name);
     const env = { BQGATE_DATA_DIR: mkdtempSync(join(tmpdir(), 'bqgate-refuse-')), BQGATE_HMAC_KEY_FILE: join(keys, 'hmac.key'), BQGATE_AUDIT_KEY_FILE: join(keys, 'audit-ed25519.pem'), BQGATE_DEV_ISSUER_KEY_FILE: join(keys, 'dev-issuer.jwk.json'), [variable]: file };
     expect(existsSync(file)).toBe(true);
-    chmodSync(file, bad);
-    try {
-      const r = await serveUntilExit(env);
-      console.log(`${variable} mode ${bad.toString(8)}: exit ${r.code}: ${r.output.split('\n').find((l) => l.startsWith('Error:'))}`);
-      expect(r.code).not.toBe(0);
-      expect(r.output).toContain(`${what} ${file} is accessible by ${who} (mode 0${bad.toString(8)})`);
-      expect(r.output).toContain(`Fix: chmod 600 ${file}`);
-      expect(r.output).not.toContain('bqgate listening');
-    } finally { chmodSync(file, 0o600); }
+    await expectRefusedStart(env, variable, what, file, bad, who);
   }, 180_000);
 
   it.each([
@@ -157,15 +162,7 @@ describe.skipIf(process.platform === 'win32')('secrets at rest', () => {
       file = join(dataDir, 'keys', 'emulator.secret');
       createSecretFile(file, 'an older secret');
     }
-    chmodSync(file, bad);
-    try {
-      const r = await serveUntilExit(env);
-      console.log(`${variable} mode ${bad.toString(8)}: exit ${r.code}: ${r.output.split('\n').find((l) => l.startsWith('Error:'))}`);
-      expect(r.code).not.toBe(0);
-      expect(r.output).toContain(`${what} ${file} is accessible by ${who} (mode 0${bad.toString(8)})`);
-      expect(r.output).toContain(`Fix: chmod 600 ${file}`);
-      expect(r.output).not.toContain('bqgate listening');
-    } finally { chmodSync(file, 0o600); }
+    await expectRefusedStart(env, variable, what, file, bad, who);
   }, 180_000);
 
   it('`emulator` refuses a BQGATE_EMULATOR_SECRET_FILE readable by others', async () => {
