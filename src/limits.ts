@@ -4,9 +4,14 @@
  * - slow clients: headers must arrive within `headersTimeoutMs` and the whole request within
  *   `requestTimeoutMs` (Node http server timeouts, checked every second), else the socket is closed;
  * - rate: at most `ratePerMinute` requests per principal (issuer + subject, verified) per minute,
- *   unauthenticated callers keyed by address (@fastify/rate-limit, in memory: per replica) →
- *   429 rateLimitExceeded with Retry-After; the SDK and `bq` back off and retry;
- * - concurrency: at most `maxConcurrent` requests of one principal in flight at once → 429.
+ *   unauthenticated callers keyed by address (@fastify/rate-limit) → 429 rateLimitExceeded with
+ *   Retry-After; the SDK and `bq` back off and retry;
+ * - concurrency: at most `maxConcurrent` requests of one principal in flight at once → 429 with
+ *   Retry-After.
+ * With one node (SQLite state) both count in the process. With PostgreSQL state (BQGATE_POSTGRES)
+ * both count in the database (state/pg-limits.ts: a store for @fastify/rate-limit, leases for
+ * the in-flight slots), so N replicas give a principal one limit, not N; a store that cannot be
+ * reached refuses the request (backendError), it does not lift the limit.
  * Health, readiness and metrics endpoints are not limited. 0 turns a limit off.
  */
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
@@ -14,6 +19,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import { BigQueryError } from './bigquery/errors.js';
 import type { Principal } from './auth/index.js';
+import type { SharedLimitTable } from './state/index.js';
 
 export interface LimitsConfig {
   /** Largest request body, bytes. */
@@ -25,6 +31,8 @@ export interface LimitsConfig {
   /** Time allowed to receive the request headers / the whole request, ms. */
   headersTimeoutMs: number;
   requestTimeoutMs: number;
+  /** With shared counters: how long the in-flight slots of a replica that died keep counting, ms. */
+  inflightLeaseMs: number;
 }
 
 const UNLIMITED = /^\/(healthz|readyz|metrics)(\?|$)/;
@@ -50,14 +58,32 @@ const KEEP_ALIVE_MS = 72_000;
 /** The key a principal is limited under. */
 const principalKey = (p: Principal) => `${p.issuer}\u0000${p.subject}`;
 
+type StoreCallback = (err: Error | null, res?: { current: number; ttl: number }) => void;
+
+/**
+ * A @fastify/rate-limit store over shared counters (its `store` option: a class constructed with
+ * the plugin's options, https://github.com/fastify/fastify-rate-limit#custom-store): each `incr`
+ * is one upsert in the shared table, so every replica counts the same window.
+ */
+function sharedRateStore(table: SharedLimitTable) {
+  return class SharedRateStore {
+    incr(key: string, cb: StoreCallback, timeWindow: number) {
+      table.hit(key, timeWindow).then((r) => cb(null, { current: r.count, ttl: r.ttlMs }), (err) => cb(err));
+    }
+    child() { return new SharedRateStore(); }
+  };
+}
+
 /**
  * Registers the rate limit (before any route is declared). `principalOf` resolves the request's
  * verified principal, or undefined when the token does not verify (then the address is the key);
- * `onExceeded` is called for each request refused (metrics).
+ * `onExceeded` is called for each request refused (metrics). `shared`: the replicas' counters
+ * (PostgreSQL state), else the window is counted in this process.
  */
-export async function installRateLimit(app: FastifyInstance, l: LimitsConfig, principalOf: (req: FastifyRequest) => Promise<Principal | undefined>, onExceeded: () => void = () => {}): Promise<void> {
+export async function installRateLimit(app: FastifyInstance, l: LimitsConfig, principalOf: (req: FastifyRequest) => Promise<Principal | undefined>, onExceeded: () => void = () => {}, shared?: SharedLimitTable): Promise<void> {
   if (!l.ratePerMinute) return;
   await app.register(rateLimit, {
+    ...(shared ? { store: sharedRateStore(shared) } : {}),
     global: true,
     max: l.ratePerMinute,
     timeWindow: 60_000,
@@ -69,26 +95,38 @@ export async function installRateLimit(app: FastifyInstance, l: LimitsConfig, pr
     },
     onExceeded: () => onExceeded(),
     errorResponseBuilder: (_req, ctx) => new BigQueryError('rateLimitExceeded',
-      `Exceeded rate limits: more than ${ctx.max} requests per minute for this principal (bqgate BQGATE_RATE_LIMIT); retry after ${Math.ceil(ctx.ttl / 1000)} s.`),
+      `Exceeded rate limits: more than ${ctx.max} requests per minute for this principal${shared ? ' across the gateway replicas' : ''} (bqgate BQGATE_RATE_LIMIT); retry after ${Math.ceil(ctx.ttl / 1000)} s.`),
   });
 }
 
-/** Per-principal in-flight counts. */
+/** Retry-After of an in-flight refusal, s: about one request's time. */
+const INFLIGHT_RETRY_AFTER_S = 1;
+
+/** Per-principal in-flight counts: in this process, or in the replicas' shared table when given. */
 export class ConcurrencyCaps {
   private inflight = new Map<string, number>();
-  constructor(private readonly max: number) {}
+  constructor(private readonly max: number, private readonly shared?: SharedLimitTable) {}
+
+  private refusal(p: Principal, where: string) {
+    return new BigQueryError('rateLimitExceeded', `Exceeded rate limits: ${p.subject} already has ${this.max} requests in flight ${where} (bqgate BQGATE_MAX_CONCURRENT); wait for one to finish, then retry.`, { retryAfterS: INFLIGHT_RETRY_AFTER_S });
+  }
 
   /**
-   * Takes a slot for `p`; returns the release function. Throws BigQueryError(rateLimitExceeded)
-   * when `p` already has `max` requests in flight.
+   * Takes a slot for `p`; resolves with the release function. Rejects with
+   * BigQueryError(rateLimitExceeded, Retry-After 1 s) when `p` already has `max` requests in
+   * flight (across the replicas when shared), or stateDown when the shared table cannot be reached.
    */
-  enter(p: Principal): () => void {
+  async enter(p: Principal): Promise<() => void> {
     if (!this.max) return () => {};
     const k = principalKey(p);
-    const n = this.inflight.get(k) ?? 0;
-    if (n >= this.max) {
-      throw new BigQueryError('rateLimitExceeded', `Exceeded rate limits: ${p.subject} already has ${this.max} requests in flight at this gateway (bqgate BQGATE_MAX_CONCURRENT); wait for one to finish, then retry.`);
+    if (this.shared) {
+      const table = this.shared;
+      const r = await table.acquire(k, this.max);
+      if ('refused' in r) throw this.refusal(p, 'across the gateway replicas');
+      return () => { void table.release(r.lease); };
     }
+    const n = this.inflight.get(k) ?? 0;
+    if (n >= this.max) throw this.refusal(p, 'at this gateway');
     this.inflight.set(k, n + 1);
     let done = false;
     return () => {

@@ -87,7 +87,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   const zetasql = new ZetaSqlPool({ size: cfg.analyzer.processes, deadlineMs: cfg.analyzer.deadlineMs, quarantineMs: cfg.analyzer.quarantineMs });
   await zetasql.start();
   const analyzer = new Analyzer(zetasql, catalog);
-  const state = await openState({ dataDir: cfg.dataDir, postgresUrl: cfg.statePostgresUrl });
+  const state = await openState({ dataDir: cfg.dataDir, postgresUrl: cfg.statePostgresUrl, inflightLeaseMs: cfg.limits.inflightLeaseMs });
   const store = state.jobs;
   const sinks: SinkRunner[] = [];
   const auditLog = await AuditLog.open(cfg.dataDir, { ...cfg.audit, onCommit: () => { for (const r of sinks) r.kick(); } });
@@ -147,8 +147,9 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     }
     return v;
   };
-  await installRateLimit(app, cfg.limits, async (req) => (await verify(req)).principal, () => metrics.refused('rateLimitExceeded'));
-  const caps = new ConcurrencyCaps(cfg.limits.maxConcurrent);
+  // With PostgreSQL state the replicas share the counters (state/pg-limits.ts); with SQLite they are this process's.
+  await installRateLimit(app, cfg.limits, async (req) => (await verify(req)).principal, () => metrics.refused('rateLimitExceeded'), state.limits);
+  const caps = new ConcurrencyCaps(cfg.limits.maxConcurrent, state.limits);
   const policies = new PolicyStore(cfg.policiesDir, (level, msg) => app.log[level](msg));
   for (const address of cfg.audit.sinks) {
     sinks.push(new SinkRunner(auditLog, address, sinkTarget(address), { onError: (err) => app.log.warn({ sink: address, err: err.message }, 'audit sink delivery failed; retrying') }).start());

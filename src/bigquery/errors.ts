@@ -41,12 +41,15 @@ export class BigQueryError extends Error {
   readonly reason: Reason;
   readonly httpStatus: number;
   readonly location?: string;
+  /** Seconds the caller should wait before retrying (the HTTP Retry-After header), when known. */
+  readonly retryAfterS?: number;
 
-  constructor(reason: Reason, message: string, opts: { httpStatus?: number; location?: string } = {}) {
+  constructor(reason: Reason, message: string, opts: { httpStatus?: number; location?: string; retryAfterS?: number } = {}) {
     super(message);
     this.reason = reason;
     this.httpStatus = opts.httpStatus ?? REASONS[reason][0];
     this.location = opts.location;
+    this.retryAfterS = opts.retryAfterS;
   }
 
   /** The job-level form, for `status.errorResult` and `status.errors[]`. */

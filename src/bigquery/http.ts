@@ -10,6 +10,7 @@ import { discoveryDocument } from './discovery.js';
 /** Sends `e` as a BigQuery error envelope (with WWW-Authenticate on 401, RFC 6750 §3). */
 export function sendError(reply: FastifyReply, e: BigQueryError): FastifyReply {
   if (e.reason === 'authError') reply.header('www-authenticate', 'Bearer realm="bqgate", error="invalid_token"');
+  if (e.retryAfterS !== undefined) reply.header('retry-after', String(e.retryAfterS));
   return reply.code(e.httpStatus).type('application/json; charset=UTF-8').send(e.toEnvelope());
 }
 

@@ -11,6 +11,9 @@
 import { BigQueryError } from '../bigquery/errors.js';
 import { SqliteState } from './sqlite.js';
 import { PostgresState } from './postgres.js';
+import type { SharedLimitTable } from './pg-limits.js';
+
+export type { SharedLimitTable } from './pg-limits.js';
 
 export interface JobRecord {
   projectId: string;
@@ -139,6 +142,11 @@ export interface State {
   approvals: ApprovalTable<any>;
   /** Resumable upload sessions, shared by the replicas that share the store. */
   uploads: UploadSessionTable;
+  /**
+   * The rate limit's and in-flight cap's counters when replicas share them (PostgreSQL); absent
+   * for SQLite (one node: limits.ts counts in the process).
+   */
+  limits?: SharedLimitTable;
   /** A round trip to the store (readiness); rejects when it cannot be read. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -150,8 +158,9 @@ export const stateDown = () => new BigQueryError('backendError', "bqgate's job a
 /**
  * Opens the state: PostgreSQL at `postgresUrl` (postgres://…, tables created if missing) when
  * given, else SQLite files `<dataDir>/bqgate.sqlite` (jobs) and `<dataDir>/approvals.sqlite`.
- * Rejects when PostgreSQL cannot be reached at start.
+ * Rejects when PostgreSQL cannot be reached at start. `inflightLeaseMs` (PostgreSQL only): how long
+ * the in-flight slots of a replica that died keep counting.
  */
-export async function openState(o: { dataDir: string; postgresUrl?: string }): Promise<State> {
-  return o.postgresUrl ? PostgresState.open(o.postgresUrl) : new SqliteState(o.dataDir);
+export async function openState(o: { dataDir: string; postgresUrl?: string; inflightLeaseMs?: number }): Promise<State> {
+  return o.postgresUrl ? PostgresState.open(o.postgresUrl, o.inflightLeaseMs) : new SqliteState(o.dataDir);
 }

@@ -9,6 +9,7 @@ import { BigQueryError } from '../bigquery/errors.js';
 import { stateDown, type ApprovalRow, type ApprovalTable, type JobRecord, type JobStore, type State } from './index.js';
 import { JOB_COLUMNS, guard, jobValues, rowToJob } from './rows.js';
 import { PgUploads, PG_UPLOADS_SCHEMA } from './upload-sessions.js';
+import { PgLimits, PG_LIMITS_SCHEMA } from './pg-limits.js';
 
 /** Advisory lock key taken while creating the tables (replicas starting together): "bqstate". */
 const SCHEMA_LOCK = 0x627173746174;
@@ -137,15 +138,21 @@ export class PostgresState implements State {
   readonly jobs: PgJobs;
   readonly approvals: PgApprovals;
   readonly uploads: PgUploads;
+  /** The abuse limits' counters, shared by the replicas (pg-limits.ts). */
+  readonly limits: PgLimits;
 
-  private constructor(private readonly pool: pg.Pool) {
+  private constructor(private readonly pool: pg.Pool, inflightLeaseMs: number) {
     this.jobs = new PgJobs(pool);
     this.approvals = new PgApprovals(pool);
     this.uploads = new PgUploads(pool);
+    this.limits = new PgLimits(pool, inflightLeaseMs);
   }
 
-  /** Connects to `url` (postgres://…) and creates the tables if missing; rejects when unreachable. */
-  static async open(url: string): Promise<PostgresState> {
+  /**
+   * Connects to `url` (postgres://…) and creates the tables if missing; rejects when unreachable.
+   * `inflightLeaseMs`: how long a dead replica's in-flight slots keep counting (pg-limits.ts).
+   */
+  static async open(url: string, inflightLeaseMs = 30_000): Promise<PostgresState> {
     const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000 });
     pool.on('error', () => { /* an idle client died; the next query reconnects */ });
     const c = await pool.connect();
@@ -153,13 +160,14 @@ export class PostgresState implements State {
       await c.query('SELECT pg_advisory_lock($1)', [SCHEMA_LOCK]);
       await c.query(SCHEMA);
       await c.query(PG_UPLOADS_SCHEMA);
+      await c.query(PG_LIMITS_SCHEMA);
     } finally {
       await c.query('SELECT pg_advisory_unlock($1)', [SCHEMA_LOCK]).catch(() => {});
       c.release();
     }
-    return new PostgresState(pool);
+    return new PostgresState(pool, inflightLeaseMs);
   }
 
   async ping() { await this.pool.query('SELECT 1'); }
-  async close() { await this.pool.end(); }
+  async close() { await this.limits.close(); await this.pool.end(); }
 }
