@@ -20,6 +20,8 @@
  * | keys replicas share, as files: audit checkpoint key / HMAC_SHA256 key (hex) / development issuer key (`bqgate keys init DIR`) | BQGATE_AUDIT_KEY_FILE, BQGATE_HMAC_KEY_FILE (or BQGATE_HMAC_KEY, hex), BQGATE_DEV_ISSUER_KEY_FILE | created under `<data dir>/keys/` |
  * | OpenTelemetry traces over OTLP/HTTP (telemetry/tracing.ts) | OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_SERVICE_NAME | off |
  * | abuse limits: requests per principal per minute / in flight per principal / body bytes / headers and request receive timeouts, ms (0: off) | BQGATE_RATE_LIMIT, BQGATE_MAX_CONCURRENT, BQGATE_MAX_BODY_BYTES, BQGATE_HEADERS_TIMEOUT_MS, BQGATE_REQUEST_TIMEOUT_MS | 1200, 32, 10485760, 10000, 30000 |
+ * | with BQGATE_POSTGRES the rate limit and in-flight cap are shared by the replicas; a dead replica's in-flight slots are reclaimed after this lease, ms (state/pg-limits.ts) | BQGATE_INFLIGHT_LEASE_MS | 30000 |
+ * | deadlines: the longest long-poll (jobs.query / getQueryResults `timeoutMs` is capped at it) / the most any request may take before it is answered `timeout` and its upstream calls are aborted, ms | BQGATE_DEFAULT_WAIT_MS, BQGATE_DEADLINE_MS | 10000, 60000 |
  * | SQL structural limits checked before analysis (sql/limits.ts): statement bytes / tokens / nesting depth of ( [ { / binary operators in one run (0: off) | BQGATE_SQL_MAX_BYTES, BQGATE_SQL_MAX_TOKENS, BQGATE_SQL_MAX_DEPTH, BQGATE_SQL_MAX_CHAIN | 1048576, 25000, 50, 100 |
  * | ZetaSQL analyzer processes (sql/pool.ts) / deadline of one analyzer call, ms (past it the process is killed and replaced) / how long a statement that crashed or stalled one stays refused, ms | BQGATE_ANALYZER_PROCESSES, BQGATE_ANALYZER_DEADLINE_MS, BQGATE_ANALYZER_QUARANTINE_MS | 2, 10000, 600000 |
  * | shutdown: readiness 503 this long before the listener closes / give up on in-flight requests after, ms | BQGATE_SHUTDOWN_DELAY_MS, BQGATE_SHUTDOWN_TIMEOUT_MS | 0, 30000 |
@@ -81,8 +83,13 @@ export interface Config {
   };
   /** How the gateway authenticates to the upstream (upstream/credentials.ts). */
   upstreamAuth: UpstreamAuthConfig;
-  /** Default and maximum long-poll wait for getQueryResults / jobs.query, ms. */
+  /** Default and maximum long-poll wait for getQueryResults / jobs.query (their `timeoutMs` is capped at it), ms. */
   defaultWaitMs: number;
+  /**
+   * The most one request may take, ms (BQGATE_DEADLINE_MS): past it the gateway answers a BigQuery
+   * `timeout` error (HTTP 504) and aborts its upstream calls. Long-polls end sooner (defaultWaitMs).
+   */
+  deadlineMs: number;
   logLevel: string;
   /** SIGTERM: `delayMs` answering /readyz 503 while still serving (the load balancer stops sending), then in-flight requests get up to `timeoutMs`. */
   shutdown: { delayMs: number; timeoutMs: number };
@@ -234,10 +241,12 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
       ...overrides.upstreamAuth,
     },
     defaultWaitMs: Number(overrides.defaultWaitMs ?? env.BQGATE_DEFAULT_WAIT_MS ?? 10_000),
+    deadlineMs: Number(overrides.deadlineMs ?? env.BQGATE_DEADLINE_MS ?? 60_000),
     logLevel: overrides.logLevel ?? env.BQGATE_LOG_LEVEL ?? 'info',
     limits: {
       ratePerMinute: Number(env.BQGATE_RATE_LIMIT ?? 1200), maxConcurrent: Number(env.BQGATE_MAX_CONCURRENT ?? 32), maxBodyBytes: Number(env.BQGATE_MAX_BODY_BYTES ?? 10 * 1024 * 1024),
-      headersTimeoutMs: Number(env.BQGATE_HEADERS_TIMEOUT_MS ?? 10_000), requestTimeoutMs: Number(env.BQGATE_REQUEST_TIMEOUT_MS ?? 30_000), ...overrides.limits,
+      headersTimeoutMs: Number(env.BQGATE_HEADERS_TIMEOUT_MS ?? 10_000), requestTimeoutMs: Number(env.BQGATE_REQUEST_TIMEOUT_MS ?? 30_000),
+      inflightLeaseMs: Number(env.BQGATE_INFLIGHT_LEASE_MS ?? 30_000), ...overrides.limits,
     },
     analyzer: {
       sqlLimits: sqlLimitsFrom(env), processes: Math.max(1, Number(env.BQGATE_ANALYZER_PROCESSES ?? 2)),

@@ -6,7 +6,9 @@
  *   (https://www.w3.org/TR/server-timing/) and in the request's audit `response` event;
  * - the audit gate: `beforeUpstream()` makes the request's audit events so far durable; the
  *   upstream client awaits it before every call, so nothing reaches BigQuery that the audit log
- *   could not record (it throws, and the call is not made).
+ *   could not record (it throws, and the call is not made);
+ * - the deadline: `signal` aborts when the request's time is up (BQGATE_DEADLINE_MS); the upstream
+ *   client passes it to every fetch, so an abandoned request stops waiting on BigQuery too.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 
@@ -19,6 +21,8 @@ export interface RequestScope {
   beforeUpstream?: () => Promise<void>;
   /** Called as a stage starts (tracing: a span); the function it returns is called as it ends, with its error if it threw. */
   startStage?: (name: string) => (err?: unknown) => void;
+  /** Aborted (its reason a BigQueryError) when the request's deadline passes. */
+  signal?: AbortSignal;
 }
 
 const current = new AsyncLocalStorage<RequestScope>();
@@ -55,4 +59,22 @@ export async function beforeUpstream(): Promise<void> {
 /** The Server-Timing header value: `name;dur=ms, …` with 3 decimals. */
 export function serverTiming(t: Timings): string {
   return Object.entries(t).map(([k, v]) => `${k};dur=${v.toFixed(3)}`).join(', ');
+}
+
+/** The current request's deadline signal, if any. */
+export function requestSignal(): AbortSignal | undefined {
+  return current.getStore()?.signal;
+}
+
+/**
+ * Settles as `work` does, or rejects with `signal.reason` as soon as `signal` aborts (`work` is
+ * left to finish on its own; what it calls upstream sees the same signal and is cut).
+ */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => reject(signal.reason);
+    signal.addEventListener('abort', stop, { once: true });
+    work.then((v) => { signal.removeEventListener('abort', stop); resolve(v); }, (e) => { signal.removeEventListener('abort', stop); reject(e); });
+  });
 }

@@ -77,7 +77,16 @@ export interface EmulatorAppOptions {
   bucketRoot: string;
   /** Largest upload (load job media) and `gs://` file a load reads, bytes. */
   maxUploadBytes: number;
+  /**
+   * Tests only (BQGATE_EMULATOR_TEST_SLOW_MS): a slow upstream. Requests whose URL contains
+   * SLOW_MARKER are answered this many ms late, and query jobs whose SQL contains it start this many
+   * ms late (a cancel or the job's abort ends the wait). 0 or absent: off.
+   */
+  testSlowMs?: number;
 }
+
+/** What marks a request or a statement as slow under `testSlowMs`. */
+export const SLOW_MARKER = 'bqgate_test_slow';
 
 /** A job's type from its configuration. */
 const jobType = (cfg: Record<string, any>) => (cfg.copy ? 'COPY' : cfg.extract ? 'EXTRACT' : cfg.load ? 'LOAD' : 'QUERY');
@@ -107,6 +116,8 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
   }
 
   installBigQueryHttp(app, 'the emulator');
+  const slowMs = opts.testSlowMs ?? 0;
+  if (slowMs > 0) app.addHook('preHandler', async (req) => { if (req.url.includes(SLOW_MARKER)) await new Promise((r) => setTimeout(r, slowMs)); });
 
 
   const jobResource = (j: Job) => {
@@ -170,6 +181,10 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
           return;
         }
         if (q.useLegacySql !== false) throw new BigQueryError('invalidQuery', 'Legacy SQL is not supported by the emulator; set useLegacySql=false (bq --nouse_legacy_sql).', { location: 'query' });
+        if (slowMs > 0 && String(q.query ?? '').includes(SLOW_MARKER)) {
+          job.state = 'RUNNING'; job.startTime = Date.now();
+          await new Promise((r) => { const t = setTimeout(r, slowMs); signal.addEventListener('abort', () => { clearTimeout(t); r(undefined); }, { once: true }); });
+        }
         const result = await scheduler.run(principal, async () => {
           job.state = 'RUNNING'; job.startTime = Date.now();
           const timer = setTimeout(() => job.abort.abort(new BigQueryError('timeout', `Job timed out after ${limitMs} ms: the emulator stops a statement that runs longer.`)), limitMs);

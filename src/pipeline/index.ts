@@ -28,7 +28,7 @@ import type { GatewayMetrics } from '../telemetry/index.js';
 import { endSpan, type startTracing } from '../telemetry/index.js';
 import type { ConcurrencyCaps } from '../limits.js';
 import type { Config } from '../config.js';
-import { stage, withScope, type RequestScope, type Timings } from '../request-scope.js';
+import { stage, withScope, untilAborted, type RequestScope, type Timings } from '../request-scope.js';
 import { findOwnJob } from '../doors/bigquery/job-ids.js';
 import { analysisAudit, createCheck, type Check } from './check.js';
 import type { Ctx, Outcome } from './context.js';
@@ -129,6 +129,11 @@ function requestData(call: PipelineCall) {
   };
 }
 
+/** The answer to a request past its deadline (BQGATE_DEADLINE_MS): BigQuery's `timeout` reason, HTTP 504. */
+const deadlineExceeded = (ms: number) => new BigQueryError('timeout',
+  `bqgate answered this request after its deadline of ${ms} ms (BQGATE_DEADLINE_MS) without the upstream's result; the upstream call was aborted. Retry; for long queries use jobs.insert (or jobs.query with timeoutMs) and poll getQueryResults.`,
+  { httpStatus: 504 });
+
 /** The session key a call names: explicit, else the bqgate_session label of its job configuration or body. */
 const namedSession = (call: PipelineCall) => call.sessionKey || call.body?.configuration?.labels?.bqgate_session || call.body?.labels?.bqgate_session || undefined;
 
@@ -157,7 +162,8 @@ export function createPipeline(parts: PipelineParts): Pipeline {
     const finish = async (rec: RequestRecorder, summary: Ctx['audit'], page: { body: unknown; payload: string } | undefined, status: number, e?: BigQueryError) => {
       let durable = true;
       try {
-        await stage('audit', () => rec.finish(summary, page, { status, errorReason: e?.reason, errorMessage: e?.message, durationMs: performance.now() - t0, timings: scope.timings }));
+        // Bounded too: an audit store that hangs makes the answer 503 (not durable), not a request that never ends.
+        await stage('audit', () => untilAborted(rec.finish(summary, page, { status, errorReason: e?.reason, errorMessage: e?.message, durationMs: performance.now() - t0, timings: scope.timings }), AbortSignal.timeout(cfg.deadlineMs)));
       } catch {
         durable = false;
       }
@@ -186,18 +192,22 @@ export function createPipeline(parts: PipelineParts): Pipeline {
     rec.add('request', { ...data, groups: principal.groups, email: principal.email });
     let release: () => void;
     try {
-      release = caps.enter(principal); // the principal's slot is held until the call is answered
+      release = await caps.enter(principal); // the principal's slot is held until the call is answered
     } catch (err) {
       return refuse(rec, { decision: 'deny' }, err as BigQueryError);
     }
     const ctx: Ctx = { principal, callerToken, door: call.door, req: api, auditId: call.requestId, sessionKey: sessionKey ?? jobSession, policy: policies.current(), audit: {} };
     scope.beforeUpstream = () => rec.flush(ctx.audit);
+    // The request's deadline: the operation is answered `timeout` once it passes, and its upstream calls are aborted (request-scope.ts).
+    const deadline = new AbortController();
+    scope.signal = deadline.signal;
+    const timer = setTimeout(() => deadline.abort(deadlineExceeded(cfg.deadlineMs)), cfg.deadlineMs);
     try {
       let out: Outcome;
       try {
         if (call.unreadable) throw call.unreadable;
         validateRequest(api); // typed parameters (bigquery/params.ts), before anything runs
-        out = await operations[op](ctx);
+        out = await untilAborted(operations[op](ctx), deadline.signal);
       } catch (err) {
         const e = err instanceof BigQueryError ? err : asBigQueryError(err);
         if (!(err instanceof BigQueryError)) parts.onError(err, call);
@@ -217,6 +227,7 @@ export function createPipeline(parts: PipelineParts): Pipeline {
       if (!(await finish(rec, { ...ctx.audit, ...out.audit }, { body: out.body, payload }, status))) return { ok: false, error: auditDown() };
       return { ok: true, status, body: out.body, payload, headers: out.headers };
     } finally {
+      clearTimeout(timer);
       release();
     }
   }

@@ -20,7 +20,7 @@ import { GoogleAuth, type AuthClient } from 'google-auth-library';
 import { isLoopbackHttp } from '../net.js';
 import { localCredential, BIGQUERY_SCOPE } from './credentials.js';
 import { BigQueryError } from '../bigquery/errors.js';
-import { stage, beforeUpstream } from '../request-scope.js';
+import { stage, beforeUpstream, requestSignal } from '../request-scope.js';
 import { DECLARED_HEADER, declaredHeader, type Declared } from './declared.js';
 
 export { declaredOf, type Declared } from './declared.js';
@@ -64,6 +64,11 @@ export interface CallOptions {
   headers?: Record<string, string>;
   /** The API root `path` is under: default `/bigquery/v2`; the upload endpoint's is `/upload/bigquery/v2`. */
   root?: string;
+  /**
+   * Aborts this call (with the request's deadline, which always applies): the call then throws the
+   * signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 type Requester = Pick<AuthClient, 'request'> | GoogleAuth;
@@ -92,9 +97,11 @@ export class Upstream {
     const url = new URL(`${this.baseUrl}${opts.root ?? '/bigquery/v2'}${path}`);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
     const client = opts.as ?? this.auth;
+    const signals = [opts.signal, requestSignal()].filter((x): x is AbortSignal => x !== undefined);
+    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
     try {
       const res = await client.request<string>({
-        url: url.toString(), method, responseType: 'text', timeout: this.timeoutMs,
+        url: url.toString(), method, responseType: 'text', timeout: this.timeoutMs, ...(signal ? { signal } : {}),
         headers: {
           accept: 'application/json', ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(opts.raw ? { 'content-type': opts.raw.contentType } : {}), ...opts.headers,
           ...(this.opts.quotaProject ? { 'x-goog-user-project': this.opts.quotaProject } : {}), ...(opts.declared ? { [DECLARED_HEADER]: declaredHeader(opts.declared) } : {}),
@@ -113,6 +120,7 @@ export class Upstream {
       return { status: res.status, body: parseBody(res.data, res.status), headers: plainHeaders(res.headers) };
     } catch (err) {
       const e = err as { response?: { status: number; data?: unknown }; code?: string; name?: string };
+      if (signal?.aborted) throw signal.reason; // cut by the request's deadline or the caller's own wait
       this.opts.onResponse?.(e.response ? e.response.status : 'network');
       if (e.response) return { status: e.response.status, body: parseBody(e.response.data, e.response.status) };
       throw new BigQueryError('backendError', `The upstream BigQuery API could not be reached (${e.code ?? e.name ?? 'error'}) after ${this.retries} retries; the request was not completed.`);
