@@ -12,7 +12,7 @@
  * | statements waiting per principal | BQGATE_EMULATOR_MAX_QUEUED | 100 |
  * | directory standing in for Cloud Storage (`gs://b/o` = `<root>/b/o`: extract writes, load reads) | BQGATE_EMULATOR_BUCKET_ROOT | `<tmpdir>/bqgate-emulator-gcs` |
  * | largest load upload or `gs://` file read, bytes | BQGATE_EMULATOR_MAX_UPLOAD_BYTES | 67108864 (64 MiB) |
- * | tests only: a slow upstream — requests whose URL, and query jobs whose SQL, contain `bqgate_test_slow` are delayed this long, ms | BQGATE_EMULATOR_TEST_SLOW_MS | 0 (off) |
+ * | tests only: a slow upstream — query jobs whose SQL contains `bqgate_test_slow`, and requests whose URL matches the regular expression, are delayed this long, ms | BQGATE_EMULATOR_TEST_SLOW_MS, BQGATE_EMULATOR_TEST_SLOW_URL | 0 (off), `bqgate_test_slow` |
  *
  * Why "libuv pool − 1": @duckdb/node-api runs each statement on a libuv worker thread, so as many
  * running statements as the pool has threads (UV_THREADPOOL_SIZE, default 4, fixed when the process
@@ -84,14 +84,14 @@ export function writeSecretFile(file: string, secret: string): void {
 const num = (v: string | undefined, d: number) => (v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : d);
 
 /** The emulator's statement timeout (ms) and queue limits from `env` (table above). */
-export function emulatorSettings(env: NodeJS.ProcessEnv = process.env): { statementTimeoutMs: number; limits: SchedulerLimits; bucketRoot: string; maxUploadBytes: number; testSlowMs: number } {
+export function emulatorSettings(env: NodeJS.ProcessEnv = process.env): { statementTimeoutMs: number; limits: SchedulerLimits; bucketRoot: string; maxUploadBytes: number; testSlowMs: number; testSlowUrl?: string } {
   const room = Math.max(1, num(env.UV_THREADPOOL_SIZE, 4) - 1);
   const total = Math.max(1, Math.min(room, num(env.BQGATE_EMULATOR_MAX_RUNNING, room)));
   return {
     statementTimeoutMs: Math.max(1, num(env.BQGATE_EMULATOR_STATEMENT_TIMEOUT_MS, 30_000)),
     bucketRoot: env.BQGATE_EMULATOR_BUCKET_ROOT || join(tmpdir(), 'bqgate-emulator-gcs'),
     maxUploadBytes: Math.max(1, num(env.BQGATE_EMULATOR_MAX_UPLOAD_BYTES, 64 * 1024 * 1024)),
-    testSlowMs: Math.max(0, num(env.BQGATE_EMULATOR_TEST_SLOW_MS, 0)),
+    testSlowMs: Math.max(0, num(env.BQGATE_EMULATOR_TEST_SLOW_MS, 0)), testSlowUrl: env.BQGATE_EMULATOR_TEST_SLOW_URL || undefined,
     limits: { perPrincipal: Math.max(1, Math.min(total, num(env.BQGATE_EMULATOR_MAX_PER_PRINCIPAL, 1))), total, maxQueued: Math.max(0, num(env.BQGATE_EMULATOR_MAX_QUEUED, 100)) },
   };
 }
@@ -103,7 +103,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<RunningEmula
   const app = buildEmulatorApp(engine, {
     logger: opts.logger, onRequest: opts.onRequest, secret: opts.secret, fixturesDir: opts.fixturesDir,
     statementTimeoutMs: opts.statementTimeoutMs ?? settings.statementTimeoutMs, limits: opts.limits ?? settings.limits,
-    bucketRoot: opts.bucketRoot ?? settings.bucketRoot, maxUploadBytes: opts.maxUploadBytes ?? settings.maxUploadBytes, testSlowMs: settings.testSlowMs,
+    bucketRoot: opts.bucketRoot ?? settings.bucketRoot, maxUploadBytes: opts.maxUploadBytes ?? settings.maxUploadBytes, testSlowMs: settings.testSlowMs, testSlowUrl: settings.testSlowUrl,
   });
   const host = opts.host ?? '127.0.0.1';
   await app.listen({ host, port: opts.port ?? 0 });

@@ -78,11 +78,13 @@ export interface EmulatorAppOptions {
   /** Largest upload (load job media) and `gs://` file a load reads, bytes. */
   maxUploadBytes: number;
   /**
-   * Tests only (BQGATE_EMULATOR_TEST_SLOW_MS): a slow upstream. Requests whose URL contains
-   * SLOW_MARKER are answered this many ms late, and query jobs whose SQL contains it start this many
-   * ms late (a cancel or the job's abort ends the wait). 0 or absent: off.
+   * Tests only (BQGATE_EMULATOR_TEST_SLOW_MS): a slow upstream. Requests whose URL matches
+   * `testSlowUrl` (BQGATE_EMULATOR_TEST_SLOW_URL, a regular expression; default: one containing
+   * SLOW_MARKER) are answered this many ms late, and query jobs whose SQL contains SLOW_MARKER
+   * start this many ms late (a cancel or the job's abort ends the wait). 0 or absent: off.
    */
   testSlowMs?: number;
+  testSlowUrl?: string;
 }
 
 /** What marks a request or a statement as slow under `testSlowMs`. */
@@ -117,7 +119,8 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
 
   installBigQueryHttp(app, 'the emulator');
   const slowMs = opts.testSlowMs ?? 0;
-  if (slowMs > 0) app.addHook('preHandler', async (req) => { if (req.url.includes(SLOW_MARKER)) await new Promise((r) => setTimeout(r, slowMs)); });
+  const slowUrl = new RegExp(opts.testSlowUrl || SLOW_MARKER);
+  if (slowMs > 0) app.addHook('preHandler', async (req) => { if (slowUrl.test(req.url)) await new Promise((r) => setTimeout(r, slowMs)); });
 
 
   const jobResource = (j: Job) => {

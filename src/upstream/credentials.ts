@@ -60,7 +60,6 @@ export function localCredential(secret?: string): AuthClient {
   return c;
 }
 
-/** Redirects a client's Google endpoints (origin → replacement base) for every request it makes. */
 /**
  * Refuses a service-account key file (JSON with a `private_key`) that its group or others can read
  * (secret-file.ts; throws its message naming the file and `chmod 600`). An `external_account`
@@ -73,6 +72,7 @@ function checkKeyFile(file: string): void {
   if (doc && typeof doc.private_key === 'string') checkSecretFile(file, 'the service-account key (BQGATE_CREDENTIALS)');
 }
 
+/** Redirects a client's Google endpoints (origin → replacement base) for every request it makes. */
 function redirect(client: AuthClient, endpoints: Record<string, string>): AuthClient {
   if (!Object.keys(endpoints).length) return client;
   client.transporter.interceptors.request.add({

@@ -154,6 +154,13 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
     return j;
   };
 
+  /**
+   * How long past a results call's `timeoutMs` the gateway waits for the upstream's answer before it
+   * answers `jobComplete: false` itself, ms (https://cloud.google.com/bigquery/docs/reference/rest/v2/jobs/getQueryResults:
+   * "timeoutMs … If the timeout passes before the job completes, the 'jobComplete' field … will be false").
+   */
+  const POLL_GRACE_MS = 2000;
+
   const resultsQuery = (q: Record<string, string | undefined>, extra: Record<string, string | undefined> = {}) => ({
     location: q.location, maxResults: q.maxResults, pageToken: q.pageToken, startIndex: q.startIndex,
     timeoutMs: String(Math.min(Number(q.timeoutMs ?? cfg.defaultWaitMs), cfg.defaultWaitMs)),
@@ -366,7 +373,19 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
       if (known === undefined) throw new BigQueryError('invalid', 'This page token was not handed out by bqgate for this job; read the results again from startIndex=0.');
       start = known;
     } else if (q.startIndex !== undefined) start = Number(q.startIndex);
-    const r = await upstream.call('GET', `/projects/${enc(job.projectId)}/queries/${enc(job.jobId)}`, { query: resultsQuery(q, { location: q.location ?? job.location }), as: await as(c, job) });
+    const query = resultsQuery(q, { location: q.location ?? job.location });
+    // BigQuery's timeoutMs bounds this wait even when the upstream does not answer in it: past it
+    // (and a grace for the network) the call is cut and the caller told to poll again.
+    // (Not AbortSignal.timeout: gaxios retries a call aborted with a TimeoutError reason.)
+    const cut = new AbortController();
+    const timer = setTimeout(() => cut.abort(new Error('the results wait passed timeoutMs')), Number(query.timeoutMs) + POLL_GRACE_MS);
+    let r;
+    try {
+      r = await upstream.call('GET', `/projects/${enc(job.projectId)}/queries/${enc(job.jobId)}`, { query, as: await as(c, job), signal: cut.signal });
+    } catch (err) {
+      if (cut.signal.aborted && err === cut.signal.reason) return { body: { kind, jobReference: callerRef(job), jobComplete: false }, audit: { jobId: job.jobId } };
+      throw err;
+    } finally { clearTimeout(timer); }
     if (r.status >= 300) throw callerError(upstreamError(r));
     return present(job, r.body, kind, start);
   }
