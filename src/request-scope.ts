@@ -78,3 +78,10 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<
     work.then((v) => { signal.removeEventListener('abort', stop); resolve(v); }, (e) => { signal.removeEventListener('abort', stop); reject(e); });
   });
 }
+
+/** Settles as `work` does, or rejects with `reason()` after `ms` (the timer is cleared when `work` settles first). */
+export function withinMs<T>(work: Promise<T>, ms: number, reason: () => Error): Promise<T> {
+  const c = new AbortController();
+  const t = setTimeout(() => c.abort(reason()), ms);
+  return untilAborted(work, c.signal).finally(() => clearTimeout(t));
+}

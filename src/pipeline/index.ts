@@ -28,7 +28,7 @@ import type { GatewayMetrics } from '../telemetry/index.js';
 import { endSpan, type startTracing } from '../telemetry/index.js';
 import type { ConcurrencyCaps } from '../limits.js';
 import type { Config } from '../config.js';
-import { stage, withScope, untilAborted, type RequestScope, type Timings } from '../request-scope.js';
+import { stage, withScope, untilAborted, withinMs, type RequestScope, type Timings } from '../request-scope.js';
 import { findOwnJob } from '../doors/bigquery/job-ids.js';
 import { analysisAudit, createCheck, type Check } from './check.js';
 import type { Ctx, Outcome } from './context.js';
@@ -163,7 +163,7 @@ export function createPipeline(parts: PipelineParts): Pipeline {
       let durable = true;
       try {
         // Bounded too: an audit store that hangs makes the answer 503 (not durable), not a request that never ends.
-        await stage('audit', () => untilAborted(rec.finish(summary, page, { status, errorReason: e?.reason, errorMessage: e?.message, durationMs: performance.now() - t0, timings: scope.timings }), AbortSignal.timeout(cfg.deadlineMs)));
+        await stage('audit', () => withinMs(rec.finish(summary, page, { status, errorReason: e?.reason, errorMessage: e?.message, durationMs: performance.now() - t0, timings: scope.timings }), cfg.deadlineMs, () => new Error('the audit write passed the deadline')));
       } catch {
         durable = false;
       }

@@ -153,7 +153,8 @@ export class PostgresState implements State {
    * `inflightLeaseMs`: how long a dead replica's in-flight slots keep counting (pg-limits.ts).
    */
   static async open(url: string, inflightLeaseMs = 30_000): Promise<PostgresState> {
-    const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000 });
+    // query_timeout: a store that stops answering fails the request (stateDown) instead of holding it.
+    const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000, query_timeout: 30_000 });
     pool.on('error', () => { /* an idle client died; the next query reconnects */ });
     const c = await pool.connect();
     try {
