@@ -131,7 +131,7 @@ function requestData(call: PipelineCall) {
 
 /** The answer to a request past its deadline (BQGATE_DEADLINE_MS): BigQuery's `timeout` reason, HTTP 504. */
 const deadlineExceeded = (ms: number) => new BigQueryError('timeout',
-  `bqgate answered this request after its deadline of ${ms} ms (BQGATE_DEADLINE_MS) without the upstream's result; the upstream call was aborted. Retry; for long queries use jobs.insert (or jobs.query with timeoutMs) and poll getQueryResults.`,
+  `The request passed bqgate's deadline of ${ms} ms (BQGATE_DEADLINE_MS) before it completed; its upstream calls were aborted. Retry; for long queries use jobs.insert (or jobs.query with timeoutMs) and poll getQueryResults.`,
   { httpStatus: 504 });
 
 /** The session key a call names: explicit, else the bqgate_session label of its job configuration or body. */
