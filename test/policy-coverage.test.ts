@@ -1,7 +1,8 @@
 /**
  * Issue 23, part 2: `bqgate policy test --coverage [--min-coverage N]` and
  * `bqgate sessions export-tests` as real CLI processes on real policy directories; the sessions are
- * recorded by a real gateway from the real SDK (explicit authClient) and the real `bq` CLI.
+ * recorded by a real gateway from the real SDK (explicit authClient) and the real `bq` CLI; and
+ * scripts/policy-ci.sh refusing a policy below its coverage floor (its diff step needs `policy diff`).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
@@ -114,6 +115,21 @@ describe('policy test --coverage', () => {
     expect(failing.out).toContain('FAIL t.yaml: ops see emails masked');
   }, 600_000);
 
+});
+
+describe('scripts/policy-ci.sh', () => {
+  it('fails a policy whose tests cover less than MIN_COVERAGE, before any diff, naming the step', async () => {
+    const policies = dirWith({ 'a.yaml': POLICY, 'b.yaml': OTHER, 'tests/t.yaml': TESTS });
+    const env = { ...process.env, ...OFFLINE_ENV, BQGATE: `${process.execPath} ${resolve('bin/bqgate.js')}`, BQGATE_DATA_DIR: mkdtempSync(join(tmpdir(), 'bqgate-ci-')), CURRENT_POLICIES: policies, LINT_OFFLINE: '1', MIN_COVERAGE: '100', OUT_DIR: mkdtempSync(join(tmpdir(), 'bqgate-ci-out-')) };
+    const r = await promisify(execFile)('sh', [resolve('scripts/policy-ci.sh'), policies], { env, timeout: 300_000 }).then(() => ({ code: 0, out: '', err: '' }), (e) => ({ code: e.code, out: e.stdout as string, err: e.stderr as string }));
+    process.stdout.write(r.out + r.err);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain('== 1/3 lint');
+    expect(r.out).toContain('== 2/3 test');
+    expect(r.out).not.toContain('== 3/3 diff');
+    expect(r.err).toMatch(/coverage [\d.]+% is below --min-coverage 100%/);
+    expect(r.err).toContain('policy-ci: FAILED: policy tests or coverage below 100%');
+  }, 600_000);
 });
 
 describe('sessions export-tests', () => {
