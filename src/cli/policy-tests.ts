@@ -29,7 +29,7 @@ export function registerPolicyTest(policyCmd: Command, cfgFrom: CfgFrom): void {
     .option('--json', 'machine-readable output')
     .action(async (o) => {
       const { loadPolicy } = await import('../policy/index.js');
-      const { loadPolicyTests, runPolicyTests, caseInput } = await import('../policy/testing.js');
+      const { loadPolicyTests, runPolicyTests, analyzeCase } = await import('../policy/testing.js');
       const { policyCoverage, renderCoverage, formatPercent } = await import('../policy/coverage.js');
       const { openAnalysis } = await import('./analysis.js');
       const min = o.minCoverage === undefined ? undefined : Number(o.minCoverage);
@@ -39,7 +39,7 @@ export function registerPolicyTest(policyCmd: Command, cfgFrom: CfgFrom): void {
       const cases = loadPolicyTests(o.tests ?? `${cfg.policiesDir}/tests`);
       const stack = await openAnalysis(cfg);
       try {
-        const results = await runPolicyTests(policy, cases, (c) => stack.analyzer.analyze(caseInput(c)));
+        const results = await runPolicyTests(policy, cases, (c) => analyzeCase(stack.analyzer, policy, c));
         const failed = results.filter((r) => !r.ok).length;
         const coverage = o.coverage || min !== undefined ? policyCoverage(policy, results) : undefined;
         if (o.json) {
@@ -71,6 +71,7 @@ export function registerExportTests(sessionsCmd: Command, cfgFrom: CfgFrom, find
     .action(async (id: string, o) => {
       const { loadPolicy } = await import('../policy/index.js');
       const { exportSessionTests } = await import('../policy/export-tests.js');
+      const { analyzeCase } = await import('../policy/testing.js');
       const { openAnalysis } = await import('./analysis.js');
       const { stringify } = await import('yaml');
       const { writeFileSync } = await import('node:fs');
@@ -82,7 +83,7 @@ export function registerExportTests(sessionsCmd: Command, cfgFrom: CfgFrom, find
       const stack = await openAnalysis(cfg);
       try {
         const mine = requests.filter((r) => s.requestIds.includes(r.requestId));
-        const ex = await exportSessionTests(policy, mine, (input) => stack.analyzer.analyze(input), { redactLiterals: Boolean(o.redactLiterals) });
+        const ex = await exportSessionTests(policy, mine, (c) => analyzeCase(stack.analyzer, policy, c), { redactLiterals: Boolean(o.redactLiterals) });
         const header = [
           `# Session ${s.id} (${s.principal}, ${new Date(s.start).toISOString()} → ${new Date(s.end).toISOString()}),`,
           `# pinned by \`bqgate sessions export-tests\` under policy version ${policy.version} on ${new Date().toISOString()}.`,
@@ -91,7 +92,8 @@ export function registerExportTests(sessionsCmd: Command, cfgFrom: CfgFrom, find
           ...ex.notes.map((n) => `# note: ${n}`),
         ].join('\n');
         const text = `${header}\n${stringify({ tests: ex.cases.map(({ file: _f, ...c }) => c) }, { lineWidth: 0 })}`;
-        if (o.out) writeFileSync(o.out, text); else process.stdout.write(text);
+        if (o.out) writeFileSync(o.out, text, { mode: 0o600 }); // 0600: it may hold the statements' literals
+        else process.stdout.write(text);
         process.stderr.write([
           `${ex.cases.length} test case(s) from ${mine.length} request(s) of session ${s.id}${o.out ? ` written to ${o.out}` : ''}; ${ex.skipped.length} request(s) carried no statement (polls, metadata).`,
           o.redactLiterals ? `literals redacted in ${ex.redacted} case(s); ${ex.cases.length - ex.redacted} keep the recorded SQL.` : 'warning: the file contains the statements\' literals as recorded; --redact-literals writes neutral ones where that decides the same.',

@@ -9,11 +9,12 @@
  * statements by the same principal once): the recorded identity — subject, groups, email, actor —
  * as `principal`, the recorded job project, default dataset and query parameters, and as
  * expectation what `runPolicyTests` decides for it now (the analyzer, then `explain` /
- * `decideStatement`, the decision the gateway's statement stage makes, src/pipeline/check.ts):
+ * `decideStatement`, the decision the gateway's statement stage makes, src/pipeline/check.ts; the
+ * analysis through `analyzeCase`, as that stage asks for it):
  * `decision`, the matched `rules`, every mask of the tables read and the columns read in the clear
  * (`none`), the `approvals` needed; a statement that no longer analyzes expects its error reason.
- * Every case is run once more through `runPolicyTests` before it is written, so the file passes on
- * the policy it was exported under.
+ * The expectation is read from `runPolicyTests`'s own run of the case (the function `policy test`
+ * runs), so the file passes on the policy and catalog it was exported under.
  *
  * Not carried over: claims other than sub/groups/email/act (the audit does not record them), a
  * query job's destinationTable (the case decides the query alone; listed in `notes`).
@@ -28,7 +29,7 @@ import type { RequestRecord } from '../audit/index.js';
 import type { QueryAnalysis } from '../sql/index.js';
 import { tokenize } from '../sql/pipe/index.js';
 import type { Policy } from './index.js';
-import { caseInput, runPolicyTests, type PolicyTestCase, type PolicyTestResult } from './testing.js';
+import { runPolicyTests, type PolicyTestCase, type PolicyTestResult } from './testing.js';
 
 export interface ExportResult {
   cases: PolicyTestCase[];
@@ -87,13 +88,13 @@ function expectationOf(r: PolicyTestResult): PolicyTestCase['expect'] {
 const oneLine = (sql: string) => { const s = sql.replace(/\s+/g, ' ').trim(); return s.length > 70 ? `${s.slice(0, 67)}...` : s; };
 
 /** Decides `c` now and fills in its expectation; the result of running it. */
-async function pinned(policy: Policy, c: PolicyTestCase, analyze: (input: ReturnType<typeof caseInput>) => Promise<QueryAnalysis>): Promise<PolicyTestCase> {
-  const [r] = await runPolicyTests(policy, [{ ...c, expect: {} }], (x) => analyze(caseInput(x)));
+async function pinned(policy: Policy, c: PolicyTestCase, analyze: (c: PolicyTestCase) => Promise<QueryAnalysis>): Promise<PolicyTestCase> {
+  const [r] = await runPolicyTests(policy, [{ ...c, expect: {} }], analyze);
   return { ...c, expect: expectationOf(r) };
 }
 
 /** The session's statements as pinned test cases (see the module comment). */
-export async function exportSessionTests(policy: Policy, records: RequestRecord[], analyze: (input: ReturnType<typeof caseInput>) => Promise<QueryAnalysis>, opts: { redactLiterals?: boolean } = {}): Promise<ExportResult> {
+export async function exportSessionTests(policy: Policy, records: RequestRecord[], analyze: (c: PolicyTestCase) => Promise<QueryAnalysis>, opts: { redactLiterals?: boolean } = {}): Promise<ExportResult> {
   const out: ExportResult = { cases: [], skipped: [], notes: [], redacted: 0 };
   const seen = new Set<string>();
   for (const rec of records) {

@@ -33,8 +33,8 @@ import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Principal } from '../auth/index.js';
-import type { QueryAnalysis } from '../sql/index.js';
-import { explain, type Decision, type Policy, type RuleTrace } from './index.js';
+import type { Analyzer, QueryAnalysis } from '../sql/index.js';
+import { allowsExternalConnection, explain, type Decision, type Policy, type RuleTrace } from './index.js';
 
 export interface PolicyTestCase {
   name: string;
@@ -86,6 +86,15 @@ export function caseInput(c: PolicyTestCase): { sql: string; projectId: string; 
     ...(c.default_dataset ? { defaultDataset: c.default_dataset.includes('.') ? { projectId: c.default_dataset.split('.')[0], datasetId: c.default_dataset.split('.').slice(1).join('.') } : { datasetId: c.default_dataset } } : {}),
     ...(c.parameters?.length ? { queryParameters: c.parameters } : {}),
   };
+}
+
+/**
+ * Analyzes a case as the gateway's statement stage does (src/pipeline/check.ts): `caseInput`, and
+ * an EXTERNAL_QUERY's connection asked about only where the case's principal may use it.
+ */
+export function analyzeCase(analyzer: Pick<Analyzer, 'analyze'>, policy: Policy, c: PolicyTestCase): Promise<QueryAnalysis> {
+  const principal = principalFromClaims(c.principal);
+  return analyzer.analyze({ ...caseInput(c), externalConnectionAllowed: (conn) => allowsExternalConnection(policy, principal, conn) });
 }
 
 /** Runs the cases; `analyze` is the real analyzer bound to a catalog. */
