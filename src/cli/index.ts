@@ -6,19 +6,23 @@
  *                              a token from the local development issuer, printed to stdout
  *                              (--aud http://127.0.0.1:9050/mcp: for the MCP endpoint, RFC 8707)
  *   sessions list|show|replay  audit sessions (by session key, else 30 min idle gaps), filters, --json
+ *   sessions export-tests SESSION [--out FILE] [--redact-literals]
+ *                              the session's statements with today's decisions as policy test cases
  *   sessions reexecute <request id> --token T
  *                              re-run a recorded query as of its time and compare (auditors)
  *   audit export|verify        the tamper-evident log: export with proofs, offline verification
  *   approvals list|approve|deny --token T
  *                              pending approvals, as an approver
  *   policy lint [--offline]    validate the policy files (schema, file:line, live-catalog patterns)
- *   policy test                run policies/tests/*.yaml; prints "N passed, N failed"
+ *   policy test [--coverage] [--min-coverage N]
+ *                              run policies/tests/*.yaml; prints "N passed, N failed" (+ rules/masks no test covers)
  *   policy explain --as CLAIMS --sql SQL
  *                              the decision with the rule trace
  *   keys init DIR              the keys replicas share (audit checkpoint key, HMAC key, dev issuer key)
  */
 import { Command } from 'commander';
 import { loadConfig, devIssuerUrl } from '../config.js';
+import { registerPolicyTest, registerExportTests } from './policy-tests.js';
 
 const program = new Command();
 program.name('bqgate').description('Identity-aware, SQL-aware gateway in front of Google BigQuery');
@@ -213,6 +217,8 @@ approverOptions(sessions.command('reexecute <requestId>').description('re-run a 
     process.stdout.write(lines.join('\n') + '\n');
   });
 
+registerExportTests(sessions, cfgFrom, findSessions);
+
 const auditCmd = program.command('audit').description('the tamper-evident audit log: export, verify');
 auditCmd.command('export').description('write the log as JSON Lines (events with inclusion proofs, signed checkpoints with consistency proofs)')
   .option('--out <file>', 'file to write (default: standard output)')
@@ -272,29 +278,7 @@ policyCmd.command('lint').description('validate the policy files; with the live 
     process.stdout.write(`${policy.rules.length} rules, policy version ${policy.version}: OK${listing ? ` (checked against ${listing.length} tables)` : ''}\n`);
   });
 
-policyCmd.command('test').description('run the policy test files (principal + SQL → expected decision)')
-  .option('--policies <dir>').option('--tests <dir>', 'test files directory (default: <policies>/tests)')
-  .action(async (o) => {
-    const { loadPolicy } = await import('../policy/index.js');
-    const { loadPolicyTests, runPolicyTests } = await import('../policy/testing.js');
-    const { openAnalysis } = await import('./analysis.js');
-    const cfg = cfgFrom(o);
-    const policy = loadPolicy(cfg.policiesDir);
-    const cases = loadPolicyTests(o.tests ?? `${cfg.policiesDir}/tests`);
-    const stack = await openAnalysis(cfg);
-    try {
-      const results = await runPolicyTests(policy, cases, (c) => stack.analyzer.analyze({
-        sql: c.sql, projectId: c.project ?? 'demo-project', ...(c.default_dataset ? { defaultDataset: { datasetId: c.default_dataset } } : {}),
-      }));
-      for (const r of results) {
-        process.stdout.write(`${r.ok ? 'ok  ' : 'FAIL'} ${r.case.file}: ${r.case.name}\n`);
-        for (const p of r.problems) process.stdout.write(`       ${p}\n`);
-      }
-      const failed = results.filter((r) => !r.ok).length;
-      process.stdout.write(`${results.length - failed} passed, ${failed} failed\n`);
-      if (failed) process.exitCode = 1;
-    } finally { await stack.close(); }
-  });
+registerPolicyTest(policyCmd, cfgFrom);
 
 policyCmd.command('explain').description('the decision for a principal and a statement, with the rule trace')
   .requiredOption('--as <claims>', 'principal claims as JSON, e.g. {"sub":"agent-7","groups":["analysts"]}')
