@@ -13,6 +13,7 @@
  *                              pending approvals, as an approver
  *   policy lint [--offline]    validate the policy files (schema, file:line, live-catalog patterns)
  *   policy test                run policies/tests/*.yaml; prints "N passed, N failed"
+ *   policy diff --proposed DIR  what proposed policy files decide differently on the recorded traffic (policy-diff.ts)
  *   policy explain --as CLAIMS --sql SQL
  *                              the decision with the rule trace
  *   keys init DIR              the keys replicas share (audit checkpoint key, HMAC key, dev issuer key)
@@ -323,6 +324,8 @@ policyCmd.command('explain').description('the decision for a principal and a sta
       process.exitCode = 1;
     } finally { await stack.close(); }
   });
+
+(await import('./policy-diff.js')).registerPolicyDiff(policyCmd, { cfgFrom, openAuditLog: () => openAuditLog() });
 
 function loadSafe<T>(f: () => T, fallback: T): T { try { return f(); } catch { return fallback; } }
 
