@@ -92,7 +92,8 @@ async function run(o: Record<string, string | boolean | undefined>, deps: Policy
         bar = new SingleBar({ format: 'policy diff [{bar}] {percentage}% | {statements} statements', stream: process.stderr, clearOnComplete: true, hideCursor: true }, Presets.shades_classic);
         bar.start(Math.max(1, await log.size()), 0, { statements: 0 });
       }
-      const report = await diffTraffic({ log, analyzer: stack.analyzer }, {
+      const { checkSqlLimits } = await import('../sql/limits.js');
+      const report = await diffTraffic({ log, analyzer: stack.analyzer, precheck: (sql) => { checkSqlLimits(sql, cfg.analyzer.sqlLimits); } }, {
         current, proposed, since, until, principal: o.principal as string | undefined, table: o.table as string | undefined, pageSize, now,
         onProgress: (p) => bar?.update(p.nextSeq, { statements: p.statements }),
       });

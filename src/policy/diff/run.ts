@@ -34,6 +34,12 @@ import { redactLiterals, redactMessage } from './redact.js';
 export interface DiffSources {
   log: { events(q: EventQuery): Promise<AuditEvent[]> };
   analyzer: { analyze(i: AnalyzeInput): Promise<QueryAnalysis>; regenerate(i: AnalyzeInput, a: QueryAnalysis): Promise<{ sql: string }> };
+  /**
+   * The structural checks every statement passes before analysis (sql/pool.ts `precheck`: size
+   * limits, quarantined crashers); a recorded statement it refuses is not analyzed (it counts as
+   * one that does not analyze), so a logged crasher cannot take the analyzer down again.
+   */
+  precheck?: (sql: string) => void;
 }
 
 export interface DiffOptions {
@@ -46,6 +52,8 @@ export interface DiffOptions {
   principal?: string;
   /** Only statements that read or write a table matching this glob (policy glob: `*` within a segment), as analyzed today. */
   table?: string;
+  /** Stop after this many recorded statements (the report says `truncated`); none by default. */
+  maxStatements?: number;
   /** Events per page (default 500). */
   pageSize?: number;
   now?: number;
@@ -89,6 +97,8 @@ export interface DiffReport {
   window: { since?: string; until?: string };
   policy: { current: string; proposed: string };
   scanned: { requests: number; statements: number; decided: number; fingerprints: number; unanalyzable: number; ms: number };
+  /** The run stopped at `maxStatements`: later statements of the window were not diffed. */
+  truncated: boolean;
   changedStatements: number;
   changes: ChangeGroup[];
   noLongerAnalyzes: NoLongerAnalyzes[];
@@ -148,7 +158,9 @@ export async function diffTraffic(src: DiffSources, o: DiffOptions): Promise<Dif
   let changedStatements = 0;
   const bump = (c: Counts, k: ChangeKind) => { c[k] = (c[k] ?? 0) + 1; };
 
+  let truncated = false;
   for await (const r of recordedStatements(src.log, o, counts)) {
+    if (o.maxStatements !== undefined && counts.statements >= o.maxStatements) { truncated = true; break; }
     scanned.statements = ++counts.statements;
     const principal = recordedIdentity(r);
     const projectId = r.projectId ?? 'demo-project';
@@ -158,12 +170,14 @@ export async function diffTraffic(src: DiffSources, o: DiffOptions): Promise<Dif
     let analysis: QueryAnalysis | undefined;
     let failure = failures.get(textKey);
     if (!failure) {
-      try { analysis = await src.analyzer.analyze(input); } catch (err) {
+      try { src.precheck?.(input.sql); analysis = await src.analyzer.analyze(input); } catch (err) {
         failure = remember(failures, textKey, { reason: (err as { reason?: string }).reason ?? 'error', message: redactMessage((err as Error).message ?? String(err)) });
       }
     }
     if (failure || !analysis) {
-      if (!r.decision?.statementKind) { scanned.unanalyzable++; continue; }
+      // Did it analyze when recorded? Its decision event says (read for failures only: they are few).
+      const recorded = requestsOf(await src.log.events({ requestId: r.requestId }))[0];
+      if (!recorded?.decision?.statementKind) { scanned.unanalyzable++; continue; }
       const key = JSON.stringify([r.principal, failure!.reason, failure!.message]);
       const g = lost.get(key) ?? remember(lost, key, { principal: r.principal, reason: failure!.reason, message: failure!.message, statements: 0, fingerprints: [], requestIds: [], fp: new Set() }, Infinity);
       g.statements++;
@@ -222,7 +236,7 @@ export async function diffTraffic(src: DiffSources, o: DiffOptions): Promise<Dif
     kind: 'bqgate#policyDiff',
     window: { ...(o.since !== undefined ? { since: new Date(o.since).toISOString() } : {}), ...(o.until !== undefined ? { until: new Date(o.until).toISOString() } : {}) },
     policy: { current: o.current.version, proposed: o.proposed.version },
-    scanned, changedStatements,
+    scanned, truncated, changedStatements,
     changes: [...groups.values()].map(({ fp, pr, gr, ...g }) => ({ ...g, fingerprints: sorted(fp), principals: sorted(pr), groups: sorted(gr) }))
       .sort((a, b) => b.statements - a.statements || a.kind.localeCompare(b.kind)),
     noLongerAnalyzes: [...lost.values()].map(({ fp, ...g }) => ({ ...g, fingerprints: sorted(fp) })),
