@@ -10,6 +10,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
 import { promisify } from 'node:util';
 import { startGateway, auditRequests, apiError, OFFLINE_ENV, type TestGateway } from './helpers/gateway.ts';
 import { startPostgres, type TestPostgres } from './helpers/postgres.ts';
@@ -173,6 +175,70 @@ describe('bqgate policy diff over traffic recorded through the gateway (SQLite a
     const opts = await diff(gw, ['--proposed', proposed(MASK_COUNTRY), '--since', 'last tuesday']);
     expect(opts.code).toBe(2);
     expect(opts.stderr).toContain('neither a duration');
+  }, SLOW);
+
+  it('the console API (POST /bqgate/v1/policy/diff): auditors only, lint problems refused with their message, the same diff as the CLI', async () => {
+    const post = (token: string, body: unknown) => fetch(`${gw.url}/bqgate/v1/policy/diff`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+      .then(async (r) => { const text = await r.text(); outputs.push(text); return { status: r.status, body: JSON.parse(text) }; });
+    const files = (content: string, name = 'demo.yaml') => [{ name, content }];
+    const analyst = await post(await gw.token({ sub: 'agent-7', groups: ['analysts'] }), { files: files(MASK_COUNTRY(DEMO)) });
+    expect(analyst.status).toBe(403);
+    expect(analyst.body.error.message).toContain('is for auditors');
+    const auditor = await gw.token({ sub: 'aud-1', groups: ['auditors'] });
+    const bad = await post(auditor, { files: files(appendRule('  - id: half-a-mask\n    effect: mask\n    principals: "*"')(DEMO)) });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/does not lint: demo\.yaml:\d+:\d+: a mask rule needs masks/);
+    expect((await post(auditor, { files: files(DEMO, '../escape.yaml') })).status).toBe(400);
+    expect((await post(auditor, { files: files(DEMO), days: 90 })).status).toBe(400);
+    const ok = await post(auditor, { files: files(MASK_COUNTRY(DEMO)), days: 1 });
+    expect(ok.status).toBe(200);
+    const rep = ok.body as DiffReport;
+    expect(rep.changes).toMatchObject([{ kind: 'mask added', table: 'demo-project.shop.customers', column: 'country', statements: 3, principals: ['agent-7'] }]);
+    expect([...rep.changes[0].requestIds].sort()).toEqual([...ids[Q.email], ...ids[Q.countries]].sort());
+    // The gateway's own catalog has the scratch table: there it still analyzes.
+    expect(rep.noLongerAnalyzes).toEqual([]);
+  }, SLOW);
+
+  it('the console playground\'s proposed-policy mode shows the diff as tables and a chart (headless Chromium)', async () => {
+    const executablePath = process.env.BQGATE_CHROMIUM ?? '/usr/bin/chromium';
+    expect(existsSync(executablePath), `${executablePath} (Debian chromium) is needed`).toBe(true);
+    const browser = await chromium.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'] });
+    const offLoopback: string[] = [];
+    try {
+      const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+      await context.route('**/*', (route) => {
+        const u = new URL(route.request().url());
+        if (u.protocol === 'data:' || ['127.0.0.1', 'localhost'].includes(u.hostname)) return route.continue();
+        offLoopback.push(u.href);
+        return route.abort();
+      });
+      const page = await context.newPage();
+      page.setDefaultTimeout(120_000);
+      await page.goto(`${gw.url}/console/#/playground`);
+      await page.waitForURL(/\/oauth2\/authorize\?/);
+      await page.click('button.persona[value="auditor"]');
+      await page.waitForSelector('[data-testid=who]');
+      await page.click('#mode-proposed');
+      await page.fill('textarea[name=file-0]', MASK_COUNTRY(DEMO));
+      await page.fill('input[name=days]', '1');
+      await page.click('#diff');
+      await page.waitForSelector('[data-testid=diff-changes]');
+      const rows = (await page.locator('[data-testid=diff-changes] tbody tr').allTextContents()).map((t) => t.replace(/\s+/g, ' '));
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toContain('mask added');
+      expect(rows[0]).toContain('demo-project.shop.customers.country');
+      expect(rows[0]).toContain('agent-7');
+      expect(await page.locator('[data-testid=policy-diff] canvas[aria-label="changed decisions per day and group"]').count()).toBe(1);
+      const shown = await page.textContent('[data-testid=policy-diff]');
+      outputs.push(shown ?? '');
+      expect(shown).toContain('WHERE email = ?');
+      const shots = join(ROOT, 'test-artifacts', 'console');
+      mkdirSync(shots, { recursive: true });
+      await page.screenshot({ path: join(shots, 'playground-proposed.png'), fullPage: true });
+    } finally {
+      await browser.close();
+    }
+    expect(offLoopback).toEqual([]);
   }, SLOW);
 
   it('attacker view: no output of any run carries a literal of a recorded statement', () => {
