@@ -45,7 +45,12 @@ export function renderMarkdown(r: DiffReport): string {
     out.push('| change | what | statements | fingerprints | principals | groups |', '|---|---|---:|---:|---|---|');
     for (const c of r.changes) out.push(`| ${cell(c.kind)} | ${cell(what(c))} | ${c.statements} | ${c.fingerprints.length} | ${cell(c.principals.join(', '))} | ${cell(c.groups.join(', '))} |`);
     out.push('', '<details><summary>Example statements (literals replaced by ?)</summary>', '');
-    for (const c of r.changes) out.push(`- **${cell(c.kind)}** ${cell(what(c))}`, '', '  ```sql', `  ${c.example ?? '-- could not be normalized; not shown'}`, '  ```');
+    for (const c of r.changes) {
+      const text = c.example ?? '-- could not be normalized; not shown';
+      // A fence longer than any backtick run in the text (backquoted identifiers), so it cannot end the block.
+      const fence = '`'.repeat(Math.max(3, ...(text.match(/`+/g) ?? []).map((m) => m.length + 1)));
+      out.push(`- **${cell(c.kind)}** ${cell(what(c))}`, '', `  ${fence}sql`, `  ${text}`, `  ${fence}`);
+    }
     out.push('', '</details>', '');
   }
   if (r.noLongerAnalyzes.length) {
