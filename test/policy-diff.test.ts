@@ -79,7 +79,8 @@ describe('bqgate policy diff over traffic recorded through the gateway (SQLite a
   const ids: Record<string, string[]> = {};
 
   beforeAll(async () => {
-    gw = await startGateway();
+    // One retry: on a loaded shared machine the gateway can miss the helper's 60 s readiness deadline.
+    gw = await startGateway().catch(() => startGateway());
     const analyst = await gw.token({ sub: 'agent-7', groups: ['analysts'], act: { sub: 'report-bot' } });
     const support = await gw.token({ sub: 'sup-1', groups: ['support'] });
     const sdk = gw.sdk(analyst);
@@ -254,7 +255,7 @@ describe('bqgate policy diff on a PostgreSQL audit log', () => {
   beforeAll(async () => {
     pg = await startPostgres();
     env = { BQGATE_AUDIT_POSTGRES: pg.url };
-    gw = await startGateway({ env });
+    gw = await startGateway({ env }).catch(() => startGateway({ env }));
     const sdk = gw.sdk(await gw.token({ sub: 'pg-analyst', groups: ['analysts'] }));
     for (let i = 0; i < 3; i++) await sdk.createQueryJob({ query: Q.email, useLegacySql: false }).then(([j]) => j.getQueryResults());
   }, SLOW);
