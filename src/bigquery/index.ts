@@ -30,7 +30,7 @@ export type Operation =
   | 'approvals.list' | 'approvals.get' | 'approvals.approve' | 'approvals.deny'
   | 'audit.reexecute'
   // the web console's API (console/api.ts)
-  | 'console.me' | 'sessions.list' | 'sessions.get' | 'policy.explain' | 'audit.stats';
+  | 'console.me' | 'sessions.list' | 'sessions.get' | 'policy.explain' | 'audit.stats' | 'policy.diff';
 
 /** Row-read query parameters (getQueryResults, tabledata.list). */
 const ROWS = { startIndex: 'uint64', maxResults: 'uint32', pageToken: 'string', 'formatOptions.useInt64Timestamp': 'bool' } as const;

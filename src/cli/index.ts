@@ -16,6 +16,7 @@
  *   policy lint [--offline]    validate the policy files (schema, file:line, live-catalog patterns)
  *   policy test [--coverage] [--min-coverage N]
  *                              run policies/tests/*.yaml; prints "N passed, N failed" (+ rules/masks no test covers)
+ *   policy diff --proposed DIR  what proposed policy files decide differently on the recorded traffic (policy-diff.ts)
  *   policy explain --as CLAIMS --sql SQL
  *                              the decision with the rule trace
  *   keys init DIR              the keys replicas share (audit checkpoint key, HMAC key, dev issuer key)
@@ -307,6 +308,8 @@ policyCmd.command('explain').description('the decision for a principal and a sta
       process.exitCode = 1;
     } finally { await stack.close(); }
   });
+
+(await import('./policy-diff.js')).registerPolicyDiff(policyCmd, { cfgFrom, openAuditLog: () => openAuditLog() });
 
 function loadSafe<T>(f: () => T, fallback: T): T { try { return f(); } catch { return fallback; } }
 

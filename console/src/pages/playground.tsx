@@ -1,13 +1,15 @@
 /**
  * Policy playground: pick a principal (one seen in the audit, or any), type SQL, and see the
  * decision, the masks, row filters and approvals it would get, the rule trace and the SQL that
- * would go upstream (`POST /bqgate/v1/policy/explain`; nothing runs).
+ * would go upstream (`POST /bqgate/v1/policy/explain`; nothing runs). The "Proposed policy" mode
+ * (proposed.tsx) diffs changed policy files against the recorded traffic.
  */
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
 import { consoleConfig } from '../auth';
 import { Badge, ErrorBox, Sql } from '../ui';
 import type { SessionSummary } from './sessions';
+import { ProposedPolicy } from './proposed';
 
 interface Explanation {
   policyVersion: string;
@@ -35,6 +37,7 @@ export function Playground() {
   const [out, setOut] = useState<Explanation>();
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
+  const [mode, setMode] = useState<'explain' | 'proposed'>('explain');
 
   useEffect(() => {
     consoleConfig().then((c) => setProject((p) => p || c.project));
@@ -57,8 +60,11 @@ export function Playground() {
   const needsApproval = d?.effect === 'allow' && d.approvals?.length;
   return (
     <section>
-      <h1>Policy playground</h1>
-      <div class="playground">
+      <div class="title-row">
+        <h1>Policy playground</h1>
+        <div class="seg"><button class={mode === 'explain' ? 'on' : ''} onClick={() => setMode('explain')}>One statement</button><button id="mode-proposed" class={mode === 'proposed' ? 'on' : ''} onClick={() => setMode('proposed')}>Proposed policy</button></div>
+      </div>
+      {mode === 'proposed' ? <ProposedPolicy /> : <div class="playground">
         <div class="inputs">
           <label>Principal seen in the audit
             <select name="known" onChange={(e) => { const k = known[Number((e.target as HTMLSelectElement).value)]; if (k) { setSub(k.sub); setGroups(k.groups.join(', ')); } }}>
@@ -97,7 +103,7 @@ export function Playground() {
             </>
           )}
         </div>
-      </div>
+      </div>}
     </section>
   );
 }

@@ -54,6 +54,7 @@ export async function installRestDoor(app: FastifyInstance, o: RestDoorOptions):
   app.get('/bqgate/v1/sessions', handle('sessions.list'));
   app.get('/bqgate/v1/sessions/:sessionId', handle('sessions.get'));
   app.post('/bqgate/v1/policy/explain', handle('policy.explain'));
+  app.post('/bqgate/v1/policy/diff', handle('policy.diff'));
   app.get('/bqgate/v1/audit/stats', handle('audit.stats'));
   // The media upload endpoint (upload.ts): raw bytes up to the gateway's body limit, read by `restCall`.
   await app.register(async (scoped) => {

@@ -23,6 +23,8 @@
  *   `bucketMs` (default an hour; at least a minute, at most 500 buckets) that start on multiples of
  *   `bucketMs` since the epoch (`t`, ms).
  *
+ * - `POST /bqgate/v1/policy/diff` (`policy.diff`, auditors): the proposed-policy mode (policy-diff.ts).
+ *
  * Refusals are BigQuery error envelopes: accessDenied naming the role and the groups that hold it,
  * notFound for an unknown session, invalidQuery for SQL the analyzer refuses.
  */
@@ -34,6 +36,7 @@ import { redactMaskSecrets } from '../../rewrite/index.js';
 import { upstreamStatement } from '../../pipeline/statement.js';
 import type { Analyzer } from '../../sql/index.js';
 import { requireAuditor, type Ctx, type Outcome } from '../../pipeline/context.js';
+import { policyDiffOperation } from './policy-diff.js';
 
 export interface ConsoleApiDeps {
   auditLog: AuditLog;
@@ -45,7 +48,7 @@ export interface ConsoleApiDeps {
   precheck?: (sql: string) => void;
 }
 
-type ConsoleOps = 'console.me' | 'sessions.list' | 'sessions.get' | 'policy.explain' | 'audit.stats';
+type ConsoleOps = 'console.me' | 'sessions.list' | 'sessions.get' | 'policy.explain' | 'audit.stats' | 'policy.diff';
 
 const HOUR = 3_600_000;
 
@@ -97,6 +100,7 @@ export function consoleOperations(d: ConsoleApiDeps): Pick<Record<Operation, (c:
   }
 
   return {
+    ...policyDiffOperation(d),
     'console.me': async (c) => {
       const { subject, email, groups, actor, issuer } = c.principal;
       return { body: { kind: 'bqgate#principal', subject, email, groups, actor, issuer, roles: rolesOf(c.policy, groups), policyVersion: c.policy.version } };
