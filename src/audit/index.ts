@@ -9,6 +9,6 @@
 export { AuditLog, auditDown, type AuditLogOptions } from './log.js';
 export type { AuditEvent, AuditEventInput, AuditEventType, Checkpoint, EventQuery } from './events.js';
 export { exportLog, verifyExport, verifyEvents, type ExportLine, type VerifyReport, type EventsVerification } from './verify.js';
-export { requestsOf, sessionsOf, renderTimeline, type RequestRecord, type Session } from './sessions.js';
+export { requestsOf, recordedPrincipal, sessionsOf, renderTimeline, type RequestRecord, type Session } from './sessions.js';
 export { RequestRecorder, type RequestSummary, type ResponseRecord } from './request.js';
 export { SinkRunner, sinkTarget, jsonlTarget, webhookTarget, syslogTarget, syslogMessage, type SinkTarget } from './sinks.js';

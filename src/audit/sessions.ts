@@ -7,6 +7,7 @@
  * Session ids: `key:<principal>:<session key>`, or `<principal>@<ISO start time>`.
  */
 import type { AuditEvent } from './events.js';
+import type { Principal } from '../auth/index.js';
 
 /** One request as the audit recorded it. Times in ms since epoch; `durationMs` in ms. */
 export interface RequestRecord {
@@ -136,4 +137,17 @@ export function renderTimeline(s: Session, requests: RequestRecord[]): string {
     lines.push('');
   }
   return lines.join('\n');
+}
+
+/**
+ * The principal as the audit recorded it, for re-deciding or re-running a recorded request
+ * (`policy diff`, `sessions reexecute`). Claims beyond sub, iss, groups, email and act are not
+ * recorded, so rules matching other claims see them absent.
+ */
+export function recordedPrincipal(r: RequestRecord): Principal {
+  const groups = r.groups ?? [];
+  return {
+    subject: r.principal, issuer: r.issuer, email: r.email, groups, actor: r.actor,
+    claims: { sub: r.principal, iss: r.issuer, groups, ...(r.email ? { email: r.email } : {}), ...(r.actor ? { act: { sub: r.actor } } : {}) },
+  };
 }

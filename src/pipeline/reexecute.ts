@@ -26,7 +26,7 @@
  */
 import { BigQueryError, type Operation } from '../bigquery/index.js';
 import type { Principal } from '../auth/index.js';
-import { requestsOf, type AuditLog, type RequestRecord } from '../audit/index.js';
+import { requestsOf, recordedPrincipal, type AuditLog, type RequestRecord } from '../audit/index.js';
 import type { JobStore } from '../state/index.js';
 import { decideStatement } from '../policy/index.js';
 import { redactMaskSecrets } from '../rewrite/index.js';
@@ -83,15 +83,6 @@ export interface Reexecution {
 }
 
 const sha = (rows: unknown) => createHash('sha256').update(JSON.stringify(rows)).digest('hex');
-
-/** The principal as the audit recorded it (claims beyond sub/groups/email/act are not recorded). */
-function recordedPrincipal(r: RequestRecord): Principal {
-  const groups = r.groups ?? [];
-  return {
-    subject: r.principal, issuer: r.issuer, email: r.email, groups, actor: r.actor,
-    claims: { sub: r.principal, iss: r.issuer, groups, ...(r.email ? { email: r.email } : {}), ...(r.actor ? { act: { sub: r.actor } } : {}) },
-  };
-}
 
 /** Whether the request asked for int64 timestamps (CONTRACT.md §6). */
 const int64Of = (r: RequestRecord) => r.operation === 'jobs.query' ? !!r.formatOptions?.useInt64Timestamp

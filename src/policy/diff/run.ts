@@ -23,7 +23,7 @@
 import { createHash } from 'node:crypto';
 import type { Principal } from '../../auth/index.js';
 import type { AuditEvent, EventQuery, RequestRecord } from '../../audit/index.js';
-import { requestsOf } from '../../audit/index.js';
+import { requestsOf, recordedPrincipal } from '../../audit/index.js';
 import type { AnalyzeInput, QueryAnalysis } from '../../sql/index.js';
 import { textFingerprint } from '../../sql/quarantine.js';
 import { allowsExternalConnection, decideStatement, glob, type Policy } from '../index.js';
@@ -112,13 +112,6 @@ export interface DiffReport {
 const short = (h: string) => h.slice(0, 12);
 const MAX_IDS = 20;
 
-/** The principal as the audit recorded it. */
-export function recordedIdentity(r: RequestRecord): Principal {
-  const groups = r.groups ?? [];
-  const claims = { sub: r.principal, iss: r.issuer, groups, ...(r.email ? { email: r.email } : {}), ...(r.actor ? { act: { sub: r.actor } } : {}) };
-  return { subject: r.principal, issuer: r.issuer, groups, email: r.email, actor: r.actor, claims };
-}
-
 /** Recorded statements: requests with SQL from a verified principal, one page of `request` events at a time. */
 async function* recordedStatements(log: DiffSources['log'], o: DiffOptions, counts: { requests: number; statements: number }): AsyncGenerator<RequestRecord> {
   const limit = o.pageSize ?? 500;
@@ -162,7 +155,7 @@ export async function diffTraffic(src: DiffSources, o: DiffOptions): Promise<Dif
   for await (const r of recordedStatements(src.log, o, counts)) {
     if (o.maxStatements !== undefined && counts.statements >= o.maxStatements) { truncated = true; break; }
     scanned.statements = ++counts.statements;
-    const principal = recordedIdentity(r);
+    const principal = recordedPrincipal(r);
     const projectId = r.projectId ?? 'demo-project';
     const external = (conn: string) => allowsExternalConnection(o.current, principal, conn, now) || allowsExternalConnection(o.proposed, principal, conn, now);
     const input: AnalyzeInput = { sql: r.sql!, projectId, defaultDataset: r.defaultDataset as AnalyzeInput['defaultDataset'], queryParameters: r.parameters as AnalyzeInput['queryParameters'], externalConnectionAllowed: external };
