@@ -132,6 +132,31 @@ describe('bqgate policy diff over traffic recorded through the gateway (SQLite a
     expect(rep.changes.map((x) => x.example)).toEqual([expect.stringMatching(/^SELECT customer_id, email FROM shop\.customers WHERE email = \?$|^SELECT country, COUNT\(\*\) AS n FROM shop\.customers GROUP BY country$/)]);
   }, SLOW);
 
+  it('scripts/policy-ci.sh fails an unacknowledged diff with the hash to acknowledge, and passes once that hash is in the ack file', async () => {
+    const dir = proposed(MASK_COUNTRY);
+    const out = mkdtempSync(join(tmpdir(), 'bqgate-ci-out-'));
+    const env = { ...process.env, ...OFFLINE_ENV, BQGATE: `${process.execPath} ${resolve(ROOT, 'bin', 'bqgate.js')} --data-dir ${gw.dataDir}`, CURRENT_POLICIES: join(ROOT, 'policies'), LINT_OFFLINE: '1', MIN_COVERAGE: '0', OUT_DIR: out };
+    const ci = () => promisify(execFile)('sh', [join(ROOT, 'scripts', 'policy-ci.sh'), dir], { cwd: ROOT, env, timeout: SLOW }).then((r) => ({ code: 0, out: r.stdout, err: r.stderr }), (e) => ({ code: e.code as number, out: e.stdout as string, err: e.stderr as string }));
+    const first = await ci();
+    outputs.push(first.out, first.err);
+    expect(first.code, first.err).toBe(1);
+    expect(first.out).toContain('== 3/3 diff');
+    const hash = first.err.match(/acknowledge this diff with: +echo ([0-9a-f]{64}) >/)?.[1];
+    expect(hash, first.err).toBeDefined();
+    expect(readFileSync(join(out, 'policy-diff.md'), 'utf8')).toContain('mask added');
+    writeFileSync(join(dir, 'policy-diff.ack'), `# reviewed: country masked for analysts\n${hash}\n`);
+    const second = await ci();
+    outputs.push(second.out, second.err);
+    expect(second.code, second.err).toBe(0);
+    expect(second.out).toContain(`acknowledged in ${join(dir, 'policy-diff.ack')} (${hash})`);
+    // A further edit of the proposed policy is a different diff: the old acknowledgement no longer holds.
+    writeFileSync(join(dir, 'demo.yaml'), MASK_COUNTRY(DEMO).replace('customers.country, rule: ALWAYS_NULL }', 'customers.country, rule: DEFAULT_MASKING_VALUE }'));
+    const third = await ci();
+    outputs.push(third.out, third.err);
+    expect(third.code, third.err).toBe(1);
+    expect(third.err).toContain(`acknowledges ${hash}, a different diff`);
+  }, SLOW * 2);
+
   it('(c) denying a table to a group: allow→deny for exactly that group\'s statements on it', async () => {
     const dir = proposed(appendRule('  - id: analysts-deny-orders\n    effect: deny\n    principals: { groups: [analysts] }\n    tables: ["demo-project.shop.orders"]'));
     const r = await diff(gw, ['--proposed', dir, '--json']);
