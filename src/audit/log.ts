@@ -37,6 +37,9 @@ export interface AuditLogOptions {
   onCommit?: (events: AuditEvent[]) => void;
 }
 
+/** Counts since the log was opened: durable commits of appended events, and the events they held. */
+export interface CommitStats { commits: number; events: number; largestCommit: number }
+
 interface Waiter { events: Array<AuditEventInput & { id: string; ts: number }>; resolve: (e: AuditEvent[]) => void; reject: (e: Error) => void }
 
 export const auditDown = () => new BigQueryError('backendError', 'The bqgate audit log cannot be written, so the request was not run (fail closed). Retry later.');
@@ -47,6 +50,7 @@ export class AuditLog {
   private sinceCheckpoint = 0;
   private timer?: NodeJS.Timeout;
   private closed = false;
+  private readonly counts: CommitStats = { commits: 0, events: 0, largestCommit: 0 };
 
   private constructor(readonly backend: LogBackend, readonly signer: CheckpointSigner, private readonly o: AuditLogOptions) {
     if (o.readOnly) { this.closed = false; return; }
@@ -81,6 +85,7 @@ export class AuditLog {
         let i = 0;
         for (const w of batch) { w.resolve(stored.slice(i, i + w.events.length)); i += w.events.length; }
         this.sinceCheckpoint += stored.length;
+        this.counts.commits++; this.counts.events += stored.length; this.counts.largestCommit = Math.max(this.counts.largestCommit, stored.length);
         this.o.onCommit?.(stored);
       } catch {
         for (const w of batch) w.reject(auditDown());
@@ -118,6 +123,9 @@ export class AuditLog {
     this.running = true;
     try { return await this.checkpointLocked(); } finally { this.running = false; if (this.queue.length) { this.running = true; void this.drain(); } }
   }
+
+  /** Commits and events committed since open (events ÷ commits = the group commit's batching). */
+  stats(): CommitStats { return { ...this.counts }; }
 
   events(q: EventQuery = {}) { return this.backend.events(q); }
   checkpoints() { return this.backend.checkpoints(); }
