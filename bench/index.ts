@@ -38,7 +38,8 @@ const table = (rows: Array<Record<string, unknown>>) => {
 const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
 
 if (want('latency') || want('delivery') || want('throughput') || want('mcp')) {
-  const stack = await startStack();
+  // The latency section also measures a baseline gateway with the audit log on the event loop (before/after, one run).
+  const stack = await startStack({ baseline: want('latency') });
   try {
     const token = await stack.token('bench-agent');
     if (want('delivery')) {
@@ -54,6 +55,7 @@ if (want('latency') || want('delivery') || want('throughput') || want('mcp')) {
       const rows = await benchLatency([
         { name: 'direct (emulator)', url: stack.emulatorUrl, token: stack.emulatorSecret },
         { name: 'plain proxy', url: stack.proxyUrl, token: stack.emulatorSecret },
+        { name: 'bqgate, allow only, audit on event loop (before)', url: stack.baselineUrl!, token: await stack.baselineToken!('bench-plain', 'bench-plain') },
         { name: 'bqgate, allow only', url: stack.gatewayUrl, token: await stack.token('bench-plain', 'bench-plain') },
         { name: 'bqgate', url: stack.gatewayUrl, token },
       ], [1, 16, 64], quick ? 3 : 10);

@@ -27,8 +27,9 @@ export interface AuditLogOptions {
   checkpointIntervalMs?: number;
   retentionMs?: number;
   /**
-   * Run SQLite on a worker thread (its fsyncs off the event loop). Off by default: on the 2-core
-   * benchmark machine the in-thread log with group commit measured lower latency (see README).
+   * Run SQLite on a worker thread: sealing, inserts and fsync off the event loop, so the next batch
+   * forms while one commits. The gateway's default (config.ts BQGATE_AUDIT_SQLITE_THREAD); off here
+   * for readers and tools. `npm run bench -- --only audit,latency` prints both side by side.
    */
   sqliteThread?: boolean;
   /** Readers (CLI, tests): no checkpoint timer, no final checkpoint, appends refused. */

@@ -40,6 +40,19 @@ export class SqliteLog implements LogBackend {
   }
 
   async append(batch: PendingEvent[]): Promise<AuditEvent[]> {
+    return this.appendSealed(batch).events;
+  }
+
+  /**
+   * Appends the batch in one transaction; its leaves (hex) and first seq. The worker thread
+   * (sqlite-worker.ts) answers with these alone, not the events it was sent.
+   */
+  async appendLeaves(batch: PendingEvent[]): Promise<{ first: number; leaves: string[] }> {
+    const { events } = this.appendSealed(batch);
+    return { first: events[0]?.seq ?? this.next, leaves: events.map((e) => e.leaf) };
+  }
+
+  private appendSealed(batch: PendingEvent[]): { events: AuditEvent[] } {
     const sealed = sealBatch(batch, this.next);
     const ins = this.db.prepare(`INSERT INTO audit_log (seq, id, ts, type, request_id, session_key, principal, issuer, actor, decision, tables, columns, body, leaf)
       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
@@ -49,7 +62,7 @@ export class SqliteLog implements LogBackend {
       }
     })();
     this.next += sealed.length;
-    return sealed.map((s) => s.event);
+    return { events: sealed.map((s) => s.event) };
   }
 
   async checkpoint(make: (latest: Checkpoint | undefined, leavesAfter: Buffer[]) => Checkpoint | undefined) {
