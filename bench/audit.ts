@@ -17,12 +17,15 @@ import { startPostgres } from '../test/helpers/postgres.js';
 /** 100 delivered rows in the REST f/v shape, like the latency bench's query. */
 const SAMPLE = Array.from({ length: 100 }, (_, i) => ({ f: [{ v: String(i) }, { v: `Customer ${i}` }, { v: `c${i}@example.com` }, { v: '+1 555 0100' }, { v: 'US' }] }));
 
-async function run(log: AuditLog, requests: number, concurrency: number) {
+/** `requests` simulated requests (5 events in two durable appends each), `concurrency` in flight, spread over `logs` (replicas). */
+export async function run(logs: AuditLog | AuditLog[], requests: number, concurrency: number) {
   let next = 0;
+  const all = [logs].flat();
   const ev = (type: AuditEventInput['type'], requestId: string, data: Record<string, unknown>): AuditEventInput => ({ type, requestId, principal: `agent-${requestId.length % 50}`, issuer: 'http://127.0.0.1', data });
   const worker = async () => {
     while (next < requests) {
       const id = `r${next++}`;
+      const log = all[next % all.length];
       await log.append([ev('request', id, { operation: 'jobs.query', sql: 'SELECT customer_id, email FROM shop.customers LIMIT 100' }), ev('decision', id, { effect: 'allow', matchedRules: ['bench-read-shop'], tables: ['demo-project.shop.customers'] })]);
       await log.append([ev('upstream', id, { jobId: `job_${id}` }), ev('delivery', id, { columns: ['customer_id', 'full_name', 'email', 'phone', 'country'], rows: 100, bytes: 20_000, sha256: '0'.repeat(64), rowsSha256: '1'.repeat(64), sample: SAMPLE, sampleTruncated: false }), ev('response', id, { status: 200, durationMs: 3.2 })]);
     }

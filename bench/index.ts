@@ -9,7 +9,11 @@
  * 64 callers with p99 ≤ 100 ms; 6 the MCP door: tools/call execute_sql beside REST jobs.query for the
  * same 100-row query (official MCP client, both protocol eras, concurrency 1 and 16).
  *
- * Usage: npm run bench [-- --quick] [--only latency,analysis,delivery,audit,throughput,mcp]
+ * 7 (`scale`, bench/scale.ts): per-replica throughput and memory at 16/64/256 callers with the audit in
+ * PostgreSQL, the PostgreSQL audit's events/s and commits/s (1 and 4 writers), and the replicas a
+ * stated load needs (`--load QPS`, default 1000).
+ *
+ * Usage: npm run bench [-- --quick] [--only latency,analysis,delivery,audit,throughput,mcp,scale] [--load QPS]
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -19,6 +23,7 @@ import { benchDelivery } from './delivery.js';
 import { benchAnalysis } from './analysis.js';
 import { benchAudit } from './audit.js';
 import { benchMcp } from './mcp.js';
+import { benchScale } from './scale.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -117,6 +122,19 @@ if (want('audit')) {
   const a = await benchAudit({ requests: quick ? 1_000 : 5_000 });
   results.audit = a;
   table(a);
+}
+
+if (want('scale')) {
+  const loadQps = args.includes('--load') ? Number(args[args.indexOf('--load') + 1]) : 1000;
+  console.log('== 7. scale: one replica with the audit log in PostgreSQL (allow only, 100-row query), closed-loop callers');
+  const s = await benchScale({ quick, loadQps });
+  results.scale = s;
+  table(s.replica.map((r) => ({ ...r, own_p50_ms: r.own_p50_ms ?? '', audit_commits: r.audit_commits ?? '', events_per_commit: r.events_per_commit ?? '' })));
+  console.log('   the shared limit: the PostgreSQL audit log (synchronous_commit on), 256 simulated requests in flight, 5 events each');
+  table(s.audit);
+  const p = s.plan;
+  console.log(`   ${p.load_qps} queries/s: ${p.replicas_needed} replica(s) at ${p.per_replica_qps_at_64} q/s each (64 callers); the PG audit takes ${p.pg_audit_requests_per_sec} requests/s`
+    + (p.audit_is_the_limit ? ` — the audit log is the limit: ${p.audit_shards_needed} audit shards (README, Benchmarks)` : ' — the audit log is not the limit') + '\n');
 }
 
 // With --only, the other sections of an earlier run are kept.

@@ -58,7 +58,8 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(o: { baseline?: boolean } = {}): Promise<Stack> {
+/** `gatewayEnv`: extra environment of the measured gateway (e.g. BQGATE_AUDIT_POSTGRES for the scale section). */
+export async function startStack(o: { baseline?: boolean; gatewayEnv?: Record<string, string> } = {}): Promise<Stack> {
   const [emuPort, proxyPort, gwPort] = [await freePort(), await freePort(), await freePort()];
   const dataDir = mkdtempSync(join(tmpdir(), 'bqgate-bench-'));
   const emulatorUrl = `http://127.0.0.1:${emuPort}`;
@@ -70,7 +71,7 @@ export async function startStack(o: { baseline?: boolean } = {}): Promise<Stack>
   const proxyUrl = `http://127.0.0.1:${proxyPort}`;
   await waitFor(`${proxyUrl}/bigquery/v2/projects/demo-project/datasets`, px.child, px.log);
   const gw = launch([join(ROOT, 'bin', 'bqgate.js'), 'serve', '--port', String(gwPort), '--upstream', emulatorUrl, '--policies', join(ROOT, 'bench', 'policies')],
-    { BQGATE_DATA_DIR: dataDir, BQGATE_RATE_LIMIT: '0', BQGATE_MAX_CONCURRENT: '0', BQGATE_UPSTREAM_TOKEN: emulatorSecret }, true); // the benchmark measures throughput, not the abuse limits
+    { BQGATE_DATA_DIR: dataDir, BQGATE_RATE_LIMIT: '0', BQGATE_MAX_CONCURRENT: '0', BQGATE_UPSTREAM_TOKEN: emulatorSecret, ...o.gatewayEnv }, true); // the benchmark measures throughput, not the abuse limits
   const gatewayUrl = `http://127.0.0.1:${gwPort}`;
   await waitFor(`${gatewayUrl}/readyz`, gw.child, gw.log);
   const issuer = await loadDevIssuer(dataDir, gatewayUrl);
