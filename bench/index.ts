@@ -133,7 +133,8 @@ if (want('scale')) {
   console.log('   the shared limit: the PostgreSQL audit log (synchronous_commit on), 256 simulated requests in flight, 5 events each');
   table(s.audit);
   const p = s.plan;
-  console.log(`   ${p.load_qps} queries/s: ${p.replicas_needed} replica(s) at ${p.per_replica_qps_at_64} q/s each (64 callers); the PG audit takes ${p.pg_audit_requests_per_sec} requests/s`
+  const replicas = p.per_replica_qps_at_64 > 0 ? `${p.replicas_needed} replica(s) at ${p.per_replica_qps_at_64} q/s each (64 callers)` : 'replicas not measured (no 64-caller query completed)';
+  console.log(`   ${p.load_qps} queries/s: ${replicas}; the PG audit takes ${p.pg_audit_requests_per_sec} requests/s`
     + (p.audit_is_the_limit ? ` — the audit log is the limit: ${p.audit_shards_needed} audit shards (README, Benchmarks)` : ' — the audit log is not the limit') + '\n');
 }
 
