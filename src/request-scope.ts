@@ -19,6 +19,8 @@ export interface RequestScope {
   beforeUpstream?: () => Promise<void>;
   /** Called as a stage starts (tracing: a span); the function it returns is called as it ends, with its error if it threw. */
   startStage?: (name: string) => (err?: unknown) => void;
+  /** Values one stage looked up for the next to use once (handOn / takeHandedOn). */
+  handedOn?: Map<string, unknown>;
 }
 
 const current = new AsyncLocalStorage<RequestScope>();
@@ -44,6 +46,25 @@ export async function stage<T>(name: string, fn: () => Promise<T> | T): Promise<
     s.timings[name] = (s.timings[name] ?? 0) + performance.now() - start;
     end?.(failed);
   }
+}
+
+/**
+ * Hands `value`, looked up under `key` for the current request, to the next `takeHandedOn(key)` in
+ * the same request — once, so a record is not read twice back to back (the pipeline's job lookup and
+ * the operation's). Outside a request it does nothing.
+ */
+export function handOn(key: string, value: unknown): void {
+  const s = current.getStore();
+  if (s) (s.handedOn ??= new Map()).set(key, value);
+}
+
+/** The value handed on under `key` in the current request (then forgotten), or undefined if none was. */
+export function takeHandedOn<T>(key: string): { value: T } | undefined {
+  const m = current.getStore()?.handedOn;
+  if (!m?.has(key)) return undefined;
+  const value = m.get(key) as T;
+  m.delete(key);
+  return { value };
 }
 
 /** The audit gate of the current request (a no-op outside requests, e.g. the CLI). */
