@@ -83,7 +83,7 @@ export async function startStack(o: { baseline?: boolean; gatewayEnv?: Record<st
     const basePort = await freePort();
     const baseDir = join(dataDir, 'baseline');
     const b = launch([join(ROOT, 'bin', 'bqgate.js'), 'serve', '--port', String(basePort), '--upstream', emulatorUrl, '--policies', join(ROOT, 'bench', 'policies')],
-      { BQGATE_DATA_DIR: baseDir, BQGATE_RATE_LIMIT: '0', BQGATE_MAX_CONCURRENT: '0', BQGATE_UPSTREAM_TOKEN: emulatorSecret, BQGATE_AUDIT_SQLITE_THREAD: '0' });
+      { BQGATE_DATA_DIR: baseDir, BQGATE_RATE_LIMIT: '0', BQGATE_MAX_CONCURRENT: '0', BQGATE_UPSTREAM_TOKEN: emulatorSecret, BQGATE_AUDIT_SQLITE_THREAD: '0' }, true); // profiled too (BQGATE_BENCH_PROF), so both pay the profiler
     baselineUrl = `http://127.0.0.1:${basePort}`;
     await waitFor(`${baselineUrl}/readyz`, b.child, b.log);
     procs.unshift(b);
