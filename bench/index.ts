@@ -9,7 +9,11 @@
  * 64 callers with p99 ≤ 100 ms; 6 the MCP door: tools/call execute_sql beside REST jobs.query for the
  * same 100-row query (official MCP client, both protocol eras, concurrency 1 and 16).
  *
- * Usage: npm run bench [-- --quick] [--only latency,analysis,delivery,audit,throughput,mcp]
+ * 7 (`scale`, bench/scale.ts): per-replica throughput and memory at 16/64/256 callers with the audit in
+ * PostgreSQL, the PostgreSQL audit's events/s and commits/s (1 and 4 writers), and the replicas a
+ * stated load needs (`--load QPS`, default 1000).
+ *
+ * Usage: npm run bench [-- --quick] [--only latency,analysis,delivery,audit,throughput,mcp,scale] [--load QPS]
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -19,6 +23,7 @@ import { benchDelivery } from './delivery.js';
 import { benchAnalysis } from './analysis.js';
 import { benchAudit } from './audit.js';
 import { benchMcp } from './mcp.js';
+import { benchScale } from './scale.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -38,7 +43,8 @@ const table = (rows: Array<Record<string, unknown>>) => {
 const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
 
 if (want('latency') || want('delivery') || want('throughput') || want('mcp')) {
-  const stack = await startStack();
+  // The latency section also measures a baseline gateway with the audit log on the event loop (before/after, one run).
+  const stack = await startStack({ baseline: want('latency') });
   try {
     const token = await stack.token('bench-agent');
     if (want('delivery')) {
@@ -54,11 +60,12 @@ if (want('latency') || want('delivery') || want('throughput') || want('mcp')) {
       const rows = await benchLatency([
         { name: 'direct (emulator)', url: stack.emulatorUrl, token: stack.emulatorSecret },
         { name: 'plain proxy', url: stack.proxyUrl, token: stack.emulatorSecret },
+        { name: 'bqgate, allow only, audit on event loop (before)', url: stack.baselineUrl!, token: await stack.baselineToken!('bench-plain', 'bench-plain') },
         { name: 'bqgate, allow only', url: stack.gatewayUrl, token: await stack.token('bench-plain', 'bench-plain') },
         { name: 'bqgate', url: stack.gatewayUrl, token },
       ], [1, 16, 64], quick ? 3 : 10);
-      table(rows.map((r) => ({ ...r, own_p50_ms: r.own_p50_ms ?? '', own_p99_ms: r.own_p99_ms ?? '', audit_p50_ms: r.audit_p50_ms ?? '' })));
-      console.log('   own_*: the gateway\'s time not waiting on the upstream (Server-Timing total − upstream); audit: durable audit writes.\n');
+      table(rows.map((r) => ({ ...r, own_p50_ms: r.own_p50_ms ?? '', own_p99_ms: r.own_p99_ms ?? '', audit_p50_ms: r.audit_p50_ms ?? '', audit_commits: r.audit_commits ?? '', events_per_commit: r.events_per_commit ?? '' })));
+      console.log('   own_*: the gateway\'s time not waiting on the upstream (Server-Timing total − upstream); audit: durable audit writes; audit_commits and events_per_commit: the audit log\'s durable commits during the row (its /metrics).\n');
       const at = (t: string, c: number) => rows.find((r) => r.target === t && r.concurrency === c)!;
       const added = [1, 16, 64].map((c) => {
         const g = at('bqgate', c); const d = at('direct (emulator)', c); const p = at('plain proxy', c);
@@ -115,6 +122,20 @@ if (want('audit')) {
   const a = await benchAudit({ requests: quick ? 1_000 : 5_000 });
   results.audit = a;
   table(a);
+}
+
+if (want('scale')) {
+  const loadQps = args.includes('--load') ? Number(args[args.indexOf('--load') + 1]) : 1000;
+  console.log('== 7. scale: one replica with the audit log in PostgreSQL (allow only, 100-row query), closed-loop callers');
+  const s = await benchScale({ quick, loadQps });
+  results.scale = s;
+  table(s.replica.map((r) => ({ ...r, own_p50_ms: r.own_p50_ms ?? '', audit_commits: r.audit_commits ?? '', events_per_commit: r.events_per_commit ?? '' })));
+  console.log('   the shared limit: the PostgreSQL audit log (synchronous_commit on), 256 simulated requests in flight, 5 events each');
+  table(s.audit);
+  const p = s.plan;
+  const replicas = p.per_replica_qps_at_64 > 0 ? `${p.replicas_needed} replica(s) at ${p.per_replica_qps_at_64} q/s each (64 callers)` : 'replicas not measured (no 64-caller query completed)';
+  console.log(`   ${p.load_qps} queries/s: ${replicas}; the PG audit takes ${p.pg_audit_requests_per_sec} requests/s`
+    + (p.audit_is_the_limit ? ` — the audit log is the limit: ${p.audit_shards_needed} audit shards (README, Benchmarks)` : ' — the audit log is not the limit') + '\n');
 }
 
 // With --only, the other sections of an earlier run are kept.

@@ -15,6 +15,25 @@ export interface LatencyRow {
   target: string; concurrency: number; requests: number; errors: number; rps: number; p50_ms: number; p90_ms: number; p99_ms: number;
   /** bqgate only, from its Server-Timing header: time not spent waiting on the upstream (total − upstream), and in the audit log. */
   own_p50_ms?: number; own_p99_ms?: number; audit_p50_ms?: number;
+  /** bqgate only, from its /metrics during the run: durable audit commits, and audit events per commit (the group commit's batching). */
+  audit_commits?: number; events_per_commit?: number;
+}
+
+/** The gateway's audit commit counters (its /metrics); undefined for a target that has none. */
+export async function auditCounters(base: string): Promise<{ commits: number; events: number } | undefined> {
+  const r = await fetch(`${base}/metrics`).catch(() => undefined);
+  if (!r || r.status !== 200) return undefined;
+  const text = await r.text();
+  const get = (name: string) => Number(text.match(new RegExp(`^${name} (\\S+)$`, 'm'))?.[1]);
+  const commits = get('bqgate_audit_commits_total');
+  return Number.isFinite(commits) ? { commits, events: get('bqgate_audit_committed_events_total') } : undefined;
+}
+
+/** Commits and events per commit between two counter readings. */
+export function commitDelta(a?: { commits: number; events: number }, b?: { commits: number; events: number }) {
+  if (!a || !b) return {};
+  const commits = b.commits - a.commits;
+  return { audit_commits: commits, events_per_commit: commits ? round((b.events - a.events) / commits, 2) : 0 };
 }
 
 export const pct = (xs: number[], p: number) => { const s = Float64Array.from(xs).sort(); return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN; };
@@ -74,7 +93,11 @@ export async function benchLatency(targets: Array<{ name: string; url: string; t
   for (const t of targets) {
     await checkTarget(t.url, t.token);
     await load(t.url, t.token, { connections: 4, durationSec: 2 }); // warm-up (JIT, caches, connections)
-    for (const c of concurrencies) rows.push({ target: t.name, ...(await load(t.url, t.token, { connections: c, durationSec })) });
+    for (const c of concurrencies) {
+      const before = await auditCounters(t.url);
+      const r = await load(t.url, t.token, { connections: c, durationSec });
+      rows.push({ target: t.name, ...r, ...commitDelta(before, await auditCounters(t.url)) });
+    }
   }
   return rows;
 }

@@ -39,6 +39,14 @@ export interface Stack {
   emulatorSecret: string;
   proxyUrl: string;
   gatewayUrl: string;
+  /**
+   * With `startStack({ baseline: true })`: a second gateway on the same emulator, data directory of
+   * its own, with the audit log on the event loop (BQGATE_AUDIT_SQLITE_THREAD=0, the earlier default),
+   * for before/after rows from one run.
+   */
+  baselineUrl?: string;
+  /** A token the baseline gateway accepts (its own development issuer). */
+  baselineToken?: (sub: string, group?: 'bench-agents' | 'bench-plain') => Promise<string>;
   /** The gateway's process id (for its peak RSS, /proc/PID/status VmHWM). */
   gatewayPid: number;
   /** The gateway's data directory (SQLite store, keys). */
@@ -50,7 +58,8 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(): Promise<Stack> {
+/** `gatewayEnv`: extra environment of the measured gateway (e.g. BQGATE_AUDIT_POSTGRES for the scale section). */
+export async function startStack(o: { baseline?: boolean; gatewayEnv?: Record<string, string> } = {}): Promise<Stack> {
   const [emuPort, proxyPort, gwPort] = [await freePort(), await freePort(), await freePort()];
   const dataDir = mkdtempSync(join(tmpdir(), 'bqgate-bench-'));
   const emulatorUrl = `http://127.0.0.1:${emuPort}`;
@@ -62,17 +71,32 @@ export async function startStack(): Promise<Stack> {
   const proxyUrl = `http://127.0.0.1:${proxyPort}`;
   await waitFor(`${proxyUrl}/bigquery/v2/projects/demo-project/datasets`, px.child, px.log);
   const gw = launch([join(ROOT, 'bin', 'bqgate.js'), 'serve', '--port', String(gwPort), '--upstream', emulatorUrl, '--policies', join(ROOT, 'bench', 'policies')],
-    { BQGATE_DATA_DIR: dataDir, BQGATE_RATE_LIMIT: '0', BQGATE_MAX_CONCURRENT: '0', BQGATE_UPSTREAM_TOKEN: emulatorSecret }, true); // the benchmark measures throughput, not the abuse limits
+    { BQGATE_DATA_DIR: dataDir, BQGATE_RATE_LIMIT: '0', BQGATE_MAX_CONCURRENT: '0', BQGATE_UPSTREAM_TOKEN: emulatorSecret, ...o.gatewayEnv }, true); // the benchmark measures throughput, not the abuse limits
   const gatewayUrl = `http://127.0.0.1:${gwPort}`;
   await waitFor(`${gatewayUrl}/readyz`, gw.child, gw.log);
   const issuer = await loadDevIssuer(dataDir, gatewayUrl);
+  const procs = [gw, px, emu];
+  let baselineUrl: string | undefined;
+  let baselineToken: Stack['baselineToken'];
+  if (o.baseline) {
+    // Its own data directory (audit store on the event loop) and development issuer.
+    const basePort = await freePort();
+    const baseDir = join(dataDir, 'baseline');
+    const b = launch([join(ROOT, 'bin', 'bqgate.js'), 'serve', '--port', String(basePort), '--upstream', emulatorUrl, '--policies', join(ROOT, 'bench', 'policies')],
+      { BQGATE_DATA_DIR: baseDir, BQGATE_RATE_LIMIT: '0', BQGATE_MAX_CONCURRENT: '0', BQGATE_UPSTREAM_TOKEN: emulatorSecret, BQGATE_AUDIT_SQLITE_THREAD: '0' }, true); // profiled too (BQGATE_BENCH_PROF), so both pay the profiler
+    baselineUrl = `http://127.0.0.1:${basePort}`;
+    await waitFor(`${baselineUrl}/readyz`, b.child, b.log);
+    procs.unshift(b);
+    const baseIssuer = await loadDevIssuer(baseDir, baselineUrl);
+    baselineToken = (sub, group = 'bench-agents') => baseIssuer.sign({ sub, groups: [group] }, { ttlSec: 3600 });
+  }
   return {
-    emulatorUrl, emulatorSecret, proxyUrl, gatewayUrl, gatewayPid: gw.child.pid!, dataDir,
+    emulatorUrl, emulatorSecret, proxyUrl, gatewayUrl, baselineUrl, baselineToken, gatewayPid: gw.child.pid!, dataDir,
     token: (sub, group = 'bench-agents') => issuer.sign({ sub, groups: [group] }, { ttlSec: 3600 }),
     tokenFor: (sub, groups, audience) => issuer.sign({ sub, groups }, { ttlSec: 3600, ...(audience === 'mcp' ? { audience: `${gatewayUrl}/mcp` } : {}) }),
     async stop() {
-      for (const p of [gw, px, emu]) { p.child.kill('SIGTERM'); }
-      await Promise.all([gw, px, emu].map((p) => new Promise((r) => (p.child.exitCode !== null ? r(null) : p.child.once('exit', r)))));
+      for (const p of procs) { p.child.kill('SIGTERM'); }
+      await Promise.all(procs.map((p) => new Promise((r) => (p.child.exitCode !== null ? r(null) : p.child.once('exit', r)))));
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -23,6 +23,8 @@ export interface RequestScope {
   startStage?: (name: string) => (err?: unknown) => void;
   /** Aborted (its reason a BigQueryError) when the request's deadline passes. */
   signal?: AbortSignal;
+  /** Values one stage looked up for the next to use once (handOn / takeHandedOn). */
+  handedOn?: Map<string, unknown>;
 }
 
 const current = new AsyncLocalStorage<RequestScope>();
@@ -48,6 +50,25 @@ export async function stage<T>(name: string, fn: () => Promise<T> | T): Promise<
     s.timings[name] = (s.timings[name] ?? 0) + performance.now() - start;
     end?.(failed);
   }
+}
+
+/**
+ * Hands `value`, looked up under `key` for the current request, to the next `takeHandedOn(key)` in
+ * the same request — once, so a record is not read twice back to back (the pipeline's job lookup and
+ * the operation's). Outside a request it does nothing.
+ */
+export function handOn(key: string, value: unknown): void {
+  const s = current.getStore();
+  if (s) (s.handedOn ??= new Map()).set(key, value);
+}
+
+/** The value handed on under `key` in the current request (then forgotten), or undefined if none was. */
+export function takeHandedOn<T>(key: string): { value: T } | undefined {
+  const m = current.getStore()?.handedOn;
+  if (!m?.has(key)) return undefined;
+  const value = m.get(key) as T;
+  m.delete(key);
+  return { value };
 }
 
 /** The audit gate of the current request (a no-op outside requests, e.g. the CLI). */

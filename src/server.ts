@@ -96,6 +96,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   const metrics = new GatewayMetrics({
     pendingApprovals: () => approvals.countPending(),
     auditEvents: () => auditLog.size(),
+    auditCommits: () => auditLog.stats(),
     sinks: () => sinks.map((r) => ({ name: r.name, nextSeq: r.stats.nextSeq })),
     zetasql: () => { const z = zetasql.status(); return { ready: z.ready, restarts: z.restarts }; },
   });

@@ -61,6 +61,10 @@ describe('metrics, traces and logs', () => {
     expect(await sample('bqgate_approvals_pending')).toBe(0);
     expect(await sample('bqgate_zetasql_up')).toBe(1);
     expect(await sample('bqgate_audit_events')).toBeGreaterThan(0);
+    // The audit group commit: durable commits and the events they held (events ≥ commits).
+    const commits = (await sample('bqgate_audit_commits_total'))!;
+    expect(commits).toBeGreaterThan(0);
+    expect(await sample('bqgate_audit_committed_events_total')).toBeGreaterThanOrEqual(commits);
     const text = await (await fetch(`${gw.url}/metrics`)).text();
     expect(text).not.toContain('observed-agent');
     expect(text).not.toContain('shop.customers');

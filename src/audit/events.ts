@@ -45,6 +45,21 @@ export function leafBytes(e: Omit<AuditEvent, 'leaf'>): string {
   return canonicalize({ id, seq, ts, type, requestId, principal, issuer, actor: actor ?? null, sessionKey: sessionKey ?? null, data })!;
 }
 
+/**
+ * `leafBytes(e)` with the event's data already in canonical JSON (`dataJson` = canonicalize(e.data)),
+ * so the costly part can be done before the event has its seq (outside the PostgreSQL writer lock).
+ * The same bytes: RFC 8785 §3.2.3 sorts the members by UTF-16 code units, which for these names is
+ * the order written here (test/audit-leaf.test.ts checks it against `leafBytes`).
+ */
+export function leafBytesWith(e: Omit<AuditEvent, 'leaf' | 'data'>, dataJson: string): string {
+  const c = (v: unknown) => canonicalize(v)!;
+  return `{"actor":${c(e.actor ?? null)},"data":${dataJson},"id":${c(e.id)},"issuer":${c(e.issuer)},"principal":${c(e.principal)},"requestId":${c(e.requestId)},`
+    + `"seq":${c(e.seq)},"sessionKey":${c(e.sessionKey ?? null)},"ts":${c(e.ts)},"type":${c(e.type)}}`;
+}
+
+/** RFC 8785 canonical JSON of an event's data (leafBytesWith's second argument). */
+export const canonicalData = (data: Record<string, unknown>): string => canonicalize(data)!;
+
 /** Index fields derived from an event, for queries by table, column and decision. */
 export function indexFields(e: AuditEventInput): { decision?: string; tables?: string; columns?: string } {
   if (e.type !== 'decision') return {};

@@ -27,8 +27,9 @@ export interface AuditLogOptions {
   checkpointIntervalMs?: number;
   retentionMs?: number;
   /**
-   * Run SQLite on a worker thread (its fsyncs off the event loop). Off by default: on the 2-core
-   * benchmark machine the in-thread log with group commit measured lower latency (see README).
+   * Run SQLite on a worker thread: sealing, inserts and fsync off the event loop, so the next batch
+   * forms while one commits. The gateway's default (config.ts BQGATE_AUDIT_SQLITE_THREAD); off here
+   * for readers and tools. `npm run bench -- --only audit,latency` prints both side by side.
    */
   sqliteThread?: boolean;
   /** Readers (CLI, tests): no checkpoint timer, no final checkpoint, appends refused. */
@@ -36,6 +37,9 @@ export interface AuditLogOptions {
   /** Called with each committed batch (sinks); errors are the listener's to handle. */
   onCommit?: (events: AuditEvent[]) => void;
 }
+
+/** Counts since the log was opened: durable commits of appended events, and the events they held. */
+export interface CommitStats { commits: number; events: number; largestCommit: number }
 
 interface Waiter { events: Array<AuditEventInput & { id: string; ts: number }>; resolve: (e: AuditEvent[]) => void; reject: (e: Error) => void }
 
@@ -47,6 +51,7 @@ export class AuditLog {
   private sinceCheckpoint = 0;
   private timer?: NodeJS.Timeout;
   private closed = false;
+  private readonly counts: CommitStats = { commits: 0, events: 0, largestCommit: 0 };
 
   private constructor(readonly backend: LogBackend, readonly signer: CheckpointSigner, private readonly o: AuditLogOptions) {
     if (o.readOnly) { this.closed = false; return; }
@@ -81,6 +86,7 @@ export class AuditLog {
         let i = 0;
         for (const w of batch) { w.resolve(stored.slice(i, i + w.events.length)); i += w.events.length; }
         this.sinceCheckpoint += stored.length;
+        this.counts.commits++; this.counts.events += stored.length; this.counts.largestCommit = Math.max(this.counts.largestCommit, stored.length);
         this.o.onCommit?.(stored);
       } catch {
         for (const w of batch) w.reject(auditDown());
@@ -118,6 +124,9 @@ export class AuditLog {
     this.running = true;
     try { return await this.checkpointLocked(); } finally { this.running = false; if (this.queue.length) { this.running = true; void this.drain(); } }
   }
+
+  /** Commits and events committed since open (events ÷ commits = the group commit's batching). */
+  stats(): CommitStats { return { ...this.counts }; }
 
   events(q: EventQuery = {}) { return this.backend.events(q); }
   checkpoints() { return this.backend.checkpoints(); }

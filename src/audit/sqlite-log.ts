@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import { openSqlite } from '../sqlite.js';
 import { logSchema, type LogBackend, type PendingEvent, type StoredEvent } from './backend.js';
-import { indexFields, leafBytes, type AuditEvent, type Checkpoint, type EventQuery } from './events.js';
+import { indexFields, leafBytes, leafBytesWith, type AuditEvent, type Checkpoint, type EventQuery } from './events.js';
 import { leafHash } from './merkle.js';
 
 const SCHEMA = logSchema('INTEGER', 'TEXT');
@@ -19,11 +19,11 @@ export function rowToEvent(r: any): AuditEvent {
 export const rowToStored = (r: any): StoredEvent => (r.body === null ? { seq: Number(r.seq), ts: Number(r.ts), leaf: r.leaf, pruned: true } : rowToEvent(r));
 export const rowToCheckpoint = (r: any): Checkpoint => ({ treeSize: Number(r.tree_size), root: r.root, ts: Number(r.ts), signature: r.signature, keyId: r.key_id, range: typeof r.range === 'string' ? JSON.parse(r.range) : r.range });
 
-/** Numbers and seals a batch after `size` existing events. */
-export function sealBatch(batch: PendingEvent[], size: number) {
+/** Numbers and seals a batch after `size` existing events; `dataJson[i]`: batch[i]'s data in canonical JSON, when computed already. */
+export function sealBatch(batch: PendingEvent[], size: number, dataJson?: string[]) {
   return batch.map((p, i) => {
     const e = { ...p, seq: size + i };
-    const body = leafBytes(e);
+    const body = dataJson ? leafBytesWith(e, dataJson[i]) : leafBytes(e);
     return { event: { ...e, leaf: leafHash(body).toString('hex') } as AuditEvent, body, index: indexFields(p) };
   });
 }
@@ -40,6 +40,19 @@ export class SqliteLog implements LogBackend {
   }
 
   async append(batch: PendingEvent[]): Promise<AuditEvent[]> {
+    return this.appendSealed(batch).events;
+  }
+
+  /**
+   * Appends the batch in one transaction; its leaves (hex) and first seq. The worker thread
+   * (sqlite-worker.ts) answers with these alone, not the events it was sent.
+   */
+  async appendLeaves(batch: PendingEvent[]): Promise<{ first: number; leaves: string[] }> {
+    const { events } = this.appendSealed(batch);
+    return { first: events[0]?.seq ?? this.next, leaves: events.map((e) => e.leaf) };
+  }
+
+  private appendSealed(batch: PendingEvent[]): { events: AuditEvent[] } {
     const sealed = sealBatch(batch, this.next);
     const ins = this.db.prepare(`INSERT INTO audit_log (seq, id, ts, type, request_id, session_key, principal, issuer, actor, decision, tables, columns, body, leaf)
       VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
@@ -49,7 +62,7 @@ export class SqliteLog implements LogBackend {
       }
     })();
     this.next += sealed.length;
-    return sealed.map((s) => s.event);
+    return { events: sealed.map((s) => s.event) };
   }
 
   async checkpoint(make: (latest: Checkpoint | undefined, leavesAfter: Buffer[]) => Checkpoint | undefined) {

@@ -1,6 +1,9 @@
 /**
- * The SQLite audit log on its own worker thread: better-sqlite3 is synchronous, and an fsync per
- * commit on the gateway's event loop would stall every request in flight. The worker owns the
+ * The SQLite audit log on its own worker thread (the default; BQGATE_AUDIT_SQLITE_THREAD=0 keeps it
+ * on the event loop): better-sqlite3 is synchronous, and a commit on the gateway's event loop — the
+ * events' sealing (RFC 8785 canonical JSON, SHA-256 leaf hash), the inserts and the fsync — stalls
+ * every request in flight, so a batch's cost lands on every concurrent request's own time. On the
+ * worker, the next batch forms on the event loop while the current one commits (log.ts). The worker owns the
  * connection (sqlite-log.ts) and answers calls by message; the gateway thread only waits.
  * If the worker dies, every pending and later call rejects, and the gateway fails closed.
  */
@@ -49,7 +52,11 @@ export class SqliteThreadLog implements LogBackend {
   /** Resolves once the worker opened the database (throws if it could not). */
   ready(): Promise<number> { return this.call('size'); }
 
-  append(batch: PendingEvent[]): Promise<AuditEvent[]> { return this.call('append', batch); }
+  /** The worker seals and commits; only the leaf hashes come back (the events are not copied twice). */
+  async append(batch: PendingEvent[]): Promise<AuditEvent[]> {
+    const { first, leaves } = await this.call<{ first: number; leaves: string[] }>('appendLeaves', batch);
+    return batch.map((p, i) => ({ ...p, seq: first + i, leaf: leaves[i] }) as AuditEvent);
+  }
 
   async checkpoint(make: (latest: Checkpoint | undefined, leavesAfter: Buffer[]) => Checkpoint | undefined) {
     const { latest, leaves } = await this.call<{ latest?: Checkpoint; leaves: string[] }>('checkpointInputs');

@@ -3,7 +3,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteLog } from './sqlite-log.js';
 
 const log = new SqliteLog(workerData.dataDir) as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
-const METHODS = new Set(['ping', 'append', 'checkpointInputs', 'insertCheckpoint', 'events', 'entries', 'checkpoints', 'size', 'prune', 'sinkCursor', 'setSinkCursor', 'close']);
+const METHODS = new Set(['ping', 'appendLeaves', 'checkpointInputs', 'insertCheckpoint', 'events', 'entries', 'checkpoints', 'size', 'prune', 'sinkCursor', 'setSinkCursor', 'close']);
 
 parentPort!.on('message', async (m: { id: number; method: string; args: unknown[] }) => {
   try {

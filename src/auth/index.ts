@@ -6,8 +6,16 @@
  * issuer's JWKS URL (fetched and cached by jose's remote key set, not per request).
  * Every failure throws `BigQueryError('authError')` (HTTP 401), whose message says what was wrong
  * without echoing the token.
+ *
+ * Verified tokens are cached (keyed by the token's SHA-256, at most `tokenCacheSize` entries, the
+ * oldest evicted first), so an agent's repeated calls skip the signature check. An entry is used
+ * only before the token's `exp` (never with the clock tolerance, never longer), and only while the
+ * key set still resolves the token's header to the very key that verified it: a key the issuer
+ * removed from its JWKS (revoked, rotated out) fails the token as soon as jose's key set no longer
+ * holds it, exactly as without the cache. Anything else goes through `jwtVerify` again.
  */
-import { jwtVerify, createLocalJWKSet, createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createHash } from 'node:crypto';
+import { jwtVerify, createLocalJWKSet, createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, type JWTHeaderParameters } from 'jose';
 import { BigQueryError } from '../bigquery/errors.js';
 
 /** The verified caller. */
@@ -34,9 +42,18 @@ export interface AuthOptions {
   jwks?: { keys: object[] };
   /** … or a remote JWKS URL. */
   jwksUrl?: string;
+  /** How long jose keeps a fetched remote JWKS before fetching it again, ms (default 600000). */
+  jwksCacheMaxAgeMs?: number;
+  /** Verified tokens kept (0: no cache); default 10000. */
+  tokenCacheSize?: number;
 }
 
-export type Authenticator = (authorization: string | undefined) => Promise<Principal>;
+export type Authenticator = ((authorization: string | undefined) => Promise<Principal>) & {
+  /** Verified-token cache: calls answered from it, and full verifications. */
+  readonly stats: { hits: number; verified: number };
+};
+
+interface CachedToken { principal: Principal; expMs: number; header: JWTHeaderParameters; key: unknown }
 
 /** The token of an `Authorization: Bearer <token>` header, or undefined. */
 export const bearerToken = (authorization: string | undefined): string | undefined => authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
@@ -46,20 +63,51 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
   const algorithms = opts.algorithms.filter((a) => a !== 'none' && !a.startsWith('HS'));
   let keys: JWTVerifyGetKey;
   if (opts.jwks) keys = createLocalJWKSet(opts.jwks as never);
-  else if (opts.jwksUrl) keys = createRemoteJWKSet(new URL(opts.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 600_000 });
+  else if (opts.jwksUrl) keys = createRemoteJWKSet(new URL(opts.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: opts.jwksCacheMaxAgeMs ?? 600_000 });
   else throw new Error('auth: neither a JWKS nor a JWKS URL is configured');
+  const cacheSize = opts.tokenCacheSize ?? 10_000;
+  const cache = new Map<string, CachedToken>();
+  const stats = { hits: 0, verified: 0 };
 
-  return async (authorization) => {
+  /** The cached principal of `token`, if its entry is still good (see the module comment). */
+  const fromCache = async (token: string, id: string): Promise<Principal | undefined> => {
+    const hit = cache.get(id);
+    if (!hit) return undefined;
+    if (Date.now() >= hit.expMs) { cache.delete(id); return undefined; }
+    const [protectedHeader, payload, signature] = token.split('.');
+    const key = await Promise.resolve().then(() => keys(hit.header, { protected: protectedHeader, payload, signature })).catch(() => undefined);
+    if (key !== hit.key) { cache.delete(id); return undefined; }
+    stats.hits++;
+    return { ...hit.principal, groups: [...hit.principal.groups] };
+  };
+
+  const authenticate = async (authorization: string | undefined): Promise<Principal> => {
     const token = bearerToken(authorization);
     if (!token) throw new BigQueryError('authError', 'Request is missing a valid bearer token: send Authorization: Bearer <OIDC token from your issuer>.');
+    const id = createHash('sha256').update(token).digest('base64url');
+    const cached = cacheSize > 0 ? await fromCache(token, id) : undefined;
+    if (cached) return cached;
     let payload: JWTPayload;
+    let verified: Awaited<ReturnType<typeof jwtVerify>> & { key?: unknown };
     try {
-      ({ payload } = await jwtVerify(token, keys, {
+      verified = await jwtVerify(token, keys, {
         issuer: opts.issuer, audience: opts.audience, algorithms, clockTolerance: opts.clockToleranceSec, requiredClaims: ['sub', 'exp'],
-      }));
+      });
+      payload = verified.payload;
+      stats.verified++;
     } catch (err) {
       throw new BigQueryError('authError', `Invalid Credentials: ${describe(err, opts.audience)}`);
     }
+    const principal = toPrincipal(payload);
+    if (cacheSize > 0 && verified.key !== undefined) {
+      if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
+      cache.set(id, { principal, expMs: Number(payload.exp) * 1000, header: verified.protectedHeader, key: verified.key });
+    }
+    return { ...principal, groups: [...principal.groups] };
+  };
+  return Object.assign(authenticate, { stats });
+
+  function toPrincipal(payload: JWTPayload): Principal {
     const rawGroups = payload[opts.groupsClaim];
     const groups = Array.isArray(rawGroups) ? rawGroups.map(String) : typeof rawGroups === 'string' ? rawGroups.split(/[ ,]+/).filter(Boolean) : [];
     const act = payload.act as { sub?: string } | undefined;
@@ -71,7 +119,7 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
       actor: typeof act?.sub === 'string' ? act.sub : undefined,
       claims: payload,
     };
-  };
+  }
 }
 
 function describe(err: unknown, audience: string | string[]): string {

@@ -29,7 +29,7 @@ import { endSpan, type startTracing } from '../telemetry/index.js';
 import type { ConcurrencyCaps } from '../limits.js';
 import type { Config } from '../config.js';
 import { stage, withScope, untilAborted, withinMs, type RequestScope, type Timings } from '../request-scope.js';
-import { findOwnJob } from '../doors/bigquery/job-ids.js';
+import { prefetchOwnJob } from '../doors/bigquery/job-ids.js';
 import { analysisAudit, createCheck, type Check } from './check.js';
 import type { Ctx, Outcome } from './context.js';
 
@@ -185,9 +185,10 @@ export function createPipeline(parts: PipelineParts): Pipeline {
     const { principal, callerToken } = identity;
     span.setAttribute('enduser.id', principal.subject);
     if (principal.actor) span.setAttribute('bqgate.actor', principal.actor);
-    // A job's polls (jobs.get, getQueryResults, cancel) join the session the job was created in.
+    // A job's polls (jobs.get, getQueryResults, cancel) join the session the job was created in; the
+    // operation's own lookup of the job takes this one (prefetchOwnJob) instead of reading it again.
     const jobSession = !sessionKey && call.params.jobId
-      ? (await findOwnJob(store, principal, call.params.projectId ?? '', call.params.jobId).catch(() => undefined))?.sessionKey : undefined;
+      ? (await prefetchOwnJob(store, principal, call.params.projectId ?? '', call.params.jobId).catch(() => undefined))?.sessionKey : undefined;
     const rec = new RequestRecorder(auditLog, { requestId: call.requestId, principal: principal.subject, issuer: principal.issuer, actor: principal.actor, sessionKey: sessionKey ?? jobSession }, cfg.audit.rowsCap);
     rec.add('request', { ...data, groups: principal.groups, email: principal.email });
     let release: () => void;

@@ -15,6 +15,7 @@
  * | bqgate_approvals_pending | gauge | — |
  * | bqgate_audit_events | gauge | — (events in the log) |
  * | bqgate_audit_sink_lag_events | gauge | sink (events not yet delivered) |
+ * | bqgate_audit_commits_total / bqgate_audit_committed_events_total | counter | — (durable commits of the log, the events they held) |
  * | bqgate_zetasql_up / bqgate_zetasql_restarts_total | gauge | — |
  * plus prom-client's default process metrics (CPU, memory, event-loop lag, GC), prefixed `bqgate_`.
  */
@@ -23,6 +24,8 @@ import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics } from 'prom
 export interface MetricSources {
   pendingApprovals(): Promise<number>;
   auditEvents(): Promise<number>;
+  /** The audit log's durable commits and the events they held, since start. */
+  auditCommits(): { commits: number; events: number };
   /** Per sink: the next seq it will deliver (-1 when it has not read yet). */
   sinks(): Array<{ name: string; nextSeq: number }>;
   zetasql(): { ready: boolean; restarts: number };
@@ -57,6 +60,8 @@ export class GatewayMetrics {
         for (const s of src.sinks()) if (s.nextSeq >= 0) this.set({ sink: s.name }, Math.max(0, events - s.nextSeq));
       },
     });
+    new Counter({ name: 'bqgate_audit_commits_total', help: 'Durable commits of the audit log (one transaction and fsync each).', registers: reg, collect() { this.reset(); this.inc(src.auditCommits().commits); } });
+    new Counter({ name: 'bqgate_audit_committed_events_total', help: 'Audit events made durable (÷ commits: events per group commit).', registers: reg, collect() { this.reset(); this.inc(src.auditCommits().events); } });
     new Gauge({ name: 'bqgate_zetasql_up', help: '1 when the ZetaSQL analyzer answers.', registers: reg, collect() { this.set(src.zetasql().ready ? 1 : 0); } });
     new Gauge({ name: 'bqgate_zetasql_restarts_total', help: 'Restarts of the ZetaSQL analyzer since start.', registers: reg, collect() { this.set(src.zetasql().restarts); } });
   }

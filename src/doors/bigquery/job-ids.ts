@@ -13,6 +13,7 @@
  */
 import { createHash, createHmac, randomUUID } from 'node:crypto';
 import type { JobStore, JobRecord } from '../../state/index.js';
+import { handOn, takeHandedOn } from '../../request-scope.js';
 
 /** Who owns a job: the principal's issuer and subject. */
 export interface Owner { issuer: string; subject: string }
@@ -47,5 +48,19 @@ export function upstreamRequestId(o: Owner, requestId: string): string {
  * the caller owns.
  */
 export async function findOwnJob(store: JobStore, o: Owner, projectId: string, jobId: string): Promise<JobRecord | undefined> {
+  const handed = takeHandedOn<JobRecord | undefined>(ownJobKey(o, projectId, jobId));
+  if (handed) return handed.value;
   return (await store.getJob(projectId, upstreamJobId(o, jobId), o.issuer, o.subject)) ?? store.getJob(projectId, jobId, o.issuer, o.subject);
 }
+
+/**
+ * `findOwnJob`, whose answer the request's next `findOwnJob` of the same job then takes instead of
+ * reading the store again (once; request-scope.ts handOn). Errors are not handed on.
+ */
+export async function prefetchOwnJob(store: JobStore, o: Owner, projectId: string, jobId: string): Promise<JobRecord | undefined> {
+  const job = await findOwnJob(store, o, projectId, jobId);
+  handOn(ownJobKey(o, projectId, jobId), job);
+  return job;
+}
+
+const ownJobKey = (o: Owner, projectId: string, jobId: string) => `ownJob\0${o.issuer}\0${o.subject}\0${projectId}\0${jobId}`;
