@@ -28,6 +28,12 @@ export { UpstreamCredentials, credentialFailure, storedIdentity, BIGQUERY_SCOPE,
 
 export interface UpstreamResponse { status: number; body: any; /** Response headers (lower-cased names). */ headers?: Record<string, string> }
 
+/**
+ * A 2xx answer whose body is read as it arrives (`stream`, byte chunks; reading it is what pulls
+ * it from the socket), or any other answer parsed as `call` does (`body`: the error envelope).
+ */
+export type UpstreamStream = { status: number; stream: AsyncIterable<Buffer | Uint8Array | string>; headers?: Record<string, string> } | (UpstreamResponse & { stream?: undefined });
+
 export interface UpstreamOptions {
   /** Base URL without `/bigquery/v2`, e.g. `http://127.0.0.1:9060` or `https://bigquery.googleapis.com`. */
   baseUrl: string;
@@ -85,16 +91,27 @@ export class Upstream {
   /** One REST call. `path` is relative to `/bigquery/v2`, e.g. `/projects/p/queries`. */
   async call(method: HttpMethod, path: string, opts: CallOptions = {}): Promise<UpstreamResponse> {
     await beforeUpstream(); // the request's audit events are durable before anything is sent
-    return stage('upstream', () => this.send(method, path, opts));
+    return stage('upstream', () => this.send(method, path, opts)) as Promise<UpstreamResponse>;
   }
 
-  private async send(method: HttpMethod, path: string, opts: CallOptions): Promise<UpstreamResponse> {
+  /**
+   * Like `call`, but a 2xx body is not read: it is returned as a byte stream (`stream`), pulled
+   * as the consumer reads it (deliver/stream.ts). Retries as `call` does until an answer's headers
+   * arrive; a failure while the body is read surfaces in the consumer's iteration. Any other
+   * status comes back as `call` returns it.
+   */
+  async stream(method: HttpMethod, path: string, opts: CallOptions = {}): Promise<UpstreamStream> {
+    await beforeUpstream();
+    return stage('upstream', () => this.send(method, path, opts, 'stream')) as Promise<UpstreamStream>;
+  }
+
+  private async send(method: HttpMethod, path: string, opts: CallOptions, responseType: 'text' | 'stream' = 'text'): Promise<UpstreamResponse | UpstreamStream> {
     const url = new URL(`${this.baseUrl}${opts.root ?? '/bigquery/v2'}${path}`);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
     const client = opts.as ?? this.auth;
     try {
-      const res = await client.request<string>({
-        url: url.toString(), method, responseType: 'text', timeout: this.timeoutMs,
+      const res = await client.request<any>({
+        url: url.toString(), method, responseType, timeout: this.timeoutMs,
         headers: {
           accept: 'application/json', ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(opts.raw ? { 'content-type': opts.raw.contentType } : {}), ...opts.headers,
           ...(this.opts.quotaProject ? { 'x-goog-user-project': this.opts.quotaProject } : {}), ...(opts.declared ? { [DECLARED_HEADER]: declaredHeader(opts.declared) } : {}),
@@ -110,6 +127,7 @@ export class Upstream {
         },
       });
       this.opts.onResponse?.(res.status);
+      if (responseType === 'stream') return { status: res.status, stream: res.data, headers: plainHeaders(res.headers) };
       return { status: res.status, body: parseBody(res.data, res.status), headers: plainHeaders(res.headers) };
     } catch (err) {
       const e = err as { response?: { status: number; data?: unknown }; code?: string; name?: string };
