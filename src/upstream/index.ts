@@ -118,8 +118,9 @@ export class Upstream {
         },
         ...(opts.body !== undefined ? { data: JSON.stringify(opts.body) } : {}),
         ...(opts.raw ? { data: opts.raw.data } : {}),
-        // A resumable upload's 308 (Resume Incomplete) is an answer, not a failure.
-        validateStatus: (st: number) => st >= 200 && st < 300 || st === 308,
+        // A resumable upload's 308 (Resume Incomplete) is an answer, not a failure. A streamed
+        // call reads its error bodies itself (gaxios drops a stream's), all but the retried ones.
+        validateStatus: responseType === 'stream' ? (st: number) => st < 500 && st !== 429 : (st: number) => st >= 200 && st < 300 || st === 308,
         retryConfig: {
           retry: this.retries, noResponseRetries: this.retries, retryDelay: 200, retryDelayMultiplier: 2, maxRetryDelay: 8000,
           httpMethodsToRetry: ['GET', 'POST'], statusCodesToRetry: [[429, 429], [500, 599]],
@@ -127,12 +128,14 @@ export class Upstream {
         },
       });
       this.opts.onResponse?.(res.status);
-      if (responseType === 'stream') return { status: res.status, stream: res.data, headers: plainHeaders(res.headers) };
+      if (responseType === 'stream' && res.status >= 200 && res.status < 300) return { status: res.status, stream: res.data, headers: plainHeaders(res.headers) };
+      if (responseType === 'stream') return { status: res.status, body: parseBody(await errorText(res.data), res.status), headers: plainHeaders(res.headers) };
       return { status: res.status, body: parseBody(res.data, res.status), headers: plainHeaders(res.headers) };
     } catch (err) {
       const e = err as { response?: { status: number; data?: unknown }; code?: string; name?: string };
       this.opts.onResponse?.(e.response ? e.response.status : 'network');
-      if (e.response) return { status: e.response.status, body: parseBody(e.response.data, e.response.status) };
+      // After the retries, gaxios keeps a streamed call's error body only as the error message.
+      if (e.response) return { status: e.response.status, body: parseBody(e.response.data ?? (responseType === 'stream' ? (err as Error).message : undefined), e.response.status) };
       throw new BigQueryError('backendError', `The upstream BigQuery API could not be reached (${e.code ?? e.name ?? 'error'}) after ${this.retries} retries; the request was not completed.`);
     }
   }
@@ -171,6 +174,18 @@ function plainHeaders(h: unknown): Record<string, string> {
   if (h && typeof (h as Headers).forEach === 'function') (h as Headers).forEach((v, k) => { out[k.toLowerCase()] = v; });
   else for (const [k, v] of Object.entries((h ?? {}) as Record<string, unknown>)) out[k.toLowerCase()] = String(v);
   return out;
+}
+
+/** An error answer's body as text, at most 1 MiB of it (an error envelope is small). */
+async function errorText(stream: AsyncIterable<Buffer | string>): Promise<string> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of stream) {
+    const b = typeof c === 'string' ? Buffer.from(c) : c;
+    if ((n += b.length) > 2 ** 20) break;
+    parts.push(b);
+  }
+  return Buffer.concat(parts).toString('utf8');
 }
 
 function parseBody(data: unknown, status: number): any {
