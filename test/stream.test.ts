@@ -131,6 +131,8 @@ describe('a hostile upstream body is refused, nothing delivered', () => {
     expect(await refused(chunks('{"schema":{"fields":[]},"rows":[{"f":[{"v":"a","w":"b"}]}]}'))).toMatch(/f\/v/);
     expect(await refused(chunks('{"schema":{"fields":[]},"rows":["x"]}'))).toMatch(/not an object/);
     expect(await refused(chunks('{"schema":{"fields":[]},"rows":[],"rows":[]}'))).toMatch(/two/);
+    // A second schema would relabel the columns after the backstop scanned them by the first.
+    expect(await refused(chunks('{"schema":{"fields":[{"name":"a","type":"INTEGER"}]},"rows":[{"f":[{"v":"4111111111111111"}]}],"schema":{"fields":[{"name":"a","type":"STRING"}]}}'))).toMatch(/two schemas/);
     expect(await refused(chunks('{"rows":[{"f":[{"v":"4111111111111111"}]}],"schema":{"fields":[{"name":"a","type":"STRING"}]}}'))).toMatch(/before the schema/);
   });
 });

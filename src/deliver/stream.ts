@@ -21,9 +21,10 @@
  *
  * Bounds (fail closed, BigQueryError('backendError'), nothing delivered): more than `maxBytes`
  * upstream bytes (default 64 MiB; a single huge string counts in full), nesting deeper than
- * `maxDepth` (default 100; BigQuery's 15 STRUCT levels are 47 in f/v), a body that is not JSON, is
- * cut short, or whose read fails; a row that is not f/v. The page is complete in memory as bytes
- * before anything is sent (the audit is durable before the response leaves), at most `maxBytes`-ish.
+ * `maxDepth` (default 100: BigQuery nests STRUCTs at most 15 deep, three levels each in f/v), a
+ * body that is not JSON, is cut short, or whose read fails; a row that is not f/v; two `rows` or
+ * two `schema` keys. The page is complete in memory, as bytes, before anything is sent (the audit
+ * is durable before the response leaves): at most about `maxBytes` of it.
  *
  * Sources: https://cloud.google.com/bigquery/docs/reference/rest/v2/jobs/getQueryResults,
  * https://cloud.google.com/bigquery/docs/reference/rest/v2/jobs/query (response bodies).
@@ -275,7 +276,10 @@ export async function streamPage(source: AsyncIterable<Buffer | Uint8Array | str
   /** After a top-level value: the schema, once read, fixes the fields the backstop scans by. */
   const afterTop = () => {
     state = 1;
-    if (key === 'schema' && top.schema && typeof top.schema === 'object') fields = schemaOf(top.schema).fields;
+    if (key !== 'schema') return;
+    // One schema: the rows are scanned by the one the caller receives.
+    if (fields) throw fail('the page has two schemas');
+    if (top.schema && typeof top.schema === 'object') fields = schemaOf(top.schema).fields;
   };
 
   let bytes = 0;
