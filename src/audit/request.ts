@@ -27,6 +27,9 @@ export interface RequestSummary {
   detections?: Record<string, number>;
 }
 
+/** A streamed page's rows as the audit records them: how many, SHA-256 of their JSON (hex), the first ones. */
+export interface DeliveredRows { count: number; sha256: string; sample: unknown[] }
+
 export interface ResponseRecord { status: number; errorReason?: string; errorMessage?: string; durationMs: number; timings?: Record<string, number> }
 
 type Base = Pick<AuditEventInput, 'requestId' | 'principal' | 'issuer' | 'actor' | 'sessionKey'>;
@@ -62,22 +65,24 @@ export class RequestRecorder {
 
   /**
    * Records what went upstream, what was delivered and the response. `page`: the response body and
-   * its serialization as sent (`bytes` and `sha256` are of that payload, UTF-8).
+   * its serialization as sent (`bytes` and `sha256` are of that payload, UTF-8); `rows`, for a
+   * page streamed without its rows as objects (deliver/stream.ts), their count, digest and sample.
    */
-  async finish(s: RequestSummary, page: { body: unknown; payload: string } | undefined, response: ResponseRecord): Promise<void> {
+  async finish(s: RequestSummary, page: { body: unknown; payload: string | Buffer; rows?: DeliveredRows } | undefined, response: ResponseRecord): Promise<void> {
     this.decision(s);
     if (s.jobId || s.upstreamSql || s.upstreamMethod) this.add('upstream', { jobId: s.jobId, sql: s.upstreamSql, labels: s.labels, ...(s.upstreamMethod ? { method: s.upstreamMethod } : {}) });
-    const rows = (page?.body as { rows?: unknown[] } | undefined)?.rows;
-    if (page && Array.isArray(rows)) {
+    const rows = page?.rows ? undefined : (page?.body as { rows?: unknown[] } | undefined)?.rows;
+    if (page && (page.rows || Array.isArray(rows))) {
       const fields = (page.body as { schema?: { fields?: Array<{ name: string }> } }).schema?.fields;
+      const count = page.rows ? page.rows.count : rows!.length;
       this.add('delivery', {
-        columns: fields?.map((f) => f.name) ?? [], rows: rows.length, bytes: Buffer.byteLength(page.payload),
+        columns: fields?.map((f) => f.name) ?? [], rows: count, bytes: Buffer.byteLength(page.payload),
         sha256: createHash('sha256').update(page.payload).digest('hex'),
         // The rows alone (f/v cells as delivered), for comparing with a re-execution; the token the
         // caller may use for the next page, to place later pages (getQueryResults `pageToken`).
-        rowsSha256: createHash('sha256').update(JSON.stringify(rows)).digest('hex'),
+        rowsSha256: page.rows ? page.rows.sha256 : createHash('sha256').update(JSON.stringify(rows)).digest('hex'),
         nextPageToken: (page.body as { pageToken?: string }).pageToken,
-        sample: rows.slice(0, this.rowsCap), sampleTruncated: rows.length > this.rowsCap,
+        sample: (page.rows ? page.rows.sample : rows!).slice(0, this.rowsCap), sampleTruncated: count > this.rowsCap,
         ...(s.detections && Object.keys(s.detections).length ? { detections: s.detections } : {}),
       });
     }

@@ -10,35 +10,12 @@
  * audit record.
  */
 import { queryResponse, jobResource, tableDataList, type JobView } from './resources.js';
-import { redact, type DetectorKind } from './detectors.js';
+import { scanCell, type Detections, type Field } from './scan.js';
 
 export { redact, luhn, type DetectorKind } from './detectors.js';
 export * from './resources.js';
-
-export type Detections = Partial<Record<DetectorKind, number>>;
-
-interface Field { type: string; mode?: string; fields?: Field[] }
-
-/**
- * Redacts detected values inside one f/v cell of `field`'s type, counting them in `found`. Only
- * STRING leaves are scanned (an INT64 or a TIMESTAMP in µs can look like a card number).
- */
-function scanCell(v: unknown, field: Field, found: Detections): unknown {
-  if (v === null || v === undefined) return v;
-  if (field.mode === 'REPEATED' && Array.isArray(v)) {
-    const inner = { ...field, mode: 'NULLABLE' };
-    return v.map((x) => ({ v: scanCell((x as { v: unknown }).v, inner, found) }));
-  }
-  if ((field.type === 'RECORD' || field.type === 'STRUCT') && Array.isArray((v as { f?: unknown }).f)) {
-    return { f: (v as { f: Array<{ v: unknown }> }).f.map((c, i) => ({ v: field.fields?.[i] ? scanCell(c.v, field.fields[i], found) : c.v })) };
-  }
-  if (field.type === 'STRING' && typeof v === 'string') {
-    const r = redact(v);
-    for (const k of r.found) found[k] = (found[k] ?? 0) + 1;
-    return r.text;
-  }
-  return v;
-}
+export { streamPage, capHead, sentPage, type StreamedPage, type StreamOptions, type RowsDigest } from './stream.js';
+export type { Detections } from './scan.js';
 
 /** Applies the backstop to `rows` (f/v encoded, schema `fields`) for the column indexes in `scan`. */
 export function backstop(rows: any[] | undefined, fields: Field[] | undefined, scan: number[]): { rows: any[] | undefined; detections: Detections } {

@@ -7,6 +7,7 @@ import type { ApiRequest } from '../bigquery/index.js';
 import { hasRole, type Decision, type Policy } from '../policy/index.js';
 import { BigQueryError } from '../bigquery/errors.js';
 import type { RequestSummary } from '../audit/index.js';
+import type { StreamedPage } from '../deliver/stream.js';
 import { redactMaskSecrets } from '../rewrite/index.js';
 
 /**
@@ -16,7 +17,11 @@ import { redactMaskSecrets } from '../rewrite/index.js';
 export type AuditSummary = RequestSummary;
 
 /** What an operation handler returns: the HTTP answer plus what the audit record should add. */
-export interface Outcome { status?: number; body: unknown; audit?: AuditSummary; /** Response headers (the upload endpoint's Location, Range). */ headers?: Record<string, string> }
+export interface Outcome {
+  status?: number; body: unknown; audit?: AuditSummary; /** Response headers (the upload endpoint's Location, Range). */ headers?: Record<string, string>;
+  /** A result page delivered by streaming (deliver/stream.ts): its exact bytes, sent instead of `body` serialized. */
+  streamed?: StreamedPage;
+}
 
 /** One authenticated request: who, what, and the gateway's request id (shared by its audit events). */
 export interface Ctx {

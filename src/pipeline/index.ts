@@ -30,6 +30,7 @@ import type { ConcurrencyCaps } from '../limits.js';
 import type { Config } from '../config.js';
 import { stage, withScope, untilAborted, withinMs, type RequestScope, type Timings } from '../request-scope.js';
 import { prefetchOwnJob } from '../doors/bigquery/job-ids.js';
+import { sentPage } from '../deliver/stream.js';
 import { analysisAudit, createCheck, type Check } from './check.js';
 import type { Ctx, Outcome } from './context.js';
 
@@ -80,7 +81,7 @@ export interface PipelineCall {
 
 /** What a call answers: the BigQuery resource and its exact serialized bytes, or the refusal. Timings: stage → ms. */
 export type PipelineResult =
-  | { ok: true; status: number; body: any; payload: string; headers?: Record<string, string>; timings: Timings }
+  | { ok: true; status: number; body: any; payload: string | Buffer; headers?: Record<string, string>; timings: Timings }
   | { ok: false; error: BigQueryError; timings: Timings };
 
 type DistributiveOmit<T, K extends keyof any> = T extends unknown ? Omit<T, K> : never;
@@ -159,7 +160,7 @@ export function createPipeline(parts: PipelineParts): Pipeline {
     const api: ApiRequest = { op, params: call.params, query: call.query ?? {}, body: call.body ?? {}, client: call.client, method: call.method, url: call.url, upload: call.upload };
     const data = requestData(call);
     const sessionKey = namedSession(call);
-    const finish = async (rec: RequestRecorder, summary: Ctx['audit'], page: { body: unknown; payload: string } | undefined, status: number, e?: BigQueryError) => {
+    const finish = async (rec: RequestRecorder, summary: Ctx['audit'], page: Parameters<RequestRecorder['finish']>[1], status: number, e?: BigQueryError) => {
       let durable = true;
       try {
         // Bounded too: an audit store that hangs makes the answer 503 (not durable), not a request that never ends.
@@ -221,12 +222,12 @@ export function createPipeline(parts: PipelineParts): Pipeline {
         for (const ev of ctx.events ?? []) rec.add(ev.type, ev.data);
         return refuse(rec, summary, e);
       }
-      // Serialized once: what is hashed into the audit is byte for byte what the caller receives.
-      const payload = JSON.stringify(out.body);
+      // Serialized once (or streamed, deliver/stream.ts): what is hashed into the audit is byte for byte what the caller receives.
+      const page = sentPage(out);
       for (const e of ctx.events ?? []) rec.add(e.type, e.data);
       const status = out.status ?? 200;
-      if (!(await finish(rec, { ...ctx.audit, ...out.audit }, { body: out.body, payload }, status))) return { ok: false, error: auditDown() };
-      return { ok: true, status, body: out.body, payload, headers: out.headers };
+      if (!(await finish(rec, { ...ctx.audit, ...out.audit }, page, status))) return { ok: false, error: auditDown() };
+      return { ok: true, status, body: page.body, payload: page.payload, headers: out.headers };
     } finally {
       clearTimeout(timer);
       release();

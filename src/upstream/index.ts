@@ -28,6 +28,12 @@ export { UpstreamCredentials, credentialFailure, storedIdentity, BIGQUERY_SCOPE,
 
 export interface UpstreamResponse { status: number; body: any; /** Response headers (lower-cased names). */ headers?: Record<string, string> }
 
+/**
+ * A 2xx answer whose body is read as it arrives (`stream`, byte chunks; reading it is what pulls
+ * it from the socket), or any other answer parsed as `call` does (`body`: the error envelope).
+ */
+export type UpstreamStream = { status: number; stream: AsyncIterable<Buffer | Uint8Array | string>; headers?: Record<string, string> } | (UpstreamResponse & { stream?: undefined });
+
 export interface UpstreamOptions {
   /** Base URL without `/bigquery/v2`, e.g. `http://127.0.0.1:9060` or `https://bigquery.googleapis.com`. */
   baseUrl: string;
@@ -90,26 +96,38 @@ export class Upstream {
   /** One REST call. `path` is relative to `/bigquery/v2`, e.g. `/projects/p/queries`. */
   async call(method: HttpMethod, path: string, opts: CallOptions = {}): Promise<UpstreamResponse> {
     await beforeUpstream(); // the request's audit events are durable before anything is sent
-    return stage('upstream', () => this.send(method, path, opts));
+    return stage('upstream', () => this.send(method, path, opts)) as Promise<UpstreamResponse>;
   }
 
-  private async send(method: HttpMethod, path: string, opts: CallOptions): Promise<UpstreamResponse> {
+  /**
+   * Like `call`, but a 2xx body is not read: it is returned as a byte stream (`stream`), pulled
+   * as the consumer reads it (deliver/stream.ts). Retries as `call` does until an answer's headers
+   * arrive; a failure while the body is read surfaces in the consumer's iteration. Any other
+   * status comes back as `call` returns it.
+   */
+  async stream(method: HttpMethod, path: string, opts: CallOptions = {}): Promise<UpstreamStream> {
+    await beforeUpstream();
+    return stage('upstream', () => this.send(method, path, opts, 'stream')) as Promise<UpstreamStream>;
+  }
+
+  private async send(method: HttpMethod, path: string, opts: CallOptions, responseType: 'text' | 'stream' = 'text'): Promise<UpstreamResponse | UpstreamStream> {
     const url = new URL(`${this.baseUrl}${opts.root ?? '/bigquery/v2'}${path}`);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
     const client = opts.as ?? this.auth;
     const signals = [opts.signal, requestSignal()].filter((x): x is AbortSignal => x !== undefined);
     const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
     try {
-      const res = await client.request<string>({
-        url: url.toString(), method, responseType: 'text', timeout: this.timeoutMs, ...(signal ? { signal } : {}),
+      const res = await client.request<any>({
+        url: url.toString(), method, responseType, timeout: this.timeoutMs, ...(signal ? { signal } : {}),
         headers: {
           accept: 'application/json', ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(opts.raw ? { 'content-type': opts.raw.contentType } : {}), ...opts.headers,
           ...(this.opts.quotaProject ? { 'x-goog-user-project': this.opts.quotaProject } : {}), ...(opts.declared ? { [DECLARED_HEADER]: declaredHeader(opts.declared) } : {}),
         },
         ...(opts.body !== undefined ? { data: JSON.stringify(opts.body) } : {}),
         ...(opts.raw ? { data: opts.raw.data } : {}),
-        // A resumable upload's 308 (Resume Incomplete) is an answer, not a failure.
-        validateStatus: (st: number) => st >= 200 && st < 300 || st === 308,
+        // A resumable upload's 308 (Resume Incomplete) is an answer, not a failure. A streamed
+        // call reads its error bodies itself (gaxios drops a stream's), all but the retried ones.
+        validateStatus: responseType === 'stream' ? (st: number) => st < 500 && st !== 429 : (st: number) => st >= 200 && st < 300 || st === 308,
         retryConfig: {
           retry: this.retries, noResponseRetries: this.retries, retryDelay: 200, retryDelayMultiplier: 2, maxRetryDelay: 8000,
           httpMethodsToRetry: ['GET', 'POST'], statusCodesToRetry: [[429, 429], [500, 599]],
@@ -117,12 +135,15 @@ export class Upstream {
         },
       });
       this.opts.onResponse?.(res.status);
+      if (responseType === 'stream' && res.status >= 200 && res.status < 300) return { status: res.status, stream: res.data, headers: plainHeaders(res.headers) };
+      if (responseType === 'stream') return { status: res.status, body: parseBody(await errorText(res.data), res.status), headers: plainHeaders(res.headers) };
       return { status: res.status, body: parseBody(res.data, res.status), headers: plainHeaders(res.headers) };
     } catch (err) {
       const e = err as { response?: { status: number; data?: unknown }; code?: string; name?: string };
       if (signal?.aborted) throw signal.reason; // cut by the request's deadline or the caller's own wait
       this.opts.onResponse?.(e.response ? e.response.status : 'network');
-      if (e.response) return { status: e.response.status, body: parseBody(e.response.data, e.response.status) };
+      // After the retries, gaxios keeps a streamed call's error body only as the error message.
+      if (e.response) return { status: e.response.status, body: parseBody(e.response.data ?? (responseType === 'stream' ? (err as Error).message : undefined), e.response.status) };
       throw new BigQueryError('backendError', `The upstream BigQuery API could not be reached (${e.code ?? e.name ?? 'error'}) after ${this.retries} retries; the request was not completed.`);
     }
   }
@@ -161,6 +182,18 @@ function plainHeaders(h: unknown): Record<string, string> {
   if (h && typeof (h as Headers).forEach === 'function') (h as Headers).forEach((v, k) => { out[k.toLowerCase()] = v; });
   else for (const [k, v] of Object.entries((h ?? {}) as Record<string, unknown>)) out[k.toLowerCase()] = String(v);
   return out;
+}
+
+/** An error answer's body as text, at most 1 MiB of it (an error envelope is small). */
+async function errorText(stream: AsyncIterable<Buffer | string>): Promise<string> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of stream) {
+    const b = typeof c === 'string' ? Buffer.from(c) : c;
+    if ((n += b.length) > 2 ** 20) break;
+    parts.push(b);
+  }
+  return Buffer.concat(parts).toString('utf8');
 }
 
 function parseBody(data: unknown, status: number): any {

@@ -18,8 +18,8 @@ import type { QueryAnalysis } from '../../sql/index.js';
 import { decide, decideStatement, backstopColumns, type Decision } from '../../policy/index.js';
 import { destinationName, destinationUnits } from '../../pipeline/destination.js';
 import { isGoverned } from '../../rewrite/index.js';
-import { upstreamError, storedIdentity, declaredOf, type Declared, type Upstream, type UpstreamCredentials, type JobCredential } from '../../upstream/index.js';
-import { deliverPage, deliverJob, dryRunResponse, jobListEntry, callerMessage, callerError, type JobView } from '../../deliver/index.js';
+import { upstreamError, storedIdentity, declaredOf, type Declared, type Upstream, type UpstreamStream, type UpstreamCredentials, type JobCredential } from '../../upstream/index.js';
+import { deliverPage, deliverJob, dryRunResponse, jobListEntry, callerMessage, callerError, streamPage, type JobView, type StreamedPage, type StreamOptions } from '../../deliver/index.js';
 import { upstreamJobId, upstreamRequestId, mintJobId, callerJobId, findOwnJob } from './job-ids.js';
 import type { JobStore, JobRecord } from '../../state/index.js';
 import { enc, pick, decisionAudit, type Ctx, type Outcome } from '../../pipeline/context.js';
@@ -373,21 +373,43 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
       if (known === undefined) throw new BigQueryError('invalid', 'This page token was not handed out by bqgate for this job; read the results again from startIndex=0.');
       start = known;
     } else if (q.startIndex !== undefined) start = Number(q.startIndex);
-    const query = resultsQuery(q, { location: q.location ?? job.location });
+    const path = `/projects/${enc(job.projectId)}/queries/${enc(job.jobId)}`;
+    const opts = { query: resultsQuery(q, { location: q.location ?? job.location }), as: await as(c, job) };
     // BigQuery's timeoutMs bounds this wait even when the upstream does not answer in it: past it
-    // (and a grace for the network) the call is cut and the caller told to poll again.
+    // (and a grace for the network) the call is cut and the caller told to poll again. The cut
+    // covers the wait for the answer's headers; a streamed body is then bounded by the request's deadline.
     // (Not AbortSignal.timeout: gaxios retries a call aborted with a TimeoutError reason.)
     const cut = new AbortController();
-    const timer = setTimeout(() => cut.abort(new Error('the results wait passed timeoutMs')), Number(query.timeoutMs) + POLL_GRACE_MS);
-    let r;
+    const timer = setTimeout(() => cut.abort(new Error('the results wait passed timeoutMs')), Number(opts.query.timeoutMs) + POLL_GRACE_MS);
+    let r: UpstreamStream;
     try {
-      r = await upstream.call('GET', `/projects/${enc(job.projectId)}/queries/${enc(job.jobId)}`, { query, as: await as(c, job), signal: cut.signal });
+      r = streams(c) ? await upstream.stream('GET', path, { ...opts, signal: cut.signal }) : await upstream.call('GET', path, { ...opts, signal: cut.signal });
     } catch (err) {
       if (cut.signal.aborted && err === cut.signal.reason) return { body: { kind, jobReference: callerRef(job), jobComplete: false }, audit: { jobId: job.jobId } };
       throw err;
     } finally { clearTimeout(timer); }
+    if (r.stream) return presented(job, await streamPage(r.stream, streamOptions(job, kind, start)));
     if (r.status >= 300) throw callerError(upstreamError(r));
     return present(job, r.body, kind, start);
+  }
+
+  /**
+   * Whether `c`'s result pages are streamed (deliver/stream.ts: read, redacted, capped and hashed as
+   * they arrive, never held as objects): the REST door's. MCP keeps the object path (its pages
+   * are at most 1,000 rows, and it renders the body).
+   */
+  const streams = (c: Ctx) => c.door === 'rest';
+
+  /** How `job`'s page from row `start` is streamed: its backstop columns, row cap and the caller's job reference. */
+  const streamOptions = (job: JobRecord, kind: 'bigquery#queryResponse' | 'bigquery#getQueryResultsResponse', start: number): StreamOptions => ({
+    kind, scan: job.backstopColumns, ref: () => callerRef(job), sampleRows: cfg.audit.rowsCap,
+    ...(job.maxRows !== undefined ? { cap: { start, max: job.maxRows } } : {}),
+  });
+
+  /** A streamed page of `job` as the outcome: the next page's start recorded (row-capped jobs). */
+  async function presented(job: JobRecord, page: StreamedPage): Promise<Outcome> {
+    if (page.next) await store.setPageStart(job.projectId, job.jobId, page.next.token, page.next.start);
+    return { body: page.head, streamed: page, audit: { jobId: job.jobId, rowsReturned: page.rows, detections: page.detections } };
   }
 
   /** An upstream result page as the caller may receive it: backstop, row cap from `start`. */
@@ -413,17 +435,32 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
     const timeoutMs = Math.min(Number(b.timeoutMs ?? cfg.defaultWaitMs), cfg.defaultWaitMs);
     const location = b.location ?? cfg.upstreamAuth.location;
     const requestId = upstreamRequestId(c.principal, b.requestId !== undefined ? String(b.requestId) : `bqgate:${c.auditId}`);
-    const r = await upstream.call('POST', `/projects/${enc(projectId)}/queries`, {
+    const path = `/projects/${enc(projectId)}/queries`;
+    const opts = {
       body: { ...pick(b, ['maxResults', 'formatOptions']), ...(location ? { location } : {}), requestId, ...prepared.configuration.query, timeoutMs, labels: jobLabels(c, b.labels) },
       as: cred.client, declared: declaredOf(checked.sent),
-    });
-    if (r.status >= 300) throw callerError(upstreamError(r));
-    const ref = r.body.jobReference;
-    if (!ref?.jobId) throw new BigQueryError('backendError', 'The upstream answered jobs.query without a job reference; the result cannot be delivered.');
-    const job: JobRecord = {
-      ...prepared.rec, projectId, jobId: ref.jobId, location: ref.location ?? where(location), ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject,
-      createdAt: Date.now(), sessionKey: c.sessionKey, upstreamIdentity: cred.identity,
     };
+    const newJob = (ref: any): JobRecord => ({
+      ...prepared.rec, projectId, jobId: String(ref.jobId), location: ref.location ?? where(location), ownerIssuer: c.principal.issuer, ownerSubject: c.principal.subject,
+      createdAt: Date.now(), sessionKey: c.sessionKey, upstreamIdentity: cred.identity,
+    });
+    let ref: any;
+    let streamed: StreamedPage | undefined;
+    let body: any;
+    if (streams(c)) {
+      const s = await upstream.stream('POST', path, opts);
+      if (!s.stream) throw callerError(upstreamError(s));
+      // The page is read whole before the job is recorded; its reference is the caller's view of the upstream's.
+      const o = streamOptions(newJob({}), 'bigquery#queryResponse', 0);
+      streamed = await streamPage(s.stream, { ...o, ref: (up) => { ref = up; return up?.jobId ? callerRef(newJob(up)) : { projectId }; } });
+    } else {
+      const r = await upstream.call('POST', path, opts);
+      if (r.status >= 300) throw callerError(upstreamError(r));
+      body = r.body;
+      ref = r.body.jobReference;
+    }
+    if (!ref?.jobId) throw new BigQueryError('backendError', 'The upstream answered jobs.query without a job reference; the result cannot be delivered.');
+    const job = newJob(ref);
     try {
       await store.insertJob(job);
     } catch (err) {
@@ -433,7 +470,7 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
       if (!mine) throw new BigQueryError('backendError', 'The upstream answered with a job bqgate already recorded for another request; nothing is delivered. Retry with a new requestId.');
       return repeated(c, mine, b);
     }
-    const page = await present(job, r.body, 'bigquery#queryResponse', 0);
+    const page = streamed ? await presented(job, streamed) : await present(job, body, 'bigquery#queryResponse', 0);
     return { ...page, audit: { ...decisionAudit(checked.decision, checked.sql), ...page.audit, jobId: job.jobId } };
   }
 
