@@ -19,11 +19,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import { createHash, randomUUID } from 'node:crypto';
 import { createMcpHandler, isLegacyRequest, isInitializeRequest, WebStandardStreamableHTTPServerTransport, type McpServer, CLIENT_INFO_META_KEY, PROTOCOL_VERSION_META_KEY } from '@modelcontextprotocol/server';
-import { BigQueryError } from '../../bigquery/index.js';
+import { BigQueryError, asBigQueryError } from '../../bigquery/index.js';
 import type { Principal } from '../../auth/index.js';
 import type { PolicyStore } from '../../policy/store.js';
 import type { Pipeline } from '../../pipeline/index.js';
-import type { McpAuth } from './auth.js';
+import type { McpAuth, McpAuthResult } from './auth.js';
 
 export { createMcpAuth, type McpAuth } from './auth.js';
 import { buildServer, type Caller } from './server.js';
@@ -32,6 +32,11 @@ import { DEFAULT_CAPS, type PageCaps } from './results.js';
 export interface McpDoorDeps {
   pipeline: Pipeline;
   auth: McpAuth;
+  /**
+   * The request's token verification (`auth.verify` of its Authorization header), run once per
+   * request and shared with the rate limiter's key; `auth.verify` itself when absent.
+   */
+  verify?: (req: FastifyRequest) => Promise<McpAuthResult>;
   policies: PolicyStore;
   /** The gateway's version (serverInfo). */
   version: string;
@@ -70,13 +75,18 @@ export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Prom
   sweep.unref();
   app.addHook('onClose', async () => { clearInterval(sweep); for (const s of sessions.values()) await s.transport.close(); sessions.clear(); await modern.close(); });
 
+  const verify = d.verify ?? ((req: FastifyRequest) => d.auth.verify(req.headers.authorization));
+
   /**
-   * Records a refusal at the door (through the pipeline, as an unauthenticated request) and answers
-   * it; when the audit log cannot record it, the answer is the pipeline's backendError (503) instead.
+   * Records a refusal at the door through the pipeline and answers it: under `principal` when the
+   * token verified (insufficient scope, another principal's session: the refusal is the request's,
+   * in the caller's session), else as an unauthenticated request. When the audit log cannot record
+   * it, the answer is the pipeline's backendError (503) instead.
    */
-  async function refuse(req: FastifyRequest, reply: FastifyReply, status: number, error: BigQueryError, body: unknown, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}) {
+  async function refuse(req: FastifyRequest, reply: FastifyReply, status: number, error: BigQueryError, body: unknown, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}, principal?: Principal) {
     const r = await d.pipeline.run({
-      door: 'mcp', op: 'method.refused', identity: { error }, requestId: req.id, params: {}, client: header(req, 'user-agent'), method: req.method, url: '/mcp',
+      door: 'mcp', op: 'method.refused', identity: principal ? { principal } : { error }, unreadable: principal ? error : undefined,
+      requestId: req.id, params: {}, client: header(req, 'user-agent'), method: req.method, url: '/mcp', sessionKey: header(req, 'x-bqgate-session'),
       requestAudit: { rpcMethod: (req.body as any)?.method, tool: (req.body as any)?.params?.name, ...extra },
     });
     if (!r.ok && r.error !== error) return reply.code(r.error.httpStatus).type('application/json').send(rpcError(-32603, r.error.message));
@@ -91,10 +101,10 @@ export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Prom
       await refuse(req, reply, 403, new BigQueryError('accessDenied', msg), rpcError(-32600, msg), {}, { origin });
       return undefined;
     }
-    const v = await d.auth.verify(req.headers.authorization);
+    const v = await verify(req);
     if (!v.ok) {
       const e = v.error instanceof BigQueryError ? v.error : new BigQueryError(v.status === 403 ? 'accessDenied' : 'authError', String((v.error as Error)?.message ?? 'unauthenticated'));
-      await refuse(req, reply, v.status, e, v.body, v.headers);
+      await refuse(req, reply, v.status, e, v.body, v.headers, {}, v.principal);
       return undefined;
     }
     return { principal: v.principal, token: v.token };
@@ -122,7 +132,24 @@ export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Prom
     token: who.token, clientId: who.principal.subject, scopes: [] as string[], extra: { caller: { ...caller, principal: who.principal, token: who.token, calls: { n: 0 } } },
   });
 
-  app.post('/mcp', async (req, reply) => {
+  /**
+   * Failures before or outside the door's handlers on /mcp (the rate limit's 429, an unparsable
+   * body) as JSON-RPC error bodies, not BigQuery ones: 429 keeps its Retry-After header (set by the
+   * rate limiter) and says when to retry in `error.data`; an unparsable body is the spec's -32700.
+   * https://www.jsonrpc.org/specification#error_object
+   */
+  const rpcFailure = (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const e = asBigQueryError(err);
+    const id = (req.body as { id?: unknown } | undefined)?.id ?? null;
+    const code = e.reason === 'invalid' && /not valid JSON/.test(e.message) ? -32700 : e.httpStatus === 429 ? -32000 : e.httpStatus >= 500 ? -32603 : -32600;
+    const retryAfter = Number(reply.getHeader('retry-after')) || undefined;
+    if (e.reason === 'internalError') req.log.error({ err }, 'unhandled error on /mcp');
+    return reply.code(e.httpStatus).type('application/json').send({ jsonrpc: '2.0', id, error: { code, message: e.message, data: { reason: e.reason, ...(retryAfter ? { retryAfterSeconds: retryAfter } : {}) } } });
+  };
+
+  await app.register(async (mcp) => {
+  mcp.setErrorHandler(rpcFailure);
+  mcp.post('/mcp', async (req, reply) => {
     const who = await admit(req, reply);
     if (!who) return reply;
     const request = webRequest(req);
@@ -139,7 +166,7 @@ export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Prom
       if (!s) return reply.code(404).type('application/json').send(rpcError(-32001, 'Session not found: initialize a new session.'));
       if (s.owner !== ownerOf(who.principal)) {
         const msg = 'Forbidden: this Mcp-Session-Id was opened by another principal; a session is bound to the token\'s subject that initialized it.';
-        return refuse(req, reply, 403, new BigQueryError('accessDenied', msg), rpcError(-32600, msg), {}, { presentedBy: who.principal.subject });
+        return refuse(req, reply, 403, new BigQueryError('accessDenied', msg), rpcError(-32600, msg), {}, { presentedBy: who.principal.subject }, who.principal);
       }
     } else if (isInitializeRequest(req.body)) {
       const own = [...sessions.entries()].filter(([, x]) => x.owner === ownerOf(who.principal));
@@ -169,12 +196,12 @@ export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Prom
     return send(reply, await s.transport.handleRequest(request, { parsedBody: req.body, authInfo: authInfo(who, caller) }));
   });
 
-  app.get('/mcp', async (req, reply) => {
+  mcp.get('/mcp', async (req, reply) => {
     if (!(await admit(req, reply))) return reply;
     return reply.code(405).header('allow', 'POST, DELETE').type('application/json').send(rpcError(-32000, 'Method not allowed: this server offers no standalone SSE stream; POST requests.'));
   });
 
-  app.delete('/mcp', async (req, reply) => {
+  mcp.delete('/mcp', async (req, reply) => {
     const who = await admit(req, reply);
     if (!who) return reply;
     const sid = header(req, 'mcp-session-id');
@@ -182,9 +209,10 @@ export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Prom
     if (!s) return reply.code(404).type('application/json').send(rpcError(-32001, 'Session not found.'));
     if (s.owner !== ownerOf(who.principal)) {
       const msg = 'Forbidden: this Mcp-Session-Id was opened by another principal.';
-      return refuse(req, reply, 403, new BigQueryError('accessDenied', msg), rpcError(-32600, msg), {}, { presentedBy: who.principal.subject });
+      return refuse(req, reply, 403, new BigQueryError('accessDenied', msg), rpcError(-32600, msg), {}, { presentedBy: who.principal.subject }, who.principal);
     }
     sessions.delete(sid!);
     return send(reply, await s.transport.handleRequest(webRequest(req)));
+  });
   });
 }
