@@ -212,7 +212,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     },
   });
   await installRestDoor(app, { pipeline, verify, maxBodyBytes: cfg.limits.maxBodyBytes });
-  await installMcpDoor(app, { pipeline, auth: mcpAuth, verify: verifyMcp, policies, version: '0.1.0' });
+  await installMcpDoor(app, { pipeline, auth: mcpAuth, verify: verifyMcp, policies, sessions: state.mcpSessions, maxSessions: cfg.mcp.sessions.total, maxSessionsPerPrincipal: cfg.mcp.sessions.perPrincipal, sessionIdleMs: cfg.mcp.sessions.idleMs, version: '0.1.0' });
   app.addHook('onSend', async (_req, reply) => { if (draining) reply.header('connection', 'close'); }); // keep-alive connections end with this response
 
   await app.listen({ host: cfg.host, port: cfg.port });

@@ -9,6 +9,7 @@ import { BigQueryError } from '../bigquery/errors.js';
 import { stateDown, type ApprovalRow, type ApprovalTable, type JobRecord, type JobStore, type State } from './index.js';
 import { JOB_COLUMNS, guard, jobValues, rowToJob } from './rows.js';
 import { PgUploads, PG_UPLOADS_SCHEMA } from './upload-sessions.js';
+import { PgMcpSessions, PG_MCP_SESSIONS_SCHEMA } from './mcp-sessions.js';
 
 /** Advisory lock key taken while creating the tables (replicas starting together): "bqstate". */
 const SCHEMA_LOCK = 0x627173746174;
@@ -137,11 +138,13 @@ export class PostgresState implements State {
   readonly jobs: PgJobs;
   readonly approvals: PgApprovals;
   readonly uploads: PgUploads;
+  readonly mcpSessions: PgMcpSessions;
 
   private constructor(private readonly pool: pg.Pool) {
     this.jobs = new PgJobs(pool);
     this.approvals = new PgApprovals(pool);
     this.uploads = new PgUploads(pool);
+    this.mcpSessions = new PgMcpSessions(pool);
   }
 
   /** Connects to `url` (postgres://…) and creates the tables if missing; rejects when unreachable. */
@@ -153,6 +156,7 @@ export class PostgresState implements State {
       await c.query('SELECT pg_advisory_lock($1)', [SCHEMA_LOCK]);
       await c.query(SCHEMA);
       await c.query(PG_UPLOADS_SCHEMA);
+      await c.query(PG_MCP_SESSIONS_SCHEMA);
     } finally {
       await c.query('SELECT pg_advisory_unlock($1)', [SCHEMA_LOCK]).catch(() => {});
       c.release();
