@@ -78,7 +78,9 @@ describe('legacy MCP sessions across replicas', () => {
   it('holds the per-principal cap across replicas: the fifth session (4 per principal here) closes the least recently used, wherever it was opened', async () => {
     const [a, b] = set.replicas;
     const ids = [await open(a.url, tokens.eu), await open(b.url, tokens.eu), await open(a.url, tokens.eu), await open(b.url, tokens.eu)];
-    expect(await Promise.all(ids.map((id, i) => list(i % 2 ? a.url : b.url, tokens.eu, id)))).toEqual([200, 200, 200, 200]);
+    const served: number[] = [];
+    for (const [i, id] of ids.entries()) served.push(await list(i % 2 ? a.url : b.url, tokens.eu, id)); // in order: ids[0] is the least recently seen
+    expect(served).toEqual([200, 200, 200, 200]);
     const fifth = await open(b.url, tokens.eu);
     const statuses = await Promise.all([...ids, fifth].map((id) => list(a.url, tokens.eu, id)));
     console.log('per-principal cap 4, five opened on A and B:', statuses);
