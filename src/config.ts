@@ -43,6 +43,7 @@
  * | MCP door (mcp/auth.ts): its resource URI, the audience its tokens must carry (RFC 8707, RFC 9728) | BQGATE_MCP_RESOURCE | `http://<host>:<port>/mcp` |
  * | MCP: further token audiences accepted on /mcp (comma-separated; `bqgate`, the REST audience, makes the two one) | BQGATE_MCP_AUDIENCES | none |
  * | MCP: scopes a token must carry on /mcp (`scope` / `scp` claim; else 403 insufficient_scope) / scopes advertised to clients | BQGATE_MCP_REQUIRED_SCOPES, BQGATE_MCP_SCOPES (space- or comma-separated) | none / the required ones, else `openid email groups` |
+ * | MCP: legacy (2025-era) sessions open at most, in all and per principal, across replicas; idle seconds before one ends | BQGATE_MCP_MAX_SESSIONS, BQGATE_MCP_MAX_SESSIONS_PER_PRINCIPAL, BQGATE_MCP_SESSION_IDLE_SEC | 1024, 16, 1800 |
  * | MCP: Origin headers accepted on /mcp (comma-separated hostnames, matching any scheme and port, or exact origins `https://host:port`) | BQGATE_MCP_ALLOWED_ORIGINS | `localhost,127.0.0.1,[::1]` |
  */
 import { readSecretFile } from './secret-file.js';
@@ -138,6 +139,8 @@ export interface McpConfig {
   scopesSupported: string[];
   /** Accepted `Origin` headers: hostnames (`localhost`, `[::1]`: any scheme and port) or exact origins (`https://app.example.com`). */
   allowedOrigins: string[];
+  /** Legacy (2025-era) sessions (doors/mcp/sessions.ts): caps counted in the state store, so across replicas; idle time in ms. */
+  sessions: { total: number; perPrincipal: number; idleMs: number };
 }
 
 export interface AnalyzerConfig {
@@ -302,6 +305,10 @@ function mcpConfig(host: string, port: number, env: NodeJS.ProcessEnv, overrides
     requiredScopes,
     scopesSupported: scopes.length ? scopes : requiredScopes.length ? requiredScopes : ['openid', 'email', 'groups'],
     allowedOrigins: env.BQGATE_MCP_ALLOWED_ORIGINS ? list(env.BQGATE_MCP_ALLOWED_ORIGINS) : ['localhost', '127.0.0.1', '[::1]'],
+    sessions: {
+      total: Number(env.BQGATE_MCP_MAX_SESSIONS ?? 1024), perPrincipal: Number(env.BQGATE_MCP_MAX_SESSIONS_PER_PRINCIPAL ?? 16),
+      idleMs: 1000 * Number(env.BQGATE_MCP_SESSION_IDLE_SEC ?? 1800),
+    },
     ...overrides,
   };
 }

@@ -137,13 +137,20 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   // ── HTTP ──────────────────────────────────────────────────────────────────
   const app = Fastify({ logger: { level: cfg.logLevel }, bodyLimit: cfg.limits.maxBodyBytes, genReqId: () => randomUUID(), serverFactory: limitedServerFactory(cfg.limits) });
   // The caller's token is verified once per request, for the rate limit's key and for the pipeline.
+  // /mcp: its own verification (MCP audience, scopes), kept whole for the MCP door.
   const verified = new WeakMap<FastifyRequest, Promise<{ principal?: Principal; error?: unknown }>>();
+  const mcpVerified = new WeakMap<FastifyRequest, ReturnType<typeof mcpAuth.verify>>();
+  const verifyMcp = (req: FastifyRequest) => {
+    let v = mcpVerified.get(req);
+    if (!v) mcpVerified.set(req, v = mcpAuth.verify(req.headers.authorization));
+    return v;
+  };
   const verify = (req: FastifyRequest) => {
     let v = verified.get(req);
     if (!v) {
       const mcp = req.url === '/mcp' || req.url.startsWith('/mcp?');
       verified.set(req, v = mcp
-        ? mcpAuth.verify(req.headers.authorization).then((r) => (r.ok ? { principal: r.principal } : { error: r.error }))
+        ? verifyMcp(req).then((r) => (r.ok ? { principal: r.principal } : { error: r.error }))
         : authenticate(req.headers.authorization).then((principal) => ({ principal }), (error) => ({ error })));
     }
     return v;
@@ -207,7 +214,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     },
   });
   await installRestDoor(app, { pipeline, verify, maxBodyBytes: cfg.limits.maxBodyBytes });
-  await installMcpDoor(app, { pipeline, auth: mcpAuth, policies, version: '0.1.0' });
+  await installMcpDoor(app, { pipeline, auth: mcpAuth, verify: verifyMcp, policies, sessions: state.mcpSessions, maxSessions: cfg.mcp.sessions.total, maxSessionsPerPrincipal: cfg.mcp.sessions.perPrincipal, sessionIdleMs: cfg.mcp.sessions.idleMs, version: '0.1.0' });
   app.addHook('onSend', async (_req, reply) => { if (draining) reply.header('connection', 'close'); }); // keep-alive connections end with this response
 
   await app.listen({ host: cfg.host, port: cfg.port });

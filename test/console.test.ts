@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { startGateway, type TestGateway } from './helpers/gateway.ts';
 import { loadConfig } from '../src/config.ts';
 
@@ -192,6 +193,38 @@ describe('sessions, playground and overview (an auditor)', () => {
     await page.reload();
     await page.waitForSelector('ol.timeline');
     expect(await page.locator('[data-testid=verification]').textContent()).toMatch(/✖ Audit verification failed: event seq \d+ was altered/);
+    await context.close();
+  });
+
+  it('shows MCP tool calls in the timeline like REST calls: door, tool, client name/version, protocol era', async () => {
+    const token = await gw.token({ sub: 'agent-mcp-console', groups: ['analysts'] }, { audience: `${gw.url}/mcp` });
+    const client = new Client({ name: 'console-mcp-client', version: '3.1.4' }, { supportedProtocolVersions: ['2025-06-18'] });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${gw.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}`, 'x-bqgate-session': 'console-mcp' } } }));
+    const r = await client.callTool({ name: 'execute_sql_readonly', arguments: { projectId: 'demo-project', query: 'SELECT customer_id, email FROM shop.customers ORDER BY customer_id LIMIT 2' } }) as { isError?: boolean };
+    expect(r.isError).toBeFalsy();
+    await client.close();
+    // The same principal through REST, in the same audit session (the bqgate_session label).
+    await gw.sdk(await gw.token({ sub: 'agent-mcp-console', groups: ['analysts'] })).query({ query: 'SELECT 1 AS one', useLegacySql: false, labels: { bqgate_session: 'console-mcp' } });
+
+    const { context, page } = await newPage();
+    await signIn(page, 'auditor', '#/sessions');
+    await page.fill('input[name=principal]', 'agent-mcp-console');
+    await page.click('form.filters button[type=submit]');
+    const row = page.locator('tr.session-row', { hasText: 'agent-mcp-console' });
+    await row.first().waitFor();
+    await row.first().locator('a').click();
+    await page.waitForSelector('ol.timeline');
+    const mcp = page.locator('li.req[data-door=mcp][data-operation="jobs.query"]');
+    await mcp.first().waitFor();
+    const text = await mcp.first().textContent();
+    console.log('MCP timeline entry:', text?.replace(/\s+/g, ' ').slice(0, 200));
+    expect(await mcp.first().locator('[data-testid=door]').textContent()).toBe('MCP');
+    expect(await mcp.first().locator('[data-testid=tool]').textContent()).toBe('execute_sql_readonly');
+    expect(await mcp.first().locator('[data-testid=client]').textContent()).toMatch(/console-mcp-client\/3\.1\.4 · MCP 2025-06-18 \(session era\)/);
+    expect(await mcp.first().locator('table.rows td').allTextContents()).toEqual(expect.arrayContaining([expect.stringMatching(/^XXXXX@/)]));
+    const rest = page.locator('li.req[data-door=rest]');
+    expect(await rest.first().locator('[data-testid=door]').textContent()).toBe('REST');
+    await shot(page, 'session-mcp');
     await context.close();
   });
 

@@ -267,9 +267,9 @@ describe('a gateway whose MCP audiences are one with REST and that requires the 
       expect([r.status, p.error, p.scope]).toEqual([403, 'insufficient_scope', 'mcp']);
       expect((await r.json() as { error: string }).error).toBe('insufficient_scope');
     }
+    // The token verified: each refusal is the principal's request, with the reason.
     const rec = await refusalRecord(one.dataDir, 403, /lacks the scope mcp/);
-    expect(rec.length).toBe(2);
-    expect(rec.map((r) => [r.door, r.response?.errorReason])).toEqual([['mcp', 'accessDenied'], ['mcp', 'accessDenied']]);
+    expect(rec.map((r) => [r.door, r.principal, r.operation, r.decision?.effect, r.response?.errorReason])).toEqual(Array(2).fill(['mcp', 'no-scope', 'method.refused', 'deny', 'accessDenied']));
   });
 
   it('accepts a REST-audience token carrying the scope, and an MCP-audience one from `bqgate token --aud --scope`', async () => {
@@ -301,6 +301,15 @@ describe('a gateway whose MCP audiences are one with REST and that requires the 
     console.log('busy-agent statuses:', statuses.join(' '));
     expect(statuses.filter((x) => x === 200).length).toBe(30);
     expect(statuses.slice(30)).toEqual([429, 429, 429, 429, 429]);
+    // A JSON-RPC error body (the request's id) with Retry-After, not a BigQuery error envelope.
+    const over = await post(busy);
+    const body = await over.json() as { jsonrpc: string; id: unknown; error: { code: number; message: string; data: { reason: string; retryAfterSeconds: number } } };
+    console.log('429 on /mcp:', over.headers.get('retry-after'), JSON.stringify(body));
+    expect(over.status).toBe(429);
+    expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(body).toMatchObject({ jsonrpc: '2.0', id: 1, error: { code: -32000, data: { reason: 'rateLimitExceeded', retryAfterSeconds: Number(over.headers.get('retry-after')) } } });
+    expect(body.error.message).toMatch(/Exceeded rate limits/);
+    expect(body).not.toHaveProperty('error.errors');
     const quiet = await post(await one.token({ sub: 'quiet-agent', groups: ['analysts'], scope: 'mcp' }, { audience: `${one.url}/mcp` }));
     expect(quiet.status).toBe(200);
   });

@@ -206,6 +206,12 @@ for (const era of ['legacy', 'modern'] as const) {
       expect(text(ro)).toMatch(/SELECT statements only/);
       const smuggled = await call(client, 'execute_sql_readonly', { projectId: 'demo-project', query: "SELECT 1; UPDATE shop.orders SET status = 'x' WHERE order_id = 12" });
       expect(smuggled.isError).toBe(true);
+      // Both refusals are requests of etl-1 in the audit, refused before anything ran.
+      const refusedSql = (await auditRequests(gw.dataDir)).filter((x) => x.principal === 'etl-1' && x.mcp?.tool === 'execute_sql_readonly' && x.mcp?.era === era && /UPDATE shop.orders SET status = 'x'/.test(x.sql ?? ''));
+      console.log(era, 'refused read-only statements audited', refusedSql.map((x) => [x.operation, x.decision?.effect, x.response?.errorReason]));
+      expect(refusedSql.map((x) => [x.operation, x.response?.status])).toEqual([['jobs.query', 403], ['jobs.query', expect.any(Number)]]);
+      expect(refusedSql[1].response?.status).toBeGreaterThanOrEqual(400);
+      expect(refusedSql.every((x) => !x.upstream)).toBe(true);
       const status = `mcp-${era}`;
       const r = await call(client, 'execute_sql', { projectId: 'demo-project', query: `UPDATE shop.orders SET status = '${status}' WHERE order_id = 12`, timeoutMs: 0 });
       expect(r.isError).toBeFalsy();
@@ -328,6 +334,9 @@ describe('the /mcp endpoint', () => {
     const foreign = await post(init(), { authorization: `Bearer ${tokens.analyst}`, origin: 'http://evil.example' });
     expect(foreign.status).toBe(403);
     expect(((await foreign.json()) as any).error.message).toMatch(/Origin "http:\/\/evil.example" is not allowed/);
+    // Refused before the token is read: recorded unauthenticated, with the Origin.
+    const rec = (await auditRequests(gw.dataDir)).filter((r) => r.door === 'mcp' && /Origin "http:\/\/evil.example"/.test(r.response?.errorMessage ?? ''));
+    expect(rec.map((r) => [r.principal, r.response?.status, r.decision?.effect])).toEqual([['(unauthenticated)', 403, 'deny']]);
     const own = await post(init(), { authorization: `Bearer ${tokens.analyst}`, origin: gw.url });
     expect(own.status).toBe(200);
   });
@@ -347,6 +356,10 @@ describe('the /mcp endpoint', () => {
     const call = { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'execute_sql_readonly', arguments: { projectId: 'demo-project', query: 'SELECT email FROM shop.customers LIMIT 1' } } };
     expect((await post(call, { authorization: `Bearer ${tokens.eu}`, ...h })).status).toBe(403);
     expect((await fetch(`${gw.url}/mcp`, { method: 'DELETE', headers: { authorization: `Bearer ${tokens.eu}`, ...h } })).status).toBe(403);
+    // The three refusals are eu-1's (its token verified), not unauthenticated ones.
+    const hijacks = (await auditRequests(gw.dataDir)).filter((r) => r.door === 'mcp' && /opened by another principal/.test(r.response?.errorMessage ?? ''));
+    console.log('session hijack refusals audited as', hijacks.map((r) => `${r.principal} ${r.response?.status} ${r.decision?.effect}`));
+    expect(hijacks.map((r) => [r.principal, r.operation, r.response?.status, r.decision?.effect])).toEqual(Array(3).fill(['eu-1', 'method.refused', 403, 'deny']));
     expect((await fetch(`${gw.url}/mcp`, { method: 'DELETE', headers: { authorization: `Bearer ${tokens.analyst}`, ...h } })).status).toBe(200);
     expect((await post(list, { authorization: `Bearer ${tokens.analyst}`, ...h })).status).toBe(404);
   });
@@ -435,7 +448,7 @@ describe('the /mcp endpoint', () => {
     expect(replay).toContain('SELECT customer_id, email, card_number, full_name, phone FROM shop.customers');
     expect(replay).toContain('analysts-deny-ssn');
     const doorRefusals = recs.filter((r) => r.principal === '(unauthenticated)' && r.door === 'mcp');
-    expect(doorRefusals.map((r) => r.response?.status)).toEqual(expect.arrayContaining([401, 403]));
+    expect(doorRefusals.map((r) => r.response?.status)).toEqual(expect.arrayContaining([401, 403])); // no token; a foreign Origin
     expect(doorRefusals.every((r) => r.decision?.effect === 'deny')).toBe(true);
   });
 });

@@ -7,8 +7,8 @@
  * decision, and `sql`, the text generated for the upstream from the analysis (never the caller's
  * bytes, pipeline/statement.ts) with `sent`, its own analysis. Throws `BigQueryError`: `invalid`
  * (no query), `invalidQuery` (legacy SQL; what ZetaSQL cannot analyze), `accessDenied` (the policy's
- * deny, with `decision` and `analysis` attached for the audit; job options whose effect the analysis
- * cannot see).
+ * deny, with `decision` and `analysis` attached for the audit; a statement kind the request may not
+ * run, `Ctx.statementKinds`, with `analysis`; job options whose effect the analysis cannot see).
  */
 import { BigQueryError } from '../bigquery/index.js';
 import type { Catalog } from '../catalog/index.js';
@@ -62,6 +62,10 @@ export function createCheck(parts: { cfg: Config; analyzer: Analyzer; zetasql: Z
     // EXTERNAL_QUERY columns bqgate must ask the upstream for: only on connections this caller may use.
     const externalConnectionAllowed = (conn: string) => allowsExternalConnection(policy, principal, conn);
     const analysis: QueryAnalysis = await stage('analyze', () => analyzer.analyze({ sql: text, projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters, externalConnectionAllowed }));
+    const only = c.statementKinds;
+    if (only && !only.kinds.includes(analysis.statementKind)) {
+      throw Object.assign(new BigQueryError('accessDenied', `Access Denied: this statement is ${analysis.statementKind}; ${only.why}`), { analysis });
+    }
     const decision = await stage('policy', () => decideStatement(policy, principal, analysis));
     if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision, analysis });
     if (/^(CREATE|ALTER|DROP|TRUNCATE|LOAD|SCRIPT)/.test(analysis.statementKind)) {

@@ -28,6 +28,8 @@ export interface Ctx {
   principal: Principal; req: ApiRequest; auditId: string; policy: Policy;
   /** The front door the request came in by (pipeline/index.ts `Door`): stamped on its jobs as `bqgate_door`. */
   door?: 'rest' | 'mcp';
+  /** Statement kinds the request may run (PipelineCall.statementKinds); any when absent. */
+  statementKinds?: { kinds: string[]; why: string };
   /**
    * The caller's verified bearer token: only ever the subject token of a federation exchange
    * (upstream/credentials.ts); never logged, audited or forwarded to BigQuery.

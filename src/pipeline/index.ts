@@ -77,7 +77,24 @@ export interface PipelineCall {
   upload?: MediaUpload;
   /** Why the door could not read the request (a malformed upload): refused after authentication, audited. */
   unreadable?: unknown;
+  /**
+   * The door's rendering of a successful answer (mcp: the tool result), run inside `run` so that the
+   * audit hashes what the door writes: `payload` is the serialization the door sends (the delivery
+   * event's `bytes` and `sha256` are of it, UTF-8), `delivered` the same page in the BigQuery shape
+   * (`schema`, `rows` as f/v cells, `pageToken`) for the delivery event's rows, sample and rowsSha256.
+   * Absent (REST): the payload is `JSON.stringify(body)` and the body itself is what was delivered.
+   */
+  render?: Render;
+  /**
+   * Statement kinds this call may run (QueryAnalysis.statementKind, e.g. `['SELECT']` for MCP's
+   * execute_sql_readonly): another kind is refused `accessDenied` after analysis, before the policy
+   * decides, with `why` (what the caller can do instead) in the message.
+   */
+  statementKinds?: { kinds: string[]; why: string };
 }
+
+/** A door's rendering of a BigQuery answer body (PipelineCall.render). Pure; a throw is the call's backendError. */
+export type Render = (body: any) => { payload: string; delivered: unknown };
 
 /** What a call answers: the BigQuery resource and its exact serialized bytes, or the refusal. Timings: stage → ms. */
 export type PipelineResult =
@@ -198,7 +215,7 @@ export function createPipeline(parts: PipelineParts): Pipeline {
     } catch (err) {
       return refuse(rec, { decision: 'deny' }, err as BigQueryError);
     }
-    const ctx: Ctx = { principal, callerToken, door: call.door, req: api, auditId: call.requestId, sessionKey: sessionKey ?? jobSession, policy: policies.current(), audit: {} };
+    const ctx: Ctx = { principal, callerToken, door: call.door, statementKinds: call.statementKinds, req: api, auditId: call.requestId, sessionKey: sessionKey ?? jobSession, policy: policies.current(), audit: {} };
     scope.beforeUpstream = () => rec.flush(ctx.audit);
     // The request's deadline: the operation is answered `timeout` once it passes, and its upstream calls are aborted (request-scope.ts).
     const deadline = new AbortController();
@@ -222,12 +239,23 @@ export function createPipeline(parts: PipelineParts): Pipeline {
         for (const ev of ctx.events ?? []) rec.add(ev.type, ev.data);
         return refuse(rec, summary, e);
       }
-      // Serialized once (or streamed, deliver/stream.ts): what is hashed into the audit is byte for byte what the caller receives.
-      const page = sentPage(out);
+      // Serialized once — by the door's render when it has one (mcp), else streamed (deliver/stream.ts)
+      // or JSON.stringify: what is hashed into the audit is byte for byte what the caller receives.
+      let page: ReturnType<typeof sentPage>;
+      let body: unknown;
+      try {
+        const r = call.render?.(out.body);
+        page = r ? { body: r.delivered, payload: r.payload } : sentPage(out);
+        body = r ? out.body : page.body;
+      } catch (err) {
+        parts.onError(err, call);
+        for (const e of ctx.events ?? []) rec.add(e.type, e.data);
+        return refuse(rec, { ...ctx.audit, ...out.audit }, new BigQueryError('backendError', `bqgate could not render the answer for the ${call.door} door: ${(err as Error).message}`));
+      }
       for (const e of ctx.events ?? []) rec.add(e.type, e.data);
       const status = out.status ?? 200;
       if (!(await finish(rec, { ...ctx.audit, ...out.audit }, page, status))) return { ok: false, error: auditDown() };
-      return { ok: true, status, body: page.body, payload: page.payload, headers: out.headers };
+      return { ok: true, status, body, payload: page.payload, headers: out.headers };
     } finally {
       clearTimeout(timer);
       release();

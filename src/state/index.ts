@@ -136,6 +136,40 @@ export interface UploadSessionTable {
   remove(id: string): Promise<void>;
 }
 
+/**
+ * A legacy (2025-era) MCP session (doors/mcp/): the principal it is bound to (issuer + subject), the
+ * protocol revision and client (`name/version`) its initialize named. Times in ms since epoch.
+ */
+export interface McpSession {
+  /** The Mcp-Session-Id (a random UUID). */
+  id: string;
+  issuer: string;
+  subject: string;
+  protocolVersion?: string;
+  client?: string;
+  createdAt: number;
+  lastSeen: number;
+}
+
+/** Caps on legacy MCP sessions, counted in the store so that they hold across replicas. */
+export interface McpSessionCaps { total: number; perPrincipal: number; idleMs: number }
+
+/** Legacy MCP sessions (doors/mcp/sessions.ts owns their meaning); `open` is atomic across replicas. */
+export interface McpSessionTable {
+  /**
+   * Drops sessions idle `idleMs` or longer, closes the least recently seen ones a cap requires (the
+   * opener's own when it is at `perPrincipal`, else anyone's at `total`) and records `s`, under one
+   * lock. Resolves with the ids it closed.
+   */
+  open(s: McpSession, caps: McpSessionCaps, now: number): Promise<string[]>;
+  /** The session, marked seen at `now`; undefined when unknown or idle `idleMs` or longer (then dropped). */
+  touch(id: string, idleMs: number, now: number): Promise<McpSession | undefined>;
+  /** The session as stored (no idle check, not marked seen). */
+  get(id: string): Promise<McpSession | undefined>;
+  /** Ends a session (DELETE /mcp). */
+  remove(id: string): Promise<void>;
+}
+
 export interface State {
   readonly kind: 'sqlite' | 'postgres';
   jobs: JobStore;
@@ -147,6 +181,8 @@ export interface State {
    * for SQLite (one node: limits.ts counts in the process).
    */
   limits?: SharedLimitTable;
+  /** Legacy MCP sessions, shared by the replicas that share the store. */
+  mcpSessions: McpSessionTable;
   /** A round trip to the store (readiness); rejects when it cannot be read. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -10,6 +10,7 @@ import { stateDown, type ApprovalRow, type ApprovalTable, type JobRecord, type J
 import { JOB_COLUMNS, guard, jobValues, rowToJob } from './rows.js';
 import { PgUploads, PG_UPLOADS_SCHEMA } from './upload-sessions.js';
 import { PgLimits, PG_LIMITS_SCHEMA } from './pg-limits.js';
+import { PgMcpSessions, PG_MCP_SESSIONS_SCHEMA } from './mcp-sessions.js';
 
 /** Advisory lock key taken while creating the tables (replicas starting together): "bqstate". */
 const SCHEMA_LOCK = 0x627173746174;
@@ -140,12 +141,14 @@ export class PostgresState implements State {
   readonly uploads: PgUploads;
   /** The abuse limits' counters, shared by the replicas (pg-limits.ts). */
   readonly limits: PgLimits;
+  readonly mcpSessions: PgMcpSessions;
 
   private constructor(private readonly pool: pg.Pool, inflightLeaseMs: number) {
     this.jobs = new PgJobs(pool);
     this.approvals = new PgApprovals(pool);
     this.uploads = new PgUploads(pool);
     this.limits = new PgLimits(pool, inflightLeaseMs);
+    this.mcpSessions = new PgMcpSessions(pool);
   }
 
   /**
@@ -162,6 +165,7 @@ export class PostgresState implements State {
       await c.query(SCHEMA);
       await c.query(PG_UPLOADS_SCHEMA);
       await c.query(PG_LIMITS_SCHEMA);
+      await c.query(PG_MCP_SESSIONS_SCHEMA);
     } finally {
       await c.query('SELECT pg_advisory_unlock($1)', [SCHEMA_LOCK]).catch(() => {});
       c.release();

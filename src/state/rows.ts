@@ -1,4 +1,5 @@
 /** What the SQLite and PostgreSQL stores share: the failure guard, the jobs table's columns and row mapping. */
+import type pg from 'pg';
 import { BigQueryError } from '../bigquery/errors.js';
 import { stateDown, type JobRecord } from './index.js';
 
@@ -9,6 +10,28 @@ export async function guard<T>(fn: () => T | Promise<T>): Promise<T> {
   } catch (err) {
     if (err instanceof BigQueryError) throw err;
     throw stateDown();
+  }
+}
+
+/**
+ * Runs `fn` in a PostgreSQL transaction holding the advisory lock `key` (released at COMMIT or
+ * ROLLBACK), so that replicas counting and inserting together are serialized; any failure rolls
+ * back and becomes stateDown.
+ */
+export async function lockedTransaction<T>(pool: pg.Pool, key: number, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  let c: pg.PoolClient;
+  try { c = await pool.connect(); } catch { throw stateDown(); }
+  try {
+    await c.query('BEGIN');
+    await c.query('SELECT pg_advisory_xact_lock($1)', [key]);
+    const out = await fn(c);
+    await c.query('COMMIT');
+    return out;
+  } catch {
+    await c.query('ROLLBACK').catch(() => {});
+    throw stateDown();
+  } finally {
+    c.release();
   }
 }
 

@@ -9,6 +9,7 @@ import { BigQueryError } from '../bigquery/errors.js';
 import { stateDown, type ApprovalRow, type ApprovalTable, type JobRecord, type JobStore, type State } from './index.js';
 import { JOB_COLUMNS, guard, jobValues, rowToJob } from './rows.js';
 import { SqliteUploads } from './upload-sessions.js';
+import { SqliteMcpSessions } from './mcp-sessions.js';
 
 class SqliteJobs implements JobStore {
   constructor(private readonly db: Database.Database) {
@@ -132,6 +133,7 @@ export class SqliteState implements State {
   readonly jobs: SqliteJobs;
   readonly approvals: SqliteApprovals;
   readonly uploads: SqliteUploads;
+  readonly mcpSessions: SqliteMcpSessions;
   private readonly jobsDb: Database.Database;
   private readonly approvalsDb: Database.Database;
 
@@ -141,6 +143,7 @@ export class SqliteState implements State {
     this.jobs = new SqliteJobs(this.jobsDb);
     this.approvals = new SqliteApprovals(this.approvalsDb);
     this.uploads = new SqliteUploads(this.jobsDb);
+    this.mcpSessions = new SqliteMcpSessions(this.jobsDb);
   }
 
   async ping() { this.jobsDb.prepare('SELECT 1').get(); this.approvalsDb.prepare('SELECT 1').get(); }

@@ -5,8 +5,8 @@
  */
 import type Database from 'better-sqlite3';
 import type pg from 'pg';
-import { stateDown, type UploadCaps, type UploadSession, type UploadSessionTable } from './index.js';
-import { guard } from './rows.js';
+import { type UploadCaps, type UploadSession, type UploadSessionTable } from './index.js';
+import { guard, lockedTransaction } from './rows.js';
 
 const COLUMNS = ['id', 'issuer', 'subject', 'project_id', 'job_id', 'upstream_id', 'total_bytes', 'received', 'opened_at', 'expires_at'] as const;
 
@@ -78,23 +78,13 @@ export class PgUploads implements UploadSessionTable {
   constructor(private readonly pool: pg.Pool) {}
 
   async open(s: UploadSession, caps: UploadCaps, now: number) {
-    let c: pg.PoolClient;
-    try { c = await this.pool.connect(); } catch { throw stateDown(); }
-    try {
-      await c.query('BEGIN');
-      await c.query('SELECT pg_advisory_xact_lock($1)', [OPEN_LOCK]); // released at COMMIT / ROLLBACK
+    return lockedTransaction(this.pool, OPEN_LOCK, async (c) => {
       await c.query('DELETE FROM bqgate_upload_sessions WHERE expires_at <= $1', [now]);
       const n = (await c.query('SELECT COUNT(*) AS total, COUNT(*) FILTER (WHERE issuer = $1 AND subject = $2) AS own FROM bqgate_upload_sessions', [s.issuer, s.subject])).rows[0];
       const refused = capReached(Number(n.total), Number(n.own), caps);
       if (!refused) await c.query(`INSERT INTO bqgate_upload_sessions (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((_, i) => `$${i + 1}`).join(',')})`, values(s));
-      await c.query('COMMIT');
       return refused;
-    } catch {
-      await c.query('ROLLBACK').catch(() => {});
-      throw stateDown();
-    } finally {
-      c.release();
-    }
+    });
   }
 
   async get(id: string, now: number) {

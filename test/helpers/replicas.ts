@@ -32,7 +32,7 @@ export interface ReplicaSet {
   url: string;
   /** The environment every replica runs with (for starting another one). */
   env: Record<string, string>;
-  token(claims: TokenClaims): Promise<string>;
+  token(claims: TokenClaims, opts?: { audience?: string; ttlSec?: number }): Promise<string>;
   /** The real SDK against `endpoint` (default: the load balancer); `autoRetry` as the SDK's default unless false. */
   sdk(token: string, endpoint?: string, autoRetry?: boolean): BigQuery;
   /** Starts one more replica sharing everything (after a kill). */
@@ -102,7 +102,7 @@ export async function startReplicas(n = 2, extraEnv: Record<string, string> = {}
   balancer = await startBalancer(replicas.map((r) => r.url), balancerPort);
   return {
     pg, emulatorUrl: emulator.url, replicas, url: balancer.url, env,
-    token: (claims) => dev.sign(claims),
+    token: (claims, opts) => dev.sign(claims, opts),
     sdk(token, endpoint = balancer!.url, autoRetry = true) {
       const authClient = new OAuth2Client();
       authClient.setCredentials({ access_token: token });

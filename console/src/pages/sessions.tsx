@@ -62,6 +62,8 @@ export function Sessions() {
 interface Delivery { columns: string[]; rows: number; bytes: number; sha256: string; sample: Array<{ f?: unknown[] }>; sampleTruncated: boolean; detections?: Record<string, number> }
 interface RequestRecord {
   requestId: string; ts: number; operation: string; sql?: string; actor?: string;
+  /** The front door (rest, mcp), the client (user agent, or an MCP client's name/version), and an MCP tools/call's tool and protocol era. */
+  door?: string; client?: string; mcp?: { tool?: string; protocolVersion?: string; era?: string };
   decision?: { effect: string; matchedRules: string[]; reasons: string[]; policyVersion?: string; tables?: string[]; columns?: string[] };
   upstream?: { jobId?: string };
   deliveries: Delivery[];
@@ -105,15 +107,23 @@ function VerificationBanner({ v }: { v: Verification }) {
 function RequestItem({ r }: { r: RequestRecord }) {
   const status = r.response?.status;
   return (
-    <li class={`req ${r.decision?.effect ?? ''}`} data-operation={r.operation}>
+    <li class={`req ${r.decision?.effect ?? ''}`} data-operation={r.operation} data-door={r.door ?? 'rest'}>
       <div class="req-head">
         <span class="time">{fmtTime(r.ts)}</span>
+        <span class={`door ${r.door ?? 'rest'}`} data-testid="door">{(r.door ?? 'rest').toUpperCase()}</span>
+        {r.mcp?.tool && <code class="tool" data-testid="tool">{r.mcp.tool}</code>}
         <b>{r.operation}</b>
         {effectBadge(r.decision?.effect, status)}
         {status !== undefined && <span class={`status s${Math.floor(status / 100)}`}>{status}{r.response?.errorReason ? ` ${r.response.errorReason}` : ''}</span>}
         <span class="muted">{fmtMs(r.response?.durationMs)}</span>
         {r.upstream?.jobId && <code class="muted">{r.upstream.jobId}</code>}
       </div>
+      {(r.client || r.mcp?.protocolVersion) && (
+        <div class="muted client" data-testid="client">
+          {r.client ? <>client <code>{r.client}</code></> : null}
+          {r.mcp?.protocolVersion ? <> · MCP {r.mcp.protocolVersion}{r.mcp.era ? ` (${r.mcp.era === 'modern' ? 'stateless' : 'session'} era)` : ''}</> : null}
+        </div>
+      )}
       {r.sql && <Sql text={r.sql} />}
       {r.decision && (
         <div class="decision">

@@ -4,7 +4,9 @@
  *
  * - 2025-era (2025-06-18, 2025-11-25): `initialize` opens a session (`Mcp-Session-Id`) bound to the
  *   principal that opened it — another principal's token presenting it is refused (403); DELETE ends
- *   it; GET (a standalone SSE stream) answers 405, as the spec allows.
+ *   it; GET (a standalone SSE stream) answers 405, as the spec allows. Sessions live in the state
+ *   store (sessions.ts), so any replica sharing it serves them; each request runs on a fresh server
+ *   instance over the SDK's stateless transport once the session is checked.
  *   https://modelcontextprotocol.io/specification/2025-11-25/basic/transports#streamable-http
  * - 2026-07-28: stateless, `server/discover`, the per-request `_meta` envelope and its
  *   `Mcp-Method` / `Mcp-Name` header checks, `resultType`, `cacheScope: "private"` — the SDK's
@@ -17,66 +19,69 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
-import { createHash, randomUUID } from 'node:crypto';
-import { createMcpHandler, isLegacyRequest, isInitializeRequest, WebStandardStreamableHTTPServerTransport, type McpServer, CLIENT_INFO_META_KEY, PROTOCOL_VERSION_META_KEY } from '@modelcontextprotocol/server';
-import { BigQueryError } from '../../bigquery/index.js';
+import { createMcpHandler, isLegacyRequest, isInitializeRequest, WebStandardStreamableHTTPServerTransport, CLIENT_INFO_META_KEY, PROTOCOL_VERSION_META_KEY } from '@modelcontextprotocol/server';
+import { BigQueryError, asBigQueryError } from '../../bigquery/index.js';
 import type { Principal } from '../../auth/index.js';
 import type { PolicyStore } from '../../policy/store.js';
+import type { McpSessionTable } from '../../state/index.js';
 import type { Pipeline } from '../../pipeline/index.js';
-import type { McpAuth } from './auth.js';
+import type { McpAuth, McpAuthResult } from './auth.js';
 
 export { createMcpAuth, type McpAuth } from './auth.js';
 import { buildServer, type Caller } from './server.js';
 import { DEFAULT_CAPS, type PageCaps } from './results.js';
+import { legacySessions, DEFAULT_SESSION_CAPS, type LegacySession } from './sessions.js';
 
 export interface McpDoorDeps {
   pipeline: Pipeline;
   auth: McpAuth;
+  /**
+   * The request's token verification (`auth.verify` of its Authorization header), run once per
+   * request and shared with the rate limiter's key; `auth.verify` itself when absent.
+   */
+  verify?: (req: FastifyRequest) => Promise<McpAuthResult>;
   policies: PolicyStore;
+  /** Legacy sessions, in the state store the replicas share (State.mcpSessions). */
+  sessions: McpSessionTable;
   /** The gateway's version (serverInfo). */
   version: string;
   /** Result page caps (rows, bytes); DEFAULT_CAPS otherwise. */
   caps?: PageCaps;
   /**
-   * Legacy sessions: at most `maxSessions` open and `maxSessionsPerPrincipal` per principal (opening
-   * one more closes the least recently used — the caller's own when it is at its cap, so one token
-   * cannot push out everyone else's); idle ones closed after `sessionIdleMs`.
+   * Legacy sessions: at most `maxSessions` open and `maxSessionsPerPrincipal` per principal across
+   * the replicas (opening one more closes the least recently used — the caller's own when it is at
+   * its cap, so one token cannot push out everyone else's); idle ones end after `sessionIdleMs`.
    */
   maxSessions?: number;
   maxSessionsPerPrincipal?: number;
   sessionIdleMs?: number;
 }
 
-interface Session { transport: WebStandardStreamableHTTPServerTransport; server: McpServer; sync(current: Principal): void; owner: string; client?: string; protocolVersion?: string; key: string; seen: number }
-
-const ownerOf = (p: Principal) => `${p.issuer}\n${p.subject}`;
 const header = (req: FastifyRequest, name: string) => { const v = req.headers[name]; return Array.isArray(v) ? v[0] : v; };
 const rpcError = (code: number, message: string) => ({ jsonrpc: '2.0', id: null, error: { code, message } });
 
 export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Promise<void> {
   const caps = d.caps ?? DEFAULT_CAPS;
-  const maxSessions = d.maxSessions ?? 1024;
-  const perPrincipal = d.maxSessionsPerPrincipal ?? 16;
-  const idleMs = d.sessionIdleMs ?? 30 * 60_000;
+  const sessions = legacySessions(d.sessions, {
+    total: d.maxSessions ?? DEFAULT_SESSION_CAPS.total, perPrincipal: d.maxSessionsPerPrincipal ?? DEFAULT_SESSION_CAPS.perPrincipal, idleMs: d.sessionIdleMs ?? DEFAULT_SESSION_CAPS.idleMs,
+  });
   const deps = { pipeline: d.pipeline, policy: () => d.policies.current(), caps, version: d.version };
-  const sessions = new Map<string, Session>();
   const modern = createMcpHandler((ctx) => buildServer(deps, (ctx.authInfo?.extra?.caller as Caller).principal).server, { legacy: 'reject', responseMode: 'json' });
   d.auth.install(app);
+  app.addHook('onClose', async () => { await modern.close(); });
 
-  const sweep = setInterval(() => {
-    const now = Date.now();
-    for (const [id, s] of sessions) if (now - s.seen > idleMs) { sessions.delete(id); void s.transport.close(); }
-  }, Math.min(idleMs, 60_000));
-  sweep.unref();
-  app.addHook('onClose', async () => { clearInterval(sweep); for (const s of sessions.values()) await s.transport.close(); sessions.clear(); await modern.close(); });
+  const verify = d.verify ?? ((req: FastifyRequest) => d.auth.verify(req.headers.authorization));
 
   /**
-   * Records a refusal at the door (through the pipeline, as an unauthenticated request) and answers
-   * it; when the audit log cannot record it, the answer is the pipeline's backendError (503) instead.
+   * Records a refusal at the door through the pipeline and answers it: under `principal` when the
+   * token verified (insufficient scope, another principal's session: the refusal is the request's,
+   * in the caller's session), else as an unauthenticated request. When the audit log cannot record
+   * it, the answer is the pipeline's backendError (503) instead.
    */
-  async function refuse(req: FastifyRequest, reply: FastifyReply, status: number, error: BigQueryError, body: unknown, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}) {
+  async function refuse(req: FastifyRequest, reply: FastifyReply, status: number, error: BigQueryError, body: unknown, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}, principal?: Principal) {
     const r = await d.pipeline.run({
-      door: 'mcp', op: 'method.refused', identity: { error }, requestId: req.id, params: {}, client: header(req, 'user-agent'), method: req.method, url: '/mcp',
+      door: 'mcp', op: 'method.refused', identity: principal ? { principal } : { error }, unreadable: principal ? error : undefined,
+      requestId: req.id, params: {}, client: header(req, 'user-agent'), method: req.method, url: '/mcp', sessionKey: header(req, 'x-bqgate-session'),
       requestAudit: { rpcMethod: (req.body as any)?.method, tool: (req.body as any)?.params?.name, ...extra },
     });
     if (!r.ok && r.error !== error) return reply.code(r.error.httpStatus).type('application/json').send(rpcError(-32603, r.error.message));
@@ -91,10 +96,10 @@ export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Prom
       await refuse(req, reply, 403, new BigQueryError('accessDenied', msg), rpcError(-32600, msg), {}, { origin });
       return undefined;
     }
-    const v = await d.auth.verify(req.headers.authorization);
+    const v = await verify(req);
     if (!v.ok) {
       const e = v.error instanceof BigQueryError ? v.error : new BigQueryError(v.status === 403 ? 'accessDenied' : 'authError', String((v.error as Error)?.message ?? 'unauthenticated'));
-      await refuse(req, reply, v.status, e, v.body, v.headers);
+      await refuse(req, reply, v.status, e, v.body, v.headers, {}, v.principal);
       return undefined;
     }
     return { principal: v.principal, token: v.token };
@@ -122,69 +127,82 @@ export async function installMcpDoor(app: FastifyInstance, d: McpDoorDeps): Prom
     token: who.token, clientId: who.principal.subject, scopes: [] as string[], extra: { caller: { ...caller, principal: who.principal, token: who.token, calls: { n: 0 } } },
   });
 
-  app.post('/mcp', async (req, reply) => {
-    const who = await admit(req, reply);
-    if (!who) return reply;
-    const request = webRequest(req);
-    if (!(await isLegacyRequest(request, req.body))) {
-      const meta = (req.body as any)?.params?._meta ?? {};
-      const ci = meta[CLIENT_INFO_META_KEY];
-      const caller = { requestId: req.id, era: 'modern' as const, protocolVersion: meta[PROTOCOL_VERSION_META_KEY] ?? header(req, 'mcp-protocol-version'), client: ci ? `${ci.name}/${ci.version}` : header(req, 'user-agent'), sessionKey: header(req, 'x-bqgate-session'), traceHeaders: traceHeaders(req) };
-      return send(reply, await modern.fetch(request, { parsedBody: req.body, authInfo: authInfo(who, caller) }));
-    }
-    const sid = header(req, 'mcp-session-id');
-    let s: Session | undefined;
-    if (sid) {
-      s = sessions.get(sid);
-      if (!s) return reply.code(404).type('application/json').send(rpcError(-32001, 'Session not found: initialize a new session.'));
-      if (s.owner !== ownerOf(who.principal)) {
-        const msg = 'Forbidden: this Mcp-Session-Id was opened by another principal; a session is bound to the token\'s subject that initialized it.';
-        return refuse(req, reply, 403, new BigQueryError('accessDenied', msg), rpcError(-32600, msg), {}, { presentedBy: who.principal.subject });
+  /**
+   * Failures before or outside the door's handlers on /mcp (the rate limit's 429, an unparsable
+   * body) as JSON-RPC error bodies, not BigQuery ones: 429 keeps its Retry-After header (set by the
+   * rate limiter) and says when to retry in `error.data`; an unparsable body is the spec's -32700.
+   * https://www.jsonrpc.org/specification#error_object
+   */
+  const rpcFailure = (err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const e = asBigQueryError(err);
+    const id = (req.body as { id?: unknown } | undefined)?.id ?? null;
+    const code = e.reason === 'invalid' && /not valid JSON/.test(e.message) ? -32700 : e.httpStatus === 429 ? -32000 : e.httpStatus >= 500 ? -32603 : -32600;
+    const retryAfter = Number(reply.getHeader('retry-after')) || undefined;
+    if (e.reason === 'internalError') req.log.error({ err }, 'unhandled error on /mcp');
+    return reply.code(e.httpStatus).type('application/json').send({ jsonrpc: '2.0', id, error: { code, message: e.message, data: { reason: e.reason, ...(retryAfter ? { retryAfterSeconds: retryAfter } : {}) } } });
+  };
+
+  await app.register(async (mcp) => {
+    mcp.setErrorHandler(rpcFailure);
+    mcp.post('/mcp', async (req, reply) => {
+      const who = await admit(req, reply);
+      if (!who) return reply;
+      const request = webRequest(req);
+      if (!(await isLegacyRequest(request, req.body))) {
+        const meta = (req.body as any)?.params?._meta ?? {};
+        const ci = meta[CLIENT_INFO_META_KEY];
+        const caller = { requestId: req.id, era: 'modern' as const, protocolVersion: meta[PROTOCOL_VERSION_META_KEY] ?? header(req, 'mcp-protocol-version'), client: ci ? `${ci.name}/${ci.version}` : header(req, 'user-agent'), sessionKey: header(req, 'x-bqgate-session'), traceHeaders: traceHeaders(req) };
+        return send(reply, await modern.fetch(request, { parsedBody: req.body, authInfo: authInfo(who, caller) }));
       }
-    } else if (isInitializeRequest(req.body)) {
-      const own = [...sessions.entries()].filter(([, x]) => x.owner === ownerOf(who.principal));
-      const pool = own.length >= perPrincipal ? own : sessions.size >= maxSessions ? [...sessions.entries()] : [];
-      if (pool.length) {
-        const [id, lru] = pool.sort((a, b) => a[1].seen - b[1].seen)[0];
-        sessions.delete(id);
-        await lru.transport.close();
+      const sid = header(req, 'mcp-session-id');
+      let session: LegacySession;
+      if (sid) {
+        const found = await sessions.find(sid, who.principal);
+        if (!found.ok && found.why === 'unknown') return reply.code(404).type('application/json').send(rpcError(-32001, 'Session not found: initialize a new session.'));
+        if (!found.ok) {
+          const msg = 'Forbidden: this Mcp-Session-Id was opened by another principal; a session is bound to the token\'s subject that initialized it.';
+          return refuse(req, reply, 403, new BigQueryError('accessDenied', msg), rpcError(-32600, msg), {}, { presentedBy: who.principal.subject }, who.principal);
+        }
+        session = found.session;
+      } else if (isInitializeRequest(req.body)) {
+        const params = (req.body as any).params ?? {};
+        session = await sessions.open(who.principal, { protocolVersion: params.protocolVersion, client: params.clientInfo ? `${params.clientInfo.name}/${params.clientInfo.version}` : header(req, 'user-agent') });
+      } else {
+        return reply.code(400).type('application/json').send(rpcError(-32000, 'Bad Request: no Mcp-Session-Id; send initialize first (2025 revisions) or use the 2026-07-28 revision.'));
       }
-      const params = (req.body as any).params ?? {};
-      const { server, sync } = buildServer(deps, who.principal);
-      const entry: Partial<Session> = { server, sync, owner: ownerOf(who.principal), client: params.clientInfo ? `${params.clientInfo.name}/${params.clientInfo.version}` : header(req, 'user-agent'), protocolVersion: params.protocolVersion };
-      const transport = new WebStandardStreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
-        enableJsonResponse: true,
-        onsessioninitialized: (id) => { sessions.set(id, { ...entry, transport, key: `mcp-${createHash('sha256').update(id).digest('hex').slice(0, 16)}`, seen: Date.now() } as Session); },
-        onsessionclosed: (id) => { sessions.delete(id); },
-      });
+      const caller = { requestId: req.id, era: 'legacy' as const, protocolVersion: header(req, 'mcp-protocol-version') ?? session.protocolVersion, client: session.client, sessionKey: header(req, 'x-bqgate-session') ?? session.key, traceHeaders: traceHeaders(req) };
+      // The tools this caller sees under the current policy, with this token's groups; the session was checked above.
+      const { server } = buildServer(deps, who.principal);
+      const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
       await server.connect(transport);
-      s = { ...entry, transport, key: '', seen: Date.now() } as Session;
-    } else {
-      return reply.code(400).type('application/json').send(rpcError(-32000, 'Bad Request: no Mcp-Session-Id; send initialize first (2025 revisions) or use the 2026-07-28 revision.'));
-    }
-    s.seen = Date.now();
-    s.sync(who.principal); // the tools this caller sees under the current policy, with this token's groups
-    const caller = { requestId: req.id, era: 'legacy' as const, protocolVersion: header(req, 'mcp-protocol-version') ?? s.protocolVersion, client: s.client, sessionKey: header(req, 'x-bqgate-session') ?? (s.key || undefined), traceHeaders: traceHeaders(req) };
-    return send(reply, await s.transport.handleRequest(request, { parsedBody: req.body, authInfo: authInfo(who, caller) }));
-  });
+      try {
+        const res = await transport.handleRequest(request, { parsedBody: req.body, authInfo: authInfo(who, caller) });
+        if (!sid && res.status === 200) reply.header('mcp-session-id', session.id);
+        else if (!sid) await sessions.close(session.id); // initialize failed: no session
+        return await send(reply, res);
+      } finally {
+        await transport.close().catch(() => undefined);
+        await server.close().catch(() => undefined);
+      }
+    });
 
-  app.get('/mcp', async (req, reply) => {
-    if (!(await admit(req, reply))) return reply;
-    return reply.code(405).header('allow', 'POST, DELETE').type('application/json').send(rpcError(-32000, 'Method not allowed: this server offers no standalone SSE stream; POST requests.'));
-  });
+    mcp.get('/mcp', async (req, reply) => {
+      if (!(await admit(req, reply))) return reply;
+      return reply.code(405).header('allow', 'POST, DELETE').type('application/json').send(rpcError(-32000, 'Method not allowed: this server offers no standalone SSE stream; POST requests.'));
+    });
 
-  app.delete('/mcp', async (req, reply) => {
-    const who = await admit(req, reply);
-    if (!who) return reply;
-    const sid = header(req, 'mcp-session-id');
-    const s = sid ? sessions.get(sid) : undefined;
-    if (!s) return reply.code(404).type('application/json').send(rpcError(-32001, 'Session not found.'));
-    if (s.owner !== ownerOf(who.principal)) {
-      const msg = 'Forbidden: this Mcp-Session-Id was opened by another principal.';
-      return refuse(req, reply, 403, new BigQueryError('accessDenied', msg), rpcError(-32600, msg), {}, { presentedBy: who.principal.subject });
-    }
-    sessions.delete(sid!);
-    return send(reply, await s.transport.handleRequest(webRequest(req)));
+    mcp.delete('/mcp', async (req, reply) => {
+      const who = await admit(req, reply);
+      if (!who) return reply;
+      const sid = header(req, 'mcp-session-id');
+      const found = sid ? await sessions.find(sid, who.principal) : undefined;
+      if (!found || (!found.ok && found.why === 'unknown')) return reply.code(404).type('application/json').send(rpcError(-32001, 'Session not found.'));
+      if (!found.ok) {
+        const msg = 'Forbidden: this Mcp-Session-Id was opened by another principal.';
+        return refuse(req, reply, 403, new BigQueryError('accessDenied', msg), rpcError(-32600, msg), {}, { presentedBy: who.principal.subject }, who.principal);
+      }
+      await sessions.close(sid!);
+      return reply.code(200).send('');
+    });
   });
 }

@@ -5,8 +5,9 @@
  * result pages capped in rows and bytes with an opaque `pageToken` (a row offset) for the next one.
  * Spec: https://modelcontextprotocol.io/specification/2025-06-18/server/tools#structured-content
  */
-import type { CallToolResult } from '@modelcontextprotocol/server';
+import { SERVER_INFO_META_KEY, type CallToolResult } from '@modelcontextprotocol/server';
 import type { BigQueryError } from '../../bigquery/index.js';
+import type { PipelineResult, Render } from '../../pipeline/index.js';
 
 /** The caps of one result page: rows (`maxResults` is clamped to it) and serialized bytes of the rows. */
 export interface PageCaps { defaultRows: number; maxRows: number; maxBytes: number }
@@ -17,6 +18,33 @@ export const ok = (data: Record<string, unknown>, summary?: string): CallToolRes
   content: [{ type: 'text', text: (summary ? `${summary}\n` : '') + JSON.stringify(data) }],
   structuredContent: data,
 });
+
+/** Builds a tool result from a pipeline answer body (PipelineCall.render turns it into the bytes sent). */
+export type ToResult = (body: any) => CallToolResult;
+
+/**
+ * The door's render step (PipelineCall.render) for a caller of `era`: the tool result `toResult`
+ * builds, as the bytes the door writes — `payload` is its JSON, which the SDK embeds unchanged as the
+ * JSON-RPC `result` — and its structuredContent as the page delivered (schema, f/v rows, pageToken)
+ * for the audit's delivery event. On 2026-07-28 the result carries what the SDK adds on that era
+ * after the audit: `resultType: "complete"` (kept as the handler set it) and, last, the `_meta`
+ * serverInfo stamp — which the SDK writes itself (it drops one a handler returns), so `sent` hands
+ * the SDK the result without it and the SDK appends exactly those bytes.
+ * https://modelcontextprotocol.io/specification/2026-07-28/basic (resultType, serverInfo _meta)
+ */
+export const renderFor = (era: 'legacy' | 'modern', serverInfo: { name: string; version: string }) => (toResult: ToResult): Render => (body) => {
+  const base = toResult(body);
+  const result = era === 'modern' ? { ...base, resultType: 'complete', _meta: { [SERVER_INFO_META_KEY]: serverInfo } } : base;
+  return { payload: JSON.stringify(result), delivered: result.structuredContent ?? {} };
+};
+
+/** The tool result a pipeline answer carries (the rendered payload, exactly what was audited, less the SDK's own serverInfo stamp), or the refusal. */
+export function sent(r: PipelineResult): CallToolResult {
+  if (!r.ok) return refused(r.error);
+  const result = JSON.parse(r.payload.toString()) as CallToolResult;
+  if (result._meta?.[SERVER_INFO_META_KEY] !== undefined) delete result._meta;
+  return result;
+}
 
 /**
  * A refusal or failure as a tool result (`isError: true`): the reason and the message the REST

@@ -12,7 +12,7 @@ import type { Principal } from '../../auth/index.js';
 import { hasAnyAllow, rulesFor, type Policy } from '../../policy/index.js';
 import type { Pipeline } from '../../pipeline/index.js';
 import { TOOLS, type RunOp, type Tool } from './tools.js';
-import { refused, type PageCaps } from './results.js';
+import { refused, renderFor, type PageCaps } from './results.js';
 
 /** Who calls, as the door verified it for this HTTP request (passed to the SDK as `authInfo.extra`). */
 export interface Caller {
@@ -71,8 +71,9 @@ const callerOf = (ctx: { http?: { authInfo?: { extra?: Record<string, unknown> }
  * legacy session outlives a policy reload, and a refreshed token may carry other groups).
  */
 export function buildServer(d: ServerDeps, principal: Principal): { server: McpServer; sync(current: Principal): void } {
+  const serverInfo = { name: 'bqgate', version: d.version };
   const server = new McpServer(
-    { name: 'bqgate', version: d.version },
+    serverInfo,
     {
       capabilities: { tools: { listChanged: false } },
       instructions: 'BigQuery through bqgate: every call is decided by the data team\'s policy (masks, row filters, denials, approvals) and recorded. Use explain_access to see what you may read.',
@@ -88,7 +89,8 @@ export function buildServer(d: ServerDeps, principal: Principal): { server: McpS
     if (!caller || caller.principal.subject !== principal.subject || caller.principal.issuer !== principal.issuer) {
       return refused({ reason: 'accessDenied', message: 'This MCP session belongs to another principal.' });
     }
-    const exec = (op: Operation, params: Record<string, string | undefined>, opts: { query?: Record<string, string | undefined>; body?: unknown } = {}, unreadable?: BigQueryError) => d.pipeline.run({ unreadable,
+    const exec = (op: Operation, params: Record<string, string | undefined>, opts: Parameters<RunOp>[2] = {}, unreadable?: BigQueryError) => d.pipeline.run({ unreadable,
+      render: opts.result && renderFor(caller.era, serverInfo)(opts.result), statementKinds: opts.statementKinds,
       door: 'mcp', op, identity: { principal: caller.principal, callerToken: caller.token },
       requestId: caller.calls.n++ === 0 ? caller.requestId : `${caller.requestId}.${caller.calls.n}`,
       params, query: opts.query, body: opts.body, client: caller.client, sessionKey: caller.sessionKey, traceHeaders: caller.traceHeaders,

@@ -9,11 +9,15 @@
  */
 import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/server';
 import type { Operation } from '../../bigquery/index.js';
-import type { PipelineResult } from '../../pipeline/index.js';
-import { ok, refused, queryPage, clampRows, fromMcpPageToken, pickDefined, QUERY_OUTPUT, type PageCaps } from './results.js';
+import type { PipelineCall, PipelineResult } from '../../pipeline/index.js';
+import { ok, refused, sent, queryPage, clampRows, fromMcpPageToken, pickDefined, QUERY_OUTPUT, type PageCaps, type ToResult } from './results.js';
 
-/** One pipeline call of a tool: the REST operation, its path params, URL query and body. */
-export type RunOp = (op: Operation, params: Record<string, string | undefined>, opts?: { query?: Record<string, string | undefined>; body?: unknown }) => Promise<PipelineResult>;
+/**
+ * One pipeline call of a tool: the REST operation, its path params, URL query and body; `render`
+ * `result` builds the tool result from the answer, rendered inside the call (what the audit hashes
+ * is what is sent; `sent` reads it back).
+ */
+export type RunOp = (op: Operation, params: Record<string, string | undefined>, opts?: { query?: Record<string, string | undefined>; body?: unknown; result?: ToResult; statementKinds?: PipelineCall['statementKinds'] }) => Promise<PipelineResult>;
 
 export interface Tool {
   name: string;
@@ -41,41 +45,42 @@ const PAGE_TOKEN = { type: 'string', maxLength: 4096, description: 'Optional. Th
 const object = (properties: Record<string, unknown>, required: string[]) => ({ type: 'object', properties, required, additionalProperties: false });
 const READ: ToolAnnotations = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
 
-/** A pipeline answer as a tool result: `shape` on success, the REST refusal as isError. */
-const answer = async (r: Promise<PipelineResult>, shape: (body: any) => Record<string, unknown>, summary?: (out: Record<string, unknown>) => string): Promise<CallToolResult> => {
-  const res = await r;
-  if (!res.ok) return refused(res.error);
-  const out = shape(res.body);
-  return ok(out, summary?.(out));
+/** The tool result `shape` builds from the answer body (with an optional summary line). */
+const shaped = (shape: (body: any) => Record<string, unknown>, summary?: (out: Record<string, unknown>) => string): ToResult =>
+  (body) => { const out = shape(body); return ok(out, summary?.(out)); };
+
+/** A pipeline call's answer as the tool result (as rendered inside the call), the refusal as isError. */
+const answer = async (r: Promise<PipelineResult>): Promise<CallToolResult> => sent(await r);
+
+const running = (ref: any) => ok({ status: 'RUNNING', jobComplete: false, jobReference: ref }, `The job is still running; call get_query_results with jobId ${ref.jobId}.`);
+
+/** The tool result of a query answer (jobs.query or getQueryResults, rows from `start`): the dry run, the page, or the job still running. */
+const queryResult = (start: number, caps: PageCaps, dryRun = false): ToResult => (b) => {
+  if (dryRun) return dryRunAnswer(b);
+  if (!b.jobComplete) return running(b.jobReference ?? {});
+  const page = queryPage(b, start, caps);
+  return ok({ status: 'DONE', ...page }, `${(page.rows as unknown[]).length} row(s)${page.pageToken ? '; more with get_query_results and this pageToken' : ''}.`);
 };
 
 /**
- * A query answer (jobs.query or getQueryResults, rows from `start`): the page, or — not complete —
- * the job that runs, or waits for approval (its approval id, approver groups and expiry, from the
- * caller's own approvals list), to be resumed with get_query_results / get_job.
+ * A query answer: as rendered in its call, unless the job has not completed and waits for
+ * approval — then the caller's own approvals list (a second call, which renders the answer: its
+ * approval id, approver groups and expiry), to be resumed with get_query_results / get_job.
  */
-async function queryAnswer(res: PipelineResult, start: number, run: RunOp, caps: PageCaps): Promise<CallToolResult> {
-  if (!res.ok) return refused(res.error);
-  const b = res.body;
-  if (b.jobComplete) {
-    const page = queryPage(b, start, caps);
-    return ok({ status: 'DONE', ...page }, `${(page.rows as unknown[]).length} row(s)${page.pageToken ? '; more with get_query_results and this pageToken' : ''}.`);
-  }
-  const ref = b.jobReference ?? {};
-  const approval = await pendingApproval(run, ref.jobId);
-  if (approval) {
-    return ok({ status: 'PENDING_APPROVAL', jobComplete: false, jobReference: ref, approval },
-      `The statement waits for approval ${approval.id} by ${approval.approverGroups.join(', ')} (expires ${approval.expiresAt}). Nothing has run. Call get_query_results with jobId ${ref.jobId} later: it returns the result once approved, or the denial.`);
-  }
-  return ok({ status: 'RUNNING', jobComplete: false, jobReference: ref }, `The job is still running; call get_query_results with jobId ${ref.jobId}.`);
+async function queryAnswer(res: PipelineResult, run: RunOp, dryRun = false): Promise<CallToolResult> {
+  const ref = res.ok && !dryRun && !res.body.jobComplete ? res.body.jobReference ?? {} : undefined;
+  if (!ref?.jobId) return sent(res);
+  const r = await run('approvals.list', {}, { query: { status: 'pending' }, result: (b) => {
+    const approval = approvalOf(b, ref.jobId);
+    return approval ? ok({ status: 'PENDING_APPROVAL', jobComplete: false, jobReference: ref, approval },
+      `The statement waits for approval ${approval.id} by ${approval.approverGroups.join(', ')} (expires ${approval.expiresAt}). Nothing has run. Call get_query_results with jobId ${ref.jobId} later: it returns the result once approved, or the denial.`) : running(ref);
+  } });
+  return sent(r.ok ? r : res);
 }
 
-/** The caller's pending approval of its job `jobId` (approvals.list shows a requester its own). */
-async function pendingApproval(run: RunOp, jobId: string | undefined) {
-  if (!jobId) return undefined;
-  const r = await run('approvals.list', {}, { query: { status: 'pending' } });
-  if (!r.ok) return undefined;
-  const a = (r.body.items ?? r.body.approvals ?? []).find((x: any) => x.jobId === jobId);
+/** The caller's pending approval of its job `jobId` in an approvals.list body (a requester sees its own). */
+function approvalOf(body: any, jobId: string) {
+  const a = (body.items ?? body.approvals ?? []).find((x: any) => x.jobId === jobId);
   if (!a) return undefined;
   return {
     id: String(a.id), status: String(a.status), expiresAt: String(a.expiresAt),
@@ -96,6 +101,9 @@ const dryRunAnswer = (b: any) => ok({ status: 'DRY_RUN', jobComplete: true, sche
 /** The caller's own access explanation (policy.explain for itself): a statement, or SELECT * of a table. */
 const explainBody = (a: any) => ({ projectId: a.projectId, sql: a.query ?? `SELECT * FROM \`${a.projectId}.${a.datasetId}.${a.tableId}\`` });
 
+/** execute_sql_readonly's statements: queries only (PipelineCall.statementKinds). */
+const READ_ONLY = { kinds: ['SELECT'], why: 'execute_sql_readonly runs SELECT statements only. Use execute_sql for statements that change data (if the policy allows them).' };
+
 const SQL_INPUT = (extra: Record<string, unknown> = {}) => object({
   projectId: str('Required. Project that will be used for query execution and billing.'),
   query: { type: 'string', minLength: 1, maxLength: 1_048_576, description: 'Required. The query to execute in the form of a GoogleSQL query.' },
@@ -111,30 +119,30 @@ export const TOOLS: Tool[] = [
     description: 'List BigQuery dataset IDs in a Google Cloud project (only the datasets the bqgate policy lets this caller see). Supports pagination with pageSize and pageToken.',
     inputSchema: object({ projectId: PROJECT, pageSize: PAGE_SIZE, pageToken: PAGE_TOKEN }, ['projectId']),
     outputSchema: { type: 'object', properties: { datasets: { type: 'array', items: { type: 'object' } }, nextPageToken: { type: 'string' } } },
-    handler: (a, run) => answer(run('datasets.list', { projectId: a.projectId }, { query: { maxResults: a.pageSize?.toString(), pageToken: a.pageToken } }),
-      (b) => ({ datasets: (b.datasets ?? []).map((d: any) => ({ id: d.datasetReference?.datasetId, ...pickDefined(d, ['friendlyName', 'location']) })), ...pickDefined(b, ['nextPageToken']) })),
+    handler: (a, run) => answer(run('datasets.list', { projectId: a.projectId }, { query: { maxResults: a.pageSize?.toString(), pageToken: a.pageToken },
+      result: shaped((b) => ({ datasets: (b.datasets ?? []).map((d: any) => ({ id: d.datasetReference?.datasetId, ...pickDefined(d, ['friendlyName', 'location']) })), ...pickDefined(b, ['nextPageToken']) })) })),
   },
   {
     name: 'get_dataset_info', op: 'datasets.get', title: 'Get dataset info', audience: 'readers', annotations: READ,
     description: 'Get metadata information about a BigQuery dataset (datasets.get, as the bqgate policy lets this caller see it).',
     inputSchema: object({ projectId: PROJECT, datasetId: DATASET }, ['projectId', 'datasetId']),
     outputSchema: { type: 'object', properties: { datasetReference: { type: 'object' }, location: { type: 'string' } } },
-    handler: (a, run) => answer(run('datasets.get', { projectId: a.projectId, datasetId: a.datasetId }), (b) => b),
+    handler: (a, run) => answer(run('datasets.get', { projectId: a.projectId, datasetId: a.datasetId }, { result: shaped((b) => b) })),
   },
   {
     name: 'list_table_ids', op: 'tables.list', title: 'List tables', audience: 'readers', annotations: READ,
     description: 'List table IDs in a BigQuery dataset (only the tables the bqgate policy lets this caller see). Supports pagination with pageSize and pageToken.',
     inputSchema: object({ projectId: PROJECT, datasetId: DATASET, pageSize: PAGE_SIZE, pageToken: PAGE_TOKEN }, ['projectId', 'datasetId']),
     outputSchema: { type: 'object', properties: { tables: { type: 'array', items: { type: 'object' } }, nextPageToken: { type: 'string' } } },
-    handler: (a, run) => answer(run('tables.list', { projectId: a.projectId, datasetId: a.datasetId }, { query: { maxResults: a.pageSize?.toString(), pageToken: a.pageToken } }),
-      (b) => ({ tables: (b.tables ?? []).map((t: any) => ({ id: t.tableReference?.tableId, ...pickDefined(t, ['type']) })), ...pickDefined(b, ['nextPageToken']) })),
+    handler: (a, run) => answer(run('tables.list', { projectId: a.projectId, datasetId: a.datasetId }, { query: { maxResults: a.pageSize?.toString(), pageToken: a.pageToken },
+      result: shaped((b) => ({ tables: (b.tables ?? []).map((t: any) => ({ id: t.tableReference?.tableId, ...pickDefined(t, ['type']) })), ...pickDefined(b, ['nextPageToken']) })) })),
   },
   {
     name: 'get_table_info', op: 'tables.get', title: 'Get table info', audience: 'readers', annotations: READ,
     description: 'Get metadata information about a BigQuery table: its schema shows only the columns this caller may read (tables.get through the bqgate policy).',
     inputSchema: object({ projectId: PROJECT, datasetId: DATASET, tableId: TABLE }, ['projectId', 'datasetId', 'tableId']),
     outputSchema: { type: 'object', properties: { tableReference: { type: 'object' }, schema: { type: 'object' }, numRows: { type: 'string' } } },
-    handler: (a, run) => answer(run('tables.get', { projectId: a.projectId, datasetId: a.datasetId, tableId: a.tableId }), (b) => b),
+    handler: (a, run) => answer(run('tables.get', { projectId: a.projectId, datasetId: a.datasetId, tableId: a.tableId }, { result: shaped((b) => b) })),
   },
   {
     name: 'execute_sql_readonly', op: 'jobs.query', title: 'Run a read-only query', audience: 'readers', annotations: READ,
@@ -142,16 +150,9 @@ export const TOOLS: Tool[] = [
     inputSchema: SQL_INPUT(),
     outputSchema: QUERY_OUTPUT,
     async handler(a, run, caps) {
-      // The statement kind from the caller's own explanation (policy.explain, a request of its own in
-      // the audit), before the statement is sent.
-      const ex = await run('policy.explain', { projectId: a.projectId }, { body: explainBody(a) });
-      if (!ex.ok) return refused(ex.error);
-      const kind = ex.body.analysis?.statementKind;
-      if (!kind) return refused({ reason: 'accessDenied', message: ex.body.reasons?.[0] ?? 'Access Denied: the statement was not analyzed.' });
-      if (kind !== 'SELECT') return refused({ reason: 'accessDenied', message: `execute_sql_readonly runs SELECT statements only; this statement is ${kind ?? 'not a query'}. Use execute_sql for statements that change data (if the policy allows them).` });
-      const res = await run('jobs.query', { projectId: a.projectId }, { body: queryBody(a, caps) });
-      if (res.ok && a.dryRun) return dryRunAnswer(res.body);
-      return queryAnswer(res, 0, run, caps);
+      // One request: the pipeline refuses any other statement kind once analyzed, before the policy decides.
+      const res = await run('jobs.query', { projectId: a.projectId }, { body: queryBody(a, caps), result: queryResult(0, caps, a.dryRun === true), statementKinds: READ_ONLY });
+      return queryAnswer(res, run, a.dryRun === true);
     },
   },
   {
@@ -161,9 +162,8 @@ export const TOOLS: Tool[] = [
     inputSchema: SQL_INPUT({ labels: { type: 'object', additionalProperties: { type: 'string', maxLength: 63 }, description: 'Optional. Job labels.' } }),
     outputSchema: QUERY_OUTPUT,
     async handler(a, run, caps) {
-      const res = await run('jobs.query', { projectId: a.projectId }, { body: queryBody(a, caps) });
-      if (res.ok && a.dryRun) return dryRunAnswer(res.body);
-      return queryAnswer(res, 0, run, caps);
+      const res = await run('jobs.query', { projectId: a.projectId }, { body: queryBody(a, caps), result: queryResult(0, caps, a.dryRun === true) });
+      return queryAnswer(res, run, a.dryRun === true);
     },
   },
   {
@@ -176,8 +176,9 @@ export const TOOLS: Tool[] = [
       try { start = fromMcpPageToken(a.pageToken) ?? 0; } catch (e) { return refused({ reason: 'invalid', message: (e as Error).message }); }
       const res = await run('jobs.getQueryResults', { projectId: a.projectId, jobId: a.jobId }, {
         query: { location: a.location, startIndex: String(start), maxResults: String(clampRows(a.maxResults, caps)), timeoutMs: String(typeof a.timeoutMs === 'number' ? a.timeoutMs : 5000) },
+        result: queryResult(start, caps),
       });
-      return queryAnswer(res, start, run, caps);
+      return queryAnswer(res, run);
     },
   },
   {
@@ -186,11 +187,13 @@ export const TOOLS: Tool[] = [
     inputSchema: object({ projectId: PROJECT, jobId: JOB, location: LOCATION }, ['projectId', 'jobId']),
     outputSchema: { type: 'object', properties: { jobReference: { type: 'object' }, status: { type: 'object' }, approval: { type: 'object' } } },
     async handler(a, run) {
-      const res = await run('jobs.get', { projectId: a.projectId, jobId: a.jobId }, { query: { location: a.location } });
-      if (!res.ok) return refused(res.error);
-      const job = res.body;
-      const approval = job.status?.state === 'PENDING' ? await pendingApproval(run, a.jobId) : undefined;
-      return ok({ ...job, ...(approval ? { approval } : {}) }, `Job ${a.jobId}: ${job.status?.state}${approval ? ` (waits for approval ${approval.id})` : ''}${job.status?.errorResult ? `: ${job.status.errorResult.message}` : ''}.`);
+      const result = (job: any, approval?: ReturnType<typeof approvalOf>) => ok({ ...job, ...(approval ? { approval } : {}) },
+        `Job ${a.jobId}: ${job.status?.state}${approval ? ` (waits for approval ${approval.id})` : ''}${job.status?.errorResult ? `: ${job.status.errorResult.message}` : ''}.`);
+      const res = await run('jobs.get', { projectId: a.projectId, jobId: a.jobId }, { query: { location: a.location }, result: (job) => result(job) });
+      if (!res.ok || res.body.status?.state !== 'PENDING') return sent(res);
+      // Waiting for approval: the caller's own approvals list names it (and renders the answer).
+      const r = await run('approvals.list', {}, { query: { status: 'pending' }, result: (b) => result(res.body, approvalOf(b, a.jobId)) });
+      return sent(r.ok ? r : res);
     },
   },
   {
@@ -199,8 +202,8 @@ export const TOOLS: Tool[] = [
     description: 'Cancel a BigQuery job of this caller (jobs.cancel); a job that waits for approval is withdrawn.',
     inputSchema: object({ projectId: PROJECT, jobId: JOB, location: LOCATION }, ['projectId', 'jobId']),
     outputSchema: { type: 'object', properties: { job: { type: 'object' } } },
-    handler: (a, run) => answer(run('jobs.cancel', { projectId: a.projectId, jobId: a.jobId }, { query: { location: a.location } }), (b) => ({ job: b.job ?? b }),
-      (o: any) => `Job ${a.jobId}: ${o.job?.status?.state ?? 'cancel requested'}.`),
+    handler: (a, run) => answer(run('jobs.cancel', { projectId: a.projectId, jobId: a.jobId }, { query: { location: a.location },
+      result: shaped((b) => ({ job: b.job ?? b }), (o: any) => `Job ${a.jobId}: ${o.job?.status?.state ?? 'cancel requested'}.`) })),
   },
   {
     name: 'explain_access', op: 'policy.explain', title: 'Explain my access', audience: 'everyone', annotations: READ,
@@ -209,8 +212,8 @@ export const TOOLS: Tool[] = [
     outputSchema: { type: 'object', properties: { effect: { type: 'string', enum: ['allow', 'deny'] }, reasons: { type: 'array' }, matchedRules: { type: 'array' }, masks: { type: 'object' }, rowFilteredTables: { type: 'object' }, approvals: { type: 'array' } } },
     async handler(a, run) {
       if (!a.query && !(a.datasetId && a.tableId)) return refused({ reason: 'invalid', message: 'Give query, or datasetId and tableId.' });
-      return answer(run('policy.explain', { projectId: a.projectId }, { body: explainBody(a) }), (b) => b,
-        (o: any) => `${o.effect === 'deny' ? 'Denied' : 'Allowed'}${o.reasons?.length ? `: ${o.reasons.join('; ')}` : ''}`);
+      return answer(run('policy.explain', { projectId: a.projectId }, { body: explainBody(a),
+        result: shaped((b) => b, (o: any) => `${o.effect === 'deny' ? 'Denied' : 'Allowed'}${o.reasons?.length ? `: ${o.reasons.join('; ')}` : ''}`) }));
     },
   },
 ];
