@@ -100,3 +100,17 @@ describe('emulator native masks', () => {
     expect(on).toBe(await rows(sql, false));
   });
 });
+
+describe('emulator translation fixes around polyglot (polyglot-fixes.ts)', () => {
+  it('REGEXP_CONTAINS is a partial match, as BigQuery documents', async () => {
+    // https://cloud.google.com/bigquery/docs/reference/standard-sql/string_functions#regexp_contains
+    const r = await engine.run("SELECT REGEXP_CONTAINS('abc', 'b') AS partial, REGEXP_CONTAINS('abc', '^b') AS anchored, REGEXP_CONTAINS('abc', '^abc$') AS whole", ctx);
+    expect(r.rows[0]).toEqual([true, false, true]);
+  });
+
+  it('CAST(STRING AS BYTES) is the UTF-8 encoding: non-ASCII text and backslashes are bytes as written', async () => {
+    // https://cloud.google.com/bigquery/docs/reference/standard-sql/conversion_functions#cast_bytes
+    const r = await engine.run("SELECT TO_HEX(CAST('日本' AS BYTES)) AS cjk, TO_HEX(CAST('a\\\\x41' AS BYTES)) AS backslash, TO_HEX(CAST(FROM_HEX('00ff') AS BYTES)) AS bytes", ctx);
+    expect(r.rows[0]).toEqual([Buffer.from('日本').toString('hex'), Buffer.from('a\\x41').toString('hex'), '00ff']);
+  });
+});
