@@ -18,6 +18,7 @@ import { BigQueryError } from '../bigquery/errors.js';
 import { bqToDuck, duckToField, type BqField } from './encode.js';
 import { toDuckDb } from './translate.js';
 import { nativeMasks } from './native-masks.js';
+import { extractInfoSchema, infoSchemaSubquery, sourceFor, INFO_PREFIX, type InfoRef, type InfoSource } from './information-schema.js';
 import { timeTravelClauses, versionAt, HISTORY_DATASET, TIME_TRAVEL_WINDOW_US, type TableVersion } from './time-travel.js';
 import {
   expectedDuckType, checkDuckType, refuseFunctionsByName, planScans, checkCreatePlan, checkDropText, checkDeclaredTables,
@@ -164,6 +165,12 @@ export class Engine {
     return out;
   }
 
+  /** Translated text with each INFORMATION_SCHEMA placeholder replaced by its view's rows (information-schema.ts). */
+  private withInfoSchema(duck: string, refs: InfoRef[]): string {
+    const all: InfoSource = { location: 'US', datasets: [...this.catalog.datasets.values()], tables: this.listTables(), routines: [...routineStore(this).values()] };
+    return duck.replace(new RegExp(`"?${INFO_PREFIX}(\\d+)"?`, 'g'), (_m, i: string) => infoSchemaSubquery(refs[Number(i)], sourceFor(refs[Number(i)], all)));
+  }
+
   /** Every table, in name order. */
   listTables(): TableMeta[] {
     return [...this.tables.values()].sort((a, b) => `${a.projectId}.${a.datasetId}.${a.tableId}`.localeCompare(`${b.projectId}.${b.datasetId}.${b.tableId}`));
@@ -239,7 +246,9 @@ export class Engine {
       await this.run(ddl.body, ctx, { ...opts, dryRun: true, declared: opts.declared && { ...opts.declared, statementKind: 'SELECT' } });
     }
     const jsonParams = new Set((ctx.queryParameters ?? []).filter((p) => p.name && p.parameterType?.type?.toUpperCase() === 'JSON').map((p) => p.name!));
-    const statements = this.translate(sql, jsonParams, (path) => this.matchWildcard(path, project, ctx.defaultDataset?.datasetId, opts.declared));
+    const info = extractInfoSchema(sql, project, ctx.defaultDataset?.datasetId);
+    const statements = this.translate(info.sql, jsonParams, (path) => this.matchWildcard(path, project, ctx.defaultDataset?.datasetId, opts.declared))
+      .map((s) => (info.refs.length ? this.withInfoSchema(s, info.refs) : s));
     if (statements.length !== 1) throw new BigQueryError('invalidQuery', 'The emulator runs one statement per job; scripts are not supported.', { location: 'query' });
     const kind = statementType(sql);
     const expected = expectedDuckType(kind, opts.declared?.statementKind);
