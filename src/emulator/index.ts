@@ -12,6 +12,7 @@
  * | statements waiting per principal | BQGATE_EMULATOR_MAX_QUEUED | 100 |
  * | directory standing in for Cloud Storage (`gs://b/o` = `<root>/b/o`: extract writes, load reads) | BQGATE_EMULATOR_BUCKET_ROOT | `<tmpdir>/bqgate-emulator-gcs` |
  * | largest load upload or `gs://` file read, bytes | BQGATE_EMULATOR_MAX_UPLOAD_BYTES | 67108864 (64 MiB) |
+ * | the gateway's masking spellings as native DuckDB expressions (native-masks.ts; `0`: as translated) | BQGATE_EMULATOR_NATIVE_MASKS | on |
  *
  * Why "libuv pool − 1": @duckdb/node-api runs each statement on a libuv worker thread, so as many
  * running statements as the pool has threads (UV_THREADPOOL_SIZE, default 4, fixed when the process
