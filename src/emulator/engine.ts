@@ -70,9 +70,6 @@ export interface RunResult {
 /** Settings applied once the fixtures are loaded; `lock_configuration` last, so no statement can change them back. */
 const LOCKDOWN = ['enable_external_access = false', 'autoload_known_extensions = false', 'autoinstall_known_extensions = false', 'allow_community_extensions = false', 'lock_configuration = true'];
 
-/** Idle DuckDB connections the engine keeps for the next statements (Engine.run). */
-const CONNECTIONS_KEPT = 8;
-
 /** Translations the engine keeps (see Engine.translate). */
 const TRANSLATIONS_KEPT = 1000;
 
@@ -174,10 +171,6 @@ export class Engine {
     return duck.replace(new RegExp(`"?${INFO_PREFIX}(\\d+)"?`, 'g'), (_m, i: string) => infoSchemaSubquery(refs[Number(i)], sourceFor(refs[Number(i)], all)));
   }
 
-  /** Connections between statements (run), each with the USE it last ran; none is shared by two running statements. */
-  private readonly idle: DuckDBConnection[] = [];
-  private readonly using = new WeakMap<DuckDBConnection, string>();
-
   /** Every table, in name order. */
   listTables(): TableMeta[] {
     return [...this.tables.values()].sort((a, b) => `${a.projectId}.${a.datasetId}.${a.tableId}`.localeCompare(`${b.projectId}.${b.datasetId}.${b.tableId}`));
@@ -266,14 +259,13 @@ export class Engine {
     const dml = dmlTargetPath(sql);
     const target = dml ?? ddlTargetPath(sql);
     if (!target && kind !== 'SELECT') throw new BigQueryError('accessDenied', `Access Denied: the emulator cannot tell which table this ${kind} statement writes; it was not run.`);
-    const con = this.idle.pop() ?? await this.db.connect();
+    const con = await this.db.connect();
     const interrupt = () => con.interrupt();
     opts.signal?.addEventListener('abort', interrupt, { once: true });
     try {
       opts.signal?.throwIfAborted();
       if (this.hasCatalog(project)) {
-        const use = ctx.defaultDataset ? `USE ${quote(project)}.${quote(ctx.defaultDataset.datasetId)}` : `USE ${quote(project)}`;
-        if (this.using.get(con) !== use) { await con.run(use); this.using.set(con, use); }
+        await con.run(ctx.defaultDataset ? `USE ${quote(project)}.${quote(ctx.defaultDataset.datasetId)}` : `USE ${quote(project)}`);
       }
       if ((await con.extractStatements(duck)).count !== 1) throw new BigQueryError('accessDenied', 'Access Denied: the statement translates to several DuckDB statements; the emulator runs one.');
       const ps = await con.prepare(duck);
@@ -313,8 +305,8 @@ export class Engine {
       throw mapDuckError(err as Error);
     } finally {
       opts.signal?.removeEventListener('abort', interrupt);
-      // Kept for the next statement unless it was interrupted or the pool is full (a new connection costs a libuv round trip).
-      if (!opts.signal?.aborted && this.idle.length < CONNECTIONS_KEPT) this.idle.push(con); else con.closeSync();
+      // One connection per statement: a pool of idle connections (tried) broke cancellation — after a cancel, the principal's next statement waited for the interrupted join (test/emulator-security.test.ts).
+      con.closeSync();
     }
   }
 
