@@ -17,6 +17,8 @@ import { join } from 'node:path';
 import { BigQueryError } from '../bigquery/errors.js';
 import { bqToDuck, duckToField, type BqField } from './encode.js';
 import { toDuckDb } from './translate.js';
+import { nativeMasks } from './native-masks.js';
+import { extractInfoSchema, infoSchemaSubquery, sourceFor, INFO_PREFIX, type InfoRef, type InfoSource } from './information-schema.js';
 import { timeTravelClauses, versionAt, HISTORY_DATASET, TIME_TRAVEL_WINDOW_US, type TableVersion } from './time-travel.js';
 import {
   expectedDuckType, checkDuckType, refuseFunctionsByName, planScans, checkCreatePlan, checkDropText, checkDeclaredTables,
@@ -67,6 +69,9 @@ export interface RunResult {
 
 /** Settings applied once the fixtures are loaded; `lock_configuration` last, so no statement can change them back. */
 const LOCKDOWN = ['enable_external_access = false', 'autoload_known_extensions = false', 'autoinstall_known_extensions = false', 'allow_community_extensions = false', 'lock_configuration = true'];
+
+/** Translations the engine keeps (see Engine.translate). */
+const TRANSLATIONS_KEPT = 1000;
 
 const quote = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
@@ -133,6 +138,37 @@ export class Engine {
     }
     con.closeSync();
     return engine;
+  }
+
+  /** Whether the masking rules' spellings run as native DuckDB expressions (native-masks.ts); BQGATE_EMULATOR_NATIVE_MASKS=0 turns it off. */
+  nativeMasks = process.env.BQGATE_EMULATOR_NATIVE_MASKS !== '0';
+
+  /** DuckDB text of GoogleSQL statements, by statement text and JSON parameters (LRU, TRANSLATIONS_KEPT); statements over wildcard tables are not kept (they depend on the tables that exist). */
+  private readonly translations = new Map<string, string[]>();
+
+  /** `sql` translated (translate.ts), the masks made native when on; from the cache when translated before. */
+  private translate(sql: string, jsonParams: Set<string>, resolve: (path: string) => Array<[string, string, string, string]>): string[] {
+    const key = JSON.stringify([this.nativeMasks, sql, [...jsonParams].sort()]);
+    const hit = this.translations.get(key);
+    if (hit) {
+      this.translations.delete(key); // LRU: to the back
+      this.translations.set(key, hit);
+      return hit;
+    }
+    let wildcard = false;
+    const out = toDuckDb(sql, (path) => { wildcard = true; return resolve(path); }, (n) => (jsonParams.has(n) ? 'JSON' : undefined))
+      .map((s) => (this.nativeMasks ? nativeMasks(s) : s));
+    if (!wildcard) {
+      this.translations.set(key, out);
+      if (this.translations.size > TRANSLATIONS_KEPT) this.translations.delete(this.translations.keys().next().value as string);
+    }
+    return out;
+  }
+
+  /** Translated text with each INFORMATION_SCHEMA placeholder replaced by its view's rows (information-schema.ts). */
+  private withInfoSchema(duck: string, refs: InfoRef[]): string {
+    const all: InfoSource = { location: 'US', datasets: [...this.catalog.datasets.values()], tables: this.listTables(), routines: [...routineStore(this).values()] };
+    return duck.replace(new RegExp(`"?${INFO_PREFIX}(\\d+)"?`, 'g'), (_m, i: string) => infoSchemaSubquery(refs[Number(i)], sourceFor(refs[Number(i)], all)));
   }
 
   /** Every table, in name order. */
@@ -210,7 +246,9 @@ export class Engine {
       await this.run(ddl.body, ctx, { ...opts, dryRun: true, declared: opts.declared && { ...opts.declared, statementKind: 'SELECT' } });
     }
     const jsonParams = new Set((ctx.queryParameters ?? []).filter((p) => p.name && p.parameterType?.type?.toUpperCase() === 'JSON').map((p) => p.name!));
-    const statements = toDuckDb(sql, (path) => this.matchWildcard(path, project, ctx.defaultDataset?.datasetId, opts.declared), (n) => (jsonParams.has(n) ? 'JSON' : undefined));
+    const info = extractInfoSchema(sql, project, ctx.defaultDataset?.datasetId);
+    const statements = this.translate(info.sql, jsonParams, (path) => this.matchWildcard(path, project, ctx.defaultDataset?.datasetId, opts.declared))
+      .map((s) => (info.refs.length ? this.withInfoSchema(s, info.refs) : s));
     if (statements.length !== 1) throw new BigQueryError('invalidQuery', 'The emulator runs one statement per job; scripts are not supported.', { location: 'query' });
     const kind = statementType(sql);
     const expected = expectedDuckType(kind, opts.declared?.statementKind);
@@ -267,6 +305,7 @@ export class Engine {
       throw mapDuckError(err as Error);
     } finally {
       opts.signal?.removeEventListener('abort', interrupt);
+      // One connection per statement: a pool of idle connections (tried) broke cancellation — after a cancel, the principal's next statement waited for the interrupted join (test/emulator-security.test.ts).
       con.closeSync();
     }
   }

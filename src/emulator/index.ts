@@ -13,6 +13,7 @@
  * | directory standing in for Cloud Storage (`gs://b/o` = `<root>/b/o`: extract writes, load reads) | BQGATE_EMULATOR_BUCKET_ROOT | `<tmpdir>/bqgate-emulator-gcs` |
  * | largest load upload or `gs://` file read, bytes | BQGATE_EMULATOR_MAX_UPLOAD_BYTES | 67108864 (64 MiB) |
  * | tests only: a slow upstream — query jobs whose SQL contains `bqgate_test_slow`, and requests whose URL matches the regular expression, are delayed this long, ms | BQGATE_EMULATOR_TEST_SLOW_MS, BQGATE_EMULATOR_TEST_SLOW_URL | 0 (off), `bqgate_test_slow` |
+ * | the gateway's masking spellings as native DuckDB expressions (native-masks.ts; `0`: as translated) | BQGATE_EMULATOR_NATIVE_MASKS | on |
  *
  * Why "libuv pool − 1": @duckdb/node-api runs each statement on a libuv worker thread, so as many
  * running statements as the pool has threads (UV_THREADPOOL_SIZE, default 4, fixed when the process

@@ -15,10 +15,14 @@
  *   with its `_TABLE_SUFFIX`, as BigQuery's wildcard tables behave (the pseudo-column is a real column
  *   here, so `SELECT *` over a wildcard also returns it).
  *
+ * - where polyglot's DuckDB means something else than BigQuery (REGEXP_CONTAINS, CAST AS BYTES), its
+ *   output is fixed (polyglot-fixes.ts).
+ *
  * Throws `BigQueryError('invalidQuery')` when polyglot cannot read the statement.
  */
 import { transpile, Dialect } from '@polyglot-sql/sdk';
 import { BigQueryError } from '../bigquery/errors.js';
+import { polyglotFixes } from './polyglot-fixes.js';
 
 const PARAM_PREFIX = 'bqgate_param__';
 const WILDCARD_PREFIX = 'bqgate_wildcard__';
@@ -124,5 +128,6 @@ export function toDuckDb(sql: string, resolveWildcard?: WildcardResolver, castPa
   });
   return r.sql.map((s) => s
     .replace(new RegExp(`"?${PARAM_PREFIX}([A-Za-z0-9_]+)"?`, 'g'), (_m, name: string) => { const t = castParam?.(name); return t ? `CAST($${name} AS ${t})` : `$${name}`; })
-    .replace(new RegExp(`"?${WILDCARD_PREFIX}(\\d+)"?`, 'g'), (_m, i) => unions[Number(i)]));
+    .replace(new RegExp(`"?${WILDCARD_PREFIX}(\\d+)"?`, 'g'), (_m, i) => unions[Number(i)]))
+    .map(polyglotFixes);
 }
