@@ -209,7 +209,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
         ...jobOperations({ cfg, store, upstream, catalog, gate, check, credentials, uploads: new UploadProxy(upstream, cfg.limits.maxBodyBytes, state.uploads, cfg.publicUrl) }),
         ...approvalOperations({ approvals, gate, store, auditLog }),
         ...reexecuteOperations({ auditLog, store, analyzer, upstream, hmacKey, credentials }),
-        ...consoleOperations({ auditLog, analyzer, hmacKey, sessionGapMs: cfg.audit.sessionGapMs, precheck: (sql) => zetasql.precheck(sql, cfg.analyzer.sqlLimits) }),
+        ...consoleOperations({ auditLog, analyzer, catalog, hmacKey, sessionGapMs: cfg.audit.sessionGapMs, precheck: (sql) => zetasql.precheck(sql, cfg.analyzer.sqlLimits) }),
       };
     },
   });

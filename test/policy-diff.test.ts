@@ -45,6 +45,7 @@ const Q = {
   supportOrders: 'SELECT order_id FROM shop.orders ORDER BY order_id LIMIT 1',
   scratch: 'SELECT note FROM shop.scratch_notes',
   broken: 'SELEC 1',
+  etlAppend: 'SELECT * FROM shop.orders WHERE order_id = 1',
 };
 
 /** Every output a test saw, for the attacker check at the end. */
@@ -97,6 +98,10 @@ describe('bqgate policy diff over traffic recorded through the gateway (SQLite a
     await gw.emulatorSdk().query({ query: "CREATE TABLE shop.scratch_notes AS SELECT 'n1' AS note", useLegacySql: false });
     await run(sdk, Q.scratch);
     expect((await apiError(run(sdk, Q.broken))).errors?.[0]?.reason).toBe('invalidQuery');
+    // A query job writing its result into a table (configuration.query.destinationTable): an INSERT
+    // into orders as well as a SELECT. It waits for a data owner's approval; recorded all the same.
+    const etl = gw.sdk(await gw.token({ sub: 'etl-1', groups: ['etl-agents'] }));
+    await etl.createQueryJob({ query: Q.etlAppend, useLegacySql: false, destination: etl.dataset('shop').table('orders'), writeDisposition: 'WRITE_APPEND' });
     for (const r of await auditRequests(gw.dataDir)) if (r.sql) (ids[r.sql] ??= []).push(r.requestId);
     expect(ids[Q.email]).toHaveLength(2);
   }, SLOW);
@@ -156,6 +161,15 @@ describe('bqgate policy diff over traffic recorded through the gateway (SQLite a
     expect(third.code, third.err).toBe(1);
     expect(third.err).toContain(`acknowledges ${hash}, a different diff`);
   }, SLOW * 2);
+
+  it('(f) a query job with a destinationTable is decided with the write it equals: dropping INSERT from its rule is allow→deny for it', async () => {
+    const dir = proposed((y) => y.replace('    verbs: [SELECT, INSERT, UPDATE]\n    tables: ["demo-project.shop.orders"]', '    verbs: [SELECT, UPDATE]\n    tables: ["demo-project.shop.orders"]'));
+    const r = await diff(gw, ['--proposed', dir, '--json']);
+    expect(r.code, r.stderr).toBe(1);
+    const rep = json(r);
+    expect(rep.changes).toMatchObject([{ kind: 'allow→deny', statements: 1, principals: ['etl-1'], requestIds: ids[Q.etlAppend] }]);
+    expect(rep.byTable.map((t) => t.table)).toEqual(['demo-project.shop.orders']);
+  }, SLOW);
 
   it('(c) denying a table to a group: allow→deny for exactly that group\'s statements on it', async () => {
     const dir = proposed(appendRule('  - id: analysts-deny-orders\n    effect: deny\n    principals: { groups: [analysts] }\n    tables: ["demo-project.shop.orders"]'));

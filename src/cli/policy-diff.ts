@@ -57,7 +57,7 @@ export function registerPolicyDiff(policyCmd: Command, deps: PolicyDiffDeps): vo
 async function run(o: Record<string, string | boolean | undefined>, deps: PolicyDiffDeps): Promise<number> {
   const { loadPolicy } = await import('../policy/index.js');
   const { lintPolicies } = await import('../policy/lint.js');
-  const { diffTraffic, renderText, renderMarkdown } = await import('../policy/diff/index.js');
+  const { diffTraffic, renderText, renderMarkdown, tableExistsIn } = await import('../policy/diff/index.js');
   const { openAnalysis } = await import('./analysis.js');
   if (o.format !== 'text' && o.format !== 'markdown') throw new Error(`--format is text or markdown, not ${JSON.stringify(o.format)}`);
   const cfg = deps.cfgFrom(o.policy ? { policies: o.policy } : {});
@@ -93,7 +93,7 @@ async function run(o: Record<string, string | boolean | undefined>, deps: Policy
         bar.start(Math.max(1, await log.size()), 0, { statements: 0 });
       }
       const { checkSqlLimits } = await import('../sql/limits.js');
-      const report = await diffTraffic({ log, analyzer: stack.analyzer, precheck: (sql) => { checkSqlLimits(sql, cfg.analyzer.sqlLimits); } }, {
+      const report = await diffTraffic({ log, analyzer: stack.analyzer, precheck: (sql) => { checkSqlLimits(sql, cfg.analyzer.sqlLimits); }, tableExists: tableExistsIn(stack.catalog) }, {
         current, proposed, since, until, principal: o.principal as string | undefined, table: o.table as string | undefined, pageSize, now,
         onProgress: (p) => bar?.update(p.nextSeq, { statements: p.statements }),
       });

@@ -46,6 +46,8 @@ export interface ConsoleApiDeps {
   sessionGapMs: number;
   /** The structural checks every statement passes before analysis (sql/pool.ts `precheck`). */
   precheck?: (sql: string) => void;
+  /** Today's catalog (policy diff: whether a recorded job's destinationTable exists). */
+  catalog?: { getTable(table: string): Promise<unknown> };
 }
 
 type ConsoleOps = 'console.me' | 'sessions.list' | 'sessions.get' | 'policy.explain' | 'audit.stats' | 'policy.diff';

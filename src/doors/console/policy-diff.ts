@@ -23,13 +23,15 @@ import type { AuditLog } from '../../audit/index.js';
 import type { Analyzer } from '../../sql/index.js';
 import { loadPolicy, type Policy } from '../../policy/index.js';
 import { lintPolicies } from '../../policy/lint.js';
-import { diffTraffic } from '../../policy/diff/index.js';
+import { diffTraffic, tableExistsIn } from '../../policy/diff/index.js';
 import { requireAuditor, type Ctx, type Outcome } from '../../pipeline/context.js';
 
 export interface PolicyDiffDeps {
   auditLog: AuditLog;
   analyzer: Analyzer;
   precheck?: (sql: string) => void;
+  /** Today's catalog (a query job's destinationTable: does it exist). */
+  catalog?: { getTable(table: string): Promise<unknown> };
   /** Most recorded statements one diff reads (default 20 000). */
   maxStatements?: number;
 }
@@ -70,7 +72,7 @@ export function policyDiffOperation(d: PolicyDiffDeps): Pick<Record<Operation, (
       if (!Number.isInteger(days) || days < 1 || days > 31) throw new BigQueryError('invalid', 'days is a whole number of days from 1 to 31');
       const proposed = proposedPolicy(b.files);
       const now = Date.now();
-      const report = await diffTraffic({ log: d.auditLog, analyzer: d.analyzer, precheck: d.precheck }, {
+      const report = await diffTraffic({ log: d.auditLog, analyzer: d.analyzer, precheck: d.precheck, ...(d.catalog ? { tableExists: tableExistsIn(d.catalog) } : {}) }, {
         current: c.policy, proposed, since: now - days * DAY, until: now, now, maxStatements: d.maxStatements ?? 20_000,
         ...(typeof b.principal === 'string' && b.principal ? { principal: b.principal } : {}),
         ...(typeof b.table === 'string' && b.table ? { table: b.table } : {}),

@@ -7,7 +7,7 @@
  * (redact.ts). Used by `bqgate policy diff` (cli/policy-diff.ts) and the console's proposed-policy
  * mode (doors/console/policy-diff.ts).
  */
-export { diffTraffic, changesDigest, type DiffReport, type DiffOptions, type DiffSources, type ChangeGroup, type NoLongerAnalyzes } from './run.js';
+export { diffTraffic, changesDigest, tableExistsIn, type DiffReport, type DiffOptions, type DiffSources, type ChangeGroup, type NoLongerAnalyzes } from './run.js';
 export { changesBetween, type Change, type ChangeKind } from './classify.js';
 export { renderText, renderMarkdown, summary } from './render.js';
 export { redactLiterals, redactMessage } from './redact.js';

@@ -29,6 +29,7 @@ import { textFingerprint } from '../../sql/quarantine.js';
 import { allowsExternalConnection, decideStatement, glob, type Policy } from '../index.js';
 import { changesBetween, type Change, type ChangeKind } from './classify.js';
 import { redactLiterals, redactMessage } from './redact.js';
+import { destinationName, destinationUnits } from '../../pipeline/destination.js';
 
 /** What the diff reads and analyzes with: the audit log (or anything with its `events`) and the gateway's Analyzer. */
 export interface DiffSources {
@@ -40,6 +41,11 @@ export interface DiffSources {
    * one that does not analyze), so a logged crasher cannot take the analyzer down again.
    */
   precheck?: (sql: string) => void;
+  /**
+   * Whether a table exists in today's catalog (a query job's destinationTable is a CREATE TABLE AS
+   * SELECT when it does not, an INSERT when it does: pipeline/destination.ts). Absent: it exists.
+   */
+  tableExists?: (table: string) => Promise<boolean>;
 }
 
 export interface DiffOptions {
@@ -112,6 +118,22 @@ export interface DiffReport {
 const short = (h: string) => h.slice(0, 12);
 const MAX_IDS = 20;
 
+/** `DiffSources.tableExists` over a catalog whose getTable rejects `notFound` for a missing table (catalog/index.ts). */
+export const tableExistsIn = (catalog: { getTable(table: string): Promise<unknown> }) => (table: string): Promise<boolean> =>
+  catalog.getTable(table).then(() => true, (err) => { if ((err as { reason?: string }).reason === 'notFound') return false; throw err; });
+
+/**
+ * The decision of a recorded statement, with its destination's write statements when the job had one:
+ * as the gateway decides a query job with destinationTable, a row cap on the caller refuses the write
+ * (the rows written would pass it).
+ */
+function decideJob(policy: Policy, principal: Principal, analysis: QueryAnalysis, units: ReturnType<typeof destinationUnits> | undefined, now: number) {
+  if (!units) return decideStatement(policy, principal, analysis, now);
+  const d = decideStatement(policy, principal, { ...analysis, units: [analysis, ...units] }, now);
+  if (d.effect !== 'deny' && d.limits.maximumRows !== undefined) return { ...d, effect: 'deny' as const, reasons: [`destinationTable is refused: a row cap of ${d.limits.maximumRows} rows applies`, ...d.reasons] };
+  return d;
+}
+
 /** Recorded statements: requests with SQL from a verified principal, one page of `request` events at a time. */
 async function* recordedStatements(log: DiffSources['log'], o: DiffOptions, counts: { requests: number; statements: number }): AsyncGenerator<RequestRecord> {
   const limit = o.pageSize ?? 500;
@@ -178,16 +200,25 @@ export async function diffTraffic(src: DiffSources, o: DiffOptions): Promise<Dif
       if (g.requestIds.length < MAX_IDS) g.requestIds.push(r.requestId);
       continue;
     }
-    const tables = [...new Set([...analysis.tablesRead, ...analysis.tablesWritten])];
+    // A query job's destinationTable adds the write statements it equals, decided with the query as the gateway does (doors/bigquery/jobs.ts withDestination).
+    const q = r.configuration?.query;
+    let written: { table: string; units: ReturnType<typeof destinationUnits> } | undefined;
+    if (q?.destinationTable) {
+      try {
+        const table = destinationName(q.destinationTable, projectId);
+        written = { table, units: destinationUnits(analysis, table, src.tableExists ? await src.tableExists(table) : true, q) };
+      } catch { scanned.unanalyzable++; continue; }
+    }
+    const tables = [...new Set([...analysis.tablesRead, ...analysis.tablesWritten, ...(written ? [written.table] : [])])];
     if (o.table && !tables.some((t) => glob(o.table!, t))) continue;
     fingerprints.add(analysis.fingerprint);
     const identity = [principal.subject, principal.issuer, [...principal.groups].sort(), principal.email ?? null, principal.actor ?? null];
-    const pairKey = JSON.stringify([analysis.fingerprint, identity]);
+    const pairKey = JSON.stringify([analysis.fingerprint, identity, written ? [written.table, written.units.map((u) => u.statementKind)] : null]);
     let outcome = outcomes.get(pairKey);
     if (!outcome) {
       scanned.decided++;
-      const cur = decideStatement(o.current, principal, analysis, now);
-      const next = decideStatement(o.proposed, principal, analysis, now);
+      const cur = decideJob(o.current, principal, analysis, written?.units, now);
+      const next = decideJob(o.proposed, principal, analysis, written?.units, now);
       outcome = remember(outcomes, pairKey, { changes: changesBetween(cur, next, o.current, o.proposed), tables, fingerprint: short(analysis.fingerprint) }, 100_000);
     }
     if (!outcome.changes.length) continue;
