@@ -64,7 +64,7 @@ export async function startGoogleStandIn(o: { audience: string; jwksUrl: string;
       writeFileSync(file, JSON.stringify({
         type: 'service_account', project_id: 'demo-project', private_key_id: 'k1', private_key: privateKeyPem, client_email: clientEmail,
         client_id: '1234567890', auth_uri: 'https://accounts.google.com/o/oauth2/auth', token_uri: 'https://oauth2.googleapis.com/token',
-      }));
+      }), { mode: 0o600 }); // as a real key must be: the gateway refuses a group/world-readable one
       return file;
     },
     close: () => new Promise((r) => server.close(() => r())),
