@@ -41,7 +41,7 @@ export interface Stack {
   gatewayUrl: string;
   /**
    * With `startStack({ baseline: true })`: a second gateway on the same emulator, data directory of
-   * its own, with the audit log on the event loop (BQGATE_AUDIT_SQLITE_THREAD=0, the earlier default),
+   * its own, with the audit log on its worker thread (BQGATE_AUDIT_SQLITE_THREAD=1, the opt-in),
    * for before/after rows from one run.
    */
   baselineUrl?: string;
@@ -79,11 +79,11 @@ export async function startStack(o: { baseline?: boolean; gatewayEnv?: Record<st
   let baselineUrl: string | undefined;
   let baselineToken: Stack['baselineToken'];
   if (o.baseline) {
-    // Its own data directory (audit store on the event loop) and development issuer.
+    // Its own data directory (audit store on its worker thread) and development issuer.
     const basePort = await freePort();
     const baseDir = join(dataDir, 'baseline');
     const b = launch([join(ROOT, 'bin', 'bqgate.js'), 'serve', '--port', String(basePort), '--upstream', emulatorUrl, '--policies', join(ROOT, 'bench', 'policies')],
-      { BQGATE_DATA_DIR: baseDir, BQGATE_RATE_LIMIT: '0', BQGATE_MAX_CONCURRENT: '0', BQGATE_UPSTREAM_TOKEN: emulatorSecret, BQGATE_AUDIT_SQLITE_THREAD: '0' }, true); // profiled too (BQGATE_BENCH_PROF), so both pay the profiler
+      { BQGATE_DATA_DIR: baseDir, BQGATE_RATE_LIMIT: '0', BQGATE_MAX_CONCURRENT: '0', BQGATE_UPSTREAM_TOKEN: emulatorSecret, BQGATE_AUDIT_SQLITE_THREAD: '1' }, true); // profiled too (BQGATE_BENCH_PROF), so both pay the profiler
     baselineUrl = `http://127.0.0.1:${basePort}`;
     await waitFor(`${baselineUrl}/readyz`, b.child, b.log);
     procs.unshift(b);

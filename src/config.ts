@@ -16,7 +16,7 @@
  * | checkpoint every N events / T ms | BQGATE_AUDIT_CHECKPOINT_EVERY, BQGATE_AUDIT_CHECKPOINT_MS | 1000, 10000 |
  * | retention of event bodies, days | BQGATE_AUDIT_RETENTION_DAYS | unset (kept) |
  * | session idle gap, minutes | BQGATE_SESSION_GAP_MIN | 30 |
- * | SQLite audit log on a worker thread (0: on the event loop) | BQGATE_AUDIT_SQLITE_THREAD | 1 |
+ * | SQLite audit log on a worker thread (1), or on the event loop (0: measured faster on 2 cores, README Benchmarks) | BQGATE_AUDIT_SQLITE_THREAD | 0 |
  * | keys replicas share, as files: audit checkpoint key / HMAC_SHA256 key (hex) / development issuer key (`bqgate keys init DIR`) | BQGATE_AUDIT_KEY_FILE, BQGATE_HMAC_KEY_FILE (or BQGATE_HMAC_KEY, hex), BQGATE_DEV_ISSUER_KEY_FILE | created under `<data dir>/keys/` |
  * | OpenTelemetry traces over OTLP/HTTP (telemetry/tracing.ts) | OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_SERVICE_NAME | off |
  * | abuse limits: requests per principal per minute / in flight per principal / body bytes / headers and request receive timeouts, ms (0: off) | BQGATE_RATE_LIMIT, BQGATE_MAX_CONCURRENT, BQGATE_MAX_BODY_BYTES, BQGATE_HEADERS_TIMEOUT_MS, BQGATE_REQUEST_TIMEOUT_MS | 1200, 32, 10485760, 10000, 30000 |
@@ -275,7 +275,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
       checkpointIntervalMs: Number(env.BQGATE_AUDIT_CHECKPOINT_MS ?? 10_000),
       retentionMs: env.BQGATE_AUDIT_RETENTION_DAYS ? Number(env.BQGATE_AUDIT_RETENTION_DAYS) * 86_400_000 : undefined,
       sessionGapMs: Number(env.BQGATE_SESSION_GAP_MIN ?? 30) * 60_000,
-      sqliteThread: env.BQGATE_AUDIT_SQLITE_THREAD !== '0',
+      sqliteThread: env.BQGATE_AUDIT_SQLITE_THREAD === '1',
       sinks: (env.BQGATE_AUDIT_SINKS ?? '').split(',').map((x) => x.trim()).filter(Boolean),
       ...overrides.audit,
     },

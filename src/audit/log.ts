@@ -28,7 +28,7 @@ export interface AuditLogOptions {
   retentionMs?: number;
   /**
    * Run SQLite on a worker thread: sealing, inserts and fsync off the event loop, so the next batch
-   * forms while one commits. The gateway's default (config.ts BQGATE_AUDIT_SQLITE_THREAD); off here
+   * forms while one commits. Opt-in for the gateway (config.ts BQGATE_AUDIT_SQLITE_THREAD=1); off here
    * for readers and tools. `npm run bench -- --only audit,latency` prints both side by side.
    */
   sqliteThread?: boolean;
