@@ -122,7 +122,7 @@ if (want('analysis')) {
   console.log('== 2. SQL analysis over the corpus');
   const a = await benchAnalysis({ limit: quick ? 500 : undefined });
   results.analysis = a;
-  console.log(`   ${a.analyzed} of ${a.corpus_statements} corpus statements analyze (synthesized catalogs); timed:`);
+  console.log(`   ${a.analyzed} of ${a.corpus_statements} corpus statements analyze (synthesized catalogs); ${a.not_cached} of them are not cached by design (EXTERNAL_QUERY) and are timed cold only; timed:`);
   table(a.rows);
   console.log(`   target cached p99 ≤ ${TARGETS.cachedAnalysisP99Ms} ms: ${verdict(a.rows[1].p99_ms <= TARGETS.cachedAnalysisP99Ms)}\n`);
 }
