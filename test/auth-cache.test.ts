@@ -48,6 +48,28 @@ describe('verified-token cache', () => {
     for (const p of again) expect(p).toMatchObject({ subject: 'alice', issuer: ISSUER, groups: ['analysts'] });
   });
 
+  it('answers each call its own claims: a caller mutating them changes nothing for the next call', async () => {
+    const auth = createAuthenticator({ ...base, jwks: { keys: jwks.keys } });
+    const token = await sign({ sub: 'alice', expSec: nowSec() + 600 });
+    const first = await auth(`Bearer ${token}`);
+    // What a careless (or hostile) consumer of the principal might do to the verified claims.
+    (first.claims as any).sub = 'mallory';
+    (first.claims as any).groups.push('admins');
+    first.claims.aud = 'elsewhere';
+    const second = await auth(`Bearer ${token}`);
+    (second.claims as any).extra = { nested: true };
+    const third = await auth(`Bearer ${token}`);
+    console.log(`claims after two mutating callers: ${JSON.stringify(third.claims)}; hits ${auth.stats.hits}`);
+    expect(auth.stats.hits).toBe(2); // both later calls came from the cache
+    for (const p of [second, third]) {
+      expect(p.claims.sub).toBe('alice');
+      expect(p.claims.aud).toBe('bqgate');
+      expect(p.claims.groups).toEqual(['analysts']);
+    }
+    expect(third.claims).not.toHaveProperty('extra');
+    expect(third.claims).not.toBe(second.claims);
+  });
+
   it('still refuses a tampered token whose original is cached (the key is the whole token)', async () => {
     const auth = createAuthenticator({ ...base, jwks: { keys: jwks.keys } });
     const token = await sign({ sub: 'alice', expSec: nowSec() + 600 });

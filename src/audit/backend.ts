@@ -16,7 +16,8 @@
  */
 import type { AuditEvent, AuditEventInput, Checkpoint, EventQuery } from './events.js';
 
-export interface PendingEvent extends AuditEventInput { id: string; ts: number }
+/** An event to append; `dataJson`: its data in RFC 8785 canonical JSON, computed as it was appended (log.ts), so a commit only wraps it. */
+export interface PendingEvent extends AuditEventInput { id: string; ts: number; dataJson?: string }
 
 /** A stored entry: the event, or for a pruned one only its seq, time and leaf hash. */
 export type StoredEvent = AuditEvent | { seq: number; ts: number; leaf: string; pruned: true };

@@ -2,10 +2,15 @@
  * The audit log: append-only events (events.ts) in a backend (SQLite or PostgreSQL), with
  * group commit, signed checkpoints and retention.
  *
- * - `append(events)` resolves once the events are durable. Appends arriving while a commit is in
- *   flight (or within the same event-loop turn) share the next commit, so concurrent requests
- *   share fsyncs. If the backend cannot write, every waiting append rejects with
- *   BigQueryError(backendError) and the gateway fails the request closed.
+ * - `append(events)` resolves once the events are durable. Appends arriving within the same
+ *   event-loop turn share a commit, and so do those arriving while `PIPELINE` commits are in flight;
+ *   below that, a batch starts its commit at once, beside the ones in flight (SQLite: its own WAL
+ *   flush, resolved in order, sqlite-log.ts; PostgreSQL: its own transaction, queued on the writer
+ *   lock), so a request waits for its own commit, not for the one before it to end first. If the
+ *   backend cannot write, every waiting append rejects with BigQueryError(backendError) and the
+ *   gateway fails the request closed.
+ * - Each event's data is put in canonical JSON (RFC 8785, the costly part of sealing it) as it is
+ *   appended, in the appending request's own turn, not inside the shared commit.
  * - A checkpoint is signed after every `checkpointEvery` events and every `checkpointIntervalMs`
  *   when events arrived, and on close.
  * - `retentionMs`: event bodies older than that are pruned (seq and leaf hashes stay, so
@@ -13,8 +18,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BigQueryError } from '../bigquery/errors.js';
-import type { LogBackend } from './backend.js';
-import type { AuditEvent, AuditEventInput, Checkpoint, EventQuery } from './events.js';
+import type { LogBackend, PendingEvent } from './backend.js';
+import { canonicalData, type AuditEvent, type AuditEventInput, type Checkpoint, type EventQuery } from './events.js';
 import { loadSigner, type CheckpointSigner } from './signer.js';
 import { SqliteLog } from './sqlite-log.js';
 import { SqliteThreadLog } from './sqlite-thread.js';
@@ -41,13 +46,20 @@ export interface AuditLogOptions {
 /** Counts since the log was opened: durable commits of appended events, and the events they held. */
 export interface CommitStats { commits: number; events: number; largestCommit: number }
 
-interface Waiter { events: Array<AuditEventInput & { id: string; ts: number }>; resolve: (e: AuditEvent[]) => void; reject: (e: Error) => void }
+interface Waiter { events: PendingEvent[]; resolve: (e: AuditEvent[]) => void; reject: (e: Error) => void }
+
+/** Commits in flight at once (beyond it, appends wait and share the next one). */
+const PIPELINE = 4;
 
 export const auditDown = () => new BigQueryError('backendError', 'The bqgate audit log cannot be written, so the request was not run (fail closed). Retry later.');
 
 export class AuditLog {
   private queue: Waiter[] = [];
   private running = false;
+  /** Commits started and not yet settled (their waiters resolved or rejected). */
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Events in those commits. */
+  private uncommitted = 0;
   private sinceCheckpoint = 0;
   private timer?: NodeJS.Timeout;
   private closed = false;
@@ -71,7 +83,12 @@ export class AuditLog {
   /** Appends `inputs` in order; resolves with them stored (seq, leaf) once durable. */
   append(inputs: AuditEventInput[]): Promise<AuditEvent[]> {
     if (this.closed || this.o.readOnly) return Promise.reject(auditDown());
-    const events = inputs.map((e) => ({ ...e, id: randomUUID(), ts: Date.now() }));
+    let events: PendingEvent[];
+    try {
+      events = inputs.map((e) => ({ ...e, id: randomUUID(), ts: Date.now(), dataJson: canonicalData(e.data) }));
+    } catch {
+      return Promise.reject(auditDown()); // data with no canonical JSON (a cycle, a BigInt) cannot be sealed: as a failed write
+    }
     return new Promise((resolve, reject) => {
       this.queue.push({ events, resolve, reject });
       if (!this.running) { this.running = true; setImmediate(() => { void this.drain(); }); }
@@ -80,20 +97,39 @@ export class AuditLog {
 
   private async drain() {
     while (this.queue.length) {
+      while (this.inFlight.size >= PIPELINE) await Promise.race(this.inFlight);
       const batch = this.queue.splice(0);
-      try {
-        const stored = await this.backend.append(batch.flatMap((w) => w.events));
-        let i = 0;
-        for (const w of batch) { w.resolve(stored.slice(i, i + w.events.length)); i += w.events.length; }
-        this.sinceCheckpoint += stored.length;
-        this.counts.commits++; this.counts.events += stored.length; this.counts.largestCommit = Math.max(this.counts.largestCommit, stored.length);
-        this.o.onCommit?.(stored);
-      } catch {
-        for (const w of batch) w.reject(auditDown());
+      const settled = this.commit(batch).finally(() => { this.inFlight.delete(settled); });
+      this.inFlight.add(settled);
+      if (this.sinceCheckpoint + this.uncommitted >= (this.o.checkpointEvery ?? 1000)) {
+        await this.settleAll();
+        if (this.sinceCheckpoint >= (this.o.checkpointEvery ?? 1000)) await this.checkpointLocked();
       }
-      if (this.sinceCheckpoint >= (this.o.checkpointEvery ?? 1000)) await this.checkpointLocked();
     }
     this.running = false;
+  }
+
+  /** Commits one batch and settles its waiters; never rejects. */
+  private async commit(batch: Waiter[]): Promise<void> {
+    const events = batch.flatMap((w) => w.events);
+    this.uncommitted += events.length;
+    try {
+      const stored = await this.backend.append(events);
+      let i = 0;
+      for (const w of batch) { w.resolve(stored.slice(i, i + w.events.length)); i += w.events.length; }
+      this.sinceCheckpoint += stored.length;
+      this.counts.commits++; this.counts.events += stored.length; this.counts.largestCommit = Math.max(this.counts.largestCommit, stored.length);
+      this.o.onCommit?.(stored);
+    } catch {
+      for (const w of batch) w.reject(auditDown());
+    } finally {
+      this.uncommitted -= events.length;
+    }
+  }
+
+  /** Waits until every commit in flight has settled. */
+  private async settleAll() {
+    while (this.inFlight.size) await Promise.all(this.inFlight);
   }
 
   private async checkpointLocked(): Promise<Checkpoint | undefined> {
@@ -110,6 +146,7 @@ export class AuditLog {
     if (this.running) return;
     this.running = true;
     try {
+      await this.settleAll();
       if (this.sinceCheckpoint > 0) await this.checkpointLocked();
       if (this.o.retentionMs) await this.backend.prune(Date.now() - this.o.retentionMs).catch(() => 0);
     } finally {
@@ -122,7 +159,7 @@ export class AuditLog {
   async checkpoint(): Promise<Checkpoint | undefined> {
     while (this.running) await new Promise((r) => setTimeout(r, 1));
     this.running = true;
-    try { return await this.checkpointLocked(); } finally { this.running = false; if (this.queue.length) { this.running = true; void this.drain(); } }
+    try { await this.settleAll(); return await this.checkpointLocked(); } finally { this.running = false; if (this.queue.length) { this.running = true; void this.drain(); } }
   }
 
   /** Commits and events committed since open (events ÷ commits = the group commit's batching). */

@@ -59,7 +59,7 @@ export class PostgresLog implements LogBackend {
    * and the leaf hashes only: the lock's hold time bounds the commits/s of all replicas together.
    */
   async append(batch: PendingEvent[]): Promise<AuditEvent[]> {
-    const dataJson = batch.map((p) => canonicalData(p.data));
+    const dataJson = batch.map((p) => p.dataJson ?? canonicalData(p.data));
     return this.locked(async (c, head) => {
       const size = Number(head[0].n);
       const sealed = sealBatch(batch, size, dataJson);

@@ -1,13 +1,21 @@
 /**
- * The audit log in SQLite (better-sqlite3): `<dataDir>/audit.sqlite`, WAL journal,
- * synchronous=FULL (each commit fsyncs the WAL before `append` resolves). One connection writes;
- * a batch is one transaction (group commit). Implements backend.ts.
+ * The audit log in SQLite (better-sqlite3): `<dataDir>/audit.sqlite`, WAL journal. One connection
+ * writes; a batch is one transaction (group commit). Implements backend.ts.
+ *
+ * Durability: each write (append, checkpoint, sink cursor, prune) commits with synchronous=NORMAL
+ * and then resolves only once wal-sync.ts has fdatasynced the WAL on libuv's threadpool — durable at
+ * the same point as with synchronous=FULL, without blocking the event loop for the disk (a FULL
+ * commit fsyncs inside better-sqlite3's synchronous call, stalling every request in flight). A
+ * batch committed while an earlier one's flush is in flight starts its own flush at once; flushes
+ * resolve in order. Reads through this connection see only what is durable (`durable`: the end
+ * of the synced events); a failed sync breaks the log (every later write and `ping` reject).
  */
 import type Database from 'better-sqlite3';
 import { openSqlite } from '../sqlite.js';
 import { logSchema, type LogBackend, type PendingEvent, type StoredEvent } from './backend.js';
 import { indexFields, leafBytes, leafBytesWith, type AuditEvent, type Checkpoint, type EventQuery } from './events.js';
 import { leafHash } from './merkle.js';
+import { WalSync } from './wal-sync.js';
 
 const SCHEMA = logSchema('INTEGER', 'TEXT');
 
@@ -21,9 +29,10 @@ export const rowToCheckpoint = (r: any): Checkpoint => ({ treeSize: Number(r.tre
 
 /** Numbers and seals a batch after `size` existing events; `dataJson[i]`: batch[i]'s data in canonical JSON, when computed already. */
 export function sealBatch(batch: PendingEvent[], size: number, dataJson?: string[]) {
-  return batch.map((p, i) => {
+  return batch.map(({ dataJson: own, ...p }, i) => {
     const e = { ...p, seq: size + i };
-    const body = dataJson ? leafBytesWith(e, dataJson[i]) : leafBytes(e);
+    const json = dataJson?.[i] ?? own;
+    const body = json !== undefined ? leafBytesWith(e, json) : leafBytes(e);
     return { event: { ...e, leaf: leafHash(body).toString('hex') } as AuditEvent, body, index: indexFields(p) };
   });
 }
@@ -32,15 +41,31 @@ export class SqliteLog implements LogBackend {
   readonly kind = 'sqlite' as const;
   private db: Database.Database;
   private next: number;
+  /** Events with seq below this are on disk (synced); reads stop here. */
+  private durable: number;
+  private readonly wal: WalSync;
+  private readonly ins: Database.Statement;
 
   constructor(dataDir: string) {
-    this.db = openSqlite(dataDir, 'audit.sqlite', 'FULL');
+    this.db = openSqlite(dataDir, 'audit.sqlite', 'NORMAL');
     this.db.exec(SCHEMA);
+    this.wal = new WalSync(`${this.db.name}-wal`);
     this.next = Number((this.db.prepare('SELECT COALESCE(MAX(seq) + 1, 0) AS n FROM audit_log').get() as { n: number }).n);
+    this.durable = this.next;
+    this.ins = this.db.prepare(`INSERT INTO audit_log (seq, id, ts, type, request_id, session_key, principal, issuer, actor, decision, tables, columns, body, leaf)
+      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
+  }
+
+  /** Runs the synchronous write `fn` (one transaction), then waits until it is on disk. */
+  private async write<T>(fn: () => T): Promise<T> {
+    if (this.wal.failure) throw this.wal.failure;
+    const out = fn();
+    await this.wal.flush();
+    return out;
   }
 
   async append(batch: PendingEvent[]): Promise<AuditEvent[]> {
-    return this.appendSealed(batch).events;
+    return (await this.appendSealed(batch)).events;
   }
 
   /**
@@ -48,20 +73,23 @@ export class SqliteLog implements LogBackend {
    * (sqlite-worker.ts) answers with these alone, not the events it was sent.
    */
   async appendLeaves(batch: PendingEvent[]): Promise<{ first: number; leaves: string[] }> {
-    const { events } = this.appendSealed(batch);
+    const { events } = await this.appendSealed(batch);
     return { first: events[0]?.seq ?? this.next, leaves: events.map((e) => e.leaf) };
   }
 
-  private appendSealed(batch: PendingEvent[]): { events: AuditEvent[] } {
+  private async appendSealed(batch: PendingEvent[]): Promise<{ events: AuditEvent[] }> {
+    if (this.wal.failure) throw this.wal.failure;
     const sealed = sealBatch(batch, this.next);
-    const ins = this.db.prepare(`INSERT INTO audit_log (seq, id, ts, type, request_id, session_key, principal, issuer, actor, decision, tables, columns, body, leaf)
-      VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
+    const { ins } = this;
     this.db.transaction(() => {
       for (const { event: e, body, index } of sealed) {
         ins.run(e.seq, e.id, e.ts, e.type, e.requestId, e.sessionKey ?? null, e.principal, e.issuer, e.actor ?? null, index.decision ?? null, index.tables ?? null, index.columns ?? null, body, e.leaf);
       }
     })();
     this.next += sealed.length;
+    const end = this.next;
+    await this.wal.flush();
+    this.durable = Math.max(this.durable, end);
     return { events: sealed.map((s) => s.event) };
   }
 
@@ -76,30 +104,30 @@ export class SqliteLog implements LogBackend {
   async checkpointInputs(): Promise<{ latest?: Checkpoint; leaves: string[] }> {
     const latestRow = this.db.prepare('SELECT * FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1').get();
     const latest = latestRow ? rowToCheckpoint(latestRow) : undefined;
-    const leaves = (this.db.prepare('SELECT leaf FROM audit_log WHERE seq >= ? ORDER BY seq').all(latest?.treeSize ?? 0) as Array<{ leaf: string }>).map((r) => r.leaf);
+    const leaves = (this.db.prepare('SELECT leaf FROM audit_log WHERE seq >= ? AND seq < ? ORDER BY seq').all(latest?.treeSize ?? 0, this.durable) as Array<{ leaf: string }>).map((r) => r.leaf);
     return { latest, leaves };
   }
 
   async insertCheckpoint(cp: Checkpoint): Promise<void> {
-    this.db.prepare('INSERT OR IGNORE INTO audit_checkpoints VALUES (?,?,?,?,?,?)').run(cp.treeSize, cp.root, cp.ts, cp.signature, cp.keyId, JSON.stringify(cp.range));
+    await this.write(() => this.db.prepare('INSERT OR IGNORE INTO audit_checkpoints VALUES (?,?,?,?,?,?)').run(cp.treeSize, cp.root, cp.ts, cp.signature, cp.keyId, JSON.stringify(cp.range)));
   }
 
   async events(q: EventQuery): Promise<AuditEvent[]> {
     const { sql, args } = eventFilter(q, '?');
-    return (this.db.prepare(`SELECT * FROM audit_log WHERE ${sql} ORDER BY seq LIMIT ?`).all(...args, q.limit ?? 100_000) as any[]).map(rowToEvent);
+    return (this.db.prepare(`SELECT * FROM audit_log WHERE ${sql} AND seq < ? ORDER BY seq LIMIT ?`).all(...args, this.durable, q.limit ?? 100_000) as any[]).map(rowToEvent);
   }
 
   async entries(fromSeq: number, toSeq: number) {
-    return (this.db.prepare('SELECT * FROM audit_log WHERE seq >= ? AND seq < ? ORDER BY seq').all(fromSeq, toSeq) as any[]).map(rowToStored);
+    return (this.db.prepare('SELECT * FROM audit_log WHERE seq >= ? AND seq < ? ORDER BY seq').all(fromSeq, Math.min(toSeq, this.durable)) as any[]).map(rowToStored);
   }
 
   async checkpoints() { return (this.db.prepare('SELECT * FROM audit_checkpoints ORDER BY tree_size').all() as any[]).map(rowToCheckpoint); }
-  async size() { return this.next; }
-  async ping() { this.db.prepare('SELECT 1').get(); }
+  async size() { return this.durable; }
+  async ping() { if (this.wal.failure) throw this.wal.failure; this.db.prepare('SELECT 1').get(); }
 
   async prune(beforeTs: number) {
     const covered = (this.db.prepare('SELECT COALESCE(MAX(tree_size), 0) AS n FROM audit_checkpoints').get() as { n: number }).n;
-    return this.db.prepare('UPDATE audit_log SET body = NULL, tables = NULL, columns = NULL WHERE ts < ? AND seq < ? AND body IS NOT NULL').run(beforeTs, covered).changes;
+    return this.write(() => this.db.prepare('UPDATE audit_log SET body = NULL, tables = NULL, columns = NULL WHERE ts < ? AND seq < ? AND body IS NOT NULL').run(beforeTs, covered).changes);
   }
 
   async sinkCursor(name: string): Promise<number> {
@@ -107,7 +135,7 @@ export class SqliteLog implements LogBackend {
   }
 
   async setSinkCursor(name: string, next: number): Promise<void> {
-    this.db.prepare('INSERT INTO audit_sink_cursors (name, next_seq) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET next_seq = excluded.next_seq').run(name, next);
+    await this.write(() => this.db.prepare('INSERT INTO audit_sink_cursors (name, next_seq) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET next_seq = excluded.next_seq').run(name, next));
   }
 
   /** One process owns a SQLite log, so the lease is just the cursor. */
@@ -115,7 +143,7 @@ export class SqliteLog implements LogBackend {
     return { next: await this.sinkCursor(name), advance: (n: number) => this.setSinkCursor(name, n), release: async () => {} };
   }
 
-  async close() { this.db.close(); }
+  async close() { this.db.close(); this.wal.close(); }
 }
 
 /**

@@ -13,6 +13,8 @@
  * key set still resolves the token's header to the very key that verified it: a key the issuer
  * removed from its JWKS (revoked, rotated out) fails the token as soon as jose's key set no longer
  * holds it, exactly as without the cache. Anything else goes through `jwtVerify` again.
+ * Every call answers its own deep copy of the principal (`claims` and `groups` included), so a
+ * caller that mutates what it got cannot change what the next call with the same token is told.
  */
 import { createHash } from 'node:crypto';
 import { jwtVerify, createLocalJWKSet, createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, type JWTHeaderParameters } from 'jose';
@@ -55,6 +57,9 @@ export type Authenticator = ((authorization: string | undefined) => Promise<Prin
 
 interface CachedToken { principal: Principal; expMs: number; header: JWTHeaderParameters; key: unknown }
 
+/** A principal the caller may change freely: claims are JSON (a JWT's payload), so structuredClone copies all of it. */
+const ownCopy = (p: Principal): Principal => structuredClone(p);
+
 /** The token of an `Authorization: Bearer <token>` header, or undefined. */
 export const bearerToken = (authorization: string | undefined): string | undefined => authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
 
@@ -78,7 +83,7 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
     const key = await Promise.resolve().then(() => keys(hit.header, { protected: protectedHeader, payload, signature })).catch(() => undefined);
     if (key !== hit.key) { cache.delete(id); return undefined; }
     stats.hits++;
-    return { ...hit.principal, groups: [...hit.principal.groups] };
+    return ownCopy(hit.principal);
   };
 
   const authenticate = async (authorization: string | undefined): Promise<Principal> => {
@@ -103,7 +108,7 @@ export function createAuthenticator(opts: AuthOptions): Authenticator {
       if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
       cache.set(id, { principal, expMs: Number(payload.exp) * 1000, header: verified.protectedHeader, key: verified.key });
     }
-    return { ...principal, groups: [...principal.groups] };
+    return ownCopy(principal);
   };
   return Object.assign(authenticate, { stats });
 

@@ -180,10 +180,18 @@ export function glob(pattern: string, value: string): boolean {
 function uriGlob(pattern: string, uri: string): boolean {
   return globRegex(pattern, '/', true).test(uri);
 }
-/** The anchored regex of a glob whose `*` stays within `sep`-separated segments (and `**` crosses them when `deep`). */
+/** Compiled globs (a policy's patterns: a few hundred at most; bounded all the same, oldest dropped first). */
+const GLOBS = new Map<string, RegExp>();
+/** The anchored regex of a glob whose `*` stays within `sep`-separated segments (and `**` crosses them when `deep`); compiled once per pattern. */
 function globRegex(pattern: string, sep: string, deep: boolean, flags = ''): RegExp {
+  const key = `${sep}${deep ? 1 : 0}${flags}\u0000${pattern}`;
+  let re = GLOBS.get(key);
+  if (re) return re;
   const part = (p: string) => p.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join(`[^${sep}]*`);
-  return new RegExp(`^${(deep ? pattern.split('**') : [pattern]).map(part).join('.*')}$`, flags);
+  re = new RegExp(`^${(deep ? pattern.split('**') : [pattern]).map(part).join('.*')}$`, flags); // no g/y flag: test() keeps no state
+  if (GLOBS.size >= 10_000) GLOBS.delete(GLOBS.keys().next().value!);
+  GLOBS.set(key, re);
+  return re;
 }
 /** A column as rules see it: `project.dataset.table.column` and its classification tags. */
 export interface ColumnId { full: string; tags: string[] }
