@@ -265,7 +265,7 @@ class Interpreter {
       }
       case 'astIfStatementNode': {
         if (isTrue(await this.evaluate(node.condition, src))) return this.scoped(statements(node.thenList), src);
-        for (const e of flat(node.elseifClauses)?.elseifClauseList ?? []) {
+        for (const e of flat(node.elseifClauses)?.elseifClauses ?? []) {
           const c = flat(e);
           if (isTrue(await this.evaluate(c.condition, src))) return this.scoped(statements(c.body), src);
         }
@@ -337,8 +337,10 @@ class Interpreter {
       const [, nameEnd] = span(node.name)!;
       const head = `CREATE ${node.isOrReplace ? 'OR REPLACE ' : ''}TABLE ${node.isIfNotExists ? 'IF NOT EXISTS ' : ''}\`${real}\``;
       const { sql, params } = this.text(w, src, [[start, nameEnd, head]]);
-      await this.child(w, src, sql, params);
-      this.temps.set(names[0].toLowerCase(), real);
+      const key = names[0].toLowerCase();
+      const had = this.temps.has(key);
+      this.temps.set(key, real); // declared as _SESSION.<name> (script-job.ts) from its creation on
+      try { await this.child(w, src, sql, params); } catch (err) { if (!had) this.temps.delete(key); throw err; }
       return;
     }
     const { sql, params } = this.text(w, src);
