@@ -1,0 +1,61 @@
+/**
+ * Scripts through the real gateway and its embedded emulator (issue 20): the gateway analyzes the
+ * script (src/sql/script.ts) and sends the regenerated text upstream declared as SCRIPT; the
+ * emulator runs it statement by statement (src/emulator/script.ts). Real SDK and real `bq` CLI.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type TestGateway } from './helpers/gateway.ts';
+import { startDemoAndAdminGateway } from './helpers/admin-policy.ts';
+
+let gw: TestGateway;
+let tokens: Record<'admin' | 'analyst', string>;
+beforeAll(async () => { ({ gw, tokens } = await startDemoAndAdminGateway('script', { admin: ['test-admins'], analyst: ['analysts'] })); }, 240_000);
+afterAll(async () => { await gw?.stop(); });
+
+const SCRIPT = `DECLARE c STRING DEFAULT 'FR';
+DECLARE n INT64;
+SET n = (SELECT COUNT(*) FROM shop.customers WHERE country = c);
+CREATE TEMP TABLE per_status AS SELECT status, COUNT(*) AS orders FROM shop.orders GROUP BY status;
+IF n > 0 THEN
+  SELECT n AS customers, (SELECT SUM(orders) FROM per_status) AS orders;
+ELSE
+  SELECT 0 AS customers, 0 AS orders;
+END IF;`;
+
+describe('scripts through the gateway', () => {
+  it('an administrator runs a script with the SDK: the last SELECT is the result, as the statements run alone through the gateway give it', async () => {
+    const admin = gw.sdk(tokens.admin);
+    const [rows] = await admin.query({ query: SCRIPT, useLegacySql: false });
+    // Alone through the gateway: the same policy (row filters included) applies to each statement.
+    const [[c]] = await admin.query({ query: "SELECT COUNT(*) AS n FROM shop.customers WHERE country = 'FR'", useLegacySql: false });
+    const [[o]] = await admin.query({ query: 'SELECT COUNT(*) AS n FROM shop.orders', useLegacySql: false });
+    console.log(JSON.stringify(rows), c.n, o.n);
+    expect(rows).toEqual([c.n > 0 ? { customers: c.n, orders: o.n } : { customers: 0, orders: 0 }]);
+    const [jobs] = await gw.emulatorSdk().getJobs({ maxResults: 50 });
+    const parent = jobs.find((j) => j.metadata.statistics?.query?.statementType === 'SCRIPT')!;
+    const [children] = await gw.emulatorSdk().getJobs({ parentJobId: parent.id } as never);
+    console.log(`upstream: ${parent.metadata.statistics.numChildJobs} child jobs; ${children.map((j) => j.metadata.statistics.query.statementType).join(', ')}`);
+    expect(children.length).toBe(Number(parent.metadata.statistics.numChildJobs));
+    expect(children.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('the same script with bq query prints the last SELECT', async () => {
+    const r = await gw.bq(tokens.admin, ['--format=json', 'query', '--nouse_legacy_sql', SCRIPT]);
+    console.log(r.code, r.stdout.slice(0, 300), r.stderr.slice(0, 300));
+    expect(r.code).toBe(0);
+    const printed = JSON.parse(r.stdout.slice(r.stdout.indexOf('[')));
+    const [sdkRows] = await gw.sdk(tokens.admin).query({ query: SCRIPT, useLegacySql: false });
+    expect(printed.map((x: any) => ({ customers: Number(x.customers), orders: Number(x.orders) }))).toEqual(sdkRows);
+  });
+
+  it('an analyst\'s script reads the masked column masked, as the single statement does', async () => {
+    const script = 'DECLARE e STRING DEFAULT (SELECT email FROM shop.customers WHERE customer_id = 1);\nSELECT e AS email';
+    const single = 'SELECT email FROM shop.customers WHERE customer_id = 1';
+    const viaScript = await gw.sdk(tokens.analyst).query({ query: script, useLegacySql: false }).then(([r]) => r, (e) => ({ error: e.message }));
+    const [alone] = await gw.sdk(tokens.analyst).query({ query: single, useLegacySql: false });
+    const [raw] = await gw.emulatorSdk().query({ query: single, useLegacySql: false });
+    console.log(JSON.stringify(viaScript), JSON.stringify(alone), JSON.stringify(raw));
+    expect(alone[0].email).not.toBe(raw[0].email);
+    expect(viaScript).toEqual(alone);
+  });
+});
