@@ -205,7 +205,7 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
         const result = await scheduler.run(principal, async () => {
           job.state = 'RUNNING'; job.startTime = Date.now();
           const timer = setTimeout(() => job.abort.abort(new BigQueryError('timeout', `Job timed out after ${limitMs} ms: the emulator stops a statement that runs longer.`)), limitMs);
-          const ctx = { projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters as QueryParameter[] | undefined };
+          const ctx = { projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters as QueryParameter[] | undefined, user: userOf(job) };
           const maximumBytesBilled = Number.isFinite(maxBilled) ? maxBilled : undefined;
           try {
             if (parsed) {
@@ -227,12 +227,28 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
     return job;
   };
 
-  /** A script's statement as a finished child job of `parent` (script-job.ts). */
+  /** The user a job runs as: the gateway's principal (label `bqgate_principal`), else the emulator's own. */
+  const userOf = (j: Job) => String(j.configuration.labels?.bqgate_principal || 'emulator@localhost');
+  // INFORMATION_SCHEMA.JOBS (information-schema.ts): the jobs held here.
+  engine.jobSource = () => [...jobs.values()].map((j) => {
+    const type = jobType(j.configuration);
+    return {
+      projectId: j.projectId, jobId: j.jobId, userEmail: userOf(j), jobType: type,
+      statementType: type === 'QUERY' ? (j.result?.statementType ?? statementType(String(j.configuration.query?.query ?? ''))) : null,
+      query: type === 'QUERY' ? String(j.configuration.query?.query ?? '') : null, state: j.state,
+      creationTime: j.creationTime, startTime: j.startTime ?? null, endTime: j.endTime ?? null,
+      totalBytesProcessed: j.result?.totalBytesProcessed ?? null, totalBytesBilled: j.result?.totalBytesBilled ?? null, parentJobId: j.child?.parentJobId ?? null,
+      error: j.error ? { reason: j.error.reason, location: (j.error.toErrorProto() as { location?: string }).location ?? null, message: j.error.message } : null,
+      labels: Object.fromEntries(Object.entries(j.configuration.labels ?? {}).map(([k, v]) => [k, String(v)])),
+    };
+  });
+
+  /** A script's statement as a finished child job of `parent` (script-job.ts); its query is the statement as the script wrote it, as BigQuery shows it. */
   const recordChild = (parent: Job, c: ChildRun) => {
     parent.numChildJobs = (parent.numChildJobs ?? 0) + 1;
     const child: Job = {
       projectId: parent.projectId, jobId: c.jobId, location: parent.location, state: 'DONE',
-      configuration: { query: { query: c.sql, useLegacySql: false, ...(parent.configuration.query?.defaultDataset ? { defaultDataset: parent.configuration.query.defaultDataset } : {}) }, ...(parent.configuration.labels ? { labels: parent.configuration.labels } : {}) },
+      configuration: { query: { query: c.frame.text, useLegacySql: false, ...(parent.configuration.query?.defaultDataset ? { defaultDataset: parent.configuration.query.defaultDataset } : {}) }, ...(parent.configuration.labels ? { labels: parent.configuration.labels } : {}) },
       creationTime: c.startTime, startTime: c.startTime, endTime: c.endTime, result: c.result, error: c.error,
       done: Promise.resolve(), abort: new AbortController(), child: { parentJobId: parent.jobId, frame: c.frame },
     };
