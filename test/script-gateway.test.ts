@@ -4,12 +4,13 @@
  * emulator runs it statement by statement (src/emulator/script.ts). Real SDK and real `bq` CLI.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestGateway } from './helpers/gateway.ts';
+import { apiError, type TestGateway } from './helpers/gateway.ts';
 import { startDemoAndAdminGateway } from './helpers/admin-policy.ts';
 
 let gw: TestGateway;
-let tokens: Record<'admin' | 'analyst', string>;
-beforeAll(async () => { ({ gw, tokens } = await startDemoAndAdminGateway('script', { admin: ['test-admins'], analyst: ['analysts'] })); }, 240_000);
+let tokens: Record<'admin' | 'analyst' | 'oncall', string>;
+// oncall: a gateway administrator (policies/demo.yaml roles.admins) with the test administrator's rules.
+beforeAll(async () => { ({ gw, tokens } = await startDemoAndAdminGateway('script', { admin: ['test-admins'], analyst: ['analysts'], oncall: ['test-admins', 'security-oncall'] })); }, 240_000);
 afterAll(async () => { await gw?.stop(); });
 
 const SCRIPT = `DECLARE c STRING DEFAULT 'FR';
@@ -57,5 +58,33 @@ describe('scripts through the gateway', () => {
     console.log(JSON.stringify(viaScript), JSON.stringify(alone), JSON.stringify(raw));
     expect(alone[0].email).not.toBe(raw[0].email);
     expect(viaScript).toEqual(alone);
+  });
+});
+
+describe('INFORMATION_SCHEMA.JOBS through the gateway', () => {
+  const VARIANTS = [
+    'SELECT job_id, query FROM `region-us`.INFORMATION_SCHEMA.JOBS',
+    'SELECT * FROM `demo-project`.`region-us`.information_schema.jobs_by_user',
+    'SELECT * FROM `demo-project.region-us.INFORMATION_SCHEMA.JOBS_BY_PROJECT`',
+    'SELECT t.table_name, j.query FROM `demo-project.shop.INFORMATION_SCHEMA.TABLES` AS t CROSS JOIN `region-us`.INFORMATION_SCHEMA.Jobs AS j',
+    'DECLARE q STRING DEFAULT (SELECT STRING_AGG(query) FROM `region-us`.INFORMATION_SCHEMA.JOBS);\nSELECT q',
+  ];
+  it('a principal whose rules match every table (test-admins) is refused every spelling: the views hold every principal\'s query text', async () => {
+    await gw.sdk(tokens.analyst).query({ query: 'SELECT 42 AS secret_marker', useLegacySql: false });
+    for (const sql of VARIANTS) {
+      const e = await apiError(gw.sdk(tokens.admin).query({ query: sql, useLegacySql: false }));
+      console.log(`${sql.slice(0, 70)} → ${e.message.slice(0, 120)}`);
+      expect(e.errors?.[0]?.reason).toBe('accessDenied');
+      expect(e.message).not.toContain('secret_marker');
+    }
+    const analyst = await apiError(gw.sdk(tokens.analyst).query({ query: VARIANTS[0], useLegacySql: false }));
+    expect(analyst.errors?.[0]?.reason).toBe('accessDenied');
+  });
+
+  it('a gateway administrator reads JOBS: the emulator\'s jobs, the analyst\'s among them', async () => {
+    const [rows] = await gw.sdk(tokens.oncall).query({ query: "SELECT query, statement_type FROM `region-us`.INFORMATION_SCHEMA.JOBS WHERE query LIKE '%secret_marker%' AND query NOT LIKE '%INFORMATION_SCHEMA%'", useLegacySql: false });
+    console.log(JSON.stringify(rows));
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows[0].statement_type).toBe('SELECT');
   });
 });
