@@ -140,6 +140,19 @@ describe('emulator scripts', () => {
     expect(withTemp.body.rows).toEqual([{ f: [{ v: '1' }] }]);
   });
 
+  it('temp functions (SQL expression bodies) run inline: typed and ANY TYPE parameters, RETURNS, one calling another; a parameter shadows a variable', async () => {
+    const r = await rows(`
+      DECLARE k INT64 DEFAULT 10;
+      CREATE TEMP FUNCTION add_one(x INT64) AS (x + 1);
+      CREATE TEMP FUNCTION twice(y ANY TYPE) RETURNS INT64 AS (add_one(y) * 2);
+      CREATE TEMP FUNCTION plus(x INT64, k INT64) AS (x + k);
+      SELECT customer_id, add_one(customer_id) AS a, twice(customer_id) AS b, plus(k, 5) AS c FROM shop.customers ORDER BY customer_id LIMIT 2`);
+    console.log(JSON.stringify(r));
+    expect(r.map((x: any) => [x.a - x.customer_id, x.b - 2 * (x.customer_id + 1), x.c])).toEqual([[1, 0, 15], [1, 0, 15]]);
+    const e = await apiError(rows("CREATE TEMP FUNCTION js(x FLOAT64) RETURNS FLOAT64 LANGUAGE js AS 'return x'; SELECT js(1.0)"));
+    expect(e.message).toMatch(/only SQL expression functions/);
+  });
+
   it('a statement with a ; inside a string is one statement, not a script', async () => {
     expect(await rows("SELECT 'a;b' AS s; -- trailing comment")).toEqual([{ s: 'a;b' }]);
   });

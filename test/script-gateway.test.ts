@@ -49,6 +49,15 @@ describe('scripts through the gateway', () => {
     expect(printed.map((x: any) => ({ customers: Number(x.customers), orders: Number(x.orders) }))).toEqual(sdkRows);
   });
 
+  it('a temp function in a script through the gateway runs inline upstream, as the expression written out', async () => {
+    const admin = gw.sdk(tokens.admin);
+    const [viaFn] = await admin.query({ query: 'CREATE TEMP FUNCTION net(a FLOAT64) AS (ROUND(a * 0.8, 2));\nSELECT order_id, net(amount) AS n FROM shop.orders ORDER BY order_id LIMIT 3', useLegacySql: false });
+    const [plain] = await admin.query({ query: 'SELECT order_id, ROUND(CAST(amount AS FLOAT64) * 0.8, 2) AS n FROM shop.orders ORDER BY order_id LIMIT 3', useLegacySql: false });
+    console.log(JSON.stringify(viaFn), JSON.stringify(plain));
+    expect(viaFn.length).toBe(3);
+    expect(viaFn).toEqual(plain);
+  });
+
   it('an analyst\'s script reads the masked column masked, as the single statement does', async () => {
     const script = 'DECLARE e STRING DEFAULT (SELECT email FROM shop.customers WHERE customer_id = 1);\nSELECT e AS email';
     const single = 'SELECT email FROM shop.customers WHERE customer_id = 1';

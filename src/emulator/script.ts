@@ -18,8 +18,10 @@
  * variable) becomes a query parameter `@_svN` bound to the value (script-values.ts). A column with
  * the variable's name does not shadow it here (BigQuery resolves the column first).
  *
+ * Temp functions with a SQL expression body are expanded inline at each call (tempFunction).
+ *
  * Refused as notImplemented, naming the construct: ROLLBACK (the emulator cannot undo a statement),
- * temp functions, CASE statements, EXECUTE IMMEDIATE, SET @@system_variable, and a procedure whose
+ * JavaScript or aggregate temp functions, CASE statements, EXECUTE IMMEDIATE, SET @@system_variable, and a procedure whose
  * language is not SQL. Every statement of the script (SELECT, DML, DDL; a FOR…IN query) runs
  * through `host.run`, which makes it a child job and applies the engine's checks (guard.ts).
  */
@@ -59,6 +61,7 @@ export interface ScriptOutcome { last?: RunResult; children: number; totalBytesP
 class Jump { constructor(readonly kind: 'break' | 'continue' | 'return', readonly label?: string) {} }
 
 interface Source { bytes: Buffer; procedureId?: string }
+interface TempFunction { name: string; params: Array<{ name: string; type?: string }>; returns?: string; body: any; src: Source }
 interface Failure { message: string; statementText: string; frame?: StackFrame; error: BigQueryError }
 
 const notImplemented = (what: string) => new BigQueryError('notImplemented', `The emulator does not run ${what} in scripts yet.`);
@@ -80,6 +83,8 @@ export async function runScript(parsed: any, sql: string, host: ScriptHost): Pro
 class Interpreter {
   private scopes: Array<Map<string, ScriptValue>> = [new Map()];
   private temps = new Map<string, string>();
+  /** Temp functions (SQL expression bodies), by lower-case name: expanded inline at each call. */
+  private functions = new Map<string, TempFunction>();
   private failures: Failure[] = [];
   private rowCount: number | null = null;
   readonly outcome: ScriptOutcome = { children: 0, totalBytesProcessed: 0, totalBytesBilled: 0 };
@@ -113,15 +118,33 @@ class Interpreter {
     }
   }
 
-  /** A node's GoogleSQL text with variable, system variable and temp table references replaced; the parameters it then needs. */
+  /** A node's GoogleSQL text with variable, system variable, temp table and temp function references replaced; the parameters it then needs. */
   private text(node: any, src: Source, extra: Array<[number, number, string]> = []): { sql: string; params: QueryParameter[] } {
+    const params: QueryParameter[] = [];
+    const sql = this.render(node, src, extra, params);
+    const own = this.host.parameters;
+    if (params.length && own.some((p) => !p.name)) throw new BigQueryError('invalidQuery', 'The emulator cannot mix positional query parameters with script variables; use named parameters.', { location: 'query' });
+    return { sql, params: [...own, ...params] };
+  }
+
+  /**
+   * The text of `node` in `src` with its references replaced (`extra`: replacements of the caller's,
+   * which win over any inside them). Inside a temp function's body, `args` maps its parameters to
+   * the call's argument texts and script variables are not in scope.
+   */
+  private render(node: any, src: Source, extra: Array<[number, number, string]>, params: QueryParameter[], args?: Map<string, string>, depth = 0): string {
+    if (depth > 16) throw new BigQueryError('invalidQuery', 'Temp functions nest deeper than 16 calls (or call themselves); the emulator stops expanding them.', { location: 'query' });
     const [start, end] = span(node)!;
     const reps: Array<[number, number, string]> = [...extra];
-    const params: QueryParameter[] = [];
     const param = (v: ScriptValue, prefix: string) => {
       const name = `${prefix}${params.length}`;
       params.push({ name, parameterType: v.type, parameterValue: v.value });
       return `@${name}`;
+    };
+    const value = (name: string): string | undefined => {
+      if (args) return args.get(name);
+      const v = this.lookup(name);
+      return v && param(v, '_sv');
     };
     const tempPath = (n: any): string | undefined => {
       const names: string[] = (flat(n).names ?? []).map((x: any) => String(flat(x).idString).toLowerCase());
@@ -133,16 +156,31 @@ class Interpreter {
       if (!o || typeof o !== 'object') return;
       if (Array.isArray(o)) { for (const x of o) visit(x, key); return; }
       // A bare variable as a select column is named after the variable, as BigQuery names it.
-      const bare = key === 'columns' && o.expression && !flat(o).alias ? flat(o.expression.astGeneralizedPathExpressionNode?.astPathExpressionNode)?.names : undefined;
+      const bare = !args && key === 'columns' && o.expression && !flat(o).alias ? flat(o.expression.astGeneralizedPathExpressionNode?.astPathExpressionNode)?.names : undefined;
       const aliasOf = bare?.length === 1 && this.lookup(String(flat(bare[0]).idString).toLowerCase()) ? ` AS \`${String(flat(bare[0]).idString)}\`` : '';
       const path = o.astGeneralizedPathExpressionNode?.astPathExpressionNode;
       if (path) {
         const first = flat(path).names?.[0];
-        const v = first && this.lookup(String(flat(first).idString).toLowerCase());
-        if (v) { const r = span(first)!; reps.push([r[0], r[1], param(v, '_sv')]); }
-        if (v || (flat(path).names ?? []).length) return;
+        const text = first && value(String(flat(first).idString).toLowerCase());
+        if (text) { const r = span(first)!; reps.push([r[0], r[1], text]); }
+        if (text || (flat(path).names ?? []).length) return;
       }
-      if (o.astSystemVariableExprNode) {
+      const call = o.astFunctionCallNode && flat(o.astFunctionCallNode);
+      const fnNames = call && flat(call.function)?.names;
+      const fn = fnNames?.length === 1 ? this.functions.get(String(flat(fnNames[0]).idString).toLowerCase()) : undefined;
+      if (fn) {
+        const given: any[] = call.arguments ?? [];
+        if (given.length !== fn.params.length) throw new BigQueryError('invalidQuery', `Function ${fn.name} takes ${fn.params.length} arguments, but ${given.length} were given.`, { location: 'query' });
+        const bound = new Map(fn.params.map((p, i) => {
+          const arg = `(${this.render(given[i], src, [], params, args, depth)})`;
+          return [p.name, p.type ? `CAST(${arg} AS ${p.type})` : arg] as [string, string];
+        }));
+        const body = `(${this.render(fn.body, fn.src, [], params, bound, depth + 1)})`;
+        const r = span(o.astFunctionCallNode)!;
+        reps.push([r[0], r[1], fn.returns ? `CAST(${body} AS ${fn.returns})` : body]);
+        return;
+      }
+      if (o.astSystemVariableExprNode && !args) {
         const n = flat(o.astSystemVariableExprNode);
         const name = (flat(n.path).names ?? []).map((x: any) => String(flat(x).idString).toLowerCase()).join('.');
         const r = span(o.astSystemVariableExprNode)!;
@@ -166,10 +204,7 @@ class Interpreter {
       sql += src.bytes.subarray(at, s).toString('utf8') + t;
       at = e;
     }
-    sql += src.bytes.subarray(at, end).toString('utf8');
-    const own = this.host.parameters;
-    if (params.length && own.some((p) => !p.name)) throw new BigQueryError('invalidQuery', 'The emulator cannot mix positional query parameters with script variables; use named parameters.', { location: 'query' });
-    return { sql, params: [...own, ...params] };
+    return sql + src.bytes.subarray(at, end).toString('utf8');
   }
 
   /** The value of an expression (a SELECT of it, not a child job). */
@@ -327,7 +362,7 @@ class Interpreter {
   }
 
   private async sqlStatement(w: any, kind: string | undefined, node: any, src: Source): Promise<void> {
-    if (kind === 'astCreateFunctionStatementNode' && node.scope === 'TEMPORARY') throw notImplemented('CREATE TEMP FUNCTION');
+    if (kind === 'astCreateFunctionStatementNode' && node.scope === 'TEMPORARY') return this.tempFunction(node, src);
     if (kind === 'astCreateTableStatementNode' && node.scope === 'TEMPORARY') {
       const names: string[] = (flat(node.name).names ?? []).map((x: any) => String(flat(x).idString));
       if (names.length !== 1) throw new BigQueryError('invalidQuery', `A temp table name must be one identifier, not ${names.join('.')}.`, { location: 'query' });
@@ -345,6 +380,31 @@ class Interpreter {
     }
     const { sql, params } = this.text(w, src);
     await this.child(w, src, sql, params);
+  }
+
+  /**
+   * CREATE TEMP FUNCTION with a SQL expression body: kept for the rest of the script and expanded
+   * inline where it is called (its arguments CAST to the parameter types, the body to RETURNS), as
+   * BigQuery inlines SQL UDFs. An argument used twice in the body is evaluated twice (a
+   * non-deterministic one, RAND(), may differ). Refused: JavaScript and other languages, aggregates.
+   */
+  private tempFunction(node: any, src: Source): void {
+    const decl = flat(node.functionDeclaration);
+    const names: string[] = (flat(decl.name).names ?? []).map((x: any) => String(flat(x).idString));
+    const textOf = (n: any) => (n ? src.bytes.subarray(...span(n)!).toString('utf8') : undefined);
+    if (names.length !== 1) throw new BigQueryError('invalidQuery', `A temp function name must be one identifier, not ${names.join('.')}.`, { location: 'query' });
+    if (!node.sqlFunctionBody || node.language || node.isAggregate) throw notImplemented(`CREATE TEMP FUNCTION ${names[0]} (only SQL expression functions run)`);
+    const key = names[0].toLowerCase();
+    if (this.functions.has(key) && !node.isOrReplace) {
+      if (node.isIfNotExists) return;
+      throw new BigQueryError('duplicate', `Function ${names[0]} already exists in this script.`);
+    }
+    const params = (flat(decl.parameters)?.parameterEntries ?? []).map((e: any) => {
+      const p = flat(e);
+      const type = textOf(p.type);
+      return { name: String(flat(p.name).idString).toLowerCase(), type: type && !/^ANY\s+TYPE$/i.test(type) ? type : undefined };
+    });
+    this.functions.set(key, { name: names[0], params, returns: textOf(node.returnType), body: flat(node.sqlFunctionBody).expression, src });
   }
 
   /** CALL of a SQL procedure: its body run as a script with the arguments as its variables; OUT / INOUT ones copied back. */
