@@ -72,7 +72,8 @@ describe('emulator INFORMATION_SCHEMA', () => {
     await expect(run('SELECT * FROM `region-us`.INFORMATION_SCHEMA.PARTITIONS')).rejects.toMatchObject({ reason: 'invalidQuery' });
     await expect(run('SELECT * FROM nope.INFORMATION_SCHEMA.TABLES')).rejects.toMatchObject({ reason: 'notFound' });
     await expect(run('SELECT * FROM `region-eu`.INFORMATION_SCHEMA.TABLES')).rejects.toMatchObject({ reason: 'notFound' });
-    await expect(run('SELECT * FROM `region-us`.INFORMATION_SCHEMA.JOBS')).rejects.toMatchObject({ reason: 'notFound' });
+    await expect(run('SELECT * FROM `region-us`.INFORMATION_SCHEMA.JOBS_BY_FOLDER')).rejects.toMatchObject({ reason: 'notFound' });
+    await expect(run('SELECT * FROM shop.INFORMATION_SCHEMA.JOBS')).rejects.toMatchObject({ reason: 'invalidQuery' }); // JOBS takes a region (test/emulator-jobs-view.test.ts)
   });
 
   it('the text INFORMATION_SCHEMA in a string literal is left alone', async () => {

@@ -147,8 +147,8 @@ const CASES: Array<Case | (() => Case)> = [
   { name: 'INFORMATION_SCHEMA', sql: 'SELECT * FROM `demo-project.shop.INFORMATION_SCHEMA.COLUMNS`', expect: 'refused' },
   // scripts, temp tables, DDL/DML, dynamic SQL, export
   { name: 'script with a variable', sql: 'DECLARE x STRING; SET x = (SELECT ssn FROM shop.customers LIMIT 1); SELECT x;', expect: 'refused' },
-  { name: 'BEGIN…END block', sql: 'BEGIN SELECT email FROM shop.customers LIMIT 5; END', expect: 'refused' },
-  { name: 'temp table', sql: 'CREATE TEMP TABLE t AS SELECT email FROM shop.customers; SELECT * FROM t', expect: 'refused' },
+  { name: 'BEGIN…END block', sql: 'BEGIN SELECT email FROM shop.customers LIMIT 5; END', expect: 'masked' }, // the emulator runs scripts (src/emulator/script.ts): every cell is checked
+  { name: 'temp table', sql: 'CREATE TEMP TABLE t AS SELECT email FROM shop.customers; SELECT * FROM t', expect: 'masked' },
   { name: 'CTAS', sql: 'CREATE TABLE shop.leak AS SELECT ssn FROM shop.customers', expect: 'refused' },
   { name: 'CTAS of masked columns', sql: 'CREATE TABLE shop.leak2 AS SELECT email FROM shop.customers', expect: 'refused' },
   { name: 'EXPORT DATA', sql: "EXPORT DATA OPTIONS (uri = 'gs://bucket/leak-*.csv', format = 'CSV') AS SELECT email FROM shop.customers", expect: 'refused' },

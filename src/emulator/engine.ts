@@ -18,7 +18,7 @@ import { BigQueryError } from '../bigquery/errors.js';
 import { bqToDuck, duckToField, type BqField } from './encode.js';
 import { toDuckDb } from './translate.js';
 import { nativeMasks } from './native-masks.js';
-import { extractInfoSchema, infoSchemaSubquery, sourceFor, INFO_PREFIX, type InfoRef, type InfoSource } from './information-schema.js';
+import { extractInfoSchema, infoSchemaSubquery, sourceFor, INFO_PREFIX, type InfoRef, type InfoSource, type InfoJob } from './information-schema.js';
 import { timeTravelClauses, versionAt, HISTORY_DATASET, TIME_TRAVEL_WINDOW_US, type TableVersion } from './time-travel.js';
 import {
   expectedDuckType, checkDuckType, refuseFunctionsByName, planScans, checkCreatePlan, checkDropText, checkDeclaredTables,
@@ -40,6 +40,8 @@ export interface RunContext {
   defaultDataset?: { projectId?: string; datasetId: string };
   /** BigQuery queryParameters as both clients send them (CONTRACT.md §7). */
   queryParameters?: QueryParameter[];
+  /** The user the job runs as (its `bqgate_principal` label; INFORMATION_SCHEMA.JOBS_BY_USER). */
+  user?: string;
 }
 
 export type { QueryParameter } from './params.js';
@@ -165,9 +167,12 @@ export class Engine {
     return out;
   }
 
+  /** The REST server's jobs, for INFORMATION_SCHEMA.JOBS (server.ts sets it). */
+  jobSource?: () => InfoJob[];
+
   /** Translated text with each INFORMATION_SCHEMA placeholder replaced by its view's rows (information-schema.ts). */
-  private withInfoSchema(duck: string, refs: InfoRef[]): string {
-    const all: InfoSource = { location: 'US', datasets: [...this.catalog.datasets.values()], tables: this.listTables(), routines: [...routineStore(this).values()] };
+  private withInfoSchema(duck: string, refs: InfoRef[], user?: string): string {
+    const all: InfoSource = { location: 'US', datasets: [...this.catalog.datasets.values()], tables: this.listTables(), routines: [...routineStore(this).values()], jobs: this.jobSource?.() ?? [], user };
     return duck.replace(new RegExp(`"?${INFO_PREFIX}(\\d+)"?`, 'g'), (_m, i: string) => infoSchemaSubquery(refs[Number(i)], sourceFor(refs[Number(i)], all)));
   }
 
@@ -248,7 +253,7 @@ export class Engine {
     const jsonParams = new Set((ctx.queryParameters ?? []).filter((p) => p.name && p.parameterType?.type?.toUpperCase() === 'JSON').map((p) => p.name!));
     const info = extractInfoSchema(sql, project, ctx.defaultDataset?.datasetId);
     const statements = this.translate(info.sql, jsonParams, (path) => this.matchWildcard(path, project, ctx.defaultDataset?.datasetId, opts.declared))
-      .map((s) => (info.refs.length ? this.withInfoSchema(s, info.refs) : s));
+      .map((s) => (info.refs.length ? this.withInfoSchema(s, info.refs, ctx.user) : s));
     if (statements.length !== 1) throw new BigQueryError('invalidQuery', 'The emulator runs one statement per job; scripts are not supported.', { location: 'query' });
     const kind = statementType(sql);
     const expected = expectedDuckType(kind, opts.declared?.statementKind);

@@ -6,8 +6,11 @@
  * statement is replaced, before translation, by a placeholder that becomes a DuckDB subquery of
  * literal rows (`infoSchemaSubquery`): it scans no table, so the statement reads nothing else.
  *
- * Not served: JOBS / JOBS_BY_USER (the jobs live in the REST server, not the engine) and the views
- * not listed in VIEWS below; a reference to one is refused with notFound naming the served views.
+ * JOBS (also JOBS_BY_PROJECT) and JOBS_BY_USER, region-qualified only, are the query, copy, extract
+ * and load jobs the emulator's REST server holds (`InfoSource.jobs`); a job's user is its
+ * `bqgate_principal` label (the gateway's principal) or `emulator@localhost`, and JOBS_BY_USER keeps
+ * the jobs of the running job's user. Views not listed in VIEWS below are refused with notFound
+ * naming the served views.
  * Errors: notFound (dataset or view), invalidQuery (a qualifier the view does not take).
  */
 import { BigQueryError } from '../bigquery/errors.js';
@@ -27,10 +30,27 @@ export interface InfoSource {
   datasets: DatasetMeta[];
   routines: Array<Record<string, any>>;
   location: string;
+  /** The emulator's jobs (server.ts), for JOBS / JOBS_BY_USER; absent: none. */
+  jobs?: InfoJob[];
+  /** The user the statement runs as (JOBS_BY_USER). */
+  user?: string;
 }
 
-type Col = [name: string, duckType: 'VARCHAR' | 'BIGINT' | 'TIMESTAMPTZ' | 'VARCHAR[]'];
-type Row = Array<string | number | null | string[]>;
+/** One job as JOBS shows it (https://cloud.google.com/bigquery/docs/information-schema-jobs#schema). */
+export interface InfoJob {
+  projectId: string; jobId: string; userEmail: string; jobType: string; statementType: string | null; query: string | null;
+  state: string; creationTime: number; startTime: number | null; endTime: number | null;
+  totalBytesProcessed: number | null; totalBytesBilled: number | null; parentJobId: string | null;
+  error: { reason: string; location: string | null; message: string } | null; labels: Record<string, string>;
+}
+
+type Col = [name: string, duckType: 'VARCHAR' | 'BIGINT' | 'TIMESTAMPTZ' | 'VARCHAR[]' | 'BOOLEAN' | typeof ERROR_TYPE | typeof LABELS_TYPE];
+type Row = Array<string | number | boolean | null | string[] | Record<string, string | null> | Array<[string, string]>>;
+
+/** JOBS.error_result: STRUCT<reason, location, debug_info, message>. */
+const ERROR_TYPE = 'STRUCT(reason VARCHAR, location VARCHAR, debug_info VARCHAR, message VARCHAR)';
+/** JOBS.labels: ARRAY<STRUCT<key, value>>. */
+const LABELS_TYPE = 'STRUCT(key VARCHAR, value VARCHAR)[]';
 
 const S = (n: string): Col => [n, 'VARCHAR'];
 const I = (n: string): Col => [n, 'BIGINT'];
@@ -119,6 +139,23 @@ const VIEWS: Record<string, { doc: string; region?: 'only' | 'never'; cols: Col[
   },
 };
 
+/** JOBS columns (https://cloud.google.com/bigquery/docs/information-schema-jobs#schema): those the emulator knows; the rest are NULL. */
+const JOB_COLS: Col[] = [T('creation_time'), S('project_id'), I('project_number'), S('user_email'), S('principal_subject'), S('job_id'), S('job_type'), S('statement_type'), S('priority'),
+  T('start_time'), T('end_time'), S('query'), S('state'), S('reservation_id'), I('total_bytes_processed'), I('total_slot_ms'), ['error_result', ERROR_TYPE], ['cache_hit', 'BOOLEAN'],
+  ['labels', LABELS_TYPE], I('total_bytes_billed'), S('transaction_id'), S('parent_job_id')];
+
+function jobRows(s: InfoSource, byUser: boolean): Row[] {
+  return (s.jobs ?? []).filter((j) => !byUser || j.userEmail === s.user).map((j) => [
+    j.creationTime, j.projectId, null, j.userEmail, `user:${j.userEmail}`, j.jobId, j.jobType, j.statementType, 'INTERACTIVE', j.startTime, j.endTime, j.query, j.state, null,
+    j.totalBytesProcessed, null, j.error && { reason: j.error.reason, location: j.error.location, debug_info: null, message: j.error.message }, j.jobType === 'QUERY' ? false : null,
+    Object.entries(j.labels), j.totalBytesBilled, null, j.parentJobId,
+  ]);
+}
+
+for (const [name, byUser] of [['JOBS', false], ['JOBS_BY_PROJECT', false], ['JOBS_BY_USER', true]] as const) {
+  VIEWS[name] = { doc: 'https://cloud.google.com/bigquery/docs/information-schema-jobs', region: 'only', cols: JOB_COLS, rows: (s) => jobRows(s, byUser) };
+}
+
 const ROUTINE_TYPES: Record<string, string> = { SCALAR_FUNCTION: 'FUNCTION', TABLE_VALUED_FUNCTION: 'TABLE FUNCTION', PROCEDURE: 'PROCEDURE', AGGREGATE_FUNCTION: 'AGGREGATE FUNCTION' };
 
 /** A routines resource StandardSqlDataType as GoogleSQL text (INT64, ARRAY<STRING>, STRUCT<a INT64>). */
@@ -178,6 +215,9 @@ export function extractInfoSchema(sql: string, projectId: string, defaultDataset
 
 const lit = (v: Row[number], type: Col[1]): string => {
   if (v === null) return `CAST(NULL AS ${type})`;
+  if (type === LABELS_TYPE) return `CAST([${(v as Array<[string, string]>).map(([k, x]) => `{'key': ${lit(k, 'VARCHAR')}, 'value': ${lit(x, 'VARCHAR')}}`).join(', ')}] AS ${LABELS_TYPE})`;
+  if (type === ERROR_TYPE) return `CAST({${Object.entries(v as Record<string, string | null>).map(([k, x]) => `'${k}': ${lit(x, 'VARCHAR')}`).join(', ')}} AS ${ERROR_TYPE})`;
+  if (type === 'BOOLEAN') return v ? 'TRUE' : 'FALSE';
   if (Array.isArray(v)) return `CAST([${v.map((x) => lit(x, 'VARCHAR')).join(', ')}] AS VARCHAR[])`;
   if (type === 'TIMESTAMPTZ') return `to_timestamp(${Math.round(Number(v))} / 1000.0)`;
   if (type === 'BIGINT') return `CAST(${Math.trunc(Number(v))} AS BIGINT)`;
@@ -209,5 +249,6 @@ export function sourceFor(ref: InfoRef, all: InfoSource): InfoSource {
     datasets: all.datasets.filter((d) => inScope(d.projectId, d.datasetId)),
     tables: all.tables.filter((t) => inScope(t.projectId, t.datasetId)),
     routines: all.routines.filter((r) => inScope(r.routineReference.projectId, r.routineReference.datasetId)),
+    jobs: ref.region ? all.jobs?.filter((j) => j.projectId === ref.project) : [], user: all.user,
   };
 }

@@ -29,6 +29,8 @@ import { ModelStore, modelRoutes } from './models.js';
 import { resourceRoutes, LOCATION } from './resources.js';
 import { runCopy, runExtract, runLoad, materialize } from './transfer.js';
 import { uploadRoutes } from './upload.js';
+import { ScriptParser, mayBeScript } from './script-parse.js';
+import { runScriptJob, type ChildRun } from './script-job.js';
 
 const DEFAULT_WAIT_MS = 10_000;
 
@@ -48,6 +50,10 @@ interface Job {
   done: Promise<void>;
   /** Aborted by jobs.cancel and the statement timeout: DuckDB is interrupted. */
   abort: AbortController;
+  /** A script's statement (script-job.ts): its parent job and where it is in the script. */
+  child?: { parentJobId: string; frame: ChildRun['frame'] };
+  /** A script: its child jobs so far. */
+  numChildJobs?: number;
 }
 
 type Q = Record<string, string | undefined>;
@@ -106,6 +112,9 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
   /** jobs.query requestId → job key: a retried jobs.query runs once (BigQuery's idempotency). */
   const byRequestId = new Map<string, string>();
   const scheduler = new Scheduler(opts.limits);
+  /** ZetaSQL's parser for scripts (script-parse.ts), started by the first job that may be one. */
+  const parser = new ScriptParser();
+  app.addHook('onClose', async () => { await parser.stop(); });
   const secret = opts.secret;
   if (secret !== null) {
     app.addHook('onRequest', async (req) => {
@@ -146,7 +155,10 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
       if (j.result.ddl.dataset) query.ddlTargetDataset = j.result.ddl.dataset;
       if (j.result.ddl.routine) query.ddlTargetRoutine = j.result.ddl.routine;
     }
-    if (j.result && j.result.statementType === 'SELECT') query.schema = { fields: j.result.schema };
+    if (j.result && (j.result.statementType === 'SELECT' || (j.result.statementType === 'SCRIPT' && j.result.schema.length))) query.schema = { fields: j.result.schema };
+    const script = j.child
+      ? { parentJobId: j.child.parentJobId, scriptStatistics: { evaluationKind: 'STATEMENT', stackFrames: [j.child.frame] } }
+      : j.numChildJobs !== undefined ? { numChildJobs: String(j.numChildJobs) } : {};
     return {
       kind: 'bigquery#job', etag: `"${j.state}"`, id: `${j.projectId}:${j.location}.${j.jobId}`,
       jobReference: { projectId: j.projectId, jobId: j.jobId, location: j.location },
@@ -154,7 +166,7 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
       status, user_email: 'emulator@localhost',
       statistics: {
         creationTime: String(j.creationTime), ...(j.startTime ? { startTime: String(j.startTime) } : {}),
-        ...(j.endTime ? { endTime: String(j.endTime) } : {}), totalBytesProcessed: String(j.result?.totalBytesProcessed ?? 0), query,
+        ...(j.endTime ? { endTime: String(j.endTime) } : {}), totalBytesProcessed: String(j.result?.totalBytesProcessed ?? 0), query, ...script,
       },
     };
   };
@@ -188,12 +200,19 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
           job.state = 'RUNNING'; job.startTime = Date.now();
           await new Promise((r) => { const t = setTimeout(r, slowMs); signal.addEventListener('abort', () => { clearTimeout(t); r(undefined); }, { once: true }); });
         }
+        const text = String(q.query ?? '');
+        const parsed = mayBeScript(text) ? await parser.parseScript(text) : undefined;
         const result = await scheduler.run(principal, async () => {
           job.state = 'RUNNING'; job.startTime = Date.now();
           const timer = setTimeout(() => job.abort.abort(new BigQueryError('timeout', `Job timed out after ${limitMs} ms: the emulator stops a statement that runs longer.`)), limitMs);
+          const ctx = { projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters as QueryParameter[] | undefined, user: userOf(job) };
+          const maximumBytesBilled = Number.isFinite(maxBilled) ? maxBilled : undefined;
           try {
-            return await engine.run(String(q.query ?? ''), { projectId, defaultDataset: q.defaultDataset, queryParameters: q.queryParameters as QueryParameter[] | undefined },
-              { declared, signal, maximumBytesBilled: Number.isFinite(maxBilled) ? maxBilled : undefined });
+            if (parsed) {
+              job.numChildJobs = 0;
+              return await runScriptJob(engine, parser, parsed, text, { ctx, parentJobId: jobId, declared, signal, maximumBytesBilled, onChild: (c) => recordChild(job, c) });
+            }
+            return await engine.run(text, ctx, { declared, signal, maximumBytesBilled });
           } finally { clearTimeout(timer); }
         }, signal);
         if (q.destinationTable && result.statementType === 'SELECT') await materialize(engine, projectId, q, result, declared);
@@ -206,6 +225,34 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
     })();
     jobs.set(`${projectId}/${jobId}`, job);
     return job;
+  };
+
+  /** The user a job runs as: the gateway's principal (label `bqgate_principal`), else the emulator's own. */
+  const userOf = (j: Job) => String(j.configuration.labels?.bqgate_principal || 'emulator@localhost');
+  // INFORMATION_SCHEMA.JOBS (information-schema.ts): the jobs held here.
+  engine.jobSource = () => [...jobs.values()].map((j) => {
+    const type = jobType(j.configuration);
+    return {
+      projectId: j.projectId, jobId: j.jobId, userEmail: userOf(j), jobType: type,
+      statementType: type === 'QUERY' ? (j.result?.statementType ?? statementType(String(j.configuration.query?.query ?? ''))) : null,
+      query: type === 'QUERY' ? String(j.configuration.query?.query ?? '') : null, state: j.state,
+      creationTime: j.creationTime, startTime: j.startTime ?? null, endTime: j.endTime ?? null,
+      totalBytesProcessed: j.result?.totalBytesProcessed ?? null, totalBytesBilled: j.result?.totalBytesBilled ?? null, parentJobId: j.child?.parentJobId ?? null,
+      error: j.error ? { reason: j.error.reason, location: (j.error.toErrorProto() as { location?: string }).location ?? null, message: j.error.message } : null,
+      labels: Object.fromEntries(Object.entries(j.configuration.labels ?? {}).map(([k, v]) => [k, String(v)])),
+    };
+  });
+
+  /** A script's statement as a finished child job of `parent` (script-job.ts); its query is the statement as the script wrote it, as BigQuery shows it. */
+  const recordChild = (parent: Job, c: ChildRun) => {
+    parent.numChildJobs = (parent.numChildJobs ?? 0) + 1;
+    const child: Job = {
+      projectId: parent.projectId, jobId: c.jobId, location: parent.location, state: 'DONE',
+      configuration: { query: { query: c.frame.text, useLegacySql: false, ...(parent.configuration.query?.defaultDataset ? { defaultDataset: parent.configuration.query.defaultDataset } : {}) }, ...(parent.configuration.labels ? { labels: parent.configuration.labels } : {}) },
+      creationTime: c.startTime, startTime: c.startTime, endTime: c.endTime, result: c.result, error: c.error,
+      done: Promise.resolve(), abort: new AbortController(), child: { parentJobId: parent.jobId, frame: c.frame },
+    };
+    jobs.set(`${child.projectId}/${child.jobId}`, child);
   };
 
   const getJob = (p: string, j: string): Job => {
@@ -233,7 +280,7 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
       jobComplete: true, totalRows: String(total), totalBytesProcessed: String(r.totalBytesProcessed), cacheHit: false,
       schema: { fields: r.schema },
     };
-    if (r.statementType === 'SELECT') out.rows = r.rows.slice(start, end).map((row) => encodeRow(row, r.schema as BqField[], q.int64));
+    if (r.statementType === 'SELECT' || r.statementType === 'SCRIPT') out.rows = r.rows.slice(start, end).map((row) => encodeRow(row, r.schema as BqField[], q.int64));
     else if (r.numDmlAffectedRows !== undefined) out.numDmlAffectedRows = String(r.numDmlAffectedRows);
     if (end < total) out.pageToken = pageToken(end);
     return out;
@@ -273,7 +320,7 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
     app.post(`${prefix}/projects/:p/jobs`, async (req: Req) => insertJob(req.params.p, req.body ?? {}, parseDeclared(req.headers[DECLARED_HEADER])));
     app.get(`${prefix}/projects/:p/jobs`, async (req: Req) => ({
       kind: 'bigquery#jobList',
-      jobs: [...jobs.values()].filter((j) => j.projectId === req.params.p).reverse()
+      jobs: [...jobs.values()].filter((j) => j.projectId === req.params.p && (req.query.parentJobId === undefined || j.child?.parentJobId === req.query.parentJobId)).reverse()
         .slice(0, num(req.query.maxResults) ?? 1000).map((j) => ({ ...jobResource(j), state: j.state })),
     }));
     app.get(`${prefix}/projects/:p/jobs/:j`, async (req: Req) => jobResource(getJob(req.params.p, req.params.j)));

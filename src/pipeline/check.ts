@@ -14,7 +14,8 @@ import { BigQueryError } from '../bigquery/index.js';
 import type { Catalog } from '../catalog/index.js';
 import type { Analyzer, QueryAnalysis } from '../sql/index.js';
 import type { ZetaSqlPool } from '../sql/pool.js';
-import { allowsExternalConnection, decideStatement, requireAnyAllow, type Decision } from '../policy/index.js';
+import { allowsExternalConnection, decideStatement, requireAnyAllow, rolesOf, type Decision } from '../policy/index.js';
+import { refuseJobsViews } from './jobs-views.js';
 import type { Config } from '../config.js';
 import { stage } from '../request-scope.js';
 import { upstreamStatement } from './statement.js';
@@ -66,6 +67,7 @@ export function createCheck(parts: { cfg: Config; analyzer: Analyzer; zetasql: Z
     if (only && !only.kinds.includes(analysis.statementKind)) {
       throw Object.assign(new BigQueryError('accessDenied', `Access Denied: this statement is ${analysis.statementKind}; ${only.why}`), { analysis });
     }
+    refuseJobsViews(analysis, rolesOf(policy, principal.groups).admin); // INFORMATION_SCHEMA.JOBS*: every principal's jobs (jobs-views.ts)
     const decision = await stage('policy', () => decideStatement(policy, principal, analysis));
     if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision, analysis });
     if (/^(CREATE|ALTER|DROP|TRUNCATE|LOAD|SCRIPT)/.test(analysis.statementKind)) {
