@@ -39,6 +39,7 @@ import { bindCall, constant, nodesUnder, pathOf, queryRange, structOptions, tabl
 import { parseColumns, parseType, specs, type TvfSpec } from './spec.js';
 import { externalColumns } from './external.js';
 import { functionProto, schemaOf, tvfProto } from './protos.js';
+import { templatedProto } from './templated.js';
 
 export interface Column { name: string; type: TypeProto }
 
@@ -127,6 +128,10 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
   const lineage: TvfLineage = new Map();
   const inputs = new Map<string, string>();
   const connections: string[] = [];
+  /** Per TVF name: every call's inputs and computed output; `templated`: names registered as a template; `outputs`: each lineage key's computed columns. */
+  const calls = new Map<string, Array<{ call: TvfCall; rels: Map<number, Column[]>; columns: Column[] }>>();
+  const templated = new Set<string>();
+  const outputs = new Map<string, string>();
   for (const node of tree ? tvfNodes(tree) : []) {
     const spec = tvfs.get(pathOf(node.name).join('.').toUpperCase());
     if (!spec) continue;
@@ -153,14 +158,21 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
     }
     const out = spec.external ? await externalColumns(call, ctx) : outputOf(call, rels, model);
     if (spec.external) connections.push(String(constant(call.args[0].node)));
-    const proto = tvfProto(call, rels, out.columns);
-    const key = JSON.stringify(proto);
+    let proto = tvfProto(call, rels, out.columns);
+    let key = JSON.stringify(proto);
     const prev = registered.get(spec.name.toUpperCase());
+    const seen = [...(calls.get(spec.name.toUpperCase()) ?? []), { call, rels, columns: out.columns }];
+    calls.set(spec.name.toUpperCase(), seen);
     if (prev && prev.key !== key) {
-      throw new BigQueryError('invalidQuery', `${spec.name} is called more than once in this statement with different arguments or inputs; bqgate registers one output schema per function and statement. Split the statement. It was not run.`, { location: 'q' });
+      // Calls over different inputs: one template ZetaSQL resolves per call (templated.ts), or refused.
+      proto = templatedProto(seen);
+      if (!proto) throw new BigQueryError('invalidQuery', `${spec.name} is called more than once in this statement with different arguments or inputs whose outputs bqgate cannot register together (one output schema per function and statement, or one template of the input's columns plus fixed columns). Split the statement. It was not run.`, { location: 'q' });
+      key = JSON.stringify(proto);
+      templated.add(spec.name.toUpperCase());
     }
     registered.set(spec.name.toUpperCase(), { proto, key });
     lineage.set(lineageKey(spec.name, out.columns.map((c) => c.name)), out.hints);
+    outputs.set(lineageKey(spec.name, out.columns.map((c) => c.name)), JSON.stringify(out.columns.map((c) => [c.name, c.type])));
     inputs.set(lineageKey(spec.name, out.columns.map((c) => c.name)), JSON.stringify(call.args.filter((a) => rels.has(a.position)).map((a) => rels.get(a.position)!.map((c) => [c.name, c.type]))));
   }
   const fnProtos = [...functions.values()].map((f) => functionProto(f, tree ? schemaOf(f, tree) : undefined));
@@ -183,12 +195,19 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
         const key = lineageKey(String(scan.tvf?.name ?? ''), (scan.signature?.outputSchema?.column ?? []).map((c: any) => String(c.name)));
         const want = inputs.get(key);
         if (want === undefined) continue;
+        if (templated.has(String(scan.tvf?.name ?? '').toUpperCase())) {
+          // A template's output is ZetaSQL's per call: it must be exactly the documented output computed for that call.
+          const out = JSON.stringify((scan.signature?.outputSchema?.column ?? []).map((c: any) => [c.name, c.type]));
+          if (out !== outputs.get(key)) throw new BigQueryError('invalidQuery', `${scan.tvf?.name}: a call's output resolved to other columns than its documented output (${spec0(scan)}); the statement was not run.`, { location: 'q' });
+        }
         const got = JSON.stringify((scan.signature?.argument ?? []).filter((a: any) => a.relationArgument).map((a: any) => (a.relationArgument.column ?? []).map((c: any) => [c.name, c.type])));
         if (got !== want) throw new BigQueryError('invalidQuery', `${scan.tvf?.name}: its input relation resolved to other columns than bqgate computed its output from (a WITH name shadowing a table?); rename the CTE. The statement was not run.`, { location: 'q' });
       }
     },
   };
 }
+
+const spec0 = (scan: any) => (scan.signature?.outputSchema?.column ?? []).map((c: any) => c.name).join(', ');
 
 /** The nested catalog at `path` under `root`, created when missing (names compared case-insensitively). */
 function sub(root: any, path: string[]): any {
