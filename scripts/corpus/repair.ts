@@ -11,7 +11,8 @@
  * - a synthesized routine takes its call site's argument types; `udf(x).*` makes it return a STRUCT;
  * - then the shape rules (arrays from UNNEST / subscripts, JSON from string subscripts and
  *   JSON_QUERY_ARRAY elements, set-operation column counts and types, INSERT values — a type the
- *   message truncates is rebuilt by analyzing the value itself —, USING, ambiguity), and last a
+ *   message truncates is rebuilt by analyzing the value itself; a target without a column list keeps
+ *   the query's column count —, USING, ambiguity), and last a
  *   bounded cycle through types for the column nearest after the error.
  * Names resolve per alias through resolve.ts (UNNEST, CTE and subquery select lists, APPENDS).
  */
@@ -215,6 +216,13 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
     const t = (st.scope.dml && catalogTables(st, st.scope.dml)[0]) ?? tables[0];
     const fs = t ? src.tables.get(t)! : undefined;
     if (fs) { for (let i = Number(m[2]); i < Number(m[1]); i++) addPath(fs, [`c${fs.length + 1}`]); return true; }
+  }
+  if ((m = msg.match(/Inserted row has wrong column count; Has (\d+), expected (\d+)/)) && Number(m[1]) < Number(m[2]) && st.scope.dml) {
+    // INSERT without a column list over a target with more columns than the query: the target got
+    // columns another table's names were meant for (an alias not understood); it keeps the query's count.
+    const t = catalogTables(st, st.scope.dml)[0];
+    const fs = t ? src.tables.get(t)! : undefined;
+    if (fs && fs.length === Number(m[2])) { fs.splice(Number(m[1])); return true; }
   }
   if (/No writable column in target table|SELECT \* would expand to zero columns|Inserted row has wrong column count|has \d+ columns? but|Query has \d+ columns? .* expected/.test(msg)) {
     const empty = tables.filter((t) => src.tables.get(t)!.length === 0);

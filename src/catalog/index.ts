@@ -4,6 +4,7 @@
  * BigQuery policy tags in the schema come through unchanged. Throws BigQueryError(notFound) for a
  * table or dataset the upstream does not have.
  */
+import { pathParts, projectOf } from '../bigquery/table-path.js';
 import { BigQueryError } from '../bigquery/errors.js';
 import type { Upstream } from '../upstream/index.js';
 import type { ModelInfo, RoutineInfo, TableInfo, TableSource } from '../sql/index.js';
@@ -32,7 +33,7 @@ export class Catalog implements TableSource {
   /** Forgets what is cached of a table (and its dataset's listing), e.g. after DDL through the gateway. */
   invalidate(fullName: string): void {
     this.cache.delete(fullName);
-    const [p, d] = fullName.split('.');
+    const [p, d] = pathParts(fullName);
     this.lists.delete(`list:${p}.${d}`);
   }
 
@@ -47,7 +48,7 @@ export class Catalog implements TableSource {
    * schema comes from a dry run of `SELECT * FROM` the view, which also proves the upstream serves it.
    */
   private async fetchView(fullName: string): Promise<TableInfo> {
-    const [p] = fullName.split('.');
+    const p = projectOf(fullName);
     const r = await this.upstream.call('POST', `/projects/${enc(p)}/queries`, { body: { query: `SELECT * FROM \`${fullName}\``, useLegacySql: false, dryRun: true } });
     if (r.status >= 300 || !r.body.schema?.fields) throw new BigQueryError('notFound', `Not found: ${fullName} is not available from the upstream.`);
     return { fullName, schema: r.body.schema.fields };
@@ -76,8 +77,8 @@ export class Catalog implements TableSource {
   }
 
   private async fetch(fullName: string): Promise<TableInfo> {
-    if (fullName.split('.').length === 4) return this.fetchView(fullName);
-    const [p, d, t] = fullName.split('.');
+    if (pathParts(fullName).length === 4) return this.fetchView(fullName);
+    const [p, d, t] = pathParts(fullName);
     const r = await this.upstream.call('GET', `/projects/${enc(p)}/datasets/${enc(d)}/tables/${enc(t)}`);
     if (r.status === 404) throw new BigQueryError('notFound', `Not found: Table ${p}:${d}.${t} was not found in location US`);
     if (r.status >= 300) throw new BigQueryError('backendError', `Could not read the schema of ${fullName} from the upstream (HTTP ${r.status}); the query was not run.`);

@@ -4,6 +4,7 @@
  * labelColumns as StandardSqlField), with the gateway's credential, cached for `ttlMs` like schemas.
  * Throws BigQueryError(notFound) for a model the upstream does not have, backendError otherwise.
  */
+import { pathParts } from '../bigquery/table-path.js';
 import { BigQueryError } from '../bigquery/errors.js';
 import type { Upstream } from '../upstream/index.js';
 import type { ModelInfo } from '../sql/index.js';
@@ -19,7 +20,7 @@ export class ModelCache {
   invalidate(fullName: string): void { this.cache.delete(fullName); }
 
   private async fetch(fullName: string): Promise<ModelInfo> {
-    const [p, d, m] = fullName.split('.');
+    const [p, d, m] = pathParts(fullName);
     if (!p || !d || !m) throw new BigQueryError('notFound', `Not found: Model ${fullName} (a model is named project.dataset.model)`);
     const r = await this.upstream.call('GET', `/projects/${enc(p)}/datasets/${enc(d)}/models/${enc(m)}`);
     if (r.status === 404) throw new BigQueryError('notFound', `Not found: Model ${p}:${d}.${m}`);

@@ -6,6 +6,7 @@
  * Throws BigQueryError('notFound') for a routine the upstream does not have, 'backendError' for any
  * other upstream failure, 'invalidQuery' for a resource bqgate cannot read (unknown routineType).
  */
+import { pathParts } from '../bigquery/table-path.js';
 import { BigQueryError } from '../bigquery/errors.js';
 import type { Upstream } from '../upstream/index.js';
 import type { RoutineInfo } from '../sql/index.js';
@@ -14,7 +15,7 @@ const TYPES = new Set(['SCALAR_FUNCTION', 'AGGREGATE_FUNCTION', 'TABLE_VALUED_FU
 
 /** `project.dataset.routine` (three segments) from the upstream. */
 export async function fetchRoutine(upstream: Upstream, fullName: string): Promise<RoutineInfo> {
-  const parts = fullName.split('.');
+  const parts = pathParts(fullName);
   if (parts.length !== 3 || parts.some((x) => !x)) throw new BigQueryError('notFound', `Not found: Routine ${fullName} (a routine is named project.dataset.routine)`);
   const [p, d, r] = parts;
   const enc = encodeURIComponent;

@@ -21,6 +21,7 @@
  *                              the decision with the rule trace
  *   keys init DIR              the keys replicas share (audit checkpoint key, HMAC key, dev issuer key)
  */
+import { projectOf } from '../bigquery/table-path.js';
 import { Command } from 'commander';
 import { loadConfig, devIssuerUrl } from '../config.js';
 import { registerPolicyTest, registerExportTests } from './policy-tests.js';
@@ -264,7 +265,7 @@ policyCmd.command('lint').description('validate the policy files; with the live 
       const stack = await openAnalysis(cfg);
       try {
         const patterns = loadSafe(() => loadPolicy(cfg.policiesDir).rules, []).flatMap((r) => [...(r.tables ?? []), ...(r.columns ?? []), ...(r.masks ?? []).map((m) => m.column)]);
-        let projects = [...new Set(patterns.filter((t) => !t.startsWith('tag:')).map((t) => t.split('.')[0]).filter((p) => p && !p.includes('*')))];
+        let projects = [...new Set(patterns.filter((t) => !t.startsWith('tag:')).map((t) => projectOf(t)).filter((p) => p && !p.includes('*')))];
         if (!projects.length || patterns.some((t) => t.startsWith('tag:') || t.startsWith('*'))) {
           // Tag patterns and project wildcards can match anywhere: list every project the upstream shows.
           projects = [...new Set([...projects, ...((await stack.upstream.ok('GET', '/projects')).projects ?? []).map((p: any) => p.projectReference.projectId)])];

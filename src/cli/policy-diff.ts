@@ -12,6 +12,7 @@
  * Times: `--since` / `--until` take a duration back from now (`90m`, `24h`, `7d`) or an ISO 8601
  * time; `--since` defaults to 7d.
  */
+import { projectOf } from '../bigquery/table-path.js';
 import type { Command } from 'commander';
 import type { Config } from '../config.js';
 import type { AuditLog } from '../audit/index.js';
@@ -28,7 +29,7 @@ export function parseWhen(v: string, now = Date.now()): number {
 /** The table/column patterns of a policy's rules and the projects they name ('*' when some pattern can match any project). */
 function patternProjects(rules: Array<{ tables?: string[]; columns?: string[]; masks?: Array<{ column: string }> }>): string[] {
   const patterns = rules.flatMap((r) => [...(r.tables ?? []), ...(r.columns ?? []), ...(r.masks ?? []).map((m) => m.column)]);
-  return [...new Set(patterns.map((p) => (p.startsWith('tag:') ? '*' : p.split('.')[0])).map((p) => (p.includes('*') ? '*' : p)))];
+  return [...new Set(patterns.map((p) => (p.startsWith('tag:') ? '*' : projectOf(p))).map((p) => (p.includes('*') ? '*' : p)))];
 }
 
 export interface PolicyDiffDeps {

@@ -9,6 +9,7 @@
  * (https://cloud.google.com/bigquery/docs/column-data-masking-intro#masking_hierarchy).
  * Rules with `not_before` / `expires` apply only inside that window.
  */
+import { pathParts } from '../bigquery/table-path.js';
 import AjvModule from 'ajv';
 
 const Ajv = AjvModule.default ?? AjvModule;
@@ -172,9 +173,20 @@ export function rolesOf(policy: Pick<Policy, 'roles' | 'rules'>, groups: string[
   return { admin, auditor: hasRole(policy, groups, 'auditors'), approver: hasRole(policy, groups, 'approvers') || groups.some((g) => deciders.includes(g)) };
 }
 
-/** Name globs for project.dataset.table[.column]: `*` matches within one dotted segment; case-insensitive. */
+/** Globs over dotted names (subjects, emails, verbs, connections): `*` matches within one dotted segment; case-insensitive. */
 export function glob(pattern: string, value: string): boolean {
   return pattern === '*' || globRegex(pattern, '.', false, 'i').test(value);
+}
+/**
+ * Name globs for project.dataset.table[.column]: `*` matches within one part, where a domain-scoped
+ * project (`example.com:p`) is one part (bigquery/table-path.ts), so `*.ds.*` covers
+ * `example.com:p.ds.t` and `example.*` covers no part of it; case-insensitive.
+ */
+export function nameGlob(pattern: string, value: string): boolean {
+  if (pattern === '*') return true;
+  const want = pathParts(pattern);
+  const got = pathParts(value);
+  return want.length === got.length && want.every((w, i) => globRegex(w, '', false, 'i').test(got[i]));
 }
 /** URI globs: `*` within a path segment, `**` across segments. */
 function uriGlob(pattern: string, uri: string): boolean {
@@ -187,7 +199,7 @@ function globRegex(pattern: string, sep: string, deep: boolean, flags = ''): Reg
   const key = `${sep}${deep ? 1 : 0}${flags}\u0000${pattern}`;
   let re = GLOBS.get(key);
   if (re) return re;
-  const part = (p: string) => p.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join(`[^${sep}]*`);
+  const part = (p: string) => p.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join(sep ? `[^${sep}]*` : '.*');
   re = new RegExp(`^${(deep ? pattern.split('**') : [pattern]).map(part).join('.*')}$`, flags); // no g/y flag: test() keeps no state
   if (GLOBS.size >= 10_000) GLOBS.delete(GLOBS.keys().next().value!);
   GLOBS.set(key, re);
@@ -202,17 +214,17 @@ export interface ColumnId { full: string; tags: string[] }
  */
 export function columnId(policy: Pick<Policy, 'classifications'>, table: string, column: string, schema?: BqField[]): ColumnId {
   const full = `${table}.${column}`;
-  const tags = Object.entries(policy.classifications ?? {}).filter(([, globs]) => globs.some((g) => glob(g, full))).map(([t]) => t);
+  const tags = Object.entries(policy.classifications ?? {}).filter(([, globs]) => globs.some((g) => nameGlob(g, full))).map(([t]) => t);
   const field = schema?.find((f) => f.name === column);
   return { full, tags: [...tags, ...(field?.policyTags?.names ?? [])] };
 }
 
 /** A rule's column pattern against a column: a name glob, or `tag:GLOB` over its tags (`*` within a path segment, `**` across). */
 export function columnMatches(pattern: string, c: ColumnId): boolean {
-  return pattern.startsWith('tag:') ? c.tags.some((t) => uriGlob(pattern.slice(4), t)) : glob(pattern, c.full);
+  return pattern.startsWith('tag:') ? c.tags.some((t) => uriGlob(pattern.slice(4), t)) : nameGlob(pattern, c.full);
 }
 
-const anyGlob = (patterns: string[] | undefined, value: string) => !patterns || patterns.some((p) => glob(p, value));
+const anyGlob = (patterns: string[] | undefined, value: string) => !patterns || patterns.some((p) => nameGlob(p, value));
 
 /**
  * Verbs a rule may also be written with, and the verb each stands for: the REST job kinds, named
@@ -478,8 +490,8 @@ export function canSeeProject(policy: Policy, principal: Principal, project: str
 function allowsUnder(policy: Policy, principal: Principal, prefix: string[], now: number): boolean {
   return rulesFor(policy, principal, now).some((r) => r.effect === 'allow' && (!r.tables || r.tables.some((t) => {
     if (t === '*') return true;
-    const segs = t.split('.');
-    return prefix.every((v, i) => glob(segs[i] ?? '*', v));
+    const segs = pathParts(t);
+    return prefix.every((v, i) => nameGlob(segs[i] ?? '*', v));
   })));
 }
 

@@ -7,7 +7,7 @@ import AjvModule from 'ajv';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument, LineCounter, isNode } from 'yaml';
-import { POLICY_SCHEMA_FILE, glob, columnMatches, verbMatches, type Rule } from './index.js';
+import { POLICY_SCHEMA_FILE, nameGlob, columnMatches, verbMatches, type Rule } from './index.js';
 
 const Ajv = (AjvModule as any).default ?? AjvModule;
 
@@ -63,11 +63,11 @@ export function lintPolicies(dir: string, catalog?: CatalogListing): LintProblem
       // Checked once every file's classifications are known.
       pending.push(() => {
         (r.tables ?? []).forEach((t, j) => {
-          if (!catalog.some((c) => glob(t, c.table))) at(['rules', i, 'tables', j], `table pattern ${t} matches no table in the catalog`);
+          if (!catalog.some((c) => nameGlob(t, c.table))) at(['rules', i, 'tables', j], `table pattern ${t} matches no table in the catalog`);
         });
         const cols = catalog.flatMap((c) => c.columns.map((col) => {
           const full = `${c.table}.${col}`;
-          const declared = Object.entries(classifications).filter(([, globs]) => globs.some((g) => glob(g, full))).map(([tag]) => tag);
+          const declared = Object.entries(classifications).filter(([, globs]) => globs.some((g) => nameGlob(g, full))).map(([tag]) => tag);
           return { full, tags: [...declared, ...(c.policyTags?.[col] ?? [])] };
         }));
         (r.columns ?? []).forEach((c, j) => { if (!cols.some((x) => columnMatches(c, x))) at(['rules', i, 'columns', j], `column pattern ${c} matches no column in the catalog`); });

@@ -29,6 +29,7 @@
  * `default_dataset`, `parameters` (BigQuery REST QueryParameter objects, as jobs.query takes them:
  * https://cloud.google.com/bigquery/docs/reference/rest/v2/QueryParameter).
  */
+import { pathParts } from '../bigquery/table-path.js';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -91,7 +92,7 @@ export function caseInput(c: PolicyTestCase): { sql: string; projectId: string; 
   return {
     sql: c.sql, projectId: c.project ?? 'demo-project',
     // `dataset` or `project.dataset`
-    ...(c.default_dataset ? { defaultDataset: c.default_dataset.includes('.') ? { projectId: c.default_dataset.split('.')[0], datasetId: c.default_dataset.split('.').slice(1).join('.') } : { datasetId: c.default_dataset } } : {}),
+    ...(c.default_dataset ? { defaultDataset: c.default_dataset.includes('.') ? { projectId: pathParts(c.default_dataset)[0], datasetId: pathParts(c.default_dataset).slice(1).join('.') } : { datasetId: c.default_dataset } } : {}),
     ...(c.parameters?.length ? { queryParameters: c.parameters } : {}),
   };
 }

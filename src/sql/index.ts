@@ -11,6 +11,7 @@
  * does not analyze yet (scripts, wildcard tables, INFORMATION_SCHEMA); `notFound` for a missing
  * table; `backendError` while the analyzer is down. Nothing unanalyzed is ever let through.
  */
+import { leafOf, pathParts, projectOf, tablePath } from '../bigquery/table-path.js';
 import { createHash } from 'node:crypto';
 import { BigQueryError } from '../bigquery/errors.js';
 import type { BqField } from '../emulator/encode.js';
@@ -269,7 +270,7 @@ export class Analyzer {
     for (const [full, info] of c.infos) if ((await this.source.getTable(full).catch(() => undefined)) !== info) return false;
     if (!(await routinesStillValid(c.infos, this.source))) return false;
     for (const [pd, ids] of c.lists) {
-      const [p, d] = pd.split('.');
+      const [p, d] = pathParts(pd);
       if ((await this.source.listTables(p, d).catch(() => undefined)) !== ids) return false;
     }
     return true;
@@ -315,7 +316,7 @@ export class Analyzer {
         // Some statements (ALTER TABLE, …) name tables ExtractTableNames does not report: add the
         // one the analyzer could not find, once each, and try again.
         const m = (err as Error).message.match(/Table not found: `?([^`\s\[]+)`?/);
-        const segs = m?.[1].split('.');
+        const segs = m ? pathParts(m[1]) : undefined;
         if (!segs || attempt >= 3 || names.some((n) => n.join('.') === segs.join('.'))) throw err;
         names.push(segs);
         // Spelled as one quoted identifier (`project.dataset.table`), the path the analyzer looks up is that one segment.
@@ -340,7 +341,7 @@ export class Analyzer {
       const temp = full.startsWith('_SESSION.') ? input.scriptTables?.get(full.slice(9).toLowerCase()) : undefined;
       if (temp) { infos.set(full, temp); continue; }
       if (!full.endsWith('*')) { infos.set(full, await this.source.getTable(full)); fetched.set(full, infos.get(full)!); continue; }
-      const [p, d, pattern] = full.split('.');
+      const { project: p, dataset: d, name: pattern } = tablePath(full);
       const prefix = pattern.slice(0, -1);
       const listed = await this.source.listTables(p, d);
       lists.set(`${p}.${d}`, listed);
@@ -386,8 +387,8 @@ export class Analyzer {
       const all = members.get(table);
       if (!all) return undefined;
       const tests = filters.get(node) ?? [];
-      const prefix = table.split('.')[2].slice(0, -1);
-      return all.filter((m) => tests.every((t) => t(m.split('.')[2].slice(prefix.length))));
+      const prefix = leafOf(table).slice(0, -1);
+      return all.filter((m) => tests.every((t) => t(leafOf(m).slice(prefix.length))));
     });
     const target = dmlTarget(resolved);
     const lin = lineage(resolved, tvfs?.lineage);
@@ -453,9 +454,9 @@ export class Analyzer {
       const v = fetched.get(s.table)!;
       if (v.viewLegacySql) throw new BigQueryError('invalidQuery', `View ${s.table} is defined in legacy SQL, which bqgate cannot analyze; the query was not run.`, { location: 'q' });
       if (s.timeTravel) throw new BigQueryError('invalidQuery', `FOR SYSTEM_TIME AS OF on the view ${s.table} is not supported by bqgate; the query was not run.`, { location: 'q' });
-      if (s.table.split('.')[0] !== input.projectId && /(^|[^.`\w-])`?[A-Za-z_][\w]*`?\.`?[A-Za-z_]\w*`?(?![.\w`])/.test(v.viewQuery!)) {
+      if (projectOf(s.table) !== input.projectId && /(^|[^.`\w-])`?[A-Za-z_][\w]*`?\.`?[A-Za-z_]\w*`?(?![.\w`])/.test(v.viewQuery!)) {
         // A view's dataset-qualified names resolve in the view's project, not the job's.
-        throw new BigQueryError('invalidQuery', `View ${s.table} is in another project than the job and uses dataset-qualified names; bqgate cannot inline it safely. Run the job in project ${s.table.split('.')[0]}.`, { location: 'q' });
+        throw new BigQueryError('invalidQuery', `View ${s.table} is in another project than the job and uses dataset-qualified names; bqgate cannot inline it safely. Run the job in project ${projectOf(s.table)}.`, { location: 'q' });
       }
     }
     const sql = spliceScans(a.effectiveSql, viewScans.map((scan) => ({ scan, text: fetched.get(scan.table)!.viewQuery! })), 'view definition');
@@ -511,7 +512,7 @@ export class Analyzer {
       }
       if (a?.statementKind === 'CREATE_TABLE_AS_SELECT' && a.flags.temporary && a.tablesWritten.length === 1) {
         // A temp table lives for the script: later statements read it as _SESSION.<name>.
-        const name = a.tablesWritten[0].split('.').pop()!;
+        const name = leafOf(a.tablesWritten[0]);
         temps.set(name.toLowerCase(), { fullName: `_SESSION.${name}`, schema: a.outputColumns.map((n, i) => typeToField(n, a.outputTypes[i])) });
         a.tablesWritten = [`_SESSION.${name}`];
       }

@@ -5,24 +5,28 @@
  * (https://cloud.google.com/bigquery/docs/reference/standard-sql/lexical#table_names).
  */
 import { BigQueryError } from '../bigquery/errors.js';
+import { writtenParts } from '../bigquery/table-path.js';
 import type { AnalyzeInput } from './index.js';
 
-/** A DDL object name (table, view, function, schema) → fully qualified, leniently (no throw). */
+/**
+ * A DDL object name (table, view, function, schema) → fully qualified, leniently about the number of
+ * parts; throws BigQueryError('invalidQuery') only for a `:` outside a domain-scoped project (writtenParts).
+ */
 export function qualifyObject(segments: string[], input: Pick<AnalyzeInput, 'projectId' | 'defaultDataset'>): string {
-  const parts = segments.flatMap((s) => s.split('.'));
-  if (parts.length >= 3) return parts.join('.');
+  const parts = writtenParts(segments);
+  // a domain-scoped project is never a dataset: `example.com:p.ds` (a schema) is already qualified
+  if (parts.length >= 3 || parts[0].includes(':')) return parts.join('.');
   if (parts.length === 2) return `${input.projectId}.${parts.join('.')}`;
   return input.defaultDataset ? `${input.defaultDataset.projectId ?? input.projectId}.${input.defaultDataset.datasetId}.${parts[0]}` : parts[0];
 }
 
 /** `segments` as written → `project.dataset.table`, per BigQuery's name resolution. */
 export function qualify(segments: string[], input: Pick<AnalyzeInput, 'projectId' | 'defaultDataset'>): string {
-  const parts = segments.flatMap((s) => s.split('.'));
+  const parts = writtenParts(segments);
   const shown = parts.join('.');
-  const domain = parts.findIndex((p) => p.includes(':'));
-  if (domain >= 0) {
-    // `domain.com:project.dataset.table`: a domain-scoped project ID holds dots, which bqgate's table names (and policies) split on.
-    throw new BigQueryError('invalidQuery', `Table name "${shown}" names the domain-scoped project ${parts.slice(0, domain + 1).join('.')}; bqgate does not support domain-scoped projects yet, so the statement was not run.`, { location: 'q' });
+  if (parts[0].includes(':') && !(parts.length === 3 || (parts.length === 4 && parts[2].toUpperCase() === 'INFORMATION_SCHEMA'))) {
+    // A domain-scoped project (`example.com:p`) is only ever the project part of a full path.
+    throw new BigQueryError('invalidQuery', `Table name "${shown}" names the domain-scoped project ${parts[0]} but is not project.dataset.table (or project.region.INFORMATION_SCHEMA.VIEW); the statement was not run.`, { location: 'q' });
   }
   if (parts.slice(0, -1).some((p) => p.includes('*')) || (parts[parts.length - 1].indexOf('*') !== parts[parts.length - 1].length - 1 && parts[parts.length - 1].includes('*'))) {
     throw new BigQueryError('invalidQuery', `Invalid wildcard table name ${shown}: only a trailing * in the table name is allowed.`, { location: 'q' });

@@ -25,6 +25,7 @@
  * Errors: BigQueryError('invalidQuery') for a routine bqgate cannot analyze (a body that does not
  * resolve, an unknown argument type, routines nested more than 8 deep).
  */
+import { projectOf, writtenParts } from '../bigquery/table-path.js';
 import { BigQueryError } from '../bigquery/errors.js';
 import type { AnalyzeInput, QueryAnalysis, RoutineInfo, StandardSqlDataType, TableInfo, TableSource } from './index.js';
 import { qualifyObject } from './names.js';
@@ -128,13 +129,13 @@ export async function registerMissing(err: unknown, state: RoutineState, input: 
   const [kind, segments] = miss;
   const key = segments.join('\u0000');
   if (state.spelled.has(key)) return false;
-  const parts = segments.flatMap((s) => s.split('.'));
+  const parts = writtenParts(segments);
   let def: RoutineDef | undefined;
   const local = parts.length === 1 ? input.scriptRoutines?.get(parts[0].toLowerCase()) : undefined;
   if (local) def = local;
   else {
     if (parts.length < 2 || parts.length > 3 || !source.getRoutine) return false;
-    const full = qualifyObject(parts, input);
+    const full = qualifyObject(segments, input);
     const info = await source.getRoutine(full).catch((e) => { if ((e as BigQueryError).reason === 'notFound') return undefined; throw e; });
     if (!info) return false;
     (fetchedRoutines.get(fetched) ?? fetchedRoutines.set(fetched, new Map()).get(fetched)!).set(full, info);
@@ -169,7 +170,7 @@ async function bodyAnalysis(def: RoutineDef, types: TypeProto[], input: AnalyzeI
   const depth = parent.depth + 1;
   if (depth > MAX_DEPTH) throw new BigQueryError('invalidQuery', `Routines nested more than ${MAX_DEPTH} deep (at ${def.fullName}) are not supported by bqgate; the statement was not run.`, { location: 'q' });
   if (parent.budget.left-- <= 0) throw new BigQueryError('invalidQuery', `The statement calls routines whose bodies need more than ${MAX_BODIES} analyses (at ${def.fullName}); bqgate does not analyze that much for one statement, so it was not run.`, { location: 'q' });
-  const project = def.scriptLocal ? input.projectId : def.fullName.split('.')[0];
+  const project = def.scriptLocal ? input.projectId : projectOf(def.fullName);
   const scriptVars = def.scriptLocal ? (input.routineNesting ? input.routineNesting.scriptVariables : input.scriptVariables) ?? [] : [];
   // An aggregate body aggregates over the call's group: one row stands for it.
   const sql = def.routineType === 'TABLE_VALUED_FUNCTION' || def.routineType === 'PROCEDURE' ? def.body

@@ -5,6 +5,7 @@
  * becomes the query argument `(<text>)`. Used to mask at the scan (rewrite/) and to
  * inline views (sql/).
  */
+import { leafOf } from '../bigquery/table-path.js';
 import { BigQueryError } from '../bigquery/errors.js';
 import type { TableScan } from './walk.js';
 
@@ -45,7 +46,7 @@ export function spliceScansWithRanges(sql: string, items: Array<{ scan: TableSca
     // replaces the whole `TABLE t` as a query argument, without alias.
     const tableArg = bytes.subarray(Math.max(0, scan.start - 64), scan.start).toString('utf8').match(/[(,]\s*(TABLE\s+)$/i);
     if (tableArg) return { start: scan.start - Buffer.byteLength(tableArg[1], 'utf8'), end: scan.end, text: `(${text})` };
-    const alias = scan.alias || scan.table.split('.').pop()!;
+    const alias = scan.alias || leafOf(scan.table);
     const after = bytes.subarray(scan.end).toString('utf8');
     return { start: scan.start, end: scan.end, text: `(${text})${hasExplicitAlias(after, alias) ? '' : ` AS ${quoteIdent(alias)}`}` };
   }).sort((x, y) => y.start - x.start);

@@ -4,6 +4,7 @@
  * table columns it derives from (QueryAnalysis.lineage). A view column derived from a column
  * denied to the caller is left out; one derived from a masked column is described as masked.
  */
+import { projectOf } from '../../bigquery/table-path.js';
 import { BigQueryError } from '../../bigquery/errors.js';
 import { decide, type Policy } from '../../policy/index.js';
 import type { Principal } from '../../auth/index.js';
@@ -23,7 +24,7 @@ export const describedMasked = (f: BqField, masks: string[]): BqField =>
  * derived, or when the caller may not read what the view reads (its schema is then not shown).
  */
 export async function visibleViewSchema(analyzer: ViewAnalyzer, policy: Policy, principal: Principal, table: string, fields: BqField[]): Promise<BqField[]> {
-  const [projectId] = table.split('.');
+  const projectId = projectOf(table);
   let a: QueryAnalysis;
   try {
     a = await analyzer.analyze({ sql: `SELECT * FROM \`${table}\``, projectId });

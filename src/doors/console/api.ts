@@ -30,7 +30,7 @@
  */
 import { BigQueryError, type Operation } from '../../bigquery/index.js';
 import { requestsOf, sessionsOf, verifyEvents, type AuditLog, type RequestRecord } from '../../audit/index.js';
-import { explain, rolesOf, hasAnyAllow, requireAnyAllow, rulesFor, glob } from '../../policy/index.js';
+import { explain, rolesOf, hasAnyAllow, requireAnyAllow, rulesFor, nameGlob } from '../../policy/index.js';
 import { principalFromClaims } from '../../policy/testing.js';
 import { redactMaskSecrets } from '../../rewrite/index.js';
 import { upstreamStatement } from '../../pipeline/statement.js';
@@ -96,7 +96,7 @@ export function consoleOperations(d: ConsoleApiDeps): Pick<Record<Operation, (c:
     const summary = { ...base, effect: decision.effect, reasons: decision.reasons, matchedRules: decision.matchedRules, analysis: { statementKind: analysis.statementKind, tablesRead: analysis.tablesRead, tablesWritten: analysis.tablesWritten } };
     if (decision.effect === 'deny') return { body: summary };
     const rules = rulesFor(c.policy, c.principal);
-    const rowFilteredTables = Object.fromEntries(Object.keys(decision.rowFilters).map((t) => [t, rules.filter((r) => r.effect === 'filter' && r.tables?.some((g) => glob(g, t))).map((r) => r.id)]));
+    const rowFilteredTables = Object.fromEntries(Object.keys(decision.rowFilters).map((t) => [t, rules.filter((r) => r.effect === 'filter' && r.tables?.some((g) => nameGlob(g, t))).map((r) => r.id)]));
     const masks = Object.fromEntries(Object.entries(decision.masks).map(([t, cols]) => [t, Object.fromEntries(Object.entries(cols).map(([col, m]) => [col, { rule: m.rule, ruleId: m.ruleId }]))]));
     return { body: { ...summary, masks, deniedColumns: decision.deniedColumns, rowFilteredTables, limits: decision.limits, approvals: decision.approvals ?? [] } };
   }

@@ -9,7 +9,7 @@
  * maximum_bytes_billed). Decision reasons are never copied: they can quote literals of the
  * statement (an export URI), so a change names rules, tables and columns only.
  */
-import { glob, type Decision, type Policy } from '../index.js';
+import { nameGlob, type Decision, type Policy } from '../index.js';
 
 export type ChangeKind = 'allow→deny' | 'deny→allow' | 'approval added' | 'approval dropped' | 'mask added' | 'mask removed' | 'mask changed'
   | 'column hidden' | 'column shown' | 'row filter changed' | 'limit changed';
@@ -22,7 +22,7 @@ const denier = (policy: Policy, d: Decision) => d.matchedRules.find((id) => poli
 
 /** Filter rule ids of `policy` that produced `d.rowFilters[table]` (rules that decided and filter that table). */
 function filterRules(policy: Policy, d: Decision, table: string): string {
-  const ids = policy.rules.filter((r) => r.effect === 'filter' && d.matchedRules.includes(r.id) && r.tables?.some((t) => glob(t, table))).map((r) => r.id);
+  const ids = policy.rules.filter((r) => r.effect === 'filter' && d.matchedRules.includes(r.id) && r.tables?.some((t) => nameGlob(t, table))).map((r) => r.id);
   return ids.length ? ids.join(', ') : 'no filter rule (no rows)';
 }
 

@@ -26,7 +26,7 @@ import type { AuditEvent, EventQuery, RequestRecord } from '../../audit/index.js
 import { requestsOf, recordedPrincipal } from '../../audit/index.js';
 import type { AnalyzeInput, QueryAnalysis } from '../../sql/index.js';
 import { textFingerprint } from '../../sql/quarantine.js';
-import { allowsExternalConnection, decideStatement, glob, type Policy } from '../index.js';
+import { allowsExternalConnection, decideStatement, nameGlob, type Policy } from '../index.js';
 import { changesBetween, type Change, type ChangeKind } from './classify.js';
 import { redactLiterals, redactMessage } from './redact.js';
 import { decideDestinationJob, destinationName, destinationUnits } from '../../pipeline/destination.js';
@@ -203,7 +203,7 @@ export async function diffTraffic(src: DiffSources, o: DiffOptions): Promise<Dif
       } catch { scanned.unanalyzable++; continue; }
     }
     const tables = [...new Set([...analysis.tablesRead, ...analysis.tablesWritten, ...(written ? [written.table] : [])])];
-    if (o.table && !tables.some((t) => glob(o.table!, t))) continue;
+    if (o.table && !tables.some((t) => nameGlob(o.table!, t))) continue;
     fingerprints.add(analysis.fingerprint);
     const identity = [principal.subject, principal.issuer, [...principal.groups].sort(), principal.email ?? null, principal.actor ?? null];
     const pairKey = JSON.stringify([analysis.fingerprint, identity, written ? [written.table, written.units.map((u) => u.statementKind)] : null]);

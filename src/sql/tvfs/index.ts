@@ -39,6 +39,7 @@ import { bindCall, constant, nodesUnder, pathOf, queryRange, structOptions, tabl
 import { parseColumns, parseType, specs, type TvfSpec } from './spec.js';
 import { externalColumns } from './external.js';
 import { functionProto, schemaOf, tvfProto } from './protos.js';
+import { templatedProto } from './templated.js';
 
 export interface Column { name: string; type: TypeProto }
 
@@ -127,6 +128,10 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
   const lineage: TvfLineage = new Map();
   const inputs = new Map<string, string>();
   const connections: string[] = [];
+  /** Per TVF name: every call's inputs and computed output; `templated`: names registered as a template; `outputs`: each lineage key's computed columns. */
+  const calls = new Map<string, Array<{ call: TvfCall; rels: Map<number, Column[]>; columns: Column[] }>>();
+  const templated = new Set<string>();
+  const outputs = new Map<string, string>();
   for (const node of tree ? tvfNodes(tree) : []) {
     const spec = tvfs.get(pathOf(node.name).join('.').toUpperCase());
     if (!spec) continue;
@@ -140,27 +145,37 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
         models.set(a.path!.join('\u0000'), { segments: a.path!, info: model });
       } else if (a.form === 'table' || a.form === 'query') {
         const [s, e] = (a.form === 'table' ? tablePathRange(a) : queryRange(a)) ?? [0, 0];
-        const inner = a.form === 'table' ? `SELECT * FROM ${text(s, e)}` : text(s, e);
+        const inner: Piece[] = a.form === 'table' ? ['SELECT * FROM ', [s, e]] : [[s, e]];
         // A WITH name shadows a table of the same name (TABLE c, or a query reading c, reads the CTE c).
         const shadow = namedCtes(ctes, call.start, a.form === 'table' ? (a.path!.length === 1 ? [a.path![0]] : []) : words(text(s, e)));
-        const cols = shadow ? await ctx.relation(`${shadow} SELECT * FROM (${inner})`) : await ctx.relation(inner).catch(async (err) => {
+        // An error inside the relation's text points into the statement (the caller repairs or rewrites what it names there).
+        const run = (pieces: Piece[]) => { const x = assemble(sql, pieces, call.start); return ctx.relation(x.sql).catch((err) => { throw x.back(err); }); };
+        const under = (prefix: Cte[]) => [...withPieces(prefix), ' SELECT * FROM (', ...inner, ')'];
+        const cols = shadow ? await run(under(shadow)) : await run(inner).catch(async (err) => {
           const prefix = ctePrefix(ctes, err);
           if (!prefix) throw err;
-          return ctx.relation(`${prefix} SELECT * FROM (${inner})`);
+          return run(under(prefix));
         });
         rels.set(a.position, cols);
       }
     }
     const out = spec.external ? await externalColumns(call, ctx) : outputOf(call, rels, model);
     if (spec.external) connections.push(String(constant(call.args[0].node)));
-    const proto = tvfProto(call, rels, out.columns);
-    const key = JSON.stringify(proto);
+    let proto = tvfProto(call, rels, out.columns);
+    let key = JSON.stringify(proto);
     const prev = registered.get(spec.name.toUpperCase());
+    const seen = [...(calls.get(spec.name.toUpperCase()) ?? []), { call, rels, columns: out.columns }];
+    calls.set(spec.name.toUpperCase(), seen);
     if (prev && prev.key !== key) {
-      throw new BigQueryError('invalidQuery', `${spec.name} is called more than once in this statement with different arguments or inputs; bqgate registers one output schema per function and statement. Split the statement. It was not run.`, { location: 'q' });
+      // Calls over different inputs: one template ZetaSQL resolves per call (templated.ts), or refused.
+      proto = templatedProto(seen);
+      if (!proto) throw new BigQueryError('invalidQuery', `${spec.name} is called more than once in this statement with different arguments or inputs whose outputs bqgate cannot register together (one output schema per function and statement, or one template of the input's columns plus fixed columns). Split the statement. It was not run.`, { location: 'q' });
+      key = JSON.stringify(proto);
+      templated.add(spec.name.toUpperCase());
     }
     registered.set(spec.name.toUpperCase(), { proto, key });
     lineage.set(lineageKey(spec.name, out.columns.map((c) => c.name)), out.hints);
+    outputs.set(lineageKey(spec.name, out.columns.map((c) => c.name)), JSON.stringify(out.columns.map((c) => [c.name, c.type])));
     inputs.set(lineageKey(spec.name, out.columns.map((c) => c.name)), JSON.stringify(call.args.filter((a) => rels.has(a.position)).map((a) => rels.get(a.position)!.map((c) => [c.name, c.type]))));
   }
   const fnProtos = [...functions.values()].map((f) => functionProto(f, tree ? schemaOf(f, tree) : undefined));
@@ -183,12 +198,19 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
         const key = lineageKey(String(scan.tvf?.name ?? ''), (scan.signature?.outputSchema?.column ?? []).map((c: any) => String(c.name)));
         const want = inputs.get(key);
         if (want === undefined) continue;
+        if (templated.has(String(scan.tvf?.name ?? '').toUpperCase())) {
+          // A template's output is ZetaSQL's per call: it must be exactly the documented output computed for that call.
+          const out = JSON.stringify((scan.signature?.outputSchema?.column ?? []).map((c: any) => [c.name, c.type]));
+          if (out !== outputs.get(key)) throw new BigQueryError('invalidQuery', `${scan.tvf?.name}: a call's output resolved to other columns than its documented output (${spec0(scan)}); the statement was not run.`, { location: 'q' });
+        }
         const got = JSON.stringify((scan.signature?.argument ?? []).filter((a: any) => a.relationArgument).map((a: any) => (a.relationArgument.column ?? []).map((c: any) => [c.name, c.type])));
         if (got !== want) throw new BigQueryError('invalidQuery', `${scan.tvf?.name}: its input relation resolved to other columns than bqgate computed its output from (a WITH name shadowing a table?); rename the CTE. The statement was not run.`, { location: 'q' });
       }
     },
   };
 }
+
+const spec0 = (scan: any) => (scan.signature?.outputSchema?.column ?? []).map((c: any) => c.name).join(', ');
 
 /** The nested catalog at `path` under `root`, created when missing (names compared case-insensitively). */
 function sub(root: any, path: string[]): any {
@@ -240,22 +262,59 @@ const words = (t: string): string[] => (t.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []
  * mentions; undefined when it mentions none. Mentioning a CTE name as a column only adds a CTE to the
  * prefix; the resolved statement is checked against the columns computed (TvfPlan.check).
  */
-function namedCtes(ctes: Cte[], at: number, names: string[]): string | undefined {
+function namedCtes(ctes: Cte[], at: number, names: string[]): Cte[] | undefined {
   const inside = ctes.findIndex((c) => at >= c.start && at < c.end);
   const visible = inside >= 0 ? ctes.slice(0, inside) : ctes;
   const want = new Set(names.map((n) => n.toLowerCase()));
   let k = -1;
   visible.forEach((c, i) => { if (want.has(c.name)) k = i; });
-  return k < 0 ? undefined : `WITH ${visible.slice(0, k + 1).map((c) => c.text).join(', ')}`;
+  return k < 0 ? undefined : visible.slice(0, k + 1);
 }
 
-/** The WITH prefix that defines the CTE a `Table not found: <name>` error names, or undefined. */
-function ctePrefix(ctes: Array<{ name: string; text: string }>, err: unknown): string | undefined {
+/** The CTEs up to the one a `Table not found: <name>` error names, or undefined. */
+function ctePrefix(ctes: Cte[], err: unknown): Cte[] | undefined {
   // The name as each layer reports it: the analyzer, names.ts (no default dataset), the catalog (default dataset).
   const msg = String((err as Error)?.message ?? '');
   const m = msg.match(/Table not found: `?([A-Za-z_][A-Za-z0-9_]*)`?(?![.\w])/) ?? msg.match(/Table name "([A-Za-z_][A-Za-z0-9_]*)" missing dataset/) ?? msg.match(/Not found: Table [^:\s]+:[^.\s]+\.([A-Za-z_][A-Za-z0-9_]*) /);
   const k = m ? ctes.findIndex((c) => c.name === m[1].toLowerCase()) : -1;
-  return k < 0 ? undefined : `WITH ${ctes.slice(0, k + 1).map((c) => c.text).join(', ')}`;
+  return k < 0 ? undefined : ctes.slice(0, k + 1);
+}
+
+/** `WITH a AS (…), b AS (…)` as pieces of the statement. */
+const withPieces = (ctes: Cte[]): Piece[] => ['WITH ', ...ctes.flatMap((c, i): Piece[] => [...(i ? [', '] : []), [c.start, c.end]])];
+
+/** Glue text, or a byte range of the statement. */
+type Piece = string | [number, number];
+
+/**
+ * A text built from glue and byte ranges of `sql`, and `back`: an error whose `[at L:C]` lies in a
+ * range gets the statement's line and column instead (in glue: the call's, `fallback` bytes), so
+ * what it names can be found in the statement.
+ */
+function assemble(sql: string, pieces: Piece[], fallback: number): { sql: string; back(err: unknown): unknown } {
+  const bytes = Buffer.from(sql, 'utf8');
+  const spans: Array<{ at: number; from?: number }> = [];
+  let out = Buffer.alloc(0);
+  for (const p of pieces) {
+    spans.push({ at: out.length, ...(typeof p === 'string' ? {} : { from: p[0] }) });
+    out = Buffer.concat([out, typeof p === 'string' ? Buffer.from(p, 'utf8') : bytes.subarray(p[0], p[1])]);
+  }
+  const text = out.toString('utf8');
+  const lineCol = (buf: Buffer, at: number) => { const before = buf.subarray(0, at).toString('utf8').split('\n'); return `${before.length}:${before.at(-1)!.length + 1}`; };
+  return {
+    sql: text,
+    back(err: unknown) {
+      const m = err instanceof Error ? err.message.match(/\[at (\d+):(\d+)\]/) : null;
+      if (!m) return err;
+      const lines = text.split('\n');
+      const chars = lines.slice(0, Number(m[1]) - 1).reduce((n, l) => n + l.length + 1, 0) + Number(m[2]) - 1;
+      const at = Buffer.byteLength(text.slice(0, chars), 'utf8');
+      const span = [...spans].reverse().find((x) => x.at <= at)!;
+      const orig = span?.from !== undefined ? span.from + (at - span.at) : fallback;
+      (err as Error).message = (err as Error).message.replace(m[0], `[at ${lineCol(bytes, orig)}]`);
+      return err;
+    },
+  };
 }
 
 const CLASSIFIERS = /CLASSIFIER$|^LOGISTIC_REG$/;
