@@ -260,6 +260,23 @@ describe('emulator Storage Read API', { timeout: 240_000 }, () => {
     expect(t.numRows).toBe(want);
   });
 
+  it('accepts the compression the Python client asks for (LZ4_FRAME) and answers uncompressed Arrow that decodes the same', async () => {
+    const restriction = 'order_id <= 300';
+    const plain = await session(TABLE('orders'), 'ARROW', { restriction });
+    const [lz4] = await client.createReadSession({
+      parent: 'projects/demo-project',
+      readSession: { table: TABLE('orders'), dataFormat: 'ARROW', readOptions: { rowRestriction: restriction, arrowSerializationOptions: { bufferCompression: 'LZ4_FRAME' }, responseCompressionCodec: 'RESPONSE_COMPRESSION_CODEC_LZ4' } },
+      maxStreamCount: 1,
+    }, call());
+    const fields = (await rest('GET', '/datasets/shop/tables/orders')).body.schema.fields as BqField[];
+    const a = await readAll(plain, fields);
+    const b = await readAll(lz4, fields);
+    console.log('rows', a.rows.length, b.rows.length, 'uncompressedByteSize', b.responses[0].uncompressedByteSize);
+    expect(a.rows.length).toBe(300);
+    expect(b.rows).toEqual(a.rows);
+    expect(String(b.responses[0].uncompressedByteSize)).toBe('-1');
+  });
+
   it('refuses a row_restriction that is not one expression, and a column that does not exist, INVALID_ARGUMENT', async () => {
     for (const restriction of ['1=1; DROP TABLE shop.orders', '(amount > 1', "amount > 1) OR (1=1", 'amount > 1 -- )', 'order_id IN (SELECT customer_id FROM shop.customers)', 'no_such_column = 1']) {
       const e = await grpcError(session(TABLE('orders'), 'ARROW', { restriction }));

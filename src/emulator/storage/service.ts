@@ -13,6 +13,12 @@
  *   end is OUT_OF_RANGE.
  * - SplitReadStream: sessions.ts's split.
  *
+ * Compression requests are accepted and answered uncompressed, as the proto allows: Arrow buffer
+ * compression (LZ4_FRAME, ZSTD: the Python client asks for LZ4_FRAME) is per message in the IPC
+ * metadata, which says "none"; a `response_compression_codec` session's responses carry
+ * `uncompressed_byte_size` -1 ("compression would not have reduced the size").
+ * `sample_percentage` and `table_modifiers.snapshot_time` are refused UNIMPLEMENTED.
+ *
  * Every call must carry `authorization: Bearer <secret>` metadata (compared as the REST side does,
  * server.ts `bearerMatches`); otherwise UNAUTHENTICATED. Refusals are gRPC statuses (errors.ts).
  */
@@ -63,9 +69,14 @@ function encode(s: Session, from: number, to: number): { to: number; rows: Recor
   }
 }
 
-/** Writes `msg`, waiting for the client when the stream's buffer is full. */
+/** Writes `msg`, waiting for the client when the stream's buffer is full (or until the call is cancelled). */
 async function send(call: grpc.ServerWritableStream<any, any>, msg: unknown): Promise<void> {
-  if (!call.write(msg)) await new Promise((r) => call.once('drain', r));
+  if (call.write(msg)) return;
+  await new Promise<void>((r) => {
+    const done = () => { call.off('drain', done); call.off('cancelled', done); r(); };
+    call.once('drain', done);
+    call.once('cancelled', done);
+  });
 }
 
 export interface ReadServiceOptions {
@@ -99,11 +110,10 @@ export function readServiceHandlers(engine: Engine, opts: ReadServiceOptions): g
         const t = tablePath(rs.table);
         const ro = rs.readOptions ?? {};
         if (ro.samplePercentage !== undefined && ro.samplePercentage !== null && ro.samplePercentage !== 0) throw new StorageError('UNIMPLEMENTED', 'read_options.sample_percentage is not supported by the emulator.');
-        if (ro.responseCompressionCodec && ro.responseCompressionCodec !== 'RESPONSE_COMPRESSION_CODEC_UNSPECIFIED') throw new StorageError('UNIMPLEMENTED', 'read_options.response_compression_codec is not supported by the emulator.');
-        if (ro.arrowSerializationOptions?.bufferCompression && ro.arrowSerializationOptions.bufferCompression !== 'COMPRESSION_UNSPECIFIED') throw new StorageError('UNIMPLEMENTED', 'Arrow buffer compression is not supported by the emulator.');
         if (rs.tableModifiers?.snapshotTime) throw new StorageError('UNIMPLEMENTED', 'table_modifiers.snapshot_time is not supported by the emulator; the session reads the table as it is now.');
         const src = await readSource(engine, opts.anon, t, ro.selectedFields ?? [], ro.rowRestriction);
-        const base = { table: rs.table, format, fields: src.schema, rows: src.rows } as Omit<Session, 'name' | 'expireAt'>;
+        const compressed = Boolean(ro.responseCompressionCodec && ro.responseCompressionCodec !== 'RESPONSE_COMPRESSION_CODEC_UNSPECIFIED');
+        const base = { table: rs.table, format, fields: src.schema, rows: src.rows, compressed } as Omit<Session, 'name' | 'expireAt'>;
         if (format === 'ARROW') { const schema = arrowSchema(src.schema); base.arrow = { schema, serialized: serializedSchema(schema) }; }
         else { const s = avroSchema(src.schema); base.avro = { json: JSON.stringify(s), type: avroType(s) }; }
         const { session, streams } = sessions.create(parent, base, Number(req.maxStreamCount ?? 0));
@@ -129,7 +139,10 @@ export function readServiceHandlers(engine: Engine, opts: ReadServiceOptions): g
         while (at < st.end && !cancelled) {
           const { to, rows } = encode(st.session, at, Math.min(st.end, at + BATCH_ROWS));
           const progress = { atResponseStart: len ? (at - st.start) / len : 1, atResponseEnd: len ? (to - st.start) / len : 1 };
-          await send(call, { ...rows, rowCount: String(to - at), stats: { progress }, throttleState: { throttlePercent: 0 }, ...(first ? schemaOf(st.session) : {}) });
+          await send(call, {
+            ...rows, rowCount: String(to - at), stats: { progress }, throttleState: { throttlePercent: 0 }, ...(first ? schemaOf(st.session) : {}),
+            ...(st.session.compressed ? { uncompressedByteSize: '-1' } : {}),
+          });
           first = false;
           at = to;
         }

@@ -37,6 +37,8 @@ export interface Session {
   expireAt: number;
   arrow?: { schema: Schema; serialized: Uint8Array };
   avro?: { json: string; type: avro.Type };
+  /** A response_compression_codec was asked for (served uncompressed: service.ts). */
+  compressed?: boolean;
 }
 
 export interface Stream { name: string; session: Session; start: number; end: number }
