@@ -56,7 +56,8 @@ export async function readSource(engine: Engine, anon: AnonTables, t: TablePath,
     const schema = pick(kept.schema, selected, label);
     checkServed(schema);
     const at = schema.map((f) => kept.schema.indexOf(f));
-    return { schema, rows: kept.rows.map((r) => at.map((i) => r[i])), bytesScanned: kept.totalBytes };
+    const rows = schema.length === kept.schema.length ? kept.rows : kept.rows.map((r) => at.map((i) => r[i])); // every column: the kept rows themselves (no copy)
+    return { schema, rows, bytesScanned: kept.totalBytes };
   }
   try {
     engine.catalog.dataset(t.projectId, t.datasetId);
