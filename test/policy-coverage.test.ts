@@ -204,6 +204,32 @@ describe('sessions export-tests', () => {
     expect(passes.out).toContain('4 passed, 0 failed');
   }, 600_000);
 
+  it('a query job with a destinationTable is pinned with its destination and decided with the writes it equals', async () => {
+    const token = await gw.token({ sub: 'pinner2', groups: ['analysts'] });
+    const sdk = gw.sdk(token);
+    // An analyst may read shop.orders but never write: the job is refused for its destination alone.
+    const refused = await apiError(sdk.createQueryJob({ query: 'SELECT order_id FROM shop.orders LIMIT 3', useLegacySql: false, labels: { bqgate_session: 'dest' }, destination: sdk.dataset('shop').table('orders_copy'), writeDisposition: 'WRITE_TRUNCATE' }));
+    expect(refused.errors?.[0].reason).toBe('accessDenied');
+    const file = join(gw.dataDir, 'dest.yaml');
+    const ex = await run(['sessions', 'export-tests', 'key:pinner2:dest', '--out', file], gw.dataDir);
+    expect(ex.code, ex.err).toBe(0);
+    const text = readFileSync(file, 'utf8');
+    const [c] = parseYaml(text).tests;
+    expect(c.destination).toEqual({ table: 'demo-project.shop.orders_copy', write_disposition: 'WRITE_TRUNCATE', exists: false });
+    expect(c.expect.decision).toBe('deny');
+    expect(c.expect.rules).toContain('analysts-no-writes');
+    const dir = join(gw.dataDir, 'dest-tests');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'session.yaml'), text);
+    const passes = await run(['policy', 'test', '--tests', dir], gw.dataDir);
+    expect(passes.code, passes.out).toBe(0);
+    // Without its destination the same statement is a plain read, which analysts may do: the pinned case fails.
+    writeFileSync(join(dir, 'session.yaml'), text.replace(/^ {4}destination:\n(?: {6}.*\n)+/m, ''));
+    const without = await run(['policy', 'test', '--tests', dir], gw.dataDir);
+    expect(without.code).toBe(1);
+    expect(without.out).toContain('decision allow, expected deny');
+  }, 600_000);
+
   it('an unknown session exits 2 and names the command that lists sessions', async () => {
     const r = await run(['sessions', 'export-tests', 'key:nobody:none'], gw.dataDir);
     expect(r.code).toBe(2);

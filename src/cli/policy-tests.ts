@@ -72,6 +72,7 @@ export function registerExportTests(sessionsCmd: Command, cfgFrom: CfgFrom, find
       const { loadPolicy } = await import('../policy/index.js');
       const { exportSessionTests } = await import('../policy/export-tests.js');
       const { analyzeCase } = await import('../policy/testing.js');
+      const { tableExistsIn } = await import('../policy/diff/index.js');
       const { openAnalysis } = await import('./analysis.js');
       const { stringify } = await import('yaml');
       const { writeFileSync } = await import('node:fs');
@@ -83,7 +84,7 @@ export function registerExportTests(sessionsCmd: Command, cfgFrom: CfgFrom, find
       const stack = await openAnalysis(cfg);
       try {
         const mine = requests.filter((r) => s.requestIds.includes(r.requestId));
-        const ex = await exportSessionTests(policy, mine, (c) => analyzeCase(stack.analyzer, policy, c), { redactLiterals: Boolean(o.redactLiterals) });
+        const ex = await exportSessionTests(policy, mine, (c) => analyzeCase(stack.analyzer, policy, c), { redactLiterals: Boolean(o.redactLiterals), tableExists: tableExistsIn(stack.catalog) });
         const header = [
           `# Session ${s.id} (${s.principal}, ${new Date(s.start).toISOString()} → ${new Date(s.end).toISOString()}),`,
           `# pinned by \`bqgate sessions export-tests\` under policy version ${policy.version} on ${new Date().toISOString()}.`,

@@ -16,6 +16,8 @@
  * destination or disposition, or a statement that is not a query.
  */
 import { BigQueryError } from '../bigquery/errors.js';
+import { decideStatement, type Decision, type Policy } from '../policy/index.js';
+import type { Principal } from '../auth/index.js';
 
 export interface Destination { projectId?: string; datasetId?: string; tableId?: string }
 /** What `decide()` takes, for one statement. */
@@ -53,4 +55,19 @@ export function destinationUnits(analysis: Omit<WriteUnit, 'tablesWritten'> & { 
   }
   const alter = updates.length ? [unit('ALTER_TABLE')] : [];
   return write === 'WRITE_TRUNCATE' ? [unit('TRUNCATE'), unit('INSERT'), ...alter] : [unit('INSERT'), ...alter];
+}
+
+/**
+ * The decision of a query job with a destination: the query decided together with its write
+ * statements (`units` from `destinationUnits`), as one decision — a refusal of any of them refuses
+ * the job, their approvals join. A row cap on the caller (`limits.maximumRows`) refuses it too: the
+ * rows written to a table would pass the cap. `rowCap` names that cap when it is the reason.
+ * Used by the REST door (jobs.insert) and by `policy diff`, so both decide such a job alike.
+ */
+export function decideDestinationJob(policy: Policy, principal: Principal, analysis: Parameters<typeof decideStatement>[2], units: WriteUnit[], now = Date.now()): { decision: Decision; rowCap?: number } {
+  const decision = decideStatement(policy, principal, { ...analysis, units: [analysis, ...units] }, now);
+  if (decision.effect !== 'deny' && decision.limits.maximumRows !== undefined) {
+    return { decision: { ...decision, effect: 'deny', reasons: [`destinationTable is refused: a row cap of ${decision.limits.maximumRows} rows applies to the results, and rows written to a table would pass it`, ...decision.reasons] }, rowCap: decision.limits.maximumRows };
+  }
+  return { decision };
 }

@@ -17,7 +17,9 @@
  * runs), so the file passes on the policy and catalog it was exported under.
  *
  * Not carried over: claims other than sub/groups/email/act (the audit does not record them), a
- * query job's destinationTable (the case decides the query alone; listed in `notes`).
+ * A query job's destinationTable is carried as the case's `destination` (its dispositions, and
+ * whether the table exists now when `tableExists` is given, else as existing), so the case is decided
+ * with the writes it equals, as the gateway decides the job.
  *
  * **Literals**: the cases hold the statements as recorded, literals included (a test case must be
  * runnable SQL), so the file can hold the values agents filtered on. `redactLiterals: true` writes
@@ -28,6 +30,7 @@
 import type { RequestRecord } from '../audit/index.js';
 import type { QueryAnalysis } from '../sql/index.js';
 import { tokenize } from '../sql/pipe/index.js';
+import { destinationName } from '../pipeline/destination.js';
 import type { Policy } from './index.js';
 import { runPolicyTests, type PolicyTestCase, type PolicyTestResult } from './testing.js';
 
@@ -87,6 +90,16 @@ function expectationOf(r: PolicyTestResult): PolicyTestCase['expect'] {
 
 const oneLine = (sql: string) => { const s = sql.replace(/\s+/g, ' ').trim(); return s.length > 70 ? `${s.slice(0, 67)}...` : s; };
 
+/** A recorded query job's destinationTable as a case's `destination` (none without one; a malformed one is kept as written, and the case reports it). */
+async function destinationOf(rec: RequestRecord, tableExists?: (table: string) => Promise<boolean>): Promise<Pick<PolicyTestCase, 'destination'>> {
+  const q = rec.configuration?.query;
+  if (!q?.destinationTable) return {};
+  let table: string;
+  try { table = destinationName(q.destinationTable, rec.projectId ?? 'demo-project'); } catch { table = JSON.stringify(q.destinationTable); }
+  const exists = tableExists ? await tableExists(table).catch(() => true) : true;
+  return { destination: { table, ...(q.writeDisposition ? { write_disposition: String(q.writeDisposition) } : {}), ...(q.createDisposition ? { create_disposition: String(q.createDisposition) } : {}), exists } };
+}
+
 /** Decides `c` now and fills in its expectation; the result of running it. */
 async function pinned(policy: Policy, c: PolicyTestCase, analyze: (c: PolicyTestCase) => Promise<QueryAnalysis>): Promise<PolicyTestCase> {
   const [r] = await runPolicyTests(policy, [{ ...c, expect: {} }], analyze);
@@ -94,7 +107,7 @@ async function pinned(policy: Policy, c: PolicyTestCase, analyze: (c: PolicyTest
 }
 
 /** The session's statements as pinned test cases (see the module comment). */
-export async function exportSessionTests(policy: Policy, records: RequestRecord[], analyze: (c: PolicyTestCase) => Promise<QueryAnalysis>, opts: { redactLiterals?: boolean } = {}): Promise<ExportResult> {
+export async function exportSessionTests(policy: Policy, records: RequestRecord[], analyze: (c: PolicyTestCase) => Promise<QueryAnalysis>, opts: { redactLiterals?: boolean; tableExists?: (table: string) => Promise<boolean> } = {}): Promise<ExportResult> {
   const out: ExportResult = { cases: [], skipped: [], notes: [], redacted: 0 };
   const seen = new Set<string>();
   for (const rec of records) {
@@ -107,6 +120,7 @@ export async function exportSessionTests(policy: Policy, records: RequestRecord[
       ...(rec.projectId ? { project: rec.projectId } : {}),
       ...(ds?.datasetId ? { default_dataset: ds.projectId && ds.projectId !== rec.projectId ? `${ds.projectId}.${ds.datasetId}` : ds.datasetId } : {}),
       ...(Array.isArray(rec.parameters) && rec.parameters.length ? { parameters: rec.parameters as Array<Record<string, unknown>> } : {}),
+      ...(await destinationOf(rec, opts.tableExists)),
       expect: {},
     };
     const key = JSON.stringify([base.principal, base.sql, base.project, base.default_dataset, base.parameters]);
@@ -120,7 +134,6 @@ export async function exportSessionTests(policy: Policy, records: RequestRecord[
       if (redacted && redacted.sql !== base.sql && JSON.stringify(redacted.expect) === JSON.stringify(c.expect)) { c = redacted; out.redacted++; }
       else if (redacted?.sql !== base.sql) out.notes.push(`${label}: kept the recorded SQL (with its literals): with literals redacted it ${redacted ? 'decides differently' : 'cannot be tokenized'}`);
     }
-    if (rec.configuration?.query?.destinationTable) out.notes.push(`${label}: the job wrote to a destinationTable; the case decides the query alone`);
     c.name = `${label} (${rec.operation}): ${oneLine(c.sql)}`;
     out.cases.push(c);
   }

@@ -35,6 +35,7 @@ import { parse as parseYaml } from 'yaml';
 import type { Principal } from '../auth/index.js';
 import type { Analyzer, QueryAnalysis } from '../sql/index.js';
 import { allowsExternalConnection, explain, type Decision, type Policy, type RuleTrace } from './index.js';
+import { decideDestinationJob, destinationUnits } from '../pipeline/destination.js';
 
 export interface PolicyTestCase {
   name: string;
@@ -44,6 +45,13 @@ export interface PolicyTestCase {
   default_dataset?: string;
   /** Query parameters (REST QueryParameter objects). */
   parameters?: Array<Record<string, unknown>>;
+  /**
+   * A query job's `configuration.query.destinationTable`: the case is decided as the gateway decides
+   * such a job (pipeline/destination.ts) — the query with the write statements it equals, and a row
+   * cap refusing it. `table` is `project.dataset.table`; `exists` (default true) whether it exists,
+   * which chooses CREATE TABLE AS SELECT or INSERT / TRUNCATE.
+   */
+  destination?: { table: string; write_disposition?: string; create_disposition?: string; exists?: boolean };
   expect: {
     decision?: 'allow' | 'deny';
     /** A rule id that must be among the matched rules. */
@@ -111,6 +119,15 @@ export async function runPolicyTests(policy: Policy, cases: PolicyTestCase[], an
     if (analysis) {
       if (c.expect.error) problems.push(`expected error ${c.expect.error}, but the statement analyzed`);
       decided = explain(policy, principalFromClaims(c.principal), analysis);
+      if (c.destination) {
+        const { table, write_disposition: writeDisposition, create_disposition: createDisposition, exists } = c.destination;
+        try {
+          const units = destinationUnits(analysis, table, exists ?? true, { writeDisposition, createDisposition });
+          decided = { ...decided, decision: decideDestinationJob(policy, principalFromClaims(c.principal), analysis, units).decision };
+        } catch (err) {
+          problems.push(`destination ${table}: ${(err as Error).message}`);
+        }
+      }
       const d = decided.decision;
       if (c.expect.decision && d.effect !== c.expect.decision) problems.push(`decision ${d.effect}, expected ${c.expect.decision}: ${d.reasons.join(' ')}`);
       for (const rule of [...(c.expect.rule ? [c.expect.rule] : []), ...(c.expect.rules ?? [])]) {

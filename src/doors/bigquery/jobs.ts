@@ -16,7 +16,7 @@ import { BigQueryError, callerLabels, type Operation } from '../../bigquery/inde
 import type { Catalog } from '../../catalog/index.js';
 import type { QueryAnalysis } from '../../sql/index.js';
 import { decide, decideStatement, backstopColumns, type Decision } from '../../policy/index.js';
-import { destinationName, destinationUnits } from '../../pipeline/destination.js';
+import { decideDestinationJob, destinationName, destinationUnits } from '../../pipeline/destination.js';
 import { isGoverned } from '../../rewrite/index.js';
 import { upstreamError, storedIdentity, declaredOf, type Declared, type Upstream, type UpstreamStream, type UpstreamCredentials, type JobCredential } from '../../upstream/index.js';
 import { deliverPage, deliverJob, dryRunResponse, jobListEntry, callerMessage, callerError, streamPage, type JobView, type StreamedPage, type StreamOptions } from '../../deliver/index.js';
@@ -275,13 +275,13 @@ export function jobOperations(d: JobDeps): Pick<Record<Operation, (c: Ctx) => Pr
     if (!dest) return checked;
     const { table, exists } = dest;
     const units = destinationUnits(checked.analysis, table, exists, q);
-    const decision = decideStatement(c.policy, c.principal, { ...checked.analysis, units: [checked.analysis, ...units] });
+    const { decision, rowCap } = decideDestinationJob(c.policy, c.principal, checked.analysis, units);
     const analysis = { ...checked.analysis, statementKind: `SELECT+${units.map((u) => u.statementKind).join('+')}`, tablesWritten: [table] };
     c.audit = { ...c.audit, matchedRules: decision.matchedRules, reasons: decision.reasons, statementKind: analysis.statementKind, tables: [...new Set([...checked.analysis.tablesRead, table])] };
-    if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision, analysis });
-    if (checked.decision.limits.maximumRows !== undefined) {
-      throw Object.assign(new BigQueryError('accessDenied', `Access Denied: destinationTable is refused for ${c.principal.subject}: a row cap of ${checked.decision.limits.maximumRows} rows applies to its results, and rows written to a table would pass it. Read the results instead.`), { decision: { ...decision, effect: 'deny' as const }, analysis });
+    if (rowCap !== undefined) {
+      throw Object.assign(new BigQueryError('accessDenied', `Access Denied: destinationTable is refused for ${c.principal.subject}: a row cap of ${rowCap} rows applies to its results, and rows written to a table would pass it. Read the results instead.`), { decision, analysis });
     }
+    if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision, analysis });
     catalog.invalidate(table);
     // Masks, filters and limits stay the query's (they shaped the text sent); verbs and approvals are the union's.
     // The upstream is told of the destination too (declared.ts): the emulator refuses an undeclared write.

@@ -29,7 +29,7 @@ import { textFingerprint } from '../../sql/quarantine.js';
 import { allowsExternalConnection, decideStatement, glob, type Policy } from '../index.js';
 import { changesBetween, type Change, type ChangeKind } from './classify.js';
 import { redactLiterals, redactMessage } from './redact.js';
-import { destinationName, destinationUnits } from '../../pipeline/destination.js';
+import { decideDestinationJob, destinationName, destinationUnits } from '../../pipeline/destination.js';
 
 /** What the diff reads and analyzes with: the audit log (or anything with its `events`) and the gateway's Analyzer. */
 export interface DiffSources {
@@ -122,16 +122,9 @@ const MAX_IDS = 20;
 export const tableExistsIn = (catalog: { getTable(table: string): Promise<unknown> }) => (table: string): Promise<boolean> =>
   catalog.getTable(table).then(() => true, (err) => { if ((err as { reason?: string }).reason === 'notFound') return false; throw err; });
 
-/**
- * The decision of a recorded statement, with its destination's write statements when the job had one:
- * as the gateway decides a query job with destinationTable, a row cap on the caller refuses the write
- * (the rows written would pass it).
- */
+/** The decision of a recorded statement, with its destination's write statements when the job had one (pipeline/destination.ts decideDestinationJob, as the gateway decides it). */
 function decideJob(policy: Policy, principal: Principal, analysis: QueryAnalysis, units: ReturnType<typeof destinationUnits> | undefined, now: number) {
-  if (!units) return decideStatement(policy, principal, analysis, now);
-  const d = decideStatement(policy, principal, { ...analysis, units: [analysis, ...units] }, now);
-  if (d.effect !== 'deny' && d.limits.maximumRows !== undefined) return { ...d, effect: 'deny' as const, reasons: [`destinationTable is refused: a row cap of ${d.limits.maximumRows} rows applies`, ...d.reasons] };
-  return d;
+  return units ? decideDestinationJob(policy, principal, analysis, units, now).decision : decideStatement(policy, principal, analysis, now);
 }
 
 /** Recorded statements: requests with SQL from a verified principal, one page of `request` events at a time. */
