@@ -31,7 +31,6 @@ import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { SeenRequest } from './server.js';
 import type { SchedulerLimits } from './scheduler.js';
-import { AnonTables, startStorageServer } from './storage/index.js';
 
 export type { SeenRequest } from './server.js';
 
@@ -107,9 +106,10 @@ export function emulatorSettings(env: NodeJS.ProcessEnv = process.env): { storag
 
 /** Loads the fixtures and starts listening; throws if a fixture cannot be loaded or the port is taken. */
 export async function startEmulator(opts: EmulatorOptions): Promise<RunningEmulator> {
-  // DuckDB and polyglot's WebAssembly (≈ 100 MB of RSS) load only when an emulator starts, not in
-  // every process that imports this entry for its secret helpers (a gateway with a real upstream).
-  const [{ Engine }, { buildEmulatorApp }] = await Promise.all([import('./engine.js'), import('./server.js')]);
+  // DuckDB and polyglot's WebAssembly (≈ 100 MB of RSS), and the Storage Read API's gRPC, Arrow
+  // and Avro, load only when an emulator starts, not in every process that imports this entry for
+  // its secret helpers (a gateway with a real upstream).
+  const [{ Engine }, { buildEmulatorApp }, { AnonTables, startStorageServer }] = await Promise.all([import('./engine.js'), import('./server.js'), import('./storage/index.js')]);
   const engine = await Engine.open(opts.fixturesDir);
   const settings = emulatorSettings();
   const anon = new AnonTables();
