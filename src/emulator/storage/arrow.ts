@@ -51,13 +51,20 @@ export function arrowSchema(fields: BqField[]): Schema {
 
 const EOS_BYTES = 8; // the IPC stream's end marker: 0xFFFFFFFF 0x00000000
 
+/** serializedSchema's answer by schema (a batch's stream starts with it). */
+const schemaBytes = new WeakMap<Schema, Uint8Array>();
+
 /** `serialized_schema`: the IPC schema message alone (the stream a writer makes of no batches, minus its end marker). */
 export function serializedSchema(schema: Schema): Uint8Array {
+  const known = schemaBytes.get(schema);
+  if (known) return known;
   const w = new RecordBatchStreamWriter();
   w.reset(undefined, schema);
   w.close();
   const all = w.toUint8Array(true);
-  return all.slice(0, all.length - EOS_BYTES);
+  const out = all.slice(0, all.length - EOS_BYTES);
+  schemaBytes.set(schema, out);
+  return out;
 }
 
 /** Validity bitmap (bit set = not null) and the null count of `values`. */
