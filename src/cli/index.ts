@@ -84,7 +84,7 @@ program.command('emulator').description('run the BigQuery emulator alone (caller
     const stop = async () => { await emu.close(); process.exit(0); };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
-    process.stderr.write(`bqgate emulator listening on ${emu.url}; its secret (the bearer token callers send; gateways: BQGATE_UPSTREAM_TOKEN or BQGATE_UPSTREAM_TOKEN_FILE) is in ${where}\n`);
+    process.stderr.write(`bqgate emulator listening on ${emu.url} (REST) and ${emu.storageAddress} (Storage Read API, gRPC plaintext; BQGATE_EMULATOR_STORAGE_PORT); its secret (the bearer token callers send; gateways: BQGATE_UPSTREAM_TOKEN or BQGATE_UPSTREAM_TOKEN_FILE) is in ${where}\n`);
   });
 
 program.command('keys').description('keys several replicas must share').command('init').argument('<dir>', 'directory for the key files (mounted as secrets)')

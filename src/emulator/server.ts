@@ -31,6 +31,7 @@ import { runCopy, runExtract, runLoad, materialize } from './transfer.js';
 import { uploadRoutes } from './upload.js';
 import { ScriptParser, mayBeScript } from './script-parse.js';
 import { runScriptJob, type ChildRun } from './script-job.js';
+import type { AnonTables } from './storage/index.js';
 
 const DEFAULT_WAIT_MS = 10_000;
 
@@ -54,6 +55,8 @@ interface Job {
   child?: { parentJobId: string; frame: ChildRun['frame'] };
   /** A script: its child jobs so far. */
   numChildJobs?: number;
+  /** A finished SELECT job's anonymous result table (opts.anon), reported as configuration.query.destinationTable. */
+  anonTable?: { projectId: string; datasetId: string; tableId: string };
 }
 
 type Q = Record<string, string | undefined>;
@@ -66,6 +69,12 @@ export interface SeenRequest { method: string; url: string; authorization?: stri
 
 export interface EmulatorAppOptions {
   logger?: boolean;
+  /**
+   * Where a finished SELECT query job without a destinationTable keeps its result as an anonymous
+   * table (storage/anon.ts): jobs.get reports it as `configuration.query.destinationTable`, tables.get
+   * and the Storage Read API read it. Absent: results are kept on the job only.
+   */
+  anon?: AnonTables;
   /** Sees every authorized request (the credential a caller used, for tests that check which one reached "BigQuery"). */
   onRequest?: (r: SeenRequest) => void;
   /**
@@ -162,7 +171,7 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
     return {
       kind: 'bigquery#job', etag: `"${j.state}"`, id: `${j.projectId}:${j.location}.${j.jobId}`,
       jobReference: { projectId: j.projectId, jobId: j.jobId, location: j.location },
-      configuration: { ...j.configuration, jobType: 'QUERY' },
+      configuration: { ...j.configuration, jobType: 'QUERY', ...(j.anonTable ? { query: { ...j.configuration.query, destinationTable: j.anonTable } } : {}) },
       status, user_email: 'emulator@localhost',
       statistics: {
         creationTime: String(j.creationTime), ...(j.startTime ? { startTime: String(j.startTime) } : {}),
@@ -217,6 +226,9 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
         }, signal);
         if (q.destinationTable && result.statementType === 'SELECT') await materialize(engine, projectId, q, result, declared);
         if (job.state !== 'DONE') job.result = result;
+        if (job.state !== 'DONE' && !q.destinationTable && result.statementType === 'SELECT' && opts.anon) {
+          job.anonTable = opts.anon.add(projectId, { jobId, schema: result.schema, rows: result.rows, totalBytes: result.totalBytesProcessed, creationTime: Date.now() });
+        }
       } catch (err) {
         if (job.state !== 'DONE') job.error = err instanceof BigQueryError ? err : new BigQueryError('internalError', String((err as Error).message));
       } finally {
@@ -291,7 +303,7 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
   const models = new ModelStore(opts.fixturesDir);
   const routes = (app: FastifyInstance, prefix: string) => {
     modelRoutes(app, prefix, models);
-    resourceRoutes(app, prefix, engine);
+    resourceRoutes(app, prefix, engine, opts.anon);
     app.post(`${prefix}/projects/:p/queries`, async (req: Req) => {
       const b: any = req.body ?? {};
       if (typeof b.query !== 'string' || !b.query.trim()) throw new BigQueryError('invalid', 'Required parameter is missing: query');
@@ -329,6 +341,7 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
       const job = getJob(req.params.p, req.params.j);
       if (job.state !== 'DONE') throw new BigQueryError('invalid', `Job ${req.params.p}:${job.jobId} is still ${job.state}; cancel it before deleting it.`);
       jobs.delete(`${req.params.p}/${req.params.j}`);
+      opts.anon?.dropJob(req.params.p, job.jobId);
       return reply.code(204).send();
     });
     app.post(`${prefix}/projects/:p/jobs/:j/cancel`, async (req: Req) => {
