@@ -1,7 +1,9 @@
 /**
  * The embedded BigQuery emulator: BigQuery REST v2 over DuckDB, loaded from `fixtures/`.
- * Public entry: `startEmulator({host, port, fixturesDir, secret})` → `{url, close}`. Runnable alone
- * with `bqgate emulator`.
+ * Public entry: `startEmulator({host, port, storagePort, fixturesDir, secret})` → `{url, storageAddress, close}`.
+ * Runnable alone with `bqgate emulator`. Beside the REST port it serves the BigQuery Storage Read
+ * API (gRPC `google.cloud.bigquery.storage.v1.BigQueryRead`, plaintext) on `storagePort`
+ * (storage/index.ts), with the same secret as `authorization: Bearer <secret>` metadata.
  *
  * Settings it reads from the environment (`emulatorSettings`), each overridable per start:
  *
@@ -13,6 +15,7 @@
  * | directory standing in for Cloud Storage (`gs://b/o` = `<root>/b/o`: extract writes, load reads) | BQGATE_EMULATOR_BUCKET_ROOT | `<tmpdir>/bqgate-emulator-gcs` |
  * | largest load upload or `gs://` file read, bytes | BQGATE_EMULATOR_MAX_UPLOAD_BYTES | 67108864 (64 MiB) |
  * | tests only: a slow upstream — query jobs whose SQL contains `bqgate_test_slow`, and requests whose URL matches the regular expression, are delayed this long, ms | BQGATE_EMULATOR_TEST_SLOW_MS, BQGATE_EMULATOR_TEST_SLOW_URL | 0 (off), `bqgate_test_slow` |
+ * | Storage Read API gRPC port (0: a free one) | BQGATE_EMULATOR_STORAGE_PORT | 0 |
  * | the gateway's masking spellings as native DuckDB expressions (native-masks.ts; `0`: as translated) | BQGATE_EMULATOR_NATIVE_MASKS | on |
  *
  * Why "libuv pool − 1": @duckdb/node-api runs each statement on a libuv worker thread, so as many
@@ -29,6 +32,7 @@ import { tmpdir } from 'node:os';
 import { Engine } from './engine.js';
 import { buildEmulatorApp, type SeenRequest } from './server.js';
 import type { SchedulerLimits } from './scheduler.js';
+import { AnonTables, startStorageServer } from './storage/index.js';
 
 export type { SeenRequest } from './server.js';
 
@@ -36,6 +40,8 @@ export interface EmulatorOptions {
   host?: string;
   /** TCP port; 0 picks a free one. */
   port?: number;
+  /** The Storage Read API's gRPC port on `host`; 0 picks a free one. Default from `emulatorSettings()` (BQGATE_EMULATOR_STORAGE_PORT, else 0). */
+  storagePort?: number;
   fixturesDir: string;
   /**
    * The bearer token every request must carry (`newEmulatorSecret()`); `null` accepts any token,
@@ -58,6 +64,8 @@ export interface EmulatorOptions {
 export interface RunningEmulator {
   /** Base URL, e.g. `http://127.0.0.1:9060` (clients add `/bigquery/v2`). */
   url: string;
+  /** The Storage Read API's gRPC target `host:PORT`, e.g. `127.0.0.1:9061` (plaintext). */
+  storageAddress: string;
   close(): Promise<void>;
 }
 
@@ -85,10 +93,11 @@ export function writeSecretFile(file: string, secret: string): void {
 const num = (v: string | undefined, d: number) => (v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : d);
 
 /** The emulator's statement timeout (ms) and queue limits from `env` (table above). */
-export function emulatorSettings(env: NodeJS.ProcessEnv = process.env): { statementTimeoutMs: number; limits: SchedulerLimits; bucketRoot: string; maxUploadBytes: number; testSlowMs: number; testSlowUrl?: string } {
+export function emulatorSettings(env: NodeJS.ProcessEnv = process.env): { storagePort: number; statementTimeoutMs: number; limits: SchedulerLimits; bucketRoot: string; maxUploadBytes: number; testSlowMs: number; testSlowUrl?: string } {
   const room = Math.max(1, num(env.UV_THREADPOOL_SIZE, 4) - 1);
   const total = Math.max(1, Math.min(room, num(env.BQGATE_EMULATOR_MAX_RUNNING, room)));
   return {
+    storagePort: Math.max(0, Math.floor(num(env.BQGATE_EMULATOR_STORAGE_PORT, 0))),
     statementTimeoutMs: Math.max(1, num(env.BQGATE_EMULATOR_STATEMENT_TIMEOUT_MS, 30_000)),
     bucketRoot: env.BQGATE_EMULATOR_BUCKET_ROOT || join(tmpdir(), 'bqgate-emulator-gcs'),
     maxUploadBytes: Math.max(1, num(env.BQGATE_EMULATOR_MAX_UPLOAD_BYTES, 64 * 1024 * 1024)),
@@ -101,8 +110,9 @@ export function emulatorSettings(env: NodeJS.ProcessEnv = process.env): { statem
 export async function startEmulator(opts: EmulatorOptions): Promise<RunningEmulator> {
   const engine = await Engine.open(opts.fixturesDir);
   const settings = emulatorSettings();
+  const anon = new AnonTables();
   const app = buildEmulatorApp(engine, {
-    logger: opts.logger, onRequest: opts.onRequest, secret: opts.secret, fixturesDir: opts.fixturesDir,
+    anon, logger: opts.logger, onRequest: opts.onRequest, secret: opts.secret, fixturesDir: opts.fixturesDir,
     statementTimeoutMs: opts.statementTimeoutMs ?? settings.statementTimeoutMs, limits: opts.limits ?? settings.limits,
     bucketRoot: opts.bucketRoot ?? settings.bucketRoot, maxUploadBytes: opts.maxUploadBytes ?? settings.maxUploadBytes, testSlowMs: settings.testSlowMs, testSlowUrl: settings.testSlowUrl,
   });
@@ -110,5 +120,7 @@ export async function startEmulator(opts: EmulatorOptions): Promise<RunningEmula
   await app.listen({ host, port: opts.port ?? 0 });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
-  return { url: `http://${host}:${port}`, close: () => app.close() };
+  let storage;
+  try { storage = await startStorageServer(engine, { host, port: opts.storagePort ?? settings.storagePort, secret: opts.secret, anon }); } catch (err) { await app.close(); throw err; }
+  return { url: `http://${host}:${port}`, storageAddress: storage.address, close: async () => { await Promise.all([app.close(), storage.close()]); } };
 }

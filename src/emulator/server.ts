@@ -29,6 +29,7 @@ import { ModelStore, modelRoutes } from './models.js';
 import { resourceRoutes, LOCATION } from './resources.js';
 import { runCopy, runExtract, runLoad, materialize } from './transfer.js';
 import { uploadRoutes } from './upload.js';
+import type { AnonTables } from './storage/index.js';
 
 const DEFAULT_WAIT_MS = 10_000;
 
@@ -60,6 +61,12 @@ export interface SeenRequest { method: string; url: string; authorization?: stri
 
 export interface EmulatorAppOptions {
   logger?: boolean;
+  /**
+   * Where a finished SELECT query job without a destinationTable keeps its result as an anonymous
+   * table (storage/anon.ts): jobs.get reports it as `configuration.query.destinationTable`, tables.get
+   * and the Storage Read API read it. Absent: results are kept on the job only.
+   */
+  anon?: AnonTables;
   /** Sees every authorized request (the credential a caller used, for tests that check which one reached "BigQuery"). */
   onRequest?: (r: SeenRequest) => void;
   /**
