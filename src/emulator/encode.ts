@@ -102,6 +102,8 @@ export function encodeCell(value: DuckDBValue, field: BqField, int64Ts: boolean)
     const entries = value instanceof DuckDBStructValue ? value.entries : {};
     return { f: (field.fields ?? []).map((c) => ({ v: encodeCell(entries[c.name] ?? null, c, int64Ts) })) };
   }
+  // A DATETIME column (stored as DuckDB TIMESTAMP) is civil time text, as BigQuery lists it: YYYY-MM-DDThh:mm:ss[.ffffff].
+  if (field.type === 'DATETIME' && value instanceof DuckDBTimestampValue) return value.toString().replace(' ', 'T').replace(/\.(\d{1,5})$/, (_m, f: string) => `.${f.padEnd(6, '0')}`);
   if (value instanceof DuckDBTimestampValue || value instanceof DuckDBTimestampTZValue) {
     return int64Ts ? value.micros.toString() : floatSeconds(value.micros);
   }

@@ -7,6 +7,8 @@
  *   checks)/patch/update/delete (https://cloud.google.com/bigquery/docs/reference/rest/v2/tables);
  * - tabledata.list and tabledata.insertAll (insert.ts).
  *
+ * tables.get and tabledata.list also read a query job's anonymous result table (`anon`, storage/anon.ts).
+ *
  * Bodies and answers are the REST resources; errors BigQuery envelopes (notFound, duplicate 409,
  * invalid).
  */
@@ -18,6 +20,7 @@ import type { Engine } from './engine.js';
 import type { DatasetMeta, TableMeta } from './catalog.js';
 import { insertAll } from './insert.js';
 import { snapshotDecorator } from './time-travel.js';
+import type { AnonTables } from './storage/index.js';
 
 export const LOCATION = 'US';
 
@@ -51,7 +54,7 @@ export function datasetResource(d: DatasetMeta) {
 }
 
 /** Registers the methods above under `prefix` (`/bigquery/v2` or ''). */
-export function resourceRoutes(app: FastifyInstance, prefix: string, engine: Engine): void {
+export function resourceRoutes(app: FastifyInstance, prefix: string, engine: Engine, anon?: AnonTables): void {
   const cat = engine.catalog;
   const mustTable = async (p: string, d: string, t: string): Promise<TableMeta> => {
     cat.dataset(p, d);
@@ -112,6 +115,8 @@ export function resourceRoutes(app: FastifyInstance, prefix: string, engine: Eng
   // tables.get `selectedFields`: the schema of those fields only (bq head --selected_fields reads it).
   app.get(`${ts}/:t`, async (req: Req) => {
     const { p, d, t } = req.params;
+    const kept = anon?.meta({ projectId: p, datasetId: d, tableId: t });
+    if (kept) return tableResource(kept);
     // A snapshot decorator (t@<ms>, t@-<ms>): the table's metadata as it was then, a dropped table's too (transfer.ts copies from it).
     const at = snapshotDecorator(t);
     const meta = at ? (cat.dataset(p, d), { ...engine.snapshotAt(p, d, at.table, at.atMs), datasetId: d, tableId: t }) : await mustTable(p, d, t);
@@ -159,11 +164,16 @@ export function resourceRoutes(app: FastifyInstance, prefix: string, engine: Eng
   });
 
   app.get(`${ts}/:t/data`, async (req: Req) => {
-    const t = await mustTable(req.params.p, req.params.d, req.params.t);
+    const ref = { projectId: req.params.p, datasetId: req.params.d, tableId: req.params.t };
+    const kept = anon?.get(ref);
+    const t = kept ? anon!.meta(ref)! : await mustTable(req.params.p, req.params.d, req.params.t);
     const start = fromPageToken(req.query.pageToken) ?? num(req.query.startIndex) ?? 0;
     const max = num(req.query.maxResults) ?? 100_000;
     const selected = req.query.selectedFields?.split(',').map((s) => s.trim()).filter(Boolean);
-    const { schema, rows } = await engine.readTable(t, start, max, selected);
+    const fields = selected?.length ? t.schema.filter((f) => selected.includes(f.name)) : t.schema;
+    const { schema, rows } = kept
+      ? { schema: fields, rows: kept.rows.slice(start, start + max).map((r) => fields.map((f) => r[t.schema.indexOf(f)])) }
+      : await engine.readTable(t, start, max, selected);
     const int64 = req.query['formatOptions.useInt64Timestamp'] === 'true';
     const out: Record<string, unknown> = { kind: 'bigquery#tableDataList', totalRows: String(t.numRows), rows: rows.map((r) => encodeRow(r, schema, int64)) };
     if (start + rows.length < t.numRows) out.pageToken = pageToken(start + rows.length);

@@ -49,6 +49,8 @@ interface Job {
   done: Promise<void>;
   /** Aborted by jobs.cancel and the statement timeout: DuckDB is interrupted. */
   abort: AbortController;
+  /** A finished SELECT job's anonymous result table (opts.anon), reported as configuration.query.destinationTable. */
+  anonTable?: { projectId: string; datasetId: string; tableId: string };
 }
 
 type Q = Record<string, string | undefined>;
@@ -157,7 +159,7 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
     return {
       kind: 'bigquery#job', etag: `"${j.state}"`, id: `${j.projectId}:${j.location}.${j.jobId}`,
       jobReference: { projectId: j.projectId, jobId: j.jobId, location: j.location },
-      configuration: { ...j.configuration, jobType: 'QUERY' },
+      configuration: { ...j.configuration, jobType: 'QUERY', ...(j.anonTable ? { query: { ...j.configuration.query, destinationTable: j.anonTable } } : {}) },
       status, user_email: 'emulator@localhost',
       statistics: {
         creationTime: String(j.creationTime), ...(j.startTime ? { startTime: String(j.startTime) } : {}),
@@ -205,6 +207,9 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
         }, signal);
         if (q.destinationTable && result.statementType === 'SELECT') await materialize(engine, projectId, q, result, declared);
         if (job.state !== 'DONE') job.result = result;
+        if (job.state !== 'DONE' && !q.destinationTable && result.statementType === 'SELECT' && opts.anon) {
+          job.anonTable = opts.anon.add(projectId, { jobId, schema: result.schema, rows: result.rows, totalBytes: result.totalBytesProcessed, creationTime: Date.now() });
+        }
       } catch (err) {
         if (job.state !== 'DONE') job.error = err instanceof BigQueryError ? err : new BigQueryError('internalError', String((err as Error).message));
       } finally {
@@ -251,7 +256,7 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
   const models = new ModelStore(opts.fixturesDir);
   const routes = (app: FastifyInstance, prefix: string) => {
     modelRoutes(app, prefix, models);
-    resourceRoutes(app, prefix, engine);
+    resourceRoutes(app, prefix, engine, opts.anon);
     app.post(`${prefix}/projects/:p/queries`, async (req: Req) => {
       const b: any = req.body ?? {};
       if (typeof b.query !== 'string' || !b.query.trim()) throw new BigQueryError('invalid', 'Required parameter is missing: query');
@@ -289,6 +294,7 @@ export function buildEmulatorApp(engine: Engine, opts: EmulatorAppOptions): Fast
       const job = getJob(req.params.p, req.params.j);
       if (job.state !== 'DONE') throw new BigQueryError('invalid', `Job ${req.params.p}:${job.jobId} is still ${job.state}; cancel it before deleting it.`);
       jobs.delete(`${req.params.p}/${req.params.j}`);
+      opts.anon?.dropJob(req.params.p, job.jobId);
       return reply.code(204).send();
     });
     app.post(`${prefix}/projects/:p/jobs/:j/cancel`, async (req: Req) => {

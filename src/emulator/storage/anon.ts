@@ -12,6 +12,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { DuckDBValue } from '@duckdb/node-api';
 import type { BqField } from '../encode.js';
+import type { TableMeta } from '../catalog.js';
+
+/** How long BigQuery keeps a query's anonymous result table, ms (24 hours): tables.get's expirationTime. */
+export const ANON_LIFETIME_MS = 24 * 3600 * 1000;
 
 /** One kept result: the job it belongs to, its BigQuery schema, rows (DuckDB values in schema order), bytes the job processed, when it was made (ms). */
 export interface AnonTable { jobId: string; schema: BqField[]; rows: DuckDBValue[][]; totalBytes: number; creationTime: number }
@@ -41,6 +45,12 @@ export class AnonTables {
   /** The kept result at `ref`, if any. */
   get(ref: TableRef): AnonTable | undefined {
     return this.tables.get(`${ref.projectId}.${ref.datasetId}.${ref.tableId}`);
+  }
+
+  /** The kept result at `ref` as catalog metadata (for tables.get and tabledata.list), if any. */
+  meta(ref: TableRef): TableMeta | undefined {
+    const t = this.get(ref);
+    return t && { ...ref, schema: t.schema, numRows: t.rows.length, creationTime: t.creationTime, expirationTime: t.creationTime + ANON_LIFETIME_MS };
   }
 
   /** Drops the result of job `projectId/jobId` (jobs.delete). */

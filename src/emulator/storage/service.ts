@@ -133,7 +133,7 @@ export function readServiceHandlers(engine: Engine, opts: ReadServiceOptions): g
           first = false;
           at = to;
         }
-      })().then(() => { if (!cancelled) call.end(); }, (err) => { if (!cancelled) call.destroy(Object.assign(new Error(fail(err).details), fail(err))); });
+      })().then(() => { if (!cancelled) call.end(); }, (err) => { if (!cancelled) call.emit('error', fail(err)); });
     },
 
     SplitReadStream: (call: grpc.ServerUnaryCall<any, any>, done: grpc.sendUnaryData<any>) => {
