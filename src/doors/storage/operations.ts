@@ -33,7 +33,7 @@ import type { Config } from '../../config.js';
 import { enc, type Ctx, type Outcome } from '../../pipeline/context.js';
 import type { Check, Checked } from '../../pipeline/check.js';
 import { jobLabels } from '../bigquery/jobs.js';
-import { callerJobId, upstreamRequestId } from '../bigquery/job-ids.js';
+import { callerJobId, findOwnJob, upstreamRequestId } from '../bigquery/job-ids.js';
 import { checkParse, checkShape, fullName, parseTableName, selectedFields, sessionStatement, type TableName } from './statement.js';
 import { namesKey, openStream, sealStream, type StreamGrant } from './names.js';
 import type { StorageUpstream } from './upstream.js';
@@ -58,6 +58,11 @@ export type StorageOps = 'storage.createReadSession' | 'storage.readRows' | 'sto
 const FORMATS = ['ARROW', 'AVRO'];
 /** How many of the caller's newest jobs are searched for the one whose result table a session names. */
 const OWN_JOBS_SEARCHED = 200;
+/**
+ * The dataset name under which a caller names its own query job's results: `projects/P/datasets/_bqgate_results/tables/<jobId>`
+ * (the job id as the caller knows it), served as the job's result table upstream.
+ */
+export const RESULTS_DATASET = '_bqgate_results';
 
 /** An upstream gRPC error as the caller's refusal (reason by status code; message the upstream's). */
 function fromUpstream(err: unknown): BigQueryError {
@@ -92,19 +97,28 @@ export function storageOperations(d: StorageDeps): Record<StorageOps, (c: Ctx) =
     return g;
   };
 
-  /** The caller's query job whose (anonymous) result table is `table`, searched among its newest jobs. */
-  async function ownJobOf(c: Ctx, table: TableName): Promise<{ job: JobRecord; columns: string[] } | undefined> {
-    const mine = await store.listJobs(table.projectId, c.principal.issuer, c.principal.subject, OWN_JOBS_SEARCHED, 0);
+  /**
+   * The caller's query job whose result table is `table`, with the result's columns and its upstream
+   * table: `_bqgate_results.<jobId>` names the caller's job by the id it knows it by (job-ids.ts
+   * findOwnJob: another caller's id finds nothing); an upstream anonymous table (`_…`) is searched
+   * among the caller's newest jobs.
+   */
+  async function ownJobOf(c: Ctx, table: TableName): Promise<{ job: JobRecord; columns: string[]; source: TableName } | undefined> {
+    const named = table.datasetId === RESULTS_DATASET ? await findOwnJob(store, c.principal, table.projectId, table.tableId) : undefined;
+    if (table.datasetId === RESULTS_DATASET && !named) return undefined;
+    const mine = named ? [named] : await store.listJobs(table.projectId, c.principal.issuer, c.principal.subject, OWN_JOBS_SEARCHED, 0);
     for (const j of mine) {
       if (j.statementType !== 'SELECT' || j.approvalId) continue;
       const cred = await credentials.forJob(c.principal, c.callerToken, storedIdentity(j.upstreamIdentity)).catch(() => undefined);
       const r = await upstream.call('GET', `/projects/${enc(j.projectId)}/jobs/${enc(j.jobId)}`, { query: { location: j.location }, as: cred?.client });
       const dest = r.status < 300 ? r.body?.configuration?.query?.destinationTable : undefined;
-      if (dest && dest.projectId === table.projectId && dest.datasetId === table.datasetId && dest.tableId === table.tableId) {
+      if (named && !dest?.datasetId) throw new BigQueryError('notFound', `Not found: the result table of job ${table.tableId} (the job has not finished, failed, or was not a query).`);
+      if (dest && (named || (dest.projectId === table.projectId && dest.datasetId === table.datasetId && dest.tableId === table.tableId))) {
+        const source = { projectId: dest.projectId ?? j.projectId, datasetId: dest.datasetId, tableId: dest.tableId };
         // The result's columns in order (the backstop's indexes are into them).
         const fields = r.body?.statistics?.query?.schema?.fields
-          ?? (await upstream.ok('GET', `/projects/${enc(table.projectId)}/datasets/${enc(table.datasetId)}/tables/${enc(table.tableId)}`, { as: cred?.client })).schema?.fields ?? [];
-        return { job: j, columns: fields.map((f: { name: string }) => f.name) };
+          ?? (await upstream.ok('GET', `/projects/${enc(source.projectId)}/datasets/${enc(source.datasetId)}/tables/${enc(source.tableId)}`, { as: cred?.client })).schema?.fields ?? [];
+        return { job: j, columns: fields.map((f: { name: string }) => f.name), source };
       }
     }
     return undefined;
@@ -199,10 +213,10 @@ export function storageOperations(d: StorageDeps): Record<StorageOps, (c: Ctx) =
         const own = await ownJobOf(c, table);
         const job = own?.job;
         resultColumns = own?.columns;
-        if (!job) throw new BigQueryError('accessDenied', `Access Denied: Table ${fullName(table)}: it is not the result table of a query job of ${c.principal.subject}. Read your own jobs' results, or a table the policy lets you read.`);
+        if (!job || !own) throw new BigQueryError('accessDenied', `Access Denied: Table ${fullName(table)}: it is not the result table of a query job of ${c.principal.subject}. Read your own jobs' results, or a table the policy lets you read.`);
         if (restriction) throw new BigQueryError('invalid', `read_options.row_restriction is not served on a job's result table (${callerJobId(job)}): filter in the query itself.`);
         if (job.maxRows !== undefined) throw new BigQueryError('accessDenied', `Access Denied: the results of job ${callerJobId(job)} are capped at ${job.maxRows} rows for ${c.principal.subject}; a read session would pass the cap. Read them with getQueryResults.`);
-        source = table;
+        source = own.source;
         upstreamFields = fields;
         identity = job.upstreamIdentity ?? 'gateway';
         jobId = job.jobId;
