@@ -13,7 +13,10 @@
  * PostgreSQL, the PostgreSQL audit's events/s and commits/s (1 and 4 writers), and the replicas a
  * stated load needs (`--load QPS`, default 1000).
  *
- * Usage: npm run bench [-- --quick] [--only latency,analysis,delivery,audit,throughput,mcp,scale] [--load QPS] [--delivery-rows 100000,1000000]
+ * 8 (`storage`, bench/storage.ts): the masked 1,000,000-row result read through the Storage Read API
+ * (BigQueryReadClient, 4 streams, Arrow) beside getQueryResults paging through the gateway: rows/s and peak RSS.
+ *
+ * Usage: npm run bench [-- --quick] [--only latency,analysis,delivery,audit,throughput,mcp,scale,storage] [--load QPS] [--delivery-rows 100000,1000000]
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -24,6 +27,7 @@ import { benchAnalysis } from './analysis.js';
 import { benchAudit } from './audit.js';
 import { benchMcp } from './mcp.js';
 import { benchScale } from './scale.js';
+import { benchStorage } from './storage.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -42,11 +46,17 @@ const table = (rows: Array<Record<string, unknown>>) => {
 };
 const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
 
-if (want('latency') || want('delivery') || want('throughput') || want('mcp')) {
+if (want('latency') || want('delivery') || want('throughput') || want('mcp') || want('storage')) {
   // The latency section also measures a second gateway with the audit log on its worker thread (the opt-in), in the same run.
   const stack = await startStack({ baseline: want('latency') });
   try {
     const token = await stack.token('bench-agent');
+    if (want('storage')) {
+      console.log('== 8. the Storage Read API: the masked 1,000,000-row result, BigQueryReadClient (4 streams, Arrow) beside getQueryResults paging');
+      const st = await benchStorage({ ...stack, token }, quick ? 100_000 : 1_000_000);
+      results.storage = st;
+      table([st]);
+    }
     if (want('delivery')) {
       console.log('== 3. result delivery: masked results of 100,000 and 1,000,000 rows, paged with getQueryResults');
       const sizeArg = args.includes('--delivery-rows') ? args[args.indexOf('--delivery-rows') + 1].split(',').map(Number) : undefined;
