@@ -40,11 +40,11 @@ function reader(token: string) {
   // No client retries: a refusal is the answer under test (gax retries UNAVAILABLE on CreateReadSession).
   const opts = { otherArgs: { headers: { authorization: `Bearer ${token}` } }, retry: null as any, timeout: 120_000 };
   return {
-    async session(table: string, o: { fields?: string[]; restriction?: string; format?: 'ARROW' | 'AVRO'; streams?: number } = {}) {
+    async session(table: string, o: { fields?: string[]; restriction?: string; format?: 'ARROW' | 'AVRO'; streams?: number; auditSession?: string } = {}) {
       const [s] = await client.createReadSession({
         parent: 'projects/demo-project', maxStreamCount: o.streams ?? 1,
         readSession: { table: `projects/demo-project/datasets/${table.split('.')[0]}/tables/${table.split('.')[1]}`, dataFormat: o.format ?? 'ARROW', readOptions: { selectedFields: o.fields ?? [], rowRestriction: o.restriction ?? '' } },
-      }, opts);
+      }, o.auditSession ? { ...opts, otherArgs: { headers: { ...opts.otherArgs.headers, 'x-bqgate-session': o.auditSession } } } : opts);
       return s;
     },
     /** Every response of one stream, from `offset`. */
@@ -124,6 +124,16 @@ describe('sessions over a table, decided like SELECT fields FROM t WHERE restric
     expect(got.length).toBeGreaterThan(0);
     for (const c of countries) expect(['DE', 'FR', 'NL', 'ES', 'IT']).toContain(c);
     expect(new Set(got.map((x) => String(x.customer_id))).size).toBe(got.length);
+  });
+
+  it('applies the policy\'s row cap (analysts: 5,000 rows) to a whole-table session', async () => {
+    const r = reader(analyst);
+    const s = await r.session('shop.customers', { fields: ['customer_id', 'email'], streams: 2 });
+    const got = arrowRows(s, (await Promise.all(s.streams!.map((st: any) => r.read(st.name)))).flat());
+    const [all] = await gw.emulatorSdk().query({ query: 'SELECT COUNT(*) AS n FROM shop.customers', useLegacySql: false });
+    console.log(`row cap: ${got.length} rows delivered of ${all[0].n} in the table`);
+    expect(Number(all[0].n)).toBeGreaterThan(5000);
+    expect(got.length).toBe(5000);
   });
 
   it('refuses a denied column in selected_fields, naming the rule', async () => {
@@ -210,7 +220,7 @@ describe('streams and audit', { timeout: 120_000 }, () => {
 
   it('records each read session and each delivered batch (rows, bytes, sha256 of the batch) in the caller\'s audit', async () => {
     const r = reader(euSupport);
-    const s = await r.session('shop.customers', { fields: ['customer_id', 'country'], restriction: "country = 'DE'" });
+    const s = await r.session('shop.customers', { fields: ['customer_id', 'country'], restriction: "country = 'DE'", auditSession: 'storage-audit-session' });
     const responses = await r.read(s.streams![0].name);
     const hashes = responses.map((m) => createHash('sha256').update(Buffer.from(m.arrowRecordBatch.serializedRecordBatch)).digest('hex'));
     const requests = (await auditRequests(gw.dataDir)).filter((q) => q.principal === 'storage-eu');
@@ -224,7 +234,8 @@ describe('streams and audit', { timeout: 120_000 }, () => {
     expect(last.upstream?.sql).toContain('country');
     expect(last.response?.status).toBe(200);
     const read = reads.at(-1)!;
-    expect(read.sessionKey ?? null).toBe(last.sessionKey ?? null);
+    expect(last.sessionKey).toBe('storage-audit-session');
+    expect(read.sessionKey).toBe('storage-audit-session'); // the read joins its session's audit session without naming it
     expect(read.response?.status).toBe(200);
     for (const h of hashes) expect(delivered.map((d) => d.sha256)).toContain(h);
     const mine = delivered.filter((d) => hashes.includes(d.sha256));

@@ -19,6 +19,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Pipeline, PipelineCall, Identity } from '../../pipeline/index.js';
 import { readService } from './protos.js';
 import { grpcStatus } from './status.js';
+import { namesKey, streamSession } from './names.js';
 
 export { storageOperations, type StorageDeps, type StorageOps } from './operations.js';
 export { StorageUpstream, type StorageUpstreamOptions } from './upstream.js';
@@ -32,6 +33,8 @@ export interface StorageDoorOptions {
   port: number;
   /** PEM files; absent: plaintext (loopback). */
   tls?: { certFile: string; keyFile: string };
+  /** The gateway's HMAC key: stream names are sealed under a key derived from it (names.ts). */
+  hmacKey: Buffer;
   /** Largest message accepted from a caller, bytes (requests are small). */
   maxReceiveBytes?: number;
 }
@@ -47,6 +50,9 @@ const meta = (md: grpc.Metadata, key: string): string | undefined => {
 export async function startStorageDoor(o: StorageDoorOptions): Promise<StorageDoor> {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': o.maxReceiveBytes ?? 4 * 1024 * 1024, 'grpc.max_send_message_length': 128 * 1024 * 1024 });
   const { definition } = readService();
+  const key = namesKey(o.hmacKey);
+  /** A stream call joins the audit session of its read session unless the caller names one. */
+  const joined = (md: grpc.Metadata, name: unknown) => meta(md, 'x-bqgate-session') ?? streamSession(key, name);
 
   const callOf = (op: PipelineCall['op'], md: grpc.Metadata, body: unknown, extra: Partial<PipelineCall> = {}): PipelineCall => ({
     door: 'storage', op, requestId: randomUUID(), params: {}, body,
@@ -66,7 +72,7 @@ export async function startStorageDoor(o: StorageDoorOptions): Promise<StorageDo
         .then((r) => (r.ok ? cb(null, r.body) : cb(refusal(r.error))), (err) => cb(Object.assign(new Error(String(err)), { code: grpc.status.INTERNAL })));
     },
     SplitReadStream: (call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<any>) => {
-      o.pipeline.run(callOf('storage.splitReadStream', call.metadata, call.request))
+      o.pipeline.run(callOf('storage.splitReadStream', call.metadata, call.request, { sessionKey: joined(call.metadata, call.request?.name) }))
         .then((r) => (r.ok ? cb(null, r.body) : cb(refusal(r.error))), (err) => cb(Object.assign(new Error(String(err)), { code: grpc.status.INTERNAL })));
     },
     ReadRows: (call: grpc.ServerWritableStream<any, any>) => {
@@ -76,7 +82,7 @@ export async function startStorageDoor(o: StorageDoorOptions): Promise<StorageDo
         if (gone) throw new Error('the caller cancelled the stream');
         if (!call.write(message)) await Promise.race([once(call, 'drain'), once(call, 'cancelled')]);
       };
-      o.pipeline.run(callOf('storage.readRows', call.metadata, call.request, { emit })).then((r) => {
+      o.pipeline.run(callOf('storage.readRows', call.metadata, call.request, { emit, sessionKey: joined(call.metadata, call.request?.readStream) })).then((r) => {
         if (gone) return;
         if (r.ok) call.end();
         else call.emit('error', refusal(r.error)); // grpc-js: the status of the error, then the stream ends

@@ -44,6 +44,12 @@ export function sealStream(key: Buffer, g: StreamGrant): string {
   return `${at > 0 ? g.upstream.slice(0, at) : 'projects/-/locations/-/sessions/-'}/streams/${sealed}`;
 }
 
+/**
+ * The audit session a stream's reads join (the session its read session was created in), for the
+ * door to name before the pipeline runs; ownership is still checked by the operation.
+ */
+export const streamSession = (key: Buffer, name: unknown): string | undefined => (typeof name === 'string' ? openStream(key, name)?.sessionKey : undefined);
+
 /** The grant a caller's stream name carries, or undefined when it is not one bqgate sealed. */
 export function openStream(key: Buffer, name: string): StreamGrant | undefined {
   const m = /\/streams\/([A-Za-z0-9_-]{40,30000})$/.exec(name);

@@ -93,7 +93,6 @@ export function storageOperations(d: StorageDeps): Record<StorageOps, (c: Ctx) =
     const g = typeof name === 'string' ? openStream(key, name) : undefined;
     if (!g || !sameOwner(c, g)) throw new BigQueryError('accessDenied', `Access Denied: read stream ${JSON.stringify(String(name ?? '').slice(0, 120))} is not one of ${c.principal.subject}'s read sessions: streams are readable only by the caller that created their session (CreateReadSession through bqgate).`);
     if (g.expires < Date.now()) throw new BigQueryError('notFound', `Not found: read stream of a session that expired at ${new Date(g.expires).toISOString()}; create a new read session.`);
-    c.sessionKey ??= g.sessionKey;
     return g;
   };
 
