@@ -45,6 +45,7 @@
  * | MCP: scopes a token must carry on /mcp (`scope` / `scp` claim; else 403 insufficient_scope) / scopes advertised to clients | BQGATE_MCP_REQUIRED_SCOPES, BQGATE_MCP_SCOPES (space- or comma-separated) | none / the required ones, else `openid email groups` |
  * | MCP: legacy (2025-era) sessions open at most, in all and per principal, across replicas; idle seconds before one ends | BQGATE_MCP_MAX_SESSIONS, BQGATE_MCP_MAX_SESSIONS_PER_PRINCIPAL, BQGATE_MCP_SESSION_IDLE_SEC | 1024, 16, 1800 |
  * | BigQuery Storage Read API (gRPC BigQueryRead, doors/storage/): its port (`off`: not served; `0`: a free port, logged) / TLS certificate and key files (PEM; both or neither; plaintext otherwise, for loopback) | BQGATE_STORAGE_PORT, BQGATE_STORAGE_TLS_CERT, BQGATE_STORAGE_TLS_KEY | the REST port + 1 (9051), plaintext |
+ * | the longest one ReadRows stream may run, ms (other calls: BQGATE_DEADLINE_MS) | BQGATE_STORAGE_STREAM_DEADLINE_MS | 21600000 (6 h, a read session's lifetime) |
  * | the upstream BigQueryRead service, host:port (TLS; plaintext only on loopback) / the embedded emulator's port (0: a free loopback port) | BQGATE_UPSTREAM_STORAGE, BQGATE_EMULATOR_STORAGE_PORT | the embedded emulator's, else bigquerystorage.googleapis.com:443 for https://bigquery.googleapis.com / 0 |
  * | MCP: Origin headers accepted on /mcp (comma-separated hostnames, matching any scheme and port, or exact origins `https://host:port`) | BQGATE_MCP_ALLOWED_ORIGINS | `localhost,127.0.0.1,[::1]` |
  */
@@ -215,6 +216,8 @@ export interface StorageConfig {
   upstream?: string;
   /** The embedded emulator's storage port (0: free). */
   emulatorPort: number;
+  /** The longest one ReadRows stream may run, ms (instead of BQGATE_DEADLINE_MS; BigQuery read sessions live 6 hours). */
+  streamDeadlineMs: number;
 }
 
 function storageConfig(port: number, upstream: string, env: NodeJS.ProcessEnv, o?: Partial<StorageConfig>): StorageConfig {
@@ -227,7 +230,7 @@ function storageConfig(port: number, upstream: string, env: NodeJS.ProcessEnv, o
   return {
     port: raw === 'off' ? undefined : Number(raw), ...(cert && key ? { tls: { certFile: cert, keyFile: key } } : {}),
     upstream: upstream === 'emulator' ? undefined : env.BQGATE_UPSTREAM_STORAGE || google,
-    emulatorPort: Number(env.BQGATE_EMULATOR_STORAGE_PORT ?? 0), ...o,
+    emulatorPort: Number(env.BQGATE_EMULATOR_STORAGE_PORT ?? 0), streamDeadlineMs: Number(env.BQGATE_STORAGE_STREAM_DEADLINE_MS ?? 6 * 3600_000), ...o,
   };
 }
 

@@ -224,7 +224,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   await installMcpDoor(app, { pipeline, auth: mcpAuth, verify: verifyMcp, policies, sessions: state.mcpSessions, maxSessions: cfg.mcp.sessions.total, maxSessionsPerPrincipal: cfg.mcp.sessions.perPrincipal, sessionIdleMs: cfg.mcp.sessions.idleMs, version: '0.1.0' });
   // The Storage Read API (gRPC), beside the REST port: its callers verified exactly as REST's.
   const storageDoor: StorageDoor | undefined = cfg.storage.port === undefined ? undefined : await startStorageDoor({
-    pipeline, host: cfg.host, port: cfg.storage.port, tls: cfg.storage.tls, hmacKey,
+    pipeline, host: cfg.host, port: cfg.storage.port, tls: cfg.storage.tls, hmacKey, streamDeadlineMs: cfg.storage.streamDeadlineMs,
     verify: (authorization) => authenticate(authorization).then((principal) => ({ principal }), (error) => ({ error })),
   });
   if (storageDoor) app.log.info({ storage: storageDoor.address, tls: Boolean(cfg.storage.tls) }, 'BigQuery Storage Read API listening');

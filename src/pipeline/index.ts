@@ -96,6 +96,8 @@ export interface PipelineCall {
    * `Ctx.emit` with its `delivery` audit event, which is made durable before the message is written.
    */
   emit?: (message: unknown) => Promise<void>;
+  /** This call's deadline, ms, instead of BQGATE_DEADLINE_MS (a long-lived stream: the storage door's ReadRows). */
+  deadlineMs?: number;
 }
 
 /** A door's rendering of a BigQuery answer body (PipelineCall.render). Pure; a throw is the call's backendError. */
@@ -227,7 +229,8 @@ export function createPipeline(parts: PipelineParts): Pipeline {
     // The request's deadline: the operation is answered `timeout` once it passes, and its upstream calls are aborted (request-scope.ts).
     const deadline = new AbortController();
     scope.signal = deadline.signal;
-    const timer = setTimeout(() => deadline.abort(deadlineExceeded(cfg.deadlineMs)), cfg.deadlineMs);
+    const limitMs = call.deadlineMs ?? cfg.deadlineMs;
+    const timer = setTimeout(() => deadline.abort(deadlineExceeded(limitMs)), limitMs);
     try {
       let out: Outcome;
       try {

@@ -33,6 +33,8 @@ export interface StorageDoorOptions {
   port: number;
   /** PEM files; absent: plaintext (loopback). */
   tls?: { certFile: string; keyFile: string };
+  /** The longest one ReadRows stream may run, ms. */
+  streamDeadlineMs: number;
   /** The gateway's HMAC key: stream names are sealed under a key derived from it (names.ts). */
   hmacKey: Buffer;
   /** Largest message accepted from a caller, bytes (requests are small). */
@@ -82,7 +84,7 @@ export async function startStorageDoor(o: StorageDoorOptions): Promise<StorageDo
         if (gone) throw new Error('the caller cancelled the stream');
         if (!call.write(message)) await Promise.race([once(call, 'drain'), once(call, 'cancelled')]);
       };
-      o.pipeline.run(callOf('storage.readRows', call.metadata, call.request, { emit, sessionKey: joined(call.metadata, call.request?.readStream) })).then((r) => {
+      o.pipeline.run(callOf('storage.readRows', call.metadata, call.request, { emit, sessionKey: joined(call.metadata, call.request?.readStream), deadlineMs: o.streamDeadlineMs })).then((r) => {
         if (gone) return;
         if (r.ok) call.end();
         else call.emit('error', refusal(r.error)); // grpc-js: the status of the error, then the stream ends
