@@ -16,7 +16,10 @@
  * 8 (`fsync`, bench/fsync.ts): one durable commit on this disk (fdatasync, SQLite WAL synchronous=FULL,
  * PostgreSQL), and what two of them per request leave of the 1 ms own-p50 target.
  *
- * Usage: npm run bench [-- --quick] [--only latency,analysis,delivery,audit,throughput,mcp,scale,fsync] [--load QPS] [--delivery-rows 100000,1000000]
+ * 9 (`storage`, bench/storage.ts): the masked 1,000,000-row result read through the Storage Read API
+ * (BigQueryReadClient, 4 streams, Arrow) beside getQueryResults paging through the gateway: rows/s and peak RSS.
+ *
+ * Usage: npm run bench [-- --quick] [--only latency,analysis,delivery,audit,throughput,mcp,scale,fsync,storage] [--load QPS] [--delivery-rows 100000,1000000]
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -29,6 +32,7 @@ import { benchMcp } from './mcp.js';
 import { benchScale } from './scale.js';
 import { benchFsync, budgetLine } from './fsync.js';
 import { startPostgres } from '../test/helpers/postgres.js';
+import { benchStorage } from './storage.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -48,11 +52,17 @@ const table = (rows: Array<Record<string, unknown>>) => {
 };
 const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
 
-if (want('latency') || want('delivery') || want('throughput') || want('mcp')) {
+if (want('latency') || want('delivery') || want('throughput') || want('mcp') || want('storage')) {
   // The latency section also measures a second gateway with the audit log on its worker thread (the opt-in), in the same run.
   const stack = await startStack({ baseline: want('latency') });
   try {
     const token = await stack.token('bench-agent');
+    if (want('storage')) {
+      console.log('== 9. the Storage Read API: the masked 1,000,000-row result, BigQueryReadClient (4 streams, Arrow) beside getQueryResults paging');
+      const st = await benchStorage({ ...stack, token }, quick ? 100_000 : 1_000_000);
+      results.storage = st;
+      table([st]);
+    }
     if (want('delivery')) {
       console.log('== 3. result delivery: masked results of 100,000 and 1,000,000 rows, paged with getQueryResults');
       const sizeArg = args.includes('--delivery-rows') ? args[args.indexOf('--delivery-rows') + 1].split(',').map(Number) : undefined;

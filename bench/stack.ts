@@ -39,6 +39,8 @@ export interface Stack {
   emulatorSecret: string;
   proxyUrl: string;
   gatewayUrl: string;
+  /** The gateway's Storage Read API (gRPC) port on 127.0.0.1. */
+  storagePort: number;
   /**
    * With `startStack({ baseline: true })`: a second gateway on the same emulator, data directory of
    * its own, with the audit log on its worker thread (BQGATE_AUDIT_SQLITE_THREAD=1, the opt-in),
@@ -60,18 +62,19 @@ export interface Stack {
 
 /** `gatewayEnv`: extra environment of the measured gateway (e.g. BQGATE_AUDIT_POSTGRES for the scale section). */
 export async function startStack(o: { baseline?: boolean; gatewayEnv?: Record<string, string> } = {}): Promise<Stack> {
-  const [emuPort, proxyPort, gwPort] = [await freePort(), await freePort(), await freePort()];
+  const [emuPort, proxyPort, gwPort, emuStoragePort, storagePort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const dataDir = mkdtempSync(join(tmpdir(), 'bqgate-bench-'));
   const emulatorUrl = `http://127.0.0.1:${emuPort}`;
   const emulatorSecret = randomBytes(32).toString('base64url'); // the emulator serves only callers holding it
   // The benchmark measures throughput, not the emulator's per-principal queue: its limits are raised.
-  const emu = launch([join(ROOT, 'bin', 'bqgate.js'), 'emulator', '--port', String(emuPort)], { BQGATE_EMULATOR_SECRET: emulatorSecret, UV_THREADPOOL_SIZE: '128', BQGATE_EMULATOR_MAX_PER_PRINCIPAL: '64', BQGATE_EMULATOR_MAX_RUNNING: '64' }, true);
+  const emu = launch([join(ROOT, 'bin', 'bqgate.js'), 'emulator', '--port', String(emuPort)], { BQGATE_EMULATOR_SECRET: emulatorSecret, BQGATE_EMULATOR_STORAGE_PORT: String(emuStoragePort), UV_THREADPOOL_SIZE: '128', BQGATE_EMULATOR_MAX_PER_PRINCIPAL: '64', BQGATE_EMULATOR_MAX_RUNNING: '64' }, true);
   await waitFor(`${emulatorUrl}/bigquery/v2/projects/demo-project/datasets`, emu.child, emu.log);
   const px = launch(['--import', 'tsx', join(ROOT, 'bench', 'proxy.ts'), String(proxyPort), emulatorUrl]);
   const proxyUrl = `http://127.0.0.1:${proxyPort}`;
   await waitFor(`${proxyUrl}/bigquery/v2/projects/demo-project/datasets`, px.child, px.log);
   const gw = launch([join(ROOT, 'bin', 'bqgate.js'), 'serve', '--port', String(gwPort), '--upstream', emulatorUrl, '--policies', join(ROOT, 'bench', 'policies')],
-    { BQGATE_DATA_DIR: dataDir, BQGATE_RATE_LIMIT: '0', BQGATE_MAX_CONCURRENT: '0', BQGATE_UPSTREAM_TOKEN: emulatorSecret, ...o.gatewayEnv }, true); // the benchmark measures throughput, not the abuse limits
+    // The Storage Read API door on its own free port, relaying the emulator's BigQueryRead (section 8).
+    { BQGATE_DATA_DIR: dataDir, BQGATE_RATE_LIMIT: '0', BQGATE_MAX_CONCURRENT: '0', BQGATE_UPSTREAM_TOKEN: emulatorSecret, BQGATE_STORAGE_PORT: String(storagePort), BQGATE_UPSTREAM_STORAGE: `127.0.0.1:${emuStoragePort}`, ...o.gatewayEnv }, true); // the benchmark measures throughput, not the abuse limits
   const gatewayUrl = `http://127.0.0.1:${gwPort}`;
   await waitFor(`${gatewayUrl}/readyz`, gw.child, gw.log);
   const issuer = await loadDevIssuer(dataDir, gatewayUrl);
@@ -83,7 +86,7 @@ export async function startStack(o: { baseline?: boolean; gatewayEnv?: Record<st
     const basePort = await freePort();
     const baseDir = join(dataDir, 'baseline');
     const b = launch([join(ROOT, 'bin', 'bqgate.js'), 'serve', '--port', String(basePort), '--upstream', emulatorUrl, '--policies', join(ROOT, 'bench', 'policies')],
-      { BQGATE_DATA_DIR: baseDir, BQGATE_RATE_LIMIT: '0', BQGATE_MAX_CONCURRENT: '0', BQGATE_UPSTREAM_TOKEN: emulatorSecret, BQGATE_AUDIT_SQLITE_THREAD: '1' }, true); // profiled too (BQGATE_BENCH_PROF), so both pay the profiler
+      { BQGATE_DATA_DIR: baseDir, BQGATE_RATE_LIMIT: '0', BQGATE_MAX_CONCURRENT: '0', BQGATE_UPSTREAM_TOKEN: emulatorSecret, BQGATE_AUDIT_SQLITE_THREAD: '1', BQGATE_STORAGE_PORT: 'off' }, true); // profiled too (BQGATE_BENCH_PROF), so both pay the profiler
     baselineUrl = `http://127.0.0.1:${basePort}`;
     await waitFor(`${baselineUrl}/readyz`, b.child, b.log);
     procs.unshift(b);
@@ -91,7 +94,7 @@ export async function startStack(o: { baseline?: boolean; gatewayEnv?: Record<st
     baselineToken = (sub, group = 'bench-agents') => baseIssuer.sign({ sub, groups: [group] }, { ttlSec: 3600 });
   }
   return {
-    emulatorUrl, emulatorSecret, proxyUrl, gatewayUrl, baselineUrl, baselineToken, gatewayPid: gw.child.pid!, dataDir,
+    emulatorUrl, emulatorSecret, proxyUrl, gatewayUrl, storagePort, baselineUrl, baselineToken, gatewayPid: gw.child.pid!, dataDir,
     token: (sub, group = 'bench-agents') => issuer.sign({ sub, groups: [group] }, { ttlSec: 3600 }),
     tokenFor: (sub, groups, audience) => issuer.sign({ sub, groups }, { ttlSec: 3600, ...(audience === 'mcp' ? { audience: `${gatewayUrl}/mcp` } : {}) }),
     async stop() {

@@ -44,6 +44,9 @@
  * | MCP: further token audiences accepted on /mcp (comma-separated; `bqgate`, the REST audience, makes the two one) | BQGATE_MCP_AUDIENCES | none |
  * | MCP: scopes a token must carry on /mcp (`scope` / `scp` claim; else 403 insufficient_scope) / scopes advertised to clients | BQGATE_MCP_REQUIRED_SCOPES, BQGATE_MCP_SCOPES (space- or comma-separated) | none / the required ones, else `openid email groups` |
  * | MCP: legacy (2025-era) sessions open at most, in all and per principal, across replicas; idle seconds before one ends | BQGATE_MCP_MAX_SESSIONS, BQGATE_MCP_MAX_SESSIONS_PER_PRINCIPAL, BQGATE_MCP_SESSION_IDLE_SEC | 1024, 16, 1800 |
+ * | BigQuery Storage Read API (gRPC BigQueryRead, doors/storage/): its port (`off`: not served; `0`: a free port, logged) / TLS certificate and key files (PEM; both or neither; plaintext otherwise, for loopback) | BQGATE_STORAGE_PORT, BQGATE_STORAGE_TLS_CERT, BQGATE_STORAGE_TLS_KEY | the REST port + 1 (9051), plaintext |
+ * | the longest one ReadRows stream may run, ms (other calls: BQGATE_DEADLINE_MS) | BQGATE_STORAGE_STREAM_DEADLINE_MS | 21600000 (6 h, a read session's lifetime) |
+ * | the upstream BigQueryRead service, host:port (TLS; plaintext only on loopback) / the embedded emulator's port (0: a free loopback port) | BQGATE_UPSTREAM_STORAGE, BQGATE_EMULATOR_STORAGE_PORT | the embedded emulator's, else bigquerystorage.googleapis.com:443 for https://bigquery.googleapis.com / 0 |
  * | MCP: Origin headers accepted on /mcp (comma-separated hostnames, matching any scheme and port, or exact origins `https://host:port`) | BQGATE_MCP_ALLOWED_ORIGINS | `localhost,127.0.0.1,[::1]` |
  */
 import { readSecretFile } from './secret-file.js';
@@ -110,6 +113,8 @@ export interface Config {
   };
   /** The MCP door's authorization (mcp/auth.ts). */
   mcp: McpConfig;
+  /** The Storage Read API door (doors/storage/). */
+  storage: StorageConfig;
   audit: {
     postgresUrl?: string;
     /** Delivered rows recorded per page in `delivery` events. */
@@ -198,6 +203,37 @@ const pairs = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim(
   return [x.slice(0, i).trim(), x.slice(i + 1).trim()] as [string, string];
 });
 
+/**
+ * The BigQuery Storage Read API door (https://cloud.google.com/bigquery/docs/reference/storage):
+ * where it listens, with what TLS, and which upstream BigQueryRead service it relays.
+ */
+export interface StorageConfig {
+  /** Listen port on `host` (0: a free port); undefined: the door is off. */
+  port?: number;
+  /** PEM files of the server's TLS certificate chain and key; absent: plaintext. */
+  tls?: { certFile: string; keyFile: string };
+  /** The upstream BigQueryRead `host:port` (not for the embedded emulator, whose address is its own); undefined: none. */
+  upstream?: string;
+  /** The embedded emulator's storage port (0: free). */
+  emulatorPort: number;
+  /** The longest one ReadRows stream may run, ms (instead of BQGATE_DEADLINE_MS; BigQuery read sessions live 6 hours). */
+  streamDeadlineMs: number;
+}
+
+function storageConfig(port: number, upstream: string, env: NodeJS.ProcessEnv, o?: Partial<StorageConfig>): StorageConfig {
+  const raw = env.BQGATE_STORAGE_PORT ?? String(port + 1);
+  const cert = env.BQGATE_STORAGE_TLS_CERT;
+  const key = env.BQGATE_STORAGE_TLS_KEY;
+  if (Boolean(cert) !== Boolean(key)) throw new Error('BQGATE_STORAGE_TLS_CERT and BQGATE_STORAGE_TLS_KEY go together: set both (PEM files) or neither.');
+  if (raw !== 'off' && !/^\d{1,5}$/.test(raw)) throw new Error(`BQGATE_STORAGE_PORT must be a port number, 0 (a free port) or off; got ${JSON.stringify(raw)}.`);
+  const google = /^https:\/\/bigquery\.googleapis\.com\/?$/.test(upstream) ? 'bigquerystorage.googleapis.com:443' : undefined;
+  return {
+    port: raw === 'off' ? undefined : Number(raw), ...(cert && key ? { tls: { certFile: cert, keyFile: key } } : {}),
+    upstream: upstream === 'emulator' ? undefined : env.BQGATE_UPSTREAM_STORAGE || google,
+    emulatorPort: Number(env.BQGATE_EMULATOR_STORAGE_PORT ?? 0), streamDeadlineMs: Number(env.BQGATE_STORAGE_STREAM_DEADLINE_MS ?? 6 * 3600_000), ...o,
+  };
+}
+
 /** Builds the configuration from `env` and explicit overrides (CLI flags win). */
 export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const port = Number(overrides.port ?? env.BQGATE_PORT ?? 9050);
@@ -268,6 +304,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
       ...overrides.console,
     },
     mcp: mcpConfig(host, port, env, overrides.mcp),
+    storage: storageConfig(port, upstream, env, overrides.storage),
     audit: {
       postgresUrl: env.BQGATE_AUDIT_POSTGRES || env.BQGATE_POSTGRES || undefined,
       rowsCap: Number(env.BQGATE_AUDIT_ROWS ?? 100),

@@ -35,6 +35,7 @@ import { GatewayMetrics, startTracing } from './telemetry/index.js';
 import { limitedServerFactory, installRateLimit, ConcurrencyCaps } from './limits.js';
 import { installResponseLog } from './response-log.js';
 import { installRestDoor, metadataOperations, methodOperations, jobOperations, UploadProxy } from './doors/bigquery/index.js';
+import { startStorageDoor, storageOperations, StorageUpstream, type StorageDoor } from './doors/storage/index.js';
 
 /**
  * The gateway's HMAC_SHA256 masking key: `BQGATE_HMAC_KEY` (hex) when set, else the hex in
@@ -50,6 +51,8 @@ export function loadHmacKey(dataDir: string): Buffer {
 
 export interface Gateway {
   url: string;
+  /** The Storage Read API door's host:port (gRPC), when it is on (BQGATE_STORAGE_PORT). */
+  storageAddress?: string;
   upstreamUrl: string;
   /** Jobs and approvals (state/): SQLite, or PostgreSQL shared with other replicas. */
   state: State;
@@ -74,7 +77,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   const emulatorSecret = cfg.upstream === 'emulator' ? newEmulatorSecret() : undefined;
   const upstreamUrl = emulatorSecret
     // gs:// of the embedded emulator is <dataDir>/gcs (extract writes there, load reads there).
-    ? (emulator = await startEmulator({ host: '127.0.0.1', port: cfg.emulatorPort, fixturesDir: cfg.fixturesDir, secret: emulatorSecret, bucketRoot: join(cfg.dataDir, 'gcs') })).url
+    ? (emulator = await startEmulator({ host: '127.0.0.1', port: cfg.emulatorPort, storagePort: cfg.storage.emulatorPort, fixturesDir: cfg.fixturesDir, secret: emulatorSecret, bucketRoot: join(cfg.dataDir, 'gcs') })).url
     : cfg.upstream;
   if (emulatorSecret) writeSecretFile(emulatorSecretFile(cfg.dataDir), emulatorSecret);
   const credentials = await UpstreamCredentials.create(emulatorSecret ? { ...cfg.upstreamAuth, localToken: emulatorSecret } : cfg.upstreamAuth);
@@ -84,6 +87,9 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     onResponse: (status) => metrics.upstreamResponse(status),
   });
   const catalog = new Catalog(upstream);
+  // The upstream BigQueryRead service: the embedded emulator's (loopback, plaintext) or BQGATE_UPSTREAM_STORAGE (TLS unless loopback).
+  const storageAt = emulator?.storageAddress ?? cfg.storage.upstream;
+  const storageUpstream = storageAt ? new StorageUpstream({ address: storageAt, tls: !emulator && !/^(127\.|localhost:|\[::1\]:)/.test(storageAt), quotaProject: cfg.upstreamAuth.quotaProject }) : undefined;
   const zetasql = new ZetaSqlPool({ size: cfg.analyzer.processes, deadlineMs: cfg.analyzer.deadlineMs, quarantineMs: cfg.analyzer.quarantineMs });
   await zetasql.start();
   const analyzer = new Analyzer(zetasql, catalog);
@@ -209,12 +215,19 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
         ...jobOperations({ cfg, store, upstream, catalog, gate, check, credentials, uploads: new UploadProxy(upstream, cfg.limits.maxBodyBytes, state.uploads, cfg.publicUrl) }),
         ...approvalOperations({ approvals, gate, store, auditLog }),
         ...reexecuteOperations({ auditLog, store, analyzer, upstream, hmacKey, credentials }),
+        ...storageOperations({ cfg, store, upstream, storage: storageUpstream, credentials, zetasql, hmacKey, check }),
         ...consoleOperations({ auditLog, analyzer, catalog, hmacKey, sessionGapMs: cfg.audit.sessionGapMs, precheck: (sql) => zetasql.precheck(sql, cfg.analyzer.sqlLimits) }),
       };
     },
   });
   await installRestDoor(app, { pipeline, verify, maxBodyBytes: cfg.limits.maxBodyBytes });
   await installMcpDoor(app, { pipeline, auth: mcpAuth, verify: verifyMcp, policies, sessions: state.mcpSessions, maxSessions: cfg.mcp.sessions.total, maxSessionsPerPrincipal: cfg.mcp.sessions.perPrincipal, sessionIdleMs: cfg.mcp.sessions.idleMs, version: '0.1.0' });
+  // The Storage Read API (gRPC), beside the REST port: its callers verified exactly as REST's.
+  const storageDoor: StorageDoor | undefined = cfg.storage.port === undefined ? undefined : await startStorageDoor({
+    pipeline, host: cfg.host, port: cfg.storage.port, tls: cfg.storage.tls, hmacKey, streamDeadlineMs: cfg.storage.streamDeadlineMs,
+    verify: (authorization) => authenticate(authorization).then((principal) => ({ principal }), (error) => ({ error })),
+  });
+  if (storageDoor) app.log.info({ storage: storageDoor.address, tls: Boolean(cfg.storage.tls) }, 'BigQuery Storage Read API listening');
   app.addHook('onSend', async (_req, reply) => { if (draining) reply.header('connection', 'close'); }); // keep-alive connections end with this response
 
   await app.listen({ host: cfg.host, port: cfg.port });
@@ -222,6 +235,7 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   const port = typeof addr === 'object' && addr ? addr.port : cfg.port;
   return {
     url: `http://${cfg.host}:${port}`,
+    storageAddress: storageDoor?.address,
     upstreamUrl,
     state,
     auditLog,
@@ -232,6 +246,8 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
       policies.close();
       const cut = setTimeout(() => app.server.closeAllConnections(), cfg.shutdown.timeoutMs);
       await app.close();
+      await storageDoor?.close();
+      storageUpstream?.close();
       clearTimeout(cut);
       await zetasql.stop();
       await emulator?.close();

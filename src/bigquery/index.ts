@@ -30,7 +30,9 @@ export type Operation =
   | 'approvals.list' | 'approvals.get' | 'approvals.approve' | 'approvals.deny'
   | 'audit.reexecute'
   // the web console's API (console/api.ts)
-  | 'console.me' | 'sessions.list' | 'sessions.get' | 'policy.explain' | 'audit.stats' | 'policy.diff';
+  | 'console.me' | 'sessions.list' | 'sessions.get' | 'policy.explain' | 'audit.stats' | 'policy.diff'
+  // the BigQuery Storage Read API (gRPC google.cloud.bigquery.storage.v1.BigQueryRead, doors/storage/)
+  | 'storage.createReadSession' | 'storage.readRows' | 'storage.splitReadStream';
 
 /** Row-read query parameters (getQueryResults, tabledata.list). */
 const ROWS = { startIndex: 'uint64', maxResults: 'uint32', pageToken: 'string', 'formatOptions.useInt64Timestamp': 'bool' } as const;

@@ -27,7 +27,7 @@ export interface Outcome {
 export interface Ctx {
   principal: Principal; req: ApiRequest; auditId: string; policy: Policy;
   /** The front door the request came in by (pipeline/index.ts `Door`): stamped on its jobs as `bqgate_door`. */
-  door?: 'rest' | 'mcp';
+  door?: 'rest' | 'mcp' | 'storage';
   /** Statement kinds the request may run (PipelineCall.statementKinds); any when absent. */
   statementKinds?: { kinds: string[]; why: string };
   /**
@@ -41,6 +41,12 @@ export interface Ctx {
   events?: Array<{ type: 'approval'; data: Record<string, unknown> }>;
   /** What the audit record should hold even if a later stage fails (the decision, the SQL sent). */
   audit: AuditSummary;
+  /**
+   * A streamed answer (PipelineCall.emit): records `delivery` as a durable `delivery` audit event
+   * (with the decision, if not yet written), then writes `message` to the caller. Throws the audit's
+   * backendError (nothing is written then) or the door's write failure (the caller went away).
+   */
+  emit?: (delivery: Record<string, unknown>, message: unknown) => Promise<void>;
 }
 
 

@@ -39,7 +39,7 @@ export { enc, pick, decisionAudit, requireAuditor } from './context.js';
 export type { Check, Checked } from './check.js';
 
 /** The front door a call came in by; jobs it starts carry it as the label `bqgate_door`. */
-export type Door = 'rest' | 'mcp';
+export type Door = 'rest' | 'mcp' | 'storage';
 
 /** A verified caller, or why the door could not verify one. */
 export type Identity = { principal: Principal; callerToken?: string } | { error: unknown };
@@ -91,6 +91,13 @@ export interface PipelineCall {
    * decides, with `why` (what the caller can do instead) in the message.
    */
   statementKinds?: { kinds: string[]; why: string };
+  /**
+   * A streamed answer's writer (the storage door's ReadRows): the operation hands each message to
+   * `Ctx.emit` with its `delivery` audit event, which is made durable before the message is written.
+   */
+  emit?: (message: unknown) => Promise<void>;
+  /** This call's deadline, ms, instead of BQGATE_DEADLINE_MS (a long-lived stream: the storage door's ReadRows). */
+  deadlineMs?: number;
 }
 
 /** A door's rendering of a BigQuery answer body (PipelineCall.render). Pure; a throw is the call's backendError. */
@@ -217,10 +224,13 @@ export function createPipeline(parts: PipelineParts): Pipeline {
     }
     const ctx: Ctx = { principal, callerToken, door: call.door, statementKinds: call.statementKinds, req: api, auditId: call.requestId, sessionKey: sessionKey ?? jobSession, policy: policies.current(), audit: {} };
     scope.beforeUpstream = () => rec.flush(ctx.audit);
+    // A streamed answer: each message's delivery event is durable before the door writes the message.
+    if (call.emit) ctx.emit = async (delivery, message) => { rec.add('delivery', delivery); await rec.flush(ctx.audit); await call.emit!(message); };
     // The request's deadline: the operation is answered `timeout` once it passes, and its upstream calls are aborted (request-scope.ts).
     const deadline = new AbortController();
     scope.signal = deadline.signal;
-    const timer = setTimeout(() => deadline.abort(deadlineExceeded(cfg.deadlineMs)), cfg.deadlineMs);
+    const limitMs = call.deadlineMs ?? cfg.deadlineMs;
+    const timer = setTimeout(() => deadline.abort(deadlineExceeded(limitMs)), limitMs);
     try {
       let out: Outcome;
       try {

@@ -80,7 +80,7 @@ export async function startGateway(opts: { env?: Record<string, string>; dataDir
   const launch = async (port: number, emulatorPort: number) => {
     const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'bin', 'bqgate.js'), 'serve'], {
       cwd: ROOT,
-      env: { ...process.env, ...OFFLINE_ENV, BQGATE_PORT: String(port), BQGATE_EMULATOR_PORT: String(emulatorPort), BQGATE_DATA_DIR: dataDir, BQGATE_LOG_LEVEL: 'warn', BQGATE_TEST_RESPONSE_LOG: responseLog(port), ...opts.env },
+      env: { ...process.env, ...OFFLINE_ENV, BQGATE_PORT: String(port), BQGATE_EMULATOR_PORT: String(emulatorPort), BQGATE_DATA_DIR: dataDir, BQGATE_LOG_LEVEL: 'warn', BQGATE_TEST_RESPONSE_LOG: responseLog(port), BQGATE_STORAGE_PORT: 'off', ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const out = { child, log: '', port, emulatorPort };
