@@ -20,9 +20,8 @@ import { parse } from 'yaml';
 import type { BigQuery } from '@google-cloud/bigquery';
 import type { TestGateway } from './helpers/gateway.ts';
 import { startDemoAndAdminGateway } from './helpers/admin-policy.ts';
-import { cellEq, render, type RestField } from './helpers/docs-render.ts';
+import { compare, type DocCase, type RestField } from './helpers/docs-render.ts';
 
-interface DocCase { id: string; url: string; sql: string; columns: string[]; rows: string[][]; skip?: string }
 type Status = 'pass' | 'differs' | 'emulator' | 'refused';
 interface Outcome { status: Status; detail: string }
 
@@ -32,38 +31,6 @@ const CASES: Array<DocCase & { page: string }> = pages.flatMap((f) =>
   (parse(readFileSync(join(DIR, f), 'utf8')).cases as DocCase[]).map((c) => ({ ...c, page: f.replace(/\.yaml$/, '') })));
 const KNOWN = new Map<string, string>();
 for (const k of (parse(readFileSync(join(DIR, 'known.yaml'), 'utf8'))?.classes ?? []) as Array<{ class: string; ids: string[] }>) for (const id of k.ids) KNOWN.set(id, k.class);
-
-/** Whether the statement orders its final result: an ORDER BY outside every parenthesis. */
-function ordered(sql: string): boolean {
-  const code = sql.replace(/--.*$/gm, '').replace(/'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"/g, "''");
-  let depth = 0;
-  for (let i = 0; i < code.length; i++) {
-    if (code[i] === '(') depth++;
-    else if (code[i] === ')') depth--;
-    else if (depth === 0 && /^ORDER\s+BY\b/i.test(code.slice(i, i + 12)) && !/\w/.test(code[i - 1] ?? '')) return true;
-  }
-  return false;
-}
-
-/** Compares the REST answer with the documented table; undefined when equal, else what differs. */
-function compare(c: DocCase, fields: RestField[], raw: Array<{ f: Array<{ v: unknown }> }>): string | undefined {
-  if (fields.length !== c.columns.length) return `columns: got ${fields.map((f) => f.name).join(', ')}; documented ${c.columns.join(', ')}`;
-  const got = raw.map((r) => r.f.map((cell, i) => render(cell.v, fields[i])));
-  const show = (rows: string[][]) => rows.map((r) => r.join(' | ')).join(' / ');
-  if (got.length !== c.rows.length) return `rows: got ${got.length} (${show(got).slice(0, 400)}); documented ${c.rows.length} (${show(c.rows).slice(0, 400)})`;
-  const rowEq = (g: string[], d: string[]) => g.every((v, i) => cellEq(v, d[i], fields[i]));
-  if (ordered(c.sql)) {
-    const bad = got.findIndex((g, i) => !rowEq(g, c.rows[i]));
-    return bad < 0 ? undefined : `row ${bad + 1}: got ${got[bad].join(' | ')}; documented ${c.rows[bad].join(' | ')}`;
-  }
-  const left = [...c.rows];
-  for (const g of got) {
-    const at = left.findIndex((d) => rowEq(g, d));
-    if (at < 0) return `row not documented: ${g.join(' | ')} (documented: ${show(c.rows).slice(0, 400)})`;
-    left.splice(at, 1);
-  }
-  return undefined;
-}
 
 let gw: TestGateway;
 let sdk: BigQuery;

@@ -7,6 +7,7 @@
  * - NUMERIC/BIGNUMERIC: equal as decimals (`1.50` = `1.5`);
  * - TIMESTAMP: the same instant (`2008-12-25 15:30:00+00` = `2008-12-25 15:30:00 UTC`);
  * - JSON: the same JSON value (object member order is not part of it);
+ * - BOOL: `true` = `TRUE` = `True` (the pages print all three);
  * - quoting inside arrays and structs: the docs print `["a", "b"]` on some pages and `[a, b]` on
  *   others, so `"`/`'` around elements are not compared.
  * Row order is compared only when the statement orders its result (the caller decides).
@@ -92,6 +93,7 @@ export function cellEq(got: string, doc: string, f: RestField): boolean {
     if (f.type === 'NUMERIC' || f.type === 'BIGNUMERIC' || f.type === 'BIGDECIMAL') return floatEq(got, doc) && decimalEq(got, doc);
     if (f.type === 'TIMESTAMP') { const t = docInstant(doc); return t !== undefined && timestampText(t) === got; }
     if (f.type === 'JSON') return jsonEq(got, doc);
+    if (f.type === 'BOOLEAN' || f.type === 'BOOL') return got === doc.toLowerCase();
   }
   return unquote(got) === unquote(doc);
 }
@@ -100,3 +102,39 @@ function decimalEq(a: string, b: string): boolean {
   const n = (x: string) => { const [i, fr = ''] = x.trim().split('.'); return `${i.replace(/^(-?)0+(?=\d)/, '$1')}.${fr.replace(/0+$/, '')}`; };
   return n(a) === n(b) || Math.abs(Number(a) - Number(b)) <= 0.5 * 10 ** -((b.split('.')[1] ?? '').length);
 }
+
+/** One case of test/cases/docs/*.yaml (scripts/docs-cases/extract.ts). */
+export interface DocCase { id: string; url: string; sql: string; columns: string[]; rows: string[][]; skip?: string }
+
+/** Whether the statement orders its final result: an ORDER BY outside every parenthesis. */
+export function ordered(sql: string): boolean {
+  const code = sql.replace(/--.*$/gm, '').replace(/'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"/g, "''");
+  let depth = 0;
+  for (let i = 0; i < code.length; i++) {
+    if (code[i] === '(') depth++;
+    else if (code[i] === ')') depth--;
+    else if (depth === 0 && /^ORDER\s+BY\b/i.test(code.slice(i, i + 12)) && !/\w/.test(code[i - 1] ?? '')) return true;
+  }
+  return false;
+}
+
+/** Compares the REST answer with the documented table; undefined when equal, else what differs. */
+export function compare(c: DocCase, fields: RestField[], raw: Array<{ f: Array<{ v: unknown }> }>): string | undefined {
+  if (fields.length !== c.columns.length) return `columns: got ${fields.map((f) => f.name).join(', ')}; documented ${c.columns.join(', ')}`;
+  const got = raw.map((r) => r.f.map((cell, i) => render(cell.v, fields[i])));
+  const show = (rows: string[][]) => rows.map((r) => r.join(' | ')).join(' / ');
+  if (got.length !== c.rows.length) return `rows: got ${got.length} (${show(got).slice(0, 400)}); documented ${c.rows.length} (${show(c.rows).slice(0, 400)})`;
+  const rowEq = (g: string[], d: string[]) => g.every((v, i) => cellEq(v, d[i], fields[i]));
+  if (ordered(c.sql)) {
+    const bad = got.findIndex((g, i) => !rowEq(g, c.rows[i]));
+    return bad < 0 ? undefined : `row ${bad + 1}: got ${got[bad].join(' | ')}; documented ${c.rows[bad].join(' | ')}`;
+  }
+  const left = [...c.rows];
+  for (const g of got) {
+    const at = left.findIndex((d) => rowEq(g, d));
+    if (at < 0) return `row not documented: ${g.join(' | ')} (documented: ${show(c.rows).slice(0, 400)})`;
+    left.splice(at, 1);
+  }
+  return undefined;
+}
+
