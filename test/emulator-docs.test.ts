@@ -32,6 +32,9 @@ const CASES: Array<DocCase & { page: string }> = pages.flatMap((f) =>
 const KNOWN = new Map<string, string>();
 for (const k of (parse(readFileSync(join(DIR, 'known.yaml'), 'utf8'))?.classes ?? []) as Array<{ class: string; ids: string[] }>) for (const id of k.ids) KNOWN.set(id, k.class);
 
+/** Error text of DuckDB (its error classes), of polyglot (translate.ts) and of the emulator's own refusals. */
+const EMULATOR_ERROR = /^(?:(?:Catalog|Binder|Conversion|Parser|Invalid Input|Not implemented|Out of Range|Dependency|Constraint|Invalid) Error|Failed to extract statements|Syntax error: Parse error|Syntax error: Unexpected|The emulator )/;
+
 let gw: TestGateway;
 let sdk: BigQuery;
 const outcomes = new Map<string, Outcome>();
@@ -53,7 +56,9 @@ async function runCase(c: DocCase): Promise<Outcome> {
       return { status: 'refused', detail: msg };
     } catch (e2) {
       const direct = (e2 as Error).message;
-      return direct === msg || msg.includes(direct) ? { status: 'emulator', detail: msg } : { status: 'refused', detail: msg };
+      // The gateway's refusals come from its analyzer (src/sql); DuckDB's and polyglot's errors are the emulator's, whatever text reached it.
+      const emulator = direct === msg || msg.includes(direct) || EMULATOR_ERROR.test(msg);
+      return { status: emulator ? 'emulator' : 'refused', detail: msg };
     }
   }
 }

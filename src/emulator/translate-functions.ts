@@ -15,6 +15,7 @@
  * as BigQuery's SAFE. prefix does (https://cloud.google.com/bigquery/docs/reference/standard-sql/functions-reference#safe_prefix).
  */
 import { scan } from './translate.js';
+import { closing } from './native-masks.js';
 
 const RENAMED = 'bqgate_fn__';
 const SAFE = 'bqgate_safe__';
@@ -45,6 +46,13 @@ export const MACROS: Record<string, [string, string]> = {
   ARRAY_IS_DISTINCT: ['a', 'CASE WHEN a IS NULL THEN NULL ELSE len(a) = len(list_distinct(a)) + (len(list_filter(a, lambda e: e IS NULL)) > 0)::INTEGER END'],
   ARRAY_INCLUDES_ANY: ['a, b', 'CASE WHEN a IS NULL OR b IS NULL THEN NULL ELSE list_has_any(a, b) END'],
   ARRAY_INCLUDES_ALL: ['a, b', 'CASE WHEN a IS NULL OR b IS NULL THEN NULL ELSE list_has_all(a, b) END'],
+  // https://cloud.google.com/bigquery/docs/reference/standard-sql/date_functions#date_add (a DATE: DuckDB's DATE + INTERVAL is a TIMESTAMP)
+  DATE_ADD: ['d, i', 'CAST(CAST(d AS DATE) + i AS DATE)'],
+  DATE_SUB: ['d, i', 'CAST(CAST(d AS DATE) - i AS DATE)'],
+  // https://cloud.google.com/bigquery/docs/reference/standard-sql/timestamp_functions#timestamp_from_unix_seconds
+  TIMESTAMP_FROM_UNIX_SECONDS: ['x', 'CASE WHEN typeof(x) LIKE \'TIMESTAMP%\' THEN x::TIMESTAMP ELSE make_timestamp(TRY_CAST(x AS BIGINT) * 1000000) END'],
+  TIMESTAMP_FROM_UNIX_MILLIS: ['x', 'CASE WHEN typeof(x) LIKE \'TIMESTAMP%\' THEN x::TIMESTAMP ELSE make_timestamp(TRY_CAST(x AS BIGINT) * 1000) END'],
+  TIMESTAMP_FROM_UNIX_MICROS: ['x', 'CASE WHEN typeof(x) LIKE \'TIMESTAMP%\' THEN x::TIMESTAMP ELSE make_timestamp(TRY_CAST(x AS BIGINT)) END'],
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/date_functions#date_from_unix_date
   DATE_FROM_UNIX_DATE: ['n', 'DATE \'1970-01-01\' + n::INTEGER'],
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/json_functions
@@ -70,19 +78,11 @@ const macroName = (name: string) => `bq_${name.toLowerCase().replace(/\./g, '_')
 const CALL = new RegExp(`\\b(SAFE\\.)?(${Object.keys(MACROS).map((n) => n.replace('.', '\\s*\\.\\s*')).sort((a, b) => b.length - a.length).join('|')})\\s*\\(`, 'gi');
 const SAFE_CALL = /\bSAFE\s*\.\s*([A-Za-z_][A-Za-z0-9_]*(?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)?)\s*\(/gi;
 
-/** Index of the parenthesis closing the one at `open` in GoogleSQL text, skipping strings and comments; -1 if none. */
+/** Index of the parenthesis closing the one at `open` in GoogleSQL text (strings, comments and backticks skipped); -1 if none. */
 function closeParen(sql: string, open: number): number {
   const skip: Array<[number, number]> = [];
   scan(sql, (_k, s, e) => skip.push([s, e]));
-  let depth = 0;
-  let k = 0;
-  for (let i = open; i < sql.length; i++) {
-    while (k < skip.length && skip[k][1] <= i) k++;
-    if (k < skip.length && skip[k][0] <= i) { i = skip[k][1] - 1; continue; }
-    if (sql[i] === '(') depth++;
-    else if (sql[i] === ')' && --depth === 0) return i;
-  }
-  return -1;
+  return closing(sql, open, skip) - 1;
 }
 
 /** Whether `at` is inside a string, comment, backtick or parameter of GoogleSQL `sql`. */

@@ -5,7 +5,8 @@
  * - FLOAT64: equal within 1e-9 relative, or the printed text is the value rounded to the digits
  *   printed (`0.3333` for 1/3); `inf`/`Infinity`, `nan`/`NaN` alike;
  * - NUMERIC/BIGNUMERIC: equal as decimals (`1.50` = `1.5`);
- * - TIMESTAMP: the same instant (`2008-12-25 15:30:00+00` = `2008-12-25 15:30:00 UTC`);
+ * - TIMESTAMP: the same instant (`2008-12-25 15:30:00+00` = `2008-12-25 15:30:00 UTC` =
+ *   `2008-12-25 07:30:00.000 America/Los_Angeles`: some pages print in that zone);
  * - JSON: the same JSON value (object member order is not part of it);
  * - BOOL: `true` = `TRUE` = `True` (the pages print all three);
  * - quoting inside arrays and structs: the docs print `["a", "b"]` on some pages and `[a, b]` on
@@ -63,7 +64,21 @@ function floatEq(got: string, doc: string): boolean {
   return false;
 }
 
+/** Offset (ms) of IANA zone `zone` at the instant `utcMs` (by Intl, as the docs print e.g. `America/Los_Angeles`). */
+function zoneOffset(zone: string, utcMs: number): number {
+  const p = Object.fromEntries(new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' })
+    .formatToParts(new Date(utcMs)).map((x) => [x.type, x.value]));
+  return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute, +p.second) - Math.floor(utcMs / 1000) * 1000;
+}
+
 function docInstant(doc: string): bigint | undefined {
+  const named = /^(\d{4}-\d{2}-\d{2}) (\d{1,2}:\d{2}:\d{2})(?:\.(\d+))? ([A-Za-z]+\/[A-Za-z_]+)$/.exec(doc.trim());
+  if (named) {
+    const local = Date.parse(`${named[1]}T${named[2].padStart(8, '0')}Z`);
+    let utc = local - zoneOffset(named[4], local);
+    utc = local - zoneOffset(named[4], utc);
+    return BigInt(utc) * 1000n + BigInt(((named[3] ?? '') + '000000').slice(0, 6));
+  }
   const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2}:\d{2}(?:\.\d+)?)\s*(UTC|[+-]\d{2}(?::?\d{2})?|Z)?$/.exec(doc.trim());
   if (!m) return undefined;
   const zone = !m[3] || m[3] === 'UTC' || m[3] === 'Z' ? '+00:00' : m[3].length === 3 ? `${m[3]}:00` : m[3].replace(/^([+-]\d{2})(\d{2})$/, '$1:$2');
