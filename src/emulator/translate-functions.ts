@@ -36,6 +36,8 @@ export const MACROS: Record<string, [string, string]> = {
   TO_CODE_POINTS: ['s', 'CASE WHEN s IS NULL THEN NULL WHEN s = \'\' THEN []::BIGINT[] ELSE list_transform(string_split(s, \'\'), lambda c: unicode(c)::BIGINT) END'],
   CODE_POINTS_TO_STRING: ['a', 'CASE WHEN a IS NULL OR list_contains(a, NULL) THEN NULL ELSE array_to_string(list_transform(a, lambda c: chr(c::INTEGER)), \'\') END'],
   INITCAP: ['s, d := \' []()-{}/\\|<>!?@"^#$&~_,.:;*%+\'', 'CASE WHEN s IS NULL OR d IS NULL THEN NULL ELSE array_to_string(list_transform(range(length(s)), lambda i: CASE WHEN i = 0 OR contains(d, substr(s, i, 1)) THEN upper(substr(s, i + 1, 1)) ELSE lower(substr(s, i + 1, 1)) END), \'\') END'],
+  // https://cloud.google.com/bigquery/docs/reference/standard-sql/hash_functions#md5 (BYTES: DuckDB's md5 is the hex text)
+  MD5: ['x', 'unhex(md5(x))'],
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/array_functions
   ARRAY_FIRST: ['a', 'CASE WHEN len(a) = 0 THEN CAST(\'ARRAY_FIRST: the array is empty\' AS INTEGER) ELSE a[1] END'],
   ARRAY_LAST: ['a', 'CASE WHEN len(a) = 0 THEN CAST(\'ARRAY_LAST: the array is empty\' AS INTEGER) ELSE a[len(a)] END'],

@@ -8,6 +8,7 @@
  * - TIMESTAMP: the same instant (`2008-12-25 15:30:00+00` = `2008-12-25 15:30:00 UTC` =
  *   `2008-12-25 07:30:00.000 America/Los_Angeles`: some pages print in that zone);
  * - JSON: the same JSON value (object member order is not part of it);
+ * - BYTES: base64 (BigQuery's REST form) or the escaped text the pages print (`\xb1\n…`);
  * - BOOL: `true` = `TRUE` = `True` (the pages print all three);
  * - quoting inside arrays and structs: the docs print `["a", "b"]` on some pages and `[a, b]` on
  *   others, so `"`/`'` around elements are not compared.
@@ -109,6 +110,7 @@ export function cellEq(got: string, doc: string, f: RestField): boolean {
     if (f.type === 'TIMESTAMP') { const t = docInstant(doc); return t !== undefined && timestampText(t) === got; }
     if (f.type === 'JSON') return jsonEq(got, doc);
     if (f.type === 'BOOLEAN' || f.type === 'BOOL') return got === doc.toLowerCase();
+    if (f.type === 'BYTES') { const e = [escapedBytes(got), escapedBytes(got, true)]; return e.some((x) => x === doc || `b"${x}"` === doc || `b'${x}'` === doc); }
   }
   return unquote(got) === unquote(doc);
 }
@@ -153,3 +155,12 @@ export function compare(c: DocCase, fields: RestField[], raw: Array<{ f: Array<{
   return undefined;
 }
 
+
+/** Base64 BYTES as the pages print them: printable ASCII as is, `\n` `\t` `\r` `\\`, other bytes `\xhh` (or `\ooo` when `octal`: some pages print that). */
+export function escapedBytes(b64: string, octal = false): string {
+  let out = '';
+  for (const c of Buffer.from(b64, 'base64')) {
+    out += c === 10 ? '\\n' : c === 9 ? '\\t' : c === 13 ? '\\r' : c === 92 ? '\\\\' : c >= 32 && c < 127 ? String.fromCharCode(c) : (octal ? `\\${c.toString(8).padStart(3, '0')}` : `\\x${c.toString(16).padStart(2, '0')}`);
+  }
+  return out;
+}
