@@ -23,6 +23,8 @@
  * other type casts as before.
  */
 import { closing, inQuoted, quotedSpans } from './native-masks.js';
+import { nativeCalls } from './translate-functions.js';
+import { aggregateLimits, datePartFixes } from './translate-syntax.js';
 
 const CAST = /\bCAST\(/gi;
 
@@ -55,4 +57,4 @@ export function regexpContains(duck: string): string {
 }
 
 /** Every fix above, on one translated statement. */
-export const polyglotFixes = (duck: string): string => regexpContains(utf8Casts(duck));
+export const polyglotFixes = (duck: string): string => datePartFixes(aggregateLimits(nativeCalls(regexpContains(utf8Casts(duck)))));

@@ -16,13 +16,17 @@
  *   here, so `SELECT *` over a wildcard also returns it).
  *
  * - where polyglot's DuckDB means something else than BigQuery (REGEXP_CONTAINS, CAST AS BYTES), its
- *   output is fixed (polyglot-fixes.ts).
+ *   output is fixed (polyglot-fixes.ts); UNNEST … WITH OFFSET, ARRAY_AGG … LIMIT and date parts
+ *   around it (translate-syntax.ts); functions DuckDB lacks, and SAFE. calls, become DuckDB macros
+ *   and TRY (translate-functions.ts).
  *
  * Throws `BigQueryError('invalidQuery')` when polyglot cannot read the statement.
  */
 import { transpile, Dialect } from '@polyglot-sql/sdk';
 import { BigQueryError } from '../bigquery/errors.js';
 import { polyglotFixes } from './polyglot-fixes.js';
+import { renameCalls } from './translate-functions.js';
+import { unnestWithOffset } from './translate-syntax.js';
 
 const PARAM_PREFIX = 'bqgate_param__';
 const WILDCARD_PREFIX = 'bqgate_wildcard__';
@@ -119,7 +123,7 @@ const dq = (s: string) => `"${s.replace(/"/g, '""')}"`;
  */
 export function toDuckDb(sql: string, resolveWildcard?: WildcardResolver, castParam?: (name: string) => string | undefined): string[] {
   const wildcards: string[] = [];
-  const r = transpile(prepareForPolyglot(sql, wildcards), Dialect.BigQuery, Dialect.DuckDB);
+  const r = transpile(renameCalls(unnestWithOffset(prepareForPolyglot(sql, wildcards))), Dialect.BigQuery, Dialect.DuckDB);
   if (!r.success || !r.sql) throw new BigQueryError('invalidQuery', `Syntax error: ${r.error ?? 'cannot read the statement'}`, { location: 'query' });
   const unions = wildcards.map((path) => {
     const tables = resolveWildcard?.(path) ?? [];

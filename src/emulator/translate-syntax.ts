@@ -1,0 +1,105 @@
+/**
+ * GoogleSQL syntax @polyglot-sql/sdk (0.12) translates to DuckDB with another meaning or not at
+ * all, fixed around it (each an upstream bug to report to polyglot):
+ *
+ * 1. `UNNEST(e) [AS] x WITH OFFSET [[AS] pos]` (https://cloud.google.com/bigquery/docs/reference/standard-sql/query-syntax#unnest_operator):
+ *    polyglot writes `UNNEST(e) WITH ORDINALITY AS x`, dropping the offset column ("column pos not
+ *    found") and, were it kept, counting from 1. `unnestWithOffset` rewrites the GoogleSQL before
+ *    polyglot reads it to `(SELECT (e)[OFFSET(o)] AS x, o AS pos FROM UNNEST(GENERATE_ARRAY(0,
+ *    ARRAY_LENGTH(e) - 1)) AS o)`: one row per element in order with its 0-based offset; an empty
+ *    or NULL array gives no row, as BigQuery's UNNEST does. The offset's name defaults to `offset`.
+ *
+ * 2. `ARRAY_AGG(… ORDER BY … LIMIT n)` (https://cloud.google.com/bigquery/docs/reference/standard-sql/aggregate_functions#array_agg):
+ *    polyglot keeps the LIMIT inside the call, which DuckDB cannot parse. `aggregateLimits`
+ *    rewrites the DuckDB text to `list_slice(ARRAY_AGG(…), 1, n)`: the first n of the ordered list.
+ *
+ * 3. Date parts (https://cloud.google.com/bigquery/docs/reference/standard-sql/date_functions#extract):
+ *    polyglot passes `EXTRACT(DAYOFWEEK | WEEK | WEEK(<WEEKDAY>) | ISOWEEK | ISOYEAR FROM d)` and
+ *    `DATE_TRUNC('ISOWEEK' | 'WEEK(MONDAY)' | 'ISOYEAR', d)` through. DuckDB's dayofweek counts 0–6
+ *    from Sunday where BigQuery counts 1–7; BigQuery's WEEK(<WEEKDAY>) is the week number [0, 53]
+ *    with weeks starting on that day (days before its first one in week 0), i.e.
+ *    `(dayofyear - 1 + 7 - (dayofweek - k + 7) % 7) // 7` for weekday k (Sunday 0), WEEK being
+ *    WEEK(SUNDAY); ISOWEEK/ISOYEAR are DuckDB's `week`/`isoyear`; an ISO week starts on Monday.
+ *    `datePartFixes` rewrites those on the DuckDB text.
+ */
+import { scan } from './translate.js';
+import { closing, inQuoted, quotedSpans } from './native-masks.js';
+
+const KEYWORDS = new Set(['WHERE', 'JOIN', 'ON', 'USING', 'LEFT', 'RIGHT', 'INNER', 'CROSS', 'FULL', 'GROUP', 'ORDER', 'LIMIT', 'WINDOW', 'QUALIFY', 'HAVING', 'UNION', 'EXCEPT', 'INTERSECT', 'WITH', 'AS', 'SELECT', 'FROM', 'OFFSET']);
+const UNNEST = /\bUNNEST\s*\(/gi;
+
+/** (1) above, on GoogleSQL text (strings, comments, backticks skipped). */
+export function unnestWithOffset(sql: string): string {
+  if (!/\bWITH\s+OFFSET\b/i.test(sql)) return sql;
+  const skip: Array<[number, number]> = [];
+  scan(sql, (_k, s, e) => skip.push([s, e]));
+  const inSkip = (at: number) => skip.some(([s, e]) => at >= s && at < e);
+  for (const m of [...sql.matchAll(UNNEST)].reverse()) {
+    const at = m.index!;
+    if (inSkip(at) || /[\w.]/.test(sql[at - 1] ?? '')) continue;
+    const open = at + m[0].length - 1;
+    const end = closing(sql, open, skip);
+    if (end < 0) continue;
+    const tail = /^(\s+(?:AS\s+)?([A-Za-z_][A-Za-z0-9_]*))?\s+WITH\s+OFFSET\b(\s+(?:AS\s+)?([A-Za-z_][A-Za-z0-9_]*))?/i.exec(sql.slice(end));
+    if (!tail || !tail[2] || KEYWORDS.has(tail[2].toUpperCase())) continue;
+    let used = tail[0].length;
+    let pos: string | undefined = tail[4];
+    if (pos && KEYWORDS.has(pos.toUpperCase()) && !/\bAS\s/i.test(tail[3])) { used -= tail[3].length; pos = undefined; }
+    const e = sql.slice(open + 1, end - 1);
+    const o = 'bqgate_offset';
+    const sub = `(SELECT (${e})[OFFSET(${o})] AS ${tail[2]}, ${o} AS ${pos ?? '`offset`'} FROM UNNEST(GENERATE_ARRAY(0, ARRAY_LENGTH(${e}) - 1)) AS ${o})`;
+    sql = sql.slice(0, at) + sub + sql.slice(end + used);
+  }
+  return sql;
+}
+
+const ARRAY_AGG = /\bARRAY_AGG\(/gi;
+
+/** (2) above, on DuckDB text. */
+export function aggregateLimits(duck: string): string {
+  if (!/\bLIMIT\s+\d+\s*\)/i.test(duck)) return duck;
+  const quoted = quotedSpans(duck);
+  const edits: Array<[number, number, string]> = [];
+  for (const m of duck.matchAll(ARRAY_AGG)) {
+    const at = m.index!;
+    if (inQuoted(at, quoted) || /[\w.]/.test(duck[at - 1] ?? '')) continue;
+    const end = closing(duck, at + m[0].length - 1, quoted);
+    if (end < 0) continue;
+    const inner = duck.slice(at + m[0].length, end - 1);
+    const lim = /\s+LIMIT\s+(\d+)\s*$/i.exec(inner);
+    if (!lim) continue;
+    edits.push([at, end, `list_slice(ARRAY_AGG(${inner.slice(0, lim.index)}), 1, ${lim[1]})`]);
+  }
+  let out = duck;
+  for (const [s, e, text] of edits.reverse()) out = out.slice(0, s) + text + out.slice(e);
+  return out;
+}
+
+const WEEKDAYS = ['SUNDAY', 'MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY', 'SATURDAY'];
+const EXTRACT = /\bEXTRACT\((DAYOFWEEK|ISOWEEK|ISOYEAR|WEEK(?:\((SUNDAY|MONDAY|TUESDAY|WEDNESDAY|THURSDAY|FRIDAY|SATURDAY)\))?) FROM /gi;
+const TRUNC = /\bDATE_TRUNC\('(ISOWEEK|WEEK\(MONDAY\)|ISOYEAR)',/gi;
+
+/** (3) above, on DuckDB text. */
+export function datePartFixes(duck: string): string {
+  if (!/DAYOFWEEK|WEEK|ISOYEAR/i.test(duck)) return duck;
+  const quoted = quotedSpans(duck);
+  const edits: Array<[number, number, string]> = [];
+  for (const m of duck.matchAll(EXTRACT)) {
+    const at = m.index!;
+    if (inQuoted(at, quoted) || /[\w.]/.test(duck[at - 1] ?? '')) continue;
+    const end = closing(duck, at + 'EXTRACT'.length, quoted);
+    if (end < 0) continue;
+    const x = duck.slice(at + m[0].length, end - 1);
+    const part = m[1].toUpperCase();
+    const k = part === 'WEEK' ? 0 : WEEKDAYS.indexOf((m[2] ?? '').toUpperCase());
+    const text = part === 'DAYOFWEEK' ? `(EXTRACT(dayofweek FROM ${x}) + 1)`
+      : part === 'ISOWEEK' ? `EXTRACT(week FROM ${x})`
+        : part === 'ISOYEAR' ? `EXTRACT(isoyear FROM ${x})`
+          : `((EXTRACT(dayofyear FROM ${x}) - 1 + 7 - (EXTRACT(dayofweek FROM ${x}) - ${k} + 7) % 7) // 7)`;
+    edits.push([at, end, text]);
+  }
+  let out = duck;
+  for (const [s, e, text] of edits.filter(([s], i, all) => !all.some(([s2, e2], j) => j !== i && s > s2 && s < e2)).reverse()) out = out.slice(0, s) + text + out.slice(e);
+  const q2 = quotedSpans(out);
+  return out.replace(TRUNC, (mm, part: string, at: number) => (inQuoted(at, q2) ? mm : `DATE_TRUNC('${part.toUpperCase() === 'ISOYEAR' ? 'isoyear' : 'week'}',`));
+}
