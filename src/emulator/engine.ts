@@ -68,17 +68,23 @@ export interface RunResult {
 }
 
 /**
- * DuckDB's Top-N late materialization for LIMITs up to 100,000 rows (its default: 50): `SELECT <masked
+ * DuckDB's Top-N late materialization for LIMITs up to 100,000 rows (DuckDB's default: 50): `SELECT <masked
  * projections> … ORDER BY k LIMIT n` then computes the ORDER BY key over the scan, keeps the Top-N
  * row ids and computes the other projections (the gateway's masks) for those n rows only, joined
  * back by row id — the same rows and values, DuckDB's own optimizer rewrite
  * (https://duckdb.org/docs/stable/configuration/overview, `late_materialization_max_rows`). Without
  * it the benchmark's masked 100-row query hashed every one of the 10,000 rows before the Top-N.
  */
-const LATE_MATERIALIZATION = 'late_materialization_max_rows = 100000';
+const LATE_MATERIALIZATION_ROWS = 100_000;
+
+/** The late materialization setting, BQGATE_EMULATOR_LATE_MATERIALIZATION (rows; 50 is DuckDB's default) read when an engine opens, for before/after measurements. */
+const lateMaterialization = () => {
+  const n = Number(process.env.BQGATE_EMULATOR_LATE_MATERIALIZATION ?? LATE_MATERIALIZATION_ROWS);
+  return `late_materialization_max_rows = ${Number.isSafeInteger(n) && n >= 0 ? n : LATE_MATERIALIZATION_ROWS}`;
+};
 
 /** Settings applied once the fixtures are loaded; `lock_configuration` last, so no statement can change them back. */
-const LOCKDOWN = [LATE_MATERIALIZATION, 'enable_external_access = false', 'autoload_known_extensions = false', 'autoinstall_known_extensions = false', 'allow_community_extensions = false', 'lock_configuration = true'];
+const LOCKDOWN = ['enable_external_access = false', 'autoload_known_extensions = false', 'autoinstall_known_extensions = false', 'allow_community_extensions = false', 'lock_configuration = true'];
 
 /** Translations the engine keeps (see Engine.translate). */
 const TRANSLATIONS_KEPT = 1000;
@@ -131,7 +137,7 @@ export class Engine {
         tables.set(`${project}.${dataset}.${tableId}`, { projectId: project, datasetId: dataset, tableId, schema, numRows: n, creationTime: created });
       }
     }
-    for (const setting of LOCKDOWN) await con.run(`SET GLOBAL ${setting}`);
+    for (const setting of [lateMaterialization(), ...LOCKDOWN]) await con.run(`SET GLOBAL ${setting}`);
     // Views last: their definitions may read any table.
     const engine = new Engine(db, tables, new Set(datasets.map((d) => d.project)));
     engine.fixturesDir = fixturesDir;
