@@ -53,6 +53,13 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Check and estimate only (a dry run): nothing runs, no rows. */
   dryRun?: boolean;
+  /**
+   * Filled with the ms (performance.now) each phase of a single-statement run took: `translate`
+   * (time travel, DDL shape, translation or its cache), `connect` (connection, USE, the one-statement
+   * check), `prepare` (DuckDB prepare and bind), `plan` (EXPLAIN), `guard` (scans, declared tables,
+   * bytes), `execute` (DuckDB run, rows read). For profiles (bench/emulator-profile.ts).
+   */
+  timings?: Record<string, number>;
 }
 
 export interface RunResult {
@@ -238,6 +245,8 @@ export class Engine {
    * (time-travel.ts).
    */
   async run(sql: string, ctx: RunContext, opts: RunOptions = {}): Promise<RunResult> {
+    let at = performance.now();
+    const phase = opts.timings ? (name: string) => { const now = performance.now(); opts.timings![name] = now - at; at = now; } : () => {};
     const project = ctx.defaultDataset?.projectId ?? ctx.projectId;
     sql = await this.resolveTimeTravel(sql, ctx, opts);
     const ddl = ddlShape(sql);
@@ -266,6 +275,7 @@ export class Engine {
     const statements = this.translate(info.sql, jsonParams, (path) => this.matchWildcard(path, project, ctx.defaultDataset?.datasetId, opts.declared))
       .map((s) => (info.refs.length ? this.withInfoSchema(s, info.refs) : s));
     if (statements.length !== 1) throw new BigQueryError('invalidQuery', 'The emulator runs one statement per job; scripts are not supported.', { location: 'query' });
+    phase('translate');
     const kind = statementType(sql);
     const expected = expectedDuckType(kind, opts.declared?.statementKind);
     // polyglot writes NUMERIC/BIGNUMERIC columns as DECIMAL, which DuckDB reads as DECIMAL(18,3).
@@ -284,10 +294,13 @@ export class Engine {
         await con.run(ctx.defaultDataset ? `USE ${quote(project)}.${quote(ctx.defaultDataset.datasetId)}` : `USE ${quote(project)}`);
       }
       if ((await con.extractStatements(duck)).count !== 1) throw new BigQueryError('accessDenied', 'Access Denied: the statement translates to several DuckDB statements; the emulator runs one.');
+      phase('connect');
       const ps = await con.prepare(duck);
       checkDuckType(ps.statementType, expected, kind);
       bindParameters(ps, ctx.queryParameters ?? []);
+      phase('prepare');
       const plan = await this.explain(con, duck, ctx.queryParameters ?? []);
+      phase('plan');
       if (expected === StatementTypes.CREATE) checkCreatePlan(plan);
       const scans = planScans(plan);
       const writes = target ? [this.tableKey(target, ctx)] : [];
@@ -303,11 +316,13 @@ export class Engine {
       if (opts.dryRun) return { schema: kind === 'SELECT' ? preparedSchema(ps) : [], rows: [], statementType: kind, ...stats };
       if (dml) await this.keepVersion(this.tableKey(dml, ctx));
       if (ddl?.statementType === 'DROP_TABLE' && existed) await this.keepDropped(writes[0]);
+      phase('guard');
       const reader = await ps.runAndReadAll();
       for (const w of writes) this.sizes.delete(w);
       const names = reader.columnNames();
       const types = reader.columnTypes();
       const rows = reader.getRows() as DuckDBValue[][];
+      phase('execute');
       if (ddl) return { schema: [], rows: [], statementType: kind, ...stats, ddl: await this.afterDdl(ddl, writes[0], existed) };
       if (kind !== 'SELECT') {
         await this.catalog.recount(writes[0]);
