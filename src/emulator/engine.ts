@@ -188,6 +188,9 @@ export class Engine {
     return out;
   }
 
+  /** DuckDB texts DuckDB's parser read as exactly one statement (a property of the text alone), so the check is not repeated; at most TRANSLATIONS_KEPT, oldest dropped first. */
+  private readonly single = new Set<string>();
+
   /** Translated text with each INFORMATION_SCHEMA placeholder replaced by its view's rows (information-schema.ts). */
   private withInfoSchema(duck: string, refs: InfoRef[]): string {
     const all: InfoSource = { location: 'US', datasets: [...this.catalog.datasets.values()], tables: this.listTables(), routines: [...routineStore(this).values()] };
@@ -293,7 +296,11 @@ export class Engine {
       if (this.hasCatalog(project)) {
         await con.run(ctx.defaultDataset ? `USE ${quote(project)}.${quote(ctx.defaultDataset.datasetId)}` : `USE ${quote(project)}`);
       }
-      if ((await con.extractStatements(duck)).count !== 1) throw new BigQueryError('accessDenied', 'Access Denied: the statement translates to several DuckDB statements; the emulator runs one.');
+      if (!this.single.has(duck)) {
+        if ((await con.extractStatements(duck)).count !== 1) throw new BigQueryError('accessDenied', 'Access Denied: the statement translates to several DuckDB statements; the emulator runs one.');
+        this.single.add(duck);
+        if (this.single.size > TRANSLATIONS_KEPT) this.single.delete(this.single.values().next().value as string);
+      }
       phase('connect');
       const ps = await con.prepare(duck);
       checkDuckType(ps.statementType, expected, kind);
