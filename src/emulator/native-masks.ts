@@ -4,8 +4,8 @@
  * The gateway sends BigQuery's GoogleSQL spellings of the rules upstream (real BigQuery evaluates
  * them itself; https://cloud.google.com/bigquery/docs/column-data-masking-intro#masking_options).
  * Translated to DuckDB by polyglot they become long chains that DuckDB evaluates for every row the
- * scan produces (before ORDER BY … LIMIT: DuckDB's Top-N does not prune the rows a projection
- * computes). `nativeMasks` rewrites the translated DuckDB text by identities that hold for every
+ * scan produces (before ORDER BY … LIMIT only up to the engine's late materialization threshold:
+ * engine.ts LATE_MATERIALIZATION_ROWS). `nativeMasks` rewrites the translated DuckDB text by identities that hold for every
  * input, so the result is byte-identical to the chain it replaces wherever the spelling occurs:
  *
  * | translated spelling (GoogleSQL source) | native | why it is exact |
