@@ -20,10 +20,11 @@ export function demoAndAdminPolicies(): string {
 
 /**
  * A gateway process under `demoAndAdminPolicies()`, and a token for each principal of `groups`:
- * subject `${prefix}-${name}`, the groups given (the test files' audit assertions name them).
+ * subject `${prefix}-${name}`, the groups given (the test files' audit assertions name them);
+ * `env`: more environment for the gateway process.
  */
-export async function startDemoAndAdminGateway<K extends string>(prefix: string, groups: Record<K, string[]>): Promise<{ gw: TestGateway; tokens: Record<K, string> }> {
-  const gw = await startGateway({ env: { BQGATE_POLICIES: demoAndAdminPolicies() } });
+export async function startDemoAndAdminGateway<K extends string>(prefix: string, groups: Record<K, string[]>, env: Record<string, string> = {}): Promise<{ gw: TestGateway; tokens: Record<K, string> }> {
+  const gw = await startGateway({ env: { BQGATE_POLICIES: demoAndAdminPolicies(), ...env } });
   const tokens = {} as Record<K, string>;
   for (const name of Object.keys(groups) as K[]) tokens[name] = await gw.token({ sub: `${prefix}-${name}`, groups: groups[name] });
   return { gw, tokens };
