@@ -125,7 +125,11 @@ describe('1. responses carry the caller\'s SQL only, never the rewritten one', (
     expect(rows).toHaveLength(3);
     const [meta] = await job.getMetadata();
     expect(meta.configuration.query.query).toBe(sql);
-    expect(meta.configuration.query.destinationTable).toBeUndefined();
+    // The upstream's anonymous result table stays inside; the caller sees the name it reads its results by (Storage Read API).
+    expect(meta.configuration.query.destinationTable).toEqual({ projectId: 'demo-project', datasetId: '_bqgate_results', tableId: job.id });
+    const up = await upstreamJob('resp-hasher', 'jobs.insert');
+    expect(up.configuration.query.destinationTable?.datasetId, 'the emulator names an anonymous result table').toMatch(/^_/);
+    expect(JSON.stringify(meta)).not.toContain(up.configuration.query.destinationTable.datasetId);
     expect(meta.jobReference.jobId).toBe(job.id);
     expect(meta.statistics.query.statementType).toBe('SELECT');
     for (const path of [`/jobs/${job.id}`, `/queries/${job.id}`, '/jobs']) {

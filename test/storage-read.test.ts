@@ -190,6 +190,28 @@ describe('sessions over a job\'s results', { timeout: 120_000 }, () => {
     console.log(`another caller's job table: ${other.code} ${other.details}`);
     expect(other.code).toBe(grpc.status.PERMISSION_DENIED);
   });
+
+  it('reads the table jobs.get names as the job\'s destinationTable (what Python\'s QueryJob.to_dataframe(bqstorage_client=…) reads); the upstream\'s anonymous table is never shown, and naming it finds nothing', async () => {
+    const [job] = await gw.sdk(support).createQueryJob({ query: 'SELECT customer_id, ssn FROM `demo-project.shop.customers` WHERE customer_id <= 50', useLegacySql: false });
+    await job.getQueryResults();
+    const [meta] = await job.getMetadata();
+    const dest = meta.configuration.query.destinationTable;
+    console.log(`jobs.get destinationTable: ${JSON.stringify(dest)}`);
+    expect(dest).toEqual({ projectId: 'demo-project', datasetId: '_bqgate_results', tableId: job.id });
+    const r = reader(support);
+    const s = await r.session(`${dest.datasetId}.${dest.tableId}`);
+    const rows = (await Promise.all(s.streams!.map((st) => r.read(st.name)))).flatMap((m) => arrowRows(s, m));
+    expect(rows.map((x) => Number(x.customer_id)).sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    expect(rows.every((x) => /^X+\d{4}$/.test(String(x.ssn)))).toBe(true);
+    // The upstream's own name for that table (from the emulator, behind the gateway) is not a name callers can use.
+    const [up] = await gw.emulatorSdk().job(gw.upstreamJobId('storage-support', job.id!)).getMetadata();
+    const anon = up.configuration.query.destinationTable;
+    expect(anon.datasetId).toMatch(/^_/);
+    const guessed = await grpcError(r.session(`${anon.datasetId}.${anon.tableId}`));
+    console.log(`the upstream's anonymous name: ${guessed.code} ${guessed.details}`);
+    expect(guessed.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(guessed.details).toContain('_bqgate_results.<jobId>');
+  });
 });
 
 describe('streams and audit', { timeout: 120_000 }, () => {

@@ -9,6 +9,16 @@ export { installBigQueryHttp, sendError, pageToken, fromPageToken } from './http
 export { validateLabels, callerLabels, isGatewayLabel, GATEWAY_LABELS } from './labels.js';
 export { checkParam, type ParamSpec, type ParamType } from './params.js';
 export { multipartParts, multipartBody } from './multipart.js';
+
+/**
+ * The dataset under which a caller names its own query job's anonymous results:
+ * `projects/P/datasets/_bqgate_results/tables/<jobId>` (the job id as the caller knows it). jobs.get
+ * shows it as the job's `configuration.query.destinationTable` (BigQuery shows its `_…` anonymous
+ * table there, which the gateway keeps inside), so a client that reads a job's results with the
+ * Storage Read API (Python's `QueryJob.to_dataframe(bqstorage_client=…)` reads `job.destination`)
+ * asks the gateway's read door for exactly this name, served for the job's owner only.
+ */
+export const RESULTS_DATASET = '_bqgate_results';
 import { validateParams, type ParamSpec } from './params.js';
 
 export type Operation =

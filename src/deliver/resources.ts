@@ -64,6 +64,12 @@ export interface JobView {
   owner?: string;
   /** The caller's own labels (the gateway's `bqgate_*` are left out). */
   labels?: Record<string, string>;
+  /**
+   * The name the caller reads this query job's anonymous results by (`P._bqgate_results.<jobId>`,
+   * bigquery/index.ts RESULTS_DATASET), shown as `configuration.query.destinationTable` in place of
+   * the upstream's `_…` table; absent: the anonymous table is not shown at all.
+   */
+  resultsTable?: { projectId: string; datasetId: string; tableId: string };
 }
 
 const QUERY_CONFIG_KEYS = ['defaultDataset', 'parameterMode', 'queryParameters', 'priority', 'useQueryCache', 'maximumBytesBilled', 'createDisposition', 'writeDisposition', 'destinationTable'] as const;
@@ -122,10 +128,12 @@ function jobConfiguration(c: Obj | undefined, v: JobView): Obj {
   if (v.labels && Object.keys(v.labels).length) out.labels = v.labels;
   if (c?.query || v.query !== undefined) {
     out.query = { ...only(c?.query, QUERY_CONFIG_KEYS), query: v.query ?? '', useLegacySql: false };
-    // The caller's own destination; BigQuery's anonymous result table (a dataset named `_…`) stays inside.
+    // The caller's own destination; BigQuery's anonymous result table (a dataset named `_…`) stays inside,
+    // shown as the name the caller reads it by (`v.resultsTable`) when there is one.
     if (out.query.destinationTable) {
-      if (String(out.query.destinationTable.datasetId ?? '_').startsWith('_')) delete out.query.destinationTable;
-      else out.query.destinationTable = tableRef(out.query.destinationTable);
+      if (!String(out.query.destinationTable.datasetId ?? '_').startsWith('_')) out.query.destinationTable = tableRef(out.query.destinationTable);
+      else if (v.resultsTable) out.query.destinationTable = { ...v.resultsTable };
+      else delete out.query.destinationTable;
     }
   }
   for (const [k, keys] of Object.entries(NON_QUERY_KEYS)) if (c?.[k]) out[k] = only(c[k], keys);

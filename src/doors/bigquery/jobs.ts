@@ -12,7 +12,7 @@
  * gateway's `bqgate_` namespace are dropped (`jobLabels`).
  */
 import type { Principal } from '../../auth/index.js';
-import { BigQueryError, callerLabels, type Operation } from '../../bigquery/index.js';
+import { BigQueryError, callerLabels, RESULTS_DATASET, type Operation } from '../../bigquery/index.js';
 import type { Catalog } from '../../catalog/index.js';
 import type { QueryAnalysis } from '../../sql/index.js';
 import { decide, decideStatement, backstopColumns, type Decision } from '../../policy/index.js';
@@ -105,10 +105,17 @@ const insertJobId = (c: Ctx, asked: unknown) => (asked === undefined || asked ==
 
 const NON_QUERY = ['COPY', 'EXTRACT', 'LOAD'];
 
-/** How the caller sees `job`: its own job id, SQL and labels (the gateway's `bqgate_*` left out), the owner. */
+/**
+ * How the caller sees `job`: its own job id, SQL and labels (the gateway's `bqgate_*` left out), the
+ * owner; a SELECT job's anonymous results as `_bqgate_results.<jobId>` (RESULTS_DATASET), which the
+ * Storage Read API door serves to the owner — not for a job with a row cap (getQueryResults applies
+ * it; the read door refuses such a job) or one that waited for an approval.
+ */
 export const jobView = (c: Ctx, job: JobRecord, upstream?: any, extra: Partial<JobView> = {}): JobView => ({
   projectId: job.projectId, jobId: callerJobId(job), location: job.location, query: NON_QUERY.includes(job.statementType) ? undefined : job.query, owner: owner(c),
-  labels: callerLabels(upstream?.configuration?.labels ?? job.pendingConfiguration?.labels), ...extra,
+  labels: callerLabels(upstream?.configuration?.labels ?? job.pendingConfiguration?.labels),
+  ...(job.statementType === 'SELECT' && job.maxRows === undefined && !job.approvalId ? { resultsTable: { projectId: job.projectId, datasetId: RESULTS_DATASET, tableId: callerJobId(job) } } : {}),
+  ...extra,
 });
 
 /**

@@ -24,7 +24,7 @@
  */
 import { createHash } from 'node:crypto';
 import { status as Status } from '@grpc/grpc-js';
-import { BigQueryError, type Operation, type Reason } from '../../bigquery/index.js';
+import { BigQueryError, RESULTS_DATASET, type Operation, type Reason } from '../../bigquery/index.js';
 import { backstopColumns } from '../../policy/index.js';
 import { declaredOf, storedIdentity, type Upstream, type UpstreamCredentials } from '../../upstream/index.js';
 import type { ZetaSqlPool } from '../../sql/pool.js';
@@ -56,13 +56,8 @@ export interface StorageDeps {
 export type StorageOps = 'storage.createReadSession' | 'storage.readRows' | 'storage.splitReadStream';
 
 const FORMATS = ['ARROW', 'AVRO'];
-/** How many of the caller's newest jobs are searched for the one whose result table a session names. */
-const OWN_JOBS_SEARCHED = 200;
-/**
- * The dataset name under which a caller names its own query job's results: `projects/P/datasets/_bqgate_results/tables/<jobId>`
- * (the job id as the caller knows it), served as the job's result table upstream.
- */
-export const RESULTS_DATASET = '_bqgate_results';
+/** `_bqgate_results.<jobId>`: a caller's own query job's results (bigquery/index.ts). */
+export { RESULTS_DATASET };
 
 /** An upstream gRPC error as the caller's refusal (reason by status code; message the upstream's). */
 function fromUpstream(err: unknown): BigQueryError {
@@ -97,30 +92,25 @@ export function storageOperations(d: StorageDeps): Record<StorageOps, (c: Ctx) =
   };
 
   /**
-   * The caller's query job whose result table is `table`, with the result's columns and its upstream
-   * table: `_bqgate_results.<jobId>` names the caller's job by the id it knows it by (job-ids.ts
-   * findOwnJob: another caller's id finds nothing); an upstream anonymous table (`_…`) is searched
-   * among the caller's newest jobs.
+   * The caller's query job whose results `table` names: `_bqgate_results.<jobId>`, the job by the id
+   * the caller knows it by (job-ids.ts findOwnJob: another caller's id finds nothing), with the
+   * result's columns and its upstream table. Upstream anonymous tables (`_…`) are never shown to
+   * callers (deliver/resources.ts), so they are not looked up by name: a guessed one finds nothing,
+   * at the cost of no upstream call.
    */
   async function ownJobOf(c: Ctx, table: TableName): Promise<{ job: JobRecord; columns: string[]; source: TableName } | undefined> {
-    const named = table.datasetId === RESULTS_DATASET ? await findOwnJob(store, c.principal, table.projectId, table.tableId) : undefined;
-    if (table.datasetId === RESULTS_DATASET && !named) return undefined;
-    const mine = named ? [named] : await store.listJobs(table.projectId, c.principal.issuer, c.principal.subject, OWN_JOBS_SEARCHED, 0);
-    for (const j of mine) {
-      if (j.statementType !== 'SELECT' || j.approvalId) continue;
-      const cred = await credentials.forJob(c.principal, c.callerToken, storedIdentity(j.upstreamIdentity)).catch(() => undefined);
-      const r = await upstream.call('GET', `/projects/${enc(j.projectId)}/jobs/${enc(j.jobId)}`, { query: { location: j.location }, as: cred?.client });
-      const dest = r.status < 300 ? r.body?.configuration?.query?.destinationTable : undefined;
-      if (named && !dest?.datasetId) throw new BigQueryError('notFound', `Not found: the result table of job ${table.tableId} (the job has not finished, failed, or was not a query).`);
-      if (dest && (named || (dest.projectId === table.projectId && dest.datasetId === table.datasetId && dest.tableId === table.tableId))) {
-        const source = { projectId: dest.projectId ?? j.projectId, datasetId: dest.datasetId, tableId: dest.tableId };
-        // The result's columns in order (the backstop's indexes are into them).
-        const fields = r.body?.statistics?.query?.schema?.fields
-          ?? (await upstream.ok('GET', `/projects/${enc(source.projectId)}/datasets/${enc(source.datasetId)}/tables/${enc(source.tableId)}`, { as: cred?.client })).schema?.fields ?? [];
-        return { job: j, columns: fields.map((f: { name: string }) => f.name), source };
-      }
-    }
-    return undefined;
+    if (table.datasetId !== RESULTS_DATASET) return undefined;
+    const j = await findOwnJob(store, c.principal, table.projectId, table.tableId);
+    if (!j || j.statementType !== 'SELECT' || j.approvalId) return undefined;
+    const cred = await credentials.forJob(c.principal, c.callerToken, storedIdentity(j.upstreamIdentity)).catch(() => undefined);
+    const r = await upstream.call('GET', `/projects/${enc(j.projectId)}/jobs/${enc(j.jobId)}`, { query: { location: j.location }, as: cred?.client });
+    const dest = r.status < 300 ? r.body?.configuration?.query?.destinationTable : undefined;
+    if (!dest?.datasetId) throw new BigQueryError('notFound', `Not found: the result table of job ${table.tableId} (the job has not finished, failed, or was not a query).`);
+    const source = { projectId: dest.projectId ?? j.projectId, datasetId: dest.datasetId, tableId: dest.tableId };
+    // The result's columns in order (the backstop's indexes are into them).
+    const fields = r.body?.statistics?.query?.schema?.fields
+      ?? (await upstream.ok('GET', `/projects/${enc(source.projectId)}/datasets/${enc(source.datasetId)}/tables/${enc(source.tableId)}`, { as: cred?.client })).schema?.fields ?? [];
+    return { job: j, columns: fields.map((f: { name: string }) => f.name), source };
   }
 
   /** Runs the governed statement as the caller's query job; returns the job and its result table. */
@@ -212,7 +202,7 @@ export function storageOperations(d: StorageDeps): Record<StorageOps, (c: Ctx) =
         const own = await ownJobOf(c, table);
         const job = own?.job;
         resultColumns = own?.columns;
-        if (!job || !own) throw new BigQueryError('accessDenied', `Access Denied: Table ${fullName(table)}: it is not the result table of a query job of ${c.principal.subject}. Read your own jobs' results, or a table the policy lets you read.`);
+        if (!job || !own) throw new BigQueryError('accessDenied', `Access Denied: Table ${fullName(table)}: it is not the result table of a query job of ${c.principal.subject}. Name your own query job's results as ${table.projectId}.${RESULTS_DATASET}.<jobId> (jobs.get shows it as configuration.query.destinationTable), or read a table the policy lets you read.`);
         if (restriction) throw new BigQueryError('invalid', `read_options.row_restriction is not served on a job's result table (${callerJobId(job)}): filter in the query itself.`);
         if (job.maxRows !== undefined) throw new BigQueryError('accessDenied', `Access Denied: the results of job ${callerJobId(job)} are capped at ${job.maxRows} rows for ${c.principal.subject}; a read session would pass the cap. Read them with getQueryResults.`);
         source = own.source;
