@@ -61,11 +61,56 @@ const principalKey = (p: Principal) => `${p.issuer}\u0000${p.subject}`;
 type StoreCallback = (err: Error | null, res?: { current: number; ttl: number }) => void;
 
 /**
- * A @fastify/rate-limit store over shared counters (its `store` option: a class constructed with
- * the plugin's options, https://github.com/fastify/fastify-rate-limit#custom-store): each `incr`
- * is one upsert in the shared table, so every replica counts the same window.
+ * Fixed-window request counts per key, the rate limit's: `hit(key, windowMs)` counts one request
+ * and answers the key's count in its current window and the ms left of that window. The replicas'
+ * shared table (state/pg-limits.ts) is one; `LocalRateCounter` counts in this process. Every door
+ * (REST and MCP through @fastify/rate-limit, the Storage Read API's gRPC through `rateLimiter`)
+ * counts in the same one, so a principal has one budget across doors.
  */
-function sharedRateStore(table: SharedLimitTable) {
+export type RateCounter = Pick<SharedLimitTable, 'hit'>;
+
+/** `RateCounter` in this process: a window per key, at most `maxKeys` kept (the oldest dropped first). */
+export class LocalRateCounter implements RateCounter {
+  private readonly windows = new Map<string, { start: number; count: number }>();
+  constructor(private readonly maxKeys = 100_000) {}
+  async hit(key: string, windowMs: number): Promise<{ count: number; ttlMs: number }> {
+    const now = Date.now();
+    let w = this.windows.get(key);
+    if (!w || w.start + windowMs <= now) {
+      this.windows.delete(key);
+      w = { start: now, count: 0 };
+      if (this.windows.size >= this.maxKeys) this.windows.delete(this.windows.keys().next().value!);
+      this.windows.set(key, w);
+    }
+    w.count++;
+    return { count: w.count, ttlMs: w.start + windowMs - now };
+  }
+}
+
+const rateMessage = (max: number, ttlMs: number, shared: boolean) =>
+  `Exceeded rate limits: more than ${max} requests per minute for this principal${shared ? ' across the gateway replicas' : ''} (bqgate BQGATE_RATE_LIMIT); retry after ${Math.ceil(ttlMs / 1000)} s.`;
+
+/**
+ * The rate limit for a door outside fastify (the Storage Read API's gRPC): counts one request of
+ * `principal` in `counter` under the same key as REST's; rejects with
+ * BigQueryError('rateLimitExceeded') past `ratePerMinute` (0: never). `shared`: the counter is the
+ * replicas' (for the message).
+ */
+export function rateLimiter(l: LimitsConfig, counter: RateCounter, shared: boolean): (principal: Principal) => Promise<void> {
+  return async (principal) => {
+    if (!l.ratePerMinute) return;
+    const { count, ttlMs } = await counter.hit(`p:${principalKey(principal)}`, 60_000);
+    if (count > l.ratePerMinute) throw new BigQueryError('rateLimitExceeded', rateMessage(l.ratePerMinute, ttlMs, shared));
+  };
+}
+
+/**
+ * A @fastify/rate-limit store over a `RateCounter` (its `store` option: a class constructed with
+ * the plugin's options, https://github.com/fastify/fastify-rate-limit#custom-store): each `incr`
+ * is one hit of the counter (with shared counters, one upsert in the shared table, so every replica
+ * counts the same window).
+ */
+function sharedRateStore(table: RateCounter) {
   return class SharedRateStore {
     incr(key: string, cb: StoreCallback, timeWindow: number) {
       table.hit(key, timeWindow).then((r) => cb(null, { current: r.count, ttl: r.ttlMs }), (err) => cb(err));
@@ -77,13 +122,14 @@ function sharedRateStore(table: SharedLimitTable) {
 /**
  * Registers the rate limit (before any route is declared). `principalOf` resolves the request's
  * verified principal, or undefined when the token does not verify (then the address is the key);
- * `onExceeded` is called for each request refused (metrics). `shared`: the replicas' counters
- * (PostgreSQL state), else the window is counted in this process.
+ * `onExceeded` is called for each request refused (metrics). `counter`: where the windows are
+ * counted — the replicas' shared table (PostgreSQL state; `shared` true) or this process's
+ * (`LocalRateCounter`), the same one other doors count in (`rateLimiter`).
  */
-export async function installRateLimit(app: FastifyInstance, l: LimitsConfig, principalOf: (req: FastifyRequest) => Promise<Principal | undefined>, onExceeded: () => void = () => {}, shared?: SharedLimitTable): Promise<void> {
+export async function installRateLimit(app: FastifyInstance, l: LimitsConfig, principalOf: (req: FastifyRequest) => Promise<Principal | undefined>, onExceeded: () => void, counter: RateCounter, shared: boolean): Promise<void> {
   if (!l.ratePerMinute) return;
   await app.register(rateLimit, {
-    ...(shared ? { store: sharedRateStore(shared) } : {}),
+    store: sharedRateStore(counter),
     global: true,
     max: l.ratePerMinute,
     timeWindow: 60_000,
@@ -94,8 +140,7 @@ export async function installRateLimit(app: FastifyInstance, l: LimitsConfig, pr
       return p ? `p:${principalKey(p)}` : `ip:${req.ip}`;
     },
     onExceeded: () => onExceeded(),
-    errorResponseBuilder: (_req, ctx) => new BigQueryError('rateLimitExceeded',
-      `Exceeded rate limits: more than ${ctx.max} requests per minute for this principal${shared ? ' across the gateway replicas' : ''} (bqgate BQGATE_RATE_LIMIT); retry after ${Math.ceil(ctx.ttl / 1000)} s.`),
+    errorResponseBuilder: (_req, ctx) => new BigQueryError('rateLimitExceeded', rateMessage(ctx.max, ctx.ttl, shared)),
   });
 }
 

@@ -32,7 +32,7 @@ import { openState, type State } from './state/index.js';
 import { createApprovalGate } from './approvals/gate.js';
 import { approvalOperations } from './approvals/api.js';
 import { GatewayMetrics, startTracing } from './telemetry/index.js';
-import { limitedServerFactory, installRateLimit, ConcurrencyCaps } from './limits.js';
+import { limitedServerFactory, installRateLimit, rateLimiter, LocalRateCounter, ConcurrencyCaps } from './limits.js';
 import { installResponseLog } from './response-log.js';
 import { installRestDoor, metadataOperations, methodOperations, jobOperations, UploadProxy } from './doors/bigquery/index.js';
 import { startStorageDoor, storageOperations, StorageUpstream, type StorageDoor } from './doors/storage/index.js';
@@ -162,7 +162,10 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
     return v;
   };
   // With PostgreSQL state the replicas share the counters (state/pg-limits.ts); with SQLite they are this process's.
-  await installRateLimit(app, cfg.limits, async (req) => (await verify(req)).principal, () => metrics.refused('rateLimitExceeded'), state.limits);
+  // One counter for every door (REST, MCP, the Storage Read API), so a principal has one budget.
+  const rateCounter = state.limits ?? new LocalRateCounter();
+  await installRateLimit(app, cfg.limits, async (req) => (await verify(req)).principal, () => metrics.refused('rateLimitExceeded'), rateCounter, Boolean(state.limits));
+  const rateOf = rateLimiter(cfg.limits, rateCounter, Boolean(state.limits));
   const caps = new ConcurrencyCaps(cfg.limits.maxConcurrent, state.limits);
   const policies = new PolicyStore(cfg.policiesDir, (level, msg) => app.log[level](msg));
   for (const address of cfg.audit.sinks) {
@@ -225,7 +228,11 @@ export async function createGateway(cfg: Config): Promise<Gateway> {
   // The Storage Read API (gRPC), beside the REST port: its callers verified exactly as REST's.
   const storageDoor: StorageDoor | undefined = cfg.storage.port === undefined ? undefined : await startStorageDoor({
     pipeline, host: cfg.host, port: cfg.storage.port, tls: cfg.storage.tls, hmacKey, streamDeadlineMs: cfg.storage.streamDeadlineMs,
-    verify: (authorization) => authenticate(authorization).then((principal) => ({ principal }), (error) => ({ error })),
+    // Verified as REST's callers are, and counted in the same per-principal rate limit.
+    verify: (authorization) => authenticate(authorization).then(async (principal) => {
+      try { await rateOf(principal); } catch (error) { metrics.refused('rateLimitExceeded'); return { error }; }
+      return { principal };
+    }, (error) => ({ error })),
   });
   if (storageDoor) app.log.info({ storage: storageDoor.address, tls: Boolean(cfg.storage.tls) }, 'BigQuery Storage Read API listening');
   app.addHook('onSend', async (_req, reply) => { if (draining) reply.header('connection', 'close'); }); // keep-alive connections end with this response

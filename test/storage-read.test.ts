@@ -32,10 +32,10 @@ beforeAll(async () => {
 afterAll(async () => { for (const c of clients) await c.close(); if (process.env.SHOW_GATEWAY) console.log(gw?.output()); await gw?.stop(); });
 
 /** The real client at the gateway: plaintext on loopback, the caller's token per call (sslCreds carry no call credentials). */
-function reader(token: string) {
+function reader(token: string, port = storagePort) {
   const authClient = new OAuth2Client();
   authClient.setCredentials({ access_token: token });
-  const client = new BigQueryReadClient({ apiEndpoint: '127.0.0.1', port: storagePort, sslCreds: grpc.credentials.createInsecure(), authClient: authClient as any, projectId: 'demo-project' });
+  const client = new BigQueryReadClient({ apiEndpoint: '127.0.0.1', port, sslCreds: grpc.credentials.createInsecure(), authClient: authClient as any, projectId: 'demo-project' });
   clients.push(client);
   // No client retries: a refusal is the answer under test (gax retries UNAVAILABLE on CreateReadSession).
   const opts = { otherArgs: { headers: { authorization: `Bearer ${token}` } }, retry: null as any, timeout: 120_000 };
@@ -263,5 +263,25 @@ describe('streams and audit', { timeout: 120_000 }, () => {
     const mine = delivered.filter((d) => hashes.includes(d.sha256));
     expect(mine.reduce((n, d) => n + d.rows, 0)).toBe(arrowRows(s, responses).length);
     expect(mine.every((d) => d.bytes > 0)).toBe(true);
+  });
+});
+
+describe('the per-principal rate limit', { timeout: 240_000 }, () => {
+  it('counts Storage Read API calls in the same per-minute budget as REST: past it, RESOURCE_EXHAUSTED naming BQGATE_RATE_LIMIT, and REST is refused too', async () => {
+    const port = await freePort();
+    const limited = await startGateway({ env: { BQGATE_STORAGE_PORT: String(port), BQGATE_RATE_LIMIT: '4' } });
+    try {
+      const token = await limited.token({ sub: 'storage-flood', groups: ['support'] });
+      const r = reader(token, port);
+      const [datasets] = await limited.sdk(token).getDatasets(); // 1 REST request
+      expect(datasets.length).toBeGreaterThan(0);
+      for (let i = 0; i < 3; i++) await r.session('shop.customers', { fields: ['customer_id'], restriction: `customer_id = ${i + 1}` }); // 3 more: 4 of 4
+      const over = await grpcError(r.session('shop.customers', { fields: ['customer_id'], restriction: 'customer_id = 9' }));
+      console.log(`5th request of the minute (gRPC): ${over.code} ${over.details}`);
+      expect(over.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      expect(over.details).toMatch(/more than 4 requests per minute for this principal \(bqgate BQGATE_RATE_LIMIT\)/);
+      const rest = await fetch(`${limited.url}/bigquery/v2/projects/demo-project/datasets`, { headers: { authorization: `Bearer ${token}` } });
+      expect(rest.status).toBe(429);
+    } finally { await limited.stop(); }
   });
 });
