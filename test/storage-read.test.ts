@@ -14,6 +14,10 @@ import { BigQueryReadClient } from '@google-cloud/bigquery-storage';
 import { tableFromIPC } from 'apache-arrow';
 import avro from 'avsc';
 import { auditRequests, freePort, startGateway, type TestGateway } from './helpers/gateway.ts';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 let gw: TestGateway;
 let storagePort: number;
@@ -32,10 +36,10 @@ beforeAll(async () => {
 afterAll(async () => { for (const c of clients) await c.close(); if (process.env.SHOW_GATEWAY) console.log(gw?.output()); await gw?.stop(); });
 
 /** The real client at the gateway: plaintext on loopback, the caller's token per call (sslCreds carry no call credentials). */
-function reader(token: string, port = storagePort) {
+function reader(token: string, port = storagePort, sslCreds = grpc.credentials.createInsecure()) {
   const authClient = new OAuth2Client();
   authClient.setCredentials({ access_token: token });
-  const client = new BigQueryReadClient({ apiEndpoint: '127.0.0.1', port, sslCreds: grpc.credentials.createInsecure(), authClient: authClient as any, projectId: 'demo-project' });
+  const client = new BigQueryReadClient({ apiEndpoint: '127.0.0.1', port, sslCreds, authClient: authClient as any, projectId: 'demo-project' });
   clients.push(client);
   // No client retries: a refusal is the answer under test (gax retries UNAVAILABLE on CreateReadSession).
   const opts = { otherArgs: { headers: { authorization: `Bearer ${token}` } }, retry: null as any, timeout: 120_000 };
@@ -283,5 +287,30 @@ describe('the per-principal rate limit', { timeout: 240_000 }, () => {
       const rest = await fetch(`${limited.url}/bigquery/v2/projects/demo-project/datasets`, { headers: { authorization: `Bearer ${token}` } });
       expect(rest.status).toBe(429);
     } finally { await limited.stop(); }
+  });
+});
+
+describe('TLS on the door (BQGATE_STORAGE_TLS_CERT / _KEY)', { timeout: 240_000 }, () => {
+  it('serves a client that trusts the certificate, masked as over plaintext; a plaintext client gets no answer', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bqgate-storage-tls-'));
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    execFileSync('chmod', ['600', key]);
+    const port = await freePort();
+    const tls = await startGateway({ env: { BQGATE_STORAGE_PORT: String(port), BQGATE_STORAGE_TLS_CERT: cert, BQGATE_STORAGE_TLS_KEY: key } });
+    try {
+      const token = await tls.token({ sub: 'storage-tls', groups: ['analysts'] });
+      const r = reader(token, port, grpc.credentials.createSsl(readFileSync(cert)));
+      const s = await r.session('shop.customers', { fields: ['customer_id', 'email'], restriction: 'customer_id <= 3' });
+      const rows = arrowRows(s, await r.read(s.streams![0].name));
+      console.log(`over TLS: ${rows.map((x) => `${x.customer_id} ${x.email}`).join(", ")}`);
+      expect(rows.map((x) => Number(x.customer_id)).sort()).toEqual([1, 2, 3]);
+      expect(rows.every((x) => /^X+@/.test(String(x.email)))).toBe(true);
+      const plain = await grpcError(reader(token, port).session('shop.customers', { fields: ['customer_id'] }));
+      console.log(`plaintext client on the TLS port: ${plain.code} ${plain.details}`);
+      expect(plain.code).toBe(grpc.status.UNAVAILABLE);
+    } finally { await tls.stop(); }
   });
 });
