@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import type { Pipeline, PipelineCall, Identity } from '../../pipeline/index.js';
-import { readService } from './protos.js';
+import { readService } from '../../bigquery/storage-protos.js';
 import { grpcStatus } from './status.js';
 import { namesKey, streamSession } from './names.js';
 

@@ -10,7 +10,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { AuthClient } from 'google-auth-library';
 import { beforeUpstream, stage } from '../../request-scope.js';
-import { readService } from './protos.js';
+import { readService } from '../../bigquery/storage-protos.js';
 
 export interface StorageUpstreamOptions {
   /** host:port of the upstream BigQueryRead service. */

@@ -1,9 +1,7 @@
 /**
  * The `google.cloud.bigquery.storage.v1.BigQueryRead` gRPC service over the engine
  * (https://cloud.google.com/bigquery/docs/reference/storage/rpc/google.cloud.bigquery.storage.v1),
- * with @grpc/grpc-js on the service's published protos (@google-cloud/bigquery-storage's
- * `build/protos/protos.json`, the protobufjs JSON of its .proto files and their imports, loaded by
- * @grpc/proto-loader).
+ * with @grpc/grpc-js on the service's published protos (bigquery/storage-protos.ts).
  *
  * - CreateReadSession: the session over source.ts's rows, its schema in the requested format
  *   (arrow.ts / avro.ts), its streams (sessions.ts), `estimated_row_count`, `estimated_total_bytes_scanned`.
@@ -23,9 +21,8 @@
  * server.ts `bearerMatches`); otherwise UNAUTHENTICATED. Refusals are gRPC statuses (errors.ts).
  */
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { createRequire } from 'node:module';
 import type { Engine } from '../engine.js';
+import { readService } from '../../bigquery/storage-protos.js';
 import { bearerMatches } from '../server.js';
 import { arrowSchema, serializedBatch, serializedSchema } from './arrow.js';
 import { avroRows, avroSchema, avroType } from './avro.js';
@@ -40,15 +37,8 @@ export const BATCH_ROWS = 1000;
 /** A response's rows are halved until their serialization is under this, bytes (gRPC clients take 4 MiB by default). */
 export const MAX_BATCH_BYTES = 1024 * 1024;
 
-const require = createRequire(import.meta.url);
-
-/** The BigQueryRead service definition from the published protos. */
-export function readServiceDefinition(): grpc.ServiceDefinition {
-  const json = require('@google-cloud/bigquery-storage/build/protos/protos.json');
-  const def = protoLoader.fromJSON(json, { keepCase: false, longs: String, enums: String, defaults: true, oneofs: true });
-  const pkg = grpc.loadPackageDefinition(def) as any;
-  return pkg.google.cloud.bigquery.storage.v1.BigQueryRead.service;
-}
+/** The BigQueryRead service definition from the published protos (bigquery/storage-protos.ts, shared with the gateway's door). */
+export const readServiceDefinition = (): grpc.ServiceDefinition => readService().definition;
 
 const timestamp = (ms: number) => ({ seconds: String(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 });
 
