@@ -64,3 +64,16 @@ export async function prefetchOwnJob(store: JobStore, o: Owner, projectId: strin
 }
 
 const ownJobKey = (o: Owner, projectId: string, jobId: string) => `ownJob\0${o.issuer}\0${o.subject}\0${projectId}\0${jobId}`;
+
+/**
+ * Whether `job`'s anonymous results may be read by name as `_bqgate_results.<jobId>` (jobs.get's
+ * resultsTable; the Storage Read API door): `'readable'` for a SELECT job that neither waited for an
+ * approval nor carries a row cap; `'capped'` for such a job with a policy row cap (getQueryResults
+ * applies the cap; a read session would pass it, so the door refuses it with its own message);
+ * `'not-results'` otherwise (DML, DDL, scripts, approved jobs: their results are not a table the
+ * caller reads by name). One predicate for both doors.
+ */
+export function resultsTableAccess(job: Pick<JobRecord, 'statementType' | 'approvalId' | 'maxRows'>): 'readable' | 'capped' | 'not-results' {
+  if (job.statementType !== 'SELECT' || job.approvalId) return 'not-results';
+  return job.maxRows === undefined ? 'readable' : 'capped';
+}

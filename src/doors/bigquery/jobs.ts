@@ -20,7 +20,7 @@ import { decideDestinationJob, destinationName, destinationUnits } from '../../p
 import { isGoverned } from '../../rewrite/index.js';
 import { upstreamError, storedIdentity, declaredOf, type Declared, type Upstream, type UpstreamStream, type UpstreamCredentials, type JobCredential } from '../../upstream/index.js';
 import { deliverPage, deliverJob, dryRunResponse, jobListEntry, callerMessage, callerError, streamPage, type JobView, type StreamedPage, type StreamOptions } from '../../deliver/index.js';
-import { upstreamJobId, upstreamRequestId, mintJobId, callerJobId, findOwnJob } from './job-ids.js';
+import { upstreamJobId, upstreamRequestId, mintJobId, callerJobId, findOwnJob, resultsTableAccess } from './job-ids.js';
 import type { JobStore, JobRecord } from '../../state/index.js';
 import { enc, pick, decisionAudit, type Ctx, type Outcome } from '../../pipeline/context.js';
 import type { Checked } from '../../pipeline/check.js';
@@ -108,13 +108,13 @@ const NON_QUERY = ['COPY', 'EXTRACT', 'LOAD'];
 /**
  * How the caller sees `job`: its own job id, SQL and labels (the gateway's `bqgate_*` left out), the
  * owner; a SELECT job's anonymous results as `_bqgate_results.<jobId>` (RESULTS_DATASET), which the
- * Storage Read API door serves to the owner — not for a job with a row cap (getQueryResults applies
- * it; the read door refuses such a job) or one that waited for an approval.
+ * Storage Read API door serves to the owner — only when job-ids.ts `resultsTableAccess` says
+ * 'readable' (not row-capped, not approved).
  */
 export const jobView = (c: Ctx, job: JobRecord, upstream?: any, extra: Partial<JobView> = {}): JobView => ({
   projectId: job.projectId, jobId: callerJobId(job), location: job.location, query: NON_QUERY.includes(job.statementType) ? undefined : job.query, owner: owner(c),
   labels: callerLabels(upstream?.configuration?.labels ?? job.pendingConfiguration?.labels),
-  ...(job.statementType === 'SELECT' && job.maxRows === undefined && !job.approvalId ? { resultsTable: { projectId: job.projectId, datasetId: RESULTS_DATASET, tableId: callerJobId(job) } } : {}),
+  ...(resultsTableAccess(job) === 'readable' ? { resultsTable: { projectId: job.projectId, datasetId: RESULTS_DATASET, tableId: callerJobId(job) } } : {}),
   ...extra,
 });
 

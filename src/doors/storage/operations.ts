@@ -33,7 +33,7 @@ import type { Config } from '../../config.js';
 import { enc, type Ctx, type Outcome } from '../../pipeline/context.js';
 import type { Check, Checked } from '../../pipeline/check.js';
 import { jobLabels } from '../bigquery/jobs.js';
-import { callerJobId, findOwnJob, upstreamRequestId } from '../bigquery/job-ids.js';
+import { callerJobId, findOwnJob, resultsTableAccess, upstreamRequestId } from '../bigquery/job-ids.js';
 import { checkParse, checkShape, fullName, parseTableName, selectedFields, sessionStatement, type TableName } from './statement.js';
 import { namesKey, openStream, sealStream, type StreamGrant } from './names.js';
 import type { StorageUpstream } from './upstream.js';
@@ -101,7 +101,7 @@ export function storageOperations(d: StorageDeps): Record<StorageOps, (c: Ctx) =
   async function ownJobOf(c: Ctx, table: TableName): Promise<{ job: JobRecord; columns: string[]; source: TableName } | undefined> {
     if (table.datasetId !== RESULTS_DATASET) return undefined;
     const j = await findOwnJob(store, c.principal, table.projectId, table.tableId);
-    if (!j || j.statementType !== 'SELECT' || j.approvalId) return undefined;
+    if (!j || resultsTableAccess(j) === 'not-results') return undefined;
     const cred = await credentials.forJob(c.principal, c.callerToken, storedIdentity(j.upstreamIdentity)).catch(() => undefined);
     const r = await upstream.call('GET', `/projects/${enc(j.projectId)}/jobs/${enc(j.jobId)}`, { query: { location: j.location }, as: cred?.client });
     const dest = r.status < 300 ? r.body?.configuration?.query?.destinationTable : undefined;
@@ -204,7 +204,7 @@ export function storageOperations(d: StorageDeps): Record<StorageOps, (c: Ctx) =
         resultColumns = own?.columns;
         if (!job || !own) throw new BigQueryError('accessDenied', `Access Denied: Table ${fullName(table)}: it is not the result table of a query job of ${c.principal.subject}. Name your own query job's results as ${table.projectId}.${RESULTS_DATASET}.<jobId> (jobs.get shows it as configuration.query.destinationTable), or read a table the policy lets you read.`);
         if (restriction) throw new BigQueryError('invalid', `read_options.row_restriction is not served on a job's result table (${callerJobId(job)}): filter in the query itself.`);
-        if (job.maxRows !== undefined) throw new BigQueryError('accessDenied', `Access Denied: the results of job ${callerJobId(job)} are capped at ${job.maxRows} rows for ${c.principal.subject}; a read session would pass the cap. Read them with getQueryResults.`);
+        if (resultsTableAccess(job) === 'capped') throw new BigQueryError('accessDenied', `Access Denied: the results of job ${callerJobId(job)} are capped at ${job.maxRows} rows for ${c.principal.subject}; a read session would pass the cap. Read them with getQueryResults.`);
         source = own.source;
         upstreamFields = fields;
         identity = job.upstreamIdentity ?? 'gateway';
