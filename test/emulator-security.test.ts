@@ -178,18 +178,17 @@ describe('emulator security', () => {
     const own = newEmulatorSecret();
     const solo = await startEmulator({ fixturesDir: resolve('fixtures'), port: 0, secret: own, statementTimeoutMs: 1500 });
     try {
-      const t = performance.now();
+      // HEAVY completes without a limit (the fairness test below runs it to the end): the reason
+      // and message are the behaviour; how long the stop took is the machine's, not asserted.
       const r = await query(HEAVY, {}, { base: solo.url, token: own });
-      const ms = performance.now() - t;
       expect(reasonOf(r)).toBe('timeout');
       expect(r.body.error.message).toMatch(/timed out after 1500 ms/);
-      expect(ms).toBeLessThan(8000);
       // A job's own jobTimeoutMs, shorter than the statement timeout, applies too (the gateway's emulator).
       const j = await insertJob(HEAVY, { jobTimeoutMs: '1000' });
       await until(async () => (await jobState(j.body.jobReference.jobId)).status.state === 'DONE', 15_000);
       const done = await jobState(j.body.jobReference.jobId);
       expect(done.status.errorResult.reason).toBe('timeout');
-      expect(Number(done.statistics.endTime) - Number(done.statistics.startTime)).toBeLessThan(8000);
+      expect(done.status.errorResult.message).toMatch(/1000 ms/);
     } finally { await solo.close(); }
   }, 60_000);
 
@@ -210,13 +209,16 @@ describe('emulator security', () => {
     await gw.sdk(await gw.token({ sub: 'light-analyst', groups: ['analysts'] })).query({ query: SMALL, useLegacySql: false });
     latency['light-analyst via the gateway'] = performance.now() - t;
     console.log(`small query latency while heavy-agent has 4 joins (1 running, 3 queued): ${JSON.stringify(Object.fromEntries(Object.entries(latency).map(([k, v]) => [k, Math.round(v)])))} ms`);
-    // Unbounded, the fourth join stalled every caller for ~14.5 s on this 2-core machine.
-    for (const v of Object.values(latency)) expect(v).toBeLessThan(8000);
-    // Cancelling queued jobs takes them out of the queue; the running one is interrupted.
+    // The other principals' queries finished while heavy-agent's joins were still queued: they did
+    // not wait behind them (unbounded, the fourth join stalled every caller for ~14.5 s on a 2-core
+    // machine). An ordering, not a time limit: it holds however loaded the machine is.
+    const after = (await Promise.all(ids.map(jobState))).map((j) => j.status.state);
+    expect(after.filter((s) => s === 'PENDING').length).toBeGreaterThan(0);
+    // Cancelling queued jobs takes them out of the queue; the running one is interrupted; the
+    // heavy principal's next statement then runs.
     for (const id of ids) await emu('POST', `/jobs/${id}/cancel`);
-    const t2 = performance.now();
-    await query(SMALL, { labels: { bqgate_principal: 'heavy-agent' } });
-    expect(performance.now() - t2).toBeLessThan(5000);
+    const next = await query(SMALL, { labels: { bqgate_principal: 'heavy-agent' } });
+    expect(next.body.rows).toHaveLength(1);
     for (const id of ids) expect((await jobState(id)).status.errorResult.reason).toBe('stopped');
   }, 120_000);
 
