@@ -151,11 +151,12 @@ export function splitTypes(s: string): string[] {
 }
 
 /** The catalog field an argument path names (`col`, `alias.col`, `col.field`). */
-export function fieldOf(st: RepairState, path: string[], pos: number, depth = 0): BqField | undefined {
+export function fieldOf(st: RepairState, path: string[], pos: number, depth = 0, outside?: string): BqField | undefined {
   if (depth > 4 || !path.length) return undefined;
-  // An UNNEST's own expression is read outside its alias's scope (`UNNEST(labels) AS labels`).
-  const u = unnestNamed(st, path[0], pos);
-  if (u) return u.path.length ? walk(fieldOf(st, u.path, u.start, depth + 1), path.slice(1)) : undefined;
+  // An UNNEST's own expression is read outside its alias's scope (`UNNEST(labels) AS labels`): there
+  // the name is no UNNEST alias of that spelling (another SELECT's `UNNEST(labels) AS labels` neither).
+  const u = outside !== undefined && eq(outside, path[0]) ? undefined : unnestNamed(st, path[0], pos);
+  if (u) return u.path.length ? walk(fieldOf(st, u.path, u.start, depth + 1, u.alias), path.slice(1)) : undefined;
   const ref = aliased(st, path[0], pos);
   const tables = ref ? catalogTables(st, ref) : [];
   if (ref && tables.length && path.length > 1) {
