@@ -477,8 +477,13 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
     if (changed) return true;
   }
   if (pos !== undefined && /Subscript access|for function ARRAY_|UNNEST|must be an array|must be arrays|ARRAY_LENGTH|ARRAY_TO_STRING|ARRAY_CONCAT/i.test(msg)) {
+    // The error points into a subscript (`a.arr[0].b.parts[0]`, at the index): the value subscripted
+    // is the chain written just before that `[` (subscripts of earlier arrays skipped).
+    const open = Buffer.from(sql, 'utf8').subarray(0, pos).toString('utf8').match(/\[\s*$/);
+    const chain = /Subscript/.test(msg) && open ? chainBefore(st, pos - Buffer.byteLength(open[0], 'utf8')) : [];
+    const sub = chain.length > 1 ? fieldOf(st, chain, pos) : undefined;
     const p = pathAt(st.scope, pos) ?? (/Subscript/.test(msg) ? st.scope.paths.filter((x) => x.end <= pos && !x.inTableRef).sort((a, b) => b.end - a.end)[0] : undefined);
-    const f = (p && fieldOf(st, p.names, pos)) ?? columnNear(st, pos);
+    const f = (sub?.mode !== 'REPEATED' ? sub : undefined) ?? (p && fieldOf(st, p.names, pos)) ?? columnNear(st, pos);
     if (f && f.mode !== 'REPEATED') { f.mode = 'REPEATED'; if (f.type === 'GEOGRAPHY' || f.type === 'JSON') f.type = 'STRING'; return true; }
   }
   if ((m = msg.match(/Value (?:has type|of type) (.+?) (?:which )?cannot be (?:inserted into|assigned to) (?:column )?`?(\w+)`?, which has type/))) {
