@@ -22,6 +22,14 @@ async function synth(sql: string) {
 const col = (fs: BqField[] | undefined, name: string) => fs?.find((f) => f.name.toLowerCase() === name.toLowerCase());
 
 describe('corpus catalog synthesis', () => {
+  it('SUM over a FROM subquery without an alias types the column its first SELECT reads; the UNION keeps that type', async () => {
+    const r = await synth('SELECT SUM(c), SUM(e) FROM (SELECT cs.x AS c, cs.w AS e FROM t1 cs UNION ALL SELECT cs.y AS c, cs.v AS e FROM t2 cs)');
+    expect(r.ok, r.last).toBe(true);
+    const types = ['x', 'w'].map((n) => col(r.tables.get('t1'), n)?.type).concat(['y', 'v'].map((n) => col(r.tables.get('t2'), n)?.type));
+    console.log('SUM over an unaliased UNION subquery, x w y v:', types.join(' '));
+    expect(new Set(types).size).toBe(1);
+  });
+
   it('the wider SELECT * input of a UNION drops the placeholder column it got for an empty table', async () => {
     const r = await synth('SELECT * FROM t UNION ALL SELECT x, y FROM t');
     expect(r.ok, r.last).toBe(true);

@@ -186,6 +186,15 @@ export function fieldOf(st: RepairState, path: string[], pos: number, depth = 0,
       const d = t.path.length === 1 ? derivedColumn(st, t.path[0], path[0], pos, depth) : undefined;
       if (d) return walk(d, path.slice(1));
     }
+    // `SELECT SUM(c) FROM (SELECT cs.x AS c … UNION ALL …)`, a FROM subquery without an alias: the
+    // column its first (outermost, leftmost) SELECT's item of that name reads.
+    const inner = sel ? st.scope.selects.filter((x) => x !== sel && x.start >= sel.from!.start && x.end <= sel.from!.end)
+      .sort((a, b) => a.start - b.start || (b.end - b.start) - (a.end - a.start))[0] : undefined;
+    const item = inner?.items.find((i) => eq(i.alias ?? i.path?.at(-1) ?? '', path[0]));
+    if (item?.path && !st.scope.derived.some((d) => d.start <= inner!.start && inner!.end <= d.end)) {
+      const f = fieldOf(st, item.path, item.start, depth + 1);
+      if (f) return walk(f, path.slice(1));
+    }
   }
   const f = tablesInScope(st, pos).map((t) => findIn(st.src.tables.get(t)!, path[0])).find(Boolean) ?? findField(st.src, path[0]);
   return walk(f, path.slice(1));
