@@ -6,7 +6,7 @@
  * the synthesis (corpus/repair.ts), read against the statement's parse (corpus/scope.ts) — an
  * unrecognized name becomes a column of the table in scope, a path makes a STRUCT, UNNEST an
  * ARRAY, a signature error retypes the argument to a type the function takes — until the statement
- * analyzes or no rule applies (at most 60 rounds). A statement that uses a temp function or temp
+ * analyzes or no rule applies (at most 60 rounds plus one per path the statement spells). A statement that uses a temp function or temp
  * table an earlier statement of its document creates is analyzed after those definitions, as the
  * document's script (corpus/siblings.ts).
  */
@@ -120,7 +120,10 @@ export async function synthesize(zeta: ZetaSqlServer, s: Stmt, docs?: Documents,
   const lead = prelude.text ? Buffer.byteLength(leadOf(s.sql), 'utf8') : 0;
   let last = '';
   let killed = false;
-  for (let round = 0; round < 60; round++) {
+  // Each round adds about one name: a statement naming many columns and fields gets a round per
+  // path it spells, on top of the 60 the type rules need (bounded by the structural limits).
+  const rounds = 60 + (st.scope.paths?.length ?? 0);
+  for (let round = 0; round < rounds; round++) {
     try {
       await analyzer.analyze(corpusRequest(s, src));
       return { ok: true, last, src, killed, guessed: src.guessed };

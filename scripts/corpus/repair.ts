@@ -122,6 +122,20 @@ function retypeArgs(st: RepairState, m: string[], given: string[], call: Call): 
   return changed;
 }
 
+/**
+ * Functions whose result has their first argument's type (navigation and value functions,
+ * https://cloud.google.com/bigquery/docs/reference/standard-sql/navigation_functions; MIN / MAX /
+ * ANY_VALUE, aggregate_functions): `IFNULL(LAG(x) OVER (…), 0)` types x through the LAG.
+ */
+const SAME_TYPE = /^(LAG|LEAD|FIRST_VALUE|LAST_VALUE|NTH_VALUE|ANY_VALUE|MIN|MAX|IFNULL|COALESCE)$/i;
+
+/** The synthesized column an operand's value is: a path, or a path under SAME_TYPE calls. */
+function valueColumn(st: RepairState, o: Call['operands'][number], depth = 0): BqField | undefined {
+  if (o.path) return fieldOf(st, o.path, o.start);
+  const inner = depth < 4 ? st.scope.calls.find((c) => c.start === o.start && c.kind === 'astFunctionCallNode' && SAME_TYPE.test(c.name ?? '')) : undefined;
+  return inner?.operands[0] ? valueColumn(st, inner.operands[0], depth + 1) : undefined;
+}
+
 /** One synthesis step from an error message; false when nothing applies. */
 export async function repair(st: RepairState, msg: string): Promise<boolean> {
   const { src, sql } = st;
@@ -234,11 +248,21 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
     // `SELECT * FROM a UNION ALL SELECT * FROM b`: the narrower input's one table gets the missing columns.
     const op = st.scope.setOps.filter((x) => x.start <= pos && pos < x.end).sort((a, b) => (a.end - a.start) - (b.end - b.start))[0];
     const [i, n] = Number(m[2]) < Number(m[4]) ? [Number(m[1]), Number(m[4]) - Number(m[2])] : [Number(m[3]), Number(m[2]) - Number(m[4])];
-    const input = op?.inputs[i - 1];
-    const sel = input && st.scope.selects.find((x) => x.start === input.start && x.end === input.end);
-    const refs = sel?.star && sel.from ? tablesIn(st.scope, sel.from) : [];
-    const t = refs.length === 1 ? catalogTables(st, refs[0]) : [];
-    if (t.length === 1) { const fs = src.tables.get(t[0])!; for (let k = 0; k < n; k++) addPath(fs, [fresh(fs)]); return true; }
+    const starTable = (k: number) => {
+      const input = op?.inputs[k - 1];
+      const sel = input && st.scope.selects.find((x) => x.start === input.start && x.end === input.end);
+      const refs = sel?.star && sel.from ? tablesIn(st.scope, sel.from) : [];
+      const t = refs.length === 1 ? catalogTables(st, refs[0]) : [];
+      return t.length === 1 ? src.tables.get(t[0])! : undefined;
+    };
+    // The wider input is `SELECT * FROM t`: t loses the placeholder columns (`c1`, made so a `*`
+    // expanded to something) that the statement never names, before the narrower one grows.
+    const wide = starTable(i === Number(m[1]) ? Number(m[3]) : Number(m[1]));
+    const spelled = (name: string) => st.scope.paths.some((p) => p.names.some((x) => eq(x, name)));
+    const placeholders = wide ? wide.filter((f) => /^c\d+$/.test(f.name) && !spelled(f.name)).slice(0, n) : [];
+    if (wide && placeholders.length) { for (const f of placeholders) wide.splice(wide.indexOf(f), 1); return true; }
+    const fs = starTable(i);
+    if (fs) { for (let k = 0; k < n; k++) addPath(fs, [fresh(fs)]); return true; }
   }
   if ((m = msg.match(/BY NAME requires all input queries to have identical column names, but query \d+ has \[([^\]]*)\] and query \d+ has \[([^\]]*)\]/))) {
     // STRICT BY NAME (bqgate's check, sql/pipe/setops.ts): the table whose columns are one input's takes the other's names.
@@ -300,7 +324,10 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
       return it?.path ? fieldOf(st, it.path, it.start) : undefined;
     });
     if (fields.length === given.length) {
-      const want = given.find((g, i) => !fields[i] && SCALAR.has(g)) ?? given[0];
+      // A computed input's type wins; else one a signature already inferred (`SUM(x)` over the set
+      // operation made x numeric), so two rules do not undo each other; else the first input's.
+      const want = given.find((g, i) => !fields[i] && SCALAR.has(g))
+        ?? given.find((g, i) => fields[i] && st.retyped.has(fields[i]!) && SCALAR.has(g)) ?? given[0];
       let changed = false;
       for (const [i, f] of fields.entries()) {
         if (!f || given[i] === want || (st.retyped.get(f) ?? 0) > 5) continue;
@@ -339,7 +366,7 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
     // Arguments of one type: a column takes the type of a non-column argument, spelled in full.
     const given = splitTypes(m[2]);
     const call = callsAt(st.scope, pos, m[1]).find((c) => c.kind === 'astFunctionCallNode' && eq(c.name ?? '', m![1]));
-    const ops = (call?.operands ?? []).slice(0, given.length).map((o) => (o.path ? fieldOf(st, o.path, o.start) : undefined));
+    const ops = (call?.operands ?? []).slice(0, given.length).map((o) => valueColumn(st, o));
     const from = eq(m[1], 'IF') ? 1 : 0; // IF(cond, a, b): a and b share a type
     const want = given.find((g, i) => i >= from && !ops[i] && !g.includes('...'));
     let changed = false;
@@ -450,8 +477,13 @@ export async function repair(st: RepairState, msg: string): Promise<boolean> {
     if (changed) return true;
   }
   if (pos !== undefined && /Subscript access|for function ARRAY_|UNNEST|must be an array|must be arrays|ARRAY_LENGTH|ARRAY_TO_STRING|ARRAY_CONCAT/i.test(msg)) {
+    // The error points into a subscript (`a.arr[0].b.parts[0]`, at the index): the value subscripted
+    // is the chain written just before that `[` (subscripts of earlier arrays skipped).
+    const open = Buffer.from(sql, 'utf8').subarray(0, pos).toString('utf8').match(/\[\s*$/);
+    const chain = /Subscript/.test(msg) && open ? chainBefore(st, pos - Buffer.byteLength(open[0], 'utf8')) : [];
+    const sub = chain.length > 1 ? fieldOf(st, chain, pos) : undefined;
     const p = pathAt(st.scope, pos) ?? (/Subscript/.test(msg) ? st.scope.paths.filter((x) => x.end <= pos && !x.inTableRef).sort((a, b) => b.end - a.end)[0] : undefined);
-    const f = (p && fieldOf(st, p.names, pos)) ?? columnNear(st, pos);
+    const f = (sub?.mode !== 'REPEATED' ? sub : undefined) ?? (p && fieldOf(st, p.names, pos)) ?? columnNear(st, pos);
     if (f && f.mode !== 'REPEATED') { f.mode = 'REPEATED'; if (f.type === 'GEOGRAPHY' || f.type === 'JSON') f.type = 'STRING'; return true; }
   }
   if ((m = msg.match(/Value (?:has type|of type) (.+?) (?:which )?cannot be (?:inserted into|assigned to) (?:column )?`?(\w+)`?, which has type/))) {

@@ -151,11 +151,12 @@ export function splitTypes(s: string): string[] {
 }
 
 /** The catalog field an argument path names (`col`, `alias.col`, `col.field`). */
-export function fieldOf(st: RepairState, path: string[], pos: number, depth = 0): BqField | undefined {
+export function fieldOf(st: RepairState, path: string[], pos: number, depth = 0, outside?: string): BqField | undefined {
   if (depth > 4 || !path.length) return undefined;
-  // An UNNEST's own expression is read outside its alias's scope (`UNNEST(labels) AS labels`).
-  const u = unnestNamed(st, path[0], pos);
-  if (u) return u.path.length ? walk(fieldOf(st, u.path, u.start, depth + 1), path.slice(1)) : undefined;
+  // An UNNEST's own expression is read outside its alias's scope (`UNNEST(labels) AS labels`): there
+  // the name is no UNNEST alias of that spelling (another SELECT's `UNNEST(labels) AS labels` neither).
+  const u = outside !== undefined && eq(outside, path[0]) ? undefined : unnestNamed(st, path[0], pos);
+  if (u) return u.path.length ? walk(fieldOf(st, u.path, u.start, depth + 1, u.alias), path.slice(1)) : undefined;
   const ref = aliased(st, path[0], pos);
   const tables = ref ? catalogTables(st, ref) : [];
   if (ref && tables.length && path.length > 1) {
@@ -184,6 +185,15 @@ export function fieldOf(st: RepairState, path: string[], pos: number, depth = 0)
     for (const t of sel ? tablesIn(st.scope, sel.from!) : []) {
       const d = t.path.length === 1 ? derivedColumn(st, t.path[0], path[0], pos, depth) : undefined;
       if (d) return walk(d, path.slice(1));
+    }
+    // `SELECT SUM(c) FROM (SELECT cs.x AS c … UNION ALL …)`, a FROM subquery without an alias: the
+    // column its first (outermost, leftmost) SELECT's item of that name reads.
+    const inner = sel ? st.scope.selects.filter((x) => x !== sel && x.start >= sel.from!.start && x.end <= sel.from!.end)
+      .sort((a, b) => a.start - b.start || (b.end - b.start) - (a.end - a.start))[0] : undefined;
+    const item = inner?.items.find((i) => eq(i.alias ?? i.path?.at(-1) ?? '', path[0]));
+    if (item?.path && !st.scope.derived.some((d) => d.start <= inner!.start && inner!.end <= d.end)) {
+      const f = fieldOf(st, item.path, item.start, depth + 1);
+      if (f) return walk(f, path.slice(1));
     }
   }
   const f = tablesInScope(st, pos).map((t) => findIn(st.src.tables.get(t)!, path[0])).find(Boolean) ?? findField(st.src, path[0]);
