@@ -1,0 +1,60 @@
+/**
+ * INFORMATION_SCHEMA governed per principal (issue 20, part 2): the row filter the gateway places at
+ * the scan of a dataset's metadata view, like a row access policy, so a principal sees only the
+ * tables (and, in COLUMNS / COLUMN_FIELD_PATHS, the columns) its policy lets it read.
+ *
+ * Views: https://cloud.google.com/bigquery/docs/information-schema-tables,
+ * https://cloud.google.com/bigquery/docs/information-schema-columns,
+ * https://cloud.google.com/bigquery/docs/information-schema-column-field-paths.
+ *
+ * Decisions (see docs/data-teams.md):
+ * - a table appears when `decide` allows a SELECT of it with no column (its deny rules, default
+ *   deny and time windows apply as for a query);
+ * - a column the policy denies (`deniedColumns`) never appears by name; a masked column does
+ *   appear (BigQuery lists policy-tagged columns in COLUMNS too; only its values are masked);
+ * - nothing allowed → `FALSE` (no rows), never an unfiltered view.
+ *
+ * Not yet wired into `check` (the catalog has no dataset listing to enumerate `tables` from):
+ * until it is, non-administrators stay refused the views (jobs-views.ts, policy default deny).
+ */
+import type { QueryAnalysis } from '../sql/index.js';
+import { decide, type Policy } from '../policy/index.js';
+import type { Principal } from '../auth/index.js';
+
+type BqField = QueryAnalysis['tables'][string][number];
+
+/** Views whose rows name a column (filtered on `(table_name, column_name)`); the rest on `table_name`. */
+const COLUMN_VIEWS = new Set(['COLUMNS', 'COLUMN_FIELD_PATHS']);
+
+/** A GoogleSQL string literal of `s` (escapes backslash and quote; no other byte is special inside '…'). */
+const str = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n').replace(/\r/g, '\\r')}'`;
+
+/**
+ * What of a dataset `projectDataset` ("project.dataset") a principal may see: table name → the
+ * names of its visible top-level columns. `tables` maps each table name of the dataset to its
+ * schema (BigQuery `TableSchema.fields`, policy tags included).
+ */
+export function visibleTables(policy: Policy, principal: Principal, projectDataset: string, tables: Record<string, BqField[]>, now = Date.now()): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [name, schema] of Object.entries(tables)) {
+    const full = `${projectDataset}.${name}`;
+    const d = decide(policy, principal, { statementKind: 'SELECT', tablesRead: [full], tablesWritten: [], columnsRead: [], tables: { [full]: schema } }, now);
+    if (d.effect !== 'allow') continue;
+    const denied = new Set(d.deniedColumns[full] ?? []);
+    out[name] = schema.map((f) => f.name).filter((c) => !denied.has(c));
+  }
+  return out;
+}
+
+/**
+ * The GoogleSQL predicate over INFORMATION_SCHEMA.`view`'s rows that keeps only `visible`
+ * (from visibleTables): `table_name IN (…)`, or for COLUMNS / COLUMN_FIELD_PATHS an OR of
+ * `(table_name = 't' AND column_name IN (…))`; `FALSE` when nothing is visible. Names are compared
+ * exactly (BigQuery table and column names in these views are as created).
+ */
+export function informationSchemaFilter(view: string, visible: Record<string, string[]>): string {
+  const names = Object.keys(visible).sort();
+  if (!COLUMN_VIEWS.has(view.toUpperCase())) return names.length ? `table_name IN (${names.map(str).join(', ')})` : 'FALSE';
+  const parts = names.filter((t) => visible[t].length).map((t) => `(table_name = ${str(t)} AND column_name IN (${visible[t].map(str).join(', ')}))`);
+  return parts.length ? parts.join(' OR ') : 'FALSE';
+}
