@@ -14,8 +14,8 @@
  *   appear (BigQuery lists policy-tagged columns in COLUMNS too; only its values are masked);
  * - nothing allowed → `FALSE` (no rows), never an unfiltered view.
  *
- * Not yet wired into `check` (the catalog has no dataset listing to enumerate `tables` from):
- * until it is, non-administrators stay refused the views (jobs-views.ts, policy default deny).
+ * Wired into `check` (pipeline/check.ts) for non-administrators; region-level views (`region-us`),
+ * SCHEMATA, ROUTINES, PARAMETERS and JOBS* stay refused to them (policy default deny, jobs-views.ts).
  */
 import type { QueryAnalysis } from '../sql/index.js';
 import { decide, type Policy } from '../policy/index.js';
@@ -57,4 +57,42 @@ export function informationSchemaFilter(view: string, visible: Record<string, st
   if (!COLUMN_VIEWS.has(view.toUpperCase())) return names.length ? `table_name IN (${names.map(str).join(', ')})` : 'FALSE';
   const parts = names.filter((t) => visible[t].length).map((t) => `(table_name = ${str(t)} AND column_name IN (${visible[t].map(str).join(', ')}))`);
   return parts.length ? parts.join(' OR ') : 'FALSE';
+}
+
+/** Dataset-level metadata views governed by a row filter; region-level views and JOBS* stay refused. */
+const DATASET_VIEW = /^([^.]+)\.([^.]+)\.INFORMATION_SCHEMA\.(TABLES|COLUMNS|COLUMN_FIELD_PATHS|TABLE_OPTIONS|VIEWS|PARTITIONS)$/i;
+
+/** What the statement reads of governed metadata views: view full name → its row filter. */
+export type InformationSchemaScope = { rest: QueryAnalysis; filters: Record<string, string> };
+
+/**
+ * For a non-administrator's single statement reading dataset-level INFORMATION_SCHEMA views
+ * (`project.dataset.INFORMATION_SCHEMA.TABLES` …, any case; `region-*` scopes excluded): `rest`, the
+ * analysis without those views (what the policy decides), and each view's row filter
+ * (informationSchemaFilter over visibleTables of the dataset, listed and read from `catalog`).
+ * Undefined when nothing applies (scripts included: they stay decided as before, default deny).
+ * Throws what the catalog throws (notFound for an unknown dataset).
+ */
+export async function informationSchemaScope(policy: Policy, principal: Principal, a: QueryAnalysis, catalog: { listTables(p: string, d: string): Promise<string[]>; getTable(t: string): Promise<{ schema: BqField[] }> }): Promise<InformationSchemaScope | undefined> {
+  if ((a as { units?: unknown[] }).units?.length) return undefined;
+  const views = [...new Set(a.tablesRead.filter((t) => DATASET_VIEW.test(t)))];
+  if (!views.length) return undefined;
+  const filters: Record<string, string> = {};
+  for (const v of views) {
+    const [, p, d, view] = DATASET_VIEW.exec(v)!;
+    if (/^region-/i.test(d)) continue;
+    const ids = await catalog.listTables(p, d);
+    const tables: Record<string, BqField[]> = {};
+    for (const id of ids) tables[id] = (await catalog.getTable(`${p}.${d}.${id}`)).schema;
+    filters[v] = informationSchemaFilter(view, visibleTables(policy, principal, `${p}.${d}`, tables));
+  }
+  const governed = (t: string) => t in filters;
+  const rest = { ...a, tablesRead: a.tablesRead.filter((t) => !governed(t)), columnsRead: a.columnsRead.filter((c) => !governed(c.table)) };
+  return { rest, filters };
+}
+
+/** The decision on `rest`, with each governed view's filter as its row filter (placed at its scan by rewrite/). */
+export function withInformationSchema<D extends { effect: string; rowFilters: Record<string, string[]> }>(d: D, scope: InformationSchemaScope | undefined): D {
+  if (!scope || d.effect !== 'allow') return d;
+  return { ...d, rowFilters: { ...d.rowFilters, ...Object.fromEntries(Object.entries(scope.filters).map(([t, f]) => [t, [f]])) } };
 }
