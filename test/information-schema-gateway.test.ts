@@ -9,8 +9,8 @@ import { apiError, type TestGateway } from './helpers/gateway.ts';
 import { startDemoAndAdminGateway } from './helpers/admin-policy.ts';
 
 let gw: TestGateway;
-let tokens: Record<'admin' | 'analyst', string>;
-beforeAll(async () => { ({ gw, tokens } = await startDemoAndAdminGateway('infoschema', { admin: ['test-admins'], analyst: ['analysts'] })); }, 240_000);
+let tokens: Record<'admin' | 'analyst' | 'eu', string>;
+beforeAll(async () => { ({ gw, tokens } = await startDemoAndAdminGateway('infoschema', { admin: ['test-admins'], analyst: ['analysts'], eu: ['eu-support'] })); }, 240_000);
 afterAll(async () => { await gw?.stop(); });
 
 const QUERIES = [
@@ -52,8 +52,20 @@ describe('INFORMATION_SCHEMA through the gateway', () => {
     expect(probe[0].n).toBe(0);
   });
 
-  it('an analyst is still refused region-level views and JOBS', async () => {
-    for (const sql of [QUERIES[2], 'SELECT job_id, query FROM `demo-project`.`region-us`.INFORMATION_SCHEMA.JOBS']) {
+  it('EU support (a rule on customers only) sees only customers in TABLES, also joined with a table and in lower case', async () => {
+    const sqls = [
+      'SELECT table_name FROM `demo-project`.shop.information_schema.tables ORDER BY table_name',
+      'SELECT t.table_name, COUNT(*) AS n FROM `demo-project.shop.INFORMATION_SCHEMA.TABLES` t JOIN `demo-project.shop.customers` c ON TRUE GROUP BY 1',
+    ];
+    for (const sql of sqls) {
+      const [rows] = await gw.sdk(tokens.eu).query({ query: sql, useLegacySql: false });
+      console.log(`eu-support: ${JSON.stringify(rows)}`);
+      expect(rows.map((r: any) => r.table_name)).toEqual(['customers']);
+    }
+  });
+
+  it('an analyst is still refused region-level views, VIEWS (definitions name base tables) and JOBS', async () => {
+    for (const sql of [QUERIES[2], 'SELECT view_definition FROM `demo-project.shop.INFORMATION_SCHEMA.VIEWS`', 'SELECT job_id, query FROM `demo-project`.`region-us`.INFORMATION_SCHEMA.JOBS']) {
       const e = await apiError(gw.sdk(tokens.analyst).query({ query: sql, useLegacySql: false }));
       console.log(`analyst: ${e.message}`);
       expect(e.errors?.[0]?.reason).toBe('accessDenied');

@@ -70,7 +70,7 @@ export function createCheck(parts: { cfg: Config; analyzer: Analyzer; zetasql: Z
     }
     const admin = rolesOf(policy, principal.groups).admin;
     refuseJobsViews(analysis, admin); // INFORMATION_SCHEMA.JOBS*: every principal's jobs (jobs-views.ts)
-    const scope = admin ? undefined : await informationSchemaScope(policy, principal, analysis, catalog); // dataset metadata views: rows of readable tables only (infoschema-filter.ts)
+    const scope = admin ? undefined : await informationSchemaScope(policy, principal, analysis, catalog, (sql, p) => analyzer.analyze({ sql, projectId: p })); // dataset metadata views: rows of readable tables only (infoschema-filter.ts)
     const decision = await stage('policy', () => withInformationSchema(decideStatement(policy, principal, scope?.rest ?? analysis), scope));
     if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision, analysis });
     if (/^(CREATE|ALTER|DROP|TRUNCATE|LOAD|SCRIPT)/.test(analysis.statementKind)) {

@@ -15,10 +15,11 @@
  * - nothing allowed → `FALSE` (no rows), never an unfiltered view.
  *
  * Wired into `check` (pipeline/check.ts) for non-administrators; region-level views (`region-us`),
- * SCHEMATA, ROUTINES, PARAMETERS and JOBS* stay refused to them (policy default deny, jobs-views.ts).
+ * VIEWS (view_definition names base tables), SCHEMATA, ROUTINES, PARAMETERS and JOBS* stay refused to them (policy default deny, jobs-views.ts).
  */
 import type { QueryAnalysis } from '../sql/index.js';
-import { decide, type Policy } from '../policy/index.js';
+import { decide, decideStatement, type Policy } from '../policy/index.js';
+import { quoteIdent } from '../sql/index.js';
 import type { Principal } from '../auth/index.js';
 
 type BqField = QueryAnalysis['tables'][string][number];
@@ -59,8 +60,8 @@ export function informationSchemaFilter(view: string, visible: Record<string, st
   return parts.length ? parts.join(' OR ') : 'FALSE';
 }
 
-/** Dataset-level metadata views governed by a row filter; region-level views and JOBS* stay refused. */
-const DATASET_VIEW = /^([^.]+)\.([^.]+)\.INFORMATION_SCHEMA\.(TABLES|COLUMNS|COLUMN_FIELD_PATHS|TABLE_OPTIONS|VIEWS|PARTITIONS)$/i;
+/** Dataset-level metadata views governed by a row filter; region-level views, VIEWS (its view_definition names base tables and columns) and JOBS* stay refused. */
+const DATASET_VIEW = /^([^.]+)\.([^.]+)\.INFORMATION_SCHEMA\.(TABLES|COLUMNS|COLUMN_FIELD_PATHS|TABLE_OPTIONS|PARTITIONS)$/i;
 
 /** What the statement reads of governed metadata views: view full name → its row filter. */
 export type InformationSchemaScope = { rest: QueryAnalysis; filters: Record<string, string> };
@@ -70,10 +71,12 @@ export type InformationSchemaScope = { rest: QueryAnalysis; filters: Record<stri
  * (`project.dataset.INFORMATION_SCHEMA.TABLES` …, any case; `region-*` scopes excluded): `rest`, the
  * analysis without those views (what the policy decides), and each view's row filter
  * (informationSchemaFilter over visibleTables of the dataset, listed and read from `catalog`).
+ * A view's column appears only when the policy allows `SELECT column FROM view` (the analysis
+ * reads through the view to its base columns, so a view never reveals a denied base column's name).
  * Undefined when nothing applies (scripts included: they stay decided as before, default deny).
  * Throws what the catalog throws (notFound for an unknown dataset).
  */
-export async function informationSchemaScope(policy: Policy, principal: Principal, a: QueryAnalysis, catalog: { listTables(p: string, d: string): Promise<string[]>; getTable(t: string): Promise<{ schema: BqField[] }> }): Promise<InformationSchemaScope | undefined> {
+export async function informationSchemaScope(policy: Policy, principal: Principal, a: QueryAnalysis, catalog: { listTables(p: string, d: string): Promise<string[]>; getTable(t: string): Promise<{ schema: BqField[]; viewQuery?: string }> }, analyze: Analyze): Promise<InformationSchemaScope | undefined> {
   if ((a as { units?: unknown[] }).units?.length) return undefined;
   const views = [...new Set(a.tablesRead.filter((t) => DATASET_VIEW.test(t)))];
   if (!views.length) return undefined;
@@ -83,12 +86,33 @@ export async function informationSchemaScope(policy: Policy, principal: Principa
     if (/^region-/i.test(d)) continue;
     const ids = await catalog.listTables(p, d);
     const tables: Record<string, BqField[]> = {};
-    for (const id of ids) tables[id] = (await catalog.getTable(`${p}.${d}.${id}`)).schema;
-    filters[v] = informationSchemaFilter(view, visibleTables(policy, principal, `${p}.${d}`, tables));
+    const viewIds: string[] = [];
+    for (const id of ids) {
+      const info = await catalog.getTable(`${p}.${d}.${id}`);
+      tables[id] = info.schema;
+      if (info.viewQuery !== undefined) viewIds.push(id);
+    }
+    const visible = visibleTables(policy, principal, `${p}.${d}`, tables);
+    for (const id of viewIds.filter((t) => visible[t])) visible[id] = await readableViewColumns(policy, principal, analyze, `${p}.${d}.${id}`, visible[id]);
+    filters[v] = informationSchemaFilter(view, visible);
   }
   const governed = (t: string) => t in filters;
   const rest = { ...a, tablesRead: a.tablesRead.filter((t) => !governed(t)), columnsRead: a.columnsRead.filter((c) => !governed(c.table)) };
   return { rest, filters };
+}
+
+/** Analyzes one statement (Analyzer.analyze's shape). */
+type Analyze = (sql: string, projectId: string) => Promise<QueryAnalysis>;
+
+/** The columns of view `full` the principal may SELECT, one analysis per column (fail closed: an error hides the column). */
+async function readableViewColumns(policy: Policy, principal: Principal, analyze: Analyze, full: string, columns: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const c of columns) {
+    const ok = await analyze(`SELECT ${quoteIdent(c)} FROM ${quoteIdent(full)}`, full.split('.')[0])
+      .then((a) => decideStatement(policy, principal, a).effect === 'allow', () => false);
+    if (ok) out.push(c);
+  }
+  return out;
 }
 
 /** The decision on `rest`, with each governed view's filter as its row filter (placed at its scan by rewrite/). */
