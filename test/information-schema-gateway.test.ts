@@ -64,6 +64,16 @@ describe('INFORMATION_SCHEMA through the gateway', () => {
     }
   });
 
+  it('a view over INFORMATION_SCHEMA.COLUMNS does not reveal the denied column to an analyst', async () => {
+    await gw.emulatorSdk().query({ query: 'CREATE OR REPLACE VIEW `demo-project.shop.is_columns` AS SELECT table_name, column_name FROM `demo-project.shop.INFORMATION_SCHEMA.COLUMNS`', useLegacySql: false });
+    const out = await gw.sdk(tokens.analyst).query({ query: 'SELECT column_name FROM `demo-project.shop.is_columns`', useLegacySql: false }).then(([rows]) => rows.map((r: any) => r.column_name), (e) => `refused: ${e.message}`);
+    console.log(`view over COLUMNS: ${JSON.stringify(out).slice(0, 300)}`);
+    expect(out).not.toContain('ssn');
+    const [direct] = await gw.emulatorSdk().query({ query: 'SELECT column_name FROM `demo-project.shop.is_columns`', useLegacySql: false });
+    expect(direct.map((r: any) => r.column_name)).toContain('ssn'); // the view itself lists it
+    await gw.emulatorSdk().query({ query: 'DROP VIEW `demo-project.shop.is_columns`', useLegacySql: false });
+  });
+
   it('an analyst is still refused region-level views, VIEWS (definitions name base tables) and JOBS', async () => {
     for (const sql of [QUERIES[2], 'SELECT view_definition FROM `demo-project.shop.INFORMATION_SCHEMA.VIEWS`', 'SELECT job_id, query FROM `demo-project`.`region-us`.INFORMATION_SCHEMA.JOBS']) {
       const e = await apiError(gw.sdk(tokens.analyst).query({ query: sql, useLegacySql: false }));
