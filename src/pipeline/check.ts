@@ -16,6 +16,7 @@ import type { Analyzer, QueryAnalysis } from '../sql/index.js';
 import type { ZetaSqlPool } from '../sql/pool.js';
 import { allowsExternalConnection, decideStatement, requireAnyAllow, rolesOf, type Decision } from '../policy/index.js';
 import { refuseJobsViews } from './jobs-views.js';
+import { informationSchemaScope, withInformationSchema } from './infoschema-filter.js';
 import type { Config } from '../config.js';
 import { stage } from '../request-scope.js';
 import { upstreamStatement } from './statement.js';
@@ -67,8 +68,10 @@ export function createCheck(parts: { cfg: Config; analyzer: Analyzer; zetasql: Z
     if (only && !only.kinds.includes(analysis.statementKind)) {
       throw Object.assign(new BigQueryError('accessDenied', `Access Denied: this statement is ${analysis.statementKind}; ${only.why}`), { analysis });
     }
-    refuseJobsViews(analysis, rolesOf(policy, principal.groups).admin); // INFORMATION_SCHEMA.JOBS*: every principal's jobs (jobs-views.ts)
-    const decision = await stage('policy', () => decideStatement(policy, principal, analysis));
+    const admin = rolesOf(policy, principal.groups).admin;
+    refuseJobsViews(analysis, admin); // INFORMATION_SCHEMA.JOBS*: every principal's jobs (jobs-views.ts)
+    const scope = admin ? undefined : await informationSchemaScope(policy, principal, analysis, catalog, (sql, p) => analyzer.analyze({ sql, projectId: p })); // dataset metadata views: rows of readable tables only (infoschema-filter.ts)
+    const decision = await stage('policy', () => withInformationSchema(decideStatement(policy, principal, scope?.rest ?? analysis), scope));
     if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision, analysis });
     if (/^(CREATE|ALTER|DROP|TRUNCATE|LOAD|SCRIPT)/.test(analysis.statementKind)) {
       for (const t of analysis.tablesWritten) catalog.invalidate(t); // DDL through the gateway: the schema cache must not outlive it
