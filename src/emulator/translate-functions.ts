@@ -18,6 +18,13 @@ import { scan } from './translate.js';
 import { closing } from './native-masks.js';
 
 const RENAMED = 'bqgate_fn__';
+
+/** PARSE_NUMERIC's text made DuckDB-castable: `[+-] digits[,…][.digits][e±n] [+-]` → `±digits…`, or a failing cast saying why. */
+const PARSE_DECIMAL = `CASE WHEN NOT regexp_full_match(s, '\\s*[+-]?\\s*[0-9,]*\\.?[0-9]*(?:[eE][+-]?[0-9]+)?\\s*[+-]?\\s*')
+  OR regexp_full_match(s, '\\s*[+-].*[0-9.]\\s*[+-]\\s*') OR NOT regexp_matches(s, '[0-9]')
+  THEN CAST('PARSE_NUMERIC: invalid input' AS INTEGER)::VARCHAR
+  ELSE regexp_extract(s, '^\\s*([+-])', 1) || regexp_extract(s, '([+-])\\s*$', 1)
+    || replace(regexp_replace(s, '^\\s*[+-]?\\s*|\\s*[+-]?\\s*$', '', 'g'), ',', '') END`;
 const SAFE = 'bqgate_safe__';
 
 /** name (GoogleSQL, upper case; `NET.X` for the NET group) → [DuckDB macro parameters, body]. */
@@ -33,9 +40,32 @@ export const MACROS: Record<string, [string, string]> = {
   COSINE_DISTANCE: ['a, b', 'CASE WHEN len(a) <> len(b) THEN CAST(\'COSINE_DISTANCE: the arrays differ in length\' AS INTEGER) ELSE 1 - list_cosine_similarity(a::DOUBLE[], b::DOUBLE[]) END'],
   EUCLIDEAN_DISTANCE: ['a, b', 'CASE WHEN len(a) <> len(b) THEN CAST(\'EUCLIDEAN_DISTANCE: the arrays differ in length\' AS INTEGER) ELSE list_distance(a::DOUBLE[], b::DOUBLE[]) END'],
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/string_functions
+  // #byte_length: bytes of a STRING's UTF-8 (DuckDB's strlen) or of BYTES (DuckDB folds the CASE by the argument's type)
+  BYTE_LENGTH: ['x', 'CASE WHEN typeof(x) = \'BLOB\' THEN octet_length(x::BLOB) ELSE strlen(x::VARCHAR) END'],
   TO_CODE_POINTS: ['s', 'CASE WHEN s IS NULL THEN NULL WHEN s = \'\' THEN []::BIGINT[] ELSE list_transform(string_split(s, \'\'), lambda c: unicode(c)::BIGINT) END'],
   CODE_POINTS_TO_STRING: ['a', 'CASE WHEN a IS NULL OR list_contains(a, NULL) THEN NULL ELSE array_to_string(list_transform(a, lambda c: chr(c::INTEGER)), \'\') END'],
   INITCAP: ['s, d := \' []()-{}/\\|<>!?@"^#$&~_,.:;*%+\'', 'CASE WHEN s IS NULL OR d IS NULL THEN NULL ELSE array_to_string(list_transform(range(length(s)), lambda i: CASE WHEN i = 0 OR contains(d, substr(s, i, 1)) THEN upper(substr(s, i + 1, 1)) ELSE lower(substr(s, i + 1, 1)) END), \'\') END'],
+  // https://cloud.google.com/bigquery/docs/reference/standard-sql/conversion_functions#parse_numeric: a sign before or after
+  // the digits (blanks between), commas anywhere in the whole part, an exponent; anything else is an error
+  PARSE_NUMERIC: ['s', `CAST(${PARSE_DECIMAL} AS DECIMAL(38,9))`],
+  // #parse_bignumeric (BIGNUMERIC is DECIMAL(38,18) in the emulator: encode.ts)
+  PARSE_BIGNUMERIC: ['s', `CAST(${PARSE_DECIMAL} AS DECIMAL(38,18))`],
+  // https://cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions#pi_numeric
+  PI_NUMERIC: ['', 'CAST(\'3.141592654\' AS DECIMAL(38,9))'],
+  // https://cloud.google.com/bigquery/docs/reference/standard-sql/approximate_aggregate_functions#approx_top_count:
+  // exact here — the n most frequent values (NULL counted as a value) as ARRAY<STRUCT<value, count>>, most frequent first
+  // (BQGATE_TOP_LIST: the distinct values of a list of {v, w} by their summed weight w, largest first)
+  BQGATE_TOP_LIST: ['l, n', 'list_transform(list_slice(list_sort(list_transform(list_distinct(list_transform(l, lambda e: {\'v\': e.v})), lambda k: {\'z\': list_sum(list_transform(list_filter(l, lambda e: e.v IS NOT DISTINCT FROM k.v), lambda e: e.w)) IS NULL, \'o\': -list_sum(list_transform(list_filter(l, lambda e: e.v IS NOT DISTINCT FROM k.v), lambda e: e.w)), \'v\': k.v, \'s\': list_sum(list_transform(list_filter(l, lambda e: e.v IS NOT DISTINCT FROM k.v), lambda e: e.w))})), 1, n), lambda e: {\'value\': e.v, \'sum\': e.s})'],
+  APPROX_TOP_COUNT: ['x, n', 'list_transform(memory.main.bq_bqgate_top_list(list({\'v\': x, \'w\': 1}), n), lambda e: {\'value\': e.value, \'count\': e.sum::BIGINT})'],
+  // #approx_top_sum: exact here — the n values of largest summed weight (NULL sums last), as ARRAY<STRUCT<value, sum>>
+  APPROX_TOP_SUM: ['x, w, n', 'memory.main.bq_bqgate_top_list(list({\'v\': x, \'w\': w}), n)'],
+  // https://cloud.google.com/bigquery/docs/reference/standard-sql/hll_functions: the emulator's sketch is NOT BigQuery's HLL++
+  // bytes but the JSON array of the distinct values (as text) in BYTES: INIT → MERGE / MERGE_PARTIAL → EXTRACT round-trip
+  // within the emulator with exact counts; a sketch made by BigQuery cannot be read here, nor the reverse
+  'HLL_COUNT.INIT': ['x, p := 15', 'encode(to_json(coalesce(list_distinct(list(x::VARCHAR)), []::VARCHAR[]))::VARCHAR)'],
+  'HLL_COUNT.MERGE_PARTIAL': ['s', 'encode(to_json(coalesce(list_distinct(flatten(list(from_json(decode(s), \'["VARCHAR"]\')))), []::VARCHAR[]))::VARCHAR)'],
+  'HLL_COUNT.MERGE': ['s', 'coalesce(len(list_distinct(flatten(list(from_json(decode(s), \'["VARCHAR"]\'))))), 0)::BIGINT'],
+  'HLL_COUNT.EXTRACT': ['s', 'len(from_json(decode(s), \'["VARCHAR"]\'))::BIGINT'],
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/hash_functions#md5 (BYTES: DuckDB's md5 is the hex text)
   MD5: ['x', 'unhex(md5(x))'],
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/array_functions
