@@ -66,6 +66,18 @@ export const MACROS: Record<string, [string, string]> = {
   'HLL_COUNT.MERGE_PARTIAL': ['s', 'encode(to_json(coalesce(list_distinct(flatten(list(from_json(decode(s), \'["VARCHAR"]\')))), []::VARCHAR[]))::VARCHAR)'],
   'HLL_COUNT.MERGE': ['s', 'coalesce(len(list_distinct(flatten(list(from_json(decode(s), \'["VARCHAR"]\'))))), 0)::BIGINT'],
   'HLL_COUNT.EXTRACT': ['s', 'len(from_json(decode(s), \'["VARCHAR"]\'))::BIGINT'],
+  // https://cloud.google.com/bigquery/docs/reference/standard-sql/string_functions#format_string: FORMAT('%T', x) alone (renameCalls),
+  // x as a GoogleSQL literal: BYTES as b"…" (printable ASCII as is, the rest \\xhh), STRING quoted, NULL as NULL, others as text
+  FORMAT_T: ['x', `CASE WHEN x IS NULL THEN 'NULL' WHEN typeof(x) = 'BLOB' THEN 'b"' || array_to_string(list_transform(range(0, strlen(hex(x::BLOB)), 2),
+    lambda i: CASE WHEN ('0x' || substr(hex(x::BLOB), i + 1, 2))::INTEGER BETWEEN 32 AND 126 AND substr(hex(x::BLOB), i + 1, 2) NOT IN ('22', '5C')
+      THEN chr(('0x' || substr(hex(x::BLOB), i + 1, 2))::INTEGER) ELSE '\\x' || lower(substr(hex(x::BLOB), i + 1, 2)) END), '') || '"'
+    WHEN typeof(x) = 'VARCHAR' THEN '"' || replace(replace(x::VARCHAR, '\\', '\\\\'), '"', '\\"') || '"' ELSE CAST(x AS VARCHAR) END`],
+  // https://cloud.google.com/bigquery/docs/reference/standard-sql/net_functions#netipv4_from_int64 (the low 32 bits, big-endian)
+  'NET.IPV4_FROM_INT64': ['x', `CASE WHEN x < -2147483648 OR x > 4294967295 THEN CAST('NET.IPV4_FROM_INT64: out of range' AS INTEGER)::BLOB
+    ELSE unhex(lpad(hex(x & 4294967295), 8, '0')) END`],
+  // #netip_net_mask: x bytes (4 or 16) whose first y bits are 1
+  'NET.IP_NET_MASK': ['x, y', `CASE WHEN x NOT IN (4, 16) OR y < 0 OR y > 8 * x THEN CAST('NET.IP_NET_MASK: invalid arguments' AS INTEGER)::BLOB
+    ELSE unhex(array_to_string(list_transform(range(x), lambda i: lpad(hex((256 - 2 ** (8 - greatest(0, least(8, y - 8 * i))))::INTEGER), 2, '0')), '')) END`],
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/hash_functions#md5 (BYTES: DuckDB's md5 is the hex text)
   MD5: ['x', 'unhex(md5(x))'],
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/array_functions
@@ -108,6 +120,8 @@ export function nativeFunctionDdl(): string[] {
 const macroName = (name: string) => `bq_${name.toLowerCase().replace(/\./g, '_')}`;
 
 const CALL = new RegExp(`\\b(SAFE\\.)?(${Object.keys(MACROS).map((n) => n.replace('.', '\\s*\\.\\s*')).sort((a, b) => b.length - a.length).join('|')})\\s*\\(`, 'gi');
+/** `FORMAT('%T', ` (the format string exactly `%T`): the FORMAT_T macro. */
+const FORMAT_T = /\bFORMAT\s*\(\s*(['"])%T\1\s*,/gi;
 const SAFE_CALL = /\bSAFE\s*\.\s*([A-Za-z_][A-Za-z0-9_]*(?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)?)\s*\(/gi;
 
 /** Index of the parenthesis closing the one at `open` in GoogleSQL text (strings, comments and backticks skipped); -1 if none. */
@@ -129,7 +143,7 @@ function inLexeme(sql: string, at: number): boolean {
  * (`bqgate_safe__(F(args))`), for polyglot to pass through.
  */
 export function renameCalls(sql: string): string {
-  if (!new RegExp(CALL.source, 'i').test(sql) && !/\bSAFE\s*\./i.test(sql)) return sql;
+  if (!new RegExp(CALL.source, 'i').test(sql) && !/\bSAFE\s*\./i.test(sql) && !/%T/.test(sql)) return sql;
   let out = sql;
   // SAFE.F(args) → bqgate_safe__(F(args)), innermost last so offsets stay valid (right to left).
   const safes = [...out.matchAll(SAFE_CALL)].filter((m) => !inLexeme(out, m.index!) && !/[\w.]/.test(out[m.index! - 1] ?? ''));
@@ -139,6 +153,7 @@ export function renameCalls(sql: string): string {
     if (close < 0) continue;
     out = `${out.slice(0, m.index!)}${SAFE}(${m[1]}${out.slice(open, close + 1)})${out.slice(close + 1)}`;
   }
+  out = out.replace(FORMAT_T, (m, at: number) => (inLexeme(out, at) || /[\w.]/.test(out[at - 1] ?? '') ? m : `${RENAMED}FORMAT_T(`));
   return out.replace(CALL, (m, safe: string | undefined, name: string, at: number) =>
     (safe || inLexeme(out, at) || /[\w.]/.test(out[at - 1] ?? '') ? m : `${RENAMED}${name.replace(/\s+/g, '').replace('.', '_')}(`));
 }
