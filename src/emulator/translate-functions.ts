@@ -78,6 +78,25 @@ export const MACROS: Record<string, [string, string]> = {
   // #netip_net_mask: x bytes (4 or 16) whose first y bits are 1
   'NET.IP_NET_MASK': ['x, y', `CASE WHEN x NOT IN (4, 16) OR y < 0 OR y > 8 * x THEN CAST('NET.IP_NET_MASK: invalid arguments' AS INTEGER)::BLOB
     ELSE unhex(array_to_string(list_transform(range(x), lambda i: lpad(hex((256 - 2 ** (8 - greatest(0, least(8, y - 8 * i))))::INTEGER), 2, '0')), '')) END`],
+  // #netip_from_string: the address's bytes, 4 (IPv4) or 16 (IPv6, `::` and a dotted IPv4 tail allowed); BQGATE_IP_HEX gives
+  // their hex, NULL when the text is no address (IP_FROM_STRING raises, SAFE_IP_FROM_STRING returns NULL)
+  BQGATE_IPV4_HEX: ['s', `CASE WHEN regexp_full_match(s, '(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})')
+    AND list_bool_and(list_transform(string_split(s, '.'), lambda o: o::INTEGER <= 255))
+    THEN array_to_string(list_transform(string_split(s, '.'), lambda o: lpad(hex(o::INTEGER), 2, '0')), '') END`],
+  BQGATE_IPV6_GROUPS: ['t', `CASE WHEN NOT regexp_full_match(t, '[0-9A-Fa-f:]+') OR length(t) - length(replace(t, '::', '')) > 2
+    OR NOT list_bool_and(list_transform(list_filter(string_split(t, ':'), lambda g: g <> ''), lambda g: length(g) <= 4)) THEN NULL
+    WHEN contains(t, '::') THEN array_to_string(list_transform(list_filter(string_split(split_part(t, '::', 1), ':'), lambda g: g <> ''), lambda g: lpad(g, 4, '0')), '')
+      || repeat('0000', 8 - len(list_filter(string_split(t, ':'), lambda g: g <> '')))
+      || array_to_string(list_transform(list_filter(string_split(split_part(t, '::', 2), ':'), lambda g: g <> ''), lambda g: lpad(g, 4, '0')), '')
+    WHEN len(string_split(t, ':')) = 8 AND NOT list_contains(string_split(t, ':'), '') THEN array_to_string(list_transform(string_split(t, ':'), lambda g: lpad(g, 4, '0')), '') END`],
+  BQGATE_IP_HEX: ['s', `CASE WHEN NOT contains(s, ':') THEN memory.main.bq_bqgate_ipv4_hex(s)
+    WHEN regexp_matches(s, ':[0-9]+\\.[0-9.]+$') THEN CASE WHEN memory.main.bq_bqgate_ipv4_hex(regexp_extract(s, '[0-9.]+$')) IS NOT NULL
+      THEN memory.main.bq_bqgate_ipv6_groups(regexp_replace(s, '[0-9.]+$', '') || substr(memory.main.bq_bqgate_ipv4_hex(regexp_extract(s, '[0-9.]+$')), 1, 4)
+        || ':' || substr(memory.main.bq_bqgate_ipv4_hex(regexp_extract(s, '[0-9.]+$')), 5, 4)) END
+    ELSE memory.main.bq_bqgate_ipv6_groups(s) END`],
+  'NET.IP_FROM_STRING': ['s', `CASE WHEN s IS NULL THEN NULL WHEN length(memory.main.bq_bqgate_ip_hex(s)) IN (8, 32) THEN unhex(lower(memory.main.bq_bqgate_ip_hex(s)))
+    ELSE CAST('NET.IP_FROM_STRING: not an IPv4 or IPv6 address' AS INTEGER)::BLOB END`],
+  'NET.SAFE_IP_FROM_STRING': ['s', `CASE WHEN length(memory.main.bq_bqgate_ip_hex(s)) IN (8, 32) THEN unhex(lower(memory.main.bq_bqgate_ip_hex(s))) END`],
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/hash_functions#md5 (BYTES: DuckDB's md5 is the hex text)
   MD5: ['x', 'unhex(md5(x))'],
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/array_functions
