@@ -157,11 +157,50 @@ function inLexeme(sql: string, at: number): boolean {
   return hit;
 }
 
+const SIMPLE_ESCAPES: Record<string, number> = { a: 7, b: 8, f: 12, n: 10, r: 13, t: 9, v: 11, '\\': 92, '?': 63, '"': 34, "'": 39, '`': 96 };
+
+/** The bytes of a GoogleSQL BYTES literal's body (between its quotes), escapes decoded unless raw (https://cloud.google.com/bigquery/docs/reference/standard-sql/lexical#string_and_bytes_literals). */
+function bytesOf(body: string, raw: boolean): Buffer {
+  if (raw) return Buffer.from(body, 'utf8');
+  const cs = Array.from(body); // code points
+  const out: number[] = [];
+  for (let i = 0; i < cs.length; i++) {
+    if (cs[i] !== '\\') { out.push(...Buffer.from(cs[i], 'utf8')); continue; }
+    const e = cs[++i] ?? '';
+    const next = (n: number) => cs.slice(i + 1, i + 1 + n).join('');
+    if (/[xX]/.test(e) && /^[0-9A-Fa-f]{2}$/.test(next(2))) { out.push(parseInt(next(2), 16)); i += 2; }
+    else if (/^[0-7]{3}$/.test(e + next(2))) { out.push(parseInt(e + next(2), 8) & 255); i += 2; }
+    else if (e in SIMPLE_ESCAPES) out.push(SIMPLE_ESCAPES[e]);
+    else out.push(...Buffer.from(`\\${e}`, 'utf8')); // not a BYTES escape: the analyzer refuses it before the emulator sees it
+  }
+  return Buffer.from(out);
+}
+
+/**
+ * Every BYTES literal (`b'…'`, `B"…"`, `rb'…'`, triple-quoted too) as `FROM_HEX('<hex>')`: polyglot writes a BYTES literal as a
+ * DuckDB escape string (`CAST(e'\xff' AS BLOB)`), which DuckDB refuses when its bytes are not UTF-8 ("pg_verifymbstr") — an
+ * upstream bug; FROM_HEX is UNHEX in DuckDB, the exact bytes whatever they are.
+ */
+export function bytesLiterals(sql: string): string {
+  if (!/[bB][rR]?['"]|[rR][bB]['"]/.test(sql)) return sql;
+  const edits: Array<[number, number, string]> = [];
+  scan(sql, (kind, s, e) => {
+    const p = kind === 'string' ? /(?:^|[^\w])([bB][rR]?|[rR][bB])$/.exec(sql.slice(Math.max(0, s - 3), s))?.[1] : undefined;
+    if (!p) return;
+    const q = sql.startsWith(sql[s].repeat(3), s) && e - s >= 6 ? 3 : 1;
+    edits.push([s - p.length, e, `FROM_HEX('${bytesOf(sql.slice(s + q, e - q), /[rR]/.test(p)).toString('hex')}')`]);
+  });
+  let out = sql;
+  for (const [s, e, text] of edits.reverse()) out = out.slice(0, s) + text + out.slice(e);
+  return out;
+}
+
 /**
  * GoogleSQL text with calls of MACROS functions renamed (`bqgate_fn__F(`) and `SAFE.F(args)` wrapped
  * (`bqgate_safe__(F(args))`), for polyglot to pass through.
  */
-export function renameCalls(sql: string): string {
+export function renameCalls(sql0: string): string {
+  const sql = bytesLiterals(sql0);
   if (!new RegExp(CALL.source, 'i').test(sql) && !/\bSAFE\s*\./i.test(sql) && !/%T/.test(sql)) return sql;
   let out = sql;
   // SAFE.F(args) → bqgate_safe__(F(args)), innermost last so offsets stay valid (right to left).
