@@ -42,7 +42,7 @@ export const MACROS: Record<string, [string, string]> = {
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/string_functions
   // #byte_length: bytes of a STRING's UTF-8 (DuckDB's strlen) or of BYTES (DuckDB folds the CASE by the argument's type)
   BYTE_LENGTH: ['x', 'CASE WHEN typeof(x) = \'BLOB\' THEN octet_length(x::BLOB) ELSE strlen(x::VARCHAR) END'],
-  TO_CODE_POINTS: ['s', 'CASE WHEN s IS NULL THEN NULL WHEN s = \'\' THEN []::BIGINT[] ELSE list_transform(string_split(s, \'\'), lambda c: unicode(c)::BIGINT) END'],
+  TO_CODE_POINTS: ['s', 'CASE WHEN s IS NULL THEN NULL WHEN typeof(s) = \'BLOB\' THEN list_transform(range(0, strlen(hex(s)), 2), lambda i: (\'0x\' || substr(hex(s), i + 1, 2))::BIGINT) WHEN s::VARCHAR = \'\' THEN []::BIGINT[] ELSE list_transform(string_split(s::VARCHAR, \'\'), lambda c: unicode(c)::BIGINT) END'],
   CODE_POINTS_TO_STRING: ['a', 'CASE WHEN a IS NULL OR list_contains(a, NULL) THEN NULL ELSE array_to_string(list_transform(a, lambda c: chr(c::INTEGER)), \'\') END'],
   INITCAP: ['s, d := \' []()-{}/\\|<>!?@"^#$&~_,.:;*%+\'', 'CASE WHEN s IS NULL OR d IS NULL THEN NULL ELSE array_to_string(list_transform(range(length(s)), lambda i: CASE WHEN i = 0 OR contains(d, substr(s, i, 1)) THEN upper(substr(s, i + 1, 1)) ELSE lower(substr(s, i + 1, 1)) END), \'\') END'],
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/conversion_functions#parse_numeric: a sign before or after
@@ -94,9 +94,17 @@ export const MACROS: Record<string, [string, string]> = {
       THEN memory.main.bq_bqgate_ipv6_groups(regexp_replace(s, '[0-9.]+$', '') || substr(memory.main.bq_bqgate_ipv4_hex(regexp_extract(s, '[0-9.]+$')), 1, 4)
         || ':' || substr(memory.main.bq_bqgate_ipv4_hex(regexp_extract(s, '[0-9.]+$')), 5, 4)) END
     ELSE memory.main.bq_bqgate_ipv6_groups(s) END`],
+  // #netipv4_to_int64: 4 bytes, big-endian, as an INT64
+  'NET.IPV4_TO_INT64': ['b', `CASE WHEN octet_length(b) <> 4 THEN CAST('NET.IPV4_TO_INT64: not 4 bytes' AS INTEGER)::BIGINT ELSE ('0x' || hex(b))::BIGINT END`],
+  // #netip_trunc: the address with the bits after the first p set to 0
+  'NET.IP_TRUNC': ['b, p', `CASE WHEN octet_length(b) NOT IN (4, 16) OR p < 0 OR p > 8 * octet_length(b) THEN CAST('NET.IP_TRUNC: invalid arguments' AS INTEGER)::BLOB
+    ELSE unhex(array_to_string(list_transform(range(octet_length(b)), lambda i: lpad(hex(('0x' || substr(hex(b), 2 * i + 1, 2))::INTEGER & (256 - 2 ** (8 - greatest(0, least(8, p - 8 * i))))::INTEGER), 2, '0')), '')) END`],
   'NET.IP_FROM_STRING': ['s', `CASE WHEN s IS NULL THEN NULL WHEN length(memory.main.bq_bqgate_ip_hex(s)) IN (8, 32) THEN unhex(lower(memory.main.bq_bqgate_ip_hex(s)))
     ELSE CAST('NET.IP_FROM_STRING: not an IPv4 or IPv6 address' AS INTEGER)::BLOB END`],
   'NET.SAFE_IP_FROM_STRING': ['s', `CASE WHEN length(memory.main.bq_bqgate_ip_hex(s)) IN (8, 32) THEN unhex(lower(memory.main.bq_bqgate_ip_hex(s))) END`],
+  // https://cloud.google.com/bigquery/docs/reference/standard-sql/bit_functions#bit_count: the set bits of an INT64 or of BYTES
+  BIT_COUNT: ['x', `CASE WHEN typeof(x) = 'BLOB' THEN coalesce(list_sum(list_transform(range(0, strlen(hex(x)), 2), lambda i: bit_count(('0x' || substr(hex(x), i + 1, 2))::INTEGER))), 0)::BIGINT
+    ELSE bit_count(TRY_CAST(x::VARCHAR AS BIGINT))::BIGINT END`],
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/hash_functions#md5 (BYTES: DuckDB's md5 is the hex text)
   MD5: ['x', 'unhex(md5(x))'],
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/array_functions
