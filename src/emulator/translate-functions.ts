@@ -99,6 +99,18 @@ export const MACROS: Record<string, [string, string]> = {
   // #netip_trunc: the address with the bits after the first p set to 0
   'NET.IP_TRUNC': ['b, p', `CASE WHEN octet_length(b) NOT IN (4, 16) OR p < 0 OR p > 8 * octet_length(b) THEN CAST('NET.IP_TRUNC: invalid arguments' AS INTEGER)::BLOB
     ELSE unhex(array_to_string(list_transform(range(octet_length(b)), lambda i: lpad(hex(('0x' || substr(hex(b), 2 * i + 1, 2))::INTEGER & (256 - 2 ** (8 - greatest(0, least(8, p - 8 * i))))::INTEGER), 2, '0')), '')) END`],
+  // #netip_to_string: 4 bytes dotted; 16 as RFC 5952 text (lowercase, the longest run of ≥ 2 zero groups as ::, an IPv4-mapped
+  // address as ::ffff:a.b.c.d). Helpers: BQGATE_DOTTED (8 hex digits → a.b.c.d), BQGATE_IPV6_CUT (8 groups, the run's length and start)
+  BQGATE_DOTTED: ['h', `array_to_string(list_transform(range(4), lambda i: (('0x' || substr(h, 2 * i + 1, 2))::INTEGER)::VARCHAR), '.')`],
+  BQGATE_IPV6_CUT: ['g, n, k', `CASE WHEN n IS NULL THEN array_to_string(g, ':') ELSE array_to_string(list_slice(g, 1, k - 1), ':') || '::' || array_to_string(list_slice(g, k + n, 8), ':') END`],
+  BQGATE_IPV6_ZIP: ['g, z', `memory.main.bq_bqgate_ipv6_cut(g, list_filter(range(8, 1, -1), lambda n: contains(z, repeat('1', n)))[1],
+    strpos(z, repeat('1', list_filter(range(8, 1, -1), lambda n: contains(z, repeat('1', n)))[1])))`],
+  BQGATE_IPV6_TEXT: ['g', `memory.main.bq_bqgate_ipv6_zip(g, array_to_string(list_transform(g, lambda x: CASE WHEN x = '0' THEN '1' ELSE '0' END), ''))`],
+  'NET.IP_TO_STRING': ['b', `CASE WHEN b IS NULL THEN NULL WHEN octet_length(b) = 4 THEN memory.main.bq_bqgate_dotted(hex(b))
+    WHEN octet_length(b) <> 16 THEN CAST('NET.IP_TO_STRING: not 4 or 16 bytes' AS INTEGER)::VARCHAR
+    WHEN starts_with(hex(b), '00000000000000000000FFFF') THEN '::ffff:' || memory.main.bq_bqgate_dotted(substr(hex(b), 25, 8))
+    ELSE memory.main.bq_bqgate_ipv6_text(list_transform(range(8), lambda i: CASE WHEN ltrim(substr(hex(b), 4 * i + 1, 4), '0') = '' THEN '0'
+      ELSE lower(ltrim(substr(hex(b), 4 * i + 1, 4), '0')) END)) END`],
   'NET.IP_FROM_STRING': ['s', `CASE WHEN s IS NULL THEN NULL WHEN length(memory.main.bq_bqgate_ip_hex(s)) IN (8, 32) THEN unhex(lower(memory.main.bq_bqgate_ip_hex(s)))
     ELSE CAST('NET.IP_FROM_STRING: not an IPv4 or IPv6 address' AS INTEGER)::BLOB END`],
   'NET.SAFE_IP_FROM_STRING': ['s', `CASE WHEN length(memory.main.bq_bqgate_ip_hex(s)) IN (8, 32) THEN unhex(lower(memory.main.bq_bqgate_ip_hex(s))) END`],
