@@ -13,6 +13,8 @@
  * which TRY refuses), and SAFE. variants become DuckDB's `TRY(…)`
  * (https://duckdb.org/docs/stable/sql/expressions/try), which turns an evaluation error into NULL
  * as BigQuery's SAFE. prefix does (https://cloud.google.com/bigquery/docs/reference/standard-sql/functions-reference#safe_prefix).
+ * Before polyglot too: BYTES literals become `FROM_HEX('<hex>')` (`bytesLiterals`) and `FORMAT('%T', x)` the FORMAT_T macro.
+ * APPROX_TOP_* are exact here; HLL_COUNT.* sketches are the emulator's own (JSON of the distinct values), not BigQuery's bytes.
  */
 import { scan } from './translate.js';
 import { closing } from './native-masks.js';
