@@ -15,11 +15,11 @@
  *
  * 3. Date parts (https://cloud.google.com/bigquery/docs/reference/standard-sql/date_functions#extract):
  *    polyglot passes `EXTRACT(DAYOFWEEK | WEEK | WEEK(<WEEKDAY>) | ISOWEEK | ISOYEAR FROM d)` and
- *    `DATE_TRUNC('ISOWEEK' | 'WEEK(MONDAY)' | 'ISOYEAR', d)` through. DuckDB's dayofweek counts 0–6
+ *    `DATE_TRUNC` parts through (those are fixed in translate-datetime.ts). DuckDB's dayofweek counts 0–6
  *    from Sunday where BigQuery counts 1–7; BigQuery's WEEK(<WEEKDAY>) is the week number [0, 53]
  *    with weeks starting on that day (days before its first one in week 0), i.e.
  *    `(dayofyear - 1 + 7 - (dayofweek - k + 7) % 7) // 7` for weekday k (Sunday 0), WEEK being
- *    WEEK(SUNDAY); ISOWEEK/ISOYEAR are DuckDB's `week`/`isoyear`; an ISO week starts on Monday.
+ *    WEEK(SUNDAY); ISOWEEK/ISOYEAR are DuckDB's `week`/`isoyear`.
  *    `datePartFixes` rewrites those on the DuckDB text.
  */
 import { scan } from './translate.js';
@@ -77,7 +77,6 @@ export function aggregateLimits(duck: string): string {
 
 const WEEKDAYS = ['SUNDAY', 'MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY', 'SATURDAY'];
 const EXTRACT = /\bEXTRACT\((DAYOFWEEK|ISOWEEK|ISOYEAR|WEEK(?:\((SUNDAY|MONDAY|TUESDAY|WEDNESDAY|THURSDAY|FRIDAY|SATURDAY)\))?) FROM /gi;
-const TRUNC = /\bDATE_TRUNC\('(ISOWEEK|WEEK\(MONDAY\)|ISOYEAR)',/gi;
 
 /** (3) above, on DuckDB text. */
 export function datePartFixes(duck: string): string {
@@ -100,6 +99,5 @@ export function datePartFixes(duck: string): string {
   }
   let out = duck;
   for (const [s, e, text] of edits.filter(([s], i, all) => !all.some(([s2, e2], j) => j !== i && s > s2 && s < e2)).reverse()) out = out.slice(0, s) + text + out.slice(e);
-  const q2 = quotedSpans(out);
-  return out.replace(TRUNC, (mm, part: string, at: number) => (inQuoted(at, q2) ? mm : `DATE_TRUNC('${part.toUpperCase() === 'ISOYEAR' ? 'isoyear' : 'week'}',`));
+  return out;
 }
