@@ -29,11 +29,51 @@
  *    own sign; fields may overflow: `'0-13 370 48:61:61'`) and written as DuckDB's `INTERVAL '<m>
  *    months <d> days <µs> microseconds'`, the same months, days and microseconds BigQuery keeps.
  *    A text that does not match its range is left as written (DuckDB then refuses it).
+ * 5. `LAST_DAY(x, part)` (https://cloud.google.com/bigquery/docs/reference/standard-sql/date_functions#last_day):
+ *    polyglot drops the part (every call answered the month's last day). Before polyglot reads it,
+ *    `LAST_DAY(x, YEAR | QUARTER | MONTH | WEEK | WEEK(<WEEKDAY>) | ISOWEEK)` becomes
+ *    `DATE_SUB(DATE_ADD(DATE_TRUNC(DATE(x), part), INTERVAL 1 unit), INTERVAL 1 DAY)`: the day before
+ *    the next period starts, a DATE as BigQuery returns (`dateTimeBeforePolyglot`).
+ * 6. `MAKE_INTERVAL([year, month, day, hour, minute, second], name => v …)`
+ *    (https://cloud.google.com/bigquery/docs/reference/standard-sql/interval_functions#make_interval):
+ *    polyglot drops the positional day, hour, minute and second. Before polyglot the call becomes
+ *    `bqgate_make_interval__(y, m, d, h, mi, s)` (absent parts 0; polyglot translates the arguments
+ *    and keeps the unknown call), and after it the sum of DuckDB's `to_months`, `to_days` and
+ *    `to_microseconds` parts, kept apart as BigQuery keeps them.
+ * 7. `UNIX_SECONDS(ts)` (https://cloud.google.com/bigquery/docs/reference/standard-sql/timestamp_functions#unix_seconds):
+ *    polyglot writes `CAST(EPOCH(ts) AS BIGINT)`, which rounds (1.8 s gave 2); BigQuery rounds down
+ *    to the beginning of the second: `CAST(floor(EPOCH(ts)) AS BIGINT)`.
+ * 8. `TIMESTAMP_DIFF(a, b, part)` (https://cloud.google.com/bigquery/docs/reference/standard-sql/timestamp_functions#timestamp_diff)
+ *    counts whole parts elapsed, where DATE_DIFF and DATETIME_DIFF count part boundaries; polyglot
+ *    writes all three as DuckDB's boundary-counting `DATE_DIFF('part', b, a)`. Its TIMESTAMP operands
+ *    are DuckDB TIMESTAMPTZ, so for MICROSECOND … DAY the call becomes `CASE WHEN typeof(a) LIKE
+ *    'TIMESTAMP WITH%' THEN date_sub('part', b, a) ELSE <as written> END` (DuckDB's
+ *    `date_sub` counts whole parts; the CASE is folded at bind time by the operand's type).
  * 4. `EXTRACT(MILLISECOND | MICROSECOND FROM x)` (https://cloud.google.com/bigquery/docs/reference/standard-sql/timestamp_functions#extract):
  *    BigQuery's are the fraction of the second (0–999, 0–999999); DuckDB's include the seconds
  *    (`6.789 s` gives 6789): taken modulo 1000 / 1000000.
  */
 import { closing, inQuoted, quotedSpans } from './native-masks.js';
+
+/** An interval's months, days and microseconds in DuckDB (datepart's microsecond includes the seconds). */
+const M = (i: string) => `(datepart('year', ${i}) * 12 + datepart('month', ${i}))`;
+const D = (i: string) => `datepart('day', ${i})`;
+const US = (i: string) => `(datepart('hour', ${i})::BIGINT * 3600000000 + datepart('minute', ${i})::BIGINT * 60000000 + datepart('microsecond', ${i}))`;
+const parts = (m: string, d: string, us: string) => `to_months(CAST(${m} AS INTEGER)) + to_days(CAST(${d} AS INTEGER)) + to_microseconds(CAST(${us} AS BIGINT))`;
+const DAY_US = 86400000000;
+
+/**
+ * INTERVAL functions DuckDB lacks, as DuckDB macros (name → [parameters, body]), created with the
+ * others of translate-functions.ts (which spreads these into its MACROS). BigQuery
+ * (https://cloud.google.com/bigquery/docs/reference/standard-sql/interval_functions): JUSTIFY_DAYS
+ * moves whole 30-day periods into months, JUSTIFY_HOURS whole 24-hour periods into days (both
+ * truncating toward zero, the remainder keeping its sign), JUSTIFY_INTERVAL does both, hours first.
+ */
+export const DATETIME_MACROS: Record<string, [string, string]> = {
+  JUSTIFY_DAYS: ['i', parts(`${M('i')} + trunc(${D('i')} / 30)`, `${D('i')} % 30`, US('i'))],
+  JUSTIFY_HOURS: ['i', parts(M('i'), `${D('i')} + trunc(${US('i')} / ${DAY_US})`, `${US('i')} % ${DAY_US}`)],
+  JUSTIFY_INTERVAL: ['i', parts(`${M('i')} + trunc((${D('i')} + trunc(${US('i')} / ${DAY_US})) / 30)`, `(${D('i')} + trunc(${US('i')} / ${DAY_US})) % 30`, `${US('i')} % ${DAY_US}`)],
+};
 
 const WEEKDAYS = ['SUNDAY', 'MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY', 'SATURDAY'];
 
@@ -188,9 +228,70 @@ function subsecondParts(duck: string): string {
   });
 }
 
+const PERIOD: Record<string, string> = { YEAR: 'YEAR', QUARTER: 'QUARTER', MONTH: 'MONTH', WEEK: 'WEEK', ISOWEEK: 'WEEK' };
+const MAKE_INTERVAL_ARGS = ['year', 'month', 'day', 'hour', 'minute', 'second'];
+const MAKE_INTERVAL = 'bqgate_make_interval__';
+
+/** (5) and (6) above, on the GoogleSQL text before polyglot reads it. */
+export function dateTimeBeforePolyglot(sql: string): string {
+  if (/\bLAST_DAY\s*\(/i.test(sql)) {
+    sql = rewriteCalls(sql, /\bLAST_DAY\s*\(/gi, ([x, part, ...rest]) => {
+      const p = /^([A-Z]+)(\s*\(\s*[A-Z]+\s*\))?$/i.exec(part ?? '');
+      const unit = p && !rest.length ? PERIOD[p[1].toUpperCase()] : undefined;
+      return unit ? `DATE_SUB(DATE_ADD(DATE_TRUNC(DATE(${x}), ${part}), INTERVAL 1 ${unit}), INTERVAL 1 DAY)` : undefined;
+    });
+  }
+  if (/\bMAKE_INTERVAL\s*\(/i.test(sql)) {
+    sql = rewriteCalls(sql, /\bMAKE_INTERVAL\s*\(/gi, (a) => {
+      const values = MAKE_INTERVAL_ARGS.map(() => '0');
+      let positional = 0;
+      for (const arg of a.filter((x) => x !== '')) {
+        const named = /^([A-Za-z_]+)\s*=>\s*([\s\S]+)$/.exec(arg);
+        const at = named ? MAKE_INTERVAL_ARGS.indexOf(named[1].toLowerCase()) : positional++;
+        if (at < 0 || at >= values.length) return undefined;
+        values[at] = named ? named[2] : arg;
+      }
+      return `${MAKE_INTERVAL}(${values.join(', ')})`;
+    });
+  }
+  return sql;
+}
+
+/** (6) after polyglot: the marker call as DuckDB interval parts. */
+function makeInterval(duck: string): string {
+  if (!duck.toLowerCase().includes(MAKE_INTERVAL)) return duck;
+  return rewriteCalls(duck, new RegExp(`"?${MAKE_INTERVAL}"?\\(`, 'gi'), (a) => {
+    if (a.length !== 6) return undefined;
+    const n = (x: string) => `CAST(${x} AS BIGINT)`;
+    return `(to_months(CAST(${n(a[0])} * 12 + ${n(a[1])} AS INTEGER)) + to_days(CAST(${n(a[2])} AS INTEGER))`
+      + ` + to_microseconds(${n(a[3])} * 3600000000 + ${n(a[4])} * 60000000 + ${n(a[5])} * 1000000))`;
+  });
+}
+
+/** (7) above. */
+function unixSeconds(duck: string): string {
+  if (!/CAST\(EPOCH\(/i.test(duck)) return duck;
+  return rewriteCalls(duck, /\bCAST\(/gi, ([only]) => {
+    const m = /^EPOCH\(([\s\S]+)\) AS BIGINT$/i.exec(only ?? '');
+    return m && closing(`(${m[1]})`, 0, quotedSpans(`(${m[1]})`)) === m[1].length + 2 ? `CAST(floor(epoch(${m[1]})) AS BIGINT)` : undefined;
+  });
+}
+
+const ELAPSED = new Set(['MICROSECOND', 'MILLISECOND', 'SECOND', 'MINUTE', 'HOUR', 'DAY']);
+
+/** (8) above. */
+function timestampDiff(duck: string): string {
+  if (!/DATE_DIFF\('/i.test(duck)) return duck;
+  return rewriteCalls(duck, /\bDATE_DIFF\(/g, ([part, b, a, ...rest]) => {
+    const p = /^'([A-Z]+)'$/i.exec(part ?? '');
+    if (!p || rest.length || a === undefined || !ELAPSED.has(p[1].toUpperCase())) return undefined;
+    return `CASE WHEN typeof(${a}) LIKE 'TIMESTAMP WITH%' THEN date_sub('${p[1].toLowerCase()}', ${b}, ${a}) ELSE date_diff('${p[1].toLowerCase()}', ${b}, ${a}) END`;
+  });
+}
+
 /** Every fix above, on one translated statement. */
 export function dateTimeFixes(duck: string): string {
-  let out = intervalLiterals(duck);
+  let out = timestampDiff(unixSeconds(makeInterval(intervalLiterals(duck))));
   if (/DATE_DIFF\('(WEEK|ISO)/i.test(out)) out = rewriteCalls(out, /\bDATE_DIFF\(/gi, diff);
   if (/DATE_TRUNC/i.test(out)) out = rewriteCalls(out, /\bDATE_TRUNC\(/gi, trunc);
   return subsecondParts(out);
