@@ -154,10 +154,10 @@ const VOLATILE = /\b(RAND|GENERATE_UUID)\s*\(/i;
  */
 export function withExpressions(sql: string): string {
   if (!/\bWITH\s*\(/i.test(sql)) return sql;
-  const skip: Array<[number, number]> = [];
-  scan(sql, (_k, s, e) => skip.push([s, e]));
   for (const m of [...sql.matchAll(/\bWITH\s*\(/gi)].reverse()) {
     const at = m.index!;
+    const skip: Array<[number, number]> = []; // again for each: a replacement after `at` moved the spans
+    scan(sql, (_k, s, e) => skip.push([s, e]));
     if (skip.some(([s, e]) => at >= s && at < e) || /[\w.]/.test(sql[at - 1] ?? '')) continue;
     const open = at + m[0].length - 1;
     const end = closing(sql, open, skip);
