@@ -177,3 +177,19 @@ export function withExpressions(sql: string): string {
   }
   return sql;
 }
+
+const FULL_BY_NAME = /\bFULL\s+(?:OUTER\s+)?UNION(\s+ALL|\s+DISTINCT)?\s+BY\s+NAME\b(?!\s+ON\b)/gi;
+
+/**
+ * 5. `FULL [OUTER] UNION ALL|DISTINCT BY NAME` (https://cloud.google.com/bigquery/docs/reference/standard-sql/query-syntax#set_operators):
+ *    polyglot passes the mode through, which DuckDB cannot parse. BigQuery's full mode keeps every
+ *    column of either side, the left's first, NULL where a side lacks one: DuckDB's own
+ *    `UNION [ALL] BY NAME` (https://duckdb.org/docs/stable/sql/query_syntax/setops#union-all-by-name).
+ *    The other modes (INNER, LEFT, `BY NAME ON (…)`) and INTERSECT/EXCEPT BY NAME are not rewritten.
+ */
+export function fullUnionByName(duck: string): string {
+  if (!/\bFULL\b/i.test(duck)) return duck;
+  const quoted = quotedSpans(duck);
+  return duck.replace(FULL_BY_NAME, (m, q: string | undefined, at: number) =>
+    (inQuoted(at, quoted) ? m : `UNION${q && /ALL/i.test(q) ? ' ALL' : ''} BY NAME`));
+}
