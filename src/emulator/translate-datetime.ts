@@ -54,6 +54,7 @@
  *    (`6.789 s` gives 6789): taken modulo 1000 / 1000000.
  */
 import { closing, inQuoted, quotedSpans } from './native-masks.js';
+import { scan } from './translate.js';
 
 /** An interval's months, days and microseconds in DuckDB (datepart's microsecond includes the seconds). */
 const M = (i: string) => `(datepart('year', ${i}) * 12 + datepart('month', ${i}))`;
@@ -78,13 +79,13 @@ export const DATETIME_MACROS: Record<string, [string, string]> = {
 const WEEKDAYS = ['SUNDAY', 'MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY', 'SATURDAY'];
 
 /** Top-level comma-separated arguments of the call whose `(` is at `open` and `)` ends before `end`. */
-function args(duck: string, open: number, end: number): string[] {
-  const quoted = quotedSpans(duck);
+function args(duck: string, open: number, end: number, quoted: Array<[number, number]>): string[] {
   const out: string[] = [];
   let depth = 0;
   let from = open + 1;
   for (let i = open + 1; i < end - 1; i++) {
-    if (inQuoted(i, quoted) || duck[i] === "'" || duck[i] === '"') continue;
+    const span = quoted.find(([s, e]) => i >= s && i < e);
+    if (span) { i = span[1] - 1; continue; }
     if (duck[i] === '(' || duck[i] === '[' || duck[i] === '{') depth++;
     else if (duck[i] === ')' || duck[i] === ']' || duck[i] === '}') depth--;
     else if (duck[i] === ',' && depth === 0) { out.push(duck.slice(from, i).trim()); from = i + 1; }
@@ -93,18 +94,28 @@ function args(duck: string, open: number, end: number): string[] {
   return out;
 }
 
-/** Replaces every call `NAME(` (outside quotes, not part of a longer name) by `fix(args)`; `undefined` leaves it. */
-function rewriteCalls(duck: string, name: RegExp, fix: (a: string[]) => string | undefined): string {
+/** `[start, end)` of every string, comment and backticked name of GoogleSQL text (translate.ts `scan`). */
+function googleSqlSpans(sql: string): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  scan(sql, (kind, s, e) => { if (kind !== 'param') out.push([s, e]); });
+  return out;
+}
+
+/**
+ * Replaces every call `NAME(` (outside the lexical spans `spans` finds, not part of a longer name)
+ * by `fix(args)`; `undefined` leaves it. DuckDB text by default (its quotes).
+ */
+function rewriteCalls(duck: string, name: RegExp, fix: (a: string[]) => string | undefined, spans = quotedSpans): string {
   for (let guard = 0; guard < 1000; guard++) {
-    const quoted = quotedSpans(duck);
+    const quoted = spans(duck);
     let done = true;
     for (const m of duck.matchAll(name)) {
       const at = m.index!;
-      if (inQuoted(at, quoted) || /[\w.]/.test(duck[at - 1] ?? '')) continue;
+      if (quoted.some(([s, e]) => at >= s && at < e) || /[\w.]/.test(duck[at - 1] ?? '')) continue;
       const open = at + m[0].length - 1;
       const end = closing(duck, open, quoted);
       if (end < 0) continue;
-      const text = fix(args(duck, open, end));
+      const text = fix(args(duck, open, end, quoted));
       if (text === undefined) continue;
       duck = duck.slice(0, at) + text + duck.slice(end);
       done = false;
@@ -239,7 +250,7 @@ export function dateTimeBeforePolyglot(sql: string): string {
       const p = /^([A-Z]+)(\s*\(\s*[A-Z]+\s*\))?$/i.exec(part ?? '');
       const unit = p && !rest.length ? PERIOD[p[1].toUpperCase()] : undefined;
       return unit ? `DATE_SUB(DATE_ADD(DATE_TRUNC(DATE(${x}), ${part}), INTERVAL 1 ${unit}), INTERVAL 1 DAY)` : undefined;
-    });
+    }, googleSqlSpans);
   }
   if (/\bMAKE_INTERVAL\s*\(/i.test(sql)) {
     sql = rewriteCalls(sql, /\bMAKE_INTERVAL\s*\(/gi, (a) => {
@@ -252,7 +263,7 @@ export function dateTimeBeforePolyglot(sql: string): string {
         values[at] = named ? named[2] : arg;
       }
       return `${MAKE_INTERVAL}(${values.join(', ')})`;
-    });
+    }, googleSqlSpans);
   }
   return sql;
 }
