@@ -89,6 +89,22 @@ function floatSeconds(micros: bigint): string {
   return `${neg ? '-' : ''}${mant}E${exp}`;
 }
 
+/**
+ * An INTERVAL (months, days, microseconds: DuckDB's and BigQuery's parts) in BigQuery's canonical
+ * text `[-]Y-M [-]D [-]H:M:S[.F]`, as the REST API lists it and CAST(… AS STRING) prints it
+ * (https://cloud.google.com/bigquery/docs/reference/standard-sql/data-types#interval_type):
+ * `1-2 3 4:5:6.789`, `0-0 0 10:20:30`, `-1-6 0 0:0:0`; the fraction without trailing zeros.
+ */
+export function intervalText(months: number, days: number, micros: bigint): string {
+  const ym = `${months < 0 ? '-' : ''}${Math.trunc(Math.abs(months) / 12)}-${Math.abs(months) % 12}`;
+  const neg = micros < 0n;
+  const us = neg ? -micros : micros;
+  const frac = (us % 1_000_000n).toString().padStart(6, '0').replace(/0+$/, '');
+  const secs = us / 1_000_000n;
+  const time = `${neg ? '-' : ''}${secs / 3600n}:${(secs / 60n) % 60n}:${secs % 60n}${frac ? `.${frac}` : ''}`;
+  return `${ym} ${days} ${time}`;
+}
+
 /** Encodes one value as a BigQuery `v` cell for `field`. */
 export function encodeCell(value: DuckDBValue, field: BqField, int64Ts: boolean): unknown {
   if (field.mode === 'REPEATED') {
@@ -111,7 +127,8 @@ export function encodeCell(value: DuckDBValue, field: BqField, int64Ts: boolean)
   if (value instanceof DuckDBTimeValue) return value.toString().replace(/\.(\d{1,5})$/, (_m, f: string) => `.${f.padEnd(6, '0')}`); // BigQuery: hh:mm:ss[.ffffff]
   if (value instanceof DuckDBDecimalValue) return value.toString().replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
   if (value instanceof DuckDBBlobValue) return Buffer.from(value.bytes).toString('base64');
-  if (value instanceof DuckDBIntervalValue || value instanceof DuckDBUUIDValue) return value.toString();
+  if (value instanceof DuckDBIntervalValue) return intervalText(value.months, value.days, value.micros);
+  if (value instanceof DuckDBUUIDValue) return value.toString();
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (typeof value === 'number') {
     if (Number.isNaN(value)) return 'NaN';

@@ -24,7 +24,8 @@
  */
 import { closing, inQuoted, quotedSpans } from './native-masks.js';
 import { nativeCalls } from './translate-functions.js';
-import { aggregateLimits, datePartFixes } from './translate-syntax.js';
+import { aggregateLimits, datePartFixes, fullUnionByName } from './translate-syntax.js';
+import { dateTimeFixes } from './translate-datetime.js';
 
 const CAST = /\bCAST\(/gi;
 
@@ -57,4 +58,4 @@ export function regexpContains(duck: string): string {
 }
 
 /** Every fix above, on one translated statement. */
-export const polyglotFixes = (duck: string): string => datePartFixes(aggregateLimits(nativeCalls(regexpContains(utf8Casts(duck)))));
+export const polyglotFixes = (duck: string): string => fullUnionByName(dateTimeFixes(datePartFixes(aggregateLimits(nativeCalls(regexpContains(utf8Casts(duck)))))));

@@ -15,13 +15,14 @@
  *
  * 3. Date parts (https://cloud.google.com/bigquery/docs/reference/standard-sql/date_functions#extract):
  *    polyglot passes `EXTRACT(DAYOFWEEK | WEEK | WEEK(<WEEKDAY>) | ISOWEEK | ISOYEAR FROM d)` and
- *    `DATE_TRUNC('ISOWEEK' | 'WEEK(MONDAY)' | 'ISOYEAR', d)` through. DuckDB's dayofweek counts 0–6
+ *    `DATE_TRUNC` parts through (those are fixed in translate-datetime.ts). DuckDB's dayofweek counts 0–6
  *    from Sunday where BigQuery counts 1–7; BigQuery's WEEK(<WEEKDAY>) is the week number [0, 53]
  *    with weeks starting on that day (days before its first one in week 0), i.e.
  *    `(dayofyear - 1 + 7 - (dayofweek - k + 7) % 7) // 7` for weekday k (Sunday 0), WEEK being
- *    WEEK(SUNDAY); ISOWEEK/ISOYEAR are DuckDB's `week`/`isoyear`; an ISO week starts on Monday.
+ *    WEEK(SUNDAY); ISOWEEK/ISOYEAR are DuckDB's `week`/`isoyear`.
  *    `datePartFixes` rewrites those on the DuckDB text.
  */
+import { BigQueryError } from '../bigquery/errors.js';
 import { scan } from './translate.js';
 import { closing, inQuoted, quotedSpans } from './native-masks.js';
 
@@ -77,7 +78,6 @@ export function aggregateLimits(duck: string): string {
 
 const WEEKDAYS = ['SUNDAY', 'MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY', 'SATURDAY'];
 const EXTRACT = /\bEXTRACT\((DAYOFWEEK|ISOWEEK|ISOYEAR|WEEK(?:\((SUNDAY|MONDAY|TUESDAY|WEDNESDAY|THURSDAY|FRIDAY|SATURDAY)\))?) FROM /gi;
-const TRUNC = /\bDATE_TRUNC\('(ISOWEEK|WEEK\(MONDAY\)|ISOYEAR)',/gi;
 
 /** (3) above, on DuckDB text. */
 export function datePartFixes(duck: string): string {
@@ -100,6 +100,96 @@ export function datePartFixes(duck: string): string {
   }
   let out = duck;
   for (const [s, e, text] of edits.filter(([s], i, all) => !all.some(([s2, e2], j) => j !== i && s > s2 && s < e2)).reverse()) out = out.slice(0, s) + text + out.slice(e);
-  const q2 = quotedSpans(out);
-  return out.replace(TRUNC, (mm, part: string, at: number) => (inQuoted(at, q2) ? mm : `DATE_TRUNC('${part.toUpperCase() === 'ISOYEAR' ? 'isoyear' : 'week'}',`));
+  return out;
+}
+
+/** Top-level comma-separated parts of `text` (parentheses, brackets and the skipped spans respected). */
+function topLevelParts(text: string): string[] {
+  const skip: Array<[number, number]> = [];
+  scan(text, (_k, s, e) => skip.push([s, e]));
+  const parts: string[] = [];
+  let depth = 0;
+  let from = 0;
+  for (let i = 0; i < text.length; i++) {
+    const span = skip.find(([s, e]) => i >= s && i < e);
+    if (span) { i = span[1] - 1; continue; }
+    if ('([{'.includes(text[i])) depth++;
+    else if (')]}'.includes(text[i])) depth--;
+    else if (text[i] === ',' && depth === 0) { parts.push(text.slice(from, i)); from = i + 1; }
+  }
+  parts.push(text.slice(from));
+  return parts;
+}
+
+/** `name` as a whole identifier in the code of `expr` (not a field `x.name`, a parameter or a call) replaced by `(value)`. */
+function substitute(expr: string, name: string, value: string): { text: string; uses: number } {
+  const skip: Array<[number, number]> = [];
+  scan(expr, (_k, s, e) => skip.push([s, e]));
+  let uses = 0;
+  const text = expr.replace(new RegExp(`\\b${name}\\b`, 'gi'), (m, at: number) => {
+    if (skip.some(([s, e]) => at >= s && at < e) || /[.@$]/.test(expr[at - 1] ?? '') || /^\s*[.(]/.test(expr.slice(at + m.length))) return m;
+    uses++;
+    return `(${value})`;
+  });
+  return { text, uses };
+}
+
+/** `text` with its comments replaced by a space. */
+function uncommented(text: string): string {
+  const spans: Array<[number, number]> = [];
+  scan(text, (k, s, e) => { if (k === 'comment') spans.push([s, e]); });
+  for (const [s, e] of spans.reverse()) text = `${text.slice(0, s)} ${text.slice(e)}`;
+  return text;
+}
+
+const VOLATILE = /\b(RAND|GENERATE_UUID)\s*\(/i;
+
+/**
+ * 4. The WITH expression `WITH(a AS e1, b AS e2, result)` (https://cloud.google.com/bigquery/docs/reference/standard-sql/operators#with_expression):
+ *    polyglot cannot read it ("Unexpected token: With"). Each variable is replaced, in order, by its
+ *    parenthesized expression in the later variables and the result, on the GoogleSQL text before
+ *    polyglot reads it: the same value, as every expression but a volatile one is a function of its
+ *    inputs. A volatile variable (RAND(), GENERATE_UUID()) used more than once would be evaluated once
+ *    per use, so it is refused (invalidQuery) rather than answered differently.
+ */
+export function withExpressions(sql: string): string {
+  if (!/\bWITH\s*\(/i.test(sql)) return sql;
+  for (const m of [...sql.matchAll(/\bWITH\s*\(/gi)].reverse()) {
+    const at = m.index!;
+    const skip: Array<[number, number]> = []; // again for each: a replacement after `at` moved the spans
+    scan(sql, (_k, s, e) => skip.push([s, e]));
+    if (skip.some(([s, e]) => at >= s && at < e) || /[\w.]/.test(sql[at - 1] ?? '')) continue;
+    const open = at + m[0].length - 1;
+    const end = closing(sql, open, skip);
+    if (end < 0) continue;
+    const parts = topLevelParts(sql.slice(open + 1, end - 1)).map(uncommented);
+    const vars = parts.slice(0, -1).map((p) => /^\s*([A-Za-z_][A-Za-z0-9_]*)\s+AS\s+([\s\S]+)$/i.exec(p));
+    if (!parts.length || vars.some((v) => !v)) continue;
+    let rest = parts.slice(1).map((p, i) => (i < vars.length - 1 ? vars[i + 1]![2] : p));
+    for (let i = 0; i < vars.length; i++) {
+      const name = vars[i]![1];
+      const value = i === 0 ? vars[0]![2] : rest[i - 1]; // with the earlier variables already replaced
+      let uses = 0;
+      rest = rest.map((r, j) => { if (j < i) return r; const s = substitute(r, name, value.trim()); uses += s.uses; return s.text; });
+      if (uses > 1 && VOLATILE.test(value)) throw new BigQueryError('invalidQuery', `The emulator cannot run the WITH expression: its variable ${name} is volatile (RAND, GENERATE_UUID) and used ${uses} times; compute it once in a subquery`, { location: 'query' });
+    }
+    sql = `${sql.slice(0, at)}(${rest.at(-1)!.trim()})${sql.slice(end)}`;
+  }
+  return sql;
+}
+
+const FULL_BY_NAME = /\bFULL\s+(?:OUTER\s+)?UNION(\s+ALL|\s+DISTINCT)?\s+BY\s+NAME\b(?!\s+ON\b)/gi;
+
+/**
+ * 5. `FULL [OUTER] UNION ALL|DISTINCT BY NAME` (https://cloud.google.com/bigquery/docs/reference/standard-sql/query-syntax#set_operators):
+ *    polyglot passes the mode through, which DuckDB cannot parse. BigQuery's full mode keeps every
+ *    column of either side, the left's first, NULL where a side lacks one: DuckDB's own
+ *    `UNION [ALL] BY NAME` (https://duckdb.org/docs/stable/sql/query_syntax/setops#union-all-by-name).
+ *    The other modes (INNER, LEFT, `BY NAME ON (…)`) and INTERSECT/EXCEPT BY NAME are not rewritten.
+ */
+export function fullUnionByName(duck: string): string {
+  if (!/\bFULL\b/i.test(duck)) return duck;
+  const quoted = quotedSpans(duck);
+  return duck.replace(FULL_BY_NAME, (m, q: string | undefined, at: number) =>
+    (inQuoted(at, quoted) ? m : `UNION${q && /ALL/i.test(q) ? ' ALL' : ''} BY NAME`));
 }
