@@ -63,6 +63,8 @@ export interface RunOptions {
    * bytes), `execute` (DuckDB run, rows read). For profiles (bench/emulator-profile.ts).
    */
   timings?: Record<string, number>;
+  /** A script's open transaction (transaction.ts): the statement runs on its connection, which stays open; the tables it writes are added to `written`. */
+  transaction?: { connection: DuckDBConnection; written: Set<string> };
 }
 
 export interface RunResult {
@@ -294,7 +296,7 @@ export class Engine {
     const dml = dmlTargetPath(sql);
     const target = dml ?? ddlTargetPath(sql);
     if (!target && kind !== 'SELECT') throw new BigQueryError('accessDenied', `Access Denied: the emulator cannot tell which table this ${kind} statement writes; it was not run.`);
-    const con = await this.db.connect();
+    const con = opts.transaction?.connection ?? await this.db.connect();
     const interrupt = () => con.interrupt();
     opts.signal?.addEventListener('abort', interrupt, { once: true });
     try {
@@ -331,7 +333,7 @@ export class Engine {
       if (ddl?.statementType === 'DROP_TABLE' && existed) await this.keepDropped(writes[0]);
       phase('guard');
       const reader = await ps.runAndReadAll();
-      for (const w of writes) this.sizes.delete(w);
+      for (const w of writes) { this.sizes.delete(w); opts.transaction?.written.add(w); }
       const names = reader.columnNames();
       const types = reader.columnTypes();
       const rows = reader.getRows() as DuckDBValue[][];
@@ -350,8 +352,18 @@ export class Engine {
     } finally {
       opts.signal?.removeEventListener('abort', interrupt);
       // One connection per statement: a pool of idle connections (tried) broke cancellation — after a cancel, the principal's next statement waited for the interrupted join (test/emulator-security.test.ts).
-      con.closeSync();
+      if (!opts.transaction) con.closeSync();
     }
+  }
+
+  /** A connection of its own for a script's transaction (transaction.ts); the caller closes it. */
+  connect(): Promise<DuckDBConnection> {
+    return this.db.connect();
+  }
+
+  /** After a transaction ends (committed or rolled back): the tables it wrote are measured and counted again. */
+  async afterTransaction(written: Iterable<string>): Promise<void> {
+    for (const key of written) { this.sizes.delete(key); await this.catalog.recount(key); }
   }
 
   /**
