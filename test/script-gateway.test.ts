@@ -88,6 +88,7 @@ describe('EXECUTE IMMEDIATE through the gateway: what runs is what was analyzed'
     ]) {
       const e = await refused(tokens.analyst, sql);
       expect(e.errors?.[0]?.reason).toBe('accessDenied');
+      expect(e.message).toMatch(/analysts-deny-ssn/); // the gateway's policy saw the inner statement
       expect(e.message).not.toMatch(/\d{3}-\d{2}-\d{4}/);
     }
   });
@@ -102,6 +103,19 @@ describe('EXECUTE IMMEDIATE through the gateway: what runs is what was analyzed'
     expect(alone[0].email).not.toBe(raw[0].email);
     expect(viaExec).toEqual(alone);
     expect(viaInto).toEqual(alone);
+  });
+
+  it('USING arguments are written into the statement and governed with it: a masked value stays masked, a subquery reading ssn is refused', async () => {
+    const q = (query: string) => gw.sdk(tokens.analyst).query({ query, useLegacySql: false }).then(([r]) => r);
+    const alone = await q('SELECT email FROM shop.customers WHERE customer_id = 1');
+    const viaUsing = await q("EXECUTE IMMEDIATE 'SELECT email FROM shop.customers WHERE customer_id = ?' USING 1");
+    const named = await q("DECLARE id INT64 DEFAULT 1;\nEXECUTE IMMEDIATE 'SELECT email FROM shop.customers WHERE customer_id = @id' USING id AS id");
+    console.log(JSON.stringify(viaUsing), JSON.stringify(named));
+    expect(viaUsing).toEqual(alone);
+    expect(named).toEqual(alone);
+    const e = await refused(tokens.analyst, "EXECUTE IMMEDIATE 'SELECT ? AS v' USING (SELECT ssn FROM shop.customers LIMIT 1)");
+    expect(e.errors?.[0]?.reason).toBe('accessDenied');
+    expect(e.message).toMatch(/analysts-deny-ssn/);
   });
 
   it('SQL computed at run time is refused, naming why: CONCAT building the table name, a variable holding SQL', async () => {
