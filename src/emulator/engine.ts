@@ -285,7 +285,9 @@ export class Engine {
     const info = extractInfoSchema(sql, project, ctx.defaultDataset?.datasetId);
     const statements = this.translate(info.sql, jsonParams, (path) => this.matchWildcard(path, project, ctx.defaultDataset?.datasetId, opts.declared))
       .map((s) => (info.refs.length ? this.withInfoSchema(s, info.refs, ctx.user) : s));
-    if (statements.length !== 1) throw new BigQueryError('invalidQuery', 'The emulator runs one statement per job; scripts are not supported.', { location: 'query' });
+    // An empty text (only comments) is BigQuery's syntax error; several statements reach here only when the script parser saw one (the translator split it).
+    if (!statements.length) throw new BigQueryError('invalidQuery', 'Syntax error: Unexpected end of script at [1:1]', { location: 'query' });
+    if (statements.length !== 1) throw new BigQueryError('invalidQuery', 'The emulator translated this statement into several; it runs one statement per child job.', { location: 'query' });
     phase('translate');
     const kind = statementType(sql);
     const expected = expectedDuckType(kind, opts.declared?.statementKind);
