@@ -167,6 +167,19 @@ describe('emulator scripts', () => {
     expect((await apiError(rows("SET @@dataset_id = 'shop'; SELECT 1"))).message).toMatch(/@@dataset_id/);
   });
 
+  it('system variables: @@current_job_id is the child job of the statement, @@script.job_id the parent, @@last_job_id the previous child, completed children counted, @@row_count, @@script.* sums, @@project_id', async () => {
+    const [job] = await sdk.createQueryJob({ query: `SELECT 1 AS a;
+      SELECT @@current_job_id AS cur, @@script.job_id AS script, @@last_job_id AS last, @@script.num_child_jobs AS children,
+        @@script.bytes_processed >= 0 AS bytes_ok, @@script.creation_time <= CURRENT_TIMESTAMP() AS created_ok, @@project_id AS project`, useLegacySql: false });
+    const [r] = await job.getQueryResults();
+    const [children] = await sdk.getJobs({ parentJobId: job.id } as never);
+    const first = children.find((c) => c.metadata.statistics.scriptStatistics.stackFrames[0].startLine === 1)!;
+    const second = children.find((c) => c.metadata.statistics.scriptStatistics.stackFrames[0].startLine === 2)!;
+    console.log(JSON.stringify(r), job.id, first.id);
+    expect(r).toEqual([{ cur: second.id, script: job.id, last: first.id, children: 1, bytes_ok: true, created_ok: true, project: 'demo-project' }]);
+    expect(await rows("DELETE FROM shop.customers WHERE customer_id < 0; SELECT @@row_count AS n")).toEqual([{ n: 0 }]);
+  });
+
   it('CALL runs an emulator procedure (fixtures/…/customer_report.routine.json) with its argument', async () => {
     const viaCall = await rows("CALL shop.customer_report('FR')");
     const direct = await rows("SELECT customer_id, email FROM shop.customers WHERE country = 'FR'");

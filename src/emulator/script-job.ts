@@ -45,9 +45,12 @@ export async function runScriptJob(engine: Engine, parser: ScriptParser, parsed:
   let serial = 0;
   let temp: { projectId: string; datasetId: string } | undefined;
   const system: Record<string, ScriptValue> = {
-    project_id: stringValue(ctx.projectId), 'script.job_id': stringValue(job.parentJobId), current_job_id: stringValue(job.parentJobId),
+    project_id: stringValue(ctx.projectId), 'script.job_id': stringValue(job.parentJobId),
+    // The job of the statement that reads it (its child job, the next one numbered), as BigQuery documents for scripts.
+    current_job_id: stringValue(`script_job_${hex}_0`),
     dataset_id: stringValue(ctx.defaultDataset?.datasetId ?? null), dataset_project_id: stringValue(ctx.defaultDataset?.projectId ?? (ctx.defaultDataset ? ctx.projectId : null)),
-    location: stringValue('US'),
+    location: stringValue('US'), last_job_id: stringValue(null),
+    'script.creation_time': { type: { type: 'TIMESTAMP' }, value: { value: new Date().toISOString().replace('T', ' ').replace('Z', '+00:00') } },
   };
   let billed = 0;
   const txn = new ScriptTransaction(engine);
@@ -76,6 +79,8 @@ export async function runScriptJob(engine: Engine, parser: ScriptParser, parsed:
       throw child.error;
     } finally {
       child.endTime = Date.now();
+      system.last_job_id = stringValue(child.jobId);
+      system.current_job_id = stringValue(`script_job_${hex}_${serial}`);
       job.onChild(child);
     }
   };

@@ -12,7 +12,9 @@
  * hidden dataset `_script_<job>` the host makes and drops), BEGIN TRANSACTION / COMMIT / ROLLBACK (ROLLBACK
  * really undoes the transaction's DML), CALL of a SQL procedure of the
  * emulator's routine store (IN arguments, and OUT / INOUT arguments given as variables),
- * `@@row_count`, `@@project_id`, `@@script.job_id`, `@@script.num_child_jobs`, `@@time_zone`.
+ * `@@row_count`, `@@project_id`, `@@dataset_id`, `@@current_job_id`, `@@last_job_id`, `@@script.job_id`,
+ * `@@script.num_child_jobs`, `@@script.bytes_processed`, `@@script.bytes_billed`, `@@script.creation_time`, `@@time_zone`
+ * (https://cloud.google.com/bigquery/docs/reference/system-variables).
  *
  * Variables are never pasted into SQL: each reference (an expression path whose first name is a
  * variable) becomes a query parameter `@_svN` bound to the value (script-values.ts). A column with
@@ -118,6 +120,8 @@ class Interpreter {
       case 'error.formatted_stack_trace': return stringValue(failure ? `At ${failure.frame ? `${failure.frame.startLine}:${failure.frame.startColumn}` : '?'}` : null);
       case 'row_count': return intValue(this.rowCount);
       case 'script.num_child_jobs': return intValue(this.outcome.children);
+      case 'script.bytes_processed': return intValue(this.outcome.totalBytesProcessed);
+      case 'script.bytes_billed': return intValue(this.outcome.totalBytesBilled);
       case 'time_zone': return stringValue(this.timeZone);
       default: {
         const v = this.host.system[name];
