@@ -103,6 +103,9 @@ describe('EXECUTE IMMEDIATE through the gateway: what runs is what was analyzed'
     expect(alone[0].email).not.toBe(raw[0].email);
     expect(viaExec).toEqual(alone);
     expect(viaInto).toEqual(alone);
+    const viaRow = await q("DECLARE e STRING; DECLARE i INT64;\nEXECUTE IMMEDIATE 'SELECT email, customer_id FROM shop.customers WHERE customer_id = 1' INTO e, i;\nSELECT e AS email");
+    console.log(JSON.stringify(viaRow));
+    expect(viaRow).toEqual(alone);
   });
 
   it('USING arguments are written into the statement and governed with it: a masked value stays masked, a subquery reading ssn is refused', async () => {
@@ -146,6 +149,9 @@ describe('EXECUTE IMMEDIATE through the gateway: what runs is what was analyzed'
     const [[o]] = await gw.sdk(tokens.admin).query({ query: 'SELECT COUNT(*) AS n FROM shop.orders', useLegacySql: false });
     console.log(JSON.stringify(r), o.n);
     expect(r).toEqual([{ n: o.n }]);
+    const [two] = await gw.sdk(tokens.admin).query({ query: "DECLARE lo, hi INT64;\nEXECUTE IMMEDIATE 'SELECT MIN(order_id), MAX(order_id) FROM shop.orders WHERE order_id <= @top' INTO lo, hi USING 10 AS top;\nSELECT lo, hi", useLegacySql: false });
+    console.log(JSON.stringify(two));
+    expect(two).toEqual([{ lo: 1, hi: 10 }]);
   });
 });
 

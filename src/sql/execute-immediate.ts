@@ -5,7 +5,7 @@
  * `EXECUTE IMMEDIATE '<one SQL statement>' [INTO v, …] [USING expr [AS name], …]` with the SQL as a
  * string literal. That statement is written into the script in place of the EXECUTE IMMEDIATE (its
  * `?` / `@name` parameters replaced by the USING expressions, parenthesized; INTO one variable as
- * `SET v = (query)`, INTO several as `SET (a, b) = (SELECT AS STRUCT * FROM (query))`), so the
+ * `SET v = (query)`, INTO several as `SET (a, b) = (SELECT _row FROM (query) AS _row)`, the row as a STRUCT), so the
  * analysis, the policy, the rewrite and the upstream all see the same text. Anything computed at run
  * time (CONCAT, `||`, a variable, a subquery) is refused: the gateway cannot know what it would run.
  */
@@ -79,7 +79,7 @@ async function inlineOne(node: any, bytes: Buffer, parse: ScriptParse): Promise<
   const into: string[] = (node.intoClause?.identifiers?.identifierList ?? []).map((i: any) => `\`${String(i.idString)}\``);
   if (!into.length) return stmt;
   if (key !== 'astQueryStatementNode') throw invalid('INTO needs a query');
-  return into.length === 1 ? `SET ${into[0]} = (\n${stmt}\n)` : `SET (${into.join(', ')}) = (SELECT AS STRUCT * FROM (\n${stmt}\n))`;
+  return into.length === 1 ? `SET ${into[0]} = (\n${stmt}\n)` : `SET (${into.join(', ')}) = (SELECT _row FROM (\n${stmt}\n) AS _row)`;
 }
 
 /**
