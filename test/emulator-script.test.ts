@@ -236,6 +236,11 @@ describe('emulator scripts', () => {
       SELECT customer_id, add_one(customer_id) AS a, twice(customer_id) AS b, plus(k, 5) AS c FROM shop.customers ORDER BY customer_id LIMIT 2`);
     console.log(JSON.stringify(r));
     expect(r.map((x: any) => [x.a - x.customer_id, x.b - 2 * (x.customer_id + 1), x.c])).toEqual([[1, 0, 15], [1, 0, 15]]);
+    const agg = await rows(`CREATE TEMP AGGREGATE FUNCTION scaled_sum(x INT64, k INT64 NOT AGGREGATE) AS (SUM(x) * k);
+      SELECT country, scaled_sum(customer_id, 2) AS s, SUM(customer_id) * 2 AS direct FROM shop.customers GROUP BY country ORDER BY country LIMIT 3`);
+    console.log(JSON.stringify(agg));
+    expect(agg.length).toBe(3);
+    for (const a of agg) expect(a.s).toBe(a.direct);
     const e = await apiError(rows("CREATE TEMP FUNCTION js(x FLOAT64) RETURNS FLOAT64 LANGUAGE js AS 'return x'; SELECT js(1.0)"));
     expect(e.message).toMatch(/only SQL expression functions/);
   });

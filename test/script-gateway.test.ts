@@ -155,6 +155,15 @@ describe('EXECUTE IMMEDIATE through the gateway: what runs is what was analyzed'
   });
 });
 
+describe('SET @@system_variable through the gateway', () => {
+  it('is refused, naming why: a time zone set mid-script would change what a date row filter analyzed before it means', async () => {
+    const e = await apiError(gw.sdk(tokens.analyst).query({ query: "SET @@time_zone = 'Pacific/Kiritimati';\nSELECT COUNT(*) AS n FROM shop.customers WHERE DATE(created_at) = CURRENT_DATE()", useLegacySql: false }));
+    console.log(e.errors?.[0]?.reason, e.message);
+    expect(e.errors?.[0]?.reason).toBe('invalidQuery');
+    expect(e.message).toMatch(/SET @@system_variable/);
+  });
+});
+
 describe('CASE statements through the gateway', () => {
   it('every branch is analyzed: an analyst\'s CASE whose ELSE reads ssn is refused even when it would not run; a CASE search runs', async () => {
     const e = await apiError(gw.sdk(tokens.analyst).query({ query: "DECLARE n INT64 DEFAULT 1;\nCASE n WHEN 1 THEN SELECT 'one' AS v; ELSE SELECT ssn FROM shop.customers; END CASE;", useLegacySql: false }));

@@ -25,7 +25,7 @@
  * CASE [expr] WHEN … END CASE; EXECUTE IMMEDIATE sql [INTO …] [USING …]; SET @@time_zone (UTC);
  * BEGIN TRANSACTION / COMMIT / ROLLBACK on one DuckDB transaction (script-job.ts, transaction.ts).
  *
- * Refused as notImplemented, naming the construct: JavaScript or aggregate temp functions, SET of
+ * Refused as notImplemented, naming the construct: JavaScript temp functions, SET of
  * another system variable or @@time_zone to another zone, and a procedure whose language is not SQL. Every statement of the script (SELECT, DML, DDL; a FOR…IN query) runs
  * through `host.run`, which makes it a child job and applies the engine's checks (guard.ts).
  */
@@ -470,15 +470,15 @@ class Interpreter {
   /**
    * CREATE TEMP FUNCTION with a SQL expression body: kept for the rest of the script and expanded
    * inline where it is called (its arguments CAST to the parameter types, the body to RETURNS), as
-   * BigQuery inlines SQL UDFs. An argument used twice in the body is evaluated twice (a
-   * non-deterministic one, RAND(), may differ). Refused: JavaScript and other languages, aggregates.
+   * BigQuery inlines SQL UDFs; an AGGREGATE function's body (SUM(x) * k, k NOT AGGREGATE) is inlined the same way, so its aggregates group with the calling query. An argument used twice in the body is evaluated twice (a
+   * non-deterministic one, RAND(), may differ). Refused: JavaScript and other languages.
    */
   private tempFunction(node: any, src: Source): void {
     const decl = flat(node.functionDeclaration);
     const names: string[] = (flat(decl.name).names ?? []).map((x: any) => String(flat(x).idString));
     const textOf = (n: any) => (n ? src.bytes.subarray(...span(n)!).toString('utf8') : undefined);
     if (names.length !== 1) throw new BigQueryError('invalidQuery', `A temp function name must be one identifier, not ${names.join('.')}.`, { location: 'query' });
-    if (!node.sqlFunctionBody || node.language || node.isAggregate) throw notImplemented(`CREATE TEMP FUNCTION ${names[0]} (only SQL expression functions run)`);
+    if (!node.sqlFunctionBody || node.language) throw notImplemented(`CREATE TEMP FUNCTION ${names[0]} (only SQL expression functions run)`);
     const key = names[0].toLowerCase();
     if (this.functions.has(key) && !node.isOrReplace) {
       if (node.isIfNotExists) return;

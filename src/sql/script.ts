@@ -118,6 +118,9 @@ export function scriptUnits(parsedScript: any, sql: string): ScriptUnit[] {
         return;
       }
       case 'astRaiseStatementNode': if (node.message) expr(node.message); return;
+      case 'astSystemVariableAssignmentNode':
+        // A time zone or a default dataset set mid-script changes what the analyzed statements mean (date row filters, table names).
+        throw new Error('SET @@system_variable is not run through bqgate: it would change what the statements analyzed after it mean (their time zone, their default dataset); set the time zone in the functions (DATE(ts, \'zone\')) or name the dataset');
       case 'astCaseStatementNode': // CASE [expr] WHEN … THEN … [ELSE …] END CASE: every value and every branch
         if (node.expression) expr(node.expression);
         for (const c of node.whenThenClauses?.whenThenClauses ?? []) { expr(c.condition); list(c.body); }
