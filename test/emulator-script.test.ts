@@ -85,12 +85,99 @@ describe('emulator scripts', () => {
     expect(again).toEqual([{ m: 'inner' }]);
   });
 
-  it('RETURN ends the script; BEGIN TRANSACTION / COMMIT run; ROLLBACK is refused, naming why', async () => {
+  it('RETURN ends the script; BEGIN TRANSACTION / COMMIT run and a transaction does not nest', async () => {
     expect(await rows('SELECT 1 AS a; IF TRUE THEN RETURN; END IF; SELECT 2 AS a')).toEqual([{ a: 1 }]);
     expect(await rows('BEGIN TRANSACTION; SELECT 3 AS a; COMMIT TRANSACTION;')).toEqual([{ a: 3 }]);
-    const e = await apiError(rows('BEGIN TRANSACTION; SELECT 1; ROLLBACK TRANSACTION;'));
+    const nested = await apiError(rows('BEGIN TRANSACTION; BEGIN TRANSACTION; COMMIT TRANSACTION;'));
+    console.log(nested.message);
+    expect(nested.message).toMatch(/nested/);
+    expect((await apiError(rows('SELECT 1; COMMIT TRANSACTION;'))).message).toMatch(/without an active transaction/);
+  });
+
+  it('ROLLBACK TRANSACTION undoes the transaction\'s DML; COMMIT keeps it; the script ending inside a transaction rolls it back; a failing statement rolls it back', async () => {
+    await rows('CREATE OR REPLACE TABLE shop.txn_probe (id INT64, note STRING)');
+    const count = async () => Number((await rows('SELECT COUNT(*) AS n FROM shop.txn_probe'))[0].n);
+    const seen = await rows(`BEGIN TRANSACTION;
+      INSERT INTO shop.txn_probe VALUES (1, 'rolled back'), (2, 'rolled back');
+      DECLARE inside INT64 DEFAULT (SELECT COUNT(*) FROM shop.txn_probe);
+      ROLLBACK TRANSACTION;
+      SELECT inside, (SELECT COUNT(*) FROM shop.txn_probe) AS after_rollback`);
+    console.log('rollback', JSON.stringify(seen));
+    expect(seen).toEqual([{ inside: 2, after_rollback: 0 }]);
+    expect(await count()).toBe(0);
+    await rows("BEGIN TRANSACTION; INSERT INTO shop.txn_probe VALUES (3, 'kept'); UPDATE shop.txn_probe SET note = 'kept!' WHERE id = 3; COMMIT TRANSACTION;");
+    expect(await rows('SELECT id, note FROM shop.txn_probe')).toEqual([{ id: 3, note: 'kept!' }]);
+    const [table] = await sdk.dataset('shop').table('txn_probe').getMetadata();
+    console.log('numRows after commit', table.numRows);
+    expect(table.numRows).toBe('1');
+    await rows("BEGIN TRANSACTION; INSERT INTO shop.txn_probe VALUES (4, 'never committed'); SELECT 1 AS a");
+    expect(await count()).toBe(1);
+    const failed = await apiError(rows("BEGIN TRANSACTION; DELETE FROM shop.txn_probe WHERE TRUE; SELECT * FROM shop.no_such_table; COMMIT TRANSACTION;"));
+    console.log('failed', failed.message);
+    expect(await count()).toBe(1);
+    const handled = await rows(`BEGIN
+        BEGIN TRANSACTION;
+        INSERT INTO shop.txn_probe VALUES (5, 'handled');
+        SELECT * FROM shop.no_such_table;
+        COMMIT TRANSACTION;
+      EXCEPTION WHEN ERROR THEN
+        ROLLBACK TRANSACTION;
+        SELECT @@error.message AS message, (SELECT COUNT(*) FROM shop.txn_probe) AS n;
+      END`);
+    console.log('handled', JSON.stringify(handled));
+    expect(handled[0].message).toMatch(/not found/i);
+    expect(handled[0].n).toBe(1);
+    await rows('DROP TABLE shop.txn_probe');
+  });
+
+  it('CASE and CASE search statements run the first matching branch, else ELSE, else nothing', async () => {
+    const r = await rows(`DECLARE n INT64 DEFAULT 2; DECLARE out ARRAY<STRING> DEFAULT [];
+      CASE n WHEN 1 THEN SET out = ARRAY_CONCAT(out, ['one']); WHEN 1 + 1 THEN SET out = ARRAY_CONCAT(out, ['two']); ELSE SET out = ARRAY_CONCAT(out, ['else']); END CASE;
+      CASE WHEN n > 5 THEN SET out = ARRAY_CONCAT(out, ['big']); WHEN n > 1 THEN SET out = ARRAY_CONCAT(out, ['>1']); WHEN n > 0 THEN SET out = ARRAY_CONCAT(out, ['>0']); END CASE;
+      CASE n WHEN 7 THEN SET out = ARRAY_CONCAT(out, ['seven']); END CASE;
+      CASE NULL WHEN NULL THEN SET out = ARRAY_CONCAT(out, ['null=null']); ELSE SET out = ARRAY_CONCAT(out, ['null<>null']); END CASE;
+      SELECT out`);
+    console.log(JSON.stringify(r));
+    expect(r).toEqual([{ out: ['two', '>1', 'null<>null'] }]);
+  });
+
+  it('EXECUTE IMMEDIATE: a computed statement with USING (positional, named) and INTO; the inner statement does not see script variables; one statement only', async () => {
+    const r = await rows(`DECLARE t STRING DEFAULT 'customers'; DECLARE n, m INT64; DECLARE c STRING DEFAULT 'FR';
+      EXECUTE IMMEDIATE CONCAT('SELECT COUNT(*) FROM shop.', t, ' WHERE country = ?') INTO n USING c;
+      EXECUTE IMMEDIATE 'SELECT @a + @b, @a * @b' INTO n, m USING 6 AS a, 7 AS b;
+      SELECT n, m, (SELECT COUNT(*) FROM shop.customers WHERE country = 'FR') AS fr`);
+    console.log(JSON.stringify(r));
+    expect(r[0].n).toBe(13);
+    expect(r[0].m).toBe(42);
+    const one = await rows("DECLARE n INT64; EXECUTE IMMEDIATE 'SELECT COUNT(*) FROM shop.customers WHERE country = ?' INTO n USING 'FR'; SELECT n");
+    expect(one).toEqual([{ n: r[0].fr }]);
+    expect(await rows("EXECUTE IMMEDIATE 'SELECT 1 AS a UNION ALL SELECT 2 ORDER BY a'")).toEqual([{ a: 1 }, { a: 2 }]);
+    const scoped = await apiError(rows("DECLARE secret STRING DEFAULT 'x'; EXECUTE IMMEDIATE 'SELECT secret'"));
+    console.log(scoped.message);
+    expect(scoped.message).toMatch(/secret/i);
+    const two = await apiError(rows("EXECUTE IMMEDIATE 'SELECT 1; SELECT 2'"));
+    expect(two.message).toMatch(/exactly one SQL statement/);
+  });
+
+  it('@@time_zone is UTC and SET @@time_zone accepts UTC; another zone is refused, naming it', async () => {
+    expect(await rows("SET @@time_zone = 'UTC'; SELECT @@time_zone AS tz")).toEqual([{ tz: 'UTC' }]);
+    const e = await apiError(rows("SET @@time_zone = 'America/New_York'; SELECT 1"));
     console.log(e.message);
-    expect(e.message).toMatch(/ROLLBACK/);
+    expect(e.message).toMatch(/America\/New_York/);
+    expect((await apiError(rows("SET @@dataset_id = 'shop'; SELECT 1"))).message).toMatch(/@@dataset_id/);
+  });
+
+  it('system variables: @@current_job_id is the child job of the statement, @@script.job_id the parent, @@last_job_id the previous child, completed children counted, @@row_count, @@script.* sums, @@project_id', async () => {
+    const [job] = await sdk.createQueryJob({ query: `SELECT 1 AS a;
+      SELECT @@current_job_id AS cur, @@script.job_id AS script, @@last_job_id AS last, @@script.num_child_jobs AS children,
+        @@script.bytes_processed >= 0 AS bytes_ok, @@script.creation_time <= CURRENT_TIMESTAMP() AS created_ok, @@project_id AS project`, useLegacySql: false });
+    const [r] = await job.getQueryResults();
+    const [children] = await sdk.getJobs({ parentJobId: job.id } as never);
+    const first = children.find((c) => c.metadata.statistics.scriptStatistics.stackFrames[0].startLine === 1)!;
+    const second = children.find((c) => c.metadata.statistics.scriptStatistics.stackFrames[0].startLine === 2)!;
+    console.log(JSON.stringify(r), job.id, first.id);
+    expect(r).toEqual([{ cur: second.id, script: job.id, last: first.id, children: 1, bytes_ok: true, created_ok: true, project: 'demo-project' }]);
+    expect(await rows("DELETE FROM shop.customers WHERE customer_id < 0; SELECT @@row_count AS n")).toEqual([{ n: 0 }]);
   });
 
   it('CALL runs an emulator procedure (fixtures/…/customer_report.routine.json) with its argument', async () => {
@@ -149,6 +236,11 @@ describe('emulator scripts', () => {
       SELECT customer_id, add_one(customer_id) AS a, twice(customer_id) AS b, plus(k, 5) AS c FROM shop.customers ORDER BY customer_id LIMIT 2`);
     console.log(JSON.stringify(r));
     expect(r.map((x: any) => [x.a - x.customer_id, x.b - 2 * (x.customer_id + 1), x.c])).toEqual([[1, 0, 15], [1, 0, 15]]);
+    const agg = await rows(`CREATE TEMP AGGREGATE FUNCTION scaled_sum(x INT64, k INT64 NOT AGGREGATE) AS (SUM(x) * k);
+      SELECT country, scaled_sum(customer_id, 2) AS s, SUM(customer_id) * 2 AS direct FROM shop.customers GROUP BY country ORDER BY country LIMIT 3`);
+    console.log(JSON.stringify(agg));
+    expect(agg.length).toBe(3);
+    for (const a of agg) expect(a.s).toBe(a.direct);
     const e = await apiError(rows("CREATE TEMP FUNCTION js(x FLOAT64) RETURNS FLOAT64 LANGUAGE js AS 'return x'; SELECT js(1.0)"));
     expect(e.message).toMatch(/only SQL expression functions/);
   });

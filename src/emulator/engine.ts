@@ -63,6 +63,8 @@ export interface RunOptions {
    * bytes), `execute` (DuckDB run, rows read). For profiles (bench/emulator-profile.ts).
    */
   timings?: Record<string, number>;
+  /** A script's open transaction (transaction.ts): the statement runs on its connection, which stays open; the tables it writes are added to `written`. */
+  transaction?: { connection: DuckDBConnection; written: Set<string> };
 }
 
 export interface RunResult {
@@ -283,7 +285,9 @@ export class Engine {
     const info = extractInfoSchema(sql, project, ctx.defaultDataset?.datasetId);
     const statements = this.translate(info.sql, jsonParams, (path) => this.matchWildcard(path, project, ctx.defaultDataset?.datasetId, opts.declared))
       .map((s) => (info.refs.length ? this.withInfoSchema(s, info.refs, ctx.user) : s));
-    if (statements.length !== 1) throw new BigQueryError('invalidQuery', 'The emulator runs one statement per job; scripts are not supported.', { location: 'query' });
+    // An empty text (only comments) is BigQuery's syntax error; several statements reach here only when the script parser saw one (the translator split it).
+    if (!statements.length) throw new BigQueryError('invalidQuery', 'Syntax error: Unexpected end of script at [1:1]', { location: 'query' });
+    if (statements.length !== 1) throw new BigQueryError('invalidQuery', 'The emulator translated this statement into several; it runs one statement per child job.', { location: 'query' });
     phase('translate');
     const kind = statementType(sql);
     const expected = expectedDuckType(kind, opts.declared?.statementKind);
@@ -294,7 +298,7 @@ export class Engine {
     const dml = dmlTargetPath(sql);
     const target = dml ?? ddlTargetPath(sql);
     if (!target && kind !== 'SELECT') throw new BigQueryError('accessDenied', `Access Denied: the emulator cannot tell which table this ${kind} statement writes; it was not run.`);
-    const con = await this.db.connect();
+    const con = opts.transaction?.connection ?? await this.db.connect();
     const interrupt = () => con.interrupt();
     opts.signal?.addEventListener('abort', interrupt, { once: true });
     try {
@@ -331,7 +335,7 @@ export class Engine {
       if (ddl?.statementType === 'DROP_TABLE' && existed) await this.keepDropped(writes[0]);
       phase('guard');
       const reader = await ps.runAndReadAll();
-      for (const w of writes) this.sizes.delete(w);
+      for (const w of writes) { this.sizes.delete(w); opts.transaction?.written.add(w); }
       const names = reader.columnNames();
       const types = reader.columnTypes();
       const rows = reader.getRows() as DuckDBValue[][];
@@ -350,8 +354,18 @@ export class Engine {
     } finally {
       opts.signal?.removeEventListener('abort', interrupt);
       // One connection per statement: a pool of idle connections (tried) broke cancellation — after a cancel, the principal's next statement waited for the interrupted join (test/emulator-security.test.ts).
-      con.closeSync();
+      if (!opts.transaction) con.closeSync();
     }
+  }
+
+  /** A connection of its own for a script's transaction (transaction.ts); the caller closes it. */
+  connect(): Promise<DuckDBConnection> {
+    return this.db.connect();
+  }
+
+  /** After a transaction ends (committed or rolled back): the tables it wrote are measured and counted again. */
+  async afterTransaction(written: Iterable<string>): Promise<void> {
+    for (const key of written) { this.sizes.delete(key); await this.catalog.recount(key); }
   }
 
   /**

@@ -20,6 +20,7 @@ import { routineStore } from './routines.js';
 import { runScript, type StackFrame } from './script.js';
 import { stringValue, type ScriptValue } from './script-values.js';
 import type { ScriptParser } from './script-parse.js';
+import { ScriptTransaction } from './transaction.js';
 
 /** One statement of a script, as its child job records it. */
 export interface ChildRun { jobId: string; sql: string; frame: StackFrame; startTime: number; endTime: number; result?: RunResult; error?: BigQueryError }
@@ -44,23 +45,29 @@ export async function runScriptJob(engine: Engine, parser: ScriptParser, parsed:
   let serial = 0;
   let temp: { projectId: string; datasetId: string } | undefined;
   const system: Record<string, ScriptValue> = {
-    project_id: stringValue(ctx.projectId), 'script.job_id': stringValue(job.parentJobId), current_job_id: stringValue(job.parentJobId),
+    project_id: stringValue(ctx.projectId), 'script.job_id': stringValue(job.parentJobId),
+    // The job of the statement that reads it (its child job, the next one numbered), as BigQuery documents for scripts.
+    current_job_id: stringValue(`script_job_${hex}_0`),
     dataset_id: stringValue(ctx.defaultDataset?.datasetId ?? null), dataset_project_id: stringValue(ctx.defaultDataset?.projectId ?? (ctx.defaultDataset ? ctx.projectId : null)),
-    location: stringValue('US'),
+    location: stringValue('US'), last_job_id: stringValue(null),
+    'script.creation_time': { type: { type: 'TIMESTAMP' }, value: { value: new Date().toISOString().replace('T', ' ').replace('Z', '+00:00') } },
   };
   let billed = 0;
+  const txn = new ScriptTransaction(engine);
   const run = async (text: string, params: QueryParameter[], temps: ReadonlyMap<string, string>, frame?: StackFrame) => {
+    const kind = statementType(text);
     const tables = declared && [...new Set(declared.tables.flatMap((t) => {
       const m = /^_SESSION\.(.+)$/i.exec(t);
       const real = m ? temps.get(m[1].toLowerCase()) : undefined;
       return m ? (real ? [real] : []) : [t];
     }))];
     const opts = {
-      declared: declared && { statementKind: statementType(text), tables: tables! }, signal: job.signal,
+      declared: declared && { statementKind: kind, tables: tables! }, signal: job.signal,
       maximumBytesBilled: job.maximumBytesBilled === undefined ? undefined : job.maximumBytesBilled - billed,
+      transaction: txn.forStatement(kind),
     };
     const runCtx = { ...ctx, queryParameters: params };
-    if (!frame) return engine.run(text, runCtx, opts);
+    if (!frame) return engine.run(text, runCtx, opts).catch(async (err) => { await txn.failed(err); throw err; });
     const child: ChildRun = { jobId: `script_job_${hex}_${serial++}`, sql: text, frame, startTime: Date.now(), endTime: 0 };
     try {
       child.result = await engine.run(text, runCtx, opts);
@@ -68,15 +75,18 @@ export async function runScriptJob(engine: Engine, parser: ScriptParser, parsed:
       return child.result;
     } catch (err) {
       child.error = err instanceof BigQueryError ? err : new BigQueryError('internalError', String((err as Error).message));
+      await txn.failed(child.error);
       throw child.error;
     } finally {
       child.endTime = Date.now();
+      system.last_job_id = stringValue(child.jobId);
+      system.current_job_id = stringValue(`script_job_${hex}_${serial}`);
       job.onChild(child);
     }
   };
   try {
     const outcome = await runScript(parsed, sql, {
-      run, parse: (body) => parser.parse(body),
+      run, parse: (body) => parser.parse(body), transaction: (op) => txn.control(op),
       parameters: ctx.queryParameters ?? [], system, signal: job.signal,
       tempDataset: async () => {
         if (!temp) {
@@ -98,6 +108,7 @@ export async function runScriptJob(engine: Engine, parser: ScriptParser, parsed:
       totalBytesProcessed: outcome.totalBytesProcessed, totalBytesBilled: outcome.totalBytesBilled,
     };
   } finally {
+    await txn.close();
     if (temp) await engine.catalog.deleteDataset(temp.projectId, temp.datasetId, true).catch(() => {});
   }
 }

@@ -9,10 +9,12 @@
  * labels), BEGIN … [EXCEPTION WHEN ERROR THEN …] END (`@@error.message`, `@@error.statement_text`,
  * `@@error.formatted_stack_trace`; a plain RAISE in a handler raises the error again), RAISE USING
  * MESSAGE, RETURN, temp tables (CREATE TEMP TABLE; read as `t` or `_SESSION.t`; they live in a
- * hidden dataset `_script_<job>` the host makes and drops), BEGIN TRANSACTION / COMMIT (a script
- * runs alone on its tables here, so they only mark the span), CALL of a SQL procedure of the
+ * hidden dataset `_script_<job>` the host makes and drops), BEGIN TRANSACTION / COMMIT / ROLLBACK (ROLLBACK
+ * really undoes the transaction's DML), CALL of a SQL procedure of the
  * emulator's routine store (IN arguments, and OUT / INOUT arguments given as variables),
- * `@@row_count`, `@@project_id`, `@@script.job_id`, `@@script.num_child_jobs`, `@@time_zone`.
+ * `@@row_count`, `@@project_id`, `@@dataset_id`, `@@current_job_id`, `@@last_job_id`, `@@script.job_id`,
+ * `@@script.num_child_jobs`, `@@script.bytes_processed`, `@@script.bytes_billed`, `@@script.creation_time`, `@@time_zone`
+ * (https://cloud.google.com/bigquery/docs/reference/system-variables).
  *
  * Variables are never pasted into SQL: each reference (an expression path whose first name is a
  * variable) becomes a query parameter `@_svN` bound to the value (script-values.ts). A column with
@@ -20,9 +22,11 @@
  *
  * Temp functions with a SQL expression body are expanded inline at each call (tempFunction).
  *
- * Refused as notImplemented, naming the construct: ROLLBACK (the emulator cannot undo a statement),
- * JavaScript or aggregate temp functions, CASE statements, EXECUTE IMMEDIATE, SET @@system_variable, and a procedure whose
- * language is not SQL. Every statement of the script (SELECT, DML, DDL; a FOR…IN query) runs
+ * CASE [expr] WHEN … END CASE; EXECUTE IMMEDIATE sql [INTO …] [USING …]; SET @@time_zone (UTC);
+ * BEGIN TRANSACTION / COMMIT / ROLLBACK on one DuckDB transaction (script-job.ts, transaction.ts).
+ *
+ * Refused as notImplemented, naming the construct: JavaScript temp functions, SET of
+ * another system variable or @@time_zone to another zone, and a procedure whose language is not SQL. Every statement of the script (SELECT, DML, DDL; a FOR…IN query) runs
  * through `host.run`, which makes it a child job and applies the engine's checks (guard.ts).
  */
 import { BigQueryError } from '../bigquery/errors.js';
@@ -52,6 +56,12 @@ export interface ScriptHost {
   parameters: QueryParameter[];
   /** `@@project_id`, `@@script.job_id`, … */
   system: Record<string, ScriptValue>;
+  /**
+   * BEGIN TRANSACTION, COMMIT TRANSACTION, ROLLBACK TRANSACTION (https://cloud.google.com/bigquery/docs/transactions):
+   * statements between BEGIN and its end run on one DuckDB transaction. Throws invalidQuery for a
+   * nested BEGIN, or a COMMIT / ROLLBACK without a transaction.
+   */
+  transaction(op: 'BEGIN' | 'COMMIT' | 'ROLLBACK'): Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -87,6 +97,7 @@ class Interpreter {
   private functions = new Map<string, TempFunction>();
   private failures: Failure[] = [];
   private rowCount: number | null = null;
+  private timeZone = 'UTC';
   readonly outcome: ScriptOutcome = { children: 0, totalBytesProcessed: 0, totalBytesBilled: 0 };
 
   constructor(private readonly host: ScriptHost) {}
@@ -109,7 +120,9 @@ class Interpreter {
       case 'error.formatted_stack_trace': return stringValue(failure ? `At ${failure.frame ? `${failure.frame.startLine}:${failure.frame.startColumn}` : '?'}` : null);
       case 'row_count': return intValue(this.rowCount);
       case 'script.num_child_jobs': return intValue(this.outcome.children);
-      case 'time_zone': return stringValue('UTC');
+      case 'script.bytes_processed': return intValue(this.outcome.totalBytesProcessed);
+      case 'script.bytes_billed': return intValue(this.outcome.totalBytesBilled);
+      case 'time_zone': return stringValue(this.timeZone);
       default: {
         const v = this.host.system[name];
         if (!v) throw new BigQueryError('invalidQuery', `The emulator does not provide the system variable @@${name}.`, { location: 'query' });
@@ -119,8 +132,7 @@ class Interpreter {
   }
 
   /** A node's GoogleSQL text with variable, system variable, temp table and temp function references replaced; the parameters it then needs. */
-  private text(node: any, src: Source, extra: Array<[number, number, string]> = []): { sql: string; params: QueryParameter[] } {
-    const params: QueryParameter[] = [];
+  private text(node: any, src: Source, extra: Array<[number, number, string]> = [], params: QueryParameter[] = []): { sql: string; params: QueryParameter[] } {
     const sql = this.render(node, src, extra, params);
     const own = this.host.parameters;
     if (params.length && own.some((p) => !p.name)) throw new BigQueryError('invalidQuery', 'The emulator cannot mix positional query parameters with script variables; use named parameters.', { location: 'query' });
@@ -335,13 +347,86 @@ class Interpreter {
         throw new BigQueryError('invalidQuery', 'RAISE without a message outside an exception handler.', { location: 'query' });
       }
       case 'astBeginEndBlockNode': return this.block(node, src);
-      case 'astBeginStatementNode': case 'astCommitStatementNode': return;
-      case 'astRollbackStatementNode': throw notImplemented('ROLLBACK (the emulator cannot undo the statements of a transaction)');
+      case 'astBeginStatementNode': return this.host.transaction('BEGIN');
+      case 'astCommitStatementNode': return this.host.transaction('COMMIT');
+      case 'astRollbackStatementNode': return this.host.transaction('ROLLBACK');
       case 'astCallStatementNode': return this.call(node, src);
+      case 'astCaseStatementNode': return this.caseStatement(node, src);
+      case 'astExecuteImmediateStatementNode': return this.executeImmediate(node, src);
+      case 'astSystemVariableAssignmentNode': return this.setSystem(node, src);
       default:
         if (kind && CONTROL_KINDS.has(kind)) throw notImplemented(`${kind.replace(/^ast|Node$/g, '')} statements`);
         return this.sqlStatement(w, kind, node, src);
     }
+  }
+
+  /**
+   * CASE [expr] WHEN … THEN … [ELSE …] END CASE: the first WHEN whose value equals `expr` (or, with
+   * no `expr`, whose condition is TRUE) runs; else the ELSE list; with neither, nothing.
+   */
+  private async caseStatement(node: any, src: Source): Promise<void> {
+    for (const c of flat(node.whenThenClauses)?.whenThenClauses ?? []) {
+      const w = flat(c);
+      const hit = node.expression ? await this.evaluateEquals(node.expression, w.condition, src) : isTrue(await this.evaluate(w.condition, src));
+      if (hit) return this.scoped(statements(w.body), src);
+    }
+    if (node.elseList) await this.scoped(statements(node.elseList), src);
+  }
+
+  /** Whether `(a) = (b)` is TRUE, evaluated in one SELECT. */
+  private async evaluateEquals(a: any, b: any, src: Source): Promise<boolean> {
+    const params: QueryParameter[] = [];
+    const right = this.render(b, src, [], params);
+    const left = this.text(a, src, [], params);
+    const r = await this.host.run(`SELECT ((${left.sql}) = (${right})) AS v`, left.params, this.temps);
+    return isTrue(fromResult(r.schema, r.rows[0]));
+  }
+
+  /**
+   * EXECUTE IMMEDIATE sql [INTO v, …] [USING expr [AS name], …]: `sql` evaluated to a string, parsed
+   * as one SQL statement and run as a child job with the USING values as its query parameters (`?`
+   * in order, `@name` by alias); it does not see the script's variables. INTO: the first row's
+   * columns set the variables in order (NULL when there is no row; more than one row is an error).
+   */
+  private async executeImmediate(node: any, src: Source): Promise<void> {
+    const v = await this.evaluate(node.sql, src, 'STRING');
+    const text = v.value.value;
+    if (typeof text !== 'string') throw new BigQueryError('invalidQuery', 'EXECUTE IMMEDIATE: the SQL string is NULL.', { location: 'query' });
+    const parsed = await this.host.parse(text);
+    const list = statements(flat(parsed).statementListNode);
+    const [kind] = unwrap(list[0]);
+    if (list.length !== 1 || (kind && CONTROL_KINDS.has(kind))) {
+      throw new BigQueryError('invalidQuery', 'EXECUTE IMMEDIATE runs exactly one SQL statement (not a script statement).', { location: 'query' });
+    }
+    const using: QueryParameter[] = [];
+    for (const a of node.usingClause ? flat(node.usingClause).arguments ?? [] : []) {
+      const arg = flat(a);
+      const val = await this.evaluate(arg.expression, src);
+      const alias = flat(flat(arg.alias)?.identifier)?.idString;
+      using.push({ ...(alias ? { name: String(alias) } : {}), parameterType: val.type, parameterValue: val.value });
+    }
+    if (using.some((p) => p.name) && using.some((p) => !p.name)) throw new BigQueryError('invalidQuery', 'EXECUTE IMMEDIATE cannot mix named and positional USING arguments.', { location: 'query' });
+    const inner: Source = { bytes: Buffer.from(text, 'utf8') };
+    const params: QueryParameter[] = [];
+    const sql = this.render(list[0], inner, [], params, new Map());
+    const r = await this.child(node, src, sql, [...using, ...params]);
+    const into: string[] = (flat(flat(node.intoClause)?.identifiers)?.identifierList ?? []).map((i: any) => String(flat(i).idString).toLowerCase());
+    if (!into.length) return;
+    if (r.rows.length > 1) throw new BigQueryError('invalidQuery', 'EXECUTE IMMEDIATE … INTO: the query returned more than one row.', { location: 'query' });
+    if (r.schema.length !== into.length) throw new BigQueryError('invalidQuery', `EXECUTE IMMEDIATE … INTO ${into.length} variables, but the query returns ${r.schema.length} columns.`, { location: 'query' });
+    into.forEach((name, i) => this.assign(name, fromResult(r.schema, r.rows[0], i)));
+  }
+
+  /**
+   * SET @@system_variable = expr. Settable here: @@time_zone to UTC only (the emulator's functions
+   * compute in UTC; another zone would give other answers than BigQuery, so it is refused, naming it).
+   */
+  private async setSystem(node: any, src: Source): Promise<void> {
+    const name = (flat(flat(node.systemVariable).path).names ?? []).map((x: any) => String(flat(x).idString).toLowerCase()).join('.');
+    if (name !== 'time_zone') throw new BigQueryError('invalidQuery', `The emulator cannot set @@${name} in a script; it can set @@time_zone (to UTC).`, { location: 'query' });
+    const zone = String((await this.evaluate(node.expression, src, 'STRING')).value.value ?? '');
+    if (!/^(UTC|Etc\/UTC|Z|[+-]00(:?00)?)$/i.test(zone)) throw notImplemented(`SET @@time_zone = '${zone}' (its time functions compute in UTC)`);
+    this.timeZone = zone;
   }
 
   private async block(node: any, src: Source): Promise<void> {
@@ -385,15 +470,15 @@ class Interpreter {
   /**
    * CREATE TEMP FUNCTION with a SQL expression body: kept for the rest of the script and expanded
    * inline where it is called (its arguments CAST to the parameter types, the body to RETURNS), as
-   * BigQuery inlines SQL UDFs. An argument used twice in the body is evaluated twice (a
-   * non-deterministic one, RAND(), may differ). Refused: JavaScript and other languages, aggregates.
+   * BigQuery inlines SQL UDFs; an AGGREGATE function's body (SUM(x) * k, k NOT AGGREGATE) is inlined the same way, so its aggregates group with the calling query. An argument used twice in the body is evaluated twice (a
+   * non-deterministic one, RAND(), may differ). Refused: JavaScript and other languages.
    */
   private tempFunction(node: any, src: Source): void {
     const decl = flat(node.functionDeclaration);
     const names: string[] = (flat(decl.name).names ?? []).map((x: any) => String(flat(x).idString));
     const textOf = (n: any) => (n ? src.bytes.subarray(...span(n)!).toString('utf8') : undefined);
     if (names.length !== 1) throw new BigQueryError('invalidQuery', `A temp function name must be one identifier, not ${names.join('.')}.`, { location: 'query' });
-    if (!node.sqlFunctionBody || node.language || node.isAggregate) throw notImplemented(`CREATE TEMP FUNCTION ${names[0]} (only SQL expression functions run)`);
+    if (!node.sqlFunctionBody || node.language) throw notImplemented(`CREATE TEMP FUNCTION ${names[0]} (only SQL expression functions run)`);
     const key = names[0].toLowerCase();
     if (this.functions.has(key) && !node.isOrReplace) {
       if (node.isIfNotExists) return;

@@ -18,6 +18,7 @@ import type { BqField } from '../emulator/encode.js';
 import { allStatementKinds, type ZetaSqlService } from './zetasql.js';
 import { fieldType, parameterType, typeToField, type TypeProto } from './types.js';
 import { scriptUnits, type ScriptUnit } from './script.js';
+import { inlineExecuteImmediate } from './execute-immediate.js';
 import { ddlTarget, dmlTarget, functionNames, outputColumns, statementFlags, statementKind, statementNode, tableScans, type StatementFlags, type TableScan } from './walk.js';
 import { SUFFIX_COLUMN, unionSchema, wildcardFilters } from './wildcard.js';
 import { lineage, fieldsRead, type OutputLineage, type Clause, type FieldRef } from './lineage.js';
@@ -292,6 +293,11 @@ export class Analyzer {
     const sugar = inScript || sugared ? undefined : await desugar(input.sql, { columnsOf: async (sql) => (await this.analyze({ ...input, sql })).outputColumns, setOperations: checks });
     if (sugar !== undefined) return this.analyzeUncached({ ...input, sql: sugar }, fetched, lists, inScript, checks);
     const lo = await this.languageOptions();
+    const inlined = inScript ? undefined : await this.inlineDynamicSql(input.sql, lo);
+    if (inlined !== undefined) {
+      if (sugared?.length) throw new BigQueryError('invalidQuery', 'bqgate cannot analyze EXECUTE IMMEDIATE together with set operations by name in one script yet; it was not run.', { location: 'q' });
+      return this.analyzeUncached({ ...input, sql: inlined }, fetched, lists, inScript);
+    }
     let names: string[][];
     try {
       const r = await this.server.call('extractTableNamesFromStatement', { sqlStatement: input.sql, options: lo, allowScript: false });
@@ -310,6 +316,8 @@ export class Analyzer {
           if (parsed) return this.analyzeScript(input, parsed, fetched, lists, sugared);
           throw err;
         });
+        // Fail closed: dynamic SQL that was not written out as its statement (execute-immediate.ts) never runs.
+        if (a.flags.dynamicSql) throw new BigQueryError('accessDenied', 'Access Denied: bqgate cannot analyze the SQL this EXECUTE IMMEDIATE would run (write it as a string literal); it was not run.');
         return a.scans.some((sc) => fetched.get(sc.table)?.viewQuery !== undefined) ? await this.inlineViews(input, a, fetched, lists) : a;
       } catch (err) {
         if (await registerMissing(err, routines, input, this.source, fetched, (i) => this.analyzeUncached(i, fetched, lists))) { attempt--; continue; }
@@ -470,6 +478,14 @@ export class Analyzer {
     const columnsRead = [...new Map([...direct, ...inner.columnsUsed].map((c) => [key(c), c])).values()]
       .sort((x, y) => key(x).localeCompare(key(y)));
     return { ...inner, columnsRead, tablesRead: [...new Set([...inner.tablesRead, ...Object.keys(views)])].sort(), views, effectiveSql: inner.effectiveSql };
+  }
+
+  /** `sql` with each EXECUTE IMMEDIATE of a string literal written out as its statement (execute-immediate.ts); undefined when it has none. */
+  private async inlineDynamicSql(sql: string, lo: unknown): Promise<string | undefined> {
+    if (!/\bEXECUTE\b/i.test(sql)) return undefined;
+    const parsed = await this.parseScript(sql, lo);
+    const parse = async (text: string) => (await this.server.call('parse', { sqlStatement: text, options: lo, allowScript: true })).parsedScript;
+    return parsed ? inlineExecuteImmediate(parsed, sql, parse) : undefined;
   }
 
   /** The parsed script when `sql` parses as one (several statements or script control flow). */

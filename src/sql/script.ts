@@ -1,6 +1,6 @@
 /**
  * Scripts (several statements; DECLARE, SET, IF, LOOP/WHILE/REPEAT, FOR…IN, BEGIN…EXCEPTION…END,
- * transactions): the parsed script (ZetaSQL Parse with allow_script) broken into the units that can
+ * CASE, transactions): the parsed script (ZetaSQL Parse with allow_script) broken into the units that can
  * read or write data, in text order — each SQL statement, and each expression a control statement
  * evaluates (DECLARE defaults, SET values, IF/WHILE/UNTIL conditions, FOR…IN queries, RAISE
  * messages) — with their UTF-8 byte ranges, plus the variables the script declares.
@@ -28,7 +28,7 @@ const range = (n: any): [number, number] | undefined => {
 };
 
 /** The location of a node given in its (possibly nested) Any-wrapper form. */
-const rangeDeep = (w: any, depth = 0): [number, number] | undefined => {
+export const rangeDeep = (w: any, depth = 0): [number, number] | undefined => {
   if (!w || typeof w !== 'object' || depth > 8) return undefined;
   const r = range(w);
   if (r) return r;
@@ -54,6 +54,9 @@ const CONTROL = new Set([
   'astBeginStatementNode', 'astCommitStatementNode', 'astRollbackStatementNode', 'astCaseStatementNode', 'astSystemVariableAssignmentNode',
   'astParameterAssignmentNode', 'astLabelNode', 'astUntilClauseNode', 'astBreakContinueStatementNode',
 ]);
+
+/** Whether a parsed statement's wrapper key is a script (control) statement rather than a SQL statement. */
+export const isScriptControl = (key: string): boolean => CONTROL.has(key) || key === 'astExecuteImmediateStatementNode';
 
 /** Transaction control and loop control: nothing to analyze. */
 const INERT = new Set(['astBreakContinueStatementNode', 'astBreakStatementNode', 'astContinueStatementNode', 'astReturnStatementNode', 'astBeginStatementNode', 'astCommitStatementNode', 'astRollbackStatementNode']);
@@ -115,6 +118,14 @@ export function scriptUnits(parsedScript: any, sql: string): ScriptUnit[] {
         return;
       }
       case 'astRaiseStatementNode': if (node.message) expr(node.message); return;
+      case 'astSystemVariableAssignmentNode':
+        // A time zone or a default dataset set mid-script changes what the analyzed statements mean (date row filters, table names).
+        throw new Error('SET @@system_variable is not run through bqgate: it would change what the statements analyzed after it mean (their time zone, their default dataset); set the time zone in the functions (DATE(ts, \'zone\')) or name the dataset');
+      case 'astCaseStatementNode': // CASE [expr] WHEN … THEN … [ELSE …] END CASE: every value and every branch
+        if (node.expression) expr(node.expression);
+        for (const c of node.whenThenClauses?.whenThenClauses ?? []) { expr(c.condition); list(c.body); }
+        list(node.elseList);
+        return;
       default:
         throw new Error(`${key.replace(/^ast|Node$/g, '')} statements are not analyzed by bqgate yet`);
     }
