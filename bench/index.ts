@@ -82,8 +82,8 @@ if (want('latency') || want('delivery') || want('throughput') || want('mcp') || 
         { name: 'bqgate, allow only', url: stack.gatewayUrl, token: await stack.token('bench-plain', 'bench-plain') },
         { name: 'bqgate', url: stack.gatewayUrl, token },
       ], [1, 16, 64], quick ? 3 : 10);
-      table(rows.map((r) => ({ ...r, own_p50_ms: r.own_p50_ms ?? '', own_p99_ms: r.own_p99_ms ?? '', audit_p50_ms: r.audit_p50_ms ?? '', audit_commits: r.audit_commits ?? '', events_per_commit: r.events_per_commit ?? '' })));
-      console.log('   own_*: the gateway\'s time not waiting on the upstream (Server-Timing total − upstream); audit: durable audit writes; audit_commits and events_per_commit: the audit log\'s durable commits during the row (its /metrics).\n');
+      table(rows.map((r) => ({ ...r, own_p50_ms: r.own_p50_ms ?? '', own_p99_ms: r.own_p99_ms ?? '', audit_p50_ms: r.audit_p50_ms ?? '', statement_p50_ms: r.statement_p50_ms ?? '', statement_p99_ms: r.statement_p99_ms ?? '', audit_commits: r.audit_commits ?? '', events_per_commit: r.events_per_commit ?? '' })));
+      console.log('   own_*: the gateway\'s time not waiting on the upstream (Server-Timing total − upstream); audit: durable audit writes; statement_*: analyze + policy + rewrite + regenerate (the statement stage, pipeline/check.ts); audit_commits and events_per_commit: the audit log\'s durable commits during the row (its /metrics).\n');
       const at = (t: string, c: number) => rows.find((r) => r.target === t && r.concurrency === c)!;
       const added = [1, 16, 64].map((c) => {
         const g = at('bqgate', c); const d = at('direct (emulator)', c); const p = at('plain proxy', c);

@@ -15,6 +15,8 @@ export interface LatencyRow {
   target: string; concurrency: number; requests: number; errors: number; rps: number; p50_ms: number; p90_ms: number; p99_ms: number;
   /** bqgate only, from its Server-Timing header: time not spent waiting on the upstream (total − upstream), and in the audit log. */
   own_p50_ms?: number; own_p99_ms?: number; audit_p50_ms?: number;
+  /** bqgate only, Server-Timing: the statement stage (analyze + policy + rewrite + regenerate: analysis, decision, rewrite, its re-analysis and canonical text). */
+  statement_p50_ms?: number; statement_p99_ms?: number;
   /** bqgate only, from its /metrics during the run: durable audit commits, and audit events per commit (the group commit's batching). */
   audit_commits?: number; events_per_commit?: number;
 }
@@ -44,6 +46,7 @@ export async function load(base: string, token: string | undefined, o: { connect
   const latencies: number[] = [];
   const own: number[] = [];
   const audit: number[] = [];
+  const statement: number[] = [];
   let errors = 0;
   let done!: (r: autocannon.Result) => void;
   let fail!: (e: Error) => void;
@@ -63,6 +66,7 @@ export async function load(base: string, token: string | undefined, o: { connect
           const t = Object.fromEntries([...h.headers[i + 1].matchAll(/(\w+);dur=([\d.]+)/g)].map((m) => [m[1], Number(m[2])]));
           own.push(t.total - (t.upstream ?? 0));
           audit.push(t.audit ?? 0);
+          statement.push((t.analyze ?? 0) + (t.policy ?? 0) + (t.rewrite ?? 0) + (t.regenerate ?? 0));
         }
       });
     },
@@ -73,7 +77,7 @@ export async function load(base: string, token: string | undefined, o: { connect
     concurrency: o.connections, requests: latencies.length, errors: errors + res.errors + res.timeouts,
     rps: Math.round(latencies.length / o.durationSec),
     p50_ms: round(pct(latencies, 50)), p90_ms: round(pct(latencies, 90)), p99_ms: round(pct(latencies, 99)),
-    ...(own.length ? { own_p50_ms: round(pct(own, 50)), own_p99_ms: round(pct(own, 99)), audit_p50_ms: round(pct(audit, 50)) } : {}),
+    ...(own.length ? { own_p50_ms: round(pct(own, 50)), own_p99_ms: round(pct(own, 99)), audit_p50_ms: round(pct(audit, 50)), statement_p50_ms: round(pct(statement, 50), 4), statement_p99_ms: round(pct(statement, 99), 4) } : {}),
   };
 }
 
