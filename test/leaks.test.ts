@@ -87,7 +87,8 @@ type Expect = 'refused' | 'masked' | 'empty' | 'zero';
  * WITH OFFSET and APPROX_TOP_COUNT untranslated); there an upstream invalidQuery is accepted, but
  * its message is still checked for leaks.
  */
-interface Case { name: string; sql: string; expect: Expect; who?: 'analyst' | 'support'; emulatorGap?: boolean }
+/** `absent`: names (tables, columns) no delivered cell may equal: what a metadata view must not reveal. */
+interface Case { name: string; sql: string; expect: Expect; who?: 'analyst' | 'support'; emulatorGap?: boolean; absent?: string[] }
 
 const raw1 = () => raw.find((r) => r.customer_id === 1)!;
 /** A customer whose email user is long enough not to occur inside a mask by chance. */
@@ -144,7 +145,11 @@ const CASES: Array<Case | (() => Case)> = [
   // wildcard, time travel, INFORMATION_SCHEMA
   { name: 'wildcard table over customers', sql: 'SELECT * FROM `demo-project.shop.customer*` LIMIT 5', expect: 'refused' },
   { name: 'time travel on a masked table', sql: 'SELECT email FROM shop.customers FOR SYSTEM_TIME AS OF TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 HOUR) LIMIT 5', expect: 'refused' },
-  { name: 'INFORMATION_SCHEMA', sql: 'SELECT * FROM `demo-project.shop.INFORMATION_SCHEMA.COLUMNS`', expect: 'refused' },
+  // INFORMATION_SCHEMA: a dataset's views are filtered to what the caller may read (pipeline/infoschema-filter.ts): the
+  // denied ssn (customers, and the customer_contacts view over it) is never named; VIEWS (its SQL names base columns) is refused
+  { name: 'INFORMATION_SCHEMA', sql: 'SELECT * FROM `demo-project.shop.INFORMATION_SCHEMA.COLUMNS`', expect: 'masked', absent: ['ssn'] },
+  { name: 'INFORMATION_SCHEMA field paths, lower case', sql: 'SELECT table_name, column_name, field_path FROM `demo-project`.shop.information_schema.column_field_paths', expect: 'masked', absent: ['ssn'] },
+  { name: 'INFORMATION_SCHEMA.VIEWS', sql: 'SELECT view_definition FROM shop.INFORMATION_SCHEMA.VIEWS', expect: 'refused' },
   // scripts, temp tables, DDL/DML, dynamic SQL, export
   { name: 'script with a variable', sql: 'DECLARE x STRING; SET x = (SELECT ssn FROM shop.customers LIMIT 1); SELECT x;', expect: 'refused' },
   { name: 'BEGIN…END block', sql: 'BEGIN SELECT email FROM shop.customers LIMIT 5; END', expect: 'masked' }, // the emulator runs scripts (src/emulator/script.ts): every cell is checked
@@ -295,6 +300,7 @@ function check(c: Case, out: { rows?: unknown[]; error?: { code?: number; messag
   if (c.expect === 'empty') expect(out.rows).toHaveLength(0);
   if (c.expect === 'zero') expect(strings(out.rows)).toEqual(['0']);
   if (c.expect === 'masked') expect(out.rows!.length, `${c.name}: returned no rows to check`).toBeGreaterThan(0);
+  if (c.absent) expect(strings(out.rows).filter((v) => c.absent!.includes(v)), `${c.name}: names what the policy hides`).toEqual([]);
 }
 
 describe('leak attempts through the SDK', () => {
