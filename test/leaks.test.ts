@@ -87,7 +87,7 @@ type Expect = 'refused' | 'masked' | 'empty' | 'zero';
  * WITH OFFSET and APPROX_TOP_COUNT untranslated); there an upstream invalidQuery is accepted, but
  * its message is still checked for leaks.
  */
-/** `absent`: names (tables, columns) no delivered cell may equal: what a metadata view must not reveal. */
+/** `absent`: names (tables, columns) no delivered cell may contain as a word: what a metadata view must not reveal. */
 interface Case { name: string; sql: string; expect: Expect; who?: 'analyst' | 'support'; emulatorGap?: boolean; absent?: string[] }
 
 const raw1 = () => raw.find((r) => r.customer_id === 1)!;
@@ -149,6 +149,8 @@ const CASES: Array<Case | (() => Case)> = [
   // denied ssn (customers, and the customer_contacts view over it) is never named; VIEWS (its SQL names base columns) is refused
   { name: 'INFORMATION_SCHEMA', sql: 'SELECT * FROM `demo-project.shop.INFORMATION_SCHEMA.COLUMNS`', expect: 'masked', absent: ['ssn'] },
   { name: 'INFORMATION_SCHEMA field paths, lower case', sql: 'SELECT table_name, column_name, field_path FROM `demo-project`.shop.information_schema.column_field_paths', expect: 'masked', absent: ['ssn'] },
+  { name: 'INFORMATION_SCHEMA.TABLES ddl', sql: 'SELECT table_name, ddl FROM shop.INFORMATION_SCHEMA.TABLES', expect: 'masked', absent: ['ssn'] },
+  { name: 'INFORMATION_SCHEMA.TABLES *', sql: 'SELECT * FROM `demo-project.shop.INFORMATION_SCHEMA.TABLES`', expect: 'masked', absent: ['ssn'] },
   { name: 'INFORMATION_SCHEMA.VIEWS', sql: 'SELECT view_definition FROM shop.INFORMATION_SCHEMA.VIEWS', expect: 'refused' },
   // scripts, temp tables, DDL/DML, dynamic SQL, export
   { name: 'script with a variable', sql: 'DECLARE x STRING; SET x = (SELECT ssn FROM shop.customers LIMIT 1); SELECT x;', expect: 'refused' },
@@ -300,7 +302,7 @@ function check(c: Case, out: { rows?: unknown[]; error?: { code?: number; messag
   if (c.expect === 'empty') expect(out.rows).toHaveLength(0);
   if (c.expect === 'zero') expect(strings(out.rows)).toEqual(['0']);
   if (c.expect === 'masked') expect(out.rows!.length, `${c.name}: returned no rows to check`).toBeGreaterThan(0);
-  if (c.absent) expect(strings(out.rows).filter((v) => c.absent!.includes(v)), `${c.name}: names what the policy hides`).toEqual([]);
+  if (c.absent) expect(strings(out.rows).filter((v) => c.absent!.some((n) => new RegExp(`\\b${n}\\b`, 'i').test(v))), `${c.name}: names what the policy hides`).toEqual([]);
 }
 
 describe('leak attempts through the SDK', () => {

@@ -115,8 +115,26 @@ async function readableViewColumns(policy: Policy, principal: Principal, analyze
   return out;
 }
 
-/** The decision on `rest`, with each governed view's filter as its row filter (placed at its scan by rewrite/). */
-export function withInformationSchema<D extends { effect: string; rowFilters: Record<string, string[]> }>(d: D, scope: InformationSchemaScope | undefined): D {
+/**
+ * Columns of a governed view hidden from non-administrators whatever the filter keeps: TABLES.`ddl`
+ * spells every column of a table (a denied one too) and a view's whole query (its base tables and
+ * columns), so it is projected as NULL, like a denied column.
+ */
+const HIDDEN_COLUMNS: Record<string, string[]> = { TABLES: ['ddl'] };
+
+/**
+ * The decision on `rest`, with each governed view's filter as its row filter and its HIDDEN_COLUMNS
+ * as denied columns (both placed at its scan by rewrite/).
+ */
+export function withInformationSchema<D extends { effect: string; rowFilters: Record<string, string[]>; deniedColumns: Record<string, string[]> }>(d: D, scope: InformationSchemaScope | undefined): D {
   if (!scope || d.effect !== 'allow') return d;
-  return { ...d, rowFilters: { ...d.rowFilters, ...Object.fromEntries(Object.entries(scope.filters).map(([t, f]) => [t, [f]])) } };
+  const hidden = Object.keys(scope.filters).flatMap((t) => {
+    const cols = HIDDEN_COLUMNS[DATASET_VIEW.exec(t)![3].toUpperCase()];
+    return cols ? [[t, cols] as const] : [];
+  });
+  return {
+    ...d,
+    rowFilters: { ...d.rowFilters, ...Object.fromEntries(Object.entries(scope.filters).map(([t, f]) => [t, [f]])) },
+    deniedColumns: { ...d.deniedColumns, ...Object.fromEntries(hidden) },
+  };
 }
