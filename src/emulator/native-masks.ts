@@ -48,6 +48,26 @@ export function closing(sql: string, open: number, quoted: Array<[number, number
 
 export const inQuoted = (at: number, quoted: Array<[number, number]>) => quoted.some(([s, e]) => at > s && at < e);
 
+/**
+ * `sql[from, to)` split at its top-level commas: not inside `skip` (the lexical spans of strings,
+ * comments or quoted names, as the caller's dialect has them), nor inside (), [] or {}. The parts are
+ * returned as written (untrimmed); one part when there is no such comma.
+ */
+export function topLevelCommaParts(sql: string, from: number, to: number, skip: Array<[number, number]>): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = from;
+  for (let i = from; i < to; i++) {
+    const span = skip.find(([s, e]) => i >= s && i < e);
+    if (span) { i = span[1] - 1; continue; }
+    if ('([{'.includes(sql[i])) depth++;
+    else if (')]}'.includes(sql[i])) depth--;
+    else if (sql[i] === ',' && depth === 0) { out.push(sql.slice(start, i)); start = i + 1; }
+  }
+  out.push(sql.slice(start, to));
+  return out;
+}
+
 const HEX_OF_SHA = /LOWER\(HEX\(UNHEX\(SHA256\(/gi;
 
 /** `LOWER(HEX(UNHEX(SHA256(x))))` → `SHA256(x)`, innermost first so nested digests (HMAC) fold too. */

@@ -53,7 +53,7 @@
  *    BigQuery's are the fraction of the second (0–999, 0–999999); DuckDB's include the seconds
  *    (`6.789 s` gives 6789): taken modulo 1000 / 1000000.
  */
-import { closing, inQuoted, quotedSpans } from './native-masks.js';
+import { closing, inQuoted, quotedSpans, topLevelCommaParts } from './native-masks.js';
 import { scan } from './translate.js';
 
 /** An interval's months, days and microseconds in DuckDB (datepart's microsecond includes the seconds). */
@@ -78,21 +78,9 @@ export const DATETIME_MACROS: Record<string, [string, string]> = {
 
 const WEEKDAYS = ['SUNDAY', 'MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY', 'SATURDAY'];
 
-/** Top-level comma-separated arguments of the call whose `(` is at `open` and `)` ends before `end`. */
-function args(duck: string, open: number, end: number, quoted: Array<[number, number]>): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let from = open + 1;
-  for (let i = open + 1; i < end - 1; i++) {
-    const span = quoted.find(([s, e]) => i >= s && i < e);
-    if (span) { i = span[1] - 1; continue; }
-    if (duck[i] === '(' || duck[i] === '[' || duck[i] === '{') depth++;
-    else if (duck[i] === ')' || duck[i] === ']' || duck[i] === '}') depth--;
-    else if (duck[i] === ',' && depth === 0) { out.push(duck.slice(from, i).trim()); from = i + 1; }
-  }
-  out.push(duck.slice(from, end - 1).trim());
-  return out;
-}
+/** Top-level comma-separated arguments of the call whose `(` is at `open` and `)` ends before `end`, trimmed. */
+const args = (duck: string, open: number, end: number, quoted: Array<[number, number]>): string[] =>
+  topLevelCommaParts(duck, open + 1, end - 1, quoted).map((a) => a.trim());
 
 /** `[start, end)` of every string, comment and backticked name of GoogleSQL text (translate.ts `scan`). */
 function googleSqlSpans(sql: string): Array<[number, number]> {

@@ -24,7 +24,7 @@
  */
 import { BigQueryError } from '../bigquery/errors.js';
 import { scan } from './translate.js';
-import { closing, inQuoted, quotedSpans } from './native-masks.js';
+import { closing, inQuoted, quotedSpans, topLevelCommaParts } from './native-masks.js';
 
 const KEYWORDS = new Set(['WHERE', 'JOIN', 'ON', 'USING', 'LEFT', 'RIGHT', 'INNER', 'CROSS', 'FULL', 'GROUP', 'ORDER', 'LIMIT', 'WINDOW', 'QUALIFY', 'HAVING', 'UNION', 'EXCEPT', 'INTERSECT', 'WITH', 'AS', 'SELECT', 'FROM', 'OFFSET']);
 const UNNEST = /\bUNNEST\s*\(/gi;
@@ -103,22 +103,11 @@ export function datePartFixes(duck: string): string {
   return out;
 }
 
-/** Top-level comma-separated parts of `text` (parentheses, brackets and the skipped spans respected). */
+/** Top-level comma-separated parts of GoogleSQL `text` (its strings, comments and quoted names skipped). */
 function topLevelParts(text: string): string[] {
   const skip: Array<[number, number]> = [];
   scan(text, (_k, s, e) => skip.push([s, e]));
-  const parts: string[] = [];
-  let depth = 0;
-  let from = 0;
-  for (let i = 0; i < text.length; i++) {
-    const span = skip.find(([s, e]) => i >= s && i < e);
-    if (span) { i = span[1] - 1; continue; }
-    if ('([{'.includes(text[i])) depth++;
-    else if (')]}'.includes(text[i])) depth--;
-    else if (text[i] === ',' && depth === 0) { parts.push(text.slice(from, i)); from = i + 1; }
-  }
-  parts.push(text.slice(from));
-  return parts;
+  return topLevelCommaParts(text, 0, text.length, skip);
 }
 
 /** `name` as a whole identifier in the code of `expr` (not a field `x.name`, a parameter or a call) replaced by `(value)`. */
