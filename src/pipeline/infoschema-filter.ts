@@ -63,8 +63,18 @@ export function informationSchemaFilter(view: string, visible: Record<string, st
 /** Dataset-level metadata views governed by a row filter; region-level views, VIEWS (its view_definition names base tables and columns) and JOBS* stay refused. */
 const DATASET_VIEW = /^([^.]+)\.([^.]+)\.INFORMATION_SCHEMA\.(TABLES|COLUMNS|COLUMN_FIELD_PATHS|TABLE_OPTIONS|PARTITIONS)$/i;
 
-/** What the statement reads of governed metadata views: view full name → its row filter. */
-export type InformationSchemaScope = { rest: QueryAnalysis; filters: Record<string, string> };
+/**
+ * Columns of a governed view hidden from non-administrators whatever the filter keeps: TABLES.`ddl`
+ * spells every column of a table (a denied one too) and a view's whole query (its base tables and
+ * columns), so it is projected as NULL, like a denied column.
+ */
+const HIDDEN_COLUMNS: Record<string, string[]> = { TABLES: ['ddl'] };
+
+/**
+ * What the statement reads of governed metadata views: view full name → its row filter, and → the
+ * columns projected as NULL (HIDDEN_COLUMNS of that view).
+ */
+export type InformationSchemaScope = { rest: QueryAnalysis; filters: Record<string, string>; hidden: Record<string, string[]> };
 
 /**
  * For a non-administrator's single statement reading dataset-level INFORMATION_SCHEMA views
@@ -76,29 +86,42 @@ export type InformationSchemaScope = { rest: QueryAnalysis; filters: Record<stri
  * Undefined when nothing applies (scripts included: they stay decided as before, default deny).
  * Throws what the catalog throws (notFound for an unknown dataset).
  */
-export async function informationSchemaScope(policy: Policy, principal: Principal, a: QueryAnalysis, catalog: { listTables(p: string, d: string): Promise<string[]>; getTable(t: string): Promise<{ schema: BqField[]; viewQuery?: string }> }, analyze: Analyze): Promise<InformationSchemaScope | undefined> {
+export async function informationSchemaScope(policy: Policy, principal: Principal, a: QueryAnalysis, catalog: Catalog, analyze: Analyze): Promise<InformationSchemaScope | undefined> {
   if ((a as { units?: unknown[] }).units?.length) return undefined;
   const views = [...new Set(a.tablesRead.filter((t) => DATASET_VIEW.test(t)))];
   if (!views.length) return undefined;
   const filters: Record<string, string> = {};
+  const hidden: Record<string, string[]> = {};
+  const perDataset = new Map<string, Promise<Record<string, string[]>>>(); // TABLES and COLUMNS of one dataset: listed and decided once
   for (const v of views) {
     const [, p, d, view] = DATASET_VIEW.exec(v)!;
     if (/^region-/i.test(d)) continue;
-    const ids = await catalog.listTables(p, d);
-    const tables: Record<string, BqField[]> = {};
-    const viewIds: string[] = [];
-    for (const id of ids) {
-      const info = await catalog.getTable(`${p}.${d}.${id}`);
-      tables[id] = info.schema;
-      if (info.viewQuery !== undefined) viewIds.push(id);
-    }
-    const visible = visibleTables(policy, principal, `${p}.${d}`, tables);
-    for (const id of viewIds.filter((t) => visible[t])) visible[id] = await readableViewColumns(policy, principal, analyze, `${p}.${d}.${id}`, visible[id]);
-    filters[v] = informationSchemaFilter(view, visible);
+    const key = `${p}.${d}`;
+    if (!perDataset.has(key)) perDataset.set(key, visibleInDataset(policy, principal, p, d, catalog, analyze));
+    filters[v] = informationSchemaFilter(view, await perDataset.get(key)!);
+    const cols = HIDDEN_COLUMNS[view.toUpperCase()];
+    if (cols) hidden[v] = [...cols];
   }
   const governed = (t: string) => t in filters;
   const rest = { ...a, tablesRead: a.tablesRead.filter((t) => !governed(t)), columnsRead: a.columnsRead.filter((c) => !governed(c.table)) };
-  return { rest, filters };
+  return { rest, filters, hidden };
+}
+
+type Catalog = { listTables(p: string, d: string): Promise<string[]>; getTable(t: string): Promise<{ schema: BqField[]; viewQuery?: string }> };
+
+/** visibleTables of dataset `p.d`, read from `catalog`, with a view's columns narrowed by readableViewColumns. */
+async function visibleInDataset(policy: Policy, principal: Principal, p: string, d: string, catalog: Catalog, analyze: Analyze): Promise<Record<string, string[]>> {
+  const ids = await catalog.listTables(p, d);
+  const tables: Record<string, BqField[]> = {};
+  const viewIds: string[] = [];
+  for (const id of ids) {
+    const info = await catalog.getTable(`${p}.${d}.${id}`);
+    tables[id] = info.schema;
+    if (info.viewQuery !== undefined) viewIds.push(id);
+  }
+  const visible = visibleTables(policy, principal, `${p}.${d}`, tables);
+  for (const id of viewIds.filter((t) => visible[t])) visible[id] = await readableViewColumns(policy, principal, analyze, `${p}.${d}.${id}`, visible[id]);
+  return visible;
 }
 
 /** Analyzes one statement (Analyzer.analyze's shape). */
@@ -116,25 +139,14 @@ async function readableViewColumns(policy: Policy, principal: Principal, analyze
 }
 
 /**
- * Columns of a governed view hidden from non-administrators whatever the filter keeps: TABLES.`ddl`
- * spells every column of a table (a denied one too) and a view's whole query (its base tables and
- * columns), so it is projected as NULL, like a denied column.
- */
-const HIDDEN_COLUMNS: Record<string, string[]> = { TABLES: ['ddl'] };
-
-/**
  * The decision on `rest`, with each governed view's filter as its row filter and its HIDDEN_COLUMNS
  * as denied columns (both placed at its scan by rewrite/).
  */
 export function withInformationSchema<D extends { effect: string; rowFilters: Record<string, string[]>; deniedColumns: Record<string, string[]> }>(d: D, scope: InformationSchemaScope | undefined): D {
   if (!scope || d.effect !== 'allow') return d;
-  const hidden = Object.keys(scope.filters).flatMap((t) => {
-    const cols = HIDDEN_COLUMNS[DATASET_VIEW.exec(t)![3].toUpperCase()];
-    return cols ? [[t, cols] as const] : [];
-  });
   return {
     ...d,
     rowFilters: { ...d.rowFilters, ...Object.fromEntries(Object.entries(scope.filters).map(([t, f]) => [t, [f]])) },
-    deniedColumns: { ...d.deniedColumns, ...Object.fromEntries(hidden) },
+    deniedColumns: { ...d.deniedColumns, ...scope.hidden },
   };
 }
