@@ -57,9 +57,12 @@ export function topLevelCommaParts(sql: string, from: number, to: number, skip: 
   const out: string[] = [];
   let depth = 0;
   let start = from;
+  const spans = [...skip].sort((a, b) => a[0] - b[0]);
+  let k = 0;
   for (let i = from; i < to; i++) {
-    const span = skip.find(([s, e]) => i >= s && i < e);
-    if (span) { i = span[1] - 1; continue; }
+    // One pass over the sorted spans (linear in the text, not spans × characters).
+    while (k < spans.length && spans[k][1] <= i) k++;
+    if (k < spans.length && spans[k][0] <= i) { i = spans[k][1] - 1; continue; }
     if ('([{'.includes(sql[i])) depth++;
     else if (')]}'.includes(sql[i])) depth--;
     else if (sql[i] === ',' && depth === 0) { out.push(sql.slice(start, i)); start = i + 1; }
