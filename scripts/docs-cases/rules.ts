@@ -22,6 +22,19 @@ const ZETASQL_ONLY: Array<[RegExp, string]> = [
   [/\bGENERATE_UUID\b|\bRAND\s*\(|\bCURRENT_(DATE|DATETIME|TIME|TIMESTAMP)\b|\bSESSION_USER\b|\bNOW\s*\(/i, 'non-deterministic: the printed result is one run\'s, not a fixed answer'],
 ];
 
+/**
+ * ZetaSQL's other numeric types, as a type name or in a function's name: INT32, UINT32, UINT64, FLOAT
+ * and DOUBLE (and the JSON conversions LAX_UINT64, DOUBLE_ARRAY, … and BIT_CAST_TO_*). BigQuery has
+ * INT64 and FLOAT64 only (https://cloud.google.com/bigquery/docs/reference/standard-sql/data-types#numeric_types)
+ * and its function reference (src/sql/builtins/bigquery-function-list.tsv) lists none of these
+ * functions; its JSON page documents INT64 / FLOAT64 / LAX_INT64 / LAX_FLOAT64 instead. Matched outside
+ * string literals and comments ("-- Strips the double quotes" is prose).
+ */
+const ZETASQL_TYPES = /\b(LAX_)?(INT32|UINT32|UINT64|FLOAT|DOUBLE)(_ARRAY)?\b|\bBIT_CAST_TO_\w+/i;
+
+/** The SQL with string literals and comments blanked, for rules about names. */
+const codeOf = (sql: string) => sql.replace(/--[^\n]*|\/\*[\s\S]*?\*\/|'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"/g, "''");
+
 /** Pages of ZetaSQL-only language that BigQuery does not document at all. */
 const PAGE_ONLY: Record<string, string> = {};
 
@@ -29,6 +42,7 @@ export function skipReason(page: string, anchor: string, sql: string): string | 
   if (PAGE_ONLY[page]) return PAGE_ONLY[page];
   if (/^(CREATE|DEFINE)\b(?!\s+TEMP(ORARY)?\s+FUNCTION)/im.test(sql) && !/^\s*(WITH|SELECT|FROM)/i.test(sql)) return 'a DDL statement (not a query with a result table)';
   for (const [re, why] of ZETASQL_ONLY) if (re.test(sql)) return why;
+  if (ZETASQL_TYPES.test(codeOf(sql))) return 'ZetaSQL-only numeric type (INT32, UINT32, UINT64, FLOAT, DOUBLE): BigQuery has INT64 and FLOAT64, and its function reference has none of these conversions';
   if (/proto/.test(anchor)) return 'protocol buffers: ZetaSQL only, BigQuery has no PROTO type';
   return undefined;
 }
