@@ -68,6 +68,12 @@ describe('a streamed page is the object path\'s, byte for byte', () => {
     await compare(page(20), [2], undefined, 65536);
   });
 
+  it('a page of several 64 KiB chunks of rows (the digest and the bytes are taken per chunk)', async () => {
+    const { got } = await compare(page(2_000), [], undefined, 65536);
+    expect(got.payload.length).toBeGreaterThan(4 * 65536);
+    await compare(page(2_000), [1], { start: 0, max: 1_500 }, 4096);
+  });
+
   it('under a row cap: rows past it dropped, totalRows at most the cap, the page token gone at the cap', async () => {
     for (const cap of [{ start: 0, max: 5 }, { start: 0, max: 20 }, { start: 0, max: 30 }, { start: 10, max: 15 }, { start: 30, max: 15 }]) {
       const { got, want } = await compare(page(20), [1], cap);

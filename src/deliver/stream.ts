@@ -127,6 +127,18 @@ function scalar(t: Token): { v: unknown } | undefined {
   }
 }
 
+/** A scalar token's JSON text as JSON.stringify spells it, or undefined for a container start. */
+function scalarText(t: Token): string | undefined {
+  switch (t.name) {
+    case 'stringValue': return JSON.stringify(t.value);
+    case 'numberValue': return num(t.value);
+    case 'nullValue': return 'null';
+    case 'trueValue': return 'true';
+    case 'falseValue': return 'false';
+    default: return undefined;
+  }
+}
+
 /**
  * The row cap's effect on a page's head (jobs.ts `capRows`'s rules): totalRows says at most `max`,
  * the page token goes once the cap is reached; returns the next page's token and first row.
@@ -189,13 +201,14 @@ export async function streamPage(source: AsyncIterable<Buffer | Uint8Array | str
   let cellAsm: Assembler | undefined;
   let wanted = false;
 
+  /** Moves the rows text written so far into `rowChunks` and the digest (per 64 KiB, not per row: one hash update per chunk). */
+  const flush = () => { rowsHash.update(pending); rowChunks.push(Buffer.from(pending)); pending = ''; };
+
   const endRow = () => {
     if (wanted) {
       rowText += ']}';
-      const text = rows === 0 ? rowText : `,${rowText}`;
-      rowsHash.update(text);
-      pending += text;
-      if (pending.length > 65536) { rowChunks.push(Buffer.from(pending)); pending = ''; }
+      pending += rows === 0 ? rowText : `,${rowText}`;
+      if (pending.length > 65536) flush();
       if (sample.length < sampleRows) sample.push(JSON.parse(rowText));
       rows++;
     }
@@ -264,7 +277,12 @@ export async function streamPage(source: AsyncIterable<Buffer | Uint8Array | str
           if (cellAsm.done) { cellValue(cellAsm.current); cellAsm = undefined; state = 6; }
           return;
         }
-        cellOut ??= new ValueWriter();
+        if (!cellOut) {
+          // A scalar cell (f/v sends every scalar as a string or null) is written at once; a container (ARRAY, STRUCT) goes through a ValueWriter.
+          const text = scalarText(t);
+          if (text !== undefined) { writeCell(text); state = 6; return; }
+          cellOut = new ValueWriter();
+        }
         cellOut.write(t, maxDepth);
         if (cellOut.done) { writeCell(cellOut.out); cellOut = undefined; state = 6; }
         return;
@@ -316,7 +334,7 @@ export async function streamPage(source: AsyncIterable<Buffer | Uint8Array | str
   const delivered = Array.isArray(head.rows);
   const count = delivered ? rows : 0;
   const next = o.cap && head.jobComplete ? capHead(head, count, o.cap.start, o.cap.max) : undefined;
-  if (pending) rowChunks.push(Buffer.from(pending));
+  if (pending) flush();
   const payload = assemble(head, delivered ? rowChunks : undefined);
   delete head.rows;
   return {
