@@ -9,7 +9,8 @@
  * `git show REV:docs/<page>.md`, REV defaulting to HEAD). One case per ```zetasql block that holds a
  * statement followed by a printed result table (`/*---+ … +---*\/`). Per case: `id` (page-anchor-n),
  * `url` (BigQuery's page and the anchor of the `##`/`###` heading the example sits under), `sql`,
- * `columns` and `rows` (cells exactly as printed), and `skip` with the reason where the example is
+ * `columns` and `rows` (cells exactly as printed), `tables` (the page's own tables the example reads,
+ * prepended as CTEs: page-tables.ts), and `skip` with the reason where the example is
  * not BigQuery's (rules.ts).
  */
 import { execFileSync } from 'node:child_process';
@@ -18,6 +19,7 @@ import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { PAGES, skipReason } from './rules.ts';
 import { parseTable } from './table.ts';
+import { pageTables, withPageTables } from './page-tables.ts';
 
 const GIT = process.argv[2] ?? '/work/.mirror/google+zetasql/repo';
 const REV = process.argv[3] ?? 'HEAD';
@@ -27,7 +29,8 @@ const BQ = 'https://cloud.google.com/bigquery/docs/reference/standard-sql/';
 /** GitHub's / cloud.google.com's anchor of a heading: backticks dropped, lowercase, non-alphanumerics as `_`. */
 export const anchorOf = (heading: string) => heading.replace(/`/g, '').trim().toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
 
-export interface DocCase { id: string; url: string; sql: string; columns: string[]; rows: string[][]; skip?: string }
+/** `tables`: the names the page defines elsewhere that `sql` reads, prepended to it as CTEs (page-tables.ts). */
+export interface DocCase { id: string; url: string; sql: string; columns: string[]; rows: string[][]; tables?: string[]; skip?: string }
 
 /** The cases of one page's markdown text. */
 export function casesOf(page: string, md: string): DocCase[] {
@@ -35,10 +38,12 @@ export function casesOf(page: string, md: string): DocCase[] {
   const lines = md.split('\n');
   let anchor = '';
   const seen = new Map<string, number>();
+  const defs = pageTables(md);
   for (let i = 0; i < lines.length; i++) {
     const h = /^#{2,4} (.+)$/.exec(lines[i]);
     if (h) { anchor = anchorOf(h[1]); continue; }
     if (!/^```(zetasql|sql|googlesql)\s*$/.test(lines[i])) continue;
+    const line = i + 1;
     const body: string[] = [];
     for (i++; i < lines.length && !/^```\s*$/.test(lines[i]); i++) body.push(lines[i]);
     const text = body.join('\n');
@@ -51,6 +56,8 @@ export function casesOf(page: string, md: string): DocCase[] {
     const n = (seen.get(anchor) ?? 0) + 1;
     seen.set(anchor, n);
     const c: DocCase = { id: `${page}-${anchor}-${n}`, url: `${BQ}${page}#${anchor}`, sql, columns: table.columns, rows: table.rows };
+    const t = withPageTables(sql, defs, line);
+    if (t.added.length) Object.assign(c, { sql: t.sql, tables: t.added });
     const why = skipReason(page, anchor, sql);
     if (why) c.skip = why;
     out.push(c);
