@@ -15,8 +15,8 @@ let gw: TestGateway;
 let tokens: Record<'root' | 'admin' | 'analyst' | 'eu', string>;
 beforeAll(async () => {
   ({ gw, tokens } = await startDemoAndAdminGateway('infoschema', { root: ['test-admins', 'security-oncall'], admin: ['test-admins'], analyst: ['analysts'], eu: ['eu-support'] }));
-  await gw.emulatorSdk().query({ query: 'CREATE SCHEMA `demo-project.hr_private`', useLegacySql: false });
-  await gw.emulatorSdk().query({ query: 'CREATE TABLE `demo-project.hr_private.salaries` (employee STRING, salary INT64)', useLegacySql: false });
+  await gw.emulatorSdk().query({ query: 'CREATE SCHEMA IF NOT EXISTS `demo-project.hr_private`', useLegacySql: false });
+  await gw.emulatorSdk().query({ query: 'CREATE TABLE IF NOT EXISTS `demo-project.hr_private.salaries` (employee STRING, salary INT64)', useLegacySql: false });
 }, 240_000);
 afterAll(async () => { await gw?.stop(); });
 
