@@ -70,12 +70,12 @@ export function createCheck(parts: { cfg: Config; analyzer: Analyzer; zetasql: Z
       throw Object.assign(new BigQueryError('accessDenied', `Access Denied: this statement is ${analysis.statementKind}; ${only.why}`), { analysis });
     }
     const admin = rolesOf(policy, principal.groups).admin;
-    refuseJobsViews(analysis, admin); // INFORMATION_SCHEMA.JOBS_BY_FOLDER / _ORGANIZATION / TIMELINE: every principal's jobs (jobs-views.ts)
     // Metadata views: rows of readable datasets, tables and columns, and of the caller's own jobs only (infoschema-filter.ts).
     const scope = admin ? undefined : await informationSchemaScope(policy, principal, analysis, {
       catalog, analyze: (sql, p) => analyzer.analyze({ sql, projectId: p }),
       ownJobIds: async (p) => (await store.listJobs(p, principal.issuer, principal.subject, MAX_OWN_JOBS)).map((j) => j.jobId),
     });
+    refuseJobsViews(analysis, admin, Object.keys(scope?.filters ?? {})); // any other JOBS view holds every principal's jobs (jobs-views.ts)
     const decision = await stage('policy', () => withInformationSchema(decideStatement(policy, principal, scope?.rest ?? analysis), scope));
     if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision, analysis });
     if (/^(CREATE|ALTER|DROP|TRUNCATE|LOAD|SCRIPT)/.test(analysis.statementKind)) {

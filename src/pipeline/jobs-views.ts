@@ -12,8 +12,8 @@
  *   scope), JOBS_TIMELINE* and a JOBS view named any other way stay for gateway administrators
  *   (policy `roles.admins`) only, whatever table rule matches their names.
  *
- * `refuseJobsViews(analysis, admin)` throws BigQueryError('accessDenied') naming such a view for
- * anyone else; the name is checked case-insensitively on every table the statement reads or writes,
+ * `refuseJobsViews(analysis, admin, filtered)` throws BigQueryError('accessDenied') naming such a
+ * view (or a JOBS view the statement reads unfiltered, as in a script) for anyone else; the name is checked case-insensitively on every table the statement reads or writes,
  * its views' base tables included (names.ts writes them `project.scope.INFORMATION_SCHEMA.VIEW`).
  */
 import { BigQueryError } from '../bigquery/index.js';
@@ -60,11 +60,16 @@ export function jobsViewsOf(a: Pick<QueryAnalysis, 'tablesRead' | 'tablesWritten
   return [...new Set(all.filter((t) => JOBS_VIEW.test(t)))].sort();
 }
 
-/** Throws accessDenied when a non-administrator's statement reads (or writes) a JOBS view not served filtered (OWN_JOBS_VIEW). */
-export function refuseJobsViews(a: Parameters<typeof jobsViewsOf>[0], admin: boolean): void {
+/**
+ * Throws accessDenied when a non-administrator's statement reads (or writes) a JOBS view other than
+ * those in `filtered`, the views the statement's row filters scope to the caller's jobs (ownJobs via
+ * infoschema-filter.ts; a script's are not, so there every JOBS view is refused).
+ */
+export function refuseJobsViews(a: Parameters<typeof jobsViewsOf>[0], admin: boolean, filtered: readonly string[] = []): void {
   if (admin) return;
-  const views = jobsViewsOf(a).filter((v) => !OWN_JOBS_VIEW.test(v) || a.tablesWritten.includes(v));
+  const views = jobsViewsOf(a).filter((v) => !(OWN_JOBS_VIEW.test(v) && filtered.includes(v)) || a.tablesWritten.includes(v));
   if (views.length) {
-    throw Object.assign(new BigQueryError('accessDenied', `Access Denied: ${views[0]} holds every principal's jobs and query text (the upstream runs them all as the gateway); only a gateway administrator may read it. Read your own jobs in \`region-us\`.INFORMATION_SCHEMA.JOBS or with jobs.list (bq ls -j).`), { analysis: a });
+    const why = OWN_JOBS_VIEW.test(views[0]) ? 'bqgate scopes it to your own jobs in a single statement only, not in a script' : 'bqgate cannot scope it to your own jobs';
+    throw Object.assign(new BigQueryError('accessDenied', `Access Denied: ${views[0]} holds every principal's jobs and query text (the upstream runs them all as the gateway) and ${why}; only a gateway administrator may read it so. Read your own jobs in \`region-us\`.INFORMATION_SCHEMA.JOBS or with jobs.list (bq ls -j).`), { analysis: a });
   }
 }
