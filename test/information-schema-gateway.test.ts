@@ -153,6 +153,18 @@ describe('INFORMATION_SCHEMA through the gateway', () => {
     expect(admin.find((r) => r.job_id.endsWith(theirs))?.query).toContain('eu-job-marker');
   });
 
+  it('a view over JOBS shows an analyst its own jobs only, query NULL (the view is read through to its JOBS scan)', async () => {
+    await gw.emulatorSdk().query({ query: 'CREATE OR REPLACE VIEW `demo-project.shop.v_all_jobs` AS SELECT job_id, query FROM `demo-project`.`region-us`.INFORMATION_SCHEMA.JOBS', useLegacySql: false });
+    const [job] = await gw.sdk(tokens.eu).createQueryJob({ query: "SELECT 'eu-view-marker' AS m", useLegacySql: false });
+    await job.getQueryResults();
+    const out = await rows(tokens.analyst, 'SELECT job_id, query FROM `demo-project.shop.v_all_jobs`');
+    console.log(`view over JOBS: ${out.length} rows`);
+    expect(out.length).toBeGreaterThan(0);
+    expect(known(out.map((r) => r.job_id), job.id!)).toBe(false);
+    expect(out.filter((r) => r.query !== null)).toEqual([]);
+    await gw.emulatorSdk().query({ query: 'DROP VIEW `demo-project.shop.v_all_jobs`', useLegacySql: false });
+  });
+
   it('an analyst is still refused JOBS_BY_ORGANIZATION, JOBS_TIMELINE and views no rule governs', async () => {
     for (const sql of ['SELECT job_id FROM `region-us`.INFORMATION_SCHEMA.JOBS_BY_ORGANIZATION', 'SELECT job_id FROM `region-us`.INFORMATION_SCHEMA.JOBS_TIMELINE', 'SELECT * FROM `demo-project.shop.INFORMATION_SCHEMA.TABLE_STORAGE`']) {
       const e = await apiError(gw.sdk(tokens.analyst).query({ query: sql, useLegacySql: false }));

@@ -70,7 +70,7 @@ export function informationSchemaFilter(view: string, visible: Record<string, st
 
 /**
  * How a governed view's rows name what they describe (each view's BigQuery page): the column
- * holding the dataset, whether rows are per table (`table_name`) and per column (`column_name`),
+ * holding the dataset, whether rows are per table (`table_name`; COLUMN_VIEWS' also per column),
  * and the columns projected as NULL for non-administrators whatever the filter keeps:
  * - TABLES.`ddl` spells every column of a table (a denied one too) and a view's whole query;
  * - VIEWS.`view_definition` names a view's base tables and columns (what the view hides);
@@ -138,7 +138,9 @@ export interface ScopeDeps { catalog: Catalog; analyze: Analyze; ownJobIds(proje
  * Undefined when nothing applies (scripts included: they stay decided as before, default deny).
  * Throws what the catalog throws (notFound for an unknown dataset).
  */
-export async function informationSchemaScope(policy: Policy, principal: Principal, a: QueryAnalysis, deps: ScopeDeps): Promise<InformationSchemaScope | undefined> {
+export async function informationSchemaScope(
+  policy: Policy, principal: Principal, a: QueryAnalysis, deps: ScopeDeps,
+): Promise<InformationSchemaScope | undefined> {
   if ((a as { units?: unknown[] }).units?.length) return undefined;
   const views = [...new Set(a.tablesRead.filter((t) => GOVERNED_VIEW.test(t) || OWN_JOBS_VIEW.test(t)))];
   if (!views.length) return undefined;

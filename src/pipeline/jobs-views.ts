@@ -13,8 +13,9 @@
  *   (policy `roles.admins`) only, whatever table rule matches their names.
  *
  * `refuseJobsViews(analysis, admin, filtered)` throws BigQueryError('accessDenied') naming such a
- * view (or a JOBS view the statement reads unfiltered, as in a script) for anyone else; the name is checked case-insensitively on every table the statement reads or writes,
- * its views' base tables included (names.ts writes them `project.scope.INFORMATION_SCHEMA.VIEW`).
+ * view (or a JOBS view the statement reads unfiltered, as in a script) for anyone else; the name
+ * is checked case-insensitively on every table the statement reads or writes, its views' base
+ * tables included (names.ts writes them `project.scope.INFORMATION_SCHEMA.VIEW`).
  */
 import { BigQueryError } from '../bigquery/index.js';
 import type { QueryAnalysis } from '../sql/index.js';
@@ -70,6 +71,8 @@ export function refuseJobsViews(a: Parameters<typeof jobsViewsOf>[0], admin: boo
   const views = jobsViewsOf(a).filter((v) => !(OWN_JOBS_VIEW.test(v) && filtered.includes(v)) || a.tablesWritten.includes(v));
   if (views.length) {
     const why = OWN_JOBS_VIEW.test(views[0]) ? 'bqgate scopes it to your own jobs in a single statement only, not in a script' : 'bqgate cannot scope it to your own jobs';
-    throw Object.assign(new BigQueryError('accessDenied', `Access Denied: ${views[0]} holds every principal's jobs and query text (the upstream runs them all as the gateway) and ${why}; only a gateway administrator may read it so. Read your own jobs in \`region-us\`.INFORMATION_SCHEMA.JOBS or with jobs.list (bq ls -j).`), { analysis: a });
+    const message = `Access Denied: ${views[0]} holds every principal's jobs and query text (the upstream runs them all as the gateway) and ${why}; `
+      + 'only a gateway administrator may read it so. Read your own jobs in `region-us`.INFORMATION_SCHEMA.JOBS or with jobs.list (bq ls -j).';
+    throw Object.assign(new BigQueryError('accessDenied', message), { analysis: a });
   }
 }
