@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
 import { loadPolicy } from '../src/policy/index.ts';
-import { informationSchemaFilter, visibleTables } from '../src/pipeline/infoschema-filter.ts';
+import { informationSchemaFilter, regionFilter, visibleTables } from '../src/pipeline/infoschema-filter.ts';
+import { ownJobs, refuseJobsViews } from '../src/pipeline/jobs-views.ts';
 
 const policy = loadPolicy(resolve(import.meta.dirname, '..', 'policies'));
 const analyst = { subject: 'a', groups: ['analysts'], issuer: 'test' } as any;
@@ -35,5 +36,35 @@ describe('INFORMATION_SCHEMA filter per principal', () => {
     expect(v).toEqual({});
     expect(informationSchemaFilter('TABLES', v)).toBe('FALSE');
     expect(informationSchemaFilter('COLUMN_FIELD_PATHS', v)).toBe('FALSE');
+  });
+
+  it('a region-level view ORs the datasets with anything visible; per-dataset views keep a readable dataset whole', () => {
+    const byDataset = { shop: { customers: ['email'] }, hr_private: {} };
+    expect(regionFilter('tables', byDataset)).toBe("(table_schema = 'shop' AND (table_name IN ('customers')))");
+    expect(regionFilter('SCHEMATA', byDataset)).toBe("schema_name = 'shop'");
+    expect(regionFilter('ROUTINES', byDataset)).toBe("routine_schema = 'shop'");
+    expect(regionFilter('COLUMNS', byDataset)).toBe("(table_schema = 'shop' AND ((table_name = 'customers' AND column_name IN ('email'))))");
+    expect(regionFilter('SCHEMATA', { hr_private: {} })).toBe('FALSE');
+    expect(regionFilter('TABLES', {})).toBe('FALSE');
+  });
+
+  it('JOBS keeps the caller\'s own jobs and their scripts\' children, their SQL NULL; none is FALSE', () => {
+    const j = ownJobs(['bqgate_1', "x'y"]);
+    expect(j.filter).toBe("job_id IN ('bqgate_1', 'x\\'y') OR parent_job_id IN ('bqgate_1', 'x\\'y')");
+    expect(j.hidden).toEqual(expect.arrayContaining(['query', 'error_result', 'referenced_tables']));
+    expect(ownJobs([]).filter).toBe('FALSE');
+  });
+
+  it('JOBS views the gateway cannot scope stay for administrators', () => {
+    const reads = (t: string) => ({ tablesRead: [t], tablesWritten: [] });
+    for (const t of ['demo-project.region-us.INFORMATION_SCHEMA.JOBS_BY_ORGANIZATION', 'demo-project.region-us.INFORMATION_SCHEMA.JOBS_BY_FOLDER', 'demo-project.region-us.INFORMATION_SCHEMA.JOBS_TIMELINE', 'demo-project.shop.INFORMATION_SCHEMA.JOBS']) {
+      expect(() => refuseJobsViews(reads(t), false), t).toThrow(/only a gateway administrator/);
+      expect(() => refuseJobsViews(reads(t), true)).not.toThrow();
+    }
+    for (const t of ['demo-project.region-us.INFORMATION_SCHEMA.JOBS', 'p.REGION-EU.information_schema.jobs_by_user', 'p.region-us.INFORMATION_SCHEMA.JOBS_BY_PROJECT']) {
+      expect(() => refuseJobsViews(reads(t), false, [t]), t).not.toThrow(); // filtered to the caller's jobs
+      expect(() => refuseJobsViews(reads(t), false), t).toThrow(/only a gateway administrator/); // read unfiltered (a script)
+      expect(() => refuseJobsViews(reads(t), false, ['demo-project.region-us.INFORMATION_SCHEMA.JOBS_BY_FOLDER']), t).toThrow();
+    }
   });
 });

@@ -16,12 +16,22 @@ let analystSecrets: Set<string>;
 let supportSecrets: Set<string>;
 let analystGrams: Set<string>;
 const phones = new Set<string>();
+/** The id of a job another principal (support) ran, with the word `supportsecretjob` in its text (INFORMATION_SCHEMA.JOBS routes). */
+let supportJobId: string;
 
 beforeAll(async () => {
   gw = await startGateway();
   analyst = await gw.token({ sub: 'leak-analyst', groups: ['analysts'] });
   support = await gw.token({ sub: 'leak-support', groups: ['support'] });
   const [rows] = await gw.emulatorSdk().query({ query: 'SELECT customer_id, email, full_name, card_number, ssn, birth_date, phone FROM shop.customers', useLegacySql: false });
+  // A dataset no analyst rule names (region-level INFORMATION_SCHEMA routes), another principal's job, and an
+  // analyst job whose upstream text carries keyed-mask pads (FROM_HEX), for the JOBS routes.
+  await gw.emulatorSdk().query({ query: 'CREATE SCHEMA IF NOT EXISTS `demo-project.hr_private`', useLegacySql: false });
+  await gw.emulatorSdk().query({ query: 'CREATE TABLE IF NOT EXISTS `demo-project.hr_private.salaries` (employee STRING, salary INT64)', useLegacySql: false });
+  const [job] = await gw.sdk(support).createQueryJob({ query: "SELECT 'supportsecretjob' AS m, email FROM shop.customers LIMIT 1", useLegacySql: false });
+  await job.getQueryResults();
+  supportJobId = job.id!;
+  await gw.sdk(analyst).query({ query: 'SELECT phone FROM shop.customers LIMIT 1', useLegacySql: false });
   raw = rows.map((r: any) => ({ ...r, birth_date: r.birth_date.value }));
   const rev = (s: string) => [...s].reverse().join('');
   analystSecrets = new Set();
@@ -146,12 +156,22 @@ const CASES: Array<Case | (() => Case)> = [
   { name: 'wildcard table over customers', sql: 'SELECT * FROM `demo-project.shop.customer*` LIMIT 5', expect: 'refused' },
   { name: 'time travel on a masked table', sql: 'SELECT email FROM shop.customers FOR SYSTEM_TIME AS OF TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 HOUR) LIMIT 5', expect: 'refused' },
   // INFORMATION_SCHEMA: a dataset's views are filtered to what the caller may read (pipeline/infoschema-filter.ts): the
-  // denied ssn (customers, and the customer_contacts view over it) is never named; VIEWS (its SQL names base columns) is refused
+  // denied ssn (customers, and the customer_contacts view over it) is never named; VIEWS' SQL and routine bodies are NULL;
+  // region-level views never name the hr_private dataset; JOBS shows only the caller's own jobs, their SQL NULL (jobs-views.ts)
   { name: 'INFORMATION_SCHEMA', sql: 'SELECT * FROM `demo-project.shop.INFORMATION_SCHEMA.COLUMNS`', expect: 'masked', absent: ['ssn'] },
   { name: 'INFORMATION_SCHEMA field paths, lower case', sql: 'SELECT table_name, column_name, field_path FROM `demo-project`.shop.information_schema.column_field_paths', expect: 'masked', absent: ['ssn'] },
   { name: 'INFORMATION_SCHEMA.TABLES ddl', sql: 'SELECT table_name, ddl FROM shop.INFORMATION_SCHEMA.TABLES', expect: 'masked', absent: ['ssn'] },
   { name: 'INFORMATION_SCHEMA.TABLES *', sql: 'SELECT * FROM `demo-project.shop.INFORMATION_SCHEMA.TABLES`', expect: 'masked', absent: ['ssn'] },
-  { name: 'INFORMATION_SCHEMA.VIEWS', sql: 'SELECT view_definition FROM shop.INFORMATION_SCHEMA.VIEWS', expect: 'refused' },
+  { name: 'INFORMATION_SCHEMA.VIEWS', sql: 'SELECT table_name, view_definition FROM shop.INFORMATION_SCHEMA.VIEWS', expect: 'masked', absent: ['ssn', 'customers'] },
+  { name: 'INFORMATION_SCHEMA.ROUTINES bodies', sql: 'SELECT routine_name, routine_definition, ddl FROM shop.INFORMATION_SCHEMA.ROUTINES', expect: 'masked', absent: ['SELECT', 'customers'] },
+  { name: 'region-level ROUTINES *', sql: 'SELECT * FROM `region-us`.INFORMATION_SCHEMA.ROUTINES', expect: 'masked', absent: ['SELECT', 'customers'] },
+  { name: 'hidden dataset through SCHEMATA', sql: 'SELECT * FROM `demo-project`.`region-us`.INFORMATION_SCHEMA.SCHEMATA', expect: 'masked', absent: ['hr_private'] },
+  { name: 'hidden dataset through region-level TABLES', sql: 'SELECT * FROM `region-us`.INFORMATION_SCHEMA.TABLES', expect: 'masked', absent: ['hr_private', 'salaries', 'ssn'] },
+  { name: 'hidden dataset through region-level COLUMNS', sql: 'SELECT table_schema, table_name, column_name FROM `demo-project.region-us.INFORMATION_SCHEMA.COLUMNS`', expect: 'masked', absent: ['hr_private', 'salaries', 'salary', 'ssn'] },
+  () => ({ name: "another principal's job id and text through JOBS", sql: 'SELECT * FROM `region-us`.INFORMATION_SCHEMA.JOBS', expect: 'masked', absent: [supportJobId, 'supportsecretjob', 'FROM_HEX'] }),
+  () => ({ name: "another principal's job id through JOBS_BY_PROJECT", sql: `SELECT COUNT(*) AS n FROM \`region-us\`.INFORMATION_SCHEMA.JOBS_BY_PROJECT WHERE ENDS_WITH(job_id, '${supportJobId}')`, expect: 'zero' }),
+  { name: "another principal's query text through JOBS_BY_USER", sql: "SELECT COUNT(*) AS n FROM `region-us`.INFORMATION_SCHEMA.JOBS_BY_USER WHERE query LIKE '%supportsecretjob%' OR query LIKE '%FROM_HEX%'", expect: 'zero' },
+  { name: 'JOBS_BY_ORGANIZATION', sql: 'SELECT job_id, query FROM `region-us`.INFORMATION_SCHEMA.JOBS_BY_ORGANIZATION', expect: 'refused' },
   // scripts, temp tables, DDL/DML, dynamic SQL, export
   { name: 'script with a variable', sql: 'DECLARE x STRING; SET x = (SELECT ssn FROM shop.customers LIMIT 1); SELECT x;', expect: 'refused' },
   { name: 'BEGIN…END block', sql: 'BEGIN SELECT email FROM shop.customers LIMIT 5; END', expect: 'masked' }, // the emulator runs scripts (src/emulator/script.ts): every cell is checked

@@ -1,6 +1,7 @@
 /**
  * `catalog/`: table names → schemas, from the upstream's tables.get with the gateway's credential,
- * cached for `ttlMs` (default 60 000 ms), and dataset table lists from tables.list (wildcard tables).
+ * cached for `ttlMs` (default 60 000 ms), dataset table lists from tables.list (wildcard tables) and a
+ * project's dataset ids from datasets.list (region-level INFORMATION_SCHEMA views).
  * BigQuery policy tags in the schema come through unchanged. Throws BigQueryError(notFound) for a
  * table or dataset the upstream does not have.
  */
@@ -17,6 +18,7 @@ import { cachedFor } from './ttl.js';
 export class Catalog implements TableSource {
   private cache = new Map<string, { at: number; info: Promise<TableInfo> }>();
   private lists = new Map<string, { at: number; ids: Promise<string[]> }>();
+  private datasets = new Map<string, { at: number; info: Promise<string[]> }>();
   private routines = new Map<string, { at: number; info: Promise<RoutineInfo> }>();
 
   private models: ModelCache;
@@ -35,6 +37,7 @@ export class Catalog implements TableSource {
     this.cache.delete(fullName);
     const [p, d] = pathParts(fullName);
     this.lists.delete(`list:${p}.${d}`);
+    this.datasets.delete(p); // CREATE / DROP SCHEMA through the gateway
   }
 
   /** `project.dataset.routine` → its definition (routines.get, routines.ts), cached for the TTL like schemas. */
@@ -74,6 +77,26 @@ export class Catalog implements TableSource {
     this.lists.set(key, { at: Date.now(), ids });
     ids.catch(() => this.lists.delete(key));
     return ids;
+  }
+
+  /**
+   * Dataset ids of `projectId` (datasets.list, every page; hidden datasets, named with a leading
+   * underscore, are not listed, as datasets.list leaves them out without `all`), cached like schemas.
+   * https://cloud.google.com/bigquery/docs/reference/rest/v2/datasets/list
+   */
+  listDatasets(projectId: string): Promise<string[]> {
+    return cachedFor(this.datasets, projectId, this.ttlMs, async () => {
+      const out: string[] = [];
+      let pageToken: string | undefined;
+      do {
+        const r = await this.upstream.call('GET', `/projects/${enc(projectId)}/datasets`, { query: { maxResults: '1000', pageToken } });
+        if (r.status === 404) throw new BigQueryError('notFound', `Not found: Project ${projectId}`);
+        if (r.status >= 300) throw new BigQueryError('backendError', `Could not list the datasets of ${projectId} from the upstream (HTTP ${r.status}).`);
+        out.push(...(r.body.datasets ?? []).map((d: any) => String(d.datasetReference.datasetId)));
+        pageToken = r.body.nextPageToken;
+      } while (pageToken);
+      return out;
+    });
   }
 
   private async fetch(fullName: string): Promise<TableInfo> {

@@ -15,9 +15,10 @@ import type { Catalog } from '../catalog/index.js';
 import type { Analyzer, QueryAnalysis } from '../sql/index.js';
 import type { ZetaSqlPool } from '../sql/pool.js';
 import { allowsExternalConnection, decideStatement, requireAnyAllow, rolesOf, type Decision } from '../policy/index.js';
-import { refuseJobsViews } from './jobs-views.js';
+import { MAX_OWN_JOBS, refuseJobsViews } from './jobs-views.js';
 import { informationSchemaScope, withInformationSchema } from './infoschema-filter.js';
 import type { Config } from '../config.js';
+import type { JobStore } from '../state/index.js';
 import { stage } from '../request-scope.js';
 import { upstreamStatement } from './statement.js';
 import { decisionAudit, type Ctx } from './context.js';
@@ -52,8 +53,8 @@ export const analysisAudit = (a: QueryAnalysis) => ({
   columns: [...new Set(a.columnsRead.map((c) => `${c.table}.${c.column}`))],
 });
 
-export function createCheck(parts: { cfg: Config; analyzer: Analyzer; zetasql: ZetaSqlPool; catalog: Catalog; hmacKey: Buffer }): Check {
-  const { cfg, analyzer, zetasql, catalog, hmacKey } = parts;
+export function createCheck(parts: { cfg: Config; analyzer: Analyzer; zetasql: ZetaSqlPool; catalog: Catalog; hmacKey: Buffer; store: JobStore }): Check {
+  const { cfg, analyzer, zetasql, catalog, hmacKey, store } = parts;
   return async function check(c, projectId, q) {
     const { policy, principal } = c;
     if (typeof q.query !== 'string' || !q.query.trim()) throw new BigQueryError('invalid', 'Required parameter is missing: query');
@@ -69,8 +70,12 @@ export function createCheck(parts: { cfg: Config; analyzer: Analyzer; zetasql: Z
       throw Object.assign(new BigQueryError('accessDenied', `Access Denied: this statement is ${analysis.statementKind}; ${only.why}`), { analysis });
     }
     const admin = rolesOf(policy, principal.groups).admin;
-    refuseJobsViews(analysis, admin); // INFORMATION_SCHEMA.JOBS*: every principal's jobs (jobs-views.ts)
-    const scope = admin ? undefined : await informationSchemaScope(policy, principal, analysis, catalog, (sql, p) => analyzer.analyze({ sql, projectId: p })); // dataset metadata views: rows of readable tables only (infoschema-filter.ts)
+    // Metadata views: rows of readable datasets, tables and columns, and of the caller's own jobs only (infoschema-filter.ts).
+    const scope = admin ? undefined : await informationSchemaScope(policy, principal, analysis, {
+      catalog, analyze: (sql, p) => analyzer.analyze({ sql, projectId: p }),
+      ownJobIds: async (p) => (await store.listJobs(p, principal.issuer, principal.subject, MAX_OWN_JOBS)).map((j) => j.jobId),
+    });
+    refuseJobsViews(analysis, admin, Object.keys(scope?.filters ?? {})); // any other JOBS view holds every principal's jobs (jobs-views.ts)
     const decision = await stage('policy', () => withInformationSchema(decideStatement(policy, principal, scope?.rest ?? analysis), scope));
     if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision, analysis });
     if (/^(CREATE|ALTER|DROP|TRUNCATE|LOAD|SCRIPT)/.test(analysis.statementKind)) {
