@@ -26,6 +26,7 @@ import { closing, inQuoted, quotedSpans } from './native-masks.js';
 import { nativeCalls } from './translate-functions.js';
 import { aggregateLimits, datePartFixes, fullUnionByName } from './translate-syntax.js';
 import { dateTimeFixes } from './translate-datetime.js';
+import { unpivotOrder } from './translate-unpivot.js';
 
 const CAST = /\bCAST\(/gi;
 
@@ -58,4 +59,4 @@ export function regexpContains(duck: string): string {
 }
 
 /** Every fix above, on one translated statement. */
-export const polyglotFixes = (duck: string): string => fullUnionByName(dateTimeFixes(datePartFixes(aggregateLimits(nativeCalls(regexpContains(utf8Casts(duck)))))));
+export const polyglotFixes = (duck: string): string => unpivotOrder(fullUnionByName(dateTimeFixes(datePartFixes(aggregateLimits(nativeCalls(regexpContains(utf8Casts(duck))))))));
