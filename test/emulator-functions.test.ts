@@ -2,8 +2,8 @@
  * GoogleSQL functions DuckDB lacks or computes otherwise, through the emulator over real HTTP (issue 20;
  * src/emulator/native-functions.ts, farm-fingerprint.ts, translate-escapes.ts): BigQuery's answers and
  * errors beyond the documentation's own examples (test/emulator-docs.test.ts) — FARM_FINGERPRINT of
- * STRING and BYTES alike and past 64 bytes, INSTR backwards and its errors, REGEXP_INSTR's group
- * rule, SOUNDEX, case folding, base32 both ways, `\u` escapes, and division by zero as an error.
+ * STRING and BYTES alike and past 64 bytes, INSTR backwards and its errors, REGEXP_INSTR's and
+ * REGEXP_EXTRACT's group rule, SOUNDEX, case folding, base32 both ways, `\u` escapes, division by zero as an error.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
@@ -52,6 +52,18 @@ describe('native functions with BigQuery semantics', () => {
     expect(await row(`SELECT REGEXP_INSTR('ab12cd', 'b([0-9]+)'), REGEXP_INSTR('ab12cd', 'b([0-9]+)', 1, 1, 1), REGEXP_INSTR('éé@x', '@'), REGEXP_INSTR('abc', 'z')`))
       .toEqual(['3', '5', '3', '0']);
     await refused(`SELECT REGEXP_INSTR('ab', '(a)(b)')`, /capturing group/);
+  });
+
+  it('REGEXP_EXTRACT is NULL without a match, gives the one group, counts occurrences from a position, and refuses two groups', async () => {
+    expect(await row(`SELECT REGEXP_EXTRACT('abc', 'z'), REGEXP_EXTRACT('abc', '(z)?c'), REGEXP_EXTRACT('a1b22c333', '[0-9]+', 3, 2), REGEXP_SUBSTR('a1b2', '[a-z]([0-9])', 1, 2), REGEXP_EXTRACT('', '^$')`))
+      .toEqual([null, null, '333', '2', '']);
+    await refused(`SELECT REGEXP_EXTRACT('ab', '(a)(b)')`, /capturing group/);
+    expect(await row(`SELECT SAFE.REGEXP_EXTRACT('ab', 'a', 0)`)).toEqual([null]);
+  });
+
+  it('LPAD and RPAD pad with a blank by default, truncate to the length, and refuse a negative length', async () => {
+    expect(await row(`SELECT LPAD('abc', 5), RPAD('abc', 6, 'xy'), LPAD('abcdef', 3), RPAD('é', 2)`)).toEqual(['  abc', 'abcxyx', 'abc', 'é ']);
+    await refused(`SELECT LPAD('a', -1)`, /negative/);
   });
 
   it('SOUNDEX keeps the first letter, skips H and W between equal codes, ignores non-Latin letters', async () => {

@@ -69,6 +69,28 @@ function regexpInstr(source: string, pattern: string, position: bigint, occurren
   return 0n;
 }
 
+/**
+ * #regexp_extract (and its alias REGEXP_SUBSTR): the occurrence-th match from `position`, or its capturing group when the
+ * pattern has one (NULL when the group took no part); NULL when there is no such match; more than one group is an error.
+ */
+function regexpExtract(source: string, pattern: string, position: bigint, occurrence: bigint): string | null {
+  if (position < 1n) throw new Error('REGEXP_EXTRACT: position must be positive');
+  if (occurrence < 1n) throw new Error('REGEXP_EXTRACT: occurrence must be positive');
+  const re = regex(pattern);
+  const g = groups(re);
+  if (g > 1) throw new Error('REGEXP_EXTRACT: the regular expression may have at most one capturing group');
+  const cps = Array.from(source);
+  if (Number(position) > cps.length && !(cps.length === 0 && position === 1n)) return null;
+  re.lastIndex = cps.slice(0, Number(position) - 1).join('').length;
+  let left = Number(occurrence);
+  for (let m = re.exec(source); m; m = re.exec(source)) {
+    if (m[0] === '') re.lastIndex++;
+    if (--left === 0) return g === 1 ? m[1] ?? null : m[0];
+    if (re.lastIndex > source.length) break;
+  }
+  return null;
+}
+
 /** #soundex: the first Latin letter, then the codes of the next (H and W do not separate equal codes, vowels do), padded to 4 with 0. */
 function soundex(value: string): string {
   const letters = value.replace(/[^A-Za-z]/g, '').toUpperCase();
@@ -125,6 +147,7 @@ function fromBase32(text: string): Uint8Array {
 const NATIVES: Record<string, Native> = {
   instr: { params: [VARCHAR, VARCHAR, BIGINT, BIGINT], returns: BIGINT, fn: instr },
   regexp_instr: { params: [VARCHAR, VARCHAR, BIGINT, BIGINT, BIGINT], returns: BIGINT, fn: regexpInstr },
+  regexp_extract: { params: [VARCHAR, VARCHAR, BIGINT, BIGINT], returns: VARCHAR, fn: regexpExtract },
   soundex: { params: [VARCHAR], returns: VARCHAR, fn: soundex },
   normalize: { params: [VARCHAR, VARCHAR], returns: VARCHAR, fn: normalize },
   normalize_and_casefold: { params: [VARCHAR, VARCHAR], returns: VARCHAR, fn: normalizeAndCasefold },
@@ -140,6 +163,8 @@ const bytes = (x: string) => `CASE WHEN typeof(${x}) = 'BLOB' THEN ${x}::BLOB EL
 export const NATIVE_MACROS: Record<string, [string, string]> = {
   INSTR: ['s, t, p := 1, o := 1', 'bqgate_js_instr(s, t, p, o)'],
   REGEXP_INSTR: ['s, r, p := 1, o := 1, e := 0', 'bqgate_js_regexp_instr(s, r, p, o, e)'],
+  REGEXP_EXTRACT: ['s, r, p := 1, o := 1', 'bqgate_js_regexp_extract(s, r, p, o)'],
+  REGEXP_SUBSTR: ['s, r, p := 1, o := 1', 'bqgate_js_regexp_extract(s, r, p, o)'],
   SOUNDEX: ['s', 'bqgate_js_soundex(s)'],
   NORMALIZE: ['s, m := \'NFC\'', 'bqgate_js_normalize(s, m)'],
   NORMALIZE_AND_CASEFOLD: ['s, m := \'NFC\'', 'bqgate_js_normalize_and_casefold(s, m)'],
@@ -150,6 +175,11 @@ export const NATIVE_MACROS: Record<string, [string, string]> = {
   CODE_POINTS_TO_BYTES: ['a', `CASE WHEN a IS NULL OR list_contains(a, NULL) THEN NULL
     WHEN NOT list_bool_and(list_transform(a, lambda c: c BETWEEN 0 AND 255)) THEN CAST('CODE_POINTS_TO_BYTES: a value is not 0 to 255' AS INTEGER)::BLOB
     ELSE unhex(array_to_string(list_transform(a, lambda c: lpad(hex(c::INTEGER), 2, '0')), '')) END`],
+  // #unicode: the first character's code point, 0 for the empty string (DuckDB's is -1)
+  UNICODE: ['s', 'CASE WHEN s = \'\' THEN 0 ELSE unicode(s) END::BIGINT'],
+  // #lpad / #rpad: the pattern is optional (a blank); a negative length is an error (STRING only here: DuckDB has no BYTES pad)
+  LPAD: ['s, n, p := \' \'', `CASE WHEN n < 0 THEN CAST('LPAD: the length is negative' AS INTEGER)::VARCHAR ELSE lpad(s, n::INTEGER, p) END`],
+  RPAD: ['s, n, p := \' \'', `CASE WHEN n < 0 THEN CAST('RPAD: the length is negative' AS INTEGER)::VARCHAR ELSE rpad(s, n::INTEGER, p) END`],
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions#div: division by zero is an error
   // (DuckDB's // and % give NULL); #mod likewise; #ieee_divide: IEEE 754 (±inf, NaN), never an error
   DIV: ['x, y', `CASE WHEN x IS NULL THEN NULL WHEN y = 0 THEN CAST('division by zero: DIV(x, 0)' AS INTEGER) ELSE x // y END`],

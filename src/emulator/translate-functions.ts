@@ -50,7 +50,7 @@ export const MACROS: Record<string, [string, string]> = {
   // #byte_length: bytes of a STRING's UTF-8 (DuckDB's strlen) or of BYTES (DuckDB folds the CASE by the argument's type)
   BYTE_LENGTH: ['x', 'CASE WHEN typeof(x) = \'BLOB\' THEN octet_length(x::BLOB) ELSE strlen(x::VARCHAR) END'],
   TO_CODE_POINTS: ['s', 'CASE WHEN s IS NULL THEN NULL WHEN typeof(s) = \'BLOB\' THEN list_transform(range(0, strlen(hex(s)), 2), lambda i: (\'0x\' || substr(hex(s), i + 1, 2))::BIGINT) WHEN s::VARCHAR = \'\' THEN []::BIGINT[] ELSE list_transform(string_split(s::VARCHAR, \'\'), lambda c: unicode(c)::BIGINT) END'],
-  CODE_POINTS_TO_STRING: ['a', 'CASE WHEN a IS NULL OR list_contains(a, NULL) THEN NULL ELSE array_to_string(list_transform(a, lambda c: chr(c::INTEGER)), \'\') END'],
+  CODE_POINTS_TO_STRING: ['a', 'CASE WHEN a IS NULL OR len(list_filter(a, lambda e: e IS NULL)) > 0 THEN NULL ELSE array_to_string(list_transform(a, lambda c: chr(c::INTEGER)), \'\') END'],
   INITCAP: ['s, d := \' []()-{}/\\|<>!?@"^#$&~_,.:;*%+\'', 'CASE WHEN s IS NULL OR d IS NULL THEN NULL ELSE array_to_string(list_transform(range(length(s)), lambda i: CASE WHEN i = 0 OR contains(d, substr(s, i, 1)) THEN upper(substr(s, i + 1, 1)) ELSE lower(substr(s, i + 1, 1)) END), \'\') END'],
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/conversion_functions#parse_numeric: a sign before or after
   // the digits (blanks between), commas anywhere in the whole part, an exponent; anything else is an error
