@@ -66,6 +66,15 @@ describe('native functions with BigQuery semantics', () => {
     await refused(`SELECT LPAD('a', -1)`, /negative/);
   });
 
+  it('RANGE literals: ends are exclusive, UNBOUNDED is open, RANGE_CONTAINS takes a range or a value', async () => {
+    expect(await row(`SELECT RANGE_OVERLAPS(RANGE<DATE> '[2022-01-01, 2022-02-01)', RANGE<DATE> '[2022-02-01, 2022-03-01)'),
+      RANGE_CONTAINS(RANGE<DATE> '[2022-01-01, 2022-02-01)', DATE '2022-02-01'), RANGE_CONTAINS(RANGE<DATE> '[2022-01-01, 2022-02-01)', DATE '2022-01-01'),
+      RANGE_CONTAINS(RANGE<DATETIME> '[UNBOUNDED, UNBOUNDED)', RANGE<DATETIME> '[2022-01-01 10:00:00, UNBOUNDED)'),
+      RANGE_CONTAINS(RANGE<DATE> '[2022-01-01, 2023-01-01)', RANGE<DATE> '[2022-06-01, UNBOUNDED)'),
+      RANGE_START(RANGE<TIMESTAMP> '[2022-01-01 00:00:00+00, 2022-01-02 00:00:00+00)'), RANGE_END(RANGE<DATE> '[2022-01-01, UNBOUNDED)')`))
+      .toEqual(['false', 'false', 'true', 'true', 'false', '1.6409952E9', null]);
+  });
+
   it('SOUNDEX keeps the first letter, skips H and W between equal codes, ignores non-Latin letters', async () => {
     expect(await row(`SELECT SOUNDEX('Robert'), SOUNDEX('Tymczak'), SOUNDEX('Pfister'), SOUNDEX('Honeyman'), SOUNDEX('Ж'), SOUNDEX('  a!'), SOUNDEX('Rashcz')`))
       .toEqual(['R163', 'T522', 'P236', 'H555', '', 'A000', 'R200']);

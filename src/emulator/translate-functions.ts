@@ -21,6 +21,7 @@ import { closing } from './native-masks.js';
 import { DATETIME_MACROS } from './translate-datetime.js';
 import { NATIVE_MACROS, normalizeModes } from './native-functions.js';
 import { unicodeEscapes } from './translate-escapes.js';
+import { RANGE_MACROS, rangeLiterals } from './translate-range.js';
 
 const RENAMED = 'bqgate_fn__';
 
@@ -35,6 +36,7 @@ const SAFE = 'bqgate_safe__';
 /** name (GoogleSQL, upper case; `NET.X` for the NET group) → [DuckDB macro parameters, body]. */
 export const MACROS: Record<string, [string, string]> = {
   ...DATETIME_MACROS, // INTERVAL functions (translate-datetime.ts)
+  ...RANGE_MACROS, // RANGE_START/END/OVERLAPS/CONTAINS over RANGE literals (translate-range.ts)
   ...NATIVE_MACROS, // over JS scalars: INSTR, REGEXP_INSTR, SOUNDEX, NORMALIZE*, *_BASE32, FARM_FINGERPRINT (native-functions.ts)
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions
   CSC: ['x', 'CASE WHEN sin(x) = 0 THEN CAST(\'division by zero: CSC(0)\' AS INTEGER) ELSE 1 / sin(x) END'],
@@ -227,7 +229,7 @@ export function bytesLiterals(sql: string): string {
  * (`bqgate_safe__(F(args))`), for polyglot to pass through.
  */
 export function renameCalls(sql0: string): string {
-  const sql = normalizeModes(unicodeEscapes(bytesLiterals(sql0)));
+  const sql = rangeLiterals(normalizeModes(unicodeEscapes(bytesLiterals(sql0))));
   if (!new RegExp(CALL.source, 'i').test(sql) && !/\bSAFE\s*\./i.test(sql) && !/%T/.test(sql)) return sql;
   let out = sql;
   // SAFE.F(args) → bqgate_safe__(F(args)), innermost last so offsets stay valid (right to left).
