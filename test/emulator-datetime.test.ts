@@ -8,15 +8,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
 import { startEmulator, newEmulatorSecret, type RunningEmulator } from '../src/emulator/index.ts';
+import { emulatorQuery } from './helpers/emulator-http.ts';
 
 let emu: RunningEmulator;
 const secret = newEmulatorSecret();
-const query = async (sql: string) => {
-  const r = await fetch(`${emu.url}/bigquery/v2/projects/demo-project/queries`, {
-    method: 'POST', headers: { authorization: `Bearer ${secret}` }, body: JSON.stringify({ query: sql, useLegacySql: false }),
-  });
-  return { status: r.status, body: await r.json() as any };
-};
+const query = emulatorQuery(() => emu, secret);
 const cells = (body: any) => body.rows.map((r: any) => r.f.map((c: any) => c.v));
 const types = (body: any) => body.schema.fields.map((f: any) => f.type);
 

@@ -93,7 +93,7 @@ function foldHexDigests(sql: string): string {
 }
 
 /** EMAIL_MASK's translated spelling over one quoted column `c` (the rewrite masks columns by name). */
-const EMAIL = /IF\(REGEXP_MATCHES\(("(?:[^"]|"")+"), '\^\[\^@\\s\]\+@\[\^@\\s\]\+\\\.\[\^@\\s\]\+\$'\), CONCAT\('XXXXX', REGEXP_EXTRACT\(\1, '\(@\[\^@\\s\]\+\)\$', 1\)\), /g;
+const EMAIL = /IF\(REGEXP_MATCHES\(("(?:[^"]|"")+"), '\^\[\^@\\s\]\+@\[\^@\\s\]\+\\\.\[\^@\\s\]\+\$'\), CONCAT\('XXXXX', (?:REGEXP_EXTRACT\(\1, '\(@\[\^@\\s\]\+\)\$', 1\)|memory\.main\.bq_regexp_extract\(\1, '\(@\[\^@\\s\]\+\)\$'\))\), /g; // or REGEXP_EXTRACT as native-functions.ts runs it
 
 function foldEmailMasks(sql: string): string {
   const quoted = quotedSpans(sql);

@@ -19,6 +19,9 @@
 import { scan } from './translate.js';
 import { closing } from './native-masks.js';
 import { DATETIME_MACROS } from './translate-datetime.js';
+import { NATIVE_MACROS, normalizeModes } from './native-functions.js';
+import { unicodeEscapes } from './translate-escapes.js';
+import { RANGE_MACROS, rangeLiterals } from './translate-range.js';
 
 const RENAMED = 'bqgate_fn__';
 
@@ -33,6 +36,8 @@ const SAFE = 'bqgate_safe__';
 /** name (GoogleSQL, upper case; `NET.X` for the NET group) → [DuckDB macro parameters, body]. */
 export const MACROS: Record<string, [string, string]> = {
   ...DATETIME_MACROS, // INTERVAL functions (translate-datetime.ts)
+  ...RANGE_MACROS, // RANGE_START/END/OVERLAPS/CONTAINS over RANGE literals (translate-range.ts)
+  ...NATIVE_MACROS, // over JS scalars: INSTR, REGEXP_INSTR, SOUNDEX, NORMALIZE*, *_BASE32, FARM_FINGERPRINT (native-functions.ts)
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions
   CSC: ['x', 'CASE WHEN sin(x) = 0 THEN CAST(\'division by zero: CSC(0)\' AS INTEGER) ELSE 1 / sin(x) END'],
   SEC: ['x', '1 / cos(x)'],
@@ -47,7 +52,7 @@ export const MACROS: Record<string, [string, string]> = {
   // #byte_length: bytes of a STRING's UTF-8 (DuckDB's strlen) or of BYTES (DuckDB folds the CASE by the argument's type)
   BYTE_LENGTH: ['x', 'CASE WHEN typeof(x) = \'BLOB\' THEN octet_length(x::BLOB) ELSE strlen(x::VARCHAR) END'],
   TO_CODE_POINTS: ['s', 'CASE WHEN s IS NULL THEN NULL WHEN typeof(s) = \'BLOB\' THEN list_transform(range(0, strlen(hex(s)), 2), lambda i: (\'0x\' || substr(hex(s), i + 1, 2))::BIGINT) WHEN s::VARCHAR = \'\' THEN []::BIGINT[] ELSE list_transform(string_split(s::VARCHAR, \'\'), lambda c: unicode(c)::BIGINT) END'],
-  CODE_POINTS_TO_STRING: ['a', 'CASE WHEN a IS NULL OR list_contains(a, NULL) THEN NULL ELSE array_to_string(list_transform(a, lambda c: chr(c::INTEGER)), \'\') END'],
+  CODE_POINTS_TO_STRING: ['a', 'CASE WHEN a IS NULL OR len(list_filter(a, lambda e: e IS NULL)) > 0 THEN NULL ELSE array_to_string(list_transform(a, lambda c: chr(c::INTEGER)), \'\') END'],
   INITCAP: ['s, d := \' []()-{}/\\|<>!?@"^#$&~_,.:;*%+\'', 'CASE WHEN s IS NULL OR d IS NULL THEN NULL ELSE array_to_string(list_transform(range(length(s)), lambda i: CASE WHEN i = 0 OR contains(d, substr(s, i, 1)) THEN upper(substr(s, i + 1, 1)) ELSE lower(substr(s, i + 1, 1)) END), \'\') END'],
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/conversion_functions#parse_numeric: a sign before or after
   // the digits (blanks between), commas anywhere in the whole part, an exponent; anything else is an error
@@ -224,7 +229,7 @@ export function bytesLiterals(sql: string): string {
  * (`bqgate_safe__(F(args))`), for polyglot to pass through.
  */
 export function renameCalls(sql0: string): string {
-  const sql = bytesLiterals(sql0);
+  const sql = rangeLiterals(normalizeModes(unicodeEscapes(bytesLiterals(sql0))));
   if (!new RegExp(CALL.source, 'i').test(sql) && !/\bSAFE\s*\./i.test(sql) && !/%T/.test(sql)) return sql;
   let out = sql;
   // SAFE.F(args) → bqgate_safe__(F(args)), innermost last so offsets stay valid (right to left).
