@@ -19,6 +19,7 @@
 import { scan } from './translate.js';
 import { closing } from './native-masks.js';
 import { DATETIME_MACROS } from './translate-datetime.js';
+import { JSON_MACROS } from './json-macros.js';
 
 const RENAMED = 'bqgate_fn__';
 
@@ -33,6 +34,7 @@ const SAFE = 'bqgate_safe__';
 /** name (GoogleSQL, upper case; `NET.X` for the NET group) → [DuckDB macro parameters, body]. */
 export const MACROS: Record<string, [string, string]> = {
   ...DATETIME_MACROS, // INTERVAL functions (translate-datetime.ts)
+  ...JSON_MACROS, // strict JSON converters (json-macros.ts)
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions
   CSC: ['x', 'CASE WHEN sin(x) = 0 THEN CAST(\'division by zero: CSC(0)\' AS INTEGER) ELSE 1 / sin(x) END'],
   SEC: ['x', '1 / cos(x)'],
