@@ -13,7 +13,7 @@
  * printed by json-value.ts.
  */
 import { DuckDBScalarFunction, VARCHAR, type DuckDBConnection } from '@duckdb/node-api';
-import { JsonError, isObject, parseJson, parsePath, printJson, valueAt, type JsonValue, type PathStep } from './json-value.js';
+import { JsonError, JsonNumber, exactNumber, isObject, parseJson, parsePath, printJson, valueAt, type JsonObject, type JsonValue, type PathStep } from './json-value.js';
 
 export const JS_JSON = 'bqgate_js_json';
 
@@ -51,7 +51,38 @@ function putAt(node: JsonValue | undefined, steps: PathStep[], i: number, value:
 function replaceAt(root: JsonValue, steps: PathStep[], f: (v: JsonValue) => JsonValue | undefined): JsonValue {
   const at = valueAt(root, steps);
   const next = at === undefined ? undefined : f(at);
-  return next === undefined ? root : putAt(root, steps, 0, next, false) ?? root;
+  const put = next === undefined ? undefined : putAt(root, steps, 0, next, false);
+  return put === undefined ? root : put;
+}
+
+/** `v` with every number replaced by `f(its text)`. */
+function mapNumbers(v: JsonValue, f: (n: JsonNumber) => JsonValue): JsonValue {
+  if (v instanceof JsonNumber) return f(v);
+  if (Array.isArray(v)) return v.map((c) => mapNumbers(c, f));
+  if (isObject(v)) return new Map([...v].map(([k, c]) => [k, mapNumbers(c, f)]));
+  return v;
+}
+
+/** JSON_OBJECT's members from `[key JSON, key type, value JSON, value type]…` (both signatures), the first of duplicate keys kept. */
+function object(args: Array<string | null>): JsonValue {
+  const pairs: Array<[JsonValue, JsonValue]> = [];
+  const sqlArray = (t: string | null) => /\[\d*\]$/.test(t ?? '');
+  if (args.length === 4 && (sqlArray(args[1]) || sqlArray(args[3]))) {
+    const keys = args[0] === null ? null : parseJson(args[0]);
+    const values = args[2] === null ? null : parseJson(args[2]);
+    if (!Array.isArray(keys) || !Array.isArray(values)) throw new JsonError('JSON_OBJECT: the keys and the values must be non-NULL arrays');
+    if (keys.length !== values.length) throw new JsonError('JSON_OBJECT: the keys array and the values array differ in length');
+    keys.forEach((k, i) => pairs.push([k, values[i]]));
+  } else {
+    if (args.length % 4) throw new JsonError('JSON_OBJECT: the arguments must be key / value pairs');
+    for (let i = 0; i < args.length; i += 4) pairs.push([args[i] === null ? null : parseJson(args[i]!), args[i + 2] === null ? null : parseJson(args[i + 2]!)]);
+  }
+  const out: JsonObject = new Map();
+  for (const [k, v] of pairs) {
+    if (typeof k !== 'string') throw new JsonError('JSON_OBJECT: a key must be a non-NULL STRING');
+    if (!out.has(k)) out.set(k, v);
+  }
+  return out;
 }
 
 function remove(root: JsonValue, steps: PathStep[]): JsonValue {
@@ -136,6 +167,18 @@ function evaluate(op: string, opts: Map<string, string | null>, root: JsonValue,
     }
     case 'flatten':
       return flatten(root);
+    case 'parse': { // PARSE_JSON and JSON literals: BigQuery's value model, numbers checked by wide_number_mode
+      const mode = (opts.get('wide_number_mode') ?? 'exact').toLowerCase();
+      if (mode !== 'exact' && mode !== 'round') throw new JsonError(`PARSE_JSON: invalid wide_number_mode '${mode}' (exact or round)`);
+      return mapNumbers(root, (n) => {
+        if (mode === 'exact' && !exactNumber(n.text)) throw new JsonError(`PARSE_JSON: the number ${n.text} cannot be stored without loss of precision (wide_number_mode => 'round' rounds it)`);
+        return n;
+      });
+    }
+    case 'to_json': { // TO_JSON(v, stringify_wide_numbers => …): integers beyond ±2^53 as strings
+      if (!bool(opts, 'stringify_wide_numbers', false)) return root;
+      return mapNumbers(root, (n) => (/^-?\d+$/.test(n.text) && (BigInt(n.text) > 2n ** 53n || BigInt(n.text) < -(2n ** 53n)) ? n.text : n));
+    }
     default:
       throw new JsonError(`${JS_JSON}: unknown operation ${op}`);
   }
@@ -146,6 +189,7 @@ export function jsJson(row: Array<string | null>): string | null {
   const [op, ...names] = String(row[0]).split('|');
   const opts = new Map(names.map((n, i) => [n, row[1 + i]]));
   const rest = row.slice(1 + names.length);
+  if (op === 'object') return printJson(object(rest));
   if (rest[0] === null || rest[0] === undefined) return null;
   if ([...opts.values()].some((v) => v === null)) return null;
   return printJson(evaluate(op, opts, parseJson(rest[0]), rest.slice(1)));

@@ -94,14 +94,43 @@ export function parseJson(text: string): JsonValue {
 const INT64_MIN = -(2n ** 63n);
 const UINT64_MAX = 2n ** 64n - 1n;
 
-/** A number's text as BigQuery prints it: an INT64 / UINT64 as is, any other as its shortest double. */
+/** Whether a number's text is an INT64 or a UINT64. */
+export function isInt64OrUint64(text: string): boolean {
+  if (!/^-?\d+$/.test(text)) return false;
+  const n = BigInt(text);
+  return n >= INT64_MIN && n <= UINT64_MAX;
+}
+
+/**
+ * A number's text as BigQuery prints it: an INT64 / UINT64 as is, any other as a double, in its
+ * shortest round-trip digits, with an exponent (`e+15`, `e-05`) below 1e-4 or from 1e15 up
+ * (`9.007199254740992e+15`, `1e+100`, as the json_functions page prints them), else plain (`10` for `10.0`).
+ */
 export function numberText(text: string): string {
-  if (/^-?\d+$/.test(text)) {
-    const n = BigInt(text);
-    if (n >= INT64_MIN && n <= UINT64_MAX) return n.toString();
-  }
+  if (isInt64OrUint64(text)) return BigInt(text).toString();
   const d = Number(text);
-  return Object.is(d, -0) ? '-0' : String(d);
+  if (d === 0 || !Number.isFinite(d)) return Object.is(d, -0) ? '-0' : String(d);
+  const [mantissa, exp] = d.toExponential().split('e');
+  const e = Number(exp);
+  if (e >= -4 && e < 15) return String(d);
+  return `${mantissa}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
+}
+
+/** Significant digits of a decimal number's text (sign, exponent and leading / trailing zeros dropped). */
+const significant = (text: string) => text.replace(/^-/, '').replace(/[eE].*$/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
+
+/**
+ * Whether a JSON number is stored without loss (PARSE_JSON's `wide_number_mode => 'exact'`,
+ * https://cloud.google.com/bigquery/docs/reference/standard-sql/json_functions#parse_json): an INT64 /
+ * UINT64, or a number whose digits a double keeps.
+ */
+export function exactNumber(text: string): boolean {
+  if (isInt64OrUint64(text)) return true;
+  const d = Number(text);
+  if (!Number.isFinite(d)) return false;
+  if (/^-?\d+$/.test(text)) return BigInt(d) === BigInt(text);
+  const digits = significant(text);
+  return digits.length <= 15 || significant(d.toExponential()) === digits;
 }
 
 /** Compact JSON text of `v`, object keys sorted. */
