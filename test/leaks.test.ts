@@ -325,10 +325,23 @@ function check(c: Case, out: { rows?: unknown[]; error?: { code?: number; messag
   if (c.absent) expect(strings(out.rows).filter((v) => c.absent!.some((n) => new RegExp(`\\b${n}\\b`, 'i').test(v))), `${c.name}: names what the policy hides`).toEqual([]);
 }
 
+/**
+ * A refusal must be the gateway's: an error from upstream means the statement was sent (the emulator
+ * cannot run SEARCH, VECTOR_SEARCH or ML.PREDICT, and BigQuery would have answered with the rows). The
+ * audit record of the statement is written before the response, so it is there to read.
+ */
+async function refusedByGateway(c: Case) {
+  const sub = c.who === 'support' ? 'leak-support' : 'leak-analyst';
+  const mine = (await auditRequests(gw.dataDir)).filter((r) => r.sql === c.sql && r.principal.includes(sub));
+  expect(mine.length, `${c.name}: no audit record of the statement`).toBeGreaterThan(0);
+  expect(mine.filter((r) => r.upstream?.sql).map((r) => r.upstream!.sql), `${c.name}: sent upstream instead of refused by the gateway`).toEqual([]);
+}
+
 describe('leak attempts through the SDK', () => {
   it.each(CASES.map((c, i) => [i, c] as const))('case %i', async (_i, mk) => {
     const c = typeof mk === 'function' ? mk() : mk;
     check(c, await viaSdk(c));
+    if (c.expect === 'refused') await refusedByGateway(c);
   });
 
   it('the leak oracle itself catches raw values', () => {
