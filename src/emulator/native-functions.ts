@@ -165,6 +165,8 @@ export const NATIVE_MACROS: Record<string, [string, string]> = {
   REGEXP_INSTR: ['s, r, p := 1, o := 1, e := 0', 'bqgate_js_regexp_instr(s, r, p, o, e)'],
   REGEXP_EXTRACT: ['s, r, p := 1, o := 1', 'bqgate_js_regexp_extract(s, r, p, o)'],
   REGEXP_SUBSTR: ['s, r, p := 1, o := 1', 'bqgate_js_regexp_extract(s, r, p, o)'],
+  // #regexp_replace: every non-overlapping match is replaced (DuckDB's replaces the first unless 'g')
+  REGEXP_REPLACE: ['s, r, t', "regexp_replace(s, r, t, 'g')"],
   SOUNDEX: ['s', 'bqgate_js_soundex(s)'],
   NORMALIZE: ['s, m := \'NFC\'', 'bqgate_js_normalize(s, m)'],
   NORMALIZE_AND_CASEFOLD: ['s, m := \'NFC\'', 'bqgate_js_normalize_and_casefold(s, m)'],

@@ -15,7 +15,7 @@ import type { Catalog } from '../catalog/index.js';
 import type { Analyzer, QueryAnalysis } from '../sql/index.js';
 import type { ZetaSqlPool } from '../sql/pool.js';
 import { allowsExternalConnection, decideStatement, requireAnyAllow, rolesOf, type Decision } from '../policy/index.js';
-import { MAX_OWN_JOBS, refuseJobsViews } from './jobs-views.js';
+import { MAX_OWN_JOBS, refuseJobsViews, withJobsQueryRedacted } from './jobs-views.js';
 import { informationSchemaScope, withInformationSchema } from './infoschema-filter.js';
 import type { Config } from '../config.js';
 import type { JobStore } from '../state/index.js';
@@ -76,7 +76,7 @@ export function createCheck(parts: { cfg: Config; analyzer: Analyzer; zetasql: Z
       ownJobIds: async (p) => (await store.listJobs(p, principal.issuer, principal.subject, MAX_OWN_JOBS)).map((j) => j.jobId),
     });
     refuseJobsViews(analysis, admin, Object.keys(scope?.filters ?? {})); // any other JOBS view holds every principal's jobs (jobs-views.ts)
-    const decision = await stage('policy', () => withInformationSchema(decideStatement(policy, principal, scope?.rest ?? analysis), scope));
+    const decision = await stage('policy', () => withJobsQueryRedacted(withInformationSchema(decideStatement(policy, principal, scope?.rest ?? analysis), scope), analysis));
     if (decision.effect === 'deny') throw Object.assign(new BigQueryError('accessDenied', decision.reasons[0]), { decision, analysis });
     if (/^(CREATE|ALTER|DROP|TRUNCATE|LOAD|SCRIPT)/.test(analysis.statementKind)) {
       for (const t of analysis.tablesWritten) catalog.invalidate(t); // DDL through the gateway: the schema cache must not outlive it

@@ -19,6 +19,7 @@
  */
 import { BigQueryError } from '../bigquery/index.js';
 import type { QueryAnalysis } from '../sql/index.js';
+import type { AppliedMaskRule } from '../policy/index.js';
 
 /** JOBS, JOBS_BY_*, JOBS_TIMELINE*: any view whose name starts with JOBS. */
 const JOBS_VIEW = /(^|\.)INFORMATION_SCHEMA\.JOBS/i;
@@ -75,4 +76,25 @@ export function refuseJobsViews(a: Parameters<typeof jobsViewsOf>[0], admin: boo
       + 'only a gateway administrator may read it so. Read your own jobs in `region-us`.INFORMATION_SCHEMA.JOBS or with jobs.list (bq ls -j).';
     throw Object.assign(new BigQueryError('accessDenied', message), { analysis: a });
   }
+}
+
+/**
+ * The decision with every JOBS view the statement scans that has a STRING `query` column masked
+ * REDACT_MASK_SECRETS (rewrite/masks.ts): the upstream's `query` is the SQL the gateway sent, with
+ * the HMAC_SHA256 pads (from which the gateway's key follows) and RANDOM_HASH salts of masked jobs
+ * written in it. For everyone, administrators included; a column the decision already denies
+ * (non-administrators, OWN_JOBS_HIDDEN) stays NULL.
+ */
+export function withJobsQueryRedacted<D extends { effect: string; masks: Record<string, Record<string, { rule: AppliedMaskRule; ruleId: string }>> }>(
+  d: D, a: Pick<QueryAnalysis, 'tablesRead' | 'tablesWritten' | 'tables'> & Partial<Pick<QueryAnalysis, 'views'>>,
+): D {
+  if (d.effect !== 'allow') return d;
+  const views = jobsViewsOf(a).filter((v) => a.tables[v]?.some((f) => f.name.toLowerCase() === 'query' && f.type === 'STRING'));
+  if (!views.length) return d;
+  const masks = { ...d.masks };
+  for (const v of views) {
+    const col = a.tables[v].find((f) => f.name.toLowerCase() === 'query')!.name;
+    masks[v] = { ...masks[v], [col]: { rule: 'REDACT_MASK_SECRETS', ruleId: 'bqgate:jobs-query-mask-secrets' } };
+  }
+  return { ...d, masks };
 }

@@ -25,6 +25,12 @@ import { encodeString } from '../sql/canonical.js';
 import type { BqField } from '../emulator/encode.js';
 
 export type MaskRule = 'SHA256' | 'HMAC_SHA256' | 'RANDOM_HASH' | 'ALWAYS_NULL' | 'DEFAULT_MASKING_VALUE' | 'LAST_FOUR_CHARACTERS' | 'FIRST_FOUR_CHARACTERS' | 'EMAIL_MASK' | 'DATE_YEAR_MASK';
+/**
+ * A mask a decision can carry: a policy's MaskRule, or one the gateway places itself and no policy
+ * file may name (policies/policy.schema.json lists MaskRule only): REDACT_MASK_SECRETS, a STRING
+ * with the HMAC_SHA256 pads and RANDOM_HASH salts of earlier rewrites replaced (rewrite/masks.ts).
+ */
+export type AppliedMaskRule = MaskRule | 'REDACT_MASK_SECRETS';
 
 /**
  * BigQuery's masking hierarchy, highest priority first; bqgate's keyed HMAC_SHA256 ranks where
@@ -87,7 +93,7 @@ export interface Decision {
   /** Human-readable reasons, one per check that failed or passed notably. */
   reasons: string[];
   /** table → column → masking rule (and the rule id that set it). */
-  masks: Record<string, Record<string, { rule: MaskRule; ruleId: string }>>;
+  masks: Record<string, Record<string, { rule: AppliedMaskRule; ruleId: string }>>;
   /** table → columns that must never reach the caller (projected as NULL if unreferenced). */
   deniedColumns: Record<string, string[]>;
   /**

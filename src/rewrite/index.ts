@@ -22,7 +22,7 @@ import { BigQueryError } from '../bigquery/errors.js';
 import type { Decision } from '../policy/index.js';
 import { spliceScansWithRanges, quoteIdent, type QueryAnalysis } from '../sql/index.js';
 import { randomBytes } from 'node:crypto';
-import { maskExpression, nullColumn, type MaskKeys } from './masks.js';
+import { maskExpression, nullColumn, MASK_SECRET, type MaskKeys } from './masks.js';
 
 export type { MaskKeys } from './masks.js';
 
@@ -110,12 +110,14 @@ export function verifyRewrite(rewritten: Pick<QueryAnalysis, 'scans'>, r: Rewrit
   }
 }
 
+const MASK_SECRETS = new RegExp(MASK_SECRET, 'g');
+
 /**
- * The rewritten SQL with the masks' secret material replaced by `<redacted>`: the HMAC_SHA256 pads
- * (the gateway's key XOR ipad/opad, from which the key follows) and RANDOM_HASH salts, both written
- * as FROM_HEX literals of 16+ bytes. For copies that leave the gateway's key boundary (the audit
- * log and its SIEM sinks).
+ * The rewritten SQL with the masks' secret material (masks.ts MASK_SECRET: the HMAC_SHA256 pads
+ * and RANDOM_HASH salts) replaced by `FROM_HEX('<redacted>')`. For copies that leave the gateway's
+ * key boundary (the audit log and its SIEM sinks, caller messages); INFORMATION_SCHEMA.JOBS.query
+ * gets the same in SQL (REDACT_MASK_SECRETS).
  */
 export function redactMaskSecrets(sql: string): string {
-  return sql.replace(/FROM_HEX\('[0-9a-f]{32,}'\)/g, "FROM_HEX('<redacted>')");
+  return sql.replace(MASK_SECRETS, "FROM_HEX('<redacted>')");
 }

@@ -13,6 +13,7 @@
  * | DATE_YEAR_MASK | DATE, DATETIME, TIMESTAMP | truncated to 1 January of its year (UTC) |
  * | DEFAULT_MASKING_VALUE | any but STRUCT | the type's default ("" , 0, FALSE, 1970-01-01, []…) |
  * | ALWAYS_NULL | any | NULL of the column's type |
+ * | REDACT_MASK_SECRETS (gateway-placed) | STRING | the text with each MASK_SECRET replaced by `FROM_HEX('<redacted>')` |
  *
  * `maskExpression` throws BigQueryError(accessDenied) when a rule does not apply to a column's type,
  * so a misconfigured policy refuses instead of leaking.
@@ -20,7 +21,7 @@
 import { createHash } from 'node:crypto';
 import { BigQueryError } from '../bigquery/errors.js';
 import type { BqField } from '../emulator/encode.js';
-import type { MaskRule } from '../policy/index.js';
+import type { AppliedMaskRule } from '../policy/index.js';
 import { typeSql, quoteIdent as q } from '../sql/index.js';
 const sha = (c: string) => `TO_HEX(SHA256(${c}))`;
 
@@ -48,6 +49,13 @@ function hmacSql(bytesExpr: string, key: Buffer): string {
   return `TO_HEX(SHA256(FROM_HEX('${opad}') || SHA256(FROM_HEX('${ipad}') || ${bytesExpr})))`;
 }
 
+/**
+ * The secret material of a rewrite as it appears in SQL text: the HMAC_SHA256 pads (the gateway's
+ * key XOR ipad/opad, from which the key follows) and RANDOM_HASH salts, FROM_HEX literals of 16+
+ * bytes. A JavaScript RegExp source that is also RE2 syntax (BigQuery's REGEXP_REPLACE).
+ */
+export const MASK_SECRET = String.raw`FROM_HEX\('[0-9a-fA-F]{32,}'\)`;
+
 /** The column as BYTES for keyed hashing, or undefined for a type the keyed rules do not take. */
 function asBytes(c: string, t: string): string | undefined {
   if (t === 'BYTES') return c;
@@ -57,7 +65,7 @@ function asBytes(c: string, t: string): string | undefined {
 }
 
 /** The expression that replaces column `field` under `rule`, aliased back to the column name. */
-export function maskExpression(field: BqField, rule: MaskRule, table: string, keys?: MaskKeys): string {
+export function maskExpression(field: BqField, rule: AppliedMaskRule, table: string, keys?: MaskKeys): string {
   const c = q(field.name);
   const t = field.mode === 'REPEATED' ? 'ARRAY' : field.type;
   const bad = () => new BigQueryError('accessDenied', `Access Denied: masking rule ${rule} cannot apply to ${table}.${field.name} (type ${typeSql(field)}); fix the policy. The query was not run.`);
@@ -97,6 +105,10 @@ export function maskExpression(field: BqField, rule: MaskRule, table: string, ke
       else if (t === 'DATETIME') e = `DATETIME_TRUNC(${c}, YEAR)`;
       else if (t === 'TIMESTAMP') e = `TIMESTAMP_TRUNC(${c}, YEAR, 'UTC')`;
       else throw bad();
+      break;
+    case 'REDACT_MASK_SECRETS':
+      if (t !== 'STRING') throw bad();
+      e = `REGEXP_REPLACE(${c}, r"${MASK_SECRET}", "FROM_HEX('<redacted>')")`;
       break;
     case 'DEFAULT_MASKING_VALUE':
       if (t === 'ARRAY') e = `IF(${c} IS NULL, NULL, CAST([] AS ${typeSql(field)}))`;
