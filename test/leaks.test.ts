@@ -250,6 +250,7 @@ const CASES: Array<Case | (() => Case)> = [
   { name: 'pipe AGGREGATE GROUP BY ssn', sql: 'FROM shop.customers |> AGGREGATE COUNT(*) AS n GROUP BY ssn', expect: 'refused' },
   { name: 'pipe after a lone CR ends a comment', sql: 'SELECT customer_id FROM shop.customers -- x\r|> SELECT ssn', expect: 'refused' },
   { name: 'pipe hidden in a block comment', sql: 'SELECT email FROM shop.customers /* |> SELECT ssn */ LIMIT 50', expect: 'masked' },
+  { name: 'GROUP BY an expression of a masked column, spelled as its aliased select item (desugared to the ordinal)', sql: 'SELECT LOWER(email) AS e, COUNT(*) AS n FROM shop.customers GROUP BY LOWER(email) ORDER BY e LIMIT 20', expect: 'masked' },
   { name: 'GROUP BY ALL of a masked column', sql: 'SELECT email, COUNT(*) AS n FROM shop.customers GROUP BY ALL ORDER BY n DESC LIMIT 20', expect: 'masked' },
   { name: 'UNION ALL BY NAME of masked columns', sql: 'SELECT email AS v, customer_id FROM shop.customers UNION ALL BY NAME SELECT customer_id, full_name AS v FROM shop.customers', expect: 'masked', emulatorGap: true },
   { name: 'chained call on a masked column', sql: 'SELECT (card_number).REVERSE() AS r, (email).UPPER() AS e FROM shop.customers LIMIT 50', expect: 'masked' },

@@ -91,3 +91,66 @@ export function groupByAll(items: Item[]): Item[] {
   }
   return out;
 }
+
+/** Words that end a GROUP BY list on its level. */
+const AFTER_GROUP_BY = ['HAVING', 'QUALIFY', 'WINDOW', 'ORDER', 'LIMIT', 'OFFSET', 'UNION', 'INTERSECT', 'EXCEPT'];
+
+/** A select item split into its expression and its alias (`AS name`, or a trailing name after a value), if any. */
+function aliased(item: Item[]): { expr: Item[]; alias?: string } {
+  const n = item.length;
+  if (n >= 3 && isWord(item[n - 2], 'AS') && isName(item[n - 1])) return { expr: item.slice(0, n - 2), alias: nameOf(item[n - 1]) };
+  const prev = item[n - 2];
+  const valueBefore = prev && (isGroup(prev) || (prev.t === 'tok' && ['word', 'quoted', 'number', 'string', 'bytes'].includes(prev.tok.kind)));
+  if (n >= 2 && isName(item[n - 1]) && valueBefore && !isOp(prev, '.')) return { expr: item.slice(0, n - 1), alias: nameOf(item[n - 1]) };
+  return { expr: item };
+}
+
+const nameOf = (it: Item) => (it.t === 'tok' ? it.tok.text.replace(/^`|`$/g, '').toUpperCase() : '');
+
+/** A token list's spelling for comparison: words upper-cased (names and keywords are case-insensitive), the rest as written. */
+function spelling(items: Item[]): string {
+  return items.map((it) => (it.t === 'group' ? `${it.open}${spelling(it.items)}` : it.t === 'text' ? it.text : it.tok.kind === 'word' ? it.tok.upper! : it.tok.text)).join(' ');
+}
+
+/**
+ * `GROUP BY <expression>` where the expression is spelled as an aliased select item's
+ * (`SELECT DATE(ts) AS d, … GROUP BY DATE(ts) ORDER BY d`) → `GROUP BY <that item's ordinal>`, the
+ * same grouping (BigQuery "GROUP BY clause": grouping by an ordinal groups by that select item's
+ * expression). This ZetaSQL build refuses the first spelling when an ORDER BY or HAVING follows
+ * ("SELECT list expression references column ts which is neither grouped nor aggregated"). A key
+ * is left as written when it is one name or number, holds a query parameter, a subquery or a name
+ * some select item is aliased to (the key's name could mean the alias), or the item aggregates.
+ */
+export function groupByExpressions(items: Item[]): Item[] {
+  const out = [...items];
+  for (let i = 0; i < out.length; i++) {
+    if (!(isWord(out[i], 'GROUP') && isWord(out[i + 1], 'BY')) || isWord(out[i + 2], 'ALL', 'ROLLUP', 'CUBE', 'GROUPING') || isGroup(out[i + 2])) continue;
+    let s = i - 1;
+    while (s >= 0 && !isWord(out[s], 'SELECT') && !isOp(out[s], '|>')) s--;
+    if (s < 0 || !isWord(out[s], 'SELECT')) continue;
+    let f = s + 1;
+    while (f < i && !isWord(out[f], 'FROM')) f++;
+    let first = s + 1;
+    if (isWord(out[first], 'ALL', 'DISTINCT')) first++;
+    if (isWord(out[first], 'AS')) first += 2;
+    const select = commas(out.slice(first, f)).map(aliased);
+    const aliases = new Set(select.flatMap((x) => (x.alias ? [x.alias] : [])));
+    let e = i + 2;
+    while (e < out.length && !isWord(out[e], ...AFTER_GROUP_BY) && !isOp(out[e], ';') && !isOp(out[e], '|>')) e++;
+    const keys = commas(out.slice(i + 2, e));
+    let changed = false;
+    const rewritten = keys.map((key) => {
+      if (key.length < 2 || some(key, (x) => (x.t === 'tok' && x.tok.kind === 'param') || (isGroup(x) && isWord(x.items[0], 'SELECT', 'WITH')) || (isName(x) && aliases.has(nameOf(x))))) return key;
+      const want = spelling(key);
+      const k = select.findIndex((x) => x.alias && !aggregateOrWindow(x.expr) && spelling(x.expr) === want);
+      if (k < 0) return key;
+      changed = true;
+      return [text(String(k + 1), key[0].gap)];
+    });
+    if (!changed) continue;
+    const list = rewritten.flatMap((key, k) => (k ? [text(',', ''), ...key] : key));
+    out.splice(i + 2, e - (i + 2), ...list);
+    i += 2 + list.length - 1;
+  }
+  return out;
+}
