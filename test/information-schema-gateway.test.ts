@@ -175,6 +175,17 @@ describe('INFORMATION_SCHEMA through the gateway', () => {
         expect(text).not.toMatch(/[0-9a-f]{64}/);
       }
     }
+    // In a script (each statement a child job), and through EXECUTE IMMEDIATE: redacted too, or refused.
+    for (const sql of [
+      "DECLARE n INT64 DEFAULT 1; SELECT query FROM `region-us`.INFORMATION_SCHEMA.JOBS WHERE query LIKE '%hmac-pad-marker%';",
+      "EXECUTE IMMEDIATE \"SELECT query FROM `region-us`.INFORMATION_SCHEMA.JOBS WHERE query LIKE '%hmac-pad-marker%'\"",
+    ]) {
+      const out = await gw.sdk(tokens.root).query({ query: sql, useLegacySql: false }).then(([r]) => r, (e) => e);
+      const text = out instanceof Error ? out.message : JSON.stringify(out);
+      console.log(`admin script: ${text.slice(0, 200)}`);
+      expect(text).not.toMatch(/FROM_HEX\('[0-9a-f]{32,}'\)/);
+      expect(text).not.toMatch(/[0-9a-f]{64}/);
+    }
   });
 
   it('a view over JOBS shows an analyst its own jobs only, query NULL (the view is read through to its JOBS scan)', async () => {
