@@ -250,6 +250,7 @@ const CASES: Array<Case | (() => Case)> = [
   { name: 'pipe AGGREGATE GROUP BY ssn', sql: 'FROM shop.customers |> AGGREGATE COUNT(*) AS n GROUP BY ssn', expect: 'refused' },
   { name: 'pipe after a lone CR ends a comment', sql: 'SELECT customer_id FROM shop.customers -- x\r|> SELECT ssn', expect: 'refused' },
   { name: 'pipe hidden in a block comment', sql: 'SELECT email FROM shop.customers /* |> SELECT ssn */ LIMIT 50', expect: 'masked' },
+  { name: 'a masked column through a multi-level aggregate (desugared into two GROUP BY levels)', sql: 'SELECT country, ARRAY_CONCAT_AGG(ARRAY_AGG(email) GROUP BY city) AS e FROM shop.customers GROUP BY country', expect: 'masked' },
   { name: 'GROUP BY an expression of a masked column, spelled as its aliased select item (desugared to the ordinal)', sql: 'SELECT LOWER(email) AS e, COUNT(*) AS n FROM shop.customers GROUP BY LOWER(email) ORDER BY e LIMIT 20', expect: 'masked' },
   { name: 'GROUP BY ALL of a masked column', sql: 'SELECT email, COUNT(*) AS n FROM shop.customers GROUP BY ALL ORDER BY n DESC LIMIT 20', expect: 'masked' },
   { name: 'UNION ALL BY NAME of masked columns', sql: 'SELECT email AS v, customer_id FROM shop.customers UNION ALL BY NAME SELECT customer_id, full_name AS v FROM shop.customers', expect: 'masked', emulatorGap: true },
@@ -431,6 +432,17 @@ describe('pipe syntax end to end', () => {
     console.log(`pipe AGGREGATE: ${got.length} groups through the gateway, ${want.length} computed directly`);
     expect(got.length).toBeGreaterThan(0);
     expect(got).toEqual(plain(want));
+  });
+
+  it('multi-level aggregation (desugared into two levels of GROUP BY) gives the reference\'s documented answers', async () => {
+    // https://cloud.google.com/bigquery/docs/reference/standard-sql/aggregate-function-calls#group_by_modifier (corpus bigquery-docs-00734, -00736)
+    const sales = "WITH Sales AS (SELECT 'Apples' AS Product, 100 AS revenue, TIMESTAMP '2026-01-01 10:00:00' AS time UNION ALL SELECT 'Apples', 150, TIMESTAMP '2026-01-01 12:00:00' UNION ALL SELECT 'Apples', 200, TIMESTAMP '2026-01-02 10:00:00' UNION ALL SELECT 'Oranges', 50, TIMESTAMP '2026-01-01 10:00:00' UNION ALL SELECT 'Oranges', 60, TIMESTAMP '2026-01-02 10:00:00' UNION ALL SELECT 'Oranges', 70, TIMESTAMP '2026-01-02 12:00:00') ";
+    expect(plain(await rowsOf(analyst, `${sales}SELECT Product, AVG(SUM(revenue) GROUP BY DATE(time)) AS avg_daily_sales FROM Sales GROUP BY Product ORDER BY Product`)))
+      .toEqual([{ Product: 'Apples', avg_daily_sales: 225 }, { Product: 'Oranges', avg_daily_sales: 90 }]);
+    const staff = "WITH Employees AS (SELECT 1 AS empno, 150000 AS salary UNION ALL SELECT 2, 100000 UNION ALL SELECT 3, 80000), Dependents AS (SELECT 1 AS empno, 'Child' AS relationship UNION ALL SELECT 2, 'Child' UNION ALL SELECT 2, 'Child' UNION ALL SELECT 3, 'Child' UNION ALL SELECT 3, 'Child') ";
+    // the reference's point: AVG(salary) over the join counts employees 2 and 3 twice (103,000); per employee it is 110,000
+    expect(plain(await rowsOf(analyst, `${staff}SELECT AVG(ANY_VALUE(salary) GROUP BY empno) AS avg_salary FROM Employees INNER JOIN Dependents USING (empno) WHERE relationship = 'Child'`)))
+      .toEqual([{ avg_salary: 110000 }]);
   });
 
   it('masks a column read through pipe SELECT / RENAME exactly as the standard form', async () => {

@@ -152,6 +152,10 @@ describe('desugarer', () => {
     ['SELECT a FROM t UNION ALL BY NAME SELECT a FROM u', 'SELECT a FROM t UNION ALL CORRESPONDING SELECT a FROM u'],
     // a GROUP BY key spelled as an aliased select item becomes its ordinal (this ZetaSQL build refuses it before ORDER BY / HAVING)
     ['SELECT y + 1 z FROM x GROUP BY y + 1 ORDER BY z', 'SELECT y + 1 z FROM x GROUP BY 1 ORDER BY z'],
+    // multi-level aggregation: two levels of GROUP BY (multilevel.ts)
+    ['SELECT p, AVG(SUM(r) GROUP BY DATE(t)) AS a FROM s GROUP BY p ORDER BY p', 'SELECT p, AVG(__bqgate_ml_1) AS a FROM (SELECT p, SUM(r) AS __bqgate_ml_1 FROM s GROUP BY p, DATE(t)) GROUP BY p ORDER BY p'],
+    ["SELECT AVG(ANY_VALUE(s) GROUP BY e) AS a FROM x JOIN y USING (e) WHERE r = 'C'", "SELECT AVG(__bqgate_ml_1) AS a FROM (SELECT ANY_VALUE(s) AS __bqgate_ml_1 FROM x JOIN y USING (e) WHERE r = 'C' GROUP BY e)"],
+    ['SELECT k, MAX(AVG(x) GROUP BY g) * 2 AS m, COUNT(DISTINCT MIN(y) GROUP BY g) n FROM t GROUP BY k LIMIT 3', 'SELECT k, MAX(__bqgate_ml_1) * 2 AS m, COUNT(DISTINCT __bqgate_ml_2) n FROM (SELECT k, AVG(x) AS __bqgate_ml_1, MIN(y) AS __bqgate_ml_2 FROM t GROUP BY k, g) GROUP BY k LIMIT 3'],
     // a pipe AGGREGATE groups its own input, not the select list before the pipe (its own desugaring writes the ordinal)
     ['SELECT UPPER(s) AS u FROM t |> AGGREGATE COUNT(*) GROUP BY UPPER(s)', 'SELECT UPPER(s), COUNT(*) FROM (SELECT UPPER(s) AS u FROM t) GROUP BY 1'],
     ['SELECT a, DATE(ts) AS d, COUNT(*) AS n FROM t GROUP BY a, date( TS ) HAVING n > 1 ORDER BY d', 'SELECT a, DATE(ts) AS d, COUNT(*) AS n FROM t GROUP BY a, 2 HAVING n > 1 ORDER BY d'],
@@ -206,6 +210,12 @@ describe('desugarer', () => {
     ['SELECT a FROM t UNION ALL BY NAME SELECT a FROM u UNION ALL SELECT a FROM v', 'parentheses'],
     ['SELECT a FROM t UNION ALL BY NAME SELECT a FROM u UNION ALL CORRESPONDING SELECT a FROM v', 'parentheses'],
     ['SELECT __bqgate_by_name FROM t UNION ALL BY NAME ON (a) SELECT a FROM u', 'reserves'],
+    ['SELECT k, SUM(x) + AVG(MAX(x) GROUP BY g) FROM t GROUP BY k', 'not one of the query\'s GROUP BY columns'],
+    ['SELECT AVG(SUM(x) GROUP BY g) FROM t GROUP BY k HAVING COUNT(*) > 1', 'HAVING'],
+    ['SELECT AVG(SUM(x) GROUP BY g), MAX(MIN(x) GROUP BY h) FROM t', 'different keys'],
+    ['SELECT AVG(SUM(x) GROUP BY g) FROM t GROUP BY k + 1', 'column names'],
+    ['SELECT AVG(SUM(x) GROUP BY g) FROM t UNION ALL SELECT 1', 'set operation'],
+    ['SELECT ARRAY_AGG(SUM(x) GROUP BY g ORDER BY g) FROM t', 'ORDER BY'],
   ])('refuses %s', async (sql, why) => {
     await expect(desugar(sql)).rejects.toMatchObject({ reason: 'invalidQuery', message: expect.stringContaining(why) });
   });

@@ -5,7 +5,8 @@
  * operations by name — `BY NAME [ON (…)]`, `[STRICT] CORRESPONDING [BY (…)]`, their modes —
  * (setops.ts; STRICT mode is verified on the resolved AST by `checkSetOperations`, fed by
  * `DesugarOptions.setOperations`), `GROUP BY ALL`, chained function calls, and a GROUP BY expression
- * spelled as an aliased select item's, which this build refuses before ORDER BY / HAVING (syntax.ts).
+ * spelled as an aliased select item's, which this build refuses before ORDER BY / HAVING (syntax.ts);
+ * multi-level aggregation, `AGG(SUM(x) GROUP BY g)` (multilevel.ts).
  *
  * Input: one statement or a script. Output: the desugared text, or `undefined` when nothing needed
  * desugaring. The text is tokenized by lexer.ts (GoogleSQL's lexical rules, as ZetaSQL reads them)
@@ -25,6 +26,7 @@
 import { tokenize, type Token } from './lexer.js';
 import { isGroup, isName, isOp, isWord, nest, refuse, render, split, some, text, type Item } from './items.js';
 import { chainedCalls, groupByAll, groupByExpressions } from './syntax.js';
+import { multiLevelAggregates } from './multilevel.js';
 import { byName, SET_MARK, type SetOperationCheck, type SetOpState } from './setops.js';
 import { apply, fromFrame, rawFrame, renderFrame, type Frame } from './operators.js';
 
@@ -119,7 +121,7 @@ interface Ctx { columnsOf?: (query: string) => Promise<string[]>; setOps: SetOpS
 async function children(items: Item[], setOps: SetOpState): Promise<Item[]> {
   const inner: Item[] = [];
   for (const it of items) inner.push(it.t === 'group' ? { ...it, items: it.open === '(' ? await query(await children(it.items, setOps), { setOps }) : await children(it.items, setOps) } : it);
-  return groupByExpressions(groupByAll(byName(chainedCalls(inner), setOps)));
+  return multiLevelAggregates(groupByExpressions(groupByAll(byName(chainedCalls(inner), setOps))));
 }
 
 const QUERY_START = ['SELECT', 'WITH', 'FROM'];
