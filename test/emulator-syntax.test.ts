@@ -1,0 +1,54 @@
+/**
+ * GoogleSQL query syntax the emulator translates around @polyglot-sql/sdk (issue 20), through the
+ * emulator over real HTTP, beyond the documentation's own examples (test/emulator-docs.test.ts):
+ * the `/` operator's division by zero (src/emulator/translate-divide.ts).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolve } from 'node:path';
+import { startEmulator, newEmulatorSecret, type RunningEmulator } from '../src/emulator/index.ts';
+import { emulatorQuery } from './helpers/emulator-http.ts';
+
+let emu: RunningEmulator;
+const secret = newEmulatorSecret();
+const query = emulatorQuery(() => emu, secret);
+const rows = async (sql: string) => {
+  const r = await query(sql);
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+  return { names: r.body.schema.fields.map((f: any) => f.name), rows: (r.body.rows ?? []).map((x: any) => x.f.map((c: any) => c.v)) };
+};
+const refused = async (sql: string, message: string | RegExp) => {
+  const r = await query(sql);
+  expect(r.status, JSON.stringify(r.body)).toBe(400);
+  expect(r.body.error.errors[0].reason).toBe('invalidQuery');
+  expect(r.body.error.message).toMatch(message);
+};
+
+beforeAll(async () => { emu = await startEmulator({ fixturesDir: resolve('fixtures'), port: 0, secret }); });
+afterAll(async () => { await emu?.close(); });
+
+describe('the / operator (https://cloud.google.com/bigquery/docs/reference/standard-sql/operators#arithmetic_operators)', () => {
+  it('dividing by zero is an error for INT64, FLOAT64 and NUMERIC, also on column values', async () => {
+    await refused('SELECT 1 / 0', /^division by zero: 1 \/ 0$/);
+    await refused('SELECT 1.5 / 0', /^division by zero: 1\.5 \/ 0$/);
+    await refused("SELECT NUMERIC '1' / NUMERIC '0'", /^division by zero: /);
+    await refused('SELECT 0.0 / 0', /^division by zero: /);
+    await refused('SELECT x / y FROM UNNEST([4, 5]) AS x, UNNEST([2, 0]) AS y', /^division by zero: [45] \/ 0$/);
+    await refused('SELECT order_id / (customer_id - customer_id) FROM shop.orders LIMIT 1', /^division by zero: /);
+  });
+
+  it('keeps precedence and associativity; NULL / 0 is NULL; IEEE_DIVIDE and SAFE_DIVIDE keep theirs', async () => {
+    const r = await rows(`SELECT 7 / 2, 2 * 3 / 4, 8 / 2 / 2, 1 + 6 / 3 - 1, -6 / 4, 6 / -4, NULL / 0, CAST(NULL AS INT64) / 0,
+      IEEE_DIVIDE(1, 0), IEEE_DIVIDE(0, 0), SAFE_DIVIDE(1, 0), '1/0', [8.0, 6.0][OFFSET(1)] / 4, STRUCT(3 AS a).a / 2,
+      CASE WHEN TRUE THEN 9 END / 3, (SELECT 10) / 4, 2 / 4 * 2, 100 / 10 / 5 * 2 /* 4 */`);
+    expect(r.rows[0]).toEqual(['3.5', '1.5', '2', '2', '-1.5', '-1.5', null, null, 'Infinity', 'NaN', null, '1/0', '1.5', '1.5', '3', '2.5', '1', '4']);
+  });
+
+  it('a window over a division by a window', async () => {
+    const r = await rows('SELECT SUM(x) OVER (ORDER BY x) / COUNT(*) OVER () AS r FROM UNNEST([1, 2, 3, 4]) AS x ORDER BY x');
+    expect(r.rows.map((x: any[]) => x[0])).toEqual(['0.25', '0.75', '1.5', '2.5']);
+  });
+
+  it('SAFE. does not apply to operators: a / 0 inside SAFE_CAST is still an error', async () => {
+    await refused('SELECT SAFE_CAST(1 / 0 AS STRING)', /^division by zero: 1 \/ 0$/);
+  });
+});
