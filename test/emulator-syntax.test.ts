@@ -1,7 +1,8 @@
 /**
  * GoogleSQL query syntax the emulator translates around @polyglot-sql/sdk (issue 20), through the
  * emulator over real HTTP, beyond the documentation's own examples (test/emulator-docs.test.ts):
- * the `/` operator's division by zero (src/emulator/translate-divide.ts).
+ * the `/` operator's division by zero (src/emulator/translate-divide.ts), `SELECT *` over JOIN … USING
+ * (translate-using.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
@@ -50,5 +51,28 @@ describe('the / operator (https://cloud.google.com/bigquery/docs/reference/stand
 
   it('SAFE. does not apply to operators: a / 0 inside SAFE_CAST is still an error', async () => {
     await refused('SELECT SAFE_CAST(1 / 0 AS STRING)', /^division by zero: 1 \/ 0$/);
+  });
+});
+
+describe('SELECT * over JOIN … USING (https://cloud.google.com/bigquery/docs/reference/standard-sql/query-syntax#using_clause)', () => {
+  const A = "(SELECT 'a' AS x, 1 AS k, 'p' AS z)";
+  const B = "(SELECT 'b' AS y, 2 AS k)";
+  it('puts the USING columns first, then the left input\'s others, then the right\'s', async () => {
+    expect((await rows(`SELECT * FROM ${A} a JOIN (SELECT 'b' AS y, 1 AS k) b USING (k)`)).names).toEqual(['k', 'x', 'z', 'y']);
+    const r = await rows('SELECT * FROM shop.orders JOIN shop.customers USING (customer_id) LIMIT 1');
+    expect(r.names.slice(0, 3)).toEqual(['customer_id', 'order_id', 'amount']);
+  });
+
+  it('FULL JOIN USING: the USING column is the COALESCE of both sides, first', async () => {
+    const r = await rows(`SELECT * FROM ${A} a FULL JOIN ${B} b USING (k) ORDER BY k`);
+    expect(r.names).toEqual(['k', 'x', 'z', 'y']);
+    expect(r.rows).toEqual([['1', 'a', 'p', null], ['2', null, null, 'b']]);
+  });
+
+  it('a chain of USING joins: the last join\'s columns first; * EXCEPT and * with other items', async () => {
+    const c = "(SELECT 'c' AS w, 7 AS m)";
+    expect((await rows(`SELECT * FROM ${A} a JOIN (SELECT 'b' AS y, 1 AS k, 7 AS m) b USING (k) JOIN ${c} c USING (m)`)).names).toEqual(['m', 'k', 'x', 'z', 'y', 'w']);
+    expect((await rows(`SELECT * EXCEPT (z), 0 AS n FROM ${A} a LEFT JOIN ${B} b USING (k)`)).names).toEqual(['k', 'x', 'y', 'n']);
+    expect((await rows(`SELECT * EXCEPT (k) FROM ${A} a LEFT JOIN ${B} b USING (k)`)).names).toEqual(['x', 'z', 'y']);
   });
 });

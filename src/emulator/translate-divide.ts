@@ -30,7 +30,7 @@ export function divisionByZeroMessage(duckMessage: string): string | undefined {
   return /Could not convert string '(division by zero: [^']*)'/.exec(duckMessage)?.[1];
 }
 
-interface Tok { type: string; text: string; start: number; end: number }
+export interface Tok { type: string; text: string; start: number; end: number }
 
 /** BigQuery reserved keywords (https://cloud.google.com/bigquery/docs/reference/standard-sql/lexical#reserved_keywords) that cannot name a unit or a function. */
 const RESERVED = new Set(('ALL AND ANY AS ASC ASSERT_ROWS_MODIFIED AT BETWEEN BY CASE CONTAINS CREATE CROSS CUBE DEFAULT DEFINE DESC '
@@ -43,9 +43,9 @@ const INTERVAL_PART = /^(?:YEAR|QUARTER|MONTH|WEEK|DAY|HOUR|MINUTE|SECOND|MILLIS
 const OPEN: Record<string, string> = { '(': ')', '[': ']' };
 const CLOSE: Record<string, string> = { ')': '(', ']': '[' };
 
-const isName = (t?: Tok) => !!t && /^[A-Za-z_`]/.test(t.text) && !RESERVED.has(t.text.toUpperCase());
+const isName = (t?: Tok) => !!t && (t.type === 'QUOTED_IDENTIFIER' || (/^[A-Za-z_]/.test(t.text) && !isString(t) && !RESERVED.has(t.text.toUpperCase())));
 const isLiteral = (t?: Tok) => !!t && (/^(?:[0-9.]|['"])/.test(t.text) || /STRING|NUMBER/.test(t.type));
-const isString = (t?: Tok) => !!t && /STRING/.test(t.type);
+export const isString = (t?: Tok) => !!t && /STRING/.test(t.type);
 const isWord = (t: Tok | undefined, w: string) => !!t && t.text.toUpperCase() === w;
 
 /** Index of the token closing the group opened at `i` (`(`/`[` or CASE); -1 if none. */
@@ -129,14 +129,19 @@ function operands(ts: Tok[], i: number): [number, number] | undefined {
   return s < 0 || e < 0 ? undefined : [s, e];
 }
 
+/** polyglot's BigQuery tokens of `sql` (a string literal one token, comments dropped); undefined when it cannot read them. */
+export function bigQueryTokens(sql: string): Tok[] | undefined {
+  const r = tokenize(sql, Dialect.BigQuery) as { success: boolean; tokens?: Array<{ token_type: string; text: string; span: { start: number; end: number } }> };
+  return r.success && r.tokens ? r.tokens.map((t) => ({ type: t.token_type, text: t.text, start: t.span.start, end: t.span.end })) : undefined;
+}
+
 /** Every `/` operator of GoogleSQL `sql` as `bqgate_fn__OP_DIVIDE(L, R)` (see above). */
 export function divisionOperators(sql: string): string {
   if (!sql.includes('/')) return sql;
   let skip = 0;
   for (let round = 0; round < 10_000; round++) {
-    const r = tokenize(sql, Dialect.BigQuery) as { success: boolean; tokens?: Array<{ token_type: string; text: string; span: { start: number; end: number } }> };
-    if (!r.success || !r.tokens) return sql;
-    const ts: Tok[] = r.tokens.map((t) => ({ type: t.token_type, text: t.text, start: t.span.start, end: t.span.end }));
+    const ts = bigQueryTokens(sql);
+    if (!ts) return sql;
     const slashes = ts.map((t, i) => (t.text === '/' && t.type === 'SLASH' ? i : -1)).filter((i) => i >= 0);
     const i = slashes[skip];
     if (i === undefined) return sql;
