@@ -2,7 +2,7 @@
  * GoogleSQL query syntax the emulator translates around @polyglot-sql/sdk (issue 20), through the
  * emulator over real HTTP, beyond the documentation's own examples (test/emulator-docs.test.ts):
  * the `/` operator's division by zero (src/emulator/translate-divide.ts), `SELECT *` over JOIN … USING
- * (translate-using.ts).
+ * (translate-using.ts), SELECT AS STRUCT (translate-struct-select.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
@@ -74,5 +74,27 @@ describe('SELECT * over JOIN … USING (https://cloud.google.com/bigquery/docs/r
     expect((await rows(`SELECT * FROM ${A} a JOIN (SELECT 'b' AS y, 1 AS k, 7 AS m) b USING (k) JOIN ${c} c USING (m)`)).names).toEqual(['m', 'k', 'x', 'z', 'y', 'w']);
     expect((await rows(`SELECT * EXCEPT (z), 0 AS n FROM ${A} a LEFT JOIN ${B} b USING (k)`)).names).toEqual(['k', 'x', 'y', 'n']);
     expect((await rows(`SELECT * EXCEPT (k) FROM ${A} a LEFT JOIN ${B} b USING (k)`)).names).toEqual(['x', 'z', 'y']);
+  });
+});
+
+describe('SELECT AS STRUCT (https://cloud.google.com/bigquery/docs/reference/standard-sql/query-syntax#select_as_struct)', () => {
+  const fields = (v: any) => v.f.map((c: any) => c.v);
+  it('SELECT AS STRUCT * in ARRAY(…): one STRUCT per row with the columns in order', async () => {
+    const r = await query('SELECT ARRAY(SELECT AS STRUCT * FROM shop.orders WHERE order_id < 3 ORDER BY order_id) AS a');
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.schema.fields[0].fields.map((f: any) => f.name)).toEqual(['order_id', 'customer_id', 'amount', 'currency', 'status', 'created_at']);
+    expect(r.body.rows[0].f[0].v.map((e: any) => fields(e.v)[0])).toEqual(['1', '2']);
+  });
+
+  it('SELECT AS STRUCT a, b in a scalar subquery, nested, correlated; anonymous fields by position across UNION ALL', async () => {
+    const r = await query(`SELECT (SELECT AS STRUCT t.x, x + 1, y AS z, (SELECT AS STRUCT y * 10 AS w) AS s) AS v,
+      ARRAY(SELECT AS STRUCT 1, 'a' UNION ALL SELECT AS STRUCT 2, 'b') AS arr FROM (SELECT 1 AS x, 2 AS y) AS t`);
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const [v, arr] = r.body.rows[0].f.map((c: any) => c.v);
+    expect(r.body.schema.fields[0].fields.map((f: any) => f.name).filter((n: string) => !n.startsWith('_field_'))).toEqual(['x', 'z', 's']);
+    expect(fields(v).slice(0, 3)).toEqual(['1', '2', '2']);
+    expect(fields(fields(v)[3])).toEqual(['20']);
+    expect(arr.map((e: any) => fields(e.v)).sort()).toEqual([['1', 'a'], ['2', 'b']]);
+    expect(r.body.schema.fields[1].fields).toHaveLength(2);
   });
 });
