@@ -2,7 +2,8 @@
  * GoogleSQL query syntax the emulator translates around @polyglot-sql/sdk (issue 20), through the
  * emulator over real HTTP, beyond the documentation's own examples (test/emulator-docs.test.ts):
  * the `/` operator's division by zero (src/emulator/translate-divide.ts), `SELECT *` over JOIN … USING
- * (translate-using.ts), SELECT AS STRUCT (translate-struct-select.ts).
+ * (translate-using.ts), SELECT AS STRUCT (translate-struct-select.ts), set operations by name
+ * (translate-corresponding.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
@@ -96,5 +97,26 @@ describe('SELECT AS STRUCT (https://cloud.google.com/bigquery/docs/reference/sta
     expect(fields(fields(v)[3])).toEqual(['20']);
     expect(arr.map((e: any) => fields(e.v)).sort()).toEqual([['1', 'a'], ['2', 'b']]);
     expect(r.body.schema.fields[1].fields).toHaveLength(2);
+  });
+});
+
+describe('set operations by name (https://cloud.google.com/bigquery/docs/reference/standard-sql/query-syntax#corresponding)', () => {
+  const A = 'SELECT 1 AS a, 2 AS b';
+  it('CORRESPONDING keeps the common columns in the left order; LEFT and FULL modes; BY (list) in the list order', async () => {
+    expect(await rows(`${A} UNION ALL CORRESPONDING SELECT 3 AS b, 4 AS c`)).toEqual({ names: ['b'], rows: [['2'], ['3']] });
+    expect(await rows(`${A} LEFT UNION ALL CORRESPONDING SELECT 3 AS b, 4 AS c`)).toEqual({ names: ['a', 'b'], rows: [['1', '2'], [null, '3']] });
+    expect(await rows(`${A} FULL UNION ALL CORRESPONDING SELECT 3 AS b, 4 AS c`)).toEqual({ names: ['a', 'b', 'c'], rows: [['1', '2', null], [null, '3', '4']] });
+    expect(await rows(`${A} UNION ALL CORRESPONDING BY (b, a) SELECT 3 AS b, 4 AS a`)).toEqual({ names: ['b', 'a'], rows: [['2', '1'], ['3', '4']] });
+  });
+
+  it('INTERSECT / EXCEPT by name compare the columns by name; ORDER BY applies to the whole operation', async () => {
+    const t = '(SELECT 1 AS a, 10 AS b UNION ALL SELECT 2, 20)';
+    expect((await rows(`SELECT a, b FROM ${t} INTERSECT DISTINCT CORRESPONDING SELECT 10 AS b, 1 AS a`)).rows).toEqual([['1', '10']]);
+    expect((await rows(`SELECT a, b FROM ${t} EXCEPT DISTINCT BY NAME SELECT 10 AS b, 1 AS a ORDER BY a`)).rows).toEqual([['2', '20']]);
+  });
+
+  it('BY NAME and STRICT CORRESPONDING refuse inputs with other column names', async () => {
+    await refused(`${A} UNION ALL BY NAME SELECT 3 AS b, 4 AS c`, /same column names/);
+    await refused(`${A} UNION ALL STRICT CORRESPONDING SELECT 3 AS b`, /same column names/);
   });
 });
