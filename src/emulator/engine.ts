@@ -35,6 +35,7 @@ import { routineStore } from './routines.js';
 
 export { statementType } from './ddl.js';
 import { typedParameter, type QueryParameter } from './params.js';
+import { divisionByZeroMessage } from './translate-divide.js';
 
 export type { TableMeta } from './catalog.js';
 
@@ -667,6 +668,8 @@ function bindParameters(ps: { bind(v: Record<string, DuckDBValue> | DuckDBValue[
 
 function mapDuckError(err: Error): BigQueryError {
   const msg = err.message ?? String(err);
+  const zero = divisionByZeroMessage(msg); // the / operator, DIV, MOD: BigQuery's message, not DuckDB's failing cast
+  if (zero) return new BigQueryError('invalidQuery', zero, { location: 'query' });
   const exists = msg.match(/Table with name "?([^"\s]+)"? already exists/);
   if (exists) return new BigQueryError('duplicate', `Already Exists: Table ${exists[1]}`);
   const schema = msg.match(/Schema with name "?([^"\s]+)"? does not exist/);

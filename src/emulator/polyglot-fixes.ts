@@ -27,6 +27,7 @@ import { nativeCalls } from './translate-functions.js';
 import { aggregateLimits, datePartFixes, fullUnionByName } from './translate-syntax.js';
 import { dateTimeFixes } from './translate-datetime.js';
 import { unpivotOrder } from './translate-unpivot.js';
+import { arraySubqueries } from './translate-struct-select.js';
 
 const CAST = /\bCAST\(/gi;
 
@@ -59,4 +60,4 @@ export function regexpContains(duck: string): string {
 }
 
 /** Every fix above, on one translated statement. */
-export const polyglotFixes = (duck: string): string => unpivotOrder(fullUnionByName(dateTimeFixes(datePartFixes(aggregateLimits(nativeCalls(regexpContains(utf8Casts(duck))))))));
+export const polyglotFixes = (duck: string): string => arraySubqueries(unpivotOrder(fullUnionByName(dateTimeFixes(datePartFixes(aggregateLimits(nativeCalls(regexpContains(utf8Casts(duck)))))))));

@@ -29,6 +29,10 @@ import { renameCalls } from './translate-functions.js';
 import { unnestWithOffset, withExpressions } from './translate-syntax.js';
 import { dateTimeBeforePolyglot } from './translate-datetime.js';
 import { jsonCalls, jsonLiterals, jsonPaths } from './json-macros.js';
+import { divisionOperators } from './translate-divide.js';
+import { usingStars } from './translate-using.js';
+import { structSelects } from './translate-struct-select.js';
+import { correspondingSetOps } from './translate-corresponding.js';
 
 const PARAM_PREFIX = 'bqgate_param__';
 const WILDCARD_PREFIX = 'bqgate_wildcard__';
@@ -125,7 +129,7 @@ const dq = (s: string) => `"${s.replace(/"/g, '""')}"`;
  */
 export function toDuckDb(sql: string, resolveWildcard?: WildcardResolver, castParam?: (name: string) => string | undefined): string[] {
   const wildcards: string[] = [];
-  const r = transpile(renameCalls(jsonCalls(jsonLiterals(jsonPaths(dateTimeBeforePolyglot(withExpressions(unnestWithOffset(prepareForPolyglot(sql, wildcards)))))))), Dialect.BigQuery, Dialect.DuckDB);
+  const r = transpile(correspondingSetOps(structSelects(usingStars(divisionOperators(renameCalls(jsonCalls(jsonLiterals(jsonPaths(dateTimeBeforePolyglot(withExpressions(unnestWithOffset(prepareForPolyglot(sql, wildcards)))))))))))), Dialect.BigQuery, Dialect.DuckDB);
   if (!r.success || !r.sql) throw new BigQueryError('invalidQuery', `Syntax error: ${r.error ?? 'cannot read the statement'}`, { location: 'query' });
   const unions = wildcards.map((path) => {
     const tables = resolveWildcard?.(path) ?? [];
