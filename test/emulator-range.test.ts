@@ -1,0 +1,80 @@
+/**
+ * RANGE values through the real gateway and its embedded emulator, read by the real @google-cloud/bigquery SDK
+ * (issue 20; src/emulator/translate-range.ts, range-values.ts): the REST encoding BigQuery uses (schema type RANGE with
+ * `rangeElementType`, the cell `[lower, upper)` with UNBOUNDED, a TIMESTAMP bound as the request's TIMESTAMP format;
+ * CONTRACT.md §7, https://cloud.google.com/bigquery/docs/reference/standard-sql/data-types#range_type), decoded by the SDK
+ * as `BigQueryRange`, and the errors the range functions document
+ * (https://cloud.google.com/bigquery/docs/reference/standard-sql/range-functions).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BigQuery, BigQueryRange } from '@google-cloud/bigquery';
+import { apiError, type TestGateway } from './helpers/gateway.ts';
+import { startDemoAndAdminGateway } from './helpers/admin-policy.ts';
+
+let gw: TestGateway;
+let sdk: BigQuery;
+
+beforeAll(async () => {
+  let tokens: Record<'admin', string>;
+  ({ gw, tokens } = await startDemoAndAdminGateway('range', { admin: ['test-admins'] }));
+  sdk = gw.sdk(tokens.admin);
+}, 120_000);
+afterAll(async () => { await gw?.stop(); });
+
+const raw = async (query: string) => {
+  const [job] = await sdk.createQueryJob({ query, useLegacySql: false });
+  const [rows, , resp] = await job.getQueryResults({ autoPaginate: false, skipParsing: true } as object);
+  return { fields: (resp as any).schema.fields, cells: (rows as any[]).map((r) => r.f.map((c: any) => c.v)) };
+};
+
+describe('RANGE through the gateway and the emulator', () => {
+  it('sends RANGE<DATE|DATETIME|TIMESTAMP> as BigQuery does, with rangeElementType and UNBOUNDED', async () => {
+    const r = await raw(`SELECT RANGE<DATE> '[2024-01-01, 2024-02-01)' AS d, RANGE(NULL, DATE '2024-02-01') AS open_start,
+      RANGE(DATETIME '2024-01-01 10:00:00', NULL) AS dt, RANGE(TIMESTAMP '2024-01-01 00:00:00+00', TIMESTAMP '2024-01-02 00:00:00+00') AS ts`);
+    expect(r.fields).toEqual([
+      { name: 'd', type: 'RANGE', mode: 'NULLABLE', rangeElementType: { type: 'DATE' } },
+      { name: 'open_start', type: 'RANGE', mode: 'NULLABLE', rangeElementType: { type: 'DATE' } },
+      { name: 'dt', type: 'RANGE', mode: 'NULLABLE', rangeElementType: { type: 'DATETIME' } },
+      { name: 'ts', type: 'RANGE', mode: 'NULLABLE', rangeElementType: { type: 'TIMESTAMP' } },
+    ]);
+    // The SDK asks for int64 µs TIMESTAMPs (formatOptions.useInt64Timestamp); a RANGE's TIMESTAMP bounds follow it.
+    expect(r.cells).toEqual([['[2024-01-01, 2024-02-01)', '[UNBOUNDED, 2024-02-01)', '[2024-01-01T10:00:00, UNBOUNDED)', '[1704067200000000, 1704153600000000)']]);
+  });
+
+  it('is read by the SDK as BigQueryRange values', async () => {
+    const [rows] = await sdk.query({ query: `SELECT RANGE<DATE> '[2024-01-01, UNBOUNDED)' AS d,
+      RANGE(TIMESTAMP '2024-01-01 00:00:00+00', TIMESTAMP '2024-01-01 12:30:00.5+00') AS ts,
+      GENERATE_RANGE_ARRAY(RANGE(DATE '2024-01-01', DATE '2024-01-04'), INTERVAL 2 DAY) AS parts, CAST(NULL AS RANGE<DATE>) AS none`, useLegacySql: false });
+    const { d, ts, parts, none } = rows[0];
+    expect(d.constructor.name).toBe('BigQueryRange');
+    expect(d.value).toEqual({ start: '2024-01-01', end: 'UNBOUNDED' });
+    expect(ts.elementType).toBe('TIMESTAMP');
+    expect(ts.value).toEqual({ start: '2024-01-01T00:00:00.000Z', end: '2024-01-01T12:30:00.500Z' });
+    expect(parts.map((p: BigQueryRange) => p.value)).toEqual([{ start: '2024-01-01', end: '2024-01-03' }, { start: '2024-01-03', end: '2024-01-04' }]);
+    expect(none).toBeNull();
+  });
+
+  it('computes the range functions over a range column of a query', async () => {
+    const [rows] = await sdk.query({ query: `SELECT RANGE_START(r) AS s, RANGE_END(r) AS e, RANGE_CONTAINS(r, DATE '2024-01-15') AS has,
+        RANGE_OVERLAPS(r, RANGE<DATE> '[2024-01-31, 2024-03-01)') AS o, RANGE_INTERSECT(r, RANGE<DATE> '[2024-01-15, UNBOUNDED)') AS i
+      FROM (SELECT RANGE(DATE '2024-01-10', d) AS r FROM UNNEST([DATE '2024-01-20', DATE '2024-02-01']) AS d) ORDER BY e`, useLegacySql: false });
+    expect(rows.map((r) => [r.s.value, r.e.value, r.has, r.o, r.i.value])).toEqual([
+      ['2024-01-10', '2024-01-20', true, false, { start: '2024-01-15', end: '2024-01-20' }],
+      ['2024-01-10', '2024-02-01', true, true, { start: '2024-01-15', end: '2024-02-01' }],
+    ]);
+  });
+
+  it('raises the errors the range functions document, and SAFE. gives NULL', async () => {
+    const bad = await apiError(sdk.query({ query: "SELECT RANGE(DATE '2024-02-01', DATE '2024-01-01') AS r", useLegacySql: false }));
+    expect(bad.message).toMatch(/lower bound must be less than the upper bound/);
+    const apart = await apiError(sdk.query({ query: "SELECT RANGE_INTERSECT(RANGE<DATE> '[2024-01-01, 2024-01-02)', RANGE<DATE> '[2024-03-01, UNBOUNDED)') AS r", useLegacySql: false }));
+    expect(apart.message).toMatch(/do not overlap/);
+    const [rows] = await sdk.query({ query: "SELECT SAFE.RANGE_INTERSECT(RANGE<DATE> '[2024-01-01, 2024-01-02)', RANGE<DATE> '[2024-03-01, UNBOUNDED)') AS r, SAFE_CAST('[2024-01-01' AS RANGE<DATE>) AS c", useLegacySql: false });
+    expect(rows).toEqual([{ r: null, c: null }]);
+  });
+
+  it('does not read a STRUCT whose fields are named like the bounds as a RANGE', async () => {
+    const r = await raw("SELECT STRUCT(DATE '2024-01-01' AS range_start, DATE '2024-01-02' AS range_end) AS s");
+    expect(r.fields[0].type).toBe('RECORD');
+  });
+});
