@@ -23,6 +23,7 @@ import { NATIVE_MACROS, normalizeModes } from './native-functions.js';
 import { unicodeEscapes } from './translate-escapes.js';
 import { RANGE_MACROS, rangeLiterals } from './translate-range.js';
 import { JSON_MACROS } from './json-macros.js';
+import { TO_JSON_MACROS } from './to-json-string.js';
 
 const RENAMED = 'bqgate_fn__';
 
@@ -40,6 +41,7 @@ export const MACROS: Record<string, [string, string]> = {
   ...RANGE_MACROS, // RANGE_START/END/OVERLAPS/CONTAINS over RANGE literals (translate-range.ts)
   ...NATIVE_MACROS, // over JS scalars: INSTR, REGEXP_INSTR, SOUNDEX, NORMALIZE*, *_BASE32, FARM_FINGERPRINT (native-functions.ts)
   ...JSON_MACROS, // strict JSON converters (json-macros.ts)
+  ...TO_JSON_MACROS, // TO_JSON_STRING with BigQuery's JSON encodings (to-json-string.ts)
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions
   CSC: ['x', 'CASE WHEN sin(x) = 0 THEN CAST(\'division by zero: CSC(0)\' AS INTEGER) ELSE 1 / sin(x) END'],
   SEC: ['x', '1 / cos(x)'],

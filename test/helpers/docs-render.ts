@@ -160,10 +160,11 @@ export function ordered(sql: string): boolean {
   return false;
 }
 
-/** One array cell the page prints over several lines (`[`, one element per line, `]`: GENERATE_RANGE_ARRAY), as one row. */
+/** One array or JSON cell the page prints over several lines (`[` or `{`, one element per line, `]` or `}`: GENERATE_RANGE_ARRAY, pretty TO_JSON_STRING), as one row. */
 function arrayOverLines(rows: string[][]): string[][] {
-  if (rows.length < 2 || rows.some((r) => r.length !== 1) || rows[0][0] !== '[' || rows[rows.length - 1][0] !== ']') return rows;
-  return [[`[${rows.slice(1, -1).map((r) => r[0]).join(' ').replace(/,$/, '')}]`]];
+  const [open, close] = [rows[0]?.[0], rows[rows.length - 1]?.[0]];
+  if (rows.length < 2 || rows.some((r) => r.length !== 1) || !((open === '[' && close === ']') || (open === '{' && close === '}'))) return rows;
+  return open === '[' ? [[`[${rows.slice(1, -1).map((r) => r[0]).join(' ').replace(/,$/, '')}]`]] : [[rows.map((r) => r[0]).join(' ')]];
 }
 
 /** Compares the REST answer with the documented table; undefined when equal, else what differs. */
