@@ -77,4 +77,33 @@ describe('RANGE through the gateway and the emulator', () => {
     const r = await raw("SELECT STRUCT(DATE '2024-01-01' AS range_start, DATE '2024-01-02' AS range_end) AS s");
     expect(r.fields[0].type).toBe('RECORD');
   });
+
+  it('RANGE_SESSIONIZE merges the ranges that meet (default) or overlap, per partition, over a table with a RANGE column', async () => {
+    // The page's table (https://cloud.google.com/bigquery/docs/reference/standard-sql/range-functions#range_sessionize), made by CREATE TABLE AS SELECT.
+    await sdk.query({ query: `CREATE OR REPLACE TABLE shop.range_sessions AS
+      SELECT * FROM UNNEST([STRUCT(10 AS emp_id, 1000 AS dept_id, RANGE<DATE> '[2010-01-10, 2010-03-10)' AS duration),
+        (10, 2000, RANGE<DATE> '[2010-03-10, 2010-07-15)'), (10, 2000, RANGE<DATE> '[2010-06-15, 2010-08-18)'),
+        (20, 2000, RANGE<DATE> '[2010-03-10, 2010-07-20)'), (20, 1000, RANGE<DATE> '[2020-05-10, 2020-09-20)')])`, useLegacySql: false });
+    const [table] = await sdk.dataset('shop').table('range_sessions').getMetadata();
+    expect(table.schema.fields[2]).toMatchObject({ name: 'duration', type: 'RANGE', rangeElementType: { type: 'DATE' } });
+    const run = async (option: string) => (await raw(`SELECT emp_id, duration, session_range
+      FROM RANGE_SESSIONIZE(TABLE shop.range_sessions, 'duration', ['emp_id']${option}) ORDER BY emp_id, RANGE_START(duration)`)).cells;
+    const meets = [
+      ['10', '[2010-01-10, 2010-03-10)', '[2010-01-10, 2010-08-18)'], ['10', '[2010-03-10, 2010-07-15)', '[2010-01-10, 2010-08-18)'],
+      ['10', '[2010-06-15, 2010-08-18)', '[2010-01-10, 2010-08-18)'], ['20', '[2010-03-10, 2010-07-20)', '[2010-03-10, 2010-07-20)'],
+      ['20', '[2020-05-10, 2020-09-20)', '[2020-05-10, 2020-09-20)']];
+    expect(await run('')).toEqual(meets);
+    expect(await run(", 'MEETS'")).toEqual(meets);
+    expect(await run(", 'OVERLAPS'")).toEqual([
+      ['10', '[2010-01-10, 2010-03-10)', '[2010-01-10, 2010-03-10)'], ['10', '[2010-03-10, 2010-07-15)', '[2010-03-10, 2010-08-18)'],
+      ['10', '[2010-06-15, 2010-08-18)', '[2010-03-10, 2010-08-18)'], ['20', '[2010-03-10, 2010-07-20)', '[2010-03-10, 2010-07-20)'],
+      ['20', '[2020-05-10, 2020-09-20)', '[2020-05-10, 2020-09-20)']]);
+  });
+
+  it('RANGE_BUCKET (numeric) counts the boundaries at or below the point and raises the documented errors', async () => {
+    const [rows] = await sdk.query({ query: "SELECT RANGE_BUCKET(20, [0, 10, 20, 20, 40, 40]) AS a, RANGE_BUCKET(25, [0, 10, 20, 30, 40]) AS b, RANGE_BUCKET(1, []) AS e, RANGE_BUCKET(CAST('NaN' AS FLOAT64), [1.0]) AS n", useLegacySql: false });
+    expect(rows).toEqual([{ a: 4, b: 3, e: 0, n: null }]);
+    expect((await apiError(sdk.query({ query: 'SELECT RANGE_BUCKET(1, [3, 2]) AS x', useLegacySql: false }))).message).toMatch(/not sorted/);
+    expect((await apiError(sdk.query({ query: 'SELECT RANGE_BUCKET(1, [1, NULL]) AS x', useLegacySql: false }))).message).toMatch(/NULL or NaN/);
+  });
 });

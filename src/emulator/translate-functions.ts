@@ -49,7 +49,6 @@ export const MACROS: Record<string, [string, string]> = {
   CSCH: ['x', 'CASE WHEN x = 0 THEN CAST(\'division by zero: CSCH(0)\' AS INTEGER) ELSE 2 / (exp(x) - exp(-x)) END'],
   SECH: ['x', '2 / (exp(x) + exp(-x))'],
   COTH: ['x', 'CASE WHEN x = 0 THEN CAST(\'division by zero: COTH(0)\' AS INTEGER) ELSE (exp(x) + exp(-x)) / (exp(x) - exp(-x)) END'],
-  RANGE_BUCKET: ['p, a', 'CASE WHEN p IS NULL OR a IS NULL OR isnan(p::DOUBLE) THEN NULL ELSE len(list_filter(a, lambda e: e <= p)) END'],
   COSINE_DISTANCE: ['a, b', 'CASE WHEN len(a) <> len(b) THEN CAST(\'COSINE_DISTANCE: the arrays differ in length\' AS INTEGER) ELSE 1 - list_cosine_similarity(a::DOUBLE[], b::DOUBLE[]) END'],
   EUCLIDEAN_DISTANCE: ['a, b', 'CASE WHEN len(a) <> len(b) THEN CAST(\'EUCLIDEAN_DISTANCE: the arrays differ in length\' AS INTEGER) ELSE list_distance(a::DOUBLE[], b::DOUBLE[]) END'],
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/string_functions

@@ -18,10 +18,11 @@
  * - `GENERATE_RANGE_ARRAY(r, …)` with r written as a RANGE<DATE> → `GENERATE_RANGE_ARRAY_DATE` (DuckDB's DATE + INTERVAL
  *   is a TIMESTAMP); the general form refuses a DATE range it cannot type back.
  * The functions are DuckDB macros (`RANGE_MACROS`, spread into translate-functions.ts MACROS). RANGE_SESSIONIZE is
- * range-sessionize.ts.
+ * range-sessionize.ts (a subquery written here, first).
  */
 import { scan } from './translate.js';
 import { closing } from './native-masks.js';
+import { rangeSessionize } from './range-sessionize.js';
 
 const LITERAL = /\bRANGE\s*<\s*(DATE|DATETIME|TIMESTAMP)\s*>\s*$/i;
 const BOUNDS = /^\[\s*([^,]*?)\s*,\s*([^,]*?)\s*\)$/;
@@ -84,7 +85,7 @@ function calls(sql: string, name: RegExp, skip: Array<[number, number]>) {
 /** RANGE literals and CAST … AS RANGE<T> in GoogleSQL text, rewritten for polyglot (see the file comment). */
 export function rangeLiterals(sql0: string): string {
   if (!/RANGE/i.test(sql0)) return sql0;
-  let sql = sql0;
+  let sql = rangeSessionize(sql0, lexemes(sql0));
   const literals: Edit[] = [];
   scan(sql, (kind, s, e) => {
     if (kind !== 'string') return;
@@ -156,6 +157,8 @@ export const RANGE_MACROS: Record<string, [string, string]> = {
   RANGE_PARSE_DATE: parse('DATE', range),
   RANGE_PARSE_DATETIME: parse('TIMESTAMP', rangeDatetime),
   RANGE_PARSE_TIMESTAMP: parse('TIMESTAMPTZ', range),
+  // r's RANGE type (its DATETIME mark included) with other bounds: RANGE_SESSIONIZE's session_range (range-sessionize.ts)
+  RANGE_WITH: ['r, lo, hi', `CASE WHEN r IS NULL THEN NULL ELSE struct_update(r, ${S} := lo, ${E} := hi) END`],
   RANGE_START: ['r', `r.${S}`],
   RANGE_END: ['r', `r.${E}`],
   // #range_overlaps: some value is in both (ends are exclusive)
@@ -169,6 +172,12 @@ export const RANGE_MACROS: Record<string, [string, string]> = {
     (a.${S} IS NULL OR (b.${S} IS NOT NULL AND a.${S} <= b.${S})) AND (a.${E} IS NULL OR (b.${E} IS NOT NULL AND b.${E} <= a.${E})) END`],
   RANGE_CONTAINS: ['a, x', `CASE WHEN a IS NULL OR x IS NULL THEN NULL ELSE
     (a.${S} IS NULL OR a.${S} <= x) AND (a.${E} IS NULL OR x < a.${E}) END`],
+  // https://cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions#range_bucket (numeric, not a RANGE):
+  // the count of boundaries <= p; NULL for a NULL or NaN point; an error for a NULL or NaN boundary or an unsorted array
+  RANGE_BUCKET: ['p, a', `CASE WHEN p IS NULL OR a IS NULL OR isnan(p::DOUBLE) THEN NULL
+    WHEN list_count(a) < len(a) OR list_bool_or(list_transform(a, lambda e: isnan(e::DOUBLE))) THEN ${fail('RANGE_BUCKET: the array has a NULL or NaN element')}
+    WHEN a <> list_sort(a) THEN ${fail('RANGE_BUCKET: the array is not sorted in ascending order')}
+    ELSE len(list_filter(a, lambda e: e <= p)) END`],
   GENERATE_RANGE_ARRAY: (() => { const [p, body] = split((x) => x); return [p, `CASE WHEN typeof(r.${S}) = 'DATE' THEN [[r]][${fail('GENERATE_RANGE_ARRAY: the emulator cannot type this RANGE<DATE> (write it as a RANGE<DATE> literal or RANGE(DATE …))')}] ELSE ${body} END`]; })(),
   GENERATE_RANGE_ARRAY_DATE: split((x) => `CAST(${x} AS DATE)`),
 };
