@@ -106,4 +106,18 @@ describe('RANGE through the gateway and the emulator', () => {
     expect((await apiError(sdk.query({ query: 'SELECT RANGE_BUCKET(1, [3, 2]) AS x', useLegacySql: false }))).message).toMatch(/not sorted/);
     expect((await apiError(sdk.query({ query: 'SELECT RANGE_BUCKET(1, [1, NULL]) AS x', useLegacySql: false }))).message).toMatch(/NULL or NaN/);
   });
+
+  it('stores RANGE columns of CREATE TABLE and INSERT, reported by tables.get and listed by tabledata.list', async () => {
+    await sdk.query({ query: 'CREATE OR REPLACE TABLE shop.range_cols (id INT64, d RANGE<DATE>, dt RANGE<DATETIME>, ts ARRAY<RANGE<TIMESTAMP>>)', useLegacySql: false });
+    await sdk.query({ query: `INSERT INTO shop.range_cols (id, d, dt, ts) VALUES (1, RANGE<DATE> '[2020-01-01, 2020-02-01)',
+      RANGE<DATETIME> '[2020-01-01 10:00:00, UNBOUNDED)', [RANGE<TIMESTAMP> '[2020-01-01 00:00:00+00, 2020-01-02 00:00:00+00)'])`, useLegacySql: false });
+    const table = sdk.dataset('shop').table('range_cols');
+    const [meta] = await table.getMetadata();
+    expect(meta.schema.fields.map((f: any) => [f.name, f.type, f.mode, f.rangeElementType?.type])).toEqual([
+      ['id', 'INTEGER', 'NULLABLE', undefined], ['d', 'RANGE', 'NULLABLE', 'DATE'], ['dt', 'RANGE', 'NULLABLE', 'DATETIME'], ['ts', 'RANGE', 'REPEATED', 'TIMESTAMP']]);
+    const [rows] = await table.getRows();
+    expect(rows.map((r: any) => [r.d.value, r.dt.value, r.ts.map((x: any) => x.value)])).toEqual([[
+      { start: '2020-01-01', end: '2020-02-01' }, { start: '2020-01-01T10:00:00', end: 'UNBOUNDED' },
+      [{ start: '2020-01-01T00:00:00.000Z', end: '2020-01-02T00:00:00.000Z' }]]]);
+  });
 });

@@ -13,6 +13,7 @@
  * - `RANGE(a, b)` whose bound is written as a DATETIME (literal, DATETIME(…), CAST(… AS DATETIME), CURRENT_DATETIME,
  *   PARSE_DATETIME) → `RANGE_DATETIME(a, b)`; any other RANGE(…) is typed by DuckDB: DATE → DATE, TIMESTAMP → TIMESTAMP
  *   (so a DATETIME column's range is reported as RANGE<TIMESTAMP>, as the emulator reports DATETIME columns);
+ * - any other `RANGE<T>` (a CREATE TABLE column, `ARRAY<RANGE<T>>`) → the struct type itself;
  * - `RANGE_CONTAINS(r, x)` with x written as a range (RANGE literal, RANGE(…), RANGE_INTERSECT(…), CAST AS RANGE) →
  *   `RANGE_CONTAINS_RANGE` (signature 1); otherwise signature 2 (a RANGE column as x then fails to bind, it is not misread);
  * - `GENERATE_RANGE_ARRAY(r, …)` with r written as a RANGE<DATE> → `GENERATE_RANGE_ARRAY_DATE` (DuckDB's DATE + INTERVAL
@@ -122,7 +123,17 @@ export function rangeLiterals(sql0: string): string {
   for (const c of calls(sql, /\bGENERATE_RANGE_ARRAY\s*\(/gi, skip)) {
     if (DATE_RANGE_ARG.test(arg(c.args[0]))) renames.push([c.at, c.open, 'GENERATE_RANGE_ARRAY_DATE']);
   }
-  return apply(sql, renames);
+  sql = apply(sql, renames);
+  // Any other RANGE<T> is a type (a column of CREATE TABLE, ARRAY<RANGE<T>>): the struct itself.
+  skip = lexemes(sql);
+  const types: Edit[] = [];
+  for (const m of sql.matchAll(/\bRANGE\s*<\s*(DATE|DATETIME|TIMESTAMP)\s*>/gi)) {
+    if (skip.some(([s0, e]) => m.index! >= s0 && m.index! < e)) continue;
+    const t = m[1].toUpperCase();
+    const bound = t === 'DATE' ? 'DATE' : 'TIMESTAMP';
+    types.push([m.index!, m.index! + m[0].length, `STRUCT<\`$range_start\` ${bound}, \`$range_end\` ${bound}${t === 'DATETIME' ? ', \`$datetime\` BOOL' : ''}>`]);
+  }
+  return apply(sql, types);
 }
 
 const S = '"$range_start"';
