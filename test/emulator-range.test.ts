@@ -120,4 +120,15 @@ describe('RANGE through the gateway and the emulator', () => {
       { start: '2020-01-01', end: '2020-02-01' }, { start: '2020-01-01T10:00:00', end: 'UNBOUNDED' },
       [{ start: '2020-01-01T00:00:00.000Z', end: '2020-01-02T00:00:00.000Z' }]]]);
   });
+
+  it('binds the SDK\'s RANGE query parameters (named, UNBOUNDED ends) and refuses a reversed one', async () => {
+    const [rows] = await sdk.query({ query: 'SELECT @r AS r, RANGE_CONTAINS(@r, DATE \'2024-01-15\') AS has, RANGE_START(@open) AS s, @ts AS ts', useLegacySql: false,
+      params: { r: sdk.range('[2024-01-01, 2024-02-01)', 'DATE'), open: sdk.range('[UNBOUNDED, 2024-02-01)', 'DATE'),
+        ts: sdk.range({ start: sdk.timestamp('2024-01-01T00:00:00Z'), end: sdk.timestamp('2024-01-02T00:00:00Z') } as never) } });
+    expect(rows[0].r.value).toEqual({ start: '2024-01-01', end: '2024-02-01' });
+    expect([rows[0].has, rows[0].s]).toEqual([true, null]);
+    expect(rows[0].ts.value).toEqual({ start: '2024-01-01T00:00:00.000Z', end: '2024-01-02T00:00:00.000Z' });
+    const bad = await apiError(sdk.query({ query: 'SELECT @r AS r', useLegacySql: false, params: { r: sdk.range('[2024-02-01, 2024-01-01)', 'DATE') } }));
+    expect(bad.message).toMatch(/lower bound/);
+  });
 });
