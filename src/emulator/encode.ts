@@ -13,6 +13,7 @@ import {
   DuckDBIntervalValue, DuckDBUUIDValue,
   type DuckDBType, type DuckDBValue, DuckDBStructType, DuckDBListType, DuckDBArrayType,
 } from '@duckdb/node-api';
+import { rangeDuckType, rangeField, rangeText } from './range-values.js';
 
 /** A BigQuery `schema.fields[]` entry. */
 export interface BqField {
@@ -38,6 +39,8 @@ export function bqToDuck(f: BqField): string {
   let t: string;
   if (f.type === 'RECORD' || f.type === 'STRUCT') {
     t = `STRUCT(${(f.fields ?? []).map((c) => `"${c.name}" ${bqToDuck(c)}`).join(', ')})`;
+  } else if (f.type === 'RANGE') {
+    t = rangeDuckType(f.rangeElementType?.type, SCALAR_TO_DUCK[f.rangeElementType?.type ?? ''] ?? 'DATE');
   } else {
     const s = SCALAR_TO_DUCK[f.type];
     if (!s) throw new Error(`unsupported BigQuery type ${f.type}`);
@@ -54,6 +57,8 @@ export function duckToField(name: string, type: DuckDBType): BqField {
   }
   if (type.typeId === DuckDBTypeId.STRUCT) {
     const st = type as DuckDBStructType;
+    const range = rangeField(name, st); // a RANGE held as a struct (translate-range.ts)
+    if (range) return range;
     return { name, type: 'RECORD', mode: 'NULLABLE', fields: st.entryNames.map((n, i) => duckToField(n, st.entryTypes[i])) };
   }
   if (type.typeId === DuckDBTypeId.VARCHAR && type.alias === 'JSON') return { name, type: 'JSON', mode: 'NULLABLE' };
@@ -114,6 +119,7 @@ export function encodeCell(value: DuckDBValue, field: BqField, int64Ts: boolean)
     return items.map((x) => ({ v: encodeCell(x, inner, int64Ts) }));
   }
   if (value === null || value === undefined) return null;
+  if (field.type === 'RANGE') return rangeText(value, field.rangeElementType?.type ?? 'DATE', (b, type) => encodeCell(b, { name: field.name, type }, int64Ts));
   if (field.type === 'RECORD') {
     const entries = value instanceof DuckDBStructValue ? value.entries : {};
     return { f: (field.fields ?? []).map((c) => ({ v: encodeCell(entries[c.name] ?? null, c, int64Ts) })) };

@@ -21,6 +21,7 @@ import { nativeMasks } from './native-masks.js';
 import { nativeFunctionDdl } from './translate-functions.js';
 import { registerNativeFunctions } from './native-functions.js';
 import { registerJsonFunctions } from './json-functions.js';
+import { registerToJsonString } from './to-json-string.js';
 import { extractInfoSchema, infoSchemaSubquery, sourceFor, INFO_PREFIX, type InfoRef, type InfoSource, type InfoJob } from './information-schema.js';
 import { timeTravelClauses, versionAt, HISTORY_DATASET, TIME_TRAVEL_WINDOW_US, type TableVersion } from './time-travel.js';
 import {
@@ -155,6 +156,7 @@ export class Engine {
     registerNativeFunctions(con); // JS scalars the macros below call (native-functions.ts)
     for (const ddl of nativeFunctionDdl()) await con.run(ddl); // GoogleSQL functions DuckDB lacks (translate-functions.ts)
     registerJsonFunctions(con); // JSON mutators (json-functions.ts)
+    registerToJsonString(con); // TO_JSON_STRING's encodings (to-json-string.ts)
     for (const setting of [lateMaterialization(), ...LOCKDOWN]) await con.run(`SET GLOBAL ${setting}`);
     // Views last: their definitions may read any table.
     const engine = new Engine(db, tables, new Set(datasets.map((d) => d.project)));

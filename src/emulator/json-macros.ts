@@ -111,8 +111,9 @@ export function jsonPaths(sql: string): string {
     if (parts.length < 2) continue;
     const at = open + 1 + parts[0].length + 1 + (parts[1].length - parts[1].trimStart().length);
     const lit = skip.find(([s, e, k]) => s === at && k === 'string' && e - s === parts[1].trim().length);
-    const q = /^'([^'\\]*)'$|^"([^"\\]*)"$/.exec(parts[1].trim());
-    const path = lit && q && (q[1] ?? q[2]);
+    // The gateway re-quotes the caller's literal (`"$['a.b']"` reaches the emulator as `'$[\\'a.b\\']'`): quote escapes are read.
+    const q = /^'((?:[^'\\]|\\['"\\])*)'$|^"((?:[^"\\]|\\['"\\])*)"$/.exec(parts[1].trim());
+    const path = lit && q && (q[1] ?? q[2]).replace(/\\(['"\\])/g, '$1');
     if (!path || !path.includes('[')) continue;
     const legacy = /^JSON_EXTRACT/i.test(m[1]);
     const steps = /^\$(?:\.[^.[\]'"]+|\[\s*\d+\s*\]|\[\s*(['"]).*?\1\s*\]|\[[^\]'"]+\])*$/.test(path) ? path.match(/\.[^.[\]'"]+|\[\s*\d+\s*\]|\[\s*(['"]).*?\1\s*\]|\[[^\]'"]+\]/g) ?? [] : undefined;
@@ -123,7 +124,7 @@ export function jsonPaths(sql: string): string {
       if (/^['"]/.test(inner)) return `."${inner.slice(1, -1)}"`;
       return legacy ? `."${inner}"` : st; // JSON_QUERY's $[a] stays (DuckDB refuses it, as BigQuery does)
     }).join('');
-    edits.push([at, at + parts[1].trim().length, `'$${duck}'`]);
+    if (!/['\\]/.test(duck)) edits.push([at, at + parts[1].trim().length, `'$${duck}'`]); // a key with a quote or backslash is left as written
   }
   for (const [s, e, x] of edits.sort((a, b) => b[0] - a[0])) sql = sql.slice(0, s) + x + sql.slice(e);
   return sql;

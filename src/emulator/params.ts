@@ -20,9 +20,10 @@
  * | TIME | TIME | `hh:mm[:ss[.ffffff]]` |
  * | ARRAY<T> | T[] | `arrayValues: [{value} …]` |
  * | STRUCT<…> | STRUCT(…) | `structTypes: [{name, type}]`, `structValues: {name: {value}}` |
+ * | RANGE<T> | the struct of translate-range.ts | `rangeElementType: {type}`, `rangeValue: {start: {value}, end: {value}}` (UNBOUNDED, null or absent: open) or the text `[lo, hi)` |
  *
  * Throws `BigQueryError('invalidQuery')` naming the parameter for a value that does not read as its
- * type, and for a type the emulator cannot bind (INTERVAL, RANGE, a SDK `Buffer` object sent as
+ * type, and for a type the emulator cannot bind (INTERVAL, a SDK `Buffer` object sent as
  * JSON instead of base64): never a guess.
  */
 import {
@@ -33,9 +34,9 @@ import {
 import { BigQueryError } from '../bigquery/errors.js';
 
 /** A BigQuery `QueryParameterType`. */
-export interface ParameterType { type: string; arrayType?: ParameterType; structTypes?: Array<{ name?: string; type: ParameterType }> }
+export interface ParameterType { type: string; arrayType?: ParameterType; structTypes?: Array<{ name?: string; type: ParameterType }>; rangeElementType?: ParameterType }
 /** A BigQuery `QueryParameterValue`. */
-export interface ParameterValue { value?: unknown; arrayValues?: ParameterValue[]; structValues?: Record<string, ParameterValue> }
+export interface ParameterValue { value?: unknown; arrayValues?: ParameterValue[]; structValues?: Record<string, ParameterValue>; rangeValue?: { start?: ParameterValue; end?: ParameterValue } }
 /** A BigQuery `QueryParameter`. */
 export interface QueryParameter { name?: string; parameterType: ParameterType; parameterValue?: ParameterValue }
 
@@ -66,8 +67,35 @@ export function duckTypeOf(t: ParameterType, name = '?'): DuckDBType {
       if (!Object.keys(entries).length) throw bad(name, 'a STRUCT parameter needs parameterType.structTypes.');
       return STRUCT(entries);
     }
+    case 'RANGE': {
+      const e = rangeElement(t, name);
+      return STRUCT({ '$range_start': duckTypeOf({ type: e }), '$range_end': duckTypeOf({ type: e }), ...(e === 'DATETIME' ? { '$datetime': BOOLEAN } : {}) });
+    }
     default: throw bad(name, `the emulator cannot bind a parameter of type ${t?.type ?? '(none)'}.`);
   }
+}
+
+/** A RANGE parameter's element type (DATE, DATETIME or TIMESTAMP). */
+function rangeElement(t: ParameterType, name: string): string {
+  const e = (t.rangeElementType?.type ?? '').toUpperCase();
+  if (!['DATE', 'DATETIME', 'TIMESTAMP'].includes(e)) throw bad(name, 'a RANGE parameter needs parameterType.rangeElementType DATE, DATETIME or TIMESTAMP.');
+  return e;
+}
+
+/** A RANGE parameter's value: `rangeValue` bounds or the text `[lo, hi)`; the lower bound must be before the upper one. */
+function rangeValueOf(t: ParameterType, pv: ParameterValue, name: string): DuckDBValue {
+  const e = rangeElement(t, name);
+  let bounds: Array<ParameterValue | undefined>;
+  if (pv.rangeValue) bounds = [pv.rangeValue.start, pv.rangeValue.end];
+  else {
+    const m = /^\[\s*([^,]*?)\s*,\s*([^,]*?)\s*\)$/.exec(String(pv.value));
+    if (!m) throw bad(name, `${String(pv.value).slice(0, 60)} is not a RANGE ([lower, upper)).`);
+    bounds = [{ value: m[1] }, { value: m[2] }];
+  }
+  const [lo, hi] = bounds.map((b) => (b === undefined || b.value === null || b.value === undefined || /^(?:UNBOUNDED|NULL)$/i.test(String(b.value)) ? null : valueOf({ type: e }, b, name)));
+  const at = (v: DuckDBValue) => (v && typeof v === 'object' && 'micros' in v ? BigInt(v.micros as bigint) : v && typeof v === 'object' && 'days' in v ? BigInt(v.days as number) : 0n);
+  if (lo !== null && hi !== null && at(lo) >= at(hi)) throw bad(name, 'the lower bound of a RANGE must be less than the upper bound.');
+  return structValue({ '$range_start': lo, '$range_end': hi, ...(e === 'DATETIME' ? { '$datetime': null } : {}) });
 }
 
 /** `{value, type}` of one parameter (its value converted to the DuckDB type it binds as). */
@@ -87,6 +115,7 @@ function valueOf(t: ParameterType, pv: ParameterValue | undefined, name: string)
     (t.structTypes ?? []).forEach((s, i) => { const k = s.name ?? `_field_${i + 1}`; out[k] = valueOf(s.type, pv.structValues?.[k], name); });
     return structValue(out);
   }
+  if (type === 'RANGE') return pv === undefined || (!pv.rangeValue && (pv.value === null || pv.value === undefined)) ? null : rangeValueOf(t, pv, name);
   const v = pv?.value;
   if (v === null || v === undefined) return null;
   if (typeof v === 'object') throw bad(name, `a ${type} value must be a JSON scalar, not ${JSON.stringify(v).slice(0, 60)} (BYTES are base64 text).`);

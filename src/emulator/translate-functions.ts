@@ -24,6 +24,7 @@ import { unicodeEscapes } from './translate-escapes.js';
 import { RANGE_MACROS, rangeLiterals } from './translate-range.js';
 import { JSON_MACROS } from './json-macros.js';
 import { DIVIDE_MACROS } from './translate-divide.js';
+import { TO_JSON_MACROS } from './to-json-string.js';
 
 const RENAMED = 'bqgate_fn__';
 
@@ -42,6 +43,7 @@ export const MACROS: Record<string, [string, string]> = {
   ...NATIVE_MACROS, // over JS scalars: INSTR, REGEXP_INSTR, SOUNDEX, NORMALIZE*, *_BASE32, FARM_FINGERPRINT (native-functions.ts)
   ...JSON_MACROS, // strict JSON converters (json-macros.ts)
   ...DIVIDE_MACROS, // the / operator's division by zero error (translate-divide.ts)
+  ...TO_JSON_MACROS, // TO_JSON_STRING with BigQuery's JSON encodings (to-json-string.ts)
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions
   CSC: ['x', 'CASE WHEN sin(x) = 0 THEN CAST(\'division by zero: CSC(0)\' AS INTEGER) ELSE 1 / sin(x) END'],
   SEC: ['x', '1 / cos(x)'],
@@ -49,7 +51,6 @@ export const MACROS: Record<string, [string, string]> = {
   CSCH: ['x', 'CASE WHEN x = 0 THEN CAST(\'division by zero: CSCH(0)\' AS INTEGER) ELSE 2 / (exp(x) - exp(-x)) END'],
   SECH: ['x', '2 / (exp(x) + exp(-x))'],
   COTH: ['x', 'CASE WHEN x = 0 THEN CAST(\'division by zero: COTH(0)\' AS INTEGER) ELSE (exp(x) + exp(-x)) / (exp(x) - exp(-x)) END'],
-  RANGE_BUCKET: ['p, a', 'CASE WHEN p IS NULL OR a IS NULL OR isnan(p::DOUBLE) THEN NULL ELSE len(list_filter(a, lambda e: e <= p)) END'],
   COSINE_DISTANCE: ['a, b', 'CASE WHEN len(a) <> len(b) THEN CAST(\'COSINE_DISTANCE: the arrays differ in length\' AS INTEGER) ELSE 1 - list_cosine_similarity(a::DOUBLE[], b::DOUBLE[]) END'],
   EUCLIDEAN_DISTANCE: ['a, b', 'CASE WHEN len(a) <> len(b) THEN CAST(\'EUCLIDEAN_DISTANCE: the arrays differ in length\' AS INTEGER) ELSE list_distance(a::DOUBLE[], b::DOUBLE[]) END'],
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/string_functions

@@ -42,13 +42,18 @@ export function fieldType(f: BqField): TypeProto {
 }
 
 /** A BigQuery `parameterType` ({type, arrayType?, structTypes?}) as ZetaSQL declares it. */
-export function parameterType(p: { type: string; arrayType?: any; structTypes?: Array<{ name?: string; type: any }> }): TypeProto {
+export function parameterType(p: { type: string; arrayType?: any; structTypes?: Array<{ name?: string; type: any }>; rangeElementType?: { type: string } }): TypeProto {
   if (p.type === 'ARRAY') {
     if (!p.arrayType) throw new BigQueryError('invalid', 'Query parameter of type ARRAY needs parameterType.arrayType');
     return { typeKind: 'TYPE_ARRAY', arrayType: { elementType: parameterType(p.arrayType) } };
   }
   if (p.type === 'STRUCT') {
     return { typeKind: 'TYPE_STRUCT', structType: { field: (p.structTypes ?? []).map((s) => ({ fieldName: s.name ?? '', fieldType: parameterType(s.type) })) } };
+  }
+  if (p.type === 'RANGE') { // https://cloud.google.com/bigquery/docs/reference/rest/v2/QueryParameter#QueryParameterType.FIELDS.range_element_type
+    const e = p.rangeElementType?.type;
+    if (!e || !RANGE_ELEMENTS.has(e)) throw new BigQueryError('invalid', 'Query parameter of type RANGE needs parameterType.rangeElementType DATE, DATETIME or TIMESTAMP');
+    return { typeKind: 'TYPE_RANGE', rangeType: { elementType: { typeKind: SCALARS[e] } } };
   }
   const k = SCALARS[p.type];
   if (!k) throw new BigQueryError('invalid', `Unsupported query parameter type ${p.type}`);

@@ -12,9 +12,11 @@
  * - BOOL: `true` = `TRUE` = `True` (the pages print all three);
  * - quoting inside arrays and structs: the docs print `["a", "b"]` on some pages and `[a, b]` on
  *   others, so `"`/`'` around elements are not compared.
+ * - RANGE: bound by bound as its element type; the pages print a bound bare or as a typed literal
+ *   (`DATE '2020-01-01'`), and a DATETIME with a space or a `T` (both in one value on the RANGE page).
  * Row order is compared only when the statement orders its result (the caller decides).
  */
-export interface RestField { name: string; type: string; mode?: string; fields?: RestField[] }
+export interface RestField { name: string; type: string; mode?: string; fields?: RestField[]; rangeElementType?: { type: string } }
 type Cell = { v: unknown };
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
@@ -45,6 +47,7 @@ export function render(v: unknown, f: RestField, inner = false): string {
     return `{${cells.map((c, i) => render(c.v, f.fields![i], true)).join(', ')}}`;
   }
   const s = String(v);
+  if (f.type === 'RANGE') return renderRange(s, f.rangeElementType?.type ?? '');
   if (f.type === 'TIMESTAMP') return timestampText(micros(s));
   if (f.type === 'STRING' && inner) return `"${s}"`;
   return s;
@@ -100,6 +103,27 @@ function deepEq(a: unknown, b: unknown): boolean {
   return ka.length === kb.length && ka.every((k) => deepEq((a as any)[k], (b as any)[k]));
 }
 
+/** A REST RANGE cell `[lo, hi)` with TIMESTAMP bounds (µs or seconds) printed as the docs print TIMESTAMPs. */
+function renderRange(s: string, element: string): string {
+  const b = rangeBounds(s);
+  if (!b || element !== 'TIMESTAMP') return s;
+  return `[${b.map((x) => (x === 'UNBOUNDED' ? x : timestampText(micros(x)))).join(', ')})`;
+}
+
+/** The two bounds of a printed RANGE `[lo, hi)`, typed-literal prefixes and quotes dropped. */
+function rangeBounds(s: string): [string, string] | undefined {
+  const m = /^\[\s*(.*?)\s*,\s*(.*?)\s*\)$/.exec(s.trim());
+  const bare = (x: string) => x.replace(/^(?:DATE|DATETIME|TIMESTAMP)\s+'(.*)'$/, '$1');
+  return m ? [bare(m[1]), bare(m[2])] : undefined;
+}
+
+function rangeEq(got: string, doc: string, element: string): boolean {
+  const g = rangeBounds(got); const d = rangeBounds(doc);
+  const civil = (x: string) => x.replace('T', ' ').replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
+  return !!g && !!d && g.every((x, i) => (x === 'UNBOUNDED' || d[i] === 'UNBOUNDED' ? x === d[i]
+    : element === 'DATETIME' ? civil(x) === civil(d[i]) : cellEq(x, d[i], { name: '', type: element })));
+}
+
 /** Whether the rendered cell `got` (of type `f`) is what the docs printed as `doc`. */
 export function cellEq(got: string, doc: string, f: RestField): boolean {
   if (got === doc) return true;
@@ -109,6 +133,7 @@ export function cellEq(got: string, doc: string, f: RestField): boolean {
     if (f.type === 'NUMERIC' || f.type === 'BIGNUMERIC' || f.type === 'BIGDECIMAL') return floatEq(got, doc) && decimalEq(got, doc);
     if (f.type === 'TIMESTAMP') { const t = docInstant(doc); return t !== undefined && timestampText(t) === got; }
     if (f.type === 'JSON') return jsonEq(got, doc);
+    if (f.type === 'RANGE') return rangeEq(got, doc, f.rangeElementType?.type ?? '');
     if (f.type === 'BOOLEAN' || f.type === 'BOOL') return got === doc.toLowerCase();
     if (f.type === 'BYTES') { const e = [escapedBytes(got), escapedBytes(got, true)]; return e.some((x) => x === doc || `b"${x}"` === doc || `b'${x}'` === doc); }
   }
@@ -135,8 +160,16 @@ export function ordered(sql: string): boolean {
   return false;
 }
 
+/** One array or JSON cell the page prints over several lines (`[` or `{`, one element per line, `]` or `}`: GENERATE_RANGE_ARRAY, pretty TO_JSON_STRING), as one row. */
+function arrayOverLines(rows: string[][]): string[][] {
+  const [open, close] = [rows[0]?.[0], rows[rows.length - 1]?.[0]];
+  if (rows.length < 2 || rows.some((r) => r.length !== 1) || !((open === '[' && close === ']') || (open === '{' && close === '}'))) return rows;
+  return open === '[' ? [[`[${rows.slice(1, -1).map((r) => r[0]).join(' ').replace(/,$/, '')}]`]] : [[rows.map((r) => r[0]).join(' ')]];
+}
+
 /** Compares the REST answer with the documented table; undefined when equal, else what differs. */
-export function compare(c: DocCase, fields: RestField[], raw: Array<{ f: Array<{ v: unknown }> }>): string | undefined {
+export function compare(c0: DocCase, fields: RestField[], raw: Array<{ f: Array<{ v: unknown }> }>): string | undefined {
+  const c = { ...c0, rows: arrayOverLines(c0.rows) };
   if (fields.length !== c.columns.length) return `columns: got ${fields.map((f) => f.name).join(', ')}; documented ${c.columns.join(', ')}`;
   const got = raw.map((r) => r.f.map((cell, i) => render(cell.v, fields[i])));
   const show = (rows: string[][]) => rows.map((r) => r.join(' | ')).join(' / ');
