@@ -8,16 +8,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiError, type TestGateway } from './helpers/gateway.ts';
-import { startDemoAndAdminGateway } from './helpers/admin-policy.ts';
+import { INFOSCHEMA_GROUPS, startInformationSchemaGateway } from './helpers/admin-policy.ts';
 
 let gw: TestGateway;
 /** root: a gateway administrator (policy roles.admins: security-oncall) with an allow rule; admin: allowed everything, not an administrator. */
-let tokens: Record<'root' | 'admin' | 'analyst' | 'eu', string>;
-beforeAll(async () => {
-  ({ gw, tokens } = await startDemoAndAdminGateway('infoschema', { root: ['test-admins', 'security-oncall'], admin: ['test-admins'], analyst: ['analysts'], eu: ['eu-support'] }));
-  await gw.emulatorSdk().query({ query: 'CREATE SCHEMA IF NOT EXISTS `demo-project.hr_private`', useLegacySql: false });
-  await gw.emulatorSdk().query({ query: 'CREATE TABLE IF NOT EXISTS `demo-project.hr_private.salaries` (employee STRING, salary INT64)', useLegacySql: false });
-}, 240_000);
+let tokens: Record<keyof typeof INFOSCHEMA_GROUPS, string>;
+beforeAll(async () => { ({ gw, tokens } = await startInformationSchemaGateway('infoschema')); }, 240_000);
 afterAll(async () => { await gw?.stop(); });
 
 const QUERIES = [

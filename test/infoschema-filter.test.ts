@@ -63,7 +63,7 @@ describe('INFORMATION_SCHEMA filter per principal', () => {
     }
     for (const t of ['demo-project.region-us.INFORMATION_SCHEMA.JOBS', 'p.REGION-EU.information_schema.jobs_by_user', 'p.region-us.INFORMATION_SCHEMA.JOBS_BY_PROJECT']) {
       expect(() => refuseJobsViews(reads(t), false, [t]), t).not.toThrow(); // filtered to the caller's jobs
-      expect(() => refuseJobsViews(reads(t), false), t).toThrow(/only a gateway administrator/); // read unfiltered (a script)
+      expect(() => refuseJobsViews(reads(t), false), t).toThrow(/only a gateway administrator/); // read unfiltered
       expect(() => refuseJobsViews(reads(t), false, ['demo-project.region-us.INFORMATION_SCHEMA.JOBS_BY_FOLDER']), t).toThrow();
     }
   });

@@ -20,7 +20,7 @@
  *   NULL (SHAPES below);
  * - the JOBS views keep the principal's own jobs (jobs-views.ts).
  *
- * Wired into `check` (pipeline/check.ts) for non-administrators; other metadata views (e.g.
+ * Wired into `check` (pipeline/check.ts) for non-administrators, single statements and scripts; other metadata views (e.g.
  * TABLE_STORAGE, OBJECT_PRIVILEGES) stay refused to them (policy default deny), JOBS_BY_FOLDER,
  * JOBS_BY_ORGANIZATION and JOBS_TIMELINE* too (jobs-views.ts).
  */
@@ -135,13 +135,16 @@ export interface ScopeDeps { catalog: Catalog; analyze: Analyze; ownJobIds(proje
  * - JOBS, JOBS_BY_USER, JOBS_BY_PROJECT of a region: the principal's own jobs (jobs-views.ts ownJobs).
  * A view's column appears only when the policy allows `SELECT column FROM view` (the analysis
  * reads through the view to its base columns, so a view never reveals a denied base column's name).
- * Undefined when nothing applies (scripts included: they stay decided as before, default deny).
- * Throws what the catalog throws (notFound for an unknown dataset).
+ * A script (`units`) is scoped as one statement: each view any of its statements reads gets the
+ * same filter and hidden columns at every scan of it (the filter depends on the principal and the
+ * view only, so it holds in every statement; rewrite/ places it at each scan in the whole text, a
+ * temp table filled, a FOR loop iterated or an EXECUTE IMMEDIATE of a literal included), and
+ * `rest` drops the views from each unit as from the whole.
+ * Undefined when nothing applies. Throws what the catalog throws (notFound for an unknown dataset).
  */
 export async function informationSchemaScope(
   policy: Policy, principal: Principal, a: QueryAnalysis, deps: ScopeDeps,
 ): Promise<InformationSchemaScope | undefined> {
-  if ((a as { units?: unknown[] }).units?.length) return undefined;
   const views = [...new Set(a.tablesRead.filter((t) => GOVERNED_VIEW.test(t) || OWN_JOBS_VIEW.test(t)))];
   if (!views.length) return undefined;
   const filters: Record<string, string> = {};
@@ -166,8 +169,9 @@ export async function informationSchemaScope(
     } else filters[v] = datasetFilter(view, await visibleIn(p, d));
     if (SHAPES[view].hidden) hidden[v] = [...SHAPES[view].hidden!];
   }
-  const governed = (t: string) => t in filters;
-  const rest = { ...a, tablesRead: a.tablesRead.filter((t) => !governed(t)), columnsRead: a.columnsRead.filter((c) => !governed(c.table)) };
+  const without = <U extends Pick<QueryAnalysis, 'tablesRead' | 'columnsRead'>>(u: U): U =>
+    ({ ...u, tablesRead: u.tablesRead.filter((t) => !(t in filters)), columnsRead: u.columnsRead.filter((c) => !(c.table in filters)) });
+  const rest = a.units?.length ? { ...without(a), units: a.units.map(without) } : without(a);
   return { rest, filters, hidden };
 }
 

@@ -13,7 +13,8 @@
  *   (policy `roles.admins`) only, whatever table rule matches their names.
  *
  * `refuseJobsViews(analysis, admin, filtered)` throws BigQueryError('accessDenied') naming such a
- * view (or a JOBS view the statement reads unfiltered, as in a script) for anyone else; the name
+ * view (or a JOBS view the statement writes or reads unfiltered) for anyone else; a script's JOBS
+ * reads are filtered like a single statement's (infoschema-filter.ts); the name
  * is checked case-insensitively on every table the statement reads or writes, its views' base
  * tables included (names.ts writes them `project.scope.INFORMATION_SCHEMA.VIEW`).
  */
@@ -65,13 +66,13 @@ export function jobsViewsOf(a: Pick<QueryAnalysis, 'tablesRead' | 'tablesWritten
 /**
  * Throws accessDenied when a non-administrator's statement reads (or writes) a JOBS view other than
  * those in `filtered`, the views the statement's row filters scope to the caller's jobs (ownJobs via
- * infoschema-filter.ts; a script's are not, so there every JOBS view is refused).
+ * infoschema-filter.ts, in a script's statements too).
  */
 export function refuseJobsViews(a: Parameters<typeof jobsViewsOf>[0], admin: boolean, filtered: readonly string[] = []): void {
   if (admin) return;
   const views = jobsViewsOf(a).filter((v) => !(OWN_JOBS_VIEW.test(v) && filtered.includes(v)) || a.tablesWritten.includes(v));
   if (views.length) {
-    const why = OWN_JOBS_VIEW.test(views[0]) ? 'bqgate scopes it to your own jobs in a single statement only, not in a script' : 'bqgate cannot scope it to your own jobs';
+    const why = OWN_JOBS_VIEW.test(views[0]) ? 'bqgate scopes it to your own jobs only where a query reads it' : 'bqgate cannot scope it to your own jobs';
     const message = `Access Denied: ${views[0]} holds every principal's jobs and query text (the upstream runs them all as the gateway) and ${why}; `
       + 'only a gateway administrator may read it so. Read your own jobs in `region-us`.INFORMATION_SCHEMA.JOBS or with jobs.list (bq ls -j).';
     throw Object.assign(new BigQueryError('accessDenied', message), { analysis: a });

@@ -29,3 +29,17 @@ export async function startDemoAndAdminGateway<K extends string>(prefix: string,
   for (const name of Object.keys(groups) as K[]) tokens[name] = await gw.token({ sub: `${prefix}-${name}`, groups: groups[name] });
   return { gw, tokens };
 }
+
+/** The INFORMATION_SCHEMA tests' principals: a gateway administrator, a non-administrator allowed every table, an analyst, EU support. */
+export const INFOSCHEMA_GROUPS = { root: ['test-admins', 'security-oncall'], admin: ['test-admins'], analyst: ['analysts'], eu: ['eu-support'] };
+
+/**
+ * startDemoAndAdminGateway with INFOSCHEMA_GROUPS, and `demo-project.hr_private.salaries` made in
+ * the emulator: a dataset no analyst rule names, for the region-level metadata views.
+ */
+export async function startInformationSchemaGateway(prefix: string) {
+  const out = await startDemoAndAdminGateway(prefix, INFOSCHEMA_GROUPS);
+  await out.gw.emulatorSdk().query({ query: 'CREATE SCHEMA IF NOT EXISTS `demo-project.hr_private`', useLegacySql: false });
+  await out.gw.emulatorSdk().query({ query: 'CREATE TABLE IF NOT EXISTS `demo-project.hr_private.salaries` (employee STRING, salary INT64)', useLegacySql: false });
+  return out;
+}
