@@ -17,7 +17,7 @@ beforeAll(async () => { ({ gw, tokens } = await startInformationSchemaGateway('i
 afterAll(async () => { await gw?.stop(); });
 
 /** The rows, or the refusal's reason and message: a script either runs governed or is refused, never leaks. */
-const run = (token: string, query: string) => gw.sdk(token).query({ query, useLegacySql: false })
+const run = (token: string, query: string): Promise<{ rows?: any[]; refused?: string }> => gw.sdk(token).query({ query, useLegacySql: false })
   .then(([rows]) => ({ rows: rows as any[] }), async (e) => ({ refused: `${e.errors?.[0]?.reason ?? e.code}: ${e.message}` }));
 
 const COLUMNS = '`demo-project.shop.INFORMATION_SCHEMA.COLUMNS`';

@@ -33,6 +33,7 @@ import { Catalog, type TableMeta, type TablePatch } from './catalog.js';
 import { ddlOptions, ddlShape, statementStart, statementType, type DdlShape } from './ddl.js';
 import { functionDdl } from './function-ddl.js';
 import { routineStore } from './routines.js';
+import { ConnectionPool } from './connections.js';
 
 export { statementType } from './ddl.js';
 import { typedParameter, type QueryParameter } from './params.js';
@@ -102,6 +103,9 @@ const lateMaterialization = () => {
 /** Settings applied once the fixtures are loaded; `lock_configuration` last, so no statement can change them back. */
 const LOCKDOWN = ['enable_external_access = false', 'autoload_known_extensions = false', 'autoinstall_known_extensions = false', 'allow_community_extensions = false', 'lock_configuration = true'];
 
+/** How often a cancelled statement's connection is interrupted again until its run ends (ms). */
+const INTERRUPT_REPEAT_MS = 20;
+
 /** Translations the engine keeps (see Engine.translate). */
 const TRANSLATIONS_KEPT = 1000;
 
@@ -126,7 +130,11 @@ export class Engine {
 
   private constructor(private readonly db: DuckDBInstance, private readonly tables: Map<string, TableMeta>, projects: Set<string>) {
     this.catalog = new Catalog(db, tables, projects);
+    this.pool = new ConnectionPool(db);
   }
+
+  /** Idle connections and their prepared statements, for statements outside a transaction (connections.ts). */
+  private readonly pool: ConnectionPool;
 
   /** Opens DuckDB and loads every table under `fixturesDir`; throws if a fixture cannot be read. */
   static async open(fixturesDir: string): Promise<Engine> {
@@ -305,25 +313,32 @@ export class Engine {
     const dml = dmlTargetPath(sql);
     const target = dml ?? ddlTargetPath(sql);
     if (!target && kind !== 'SELECT') throw new BigQueryError('accessDenied', `Access Denied: the emulator cannot tell which table this ${kind} statement writes; it was not run.`);
-    const con = opts.transaction?.connection ?? await this.db.connect();
-    const interrupt = () => con.interrupt();
+    const searchPath = !this.hasCatalog(project) ? '' : ctx.defaultDataset ? `${quote(project)}.${quote(ctx.defaultDataset.datasetId)}` : quote(project);
+    const lent = opts.transaction ? undefined : await this.pool.acquire(searchPath);
+    const con = opts.transaction?.connection ?? lent!.connection;
+    // Queries reuse the connection's prepared statement of the same text; a dry run reads a fresh one's schema (a reused one's may predate a view's change), and INFORMATION_SCHEMA texts carry their rows (never the same twice).
+    const reuse = lent && kind === 'SELECT' && !opts.dryRun && !info.refs.length;
+    const made: DuckDBPreparedStatement[] = [];
+    const prepare = async (text: string) => (reuse ? lent.prepared(text) : con.prepare(text).then((ps) => { made.push(ps); return ps; }));
+    // DuckDB forgets an interrupt that arrives before its worker thread starts the statement: repeated until the run ends.
+    let interrupting: NodeJS.Timeout | undefined;
+    const interrupt = () => { con.interrupt(); interrupting = setInterval(() => con.interrupt(), INTERRUPT_REPEAT_MS); };
     opts.signal?.addEventListener('abort', interrupt, { once: true });
+    let failed = false;
     try {
       opts.signal?.throwIfAborted();
-      if (this.hasCatalog(project)) {
-        await con.run(ctx.defaultDataset ? `USE ${quote(project)}.${quote(ctx.defaultDataset.datasetId)}` : `USE ${quote(project)}`);
-      }
+      if (searchPath) await con.run(`USE ${searchPath}`);
       if (!this.single.has(duck)) {
         if ((await con.extractStatements(duck)).count !== 1) throw new BigQueryError('accessDenied', 'Access Denied: the statement translates to several DuckDB statements; the emulator runs one.');
         this.single.add(duck);
         if (this.single.size > TRANSLATIONS_KEPT) this.single.delete(this.single.values().next().value as string);
       }
       phase('connect');
-      const ps = await con.prepare(duck);
+      const ps = await prepare(duck);
       checkDuckType(ps.statementType, expected, kind);
       bindParameters(ps, ctx.queryParameters ?? []);
       phase('prepare');
-      const plan = await this.explain(con, duck, ctx.queryParameters ?? []);
+      const plan = await this.explain(prepare, duck, ctx.queryParameters ?? []);
       phase('plan');
       if (expected === StatementTypes.CREATE) checkCreatePlan(plan);
       const scans = planScans(plan);
@@ -341,6 +356,7 @@ export class Engine {
       if (dml) await this.keepVersion(this.tableKey(dml, ctx));
       if (ddl?.statementType === 'DROP_TABLE' && existed) await this.keepDropped(writes[0]);
       phase('guard');
+      opts.signal?.throwIfAborted(); // a cancel while preparing or planning: DuckDB's interrupt only stops a running statement
       const reader = await ps.runAndReadAll();
       for (const w of writes) { this.sizes.delete(w); opts.transaction?.written.add(w); }
       const names = reader.columnNames();
@@ -355,13 +371,16 @@ export class Engine {
       }
       return { schema: names.map((n, i) => duckToField(bqName(n, i), types[i])), rows, statementType: kind, ...stats };
     } catch (err) {
+      failed = true;
       if (opts.signal?.aborted) throw opts.signal.reason;
       if (err instanceof BigQueryError) throw err;
       throw mapDuckError(err as Error);
     } finally {
       opts.signal?.removeEventListener('abort', interrupt);
-      // One connection per statement: a pool of idle connections (tried) broke cancellation — after a cancel, the principal's next statement waited for the interrupted join (test/emulator-security.test.ts).
-      if (!opts.transaction) con.closeSync();
+      clearInterval(interrupting);
+      for (const ps of made) ps.destroySync();
+      // A connection that failed or was interrupted is closed, never lent again (connections.ts).
+      if (lent) this.pool.release(lent, !failed && !opts.signal?.aborted);
     }
   }
 
@@ -480,8 +499,8 @@ export class Engine {
   }
 
   /** DuckDB's physical plan of `duck` (parameters bound as for the run). */
-  private async explain(con: DuckDBConnection, duck: string, params: QueryParameter[]): Promise<PlanNode[]> {
-    const ps = await con.prepare(`EXPLAIN (FORMAT JSON) ${duck}`);
+  private async explain(prepare: (text: string) => Promise<DuckDBPreparedStatement>, duck: string, params: QueryParameter[]): Promise<PlanNode[]> {
+    const ps = await prepare(`EXPLAIN (FORMAT JSON) ${duck}`);
     bindParameters(ps, params);
     const rows = (await ps.runAndReadAll()).getRows();
     const physical = rows.find((r) => r[0] === 'physical_plan') ?? rows[0];
