@@ -23,7 +23,8 @@ export function structSelects(sql: string): string {
   for (let round = 0; round < 1000; round++) {
     const ts = bigQueryTokens(sql);
     if (!ts) return sql;
-    const i = ts.findLastIndex((t, j) => word(t) === 'SELECT' && word(ts[j + 1]) === 'AS' && word(ts[j + 2]) === 'STRUCT' && word(ts[j + 3]) !== '<' && !!ts[j + 3]);
+    let i = ts.length - 1;
+    while (i >= 0 && !(word(ts[i]) === 'SELECT' && word(ts[i + 1]) === 'AS' && word(ts[i + 2]) === 'STRUCT' && word(ts[i + 3]) !== '<' && !!ts[i + 3])) i--;
     if (i < 0) return sql;
     let depth = 0;
     let k = i + 3;
