@@ -33,6 +33,7 @@ import { divisionOperators } from './translate-divide.js';
 import { usingStars } from './translate-using.js';
 import { structSelects } from './translate-struct-select.js';
 import { correspondingSetOps } from './translate-corresponding.js';
+import { restoreSamples, tableSamples } from './translate-tablesample.js';
 
 const PARAM_PREFIX = 'bqgate_param__';
 const WILDCARD_PREFIX = 'bqgate_wildcard__';
@@ -129,14 +130,15 @@ const dq = (s: string) => `"${s.replace(/"/g, '""')}"`;
  */
 export function toDuckDb(sql: string, resolveWildcard?: WildcardResolver, castParam?: (name: string) => string | undefined): string[] {
   const wildcards: string[] = [];
-  const r = transpile(correspondingSetOps(structSelects(usingStars(divisionOperators(renameCalls(jsonCalls(jsonLiterals(jsonPaths(dateTimeBeforePolyglot(withExpressions(unnestWithOffset(prepareForPolyglot(sql, wildcards)))))))))))), Dialect.BigQuery, Dialect.DuckDB);
+  const samples: string[] = [];
+  const r = transpile(tableSamples(correspondingSetOps(structSelects(usingStars(divisionOperators(renameCalls(jsonCalls(jsonLiterals(jsonPaths(dateTimeBeforePolyglot(withExpressions(unnestWithOffset(prepareForPolyglot(sql, wildcards)))))))))))), samples), Dialect.BigQuery, Dialect.DuckDB);
   if (!r.success || !r.sql) throw new BigQueryError('invalidQuery', `Syntax error: ${r.error ?? 'cannot read the statement'}`, { location: 'query' });
   const unions = wildcards.map((path) => {
     const tables = resolveWildcard?.(path) ?? [];
     if (!tables.length) throw new BigQueryError('notFound', `Not found: Table ${path} (no table matches the wildcard)`);
     return '(' + tables.map(([c, d, t, suffix]) => `SELECT *, '${suffix.replace(/'/g, "''")}' AS _TABLE_SUFFIX FROM ${dq(c)}.${dq(d)}.${dq(t)}`).join(' UNION ALL BY NAME ') + ')';
   });
-  return r.sql.map((s) => s
+  return r.sql.map((s) => restoreSamples(s, samples)
     .replace(new RegExp(`"?${PARAM_PREFIX}([A-Za-z0-9_]+)"?`, 'g'), (_m, name: string) => { const t = castParam?.(name); return t ? `CAST($${name} AS ${t})` : `$${name}`; })
     .replace(new RegExp(`"?${WILDCARD_PREFIX}(\\d+)"?`, 'g'), (_m, i) => unions[Number(i)]))
     .map(polyglotFixes);
