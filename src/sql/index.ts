@@ -87,6 +87,8 @@ export interface ModelInfo {
   modelType?: string;
   featureColumns: Array<{ name: string; type: StandardSqlDataType }>;
   labelColumns: Array<{ name: string; type: StandardSqlDataType }>;
+  /** The last training run's TrainingOptions fields ML.RECOMMEND names its output by (matrix factorization). */
+  trainingOptions?: { userColumn?: string; itemColumn?: string; feedbackType?: string };
 }
 
 /** Where table schemas come from (the catalog stage). Throws BigQueryError(notFound) for a missing table. */

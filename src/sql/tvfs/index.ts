@@ -40,6 +40,7 @@ import { parseColumns, parseType, specs, type TvfSpec } from './spec.js';
 import { externalColumns } from './external.js';
 import { functionProto, schemaOf, tvfProto } from './protos.js';
 import { templatedProto } from './templated.js';
+import { recommendedColumns } from './recommend.js';
 
 export interface Column { name: string; type: TypeProto }
 
@@ -363,6 +364,14 @@ function outputOf(call: TvfCall, rels: Map<number, Column[]>, model?: ModelInfo)
   for (const item of items) {
     const words = item.split(/\s+/);
     if (/^input( \d+)?$/.test(item)) { const pos = words[1] ? Number(words[1]) : firstRel; if (pos !== undefined) passThrough(pos); continue; }
+    if (item === 'recommended') {
+      // The user / item columns copy the input's, or come from the model's training data (no input column).
+      const input = firstRel === undefined ? undefined : rels.get(firstRel)!;
+      const out = recommendedColumns(model, input, standardType, refuse);
+      const read = out.flatMap((o) => (o.input ? [ref(firstRel!, o.input)] : []));
+      for (const o of out) add(o.column.name, o.column.type, o.input ? { copy: ref(firstRel!, o.input) } : { from: read, scalars: true });
+      continue;
+    }
     if (item === 'predicted') {
       const kind = variantOf(model);
       if (kind === 'kmeans') {
