@@ -10,7 +10,7 @@ import type { Analyzer, QueryParameter } from '../src/sql/index.ts';
 import { openAnalysis, type AnalysisStack } from '../src/cli/analysis.ts';
 
 interface Case {
-  sql: string; kind?: string; read?: string[]; written?: string[]; cols?: string[]; error?: string; default_dataset?: string;
+  sql: string; kind?: string; read?: string[]; models?: string[]; written?: string[]; cols?: string[]; error?: string; default_dataset?: string;
   out?: Record<string, string>; clauses?: Record<string, string[]>; time_travel?: boolean; views?: Record<string, string[]>; flags?: Record<string, unknown>; units?: string[]; fields?: string[]; outputs?: string[]; functions?: string[];
   params?: Array<{ name?: string; type: string; arrayType?: string }>;
 }
@@ -41,6 +41,8 @@ describe('hand-checked analysis cases', () => {
     const a = await run;
     expect(a.statementKind).toBe(c.kind ?? 'SELECT');
     if (c.read) expect(a.tablesRead).toEqual(c.read.map(full).sort());
+    // Models read (a MODEL argument), by full name: what the policy decides beside the tables.
+    if (c.models) expect(a.modelsRead).toEqual(c.models.map(full).sort());
     if (c.written) expect(a.tablesWritten).toEqual(c.written.map(full));
     if (c.cols) expect(a.columnsRead.map(short).sort()).toEqual([...c.cols].sort());
     if (c.outputs) expect(a.outputColumns).toEqual(c.outputs);

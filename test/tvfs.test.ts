@@ -14,7 +14,7 @@ import { localCredential } from '../src/upstream/credentials.ts';
 import { Upstream } from '../src/upstream/index.ts';
 import { Catalog } from '../src/catalog/index.ts';
 import { Analyzer, ZetaSqlServer } from '../src/sql/index.ts';
-import { loadPolicy, decide, allowsExternalConnection, type Policy } from '../src/policy/index.ts';
+import { loadPolicy, decide, decideStatement, allowsExternalConnection, type Policy } from '../src/policy/index.ts';
 import { constant, nodesUnder } from '../src/sql/tvfs/calls.ts';
 import { lintPolicies } from '../src/policy/lint.ts';
 import { rewriteQuery, verifyRewrite } from '../src/rewrite/index.ts';
@@ -54,7 +54,7 @@ describe('emulator models (models.get / list / patch / delete) through the SDK',
 
   it('lists, patches and deletes models; a missing model is notFound', async () => {
     const [models] = await sdk.dataset('shop').getModels();
-    expect(models.map((m) => m.id)).toEqual(['churn_model']);
+    expect(models.map((m) => m.id)).toEqual(['churn_model', 'product_recs']);
     const [patched] = await sdk.dataset('shop').model('churn_model').setMetadata({ description: 'patched' });
     expect(patched.description).toBe('patched');
     expect((await sdk.dataset('shop').model('churn_model').getMetadata())[0].description).toBe('patched');
@@ -65,8 +65,58 @@ describe('emulator models (models.get / list / patch / delete) through the SDK',
     try {
       const s2 = new BigQuery({ projectId: 'demo-project', apiEndpoint: other.url, authClient: localCredential(secret) as never, autoRetry: false });
       await s2.dataset('shop').model('churn_model').delete();
-      expect((await s2.dataset('shop').getModels())[0]).toEqual([]);
+      expect((await s2.dataset('shop').getModels())[0].map((m) => m.id)).toEqual(['product_recs']);
     } finally { await other.close(); }
+  });
+});
+
+const withRules = (p: Policy, ...rules: Policy['rules']): Policy => ({ ...p, rules: [...p.rules, ...rules] });
+
+describe('models are decided like tables of their dataset (bigquery.models.getData)', () => {
+  const predict = 'SELECT customer_id, predicted_churned FROM ML.PREDICT(MODEL shop.churn_model, (SELECT customer_id, country FROM shop.customers))';
+  it('a principal allowed one table may not read a model no allow rule names: accessDenied naming the model and what is allowed', async () => {
+    const a = await analyze(predict);
+    expect(a.modelsRead).toEqual(['demo-project.shop.churn_model']);
+    expect(a.tablesRead).toEqual(['demo-project.shop.customers']);
+    const d = decide(policy, euSupport, a);
+    console.log('eu-support, ML.PREDICT:', d.reasons[0]);
+    expect(d.effect).toBe('deny');
+    expect(d.reasons[0]).toContain('model demo-project.shop.churn_model');
+    expect(d.reasons[0]).toContain('Allowed: SELECT on demo-project.shop.customers');
+    // the analysts' rule for shop.* covers the shop models
+    expect(decide(policy, analyst, a)).toMatchObject({ effect: 'allow', matchedRules: expect.arrayContaining(['analysts-read-shop']) });
+  });
+
+  it('a deny rule on a model wins over the dataset allow; a model-only read is decided too', async () => {
+    const a = await analyze('SELECT * FROM ML.RECOMMEND(MODEL shop.product_recs)');
+    expect(a.tablesRead).toEqual([]);
+    expect(a.modelsRead).toEqual(['demo-project.shop.product_recs']);
+    expect(a.lineage.find((l) => l.name === 'email')).toMatchObject({ direct: true, sources: [{ table: 'demo-project.shop.product_recs', column: 'email' }] });
+    const d = decide(policy, analyst, a);
+    expect(d.effect).toBe('deny');
+    expect(d.matchedRules).toEqual(['analysts-deny-product-recs']);
+    expect(d.reasons[0]).toContain('denies SELECT on model demo-project.shop.product_recs');
+  });
+
+  it('a mask, column deny or row filter that would apply to a model refuses the statement (a model has no scan to project)', async () => {
+    const a = await analyze(predict);
+    const mask = withRules(policy, { id: 'mask-any-country', effect: 'mask', principals: { groups: ['analysts'] }, masks: [{ column: 'demo-project.shop.*.country', rule: 'ALWAYS_NULL' }] });
+    const denyTag = withRules({ ...policy, classifications: { ...policy.classifications, geo: ['demo-project.shop.churn_model.city'] } }, { id: 'deny-geo', effect: 'deny', principals: { groups: ['analysts'] }, columns: ['tag:geo'] });
+    const filter = withRules(policy, { id: 'filter-model', effect: 'filter', principals: { groups: ['support'] }, tables: ['demo-project.shop.churn_model'], filter: 'TRUE' });
+    for (const [p, rule, what] of [[mask, 'mask-any-country', 'masks column country'], [denyTag, 'deny-geo', 'denies column city'], [filter, 'filter-model', 'filters the rows']] as const) {
+      const d = decide(p, analyst, a);
+      expect(d.effect, rule).toBe('deny');
+      expect(d.matchedRules, rule).toContain(rule);
+      expect(d.reasons[0], rule).toContain(`${what}`);
+      expect(d.reasons[0], rule).toContain('model demo-project.shop.churn_model');
+    }
+  });
+
+  it('a script decides the models of each statement', async () => {
+    const a = await analyze(`DECLARE n INT64 DEFAULT 1; ${predict};`);
+    expect(a.modelsRead).toEqual(['demo-project.shop.churn_model']);
+    expect(decideStatement(policy, euSupport, a).effect).toBe('deny');
+    expect(decideStatement(policy, analyst, a).effect).toBe('allow');
   });
 });
 
@@ -74,7 +124,9 @@ describe('masking through TVF arguments', () => {
   it('a masked column read by ML.PREDICT through TABLE t is masked at the scan (TABLE t becomes a projection)', async () => {
     const sql = 'SELECT email, card_number, predicted_churned FROM ML.PREDICT(MODEL shop.churn_model, TABLE shop.customers)';
     const a = await analyze(sql);
-    const d = decide(policy, euSupport, a);
+    // EU support reads customers only; the model needs a rule of its own (models are decided like tables).
+    expect(decide(policy, euSupport, a).effect).toBe('deny');
+    const d = decide(withRules(policy, { id: 'eu-churn', effect: 'allow', principals: { groups: ['eu-support'] }, verbs: ['SELECT'], tables: ['demo-project.shop.churn_model'] }), euSupport, a);
     expect(d.effect).toBe('allow');
     const r = rewriteQuery(a.effectiveSql, a, d, Buffer.alloc(32, 1));
     console.log('rewritten:', r.sql.slice(0, 160), '…');

@@ -9,8 +9,11 @@
  *   production, catalog/external.ts): `c1` at first, then each name the statement reads from it
  *   (`Unrecognized name: x` where the FROM in scope is fed by an EXTERNAL_QUERY and reads no table);
  * - the modelType of a synthetic model, from the statement: MATRIX_FACTORIZATION when it asks a
- *   model for embeddings without an input relation, PCA / AUTOENCODER when a model so named is asked
+ *   model for recommendations (ML.RECOMMEND) or for embeddings without an input relation, PCA / AUTOENCODER when a model so named is asked
  *   for embeddings (the outputs differ per model type); LINEAR_REG otherwise.
+ * - a recommender (ML.RECOMMEND's model) has the user and item columns `user` / `item` (STRING) and
+ *   explicit feedback; `Unrecognized name: x` in a FROM fed by ML.RECOMMEND names its user column x,
+ *   then its item column (the rating is the label, named by `predicted_<x>` as for ML.PREDICT).
  * Only the corpus harness uses this: in production the catalog answers from tables.get / models.get.
  */
 import type { BqField } from '../../src/emulator/encode.js';
@@ -47,7 +50,7 @@ function tableOf(arg: string): string | undefined {
 
 /** The repair rules above; false when none applies. */
 export function repairMl(src: SyntheticSource, scope: Scope, sql: string, msg: string, pos: number | undefined): boolean {
-  if (externalName(src, scope, msg, pos)) return true;
+  if (externalName(src, scope, msg, pos) || recommenderName(src, scope, msg, pos)) return true;
   const m = msg.match(/Field name `?(\w+)`? does not exist in STRUCT/);
   const p = m && pos !== undefined ? pathAt(scope, pos) : undefined;
   if (!p || p.names.length < 2) return false;
@@ -92,9 +95,26 @@ function externalName(src: SyntheticSource, scope: Scope, msg: string, pos: numb
   return true;
 }
 
+/** The placeholder user / item columns of a synthetic recommender (see the module comment). */
+export const RECOMMENDER_COLUMNS = ['user', 'item'];
+
+/** `Unrecognized name: x` in a FROM fed by ML.RECOMMEND: the first placeholder user / item column of its models becomes x. */
+function recommenderName(src: SyntheticSource, scope: Scope, msg: string, pos: number | undefined): boolean {
+  const m = msg.match(/Unrecognized name: `?([A-Za-z_][A-Za-z0-9_]*)`?/);
+  if (!m || /^predicted_/i.test(m[1]) || pos === undefined) return false;
+  const from = enclosingSelects(scope, pos).find((x) => x.from)?.from;
+  if (!from || !scope.tvfs.some((t) => t.start >= from.start && t.end <= from.end && t.name.join('.').toUpperCase() === 'ML.RECOMMEND')) return false;
+  for (const model of src.models.values()) {
+    const slot = model.features.find((f) => RECOMMENDER_COLUMNS.includes(f.name));
+    if (slot) { slot.name = m[1]; return true; }
+  }
+  return false;
+}
+
 /** The modelType a synthetic model of `sql` named `fullName` gets (see the module comment). */
 export function modelTypeFor(sql: string, fullName: string): string {
   const name = fullName.split('.').pop()!.replace(/[^\w]/g, '\\$&');
+  if (new RegExp(`\\bML\\s*\\.\\s*RECOMMEND\\s*\\(\\s*MODEL\\s*[\\w.\`-]*${name}\\b`, 'i').test(sql)) return 'MATRIX_FACTORIZATION';
   const embedding = new RegExp(`\\b(?:ML|AI)\\s*\\.\\s*GENERATE_EMBEDDING\\s*\\(\\s*MODEL\\s*[\\w.\`-]*${name}\`?\\s*(,\\s*STRUCT\\b[^)]*)?\\)`, 'i');
   if (embedding.test(sql)) return 'MATRIX_FACTORIZATION';
   if (new RegExp(`GENERATE_EMBEDDING\\s*\\(\\s*MODEL\\s*[\\w.\`-]*${name}`, 'i').test(sql)) {

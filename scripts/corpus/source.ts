@@ -10,7 +10,7 @@ import type { ModelInfo, RoutineInfo, StandardSqlDataType, TableInfo, TableSourc
 import { fieldType, typeSql } from '../../src/sql/types.js';
 import { BigQueryError } from '../../src/bigquery/errors.js';
 import type { Scope } from './scope.js';
-import { externalSchemaOf, modelTypeFor } from './ml.js';
+import { externalSchemaOf, modelTypeFor, RECOMMENDER_COLUMNS } from './ml.js';
 
 /** A BigQuery schema field → the REST reference's StandardSqlDataType. */
 export function standardType(f: BqField): StandardSqlDataType {
@@ -112,8 +112,16 @@ export class SyntheticSource implements TableSource {
   private model(fullName: string): ModelInfo {
     const esc = fullName.split('.').pop()!.replace(/[^\w]/g, '\\$&');
     if (!new RegExp(`\\bMODEL\\s*[\\w.\`-]*${esc}\\b`, 'i').test(this.sql)) throw new BigQueryError('notFound', `Not found: Model ${fullName}`);
-    const m = this.models.get(fullName) ?? this.models.set(fullName, { label: { name: 'label', type: 'STRING', mode: 'NULLABLE' }, features: [] }).get(fullName)!;
-    return { fullName, modelType: modelTypeFor(this.sql, fullName), featureColumns: m.features.map((f) => ({ name: f.name, type: standardType(f) })), labelColumns: [{ name: m.label.name, type: standardType(m.label) }] };
+    const modelType = modelTypeFor(this.sql, fullName);
+    const recommender = modelType === 'MATRIX_FACTORIZATION' && /\bML\s*\.\s*RECOMMEND\b/i.test(this.sql);
+    const m = this.models.get(fullName) ?? this.models.set(fullName, {
+      label: { name: 'label', type: recommender ? 'FLOAT' : 'STRING', mode: 'NULLABLE' },
+      features: recommender ? RECOMMENDER_COLUMNS.map((name) => ({ name, type: 'STRING', mode: 'NULLABLE' })) : [],
+    }).get(fullName)!;
+    return {
+      fullName, modelType, featureColumns: m.features.map((f) => ({ name: f.name, type: standardType(f) })), labelColumns: [{ name: m.label.name, type: standardType(m.label) }],
+      ...(recommender ? { trainingOptions: { userColumn: m.features[0].name, itemColumn: m.features[1].name, feedbackType: 'EXPLICIT' } } : {}),
+    };
   }
 
   /** `SELECT * FROM EXTERNAL_QUERY(…)`'s columns: the ones the statement reads from it (corpus/ml.ts). */

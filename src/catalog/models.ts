@@ -1,7 +1,8 @@
 /**
  * Models for the analyzer: `project.dataset.model` → `ModelInfo` from the upstream's models.get
  * (https://cloud.google.com/bigquery/docs/reference/rest/v2/models/get: modelType, featureColumns,
- * labelColumns as StandardSqlField), with the gateway's credential, cached for `ttlMs` like schemas.
+ * labelColumns as StandardSqlField; the last trainingRuns[].trainingOptions userColumn, itemColumn,
+ * feedbackType), with the gateway's credential, cached for `ttlMs` like schemas.
  * Throws BigQueryError(notFound) for a model the upstream does not have, backendError otherwise.
  */
 import { pathParts } from '../bigquery/table-path.js';
@@ -26,8 +27,16 @@ export class ModelCache {
     if (r.status === 404) throw new BigQueryError('notFound', `Not found: Model ${p}:${d}.${m}`);
     if (r.status >= 300) throw new BigQueryError('backendError', `Could not read the model ${fullName} from the upstream (HTTP ${r.status}); the query was not run.`);
     const cols = (xs: any): ModelInfo['featureColumns'] => (Array.isArray(xs) ? xs : []).map((c: any) => ({ name: String(c.name), type: c.type ?? { typeKind: 'TYPE_KIND_UNSPECIFIED' } }));
-    return { fullName, ...(r.body.modelType ? { modelType: String(r.body.modelType) } : {}), featureColumns: cols(r.body.featureColumns), labelColumns: cols(r.body.labelColumns) };
+    return { fullName, ...(r.body.modelType ? { modelType: String(r.body.modelType) } : {}), featureColumns: cols(r.body.featureColumns), labelColumns: cols(r.body.labelColumns), ...trainingOptionsOf(r.body) };
   }
 }
 
 const enc = encodeURIComponent;
+
+/** The last training run's userColumn / itemColumn / feedbackType (Model.trainingRuns[].trainingOptions), when given. */
+function trainingOptionsOf(body: any): Pick<ModelInfo, 'trainingOptions'> {
+  const runs = Array.isArray(body.trainingRuns) ? body.trainingRuns : [];
+  const o = runs.at(-1)?.trainingOptions ?? {};
+  const picked = Object.fromEntries((['userColumn', 'itemColumn', 'feedbackType'] as const).filter((k) => typeof o[k] === 'string').map((k) => [k, o[k] as string]));
+  return Object.keys(picked).length ? { trainingOptions: picked } : {};
+}

@@ -311,8 +311,14 @@ export function allowsExternalConnection(policy: Policy, principal: Principal, c
   return rulesFor(policy, principal, now).some((r) => r.effect === 'allow' && r.external_connections?.some((c) => glob(c, connection)));
 }
 
-/** Decides a statement. Pure: same inputs, same Decision. */
-export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalysis, 'statementKind' | 'tablesRead' | 'tablesWritten' | 'columnsRead' | 'tables'> & { flags?: { exportUri?: string; exportUris?: Array<string | null>; loadUris?: Array<string | null>; externalConnections?: string[] } }, now = Date.now()): Decision {
+/**
+ * Decides a statement. Pure: same inputs, same Decision.
+ * A BigQuery ML model read (`modelsRead`) is decided like a table of its dataset, as BigQuery's IAM
+ * governs it (bigquery.models.getData): a table rule's `tables` patterns match it by its full name,
+ * deny rules deny it, and with no allow rule it is refused (default deny). A model has no scan to
+ * project, so a mask, denied column or row filter that would apply to it refuses the statement.
+ */
+export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalysis, 'statementKind' | 'tablesRead' | 'tablesWritten' | 'columnsRead' | 'tables'> & Partial<Pick<QueryAnalysis, 'modelsRead' | 'models'>> & { flags?: { exportUri?: string; exportUris?: Array<string | null>; loadUris?: Array<string | null>; externalConnections?: string[] } }, now = Date.now()): Decision {
   const rules = rulesFor(policy, principal, now);
   const d: Decision = { effect: 'allow', matchedRules: [], reasons: [], masks: {}, deniedColumns: {}, rowFilters: {}, limits: limitsFor(rules), policyVersion: policy.version };
   const deny = (ruleId: string | undefined, reason: string): Decision => {
@@ -327,8 +333,11 @@ export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalys
   const verbRule = (r: Rule, v: string) => (r.effect === 'allow' || r.effect === 'deny') && !r.columns && !r.masks && verbMatches(r.verbs, v);
 
   // Statement verb: non-SELECT statements need their verb allowed on what they write (or anywhere).
+  const models = a.modelsRead ?? [];
+  const isModel = new Set(models);
   const targets: Array<[string, string]> = [
     ...a.tablesRead.filter((t) => !scratch(t)).map((t) => ['SELECT', t] as [string, string]),
+    ...models.map((m) => ['SELECT', m] as [string, string]),
     ...a.tablesWritten.filter((t) => !scratch(t)).map((t) => [verb, t] as [string, string]),
   ];
   if (verb !== 'SELECT' && a.tablesWritten.length === 0) targets.push([verb, '*']);
@@ -336,12 +345,14 @@ export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalys
     return deny(undefined, `Access Denied: no bqgate policy rule allows ${who(principal)} to run queries (default deny). This principal has no allow rules.`);
   }
   for (const [v, table] of targets) {
+    const what = table === '*' ? 'any table' : isModel.has(table) ? `model ${table}` : table;
     const denial = rules.find((r) => r.effect === 'deny' && verbRule(r, v) && (table === '*' || anyGlob(r.tables, table)) && (r.verbs || r.tables));
-    if (denial) return deny(denial.id, `Access Denied: bqgate rule ${denial.id} denies ${v} on ${table === '*' ? 'any table' : table} to ${who(principal)}.${denial.description ? ` ${denial.description}` : ''}`);
+    if (denial) return deny(denial.id, `Access Denied: bqgate rule ${denial.id} denies ${v} on ${what} to ${who(principal)}.${denial.description ? ` ${denial.description}` : ''}`);
     const allow = rules.find((r) => r.effect === 'allow' && verbRule(r, v) && (table === '*' ? !r.tables || r.tables.includes('*') : anyGlob(r.tables, table)));
     if (!allow) {
       const allowed = rules.filter((r) => r.effect === 'allow').map((r) => `${(r.verbs ?? ['any verb']).join('/')} on ${(r.tables ?? ['any table']).join(', ')}`);
-      return deny(undefined, `Access Denied: no bqgate policy rule allows ${who(principal)} to ${v} ${table === '*' ? '' : table + ' '}(default deny).${allowed.length ? ` Allowed: ${allowed.join('; ')}.` : ' This principal has no allow rules.'}`);
+      const asTable = isModel.has(table) ? ' A model is allowed like a table of its dataset: by a rule whose tables match its full name.' : '';
+      return deny(undefined, `Access Denied: no bqgate policy rule allows ${who(principal)} to ${v} ${table === '*' ? '' : what + ' '}(default deny).${asTable}${allowed.length ? ` Allowed: ${allowed.join('; ')}.` : ' This principal has no allow rules.'}`);
     }
     if (!d.matchedRules.includes(allow.id)) d.matchedRules.push(allow.id);
   }
@@ -378,6 +389,9 @@ export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalys
     if (!ok) return deny(undefined, `Access Denied: EXTERNAL_QUERY on connection ${conn} runs a statement in another database that bqgate cannot analyze; no bqgate policy rule allows ${who(principal)} to use it. Allow rules must list the connection in external_connections.`);
     if (!d.matchedRules.includes(ok.id)) d.matchedRules.push(ok.id);
   }
+
+  const unprojectable = modelRefusal(policy, principal, rules, models, a.models ?? {}, now);
+  if (unprojectable) return deny(unprojectable.ruleId, unprojectable.reason);
 
   // Column denies: a denied column used anywhere refuses the statement.
   for (const { table, column } of a.columnsRead) {
@@ -421,7 +435,7 @@ export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalys
     if (!mine.length) d.reasons.push(`No row filter of ${table} applies to ${principal.subject}: no rows.`);
   }
   // Approvals: require_approval rules matching the statement's verb, tables or columns.
-  const touched = [...a.tablesRead.map((t) => ['SELECT', t]), ...a.tablesWritten.map((t) => [verb, t])] as Array<[string, string]>;
+  const touched = [...a.tablesRead.map((t) => ['SELECT', t]), ...models.map((m) => ['SELECT', m]), ...a.tablesWritten.map((t) => [verb, t])] as Array<[string, string]>;
   if (verb !== 'SELECT' && !a.tablesWritten.length) touched.push([verb, '*']);
   for (const r of rules) {
     if (r.effect !== 'require_approval' || !r.approval) continue;
@@ -444,6 +458,28 @@ export function decide(policy: Policy, principal: Principal, a: Pick<QueryAnalys
   d.reasons.unshift(`Allowed by ${d.matchedRules.join(', ')}`);
   if (d.approvals) d.reasons.push(`Needs approval: ${d.approvals.map((q) => `${q.count} of ${q.approverGroups.join('/')} (rule ${q.ruleId}${q.minBytesProcessed !== undefined ? `, if over ${q.minBytesProcessed} bytes` : ''})`).join('; ')}.`);
   return d;
+}
+
+/**
+ * Why a model read must be refused although allowed: a row filter rule names the model (for anyone:
+ * a principal no filter covers sees no rows), or a column deny or mask of the caller's rules matches
+ * one of its feature / label columns (`project.dataset.model.column`, classifications included).
+ * A model has no scan the rewrite could project, so nothing of it can be filtered, hidden or masked.
+ */
+function modelRefusal(policy: Policy, principal: Principal, rules: Rule[], models: string[], columns: Record<string, string[]>, now: number): { ruleId: string; reason: string } | undefined {
+  const why = (r: Rule, what: string) => ({ ruleId: r.id, reason: `Access Denied: bqgate rule ${r.id} ${what}; a model has no scan bqgate could ${r.effect === 'filter' ? 'filter' : 'mask or hide'} (a model is decided like a table, without masks, denied columns or row filters), so the statement was not run for ${who(principal)}.` });
+  for (const model of models) {
+    const filter = policy.rules.find((r) => r.effect === 'filter' && inWindow(r, now) && anyGlob(r.tables, model));
+    if (filter) return why(filter, `filters the rows of model ${model}`);
+    for (const column of columns[model] ?? []) {
+      const col = columnId(policy, model, column);
+      const denied = rules.find((r) => r.effect === 'deny' && r.columns?.some((c) => columnMatches(c, col)));
+      if (denied) return why(denied, `denies column ${column} of model ${model}`);
+      const masked = rules.find((r) => r.effect === 'mask' && r.masks?.some((m) => columnMatches(m.column, col)));
+      if (masked) return why(masked, `masks column ${column} of model ${model}`);
+    }
+  }
+  return undefined;
 }
 
 /** The smallest caps among the limit rules in `rules`. */

@@ -87,6 +87,8 @@ export interface ModelInfo {
   modelType?: string;
   featureColumns: Array<{ name: string; type: StandardSqlDataType }>;
   labelColumns: Array<{ name: string; type: StandardSqlDataType }>;
+  /** The last training run's TrainingOptions fields ML.RECOMMEND names its output by (matrix factorization). */
+  trainingOptions?: { userColumn?: string; itemColumn?: string; feedbackType?: string };
 }
 
 /** Where table schemas come from (the catalog stage). Throws BigQueryError(notFound) for a missing table. */
@@ -177,6 +179,14 @@ export interface QueryAnalysis {
   tables: Record<string, BqField[]>;
   /** Wildcard tables used (`p.d.prefix*`) → the tables they read after `_TABLE_SUFFIX` narrowing. */
   wildcards: Record<string, string[]>;
+  /**
+   * BigQuery ML models the statement reads (`project.dataset.model`: the MODEL arguments of ML.* / AI.*
+   * TVFs, sql/tvfs), sorted. The policy decides each like a table of its dataset (BigQuery's
+   * bigquery.models.getData); they are not in `tablesRead` (no scan of them to rewrite).
+   */
+  modelsRead: string[];
+  /** Per model read: its feature and label column names (models.get), what column rules are checked against. */
+  models: Record<string, string[]>;
   /** Views read → the tables underneath them (views are inlined; they also appear in tablesRead). */
   views: Record<string, string[]>;
   /** The statement with every view inlined: what later stages rewrite and send (equal to the input when no view is read). */
@@ -427,7 +437,7 @@ export class Analyzer {
     for (const [full, info] of infos) if (!full.endsWith('*')) tables[full] = info.schema;
     const wildcards: Record<string, string[]> = {};
     for (const s of scans) if (s.members) wildcards[s.table] = [...new Set([...(wildcards[s.table] ?? []), ...s.members])].sort();
-    return finish({
+    return withBodyModels(finish({
       statementKind: kind,
       tablesRead: [...read.keys()].sort(),
       tablesWritten: written,
@@ -443,11 +453,13 @@ export class Analyzer {
       flags: { ...statementFlags(resolved, [...functionNames(resolved)], scans), ...(tvfs?.externalConnections.length ? { externalConnections: tvfs.externalConnections } : {}) },
       tables,
       wildcards,
+      modelsRead: Object.keys(tvfs?.models ?? {}).sort(),
+      models: tvfs?.models ?? {},
       views: {},
       effectiveSql: input.sql,
       fingerprint: resolvedFingerprint(resolved),
       structureFingerprint: resolvedFingerprint(resolved, TEXT_FIELDS),
-    }, routines, bodies, resolved);
+    }, routines, bodies, resolved), bodies.all);
   }
 
   /**
@@ -601,6 +613,15 @@ function analysisError(err: unknown, _sql: string): BigQueryError {
   return new BigQueryError('invalidQuery', `bqgate could not analyze the query, so it was not run: ${details}`, { location: 'q' });
 }
 
+/** The statement's analysis with the models its routine bodies read (a SQL TVF whose body calls ML.PREDICT reads that model). */
+function withBodyModels(a: QueryAnalysis, bodies: QueryAnalysis[]): QueryAnalysis {
+  // In place: routines.ts keys what it learnt of the statement by this object.
+  if (!bodies.some((b) => b.modelsRead.length)) return a;
+  a.modelsRead = [...new Set([...a.modelsRead, ...bodies.flatMap((b) => b.modelsRead)])].sort();
+  a.models = Object.assign({}, ...bodies.map((b) => b.models), a.models);
+  return a;
+}
+
 /** The union of a script's unit analyses (positions already in the whole text). */
 function combineUnits(parts: QueryAnalysis[], sql: string): QueryAnalysis {
   const uniq = <T>(xs: T[], key: (x: T) => string) => [...new Map(xs.map((x) => [key(x), x])).values()];
@@ -635,6 +656,8 @@ function combineUnits(parts: QueryAnalysis[], sql: string): QueryAnalysis {
     },
     tables: Object.assign({}, ...parts.map((p) => p.tables)),
     wildcards: Object.assign({}, ...parts.map((p) => p.wildcards)),
+    modelsRead: [...new Set(parts.flatMap((p) => p.modelsRead))].sort(),
+    models: Object.assign({}, ...parts.map((p) => p.models)),
     views: {},
     effectiveSql: sql,
     fingerprint: createHash('sha256').update(parts.map((p) => p.fingerprint).join('\n')).digest('hex'),

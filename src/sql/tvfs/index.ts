@@ -40,14 +40,17 @@ import { parseColumns, parseType, specs, type TvfSpec } from './spec.js';
 import { externalColumns } from './external.js';
 import { functionProto, schemaOf, tvfProto } from './protos.js';
 import { templatedProto } from './templated.js';
+import { recommendedColumns } from './recommend.js';
 
 export interface Column { name: string; type: TypeProto }
 
 /** How one TVF output column derives from the call's inputs (positions are relation arguments in signature order). */
 export type ColumnHint =
   | { copy: { relation: number; column: string; index: number } }
-  | { from: Array<{ relation: number; column: string; index: number }>; scalars: boolean }
-  | { external: string };
+  | { from: Array<{ relation: number; column: string; index: number }>; scalars: boolean; model?: { name: string; columns: string[] } }
+  | { external: string }
+  /** A value of the model's training data (ML.RECOMMEND's user / item without an input column): a copy of the model's column. */
+  | { model: string; column: string };
 
 /** Per TVF output schema (`lineageKey`) → output column name → hint. */
 export type TvfLineage = Map<string, Map<string, ColumnHint>>;
@@ -63,6 +66,8 @@ export interface TvfPlan {
   lineage: TvfLineage;
   /** EXTERNAL_QUERY connection ids used. */
   externalConnections: string[];
+  /** Models the calls name (`project.dataset.model`, from models.get) → their feature and label column names. */
+  models: Record<string, string[]>;
   /**
    * Checks the resolved statement against the plan: every registered TVF's relation arguments must
    * have resolved to exactly the columns its output was computed from (a CTE may shadow a table name
@@ -98,7 +103,8 @@ export function tvfContext(server: ZetaSqlService, languageOptions: unknown, sou
     model: async (segments) => {
       const full = qualify(segments, input);
       if (!source.getModel) throw new BigQueryError('notFound', `Not found: Model ${full} (bqgate's catalog does not read models here); the statement was not run.`);
-      return source.getModel(full);
+      // Named as the analysis and the policy name it (the full name as qualified here), whatever the source answers.
+      return { ...(await source.getModel(full)), fullName: full };
     },
     parse: async (sql) => {
       try { return (await server.call('parse', { sqlStatement: sql, options: languageOptions })).parsedStatement; } catch { return undefined; }
@@ -193,6 +199,7 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
     },
     lineage,
     externalConnections: [...new Set(connections)],
+    models: Object.fromEntries(modelList.map((m) => [m.info.fullName, [...m.info.featureColumns, ...m.info.labelColumns].map((c) => c.name)])),
     check(resolved: unknown) {
       for (const scan of nodesUnder('resolvedTvfscanNode', resolved)) {
         const key = lineageKey(String(scan.tvf?.name ?? ''), (scan.signature?.outputSchema?.column ?? []).map((c: any) => String(c.name)));
@@ -363,6 +370,20 @@ function outputOf(call: TvfCall, rels: Map<number, Column[]>, model?: ModelInfo)
   for (const item of items) {
     const words = item.split(/\s+/);
     if (/^input( \d+)?$/.test(item)) { const pos = words[1] ? Number(words[1]) : firstRel; if (pos !== undefined) passThrough(pos); continue; }
+    if (item === 'recommended') {
+      // The user / item columns copy the input's, or the model's (its training data: no input column);
+      // the rating derives from both (https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-recommend#output).
+      const input = firstRel === undefined ? undefined : rels.get(firstRel)!;
+      const out = recommendedColumns(model, input, standardType, refuse);
+      const keys = out.filter((o) => o.role !== 'predicted');
+      const read = keys.flatMap((o) => (o.input ? [ref(firstRel!, o.input)] : []));
+      const trained = keys.filter((o) => !o.input).map((o) => o.column.name);
+      for (const o of out) {
+        add(o.column.name, o.column.type, o.input ? { copy: ref(firstRel!, o.input) } : o.role !== 'predicted' ? { model: model!.fullName, column: o.column.name }
+          : { from: read, scalars: true, ...(trained.length ? { model: { name: model!.fullName, columns: trained } } : {}) });
+      }
+      continue;
+    }
     if (item === 'predicted') {
       const kind = variantOf(model);
       if (kind === 'kmeans') {

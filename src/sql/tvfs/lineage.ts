@@ -2,7 +2,9 @@
  * Lineage edges of one resolved TVF scan (`ResolvedTVFScan`), for sql/lineage.ts: each output column
  * derives from the input relation columns it is computed from, following the plan's hints (index.ts):
  * a pass-through column copies its input column; a computed one derives from the columns it reads and
- * the scalar arguments; an EXTERNAL_QUERY column is a leaf of `EXTERNAL_QUERY:<connection>`.
+ * the scalar arguments; an EXTERNAL_QUERY column is a leaf of `EXTERNAL_QUERY:<connection>`; a value of
+ * a model's training data (ML.RECOMMEND's user / item without an input) derives from the model's
+ * column, `project.dataset.model.column` (a source the policy decides as the model's).
  * Without a hint (a TVF bqgate has no table for), every output column derives from every input
  * relation column and scalar argument — a superset, never less.
  */
@@ -30,11 +32,16 @@ export function tvfEdges(scan: any, hints: TvfLineage | undefined, sink: EdgeSin
     const hint = h?.get(String(c.name).toLowerCase());
     if (!hint) { sink.edge(id, everything, false); continue; }
     if ('external' in hint) { sink.leaf(id, { table: `EXTERNAL_QUERY:${hint.external}`, column: String(c.name) }); continue; }
+    // A model's column is a leaf of its own (an id no resolved column has), so the output column may also derive from others.
+    const modelLeaf = (model: string, column: string) => { const leaf = `${id}\u0000${model}.${column}`; sink.leaf(leaf, { table: model, column }); return leaf; };
+    if ('column' in hint) { sink.edge(id, [modelLeaf(hint.model, hint.column)], true); continue; }
     if ('copy' in hint) {
       const src = find(hint.copy.relation, hint.copy.index);
       sink.edge(id, src ? [src] : everything, !!src);
       continue;
     }
-    sink.edge(id, [...hint.from.map((f) => find(f.relation, f.index)).filter((x): x is string => !!x), ...(hint.scalars ? scalars : [])], false);
+    if (!('from' in hint)) continue;
+    const trained = hint.model ? hint.model.columns.map((col) => modelLeaf(hint.model!.name, col)) : [];
+    sink.edge(id, [...hint.from.map((f) => find(f.relation, f.index)).filter((x): x is string => !!x), ...trained, ...(hint.scalars ? scalars : [])], false);
   }
 }
