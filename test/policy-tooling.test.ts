@@ -108,7 +108,7 @@ rules:
     expect(t.out).not.toContain('policyTags/ssn matches no column');
     const good = await run(['policy', 'lint']);
     expect(good.code).toBe(0);
-    expect(good.out).toContain('checked against 10 tables');
+    expect(good.out).toContain('checked against 10 tables, 2 models');
   });
 
   it('policy explain shows the decision, masks and rule trace', async () => {

@@ -45,10 +45,28 @@ export async function openAnalysis(cfg: Pick<Config, 'upstream' | 'fixturesDir'>
             const info = await catalog.getTable(`${p}.${dataset}.${t}`);
             out.push({ table: info.fullName, columns: info.schema.map((f) => f.name), policyTags: Object.fromEntries(info.schema.filter((f) => f.policyTags?.names?.length).map((f) => [f.name, f.policyTags!.names])) });
           }
+          // Models are governed like tables of their dataset (decide() reads `tables` patterns for them):
+          // models.list, then models.get for the feature and label columns.
+          for (const m of await listModels(upstream, p, dataset)) {
+            const info = await catalog.getModel(`${p}.${dataset}.${m}`);
+            out.push({ table: info.fullName, columns: [...info.featureColumns, ...info.labelColumns].map((c) => c.name), model: true });
+          }
         }
       }
       return out;
     },
     async close() { await zetasql.stop(); await emulator?.close(); },
   };
+}
+
+/** Model ids of `project.dataset` (models.list, every page; https://cloud.google.com/bigquery/docs/reference/rest/v2/models/list). */
+async function listModels(upstream: Upstream, project: string, dataset: string): Promise<string[]> {
+  const out: string[] = [];
+  let pageToken: string | undefined;
+  do {
+    const r = await upstream.ok('GET', `/projects/${encodeURIComponent(project)}/datasets/${encodeURIComponent(dataset)}/models`, { query: { maxResults: '1000', ...(pageToken ? { pageToken } : {}) } });
+    out.push(...(r.models ?? []).map((m: any) => String(m.modelReference.modelId)));
+    pageToken = r.nextPageToken;
+  } while (pageToken);
+  return out;
 }

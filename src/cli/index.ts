@@ -277,7 +277,7 @@ policyCmd.command('lint').description('validate the policy files; with the live 
     for (const p of problems) process.stdout.write(`${p.file}:${p.line}:${p.col}: ${p.message}\n`);
     if (problems.length) { process.stdout.write(`${problems.length} problem(s)\n`); process.exitCode = 1; return; }
     const policy = loadPolicy(cfg.policiesDir);
-    process.stdout.write(`${policy.rules.length} rules, policy version ${policy.version}: OK${listing ? ` (checked against ${listing.length} tables)` : ''}\n`);
+    process.stdout.write(`${policy.rules.length} rules, policy version ${policy.version}: OK${listing ? ` (checked against ${listing.filter((t) => !t.model).length} tables, ${listing.filter((t) => t.model).length} models)` : ''}\n`);
   });
 
 registerPolicyTest(policyCmd, cfgFrom);

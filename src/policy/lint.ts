@@ -13,8 +13,8 @@ const Ajv = (AjvModule as any).default ?? AjvModule;
 
 export interface LintProblem { file: string; line: number; col: number; message: string }
 
-/** The live catalog for lint: every table with its column names and their BigQuery policy tags. */
-export type CatalogListing = Array<{ table: string; columns: string[]; policyTags?: Record<string, string[]> }>;
+/** The live catalog for lint: every table (and model: its feature and label columns) with its column names and their BigQuery policy tags. */
+export type CatalogListing = Array<{ table: string; columns: string[]; policyTags?: Record<string, string[]>; model?: true }>;
 
 /** Lints every policy file in `dir`; with `catalog`, also checks that patterns match something. */
 export function lintPolicies(dir: string, catalog?: CatalogListing): LintProblem[] {
