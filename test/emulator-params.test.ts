@@ -80,7 +80,7 @@ describe('emulator query parameters', () => {
     });
     expect(r.status).toBe(200);
     console.log('scalar schema', JSON.stringify(r.body.schema.fields.map((f: any) => f.type)), 'row', JSON.stringify(r.body.rows[0]));
-    expect(r.body.schema.fields.map((f: any) => f.type)).toEqual(['NUMERIC', 'NUMERIC', 'BYTES', 'INTEGER', 'JSON']);
+    expect(r.body.schema.fields.map((f: any) => f.type)).toEqual(['NUMERIC', 'BIGNUMERIC', 'BYTES', 'INTEGER', 'JSON']);
     expect(r.body.rows[0].f.map((c: any) => c.v)).toEqual(['124.456', '1.234567890123456789', 'AAFoaQ==', '4', '{"a":1}']);
   });
 

@@ -11,8 +11,9 @@ import {
   DuckDBTypeId, DuckDBListValue, DuckDBStructValue, DuckDBDateValue, DuckDBTimestampValue,
   DuckDBTimestampTZValue, DuckDBDecimalValue, DuckDBBlobValue, DuckDBTimeValue, DuckDBArrayValue,
   DuckDBIntervalValue, DuckDBUUIDValue,
-  type DuckDBType, type DuckDBValue, DuckDBStructType, DuckDBListType, DuckDBArrayType,
+  type DuckDBType, type DuckDBValue, DuckDBStructType, DuckDBListType, DuckDBArrayType, type DuckDBDecimalType,
 } from '@duckdb/node-api';
+import { decimalText, decimalTypeName } from './decimal-values.js';
 import { rangeDuckType, rangeField, rangeText } from './range-values.js';
 
 /** A BigQuery `schema.fields[]` entry. */
@@ -29,7 +30,7 @@ export interface BqField {
 
 const SCALAR_TO_DUCK: Record<string, string> = {
   INTEGER: 'BIGINT', INT64: 'BIGINT', FLOAT: 'DOUBLE', FLOAT64: 'DOUBLE', NUMERIC: 'DECIMAL(38,9)',
-  BIGNUMERIC: 'DECIMAL(38,18)', BOOLEAN: 'BOOLEAN', BOOL: 'BOOLEAN', STRING: 'VARCHAR', BYTES: 'BLOB',
+  BIGNUMERIC: 'DECIMAL(38,19)', BOOLEAN: 'BOOLEAN', BOOL: 'BOOLEAN', STRING: 'VARCHAR', BYTES: 'BLOB',
   DATE: 'DATE', DATETIME: 'TIMESTAMP', TIME: 'TIME', TIMESTAMP: 'TIMESTAMP', JSON: 'JSON',
   GEOGRAPHY: 'VARCHAR', INTERVAL: 'INTERVAL',
 };
@@ -62,6 +63,7 @@ export function duckToField(name: string, type: DuckDBType): BqField {
     return { name, type: 'RECORD', mode: 'NULLABLE', fields: st.entryNames.map((n, i) => duckToField(n, st.entryTypes[i])) };
   }
   if (type.typeId === DuckDBTypeId.VARCHAR && type.alias === 'JSON') return { name, type: 'JSON', mode: 'NULLABLE' };
+  if (type.typeId === DuckDBTypeId.DECIMAL) return { name, type: decimalTypeName((type as DuckDBDecimalType).scale), mode: 'NULLABLE' }; // decimal-values.ts
   return { name, type: scalarName(type.typeId), mode: 'NULLABLE' };
 }
 
@@ -131,7 +133,7 @@ export function encodeCell(value: DuckDBValue, field: BqField, int64Ts: boolean)
   }
   if (value instanceof DuckDBDateValue) return value.toString();
   if (value instanceof DuckDBTimeValue) return value.toString().replace(/\.(\d{1,5})$/, (_m, f: string) => `.${f.padEnd(6, '0')}`); // BigQuery: hh:mm:ss[.ffffff]
-  if (value instanceof DuckDBDecimalValue) return value.toString().replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
+  if (value instanceof DuckDBDecimalValue) return decimalText(value);
   if (value instanceof DuckDBBlobValue) return Buffer.from(value.bytes).toString('base64');
   if (value instanceof DuckDBIntervalValue) return intervalText(value.months, value.days, value.micros);
   if (value instanceof DuckDBUUIDValue) return value.toString();

@@ -38,6 +38,7 @@ import { ConnectionPool } from './connections.js';
 export { statementType } from './ddl.js';
 import { typedParameter, type QueryParameter } from './params.js';
 import { divisionByZeroMessage } from './translate-divide.js';
+import { decimalErrorMessage } from './translate-numeric.js';
 
 export type { TableMeta } from './catalog.js';
 
@@ -691,6 +692,8 @@ function mapDuckError(err: Error): BigQueryError {
   const msg = err.message ?? String(err);
   const zero = divisionByZeroMessage(msg); // the / operator, DIV, MOD: BigQuery's message, not DuckDB's failing cast
   if (zero) return new BigQueryError('invalidQuery', zero, { location: 'query' });
+  const decimal = decimalErrorMessage(msg); // NUMERIC / BIGNUMERIC overflow and invalid values (translate-numeric.ts)
+  if (decimal) return new BigQueryError('invalidQuery', decimal, { location: 'query' });
   const exists = msg.match(/Table with name "?([^"\s]+)"? already exists/);
   if (exists) return new BigQueryError('duplicate', `Already Exists: Table ${exists[1]}`);
   const schema = msg.match(/Schema with name "?([^"\s]+)"? does not exist/);

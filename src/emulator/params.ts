@@ -13,7 +13,7 @@
  * | STRING, GEOGRAPHY | VARCHAR | text |
  * | BYTES | BLOB | base64 text |
  * | JSON | JSON | JSON text |
- * | NUMERIC, BIGNUMERIC | DECIMAL(38,9), DECIMAL(38,18) (the emulator's storage types) | decimal text or number |
+ * | NUMERIC, BIGNUMERIC | DECIMAL(38,9), DECIMAL(38,19) (the emulator's storage types) | decimal text or number |
  * | TIMESTAMP | TIMESTAMP (UTC, as the emulator stores timestamps) | `YYYY-MM-DD[( |T)hh:mm[:ss[.ffffff]]][Z \| UTC \| ±hh[:mm]]` |
  * | DATETIME | TIMESTAMP | `YYYY-MM-DD[( |T)hh:mm[:ss[.ffffff]]]` |
  * | DATE | DATE | `YYYY-MM-DD` |
@@ -54,7 +54,7 @@ export function duckTypeOf(t: ParameterType, name = '?'): DuckDBType {
     case 'BYTES': return BLOB;
     case 'JSON': return JSON_TYPE;
     case 'NUMERIC': return DECIMAL(38, 9);
-    case 'BIGNUMERIC': return DECIMAL(38, 18);
+    case 'BIGNUMERIC': return DECIMAL(38, 19);
     case 'TIMESTAMP': case 'DATETIME': return TIMESTAMP;
     case 'DATE': return DATE;
     case 'TIME': return TIME;
@@ -140,7 +140,7 @@ function valueOf(t: ParameterType, pv: ParameterValue | undefined, name: string)
       if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(s)) throw bad(name, 'a BYTES value must be base64 text.');
       return blobValue(new Uint8Array(Buffer.from(s, 'base64')));
     case 'NUMERIC': return decimal(s, 9, name);
-    case 'BIGNUMERIC': return decimal(s, 18, name);
+    case 'BIGNUMERIC': return decimal(s, 19, name);
     case 'DATE': {
       const m = s.match(/^(\d{4})-(\d{1,2})-(\d{1,2})$/);
       if (!m) throw bad(name, `${s} is not a DATE (YYYY-MM-DD).`);

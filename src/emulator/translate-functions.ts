@@ -62,8 +62,8 @@ export const MACROS: Record<string, [string, string]> = {
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/conversion_functions#parse_numeric: a sign before or after
   // the digits (blanks between), commas anywhere in the whole part, an exponent; anything else is an error
   PARSE_NUMERIC: ['s', `CAST(${PARSE_DECIMAL} AS DECIMAL(38,9))`],
-  // #parse_bignumeric (BIGNUMERIC is DECIMAL(38,18) in the emulator: encode.ts)
-  PARSE_BIGNUMERIC: ['s', `CAST(${PARSE_DECIMAL} AS DECIMAL(38,18))`],
+  // #parse_bignumeric (BIGNUMERIC is DECIMAL(38,19) in the emulator: decimal-values.ts)
+  PARSE_BIGNUMERIC: ['s', `CAST(${PARSE_DECIMAL} AS DECIMAL(38,19))`],
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions#pi_numeric
   PI_NUMERIC: ['', 'CAST(\'3.141592654\' AS DECIMAL(38,9))'],
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/approximate_aggregate_functions#approx_top_count:

@@ -34,6 +34,8 @@ import { usingStars } from './translate-using.js';
 import { structSelects } from './translate-struct-select.js';
 import { correspondingSetOps } from './translate-corresponding.js';
 import { restoreSamples, tableSamples } from './translate-tablesample.js';
+import { decimalTypes, numericTypes } from './translate-numeric.js';
+import { insertInto } from './translate-insert.js';
 
 const PARAM_PREFIX = 'bqgate_param__';
 const WILDCARD_PREFIX = 'bqgate_wildcard__';
@@ -131,7 +133,7 @@ const dq = (s: string) => `"${s.replace(/"/g, '""')}"`;
 export function toDuckDb(sql: string, resolveWildcard?: WildcardResolver, castParam?: (name: string) => string | undefined): string[] {
   const wildcards: string[] = [];
   const samples: string[] = [];
-  const r = transpile(tableSamples(correspondingSetOps(structSelects(usingStars(divisionOperators(renameCalls(jsonCalls(jsonLiterals(jsonPaths(dateTimeBeforePolyglot(withExpressions(unnestWithOffset(prepareForPolyglot(sql, wildcards)))))))))))), samples), Dialect.BigQuery, Dialect.DuckDB);
+  const r = transpile(tableSamples(correspondingSetOps(structSelects(usingStars(divisionOperators(renameCalls(jsonCalls(jsonLiterals(jsonPaths(dateTimeBeforePolyglot(withExpressions(unnestWithOffset(numericTypes(insertInto(prepareForPolyglot(sql, wildcards)))))))))))))), samples), Dialect.BigQuery, Dialect.DuckDB);
   if (!r.success || !r.sql) throw new BigQueryError('invalidQuery', `Syntax error: ${r.error ?? 'cannot read the statement'}`, { location: 'query' });
   const unions = wildcards.map((path) => {
     const tables = resolveWildcard?.(path) ?? [];
@@ -141,5 +143,5 @@ export function toDuckDb(sql: string, resolveWildcard?: WildcardResolver, castPa
   return r.sql.map((s) => restoreSamples(s, samples)
     .replace(new RegExp(`"?${PARAM_PREFIX}([A-Za-z0-9_]+)"?`, 'g'), (_m, name: string) => { const t = castParam?.(name); return t ? `CAST($${name} AS ${t})` : `$${name}`; })
     .replace(new RegExp(`"?${WILDCARD_PREFIX}(\\d+)"?`, 'g'), (_m, i) => unions[Number(i)]))
-    .map(polyglotFixes);
+    .map(polyglotFixes).map(decimalTypes);
 }

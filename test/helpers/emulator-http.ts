@@ -10,3 +10,11 @@ export const emulatorQuery = (emu: () => RunningEmulator, secret: string) => asy
   });
   return { status: r.status, body: await r.json() as any };
 };
+
+/** Asserts that the emulator refuses `sql` with 400 invalidQuery and a message matching `message`. */
+export const emulatorRefuses = (query: ReturnType<typeof emulatorQuery>, expect: (v: unknown, m?: string) => any) => async (sql: string, message: RegExp) => {
+  const r = await query(sql);
+  expect(r.status, JSON.stringify(r.body)).toBe(400);
+  expect(r.body.error.errors[0].reason).toBe('invalidQuery');
+  expect(r.body.error.message).toMatch(message);
+};

@@ -1,0 +1,92 @@
+/**
+ * NUMERIC, BIGNUMERIC and FLOAT64 literals in the emulator (issue 20), through its HTTP API:
+ * an unsuffixed decimal literal is FLOAT64 (lexical#floating_point_literals), NUMERIC is
+ * DECIMAL(38,9) with BigQuery's range and overflow errors, parameterized NUMERIC(P,S) rounds to S,
+ * BIGNUMERIC is DuckDB's DECIMAL(38,19) with a clear error beyond it (src/emulator/translate-numeric.ts,
+ * decimal-values.ts), and INSERT without INTO runs (dml-syntax#insert_statement).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolve } from 'node:path';
+import { startEmulator, newEmulatorSecret, type RunningEmulator } from '../src/emulator/index.ts';
+import { emulatorQuery, emulatorRefuses } from './helpers/emulator-http.ts';
+
+let emu: RunningEmulator;
+const secret = newEmulatorSecret();
+const query = emulatorQuery(() => emu, secret);
+const run = async (sql: string) => {
+  const r = await query(sql);
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+  return { types: (r.body.schema?.fields ?? []).map((f: any) => f.type), rows: (r.body.rows ?? []).map((x: any) => x.f.map((c: any) => c.v)) };
+};
+const refused = emulatorRefuses(query, expect);
+
+beforeAll(async () => { emu = await startEmulator({ fixturesDir: resolve('fixtures'), port: 0, secret }); });
+afterAll(async () => { await emu?.close(); });
+
+describe('floating point literals (https://cloud.google.com/bigquery/docs/reference/standard-sql/lexical#floating_point_literals)', () => {
+  it('1.5, .5, 5. and 1e3 are FLOAT64; NUMERIC and BIGNUMERIC literals are their own types', async () => {
+    const r = await run("SELECT 1.5, .5, 5., 1e3, NUMERIC '1.5', BIGNUMERIC '1.5', DECIMAL '2', BIGDECIMAL '3', 7");
+    expect(r.types).toEqual(['FLOAT', 'FLOAT', 'FLOAT', 'FLOAT', 'NUMERIC', 'BIGNUMERIC', 'NUMERIC', 'BIGNUMERIC', 'INTEGER']);
+    expect(r.rows[0]).toEqual(['1.5', '0.5', '5', '1000', '1.5', '1.5', '2', '3', '7']);
+  });
+
+  it('float arithmetic is FLOAT64 (binary rounding included) and TO_JSON_STRING writes a number', async () => {
+    const r = await run("SELECT 0.1 + 0.2 = 0.3, 1.5 * 2, TO_JSON_STRING(1.5), TO_JSON_STRING(STRUCT(2.5 AS x, NUMERIC '2.5' AS n))");
+    expect(r.types).toEqual(['BOOLEAN', 'FLOAT', 'STRING', 'STRING']);
+    expect(r.rows[0]).toEqual(['false', '3', '1.5', '{"x":2.5,"n":"2.5"}']);
+  });
+
+  it('strings and comments are not read', async () => {
+    const r = await run("SELECT '1.5' AS s, -- 2.5\n 3.25 AS f");
+    expect(r.types).toEqual(['STRING', 'FLOAT']);
+    expect(r.rows[0]).toEqual(['1.5', '3.25']);
+  });
+});
+
+describe('NUMERIC (https://cloud.google.com/bigquery/docs/reference/standard-sql/data-types#decimal_types)', () => {
+  it('CAST(… AS NUMERIC) keeps 29 integer and 9 fractional digits', async () => {
+    const r = await run("SELECT CAST('12345678901234567890123456789.123456789' AS NUMERIC), CAST('1.2345678905' AS NUMERIC), SAFE_CAST('-0.5' AS DECIMAL), CAST(2.5 AS NUMERIC)");
+    expect(r.types).toEqual(['NUMERIC', 'NUMERIC', 'NUMERIC', 'NUMERIC']);
+    expect(r.rows[0]).toEqual(['12345678901234567890123456789.123456789', '1.234567891', '-0.5', '2.5']);
+  });
+
+  it('NUMERIC × NUMERIC is NUMERIC rounded to 9 digits', async () => {
+    const r = await run("SELECT NUMERIC '1.123456789' * NUMERIC '1.123456789', NUMERIC '2.5' * 3, NUMERIC '1.5' + NUMERIC '2.25'");
+    expect(r.types).toEqual(['NUMERIC', 'NUMERIC', 'NUMERIC']);
+    expect(r.rows[0]).toEqual(['1.262155157', '7.5', '3.75']);
+  });
+
+  it('overflow is BigQuery\'s error, never a wrapped or rounded value', async () => {
+    await refused("SELECT NUMERIC '99999999999999999999999999999.999999999' + 1", /^numeric overflow: /);
+    await refused("SELECT CAST('123456789012345678901234567890' AS NUMERIC)", /^Invalid NUMERIC value: 123456789012345678901234567890$/);
+    await refused('SELECT CAST(1e30 AS NUMERIC)', /^numeric out of range: /);
+  });
+
+  it('parameterized NUMERIC(P[, S]) rounds to S and refuses what P cannot hold (#parameterized_decimal_type)', async () => {
+    const r = await run("SELECT CAST(NUMERIC '123.456' AS NUMERIC(5, 2)), CAST(NUMERIC '123.5' AS NUMERIC(4)), CAST('1.25' AS DECIMAL(3, 1))");
+    expect(r.rows[0]).toEqual(['123.46', '124', '1.3']);
+    await refused("SELECT CAST(NUMERIC '12345.6' AS NUMERIC(5, 2))", /out of range: .*NUMERIC\(5, 2\)/);
+    await refused('SELECT CAST(1 AS NUMERIC(5, 10))', /S must be between 0 and 9/);
+  });
+});
+
+describe('BIGNUMERIC (DuckDB DECIMAL(38,19): 19 integer and 19 fractional digits)', () => {
+  it('holds what fits, and says so clearly beyond it', async () => {
+    const r = await run("SELECT CAST('1234567890123456789.1234567890123456789' AS BIGNUMERIC), PARSE_BIGNUMERIC('123.45'), BIGNUMERIC '1.5' + NUMERIC '1.25', CAST(9223372036854775807 AS BIGNUMERIC)");
+    expect(r.types).toEqual(['BIGNUMERIC', 'BIGNUMERIC', 'BIGNUMERIC', 'BIGNUMERIC']);
+    expect(r.rows[0]).toEqual(['1234567890123456789.1234567890123456789', '123.45', '2.75', '9223372036854775807']);
+    await refused("SELECT CAST('12345678901234567890' AS BIGNUMERIC)", /^Invalid BIGNUMERIC value: 12345678901234567890$/);
+    await refused('SELECT CAST(1 AS BIGNUMERIC(50, 20))', /cannot hold BIGNUMERIC\(50, 20\).*at most 38 digits/);
+  });
+});
+
+describe('DDL and DML with decimal types', () => {
+  it('columns keep their decimal types; INSERT without INTO runs (dml-syntax#insert_statement)', async () => {
+    await run('CREATE TABLE shop.numeric_t (a NUMERIC(10, 2), b BIGNUMERIC, c NUMERIC, f FLOAT64)');
+    await run("INSERT shop.numeric_t (a, b, c, f) VALUES (NUMERIC '1.255', BIGNUMERIC '0.1234567890123456789', NUMERIC '12345678901234567890.5', 1.5)");
+    const r = await run('SELECT a, b, c, f FROM shop.numeric_t');
+    expect(r.types).toEqual(['NUMERIC', 'BIGNUMERIC', 'NUMERIC', 'FLOAT']);
+    expect(r.rows).toEqual([['1.26', '0.1234567890123456789', '12345678901234567890.5', '1.5']]);
+    await run('DROP TABLE shop.numeric_t');
+  });
+});
