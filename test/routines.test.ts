@@ -170,6 +170,20 @@ describe('temp functions and routine definitions under the real analyzer, policy
     expect(ok.rewrite.governedTables).toEqual([]);
     expect(ok.sql).toContain('shop.net_amount(amount, 0.1)');
   });
+
+  it('masks the relation argument of a table function with a table parameter; its output derives from the argument', async () => {
+    // shop.contact_of(people TABLE<customer_id INT64, email STRING>) passes people.email through as contact.
+    for (const sql of ['SELECT contact FROM shop.contact_of(TABLE shop.customers)', 'SELECT contact FROM shop.contact_of((SELECT customer_id, email FROM shop.customers))']) {
+      const out = await send(sql);
+      console.log('table-parameter TVF sent upstream:', out.sql.slice(0, 160));
+      expect(out.rewrite.governedTables).toEqual(['demo-project.shop.customers']);
+      expect(out.sql).toMatch(/shop\.contact_of\(\(SELECT[\s\S]*SHA256/);
+      expect(out.analysis.lineage.find((l) => l.name === 'contact')!.sources).toEqual([{ table: 'demo-project.shop.customers', column: 'email' }]);
+      // the parameter is no table: nothing named _SESSION.people is read or decided
+      expect(out.analysis.tablesRead).toEqual(['demo-project.shop.customers']);
+      expect(Object.keys(out.analysis.tables)).not.toContain('_SESSION.people');
+    }
+  });
 });
 
 describe('routine definitions change and nest', () => {
