@@ -78,6 +78,23 @@ describe('queries calling routines through the gateway', () => {
     expect(rec?.upstream?.sql).toMatch(/net_amount/);
   });
 
+  it('the audit decision lists the models a statement read beside its tables, allowed or denied', async () => {
+    // analysts read shop.churn_model (analysts-read-shop); shop.product_recs is denied to them (analysts-deny-product-recs).
+    const allowed = 'SELECT customer_id, predicted_churned FROM ML.PREDICT(MODEL shop.churn_model, (SELECT customer_id, country, city, birth_date FROM shop.customers))';
+    const denied = 'SELECT * FROM ML.RECOMMEND(MODEL shop.product_recs)';
+    for (const sql of [allowed, denied]) await gw.sdk(analyst).query({ query: sql, useLegacySql: false }).catch(() => undefined); // the emulator cannot run ML
+    const recs = await auditRequests(gw.dataDir);
+    const a = recs.filter((x) => x.sql === allowed).at(-1)?.decision;
+    expect(a?.effect).toBe('allow');
+    expect(a?.tables).toEqual(['demo-project.shop.customers']);
+    expect(a?.models).toEqual(['demo-project.shop.churn_model']);
+    const d = recs.filter((x) => x.sql === denied).at(-1)?.decision;
+    expect(d?.effect).toBe('deny');
+    expect(d?.models).toEqual(['demo-project.shop.product_recs']);
+    // a statement without a model records none
+    expect(recs.filter((x) => x.sql?.includes('shop.net_amount(amount, 0.1)')).at(-1)?.decision).not.toHaveProperty('models');
+  });
+
   it('denies a routine created upstream after start whose body reads ssn (routines.get at query time)', async () => {
     await (gw.emulatorSdk().dataset('shop') as any).createRoutine('ssn_of', {
       routineType: 'SCALAR_FUNCTION', language: 'SQL', arguments: [{ name: 'i', dataType: { typeKind: 'INT64' } }],
