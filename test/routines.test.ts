@@ -78,6 +78,23 @@ describe('queries calling routines through the gateway', () => {
     expect(rec?.upstream?.sql).toMatch(/net_amount/);
   });
 
+  it('the audit decision lists the models a statement read beside its tables, allowed or denied', async () => {
+    // analysts read shop.churn_model (analysts-read-shop); shop.product_recs is denied to them (analysts-deny-product-recs).
+    const allowed = 'SELECT customer_id, predicted_churned FROM ML.PREDICT(MODEL shop.churn_model, (SELECT customer_id, country, city, birth_date FROM shop.customers))';
+    const denied = 'SELECT * FROM ML.RECOMMEND(MODEL shop.product_recs)';
+    for (const sql of [allowed, denied]) await gw.sdk(analyst).query({ query: sql, useLegacySql: false }).catch(() => undefined); // the emulator cannot run ML
+    const recs = await auditRequests(gw.dataDir);
+    const a = recs.filter((x) => x.sql === allowed).at(-1)?.decision;
+    expect(a?.effect).toBe('allow');
+    expect(a?.tables).toEqual(['demo-project.shop.customers']);
+    expect(a?.models).toEqual(['demo-project.shop.churn_model']);
+    const d = recs.filter((x) => x.sql === denied).at(-1)?.decision;
+    expect(d?.effect).toBe('deny');
+    expect(d?.models).toEqual(['demo-project.shop.product_recs']);
+    // a statement without a model records none
+    expect(recs.filter((x) => x.sql?.includes('shop.net_amount(amount, 0.1)')).at(-1)?.decision).not.toHaveProperty('models');
+  });
+
   it('denies a routine created upstream after start whose body reads ssn (routines.get at query time)', async () => {
     await (gw.emulatorSdk().dataset('shop') as any).createRoutine('ssn_of', {
       routineType: 'SCALAR_FUNCTION', language: 'SQL', arguments: [{ name: 'i', dataType: { typeKind: 'INT64' } }],
@@ -169,6 +186,20 @@ describe('temp functions and routine definitions under the real analyzer, policy
     const ok = await send('SELECT shop.net_amount(amount, 0.1) AS n FROM shop.orders');
     expect(ok.rewrite.governedTables).toEqual([]);
     expect(ok.sql).toContain('shop.net_amount(amount, 0.1)');
+  });
+
+  it('masks the relation argument of a table function with a table parameter; its output derives from the argument', async () => {
+    // shop.contact_of(people TABLE<customer_id INT64, email STRING>) passes people.email through as contact.
+    for (const sql of ['SELECT contact FROM shop.contact_of(TABLE shop.customers)', 'SELECT contact FROM shop.contact_of((SELECT customer_id, email FROM shop.customers))']) {
+      const out = await send(sql);
+      console.log('table-parameter TVF sent upstream:', out.sql.slice(0, 160));
+      expect(out.rewrite.governedTables).toEqual(['demo-project.shop.customers']);
+      expect(out.sql).toMatch(/shop\.contact_of\(\(SELECT[\s\S]*SHA256/);
+      expect(out.analysis.lineage.find((l) => l.name === 'contact')!.sources).toEqual([{ table: 'demo-project.shop.customers', column: 'email' }]);
+      // the parameter is no table: nothing named _SESSION.people is read or decided
+      expect(out.analysis.tablesRead).toEqual(['demo-project.shop.customers']);
+      expect(Object.keys(out.analysis.tables)).not.toContain('_SESSION.people');
+    }
   });
 });
 

@@ -31,6 +31,26 @@ function find(o: any, key: string, depth = 0): any {
   return undefined;
 }
 
+/** The columns of `a INT64, b STRUCT<x STRING>, …` (a TABLE<…> parameter's), or undefined when a type cannot be read. */
+function tableColumns(list: string): Array<{ name: string; type: ReturnType<typeof standardType> }> | undefined {
+  const parts: string[] = [];
+  let depth = 0;
+  let cur = '';
+  for (const ch of `${list},`) {
+    if (ch === '<' || ch === '(') depth++;
+    if (ch === '>' || ch === ')') depth--;
+    if (ch === ',' && depth === 0) { parts.push(cur.trim()); cur = ''; } else cur += ch;
+  }
+  const out = [];
+  for (const part of parts) {
+    const m = part.match(/^(`[^`]+`|[A-Za-z_]\w*)\s+([\s\S]+)$/);
+    const f = m ? typedField(m[1].replace(/`/g, ''), m[2]) : undefined;
+    if (!f) return undefined;
+    out.push({ name: f.name, type: standardType(f) });
+  }
+  return out;
+}
+
 /** `tree`: the definition's parse (`parsedStatement`); `sql`: its text; `fullName`: the name the caller resolved. */
 export function routineFromDefinition(tree: any, sql: string, fullName: string): RoutineInfo | undefined {
   const bytes = Buffer.from(sql, 'utf8');
@@ -48,7 +68,15 @@ export function routineFromDefinition(tree: any, sql: string, fullName: string):
     const name = String(e.name?.idString ?? '');
     const mode = e.procedureParameterMode && e.procedureParameterMode !== 'NOT_SET' ? e.procedureParameterMode as 'IN' | 'OUT' | 'INOUT' : undefined;
     if (e.templatedParameterType) { args.push({ name, argumentKind: 'ANY_TYPE', ...(mode ? { mode } : {}) }); continue; }
-    const t = e.type ? text(e.type) : undefined;
+    const t = e.type ? text(e.type) : e.tvfSchema ? text(e.tvfSchema) : undefined;
+    const table = t?.match(/^TABLE\s*<([\s\S]*)>$/i);
+    if (table) {
+      // A table parameter (`orders TABLE<item STRING, sales INT64>`): argumentKind FIXED_TABLE with its columns.
+      const columns = tableColumns(table[1]);
+      if (!columns) return undefined;
+      args.push({ name, argumentKind: 'FIXED_TABLE', tableType: { columns } });
+      continue;
+    }
     const f = t ? typedField(name, t) : undefined;
     if (!f) return undefined;
     args.push({ name, argumentKind: 'FIXED_TYPE', ...(mode ? { mode } : {}), dataType: standardType(f), ...(e.isNotAggregate ? { isAggregate: false } : {}) });

@@ -2,7 +2,7 @@
  * Audit events: the append-only record of every request, as plain data.
  *
  * One request writes, in order: `request` (who, operation, SQL, parameters, job configuration,
- * client), `decision` (effect, matched rules, reasons, policy version, tables and columns),
+ * client), `decision` (effect, matched rules, reasons, policy version, tables, models read and columns),
  * `upstream` (job id, labels, the SQL sent), `delivery` (per page: columns, row count, bytes, the
  * SHA-256 of the page as delivered, the rows up to the configured cap), `response` (HTTP status,
  * error reason and message, duration and stage timings, ms), and `approval` steps.

@@ -16,6 +16,8 @@ export interface RequestSummary {
   reasons?: string[];
   policyVersion?: string;
   tables?: string[];
+  /** The models the statement read (MODEL arguments, `project.dataset.model`), decided like tables. */
+  models?: string[];
   columns?: string[];
   statementKind?: string;
   jobId?: string;
@@ -51,7 +53,7 @@ export class RequestRecorder {
     this.decided = true;
     this.add('decision', {
       effect: s.decision, matchedRules: s.matchedRules ?? [], reasons: s.reasons ?? [], policyVersion: s.policyVersion,
-      statementKind: s.statementKind, tables: s.tables ?? [], columns: s.columns ?? [],
+      statementKind: s.statementKind, tables: s.tables ?? [], ...(s.models?.length ? { models: s.models } : {}), columns: s.columns ?? [],
     });
   }
 

@@ -37,7 +37,7 @@ export interface RequestRecord {
   /** The request's query string (getQueryResults: pageToken, startIndex, formatOptions.useInt64Timestamp, …). */
   query?: Record<string, string>;
   /** `statementKind`: the verb decided (SELECT, INSERT, DROP, … — a REST method's verb too: tables.delete is DROP). */
-  decision?: { effect: string; matchedRules: string[]; reasons: string[]; policyVersion?: string; statementKind?: string; tables?: string[]; columns?: string[] };
+  decision?: { effect: string; matchedRules: string[]; reasons: string[]; policyVersion?: string; statementKind?: string; tables?: string[]; models?: string[]; columns?: string[] };
   upstream?: { jobId?: string; sql?: string; labels?: Record<string, string> };
   deliveries: Array<{ columns: string[]; rows: number; bytes: number; sha256: string; rowsSha256?: string; nextPageToken?: string; sample: unknown[]; sampleTruncated: boolean; detections?: Record<string, number> }>;
   approvals: Array<Record<string, unknown>>;

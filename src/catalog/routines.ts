@@ -33,6 +33,8 @@ export async function fetchRoutine(upstream: Upstream, fullName: string): Promis
       ...(a.argumentKind ? { argumentKind: a.argumentKind } : {}),
       ...(a.mode ? { mode: a.mode } : {}),
       ...(a.dataType ? { dataType: a.dataType } : {}),
+      // A table function's table parameter (argumentKind FIXED_TABLE): its columns.
+      ...(a.tableType ? { tableType: { columns: a.tableType.columns ?? [] } } : {}),
       ...(a.isAggregate !== undefined ? { isAggregate: !!a.isAggregate } : {}),
     })),
     ...(b.returnType ? { returnType: b.returnType } : {}),

@@ -46,10 +46,11 @@ const JOB_OPTION_GUARDS: Array<{ field: string; refuses(q: Q): boolean; reason: 
     message: 'bqgate accepts GoogleSQL only; legacy SQL is refused. Set useLegacySql=false (bq: --nouse_legacy_sql, or "[query] --use_legacy_sql=false" in ~/.bigqueryrc).' },
 ];
 
-/** The tables and columns a statement touches, for the audit `decision` event. */
+/** The tables, models and columns a statement touches, for the audit `decision` event (`models` only when it names one). */
 export const analysisAudit = (a: QueryAnalysis) => ({
   statementKind: a.statementKind,
   tables: [...new Set([...a.tablesRead, ...a.tablesWritten])],
+  ...(a.modelsRead.length ? { models: [...a.modelsRead] } : {}),
   columns: [...new Set(a.columnsRead.map((c) => `${c.table}.${c.column}`))],
 });
 

@@ -71,7 +71,8 @@ export interface RoutineInfo {
   fullName: string;
   routineType: 'SCALAR_FUNCTION' | 'AGGREGATE_FUNCTION' | 'TABLE_VALUED_FUNCTION' | 'PROCEDURE';
   language?: 'SQL' | 'JAVASCRIPT' | 'PYTHON' | 'JAVA' | 'SCALA';
-  arguments: Array<{ name?: string; argumentKind?: 'FIXED_TYPE' | 'ANY_TYPE'; mode?: 'IN' | 'OUT' | 'INOUT'; dataType?: StandardSqlDataType; isAggregate?: boolean }>;
+  /** A table function's table parameter (`t TABLE<a INT64, …>`) is FIXED_TABLE with `tableType` (ANY_TABLE: `t ANY TABLE`). */
+  arguments: Array<{ name?: string; argumentKind?: 'FIXED_TYPE' | 'ANY_TYPE' | 'FIXED_TABLE' | 'ANY_TABLE'; mode?: 'IN' | 'OUT' | 'INOUT'; dataType?: StandardSqlDataType; tableType?: { columns: Array<{ name: string; type: StandardSqlDataType }> }; isAggregate?: boolean }>;
   returnType?: StandardSqlDataType;
   /** For a TABLE_VALUED_FUNCTION: its output columns. */
   returnTableType?: { columns: Array<{ name: string; type: StandardSqlDataType }> };

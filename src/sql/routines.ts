@@ -29,15 +29,15 @@ import { projectOf, writtenParts } from '../bigquery/table-path.js';
 import { BigQueryError } from '../bigquery/errors.js';
 import type { AnalyzeInput, QueryAnalysis, RoutineInfo, StandardSqlDataType, TableInfo, TableSource } from './index.js';
 import { qualifyObject } from './names.js';
-import type { TypeProto } from './types.js';
+import { typeToField, type TypeProto } from './types.js';
 
 /** A routine as registered: RoutineInfo with ZetaSQL types (or a temp function from the script). */
 export interface RoutineDef {
   fullName: string;
   routineType: RoutineInfo['routineType'];
   language: string;
-  /** Arguments; `type` absent for ANY TYPE. */
-  args: Array<{ name: string; type?: TypeProto; mode?: string }>;
+  /** Arguments; `type` absent for ANY TYPE; `table`: a table function's table parameter (its columns). */
+  args: Array<{ name: string; type?: TypeProto; mode?: string; table?: Array<{ name: string; type: TypeProto }> }>;
   returnType?: TypeProto;
   /** Table functions: the output columns. */
   columns?: Array<{ name: string; type: TypeProto }>;
@@ -146,7 +146,7 @@ export async function registerMissing(err: unknown, state: RoutineState, input: 
     throw new BigQueryError('invalidQuery', `${def.fullName} is a ${def.routineType.toLowerCase().replace(/_/g, ' ')}, not a ${kind === 'tvf' ? 'table function' : kind}; the statement was not run.`, { location: 'q' });
   }
   const entry: RoutineState['spelled'] extends Map<string, infer V> ? V : never = { segments, def, kind };
-  if (def.language === 'SQL' && def.args.every((a) => a.type) && (kind === 'tvf' || kind === 'function')) {
+  if (def.language === 'SQL' && def.args.every((a) => a.type || a.table) && (kind === 'tvf' || kind === 'function')) {
     // Fixed arguments: the body is analyzed once, here (it also gives a missing return type / columns).
     entry.body = await bodyAnalysis(def, def.args.map((a) => a.type!), input, analyzeBody);
     if (kind === 'function' && !def.returnType) def = { ...def, returnType: entry.body.outputTypes[0] };
@@ -159,7 +159,18 @@ export async function registerMissing(err: unknown, state: RoutineState, input: 
   return true;
 }
 
-const templated = (d: RoutineDef) => d.language === 'SQL' && d.args.some((a) => !a.type);
+const templated = (d: RoutineDef) => d.language === 'SQL' && d.args.some((a) => !a.type && !a.table);
+
+/**
+ * The table parameter of `def` that a body's `table` is: a persistent table function's body reads
+ * its table parameter `t` as the script table `_SESSION.t` (bodyAnalysis; a persistent routine sees
+ * no script tables of its caller). Undefined for any other table.
+ */
+function tableParameter(def: RoutineDef, table: string): number | undefined {
+  if (def.scriptLocal || !table.startsWith('_SESSION.')) return undefined;
+  const i = def.args.findIndex((a) => a.table && a.name.toLowerCase() === table.slice(9).toLowerCase());
+  return i < 0 ? undefined : i;
+}
 const resolvedName = (e: { segments: string[]; def: RoutineDef; kind: Kind }) =>
   e.kind === 'function' ? `${templated(e.def) ? 'Templated_SQL_Function' : 'bqgate'}:${e.segments.join('.')}` : e.segments.join('.');
 
@@ -178,9 +189,11 @@ async function bodyAnalysis(def: RoutineDef, types: TypeProto[], input: AnalyzeI
   const body: AnalyzeInput = {
     sql, projectId: project,
     ...(def.scriptLocal ? { defaultDataset: input.defaultDataset, scriptTables: input.scriptTables, scriptRoutines: input.scriptRoutines } : {}),
+    // A table parameter is a table of the body: `FROM t` reads it (https://cloud.google.com/bigquery/docs/table-functions#table_parameters).
+    ...(def.args.some((a) => a.table) ? { scriptTables: new Map(def.args.filter((a) => a.table).map((a) => [a.name.toLowerCase(), { fullName: `_SESSION.${a.name}`, schema: a.table!.map((c) => typeToField(c.name, c.type)) }])) } : {}),
     // A body sees its own arguments (shadowing a script variable of the same name) and, for a temp
     // function, the script's variables — never the arguments of the routine that calls it.
-    scriptVariables: [...scriptVars.filter((v) => !def.args.some((a) => a.name.toLowerCase() === v.name.toLowerCase())), ...def.args.map((a, i) => ({ name: a.name, type: types[i] }))],
+    scriptVariables: [...scriptVars.filter((v) => !def.args.some((a) => a.name.toLowerCase() === v.name.toLowerCase())), ...def.args.flatMap((a, i) => (a.table ? [] : [{ name: a.name, type: types[i] }]))],
     routineNesting: { depth, budget: parent.budget, scriptVariables: scriptVars },
   };
   try {
@@ -204,7 +217,10 @@ export function addToCatalog(root: any, state: RoutineState): void {
       cat = sub;
     }
     const d = e.def;
-    const arg = (a: RoutineDef['args'][number]) => (a.type
+    const arg = (a: RoutineDef['args'][number]) => (a.table
+      // A table argument may have more columns than the parameter's, in any order (table-functions#table_parameters).
+      ? { kind: 'ARG_TYPE_RELATION', numOccurrences: 1, options: { argumentName: a.name, relationInputSchema: { column: a.table }, extraRelationInputColumnsAllowed: true } }
+      : a.type
       ? { kind: 'ARG_TYPE_FIXED', type: a.type, numOccurrences: 1, options: { argumentName: a.name, ...(a.mode && a.mode !== 'IN' ? { procedureArgumentMode: a.mode } : {}) } }
       : { kind: 'ARG_TYPE_ARBITRARY', numOccurrences: 1, options: { argumentName: a.name } });
     const fixed = (t: TypeProto) => ({ kind: 'ARG_TYPE_FIXED', type: t, numOccurrences: 1 });
@@ -245,8 +261,9 @@ export async function expandCalls(resolved: any, state: RoutineState, input: Ana
   const idOf = (t: string, c: string) => { const k = `${t}\u0000${c}`; if (!ids.has(k)) ids.set(k, next++); return ids.get(k)!; };
   const ref = (t: string, c: string) => ({ resolvedColumnRefNode: { column: { columnId: String(idOf(t, c)), name: c }, isCorrelated: false } });
   const scansOf = (b: QueryAnalysis, def: RoutineDef) => {
-    const byTable = new Map<string, string[]>(b.tablesRead.map((t) => [t, []]));
-    for (const c of b.columnsRead) (byTable.get(c.table) ?? byTable.set(c.table, []).get(c.table)!).push(c.column);
+    // A table parameter is no table: its columns are the call's relation argument's (the TVF edges below).
+    const byTable = new Map<string, string[]>(b.tablesRead.filter((t) => tableParameter(def, t) === undefined).map((t) => [t, []]));
+    for (const c of b.columnsRead) if (tableParameter(def, c.table) === undefined) (byTable.get(c.table) ?? byTable.set(c.table, []).get(c.table)!).push(c.column);
     return [...byTable].map(([table, cols]) => ({
       resolvedTableScanNode: {
         parent: { columnList: cols.map((c) => ({ columnId: String(idOf(table, c)), name: c })) }, table: { name: table, fullName: table }, alias: '',
@@ -281,13 +298,29 @@ export async function expandCalls(resolved: any, state: RoutineState, input: Ana
         return;
       }
       // TVF scan: output column i derives from the body's output column (columnIndexList) and the arguments.
+      // A relation argument's columns are reached through the body's reads of its table parameter, not all at once.
       const argRefs: any[] = [];
       const collect = (n: any) => { if (Array.isArray(n)) n.forEach(collect); else if (n && typeof n === 'object') { if (n.resolvedColumnRefNode) argRefs.push({ resolvedColumnRefNode: n.resolvedColumnRefNode }); Object.values(n).forEach(collect); } };
-      collect(o.argumentList);
+      collect((o.argumentList ?? []).filter((a: any) => !a.scan));
       const cols = o.parent?.columnList ?? [];
+      const colRef = (c: any) => ({ resolvedColumnRefNode: { column: { columnId: String(c.columnId), name: String(c.name) }, isCorrelated: false } });
+      /**
+       * The call's columns a body column derives from. A table parameter's column j is the relation
+       * argument's column j: ZetaSQL gives the argument's columns in the parameter's order, matched
+       * by name (argumentColumnList; they keep their own names, `full_name AS email` is full_name).
+       * Any doubt: every column of the call's relation arguments.
+       */
+      const source = (s: { table: string; column: string }) => {
+        const i = tableParameter(d, s.table);
+        if (i === undefined) return [ref(s.table, s.column)];
+        const given: any[] = o.argumentList?.[i]?.argumentColumnList ?? [];
+        const j = d.args[i].table!.findIndex((c) => c.name.toLowerCase() === s.column.toLowerCase());
+        const exact = given.length === d.args[i].table!.length && j >= 0 ? [given[j]] : undefined;
+        return (exact ?? (o.argumentList ?? []).flatMap((a: any) => a.argumentColumnList ?? [])).map(colRef);
+      };
       const edges = cols.map((c: any, i: number) => {
         const l = b.lineage[Number(o.columnIndexList?.[i] ?? i)];
-        const deps = [...(l?.sources ?? []).map((s) => ref(s.table, s.column)), ...argRefs];
+        const deps = [...(l?.sources ?? []).flatMap(source), ...argRefs];
         return { column: { columnId: c.columnId }, expr: l?.direct && deps.length === 1 ? deps[0] : { bqgateDeps: deps } };
       });
       o.bqgateRoutine = { scans: scansOf(b, d), edges };
@@ -321,7 +354,8 @@ export function finish(a: QueryAnalysis, state: RoutineState, bodies: Bodies, re
     scans: a.scans.filter((s) => !s.scriptLocal),
     flags: { ...a.flags, routines },
     // The schemas of the tables bodies read: policy needs them (policy tags, masks of every column).
-    tables: Object.assign({}, ...bodies.all.map((b) => b.tables), a.tables),
+    // (A table function's table parameter is no table: not among them.)
+    tables: Object.assign({}, ...bodies.all.map((b) => Object.fromEntries(Object.entries(b.tables).filter(([t]) => ![...state.spelled.values()].some((e) => tableParameter(e.def, t) !== undefined)))), a.tables),
     views: Object.assign({}, ...bodies.all.map((b) => b.views), a.views),
   };
   for (const p of bodies.procedures) {
@@ -370,10 +404,17 @@ function fromInfo(r: RoutineInfo): RoutineDef {
   const remote = r.remoteFunctionOptions && (r.remoteFunctionOptions.endpoint || r.remoteFunctionOptions.connection) ? r.remoteFunctionOptions : undefined;
   return {
     fullName: r.fullName, routineType: r.routineType, language: r.language ?? (remote ? 'REMOTE' : 'SQL'),
-    args: r.arguments.map((a, i) => ({
-      name: a.name ?? `arg${i}`, ...(a.mode ? { mode: a.mode } : {}),
-      ...(a.argumentKind === 'ANY_TYPE' || !a.dataType || a.dataType.typeKind === 'ANY_TYPE' ? {} : { type: typeProto(a.dataType, r.fullName) }),
-    })),
+    args: r.arguments.map((a, i) => {
+      const name = a.name ?? `arg${i}`;
+      if (a.argumentKind === 'ANY_TABLE' || (a.argumentKind === 'FIXED_TABLE' && !a.tableType)) {
+        throw new BigQueryError('invalidQuery', `Table function ${r.fullName} takes ${name} as ANY TABLE; bqgate cannot compute what its body reads from such an argument, so the statement was not run.`, { location: 'q' });
+      }
+      if (a.argumentKind === 'FIXED_TABLE') return { name, table: a.tableType!.columns.map((c) => ({ name: c.name, type: typeProto(c.type, r.fullName) })) };
+      return {
+        name, ...(a.mode ? { mode: a.mode } : {}),
+        ...(a.argumentKind === 'ANY_TYPE' || !a.dataType || a.dataType.typeKind === 'ANY_TYPE' ? {} : { type: typeProto(a.dataType, r.fullName) }),
+      };
+    }),
     ...(r.returnType ? { returnType: typeProto(r.returnType, r.fullName) } : {}),
     ...(r.returnTableType ? { columns: r.returnTableType.columns.map((c) => ({ name: c.name, type: typeProto(c.type, r.fullName) })) } : {}),
     body: r.definitionBody ?? '',
