@@ -34,6 +34,7 @@ import { usingStars } from './translate-using.js';
 import { structSelects } from './translate-struct-select.js';
 import { correspondingSetOps } from './translate-corresponding.js';
 import { restoreSamples, tableSamples } from './translate-tablesample.js';
+import { semanticsAfterPolyglot, semanticsBeforePolyglot } from './translate-semantics.js';
 
 const PARAM_PREFIX = 'bqgate_param__';
 const WILDCARD_PREFIX = 'bqgate_wildcard__';
@@ -129,6 +130,7 @@ const dq = (s: string) => `"${s.replace(/"/g, '""')}"`;
  * survive binding).
  */
 export function toDuckDb(sql: string, resolveWildcard?: WildcardResolver, castParam?: (name: string) => string | undefined): string[] {
+  sql = semanticsBeforePolyglot(sql); // documented answers DuckDB gives otherwise (translate-semantics.ts)
   const wildcards: string[] = [];
   const samples: string[] = [];
   const r = transpile(tableSamples(correspondingSetOps(structSelects(usingStars(divisionOperators(renameCalls(jsonCalls(jsonLiterals(jsonPaths(dateTimeBeforePolyglot(withExpressions(unnestWithOffset(prepareForPolyglot(sql, wildcards)))))))))))), samples), Dialect.BigQuery, Dialect.DuckDB);
@@ -141,5 +143,6 @@ export function toDuckDb(sql: string, resolveWildcard?: WildcardResolver, castPa
   return r.sql.map((s) => restoreSamples(s, samples)
     .replace(new RegExp(`"?${PARAM_PREFIX}([A-Za-z0-9_]+)"?`, 'g'), (_m, name: string) => { const t = castParam?.(name); return t ? `CAST($${name} AS ${t})` : `$${name}`; })
     .replace(new RegExp(`"?${WILDCARD_PREFIX}(\\d+)"?`, 'g'), (_m, i) => unions[Number(i)]))
-    .map(polyglotFixes);
+    .map(polyglotFixes)
+    .map(semanticsAfterPolyglot);
 }
