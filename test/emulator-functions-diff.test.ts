@@ -89,3 +89,17 @@ describe('format elements (https://cloud.google.com/bigquery/docs/reference/stan
       .toEqual(['12/25/08', '12/25/08|2008-12-25', '15:30:05 15:30:05 15:30 %x', '2008-12-25 15:30:05']);
   });
 });
+
+describe('CORR and STRING(timestamp, zone)', () => {
+  it('CORR is NULL with fewer than two non-NULL pairs (https://cloud.google.com/bigquery/docs/reference/standard-sql/statistical_aggregate_functions#corr)', async () => {
+    expect(await row('SELECT CORR(y, x) FROM UNNEST([STRUCT(1.0 AS y, NULL AS x), (9.0, 3.0)])')).toEqual([null]);
+    const [c] = await row('SELECT CORR(y, x) FROM UNNEST([STRUCT(1.0 AS y, 5.0 AS x), (9.0, 3.0), (2.0, 6.0)])');
+    expect(Number(c)).toBeCloseTo(-0.901127113779166, 12);
+  });
+
+  it('STRING(timestamp, zone) carries the zone\'s offset (https://cloud.google.com/bigquery/docs/reference/standard-sql/timestamp_functions#string)', async () => {
+    expect(await row(`SELECT STRING(TIMESTAMP '2008-12-25 15:30:00+00', 'UTC'), STRING(TIMESTAMP '2008-12-25 15:30:00.25+00', 'America/Los_Angeles'),
+      STRING(TIMESTAMP '2008-12-25 15:30:00+00', 'Asia/Kolkata'), STRING(TIMESTAMP '2008-12-25 15:30:00+00'), CAST(12 AS STRING)`))
+      .toEqual(['2008-12-25 15:30:00+00', '2008-12-25 07:30:00.25-08', '2008-12-25 21:00:00+05:30', '2008-12-25 15:30:00+00', '12']);
+  });
+});

@@ -11,6 +11,9 @@
  * - `BIT_AND|BIT_OR|BIT_XOR(DISTINCT x)` (#bit_xor): polyglot drops the DISTINCT, so
  *   `BIT_XOR(DISTINCT x)` over [1234, 5678, 1234] was 5678 (BigQuery: 4860). Written as the macros
  *   `BQGATE_BIT_*_DISTINCT` (`AGGREGATE_MACROS`), DuckDB's aggregate over the distinct values.
+ * - `CORR(y, x)` (https://cloud.google.com/bigquery/docs/reference/standard-sql/statistical_aggregate_functions#corr):
+ *   NULL when fewer than two rows have both values (DuckDB's `corr` gives NaN for one pair); the
+ *   `BQGATE_CORR` macro. An analytic `CORR(…) OVER (…)` is left to polyglot.
  * - `APPROX_QUANTILES([DISTINCT] x, n [RESPECT | IGNORE NULLS])`
  *   (https://cloud.google.com/bigquery/docs/reference/standard-sql/approximate_aggregate_functions#approx_quantiles):
  *   polyglot writes DuckDB's `APPROX_QUANTILE` (a t-digest: `[1, 6, 10]` for the page's `[1, 5, 10]`)
@@ -30,13 +33,15 @@ export const AGGREGATE_MACROS: Record<string, [string, string]> = {
   BQGATE_BIT_AND_DISTINCT: ['x', 'bit_and(DISTINCT x)'],
   BQGATE_BIT_OR_DISTINCT: ['x', 'bit_or(DISTINCT x)'],
   BQGATE_BIT_XOR_DISTINCT: ['x', 'bit_xor(DISTINCT x)'],
+  // CORR: NULL with fewer than two non-NULL pairs (DuckDB's corr gives NaN for one)
+  BQGATE_CORR: ['y, x', 'CASE WHEN count(CASE WHEN y IS NOT NULL AND x IS NOT NULL THEN 1 END) < 2 THEN NULL ELSE corr(y, x) END'],
   // l: the values sorted (ARRAY_AGG … ORDER BY), n: the number of quantiles; NULL for no values, as BigQuery's aggregate is
   BQGATE_QUANTILES: ['l, n', `CASE WHEN l IS NULL OR len(l) = 0 THEN NULL
     ELSE list_transform(range(0, CASE WHEN n > 0 THEN n + 1 ELSE CAST('APPROX_QUANTILES: the number of quantiles must be positive' AS INTEGER) END),
       lambda i: l[(i * (len(l) - 1)) // n + 1]) END`],
 };
 
-const CALL = /\b(STRING_AGG|BIT_AND|BIT_OR|BIT_XOR|APPROX_QUANTILES)\s*\(/gi;
+const CALL = /\b(STRING_AGG|BIT_AND|BIT_OR|BIT_XOR|APPROX_QUANTILES|CORR)\s*\(/gi;
 
 /** Rewrites of one call `name(inner)`, or undefined to leave it. */
 function rewrite(name: string, inner: string, skip: Array<[number, number]>, offset: number, sql: string): string | undefined {
@@ -51,6 +56,7 @@ function rewrite(name: string, inner: string, skip: Array<[number, number]>, off
     const delimiter = parts.length > 1 ? parts.slice(1).join(',') : "','";
     return `ARRAY_TO_STRING(ARRAY_AGG(${parts[0]} IGNORE NULLS${tail} LIMIT ${lim[1]}), ${delimiter})`;
   }
+  if (name === 'CORR') return `${RENAMED}BQGATE_CORR(${inner})`;
   if (name.startsWith('BIT_')) {
     const d = /^\s*DISTINCT\s+/i.exec(inner);
     return d ? `${RENAMED}BQGATE_${name}_DISTINCT(${inner.slice(d[0].length)})` : undefined;
@@ -68,7 +74,7 @@ function rewrite(name: string, inner: string, skip: Array<[number, number]>, off
 
 /** The calls above rewritten (GoogleSQL text; strings, comments and backticks skipped; innermost first). */
 export function aggregateCalls(sql: string): string {
-  if (!/\b(STRING_AGG|BIT_AND|BIT_OR|BIT_XOR|APPROX_QUANTILES)\s*\(/i.test(sql)) return sql;
+  if (!/\b(STRING_AGG|BIT_AND|BIT_OR|BIT_XOR|APPROX_QUANTILES|CORR)\s*\(/i.test(sql)) return sql;
   for (;;) {
     const skip: Array<[number, number]> = [];
     scan(sql, (_k, s, e) => skip.push([s, e]));

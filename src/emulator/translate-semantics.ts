@@ -6,18 +6,20 @@
  *
  * - array-semantics.ts: ARRAY_SLICE's offsets, the 0-based index of ARRAY_FILTER / ARRAY_TRANSFORM
  *   lambdas, GENERATE_*_ARRAY with a NULL argument;
- * - aggregate-semantics.ts: STRING_AGG … LIMIT, BIT_*(DISTINCT …), APPROX_QUANTILES;
+ * - aggregate-semantics.ts: STRING_AGG … LIMIT, BIT_*(DISTINCT …), APPROX_QUANTILES, CORR;
+ * - timestamp-string.ts: STRING(timestamp, time_zone) with the zone's offset;
  * - format-elements.ts: FORMAT_DATE / FORMAT_DATETIME / FORMAT_TIMESTAMP elements DuckDB's strftime
  *   reads otherwise (`%x`, `%X`, `%D`, `%F`, `%R`, `%T`).
  */
 import { ARRAY_MACROS, lambdaOffsets, nullSeries } from './array-semantics.js';
 import { AGGREGATE_MACROS, aggregateCalls } from './aggregate-semantics.js';
 import { formatElements } from './format-elements.js';
+import { TIMESTAMP_STRING_MACROS, timestampStrings } from './timestamp-string.js';
 
-export const SEMANTICS_MACROS: Record<string, [string, string]> = { ...ARRAY_MACROS, ...AGGREGATE_MACROS };
+export const SEMANTICS_MACROS: Record<string, [string, string]> = { ...ARRAY_MACROS, ...AGGREGATE_MACROS, ...TIMESTAMP_STRING_MACROS };
 
 /** On the GoogleSQL text, before any other rewrite of translate.ts. */
-export const semanticsBeforePolyglot = (sql: string): string => aggregateCalls(lambdaOffsets(sql));
+export const semanticsBeforePolyglot = (sql: string): string => timestampStrings(aggregateCalls(lambdaOffsets(sql)));
 
 /** On each translated DuckDB statement, after polyglot-fixes.ts. */
 export const semanticsAfterPolyglot = (duck: string): string => formatElements(nullSeries(duck));
