@@ -103,3 +103,14 @@ describe('CORR and STRING(timestamp, zone)', () => {
       .toEqual(['2008-12-25 15:30:00+00', '2008-12-25 07:30:00.25-08', '2008-12-25 21:00:00+05:30', '2008-12-25 15:30:00+00', '12']);
   });
 });
+
+describe('anonymous STRUCTs in a set operation (https://cloud.google.com/bigquery/docs/reference/standard-sql/operators#in_operators)', () => {
+  it('take the field names of the named STRUCT they unify with, by position; alone they keep two fields', async () => {
+    const r = await query(`SELECT * FROM (SELECT STRUCT('blue' AS color, 'round' AS shape) AS info UNION ALL SELECT STRUCT('red', 'square')) ORDER BY info.color`);
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.schema.fields[0].fields.map((f: any) => f.name)).toEqual(['color', 'shape']);
+    expect(r.body.rows.map((x: any) => x.f[0].v.f.map((c: any) => c.v))).toEqual([['blue', 'round'], ['red', 'square']]);
+    const [s] = await row('SELECT STRUCT(1, 2)');
+    expect(s.f.map((c: any) => c.v)).toEqual(['1', '2']);
+  });
+});
