@@ -27,12 +27,14 @@ export function parseTable(text: string): DocTable | undefined {
   for (let i = 0; i < body[header].length; i++) if (body[header][i] === '|') bounds.push(i);
   if (bounds.length < 2) return undefined;
   const cells = (line: string) => {
-    const aligned = bounds.every((b, k) => (k === bounds.length - 1 ? line.length <= b + 1 || line[b] === '|' : line[b] === '|'));
+    // A short last cell may end early; a line ending in `|` elsewhere is not aligned (a wide character before it: string_functions#code_points_to_string)
+    const aligned = bounds.every((b, k) => (k === bounds.length - 1 ? line[b] === '|' || (line.length <= b + 1 && !line.endsWith('|')) : line[b] === '|'));
     if (aligned) return bounds.slice(0, -1).map((b, k) => line.slice(b + 1, bounds[k + 1]).trim());
     const inner = line.trim().replace(/^\|/, '').replace(/\|$/, '');
     return inner.split(' | ').map((c) => c.trim());
   };
-  const isBorder = (l: string) => /^\s*\+[-+]+(\*\/)?$/.test(l) || /^\s*[-+]+\*\/$/.test(l);
+  // `+---+` and `---*/`, and `|---|` (some pages rule the header off that way: string_functions#repeat)
+  const isBorder = (l: string) => /^\s*\+[-+]+(\*\/)?$/.test(l) || /^\s*[-+]+\*\/$/.test(l) || /^\s*\|[-|+]+\|$/.test(l);
   const columns = cells(body[header]);
   const rows: string[][] = [];
   for (const l of body.slice(header + 1)) {

@@ -25,6 +25,7 @@ import { RANGE_MACROS, rangeLiterals } from './translate-range.js';
 import { JSON_MACROS } from './json-macros.js';
 import { DIVIDE_MACROS } from './translate-divide.js';
 import { TO_JSON_MACROS } from './to-json-string.js';
+import { SEMANTICS_MACROS } from './translate-semantics.js';
 
 const RENAMED = 'bqgate_fn__';
 
@@ -44,6 +45,7 @@ export const MACROS: Record<string, [string, string]> = {
   ...JSON_MACROS, // strict JSON converters (json-macros.ts)
   ...DIVIDE_MACROS, // the / operator's division by zero error (translate-divide.ts)
   ...TO_JSON_MACROS, // TO_JSON_STRING with BigQuery's JSON encodings (to-json-string.ts)
+  ...SEMANTICS_MACROS, // ARRAY_SLICE, BIT_*(DISTINCT), APPROX_QUANTILES with the documented answers (translate-semantics.ts)
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions
   CSC: ['x', 'CASE WHEN sin(x) = 0 THEN CAST(\'division by zero: CSC(0)\' AS INTEGER) ELSE 1 / sin(x) END'],
   SEC: ['x', '1 / cos(x)'],

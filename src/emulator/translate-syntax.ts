@@ -69,7 +69,11 @@ export function aggregateLimits(duck: string): string {
     const inner = duck.slice(at + m[0].length, end - 1);
     const lim = /\s+LIMIT\s+(\d+)\s*$/i.exec(inner);
     if (!lim) continue;
-    edits.push([at, end, `list_slice(ARRAY_AGG(${inner.slice(0, lim.index)}), 1, ${lim[1]})`]);
+    // IGNORE NULLS: polyglot writes a FILTER (WHERE …) after the call, which belongs to the aggregate inside list_slice
+    const filter = /^\s*FILTER\s*\(/i.exec(duck.slice(end));
+    const to = filter ? closing(duck, end + filter[0].length - 1, quoted) : end;
+    if (to < 0) continue;
+    edits.push([at, to, `list_slice(ARRAY_AGG(${inner.slice(0, lim.index)})${duck.slice(end, to)}, 1, ${lim[1]})`]);
   }
   let out = duck;
   for (const [s, e, text] of edits.reverse()) out = out.slice(0, s) + text + out.slice(e);

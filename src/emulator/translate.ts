@@ -36,6 +36,7 @@ import { correspondingSetOps } from './translate-corresponding.js';
 import { restoreSamples, tableSamples } from './translate-tablesample.js';
 import { decimalTypes, numericTypes } from './translate-numeric.js';
 import { insertInto } from './translate-insert.js';
+import { semanticsAfterPolyglot, semanticsBeforePolyglot } from './translate-semantics.js';
 
 const PARAM_PREFIX = 'bqgate_param__';
 const WILDCARD_PREFIX = 'bqgate_wildcard__';
@@ -131,6 +132,7 @@ const dq = (s: string) => `"${s.replace(/"/g, '""')}"`;
  * survive binding).
  */
 export function toDuckDb(sql: string, resolveWildcard?: WildcardResolver, castParam?: (name: string) => string | undefined): string[] {
+  sql = semanticsBeforePolyglot(sql); // documented answers DuckDB gives otherwise (translate-semantics.ts)
   const wildcards: string[] = [];
   const samples: string[] = [];
   const r = transpile(tableSamples(correspondingSetOps(structSelects(usingStars(divisionOperators(renameCalls(jsonCalls(jsonLiterals(jsonPaths(dateTimeBeforePolyglot(withExpressions(unnestWithOffset(numericTypes(insertInto(prepareForPolyglot(sql, wildcards)))))))))))))), samples), Dialect.BigQuery, Dialect.DuckDB);
@@ -143,5 +145,6 @@ export function toDuckDb(sql: string, resolveWildcard?: WildcardResolver, castPa
   return r.sql.map((s) => restoreSamples(s, samples)
     .replace(new RegExp(`"?${PARAM_PREFIX}([A-Za-z0-9_]+)"?`, 'g'), (_m, name: string) => { const t = castParam?.(name); return t ? `CAST($${name} AS ${t})` : `$${name}`; })
     .replace(new RegExp(`"?${WILDCARD_PREFIX}(\\d+)"?`, 'g'), (_m, i) => unions[Number(i)]))
-    .map(polyglotFixes).map(decimalTypes);
+    .map(polyglotFixes).map(decimalTypes)
+    .map(semanticsAfterPolyglot);
 }

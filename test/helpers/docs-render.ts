@@ -12,6 +12,10 @@
  * - BOOL: `true` = `TRUE` = `True` (the pages print all three);
  * - quoting inside arrays and structs: the docs print `["a", "b"]` on some pages and `[a, b]` on
  *   others, so `"`/`'` around elements are not compared.
+ * - STRUCT: bare values (`{1, 2}`) or with the field names, as the pages print them either way:
+ *   `{x: 1, y: 2}` (query syntax) or `{blue color, round shape}` (operators); in an ARRAY or STRUCT,
+ *   blanks after commas and inside brackets (`[a,b]` = `[a, b]`, `{ {…} }` = `{{…}}`);
+ * - NUL: a STRING's U+0000 prints as nothing (`CHR(0)`), so it is not compared;
  * - RANGE: bound by bound as its element type; the pages print a bound bare or as a typed literal
  *   (`DATE '2020-01-01'`), and a DATETIME with a space or a `T` (both in one value on the RANGE page).
  * Row order is compared only when the statement orders its result (the caller decides).
@@ -35,16 +39,20 @@ function micros(v: string): bigint {
   return BigInt(Math.round(Number(v) * 1e6));
 }
 
+/** How a STRUCT prints: its values only, `name: value`, or `value name` (header above). */
+export type StructStyle = 'bare' | 'colon' | 'suffix';
+
 /** One REST cell as the docs print it. */
-export function render(v: unknown, f: RestField, inner = false): string {
+export function render(v: unknown, f: RestField, inner = false, style: StructStyle = 'bare'): string {
   if (f.mode === 'REPEATED') {
     const items = (v as Cell[] | null) ?? [];
-    return `[${items.map((c) => render(c.v, { ...f, mode: 'NULLABLE' }, true)).join(', ')}]`;
+    return `[${items.map((c) => render(c.v, { ...f, mode: 'NULLABLE' }, true, style)).join(', ')}]`;
   }
   if (v === null || v === undefined) return 'NULL';
   if (f.type === 'RECORD' || f.type === 'STRUCT') {
     const cells = (v as { f: Cell[] }).f;
-    return `{${cells.map((c, i) => render(c.v, f.fields![i], true)).join(', ')}}`;
+    const named = (c: Cell, i: number) => { const x = render(c.v, f.fields![i], true, style); const n = f.fields![i].name; return style === 'colon' ? `${n}: ${x}` : style === 'suffix' ? `${x} ${n}` : x; };
+    return `{${cells.map(named).join(', ')}}`;
   }
   const s = String(v);
   if (f.type === 'RANGE') return renderRange(s, f.rangeElementType?.type ?? '');
@@ -54,6 +62,8 @@ export function render(v: unknown, f: RestField, inner = false): string {
 }
 
 const unquote = (s: string) => s.replace(/["']/g, '').replace(/\s+/g, ' ').trim();
+/** An ARRAY or STRUCT as printed, quotes and the blanks around commas and brackets dropped. */
+const compact = (s: string) => unquote(s).replace(/\s*([,[\]{}])\s*/g, '$1');
 
 function floatEq(got: string, doc: string): boolean {
   const norm = (x: string) => x.replace(/^\+?inf(inity)?$/i, 'Infinity').replace(/^-inf(inity)?$/i, '-Infinity').replace(/^nan$/i, 'NaN');
@@ -137,6 +147,8 @@ export function cellEq(got: string, doc: string, f: RestField): boolean {
     if (f.type === 'BOOLEAN' || f.type === 'BOOL') return got === doc.toLowerCase();
     if (f.type === 'BYTES') { const e = [escapedBytes(got), escapedBytes(got, true)]; return e.some((x) => x === doc || `b"${x}"` === doc || `b'${x}'` === doc); }
   }
+  if (f.mode === 'REPEATED' || f.type === 'RECORD' || f.type === 'STRUCT') return compact(got) === compact(doc);
+  if (f.type === 'STRING' && got.includes('\u0000')) return unquote(got.replace(/\u0000/g, '')) === unquote(doc);
   return unquote(got) === unquote(doc);
 }
 
@@ -172,9 +184,12 @@ export function compare(c0: DocCase, fields: RestField[], raw: Array<{ f: Array<
   const c = { ...c0, rows: arrayOverLines(c0.rows) };
   if (fields.length !== c.columns.length) return `columns: got ${fields.map((f) => f.name).join(', ')}; documented ${c.columns.join(', ')}`;
   const got = raw.map((r) => r.f.map((cell, i) => render(cell.v, fields[i])));
+  const styled = (style: StructStyle) => raw.map((r) => r.f.map((cell, i) => render(cell.v, fields[i], false, style)));
+  const [colon, suffix] = [styled('colon'), styled('suffix')];
   const show = (rows: string[][]) => rows.map((r) => r.join(' | ')).join(' / ');
   if (got.length !== c.rows.length) return `rows: got ${got.length} (${show(got).slice(0, 400)}); documented ${c.rows.length} (${show(c.rows).slice(0, 400)})`;
-  const rowEq = (g: string[], d: string[]) => g.every((v, i) => cellEq(v, d[i], fields[i]));
+  // a cell matches as printed bare or with its STRUCT field names (row index r)
+  const rowEq = (g: string[], d: string[], r = got.indexOf(g)) => g.every((v, i) => cellEq(v, d[i], fields[i]) || cellEq(colon[r][i], d[i], fields[i]) || cellEq(suffix[r][i], d[i], fields[i]));
   if (ordered(c.sql)) {
     const bad = got.findIndex((g, i) => !rowEq(g, c.rows[i]));
     return bad < 0 ? undefined : `row ${bad + 1}: got ${got[bad].join(' | ')}; documented ${c.rows[bad].join(' | ')}`;
