@@ -47,10 +47,10 @@ const JOB_OPTION_GUARDS: Array<{ field: string; refuses(q: Q): boolean; reason: 
 ];
 
 /** The tables, models and columns a statement touches, for the audit `decision` event (`models` only when it names one). */
-export const analysisAudit = (a: QueryAnalysis) => ({
+export const analysisAudit = (a: Pick<QueryAnalysis, 'statementKind' | 'tablesRead' | 'tablesWritten' | 'columnsRead'> & Partial<Pick<QueryAnalysis, 'modelsRead'>>) => ({
   statementKind: a.statementKind,
   tables: [...new Set([...a.tablesRead, ...a.tablesWritten])],
-  ...(a.modelsRead.length ? { models: [...a.modelsRead] } : {}),
+  ...(a.modelsRead?.length ? { models: [...a.modelsRead] } : {}),
   columns: [...new Set(a.columnsRead.map((c) => `${c.table}.${c.column}`))],
 });
 
