@@ -5,7 +5,7 @@
  * `external_connections` policy rule (decide and lint) on what the analyzer reports.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BigQuery } from '@google-cloud/bigquery';
@@ -287,5 +287,35 @@ describe('EXTERNAL_QUERY needs a rule that names its connection', () => {
     expect(problems.some((p) => /external_connections.*must be array/.test(p))).toBe(true);
     expect(problems.some((p) => p.startsWith('a.yaml:3:'))).toBe(false);
     expect(problems.some((p) => p.startsWith('a.yaml:4:'))).toBe(true);
+  });
+});
+
+describe('two calls of one TVF with the same output schema but other models (lineage keyed by schema)', () => {
+  // Two classifiers with the same label over other features: both ML.PREDICT calls share one output
+  // schema, so their lineage hints share a key. The second call's hints replaced the first's: `pa`
+  // was reported as derived from churn_b's features (city, email) only.
+  it("each call's prediction derives from its own model's features (or more), never only the other's", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bqgate-two-models-'));
+    const shop = join(dir, 'demo-project', 'shop');
+    mkdirSync(shop, { recursive: true });
+    for (const f of ['customers.schema.json', 'customers.jsonl.gz']) copyFileSync(resolve('fixtures/demo-project/shop', f), join(shop, f));
+    const base = JSON.parse(readFileSync(resolve('fixtures/demo-project/shop/churn_model.model.json'), 'utf8'));
+    delete base.modelReference;
+    const features = (names: string[]) => names.map((name) => ({ name, type: { typeKind: name === 'customer_id' ? 'INT64' : 'STRING' } }));
+    writeFileSync(join(shop, 'churn_a.model.json'), JSON.stringify({ ...base, featureColumns: features(['customer_id', 'country']) }));
+    writeFileSync(join(shop, 'churn_b.model.json'), JSON.stringify({ ...base, featureColumns: features(['email', 'city']) }));
+    const secret = newEmulatorSecret();
+    const emu = await startEmulator({ port: 0, fixturesDir: dir, secret });
+    try {
+      const own = new Analyzer(zeta, new Catalog(new Upstream({ baseUrl: emu.url, authClient: localCredential(secret) }), 0));
+      const input = '(SELECT customer_id, country, city, email FROM shop.customers)';
+      const a = await own.analyze({ projectId: 'demo-project', sql: `SELECT a.predicted_churned AS pa, b.predicted_churned AS pb FROM ML.PREDICT(MODEL shop.churn_a, ${input}) AS a CROSS JOIN ML.PREDICT(MODEL shop.churn_b, ${input}) AS b` });
+      const from = (name: string) => a.lineage.find((l) => l.name === name)!.sources.map((s) => s.column).sort();
+      console.log('two models, one schema: pa ←', from('pa').join(','), '; pb ←', from('pb').join(','));
+      expect(from('pa')).toEqual(expect.arrayContaining(['country', 'customer_id']));
+      expect(from('pb')).toEqual(expect.arrayContaining(['city', 'email']));
+      const alone = await own.analyze({ projectId: 'demo-project', sql: `SELECT predicted_churned AS pa FROM ML.PREDICT(MODEL shop.churn_a, ${input})` });
+      expect(alone.lineage[0].sources.map((s) => s.column).sort()).toEqual(['country', 'customer_id']);
+    } finally { await emu.close(); }
   });
 });

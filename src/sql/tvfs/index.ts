@@ -50,7 +50,13 @@ export type ColumnHint =
   | { from: Array<{ relation: number; column: string; index: number }>; scalars: boolean; model?: { name: string; columns: string[] } }
   | { external: string }
   /** A value of the model's training data (ML.RECOMMEND's user / item without an input column): a copy of the model's column. */
-  | { model: string; column: string };
+  | { model: string; column: string }
+  /**
+   * Calls of one TVF in a statement that share an output schema but not their hints (two models with
+   * the same label, other features): the column derives from what any of them says (`everything`: every
+   * input column and scalar argument), as lineage.ts cannot tell the calls' scans apart by schema.
+   */
+  | { union: Array<ColumnHint | 'everything'> };
 
 /** Per TVF output schema (`lineageKey`) → output column name → hint. */
 export type TvfLineage = Map<string, Map<string, ColumnHint>>;
@@ -180,7 +186,8 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
       templated.add(spec.name.toUpperCase());
     }
     registered.set(spec.name.toUpperCase(), { proto, key });
-    lineage.set(lineageKey(spec.name, out.columns.map((c) => c.name)), out.hints);
+    const lineageAt = lineageKey(spec.name, out.columns.map((c) => c.name));
+    lineage.set(lineageAt, mergeHints(lineage.get(lineageAt), out.hints));
     outputs.set(lineageKey(spec.name, out.columns.map((c) => c.name)), JSON.stringify(out.columns.map((c) => [c.name, c.type])));
     inputs.set(lineageKey(spec.name, out.columns.map((c) => c.name)), JSON.stringify(call.args.filter((a) => rels.has(a.position)).map((a) => rels.get(a.position)!.map((c) => [c.name, c.type]))));
   }
@@ -448,3 +455,23 @@ function outputOf(call: TvfCall, rels: Map<number, Column[]>, model?: ModelInfo)
 }
 
 export type { TvfSpec };
+
+/**
+ * The hints of a TVF output schema seen again in the same statement: the same hints stay as they are;
+ * a column whose hints differ (or that one call leaves without a hint, meaning every input) derives
+ * from all of them (`union`), so no call's sources are dropped — lineage.ts keys hints by name and
+ * output columns, which two calls with other models or inputs of the same shape share.
+ */
+function mergeHints(prev: Map<string, ColumnHint> | undefined, next: Map<string, ColumnHint>): Map<string, ColumnHint> {
+  if (!prev) return next;
+  const out = new Map<string, ColumnHint>();
+  const parts = (h: ColumnHint | undefined): Array<ColumnHint | 'everything'> => (!h ? ['everything'] : 'union' in h ? h.union : [h]);
+  for (const name of new Set([...prev.keys(), ...next.keys()])) {
+    const a = prev.get(name);
+    const b = next.get(name);
+    if (a && b && JSON.stringify(a) === JSON.stringify(b)) { out.set(name, a); continue; }
+    const all = [...parts(a), ...parts(b)];
+    out.set(name, { union: all.filter((h, i) => all.findIndex((x) => JSON.stringify(x) === JSON.stringify(h)) === i) });
+  }
+  return out;
+}

@@ -9,7 +9,7 @@
  * relation column and scalar argument — a superset, never less.
  */
 import type { ColumnRef } from '../index.js';
-import { lineageKey, type TvfLineage } from './index.js';
+import { lineageKey, type ColumnHint, type TvfLineage } from './index.js';
 
 export interface EdgeSink {
   refs(node: unknown): string[];
@@ -31,17 +31,19 @@ export function tvfEdges(scan: any, hints: TvfLineage | undefined, sink: EdgeSin
     const id = String(c.columnId);
     const hint = h?.get(String(c.name).toLowerCase());
     if (!hint) { sink.edge(id, everything, false); continue; }
-    if ('external' in hint) { sink.leaf(id, { table: `EXTERNAL_QUERY:${hint.external}`, column: String(c.name) }); continue; }
     // A model's column is a leaf of its own (an id no resolved column has), so the output column may also derive from others.
     const modelLeaf = (model: string, column: string) => { const leaf = `${id}\u0000${model}.${column}`; sink.leaf(leaf, { table: model, column }); return leaf; };
-    if ('column' in hint) { sink.edge(id, [modelLeaf(hint.model, hint.column)], true); continue; }
-    if ('copy' in hint) {
-      const src = find(hint.copy.relation, hint.copy.index);
-      sink.edge(id, src ? [src] : everything, !!src);
-      continue;
-    }
-    if (!('from' in hint)) continue;
-    const trained = hint.model ? hint.model.columns.map((col) => modelLeaf(hint.model!.name, col)) : [];
-    sink.edge(id, [...hint.from.map((f) => find(f.relation, f.index)).filter((x): x is string => !!x), ...trained, ...(hint.scalars ? scalars : [])], false);
+    const sources = (x: ColumnHint | 'everything'): { deps: string[]; direct: boolean } => {
+      if (x === 'everything') return { deps: everything, direct: false };
+      if ('external' in x) { const leaf = `${id}\u0000EXTERNAL_QUERY:${x.external}`; sink.leaf(leaf, { table: `EXTERNAL_QUERY:${x.external}`, column: String(c.name) }); return { deps: [leaf], direct: true }; }
+      if ('column' in x) return { deps: [modelLeaf(x.model, x.column)], direct: true };
+      if ('copy' in x) { const src = find(x.copy.relation, x.copy.index); return { deps: src ? [src] : everything, direct: !!src }; }
+      if ('union' in x) return { deps: [...new Set(x.union.flatMap((u) => sources(u).deps))], direct: false };
+      const trained = x.model ? x.model.columns.map((col) => modelLeaf(x.model!.name, col)) : [];
+      return { deps: [...x.from.map((f) => find(f.relation, f.index)).filter((d): d is string => !!d), ...trained, ...(x.scalars ? scalars : [])], direct: false };
+    };
+    if ('external' in hint) { sink.leaf(id, { table: `EXTERNAL_QUERY:${hint.external}`, column: String(c.name) }); continue; }
+    const { deps, direct } = sources(hint);
+    sink.edge(id, deps, direct);
   }
 }
