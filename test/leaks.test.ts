@@ -98,7 +98,8 @@ type Expect = 'refused' | 'masked' | 'empty' | 'zero';
  * its message is still checked for leaks.
  */
 /** `absent`: names (tables, columns) no delivered cell may contain as a word: what a metadata view must not reveal. */
-interface Case { name: string; sql: string; expect: Expect; who?: 'analyst' | 'support'; emulatorGap?: boolean; absent?: string[] }
+/** `sent`: the gateway must have analyzed the statement and sent it upstream (an emulatorGap refusal by the gateway would not do). */
+interface Case { name: string; sql: string; expect: Expect; who?: 'analyst' | 'support'; emulatorGap?: boolean; absent?: string[]; sent?: boolean }
 
 const raw1 = () => raw.find((r) => r.customer_id === 1)!;
 /** A customer whose email user is long enough not to occur inside a mask by chance. */
@@ -287,6 +288,8 @@ const CASES: Array<Case | (() => Case)> = [
   { name: 'ssn through ML.PREDICT over TABLE customers', sql: 'SELECT predicted_churned, email FROM ML.PREDICT(MODEL shop.churn_model, TABLE shop.customers)', expect: 'refused' },
   { name: 'ML.RECOMMEND over masked emails: the model is denied to analysts (its training data is unmasked emails)', sql: 'SELECT email, item_id, predicted_rating FROM ML.RECOMMEND(MODEL shop.product_recs, (SELECT email FROM shop.customers))', expect: 'refused' },
   // models are governed as tables of their dataset (models.getData): a model no allow rule names, or one a rule denies, is refused
+  { name: 'masked email through the second of two ML.PREDICT calls (a call alias)', sql: 'SELECT b.email, a.predicted_churned FROM ML.PREDICT(MODEL shop.churn_model, (SELECT customer_id, country FROM shop.customers)) AS a CROSS JOIN ML.PREDICT(MODEL shop.churn_model, (SELECT customer_id, email, city FROM shop.customers)) AS b', expect: 'masked', emulatorGap: true, sent: true },
+  { name: 'ssn through the inner of two nested ML.PREDICT calls', sql: 'SELECT p1, predicted_churned FROM ML.PREDICT(MODEL shop.churn_model, (SELECT customer_id, country, predicted_churned AS p1 FROM ML.PREDICT(MODEL shop.churn_model, (SELECT customer_id, country, ssn FROM shop.customers))))', expect: 'refused' },
   { name: 'a model of a dataset support may not read, through ML.PREDICT over an allowed table', sql: 'SELECT customer_id, predicted_churned FROM ML.PREDICT(MODEL shop.churn_model, (SELECT customer_id, country, city, birth_date FROM shop.customers))', expect: 'refused', who: 'support' },
   { name: 'training-data emails through ML.RECOMMEND without an input (model denied to analysts)', sql: 'SELECT * FROM ML.RECOMMEND(MODEL shop.product_recs)', expect: 'refused' },
   { name: 'a model through a backticked path and ML.WEIGHTS (support)', sql: 'SELECT * FROM ML.WEIGHTS(MODEL `demo-project.shop.churn_model`)', expect: 'refused', who: 'support' },
@@ -357,6 +360,7 @@ async function refusedByGateway(c: Case) {
  */
 async function sentMasked(c: Case, column: string) {
   const sent = (await auditRequests(gw.dataDir)).filter((r) => r.sql === c.sql && r.principal.includes('leak-analyst') && r.upstream?.sql).map((r) => r.upstream!.sql!);
+  if (c.sent) expect(sent.length, `${c.name}: the gateway refused it instead of sending it masked`).toBeGreaterThan(0);
   for (const q of sent) expect(q, `${c.name}: ${column} sent without its mask`).toContain(`REGEXP_EXTRACT(\`${column}\``);
 }
 

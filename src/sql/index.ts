@@ -390,9 +390,10 @@ export class Analyzer {
     }
     let resolved: Record<string, any>;
     try {
-      const r = await this.server.call('analyze', { registeredCatalogId: catalogId, sqlStatement: input.sql, options });
+      const r = await this.server.call('analyze', { registeredCatalogId: catalogId, sqlStatement: tvfs?.sql ?? input.sql, options });
       resolved = r.resolvedStatement;
     } catch (err) {
+      if (tvfs && err instanceof Error) err.message = tvfs.message(err.message);
       throw analysisError(err, input.sql);
     }
     if (!resolved) throw new BigQueryError('invalidQuery', 'bqgate could not analyze this statement (the analyzer returned nothing); it was not run.', { location: 'q' });
@@ -400,6 +401,7 @@ export class Analyzer {
     const bodies = await expandCalls(resolved, routines, input, (i) => this.analyzeUncached(i, fetched, lists));
 
     tvfs?.check(resolved);
+    tvfs?.restore(resolved);
     const kind = statementKind(resolved);
     const filters = wildcardFilters(resolved);
     const scans = tableScans(resolved, (node, table) => {

@@ -40,6 +40,7 @@ import { parseColumns, parseType, specs, type TvfSpec } from './spec.js';
 import { externalColumns } from './external.js';
 import { functionProto, schemaOf, tvfProto } from './protos.js';
 import { templatedProto } from './templated.js';
+import { aliasCall, applyEdits, restoreMessage, restoreNames, type AliasEdit } from './aliases.js';
 import { recommendedColumns } from './recommend.js';
 
 export interface Column { name: string; type: TypeProto }
@@ -80,6 +81,15 @@ export interface TvfPlan {
    * the argument was analyzed under). Throws BigQueryError('invalidQuery') otherwise.
    */
   check(resolved: unknown): void;
+  /**
+   * The text the analyzer reads: the statement, or (a TVF called under aliases, aliases.ts) the same
+   * bytes with the aliases spelled in, every parse location unchanged.
+   */
+  sql: string;
+  /** After `check`: names each resolved scan of an alias back to its TVF, in place. */
+  restore(resolved: unknown): void;
+  /** An analyzer error message with the aliases spelled as their TVFs. */
+  message(text: string): string;
 }
 
 export interface TvfContext {
@@ -144,6 +154,9 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
   const calls = new Map<string, Array<{ call: TvfCall; rels: Map<number, Column[]>; columns: Column[] }>>();
   const templated = new Set<string>();
   const outputs = new Map<string, string>();
+  /** Call alias (upper case, full name) → the TVF's name; `edits`: where the analyzed text spells an alias. */
+  const aliases = new Map<string, string>();
+  const edits: AliasEdit[] = [];
   for (const node of tree ? tvfNodes(tree) : []) {
     const spec = tvfs.get(pathOf(node.name).join('.').toUpperCase());
     if (!spec) continue;
@@ -173,23 +186,34 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
     }
     const out = spec.external ? await externalColumns(call, ctx) : outputOf(call, rels, model);
     if (spec.external) connections.push(String(constant(call.args[0].node)));
+    const upper = spec.name.toUpperCase();
     let proto = tvfProto(call, rels, out.columns);
     let key = JSON.stringify(proto);
-    const prev = registered.get(spec.name.toUpperCase());
-    const seen = [...(calls.get(spec.name.toUpperCase()) ?? []), { call, rels, columns: out.columns }];
-    calls.set(spec.name.toUpperCase(), seen);
+    // The name this call resolves under: the TVF's own, or a call alias (aliases.ts) when its output cannot share the registration.
+    let as = upper;
+    const prev = registered.get(upper);
     if (prev && prev.key !== key) {
-      // Calls over different inputs: one template ZetaSQL resolves per call (templated.ts), or refused.
-      proto = templatedProto(seen);
-      if (!proto) throw new BigQueryError('invalidQuery', `${spec.name} is called more than once in this statement with different arguments or inputs whose outputs bqgate cannot register together (one output schema per function and statement, or one template of the input's columns plus fixed columns). Split the statement. It was not run.`, { location: 'q' });
-      key = JSON.stringify(proto);
-      templated.add(spec.name.toUpperCase());
-    }
-    registered.set(spec.name.toUpperCase(), { proto, key });
+      const same = [...registered.entries()].find(([n, r]) => aliases.has(n) && aliases.get(n) === spec.name && r.key === key)?.[0];
+      const seen = [...(calls.get(upper) ?? []), { call, rels, columns: out.columns }];
+      // Calls over different inputs: one template ZetaSQL resolves per call (templated.ts); else (a MODEL
+      // argument, other fixed columns) the call is registered under an alias of its own.
+      const template = same ? undefined : templatedProto(seen);
+      if (same) as = same;
+      else if (template) { proto = template; key = JSON.stringify(proto); templated.add(upper); calls.set(upper, seen); }
+      else {
+        const alias = aliasCall(sql, node, spec.name, aliases.size + 2, edits);
+        if (!alias) throw new BigQueryError('invalidQuery', `${spec.name} is called more than once in this statement with different arguments or inputs whose outputs bqgate cannot register together (one output schema per function and statement, or one template of the input's columns plus fixed columns). Split the statement. It was not run.`, { location: 'q' });
+        as = alias.toUpperCase();
+        aliases.set(as, spec.name);
+        proto = { ...proto, namePath: alias.split('.') };
+        key = JSON.stringify(proto);
+      }
+    } else calls.set(upper, [...(calls.get(upper) ?? []), { call, rels, columns: out.columns }]);
+    registered.set(as, { proto, key });
     const lineageAt = lineageKey(spec.name, out.columns.map((c) => c.name));
     lineage.set(lineageAt, mergeHints(lineage.get(lineageAt), out.hints));
-    outputs.set(lineageKey(spec.name, out.columns.map((c) => c.name)), JSON.stringify(out.columns.map((c) => [c.name, c.type])));
-    inputs.set(lineageKey(spec.name, out.columns.map((c) => c.name)), JSON.stringify(call.args.filter((a) => rels.has(a.position)).map((a) => rels.get(a.position)!.map((c) => [c.name, c.type]))));
+    outputs.set(lineageKey(as, out.columns.map((c) => c.name)), JSON.stringify(out.columns.map((c) => [c.name, c.type])));
+    inputs.set(lineageKey(as, out.columns.map((c) => c.name)), JSON.stringify(call.args.filter((a) => rels.has(a.position)).map((a) => rels.get(a.position)!.map((c) => [c.name, c.type]))));
   }
   const fnProtos = [...functions.values()].map((f) => functionProto(f, tree ? schemaOf(f, tree) : undefined));
   const modelList = [...models.values()];
@@ -205,6 +229,9 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
       });
     },
     lineage,
+    sql: applyEdits(sql, edits),
+    restore: (resolved) => restoreNames(resolved, aliases),
+    message: (m) => restoreMessage(m, aliases),
     externalConnections: [...new Set(connections)],
     models: Object.fromEntries(modelList.map((m) => [m.info.fullName, [...m.info.featureColumns, ...m.info.labelColumns].map((c) => c.name)])),
     check(resolved: unknown) {
