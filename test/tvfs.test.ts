@@ -319,3 +319,37 @@ describe('two calls of one TVF with the same output schema but other models (lin
     } finally { await emu.close(); }
   });
 });
+
+describe('ML.TRIAL_INFO: STRUCT columns shaped by the model (models.get hparamSearchSpaces, hparamTuningObjectives)', () => {
+  // https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-trial-info#output
+  it('hyperparameters holds the tuned ones, typed by search space; the metrics are the tuning objectives; an untuned model is refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bqgate-trials-'));
+    const shop = join(dir, 'demo-project', 'shop');
+    mkdirSync(shop, { recursive: true });
+    const base = JSON.parse(readFileSync(resolve('fixtures/demo-project/shop/churn_model.model.json'), 'utf8'));
+    delete base.modelReference;
+    writeFileSync(join(shop, 'untuned.model.json'), JSON.stringify(base));
+    writeFileSync(join(shop, 'tuned.model.json'), JSON.stringify({
+      ...base, modelType: 'DNN_CLASSIFIER',
+      hparamSearchSpaces: { learnRate: { range: { min: 0.001, max: 0.1 } }, hiddenUnits: { candidates: [{ elements: ['64', '32'] }] }, optimizer: { candidates: { candidates: ['ADAM', 'SGD'] } }, batchSize: { range: { min: '16', max: '64' } } },
+      trainingRuns: [{ trainingOptions: { hparamTuningObjectives: ['ROC_AUC', 'LOG_LOSS'] } }],
+    }));
+    const secret = newEmulatorSecret();
+    const emu = await startEmulator({ port: 0, fixturesDir: dir, secret });
+    try {
+      const own = new Analyzer(zeta, new Catalog(new Upstream({ baseUrl: emu.url, authClient: localCredential(secret) }), 0));
+      const a = await own.analyze({ projectId: 'demo-project', sql: 'SELECT * FROM ML.TRIAL_INFO(MODEL shop.tuned)' });
+      expect(a.outputColumns).toEqual(['trial_id', 'hyperparameters', 'hparam_tuning_evaluation_metrics', 'training_loss', 'eval_loss', 'status', 'error_message', 'is_optimal']);
+      const field = (t: any) => (t.structType.field as any[]).map((f) => `${f.fieldName} ${f.fieldType.typeKind}${f.fieldType.arrayType ? `<${f.fieldType.arrayType.elementType.typeKind}>` : ''}`);
+      console.log('ML.TRIAL_INFO hyperparameters:', field(a.outputTypes[1]).join(', '), '; metrics:', field(a.outputTypes[2]).join(', '));
+      expect(field(a.outputTypes[1])).toEqual(['learn_rate TYPE_DOUBLE', 'hidden_units TYPE_ARRAY<TYPE_INT64>', 'optimizer TYPE_STRING', 'batch_size TYPE_INT64']);
+      expect(field(a.outputTypes[2])).toEqual(['roc_auc TYPE_DOUBLE', 'log_loss TYPE_DOUBLE']);
+      const picked = await own.analyze({ projectId: 'demo-project', sql: 'SELECT trial_id, hyperparameters.learn_rate, hparam_tuning_evaluation_metrics.roc_auc FROM ML.TRIAL_INFO(MODEL shop.tuned) WHERE is_optimal' });
+      expect(picked.outputColumns).toEqual(['trial_id', 'learn_rate', 'roc_auc']);
+      expect(picked.modelsRead).toEqual(['demo-project.shop.tuned']);
+      // a field the model's search spaces do not have is an analysis error, as BigQuery's
+      await expect(own.analyze({ projectId: 'demo-project', sql: 'SELECT hyperparameters.l1_reg FROM ML.TRIAL_INFO(MODEL shop.tuned)' })).rejects.toThrow(/l1_reg/);
+      await expect(own.analyze({ projectId: 'demo-project', sql: 'SELECT * FROM ML.TRIAL_INFO(MODEL shop.untuned)' })).rejects.toThrow(/hparamSearchSpaces/);
+    } finally { await emu.close(); }
+  });
+});

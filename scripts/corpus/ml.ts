@@ -14,10 +14,13 @@
  * - a recommender (ML.RECOMMEND's model) has the user and item columns `user` / `item` (STRING) and
  *   explicit feedback; `Unrecognized name: x` in a FROM fed by ML.RECOMMEND names its user column x,
  *   then its item column (the rating is the label, named by `predicted_<x>` as for ML.PREDICT).
+ * - a model asked for its hyperparameter tuning trials (ML.TRIAL_INFO) is tuned: a linear
+ *   regression's l1_reg and l2_reg searched, with its default objective R2_SCORE
+ *   (https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create#hparam_tuning_objectives).
  * Only the corpus harness uses this: in production the catalog answers from tables.get / models.get.
  */
 import type { BqField } from '../../src/emulator/encode.js';
-import { qualify } from '../../src/sql/index.js';
+import { qualify, type ModelInfo } from '../../src/sql/index.js';
 import type { SyntheticSource } from './source.js';
 import { enclosingSelects, pathAt, type Scope } from './scope.js';
 
@@ -109,6 +112,13 @@ function recommenderName(src: SyntheticSource, scope: Scope, msg: string, pos: n
     if (slot) { slot.name = m[1]; return true; }
   }
   return false;
+}
+
+/** The tuning a synthetic model of `sql` named `fullName` has: some when the statement asks ML.TRIAL_INFO of it (see the module comment). */
+export function tuningFor(sql: string, fullName: string): Pick<ModelInfo, 'hparamSearchSpaces'> & { hparamTuningObjectives?: string[] } {
+  const name = fullName.split('.').pop()!.replace(/[^\w]/g, '\\$&');
+  if (!new RegExp(`\\bML\\s*\\.\\s*TRIAL_INFO\\s*\\(\\s*MODEL\\s*[\\w.\`-]*${name}\\b`, 'i').test(sql)) return {};
+  return { hparamSearchSpaces: ['l1Reg', 'l2Reg'], hparamTuningObjectives: ['R2_SCORE'] };
 }
 
 /** The modelType a synthetic model of `sql` named `fullName` gets (see the module comment). */

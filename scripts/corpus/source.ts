@@ -10,7 +10,7 @@ import type { ModelInfo, RoutineInfo, StandardSqlDataType, TableInfo, TableSourc
 import { fieldType, typeSql } from '../../src/sql/types.js';
 import { BigQueryError } from '../../src/bigquery/errors.js';
 import type { Scope } from './scope.js';
-import { externalSchemaOf, modelTypeFor, RECOMMENDER_COLUMNS } from './ml.js';
+import { externalSchemaOf, modelTypeFor, RECOMMENDER_COLUMNS, tuningFor } from './ml.js';
 
 /** A BigQuery schema field → the REST reference's StandardSqlDataType. */
 export function standardType(f: BqField): StandardSqlDataType {
@@ -118,9 +118,11 @@ export class SyntheticSource implements TableSource {
       label: { name: 'label', type: recommender ? 'FLOAT' : 'STRING', mode: 'NULLABLE' },
       features: recommender ? RECOMMENDER_COLUMNS.map((name) => ({ name, type: 'STRING', mode: 'NULLABLE' })) : [],
     }).get(fullName)!;
+    const { hparamTuningObjectives, ...tuned } = tuningFor(this.sql, fullName);
     return {
       fullName, modelType, featureColumns: m.features.map((f) => ({ name: f.name, type: standardType(f) })), labelColumns: [{ name: m.label.name, type: standardType(m.label) }],
       ...(recommender ? { trainingOptions: { userColumn: m.features[0].name, itemColumn: m.features[1].name, feedbackType: 'EXPLICIT' } } : {}),
+      ...(hparamTuningObjectives ? { trainingOptions: { hparamTuningObjectives }, ...tuned } : {}),
     };
   }
 

@@ -2,7 +2,8 @@
  * Models for the analyzer: `project.dataset.model` → `ModelInfo` from the upstream's models.get
  * (https://cloud.google.com/bigquery/docs/reference/rest/v2/models/get: modelType, featureColumns,
  * labelColumns as StandardSqlField; the last trainingRuns[].trainingOptions userColumn, itemColumn,
- * feedbackType), with the gateway's credential, cached for `ttlMs` like schemas.
+ * feedbackType, hparamTuningObjectives; the hparamSearchSpaces keys), with the gateway's credential,
+ * cached for `ttlMs` like schemas.
  * Throws BigQueryError(notFound) for a model the upstream does not have, backendError otherwise.
  */
 import { pathParts } from '../bigquery/table-path.js';
@@ -27,16 +28,23 @@ export class ModelCache {
     if (r.status === 404) throw new BigQueryError('notFound', `Not found: Model ${p}:${d}.${m}`);
     if (r.status >= 300) throw new BigQueryError('backendError', `Could not read the model ${fullName} from the upstream (HTTP ${r.status}); the query was not run.`);
     const cols = (xs: any): ModelInfo['featureColumns'] => (Array.isArray(xs) ? xs : []).map((c: any) => ({ name: String(c.name), type: c.type ?? { typeKind: 'TYPE_KIND_UNSPECIFIED' } }));
-    return { fullName, ...(r.body.modelType ? { modelType: String(r.body.modelType) } : {}), featureColumns: cols(r.body.featureColumns), labelColumns: cols(r.body.labelColumns), ...trainingOptionsOf(r.body) };
+    return { fullName, ...(r.body.modelType ? { modelType: String(r.body.modelType) } : {}), featureColumns: cols(r.body.featureColumns), labelColumns: cols(r.body.labelColumns), ...trainingOptionsOf(r.body), ...searchSpacesOf(r.body) };
   }
 }
 
 const enc = encodeURIComponent;
 
-/** The last training run's userColumn / itemColumn / feedbackType (Model.trainingRuns[].trainingOptions), when given. */
+/** The last training run's userColumn / itemColumn / feedbackType / hparamTuningObjectives (Model.trainingRuns[].trainingOptions), when given. */
 function trainingOptionsOf(body: any): Pick<ModelInfo, 'trainingOptions'> {
   const runs = Array.isArray(body.trainingRuns) ? body.trainingRuns : [];
   const o = runs.at(-1)?.trainingOptions ?? {};
-  const picked = Object.fromEntries((['userColumn', 'itemColumn', 'feedbackType'] as const).filter((k) => typeof o[k] === 'string').map((k) => [k, o[k] as string]));
+  const picked: NonNullable<ModelInfo['trainingOptions']> = Object.fromEntries((['userColumn', 'itemColumn', 'feedbackType'] as const).filter((k) => typeof o[k] === 'string').map((k) => [k, o[k] as string]));
+  if (Array.isArray(o.hparamTuningObjectives) && o.hparamTuningObjectives.every((x: unknown) => typeof x === 'string')) picked.hparamTuningObjectives = o.hparamTuningObjectives;
   return Object.keys(picked).length ? { trainingOptions: picked } : {};
+}
+
+/** The keys of Model.hparamSearchSpaces (the tuned hyperparameters), when given. */
+function searchSpacesOf(body: any): Pick<ModelInfo, 'hparamSearchSpaces'> {
+  const s = body.hparamSearchSpaces;
+  return s && typeof s === 'object' && !Array.isArray(s) && Object.keys(s).length ? { hparamSearchSpaces: Object.keys(s) } : {};
 }

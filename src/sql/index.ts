@@ -88,8 +88,13 @@ export interface ModelInfo {
   modelType?: string;
   featureColumns: Array<{ name: string; type: StandardSqlDataType }>;
   labelColumns: Array<{ name: string; type: StandardSqlDataType }>;
-  /** The last training run's TrainingOptions fields ML.RECOMMEND names its output by (matrix factorization). */
-  trainingOptions?: { userColumn?: string; itemColumn?: string; feedbackType?: string };
+  /**
+   * The last training run's TrainingOptions fields ML.RECOMMEND names its output by (matrix
+   * factorization), and the hyperparameter tuning objectives (`R2_SCORE`, …) ML.TRIAL_INFO's metrics are.
+   */
+  trainingOptions?: { userColumn?: string; itemColumn?: string; feedbackType?: string; hparamTuningObjectives?: string[] };
+  /** The tuned hyperparameters (models.get `hparamSearchSpaces` keys, camelCase, in its order). */
+  hparamSearchSpaces?: string[];
 }
 
 /** Where table schemas come from (the catalog stage). Throws BigQueryError(notFound) for a missing table. */

@@ -42,6 +42,7 @@ import { functionProto, schemaOf, tvfProto } from './protos.js';
 import { templatedProto } from './templated.js';
 import { aliasCall, applyEdits, restoreMessage, restoreNames, type AliasEdit } from './aliases.js';
 import { recommendedColumns } from './recommend.js';
+import { trialColumns } from './trial-info.js';
 
 export interface Column { name: string; type: TypeProto }
 
@@ -418,6 +419,7 @@ function outputOf(call: TvfCall, rels: Map<number, Column[]>, model?: ModelInfo)
       }
       continue;
     }
+    if (item === 'tuned') { for (const c of trialColumns(model, refuse)) add(c.name, c.type, computed); continue; }
     if (item === 'predicted') {
       const kind = variantOf(model);
       if (kind === 'kmeans') {
