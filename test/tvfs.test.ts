@@ -294,62 +294,84 @@ describe('two calls of one TVF with the same output schema but other models (lin
   // Two classifiers with the same label over other features: both ML.PREDICT calls share one output
   // schema, so their lineage hints share a key. The second call's hints replaced the first's: `pa`
   // was reported as derived from churn_b's features (city, email) only.
-  it("each call's prediction derives from its own model's features (or more), never only the other's", async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bqgate-two-models-'));
-    const shop = join(dir, 'demo-project', 'shop');
-    mkdirSync(shop, { recursive: true });
-    for (const f of ['customers.schema.json', 'customers.jsonl.gz']) copyFileSync(resolve('fixtures/demo-project/shop', f), join(shop, f));
-    const base = JSON.parse(readFileSync(resolve('fixtures/demo-project/shop/churn_model.model.json'), 'utf8'));
-    delete base.modelReference;
-    const features = (names: string[]) => names.map((name) => ({ name, type: { typeKind: name === 'customer_id' ? 'INT64' : 'STRING' } }));
-    writeFileSync(join(shop, 'churn_a.model.json'), JSON.stringify({ ...base, featureColumns: features(['customer_id', 'country']) }));
-    writeFileSync(join(shop, 'churn_b.model.json'), JSON.stringify({ ...base, featureColumns: features(['email', 'city']) }));
-    const secret = newEmulatorSecret();
-    const emu = await startEmulator({ port: 0, fixturesDir: dir, secret });
-    try {
-      const own = new Analyzer(zeta, new Catalog(new Upstream({ baseUrl: emu.url, authClient: localCredential(secret) }), 0));
-      const input = '(SELECT customer_id, country, city, email FROM shop.customers)';
-      const a = await own.analyze({ projectId: 'demo-project', sql: `SELECT a.predicted_churned AS pa, b.predicted_churned AS pb FROM ML.PREDICT(MODEL shop.churn_a, ${input}) AS a CROSS JOIN ML.PREDICT(MODEL shop.churn_b, ${input}) AS b` });
-      const from = (name: string) => a.lineage.find((l) => l.name === name)!.sources.map((s) => s.column).sort();
-      console.log('two models, one schema: pa ←', from('pa').join(','), '; pb ←', from('pb').join(','));
-      expect(from('pa')).toEqual(expect.arrayContaining(['country', 'customer_id']));
-      expect(from('pb')).toEqual(expect.arrayContaining(['city', 'email']));
-      const alone = await own.analyze({ projectId: 'demo-project', sql: `SELECT predicted_churned AS pa FROM ML.PREDICT(MODEL shop.churn_a, ${input})` });
-      expect(alone.lineage[0].sources.map((s) => s.column).sort()).toEqual(['country', 'customer_id']);
-    } finally { await emu.close(); }
-  });
+  const features = (names: string[]) => names.map((name) => ({ name, type: { typeKind: name === 'customer_id' ? 'INT64' : 'STRING' } }));
+  it("each call's prediction derives from its own model's features (or more), never only the other's", () => withModels({
+    churn_a: { featureColumns: features(['customer_id', 'country']) },
+    churn_b: { featureColumns: features(['email', 'city']) },
+  }, async (own) => {
+    const input = '(SELECT customer_id, country, city, email FROM shop.customers)';
+    const a = await own.analyze({ projectId: 'demo-project', sql: `SELECT a.predicted_churned AS pa, b.predicted_churned AS pb FROM ML.PREDICT(MODEL shop.churn_a, ${input}) AS a CROSS JOIN ML.PREDICT(MODEL shop.churn_b, ${input}) AS b` });
+    const from = (name: string) => a.lineage.find((l) => l.name === name)!.sources.map((s) => s.column).sort();
+    console.log('two models, one schema: pa ←', from('pa').join(','), '; pb ←', from('pb').join(','));
+    expect(from('pa')).toEqual(expect.arrayContaining(['country', 'customer_id']));
+    expect(from('pb')).toEqual(expect.arrayContaining(['city', 'email']));
+    const alone = await own.analyze({ projectId: 'demo-project', sql: `SELECT predicted_churned AS pa FROM ML.PREDICT(MODEL shop.churn_a, ${input})` });
+    expect(alone.lineage[0].sources.map((s) => s.column).sort()).toEqual(['country', 'customer_id']);
+  }));
 });
+
+/** Runs `fn` with an analyzer over an emulator whose shop dataset holds customers and the given models (churn_model's JSON with each override). */
+async function withModels(models: Record<string, object>, fn: (a: Analyzer) => Promise<void>) {
+  const dir = mkdtempSync(join(tmpdir(), 'bqgate-models-'));
+  const shop = join(dir, 'demo-project', 'shop');
+  mkdirSync(shop, { recursive: true });
+  for (const f of ['customers.schema.json', 'customers.jsonl.gz']) copyFileSync(resolve('fixtures/demo-project/shop', f), join(shop, f));
+  const base = JSON.parse(readFileSync(resolve('fixtures/demo-project/shop/churn_model.model.json'), 'utf8'));
+  delete base.modelReference;
+  for (const [name, over] of Object.entries(models)) writeFileSync(join(shop, `${name}.model.json`), JSON.stringify({ ...base, ...over }));
+  const secret = newEmulatorSecret();
+  const emu = await startEmulator({ port: 0, fixturesDir: dir, secret });
+  try { await fn(new Analyzer(zeta, new Catalog(new Upstream({ baseUrl: emu.url, authClient: localCredential(secret) }), 0))); } finally { await emu.close(); }
+}
+
+const fieldsOf = (t: any) => (t.structType.field as any[]).map((f) => `${f.fieldName} ${f.fieldType.typeKind}${f.fieldType.arrayType ? `<${f.fieldType.arrayType.elementType.typeKind}>` : ''}`);
 
 describe('ML.TRIAL_INFO: STRUCT columns shaped by the model (models.get hparamSearchSpaces, hparamTuningObjectives)', () => {
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-trial-info#output
-  it('hyperparameters holds the tuned ones, typed by search space; the metrics are the tuning objectives; an untuned model is refused', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bqgate-trials-'));
-    const shop = join(dir, 'demo-project', 'shop');
-    mkdirSync(shop, { recursive: true });
-    const base = JSON.parse(readFileSync(resolve('fixtures/demo-project/shop/churn_model.model.json'), 'utf8'));
-    delete base.modelReference;
-    writeFileSync(join(shop, 'untuned.model.json'), JSON.stringify(base));
-    writeFileSync(join(shop, 'tuned.model.json'), JSON.stringify({
-      ...base, modelType: 'DNN_CLASSIFIER',
+  it('hyperparameters holds the tuned ones, typed by search space; the metrics are the tuning objectives; an untuned model is refused', () => withModels({
+    untuned: {},
+    tuned: {
+      modelType: 'DNN_CLASSIFIER',
       hparamSearchSpaces: { learnRate: { range: { min: 0.001, max: 0.1 } }, hiddenUnits: { candidates: [{ elements: ['64', '32'] }] }, optimizer: { candidates: { candidates: ['ADAM', 'SGD'] } }, batchSize: { range: { min: '16', max: '64' } } },
       trainingRuns: [{ trainingOptions: { hparamTuningObjectives: ['ROC_AUC', 'LOG_LOSS'] } }],
-    }));
-    const secret = newEmulatorSecret();
-    const emu = await startEmulator({ port: 0, fixturesDir: dir, secret });
-    try {
-      const own = new Analyzer(zeta, new Catalog(new Upstream({ baseUrl: emu.url, authClient: localCredential(secret) }), 0));
-      const a = await own.analyze({ projectId: 'demo-project', sql: 'SELECT * FROM ML.TRIAL_INFO(MODEL shop.tuned)' });
-      expect(a.outputColumns).toEqual(['trial_id', 'hyperparameters', 'hparam_tuning_evaluation_metrics', 'training_loss', 'eval_loss', 'status', 'error_message', 'is_optimal']);
-      const field = (t: any) => (t.structType.field as any[]).map((f) => `${f.fieldName} ${f.fieldType.typeKind}${f.fieldType.arrayType ? `<${f.fieldType.arrayType.elementType.typeKind}>` : ''}`);
-      console.log('ML.TRIAL_INFO hyperparameters:', field(a.outputTypes[1]).join(', '), '; metrics:', field(a.outputTypes[2]).join(', '));
-      expect(field(a.outputTypes[1])).toEqual(['learn_rate TYPE_DOUBLE', 'hidden_units TYPE_ARRAY<TYPE_INT64>', 'optimizer TYPE_STRING', 'batch_size TYPE_INT64']);
-      expect(field(a.outputTypes[2])).toEqual(['roc_auc TYPE_DOUBLE', 'log_loss TYPE_DOUBLE']);
-      const picked = await own.analyze({ projectId: 'demo-project', sql: 'SELECT trial_id, hyperparameters.learn_rate, hparam_tuning_evaluation_metrics.roc_auc FROM ML.TRIAL_INFO(MODEL shop.tuned) WHERE is_optimal' });
-      expect(picked.outputColumns).toEqual(['trial_id', 'learn_rate', 'roc_auc']);
-      expect(picked.modelsRead).toEqual(['demo-project.shop.tuned']);
-      // a field the model's search spaces do not have is an analysis error, as BigQuery's
-      await expect(own.analyze({ projectId: 'demo-project', sql: 'SELECT hyperparameters.l1_reg FROM ML.TRIAL_INFO(MODEL shop.tuned)' })).rejects.toThrow(/l1_reg/);
-      await expect(own.analyze({ projectId: 'demo-project', sql: 'SELECT * FROM ML.TRIAL_INFO(MODEL shop.untuned)' })).rejects.toThrow(/hparamSearchSpaces/);
-    } finally { await emu.close(); }
-  });
+    },
+  }, async (own) => {
+    const a = await own.analyze({ projectId: 'demo-project', sql: 'SELECT * FROM ML.TRIAL_INFO(MODEL shop.tuned)' });
+    expect(a.outputColumns).toEqual(['trial_id', 'hyperparameters', 'hparam_tuning_evaluation_metrics', 'training_loss', 'eval_loss', 'status', 'error_message', 'is_optimal']);
+    console.log('ML.TRIAL_INFO hyperparameters:', fieldsOf(a.outputTypes[1]).join(', '), '; metrics:', fieldsOf(a.outputTypes[2]).join(', '));
+    expect(fieldsOf(a.outputTypes[1])).toEqual(['learn_rate TYPE_DOUBLE', 'hidden_units TYPE_ARRAY<TYPE_INT64>', 'optimizer TYPE_STRING', 'batch_size TYPE_INT64']);
+    expect(fieldsOf(a.outputTypes[2])).toEqual(['roc_auc TYPE_DOUBLE', 'log_loss TYPE_DOUBLE']);
+    const picked = await own.analyze({ projectId: 'demo-project', sql: 'SELECT trial_id, hyperparameters.learn_rate, hparam_tuning_evaluation_metrics.roc_auc FROM ML.TRIAL_INFO(MODEL shop.tuned) WHERE is_optimal' });
+    expect(picked.outputColumns).toEqual(['trial_id', 'learn_rate', 'roc_auc']);
+    expect(picked.modelsRead).toEqual(['demo-project.shop.tuned']);
+    // a field the model's search spaces do not have is an analysis error, as BigQuery's
+    await expect(own.analyze({ projectId: 'demo-project', sql: 'SELECT hyperparameters.l1_reg FROM ML.TRIAL_INFO(MODEL shop.tuned)' })).rejects.toThrow(/l1_reg/);
+    await expect(own.analyze({ projectId: 'demo-project', sql: 'SELECT * FROM ML.TRIAL_INFO(MODEL shop.untuned)' })).rejects.toThrow(/hparamSearchSpaces/);
+  }));
+});
+
+describe('ML.CONFUSION_MATRIX: one column per class label of the model (models.get evaluation metrics)', () => {
+  // https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-confusion#output
+  const multi = (labels: string[]) => ({ trainingRuns: [{ evaluationMetrics: { multiClassClassificationMetrics: { confusionMatrixList: [{ rows: labels.map((actualLabel) => ({ actualLabel, entries: [] })) }] } } }] });
+  const int = { labelColumns: [{ name: 'tier', type: { typeKind: 'INT64' } }] };
+  it('names the classes in ascending label order, altered as documented (0 → _0); expected_label has the input label column type', () => withModels({
+    tiers: { ...int, modelType: 'LOGISTIC_REG', ...multi(['10', '9', '2']) },
+    yesno: { modelType: 'BOOSTED_TREE_CLASSIFIER', labelColumns: [{ name: 'answer', type: { typeKind: 'STRING' } }], trainingRuns: [{ evaluationMetrics: { binaryClassificationMetrics: { positiveLabel: 'yes', negativeLabel: 'no' } } }] },
+    income: { ...int, ...multi(['<=50K', '>50K']) },
+    plain: {},
+  }, async (own) => {
+    const a = await own.analyze({ projectId: 'demo-project', sql: 'SELECT * FROM ML.CONFUSION_MATRIX(MODEL shop.tiers, (SELECT customer_id AS tier, country, city FROM shop.customers))' });
+    console.log('ML.CONFUSION_MATRIX columns:', a.outputColumns.join(', '));
+    expect(a.outputColumns).toEqual(['expected_label', '_2', '_9', '_10']);
+    expect(a.outputTypes.map((t) => t.typeKind)).toEqual(['TYPE_INT64', 'TYPE_INT64', 'TYPE_INT64', 'TYPE_INT64']);
+    // the label's values are in the output: every input column is a source of every column, the label's included
+    expect(a.lineage.find((l) => l.name === 'expected_label')!.sources.map((s) => s.column).sort()).toEqual(['city', 'country', 'customer_id']);
+    const s = await own.analyze({ projectId: 'demo-project', sql: 'SELECT * FROM ML.CONFUSION_MATRIX(MODEL shop.tiers, (SELECT CAST(customer_id AS STRING) AS tier FROM shop.customers))' });
+    expect(s.outputTypes[0].typeKind).toBe('TYPE_STRING');
+    const b = await own.analyze({ projectId: 'demo-project', sql: 'SELECT expected_label, `no`, yes FROM ML.CONFUSION_MATRIX(MODEL shop.yesno)' });
+    expect(b.outputColumns).toEqual(['expected_label', 'no', 'yes']);
+    await expect(own.analyze({ projectId: 'demo-project', sql: 'SELECT * FROM ML.CONFUSION_MATRIX(MODEL shop.income, (SELECT customer_id AS tier FROM shop.customers))' })).rejects.toThrow(/class label "<=50K".*not documented/);
+    await expect(own.analyze({ projectId: 'demo-project', sql: 'SELECT * FROM ML.CONFUSION_MATRIX(MODEL shop.plain, TABLE shop.customers)' })).rejects.toThrow(/class labels/);
+    await expect(own.analyze({ projectId: 'demo-project', sql: 'SELECT * FROM ML.CONFUSION_MATRIX(MODEL shop.tiers, (SELECT country FROM shop.customers))' })).rejects.toThrow(/no column tier/);
+  }));
 });

@@ -17,6 +17,7 @@
  * - a model asked for its hyperparameter tuning trials (ML.TRIAL_INFO) is tuned: a linear
  *   regression's l1_reg and l2_reg searched, with its default objective R2_SCORE
  *   (https://cloud.google.com/bigquery/docs/reference/standard-sql/bigqueryml-syntax-create#hparam_tuning_objectives).
+ * - a model asked for its confusion matrix (ML.CONFUSION_MATRIX) is a binary classifier of the labels 0 and 1.
  * Only the corpus harness uses this: in production the catalog answers from tables.get / models.get.
  */
 import type { BqField } from '../../src/emulator/encode.js';
@@ -119,6 +120,12 @@ export function tuningFor(sql: string, fullName: string): Pick<ModelInfo, 'hpara
   const name = fullName.split('.').pop()!.replace(/[^\w]/g, '\\$&');
   if (!new RegExp(`\\bML\\s*\\.\\s*TRIAL_INFO\\s*\\(\\s*MODEL\\s*[\\w.\`-]*${name}\\b`, 'i').test(sql)) return {};
   return { hparamSearchSpaces: ['l1Reg', 'l2Reg'], hparamTuningObjectives: ['R2_SCORE'] };
+}
+
+/** The class labels a synthetic model of `sql` named `fullName` has: 0 and 1 when the statement asks ML.CONFUSION_MATRIX of it. */
+export function classesFor(sql: string, fullName: string): Pick<ModelInfo, 'classLabels'> {
+  const name = fullName.split('.').pop()!.replace(/[^\w]/g, '\\$&');
+  return new RegExp(`\\bML\\s*\\.\\s*CONFUSION_MATRIX\\s*\\(\\s*MODEL\\s*[\\w.\`-]*${name}\\b`, 'i').test(sql) ? { classLabels: ['0', '1'] } : {};
 }
 
 /** The modelType a synthetic model of `sql` named `fullName` gets (see the module comment). */

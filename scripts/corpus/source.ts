@@ -10,7 +10,7 @@ import type { ModelInfo, RoutineInfo, StandardSqlDataType, TableInfo, TableSourc
 import { fieldType, typeSql } from '../../src/sql/types.js';
 import { BigQueryError } from '../../src/bigquery/errors.js';
 import type { Scope } from './scope.js';
-import { externalSchemaOf, modelTypeFor, RECOMMENDER_COLUMNS, tuningFor } from './ml.js';
+import { classesFor, externalSchemaOf, modelTypeFor, RECOMMENDER_COLUMNS, tuningFor } from './ml.js';
 
 /** A BigQuery schema field → the REST reference's StandardSqlDataType. */
 export function standardType(f: BqField): StandardSqlDataType {
@@ -123,6 +123,7 @@ export class SyntheticSource implements TableSource {
       fullName, modelType, featureColumns: m.features.map((f) => ({ name: f.name, type: standardType(f) })), labelColumns: [{ name: m.label.name, type: standardType(m.label) }],
       ...(recommender ? { trainingOptions: { userColumn: m.features[0].name, itemColumn: m.features[1].name, feedbackType: 'EXPLICIT' } } : {}),
       ...(hparamTuningObjectives ? { trainingOptions: { hparamTuningObjectives }, ...tuned } : {}),
+      ...classesFor(this.sql, fullName),
     };
   }
 

@@ -2,7 +2,8 @@
  * Models for the analyzer: `project.dataset.model` → `ModelInfo` from the upstream's models.get
  * (https://cloud.google.com/bigquery/docs/reference/rest/v2/models/get: modelType, featureColumns,
  * labelColumns as StandardSqlField; the last trainingRuns[].trainingOptions userColumn, itemColumn,
- * feedbackType, hparamTuningObjectives; the hparamSearchSpaces keys), with the gateway's credential,
+ * feedbackType, hparamTuningObjectives; the hparamSearchSpaces keys; a classifier's class labels from
+ * the last run's evaluationMetrics), with the gateway's credential,
  * cached for `ttlMs` like schemas.
  * Throws BigQueryError(notFound) for a model the upstream does not have, backendError otherwise.
  */
@@ -28,7 +29,7 @@ export class ModelCache {
     if (r.status === 404) throw new BigQueryError('notFound', `Not found: Model ${p}:${d}.${m}`);
     if (r.status >= 300) throw new BigQueryError('backendError', `Could not read the model ${fullName} from the upstream (HTTP ${r.status}); the query was not run.`);
     const cols = (xs: any): ModelInfo['featureColumns'] => (Array.isArray(xs) ? xs : []).map((c: any) => ({ name: String(c.name), type: c.type ?? { typeKind: 'TYPE_KIND_UNSPECIFIED' } }));
-    return { fullName, ...(r.body.modelType ? { modelType: String(r.body.modelType) } : {}), featureColumns: cols(r.body.featureColumns), labelColumns: cols(r.body.labelColumns), ...trainingOptionsOf(r.body), ...searchSpacesOf(r.body) };
+    return { fullName, ...(r.body.modelType ? { modelType: String(r.body.modelType) } : {}), featureColumns: cols(r.body.featureColumns), labelColumns: cols(r.body.labelColumns), ...trainingOptionsOf(r.body), ...searchSpacesOf(r.body), ...classLabelsOf(r.body) };
   }
 }
 
@@ -41,6 +42,20 @@ function trainingOptionsOf(body: any): Pick<ModelInfo, 'trainingOptions'> {
   const picked: NonNullable<ModelInfo['trainingOptions']> = Object.fromEntries((['userColumn', 'itemColumn', 'feedbackType'] as const).filter((k) => typeof o[k] === 'string').map((k) => [k, o[k] as string]));
   if (Array.isArray(o.hparamTuningObjectives) && o.hparamTuningObjectives.every((x: unknown) => typeof x === 'string')) picked.hparamTuningObjectives = o.hparamTuningObjectives;
   return Object.keys(picked).length ? { trainingOptions: picked } : {};
+}
+
+/**
+ * A classifier's class labels: the last training run's binaryClassificationMetrics negativeLabel /
+ * positiveLabel, or the actualLabel of each row of its first multi-class confusion matrix (REST
+ * Model EvaluationMetrics), when given.
+ */
+function classLabelsOf(body: any): Pick<ModelInfo, 'classLabels'> {
+  const runs = Array.isArray(body.trainingRuns) ? body.trainingRuns : [];
+  const m = runs.at(-1)?.evaluationMetrics ?? {};
+  const binary = m.binaryClassificationMetrics;
+  const rows = m.multiClassClassificationMetrics?.confusionMatrixList?.[0]?.rows;
+  const labels: unknown[] = binary ? [binary.negativeLabel, binary.positiveLabel] : Array.isArray(rows) ? rows.map((r: any) => r?.actualLabel) : [];
+  return labels.length && labels.every((l) => typeof l === 'string' && l !== '') ? { classLabels: [...new Set(labels as string[])] } : {};
 }
 
 /** The keys of Model.hparamSearchSpaces (the tuned hyperparameters), when given. */

@@ -95,6 +95,8 @@ export interface ModelInfo {
   trainingOptions?: { userColumn?: string; itemColumn?: string; feedbackType?: string; hparamTuningObjectives?: string[] };
   /** The tuned hyperparameters (models.get `hparamSearchSpaces` keys, camelCase, in its order). */
   hparamSearchSpaces?: string[];
+  /** A classifier's class labels (the last training run's evaluation metrics), as strings. */
+  classLabels?: string[];
 }
 
 /** Where table schemas come from (the catalog stage). Throws BigQueryError(notFound) for a missing table. */

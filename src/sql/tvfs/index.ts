@@ -43,6 +43,7 @@ import { templatedProto } from './templated.js';
 import { aliasCall, applyEdits, restoreMessage, restoreNames, type AliasEdit } from './aliases.js';
 import { recommendedColumns } from './recommend.js';
 import { trialColumns } from './trial-info.js';
+import { confusionColumns } from './confusion.js';
 
 export interface Column { name: string; type: TypeProto }
 
@@ -420,6 +421,11 @@ function outputOf(call: TvfCall, rels: Map<number, Column[]>, model?: ModelInfo)
       continue;
     }
     if (item === 'tuned') { for (const c of trialColumns(model, refuse)) add(c.name, c.type, computed); continue; }
+    if (item === 'confusion') {
+      const label = (m: ModelInfo) => (firstRel === undefined ? standardType(m.labelColumns[0].type) : inputColumn(m.labelColumns[0].name).type);
+      for (const c of confusionColumns(model, label, refuse)) add(c.name, c.type, computed);
+      continue;
+    }
     if (item === 'predicted') {
       const kind = variantOf(model);
       if (kind === 'kmeans') {
