@@ -10,18 +10,20 @@
  * - anonymous-structs.ts: STRUCT(a, b) takes the field names of the STRUCT it unifies with, by position;
  * - timestamp-string.ts: STRING(timestamp, time_zone) with the zone's offset;
  * - format-elements.ts: FORMAT_DATE / FORMAT_DATETIME / FORMAT_TIMESTAMP elements DuckDB's strftime
- *   reads otherwise (`%x`, `%X`, `%D`, `%F`, `%R`, `%T`).
+ *   reads otherwise (`%x`, `%X`, `%D`, `%F`, `%R`, `%T`);
+ * - time-functions.ts: FORMAT_TIME, PARSE_TIME, TIME_TRUNC, FORMAT_TIMESTAMP with a zone, DATE(ts, zone).
  */
 import { ARRAY_MACROS, lambdaOffsets, nullSeries } from './array-semantics.js';
 import { AGGREGATE_MACROS, aggregateCalls } from './aggregate-semantics.js';
 import { formatElements } from './format-elements.js';
 import { TIMESTAMP_STRING_MACROS, timestampStrings } from './timestamp-string.js';
 import { anonymousStructs } from './anonymous-structs.js';
+import { timeFunctions } from './time-functions.js';
 
 export const SEMANTICS_MACROS: Record<string, [string, string]> = { ...ARRAY_MACROS, ...AGGREGATE_MACROS, ...TIMESTAMP_STRING_MACROS };
 
 /** On the GoogleSQL text, before any other rewrite of translate.ts. */
-export const semanticsBeforePolyglot = (sql: string): string => timestampStrings(aggregateCalls(lambdaOffsets(sql)));
+export const semanticsBeforePolyglot = (sql: string): string => timeFunctions(timestampStrings(aggregateCalls(lambdaOffsets(sql))));
 
 /** On each translated DuckDB statement, after polyglot-fixes.ts. */
 export const semanticsAfterPolyglot = (duck: string): string => anonymousStructs(formatElements(nullSeries(duck)));

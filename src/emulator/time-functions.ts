@@ -1,0 +1,68 @@
+/**
+ * TIME functions DuckDB lacks and that @polyglot-sql/sdk (0.12) passes through unchanged, and two
+ * date / timestamp forms with a time zone it writes wrongly, rewritten on the GoogleSQL text before
+ * polyglot into calls it translates exactly (`timeFunctions`, applied by translate-semantics.ts):
+ *
+ * - `FORMAT_TIME(f, t)` (https://cloud.google.com/bigquery/docs/reference/standard-sql/time_functions#format_time)
+ *   → `FORMAT_DATETIME(f, <t on 1970-01-01>)` (`CAST(CONCAT('1970-01-01 ', CAST(t AS STRING)) AS
+ *   DATETIME)`): the time-of-day elements of a DATETIME are the TIME's (format-elements.ts maps the
+ *   elements DuckDB's strftime reads otherwise);
+ * - `PARSE_TIME(f, s)` (…/time_functions#parse_time) → `TIME(PARSE_DATETIME(f, s))`;
+ * - `TIME_TRUNC(t, part)` (…/time_functions#time_trunc) → `TIME(DATETIME_TRUNC(<t on 1970-01-01>,
+ *   part))` (a TIME truncated to HOUR, MINUTE, SECOND, … stays within its day);
+ * - `FORMAT_TIMESTAMP(f, ts, zone)` (…/timestamp_functions#format_timestamp), whose three-argument
+ *   form polyglot passes through: with a literal format that prints no zone (`%Z`, `%z`, `%Ez`) it
+ *   is `FORMAT_DATETIME(f, DATETIME(ts, zone))`, the wall time in that zone; with a zone element it
+ *   is left as written (the emulator then refuses it);
+ * - `DATE(ts, zone)` (…/date_functions#date), which polyglot writes as DuckDB's STRPTIME of the
+ *   zone's text → `DATE(DATETIME(ts, zone))`.
+ * A call with another argument count, or qualified (`SAFE.`, `x.f`), is left as written.
+ */
+import { scan } from './translate.js';
+import { closing, topLevelCommaParts } from './native-masks.js';
+
+/** A TIME as the DATETIME of that time on 1970-01-01 (polyglot reads `DATETIME(d, t)` of a non-literal t as a time zone conversion). */
+const onEpochDay = (t: string) => `CAST(CONCAT('1970-01-01 ', CAST(${t} AS STRING)) AS DATETIME)`;
+const ZONE_ELEMENT = /%(?:E?z|Z|Ez)/;
+
+/** name → argument count → the rewritten call, or undefined to leave it. */
+const RULES: Record<string, (a: string[]) => string | undefined> = {
+  FORMAT_TIME: (a) => (a.length === 2 ? `FORMAT_DATETIME(${a[0]}, ${onEpochDay(a[1])})` : undefined),
+  PARSE_TIME: (a) => (a.length === 2 ? `TIME(PARSE_DATETIME(${a[0]}, ${a[1]}))` : undefined),
+  TIME_TRUNC: (a) => (a.length === 2 ? `TIME(DATETIME_TRUNC(${onEpochDay(a[0])}, ${a[1]}))` : undefined),
+  FORMAT_TIMESTAMP: (a) => (a.length === 3 && /^\s*(['"]).*\1\s*$/s.test(a[0]) && !ZONE_ELEMENT.test(a[0]) ? `FORMAT_DATETIME(${a[0]}, DATETIME(${a[1]}, ${a[2]}))` : undefined),
+  DATE: (a) => (a.length === 2 ? `DATE(DATETIME(${a[0]}, ${a[1]}))` : undefined),
+};
+
+const CALL = new RegExp(`\\b(${Object.keys(RULES).join('|')})\\s*\\(`, 'gi');
+
+/** The first call a rule rewrites, as [start, end (just past its `)`), replacement]; undefined when none. */
+function nextCall(sql: string, done: Set<number>): [number, number, string] | undefined {
+  const skip: Array<[number, number]> = [];
+  scan(sql, (_k, s, e) => skip.push([s, e]));
+  for (const m of sql.matchAll(CALL)) {
+    const at = m.index!;
+    if (done.has(at) || skip.some(([s, e]) => at >= s && at < e) || /[\w.]/.test(sql[at - 1] ?? '')) continue;
+    const open = at + m[0].length - 1;
+    const end = closing(sql, open, skip);
+    if (end < 0) continue;
+    const out = RULES[m[1].toUpperCase()](topLevelCommaParts(sql, open + 1, end - 1, skip).map((p) => p.trim()));
+    if (out === undefined) { done.add(at); continue; }
+    return [at, end, out];
+  }
+  return undefined;
+}
+
+/** `sql` (GoogleSQL) with every call above rewritten, outermost first (its arguments are rewritten in later passes). */
+export function timeFunctions(sql: string): string {
+  if (!CALL.test(sql)) return sql;
+  CALL.lastIndex = 0;
+  const done = new Set<number>();
+  for (let i = 0; i < 10_000; i++) {
+    const next = nextCall(sql, done);
+    if (!next) break;
+    sql = sql.slice(0, next[0]) + next[2] + sql.slice(next[1]);
+    done.clear();
+  }
+  return sql;
+}
