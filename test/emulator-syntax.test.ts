@@ -115,6 +115,12 @@ describe('set operations by name (https://cloud.google.com/bigquery/docs/referen
     expect((await rows(`SELECT a, b FROM ${t} EXCEPT DISTINCT BY NAME SELECT 10 AS b, 1 AS a ORDER BY a`)).rows).toEqual([['2', '20']]);
   });
 
+  it('parenthesized inputs (as the pipe UNION / INTERSECT / EXCEPT desugar), in a subquery too', async () => {
+    expect(await rows(`(${A}) UNION ALL CORRESPONDING (SELECT 3 AS b, 4 AS a)`)).toEqual({ names: ['a', 'b'], rows: [['1', '2'], ['4', '3']] });
+    expect(await rows(`SELECT b FROM ((${A}) UNION ALL CORRESPONDING (SELECT 3 AS b, 4 AS a)) ORDER BY b`)).toEqual({ names: ['b'], rows: [['2'], ['3']] });
+    expect(await rows(`(${A}) EXCEPT DISTINCT CORRESPONDING (SELECT 2 AS b, 1 AS a)`)).toEqual({ names: ['a', 'b'], rows: [] });
+  });
+
   it('BY NAME and STRICT CORRESPONDING refuse inputs with other column names', async () => {
     await refused(`${A} UNION ALL BY NAME SELECT 3 AS b, 4 AS c`, /same column names/);
     await refused(`${A} UNION ALL STRICT CORRESPONDING SELECT 3 AS b`, /same column names/);

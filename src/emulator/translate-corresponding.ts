@@ -102,7 +102,8 @@ export function correspondingSetOps(sql: string): string {
     while (a >= 0 && ds[a] >= d && !(word(ts[a]) === 'SELECT' && ds[a] === d)) a--;
     if ((a < 0 || ds[a] < d) && word(ts[opStart - 1]) === ')') a = openOf(ts, opStart - 1); // (A) UNION …
     let b = k;
-    while (b < ts.length && ds[b] >= d && !(ds[b] === d && (OPS.has(word(ts[b])) || ['ORDER', 'LIMIT', ';'].includes(word(ts[b])) || word(ts[b]) === ')'))) b++;
+    // A `)` at depth d closes B's own group (`… UNION (B)`) unless it opened before B.
+    while (b < ts.length && ds[b] >= d && !(ds[b] === d && (OPS.has(word(ts[b])) || ['ORDER', 'LIMIT', ';'].includes(word(ts[b])) || (word(ts[b]) === ')' && openOf(ts, b) < k)))) b++;
     if (a < 0 || ts.slice(a, opStart).some((t, j) => ds[a + j] === d && OPS.has(word(t))) || OPS.has(word(ts[b]))) continue; // chains: left alone
     const left = columnNames(ts, ds, a, opStart);
     const right = columnNames(ts, ds, k, b);
