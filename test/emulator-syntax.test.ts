@@ -126,3 +126,14 @@ describe('set operations by name (https://cloud.google.com/bigquery/docs/referen
     await refused(`${A} UNION ALL STRICT CORRESPONDING SELECT 3 AS b`, /same column names/);
   });
 });
+
+describe('a STRUCT expression\'s fields as columns (https://cloud.google.com/bigquery/docs/reference/standard-sql/query-syntax#select_expression_star)', () => {
+  const L = "WITH l AS (SELECT STRUCT('Seattle' AS city, STRUCT('WA' AS code, 7 AS n) AS state) AS location, [STRUCT(1 AS x, 'a' AS y), STRUCT(2 AS x, 'b' AS y)] AS arr)";
+  it('path.* and element.* expand the fields in order, beside other columns; a string holding .* is left alone', async () => {
+    expect(await rows(`${L} SELECT t.location.*, 'a.*' AS s FROM l AS t`)).toEqual({ names: ['city', 'state', 's'], rows: [['Seattle', { f: [{ v: 'WA' }, { v: '7' }] }, 'a.*']] });
+    expect(await rows(`${L} SELECT t.location.state.* FROM l AS t`)).toEqual({ names: ['code', 'n'], rows: [['WA', '7']] });
+    expect(await rows(`${L} SELECT t.arr[OFFSET(1)].* FROM l AS t`)).toEqual({ names: ['x', 'y'], rows: [['2', 'b']] });
+    expect(await rows(`${L} SELECT t.arr[ORDINAL(1)].* FROM l AS t`)).toEqual({ names: ['x', 'y'], rows: [['1', 'a']] });
+    expect(await rows(`${L} SELECT location.* FROM l`)).toEqual({ names: ['city', 'state'], rows: [['Seattle', { f: [{ v: 'WA' }, { v: '7' }] }]] });
+  });
+});

@@ -11,7 +11,8 @@
  * - timestamp-string.ts: STRING(timestamp, time_zone) with the zone's offset;
  * - format-elements.ts: FORMAT_DATE / FORMAT_DATETIME / FORMAT_TIMESTAMP elements DuckDB's strftime
  *   reads otherwise (`%x`, `%X`, `%D`, `%F`, `%R`, `%T`);
- * - time-functions.ts: FORMAT_TIME, PARSE_TIME, TIME_TRUNC, FORMAT_TIMESTAMP with a zone, DATE(ts, zone).
+ * - time-functions.ts: FORMAT_TIME, PARSE_TIME, TIME_TRUNC, FORMAT_TIMESTAMP with a zone, DATE(ts, zone);
+ * - struct-star.ts: `l.location.*` / `a[1].*` (a STRUCT's fields as columns), which DuckDB cannot parse.
  */
 import { ARRAY_MACROS, lambdaOffsets, nullSeries } from './array-semantics.js';
 import { AGGREGATE_MACROS, aggregateCalls } from './aggregate-semantics.js';
@@ -19,6 +20,7 @@ import { formatElements } from './format-elements.js';
 import { TIMESTAMP_STRING_MACROS, timestampStrings } from './timestamp-string.js';
 import { anonymousStructs } from './anonymous-structs.js';
 import { timeFunctions } from './time-functions.js';
+import { structStars } from './struct-star.js';
 
 export const SEMANTICS_MACROS: Record<string, [string, string]> = { ...ARRAY_MACROS, ...AGGREGATE_MACROS, ...TIMESTAMP_STRING_MACROS };
 
@@ -26,4 +28,4 @@ export const SEMANTICS_MACROS: Record<string, [string, string]> = { ...ARRAY_MAC
 export const semanticsBeforePolyglot = (sql: string): string => timeFunctions(timestampStrings(aggregateCalls(lambdaOffsets(sql))));
 
 /** On each translated DuckDB statement, after polyglot-fixes.ts. */
-export const semanticsAfterPolyglot = (duck: string): string => anonymousStructs(formatElements(nullSeries(duck)));
+export const semanticsAfterPolyglot = (duck: string): string => structStars(anonymousStructs(formatElements(nullSeries(duck))));
