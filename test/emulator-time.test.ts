@@ -2,7 +2,7 @@
  * TIME functions DuckDB lacks and date / timestamp forms with a time zone (src/emulator/time-functions.ts),
  * through the emulator over real HTTP, with BigQuery's documented answers beyond the pages' own
  * examples (test/emulator-docs.test.ts): FORMAT_TIME, PARSE_TIME, TIME_TRUNC, FORMAT_TIMESTAMP(f, ts,
- * zone), DATE(ts, zone), nested and inside other calls.
+ * zone), DATE(ts, zone), EXTRACT(… AT TIME ZONE zone), nested and inside other calls.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
@@ -38,5 +38,13 @@ describe('time zones (https://cloud.google.com/bigquery/docs/reference/standard-
       DATE(2016, 12, 25) AS e, DATE(DATETIME '2016-12-25 23:59:59') AS f`);
     expect(r.values).toEqual(['2008-12-25 07:30', '21:00', '2016-12-24', '2016-12-26', '2016-12-25', '2016-12-25']);
     expect(r.types).toEqual(['STRING', 'STRING', 'DATE', 'DATE', 'DATE', 'DATE']);
+  });
+
+  it('EXTRACT(part FROM ts AT TIME ZONE zone) reads the wall time in that zone', async () => {
+    const r = await row(`SELECT EXTRACT(DAY FROM TIMESTAMP '2008-12-25 05:30:00+00' AT TIME ZONE 'America/Los_Angeles') AS a,
+      EXTRACT(HOUR FROM TIMESTAMP('2008-12-25 05:30:00+00') AT TIME ZONE 'Asia/Kolkata') AS b, EXTRACT(HOUR FROM TIMESTAMP '2008-12-25 05:30:00+00') AS c,
+      EXTRACT(DATE FROM TIMESTAMP '2008-12-25 20:30:00+00' AT TIME ZONE 'Asia/Tokyo') AS d`);
+    expect(r.values).toEqual(['24', '11', '5', '2008-12-26']);
+    expect(r.types).toEqual(['INTEGER', 'INTEGER', 'INTEGER', 'DATE']);
   });
 });

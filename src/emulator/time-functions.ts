@@ -16,6 +16,10 @@
  *   is left as written (the emulator then refuses it);
  * - `DATE(ts, zone)` (…/date_functions#date), which polyglot writes as DuckDB's STRPTIME of the
  *   zone's text → `DATE(DATETIME(ts, zone))`.
+ * - `EXTRACT(part FROM ts AT TIME ZONE zone)` (…/timestamp_functions#extract), which polyglot
+ *   writes over a zone-less DuckDB TIMESTAMP (the wall time read as the zone's, not converted to it)
+ *   → `EXTRACT(part FROM DATETIME(ts, zone))`; `EXTRACT(DATE | TIME | DATETIME FROM x [AT TIME ZONE
+ *   zone])`, parts DuckDB's EXTRACT lacks → `DATE(x)` / `TIME(x)` / `DATETIME(x)` (of `DATETIME(x, zone)`).
  * A call with another argument count, or qualified (`SAFE.`, `x.f`), is left as written.
  */
 import { scan } from './translate.js';
@@ -34,7 +38,37 @@ const RULES: Record<string, (a: string[]) => string | undefined> = {
   DATE: (a) => (a.length === 2 ? `DATE(DATETIME(${a[0]}, ${a[1]}))` : undefined),
 };
 
-const CALL = new RegExp(`\\b(${Object.keys(RULES).join('|')})\\s*\\(`, 'gi');
+const CALL = new RegExp(`\\b(${Object.keys(RULES).join('|')}|EXTRACT)\\s*\\(`, 'gi');
+
+/**
+ * EXTRACT's argument text `part FROM x [AT TIME ZONE zone]` rewritten (the whole call's text), or
+ * undefined to leave it: a zone → `EXTRACT(part FROM DATETIME(x, zone))`; the parts DuckDB's
+ * EXTRACT lacks → `DATE(DATETIME(x, zone))` / `TIME(…)` / `DATETIME(x, zone)`, `DATE(x)`, … without one.
+ */
+function extractCall(sql: string, from: number, to: number, skip: Array<[number, number]>): string | undefined {
+  let depth = 0;
+  let fromAt = -1;
+  let zoneAt = -1;
+  let zoneLen = 0;
+  for (let i = from; i < to; i++) {
+    const span = skip.find(([s, e]) => i >= s && i < e);
+    if (span) { i = span[1] - 1; continue; }
+    if (sql[i] === '(') depth++;
+    else if (sql[i] === ')') depth--;
+    else if (depth === 0 && /[A-Za-z]/.test(sql[i]) && !/[\w.]/.test(sql[i - 1] ?? '')) {
+      const word = sql.slice(i).match(/^(FROM|AT\s+TIME\s+ZONE)\b/i);
+      if (word && word[1].toUpperCase() === 'FROM' && fromAt < 0) fromAt = i;
+      else if (word && fromAt >= 0) { zoneAt = i; zoneLen = word[0].length; }
+    }
+  }
+  if (fromAt < 0) return undefined;
+  const part = sql.slice(from, fromAt).trim().toUpperCase();
+  const x = sql.slice(fromAt + 4, zoneAt < 0 ? to : zoneAt).trim();
+  const local = zoneAt < 0 ? undefined : `DATETIME(${x}, ${sql.slice(zoneAt + zoneLen, to).trim()})`;
+  if (part === 'DATETIME') return local ?? `DATETIME(${x})`;
+  if (part === 'DATE' || part === 'TIME') return `${part}(${local ?? x})`;
+  return local && `EXTRACT(${sql.slice(from, fromAt + 4)} ${local})`;
+}
 
 /** The first call a rule rewrites, as [start, end (just past its `)`), replacement]; undefined when none. */
 function nextCall(sql: string, done: Set<number>): [number, number, string] | undefined {
@@ -46,7 +80,8 @@ function nextCall(sql: string, done: Set<number>): [number, number, string] | un
     const open = at + m[0].length - 1;
     const end = closing(sql, open, skip);
     if (end < 0) continue;
-    const out = RULES[m[1].toUpperCase()](topLevelCommaParts(sql, open + 1, end - 1, skip).map((p) => p.trim()));
+    const name = m[1].toUpperCase();
+    const out = name === 'EXTRACT' ? extractCall(sql, open + 1, end - 1, skip) : RULES[name](topLevelCommaParts(sql, open + 1, end - 1, skip).map((p) => p.trim()));
     if (out === undefined) { done.add(at); continue; }
     return [at, end, out];
   }
