@@ -38,7 +38,9 @@ export function trialColumns(model: ModelInfo | undefined, refuse: (why: string)
   const spaces = model?.hparamSearchSpaces ?? [];
   const objectives = model?.trainingOptions?.hparamTuningObjectives ?? [];
   if (!spaces.length || !objectives.length) refuse(`models.get does not give the tuned hyperparameters (hparamSearchSpaces) and tuning objectives (hparamTuningObjectives) of model ${model?.fullName ?? '?'}, which its trials' STRUCT columns are made of`);
-  const unknown = spaces.filter((s) => !SEARCH_SPACES[s]);
+  const odd = objectives.filter((o) => !/^[A-Za-z][A-Za-z0-9_]*$/.test(o));
+  if (odd.length) refuse(`bqgate cannot name the tuning objective ${JSON.stringify(odd[0])} of model ${model!.fullName} as a STRUCT field`);
+  const unknown = spaces.filter((s) => !Object.hasOwn(SEARCH_SPACES, s));
   if (unknown.length) refuse(`bqgate does not know the type of the hyperparameter search space ${unknown.join(', ')} of model ${model!.fullName}`);
   const struct = (fields: Array<[string, TypeProto]>): TypeProto => ({ typeKind: 'TYPE_STRUCT', structType: { field: fields.map(([fieldName, fieldType]) => ({ fieldName, fieldType })) } });
   return [
