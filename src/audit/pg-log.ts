@@ -4,7 +4,7 @@
  * across replicas; a batch is one transaction, durable at COMMIT (synchronous_commit on, the
  * server default). Same schema and contract as sqlite-log.ts (backend.ts).
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { logSchema, type LogBackend, type PendingEvent } from './backend.js';
 import { canonicalData, type AuditEvent, type Checkpoint, type EventQuery } from './events.js';
 import { eventFilter, rowToCheckpoint, rowToEvent, rowToStored, sealBatch } from './sqlite-log.js';
@@ -20,7 +20,8 @@ export class PostgresLog implements LogBackend {
 
   /** Connects to `url` (postgres://…) and creates the tables if missing. */
   static async open(url: string): Promise<PostgresLog> {
-    const pool = new pg.Pool({ connectionString: url, max: 8, connectionTimeoutMillis: 5000 });
+    const { default: { Pool } } = await import('pg'); // loaded only for a PostgreSQL log (≈8 MB resident otherwise)
+    const pool = new Pool({ connectionString: url, max: 8, connectionTimeoutMillis: 5000 });
     pool.on('error', () => { /* an idle client died; the next query reconnects */ });
     const c = await pool.connect();
     try {

@@ -15,7 +15,7 @@
  * issuer and subject with, and the table need not hold subjects). A failing database throws
  * stateDown (BigQueryError backendError): the request is refused, never let through unlimited.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { createHash, randomUUID } from 'node:crypto';
 import { guard } from './rows.js';
 import { stateDown } from './index.js';

@@ -4,7 +4,7 @@
  * two replicas cannot lose each other's step. Commits are durable (synchronous_commit, the server
  * default). Same contract as sqlite.ts.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import { BigQueryError } from '../bigquery/errors.js';
 import { stateDown, type ApprovalRow, type ApprovalTable, type JobRecord, type JobStore, type State } from './index.js';
 import { JOB_COLUMNS, guard, jobValues, rowToJob } from './rows.js';
@@ -157,7 +157,8 @@ export class PostgresState implements State {
    */
   static async open(url: string, inflightLeaseMs = 30_000): Promise<PostgresState> {
     // query_timeout: a store that stops answering fails the request (stateDown) instead of holding it.
-    const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000, query_timeout: 30_000 });
+    const { default: { Pool } } = await import('pg'); // loaded only for a PostgreSQL store (≈8 MB resident otherwise)
+    const pool = new Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000, query_timeout: 30_000 });
     pool.on('error', () => { /* an idle client died; the next query reconnects */ });
     const c = await pool.connect();
     try {

@@ -37,8 +37,7 @@ import { callerJobId, findOwnJob, resultsTableAccess, upstreamRequestId } from '
 import { checkParse, checkShape, fullName, parseTableName, selectedFields, sessionStatement, type TableName } from './statement.js';
 import { namesKey, openStream, sealStream, type StreamGrant } from './names.js';
 import type { StorageUpstream } from './upstream.js';
-import { scanBatch, type ScanPlan } from './scan.js';
-import { tableFromIPC } from 'apache-arrow';
+import { scanBatch, scanCodecs, type ScanCodecs, type ScanPlan } from './scan.js';
 
 export interface StorageDeps {
   cfg: Config;
@@ -68,9 +67,9 @@ function fromUpstream(err: unknown): BigQueryError {
 }
 
 /** The backstop's plan for a session: its schema and the names of the scanned result columns. */
-function scanPlan(format: string, up: any, backstop: number[], selected: string[], resultColumns?: string[]): ScanPlan {
+function scanPlan(format: string, up: any, backstop: number[], selected: string[], resultColumns: string[] | undefined, { tableFromIPC }: ScanCodecs): ScanPlan {
   const schema = format === 'ARROW' ? Buffer.from(up.arrowSchema?.serializedSchema ?? []).toString('base64') : String(up.avroSchema?.schema ?? '');
-  const names = resultColumns ?? format === 'ARROW' ? tableFromIPC(Buffer.from(schema, 'base64')).schema.fields.map((f) => f.name) : (JSON.parse(schema).fields ?? []).map((f: { name: string }) => f.name);
+  const names = resultColumns ?? (format === 'ARROW' ? tableFromIPC(Buffer.from(schema, 'base64')).schema.fields.map((f) => f.name) : (JSON.parse(schema).fields ?? []).map((f: { name: string }) => f.name));
   // The result columns in the job's order; a session with selected fields reads those of them only.
   const cols = backstop.map((i) => names[i]).filter((n): n is string => typeof n === 'string');
   return { format, schema, columns: selected.length ? cols.filter((n) => selected.includes(n)) : cols };
@@ -228,7 +227,7 @@ export function storageOperations(d: StorageDeps): Record<StorageOps, (c: Ctx) =
         },
       };
       const up = await storage.createReadSession(request, cred.client).catch((err) => { throw fromUpstream(err); });
-      const scan = backstop.length ? scanPlan(rs.dataFormat, up, backstop, upstreamFields, resultColumns) : undefined;
+      const scan = backstop.length ? scanPlan(rs.dataFormat, up, backstop, upstreamFields, resultColumns, await scanCodecs()) : undefined;
       const body = present(c, up, rs, { ...(scan ? { scan } : {}), issuer: c.principal.issuer, subject: c.principal.subject, identity, sessionKey: c.sessionKey, createdBy: c.auditId, format: rs.dataFormat, table: fullName(table) });
       return { body, audit: { ...c.audit, jobId } };
     },
@@ -243,12 +242,13 @@ export function storageOperations(d: StorageDeps): Record<StorageOps, (c: Ctx) =
       let rows = 0;
       let bytes = 0;
       let batches = 0;
+      const codecs = g.scan ? await scanCodecs() : undefined;
       try {
         for await (const msg of storage.readRows({ readStream: g.upstream, offset: String(offset) }, cred.client)) {
           const data: Buffer = msg.arrowRecordBatch?.serializedRecordBatch ?? msg.avroRows?.serializedBinaryRows ?? Buffer.alloc(0);
           const n = Number(msg.rowCount ?? msg.arrowRecordBatch?.rowCount ?? msg.avroRows?.rowCount ?? 0);
           const delivery = { format: g.format, offset: offset + rows, rows: n, bytes: data.length, sha256: createHash('sha256').update(data).digest('hex') };
-          const hit = g.scan && data.length ? scanBatch(g.scan, data) : undefined;
+          const hit = g.scan && codecs && data.length ? scanBatch(g.scan, data, codecs) : undefined;
           if (hit) throw new BigQueryError('accessDenied', `Access Denied: a batch of this stream holds a value that looks like ${hit.kind === 'ssn' ? 'a social security number' : hit.kind === 'card' ? 'a payment card number' : hit.kind === 'iban' ? 'an IBAN' : 'an email address'} in column ${hit.column}, which the policy does not declare; bqgate redacts such values in REST pages but cannot in binary batches, so the stream is stopped. Read these rows with jobs.query / getQueryResults, or ask the policy owner to declare the column.`);
           if (!c.emit) throw new BigQueryError('backendError', 'storage.readRows needs a streaming door.');
           await c.emit(delivery, msg);
