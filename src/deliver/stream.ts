@@ -198,7 +198,7 @@ class PageReader {
   private readonly hash = createHash('sha256').update('[');
   private readonly chunks: Buffer[] = [];
   private pending = ''; // rows text not yet turned into a Buffer
-  private rowStart = 0; // where the current row starts in `pending`
+  private before: string | undefined; // for a row kept in the sample: `pending` before it (the row is written to a fresh `pending`)
   private asm: Assembler | undefined;
   private rowKey = false;
   private cell = 0;
@@ -228,7 +228,13 @@ class PageReader {
 
   private endRow() {
     this.pending += ']}';
-    if (this.sample.length < this.sampleRows) this.sample.push(JSON.parse(this.pending.slice(this.rowStart)));
+    if (this.before !== undefined) {
+      // The sampled row is parsed from its own text: a slice of `pending` would flatten all of it,
+      // and the sample's strings could keep that copy alive.
+      this.sample.push(JSON.parse(this.pending));
+      this.pending = this.before + this.pending;
+      this.before = undefined;
+    }
     this.rows++;
     if (this.pending.length > FLUSH) this.flush();
   }
@@ -360,7 +366,7 @@ class PageReader {
         this.wanted = this.rows < this.allowed;
         if (this.wanted) {
           if (this.rows > 0) this.pending += ',';
-          this.rowStart = this.pending.length;
+          if (this.sample.length < this.sampleRows) { this.before = this.pending; this.pending = ''; }
           this.pending += '{"f":[';
         }
         this.rowKey = false; this.state = 4; return;
