@@ -118,6 +118,25 @@ describe('string cells are spelled as JSON.stringify spells them', () => {
   });
 });
 
+describe('the rows text is held in 64 KiB chunks that later pages reuse', () => {
+  // Rows of 1-, 2-, 3- and 4-byte UTF-8 characters, so that characters fall across chunk ends.
+  const wide = (tag: string, n: number) => ({
+    kind: KIND, schema: { fields: [{ name: 's', type: 'STRING' }, { name: 'n', type: 'INTEGER' }] }, jobReference: REF, totalRows: String(n), jobComplete: true,
+    rows: Array.from({ length: n }, (_, i) => ({ f: [{ v: `${tag}${'aé✓😀'.repeat(1 + (i % 7))}` }, { v: String(i) }] })),
+  });
+
+  it('several chunks of multi-byte text, then a smaller page on the reused chunks: each the object path\'s bytes', async () => {
+    const big = await compare(wide('first-page', 6_000), [], undefined, 65536);
+    expect(big.got.payload.length).toBeGreaterThan(3 * 65536);
+    const small = await compare(wide('second', 50), [0], undefined, 4096);
+    // Nothing of the first page is left in the second one's bytes.
+    expect(small.got.payload.toString()).not.toContain('first-page');
+    expect(small.got.payload.length).toBeLessThan(65536);
+    // The first page's payload is its own copy: unchanged by the second page.
+    expect(big.got.payload.toString()).toBe(JSON.stringify(big.want.body));
+  });
+});
+
 describe('a hostile upstream body is refused, nothing delivered', () => {
   const refused = async (source: AsyncIterable<Buffer>, o: Partial<StreamOptions> = {}) => {
     const e = await streamPage(source, { ...opts([1]), ...o }).then(() => undefined, (err) => err);

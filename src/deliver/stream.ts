@@ -19,10 +19,10 @@
  * - the rows' digest (`rowsSha256`, the SHA-256 of the rows array as JSON.stringify spells it) and
  *   the first `sampleRows` rows (as delivered) are taken on the way, for the audit's delivery event.
  *
- * Cost (bench/stream-page.ts): per row, stream-json's tokenizer (about half of the CPU), then the
- * token loop, which writes the rows text as appended strings, turned into a Buffer and hashed per
- * 64 KiB; what streamPage holds is that text (as Buffers) and, at the end, the payload (both about
- * the page's size), the head, and the sample.
+ * Cost (bench/stream-page.ts): per row, stream-json's tokenizer, then the token loop, which appends
+ * the rows text to a string that is encoded into 64 KiB chunks (reused by later pages) and hashed
+ * per chunk. What streamPage holds is that text (in chunks) and, at the end, the payload (both
+ * about the page's size), the head, and the sample.
  *
  * Bounds (fail closed, BigQueryError('backendError'), nothing delivered): more than `maxBytes`
  * upstream bytes (default 64 MiB; a single huge string counts in full), nesting deeper than
@@ -169,8 +169,19 @@ function assemble(head: Record<string, any>, rowsText: Buffer[] | undefined): Bu
   return Buffer.concat([Buffer.from(`${open.slice(0, -1)}${open.length > 2 ? ',' : ''}"rows":[`), ...rowsText, Buffer.from(`]${after.join('')}}`)]);
 }
 
-/** Rows text is turned into a Buffer (and hashed) per this many UTF-16 units, not per row. */
+/** The rows text is encoded (UTF-8) into the page's chunks per this many UTF-16 units, not per row. */
 const FLUSH = 65536;
+/**
+ * The rows text is held in chunks of CHUNK bytes, and a page's chunks, once its payload copied
+ * them, are kept for later pages (at most SPARE_MAX of them, 4 MiB): a new 64 KiB Buffer per chunk
+ * (fresh memory to fault in, then garbage that only a full GC frees, as V8 counts it as external
+ * memory) cost more than the rows' own text. The payload is always a copy of exactly the bytes
+ * written (`finish`'s views), never a spare chunk itself.
+ */
+const CHUNK = 65536;
+const SPARE_MAX = 64;
+const spare: Buffer[] = [];
+const utf8 = new TextEncoder();
 
 /**
  * A character JSON.stringify writes other than as itself: `"`, `\`, U+0000–U+001F (escaped) and
@@ -197,7 +208,9 @@ class PageReader {
   sawRows = false;
   private readonly hash = createHash('sha256').update('[');
   private readonly chunks: Buffer[] = [];
-  private pending = ''; // rows text not yet turned into a Buffer
+  private readonly lengths: number[] = []; // bytes held by each full chunk
+  private used = -1; // bytes used in the last chunk, -1 when it is full
+  private pending = ''; // rows text not yet encoded into the chunks
   private before: string | undefined; // for a row kept in the sample: `pending` before it (the row is written to a fresh `pending`)
   private asm: Assembler | undefined;
   private rowKey = false;
@@ -212,18 +225,33 @@ class PageReader {
     this.scanAny = scan.size > 0;
   }
 
-  /** Moves the rows text written so far into a Buffer, encoded once and hashed as that Buffer. */
+  /** Encodes the rows text written so far (UTF-8) into the page's chunks, hashing each chunk once it is full. */
   private flush() {
-    const b = Buffer.from(this.pending);
-    this.hash.update(b);
-    this.chunks.push(b);
+    let rest = this.pending;
     this.pending = '';
+    for (;;) {
+      let c = this.chunks[this.chunks.length - 1];
+      if (!c || this.used === -1) { c = spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK); this.chunks.push(c); this.used = 0; }
+      const { read, written } = utf8.encodeInto(rest, c.subarray(this.used));
+      this.used += written;
+      if (read === rest.length) return;
+      // The chunk is full (a character that did not fit leaves up to 3 bytes unused): hash what it holds, go on in the next one.
+      this.lengths.push(this.used); this.hash.update(c.subarray(0, this.used)); this.used = -1;
+      rest = rest.slice(read);
+    }
   }
 
-  /** The rows text (without brackets) as Buffers, and the SHA-256 (hex) of `[`, it, `]`. */
-  finish(): { chunks: Buffer[]; sha256: string } {
+  /** The rows text (without brackets) as Buffer views, and the SHA-256 (hex) of `[`, it, `]`. */
+  finish(): { parts: Buffer[]; sha256: string } {
     if (this.pending) this.flush();
-    return { chunks: this.chunks, sha256: this.hash.update(']').digest('hex') };
+    if (this.used > 0) { const c = this.chunks[this.chunks.length - 1]; this.lengths.push(this.used); this.hash.update(c.subarray(0, this.used)); this.used = -1; }
+    return { parts: this.lengths.map((n, i) => this.chunks[i].subarray(0, n)), sha256: this.hash.update(']').digest('hex') };
+  }
+
+  /** Gives the page's chunks back for later pages (after the payload copied them). */
+  release() {
+    for (const c of this.chunks) if (spare.length < SPARE_MAX) spare.push(c);
+    this.chunks.length = 0;
   }
 
   private endRow() {
@@ -436,8 +464,9 @@ export async function streamPage(source: AsyncIterable<Buffer | Uint8Array | str
   const delivered = Array.isArray(head.rows);
   const count = delivered ? r.rows : 0;
   const next = o.cap && head.jobComplete ? capHead(head, count, o.cap.start, o.cap.max) : undefined;
-  const { chunks, sha256 } = r.finish();
-  const payload = assemble(head, delivered ? chunks : undefined);
+  const { parts, sha256 } = r.finish();
+  const payload = assemble(head, delivered ? parts : undefined);
+  r.release();
   delete head.rows;
   return {
     payload, head, hasRows: delivered, rows: count, rowsSha256: sha256,
