@@ -302,11 +302,16 @@ class PageReader {
       switch (this.state) {
         case 5: // in a row's cells: a cell starts, or the cells end
           if (t.name === 'startObject') {
-            // The common cell, `{"v":"…"}` of a column not scanned, whole in this batch: written at once.
+            // The common cells, `{"v":"…"}` and `{"v":null}`, whole in this batch: written at once
+            // (a string of a scanned column through the backstop).
             if (i + 3 < values.length && this.wanted) {
               const k = values[i + 1], v = values[i + 2];
-              if (k.name === 'keyValue' && k.value === 'v' && v.name === 'stringValue' && values[i + 3].name === 'endObject' && !(this.scanAny && this.scan.has(this.cell))) {
-                this.writeString(v.value); this.cell++; i += 3; continue;
+              if (k.name === 'keyValue' && k.value === 'v' && values[i + 3].name === 'endObject') {
+                if (v.name === 'stringValue') {
+                  if (this.scanAny && this.scan.has(this.cell)) this.cellValue(v.value); else this.writeString(v.value);
+                  this.cell++; i += 3; continue;
+                }
+                if (v.name === 'nullValue') { this.writeCell('null'); this.cell++; i += 3; continue; }
               }
             }
             this.cellKey = false; this.state = 6; continue;
