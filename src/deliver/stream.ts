@@ -19,10 +19,11 @@
  * - the rows' digest (`rowsSha256`, the SHA-256 of the rows array as JSON.stringify spells it) and
  *   the first `sampleRows` rows (as delivered) are taken on the way, for the audit's delivery event.
  *
- * Cost (bench/stream-page.ts): per row, stream-json's tokenizer, then the token loop, which appends
- * the rows text to a string that is encoded into 64 KiB chunks (reused by later pages) and hashed
- * per chunk. What streamPage holds is that text (in chunks) and, at the end, the payload (both
- * about the page's size), the head, and the sample.
+ * Cost (bench/stream-page.ts): per row, stream-json's tokenizer (the largest share of the CPU),
+ * then the token loop, which appends the rows text to a string that is encoded into 64 KiB chunks
+ * and hashed per chunk. What a page holds is that text (in chunks) and, at the end, the payload
+ * (both about the page's size), the head, and the sample; between pages, up to 4 MiB of spare
+ * chunks stay for the next page (`CHUNK`).
  *
  * Bounds (fail closed, BigQueryError('backendError'), nothing delivered): more than `maxBytes`
  * upstream bytes (default 64 MiB; a single huge string counts in full), nesting deeper than
