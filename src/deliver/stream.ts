@@ -187,10 +187,12 @@ const utf8 = new TextEncoder();
 /**
  * A character JSON.stringify writes other than as itself: `"`, `\`, U+0000–U+001F (escaped) and
  * the UTF-16 surrogates (a lone one is escaped as `\uXXXX`; a pair is kept, but is left to
- * JSON.stringify to tell apart). A string without any is spelled `"` + s + `"`.
+ * JSON.stringify to tell apart). A string without any is spelled `"` + s + `"`. Written as the
+ * complement of the characters kept (U+0020, U+0021, U+0023–U+005B, U+005D–U+D7FF, U+E000–U+FFFF):
+ * the same set as `["\\\u0000-\u001f\ud800-\udfff]`, a third faster to test on ASCII text.
  * https://tc39.es/ecma262/#sec-quotejsonstring
  */
-const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
+const ESCAPED = /[^ !#-\[\]-\ud7ff\ue000-\uffff]/;
 
 /**
  * The parse's state between tokens: where the parse is, the head read so far, and the rows text.
