@@ -95,6 +95,48 @@ describe('a streamed page is the object path\'s, byte for byte', () => {
   });
 });
 
+describe('string cells are spelled as JSON.stringify spells them', () => {
+  // Every kind of character JSON.stringify writes other than as itself (quote, backslash, the
+  // control characters, lone surrogates) beside ones it keeps (a surrogate pair, U+2028, DEL,
+  // U+FFFD, non-ASCII letters), alone and inside longer text, in a column scanned and one not.
+  const tricky = ['"', '\\', '\u0000', '\b\f\n\r\t', '\u001f', '\ud800', '\udfff', 'a\udc00b', '\ud83d\ude00', '\u2028\u2029', '\u007f', '\ufffd', 'ünïcödé', '', 'plain ascii text longer than a few characters'];
+  const cells = tricky.flatMap((t) => [t, `before ${t} after`, `${t}${t}`]);
+  const body = {
+    kind: KIND, schema: { fields: [{ name: 'a', type: 'STRING' }, { name: 'b', type: 'STRING' }] }, jobReference: REF, totalRows: String(cells.length),
+    rows: cells.map((c, i) => ({ f: [{ v: c }, { v: cells[cells.length - 1 - i] }] })), jobComplete: true,
+  };
+
+  it('byte for byte the object path\'s, in any chunking, scanned or not', async () => {
+    for (const size of [1, 5, 64, 65536]) {
+      await compare(body, [], undefined, size);
+      await compare(body, [1], undefined, size);
+    }
+    // Not only equal to the object path: each such cell is escaped in the bytes sent.
+    const { got } = await compare(body, []);
+    const text = got.payload.toString('latin1');
+    for (const escaped of ['\\"', '\\\\', '\\u0000', '\\b\\f\\n\\r\\t', '\\ud800', '\\udfff']) expect(text).toContain(escaped);
+  });
+});
+
+describe('the rows text is held in 64 KiB chunks that later pages reuse', () => {
+  // Rows of 1-, 2-, 3- and 4-byte UTF-8 characters, so that characters fall across chunk ends.
+  const wide = (tag: string, n: number) => ({
+    kind: KIND, schema: { fields: [{ name: 's', type: 'STRING' }, { name: 'n', type: 'INTEGER' }] }, jobReference: REF, totalRows: String(n), jobComplete: true,
+    rows: Array.from({ length: n }, (_, i) => ({ f: [{ v: `${tag}${'aé✓😀'.repeat(1 + (i % 7))}` }, { v: String(i) }] })),
+  });
+
+  it('several chunks of multi-byte text, then a smaller page on the reused chunks: each the object path\'s bytes', async () => {
+    const big = await compare(wide('first-page', 6_000), [], undefined, 65536);
+    expect(big.got.payload.length).toBeGreaterThan(3 * 65536);
+    const small = await compare(wide('second', 50), [0], undefined, 4096);
+    // Nothing of the first page is left in the second one's bytes.
+    expect(small.got.payload.toString()).not.toContain('first-page');
+    expect(small.got.payload.length).toBeLessThan(65536);
+    // The first page's payload is its own copy: unchanged by the second page.
+    expect(big.got.payload.toString()).toBe(JSON.stringify(big.want.body));
+  });
+});
+
 describe('a hostile upstream body is refused, nothing delivered', () => {
   const refused = async (source: AsyncIterable<Buffer>, o: Partial<StreamOptions> = {}) => {
     const e = await streamPage(source, { ...opts([1]), ...o }).then(() => undefined, (err) => err);

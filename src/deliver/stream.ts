@@ -8,9 +8,9 @@
  *   schema, …: small) are assembled and go through the same allowlist as the object path
  *   (resources.ts `queryResponse`), so the answer has the same fields in the same order;
  * - each row is checked to be an f/v row (`{"f":[{"v":…},…]}`) and re-emitted cell by cell, in
- *   JSON.stringify's spelling (strings through JSON.stringify, numbers as JSON.parse then
- *   JSON.stringify would spell them), so a page is byte for byte what `JSON.stringify` of the
- *   object path's page is;
+ *   JSON.stringify's spelling (a string between quotes as it is when it has no character
+ *   JSON.stringify escapes, else through JSON.stringify; numbers as JSON.parse then JSON.stringify
+ *   would spell them), so a page is byte for byte what `JSON.stringify` of the object path's page is;
  * - the backstop (index.ts `scanCell`, detectors.ts) runs on the cells of the `scan` columns: each
  *   such cell alone is assembled, redacted and written; the schema must precede the rows then
  *   (BigQuery and the emulator send it first), else the page is refused;
@@ -18,6 +18,12 @@
  *   the page token and totalRows follow jobs.ts `capRows`'s rules;
  * - the rows' digest (`rowsSha256`, the SHA-256 of the rows array as JSON.stringify spells it) and
  *   the first `sampleRows` rows (as delivered) are taken on the way, for the audit's delivery event.
+ *
+ * Cost (bench/stream-page.ts): per row, stream-json's tokenizer (the largest share of the CPU),
+ * then the token loop, which appends the rows text to a string that is encoded into 64 KiB chunks
+ * and hashed per chunk. What a page holds is that text (in chunks) and, at the end, the payload
+ * (both about the page's size), the head, and the sample; between pages, up to 4 MiB of spare
+ * chunks stay for the next page (`CHUNK`).
  *
  * Bounds (fail closed, BigQueryError('backendError'), nothing delivered): more than `maxBytes`
  * upstream bytes (default 64 MiB; a single huge string counts in full), nesting deeper than
@@ -164,6 +170,262 @@ function assemble(head: Record<string, any>, rowsText: Buffer[] | undefined): Bu
   return Buffer.concat([Buffer.from(`${open.slice(0, -1)}${open.length > 2 ? ',' : ''}"rows":[`), ...rowsText, Buffer.from(`]${after.join('')}}`)]);
 }
 
+/** The rows text is encoded (UTF-8) into the page's chunks per this many UTF-16 units, not per row. */
+const FLUSH = 65536;
+/**
+ * The rows text is held in chunks of CHUNK bytes, and a page's chunks, once its payload copied
+ * them, are kept for later pages (at most SPARE_MAX of them, 4 MiB): a new 64 KiB Buffer per chunk
+ * (fresh memory to fault in, then garbage that only a full GC frees, as V8 counts it as external
+ * memory) cost more than the rows' own text. The payload is always a copy of exactly the bytes
+ * written (`finish`'s views), never a spare chunk itself.
+ */
+const CHUNK = 65536;
+const SPARE_MAX = 64;
+const spare: Buffer[] = [];
+const utf8 = new TextEncoder();
+
+/**
+ * A character JSON.stringify writes other than as itself: `"`, `\`, U+0000–U+001F (escaped) and
+ * the UTF-16 surrogates (a lone one is escaped as `\uXXXX`; a pair is kept, but is left to
+ * JSON.stringify to tell apart). A string without any is spelled `"` + s + `"`. Written as the
+ * complement of the characters kept (U+0020, U+0021, U+0023–U+005B, U+005D–U+D7FF, U+E000–U+FFFF):
+ * the same set as `["\\\u0000-\u001f\ud800-\udfff]`, a third faster to test on ASCII text.
+ * https://tc39.es/ecma262/#sec-quotejsonstring
+ */
+const ESCAPED = /[^ !#-\[\]-\ud7ff\ue000-\uffff]/;
+
+/**
+ * The parse's state between tokens: where the parse is, the head read so far, and the rows text.
+ * A class with fields (not a closure over `let`s): one token loop reads them as object properties.
+ */
+class PageReader {
+  // Where the parse is: 0 before the body, 1 in the top object, 2 a top-level value, 3 in rows,
+  // 4 in a row, 5 in its cells, 6 in a cell, 7 a cell's value; 8 after the body.
+  state = 0;
+  key = '';
+  top: Record<string, any> = Object.create(null);
+  fields: any[] | undefined; // the allowlisted schema fields, once the schema was read
+  detections: Detections = {};
+  sample: unknown[] = [];
+  rows = 0;
+  sawRows = false;
+  private readonly hash = createHash('sha256').update('[');
+  private readonly chunks: Buffer[] = [];
+  private readonly lengths: number[] = []; // bytes held by each full chunk
+  private used = -1; // bytes used in the last chunk, -1 when it is full
+  private pending = ''; // rows text not yet encoded into the chunks
+  private before: string | undefined; // for a row kept in the sample: `pending` before it (the row is written to a fresh `pending`)
+  private asm: Assembler | undefined;
+  private rowKey = false;
+  private cell = 0;
+  private cellKey = false;
+  private cellOut: ValueWriter | undefined;
+  private cellAsm: Assembler | undefined;
+  private wanted = false;
+  private readonly scanAny: boolean;
+
+  constructor(private readonly scan: Set<number>, private readonly allowed: number, private readonly sampleRows: number, private readonly maxDepth: number) {
+    this.scanAny = scan.size > 0;
+  }
+
+  /** Encodes the rows text written so far (UTF-8) into the page's chunks, hashing each chunk once it is full. */
+  private flush() {
+    let rest = this.pending;
+    this.pending = '';
+    for (;;) {
+      let c = this.chunks[this.chunks.length - 1];
+      if (!c || this.used === -1) { c = spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK); this.chunks.push(c); this.used = 0; }
+      const { read, written } = utf8.encodeInto(rest, c.subarray(this.used));
+      this.used += written;
+      if (read === rest.length) return;
+      // The chunk is full (a character that did not fit leaves up to 3 bytes unused): hash what it holds, go on in the next one.
+      this.lengths.push(this.used); this.hash.update(c.subarray(0, this.used)); this.used = -1;
+      rest = rest.slice(read);
+    }
+  }
+
+  /** The rows text (without brackets) as Buffer views, and the SHA-256 (hex) of `[`, it, `]`. */
+  finish(): { parts: Buffer[]; sha256: string } {
+    if (this.pending) this.flush();
+    if (this.used > 0) { const c = this.chunks[this.chunks.length - 1]; this.lengths.push(this.used); this.hash.update(c.subarray(0, this.used)); this.used = -1; }
+    return { parts: this.lengths.map((n, i) => this.chunks[i].subarray(0, n)), sha256: this.hash.update(']').digest('hex') };
+  }
+
+  /** Gives the page's chunks back for later pages (after the payload copied them). */
+  release() {
+    for (const c of this.chunks) if (spare.length < SPARE_MAX) spare.push(c);
+    this.chunks.length = 0;
+  }
+
+  private endRow() {
+    this.pending += ']}';
+    if (this.before !== undefined) {
+      // The sampled row is parsed from its own text: a slice of `pending` would flatten all of it,
+      // and the sample's strings could keep that copy alive.
+      this.sample.push(JSON.parse(this.pending));
+      this.pending = this.before + this.pending;
+      this.before = undefined;
+    }
+    this.rows++;
+    if (this.pending.length > FLUSH) this.flush();
+  }
+
+  /** Writes the current cell; `value` its JSON text (JSON.stringify's spelling). */
+  private writeCell(value: string) {
+    this.pending += this.cell > 0 ? `,{"v":${value}}` : `{"v":${value}}`;
+  }
+
+  /**
+   * Writes the current cell of string `s`, as JSON.stringify(s) spells it: between quotes as it is
+   * when nothing in it is escaped (no `"`, `\`, control character or surrogate), else through
+   * JSON.stringify. Three appends, no intermediate string.
+   */
+  private writeString(s: string) {
+    if (ESCAPED.test(s)) { this.writeCell(JSON.stringify(s)); return; }
+    this.pending += this.cell > 0 ? ',{"v":"' : '{"v":"';
+    this.pending += s;
+    this.pending += '"}';
+  }
+
+  /** A cell without `v`: `{}`, as JSON.stringify spells `{v: undefined}`. */
+  private writeEmpty() {
+    this.pending += this.cell > 0 ? ',{}' : '{}';
+  }
+
+  private cellValue(v: unknown) {
+    const f = this.fields?.[this.cell];
+    const out = f ? scanCell(v, f, this.detections) : v;
+    if (typeof out === 'string') this.writeString(out); else this.writeCell(JSON.stringify(out));
+  }
+
+  /** Applies a batch of tokens, in order. */
+  tokens(values: Token[]) {
+    for (let i = 0; i < values.length; i++) {
+      const t = values[i];
+      switch (this.state) {
+        case 5: // in a row's cells: a cell starts, or the cells end
+          if (t.name === 'startObject') {
+            // The common cells, `{"v":"…"}` and `{"v":null}`, whole in this batch: written at once
+            // (a string of a scanned column through the backstop).
+            if (i + 3 < values.length && this.wanted) {
+              const k = values[i + 1], v = values[i + 2];
+              if (k.name === 'keyValue' && k.value === 'v' && values[i + 3].name === 'endObject') {
+                if (v.name === 'stringValue') {
+                  if (this.scanAny && this.scan.has(this.cell)) this.cellValue(v.value); else this.writeString(v.value);
+                  this.cell++; i += 3; continue;
+                }
+                if (v.name === 'nullValue') { this.writeCell('null'); this.cell++; i += 3; continue; }
+              }
+            }
+            this.cellKey = false; this.state = 6; continue;
+          }
+          if (t.name === 'endArray') { this.state = 4; continue; }
+          throw fail('a cell is not an object ({"v":…})');
+        case 6:
+          if (t.name === 'keyValue' && t.value === 'v' && !this.cellKey) { this.cellKey = true; this.state = 7; continue; }
+          if (t.name === 'endObject') { if (!this.cellKey && this.wanted) this.writeEmpty(); this.cell++; this.state = 5; continue; }
+          throw fail('a cell is not f/v encoded ({"v":…})');
+        case 7:
+          this.cellToken(t);
+          continue;
+        default:
+          this.step(t);
+      }
+    }
+  }
+
+  /** A token of a cell's value (state 7). */
+  private cellToken(t: Token) {
+    if (!this.wanted) {
+      // A row past the cap: only its shape and depth are checked, nothing is written.
+      if (!this.cellOut) {
+        if (t.name !== 'startObject' && t.name !== 'startArray') { this.state = 6; return; }
+        this.cellOut = new ValueWriter();
+      }
+      this.cellOut.write(t, this.maxDepth);
+      if (this.cellOut.done) { this.cellOut = undefined; this.state = 6; }
+      return;
+    }
+    if (this.scanAny && this.scan.has(this.cell)) {
+      if (!this.cellAsm) {
+        const s = scalar(t);
+        if (s) { this.cellValue(s.v); this.state = 6; return; }
+        this.cellAsm = new Assembler();
+      }
+      this.cellAsm.consume(t);
+      if (this.cellAsm.depth > this.maxDepth) throw fail(`nesting deeper than ${this.maxDepth} levels`);
+      if (this.cellAsm.done) { this.cellValue(this.cellAsm.current); this.cellAsm = undefined; this.state = 6; }
+      return;
+    }
+    if (!this.cellOut) {
+      // A scalar cell (f/v sends every scalar as a string or null) is written at once; a container (ARRAY, STRUCT) goes through a ValueWriter.
+      if (t.name === 'stringValue') { this.writeString(t.value); this.state = 6; return; }
+      const text = scalarText(t);
+      if (text !== undefined) { this.writeCell(text); this.state = 6; return; }
+      this.cellOut = new ValueWriter();
+    }
+    this.cellOut.write(t, this.maxDepth);
+    if (this.cellOut.done) { this.writeCell(this.cellOut.out); this.cellOut = undefined; this.state = 6; }
+  }
+
+  /** A token outside a row's cells (states 0–4 and 8). */
+  private step(t: Token) {
+    switch (this.state) {
+      case 0:
+        if (t.name !== 'startObject') throw fail('the body is not a JSON object');
+        this.state = 1; return;
+      case 1:
+        if (t.name === 'endObject') { this.state = 8; return; }
+        if (t.name !== 'keyValue') return;
+        this.key = t.value; this.state = 2; return;
+      case 2: {
+        if (this.key === 'rows' && t.name === 'startArray') {
+          if (this.sawRows) throw fail('the page has two `rows` arrays');
+          this.sawRows = true;
+          if (this.scanAny && !this.fields) throw fail('the rows came before the schema, and the backstop needs the schema to scan them');
+          this.state = 3; return;
+        }
+        if (this.asm) {
+          this.asm.consume(t);
+          if (this.asm.depth > this.maxDepth) throw fail(`nesting deeper than ${this.maxDepth} levels`);
+          if (this.asm.done) { this.top[this.key] = this.asm.current; this.asm = undefined; this.afterTop(); }
+          return;
+        }
+        const s = scalar(t);
+        if (s) { this.top[this.key] = s.v; this.afterTop(); return; }
+        if (t.name === 'startObject' || t.name === 'startArray') { this.asm = new Assembler(); this.asm.consume(t); }
+        return;
+      }
+      case 3:
+        if (t.name === 'endArray') { this.state = 1; return; }
+        if (t.name !== 'startObject') throw fail('a row is not an object');
+        this.wanted = this.rows < this.allowed;
+        if (this.wanted) {
+          if (this.rows > 0) this.pending += ',';
+          if (this.sample.length < this.sampleRows) { this.before = this.pending; this.pending = ''; }
+          this.pending += '{"f":[';
+        }
+        this.rowKey = false; this.state = 4; return;
+      case 4:
+        if (t.name === 'keyValue' && t.value === 'f' && !this.rowKey) { this.rowKey = true; return; }
+        if (t.name === 'startArray' && this.rowKey) { this.cell = 0; this.state = 5; return; }
+        if (t.name === 'endObject' && this.rowKey) { if (this.wanted) this.endRow(); this.state = 3; return; }
+        throw fail('a row is not f/v encoded ({"f":[…]})');
+      case 8:
+        throw fail('there is more after the JSON body');
+    }
+  }
+
+  /** After a top-level value: the schema, once read, fixes the fields the backstop scans by. */
+  private afterTop() {
+    this.state = 1;
+    if (this.key !== 'schema') return;
+    // One schema: the rows are scanned by the one the caller receives.
+    if (this.fields) throw fail('the page has two schemas');
+    if (this.top.schema && typeof this.top.schema === 'object') this.fields = schemaOf(this.top.schema).fields;
+  }
+}
+
 /**
  * Reads an upstream jobs.query / getQueryResults body from `source` and returns the page as the
  * caller receives it (see the module comment). Throws BigQueryError('backendError') for the
@@ -171,140 +433,15 @@ function assemble(head: Record<string, any>, rowsText: Buffer[] | undefined): Bu
  */
 export async function streamPage(source: AsyncIterable<Buffer | Uint8Array | string>, o: StreamOptions): Promise<StreamedPage> {
   const maxBytes = o.maxBytes ?? 64 * 2 ** 20;
-  const maxDepth = o.maxDepth ?? 100;
-  const sampleRows = o.sampleRows ?? 100;
-  const scan = new Set(o.scan ?? []);
   const allowed = o.cap ? Math.max(0, o.cap.max - o.cap.start) : Infinity;
+  const r = new PageReader(new Set(o.scan ?? []), allowed, o.sampleRows ?? 100, o.maxDepth ?? 100);
   const parse = jsonParser({ packValues: true, streamValues: false });
   const decoder = new StringDecoder('utf8');
 
-  const top: Record<string, any> = Object.create(null);
-  let fields: any[] | undefined; // the allowlisted schema fields, once the schema was read
-  const detections: Detections = {};
-  const rowsHash = createHash('sha256').update('[');
-  const rowChunks: Buffer[] = [];
-  const sample: unknown[] = [];
-  let pending = ''; // rows text not yet turned into a Buffer
-  let rows = 0;
-  let sawRows = false;
-
-  // Where the parse is: 0 before the body, 1 in the top object, 2 a top-level value, 3 in rows,
-  // 4 in a row, 5 in its cells, 6 in a cell, 7 a cell's value; 8 after the body.
-  let state = 0;
-  let key = '';
-  let asm: Assembler | undefined;
-  let rowText = '';
-  let rowKey = false;
-  let cell = 0;
-  let cellKey = false;
-  let cellOut: ValueWriter | undefined;
-  let cellAsm: Assembler | undefined;
-  let wanted = false;
-
-  /** Moves the rows text written so far into `rowChunks` and the digest (per 64 KiB, not per row: one hash update per chunk). */
-  const flush = () => { rowsHash.update(pending); rowChunks.push(Buffer.from(pending)); pending = ''; };
-
-  const endRow = () => {
-    if (wanted) {
-      rowText += ']}';
-      pending += rows === 0 ? rowText : `,${rowText}`;
-      if (pending.length > 65536) flush();
-      if (sample.length < sampleRows) sample.push(JSON.parse(rowText));
-      rows++;
-    }
-  };
-
-  /** Writes the current cell; `value` its JSON text, undefined for a cell without `v` (`{}`, as JSON.stringify spells `{v: undefined}`). */
-  const writeCell = (value: string | undefined) => { if (wanted) rowText += `${cell > 0 ? ',' : ''}${value === undefined ? '{}' : `{"v":${value}}`}`; };
-  const cellValue = (v: unknown) => {
-    const f = fields?.[cell];
-    writeCell(JSON.stringify(f ? scanCell(v, f, detections) : v));
-  };
-
-  const step = (t: Token) => {
-    switch (state) {
-      case 0:
-        if (t.name !== 'startObject') throw fail('the body is not a JSON object');
-        state = 1; return;
-      case 1:
-        if (t.name === 'endObject') { state = 8; return; }
-        if (t.name !== 'keyValue') return;
-        key = t.value; state = 2; return;
-      case 2: {
-        if (key === 'rows' && t.name === 'startArray') {
-          if (sawRows) throw fail('the page has two `rows` arrays');
-          sawRows = true;
-          if (scan.size && !fields) throw fail('the rows came before the schema, and the backstop needs the schema to scan them');
-          state = 3; return;
-        }
-        if (asm) {
-          asm.consume(t);
-          if (asm.depth > maxDepth) throw fail(`nesting deeper than ${maxDepth} levels`);
-          if (asm.done) { top[key] = asm.current; asm = undefined; afterTop(); }
-          return;
-        }
-        const s = scalar(t);
-        if (s) { top[key] = s.v; afterTop(); return; }
-        if (t.name === 'startObject' || t.name === 'startArray') { asm = new Assembler(); asm.consume(t); }
-        return;
-      }
-      case 3:
-        if (t.name === 'endArray') { state = 1; return; }
-        if (t.name !== 'startObject') throw fail('a row is not an object');
-        wanted = rows < allowed; rowText = '{"f":['; rowKey = false; state = 4; return;
-      case 4:
-        if (t.name === 'keyValue' && t.value === 'f' && !rowKey) { rowKey = true; return; }
-        if (t.name === 'startArray' && rowKey) { cell = 0; state = 5; return; }
-        if (t.name === 'endObject' && rowKey) { endRow(); state = 3; return; }
-        throw fail('a row is not f/v encoded ({"f":[…]})');
-      case 5:
-        if (t.name === 'endArray') { state = 4; return; }
-        if (t.name !== 'startObject') throw fail('a cell is not an object ({"v":…})');
-        cellKey = false; state = 6; return;
-      case 6:
-        if (t.name === 'keyValue' && t.value === 'v' && !cellKey) { cellKey = true; state = 7; return; }
-        if (t.name === 'endObject') { if (!cellKey) writeCell(undefined); cell++; state = 5; return; }
-        throw fail('a cell is not f/v encoded ({"v":…})');
-      case 7:
-        if (wanted && scan.has(cell)) {
-          if (!cellAsm) {
-            const s = scalar(t);
-            if (s) { cellValue(s.v); state = 6; return; }
-            cellAsm = new Assembler();
-          }
-          cellAsm.consume(t);
-          if (cellAsm.depth > maxDepth) throw fail(`nesting deeper than ${maxDepth} levels`);
-          if (cellAsm.done) { cellValue(cellAsm.current); cellAsm = undefined; state = 6; }
-          return;
-        }
-        if (!cellOut) {
-          // A scalar cell (f/v sends every scalar as a string or null) is written at once; a container (ARRAY, STRUCT) goes through a ValueWriter.
-          const text = scalarText(t);
-          if (text !== undefined) { writeCell(text); state = 6; return; }
-          cellOut = new ValueWriter();
-        }
-        cellOut.write(t, maxDepth);
-        if (cellOut.done) { writeCell(cellOut.out); cellOut = undefined; state = 6; }
-        return;
-      case 8:
-        throw fail('there is more after the JSON body');
-    }
-  };
-
-  /** After a top-level value: the schema, once read, fixes the fields the backstop scans by. */
-  const afterTop = () => {
-    state = 1;
-    if (key !== 'schema') return;
-    // One schema: the rows are scanned by the one the caller receives.
-    if (fields) throw fail('the page has two schemas');
-    if (top.schema && typeof top.schema === 'object') fields = schemaOf(top.schema).fields;
-  };
-
   let bytes = 0;
   const feed = (text: string) => {
-    const r = parse(text) as unknown;
-    if (r === none) return;
-    for (const t of (r as { values: Token[] }).values) step(t);
+    const out = parse(text) as unknown;
+    if (out !== none) r.tokens((out as { values: Token[] }).values);
   };
   try {
     for await (const chunk of source) {
@@ -319,27 +456,29 @@ export async function streamPage(source: AsyncIterable<Buffer | Uint8Array | str
     throw fail(`the body could not be read (${(err as Error).message ?? 'error'})`);
   }
   try {
-    const r = parse(none as never) as unknown;
-    if (r !== none) for (const t of (r as { values: Token[] }).values) step(t);
+    const out = parse(none as never) as unknown;
+    if (out !== none) r.tokens((out as { values: Token[] }).values);
   } catch (err) {
     if (err instanceof BigQueryError) throw err;
     throw fail(`the body was cut short (${(err as Error).message ?? 'error'})`);
   }
-  if (state !== 8) throw fail('the body was cut short');
+  if (r.state !== 8) throw fail('the body was cut short');
 
-  if (sawRows) top.rows = [];
+  const top = r.top;
+  if (r.sawRows) top.rows = [];
   const up = top.jobReference && typeof top.jobReference === 'object' ? top.jobReference : {};
   const ref = o.ref ? o.ref(up) : { projectId: String(up.projectId ?? ''), ...(up.jobId ? { jobId: String(up.jobId) } : {}), ...(up.location ? { location: String(up.location) } : {}) };
   const head = queryResponse(top, o.kind, ref);
   const delivered = Array.isArray(head.rows);
-  const count = delivered ? rows : 0;
+  const count = delivered ? r.rows : 0;
   const next = o.cap && head.jobComplete ? capHead(head, count, o.cap.start, o.cap.max) : undefined;
-  if (pending) flush();
-  const payload = assemble(head, delivered ? rowChunks : undefined);
+  const { parts, sha256 } = r.finish();
+  const payload = assemble(head, delivered ? parts : undefined);
+  r.release();
   delete head.rows;
   return {
-    payload, head, hasRows: delivered, rows: count, rowsSha256: rowsHash.update(']').digest('hex'),
-    sample: delivered ? sample : [], detections: delivered ? detections : {}, ...(next ? { next } : {}),
+    payload, head, hasRows: delivered, rows: count, rowsSha256: sha256,
+    sample: delivered ? r.sample : [], detections: delivered ? r.detections : {}, ...(next ? { next } : {}),
   };
 }
 
