@@ -42,6 +42,13 @@ describe('array functions (https://cloud.google.com/bigquery/docs/reference/stan
       .toEqual([['2', '3'], ['1', '5', '5'], ['idx0', 'idx1'], ['2', '4']]);
   });
 
+  it('ARRAY_INCLUDES: a value (NULL for a NULL array or value) or a lambda (with its 0-based index), nested', async () => {
+    expect(await row(`SELECT ARRAY_INCLUDES([1, 2, 3], 2), ARRAY_INCLUDES([1, 2, 3], 0), ARRAY_INCLUDES(CAST(NULL AS ARRAY<INT64>), 1) IS NULL, ARRAY_INCLUDES([1, 2], NULL) IS NULL,
+      ARRAY_INCLUDES(['a', 'bb'], e -> LENGTH(e) > 1), ARRAY_INCLUDES([5, 1], (e, i) -> e = i), ARRAY_INCLUDES([5, 7], (e, i) -> e = i),
+      ARRAY_INCLUDES([[1], [2, 3]], a -> ARRAY_INCLUDES(a, 3)), ARRAY_INCLUDES(CAST(NULL AS ARRAY<INT64>), e -> e > 0) IS NULL`))
+      .toEqual(['true', 'false', 'true', 'true', 'true', 'true', 'false', 'true', 'true']);
+  });
+
   it('GENERATE_ARRAY / GENERATE_DATE_ARRAY / GENERATE_TIMESTAMP_ARRAY are NULL when an argument is NULL (the REST row shows [] for it, as BigQuery\'s does)', async () => {
     expect(await row(`SELECT GENERATE_ARRAY(5, NULL, 1) IS NULL, GENERATE_DATE_ARRAY('2016-10-05', NULL) IS NULL,
       GENERATE_TIMESTAMP_ARRAY('2016-10-05 00:00:00', NULL, INTERVAL 1 HOUR) IS NULL, GENERATE_ARRAY(3, 1) IS NULL, GENERATE_ARRAY(1, 7, 3), GENERATE_ARRAY(5, NULL)`))

@@ -23,7 +23,7 @@
  * A call with another argument count, or qualified (`SAFE.`, `x.f`), is left as written.
  */
 import { scan } from './translate.js';
-import { closing, topLevelCommaParts } from './native-masks.js';
+import { rewriteCalls } from './call-rewrite.js';
 
 /** A TIME as the DATETIME of that time on 1970-01-01 (polyglot reads `DATETIME(d, t)` of a non-literal t as a time zone conversion). */
 const onEpochDay = (t: string) => `CAST(CONCAT('1970-01-01 ', CAST(${t} AS STRING)) AS DATETIME)`;
@@ -38,66 +38,38 @@ const RULES: Record<string, (a: string[]) => string | undefined> = {
   DATE: (a) => (a.length === 2 ? `DATE(DATETIME(${a[0]}, ${a[1]}))` : undefined),
 };
 
-const CALL = new RegExp(`\\b(${Object.keys(RULES).join('|')}|EXTRACT)\\s*\\(`, 'gi');
-
 /**
  * EXTRACT's argument text `part FROM x [AT TIME ZONE zone]` rewritten (the whole call's text), or
  * undefined to leave it: a zone → `EXTRACT(part FROM DATETIME(x, zone))`; the parts DuckDB's
  * EXTRACT lacks → `DATE(DATETIME(x, zone))` / `TIME(…)` / `DATETIME(x, zone)`, `DATE(x)`, … without one.
  */
-function extractCall(sql: string, from: number, to: number, skip: Array<[number, number]>): string | undefined {
+function extractCall(inner: string): string | undefined {
+  const skip: Array<[number, number]> = [];
+  scan(inner, (_k, s, e) => skip.push([s, e]));
   let depth = 0;
   let fromAt = -1;
   let zoneAt = -1;
   let zoneLen = 0;
-  for (let i = from; i < to; i++) {
+  for (let i = 0; i < inner.length; i++) {
     const span = skip.find(([s, e]) => i >= s && i < e);
     if (span) { i = span[1] - 1; continue; }
-    if (sql[i] === '(') depth++;
-    else if (sql[i] === ')') depth--;
-    else if (depth === 0 && /[A-Za-z]/.test(sql[i]) && !/[\w.]/.test(sql[i - 1] ?? '')) {
-      const word = sql.slice(i).match(/^(FROM|AT\s+TIME\s+ZONE)\b/i);
+    if (inner[i] === '(') depth++;
+    else if (inner[i] === ')') depth--;
+    else if (depth === 0 && /[A-Za-z]/.test(inner[i]) && !/[\w.]/.test(inner[i - 1] ?? '')) {
+      const word = inner.slice(i).match(/^(FROM|AT\s+TIME\s+ZONE)\b/i);
       if (word && word[1].toUpperCase() === 'FROM' && fromAt < 0) fromAt = i;
       else if (word && fromAt >= 0) { zoneAt = i; zoneLen = word[0].length; }
     }
   }
   if (fromAt < 0) return undefined;
-  const part = sql.slice(from, fromAt).trim().toUpperCase();
-  const x = sql.slice(fromAt + 4, zoneAt < 0 ? to : zoneAt).trim();
-  const local = zoneAt < 0 ? undefined : `DATETIME(${x}, ${sql.slice(zoneAt + zoneLen, to).trim()})`;
+  const part = inner.slice(0, fromAt).trim().toUpperCase();
+  const x = inner.slice(fromAt + 4, zoneAt < 0 ? inner.length : zoneAt).trim();
+  const local = zoneAt < 0 ? undefined : `DATETIME(${x}, ${inner.slice(zoneAt + zoneLen).trim()})`;
   if (part === 'DATETIME') return local ?? `DATETIME(${x})`;
   if (part === 'DATE' || part === 'TIME') return `${part}(${local ?? x})`;
-  return local && `EXTRACT(${sql.slice(from, fromAt + 4)} ${local})`;
-}
-
-/** The first call a rule rewrites, as [start, end (just past its `)`), replacement]; undefined when none. */
-function nextCall(sql: string, done: Set<number>): [number, number, string] | undefined {
-  const skip: Array<[number, number]> = [];
-  scan(sql, (_k, s, e) => skip.push([s, e]));
-  for (const m of sql.matchAll(CALL)) {
-    const at = m.index!;
-    if (done.has(at) || skip.some(([s, e]) => at >= s && at < e) || /[\w.]/.test(sql[at - 1] ?? '')) continue;
-    const open = at + m[0].length - 1;
-    const end = closing(sql, open, skip);
-    if (end < 0) continue;
-    const name = m[1].toUpperCase();
-    const out = name === 'EXTRACT' ? extractCall(sql, open + 1, end - 1, skip) : RULES[name](topLevelCommaParts(sql, open + 1, end - 1, skip).map((p) => p.trim()));
-    if (out === undefined) { done.add(at); continue; }
-    return [at, end, out];
-  }
-  return undefined;
+  return local && `EXTRACT(${inner.slice(0, fromAt + 4)} ${local})`;
 }
 
 /** `sql` (GoogleSQL) with every call above rewritten, outermost first (its arguments are rewritten in later passes). */
-export function timeFunctions(sql: string): string {
-  if (!CALL.test(sql)) return sql;
-  CALL.lastIndex = 0;
-  const done = new Set<number>();
-  for (let i = 0; i < 10_000; i++) {
-    const next = nextCall(sql, done);
-    if (!next) break;
-    sql = sql.slice(0, next[0]) + next[2] + sql.slice(next[1]);
-    done.clear();
-  }
-  return sql;
-}
+export const timeFunctions = (sql: string): string => rewriteCalls(sql, [...Object.keys(RULES), 'EXTRACT'], ({ name, args, inner }) =>
+  (name === 'EXTRACT' ? extractCall(inner) : RULES[name](args)));

@@ -12,7 +12,8 @@
  * - format-elements.ts: FORMAT_DATE / FORMAT_DATETIME / FORMAT_TIMESTAMP elements DuckDB's strftime
  *   reads otherwise (`%x`, `%X`, `%D`, `%F`, `%R`, `%T`);
  * - time-functions.ts: FORMAT_TIME, PARSE_TIME, TIME_TRUNC, FORMAT_TIMESTAMP with a zone, DATE(ts, zone);
- * - struct-star.ts: `l.location.*` / `a[1].*` (a STRUCT's fields as columns), which DuckDB cannot parse.
+ * - struct-star.ts: `l.location.*` / `a[1].*` (a STRUCT's fields as columns), which DuckDB cannot parse;
+ * - array-includes.ts: ARRAY_INCLUDES with a value or a lambda.
  */
 import { ARRAY_MACROS, lambdaOffsets, nullSeries } from './array-semantics.js';
 import { AGGREGATE_MACROS, aggregateCalls } from './aggregate-semantics.js';
@@ -21,11 +22,12 @@ import { TIMESTAMP_STRING_MACROS, timestampStrings } from './timestamp-string.js
 import { anonymousStructs } from './anonymous-structs.js';
 import { timeFunctions } from './time-functions.js';
 import { structStars } from './struct-star.js';
+import { ARRAY_INCLUDES_MACROS, arrayIncludesLambdas } from './array-includes.js';
 
-export const SEMANTICS_MACROS: Record<string, [string, string]> = { ...ARRAY_MACROS, ...AGGREGATE_MACROS, ...TIMESTAMP_STRING_MACROS };
+export const SEMANTICS_MACROS: Record<string, [string, string]> = { ...ARRAY_MACROS, ...AGGREGATE_MACROS, ...TIMESTAMP_STRING_MACROS, ...ARRAY_INCLUDES_MACROS };
 
 /** On the GoogleSQL text, before any other rewrite of translate.ts. */
-export const semanticsBeforePolyglot = (sql: string): string => timeFunctions(timestampStrings(aggregateCalls(lambdaOffsets(sql))));
+export const semanticsBeforePolyglot = (sql: string): string => timeFunctions(timestampStrings(aggregateCalls(lambdaOffsets(arrayIncludesLambdas(sql)))));
 
 /** On each translated DuckDB statement, after polyglot-fixes.ts. */
 export const semanticsAfterPolyglot = (duck: string): string => structStars(anonymousStructs(formatElements(nullSeries(duck))));
