@@ -121,3 +121,13 @@ describe('anonymous STRUCTs in a set operation (https://cloud.google.com/bigquer
     expect(s.f.map((c: any) => c.v)).toEqual(['1', '2']);
   });
 });
+
+describe('navigation functions (https://cloud.google.com/bigquery/docs/reference/standard-sql/navigation_functions#percentile_disc)', () => {
+  it('PERCENTILE_DISC: the first value whose cumulative distribution reaches p, NULLs ignored, per partition; RESPECT NULLS is refused, never answered as IGNORE NULLS', async () => {
+    expect(await row(`SELECT PERCENTILE_DISC(x, 0.26) OVER (), PERCENTILE_DISC(x, 0.75) OVER (), PERCENTILE_DISC(x, 0.76) OVER (), PERCENTILE_DISC(x, 0) OVER ()
+      FROM UNNEST([4, NULL, 2, 1, 3]) AS x`)).toEqual(['2', '3', '4', '1']);
+    expect(await row(`SELECT ARRAY_AGG(m ORDER BY g) FROM (SELECT DISTINCT g, PERCENTILE_DISC(x, 0.5) OVER (PARTITION BY g) AS m FROM UNNEST([STRUCT('a' AS g, 1 AS x), ('a', 9), ('a', 5), ('b', 7)]))`)).toEqual([['5', '7']]);
+    await refused('SELECT PERCENTILE_DISC(x, 0.5 RESPECT NULLS) OVER () FROM UNNEST([1, NULL]) AS x', /RESPECT NULLS/);
+    await refused('SELECT PERCENTILE_CONT(x, 0.5 RESPECT NULLS) OVER () FROM UNNEST([1, NULL]) AS x', /RESPECT NULLS/);
+  });
+});

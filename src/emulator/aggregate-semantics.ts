@@ -22,9 +22,37 @@
  *   ⌊i·(m − 1)/n⌋ of the m values — the answers the page prints. BigQuery's own answer is an
  *   approximation on large inputs (its page: "the approximate boundaries"), so the emulator's exact
  *   one is within what BigQuery guarantees, not always equal to it.
+ *
+ * And on the DuckDB text after polyglot (`percentileDisc`):
+ * - `PERCENTILE_DISC(x, p) OVER (…)` (https://cloud.google.com/bigquery/docs/reference/standard-sql/navigation_functions#percentile_disc),
+ *   which polyglot passes through: DuckDB's `QUANTILE_DISC`, the first value (NULLs ignored) whose
+ *   cumulative distribution reaches p — BigQuery's definition (measured: over [1, 2, 3, 4], p 0.26 →
+ *   2, 0.75 → 3, 0.76 → 4, 0 → 1). `RESPECT NULLS` (NULLs sorted first) has no DuckDB equivalent,
+ *   and polyglot drops it: `percentileRespectNulls` (GoogleSQL text, before polyglot) refuses such a
+ *   statement (invalidQuery) rather than answer as if NULLs were ignored.
  */
 import { scan } from './translate.js';
 import { closing, topLevelCommaParts } from './native-masks.js';
+import { BigQueryError } from '../bigquery/errors.js';
+
+/** GoogleSQL `sql`, unchanged; throws BigQueryError('invalidQuery') for PERCENTILE_DISC / PERCENTILE_CONT … RESPECT NULLS (see above). */
+export function percentileRespectNulls(sql: string): string {
+  if (!/\bRESPECT\s+NULLS\b/i.test(sql)) return sql;
+  const skip: Array<[number, number]> = [];
+  scan(sql, (_k, s, e) => skip.push([s, e]));
+  for (const m of sql.matchAll(/\bPERCENTILE_(DISC|CONT)\s*\(/gi)) {
+    const open = m.index! + m[0].length - 1;
+    const end = closing(sql, open, skip);
+    if (end > 0 && /\bRESPECT\s+NULLS\b/i.test(sql.slice(open, end))) {
+      throw new BigQueryError('invalidQuery', `The emulator cannot run PERCENTILE_${m[1].toUpperCase()}(… RESPECT NULLS): DuckDB's quantiles ignore NULLs. Use IGNORE NULLS (the default), or run it on BigQuery.`, { location: 'query' });
+    }
+  }
+  return sql;
+}
+
+/** DuckDB text with each PERCENTILE_DISC call as QUANTILE_DISC (see above). */
+export const percentileDisc = (duck: string): string =>
+  (duck.replace(/\bPERCENTILE_DISC\s*\(/gi, (m, at: number) => (/[\w.]/.test(duck[at - 1] ?? '') ? m : 'QUANTILE_DISC(')));
 
 const RENAMED = 'bqgate_fn__'; // translate-functions.ts: a renamed call of a MACROS entry
 

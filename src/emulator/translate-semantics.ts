@@ -6,7 +6,7 @@
  *
  * - array-semantics.ts: ARRAY_SLICE's offsets, the 0-based index of ARRAY_FILTER / ARRAY_TRANSFORM
  *   lambdas, GENERATE_*_ARRAY with a NULL argument;
- * - aggregate-semantics.ts: STRING_AGG … LIMIT, BIT_*(DISTINCT …), APPROX_QUANTILES, CORR;
+ * - aggregate-semantics.ts: STRING_AGG … LIMIT, BIT_*(DISTINCT …), APPROX_QUANTILES, CORR, PERCENTILE_DISC;
  * - anonymous-structs.ts: STRUCT(a, b) takes the field names of the STRUCT it unifies with, by position;
  * - timestamp-string.ts: STRING(timestamp, time_zone) with the zone's offset;
  * - format-elements.ts: FORMAT_DATE / FORMAT_DATETIME / FORMAT_TIMESTAMP elements DuckDB's strftime
@@ -16,7 +16,7 @@
  * - array-includes.ts: ARRAY_INCLUDES with a value or a lambda.
  */
 import { ARRAY_MACROS, lambdaOffsets, nullSeries } from './array-semantics.js';
-import { AGGREGATE_MACROS, aggregateCalls } from './aggregate-semantics.js';
+import { AGGREGATE_MACROS, aggregateCalls, percentileDisc, percentileRespectNulls } from './aggregate-semantics.js';
 import { formatElements } from './format-elements.js';
 import { TIMESTAMP_STRING_MACROS, timestampStrings } from './timestamp-string.js';
 import { anonymousStructs } from './anonymous-structs.js';
@@ -27,7 +27,7 @@ import { ARRAY_INCLUDES_MACROS, arrayIncludesLambdas } from './array-includes.js
 export const SEMANTICS_MACROS: Record<string, [string, string]> = { ...ARRAY_MACROS, ...AGGREGATE_MACROS, ...TIMESTAMP_STRING_MACROS, ...ARRAY_INCLUDES_MACROS };
 
 /** On the GoogleSQL text, before any other rewrite of translate.ts. */
-export const semanticsBeforePolyglot = (sql: string): string => timeFunctions(timestampStrings(aggregateCalls(lambdaOffsets(arrayIncludesLambdas(sql)))));
+export const semanticsBeforePolyglot = (sql: string): string => timeFunctions(timestampStrings(aggregateCalls(lambdaOffsets(arrayIncludesLambdas(percentileRespectNulls(sql))))));
 
 /** On each translated DuckDB statement, after polyglot-fixes.ts. */
-export const semanticsAfterPolyglot = (duck: string): string => structStars(anonymousStructs(formatElements(nullSeries(duck))));
+export const semanticsAfterPolyglot = (duck: string): string => percentileDisc(structStars(anonymousStructs(formatElements(nullSeries(duck)))));
