@@ -16,6 +16,7 @@
 import { BIGINT, BLOB, VARCHAR, DuckDBBlobValue, DuckDBScalarFunction, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
 import { fingerprint64 } from './farm-fingerprint.js';
 import { scan } from './translate.js';
+import { DECIMAL_NATIVES } from './decimal-arith.js';
 
 type In = string | bigint | Uint8Array;
 /** One JS scalar: parameter types, return type, and the value of one row (throw `Error` for BigQuery's error). */
@@ -154,6 +155,7 @@ const NATIVES: Record<string, Native> = {
   to_base32: { params: [BLOB], returns: VARCHAR, fn: toBase32 },
   from_base32: { params: [VARCHAR], returns: BLOB, fn: fromBase32 },
   farm_fingerprint: { params: [BLOB], returns: BIGINT, fn: fingerprint64 },
+  ...DECIMAL_NATIVES, // exact NUMERIC / BIGNUMERIC division and product (decimal-arith.ts)
 };
 
 /** `x` as BLOB: a VARCHAR's UTF-8 bytes (DuckDB folds the CASE by the argument's type). */

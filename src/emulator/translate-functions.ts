@@ -23,7 +23,7 @@ import { NATIVE_MACROS, normalizeModes } from './native-functions.js';
 import { unicodeEscapes } from './translate-escapes.js';
 import { RANGE_MACROS, rangeLiterals } from './translate-range.js';
 import { JSON_MACROS } from './json-macros.js';
-import { DIVIDE_MACROS } from './translate-divide.js';
+import { DECIMAL_MACROS } from './decimal-arith.js';
 import { TO_JSON_MACROS } from './to-json-string.js';
 import { SEMANTICS_MACROS } from './translate-semantics.js';
 
@@ -37,13 +37,13 @@ const PARSE_DECIMAL = `CASE WHEN NOT regexp_full_match(s, '\\s*[+-]?\\s*[0-9,]*\
     || replace(regexp_replace(s, '^\\s*[+-]?\\s*|\\s*[+-]?\\s*$', '', 'g'), ',', '') END`;
 const SAFE = 'bqgate_safe__';
 
-/** name (GoogleSQL, upper case; `NET.X` for the NET group) → [DuckDB macro parameters, body]. */
-export const MACROS: Record<string, [string, string]> = {
+/** name (GoogleSQL, upper case; `NET.X` for the NET group) → [DuckDB macro parameters, body], or its overloads (by the parameters' types). */
+export const MACROS: Record<string, [string, string] | Array<[string, string]>> = {
   ...DATETIME_MACROS, // INTERVAL functions (translate-datetime.ts)
   ...RANGE_MACROS, // RANGE_START/END/OVERLAPS/CONTAINS over RANGE literals (translate-range.ts)
   ...NATIVE_MACROS, // over JS scalars: INSTR, REGEXP_INSTR, SOUNDEX, NORMALIZE*, *_BASE32, FARM_FINGERPRINT (native-functions.ts)
   ...JSON_MACROS, // strict JSON converters (json-macros.ts)
-  ...DIVIDE_MACROS, // the / operator's division by zero error (translate-divide.ts)
+  ...DECIMAL_MACROS, // the / and * operators and AVG with BigQuery's result types, division by zero as an error (decimal-arith.ts)
   ...TO_JSON_MACROS, // TO_JSON_STRING with BigQuery's JSON encodings (to-json-string.ts)
   ...SEMANTICS_MACROS, // ARRAY_SLICE, BIT_*(DISTINCT), APPROX_QUANTILES with the documented answers (translate-semantics.ts)
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions
@@ -169,7 +169,10 @@ export const MACROS: Record<string, [string, string]> = {
 
 /** The DDL that creates every macro in `memory.main` (run once, before the engine locks its configuration). */
 export function nativeFunctionDdl(): string[] {
-  return Object.entries(MACROS).map(([name, [params, body]]) => `CREATE OR REPLACE MACRO memory.main.${macroName(name)}(${params}) AS ${body}`);
+  return Object.entries(MACROS).map(([name, m]) => {
+    const overloads = (typeof m[0] === 'string' ? [m] : m) as Array<[string, string]>;
+    return `CREATE OR REPLACE MACRO memory.main.${macroName(name)}${overloads.map(([params, body]) => `(${params}) AS ${body}`).join(', ')}`;
+  });
 }
 
 const macroName = (name: string) => `bq_${name.toLowerCase().replace(/\./g, '_')}`;

@@ -119,6 +119,8 @@ export function decimalTypes(duck: string): string {
  */
 export function decimalErrorMessage(duckMessage: string): string | undefined {
   const kind = (scale: string) => (Number(scale) === BIGNUMERIC_DUCK[1] ? 'BIGNUMERIC' : 'NUMERIC');
+  const exact = /(?:numeric|BIGNUMERIC) overflow: the \w+'s result is beyond the range of \w+/.exec(duckMessage); // decimal-arith.ts
+  if (exact) return exact[0];
   const op = /Overflow in (addition|subtraction|multiplication|division) of DECIMAL\(\d+\)/.exec(duckMessage);
   if (op) return `numeric overflow: the ${op[1]}'s result is beyond the range of NUMERIC`;
   const str = /Could not convert string "([^"]*)" to DECIMAL\(\d+,(\d+)\)/.exec(duckMessage);
