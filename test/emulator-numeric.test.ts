@@ -107,6 +107,17 @@ describe('AVG (https://cloud.google.com/bigquery/docs/reference/standard-sql/agg
   });
 });
 
+describe('GENERATE_ARRAY of FLOAT64 and NUMERIC (https://cloud.google.com/bigquery/docs/reference/standard-sql/array_functions#generate_array)', () => {
+  it('steps through FLOAT64 and NUMERIC bounds up (or down) to the end, INT64 as before', async () => {
+    const r = await run("SELECT GENERATE_ARRAY(0, 1, 0.25), GENERATE_ARRAY(NUMERIC '0', NUMERIC '1', NUMERIC '0.3'), GENERATE_ARRAY(1, 0, -0.5), GENERATE_ARRAY(0.5, 3), GENERATE_ARRAY(0, 10, 3), GENERATE_ARRAY(10, 0, 3)");
+    expect(r.types).toEqual(['FLOAT', 'NUMERIC', 'FLOAT', 'FLOAT', 'INTEGER', 'INTEGER']);
+    expect(r.rows[0].map((a: Array<{ v: string }>) => a.map((e) => e.v))).toEqual([
+      ['0', '0.25', '0.5', '0.75', '1'], ['0', '0.3', '0.6', '0.9'], ['1', '0.5', '0'], ['0.5', '1.5', '2.5'], ['0', '3', '6', '9'], []]);
+    const u = await run('SELECT x, o FROM UNNEST(GENERATE_ARRAY(0, 1, 0.5)) AS x WITH OFFSET o ORDER BY o');
+    expect(u.rows).toEqual([['0', '0'], ['0.5', '1'], ['1', '2']]);
+  });
+});
+
 describe('BIGNUMERIC (DuckDB DECIMAL(38,19): 19 integer and 19 fractional digits)', () => {
   it('holds what fits, and says so clearly beyond it', async () => {
     const r = await run("SELECT CAST('1234567890123456789.1234567890123456789' AS BIGNUMERIC), PARSE_BIGNUMERIC('123.45'), BIGNUMERIC '1.5' + NUMERIC '1.25', CAST(9223372036854775807 AS BIGNUMERIC)");

@@ -18,7 +18,7 @@ import { formatElements } from './format-elements.js';
 import { TIMESTAMP_STRING_MACROS, timestampStrings } from './timestamp-string.js';
 import { anonymousStructs } from './anonymous-structs.js';
 
-export const SEMANTICS_MACROS: Record<string, [string, string]> = { ...ARRAY_MACROS, ...AGGREGATE_MACROS, ...TIMESTAMP_STRING_MACROS };
+export const SEMANTICS_MACROS: Record<string, [string, string] | Array<[string, string]>> = { ...ARRAY_MACROS, ...AGGREGATE_MACROS, ...TIMESTAMP_STRING_MACROS };
 
 /** On the GoogleSQL text, before any other rewrite of translate.ts. */
 export const semanticsBeforePolyglot = (sql: string): string => timestampStrings(aggregateCalls(lambdaOffsets(sql)));
