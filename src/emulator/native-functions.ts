@@ -181,9 +181,7 @@ export const NATIVE_MACROS: Record<string, [string, string]> = {
     ELSE unhex(array_to_string(list_transform(a, lambda c: lpad(hex(c::INTEGER), 2, '0')), '')) END`],
   // #unicode: the first character's code point, 0 for the empty string (DuckDB's is -1)
   UNICODE: ['s', 'CASE WHEN s = \'\' THEN 0 ELSE unicode(s) END::BIGINT'],
-  // #lpad / #rpad: the pattern is optional (a blank); a negative length is an error (STRING only here: DuckDB has no BYTES pad)
-  LPAD: ['s, n, p := \' \'', `CASE WHEN n < 0 THEN CAST('LPAD: the length is negative' AS INTEGER)::VARCHAR ELSE lpad(s, n::INTEGER, p) END`],
-  RPAD: ['s, n, p := \' \'', `CASE WHEN n < 0 THEN CAST('RPAD: the length is negative' AS INTEGER)::VARCHAR ELSE rpad(s, n::INTEGER, p) END`],
+  // #lpad / #rpad: typed-macros.ts (STRING and BYTES)
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions#div: division by zero is an error
   // (DuckDB's // and % give NULL); #mod likewise; #ieee_divide: IEEE 754 (±inf, NaN), never an error
   DIV: ['x, y', `CASE WHEN x IS NULL THEN NULL WHEN y = 0 THEN CAST('division by zero: DIV(x, 0)' AS INTEGER) ELSE x // y END`],

@@ -24,6 +24,7 @@ import { unicodeEscapes } from './translate-escapes.js';
 import { RANGE_MACROS, rangeLiterals } from './translate-range.js';
 import { JSON_MACROS } from './json-macros.js';
 import { DECIMAL_MACROS } from './decimal-arith.js';
+import { TYPED_MACROS } from './typed-macros.js';
 import { TO_JSON_MACROS } from './to-json-string.js';
 import { SEMANTICS_MACROS } from './translate-semantics.js';
 
@@ -43,6 +44,7 @@ export const MACROS: Record<string, [string, string] | Array<[string, string]>> 
   ...RANGE_MACROS, // RANGE_START/END/OVERLAPS/CONTAINS over RANGE literals (translate-range.ts)
   ...NATIVE_MACROS, // over JS scalars: INSTR, REGEXP_INSTR, SOUNDEX, NORMALIZE*, *_BASE32, FARM_FINGERPRINT (native-functions.ts)
   ...JSON_MACROS, // strict JSON converters (json-macros.ts)
+  ...TYPED_MACROS, // LPAD / RPAD / REVERSE of BYTES, sparse vector distances, ARRAY_FIRST / ARRAY_LAST (typed-macros.ts)
   ...DECIMAL_MACROS, // the / and * operators and AVG with BigQuery's result types, division by zero as an error (decimal-arith.ts)
   ...TO_JSON_MACROS, // TO_JSON_STRING with BigQuery's JSON encodings (to-json-string.ts)
   ...SEMANTICS_MACROS, // ARRAY_SLICE, BIT_*(DISTINCT), APPROX_QUANTILES with the documented answers (translate-semantics.ts)
@@ -53,8 +55,6 @@ export const MACROS: Record<string, [string, string] | Array<[string, string]>> 
   CSCH: ['x', 'CASE WHEN x = 0 THEN CAST(\'division by zero: CSCH(0)\' AS INTEGER) ELSE 2 / (exp(x) - exp(-x)) END'],
   SECH: ['x', '2 / (exp(x) + exp(-x))'],
   COTH: ['x', 'CASE WHEN x = 0 THEN CAST(\'division by zero: COTH(0)\' AS INTEGER) ELSE (exp(x) + exp(-x)) / (exp(x) - exp(-x)) END'],
-  COSINE_DISTANCE: ['a, b', 'CASE WHEN len(a) <> len(b) THEN CAST(\'COSINE_DISTANCE: the arrays differ in length\' AS INTEGER) ELSE 1 - list_cosine_similarity(a::DOUBLE[], b::DOUBLE[]) END'],
-  EUCLIDEAN_DISTANCE: ['a, b', 'CASE WHEN len(a) <> len(b) THEN CAST(\'EUCLIDEAN_DISTANCE: the arrays differ in length\' AS INTEGER) ELSE list_distance(a::DOUBLE[], b::DOUBLE[]) END'],
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/string_functions
   // #byte_length: bytes of a STRING's UTF-8 (DuckDB's strlen) or of BYTES (DuckDB folds the CASE by the argument's type)
   BYTE_LENGTH: ['x', 'CASE WHEN typeof(x) = \'BLOB\' THEN octet_length(x::BLOB) ELSE strlen(x::VARCHAR) END'],
@@ -136,8 +136,6 @@ export const MACROS: Record<string, [string, string] | Array<[string, string]>> 
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/hash_functions#md5 (BYTES: DuckDB's md5 is the hex text)
   MD5: ['x', 'unhex(md5(x))'],
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/array_functions
-  ARRAY_FIRST: ['a', 'CASE WHEN len(a) = 0 THEN CAST(\'ARRAY_FIRST: the array is empty\' AS INTEGER) ELSE a[1] END'],
-  ARRAY_LAST: ['a', 'CASE WHEN len(a) = 0 THEN CAST(\'ARRAY_LAST: the array is empty\' AS INTEGER) ELSE a[len(a)] END'],
   ARRAY_MIN: ['a', 'list_min(a)'],
   ARRAY_MAX: ['a', 'list_max(a)'],
   ARRAY_SUM: ['a', 'list_sum(a)'],
