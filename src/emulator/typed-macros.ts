@@ -10,8 +10,8 @@
  * - REVERSE of BYTES (#reverse): the bytes in reverse order (DuckDB's reverse is VARCHAR only).
  * - COSINE_DISTANCE / EUCLIDEAN_DISTANCE of sparse vectors
  *   (https://cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions#cosine_distance,
- *   #euclidean_distance): `ARRAY<STRUCT<dimension INT64 | STRING, magnitude FLOAT64>>`, a missing
- *   dimension being 0; dense vectors as before (DuckDB's list_cosine_similarity / list_distance).
+ *   #euclidean_distance): `ARRAY<STRUCT<dimension INT64, magnitude FLOAT64>>`, a missing dimension
+ *   being 0 (STRING dimensions are not covered); dense vectors as before (DuckDB's list_cosine_similarity / list_distance).
  * - ARRAY_FIRST / ARRAY_LAST (https://cloud.google.com/bigquery/docs/reference/standard-sql/array_functions#array_first,
  *   #array_last): an empty array is an error; the error sits in the subscript, so the result has the element's type
  *   (a CASE with the failing INTEGER cast in one branch could not mix with a STRING element).
@@ -30,12 +30,31 @@ const SPARSE_COSINE = `1 - list_sum(list_transform(a, lambda x: x.v * ${at('b', 
   / (sqrt(list_sum(list_transform(a, lambda x: x.v * x.v))) * sqrt(list_sum(list_transform(b, lambda y: y.v * y.v))))`;
 const SPARSE_EUCLIDEAN = `sqrt(coalesce(list_sum(list_transform(a, lambda x: (x.v - ${at('b', 'x.k')}) ** 2)), 0)
   + coalesce(list_sum(list_transform(list_filter(b, lambda y: NOT list_contains(list_transform(a, lambda x: x.k), y.k)), lambda y: y.v ** 2)), 0))`;
-const SPARSE_INT = 'STRUCT(k BIGINT, v DOUBLE)[]';
-const SPARSE_STRING = 'STRUCT(k VARCHAR, v DOUBLE)[]';
+/** A sparse vector with INT64 dimensions (one typed overload per arity, see `dispatched`: STRING dimensions are not covered). */
+const SPARSE = 'STRUCT(k BIGINT, v DOUBLE)[]';
 const lengths = (fn: string) => `CASE WHEN len(a) <> len(b) THEN CAST('${fn}: the arrays differ in length' AS INTEGER) ELSE`;
 
+/**
+ * `NAME__T` with the overloads, and `NAME`, untyped, per arity: it calls NAME__T on a lambda's parameter, which has its
+ * arguments' types. DuckDB picks a macro's overload before it binds an aggregate or window argument (REVERSE(MAX(x))
+ * would take the BYTES overload), not so a lambda's parameter (decimal-arith.ts does the same).
+ */
+function dispatched(macros: Record<string, Array<[string, string]>>): Record<string, Array<[string, string]>> {
+  const out: Record<string, Array<[string, string]>> = {};
+  for (const [name, overloads] of Object.entries(macros)) {
+    out[`${name}__T`] = overloads;
+    const arities = new Map(overloads.map(([params]) => {
+      const names = params.replace(/\([^()]*\)/g, '').split(',').map((x) => x.trim().split(/\s+/)[0]); // a type's (…) dropped
+      return [names.length, names] as const;
+    }));
+    out[name] = [...arities.values()].map((names) => [names.join(', '),
+      `list_transform([{${names.map((n) => `'${n}': ${n}`).join(', ')}}], lambda bqgate_args: memory.main.bq_${name.toLowerCase()}__t(${names.map((n) => `bqgate_args.${n}`).join(', ')}))[1]`]);
+  }
+  return out;
+}
+
 /** name → overloads `[DuckDB macro parameters, body]`. */
-export const TYPED_MACROS: Record<string, Array<[string, string]>> = {
+export const TYPED_MACROS: Record<string, Array<[string, string]>> = dispatched({
   LPAD: pad('lpad'),
   RPAD: pad('rpad'),
   REVERSE: [
@@ -43,15 +62,17 @@ export const TYPED_MACROS: Record<string, Array<[string, string]>> = {
     ['s', 'reverse(s)'],
   ],
   COSINE_DISTANCE: [
-    [`a ${SPARSE_INT}, b ${SPARSE_INT}`, SPARSE_COSINE],
-    [`a ${SPARSE_STRING}, b ${SPARSE_STRING}`, SPARSE_COSINE],
+    [`a ${SPARSE}, b ${SPARSE}`, SPARSE_COSINE],
     ['a, b', `${lengths('COSINE_DISTANCE')} 1 - list_cosine_similarity(a::DOUBLE[], b::DOUBLE[]) END`],
   ],
   EUCLIDEAN_DISTANCE: [
-    [`a ${SPARSE_INT}, b ${SPARSE_INT}`, SPARSE_EUCLIDEAN],
-    [`a ${SPARSE_STRING}, b ${SPARSE_STRING}`, SPARSE_EUCLIDEAN],
+    [`a ${SPARSE}, b ${SPARSE}`, SPARSE_EUCLIDEAN],
     ['a, b', `${lengths('EUCLIDEAN_DISTANCE')} list_distance(a::DOUBLE[], b::DOUBLE[]) END`],
   ],
-  ARRAY_FIRST: [['a', 'a[CASE WHEN len(a) = 0 THEN CAST(\'ARRAY_FIRST: the array is empty\' AS INTEGER) ELSE 1 END]']],
-  ARRAY_LAST: [['a', 'a[CASE WHEN len(a) = 0 THEN CAST(\'ARRAY_LAST: the array is empty\' AS INTEGER) ELSE len(a) END]']],
+});
+
+/** name → `[DuckDB macro parameters, body]`. */
+export const ARRAY_END_MACROS: Record<string, [string, string]> = {
+  ARRAY_FIRST: ['a', 'a[CASE WHEN len(a) = 0 THEN CAST(\'ARRAY_FIRST: the array is empty\' AS INTEGER) ELSE 1 END]'],
+  ARRAY_LAST: ['a', 'a[CASE WHEN len(a) = 0 THEN CAST(\'ARRAY_LAST: the array is empty\' AS INTEGER) ELSE len(a) END]'],
 };
