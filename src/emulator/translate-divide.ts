@@ -44,7 +44,7 @@ export const isString = (t?: Tok) => !!t && /STRING/.test(t.type);
 const isWord = (t: Tok | undefined, w: string) => !!t && t.text.toUpperCase() === w;
 
 /** Index of the token closing the group opened at `i` (`(`/`[` or CASE); -1 if none. */
-function forwardMatch(ts: Tok[], i: number): number {
+export function forwardMatch(ts: Tok[], i: number): number {
   const open = ts[i].text.toUpperCase();
   const close = open === 'CASE' ? 'END' : OPEN[open];
   let depth = 0;
@@ -70,7 +70,7 @@ function backwardMatch(ts: Tok[], i: number): number {
 }
 
 /** First token of the unit (with its prefixes: function name, path, subscript base, OVER) ending at `j`; -1 if none. */
-function unitStart(ts: Tok[], j: number): number {
+export function unitStart(ts: Tok[], j: number): number {
   const t = ts[j];
   if (!t) return -1;
   let s = isString(t) ? j : CLOSE[t.text] || isWord(t, 'END') ? backwardMatch(ts, j) : isName(t) || isLiteral(t) || /^(?:NULL|TRUE|FALSE)$/i.test(t.text) ? j : -1;
