@@ -24,7 +24,7 @@ import { unicodeEscapes } from './translate-escapes.js';
 import { RANGE_MACROS, rangeLiterals } from './translate-range.js';
 import { JSON_MACROS } from './json-macros.js';
 import { DECIMAL_MACROS } from './decimal-arith.js';
-import { ARRAY_END_MACROS, TYPED_MACROS } from './typed-macros.js';
+import { PLAIN_MACROS, TYPED_MACROS } from './typed-macros.js';
 import { TO_JSON_MACROS } from './to-json-string.js';
 import { SEMANTICS_MACROS } from './translate-semantics.js';
 
@@ -45,7 +45,7 @@ export const MACROS: Record<string, [string, string] | Array<[string, string]>> 
   ...NATIVE_MACROS, // over JS scalars: INSTR, REGEXP_INSTR, SOUNDEX, NORMALIZE*, *_BASE32, FARM_FINGERPRINT (native-functions.ts)
   ...JSON_MACROS, // strict JSON converters (json-macros.ts)
   ...TYPED_MACROS, // LPAD / RPAD / REVERSE of BYTES, sparse vector distances (typed-macros.ts)
-  ...ARRAY_END_MACROS, // ARRAY_FIRST / ARRAY_LAST of any element type (typed-macros.ts)
+  ...PLAIN_MACROS, // JSON_QUERY of a JSON null, ARRAY_FIRST / ARRAY_LAST of any element type (typed-macros.ts)
   ...DECIMAL_MACROS, // the / and * operators and AVG with BigQuery's result types, division by zero as an error (decimal-arith.ts)
   ...TO_JSON_MACROS, // TO_JSON_STRING with BigQuery's JSON encodings (to-json-string.ts)
   ...SEMANTICS_MACROS, // ARRAY_SLICE, BIT_*(DISTINCT), APPROX_QUANTILES with the documented answers (translate-semantics.ts)

@@ -12,6 +12,7 @@
  *   (https://cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions#cosine_distance,
  *   #euclidean_distance): `ARRAY<STRUCT<dimension INT64, magnitude FLOAT64>>`, a missing dimension
  *   being 0 (STRING dimensions are not covered); dense vectors as before (DuckDB's list_cosine_similarity / list_distance).
+ * - JSON_QUERY of a STRING (https://cloud.google.com/bigquery/docs/reference/standard-sql/json_functions#json_null): a JSON null is NULL.
  * - ARRAY_FIRST / ARRAY_LAST (https://cloud.google.com/bigquery/docs/reference/standard-sql/array_functions#array_first,
  *   #array_last): an empty array is an error; the error sits in the subscript, so the result has the element's type
  *   (a CASE with the failing INTEGER cast in one branch could not mix with a STRING element).
@@ -72,7 +73,10 @@ export const TYPED_MACROS: Record<string, Array<[string, string]>> = dispatched(
 });
 
 /** name → `[DuckDB macro parameters, body]`. */
-export const ARRAY_END_MACROS: Record<string, [string, string]> = {
+export const PLAIN_MACROS: Record<string, [string, string]> = {
+  // https://cloud.google.com/bigquery/docs/reference/standard-sql/json_functions#json_query: of a STRING, a JSON null is NULL
+  // (#json_null); of JSON, JSON 'null'. A call, where polyglot's `j -> p` bound tighter than BigQuery's (`j -> (p IS NULL)`)
+  JSON_QUERY: ['j, p', `CASE WHEN typeof(j) <> 'JSON' AND json_type(j::JSON, p) = 'NULL' THEN NULL ELSE json_extract(j::JSON, p) END`],
   ARRAY_FIRST: ['a', 'a[CASE WHEN len(a) = 0 THEN CAST(\'ARRAY_FIRST: the array is empty\' AS INTEGER) ELSE 1 END]'],
   ARRAY_LAST: ['a', 'a[CASE WHEN len(a) = 0 THEN CAST(\'ARRAY_LAST: the array is empty\' AS INTEGER) ELSE len(a) END]'],
 };
