@@ -118,6 +118,14 @@ describe('GENERATE_ARRAY of FLOAT64 and NUMERIC (https://cloud.google.com/bigque
   });
 });
 
+describe('CAST of hexadecimal text to INT64 (https://cloud.google.com/bigquery/docs/reference/standard-sql/conversion_functions#cast_as_integer)', () => {
+  it('a sign and blanks around 0x… are read as BigQuery reads them', async () => {
+    const r = await run("SELECT CAST('-0x123' AS INT64), SAFE_CAST(' 0x1A ' AS INT64), CAST('+0x10' AS INT64), CAST('0x123' AS INT64)");
+    expect(r.types).toEqual(['INTEGER', 'INTEGER', 'INTEGER', 'INTEGER']);
+    expect(r.rows[0]).toEqual(['-291', '26', '16', '291']);
+  });
+});
+
 describe('BIGNUMERIC (DuckDB DECIMAL(38,19): 19 integer and 19 fractional digits)', () => {
   it('holds what fits, and says so clearly beyond it', async () => {
     const r = await run("SELECT CAST('1234567890123456789.1234567890123456789' AS BIGNUMERIC), PARSE_BIGNUMERIC('123.45'), BIGNUMERIC '1.5' + NUMERIC '1.25', CAST(9223372036854775807 AS BIGNUMERIC)");

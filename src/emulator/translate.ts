@@ -37,7 +37,7 @@ import { usingStars } from './translate-using.js';
 import { structSelects } from './translate-struct-select.js';
 import { correspondingSetOps } from './translate-corresponding.js';
 import { restoreSamples, tableSamples } from './translate-tablesample.js';
-import { decimalTypes, numericTypes } from './translate-numeric.js';
+import { decimalTypes, hexIntegerCasts, numericTypes } from './translate-numeric.js';
 import { insertInto } from './translate-insert.js';
 import { semanticsAfterPolyglot, semanticsBeforePolyglot } from './translate-semantics.js';
 
@@ -138,7 +138,7 @@ export function toDuckDb(sql: string, resolveWildcard?: WildcardResolver, castPa
   sql = semanticsBeforePolyglot(sql); // documented answers DuckDB gives otherwise (translate-semantics.ts)
   const wildcards: string[] = [];
   const samples: string[] = [];
-  const r = transpile(tableSamples(correspondingSetOps(structSelects(usingStars(avgCalls(multiplyOperators(divisionOperators(renameCalls(quantifiedLikes(jsonCalls(jsonLiterals(jsonPaths(dateTimeBeforePolyglot(withExpressions(unnestWithOffset(numericTypes(insertInto(prepareForPolyglot(sql, wildcards))))))))))))))))), samples), Dialect.BigQuery, Dialect.DuckDB);
+  const r = transpile(tableSamples(correspondingSetOps(structSelects(usingStars(avgCalls(multiplyOperators(divisionOperators(renameCalls(quantifiedLikes(jsonCalls(jsonLiterals(jsonPaths(dateTimeBeforePolyglot(withExpressions(unnestWithOffset(numericTypes(hexIntegerCasts(insertInto(prepareForPolyglot(sql, wildcards)))))))))))))))))), samples), Dialect.BigQuery, Dialect.DuckDB);
   if (!r.success || !r.sql) throw new BigQueryError('invalidQuery', `Syntax error: ${r.error ?? 'cannot read the statement'}`, { location: 'query' });
   const unions = wildcards.map((path) => {
     const tables = resolveWildcard?.(path) ?? [];
