@@ -66,10 +66,12 @@ describe('native functions with BigQuery semantics', () => {
     await refused(`SELECT LPAD('a', -1)`, /negative/);
   });
 
-  it('LPAD / RPAD / REVERSE of BYTES work on whole bytes (string_functions#lpad, #rpad, #reverse), also over an aggregate\'s STRING', async () => {
+  it('LPAD / RPAD / REVERSE / LEFT / RIGHT / TRIM of BYTES work on whole bytes (string_functions#lpad, #rpad, #reverse, #left, #trim), also over an aggregate\'s STRING', async () => {
     expect(await row(`SELECT FORMAT('%T', LPAD(b'abc', 10, b'ghd')), FORMAT('%T', RPAD(b'abc', 10, b'ghd')), FORMAT('%T', REVERSE(b'1a3')), FORMAT('%T', LPAD(b'abc', 2)), FORMAT('%T', LPAD(b'abc', 5))`))
       .toEqual(['b"ghdghdgabc"', 'b"abcghdghdg"', 'b"3a1"', 'b"ab"', 'b"  abc"']);
     expect(await row(`SELECT REVERSE(STRING_AGG(x ORDER BY x)), LPAD(STRING_AGG(x ORDER BY x), 5), REVERSE('abc') FROM UNNEST(['a', 'b']) x`)).toEqual(['b,a', '  a,b', 'cba']);
+    expect(await row(`SELECT FORMAT('%T', LEFT(b'\\xab\\xcd\\xef\\xaa', 3)), FORMAT('%T', RIGHT(b'\\xab\\xcd\\xef', 2)), FORMAT('%T', TRIM(b'apple', b'na\\xab')), FORMAT('%T', LTRIM(b'apple', b'ae')), FORMAT('%T', RTRIM(b'apple', b'ae')), TRIM(' x '), LEFT('abc', 2)`))
+      .toEqual(['b"\\xab\\xcd\\xef"', 'b"\\xcd\\xef"', 'b"pple"', 'b"pple"', 'b"appl"', 'x', 'ab']);
     await refused(`SELECT LPAD(b'a', -1)`, /negative/);
   });
 

@@ -7,7 +7,8 @@
  * - LPAD / RPAD of BYTES (https://cloud.google.com/bigquery/docs/reference/standard-sql/string_functions#lpad,
  *   #rpad): DuckDB pads VARCHAR only; BYTES are padded as their hex digits (two per byte, the
  *   pattern's hex repeated), so whole bytes are padded and truncated. The pattern defaults to a blank.
- * - REVERSE of BYTES (#reverse): the bytes in reverse order (DuckDB's reverse is VARCHAR only).
+ * - REVERSE, LEFT, RIGHT, TRIM, LTRIM, RTRIM of BYTES (#reverse, #left, #right, #trim, #ltrim, #rtrim): on the bytes (DuckDB's
+ *   are VARCHAR only), as lists of their hex pairs.
  * - COSINE_DISTANCE / EUCLIDEAN_DISTANCE of sparse vectors
  *   (https://cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions#cosine_distance,
  *   #euclidean_distance): `ARRAY<STRUCT<dimension INT64, magnitude FLOAT64>>`, a missing dimension
@@ -24,6 +25,14 @@ const pad = (fn: 'lpad' | 'rpad') => {
   const text = (p: string) => `CASE WHEN n < 0 THEN ${negative('VARCHAR')} ELSE ${fn}(s, n::INTEGER, ${p}) END`;
   return [['s BLOB, n', bytes("'\\x20'::BLOB")], ['s BLOB, n, p', bytes('p')], ['s, n', text("' '")], ['s, n, p', text('p')]] as Array<[string, string]>;
 };
+
+/** BYTES as the list of their bytes' hex pairs, and back. */
+const pairs = (b: string) => `list_transform(range(0, strlen(hex(${b})), 2), lambda i: substr(hex(${b}), i + 1, 2))`;
+const unpairs = (l: string) => `unhex(array_to_string(${l}, ''))`;
+/** 1-based index of the first byte of `s` not in `t` (one past the end when none), from the start or (`rev`) the end. */
+const kept = (rev: boolean) => `coalesce(list_position(${rev ? 'list_reverse(' : ''}list_transform(${pairs('s')}, lambda x: NOT list_contains(${pairs('t')}, x))${rev ? ')' : ''}, true), strlen(hex(s)) // 2 + 1)`;
+/** #trim / #ltrim / #rtrim of BYTES: the bytes of `t` removed from the start and / or the end of `s`. */
+const trimBytes = (start: boolean, end: boolean) => unpairs(`list_filter(${pairs('s')}, lambda x, i: ${start ? `i >= ${kept(false)}` : 'true'} AND ${end ? `i <= strlen(hex(s)) // 2 + 1 - ${kept(true)}` : 'true'})`);
 
 /** The magnitude of dimension `k` in the sparse vector `v` (0 when absent). */
 const at = (v: string, k: string) => `coalesce(list_filter(${v}, lambda e: e.k = ${k})[1].v, 0)`;
@@ -58,8 +67,14 @@ function dispatched(macros: Record<string, Array<[string, string]>>): Record<str
 export const TYPED_MACROS: Record<string, Array<[string, string]>> = dispatched({
   LPAD: pad('lpad'),
   RPAD: pad('rpad'),
+  // #left / #right of BYTES: the first / last n bytes (a negative n is an error, as for STRING)
+  LEFT: [['s BLOB, n', `CASE WHEN n < 0 THEN CAST('LEFT: the length is negative' AS INTEGER)::BLOB ELSE unhex(left(hex(s), (2 * n)::INTEGER)) END`], ['s, n', 'left(s, n)']],
+  RIGHT: [['s BLOB, n', `CASE WHEN n < 0 THEN CAST('RIGHT: the length is negative' AS INTEGER)::BLOB ELSE unhex(right(hex(s), (2 * n)::INTEGER)) END`], ['s, n', 'right(s, n)']],
+  TRIM: [['s', 'trim(s)'], ['s BLOB, t', trimBytes(true, true)], ['s, t', 'trim(s, t)']],
+  LTRIM: [['s', 'ltrim(s)'], ['s BLOB, t', trimBytes(true, false)], ['s, t', 'ltrim(s, t)']],
+  RTRIM: [['s', 'rtrim(s)'], ['s BLOB, t', trimBytes(false, true)], ['s, t', 'rtrim(s, t)']],
   REVERSE: [
-    ['s BLOB', `unhex(array_to_string(list_reverse(list_transform(range(0, strlen(hex(s)), 2), lambda i: substr(hex(s), i + 1, 2))), ''))`],
+    ['s BLOB', unpairs(`list_reverse(${pairs('s')})`)],
     ['s', 'reverse(s)'],
   ],
   COSINE_DISTANCE: [
