@@ -66,6 +66,27 @@ describe('native functions with BigQuery semantics', () => {
     await refused(`SELECT LPAD('a', -1)`, /negative/);
   });
 
+  it('LPAD / RPAD / REVERSE / LEFT / RIGHT / TRIM of BYTES work on whole bytes (string_functions#lpad, #rpad, #reverse, #left, #trim), also over an aggregate\'s STRING', async () => {
+    expect(await row(`SELECT FORMAT('%T', LPAD(b'abc', 10, b'ghd')), FORMAT('%T', RPAD(b'abc', 10, b'ghd')), FORMAT('%T', REVERSE(b'1a3')), FORMAT('%T', LPAD(b'abc', 2)), FORMAT('%T', LPAD(b'abc', 5))`))
+      .toEqual(['b"ghdghdgabc"', 'b"abcghdghdg"', 'b"3a1"', 'b"ab"', 'b"  abc"']);
+    expect(await row(`SELECT REVERSE(STRING_AGG(x ORDER BY x)), LPAD(STRING_AGG(x ORDER BY x), 5), REVERSE('abc') FROM UNNEST(['a', 'b']) x`)).toEqual(['b,a', '  a,b', 'cba']);
+    expect(await row(`SELECT FORMAT('%T', LEFT(b'\\xab\\xcd\\xef\\xaa', 3)), FORMAT('%T', RIGHT(b'\\xab\\xcd\\xef', 2)), FORMAT('%T', TRIM(b'apple', b'na\\xab')), FORMAT('%T', LTRIM(b'apple', b'ae')), FORMAT('%T', RTRIM(b'apple', b'ae')), TRIM(' x '), LEFT('abc', 2)`))
+      .toEqual(['b"\\xab\\xcd\\xef"', 'b"\\xcd\\xef"', 'b"pple"', 'b"pple"', 'b"appl"', 'x', 'ab']);
+    await refused(`SELECT LPAD(b'a', -1)`, /negative/);
+  });
+
+  it('COSINE_DISTANCE / EUCLIDEAN_DISTANCE of sparse vectors (mathematical_functions#cosine_distance): a missing dimension is 0', async () => {
+    const [c, e, d] = await row(`SELECT COSINE_DISTANCE([(1, 1.0), (2, 2.0)], [(2, 4.0), (1, 3.0)]), EUCLIDEAN_DISTANCE([(1, 1.0), (3, 2.0)], [(1, 4.0)]), COSINE_DISTANCE([1.0, 2.0], [3.0, 4.0])`) as string[];
+    expect(Number(c)).toBeCloseTo(0.01613, 5);
+    expect(Number(e)).toBeCloseTo(Math.sqrt(9 + 4), 10);
+    expect(Number(d)).toBeCloseTo(0.01613, 5);
+  });
+
+  it('ARRAY_FIRST / ARRAY_LAST of a STRING array (array_functions#array_first), an error when empty', async () => {
+    expect(await row(`SELECT ARRAY_FIRST(['a','b','c','d']), ARRAY_LAST(['a','b','c','d']), ARRAY_LAST([1, 2])`)).toEqual(['a', 'd', '2']);
+    await refused('SELECT ARRAY_FIRST(ARRAY<STRING>[])', /empty/);
+  });
+
   it('RANGE literals: ends are exclusive, UNBOUNDED is open, RANGE_CONTAINS takes a range or a value', async () => {
     expect(await row(`SELECT RANGE_OVERLAPS(RANGE<DATE> '[2022-01-01, 2022-02-01)', RANGE<DATE> '[2022-02-01, 2022-03-01)'),
       RANGE_CONTAINS(RANGE<DATE> '[2022-01-01, 2022-02-01)', DATE '2022-02-01'), RANGE_CONTAINS(RANGE<DATE> '[2022-01-01, 2022-02-01)', DATE '2022-01-01'),

@@ -77,4 +77,10 @@ describe('emulator JSON functions with BigQuery semantics', () => {
     expect(await one(`SELECT JSON_TYPE(JSON '1.5'), JSON_TYPE(JSON '"s"'), JSON_TYPE(CAST(NULL AS JSON)), JSON_EXTRACT_SCALAR('{"a b": {"c": "d"}}', "$['a b'].c")`))
       .toEqual(['number', 'string', null, 'd']);
   });
+
+  it('JSON_QUERY of a STRING gives NULL for a JSON null, of JSON the JSON null (json_functions#json_null); IS NULL applies to the call', async () => {
+    expect(await one(`WITH t AS (SELECT '{"name": null}' AS s, JSON '{"name": null}' AS j)
+      SELECT JSON_QUERY(s, "$.name"), JSON_QUERY(s, "$.name") IS NULL, JSON_QUERY(j, "$.name"), JSON_QUERY(j, "$.name") IS NULL, JSON_QUERY(s, "$.nope") IS NULL FROM t`))
+      .toEqual([null, 'true', 'null', 'false', 'true']);
+  });
 });

@@ -3,7 +3,8 @@
  * an unsuffixed decimal literal is FLOAT64 (lexical#floating_point_literals), NUMERIC is
  * DECIMAL(38,9) with BigQuery's range and overflow errors, parameterized NUMERIC(P,S) rounds to S,
  * BIGNUMERIC is DuckDB's DECIMAL(38,19) with a clear error beyond it (src/emulator/translate-numeric.ts,
- * decimal-values.ts), and INSERT without INTO runs (dml-syntax#insert_statement).
+ * decimal-values.ts), ÷, × and AVG keep BigQuery's decimal result types (decimal-arith.ts, translate-arith.ts),
+ * and INSERT without INTO runs (dml-syntax#insert_statement).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
@@ -67,6 +68,61 @@ describe('NUMERIC (https://cloud.google.com/bigquery/docs/reference/standard-sql
     expect(r.rows[0]).toEqual(['123.46', '124', '1.3']);
     await refused("SELECT CAST(NUMERIC '12345.6' AS NUMERIC(5, 2))", /out of range: .*NUMERIC\(5, 2\)/);
     await refused('SELECT CAST(1 AS NUMERIC(5, 10))', /S must be between 0 and 9/);
+  });
+});
+
+describe('NUMERIC ÷ and × (https://cloud.google.com/bigquery/docs/reference/standard-sql/operators#arithmetic_operators)', () => {
+  it('NUMERIC / NUMERIC (or INT64) is NUMERIC rounded to 9 digits half away from zero; BIGNUMERIC / x is BIGNUMERIC; INT64 / INT64 and FLOAT64 stay FLOAT64', async () => {
+    const r = await run("SELECT NUMERIC '1' / NUMERIC '3', NUMERIC '10' / 4, 10 / NUMERIC '4', NUMERIC '-2' / 3, NUMERIC '0.000000005' / 2, NUMERIC '-0.000000005' / 2, "
+      + "NUMERIC '12345678901234567890' / NUMERIC '0.7', BIGNUMERIC '1' / 3, BIGNUMERIC '1' / NUMERIC '3', 1 / 3, 1.5 / NUMERIC '2', CAST(NULL AS NUMERIC) / 2");
+    expect(r.types).toEqual(['NUMERIC', 'NUMERIC', 'NUMERIC', 'NUMERIC', 'NUMERIC', 'NUMERIC', 'NUMERIC', 'BIGNUMERIC', 'BIGNUMERIC', 'FLOAT', 'FLOAT', 'NUMERIC']);
+    expect(r.rows[0]).toEqual(['0.333333333', '2.5', '2.5', '-0.666666667', '0.000000003', '-0.000000003',
+      '17636684144620811271.428571429', '0.3333333333333333333', '0.3333333333333333333', '0.3333333333333333', '0.75', null]);
+    await refused("SELECT NUMERIC '10000000000000000000000000000' / NUMERIC '0.1'", /^numeric overflow: /);
+    await refused("SELECT NUMERIC '1' / 0", /^division by zero: /);
+  });
+
+  it('NUMERIC × NUMERIC is exact past 10^20 (DuckDB\'s DECIMAL(38,18) product) and an overflow only beyond 29 integer digits', async () => {
+    const r = await run("SELECT NUMERIC '12345678901234567890' * NUMERIC '10', NUMERIC '123456789012345.5' * NUMERIC '1000000.25', "
+      + "NUMERIC '0.000000005' * NUMERIC '0.5', NUMERIC '-0.000000005' * NUMERIC '0.5', NUMERIC '99999999999999999999999999999' * 1, BIGNUMERIC '1.5' * 3, NUMERIC '2' * 1.5, 2 * 3");
+    expect(r.types).toEqual(['NUMERIC', 'NUMERIC', 'NUMERIC', 'NUMERIC', 'NUMERIC', 'BIGNUMERIC', 'FLOAT', 'INTEGER']);
+    expect(r.rows[0]).toEqual(['123456789012345678900', '123456819876542753086.375', '0.000000003', '-0.000000003', '99999999999999999999999999999', '4.5', '3', '6']);
+    await refused("SELECT NUMERIC '10000000000000000000' * NUMERIC '10000000000'", /^numeric overflow: /);
+  });
+
+  it('a star that is no operator stays (SELECT *, COUNT(*), t.*)', async () => {
+    const r = await run('SELECT *, COUNT(*) OVER () AS n, t.*, 2 * a AS b FROM (SELECT 3 AS a) t');
+    expect(r.rows[0]).toEqual(['3', '1', '3', '6']);
+  });
+});
+
+describe('AVG (https://cloud.google.com/bigquery/docs/reference/standard-sql/aggregate_functions#avg)', () => {
+  it('AVG of NUMERIC is NUMERIC, of BIGNUMERIC BIGNUMERIC, of INT64 FLOAT64 — as an aggregate, with DISTINCT and over a window', async () => {
+    const r = await run("SELECT AVG(n), AVG(DISTINCT n), AVG(b), AVG(i), SUM(i) / COUNT(i) FROM UNNEST([STRUCT(NUMERIC '1' AS n, BIGNUMERIC '1' AS b, 1 AS i), (NUMERIC '2', BIGNUMERIC '2', 2), (NUMERIC '2', BIGNUMERIC '2', 2)])");
+    expect(r.types).toEqual(['NUMERIC', 'NUMERIC', 'BIGNUMERIC', 'FLOAT', 'FLOAT']);
+    expect(r.rows[0]).toEqual(['1.666666667', '1.5', '1.6666666666666666667', '1.6666666666666667', '1.6666666666666667']);
+    const w = await run("SELECT x, AVG(x) OVER (ORDER BY x ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS a FROM UNNEST([NUMERIC '1', NUMERIC '2', NUMERIC '4']) x ORDER BY x");
+    expect(w.types).toEqual(['NUMERIC', 'NUMERIC']);
+    expect(w.rows).toEqual([['1', '1'], ['2', '1.5'], ['4', '3']]);
+  });
+});
+
+describe('GENERATE_ARRAY of FLOAT64 and NUMERIC (https://cloud.google.com/bigquery/docs/reference/standard-sql/array_functions#generate_array)', () => {
+  it('steps through FLOAT64 and NUMERIC bounds up (or down) to the end, INT64 as before', async () => {
+    const r = await run("SELECT GENERATE_ARRAY(0, 1, 0.25), GENERATE_ARRAY(NUMERIC '0', NUMERIC '1', NUMERIC '0.3'), GENERATE_ARRAY(1, 0, -0.5), GENERATE_ARRAY(0.5, 3), GENERATE_ARRAY(0, 10, 3), GENERATE_ARRAY(10, 0, 3)");
+    expect(r.types).toEqual(['FLOAT', 'NUMERIC', 'FLOAT', 'FLOAT', 'INTEGER', 'INTEGER']);
+    expect(r.rows[0].map((a: Array<{ v: string }>) => a.map((e) => e.v))).toEqual([
+      ['0', '0.25', '0.5', '0.75', '1'], ['0', '0.3', '0.6', '0.9'], ['1', '0.5', '0'], ['0.5', '1.5', '2.5'], ['0', '3', '6', '9'], []]);
+    const u = await run('SELECT x, o FROM UNNEST(GENERATE_ARRAY(0, 1, 0.5)) AS x WITH OFFSET o ORDER BY o');
+    expect(u.rows).toEqual([['0', '0'], ['0.5', '1'], ['1', '2']]);
+  });
+});
+
+describe('CAST of hexadecimal text to INT64 (https://cloud.google.com/bigquery/docs/reference/standard-sql/conversion_functions#cast_as_integer)', () => {
+  it('a sign and blanks around 0x… are read as BigQuery reads them', async () => {
+    const r = await run("SELECT CAST('-0x123' AS INT64), SAFE_CAST(' 0x1A ' AS INT64), CAST('+0x10' AS INT64), CAST('0x123' AS INT64)");
+    expect(r.types).toEqual(['INTEGER', 'INTEGER', 'INTEGER', 'INTEGER']);
+    expect(r.rows[0]).toEqual(['-291', '26', '16', '291']);
   });
 });
 

@@ -137,3 +137,13 @@ describe('a STRUCT expression\'s fields as columns (https://cloud.google.com/big
     expect(await rows(`${L} SELECT location.* FROM l`)).toEqual({ names: ['city', 'state'], rows: [['Seattle', { f: [{ v: 'WA' }, { v: '7' }] }]] });
   });
 });
+
+describe('quantified LIKE (https://cloud.google.com/bigquery/docs/reference/standard-sql/operators#quantified_like_operator)', () => {
+  it('LIKE ANY|SOME|ALL UNNEST(array) and (list) answer as BigQuery: TRUE / FALSE, NULL when undecided, FALSE (ANY) and TRUE (ALL) over no pattern', async () => {
+    expect((await rows("SELECT 'a' LIKE ANY UNNEST(ARRAY<STRING>[]), 'a' LIKE ALL UNNEST(ARRAY<STRING>[]), 'ab' LIKE ALL UNNEST(['a%', '%b']), "
+      + "'ab' NOT LIKE ANY UNNEST(['a%', 'x']), 'ab' LIKE ANY UNNEST(['x', NULL]), 'ab' LIKE ANY UNNEST(['a%', NULL]), 'ab' LIKE SOME ('x', 'a%'), 'ab' LIKE ALL ('x', 'a%')")).rows)
+      .toEqual([['false', 'true', 'true', 'true', null, 'true', 'true', 'false']]);
+    expect((await rows("SELECT w FROM UNNEST(['Intend with clarity.', 'Secure with intention.', 'Clarity and security.']) AS w WHERE w LIKE ANY UNNEST(ARRAY(SELECT e FROM UNNEST(['%ion%', '%and%']) AS e)) ORDER BY w")).rows)
+      .toEqual([['Clarity and security.'], ['Secure with intention.']]);
+  });
+});

@@ -12,19 +12,33 @@
  *   `lambdaOffsets` (GoogleSQL text, before polyglot) reads the index as `(index - 1)` in the body.
  * - `GENERATE_ARRAY` / `GENERATE_DATE_ARRAY` / `GENERATE_TIMESTAMP_ARRAY` with a NULL argument
  *   (#generate_array: "returns NULL if any input is NULL"): polyglot writes DuckDB's
- *   `GENERATE_SERIES`, which gives `[]`. `nullSeries` (DuckDB text) makes it NULL.
+ *   `GENERATE_SERIES`, which gives `[]`. `nullSeries` (DuckDB text) makes it NULL. DuckDB's has no FLOAT64 or
+ *   NUMERIC series (`GENERATE_ARRAY(0, 1, 0.25)` was a binder error): the BQGATE_SERIES macro computes them. The
+ *   emulator's BIGNUMERIC takes the NUMERIC overload (9 digits).
  */
 import { scan } from './translate.js';
 import { closing, topLevelCommaParts } from './native-masks.js';
 import { rewriteDuckCalls } from './duck-calls.js';
 
-/** name (GoogleSQL) → [DuckDB macro parameters, body], spread into translate-functions.ts MACROS. */
-export const ARRAY_MACROS: Record<string, [string, string]> = {
+/** The series a, a + c, a + 2c, … up to b (down to b when c < 0), computed as a + i × c (NUMERIC exact, FLOAT64 rounded once). */
+const STEPS = `CASE WHEN c = 0 THEN [CAST('Sequence step cannot be 0.' AS INTEGER)]
+  ELSE list_filter(list_transform(range(0::BIGINT, greatest(0, floor((b - a) / c) + 2)::BIGINT), lambda i: a + i * c), lambda x: CASE WHEN c > 0 THEN x <= b ELSE x >= b END) END`;
+
+/** name (GoogleSQL) → [DuckDB macro parameters, body] or overloads, spread into translate-functions.ts MACROS. */
+export const ARRAY_MACROS: Record<string, [string, string] | Array<[string, string]>> = {
   // b, f: BigQuery's first and last offsets, from the end when negative, clamped to [0, len - 1]
   ARRAY_SLICE: ['a, s, e', `CASE WHEN a IS NULL OR s IS NULL OR e IS NULL THEN NULL
     WHEN greatest(CASE WHEN s < 0 THEN len(a) + s ELSE s END, 0) > least(CASE WHEN e < 0 THEN len(a) + e ELSE e END, len(a) - 1)
       THEN list_filter(a, lambda x: false)
     ELSE list_slice(a, greatest(CASE WHEN s < 0 THEN len(a) + s ELSE s END, 0) + 1, least(CASE WHEN e < 0 THEN len(a) + e ELSE e END, len(a) - 1) + 1) END`],
+  // #generate_array over INT64 (DuckDB's generate_series), FLOAT64 and NUMERIC (start + i × step while within end), and the
+  // DATE / TIMESTAMP series of GENERATE_DATE_ARRAY / GENERATE_TIMESTAMP_ARRAY (generate_series); a zero step is an error
+  BQGATE_SERIES: [
+    ['a BIGINT, b BIGINT, c BIGINT', 'generate_series(a, b, c)'],
+    ['a DOUBLE, b DOUBLE, c DOUBLE', STEPS],
+    ['a DECIMAL(38,9), b DECIMAL(38,9), c DECIMAL(38,9)', STEPS],
+    ['a, b, c', 'generate_series(a, b, c)'],
+  ],
 };
 
 const LAMBDA_CALL = /\bARRAY_(?:FILTER|TRANSFORM)\s*\(/gi;
@@ -70,10 +84,13 @@ export function lambdaOffsets(sql: string): string {
   return out;
 }
 
-const SERIES = /\bGENERATE_SERIES\(/gi;
+const SERIES = /\bGENERATE_(?:SERIES|ARRAY)\(/gi; // GENERATE_ARRAY: one polyglot left untranslated inside another's arguments
 
-/** `GENERATE_SERIES(a, b[, c])` (polyglot's GENERATE_*_ARRAY) → NULL when an argument is NULL, else the series. */
+/** `GENERATE_SERIES(a, b[, c])` (polyglot's GENERATE_*_ARRAY) → NULL when an argument is NULL, else the series of the BQGATE_SERIES macro (step 1 by default). */
 export function nullSeries(duck: string): string {
-  if (!/GENERATE_SERIES\(/i.test(duck)) return duck;
-  return rewriteDuckCalls(duck, SERIES, (c) => `CASE WHEN ${c.args.map((x) => `(${x.trim()}) IS NULL`).join(' OR ')} THEN NULL ELSE ${c.text} END`);
+  if (!/GENERATE_(?:SERIES|ARRAY)\(/i.test(duck)) return duck;
+  return rewriteDuckCalls(duck, SERIES, (c) => {
+    const args = c.args.map((x) => nullSeries(x.trim()));
+    return `CASE WHEN ${args.map((x) => `(${x}) IS NULL`).join(' OR ')} THEN NULL ELSE memory.main.bq_bqgate_series(${args.join(', ')}${args.length === 2 ? ', 1' : ''}) END`;
+  });
 }

@@ -16,6 +16,7 @@
 import { BIGINT, BLOB, VARCHAR, DuckDBBlobValue, DuckDBScalarFunction, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
 import { fingerprint64 } from './farm-fingerprint.js';
 import { scan } from './translate.js';
+import { DECIMAL_NATIVES } from './decimal-arith.js';
 
 type In = string | bigint | Uint8Array;
 /** One JS scalar: parameter types, return type, and the value of one row (throw `Error` for BigQuery's error). */
@@ -154,6 +155,7 @@ const NATIVES: Record<string, Native> = {
   to_base32: { params: [BLOB], returns: VARCHAR, fn: toBase32 },
   from_base32: { params: [VARCHAR], returns: BLOB, fn: fromBase32 },
   farm_fingerprint: { params: [BLOB], returns: BIGINT, fn: fingerprint64 },
+  ...DECIMAL_NATIVES, // exact NUMERIC / BIGNUMERIC division and product (decimal-arith.ts)
 };
 
 /** `x` as BLOB: a VARCHAR's UTF-8 bytes (DuckDB folds the CASE by the argument's type). */
@@ -179,9 +181,7 @@ export const NATIVE_MACROS: Record<string, [string, string]> = {
     ELSE unhex(array_to_string(list_transform(a, lambda c: lpad(hex(c::INTEGER), 2, '0')), '')) END`],
   // #unicode: the first character's code point, 0 for the empty string (DuckDB's is -1)
   UNICODE: ['s', 'CASE WHEN s = \'\' THEN 0 ELSE unicode(s) END::BIGINT'],
-  // #lpad / #rpad: the pattern is optional (a blank); a negative length is an error (STRING only here: DuckDB has no BYTES pad)
-  LPAD: ['s, n, p := \' \'', `CASE WHEN n < 0 THEN CAST('LPAD: the length is negative' AS INTEGER)::VARCHAR ELSE lpad(s, n::INTEGER, p) END`],
-  RPAD: ['s, n, p := \' \'', `CASE WHEN n < 0 THEN CAST('RPAD: the length is negative' AS INTEGER)::VARCHAR ELSE rpad(s, n::INTEGER, p) END`],
+  // #lpad / #rpad: typed-macros.ts (STRING and BYTES)
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions#div: division by zero is an error
   // (DuckDB's // and % give NULL); #mod likewise; #ieee_divide: IEEE 754 (±inf, NaN), never an error
   DIV: ['x, y', `CASE WHEN x IS NULL THEN NULL WHEN y = 0 THEN CAST('division by zero: DIV(x, 0)' AS INTEGER) ELSE x // y END`],

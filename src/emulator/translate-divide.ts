@@ -6,7 +6,7 @@
  * gives Infinity, NaN or NULL, and @polyglot-sql/sdk (0.12) passes the operator through.
  *
  * `divisionOperators` rewrites every `L / R` in GoogleSQL text (before polyglot reads it) to the
- * call `bqgate_fn__OP_DIVIDE(L, R)` (the OP_DIVIDE macro below, pointed at by translate-functions.ts
+ * call `bqgate_fn__OP_DIVIDE(L, R)` (the OP_DIVIDE macro of decimal-arith.ts, pointed at by translate-functions.ts
  * `nativeCalls`). The operands are found on polyglot's BigQuery tokens with BigQuery's precedence
  * (https://cloud.google.com/bigquery/docs/reference/standard-sql/operators#operator_precedence):
  * `*`, `/` and `||` share a level, left-associative, above `+`/`-`; unary `+ - ~`, field access
@@ -20,12 +20,7 @@
  */
 import { tokenize, Dialect } from '@polyglot-sql/sdk';
 
-/** The macro (merged into translate-functions.ts MACROS): the failing cast carries BigQuery's message, which engine.ts unwraps. */
-export const DIVIDE_MACROS: Record<string, [string, string]> = {
-  OP_DIVIDE: ['x, y', `CASE WHEN y = 0 AND x IS NOT NULL THEN CAST('division by zero: ' || CAST(x AS VARCHAR) || ' / 0' AS INTEGER) ELSE x / y END`],
-};
-
-/** BigQuery's message inside DuckDB's error for the macro's failing cast, if it is one. */
+/** BigQuery's message inside DuckDB's error for the OP_DIVIDE macro's failing cast (decimal-arith.ts: the cast carries it), if it is one. */
 export function divisionByZeroMessage(duckMessage: string): string | undefined {
   return /Could not convert string '(division by zero: [^']*)'/.exec(duckMessage)?.[1];
 }
@@ -49,7 +44,7 @@ export const isString = (t?: Tok) => !!t && /STRING/.test(t.type);
 const isWord = (t: Tok | undefined, w: string) => !!t && t.text.toUpperCase() === w;
 
 /** Index of the token closing the group opened at `i` (`(`/`[` or CASE); -1 if none. */
-function forwardMatch(ts: Tok[], i: number): number {
+export function forwardMatch(ts: Tok[], i: number): number {
   const open = ts[i].text.toUpperCase();
   const close = open === 'CASE' ? 'END' : OPEN[open];
   let depth = 0;
@@ -75,7 +70,7 @@ function backwardMatch(ts: Tok[], i: number): number {
 }
 
 /** First token of the unit (with its prefixes: function name, path, subscript base, OVER) ending at `j`; -1 if none. */
-function unitStart(ts: Tok[], j: number): number {
+export function unitStart(ts: Tok[], j: number): number {
   const t = ts[j];
   if (!t) return -1;
   let s = isString(t) ? j : CLOSE[t.text] || isWord(t, 'END') ? backwardMatch(ts, j) : isName(t) || isLiteral(t) || /^(?:NULL|TRUE|FALSE)$/i.test(t.text) ? j : -1;
@@ -137,20 +132,30 @@ export function bigQueryTokens(sql: string): Tok[] | undefined {
 
 /** Every `/` operator of GoogleSQL `sql` as `bqgate_fn__OP_DIVIDE(L, R)` (see above). */
 export function divisionOperators(sql: string): string {
-  if (!sql.includes('/')) return sql;
-  let skip = 0;
+  return operatorCalls(sql, 'SLASH', 'OP_DIVIDE');
+}
+
+/**
+ * Every binary operator token of `type` (`SLASH`, `STAR`) in GoogleSQL `sql` whose operands can be read (see above) as the call
+ * `bqgate_fn__<fn>(L, R)`, left to right; `skip(ts, i)` may leave one as written. A token without a left operand (`SELECT *`,
+ * `COUNT(*)`, `t.*`) is not an operator and stays.
+ */
+export function operatorCalls(sql: string, type: string, fn: string, skip: (ts: Tok[], i: number) => boolean = () => false): string {
+  const text = type === 'SLASH' ? '/' : '*';
+  if (!sql.includes(text)) return sql;
+  let skipped = 0;
   for (let round = 0; round < 10_000; round++) {
     const ts = bigQueryTokens(sql);
     if (!ts) return sql;
-    const slashes = ts.map((t, i) => (t.text === '/' && t.type === 'SLASH' ? i : -1)).filter((i) => i >= 0);
-    const i = slashes[skip];
+    const ops = ts.map((t, i) => (t.text === text && t.type === type ? i : -1)).filter((i) => i >= 0);
+    const i = ops[skipped];
     if (i === undefined) return sql;
-    const span = operands(ts, i);
-    if (!span) { skip++; continue; }
+    const span = skip(ts, i) ? undefined : operands(ts, i);
+    if (!span) { skipped++; continue; }
     const [s, e] = span;
     const left = sql.slice(ts[s].start, ts[i].start).trim();
     const right = sql.slice(ts[i].end, ts[e - 1].end).trim();
-    sql = `${sql.slice(0, ts[s].start)}bqgate_fn__OP_DIVIDE(${left}, ${right})${sql.slice(ts[e - 1].end)}`;
+    sql = `${sql.slice(0, ts[s].start)}bqgate_fn__${fn}(${left}, ${right})${sql.slice(ts[e - 1].end)}`;
   }
   return sql;
 }

@@ -23,7 +23,8 @@ import { NATIVE_MACROS, normalizeModes } from './native-functions.js';
 import { unicodeEscapes } from './translate-escapes.js';
 import { RANGE_MACROS, rangeLiterals } from './translate-range.js';
 import { JSON_MACROS } from './json-macros.js';
-import { DIVIDE_MACROS } from './translate-divide.js';
+import { DECIMAL_MACROS } from './decimal-arith.js';
+import { PLAIN_MACROS, TYPED_MACROS } from './typed-macros.js';
 import { TO_JSON_MACROS } from './to-json-string.js';
 import { SEMANTICS_MACROS } from './translate-semantics.js';
 
@@ -37,13 +38,15 @@ const PARSE_DECIMAL = `CASE WHEN NOT regexp_full_match(s, '\\s*[+-]?\\s*[0-9,]*\
     || replace(regexp_replace(s, '^\\s*[+-]?\\s*|\\s*[+-]?\\s*$', '', 'g'), ',', '') END`;
 const SAFE = 'bqgate_safe__';
 
-/** name (GoogleSQL, upper case; `NET.X` for the NET group) → [DuckDB macro parameters, body]. */
-export const MACROS: Record<string, [string, string]> = {
+/** name (GoogleSQL, upper case; `NET.X` for the NET group) → [DuckDB macro parameters, body], or its overloads (by the parameters' types). */
+export const MACROS: Record<string, [string, string] | Array<[string, string]>> = {
   ...DATETIME_MACROS, // INTERVAL functions (translate-datetime.ts)
   ...RANGE_MACROS, // RANGE_START/END/OVERLAPS/CONTAINS over RANGE literals (translate-range.ts)
   ...NATIVE_MACROS, // over JS scalars: INSTR, REGEXP_INSTR, SOUNDEX, NORMALIZE*, *_BASE32, FARM_FINGERPRINT (native-functions.ts)
   ...JSON_MACROS, // strict JSON converters (json-macros.ts)
-  ...DIVIDE_MACROS, // the / operator's division by zero error (translate-divide.ts)
+  ...TYPED_MACROS, // LPAD / RPAD / REVERSE of BYTES, sparse vector distances (typed-macros.ts)
+  ...PLAIN_MACROS, // JSON_QUERY of a JSON null, ARRAY_FIRST / ARRAY_LAST of any element type (typed-macros.ts)
+  ...DECIMAL_MACROS, // the / and * operators and AVG with BigQuery's result types, division by zero as an error (decimal-arith.ts)
   ...TO_JSON_MACROS, // TO_JSON_STRING with BigQuery's JSON encodings (to-json-string.ts)
   ...SEMANTICS_MACROS, // ARRAY_SLICE, BIT_*(DISTINCT), APPROX_QUANTILES with the documented answers (translate-semantics.ts)
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/mathematical_functions
@@ -53,8 +56,6 @@ export const MACROS: Record<string, [string, string]> = {
   CSCH: ['x', 'CASE WHEN x = 0 THEN CAST(\'division by zero: CSCH(0)\' AS INTEGER) ELSE 2 / (exp(x) - exp(-x)) END'],
   SECH: ['x', '2 / (exp(x) + exp(-x))'],
   COTH: ['x', 'CASE WHEN x = 0 THEN CAST(\'division by zero: COTH(0)\' AS INTEGER) ELSE (exp(x) + exp(-x)) / (exp(x) - exp(-x)) END'],
-  COSINE_DISTANCE: ['a, b', 'CASE WHEN len(a) <> len(b) THEN CAST(\'COSINE_DISTANCE: the arrays differ in length\' AS INTEGER) ELSE 1 - list_cosine_similarity(a::DOUBLE[], b::DOUBLE[]) END'],
-  EUCLIDEAN_DISTANCE: ['a, b', 'CASE WHEN len(a) <> len(b) THEN CAST(\'EUCLIDEAN_DISTANCE: the arrays differ in length\' AS INTEGER) ELSE list_distance(a::DOUBLE[], b::DOUBLE[]) END'],
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/string_functions
   // #byte_length: bytes of a STRING's UTF-8 (DuckDB's strlen) or of BYTES (DuckDB folds the CASE by the argument's type)
   BYTE_LENGTH: ['x', 'CASE WHEN typeof(x) = \'BLOB\' THEN octet_length(x::BLOB) ELSE strlen(x::VARCHAR) END'],
@@ -136,8 +137,6 @@ export const MACROS: Record<string, [string, string]> = {
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/hash_functions#md5 (BYTES: DuckDB's md5 is the hex text)
   MD5: ['x', 'unhex(md5(x))'],
   // https://cloud.google.com/bigquery/docs/reference/standard-sql/array_functions
-  ARRAY_FIRST: ['a', 'CASE WHEN len(a) = 0 THEN CAST(\'ARRAY_FIRST: the array is empty\' AS INTEGER) ELSE a[1] END'],
-  ARRAY_LAST: ['a', 'CASE WHEN len(a) = 0 THEN CAST(\'ARRAY_LAST: the array is empty\' AS INTEGER) ELSE a[len(a)] END'],
   ARRAY_MIN: ['a', 'list_min(a)'],
   ARRAY_MAX: ['a', 'list_max(a)'],
   ARRAY_SUM: ['a', 'list_sum(a)'],
@@ -169,7 +168,10 @@ export const MACROS: Record<string, [string, string]> = {
 
 /** The DDL that creates every macro in `memory.main` (run once, before the engine locks its configuration). */
 export function nativeFunctionDdl(): string[] {
-  return Object.entries(MACROS).map(([name, [params, body]]) => `CREATE OR REPLACE MACRO memory.main.${macroName(name)}(${params}) AS ${body}`);
+  return Object.entries(MACROS).map(([name, m]) => {
+    const overloads = (typeof m[0] === 'string' ? [m] : m) as Array<[string, string]>;
+    return `CREATE OR REPLACE MACRO memory.main.${macroName(name)}${overloads.map(([params, body]) => `(${params}) AS ${body}`).join(', ')}`;
+  });
 }
 
 const macroName = (name: string) => `bq_${name.toLowerCase().replace(/\./g, '_')}`;

@@ -24,7 +24,7 @@ import { timeFunctions } from './time-functions.js';
 import { structStars } from './struct-star.js';
 import { ARRAY_INCLUDES_MACROS, arrayIncludesLambdas } from './array-includes.js';
 
-export const SEMANTICS_MACROS: Record<string, [string, string]> = { ...ARRAY_MACROS, ...AGGREGATE_MACROS, ...TIMESTAMP_STRING_MACROS, ...ARRAY_INCLUDES_MACROS };
+export const SEMANTICS_MACROS: Record<string, [string, string] | Array<[string, string]>> = { ...ARRAY_MACROS, ...AGGREGATE_MACROS, ...TIMESTAMP_STRING_MACROS, ...ARRAY_INCLUDES_MACROS };
 
 /** On the GoogleSQL text, before any other rewrite of translate.ts. */
 export const semanticsBeforePolyglot = (sql: string): string => timeFunctions(timestampStrings(aggregateCalls(lambdaOffsets(arrayIncludesLambdas(percentileRespectNulls(sql))))));

@@ -18,7 +18,8 @@
  * - where polyglot's DuckDB means something else than BigQuery (REGEXP_CONTAINS, CAST AS BYTES), its
  *   output is fixed (polyglot-fixes.ts); UNNEST … WITH OFFSET, ARRAY_AGG … LIMIT and date parts
  *   around it (translate-syntax.ts); functions DuckDB lacks, and SAFE. calls, become DuckDB macros
- *   and TRY (translate-functions.ts).
+ *   and TRY (translate-functions.ts); `/`, `*` and AVG become macros with BigQuery's result types
+ *   (translate-divide.ts, translate-arith.ts, decimal-arith.ts); `LIKE ANY UNNEST(…)` a subquery (translate-like.ts).
  *
  * Throws `BigQueryError('invalidQuery')` when polyglot cannot read the statement.
  */
@@ -30,11 +31,13 @@ import { unnestWithOffset, withExpressions } from './translate-syntax.js';
 import { dateTimeBeforePolyglot } from './translate-datetime.js';
 import { jsonCalls, jsonLiterals, jsonPaths } from './json-macros.js';
 import { divisionOperators } from './translate-divide.js';
+import { avgCalls, decimalUnits, multiplyOperators } from './translate-arith.js';
+import { quantifiedLikes } from './translate-like.js';
 import { usingStars } from './translate-using.js';
 import { structSelects } from './translate-struct-select.js';
 import { correspondingSetOps } from './translate-corresponding.js';
 import { restoreSamples, tableSamples } from './translate-tablesample.js';
-import { decimalTypes, numericTypes } from './translate-numeric.js';
+import { decimalTypes, hexIntegerCasts, numericTypes } from './translate-numeric.js';
 import { insertInto } from './translate-insert.js';
 import { semanticsAfterPolyglot, semanticsBeforePolyglot } from './translate-semantics.js';
 
@@ -135,7 +138,7 @@ export function toDuckDb(sql: string, resolveWildcard?: WildcardResolver, castPa
   sql = semanticsBeforePolyglot(sql); // documented answers DuckDB gives otherwise (translate-semantics.ts)
   const wildcards: string[] = [];
   const samples: string[] = [];
-  const r = transpile(tableSamples(correspondingSetOps(structSelects(usingStars(divisionOperators(renameCalls(jsonCalls(jsonLiterals(jsonPaths(dateTimeBeforePolyglot(withExpressions(unnestWithOffset(numericTypes(insertInto(prepareForPolyglot(sql, wildcards)))))))))))))), samples), Dialect.BigQuery, Dialect.DuckDB);
+  const r = transpile(tableSamples(correspondingSetOps(structSelects(usingStars(avgCalls(multiplyOperators(divisionOperators(renameCalls(quantifiedLikes(jsonCalls(jsonLiterals(jsonPaths(dateTimeBeforePolyglot(withExpressions(unnestWithOffset(numericTypes(hexIntegerCasts(insertInto(prepareForPolyglot(sql, wildcards)))))))))))))))))), samples), Dialect.BigQuery, Dialect.DuckDB);
   if (!r.success || !r.sql) throw new BigQueryError('invalidQuery', `Syntax error: ${r.error ?? 'cannot read the statement'}`, { location: 'query' });
   const unions = wildcards.map((path) => {
     const tables = resolveWildcard?.(path) ?? [];
@@ -145,6 +148,6 @@ export function toDuckDb(sql: string, resolveWildcard?: WildcardResolver, castPa
   return r.sql.map((s) => restoreSamples(s, samples)
     .replace(new RegExp(`"?${PARAM_PREFIX}([A-Za-z0-9_]+)"?`, 'g'), (_m, name: string) => { const t = castParam?.(name); return t ? `CAST($${name} AS ${t})` : `$${name}`; })
     .replace(new RegExp(`"?${WILDCARD_PREFIX}(\\d+)"?`, 'g'), (_m, i) => unions[Number(i)]))
-    .map(polyglotFixes).map(decimalTypes)
+    .map(polyglotFixes).map(decimalTypes).map(decimalUnits)
     .map(semanticsAfterPolyglot);
 }
