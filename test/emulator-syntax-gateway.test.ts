@@ -42,7 +42,7 @@ describe('emulator syntax through the gateway', () => {
     console.log(`rows sampled of ${all[0].n}, six runs: ${sizes.join(', ')}`);
     expect(sizes.some((n) => n > 0 && n < Number(all[0].n))).toBe(true);
     const runs = new Set(Array.from({ length: 6 }, (_, run) => sqlOf(run)));
-    const sent = (await auditRequests(gw.dataDir)).filter((r) => runs.has(r.sql) && r.upstream?.sql).map((r) => r.upstream!.sql!);
+    const sent = (await auditRequests(gw.dataDir)).filter((r) => runs.has(r.sql ?? "") && r.upstream?.sql).map((r) => r.upstream!.sql!);
     expect(sent.length).toBe(6);
     for (const s of sent) expect(s).toMatch(/FROM \(SELECT .*IF\(REGEXP_CONTAINS\(`email`.* AS `customers` TABLESAMPLE SYSTEM \(50 PERCENT\)/i); // the masking projection is sampled
   });

@@ -31,25 +31,32 @@ const rangeOf = (n: any): [number, number] | undefined => {
 };
 
 /**
- * The alias (`ML.PREDI_2`) for the `n`-th registration (n ≥ 2) of the TVF `name` called at `node`
- * (an ASTTVF), with its edit appended to `edits`; undefined when no alias can be spelled there (a
- * quoted or multi-segment spelling of the last segment, a segment too short for the number, or the
- * alias already spelled in `sql`).
+ * The alias (`ML.PREDI_2`) for the `n`-th registration (n ≥ 2) of the TVF `name`, or undefined when
+ * none can be spelled (a last segment too short for the number, or the alias already spelled in `sql`).
  */
-export function aliasCall(sql: string, node: any, name: string, n: number, edits: AliasEdit[]): string | undefined {
+export function aliasName(sql: string, name: string, n: number): string | undefined {
   const segments = name.split('.');
   const last = segments.at(-1)!;
   const suffix = `_${n}`;
   if (last.length <= suffix.length) return undefined;
   const alias = last.slice(0, last.length - suffix.length) + suffix;
   if (new RegExp(`(?<![A-Za-z0-9_])${alias}(?![A-Za-z0-9_])`, 'i').test(sql)) return undefined;
-  const id = (node?.name?.names ?? []).at(-1);
-  const r = rangeOf(id);
-  if (!r) return undefined;
-  const written = Buffer.from(sql, 'utf8').subarray(r[0], r[1]).toString('utf8');
-  if (!PLAIN.test(written) || written.toUpperCase() !== last.toUpperCase()) return undefined;
-  edits.push({ start: r[0], end: r[1], text: alias });
   return [...segments.slice(0, -1), alias].join('.');
+}
+
+/**
+ * Spells `alias` (aliasName's) at the call `node` (an ASTTVF) of the TVF `name`: appends the edit
+ * of its last name segment to `edits` and returns true; false when that segment is not written as a
+ * plain word equal to the TVF's (a quoted or multi-part spelling).
+ */
+export function spellAlias(sql: string, node: any, name: string, alias: string, edits: AliasEdit[]): boolean {
+  const last = name.split('.').at(-1)!;
+  const r = rangeOf((node?.name?.names ?? []).at(-1));
+  if (!r) return false;
+  const written = Buffer.from(sql, 'utf8').subarray(r[0], r[1]).toString('utf8');
+  if (!PLAIN.test(written) || written.toUpperCase() !== last.toUpperCase()) return false;
+  edits.push({ start: r[0], end: r[1], text: alias.split('.').at(-1)! });
+  return true;
 }
 
 /** `sql` with every edit applied (same byte length as `sql`). */

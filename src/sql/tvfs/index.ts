@@ -40,7 +40,7 @@ import { parseColumns, parseType, specs, type TvfSpec } from './spec.js';
 import { externalColumns } from './external.js';
 import { functionProto, schemaOf, tvfProto } from './protos.js';
 import { templatedProto } from './templated.js';
-import { aliasCall, applyEdits, restoreMessage, restoreNames, type AliasEdit } from './aliases.js';
+import { aliasName, applyEdits, restoreMessage, restoreNames, spellAlias, type AliasEdit } from './aliases.js';
 import { recommendedColumns } from './recommend.js';
 import { trialColumns } from './trial-info.js';
 import { confusionColumns } from './confusion.js';
@@ -195,16 +195,14 @@ export async function planTvfs(sql: string, ctx: TvfContext): Promise<TvfPlan | 
     let as = upper;
     const prev = registered.get(upper);
     if (prev && prev.key !== key) {
-      const same = [...registered.entries()].find(([n, r]) => aliases.has(n) && aliases.get(n) === spec.name && r.key === key)?.[0];
       const seen = [...(calls.get(upper) ?? []), { call, rels, columns: out.columns }];
       // Calls over different inputs: one template ZetaSQL resolves per call (templated.ts); else (a MODEL
       // argument, other fixed columns) the call is registered under an alias of its own.
-      const template = same ? undefined : templatedProto(seen);
-      if (same) as = same;
-      else if (template) { proto = template; key = JSON.stringify(proto); templated.add(upper); calls.set(upper, seen); }
+      const template = templatedProto(seen);
+      if (template) { proto = template; key = JSON.stringify(proto); templated.add(upper); calls.set(upper, seen); }
       else {
-        const alias = aliasCall(sql, node, spec.name, aliases.size + 2, edits);
-        if (!alias) throw new BigQueryError('invalidQuery', `${spec.name} is called more than once in this statement with different arguments or inputs whose outputs bqgate cannot register together (one output schema per function and statement, or one template of the input's columns plus fixed columns). Split the statement. It was not run.`, { location: 'q' });
+        const alias = aliasName(sql, spec.name, aliases.size + 2);
+        if (!alias || !spellAlias(sql, node, spec.name, alias, edits)) throw new BigQueryError('invalidQuery', `${spec.name} is called more than once in this statement with different arguments or inputs whose outputs bqgate cannot register together (one output schema per function and statement, or one template of the input's columns plus fixed columns). Split the statement. It was not run.`, { location: 'q' });
         as = alias.toUpperCase();
         aliases.set(as, spec.name);
         proto = { ...proto, namePath: alias.split('.') };
