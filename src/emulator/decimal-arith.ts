@@ -126,7 +126,8 @@ export const DECIMAL_MACROS: Record<string, Array<[string, string]>> = {
   ],
   BQGATE_AVG_T: [['a, s, c, u', 'memory.main.bq_bqgate_avg_w(a, s, c, u, s * 0)']],
   // the calls the statement makes: their arguments typed (see above) through a lambda's parameter
-  OP_DIVIDE: [['x, y, u', typed('divide_t(p.x * 1, p.y * 1, p.u)', 'x, y, u')]],
+  // (x, y): the earlier two-argument form, which a view stored by an earlier emulator may still call (a DOUBLE quotient)
+  OP_DIVIDE: [['x, y, u', typed('divide_t(p.x * 1, p.y * 1, p.u)', 'x, y, u')], ['x, y', FLOAT_DIVIDE]],
   OP_MULTIPLY: [['x, y, u', typed('multiply_t(p.x * 1, p.y * 1, p.u)', 'x, y, u')]],
   AVG_OF: [['a, s, c, u', typed('avg_t(p.a, p.s, p.c, p.u)', 'a, s, c, u')]],
 };
