@@ -90,6 +90,15 @@ describe('NUMERIC ÷ and × (https://cloud.google.com/bigquery/docs/reference/st
     await refused("SELECT NUMERIC '10000000000000000000' * NUMERIC '10000000000'", /^numeric overflow: /);
   });
 
+  it('chains of 8 factors run; past the translation bound (1 MiB) a statement is refused with the reason, quickly (no megabytes of SQL)', async () => {
+    const r = await run("SELECT NUMERIC '1.5' * 2 * 3 * 4 * 5 * 6 * 7 * NUMERIC '0.5', 2 * 3 * 4 * 5 * 6 * 7 * 8 * 9");
+    expect(r.types).toEqual(['NUMERIC', 'INTEGER']);
+    expect(r.rows[0]).toEqual(['3780', '362880']);
+    const t = performance.now();
+    await refused(`SELECT ${Array.from({ length: 14 }, (_, i) => `NUMERIC '${i + 1}'`).join(' * ')}`, /grows past 1024 KiB/);
+    console.log(`14-factor product refused in ${(performance.now() - t).toFixed(0)} ms`);
+  });
+
   it('a star that is no operator stays (SELECT *, COUNT(*), t.*)', async () => {
     const r = await run('SELECT *, COUNT(*) OVER () AS n, t.*, 2 * a AS b FROM (SELECT 3 AS a) t');
     expect(r.rows[0]).toEqual(['3', '1', '3', '6']);

@@ -14,11 +14,19 @@
  *   emulator's BIGNUMERIC, else 9). It is written in the statement because DuckDB binds a macro's body
  *   when the macro is created, and ROUND, which gives the unit its type, needs its precision constant
  *   then; in the statement the precision is `typeof` of the operands, which DuckDB folds. The operands'
- *   copies in it are only typed, never evaluated.
+ *   copies in it are only typed, never evaluated — but they are text: each nesting level copies its
+ *   operands (an inner call with its unit) three times, so `a * b * c * …` grows about 3× per factor
+ *   (8 factors: 231 KB; 10: 2 MB and seconds of translation). A translation past `MAX_UNIT_TEXT`
+ *   (1 MiB) is refused with invalidQuery, naming the cause, before it can grow further: an agent's
+ *   statement cannot make the emulator translate or bind megabytes.
  */
 import { operatorCalls, type Tok } from './translate-divide.js';
 import { bigQueryTokens } from './translate-divide.js';
 import { quotedSpans } from './native-masks.js';
+import { BigQueryError } from '../bigquery/errors.js';
+
+/** The largest translation decimalUnits builds (characters); past it the statement is refused. */
+export const MAX_UNIT_TEXT = 1024 * 1024;
 
 /** Whether the star at `i` is in the parentheses of a MATCH_RECOGNIZE `PATTERN (…)` (a quantifier). */
 function inPattern(ts: Tok[], i: number): boolean {
@@ -105,6 +113,7 @@ export function decimalUnits(duck: string): string {
       const scale = `memory.main.bq_bqgate_dec_scale(${x}, ${y})`;
       const unit = `round(CAST(CASE WHEN ${scale} = 19 THEN ${BIGNUMERIC_UNIT} ELSE ${NUMERIC_UNIT} END AS DECIMAL(38,19)), ${scale})`;
       duck = `${duck.slice(0, call.close)}, ${unit}${duck.slice(call.close)}`;
+      if (duck.length > MAX_UNIT_TEXT) throw new BigQueryError('invalidQuery', `The emulator cannot run this statement: its translation of nested NUMERIC-aware *, / and AVG grows past ${MAX_UNIT_TEXT / 1024} KiB (each level copies its operands' types). Split the arithmetic into a subquery or CTE, or run it on BigQuery.`, { location: 'query' });
       done = false;
       break;
     }
