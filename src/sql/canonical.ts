@@ -40,7 +40,7 @@ const FLOAT = /^([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$/;
 const KEYWORD_LEAF = /^([A-Za-z]+( [A-Za-z]+)*|\*)$/;
 
 /** The byte range of a parse node: the nearest `parseLocationRange` up its `parent` chain. */
-function location(node: any): [number, number] | undefined {
+export function location(node: any): [number, number] | undefined {
   for (let p = node; p && typeof p === 'object'; p = p.parent) {
     const r = p.parseLocationRange;
     if (r) return [Number(r.start ?? 0), Number(r.end ?? 0)];

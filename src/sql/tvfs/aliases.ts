@@ -15,20 +15,12 @@
  *   TVF's own name; the text sent upstream is the caller's statement re-emitted, which never holds an
  *   alias (sql/canonical.ts works from the original text).
  */
+import { location } from '../canonical.js';
 
 /** Where the analyzed text spells an alias instead of the TVF's last name segment (UTF-8 byte offsets). */
 export interface AliasEdit { start: number; end: number; text: string }
 
 const PLAIN = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-/** The byte range of a parse node: the nearest parseLocationRange up its `parent` chain. */
-const rangeOf = (n: any): [number, number] | undefined => {
-  for (let p = n; p && typeof p === 'object'; p = p.parent) {
-    const r = p.parseLocationRange;
-    if (r) return [Number(r.start ?? 0), Number(r.end)];
-  }
-  return undefined;
-};
 
 /**
  * The alias (`ML.PREDI_2`) for the `n`-th registration (n ≥ 2) of the TVF `name`, or undefined when
@@ -51,7 +43,7 @@ export function aliasName(sql: string, name: string, n: number): string | undefi
  */
 export function spellAlias(sql: string, node: any, name: string, alias: string, edits: AliasEdit[]): boolean {
   const last = name.split('.').at(-1)!;
-  const r = rangeOf((node?.name?.names ?? []).at(-1));
+  const r = location((node?.name?.names ?? []).at(-1));
   if (!r) return false;
   const written = Buffer.from(sql, 'utf8').subarray(r[0], r[1]).toString('utf8');
   if (!PLAIN.test(written) || written.toUpperCase() !== last.toUpperCase()) return false;
