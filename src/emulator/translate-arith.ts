@@ -20,9 +20,8 @@
  *   (1 MiB) is refused with invalidQuery, naming the cause, before it can grow further: an agent's
  *   statement cannot make the emulator translate or bind megabytes.
  */
-import { operatorCalls, type Tok } from './translate-divide.js';
-import { bigQueryTokens } from './translate-divide.js';
-import { quotedSpans } from './native-masks.js';
+import { bigQueryTokens, forwardMatch, operatorCalls, type Tok } from './translate-divide.js';
+import { closing, quotedSpans, topLevelCommaParts } from './native-masks.js';
 import { BigQueryError } from '../bigquery/errors.js';
 
 /** The largest translation decimalUnits builds (characters); past it the statement is refused. */
@@ -44,15 +43,7 @@ export function multiplyOperators(sql: string): string {
 }
 
 /** Index one past the token closing the group opened at `open` (`(`); -1 if none. */
-function after(ts: Tok[], open: number): number {
-  let depth = 0;
-  for (let k = open; k < ts.length; k++) {
-    if (/STRING/.test(ts[k].type)) continue;
-    if (ts[k].text === '(') depth++;
-    else if (ts[k].text === ')' && --depth === 0) return k + 1;
-  }
-  return -1;
-}
+const after = (ts: Tok[], open: number): number => { const k = forwardMatch(ts, open); return k < 0 ? -1 : k + 1; };
 
 /** Every `AVG(args) [OVER w]` of GoogleSQL `sql` as the AVG_OF call (see above). */
 export function avgCalls(sql: string): string {
@@ -83,18 +74,8 @@ const BIGNUMERIC_UNIT = `'0.${'0'.repeat(18)}1'`;
 
 /** The top-level arguments of the call whose `(` is at `open` in DuckDB text, and the index of its `)`; undefined if unbalanced. */
 function callArgs(sql: string, open: number, quoted: Array<[number, number]>): { args: string[]; close: number } | undefined {
-  const args: string[] = [];
-  let depth = 0, from = open + 1, q = 0;
-  for (let i = open; i < sql.length; i++) {
-    while (q < quoted.length && quoted[q][1] <= i) q++;
-    if (q < quoted.length && quoted[q][0] <= i) { i = quoted[q][1] - 1; continue; }
-    const c = sql[i];
-    if (c === '(' || c === '[' || c === '{') depth++;
-    else if (c === ')' || c === ']' || c === '}') {
-      if (--depth === 0) { args.push(sql.slice(from, i).trim()); return { args, close: i }; }
-    } else if (c === ',' && depth === 1) { args.push(sql.slice(from, i).trim()); from = i + 1; }
-  }
-  return undefined;
+  const end = closing(sql, open, quoted);
+  return end < 0 ? undefined : { args: topLevelCommaParts(sql, open + 1, end - 1, quoted).map((a) => a.trim()), close: end - 1 };
 }
 
 /** Each OP_DIVIDE / OP_MULTIPLY / AVG_OF call of DuckDB text `duck` with its unit argument (see above), innermost first. */
