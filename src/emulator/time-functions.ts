@@ -50,9 +50,10 @@ function extractCall(inner: string): string | undefined {
   let fromAt = -1;
   let zoneAt = -1;
   let zoneLen = 0;
+  let k = 0; // scan's spans come in text order: one pass over them
   for (let i = 0; i < inner.length; i++) {
-    const span = skip.find(([s, e]) => i >= s && i < e);
-    if (span) { i = span[1] - 1; continue; }
+    while (k < skip.length && skip[k][1] <= i) k++;
+    if (k < skip.length && skip[k][0] <= i) { i = skip[k][1] - 1; continue; }
     if (inner[i] === '(') depth++;
     else if (inner[i] === ')') depth--;
     else if (depth === 0 && /[A-Za-z]/.test(inner[i]) && !/[\w.]/.test(inner[i - 1] ?? '')) {
