@@ -3,7 +3,9 @@
  * "another value than documented"; src/emulator/translate-semantics.ts and the files it names),
  * through the emulator over real HTTP: BigQuery's answers beyond the pages' own examples
  * (test/emulator-docs.test.ts) — ARRAY_SLICE's offsets, lambda indexes, NULL series, STRING_AGG …
- * LIMIT, BIT_*(DISTINCT), APPROX_QUANTILES' boundaries, FORMAT_* elements.
+ * LIMIT, BIT_*(DISTINCT), APPROX_QUANTILES' boundaries, FORMAT_* elements, ARRAY_INCLUDES, PERCENTILE_DISC, and
+ * the TIME functions and time-zone forms of src/emulator/time-functions.ts (FORMAT_TIME, PARSE_TIME, TIME_TRUNC,
+ * FORMAT_TIMESTAMP(f, ts, zone), DATE(ts, zone), EXTRACT(… AT TIME ZONE zone)).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
@@ -13,11 +15,18 @@ import { emulatorQuery } from './helpers/emulator-http.ts';
 let emu: RunningEmulator;
 const secret = newEmulatorSecret();
 const query = emulatorQuery(() => emu, secret);
-/** The first row's cells, an ARRAY cell as the list of its element values. */
-const row = async (sql: string) => {
+/** The answer's body, asserting a 200. */
+const answer = async (sql: string) => {
   const r = await query(sql);
   expect(r.status, JSON.stringify(r.body)).toBe(200);
-  return r.body.rows[0].f.map((c: any) => (Array.isArray(c.v) ? c.v.map((e: any) => e.v) : c.v));
+  return r.body;
+};
+/** The first row's cells, an ARRAY cell as the list of its element values. */
+const row = async (sql: string) => (await answer(sql)).rows[0].f.map((c: any) => (Array.isArray(c.v) ? c.v.map((e: any) => e.v) : c.v));
+/** The first row's cell values and the result's column types. */
+const typed = async (sql: string) => {
+  const b = await answer(sql);
+  return { values: b.rows[0].f.map((c: any) => c.v), types: b.schema.fields.map((f: any) => f.type) };
 };
 const refused = async (sql: string, text: RegExp) => {
   const r = await query(sql);
@@ -129,5 +138,33 @@ describe('navigation functions (https://cloud.google.com/bigquery/docs/reference
     expect(await row(`SELECT ARRAY_AGG(m ORDER BY g) FROM (SELECT DISTINCT g, PERCENTILE_DISC(x, 0.5) OVER (PARTITION BY g) AS m FROM UNNEST([STRUCT('a' AS g, 1 AS x), ('a', 9), ('a', 5), ('b', 7)]))`)).toEqual([['5', '7']]);
     await refused('SELECT PERCENTILE_DISC(x, 0.5 RESPECT NULLS) OVER () FROM UNNEST([1, NULL]) AS x', /RESPECT NULLS/);
     await refused('SELECT PERCENTILE_CONT(x, 0.5 RESPECT NULLS) OVER () FROM UNNEST([1, NULL]) AS x', /RESPECT NULLS/);
+  });
+});
+
+describe('time functions (https://cloud.google.com/bigquery/docs/reference/standard-sql/time_functions)', () => {
+  it('FORMAT_TIME, PARSE_TIME and TIME_TRUNC answer TIME values as BigQuery documents, nested too', async () => {
+    const r = await typed(`SELECT FORMAT_TIME('%H:%M:%S', TIME '15:30:12') AS a, FORMAT_TIME('%I %p', TIME_TRUNC(TIME '15:30:12.5', MINUTE)) AS b,
+      PARSE_TIME('%H:%M', '07:05') AS c, TIME_TRUNC(PARSE_TIME('%I:%M:%S %p', '11:59:59 PM'), HOUR) AS d, TIME_TRUNC(TIME '15:30:12.345678', SECOND) AS e`);
+    expect(r.values).toEqual(['15:30:12', '03 PM', '07:05:00', '23:00:00', '15:30:12']);
+    expect(r.types).toEqual(['STRING', 'STRING', 'TIME', 'TIME', 'TIME']);
+  });
+});
+
+describe('time zones (https://cloud.google.com/bigquery/docs/reference/standard-sql/timestamp_functions#format_timestamp, date_functions#date)', () => {
+  it("FORMAT_TIMESTAMP(f, ts, zone) prints the zone's wall time; DATE(ts, zone) is the zone's date; DATE's other forms are unchanged", async () => {
+    const r = await typed(`SELECT FORMAT_TIMESTAMP('%Y-%m-%d %H:%M', TIMESTAMP '2008-12-25 15:30:00+00', 'America/Los_Angeles') AS a,
+      FORMAT_TIMESTAMP('%H:%M', TIMESTAMP '2008-12-25 15:30:00+00', 'Asia/Kolkata') AS b,
+      DATE(TIMESTAMP '2016-12-25 05:30:00+07', 'America/Los_Angeles') AS c, DATE(TIMESTAMP '2016-12-25 23:30:00+00', 'Asia/Tokyo') AS d,
+      DATE(2016, 12, 25) AS e, DATE(DATETIME '2016-12-25 23:59:59') AS f`);
+    expect(r.values).toEqual(['2008-12-25 07:30', '21:00', '2016-12-24', '2016-12-26', '2016-12-25', '2016-12-25']);
+    expect(r.types).toEqual(['STRING', 'STRING', 'DATE', 'DATE', 'DATE', 'DATE']);
+  });
+
+  it('EXTRACT(part FROM ts AT TIME ZONE zone) reads the wall time in that zone', async () => {
+    const r = await typed(`SELECT EXTRACT(DAY FROM TIMESTAMP '2008-12-25 05:30:00+00' AT TIME ZONE 'America/Los_Angeles') AS a,
+      EXTRACT(HOUR FROM TIMESTAMP('2008-12-25 05:30:00+00') AT TIME ZONE 'Asia/Kolkata') AS b, EXTRACT(HOUR FROM TIMESTAMP '2008-12-25 05:30:00+00') AS c,
+      EXTRACT(DATE FROM TIMESTAMP '2008-12-25 20:30:00+00' AT TIME ZONE 'Asia/Tokyo') AS d`);
+    expect(r.values).toEqual(['24', '11', '5', '2008-12-26']);
+    expect(r.types).toEqual(['INTEGER', 'INTEGER', 'INTEGER', 'DATE']);
   });
 });
